@@ -1,0 +1,170 @@
+//! Blocks: a header that chains to its parent, and the transactions in order.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::codec::{self, BLOCK_DOMAIN, TX_LIST_DOMAIN, tagged_hash};
+use crate::error::LedgerError;
+use crate::ids::{BlockHash, ChainId, Height, Timestamp, TxId};
+use crate::keys::Address;
+use crate::tx::{MAX_TX_BYTES, SignedTransaction};
+
+/// Most transactions one block may carry.
+pub const MAX_BLOCK_TXS: usize = 10_000;
+/// Largest encoded block accepted.
+pub const MAX_BLOCK_BYTES: usize = MAX_BLOCK_TXS * MAX_TX_BYTES / 2;
+
+/// What a block's hash covers.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct BlockHeader {
+    /// The network.
+    pub chain_id: ChainId,
+    /// One more than the parent's.
+    pub height: Height,
+    /// Block time, chosen by the proposer; never earlier than the parent's.
+    pub time: Timestamp,
+    /// The validator that proposed the block; it earns the network fees of
+    /// the rents and sales the block settles.
+    pub proposer: Address,
+    /// The parent block's hash.
+    pub parent: BlockHash,
+    /// Hash of the ids of the block's transactions, in order.
+    pub tx_root: [u8; 32],
+}
+
+impl BlockHeader {
+    /// The block's hash.
+    pub fn hash(&self) -> BlockHash {
+        BlockHash(tagged_hash(BLOCK_DOMAIN, &[&codec::encode(self)]))
+    }
+}
+
+/// A block: its header and its transactions.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Block {
+    /// Height, time, proposer, parent.
+    pub header: BlockHeader,
+    /// Transactions, applied in this order.
+    pub txs: Vec<SignedTransaction>,
+}
+
+impl Block {
+    /// Assembles a block, computing the hash of its transaction list.
+    pub fn new(
+        chain_id: ChainId,
+        height: Height,
+        time: Timestamp,
+        proposer: Address,
+        parent: BlockHash,
+        txs: Vec<SignedTransaction>,
+    ) -> Self {
+        let tx_root = tx_list_hash(txs.iter().map(SignedTransaction::id));
+        Block {
+            header: BlockHeader {
+                chain_id,
+                height,
+                time,
+                proposer,
+                parent,
+                tx_root,
+            },
+            txs,
+        }
+    }
+
+    /// The block's hash.
+    pub fn hash(&self) -> BlockHash {
+        self.header.hash()
+    }
+
+    /// The encoded block.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Reads a block, checking its size limits and that its header's
+    /// transaction hash matches its transactions.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LedgerError> {
+        let block: Block = codec::decode("block", bytes, MAX_BLOCK_BYTES)?;
+        block.check_shape()?;
+        Ok(block)
+    }
+
+    /// Checks what can be checked without state: the transaction count and
+    /// the transaction hash.
+    pub fn check_shape(&self) -> Result<(), LedgerError> {
+        if self.txs.len() > MAX_BLOCK_TXS {
+            return Err(LedgerError::TooManyTransactions {
+                count: self.txs.len(),
+                max: MAX_BLOCK_TXS,
+            });
+        }
+        let computed = tx_list_hash(self.txs.iter().map(SignedTransaction::id));
+        if computed != self.header.tx_root {
+            return Err(LedgerError::TxRootMismatch {
+                height: self.header.height,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The hash of a list of transaction ids.
+pub(crate) fn tx_list_hash(ids: impl Iterator<Item = TxId>) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&(TX_LIST_DOMAIN.len() as u64).to_le_bytes());
+    hasher.update(TX_LIST_DOMAIN);
+    for id in ids {
+        hasher.update(&id.0);
+    }
+    *hasher.finalize().as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Keypair;
+    use crate::tx::{Operation, Transaction};
+
+    fn block() -> Block {
+        let keypair = Keypair::from_seed([9; 32]);
+        let chain_id = ChainId::new("plaza-test").unwrap();
+        let tx = Transaction {
+            chain_id: chain_id.clone(),
+            signer: keypair.address(),
+            nonce: 0,
+            valid_until: 100,
+            op: Operation::Pay {
+                to: keypair.address(),
+                amount: 1,
+            },
+        }
+        .sign(&keypair);
+        Block::new(
+            chain_id,
+            1,
+            10,
+            keypair.address(),
+            BlockHash([1; 32]),
+            vec![tx],
+        )
+    }
+
+    #[test]
+    fn blocks_round_trip_and_hash_their_header() {
+        let block = block();
+        let back = Block::from_bytes(&block.to_bytes()).unwrap();
+        assert_eq!(back, block);
+        assert_eq!(back.hash(), block.hash());
+        let mut later = block.clone();
+        later.header.time += 1;
+        assert_ne!(later.hash(), block.hash());
+    }
+
+    #[test]
+    fn a_swapped_transaction_list_is_caught() {
+        let mut block = block();
+        block.txs[0].tx.nonce = 1;
+        let err = Block::from_bytes(&block.to_bytes()).unwrap_err();
+        assert_eq!(err, LedgerError::TxRootMismatch { height: 1 });
+    }
+}

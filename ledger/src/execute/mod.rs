@@ -1,0 +1,221 @@
+//! The pure state transition: a block and the state before it in, the
+//! changed records out. No clock, no randomness, no I/O of its own: time
+//! and proposer come from the block header, state through [`StateReader`].
+
+mod ops;
+pub(crate) mod overlay;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::error::LedgerError;
+use crate::ids::{AssetId, ListingId, RentalId, Timestamp, TxId};
+use crate::keys::Address;
+use crate::settle::{self, Settlement};
+use crate::state::{Account, Asset, ChainState, Listing, Rental, RentalStatus, Validator};
+use crate::verify::VerifiedBlock;
+
+use overlay::{Counters, Overlay};
+
+/// Read access to committed state, as the state transition needs it.
+pub trait StateReader: Sync {
+    /// An account, if it ever held anything.
+    fn account(&self, address: &Address) -> Result<Option<Account>, LedgerError>;
+    /// An asset.
+    fn asset(&self, id: &AssetId) -> Result<Option<Asset>, LedgerError>;
+    /// A listing.
+    fn listing(&self, id: ListingId) -> Result<Option<Listing>, LedgerError>;
+    /// A rental.
+    fn rental(&self, id: RentalId) -> Result<Option<Rental>, LedgerError>;
+    /// A validator.
+    fn validator(&self, address: &Address) -> Result<Option<Validator>, LedgerError>;
+    /// Active rentals whose end is at or before `time`, by end then id.
+    fn rentals_due(&self, time: Timestamp) -> Result<Vec<(Timestamp, RentalId)>, LedgerError>;
+}
+
+/// What happened to one transaction of a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxResult {
+    /// The transaction.
+    pub id: TxId,
+    /// `Ok` if it was applied; the reason if it was skipped.
+    pub outcome: Result<(), LedgerError>,
+}
+
+/// How a transaction ended, as stored with its block.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct StoredTxResult {
+    /// The transaction.
+    pub id: TxId,
+    /// `None` if it was applied; the error message if it was skipped.
+    pub rejection: Option<String>,
+}
+
+impl From<&TxResult> for StoredTxResult {
+    fn from(result: &TxResult) -> Self {
+        StoredTxResult {
+            id: result.id,
+            rejection: result.outcome.as_ref().err().map(ToString::to_string),
+        }
+    }
+}
+
+/// Everything a block changes, ready to be committed.
+#[derive(Debug)]
+pub struct BlockEffects {
+    /// The chain record after the block.
+    pub chain: ChainState,
+    /// Changed accounts, by address.
+    pub accounts: Vec<(Address, Account)>,
+    /// Changed assets, by id.
+    pub assets: Vec<(AssetId, Asset)>,
+    /// Changed listings, by id.
+    pub listings: Vec<(ListingId, Listing)>,
+    /// Changed rentals, by id.
+    pub rentals: Vec<(RentalId, Rental)>,
+    /// Rentals that became active: their (end, id).
+    pub due_added: Vec<(Timestamp, RentalId)>,
+    /// Rentals that stopped being active: their (end, id).
+    pub due_removed: Vec<(Timestamp, RentalId)>,
+    /// One result per transaction, in block order.
+    pub results: Vec<TxResult>,
+    /// Rentals settled at the block's start, then those returned early.
+    pub settlements: Vec<Settlement>,
+}
+
+/// Applies `block` to the state `chain` and `state` describe.
+///
+/// First every rental whose end is at or before the block time is settled;
+/// then each transaction is checked and applied in order, a failing one
+/// skipped with its error and leaving no trace. A block that does not
+/// follow `chain` is refused whole.
+pub fn apply_block<R: StateReader>(
+    state: &R,
+    chain: &ChainState,
+    verified: &VerifiedBlock,
+) -> Result<BlockEffects, LedgerError> {
+    let block = verified.block();
+    let header = &block.header;
+    if verified.chain_id() != &chain.chain_id {
+        return Err(LedgerError::VerifiedForOtherChain {
+            expected: chain.chain_id.clone(),
+            verified_for: verified.chain_id().clone(),
+        });
+    }
+    if header.chain_id != chain.chain_id {
+        return Err(LedgerError::BlockWrongChain {
+            expected: chain.chain_id.clone(),
+            got: header.chain_id.clone(),
+        });
+    }
+    if Some(header.height) != chain.height.checked_add(1) {
+        return Err(LedgerError::BlockHeight {
+            committed: chain.height,
+            got: header.height,
+        });
+    }
+    if header.parent != chain.last_block {
+        return Err(LedgerError::BlockParent {
+            expected: chain.last_block,
+            got: header.parent,
+        });
+    }
+    if header.time < chain.time {
+        return Err(LedgerError::BlockTime {
+            previous: chain.time,
+            got: header.time,
+        });
+    }
+    if state.validator(&header.proposer)?.is_none() {
+        return Err(LedgerError::UnknownProposer(header.proposer));
+    }
+
+    let mut overlay = Overlay::new(
+        state,
+        Counters {
+            next_listing: chain.next_listing,
+            next_rental: chain.next_rental,
+            escrow: chain.escrow,
+        },
+    );
+
+    // Rentals that have run their course end in this block, before any
+    // transaction, so that their assets are free for the block's trades.
+    let mut settlements = Vec::new();
+    for (ends_at, id) in state.rentals_due(header.time)? {
+        let rental = overlay.require_rental(id)?;
+        if rental.status != RentalStatus::Active || rental.ends_at != ends_at {
+            return Err(LedgerError::Corrupt(format!(
+                "due index lists {id} ending at {ends_at}, but it is {:?} ending at {}",
+                rental.status, rental.ends_at
+            )));
+        }
+        let periods = rental.periods;
+        settlements.push(settle::settle(
+            &mut overlay,
+            rental,
+            periods,
+            header.time,
+            header.proposer,
+            chain.params.network_fee_bps,
+        )?);
+        overlay.keep();
+    }
+
+    let context = ops::Context {
+        chain_id: &chain.chain_id,
+        params: chain.params,
+        height: header.height,
+        time: header.time,
+        proposer: header.proposer,
+    };
+    let mut results = Vec::with_capacity(block.txs.len());
+    for (tx, (id, signature)) in block.txs.iter().zip(verified.checks()) {
+        let outcome = match ops::apply_tx(&mut overlay, &context, tx, signature) {
+            Ok(settlement) => {
+                overlay.keep();
+                settlements.extend(settlement);
+                Ok(())
+            }
+            Err(err) => {
+                overlay.undo();
+                Err(err)
+            }
+        };
+        results.push(TxResult { id: *id, outcome });
+    }
+
+    let changes = overlay.into_changes();
+    let mut due_added = Vec::new();
+    let mut due_removed = Vec::new();
+    for (id, rental) in &changes.rentals {
+        let active = rental.status == RentalStatus::Active;
+        let was_active = changes.were_active.contains(id);
+        if active && !was_active {
+            due_added.push((rental.ends_at, *id));
+        } else if was_active && !active {
+            due_removed.push((rental.ends_at, *id));
+        }
+    }
+    let next = ChainState {
+        chain_id: chain.chain_id.clone(),
+        height: header.height,
+        time: header.time,
+        last_block: block.hash(),
+        next_listing: changes.counters.next_listing,
+        next_rental: changes.counters.next_rental,
+        escrow: changes.counters.escrow,
+        supply: chain.supply,
+        params: chain.params,
+    };
+    Ok(BlockEffects {
+        chain: next,
+        accounts: changes.accounts,
+        assets: changes.assets,
+        listings: changes.listings,
+        rentals: changes.rentals,
+        due_added,
+        due_removed,
+        results,
+        settlements,
+    })
+}

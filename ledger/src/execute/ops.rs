@@ -1,0 +1,649 @@
+//! Checking and applying one transaction. Every check runs before the
+//! write it guards; the caller undoes the writes of a transaction that
+//! fails part-way (a trade's later leg, say).
+
+use crate::error::LedgerError;
+use crate::execute::StateReader;
+use crate::execute::overlay::Overlay;
+use crate::ids::{Amount, AssetId, BasisPoints, ChainId, Height, ListingId, RentalId, Timestamp};
+use crate::keys::Address;
+use crate::settle::{self, Settlement, Split};
+use crate::state::{
+    ActiveRental, Asset, ChainParams, Listing, ListingStatus, ListingTerms, RentTerms, Rental,
+    RentalStatus,
+};
+use crate::tx::{MAX_TRADE_ASSETS, Operation, SignedTransaction, Trade};
+
+/// What every transaction of a block shares.
+pub(crate) struct Context<'a> {
+    pub(crate) chain_id: &'a ChainId,
+    pub(crate) params: ChainParams,
+    pub(crate) height: Height,
+    pub(crate) time: Timestamp,
+    pub(crate) proposer: Address,
+}
+
+/// Checks and applies `signed`. Returns the settlement of an early return.
+pub(crate) fn apply_tx<R: StateReader>(
+    overlay: &mut Overlay<'_, R>,
+    context: &Context<'_>,
+    signed: &SignedTransaction,
+    signature: &Result<(), LedgerError>,
+) -> Result<Option<Settlement>, LedgerError> {
+    let tx = &signed.tx;
+    if &tx.chain_id != context.chain_id {
+        return Err(LedgerError::WrongChain {
+            expected: context.chain_id.clone(),
+            got: tx.chain_id.clone(),
+        });
+    }
+    signature.clone()?;
+    if tx.valid_until < context.time {
+        return Err(LedgerError::Expired {
+            valid_until: tx.valid_until,
+            now: context.time,
+        });
+    }
+    let signer = tx.signer;
+    let mut account = overlay.account(signer)?;
+    check_nonce(signer, account.nonce, tx.nonce)?;
+    account.nonce = account
+        .nonce
+        .checked_add(1)
+        .ok_or(LedgerError::Overflow { what: "a nonce" })?;
+    overlay.set_account(signer, account);
+
+    let mut ops = Ops {
+        overlay,
+        context,
+        signer,
+    };
+    match &tx.op {
+        Operation::Mint {
+            manifest,
+            royalty_bps,
+        } => ops.mint(*manifest, *royalty_bps)?,
+        Operation::TransferAsset { asset, to } => ops.transfer(*asset, *to)?,
+        Operation::Pay { to, amount } => ops.pay(*to, *amount)?,
+        Operation::ListForRent {
+            asset,
+            terms,
+            expires_at,
+        } => ops.list(*asset, ListingTerms::Rent(*terms), *expires_at)?,
+        Operation::ListForSale {
+            asset,
+            price,
+            expires_at,
+        } => ops.list(*asset, ListingTerms::Sale { price: *price }, *expires_at)?,
+        Operation::CancelListing { listing } => ops.cancel(*listing)?,
+        Operation::Rent { listing, periods } => ops.rent(*listing, *periods)?,
+        Operation::Buy { listing } => ops.buy(*listing)?,
+        Operation::ReturnRental { rental } => return ops.return_rental(*rental).map(Some),
+        Operation::Trade(trade) => ops.trade(trade, tx.nonce)?,
+    }
+    Ok(None)
+}
+
+fn check_nonce(account: Address, expected: u64, got: u64) -> Result<(), LedgerError> {
+    if got < expected {
+        Err(LedgerError::StaleNonce {
+            account,
+            expected,
+            got,
+        })
+    } else if got > expected {
+        Err(LedgerError::FutureNonce {
+            account,
+            expected,
+            got,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+struct Ops<'o, 'r, 'c, R> {
+    overlay: &'o mut Overlay<'r, R>,
+    context: &'c Context<'c>,
+    signer: Address,
+}
+
+impl<R: StateReader> Ops<'_, '_, '_, R> {
+    fn time(&self) -> Timestamp {
+        self.context.time
+    }
+
+    /// The asset, checked to be owned by `owner` and not rented out.
+    fn owned_and_free(
+        &mut self,
+        id: AssetId,
+        owner: Address,
+        action: &'static str,
+    ) -> Result<Asset, LedgerError> {
+        let asset = self.overlay.require_asset(id)?;
+        if asset.owner != owner {
+            return Err(match asset.rental {
+                Some(rental) if rental.renter == owner => LedgerError::RenterCannot {
+                    action,
+                    asset: id,
+                    renter: owner,
+                    rental: rental.id,
+                },
+                _ => LedgerError::NotOwner {
+                    action,
+                    asset: id,
+                    signer: owner,
+                    owner: asset.owner,
+                },
+            });
+        }
+        if let Some(rental) = asset.rental {
+            return Err(LedgerError::AssetLocked {
+                action,
+                asset: id,
+                rental: rental.id,
+                until: rental.ends_at,
+            });
+        }
+        Ok(asset)
+    }
+
+    /// Hands title to `to`: any open listing of the asset lapses.
+    fn change_owner(&mut self, mut asset: Asset, to: Address) -> Result<(), LedgerError> {
+        asset.owner = to;
+        asset.owner_seq = asset
+            .owner_seq
+            .checked_add(1)
+            .ok_or(LedgerError::Overflow {
+                what: "an owner sequence",
+            })?;
+        asset.listing = None;
+        self.overlay.set_asset(asset);
+        Ok(())
+    }
+
+    /// Moves `amount` from `from` to `to`.
+    fn pay_from(&mut self, from: Address, to: Address, amount: Amount) -> Result<(), LedgerError> {
+        if amount == 0 {
+            return Ok(());
+        }
+        self.overlay.debit(from, amount)?;
+        self.overlay.credit(to, amount)
+    }
+
+    /// Pays `amount` out of `payer` for `asset`, divided between creator,
+    /// proposer and `seller`.
+    fn pay_split(
+        &mut self,
+        payer: Address,
+        seller: Address,
+        asset: &Asset,
+        amount: Amount,
+    ) -> Result<Split, LedgerError> {
+        let split = Split::of(
+            amount,
+            asset.royalty_bps,
+            self.context.params.network_fee_bps,
+        )?;
+        self.overlay.debit(payer, amount)?;
+        self.overlay.credit(asset.creator, split.royalty)?;
+        self.overlay.credit(self.context.proposer, split.fee)?;
+        self.overlay.credit(seller, split.to_lessor)?;
+        Ok(split)
+    }
+
+    fn mint(&mut self, id: AssetId, royalty_bps: BasisPoints) -> Result<(), LedgerError> {
+        let max = self.context.params.max_royalty_bps;
+        if royalty_bps > max {
+            return Err(LedgerError::RoyaltyTooHigh {
+                bps: royalty_bps,
+                max,
+            });
+        }
+        if self.overlay.asset(id)?.is_some() {
+            return Err(LedgerError::AssetExists(id));
+        }
+        self.overlay.set_asset(Asset {
+            id,
+            creator: self.signer,
+            owner: self.signer,
+            royalty_bps,
+            minted_at: self.context.height,
+            owner_seq: 0,
+            listing: None,
+            rental: None,
+        });
+        Ok(())
+    }
+
+    fn transfer(&mut self, id: AssetId, to: Address) -> Result<(), LedgerError> {
+        let asset = self.owned_and_free(id, self.signer, "transfer")?;
+        if to == self.signer {
+            return Err(LedgerError::SelfDealing {
+                what: "transfer",
+                address: to,
+            });
+        }
+        self.change_owner(asset, to)
+    }
+
+    fn pay(&mut self, to: Address, amount: Amount) -> Result<(), LedgerError> {
+        if amount == 0 {
+            return Err(LedgerError::ZeroAmount { what: "a payment" });
+        }
+        if to == self.signer {
+            return Err(LedgerError::SelfDealing {
+                what: "pay",
+                address: to,
+            });
+        }
+        self.pay_from(self.signer, to, amount)
+    }
+
+    fn list(
+        &mut self,
+        id: AssetId,
+        terms: ListingTerms,
+        expires_at: Timestamp,
+    ) -> Result<(), LedgerError> {
+        let action = match terms {
+            ListingTerms::Rent(_) => "list",
+            ListingTerms::Sale { .. } => "sell",
+        };
+        let mut asset = self.owned_and_free(id, self.signer, action)?;
+        if let Some(open) = asset.listing {
+            let listing = self.overlay.require_listing(open)?;
+            if listing.status == ListingStatus::Open && self.time() < listing.expires_at {
+                return Err(LedgerError::AlreadyListed {
+                    asset: id,
+                    listing: open,
+                });
+            }
+        }
+        if expires_at <= self.time() {
+            return Err(LedgerError::InvalidTerms(
+                "the listing would expire before it could be filled",
+            ));
+        }
+        match terms {
+            ListingTerms::Rent(rent) => self.check_rent_terms(&rent)?,
+            ListingTerms::Sale { price } => {
+                if price == 0 {
+                    return Err(LedgerError::ZeroAmount { what: "a price" });
+                }
+            }
+        }
+        let mut counters = self.overlay.counters();
+        let listing_id = ListingId(counters.next_listing);
+        counters.next_listing =
+            counters
+                .next_listing
+                .checked_add(1)
+                .ok_or(LedgerError::Overflow {
+                    what: "a listing id",
+                })?;
+        self.overlay.set_counters(counters);
+        self.overlay.set_listing(Listing {
+            id: listing_id,
+            asset: id,
+            lister: self.signer,
+            owner_seq: asset.owner_seq,
+            terms,
+            expires_at,
+            created_at: self.time(),
+            status: ListingStatus::Open,
+        });
+        asset.listing = Some(listing_id);
+        self.overlay.set_asset(asset);
+        Ok(())
+    }
+
+    fn check_rent_terms(&self, terms: &RentTerms) -> Result<(), LedgerError> {
+        if terms.price_per_period == 0 {
+            return Err(LedgerError::ZeroAmount {
+                what: "a price per period",
+            });
+        }
+        if terms.period_secs == 0 {
+            return Err(LedgerError::InvalidTerms(
+                "a period must last at least one second",
+            ));
+        }
+        if terms.min_periods == 0 {
+            return Err(LedgerError::InvalidTerms(
+                "the minimum is at least one period",
+            ));
+        }
+        if terms.min_periods > terms.max_periods {
+            return Err(LedgerError::InvalidTerms(
+                "the minimum number of periods is above the maximum",
+            ));
+        }
+        if terms.max_periods > self.context.params.max_rental_periods {
+            return Err(LedgerError::InvalidTerms(
+                "the maximum number of periods is above the network's limit",
+            ));
+        }
+        if terms.reserved_for == Some(self.signer) {
+            return Err(LedgerError::SelfDealing {
+                what: "reserve a listing",
+                address: self.signer,
+            });
+        }
+        // The longest rental must be payable and must end in representable time.
+        terms
+            .price_per_period
+            .checked_mul(u64::from(terms.max_periods))
+            .and_then(|rent| rent.checked_add(terms.deposit))
+            .ok_or(LedgerError::Overflow {
+                what: "the rent for the longest term",
+            })?;
+        terms
+            .period_secs
+            .checked_mul(u64::from(terms.max_periods))
+            .and_then(|length| length.checked_add(self.time()))
+            .ok_or(LedgerError::Overflow {
+                what: "the end of the longest term",
+            })?;
+        Ok(())
+    }
+
+    fn cancel(&mut self, id: ListingId) -> Result<(), LedgerError> {
+        let mut listing = self.overlay.require_listing(id)?;
+        if listing.lister != self.signer {
+            return Err(LedgerError::NotLister {
+                listing: id,
+                signer: self.signer,
+                lister: listing.lister,
+            });
+        }
+        check_open(&listing)?;
+        listing.status = ListingStatus::Cancelled { at: self.time() };
+        let asset_id = listing.asset;
+        self.overlay.set_listing(listing);
+        let mut asset = self.overlay.require_asset(asset_id)?;
+        if asset.listing == Some(id) {
+            asset.listing = None;
+            self.overlay.set_asset(asset);
+        }
+        Ok(())
+    }
+
+    /// The listing and its asset, checked to be fillable now by the signer.
+    fn fillable(
+        &mut self,
+        id: ListingId,
+        expected: &'static str,
+    ) -> Result<(Listing, Asset), LedgerError> {
+        let listing = self.overlay.require_listing(id)?;
+        if listing.terms.kind() != expected {
+            return Err(LedgerError::WrongListingKind {
+                listing: id,
+                expected,
+                actual: listing.terms.kind(),
+            });
+        }
+        check_open(&listing)?;
+        if self.time() >= listing.expires_at {
+            return Err(LedgerError::ListingExpired {
+                listing: id,
+                expired_at: listing.expires_at,
+                now: self.time(),
+            });
+        }
+        let asset = self.overlay.require_asset(listing.asset)?;
+        if asset.owner_seq != listing.owner_seq || asset.owner != listing.lister {
+            return Err(LedgerError::ListingStale {
+                listing: id,
+                asset: listing.asset,
+            });
+        }
+        if listing.lister == self.signer {
+            return Err(LedgerError::SelfDealing {
+                what: "fill a listing",
+                address: self.signer,
+            });
+        }
+        if let Some(rental) = asset.rental {
+            return Err(LedgerError::AssetLocked {
+                action: if expected == "rent" {
+                    "re-rent"
+                } else {
+                    "sell"
+                },
+                asset: asset.id,
+                rental: rental.id,
+                until: rental.ends_at,
+            });
+        }
+        Ok((listing, asset))
+    }
+
+    fn rent(&mut self, id: ListingId, periods: u32) -> Result<(), LedgerError> {
+        let (listing, mut asset) = self.fillable(id, "rent")?;
+        let ListingTerms::Rent(terms) = listing.terms else {
+            unreachable!("fillable checked the kind");
+        };
+        if let Some(reserved_for) = terms.reserved_for
+            && reserved_for != self.signer
+        {
+            return Err(LedgerError::ReservedForOther {
+                listing: id,
+                reserved_for,
+                signer: self.signer,
+            });
+        }
+        if periods < terms.min_periods || periods > terms.max_periods {
+            return Err(LedgerError::PeriodsOutOfRange {
+                periods,
+                min: terms.min_periods,
+                max: terms.max_periods,
+            });
+        }
+        let rent = terms
+            .price_per_period
+            .checked_mul(u64::from(periods))
+            .ok_or(LedgerError::Overflow { what: "the rent" })?;
+        let escrow = rent
+            .checked_add(terms.deposit)
+            .ok_or(LedgerError::Overflow { what: "the escrow" })?;
+        let ends_at = terms
+            .period_secs
+            .checked_mul(u64::from(periods))
+            .and_then(|length| length.checked_add(self.time()))
+            .ok_or(LedgerError::Overflow {
+                what: "the rental's end",
+            })?;
+        self.overlay.debit(self.signer, escrow)?;
+
+        let mut counters = self.overlay.counters();
+        let rental_id = RentalId(counters.next_rental);
+        counters.next_rental =
+            counters
+                .next_rental
+                .checked_add(1)
+                .ok_or(LedgerError::Overflow {
+                    what: "a rental id",
+                })?;
+        counters.escrow = counters
+            .escrow
+            .checked_add(escrow)
+            .ok_or(LedgerError::Overflow {
+                what: "the escrow total",
+            })?;
+        self.overlay.set_counters(counters);
+
+        self.overlay.set_rental(Rental {
+            id: rental_id,
+            asset: asset.id,
+            listing: id,
+            lessor: listing.lister,
+            renter: self.signer,
+            creator: asset.creator,
+            royalty_bps: asset.royalty_bps,
+            price_per_period: terms.price_per_period,
+            period_secs: terms.period_secs,
+            periods,
+            deposit: terms.deposit,
+            starts_at: self.time(),
+            ends_at,
+            status: RentalStatus::Active,
+        });
+        asset.rental = Some(ActiveRental {
+            id: rental_id,
+            renter: self.signer,
+            ends_at,
+        });
+        self.overlay.set_asset(asset);
+        Ok(())
+    }
+
+    fn buy(&mut self, id: ListingId) -> Result<(), LedgerError> {
+        let (mut listing, asset) = self.fillable(id, "sale")?;
+        let ListingTerms::Sale { price } = listing.terms else {
+            unreachable!("fillable checked the kind");
+        };
+        self.pay_split(self.signer, listing.lister, &asset, price)?;
+        listing.status = ListingStatus::Sold {
+            buyer: self.signer,
+            at: self.time(),
+        };
+        self.overlay.set_listing(listing);
+        self.change_owner(asset, self.signer)
+    }
+
+    fn return_rental(&mut self, id: RentalId) -> Result<Settlement, LedgerError> {
+        let rental = self.overlay.require_rental(id)?;
+        if rental.renter != self.signer {
+            return Err(LedgerError::NotRenter {
+                rental: id,
+                signer: self.signer,
+                renter: rental.renter,
+            });
+        }
+        match rental.status {
+            RentalStatus::Active => {}
+            RentalStatus::Settled { .. } => {
+                return Err(LedgerError::RentalNotActive {
+                    rental: id,
+                    status: "settled at its end",
+                });
+            }
+            RentalStatus::Returned { .. } => {
+                return Err(LedgerError::RentalNotActive {
+                    rental: id,
+                    status: "returned early",
+                });
+            }
+        }
+        let used = settle::periods_used(&rental, self.time());
+        settle::settle(
+            self.overlay,
+            rental,
+            used,
+            self.time(),
+            self.context.proposer,
+            self.context.params.network_fee_bps,
+        )
+    }
+
+    fn trade(&mut self, trade: &Trade, tx_nonce: u64) -> Result<(), LedgerError> {
+        let terms = &trade.terms;
+        let (a, b) = (terms.a, terms.b);
+        if a == b {
+            return Err(LedgerError::SelfDealing {
+                what: "trade",
+                address: a,
+            });
+        }
+        let (signer_nonce, counterparty, counterparty_nonce) = if self.signer == a {
+            (terms.a_nonce, b, terms.b_nonce)
+        } else if self.signer == b {
+            (terms.b_nonce, a, terms.a_nonce)
+        } else {
+            return Err(LedgerError::NotTradeParty {
+                signer: self.signer,
+            });
+        };
+        if self.time() >= terms.expires_at {
+            return Err(LedgerError::TradeExpired {
+                expired_at: terms.expires_at,
+                now: self.time(),
+            });
+        }
+        for side in [&terms.a_gives, &terms.b_gives] {
+            if side.assets.len() > MAX_TRADE_ASSETS {
+                return Err(LedgerError::TooManyTradeAssets {
+                    count: side.assets.len(),
+                    max: MAX_TRADE_ASSETS,
+                });
+            }
+        }
+        if terms.a_gives.assets.is_empty()
+            && terms.a_gives.tokens == 0
+            && terms.b_gives.assets.is_empty()
+            && terms.b_gives.tokens == 0
+        {
+            return Err(LedgerError::InvalidTrade("neither side gives anything"));
+        }
+        let mut all: Vec<&AssetId> = terms
+            .a_gives
+            .assets
+            .iter()
+            .chain(&terms.b_gives.assets)
+            .collect();
+        all.sort_unstable();
+        if all.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(LedgerError::InvalidTrade("an asset appears twice"));
+        }
+        if signer_nonce != tx_nonce {
+            return Err(LedgerError::TradeNonce {
+                party: self.signer,
+                expected: tx_nonce,
+                got: signer_nonce,
+            });
+        }
+        // The counterparty's nonce is consumed like the submitter's.
+        let mut other = self.overlay.account(counterparty)?;
+        if other.nonce != counterparty_nonce {
+            return Err(LedgerError::TradeNonce {
+                party: counterparty,
+                expected: other.nonce,
+                got: counterparty_nonce,
+            });
+        }
+        other.nonce = other
+            .nonce
+            .checked_add(1)
+            .ok_or(LedgerError::Overflow { what: "a nonce" })?;
+        self.overlay.set_account(counterparty, other);
+
+        let mut handovers = Vec::with_capacity(all.len());
+        for (giver, receiver, side) in [(a, b, &terms.a_gives), (b, a, &terms.b_gives)] {
+            for id in &side.assets {
+                let asset = self.owned_and_free(*id, giver, "trade")?;
+                handovers.push((asset, receiver));
+            }
+        }
+        self.pay_from(a, b, terms.a_gives.tokens)?;
+        self.pay_from(b, a, terms.b_gives.tokens)?;
+        for (asset, receiver) in handovers {
+            self.change_owner(asset, receiver)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_open(listing: &Listing) -> Result<(), LedgerError> {
+    match listing.status {
+        ListingStatus::Open => Ok(()),
+        ListingStatus::Cancelled { .. } => Err(LedgerError::ListingClosed {
+            listing: listing.id,
+            status: "cancelled",
+        }),
+        ListingStatus::Sold { .. } => Err(LedgerError::ListingClosed {
+            listing: listing.id,
+            status: "sold",
+        }),
+    }
+}

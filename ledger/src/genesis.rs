@@ -1,0 +1,192 @@
+//! Block 0: the chain's name, its first balances and validators, its rules.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::block::Block;
+use crate::codec::{self, GENESIS_DOMAIN, tagged_hash};
+use crate::error::LedgerError;
+use crate::execute::BlockEffects;
+use crate::ids::{Amount, BPS_DENOMINATOR, BlockHash, ChainId, Timestamp};
+use crate::keys::Address;
+use crate::state::{Account, ChainParams, ChainState, Validator};
+
+/// Everything a chain starts from. Hosts that start from the same genesis
+/// get the same block 0 and can follow each other.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Genesis {
+    /// The network's name.
+    pub chain_id: ChainId,
+    /// Block 0's time.
+    pub time: Timestamp,
+    /// Initial balances; their sum is the token supply for ever.
+    pub balances: Vec<(Address, Amount)>,
+    /// The first validators.
+    pub validators: Vec<Validator>,
+    /// Network rules.
+    pub params: ChainParams,
+}
+
+impl Genesis {
+    /// A genesis with the default rules and time 0.
+    pub fn new(
+        chain_id: ChainId,
+        balances: Vec<(Address, Amount)>,
+        validators: Vec<Validator>,
+    ) -> Self {
+        Genesis {
+            chain_id,
+            time: 0,
+            balances,
+            validators,
+            params: ChainParams::default(),
+        }
+    }
+
+    /// Checks the genesis can start a chain and returns the token supply.
+    pub fn validate(&self) -> Result<Amount, LedgerError> {
+        let invalid = |reason: String| LedgerError::InvalidGenesis(reason);
+        if self.validators.is_empty() {
+            return Err(invalid("at least one validator is needed".into()));
+        }
+        let mut validators: Vec<&Address> = self.validators.iter().map(|v| &v.address).collect();
+        validators.sort_unstable();
+        if let Some(pair) = validators.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(invalid(format!("validator {} appears twice", pair[0])));
+        }
+        if let Some(validator) = self.validators.iter().find(|v| v.power == 0) {
+            return Err(invalid(format!(
+                "validator {} has no voting power",
+                validator.address
+            )));
+        }
+        let mut holders: Vec<&Address> = self.balances.iter().map(|(a, _)| a).collect();
+        holders.sort_unstable();
+        if let Some(pair) = holders.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(invalid(format!("{} has two balances", pair[0])));
+        }
+        let supply = self
+            .balances
+            .iter()
+            .try_fold(0u64, |sum, (_, amount)| sum.checked_add(*amount))
+            .ok_or_else(|| invalid("the balances add up to more than 2^64 - 1".into()))?;
+        let params = &self.params;
+        if u64::from(params.network_fee_bps) + u64::from(params.max_royalty_bps) > BPS_DENOMINATOR {
+            return Err(invalid(format!(
+                "network fee ({}) plus the royalty cap ({}) exceed 10000 basis points",
+                params.network_fee_bps, params.max_royalty_bps
+            )));
+        }
+        if params.max_rental_periods == 0 {
+            return Err(invalid(
+                "rentals must be allowed at least one period".into(),
+            ));
+        }
+        Ok(supply)
+    }
+
+    /// The hash of this specification; block 0 names it as its parent.
+    pub fn hash(&self) -> BlockHash {
+        BlockHash(tagged_hash(GENESIS_DOMAIN, &[&codec::encode(self)]))
+    }
+
+    /// Block 0: no transactions, no proposer, the specification's hash as
+    /// its parent.
+    pub fn block(&self) -> Block {
+        Block::new(
+            self.chain_id.clone(),
+            0,
+            self.time,
+            Address::from_bytes([0; 32]),
+            self.hash(),
+            Vec::new(),
+        )
+    }
+
+    /// The state block 0 creates.
+    pub(crate) fn effects(&self) -> Result<BlockEffects, LedgerError> {
+        let supply = self.validate()?;
+        let mut accounts: Vec<(Address, Account)> = self
+            .balances
+            .iter()
+            .filter(|(_, amount)| *amount > 0)
+            .map(|(address, amount)| {
+                (
+                    *address,
+                    Account {
+                        balance: *amount,
+                        nonce: 0,
+                    },
+                )
+            })
+            .collect();
+        accounts.sort_unstable_by_key(|(address, _)| *address);
+        Ok(BlockEffects {
+            chain: ChainState {
+                chain_id: self.chain_id.clone(),
+                height: 0,
+                time: self.time,
+                last_block: self.block().hash(),
+                next_listing: 0,
+                next_rental: 0,
+                escrow: 0,
+                supply,
+                params: self.params,
+            },
+            accounts,
+            assets: Vec::new(),
+            listings: Vec::new(),
+            rentals: Vec::new(),
+            due_added: Vec::new(),
+            due_removed: Vec::new(),
+            results: Vec::new(),
+            settlements: Vec::new(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Keypair;
+
+    fn validator(seed: u8) -> Validator {
+        Validator {
+            address: Keypair::from_seed([seed; 32]).address(),
+            power: 1,
+        }
+    }
+
+    #[test]
+    fn genesis_checks_its_inputs() {
+        let chain = ChainId::new("plaza-test").unwrap();
+        let alice = Keypair::from_seed([1; 32]).address();
+        let ok = Genesis::new(chain.clone(), vec![(alice, 10)], vec![validator(9)]);
+        assert_eq!(ok.validate().unwrap(), 10);
+        assert_eq!(ok.block().header.height, 0);
+        assert_eq!(ok.block().header.parent, ok.hash());
+
+        let no_validators = Genesis::new(chain.clone(), vec![], vec![]);
+        assert!(matches!(
+            no_validators.validate(),
+            Err(LedgerError::InvalidGenesis(_))
+        ));
+        let twice = Genesis::new(
+            chain.clone(),
+            vec![(alice, 1), (alice, 2)],
+            vec![validator(9)],
+        );
+        assert!(twice.validate().is_err());
+        let bob = Keypair::from_seed([2; 32]).address();
+        let too_much = Genesis::new(
+            chain.clone(),
+            vec![(alice, u64::MAX), (bob, 1)],
+            vec![validator(9)],
+        );
+        assert!(too_much.validate().is_err());
+        let mut greedy = ok.clone();
+        greedy.params.max_royalty_bps = 9_950;
+        assert!(greedy.validate().is_err());
+        let two_same = Genesis::new(chain, vec![], vec![validator(9), validator(9)]);
+        assert!(two_same.validate().is_err());
+    }
+}

@@ -1,0 +1,264 @@
+//! The ledger handle: a store, the chain's head, and a signature verifier.
+
+use std::path::Path;
+
+use tracing::{debug, info};
+
+use crate::block::Block;
+use crate::error::LedgerError;
+use crate::execute::{self, StateReader, TxResult};
+use crate::genesis::Genesis;
+use crate::ids::{AssetId, BlockHash, Height, ListingId, RentalId, StateRoot, Timestamp, TxId};
+use crate::keys::Address;
+use crate::proof::AssetProof;
+use crate::settle::Settlement;
+use crate::state::{Account, Asset, ChainState, Listing, Rental, StateKey, Validator};
+use crate::store::{Store, StoredBlock, TxLocation};
+use crate::tree;
+use crate::tx::SignedTransaction;
+use crate::verify::{VerifiedBlock, Verifier};
+
+/// What committing a block did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommittedBlock {
+    /// The block's height.
+    pub height: Height,
+    /// The block's hash.
+    pub hash: BlockHash,
+    /// The state root after it.
+    pub state_root: StateRoot,
+    /// Each transaction's outcome, in block order.
+    pub results: Vec<TxResult>,
+    /// Rentals it settled: those that ended, then those returned early.
+    pub settlements: Vec<Settlement>,
+}
+
+/// One host's copy of the ledger.
+pub struct Ledger {
+    store: Store,
+    chain: ChainState,
+    state_root: StateRoot,
+    verifier: Verifier,
+}
+
+impl Ledger {
+    /// Opens the ledger at `path`, creating it from `genesis` if the
+    /// directory holds none. A ledger made from another genesis is refused.
+    pub fn create(path: impl AsRef<Path>, genesis: &Genesis) -> Result<Self, LedgerError> {
+        let path = path.as_ref();
+        let mut store = Store::open(path)?;
+        let block = genesis.block();
+        match store.genesis_hash()? {
+            Some(found) if found == block.hash() => return Self::from_store(store),
+            Some(found) => {
+                let chain = store.chain()?.ok_or_else(|| {
+                    LedgerError::Corrupt("genesis hash without a chain record".into())
+                })?;
+                return Err(LedgerError::GenesisMismatch {
+                    path: path.display().to_string(),
+                    found: chain.chain_id,
+                    found_genesis: found,
+                    expected_genesis: block.hash(),
+                });
+            }
+            None => {}
+        }
+        let effects = genesis.effects()?;
+        store.commit(&block, &effects, &genesis.validators)?;
+        info!(chain = %genesis.chain_id, path = %path.display(), "ledger created");
+        Self::from_store(store)
+    }
+
+    /// Opens an existing ledger at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
+        let path = path.as_ref();
+        if !path.join("CURRENT").exists() {
+            return Err(LedgerError::NotInitialized(path.display().to_string()));
+        }
+        Self::from_store(Store::open(path)?)
+    }
+
+    fn from_store(store: Store) -> Result<Self, LedgerError> {
+        let chain = store
+            .chain()?
+            .ok_or_else(|| LedgerError::NotInitialized(store.path().display().to_string()))?;
+        let state_root = store.state_root(chain.height)?.ok_or_else(|| {
+            LedgerError::Corrupt(format!("no state root at height {}", chain.height))
+        })?;
+        info!(chain = %chain.chain_id, height = chain.height, root = %state_root, "ledger opened");
+        Ok(Ledger {
+            verifier: Verifier::new(chain.chain_id.clone()),
+            store,
+            chain,
+            state_root,
+        })
+    }
+
+    /// The chain record after the last committed block.
+    pub fn chain(&self) -> &ChainState {
+        &self.chain
+    }
+
+    /// The last committed height.
+    pub fn height(&self) -> Height {
+        self.chain.height
+    }
+
+    /// The state root after the last committed block.
+    pub fn state_root(&self) -> StateRoot {
+        self.state_root
+    }
+
+    /// A verifier for this chain, sharing the ledger's key cache; it can
+    /// check the next block on another thread while this one commits.
+    pub fn verifier(&self) -> Verifier {
+        self.verifier.clone()
+    }
+
+    /// The block that would follow the last committed one.
+    pub fn next_block(
+        &self,
+        time: Timestamp,
+        proposer: Address,
+        txs: Vec<SignedTransaction>,
+    ) -> Block {
+        Block::new(
+            self.chain.chain_id.clone(),
+            self.chain.height.saturating_add(1),
+            time,
+            proposer,
+            self.chain.last_block,
+            txs,
+        )
+    }
+
+    /// Verifies, applies and durably commits `block`.
+    pub fn commit_block(&mut self, block: Block) -> Result<CommittedBlock, LedgerError> {
+        let verified = self.verifier.verify_block(block)?;
+        self.commit_verified(verified)
+    }
+
+    /// Applies and durably commits a block whose signatures were checked.
+    /// When this returns `Ok`, the block is on disk.
+    pub fn commit_verified(
+        &mut self,
+        verified: VerifiedBlock,
+    ) -> Result<CommittedBlock, LedgerError> {
+        let effects = execute::apply_block(&self.store, &self.chain, &verified)?;
+        let block = verified.into_block();
+        let state_root = self.store.commit(&block, &effects, &[])?;
+        let hash = block.hash();
+        debug!(
+            height = block.header.height,
+            txs = block.txs.len(),
+            settled = effects.settlements.len(),
+            root = %state_root,
+            "block committed"
+        );
+        self.chain = effects.chain;
+        self.state_root = state_root;
+        Ok(CommittedBlock {
+            height: block.header.height,
+            hash,
+            state_root,
+            results: effects.results,
+            settlements: effects.settlements,
+        })
+    }
+
+    /// An account; one that never held anything is empty.
+    pub fn account(&self, address: &Address) -> Result<Account, LedgerError> {
+        Ok(self.store.account(address)?.unwrap_or_default())
+    }
+
+    /// An asset.
+    pub fn asset(&self, id: &AssetId) -> Result<Option<Asset>, LedgerError> {
+        self.store.asset(id)
+    }
+
+    /// A listing.
+    pub fn listing(&self, id: ListingId) -> Result<Option<Listing>, LedgerError> {
+        self.store.listing(id)
+    }
+
+    /// A rental.
+    pub fn rental(&self, id: RentalId) -> Result<Option<Rental>, LedgerError> {
+        self.store.rental(id)
+    }
+
+    /// A validator.
+    pub fn validator(&self, address: &Address) -> Result<Option<Validator>, LedgerError> {
+        self.store.validator(address)
+    }
+
+    /// Every account that holds or held tokens, by address.
+    pub fn accounts(&self) -> Result<Vec<(Address, Account)>, LedgerError> {
+        self.store.accounts()
+    }
+
+    /// Every asset.
+    pub fn assets(&self) -> Result<Vec<Asset>, LedgerError> {
+        self.store.assets()
+    }
+
+    /// Every listing, open or closed, by id.
+    pub fn listings(&self) -> Result<Vec<Listing>, LedgerError> {
+        self.store.listings()
+    }
+
+    /// Every rental, active or ended, by id.
+    pub fn rentals(&self) -> Result<Vec<Rental>, LedgerError> {
+        self.store.rentals()
+    }
+
+    /// Every validator.
+    pub fn validators(&self) -> Result<Vec<Validator>, LedgerError> {
+        self.store.validators()
+    }
+
+    /// A committed block and its outcome.
+    pub fn block(&self, height: Height) -> Result<StoredBlock, LedgerError> {
+        self.store.block(height)?.ok_or(LedgerError::UnknownHeight {
+            requested: height,
+            committed: self.chain.height,
+        })
+    }
+
+    /// Where an applied transaction was committed.
+    pub fn transaction(&self, id: &TxId) -> Result<Option<TxLocation>, LedgerError> {
+        self.store.transaction(id)
+    }
+
+    /// The state root after block `height`.
+    pub fn state_root_at(&self, height: Height) -> Result<StateRoot, LedgerError> {
+        if height > self.chain.height {
+            return Err(LedgerError::UnknownHeight {
+                requested: height,
+                committed: self.chain.height,
+            });
+        }
+        self.store
+            .state_root(height)?
+            .ok_or_else(|| LedgerError::Corrupt(format!("no state root at height {height}")))
+    }
+
+    /// A proof of `asset`'s record at `height`, to be checked with
+    /// [`crate::verify_holding`] against that height's state root.
+    pub fn prove_asset(&self, asset: &AssetId, height: Height) -> Result<AssetProof, LedgerError> {
+        if height > self.chain.height {
+            return Err(LedgerError::UnknownHeight {
+                requested: height,
+                committed: self.chain.height,
+            });
+        }
+        let key = StateKey::Asset(asset).hash();
+        let (record, path) =
+            tree::prove(&self.store, height, &key)?.ok_or(LedgerError::AssetNotFound(*asset))?;
+        Ok(AssetProof {
+            asset: *asset,
+            height,
+            record,
+            path,
+        })
+    }
+}

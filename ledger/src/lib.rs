@@ -1,0 +1,51 @@
+//! Plaza's ledger: signed transactions, escrowed rentals and trades,
+//! committed block by block to RocksDB under a Merkle state root.
+//!
+//! The state transition ([`apply_block`]) is pure: the block header brings
+//! the time and the proposer, a [`StateReader`] the state, and nothing else
+//! goes in. [`Ledger`] wraps it with signature verification, the RocksDB
+//! [`Store`] and the state tree.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
+mod block;
+mod codec;
+mod error;
+mod execute;
+mod genesis;
+mod ids;
+mod keys;
+mod ledger;
+mod proof;
+mod settle;
+mod state;
+mod store;
+pub mod tree;
+mod tx;
+mod verify;
+
+#[cfg(feature = "test-utils")]
+pub mod testkit;
+
+pub use crate::block::{Block, BlockHeader, MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
+pub use crate::codec::{decode, encode};
+pub use crate::error::LedgerError;
+pub use crate::execute::{BlockEffects, StateReader, StoredTxResult, TxResult, apply_block};
+pub use crate::genesis::Genesis;
+pub use crate::ids::{
+    Amount, AssetId, BPS_DENOMINATOR, BasisPoints, BlockHash, ChainId, Height, ListingId, Nonce,
+    RentalId, StateRoot, Timestamp, TxId,
+};
+pub use crate::keys::{Address, Keypair, Signature};
+pub use crate::ledger::{CommittedBlock, Ledger};
+pub use crate::proof::{AssetProof, Holding, verify_asset, verify_holding};
+pub use crate::settle::{Settlement, Split, periods_used};
+pub use crate::state::{
+    Account, ActiveRental, Asset, ChainParams, ChainState, Listing, ListingStatus, ListingTerms,
+    RentTerms, Rental, RentalStatus, StateKey, Validator,
+};
+pub use crate::store::{Store, StoredBlock, TxLocation};
+pub use crate::tx::{
+    MAX_TRADE_ASSETS, MAX_TX_BYTES, Operation, SignedTransaction, Trade, TradeSide, TradeTerms,
+    Transaction,
+};
+pub use crate::verify::{BATCH_TXS, VerifiedBlock, Verifier};

@@ -1,0 +1,302 @@
+//! Transactions: who signs, what they do, and the bytes their signature
+//! covers.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::codec::{self, TRADE_DOMAIN, TX_DOMAIN};
+use crate::error::LedgerError;
+use crate::ids::{
+    Amount, AssetId, BasisPoints, ChainId, ListingId, Nonce, RentalId, Timestamp, TxId,
+};
+use crate::keys::{Address, Keypair, Signature};
+use crate::state::RentTerms;
+
+/// Largest encoded signed transaction accepted.
+pub const MAX_TX_BYTES: usize = 4096;
+/// Most assets one side of a trade may give.
+pub const MAX_TRADE_ASSETS: usize = 16;
+
+/// What a transaction does. Exactly one per transaction.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Operation {
+    /// Create an asset whose manifest has this content id. The signer is its
+    /// creator and first owner.
+    Mint {
+        /// Content id of the asset's manifest.
+        manifest: AssetId,
+        /// The creator's share of every rent and sale.
+        royalty_bps: BasisPoints,
+    },
+    /// Give an asset's title to someone else.
+    TransferAsset {
+        /// The asset.
+        asset: AssetId,
+        /// The new owner.
+        to: Address,
+    },
+    /// Send tokens.
+    Pay {
+        /// The recipient.
+        to: Address,
+        /// How much.
+        amount: Amount,
+    },
+    /// Offer an asset for rent.
+    ListForRent {
+        /// The asset.
+        asset: AssetId,
+        /// Price, periods, deposit and reservation.
+        terms: RentTerms,
+        /// The listing cannot be filled at or after this block time.
+        expires_at: Timestamp,
+    },
+    /// Offer an asset for sale.
+    ListForSale {
+        /// The asset.
+        asset: AssetId,
+        /// The price.
+        price: Amount,
+        /// The listing cannot be bought at or after this block time.
+        expires_at: Timestamp,
+    },
+    /// Withdraw an open listing.
+    CancelListing {
+        /// The listing.
+        listing: ListingId,
+    },
+    /// Rent through a rent listing for a number of periods.
+    Rent {
+        /// The listing.
+        listing: ListingId,
+        /// How many periods.
+        periods: u32,
+    },
+    /// Buy through a sale listing.
+    Buy {
+        /// The listing.
+        listing: ListingId,
+    },
+    /// Hand a rented asset back before its rental ends; the unused whole
+    /// periods are refunded.
+    ReturnRental {
+        /// The rental.
+        rental: RentalId,
+    },
+    /// Swap assets and tokens between two parties, all legs or none.
+    Trade(Trade),
+}
+
+impl Operation {
+    /// A short name, for logs and messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::Mint { .. } => "mint",
+            Operation::TransferAsset { .. } => "transfer",
+            Operation::Pay { .. } => "pay",
+            Operation::ListForRent { .. } => "list for rent",
+            Operation::ListForSale { .. } => "list for sale",
+            Operation::CancelListing { .. } => "cancel listing",
+            Operation::Rent { .. } => "rent",
+            Operation::Buy { .. } => "buy",
+            Operation::ReturnRental { .. } => "return rental",
+            Operation::Trade(_) => "trade",
+        }
+    }
+}
+
+/// What one party of a trade gives.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct TradeSide {
+    /// Assets handed over.
+    pub assets: Vec<AssetId>,
+    /// Tokens paid.
+    pub tokens: Amount,
+}
+
+/// The terms both parties of a trade sign.
+///
+/// Each party's nonce is part of the terms and the trade consumes it, so a
+/// signed trade executes at most once.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct TradeTerms {
+    /// The first party.
+    pub a: Address,
+    /// The second party.
+    pub b: Address,
+    /// What `a` gives to `b`.
+    pub a_gives: TradeSide,
+    /// What `b` gives to `a`.
+    pub b_gives: TradeSide,
+    /// `a`'s account nonce that the trade consumes.
+    pub a_nonce: Nonce,
+    /// `b`'s account nonce that the trade consumes.
+    pub b_nonce: Nonce,
+    /// The trade cannot execute in a block whose time is at or after this.
+    pub expires_at: Timestamp,
+}
+
+impl TradeTerms {
+    /// The bytes each party signs: domain tag, chain id, terms.
+    pub fn signing_bytes(&self, chain_id: &ChainId) -> Vec<u8> {
+        let mut out = TRADE_DOMAIN.to_vec();
+        codec::encode_into(chain_id, &mut out);
+        codec::encode_into(self, &mut out);
+        out
+    }
+
+    /// One party's signature over these terms on `chain_id`.
+    pub fn sign(&self, chain_id: &ChainId, keypair: &Keypair) -> Signature {
+        keypair.sign(&self.signing_bytes(chain_id))
+    }
+}
+
+/// A two-party trade with both parties' signatures over the same terms.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Trade {
+    /// What each side gives.
+    pub terms: TradeTerms,
+    /// `a`'s signature over the terms.
+    pub a_signature: Signature,
+    /// `b`'s signature over the terms.
+    pub b_signature: Signature,
+}
+
+/// An unsigned transaction.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Transaction {
+    /// The network it is meant for.
+    pub chain_id: ChainId,
+    /// Who signs it, and whose nonce it uses.
+    pub signer: Address,
+    /// Must equal the signer's account nonce when it executes.
+    pub nonce: Nonce,
+    /// It is rejected in any block whose time is after this.
+    pub valid_until: Timestamp,
+    /// What it does.
+    pub op: Operation,
+}
+
+impl Transaction {
+    /// The bytes the signer signs: domain tag, then the canonical
+    /// transaction, which begins with the chain id.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(160);
+        self.write_signing_bytes(&mut out);
+        out
+    }
+
+    /// Writes the signing bytes into `out`, which is cleared first.
+    pub fn write_signing_bytes(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(TX_DOMAIN);
+        codec::encode_into(self, out);
+    }
+
+    /// Signs with `keypair`, which should be the signer's.
+    pub fn sign(self, keypair: &Keypair) -> SignedTransaction {
+        let signature = keypair.sign(&self.signing_bytes());
+        SignedTransaction {
+            tx: self,
+            signature,
+        }
+    }
+}
+
+/// A transaction with its signer's signature.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SignedTransaction {
+    /// The transaction.
+    pub tx: Transaction,
+    /// The signer's signature over [`Transaction::signing_bytes`].
+    pub signature: Signature,
+}
+
+impl SignedTransaction {
+    /// The signed bytes, as sent between hosts.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Reads a signed transaction; larger than [`MAX_TX_BYTES`] or
+    /// malformed input is rejected.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LedgerError> {
+        codec::decode("signed transaction", bytes, MAX_TX_BYTES)
+    }
+
+    /// The transaction id: blake3 of the signed bytes.
+    pub fn id(&self) -> TxId {
+        let mut hasher = blake3::Hasher::new();
+        let mut writer = HashWriter(&mut hasher);
+        self.serialize(&mut writer).expect("hashing cannot fail");
+        TxId(*hasher.finalize().as_bytes())
+    }
+}
+
+/// Feeds serialized bytes straight into a hasher.
+struct HashWriter<'a>(&'a mut blake3::Hasher);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> SignedTransaction {
+        let keypair = Keypair::from_seed([3; 32]);
+        Transaction {
+            chain_id: ChainId::new("plaza-test").unwrap(),
+            signer: keypair.address(),
+            nonce: 4,
+            valid_until: 1_000,
+            op: Operation::Pay {
+                to: Keypair::from_seed([4; 32]).address(),
+                amount: 25,
+            },
+        }
+        .sign(&keypair)
+    }
+
+    #[test]
+    fn signed_bytes_round_trip_and_id_is_their_hash() {
+        let signed = sample();
+        let bytes = signed.to_bytes();
+        let back = SignedTransaction::from_bytes(&bytes).unwrap();
+        assert_eq!(back, signed);
+        assert_eq!(signed.id().0, *blake3::hash(&bytes).as_bytes());
+    }
+
+    #[test]
+    fn signing_bytes_carry_the_domain_and_the_chain() {
+        let signed = sample();
+        let bytes = signed.tx.signing_bytes();
+        assert!(bytes.starts_with(TX_DOMAIN));
+        let chain = codec::encode(&signed.tx.chain_id);
+        assert_eq!(
+            &bytes[TX_DOMAIN.len()..TX_DOMAIN.len() + chain.len()],
+            &chain[..]
+        );
+        let mut other = signed.tx.clone();
+        other.chain_id = ChainId::new("plaza-other").unwrap();
+        assert_ne!(other.signing_bytes(), bytes);
+    }
+
+    #[test]
+    fn oversized_and_truncated_input_is_rejected() {
+        let bytes = sample().to_bytes();
+        assert!(SignedTransaction::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        let big = vec![0u8; MAX_TX_BYTES + 1];
+        assert!(matches!(
+            SignedTransaction::from_bytes(&big),
+            Err(LedgerError::TooLarge { .. })
+        ));
+    }
+}

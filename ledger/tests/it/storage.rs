@@ -1,0 +1,102 @@
+//! The store on disk: reopening, refusing the wrong genesis, reporting
+//! corruption.
+
+use ledger::testkit::{chain_id, keypair};
+use ledger::{Genesis, Ledger, LedgerError, Operation, Validator};
+
+use crate::common::{Net, hourly};
+
+#[test]
+fn a_reopened_ledger_is_where_it_was() {
+    let mut net = Net::new();
+    let (alice, bob) = (net.alice.clone(), net.bob.clone());
+    let hat = net.mint(&alice, 1, 100);
+    let listing = net.list_for_rent(&alice, hat, hourly());
+    net.run(
+        &bob,
+        Operation::Rent {
+            listing,
+            periods: 2,
+        },
+    )
+    .unwrap();
+    let (height, root, chain) = (
+        net.ledger.height(),
+        net.ledger.state_root(),
+        net.ledger.chain().clone(),
+    );
+    let asset = net.ledger.asset(&hat).unwrap();
+    let accounts = net.ledger.accounts().unwrap();
+
+    let Net { dir, ledger, .. } = net;
+    drop(ledger);
+    let reopened = Ledger::open(dir.path()).unwrap();
+    assert_eq!(reopened.height(), height);
+    assert_eq!(reopened.state_root(), root);
+    assert_eq!(reopened.chain(), &chain);
+    assert_eq!(reopened.asset(&hat).unwrap(), asset);
+    assert_eq!(reopened.accounts().unwrap(), accounts);
+    assert_eq!(reopened.state_root_at(height).unwrap(), root);
+}
+
+#[test]
+fn a_store_from_another_genesis_is_refused() {
+    let net = Net::new();
+    let Net { dir, ledger, .. } = net;
+    drop(ledger);
+    let other = Genesis::new(
+        chain_id(),
+        vec![(keypair(4, 0).address(), 5)],
+        vec![Validator {
+            address: keypair(4, 1).address(),
+            power: 1,
+        }],
+    );
+    assert!(matches!(
+        Ledger::create(dir.path(), &other),
+        Err(LedgerError::GenesisMismatch { .. })
+    ));
+    // The ledger that was there is untouched.
+    assert_eq!(Ledger::open(dir.path()).unwrap().height(), 0);
+}
+
+#[test]
+fn opening_nothing_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-ledger");
+    assert!(matches!(
+        Ledger::open(&missing),
+        Err(LedgerError::NotInitialized(_))
+    ));
+}
+
+#[test]
+fn a_corrupt_record_is_reported_not_misread() {
+    let mut net = Net::new();
+    let alice = net.alice.clone();
+    net.run(
+        &alice,
+        Operation::Pay {
+            to: net.bob.address(),
+            amount: 1,
+        },
+    )
+    .unwrap();
+    let Net { dir, ledger, .. } = net;
+    drop(ledger);
+    {
+        // Damage Alice's account record behind the ledger's back.
+        let mut options = rocksdb::Options::default();
+        options.create_if_missing(false);
+        let names = rocksdb::DB::list_cf(&options, dir.path()).unwrap();
+        let db = rocksdb::DB::open_cf(&options, dir.path(), &names).unwrap();
+        let accounts = db.cf_handle("accounts").unwrap();
+        db.put_cf(accounts, alice.address().as_bytes(), [1, 2, 3])
+            .unwrap();
+    }
+    let ledger = Ledger::open(dir.path()).unwrap();
+    assert!(matches!(
+        ledger.account(&alice.address()),
+        Err(LedgerError::Corrupt(_))
+    ));
+}
