@@ -15,7 +15,7 @@ const BLAKE3: u64 = 0x1e;
 const DIGEST_LEN: usize = 32;
 
 /// What kind of bytes a content id names (a multicodec code).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Codec {
     /// Opaque bytes: models, images, chunks (multicodec `raw`, 0x55).
     Raw,
@@ -43,9 +43,14 @@ impl Codec {
 
 /// The identity of a piece of content: CIDv1, blake3-256 multihash.
 ///
-/// Same bytes and codec, same id; one different byte, a different id.
+/// Same bytes and codec, same id; one different byte, a different id. Only
+/// the codec and the digest vary between Plaza's content ids, so that is
+/// all this type holds; the CID is built when it is written out.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ContentId(Cid);
+pub struct ContentId {
+    codec: Codec,
+    digest: [u8; DIGEST_LEN],
+}
 
 impl ContentId {
     /// The content id of `bytes` read as `codec`.
@@ -55,33 +60,35 @@ impl ContentId {
 
     /// The content id for a blake3 digest that was computed elsewhere, for
     /// example incrementally over a stream.
-    pub fn from_digest(codec: Codec, digest: [u8; DIGEST_LEN]) -> Self {
-        let hash = Multihash::<64>::wrap(BLAKE3, &digest)
-            .expect("a 32-byte digest always fits a 64-byte multihash");
-        ContentId(Cid::new_v1(codec.code(), hash))
+    pub const fn from_digest(codec: Codec, digest: [u8; DIGEST_LEN]) -> Self {
+        ContentId { codec, digest }
     }
 
     /// The codec this id was made with.
     pub fn codec(&self) -> Codec {
-        Codec::from_code(self.0.codec()).expect("checked when the id was made")
+        self.codec
     }
 
     /// The blake3 digest of the content.
     pub fn digest(&self) -> [u8; DIGEST_LEN] {
-        let mut out = [0u8; DIGEST_LEN];
-        out.copy_from_slice(self.0.hash().digest());
-        out
+        self.digest
     }
 
     /// Whether `bytes` are the content this id names.
     pub fn matches(&self, bytes: &[u8]) -> bool {
-        blake3::hash(bytes).as_bytes() == &self.digest()
+        blake3::hash(bytes).as_bytes() == &self.digest
+    }
+
+    fn cid(&self) -> Cid {
+        let hash = Multihash::<64>::wrap(BLAKE3, &self.digest)
+            .expect("a 32-byte digest always fits a 64-byte multihash");
+        Cid::new_v1(self.codec.code(), hash)
     }
 
     /// The binary form of the CID (version, codec, multihash), as it is
     /// written inside other structures.
     pub fn to_bytes(&self) -> Vec<u8> {
-        self.0.to_bytes()
+        self.cid().to_bytes()
     }
 
     /// Reads the binary form. Trailing bytes, non-minimal varints and CIDs
@@ -117,23 +124,25 @@ impl ContentId {
         if usize::from(cid.hash().size()) != DIGEST_LEN {
             return Err(reject("the blake3 digest is not 32 bytes"));
         }
-        if Codec::from_code(cid.codec()).is_none() {
+        let Some(codec) = Codec::from_code(cid.codec()) else {
             return Err(reject("the codec is neither raw (0x55) nor json (0x0200)"));
-        }
-        Ok(ContentId(cid))
+        };
+        let mut digest = [0u8; DIGEST_LEN];
+        digest.copy_from_slice(cid.hash().digest());
+        Ok(ContentId { codec, digest })
     }
 }
 
 impl fmt::Display for ContentId {
     /// Base32, lower case, multibase prefix `b`: the form IPFS prints.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        fmt::Display::fmt(&self.cid(), f)
     }
 }
 
 impl fmt::Debug for ContentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ContentId({})", self.0)
+        write!(f, "ContentId({})", self.cid())
     }
 }
 

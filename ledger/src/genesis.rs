@@ -1,5 +1,8 @@
 //! Block 0: the chain's name, its first balances and validators, its rules.
 
+// Money is counted here: every sum is checked.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::block::Block;
@@ -70,7 +73,9 @@ impl Genesis {
             .try_fold(0u64, |sum, (_, amount)| sum.checked_add(*amount))
             .ok_or_else(|| invalid("the balances add up to more than 2^64 - 1".into()))?;
         let params = &self.params;
-        if u64::from(params.network_fee_bps) + u64::from(params.max_royalty_bps) > BPS_DENOMINATOR {
+        let shares =
+            u64::from(params.network_fee_bps).saturating_add(u64::from(params.max_royalty_bps));
+        if shares > BPS_DENOMINATOR {
             return Err(invalid(format!(
                 "network fee ({}) plus the royalty cap ({}) exceed 10000 basis points",
                 params.network_fee_bps, params.max_royalty_bps

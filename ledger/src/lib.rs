@@ -5,7 +5,6 @@
 //! the time and the proposer, a [`StateReader`] the state, and nothing else
 //! goes in. [`Ledger`] wraps it with signature verification, the RocksDB
 //! [`Store`] and the state tree.
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 mod block;
 mod codec;

@@ -2,6 +2,9 @@
 //! settling rentals out of escrow. Integer arithmetic only: the three parts
 //! always add up to the whole.
 
+// Money is counted here: every sum is checked.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::error::LedgerError;
@@ -62,7 +65,8 @@ pub struct Settlement {
     pub rental: RentalId,
     /// The asset, whose use returns to its owner.
     pub asset: AssetId,
-    /// Whether the renter returned it before its end.
+    /// Whether the renter returned it before its end (possibly in its last
+    /// period, with nothing to refund).
     pub early: bool,
     /// Periods paid for.
     pub periods_used: u32,
@@ -84,17 +88,30 @@ pub fn periods_used(rental: &Rental, now: Timestamp) -> u32 {
     u32::try_from(begun).unwrap_or(rental.periods)
 }
 
-/// Pays out `rental` from escrow having used `periods_used` of its
-/// periods, and gives the asset's use back to its owner.
+/// How a rental ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Its time ran out; every period is paid.
+    AtEnd,
+    /// The renter returned it; the periods that have begun are paid.
+    Returned,
+}
+
+/// Pays out `rental` from escrow, and gives the asset's use back to its
+/// owner.
 pub(crate) fn settle<R: StateReader>(
     overlay: &mut Overlay<'_, R>,
     mut rental: Rental,
-    periods_used: u32,
+    ending: Ending,
     now: Timestamp,
     proposer: Address,
     fee_bps: BasisPoints,
 ) -> Result<Settlement, LedgerError> {
-    let early = periods_used < rental.periods;
+    let early = ending == Ending::Returned;
+    let periods_used = match ending {
+        Ending::AtEnd => rental.periods,
+        Ending::Returned => periods_used(&rental, now),
+    };
     let paid = rental
         .price_per_period
         .checked_mul(u64::from(periods_used))

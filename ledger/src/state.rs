@@ -1,6 +1,9 @@
 //! The records the ledger keeps: accounts, assets, listings, rentals,
 //! validators and the chain's own bookkeeping.
 
+// Money is counted here: every sum is checked.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::ids::{

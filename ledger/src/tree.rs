@@ -52,8 +52,8 @@ impl NibblePath {
         usize::from(self.len)
     }
 
-    /// Whether this is the root's path.
-    pub fn is_root(&self) -> bool {
+    /// Whether this is the root's path, which has no nibbles.
+    pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
@@ -62,7 +62,7 @@ impl NibblePath {
         let mut next = *self;
         let index = self.len();
         let byte = &mut next.bytes[index / 2];
-        if index % 2 == 0 {
+        if index.is_multiple_of(2) {
             *byte = nibble << 4;
         } else {
             *byte |= nibble & 0x0f;
@@ -82,7 +82,7 @@ impl NibblePath {
 /// The nibble of `key` at `depth`.
 fn nibble(key: &KeyHash, depth: usize) -> u8 {
     let byte = key[depth / 2];
-    if depth % 2 == 0 {
+    if depth.is_multiple_of(2) {
         byte >> 4
     } else {
         byte & 0x0f
@@ -535,13 +535,11 @@ mod tests {
         let root_at_once = at_once.apply(0, &all);
 
         let mut in_steps = Memory::default();
-        let mut version = 0;
         let mut root = [0; 32];
-        for chunk in all.iter().collect::<Vec<_>>().chunks(37) {
+        for (version, chunk) in all.iter().collect::<Vec<_>>().chunks(37).enumerate() {
             let step: BTreeMap<KeyHash, Vec<u8>> =
                 chunk.iter().map(|(k, v)| (**k, (*v).clone())).collect();
-            root = in_steps.apply(version, &step);
-            version += 1;
+            root = in_steps.apply(version as Version, &step);
         }
         assert_eq!(root, root_at_once);
     }

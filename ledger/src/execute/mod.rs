@@ -2,6 +2,9 @@
 //! changed records out. No clock, no randomness, no I/O of its own: time
 //! and proposer come from the block header, state through [`StateReader`].
 
+// Money is counted here: every sum is checked.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 mod ops;
 pub(crate) mod overlay;
 
@@ -149,11 +152,10 @@ pub fn apply_block<R: StateReader>(
                 rental.status, rental.ends_at
             )));
         }
-        let periods = rental.periods;
         settlements.push(settle::settle(
             &mut overlay,
             rental,
-            periods,
+            settle::Ending::AtEnd,
             header.time,
             header.proposer,
             chain.params.network_fee_bps,

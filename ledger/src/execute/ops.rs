@@ -536,11 +536,10 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
                 });
             }
         }
-        let used = settle::periods_used(&rental, self.time());
         settle::settle(
             self.overlay,
             rental,
-            used,
+            settle::Ending::Returned,
             self.time(),
             self.context.proposer,
             self.context.params.network_fee_bps,

@@ -84,7 +84,7 @@ impl<K: Copy + Eq + Hash + Ord, V: Clone> Table<K, V> {
             .filter(|(_, slot)| slot.dirty)
             .filter_map(|(key, slot)| slot.value.map(|value| (key, value)))
             .collect();
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out.sort_unstable_by_key(|(key, _)| *key);
         out
     }
 }

@@ -319,7 +319,7 @@ impl Store {
             META_CHAIN.to_vec(),
             &effects.chain,
         ));
-        records.sort_unstable_by(|a, b| a.key_hash.cmp(&b.key_hash));
+        records.sort_unstable_by_key(|record| record.key_hash);
 
         let changes: Vec<(KeyHash, NodeHash)> = records
             .iter()

@@ -9,23 +9,23 @@ use ledger::{
 use tempfile::TempDir;
 
 /// Each player's starting balance.
-pub const START: u64 = 1_000_000;
+pub(crate) const START: u64 = 1_000_000;
 /// Genesis time.
-pub const T0: u64 = 1_700_000_000;
+pub(crate) const T0: u64 = 1_700_000_000;
 
-pub struct Net {
-    pub dir: TempDir,
-    pub ledger: Ledger,
-    pub alice: Keypair,
-    pub bob: Keypair,
-    pub carol: Keypair,
-    pub dave: Keypair,
-    pub validator: Keypair,
-    pub time: u64,
+pub(crate) struct Net {
+    pub(crate) dir: TempDir,
+    pub(crate) ledger: Ledger,
+    pub(crate) alice: Keypair,
+    pub(crate) bob: Keypair,
+    pub(crate) carol: Keypair,
+    pub(crate) dave: Keypair,
+    pub(crate) validator: Keypair,
+    pub(crate) time: u64,
 }
 
 impl Net {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let [alice, bob, carol, dave] = [0, 1, 2, 3].map(|i| keypair(1, i));
         let validator = keypair(2, 0);
@@ -55,12 +55,17 @@ impl Net {
     }
 
     /// A transaction from `signer` with its next nonce.
-    pub fn tx(&self, signer: &Keypair, op: Operation) -> SignedTransaction {
+    pub(crate) fn tx(&self, signer: &Keypair, op: Operation) -> SignedTransaction {
         let nonce = self.ledger.account(&signer.address()).unwrap().nonce;
         self.tx_with_nonce(signer, nonce, op)
     }
 
-    pub fn tx_with_nonce(&self, signer: &Keypair, nonce: u64, op: Operation) -> SignedTransaction {
+    pub(crate) fn tx_with_nonce(
+        &self,
+        signer: &Keypair,
+        nonce: u64,
+        op: Operation,
+    ) -> SignedTransaction {
         Transaction {
             chain_id: chain_id(),
             signer: signer.address(),
@@ -72,12 +77,16 @@ impl Net {
     }
 
     /// The next block at `time`, proposed by the validator.
-    pub fn block_at(&self, time: u64, txs: Vec<SignedTransaction>) -> Block {
+    pub(crate) fn block_at(&self, time: u64, txs: Vec<SignedTransaction>) -> Block {
         self.ledger.next_block(time, self.validator.address(), txs)
     }
 
     /// Commits `txs` in a block `secs` after the last one.
-    pub fn commit_after(&mut self, secs: u64, txs: Vec<SignedTransaction>) -> CommittedBlock {
+    pub(crate) fn commit_after(
+        &mut self,
+        secs: u64,
+        txs: Vec<SignedTransaction>,
+    ) -> CommittedBlock {
         self.time += secs;
         let block = self.block_at(self.time, txs);
         self.ledger.commit_block(block).unwrap()
@@ -85,39 +94,39 @@ impl Net {
 
     /// Commits one transaction in a block one second later and returns its
     /// outcome.
-    pub fn submit(&mut self, tx: SignedTransaction) -> Result<(), LedgerError> {
+    pub(crate) fn submit(&mut self, tx: SignedTransaction) -> Result<(), LedgerError> {
         let committed = self.commit_after(1, vec![tx]);
         committed.results[0].outcome.clone()
     }
 
     /// `signer` does `op` in the next block.
-    pub fn run(&mut self, signer: &Keypair, op: Operation) -> Result<(), LedgerError> {
+    pub(crate) fn run(&mut self, signer: &Keypair, op: Operation) -> Result<(), LedgerError> {
         let tx = self.tx(signer, op);
         self.submit(tx)
     }
 
     /// An empty block `secs` later.
-    pub fn advance(&mut self, secs: u64) -> CommittedBlock {
+    pub(crate) fn advance(&mut self, secs: u64) -> CommittedBlock {
         self.commit_after(secs, Vec::new())
     }
 
-    pub fn balance(&self, who: &Keypair) -> u64 {
+    pub(crate) fn balance(&self, who: &Keypair) -> u64 {
         self.ledger.account(&who.address()).unwrap().balance
     }
 
-    pub fn proposer_balance(&self) -> u64 {
+    pub(crate) fn proposer_balance(&self) -> u64 {
         self.ledger
             .account(&self.validator.address())
             .unwrap()
             .balance
     }
 
-    pub fn owner(&self, asset: &AssetId) -> Address {
+    pub(crate) fn owner(&self, asset: &AssetId) -> Address {
         self.ledger.asset(asset).unwrap().unwrap().owner
     }
 
     /// `creator` mints test asset `index` with `royalty_bps`.
-    pub fn mint(&mut self, creator: &Keypair, index: u64, royalty_bps: u16) -> AssetId {
+    pub(crate) fn mint(&mut self, creator: &Keypair, index: u64, royalty_bps: u16) -> AssetId {
         let id = asset_id(9, index);
         self.run(
             creator,
@@ -131,7 +140,7 @@ impl Net {
     }
 
     /// `owner` lists `asset` for rent and returns the listing's id.
-    pub fn list_for_rent(
+    pub(crate) fn list_for_rent(
         &mut self,
         owner: &Keypair,
         asset: AssetId,
@@ -151,7 +160,7 @@ impl Net {
     }
 
     /// The sum of every balance plus the escrow.
-    pub fn total_tokens(&self) -> u128 {
+    pub(crate) fn total_tokens(&self) -> u128 {
         let balances: u128 = self
             .ledger
             .accounts()
@@ -164,7 +173,7 @@ impl Net {
 }
 
 /// Hourly rent terms: 100 a period, 1 to 10 periods, deposit 50.
-pub fn hourly() -> RentTerms {
+pub(crate) fn hourly() -> RentTerms {
     RentTerms {
         price_per_period: 100,
         period_secs: 3_600,

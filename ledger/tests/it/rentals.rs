@@ -472,3 +472,33 @@ fn rent_checks_reservation_periods_funds_and_self() {
     let holding = ledger::verify_holding(&net.ledger.state_root(), &proof, &bob.address()).unwrap();
     assert!(matches!(holding, Holding::Renter { .. }));
 }
+
+#[test]
+fn a_return_in_the_last_period_is_a_return_with_nothing_refunded() {
+    let mut net = Net::new();
+    let (alice, bob) = (net.alice.clone(), net.bob.clone());
+    let id = net.mint(&alice, 1, 0);
+    let listing = net.list_for_rent(&alice, id, hourly());
+    net.run(
+        &bob,
+        Operation::Rent {
+            listing,
+            periods: 2,
+        },
+    )
+    .unwrap();
+    let rental = net.ledger.asset(&id).unwrap().unwrap().rental.unwrap();
+    net.advance(rental.ends_at - net.time - 10);
+    let tx = net.tx(&bob, Operation::ReturnRental { rental: rental.id });
+    let block = net.commit_after(1, vec![tx]);
+    let settlement = &block.settlements[0];
+    assert!(settlement.early);
+    assert_eq!((settlement.periods_used, settlement.refund), (2, 0));
+    assert_eq!(
+        net.ledger.rental(rental.id).unwrap().unwrap().status,
+        RentalStatus::Returned {
+            at: net.time,
+            periods_used: 2
+        }
+    );
+}
