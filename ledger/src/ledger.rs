@@ -12,9 +12,8 @@ use crate::ids::{AssetId, BlockHash, Height, ListingId, RentalId, StateRoot, Tim
 use crate::keys::Address;
 use crate::proof::AssetProof;
 use crate::settle::Settlement;
-use crate::state::{Account, Asset, ChainState, Listing, Rental, StateKey, Validator};
+use crate::state::{Account, Asset, ChainState, Listing, Rental, Validator};
 use crate::store::{Store, StoredBlock, TxLocation};
-use crate::tree;
 use crate::tx::SignedTransaction;
 use crate::verify::{VerifiedBlock, Verifier};
 
@@ -251,9 +250,10 @@ impl Ledger {
                 committed: self.chain.height,
             });
         }
-        let key = StateKey::Asset(asset).hash();
-        let (record, path) =
-            tree::prove(&self.store, height, &key)?.ok_or(LedgerError::AssetNotFound(*asset))?;
+        let (record, path) = self
+            .store
+            .asset_with_proof(asset, height)?
+            .ok_or(LedgerError::AssetNotFound(*asset))?;
         Ok(AssetProof {
             asset: *asset,
             height,

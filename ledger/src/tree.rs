@@ -192,9 +192,6 @@ pub trait NodeSource: Sync {
         version: Version,
         path: &NibblePath,
     ) -> Result<Option<Arc<InternalNode>>, LedgerError>;
-
-    /// The value of the leaf written at `version` for `key`.
-    fn leaf_value(&self, key: &KeyHash, version: Version) -> Result<Option<Vec<u8>>, LedgerError>;
 }
 
 /// What one version adds to the tree.
@@ -249,19 +246,40 @@ pub fn update<S: NodeSource>(
         })
         .collect();
 
-    let mut nodes = Vec::new();
-    let root = update_internal(
-        source,
-        root.as_deref(),
-        NibblePath::ROOT,
-        version,
-        &updates,
-        &mut nodes,
-    )?;
-    Ok(TreeUpdate {
-        root: root.hash,
-        nodes,
-    })
+    // The root's sixteen subtrees are independent: the upper eight are
+    // updated on a second thread while this one does the lower eight.
+    let mut slots = root.as_deref().map_or([None; 16], InternalNode::slots);
+    let groups = group_by_nibble(&updates, 0);
+    let (low, high) = groups.split_at(groups.partition_point(|(nibble, _)| *nibble < 8));
+    let subtrees = |groups: &[(u8, &[(KeyHash, Child)])], slots: &[Option<Child>; 16]| {
+        let mut nodes = Vec::new();
+        let mut children = Vec::with_capacity(groups.len());
+        for (nibble, group) in groups {
+            let existing = slots[usize::from(*nibble)];
+            let path = NibblePath::ROOT.child(*nibble);
+            children.push((
+                *nibble,
+                update_slot(source, existing, path, version, group, &mut nodes)?,
+            ));
+        }
+        Ok::<_, LedgerError>((children, nodes))
+    };
+    let ((low_children, mut nodes), (high_children, high_nodes)) = std::thread::scope(|scope| {
+        let high = scope.spawn(|| subtrees(high, &slots));
+        let low = subtrees(low, &slots);
+        let high = high
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Ok::<_, LedgerError>((low?, high?))
+    })?;
+    nodes.extend(high_nodes);
+    for (nibble, child) in low_children.into_iter().chain(high_children) {
+        slots[usize::from(nibble)] = Some(child);
+    }
+    let root = InternalNode::from_slots(&slots);
+    let hash = root.hash();
+    nodes.push((NibblePath::ROOT, root));
+    Ok(TreeUpdate { root: hash, nodes })
 }
 
 /// Splits sorted updates into runs sharing the nibble at `depth`.
@@ -372,13 +390,14 @@ pub struct ProofLevel {
     pub siblings: Vec<NodeHash>,
 }
 
-/// The value stored under `key` at `version` and a proof of it, or `None`
-/// if the key has no value there.
+/// The leaf of `key` in the tree of `version` and the path to it, or
+/// `None` if the key has no value there. The leaf says which version wrote
+/// the value; the caller fetches the value itself.
 pub fn prove<S: NodeSource>(
     source: &S,
     version: Version,
     key: &KeyHash,
-) -> Result<Option<(Vec<u8>, Proof)>, LedgerError> {
+) -> Result<Option<(Child, Proof)>, LedgerError> {
     let mut node = source
         .internal_node(version, &NibblePath::ROOT)?
         .ok_or_else(|| {
@@ -403,15 +422,7 @@ pub fn prove<S: NodeSource>(
         });
         path = path.child(n);
         match child.leaf {
-            Some(leaf_key) if &leaf_key == key => {
-                let value = source.leaf_value(key, child.version)?.ok_or_else(|| {
-                    LedgerError::Corrupt(format!(
-                        "state tree leaf at version {} is missing",
-                        child.version
-                    ))
-                })?;
-                return Ok(Some((value, Proof { levels })));
-            }
+            Some(leaf_key) if &leaf_key == key => return Ok(Some((child, Proof { levels }))),
             Some(_) => return Ok(None),
             None => {
                 node = source.internal_node(child.version, &path)?.ok_or_else(|| {
@@ -479,7 +490,7 @@ mod tests {
     #[derive(Default)]
     struct Memory {
         nodes: Mutex<HashMap<(Version, NibblePath), Arc<InternalNode>>>,
-        leaves: Mutex<HashMap<(KeyHash, Version), Vec<u8>>>,
+        leaves: HashMap<(KeyHash, Version), Vec<u8>>,
         version: Option<Version>,
     }
 
@@ -491,17 +502,17 @@ mod tests {
         ) -> Result<Option<Arc<InternalNode>>, LedgerError> {
             Ok(self.nodes.lock().unwrap().get(&(version, *path)).cloned())
         }
-
-        fn leaf_value(
-            &self,
-            key: &KeyHash,
-            version: Version,
-        ) -> Result<Option<Vec<u8>>, LedgerError> {
-            Ok(self.leaves.lock().unwrap().get(&(*key, version)).cloned())
-        }
     }
 
     impl Memory {
+        /// The value under `key` at `version`, with its proof.
+        fn prove(&self, version: Version, key: &KeyHash) -> Option<(Vec<u8>, Proof)> {
+            let (leaf, proof) = prove(self, version, key).unwrap()?;
+            let value = self.leaves[&(*key, leaf.version)].clone();
+            assert_eq!(leaf.hash, leaf_hash(key, &value));
+            Some((value, proof))
+        }
+
         fn apply(&mut self, version: Version, values: &BTreeMap<KeyHash, Vec<u8>>) -> NodeHash {
             let changes: Vec<(KeyHash, NodeHash)> =
                 values.iter().map(|(k, v)| (*k, leaf_hash(k, v))).collect();
@@ -513,10 +524,7 @@ mod tests {
                     .insert((version, path), Arc::new(node));
             }
             for (key, value) in values {
-                self.leaves
-                    .lock()
-                    .unwrap()
-                    .insert((*key, version), value.clone());
+                self.leaves.insert((*key, version), value.clone());
             }
             self.version = Some(version);
             update.root
@@ -555,12 +563,12 @@ mod tests {
         let root1 = tree.apply(1, &second);
         assert_ne!(root0, root1);
 
-        let (value, proof) = prove(&tree, 0, &key(60)).unwrap().unwrap();
+        let (value, proof) = tree.prove(0, &key(60)).unwrap();
         assert_eq!(value, b"old");
         verify(&root0, &key(60), &value, &proof).unwrap();
         assert!(verify(&root1, &key(60), &value, &proof).is_err());
 
-        let (value, proof) = prove(&tree, 1, &key(60)).unwrap().unwrap();
+        let (value, proof) = tree.prove(1, &key(60)).unwrap();
         assert_eq!(value, b"new");
         verify(&root1, &key(60), &value, &proof).unwrap();
         assert!(verify(&root1, &key(60), b"old", &proof).is_err());
@@ -573,8 +581,8 @@ mod tests {
         truncated.levels.remove(0);
         assert!(verify(&root1, &key(60), &value, &truncated).is_err());
 
-        assert!(prove(&tree, 0, &key(120)).unwrap().is_none());
-        let (value, proof) = prove(&tree, 1, &key(120)).unwrap().unwrap();
+        assert!(tree.prove(0, &key(120)).is_none());
+        let (value, proof) = tree.prove(1, &key(120)).unwrap();
         verify(&root1, &key(120), &value, &proof).unwrap();
     }
 

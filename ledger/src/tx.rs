@@ -225,25 +225,17 @@ impl SignedTransaction {
 
     /// The transaction id: blake3 of the signed bytes.
     pub fn id(&self) -> TxId {
-        let mut hasher = blake3::Hasher::new();
-        let mut writer = HashWriter(&mut hasher);
-        self.serialize(&mut writer).expect("hashing cannot fail");
-        TxId(*hasher.finalize().as_bytes())
+        signed_tx_id(&codec::encode(&self.tx), &self.signature)
     }
 }
 
-/// Feeds serialized bytes straight into a hasher.
-struct HashWriter<'a>(&'a mut blake3::Hasher);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// The id of the signed transaction whose canonical transaction bytes are
+/// `tx_bytes`: the signed bytes are those followed by the signature.
+pub(crate) fn signed_tx_id(tx_bytes: &[u8], signature: &Signature) -> TxId {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(tx_bytes);
+    hasher.update(&signature.0);
+    TxId(*hasher.finalize().as_bytes())
 }
 
 #[cfg(test)]

@@ -21,10 +21,11 @@ use ed25519_dalek::VerifyingKey;
 use rayon::prelude::*;
 
 use crate::block::{Block, tx_list_hash};
+use crate::codec::{self, TX_DOMAIN};
 use crate::error::LedgerError;
 use crate::ids::{ChainId, TxId};
 use crate::keys::{Address, Signature};
-use crate::tx::{Operation, SignedTransaction};
+use crate::tx::{Operation, SignedTransaction, signed_tx_id};
 
 /// Transactions verified together as one batch.
 pub const BATCH_TXS: usize = 256;
@@ -143,7 +144,7 @@ impl Verifier {
     pub fn verify_transaction(&self, signed: &SignedTransaction) -> Result<(), LedgerError> {
         let mut buffer = Vec::new();
         let mut items = Vec::new();
-        self.collect_items(0, signed, &mut buffer, &mut items)?;
+        self.collect_items(0, signed, &mut buffer, &mut items).1?;
         for item in &items {
             item.key
                 .verify_strict(&buffer[item.message.clone()], &item.signature)
@@ -153,17 +154,20 @@ impl Verifier {
     }
 
     fn verify_group(&self, txs: &[SignedTransaction]) -> Vec<(TxId, Result<(), LedgerError>)> {
-        let mut verdicts: Vec<(TxId, Result<(), LedgerError>)> =
-            txs.iter().map(|tx| (tx.id(), Ok(()))).collect();
-        let mut buffer = Vec::with_capacity(txs.len() * 200);
+        let mut buffer = Vec::with_capacity(txs.len() * 256);
         let mut items = Vec::with_capacity(txs.len());
-        for (index, signed) in txs.iter().enumerate() {
-            let start = items.len();
-            if let Err(err) = self.collect_items(index, signed, &mut buffer, &mut items) {
-                items.truncate(start);
-                verdicts[index].1 = Err(err);
-            }
-        }
+        let mut verdicts: Vec<(TxId, Result<(), LedgerError>)> = txs
+            .iter()
+            .enumerate()
+            .map(|(index, signed)| {
+                let start = items.len();
+                let (id, verdict) = self.collect_items(index, signed, &mut buffer, &mut items);
+                if verdict.is_err() {
+                    items.truncate(start);
+                }
+                (id, verdict)
+            })
+            .collect();
         let mut good = vec![true; items.len()];
         check_batch(&buffer, &items, &mut good);
         for (item, ok) in items.iter().zip(good) {
@@ -174,45 +178,48 @@ impl Verifier {
         verdicts
     }
 
-    /// Adds the signatures `signed` carries to `items`; fails on a key that
-    /// cannot sign or an `R` of small order.
+    /// Writes the messages `signed` carries signatures over into `buffer`
+    /// and adds the signatures to `items`; returns the transaction's id,
+    /// and an error for a key that cannot sign or an `R` of small order.
     fn collect_items(
         &self,
         tx: usize,
         signed: &SignedTransaction,
         buffer: &mut Vec<u8>,
         items: &mut Vec<Item>,
-    ) -> Result<(), LedgerError> {
-        let mut scratch = Vec::new();
-        signed.tx.write_signing_bytes(&mut scratch);
-        let signer = signed.tx.signer;
-        self.push_item(
-            tx,
-            Party::Signer(signer),
-            &scratch,
-            &signed.signature,
-            buffer,
-            items,
-        )?;
-        if let Operation::Trade(trade) = &signed.tx.op {
-            let terms = trade.terms.signing_bytes(&signed.tx.chain_id);
-            for (party, signature) in [
-                (trade.terms.a, &trade.a_signature),
-                (trade.terms.b, &trade.b_signature),
-            ] {
-                self.push_item(tx, Party::Trade(party), &terms, signature, buffer, items)?;
-            }
-        }
-        Ok(())
+    ) -> (TxId, Result<(), LedgerError>) {
+        let start = buffer.len();
+        buffer.extend_from_slice(TX_DOMAIN);
+        codec::encode_into(&signed.tx, buffer);
+        let id = signed_tx_id(&buffer[start + TX_DOMAIN.len()..], &signed.signature);
+        let signer = Party::Signer(signed.tx.signer);
+        let verdict = self
+            .push_item(tx, signer, start..buffer.len(), &signed.signature, items)
+            .and_then(|()| {
+                let Operation::Trade(trade) = &signed.tx.op else {
+                    return Ok(());
+                };
+                let start = buffer.len();
+                buffer.extend_from_slice(&trade.terms.signing_bytes(&signed.tx.chain_id));
+                let terms = start..buffer.len();
+                let parties = [
+                    (trade.terms.a, &trade.a_signature),
+                    (trade.terms.b, &trade.b_signature),
+                ];
+                for (party, signature) in parties {
+                    self.push_item(tx, Party::Trade(party), terms.clone(), signature, items)?;
+                }
+                Ok(())
+            });
+        (id, verdict)
     }
 
     fn push_item(
         &self,
         tx: usize,
         party: Party,
-        message: &[u8],
+        message: std::ops::Range<usize>,
         signature: &Signature,
-        buffer: &mut Vec<u8>,
         items: &mut Vec<Item>,
     ) -> Result<(), LedgerError> {
         let address = match party {
@@ -222,11 +229,9 @@ impl Verifier {
         if small_order_encodings().contains(signature.r_bytes()) {
             return Err(party.error());
         }
-        let start = buffer.len();
-        buffer.extend_from_slice(message);
         items.push(Item {
             tx,
-            message: start..buffer.len(),
+            message,
             signature: signature.to_dalek(),
             key,
             party,

@@ -103,6 +103,18 @@ impl MemoryCache {
         }
     }
 
+    /// Forgets everything.
+    pub(super) fn clear(&self) {
+        self.nodes
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+        lock(&self.accounts).clear();
+        lock(&self.assets).clear();
+        lock(&self.listings).clear();
+        lock(&self.rentals).clear();
+    }
+
     /// Takes in what block `height` wrote.
     pub(super) fn committed(
         &self,

@@ -1,17 +1,22 @@
 //! The ledger on disk: RocksDB, one column family per kind of record, and
 //! one synced write batch per block.
+//!
+//! Records are kept with their history: a record's key is its natural key
+//! (address, asset id, listing or rental number) followed by the bitwise
+//! complement of the height that wrote it, so the newest version sorts
+//! first and the version in force at any height is one seek away. That
+//! history is what lets a host prove an asset's owner at a past height; it
+//! also means a block writes each changed record once.
 
 mod cache;
-
-use cache::MemoryCache;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, Direction,
-    IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DB, DBCompressionType, Direction, Env,
+    IteratorMode, MemtableFactory, Options, ReadOptions, SliceTransform, WriteBatch, WriteOptions,
 };
 
 use crate::block::Block;
@@ -22,42 +27,49 @@ use crate::ids::{AssetId, BlockHash, Height, ListingId, RentalId, StateRoot, Tim
 use crate::keys::Address;
 use crate::settle::Settlement;
 use crate::state::{Account, Asset, ChainState, Listing, Rental, StateKey, Validator};
-use crate::tree::{self, InternalNode, KeyHash, NibblePath, NodeHash, NodeSource, Version};
+use crate::tree::{self, Child, InternalNode, KeyHash, NibblePath, NodeHash, NodeSource, Version};
+
+use cache::MemoryCache;
 
 /// Column families.
 mod cf {
+    /// Versioned: address ‖ !height → account.
     pub(super) const ACCOUNTS: &str = "accounts";
+    /// Versioned: asset id ‖ !height → asset.
     pub(super) const ASSETS: &str = "assets";
+    /// Versioned: listing number ‖ !height → listing.
     pub(super) const LISTINGS: &str = "listings";
+    /// Versioned: rental number ‖ !height → rental.
     pub(super) const RENTALS: &str = "rentals";
-    /// Active rentals by end: `ends_at ‖ rental id` (both big-endian).
-    pub(super) const RENTALS_DUE: &str = "rentals_due";
+    /// Versioned: address ‖ !height → validator.
     pub(super) const VALIDATORS: &str = "validators";
+    /// Active rentals by end: `ends_at ‖ rental number` (both big-endian).
+    pub(super) const RENTALS_DUE: &str = "rentals_due";
     /// Blocks with their outcome, by height.
     pub(super) const BLOCKS: &str = "blocks";
     /// Applied transactions: id → height ‖ index.
     pub(super) const TX_INDEX: &str = "tx_index";
-    /// State tree internal nodes: version ‖ path.
+    /// State tree internal nodes: version ‖ path. Version first, so each
+    /// block's nodes go in after the last block's.
     pub(super) const TREE_NODES: &str = "tree_nodes";
-    /// State tree leaves: version ‖ key hash → record. Version first, so
-    /// each block's leaves go in after the last block's.
-    pub(super) const TREE_LEAVES: &str = "tree_leaves";
-    /// The chain record and the genesis hash.
+    /// The latest chain record and the genesis hash.
     pub(super) const META: &str = "meta";
 
-    pub(super) const ALL: [&str; 11] = [
+    pub(super) const ALL: [&str; 10] = [
         ACCOUNTS,
         ASSETS,
         LISTINGS,
         RENTALS,
-        RENTALS_DUE,
         VALIDATORS,
+        RENTALS_DUE,
         BLOCKS,
         TX_INDEX,
         TREE_NODES,
-        TREE_LEAVES,
         META,
     ];
+
+    /// The families whose keys carry a version.
+    pub(super) const RECORDS: [&str; 5] = [ACCOUNTS, ASSETS, LISTINGS, RENTALS, VALIDATORS];
 }
 
 const META_CHAIN: &[u8] = b"chain";
@@ -66,6 +78,8 @@ const META_GENESIS: &[u8] = b"genesis";
 const MAX_RECORD_BYTES: usize = 1 << 16;
 /// Largest stored block record.
 const MAX_STORED_BLOCK_BYTES: usize = 1 << 28;
+/// Bytes of the version suffix of a record key.
+const VERSION_BYTES: usize = 8;
 
 /// A block as stored: the block itself and what it did.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -78,6 +92,15 @@ pub struct StoredBlock {
     pub results: Vec<StoredTxResult>,
     /// The rentals it settled.
     pub settlements: Vec<Settlement>,
+}
+
+/// Encodes exactly as [`StoredBlock`], without copying the block.
+#[derive(BorshSerialize)]
+struct StoredBlockRef<'a> {
+    block: &'a Block,
+    state_root: &'a StateRoot,
+    results: Vec<StoredTxResult>,
+    settlements: &'a [Settlement],
 }
 
 /// Where an applied transaction was committed.
@@ -99,25 +122,56 @@ pub struct Store {
 impl Store {
     /// Opens the store at `path`, creating an empty one if there is none.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
-        let cache = Cache::new_lru_cache(128 << 20);
+        let block_cache = Cache::new_lru_cache(128 << 20);
         let mut table = BlockBasedOptions::default();
-        table.set_block_cache(&cache);
+        table.set_block_cache(&block_cache);
         table.set_bloom_filter(10.0, false);
         table.set_cache_index_and_filter_blocks(true);
 
+        // Flushes and compactions run below the commit path's priority: they
+        // use what it leaves of the cores instead of slowing it down.
+        let mut env = Env::new()?;
+        env.lower_thread_pool_cpu_priority();
+        env.lower_high_priority_thread_pool_cpu_priority();
+
         let mut options = Options::default();
+        options.set_env(&env);
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_max_background_jobs(2);
         options.set_max_total_wal_size(512 << 20);
-        options.set_compression_type(DBCompressionType::Lz4);
+        // A hashed memtable takes one writer at a time, and this store has one.
+        options.set_allow_concurrent_memtable_write(false);
 
         let descriptors = cf::ALL.iter().map(|name| {
             let mut cf_options = Options::default();
             cf_options.set_block_based_table_factory(&table);
-            cf_options.set_compression_type(DBCompressionType::Lz4);
             cf_options.set_level_compaction_dynamic_level_bytes(true);
-            let busy = matches!(*name, cf::TREE_NODES | cf::TREE_LEAVES | cf::BLOCKS);
+            cf_options.set_max_write_buffer_number(4);
+            // Hashes, keys and signatures do not compress; records do a little.
+            cf_options.set_compression_type(if cf::RECORDS.contains(name) {
+                DBCompressionType::Lz4
+            } else {
+                DBCompressionType::None
+            });
+            // Families written at random keys get a hashed memtable, one
+            // small skip list per record (its versions), instead of one big
+            // skip list that every insert must search. Their prefix is the
+            // record's own key (for assets, enough of it to be unique).
+            let prefix = match *name {
+                cf::ACCOUNTS | cf::VALIDATORS | cf::TX_INDEX => Some(32),
+                cf::ASSETS => Some(20),
+                _ => None,
+            };
+            if let Some(prefix) = prefix {
+                cf_options.set_prefix_extractor(SliceTransform::create_fixed_prefix(prefix));
+                cf_options.set_memtable_factory(MemtableFactory::HashSkipList {
+                    bucket_count: 1 << 16,
+                    height: 4,
+                    branching_factor: 4,
+                });
+            }
+            let busy = matches!(*name, cf::TREE_NODES | cf::BLOCKS);
             cf_options.set_write_buffer_size(if busy { 128 << 20 } else { 32 << 20 });
             ColumnFamilyDescriptor::new(*name, cf_options)
         });
@@ -140,18 +194,102 @@ impl Store {
             .expect("every column family is opened with the store")
     }
 
+    fn decode<T: BorshDeserialize>(
+        family: &str,
+        what: &'static str,
+        bytes: &[u8],
+        max: usize,
+    ) -> Result<T, LedgerError> {
+        codec::decode(what, bytes, max)
+            .map_err(|err| LedgerError::Corrupt(format!("{family}: {err}")))
+    }
+
     fn get<T: BorshDeserialize>(
         &self,
-        cf_name: &str,
+        family: &str,
         key: &[u8],
         what: &'static str,
     ) -> Result<Option<T>, LedgerError> {
-        match self.db.get_pinned_cf(self.cf(cf_name), key)? {
-            Some(bytes) => codec::decode(what, &bytes, MAX_RECORD_BYTES)
-                .map(Some)
-                .map_err(|err| LedgerError::Corrupt(format!("{cf_name}: {err}"))),
+        match self.db.get_pinned_cf(self.cf(family), key)? {
+            Some(bytes) => Self::decode(family, what, &bytes, MAX_RECORD_BYTES).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// The version of record `key` in force at `height`: the newest one
+    /// written at or below it.
+    fn record_at<T: BorshDeserialize>(
+        &self,
+        family: &str,
+        key: &[u8],
+        height: Height,
+        what: &'static str,
+    ) -> Result<Option<T>, LedgerError> {
+        let mut read = ReadOptions::default();
+        read.set_prefix_same_as_start(true);
+        let mut upper = key.to_vec();
+        upper.extend_from_slice(&[0xff; VERSION_BYTES]);
+        upper.push(0);
+        read.set_iterate_upper_bound(upper);
+        let mut iterator = self.db.raw_iterator_cf_opt(self.cf(family), read);
+        iterator.seek(versioned(key, height));
+        match (iterator.key(), iterator.value()) {
+            (Some(found), Some(bytes))
+                if found.len() == key.len() + VERSION_BYTES && found.starts_with(key) =>
+            {
+                Self::decode(family, what, bytes, MAX_RECORD_BYTES).map(Some)
+            }
+            _ => {
+                iterator.status()?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The newest version of record `key`.
+    fn record<T: BorshDeserialize>(
+        &self,
+        family: &str,
+        key: &[u8],
+        what: &'static str,
+    ) -> Result<Option<T>, LedgerError> {
+        self.record_at(family, key, Height::MAX, what)
+    }
+
+    /// The newest version of every record in `family`, with its key.
+    fn records<T: BorshDeserialize>(
+        &self,
+        family: &str,
+        what: &'static str,
+    ) -> Result<Vec<(Vec<u8>, T)>, LedgerError> {
+        let mut out: Vec<(Vec<u8>, T)> = Vec::new();
+        let mut read = ReadOptions::default();
+        // Every key, across prefixes.
+        read.set_total_order_seek(true);
+        for item in self
+            .db
+            .iterator_cf_opt(self.cf(family), read, IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            let Some(split) = key.len().checked_sub(VERSION_BYTES) else {
+                return Err(LedgerError::Corrupt(format!(
+                    "{family}: key without a version"
+                )));
+            };
+            let natural = &key[..split];
+            // Versions of one record are adjacent, newest first.
+            if out
+                .last()
+                .is_some_and(|(last, _)| last.as_slice() == natural)
+            {
+                continue;
+            }
+            out.push((
+                natural.to_vec(),
+                Self::decode(family, what, &value, MAX_RECORD_BYTES)?,
+            ));
+        }
+        Ok(out)
     }
 
     /// The chain record of the last committed block, if the store has one.
@@ -170,9 +308,9 @@ impl Store {
             .db
             .get_pinned_cf(self.cf(cf::BLOCKS), height.to_be_bytes())?
         {
-            Some(bytes) => codec::decode("stored block", &bytes, MAX_STORED_BLOCK_BYTES)
-                .map(Some)
-                .map_err(|err| LedgerError::Corrupt(format!("block {height}: {err}"))),
+            Some(bytes) => {
+                Self::decode(cf::BLOCKS, "stored block", &bytes, MAX_STORED_BLOCK_BYTES).map(Some)
+            }
             None => Ok(None),
         }
     }
@@ -192,34 +330,15 @@ impl Store {
         }))
     }
 
-    /// Every record in a column family, in key order.
-    fn scan<T: BorshDeserialize>(
-        &self,
-        cf_name: &str,
-        what: &'static str,
-    ) -> Result<Vec<T>, LedgerError> {
-        self.db
-            .iterator_cf(self.cf(cf_name), IteratorMode::Start)
-            .map(|item| {
-                let (_, value) = item?;
-                codec::decode(what, &value, MAX_RECORD_BYTES)
-                    .map_err(|err| LedgerError::Corrupt(format!("{cf_name}: {err}")))
-            })
-            .collect()
-    }
-
     /// Every account with its address.
     pub fn accounts(&self) -> Result<Vec<(Address, Account)>, LedgerError> {
-        self.db
-            .iterator_cf(self.cf(cf::ACCOUNTS), IteratorMode::Start)
-            .map(|item| {
-                let (key, value) = item?;
+        self.records(cf::ACCOUNTS, "account")?
+            .into_iter()
+            .map(|(key, account)| {
                 let address: [u8; 32] = key
-                    .as_ref()
+                    .as_slice()
                     .try_into()
                     .map_err(|_| LedgerError::Corrupt("accounts: key is not an address".into()))?;
-                let account = codec::decode("account", &value, MAX_RECORD_BYTES)
-                    .map_err(|err| LedgerError::Corrupt(format!("accounts: {err}")))?;
                 Ok((Address::from_bytes(address), account))
             })
             .collect()
@@ -227,22 +346,38 @@ impl Store {
 
     /// Every asset.
     pub fn assets(&self) -> Result<Vec<Asset>, LedgerError> {
-        self.scan(cf::ASSETS, "asset")
+        Ok(self
+            .records(cf::ASSETS, "asset")?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
     }
 
     /// Every listing, open or closed.
     pub fn listings(&self) -> Result<Vec<Listing>, LedgerError> {
-        self.scan(cf::LISTINGS, "listing")
+        Ok(self
+            .records(cf::LISTINGS, "listing")?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
     }
 
     /// Every rental, active or ended.
     pub fn rentals(&self) -> Result<Vec<Rental>, LedgerError> {
-        self.scan(cf::RENTALS, "rental")
+        Ok(self
+            .records(cf::RENTALS, "rental")?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
     }
 
     /// Every validator.
     pub fn validators(&self) -> Result<Vec<Validator>, LedgerError> {
-        self.scan(cf::VALIDATORS, "validator")
+        Ok(self
+            .records(cf::VALIDATORS, "validator")?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
     }
 
     /// The state root after block `height`.
@@ -250,6 +385,49 @@ impl Store {
         Ok(self
             .internal_node(height, &NibblePath::ROOT)?
             .map(|root| StateRoot(root.hash())))
+    }
+
+    /// `asset`'s record as it stood at `height`, with the state tree's leaf
+    /// for it and the path from that leaf to the root of `height`.
+    pub fn asset_with_proof(
+        &self,
+        asset: &AssetId,
+        height: Height,
+    ) -> Result<Option<(Vec<u8>, tree::Proof)>, LedgerError> {
+        let key_hash = StateKey::Asset(asset).hash();
+        let Some((leaf, path)) = tree::prove(self, height, &key_hash)? else {
+            return Ok(None);
+        };
+        let key = asset.content_id().to_bytes();
+        let record = self.exact_version(cf::ASSETS, &key, &key_hash, leaf)?;
+        Ok(Some((record, path)))
+    }
+
+    /// The bytes of the record version the tree's `leaf` points at, checked
+    /// against the leaf's hash.
+    fn exact_version(
+        &self,
+        family: &str,
+        key: &[u8],
+        key_hash: &KeyHash,
+        leaf: Child,
+    ) -> Result<Vec<u8>, LedgerError> {
+        let bytes = self
+            .db
+            .get_pinned_cf(self.cf(family), versioned(key, leaf.version))?
+            .ok_or_else(|| {
+                LedgerError::Corrupt(format!(
+                    "{family}: the version written at height {} is missing",
+                    leaf.version
+                ))
+            })?;
+        if tree::leaf_hash(key_hash, &bytes) != leaf.hash {
+            return Err(LedgerError::Corrupt(format!(
+                "{family}: the version written at height {} does not match the state tree",
+                leaf.version
+            )));
+        }
+        Ok(bytes.to_vec())
     }
 
     /// Writes a block and everything it changed in one synced batch, and
@@ -262,78 +440,96 @@ impl Store {
     ) -> Result<StateRoot, LedgerError> {
         let height = block.header.height;
 
-        // Each changed record with its state-tree key, its column family
-        // and key there, and its bytes, which go both to its column family
-        // and to the tree's leaf history.
-        let mut records: Vec<Record> = Vec::with_capacity(
-            effects.accounts.len()
-                + effects.assets.len()
-                + effects.listings.len()
-                + effects.rentals.len()
-                + validators.len()
-                + 1,
-        );
-        for (address, account) in &effects.accounts {
-            records.push(Record::new(
-                StateKey::Account(address),
-                cf::ACCOUNTS,
-                address.as_bytes().to_vec(),
-                account,
-            ));
-        }
-        for (id, asset) in &effects.assets {
-            records.push(Record::new(
-                StateKey::Asset(id),
-                cf::ASSETS,
-                id.content_id().to_bytes(),
-                asset,
-            ));
-        }
-        for (id, listing) in &effects.listings {
-            records.push(Record::new(
-                StateKey::Listing(*id),
-                cf::LISTINGS,
-                id.0.to_be_bytes().to_vec(),
-                listing,
-            ));
-        }
-        for (id, rental) in &effects.rentals {
-            records.push(Record::new(
-                StateKey::Rental(*id),
-                cf::RENTALS,
-                id.0.to_be_bytes().to_vec(),
-                rental,
-            ));
-        }
-        for validator in validators {
-            records.push(Record::new(
-                StateKey::Validator(&validator.address),
-                cf::VALIDATORS,
-                validator.address.as_bytes().to_vec(),
-                validator,
-            ));
-        }
-        records.push(Record::new(
-            StateKey::Chain,
-            cf::META,
-            META_CHAIN.to_vec(),
-            &effects.chain,
-        ));
+        // Each changed record with its state-tree key and its bytes.
+        // Accounts, the most numerous, are encoded and hashed on a second
+        // thread while this one does the rest.
+        let (mut records, others) = std::thread::scope(|scope| {
+            let accounts = scope.spawn(|| {
+                effects
+                    .accounts
+                    .iter()
+                    .map(|(address, account)| {
+                        Record::new(
+                            StateKey::Account(address),
+                            cf::ACCOUNTS,
+                            address.as_bytes(),
+                            account,
+                            height,
+                        )
+                    })
+                    .collect::<Vec<Record>>()
+            });
+            let mut others: Vec<Record> = Vec::new();
+            for (id, asset) in &effects.assets {
+                let key = id.content_id().to_bytes();
+                others.push(Record::new(
+                    StateKey::Asset(id),
+                    cf::ASSETS,
+                    &key,
+                    asset,
+                    height,
+                ));
+            }
+            for (id, listing) in &effects.listings {
+                let key = id.0.to_be_bytes();
+                others.push(Record::new(
+                    StateKey::Listing(*id),
+                    cf::LISTINGS,
+                    &key,
+                    listing,
+                    height,
+                ));
+            }
+            for (id, rental) in &effects.rentals {
+                let key = id.0.to_be_bytes();
+                others.push(Record::new(
+                    StateKey::Rental(*id),
+                    cf::RENTALS,
+                    &key,
+                    rental,
+                    height,
+                ));
+            }
+            for validator in validators {
+                let address = &validator.address;
+                let state_key = StateKey::Validator(address);
+                others.push(Record::new(
+                    state_key,
+                    cf::VALIDATORS,
+                    address.as_bytes(),
+                    validator,
+                    height,
+                ));
+            }
+            let chain = Record::new(
+                StateKey::Chain,
+                cf::META,
+                META_CHAIN,
+                &effects.chain,
+                height,
+            );
+            others.push(Record {
+                // The chain record is kept once, not per version.
+                key: META_CHAIN.to_vec(),
+                ..chain
+            });
+            let accounts = accounts
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (accounts, others)
+        });
+        records.extend(others);
         records.sort_unstable_by_key(|record| record.key_hash);
 
         let changes: Vec<(KeyHash, NodeHash)> = records
             .iter()
-            .map(|record| {
-                (
-                    record.key_hash,
-                    tree::leaf_hash(&record.key_hash, &record.value),
-                )
-            })
+            .map(|record| (record.key_hash, record.leaf_hash))
             .collect();
         let update = tree::update(&*self, height.checked_sub(1), height, &changes)?;
         let state_root = StateRoot(update.root);
 
-        let mut stored = Vec::with_capacity(block.txs.len() * 320 + 4096);
+        let mut stored =
+            Vec::with_capacity(block.txs.len().saturating_mul(320).saturating_add(4096));
         codec::encode_into(
             &StoredBlockRef {
                 block,
@@ -343,44 +539,6 @@ impl Store {
             },
             &mut stored,
         );
-        let size = stored.len()
-            + records
-                .iter()
-                .map(|r| 2 * r.value.len() + 96)
-                .sum::<usize>()
-            + update.nodes.len() * 600
-            + effects.results.len() * 64;
-        let mut batch = Batch::new(self, size);
-
-        // Within a column family, RocksDB's skip list starts each insert
-        // where the previous one went, so every family is written in key
-        // order.
-        let leaf_key = |record: &Record| {
-            let mut key = Vec::with_capacity(40);
-            key.extend_from_slice(&height.to_be_bytes());
-            key.extend_from_slice(&record.key_hash);
-            key
-        };
-        batch.put_all(
-            cf::TREE_LEAVES,
-            records.iter().map(|r| (leaf_key(r), &r.value[..])),
-        );
-        for family in [
-            cf::ACCOUNTS,
-            cf::ASSETS,
-            cf::LISTINGS,
-            cf::RENTALS,
-            cf::VALIDATORS,
-            cf::META,
-        ] {
-            batch.put_all(
-                family,
-                records
-                    .iter()
-                    .filter(|r| r.family == family)
-                    .map(|r| (r.key.clone(), &r.value[..])),
-            );
-        }
         let nodes: Vec<(Vec<u8>, Vec<u8>)> = update
             .nodes
             .iter()
@@ -391,22 +549,6 @@ impl Store {
                 (key, node.encode())
             })
             .collect();
-        batch.put_all(
-            cf::TREE_NODES,
-            nodes.iter().map(|(k, v)| (k.clone(), &v[..])),
-        );
-        batch.put_all(
-            cf::RENTALS_DUE,
-            effects
-                .due_added
-                .iter()
-                .map(|(ends_at, id)| (due_key(*ends_at, *id).to_vec(), &[][..])),
-        );
-        for (ends_at, id) in &effects.due_removed {
-            batch
-                .batch
-                .delete_cf(self.cf(cf::RENTALS_DUE), due_key(*ends_at, *id));
-        }
         let locations: Vec<(TxId, [u8; 12])> = effects
             .results
             .iter()
@@ -420,34 +562,96 @@ impl Store {
                 (result.id, location)
             })
             .collect();
+        let genesis = codec::encode(&block.hash());
+
+        // Within a column family, RocksDB's skip list starts each insert
+        // where the previous one went, so every family is written in key
+        // order.
+        let size = stored.len()
+            + records.iter().map(|r| r.value.len() + 64).sum::<usize>()
+            + nodes
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 16)
+                .sum::<usize>()
+            + locations.len() * 64;
+        let mut batch = Batch::new(self, size);
+        for family in cf::RECORDS.into_iter().chain([cf::META]) {
+            batch.put_all(
+                family,
+                records
+                    .iter()
+                    .filter(|r| r.family == family)
+                    .map(|r| (r.key.as_slice(), r.value.as_slice())),
+            );
+        }
+        batch.put_all(
+            cf::TREE_NODES,
+            nodes.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+        );
+        let due: Vec<[u8; 16]> = effects
+            .due_added
+            .iter()
+            .map(|(ends_at, id)| due_key(*ends_at, *id))
+            .collect();
+        batch.put_all(
+            cf::RENTALS_DUE,
+            due.iter().map(|key| (key.as_slice(), &[][..])),
+        );
+        for (ends_at, id) in &effects.due_removed {
+            batch
+                .batch
+                .delete_cf(self.cf(cf::RENTALS_DUE), due_key(*ends_at, *id));
+        }
         batch.put_all(
             cf::TX_INDEX,
-            locations.iter().map(|(id, loc)| (id.0.to_vec(), &loc[..])),
+            locations.iter().map(|(id, loc)| (&id.0[..], &loc[..])),
         );
-        batch.put_all(
-            cf::BLOCKS,
-            std::iter::once((height.to_be_bytes().to_vec(), &stored[..])),
-        );
-        let genesis = codec::encode(&block.hash());
+        let height_key = height.to_be_bytes();
+        batch.put_all(cf::BLOCKS, std::iter::once((&height_key[..], &stored[..])));
         if height == 0 {
-            batch.put_all(
-                cf::META,
-                std::iter::once((META_GENESIS.to_vec(), &genesis[..])),
-            );
+            batch.put_all(cf::META, std::iter::once((META_GENESIS, &genesis[..])));
         }
 
         let mut sync = WriteOptions::default();
         sync.set_sync(true);
-        self.db.write_opt(batch.batch, &sync)?;
-        self.cache.committed(height, effects, update.nodes);
+        let Batch { batch, .. } = batch;
+        let (db, cache) = (&self.db, &self.cache);
+        let written = std::thread::scope(|scope| {
+            // The caches take in the block while RocksDB writes it.
+            scope.spawn(|| cache.committed(height, effects, update.nodes));
+            db.write_opt(batch, &sync)
+        });
+        if let Err(err) = written {
+            // The caches ran ahead of a write that did not happen.
+            self.cache.clear();
+            return Err(err.into());
+        }
         Ok(state_root)
     }
+}
+
+/// `key` followed by the complement of `height`, so that newer versions
+/// sort first.
+fn versioned(key: &[u8], height: Height) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + VERSION_BYTES);
+    out.extend_from_slice(key);
+    out.extend_from_slice(&(!height).to_be_bytes());
+    out
+}
+
+fn due_key(ends_at: Timestamp, id: RentalId) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&ends_at.to_be_bytes());
+    key[8..].copy_from_slice(&id.0.to_be_bytes());
+    key
 }
 
 /// A changed record on its way to disk.
 struct Record {
     key_hash: KeyHash,
+    leaf_hash: NodeHash,
     family: &'static str,
+    /// The versioned key in its column family.
     key: Vec<u8>,
     value: Vec<u8>,
 }
@@ -456,14 +660,18 @@ impl Record {
     fn new(
         state_key: StateKey<'_>,
         family: &'static str,
-        key: Vec<u8>,
+        key: &[u8],
         value: &impl BorshSerialize,
+        height: Height,
     ) -> Self {
+        let key_hash = state_key.hash();
+        let value = codec::encode(value);
         Record {
-            key_hash: state_key.hash(),
+            leaf_hash: tree::leaf_hash(&key_hash, &value),
+            key_hash,
             family,
-            key,
-            value: codec::encode(value),
+            key: versioned(key, height),
+            value,
         }
     }
 }
@@ -483,9 +691,9 @@ impl<'s> Batch<'s> {
     }
 
     /// Puts `entries` into `family`, sorted by key.
-    fn put_all<'v>(&mut self, family: &str, entries: impl Iterator<Item = (Vec<u8>, &'v [u8])>) {
-        let mut entries: Vec<(Vec<u8>, &[u8])> = entries.collect();
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    fn put_all<'v>(&mut self, family: &str, entries: impl Iterator<Item = (&'v [u8], &'v [u8])>) {
+        let mut entries: Vec<(&[u8], &[u8])> = entries.collect();
+        entries.sort_unstable_by_key(|(key, _)| *key);
         let handle = self.store.cf(family);
         for (key, value) in entries {
             self.batch.put_cf(handle, key, value);
@@ -493,48 +701,33 @@ impl<'s> Batch<'s> {
     }
 }
 
-/// Encodes exactly as [`StoredBlock`], without copying the block.
-#[derive(BorshSerialize)]
-struct StoredBlockRef<'a> {
-    block: &'a Block,
-    state_root: &'a StateRoot,
-    results: Vec<StoredTxResult>,
-    settlements: &'a [Settlement],
-}
-
-fn due_key(ends_at: Timestamp, id: RentalId) -> [u8; 16] {
-    let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&ends_at.to_be_bytes());
-    key[8..].copy_from_slice(&id.0.to_be_bytes());
-    key
-}
-
 impl StateReader for Store {
     fn account(&self, address: &Address) -> Result<Option<Account>, LedgerError> {
         self.cache.account(address, || {
-            self.get(cf::ACCOUNTS, address.as_bytes(), "account")
+            self.record(cf::ACCOUNTS, address.as_bytes(), "account")
         })
     }
 
     fn asset(&self, id: &AssetId) -> Result<Option<Asset>, LedgerError> {
         self.cache.asset(id, || {
-            self.get(cf::ASSETS, &id.content_id().to_bytes(), "asset")
+            self.record(cf::ASSETS, &id.content_id().to_bytes(), "asset")
         })
     }
 
     fn listing(&self, id: ListingId) -> Result<Option<Listing>, LedgerError> {
         self.cache.listing(id, || {
-            self.get(cf::LISTINGS, &id.0.to_be_bytes(), "listing")
+            self.record(cf::LISTINGS, &id.0.to_be_bytes(), "listing")
         })
     }
 
     fn rental(&self, id: RentalId) -> Result<Option<Rental>, LedgerError> {
-        self.cache
-            .rental(id, || self.get(cf::RENTALS, &id.0.to_be_bytes(), "rental"))
+        self.cache.rental(id, || {
+            self.record(cf::RENTALS, &id.0.to_be_bytes(), "rental")
+        })
     }
 
     fn validator(&self, address: &Address) -> Result<Option<Validator>, LedgerError> {
-        self.get(cf::VALIDATORS, address.as_bytes(), "validator")
+        self.record(cf::VALIDATORS, address.as_bytes(), "validator")
     }
 
     fn rentals_due(&self, time: Timestamp) -> Result<Vec<(Timestamp, RentalId)>, LedgerError> {
@@ -582,15 +775,5 @@ impl NodeSource for Store {
         let node = Arc::new(InternalNode::decode(&bytes)?);
         self.cache.remember_node(version, *path, node.clone());
         Ok(Some(node))
-    }
-
-    fn leaf_value(&self, key: &KeyHash, version: Version) -> Result<Option<Vec<u8>>, LedgerError> {
-        let mut leaf_key = [0u8; 40];
-        leaf_key[..8].copy_from_slice(&version.to_be_bytes());
-        leaf_key[8..].copy_from_slice(key);
-        Ok(self
-            .db
-            .get_pinned_cf(self.cf(cf::TREE_LEAVES), leaf_key)?
-            .map(|bytes| bytes.to_vec()))
     }
 }

@@ -85,14 +85,17 @@ fn a_corrupt_record_is_reported_not_misread() {
     let Net { dir, ledger, .. } = net;
     drop(ledger);
     {
-        // Damage Alice's account record behind the ledger's back.
+        // Damage Alice's account record behind the ledger's back: a record's
+        // key is the address and the complement of the height that wrote
+        // it, so all-zero height bytes make this the newest version.
         let mut options = rocksdb::Options::default();
         options.create_if_missing(false);
         let names = rocksdb::DB::list_cf(&options, dir.path()).unwrap();
         let db = rocksdb::DB::open_cf(&options, dir.path(), &names).unwrap();
         let accounts = db.cf_handle("accounts").unwrap();
-        db.put_cf(accounts, alice.address().as_bytes(), [1, 2, 3])
-            .unwrap();
+        let mut key = alice.address().as_bytes().to_vec();
+        key.extend_from_slice(&[0; 8]);
+        db.put_cf(accounts, key, [1, 2, 3]).unwrap();
     }
     let ledger = Ledger::open(dir.path()).unwrap();
     assert!(matches!(
