@@ -11,6 +11,7 @@ mod codec;
 mod error;
 mod execute;
 mod genesis;
+mod hashing;
 mod ids;
 mod keys;
 mod ledger;

@@ -13,7 +13,6 @@
 //! small-order point: such a signature can only be made with the signer's
 //! own key, so it never lets anyone act for another account.
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use curve25519_dalek::edwards::CompressedEdwardsY;
@@ -23,6 +22,7 @@ use rayon::prelude::*;
 use crate::block::{Block, tx_list_hash};
 use crate::codec::{self, TX_DOMAIN};
 use crate::error::LedgerError;
+use crate::hashing::FastMap;
 use crate::ids::{ChainId, TxId};
 use crate::keys::{Address, Signature};
 use crate::tx::{Operation, SignedTransaction, signed_tx_id};
@@ -71,7 +71,7 @@ impl VerifiedBlock {
 #[derive(Clone)]
 pub struct Verifier {
     chain_id: ChainId,
-    keys: Arc<RwLock<HashMap<Address, VerifyingKey>>>,
+    keys: Arc<RwLock<FastMap<Address, VerifyingKey>>>,
 }
 
 /// One signature to check, and whose it is.
@@ -103,7 +103,7 @@ impl Verifier {
     pub fn new(chain_id: ChainId) -> Self {
         Verifier {
             chain_id,
-            keys: Arc::new(RwLock::new(HashMap::new())),
+            keys: Arc::new(RwLock::new(FastMap::default())),
         }
     }
 

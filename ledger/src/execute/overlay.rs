@@ -1,11 +1,11 @@
 //! The block's working copy of state: reads fall through to the committed
 //! state, writes stay here, and a journal undoes a failed transaction.
 
-use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
 use crate::error::LedgerError;
 use crate::execute::StateReader;
+use crate::hashing::{FastMap, FastSet};
 use crate::ids::{Amount, AssetId, ListingId, RentalId};
 use crate::keys::Address;
 use crate::state::{Account, Asset, Listing, Rental, RentalStatus};
@@ -25,13 +25,13 @@ struct Slot<V> {
 
 /// One kind of record, keyed.
 struct Table<K, V> {
-    slots: HashMap<K, Slot<V>>,
+    slots: FastMap<K, Slot<V>>,
 }
 
 impl<K: Copy + Eq + Hash + Ord, V: Clone> Table<K, V> {
     fn new() -> Self {
         Table {
-            slots: HashMap::new(),
+            slots: FastMap::default(),
         }
     }
 
@@ -104,7 +104,7 @@ pub(crate) struct Changes {
     pub(crate) listings: Vec<(ListingId, Listing)>,
     pub(crate) rentals: Vec<(RentalId, Rental)>,
     /// Rentals that were active before the block, of those in `rentals`.
-    pub(crate) were_active: HashSet<RentalId>,
+    pub(crate) were_active: FastSet<RentalId>,
     pub(crate) counters: Counters,
 }
 
@@ -115,7 +115,7 @@ pub(crate) struct Overlay<'r, R> {
     assets: Table<AssetId, Asset>,
     listings: Table<ListingId, Listing>,
     rentals: Table<RentalId, Rental>,
-    were_active: HashSet<RentalId>,
+    were_active: FastSet<RentalId>,
     counters: Counters,
     journal: Vec<Undo>,
 }
@@ -128,7 +128,7 @@ impl<'r, R: StateReader> Overlay<'r, R> {
             assets: Table::new(),
             listings: Table::new(),
             rentals: Table::new(),
-            were_active: HashSet::new(),
+            were_active: FastSet::default(),
             counters,
             journal: Vec::new(),
         }

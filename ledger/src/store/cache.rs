@@ -3,12 +3,12 @@
 //! committed: the store fills an entry when it reads it and refreshes it
 //! when it commits a block, after the write succeeded.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::LedgerError;
 use crate::execute::BlockEffects;
+use crate::hashing::FastMap;
 use crate::ids::{AssetId, ListingId, RentalId};
 use crate::keys::Address;
 use crate::state::{Account, Asset, Listing, Rental};
@@ -19,12 +19,12 @@ const RECORDS_CAPACITY: usize = 1 << 20;
 /// Tree nodes kept.
 const NODES_CAPACITY: usize = 1 << 20;
 
-type Records<K, V> = Mutex<HashMap<K, Option<V>>>;
+type Records<K, V> = Mutex<FastMap<K, Option<V>>>;
 
 /// The caches of one store.
 pub(super) struct MemoryCache {
     /// The latest node at each path, with the version that wrote it.
-    nodes: RwLock<HashMap<NibblePath, (Version, Arc<InternalNode>)>>,
+    nodes: RwLock<FastMap<NibblePath, (Version, Arc<InternalNode>)>>,
     accounts: Records<Address, Account>,
     assets: Records<AssetId, Asset>,
     listings: Records<ListingId, Listing>,
@@ -34,11 +34,11 @@ pub(super) struct MemoryCache {
 impl MemoryCache {
     pub(super) fn new() -> Self {
         MemoryCache {
-            nodes: RwLock::new(HashMap::new()),
-            accounts: Mutex::new(HashMap::new()),
-            assets: Mutex::new(HashMap::new()),
-            listings: Mutex::new(HashMap::new()),
-            rentals: Mutex::new(HashMap::new()),
+            nodes: RwLock::new(FastMap::default()),
+            accounts: Mutex::new(FastMap::default()),
+            assets: Mutex::new(FastMap::default()),
+            listings: Mutex::new(FastMap::default()),
+            rentals: Mutex::new(FastMap::default()),
         }
     }
 
