@@ -90,7 +90,7 @@ fn nibble(key: &KeyHash, depth: usize) -> u8 {
 }
 
 /// A reference from an internal node to one of its children.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Child {
     /// The child's hash.
     pub hash: NodeHash,
@@ -101,7 +101,7 @@ pub struct Child {
 }
 
 /// A node with up to sixteen children.
-#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct InternalNode {
     bitmap: u16,
     children: Vec<Child>,
@@ -147,20 +147,97 @@ impl InternalNode {
     }
 
     /// Reads a stored node, checking it is well formed.
+    ///
+    /// The stored form is the child bitmap and the leaf bitmap (u16,
+    /// little-endian), then per child its hash, the version that wrote it
+    /// (LEB128) and, for a leaf, its key hash.
     pub fn decode(bytes: &[u8]) -> Result<Self, LedgerError> {
-        let node: InternalNode = borsh::from_slice(bytes)
-            .map_err(|err| LedgerError::Corrupt(format!("tree node: {err}")))?;
-        if node.bitmap.count_ones() as usize != node.children.len() || node.children.is_empty() {
-            return Err(LedgerError::Corrupt(
-                "tree node's bitmap disagrees with its children".into(),
-            ));
+        let corrupt = |what: &str| LedgerError::Corrupt(format!("tree node: {what}"));
+        let mut input = bytes;
+        let mut take = |n: usize| -> Result<&[u8], LedgerError> {
+            if input.len() < n {
+                return Err(corrupt("truncated"));
+            }
+            let (head, rest) = input.split_at(n);
+            input = rest;
+            Ok(head)
+        };
+        let bitmap = u16::from_le_bytes(take(2)?.try_into().expect("two bytes"));
+        let leaves = u16::from_le_bytes(take(2)?.try_into().expect("two bytes"));
+        if bitmap == 0 || leaves & !bitmap != 0 {
+            return Err(corrupt("its bitmaps disagree"));
         }
-        Ok(node)
+        let mut children = Vec::with_capacity(bitmap.count_ones() as usize);
+        for index in 0..16u16 {
+            if bitmap & (1 << index) == 0 {
+                continue;
+            }
+            let hash: NodeHash = take(32)?.try_into().expect("32 bytes");
+            let mut version: u64 = 0;
+            let mut shift = 0u32;
+            loop {
+                let byte = take(1)?[0];
+                if shift == 63 && byte > 1 {
+                    return Err(corrupt("a version overflows"));
+                }
+                version |= u64::from(byte & 0x7f) << shift;
+                if byte & 0x80 == 0 {
+                    break;
+                }
+                shift += 7;
+                if shift > 63 {
+                    return Err(corrupt("a version overflows"));
+                }
+            }
+            let leaf = if leaves & (1 << index) != 0 {
+                Some(take(32)?.try_into().expect("32 bytes"))
+            } else {
+                None
+            };
+            children.push(Child {
+                hash,
+                version,
+                leaf,
+            });
+        }
+        if !input.is_empty() {
+            return Err(corrupt("trailing bytes"));
+        }
+        Ok(InternalNode { bitmap, children })
+    }
+
+    /// Appends the stored form (see [`InternalNode::decode`]) to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let mut leaves = 0u16;
+        let mut present = self.bitmap;
+        for child in &self.children {
+            let index = present.trailing_zeros();
+            present &= present - 1;
+            if child.leaf.is_some() {
+                leaves |= 1 << index;
+            }
+        }
+        out.extend_from_slice(&self.bitmap.to_le_bytes());
+        out.extend_from_slice(&leaves.to_le_bytes());
+        for child in &self.children {
+            out.extend_from_slice(&child.hash);
+            let mut version = child.version;
+            while version >= 0x80 {
+                out.push((version as u8) | 0x80);
+                version >>= 7;
+            }
+            out.push(version as u8);
+            if let Some(key) = &child.leaf {
+                out.extend_from_slice(key);
+            }
+        }
     }
 
     /// The stored form.
     pub fn encode(&self) -> Vec<u8> {
-        crate::codec::encode(self)
+        let mut out = Vec::with_capacity(4 + self.children.len() * 74);
+        self.encode_into(&mut out);
+        out
     }
 }
 
@@ -584,6 +661,32 @@ mod tests {
         assert!(tree.prove(0, &key(120)).is_none());
         let (value, proof) = tree.prove(1, &key(120)).unwrap();
         verify(&root1, &key(120), &value, &proof).unwrap();
+    }
+
+    #[test]
+    fn nodes_round_trip_and_malformed_ones_are_refused() {
+        let mut tree = Memory::default();
+        let values: BTreeMap<KeyHash, Vec<u8>> = (0..40).map(|i| (key(i), vec![1])).collect();
+        tree.apply(300, &values);
+        let nodes = tree.nodes.lock().unwrap();
+        for node in nodes.values() {
+            let bytes = node.encode();
+            assert_eq!(&InternalNode::decode(&bytes).unwrap(), node.as_ref());
+            assert!(InternalNode::decode(&bytes[..bytes.len() - 1]).is_err());
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(InternalNode::decode(&longer).is_err());
+        }
+        assert!(InternalNode::decode(&[0, 0, 0, 0]).is_err(), "no children");
+        assert!(
+            InternalNode::decode(&[1, 0, 2, 0]).is_err(),
+            "a leaf outside the bitmap"
+        );
+        let mut huge_version = vec![1, 0, 0, 0];
+        huge_version.extend_from_slice(&[0; 32]);
+        huge_version.extend_from_slice(&[0xff; 10]);
+        huge_version.push(1);
+        assert!(InternalNode::decode(&huge_version).is_err());
     }
 
     #[test]

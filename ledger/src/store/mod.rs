@@ -539,14 +539,17 @@ impl Store {
             },
             &mut stored,
         );
-        let nodes: Vec<(Vec<u8>, Vec<u8>)> = update
+        let mut node_bytes = Vec::with_capacity(update.nodes.len() * 256);
+        let nodes: Vec<(Vec<u8>, std::ops::Range<usize>)> = update
             .nodes
             .iter()
             .map(|(path, node)| {
                 let mut key = Vec::with_capacity(42);
                 key.extend_from_slice(&height.to_be_bytes());
                 path.to_key_bytes(&mut key);
-                (key, node.encode())
+                let start = node_bytes.len();
+                node.encode_into(&mut node_bytes);
+                (key, start..node_bytes.len())
             })
             .collect();
         let locations: Vec<(TxId, [u8; 12])> = effects
@@ -586,7 +589,9 @@ impl Store {
         }
         batch.put_all(
             cf::TREE_NODES,
-            nodes.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+            nodes
+                .iter()
+                .map(|(key, range)| (key.as_slice(), &node_bytes[range.clone()])),
         );
         let due: Vec<[u8; 16]> = effects
             .due_added
