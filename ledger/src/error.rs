@@ -62,8 +62,9 @@ pub enum LedgerError {
         /// The address.
         address: Address,
     },
-    /// The signer's key has small order, so signatures under it prove nothing.
-    #[error("address {address} is a small-order ed25519 key and cannot sign")]
+    /// The signer's key has small order, or a small-order component, so
+    /// signatures under it prove nothing or too little.
+    #[error("address {address} is a small-order or mixed-order ed25519 key and cannot sign")]
     WeakPublicKey {
         /// The address.
         address: Address,
@@ -438,6 +439,16 @@ pub enum LedgerError {
     /// A proof that does not verify against the root.
     #[error("proof does not verify: {0}")]
     InvalidProof(&'static str),
+}
+
+impl LedgerError {
+    /// Whether the error is this host's own trouble (its disk, its store)
+    /// rather than something wrong with the input. Such an error stops the
+    /// block instead of being recorded against a transaction, since another
+    /// host would not see it.
+    pub fn is_host_fault(&self) -> bool {
+        matches!(self, LedgerError::Storage(_) | LedgerError::Corrupt(_))
+    }
 }
 
 impl From<rocksdb::Error> for LedgerError {

@@ -33,12 +33,14 @@ impl Address {
     }
 
     /// The ed25519 key of this address, rejecting bytes that are not a
-    /// point on the curve and keys of small order (which would let anyone
-    /// forge signatures).
+    /// point on the curve, keys of small order (which would let anyone
+    /// forge signatures) and keys with a small-order component (which no
+    /// honest key generator makes, and which would let the key's holder
+    /// make signatures whose validity depends on how they are batched).
     pub fn verifying_key(&self) -> Result<VerifyingKey, LedgerError> {
         let key = VerifyingKey::from_bytes(&self.0)
             .map_err(|_| LedgerError::InvalidPublicKey { address: *self })?;
-        if key.is_weak() {
+        if key.is_weak() || !key.to_edwards().is_torsion_free() {
             return Err(LedgerError::WeakPublicKey { address: *self });
         }
         Ok(key)
@@ -189,6 +191,18 @@ mod tests {
         );
         let short = bech32::encode::<Bech32m>(Hrp::parse("plaza").unwrap(), &[1; 31]).unwrap();
         assert!(short.parse::<Address>().is_err());
+    }
+
+    #[test]
+    fn keys_with_a_small_order_component_are_refused() {
+        use curve25519_dalek::constants::EIGHT_TORSION;
+        let honest = Keypair::from_seed([5; 32]).address();
+        let point = honest.verifying_key().unwrap().to_edwards() + EIGHT_TORSION[1];
+        let mixed = Address::from_bytes(point.compress().to_bytes());
+        assert_eq!(
+            mixed.verifying_key().unwrap_err(),
+            LedgerError::WeakPublicKey { address: mixed }
+        );
     }
 
     #[test]

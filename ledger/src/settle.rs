@@ -79,12 +79,12 @@ pub struct Settlement {
 }
 
 /// Periods a renter pays for when returning at `now`: every period that
-/// has begun, at least one, at most all.
+/// has begun, the one beginning at `now` included, at most all.
 pub fn periods_used(rental: &Rental, now: Timestamp) -> u32 {
     let elapsed = now.saturating_sub(rental.starts_at);
-    let begun = elapsed
-        .div_ceil(rental.period_secs.max(1))
-        .clamp(1, u64::from(rental.periods));
+    let begun = (elapsed / rental.period_secs.max(1))
+        .saturating_add(1)
+        .min(u64::from(rental.periods));
     u32::try_from(begun).unwrap_or(rental.periods)
 }
 

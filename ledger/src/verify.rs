@@ -2,16 +2,23 @@
 //!
 //! A signature is valid when it passes ed25519-dalek's `verify_strict`:
 //! canonical `s`, neither the key nor `R` of small order, and the
-//! cofactorless equation. Blocks are checked in fixed groups of
-//! transactions with dalek's batch verification, after the key and `R`
-//! checks `verify_strict` makes and the batch equation does not; a group
-//! that fails is halved until the bad signatures are found, and groups of
-//! four or fewer use `verify_strict` itself. Dalek derives the batch
-//! coefficients from the batch's own contents, so every host reaches the
-//! same verdict on the same block. The one difference from checking each
-//! signature alone lies with signatures whose equation holds only up to a
-//! small-order point: such a signature can only be made with the signer's
-//! own key, so it never lets anyone act for another account.
+//! cofactorless equation. Keys must moreover be free of any small-order
+//! component, which honest key generation guarantees. Blocks are checked in
+//! fixed groups of [`BATCH_TXS`] transactions with dalek's batch
+//! verification, after the key and `R` checks `verify_strict` makes and the
+//! batch equation does not; a group that fails is halved until the bad
+//! signatures are found, and groups of four or fewer use `verify_strict`
+//! itself. The group size is a protocol constant and dalek derives the
+//! batch coefficients from the group's own contents, so every host reaches
+//! the same verdict on the same block, whatever its core count.
+//!
+//! One difference from checking each signature alone remains: a signature
+//! whose `R` carries a small-order component fails `verify_strict` but can
+//! pass a batch, depending on the coefficients the rest of its group
+//! yields. Only the key's holder can make such a signature, over their own
+//! transaction, so it never lets anyone act for another account; hosts
+//! still agree, since the groups are the same for all. Checking every `R`
+//! for torsion would cost about half a verification per signature.
 
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -25,7 +32,7 @@ use crate::error::LedgerError;
 use crate::hashing::FastMap;
 use crate::ids::{ChainId, TxId};
 use crate::keys::{Address, Signature};
-use crate::tx::{Operation, SignedTransaction, signed_tx_id};
+use crate::tx::{MAX_TX_BYTES, Operation, SignedTransaction, signed_tx_id};
 
 /// Transactions verified together as one batch.
 pub const BATCH_TXS: usize = 256;
@@ -191,7 +198,20 @@ impl Verifier {
         let start = buffer.len();
         buffer.extend_from_slice(TX_DOMAIN);
         codec::encode_into(&signed.tx, buffer);
-        let id = signed_tx_id(&buffer[start + TX_DOMAIN.len()..], &signed.signature);
+        let tx_bytes = &buffer[start + TX_DOMAIN.len()..];
+        let id = signed_tx_id(tx_bytes, &signed.signature);
+        // Inside a block, a transaction is held to the same size limit as
+        // one that arrives alone.
+        let size = tx_bytes.len().saturating_add(signed.signature.0.len());
+        if size > MAX_TX_BYTES {
+            buffer.truncate(start);
+            let err = LedgerError::TooLarge {
+                what: "signed transaction",
+                size,
+                max: MAX_TX_BYTES,
+            };
+            return (id, Err(err));
+        }
         let signer = Party::Signer(signed.tx.signer);
         let verdict = self
             .push_item(tx, signer, start..buffer.len(), &signed.signature, items)

@@ -178,6 +178,9 @@ pub fn apply_block<R: StateReader>(
                 settlements.extend(settlement);
                 Ok(())
             }
+            // A host that cannot read its own state must not decide the
+            // transaction's fate: refuse the block instead.
+            Err(err) if err.is_host_fault() => return Err(err),
             Err(err) => {
                 overlay.undo();
                 Err(err)

@@ -502,3 +502,33 @@ fn a_return_in_the_last_period_is_a_return_with_nothing_refunded() {
         }
     );
 }
+
+#[test]
+fn a_period_that_begins_at_the_return_is_paid() {
+    let mut net = Net::new();
+    let (alice, bob) = (net.alice.clone(), net.bob.clone());
+    let id = net.mint(&alice, 1, 0);
+    let listing = net.list_for_rent(&alice, id, hourly());
+    net.run(
+        &bob,
+        Operation::Rent {
+            listing,
+            periods: 3,
+        },
+    )
+    .unwrap();
+    let rental = net.ledger.asset(&id).unwrap().unwrap().rental.unwrap();
+    let started = rental.ends_at - 3 * 3_600;
+    // Exactly one hour in, the second hour has begun.
+    net.advance(started + 3_600 - 1 - net.time);
+    let tx = net.tx(&bob, Operation::ReturnRental { rental: rental.id });
+    let block = net.commit_after(1, vec![tx]);
+    assert_eq!(net.time, started + 3_600);
+    assert_eq!(
+        (
+            block.settlements[0].periods_used,
+            block.settlements[0].refund
+        ),
+        (2, 100)
+    );
+}

@@ -261,3 +261,40 @@ fn add_group_order(s: [u8; 32]) -> [u8; 32] {
     assert_eq!(carry, 0);
     out
 }
+
+#[test]
+fn an_oversized_transaction_inside_a_block_is_rejected() {
+    let mut net = Net::new();
+    let (alice, bob) = (net.alice.clone(), net.bob.clone());
+    let many: Vec<ledger::AssetId> = (0..200).map(|i| ledger::testkit::asset_id(6, i)).collect();
+    let terms = ledger::TradeTerms {
+        a: alice.address(),
+        b: bob.address(),
+        a_gives: ledger::TradeSide {
+            assets: many,
+            tokens: 0,
+        },
+        b_gives: ledger::TradeSide {
+            assets: Vec::new(),
+            tokens: 1,
+        },
+        a_nonce: 0,
+        b_nonce: 0,
+        expires_at: u64::MAX,
+    };
+    let op = Operation::Trade(ledger::Trade {
+        a_signature: terms.sign(&chain_id(), &alice),
+        b_signature: terms.sign(&chain_id(), &bob),
+        terms,
+    });
+    let tx = net.tx(&alice, op);
+    assert!(tx.to_bytes().len() > ledger::MAX_TX_BYTES);
+    assert!(matches!(
+        net.submit(tx),
+        Err(LedgerError::TooLarge {
+            what: "signed transaction",
+            ..
+        })
+    ));
+    assert_eq!(net.ledger.account(&alice.address()).unwrap().nonce, 0);
+}

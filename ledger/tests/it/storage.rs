@@ -103,3 +103,45 @@ fn a_corrupt_record_is_reported_not_misread() {
         Err(LedgerError::Corrupt(_))
     ));
 }
+
+#[test]
+fn a_host_that_cannot_read_its_state_refuses_the_block_instead_of_skipping_a_transaction() {
+    let mut net = Net::new();
+    let alice = net.alice.clone();
+    let pay = net.tx(
+        &alice,
+        Operation::Pay {
+            to: net.bob.address(),
+            amount: 1,
+        },
+    );
+    let Net {
+        dir,
+        ledger,
+        validator,
+        time,
+        ..
+    } = net;
+    drop(ledger);
+    {
+        let mut options = rocksdb::Options::default();
+        options.create_if_missing(false);
+        let names = rocksdb::DB::list_cf(&options, dir.path()).unwrap();
+        let db = rocksdb::DB::open_cf(&options, dir.path(), &names).unwrap();
+        let accounts = db.cf_handle("accounts").unwrap();
+        let mut key = alice.address().as_bytes().to_vec();
+        key.extend_from_slice(&[0; 8]);
+        db.put_cf(accounts, key, [9, 9]).unwrap();
+    }
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let root = ledger.state_root();
+    let block = ledger.next_block(time + 1, validator.address(), vec![pay]);
+    // Another host would apply the payment; this one must not record it as
+    // rejected, so the block is refused and nothing is committed.
+    assert!(matches!(
+        ledger.commit_block(block),
+        Err(LedgerError::Corrupt(_))
+    ));
+    assert_eq!(ledger.height(), 0);
+    assert_eq!(ledger.state_root(), root);
+}
