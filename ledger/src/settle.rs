@@ -82,7 +82,9 @@ pub struct Settlement {
 /// has begun, the one beginning at `now` included, at most all.
 pub fn periods_used(rental: &Rental, now: Timestamp) -> u32 {
     let elapsed = now.saturating_sub(rental.starts_at);
-    let begun = (elapsed / rental.period_secs.max(1))
+    let begun = elapsed
+        .checked_div(rental.period_secs)
+        .unwrap_or(0)
         .saturating_add(1)
         .min(u64::from(rental.periods));
     u32::try_from(begun).unwrap_or(rental.periods)

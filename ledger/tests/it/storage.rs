@@ -106,7 +106,7 @@ fn a_corrupt_record_is_reported_not_misread() {
 
 #[test]
 fn a_host_that_cannot_read_its_state_refuses_the_block_instead_of_skipping_a_transaction() {
-    let mut net = Net::new();
+    let net = Net::new();
     let alice = net.alice.clone();
     let pay = net.tx(
         &alice,
