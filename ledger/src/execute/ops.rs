@@ -274,14 +274,7 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
             }
         }
         let mut counters = self.overlay.counters();
-        let listing_id = ListingId(counters.next_listing);
-        counters.next_listing =
-            counters
-                .next_listing
-                .checked_add(1)
-                .ok_or(LedgerError::Overflow {
-                    what: "a listing id",
-                })?;
+        let listing_id = ListingId(take_next(&mut counters.next_listing, "a listing id")?);
         self.overlay.set_counters(counters);
         self.overlay.set_listing(Listing {
             id: listing_id,
@@ -457,14 +450,7 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
         self.overlay.debit(self.signer, escrow)?;
 
         let mut counters = self.overlay.counters();
-        let rental_id = RentalId(counters.next_rental);
-        counters.next_rental =
-            counters
-                .next_rental
-                .checked_add(1)
-                .ok_or(LedgerError::Overflow {
-                    what: "a rental id",
-                })?;
+        let rental_id = RentalId(take_next(&mut counters.next_rental, "a rental id")?);
         counters.escrow = counters
             .escrow
             .checked_add(escrow)
@@ -631,6 +617,14 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
         }
         Ok(())
     }
+}
+
+/// The counter's value, which the caller takes as a new id; the counter
+/// moves on.
+fn take_next(counter: &mut u64, what: &'static str) -> Result<u64, LedgerError> {
+    let id = *counter;
+    *counter = id.checked_add(1).ok_or(LedgerError::Overflow { what })?;
+    Ok(id)
 }
 
 fn check_open(listing: &Listing) -> Result<(), LedgerError> {

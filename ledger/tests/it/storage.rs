@@ -84,19 +84,8 @@ fn a_corrupt_record_is_reported_not_misread() {
     .unwrap();
     let Net { dir, ledger, .. } = net;
     drop(ledger);
-    {
-        // Damage Alice's account record behind the ledger's back: a record's
-        // key is the address and the complement of the height that wrote
-        // it, so all-zero height bytes make this the newest version.
-        let mut options = rocksdb::Options::default();
-        options.create_if_missing(false);
-        let names = rocksdb::DB::list_cf(&options, dir.path()).unwrap();
-        let db = rocksdb::DB::open_cf(&options, dir.path(), &names).unwrap();
-        let accounts = db.cf_handle("accounts").unwrap();
-        let mut key = alice.address().as_bytes().to_vec();
-        key.extend_from_slice(&[0; 8]);
-        db.put_cf(accounts, key, [1, 2, 3]).unwrap();
-    }
+    // Damage Alice's account record behind the ledger's back.
+    damage_newest_account(dir.path(), &alice.address());
     let ledger = Ledger::open(dir.path()).unwrap();
     assert!(matches!(
         ledger.account(&alice.address()),
@@ -123,16 +112,7 @@ fn a_host_that_cannot_read_its_state_refuses_the_block_instead_of_skipping_a_tra
         ..
     } = net;
     drop(ledger);
-    {
-        let mut options = rocksdb::Options::default();
-        options.create_if_missing(false);
-        let names = rocksdb::DB::list_cf(&options, dir.path()).unwrap();
-        let db = rocksdb::DB::open_cf(&options, dir.path(), &names).unwrap();
-        let accounts = db.cf_handle("accounts").unwrap();
-        let mut key = alice.address().as_bytes().to_vec();
-        key.extend_from_slice(&[0; 8]);
-        db.put_cf(accounts, key, [9, 9]).unwrap();
-    }
+    damage_newest_account(dir.path(), &alice.address());
     let mut ledger = Ledger::open(dir.path()).unwrap();
     let root = ledger.state_root();
     let block = ledger.next_block(time + 1, validator.address(), vec![pay]);
@@ -144,4 +124,19 @@ fn a_host_that_cannot_read_its_state_refuses_the_block_instead_of_skipping_a_tra
     ));
     assert_eq!(ledger.height(), 0);
     assert_eq!(ledger.state_root(), root);
+}
+
+/// Writes garbage as the newest version of `address`'s account, straight
+/// into RocksDB. A record's key is its address and the complement of the
+/// height that wrote it, so all-zero height bytes sort before every real
+/// version.
+fn damage_newest_account(path: &std::path::Path, address: &ledger::Address) {
+    let mut options = rocksdb::Options::default();
+    options.create_if_missing(false);
+    let names = rocksdb::DB::list_cf(&options, path).unwrap();
+    let db = rocksdb::DB::open_cf(&options, path, &names).unwrap();
+    let accounts = db.cf_handle("accounts").unwrap();
+    let mut key = address.as_bytes().to_vec();
+    key.extend_from_slice(&[0; 8]);
+    db.put_cf(accounts, key, [1, 2, 3]).unwrap();
 }
