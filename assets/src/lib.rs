@@ -2,10 +2,23 @@
 //!
 //! Everything about an asset is addressed by its content: the same bytes
 //! give the same [`ContentId`] on every host, so a manifest or a model can be
-//! fetched from any peer and checked on arrival.
+//! fetched from any peer and checked on arrival, piece by piece.
 
 mod cid;
 mod error;
+mod import;
+mod manifest;
+pub mod pieces;
+mod render;
+mod store;
 
 pub use crate::cid::{Codec, ContentId};
 pub use crate::error::AssetError;
+pub use crate::import::{
+    ImportLimits, ImportRequest, Imported, ModelFacts, check_model, import, preview_png,
+};
+pub use crate::manifest::{
+    AssetKind, Attribute, AttributeValue, Bounds, FORMAT_VERSION, MAX_MANIFEST_BYTES, Manifest,
+};
+pub use crate::render::PREVIEW_SIZE;
+pub use crate::store::{BlobInfo, BlobStatus, BlobStore, StoreLimits};
