@@ -94,14 +94,26 @@ pub struct Imported {
     pub facts: ModelFacts,
 }
 
-/// Checks `glb`, renders its preview and stores model, preview and
-/// manifest. Nothing is stored unless every check passes.
-pub fn import(
-    store: &BlobStore,
+/// A model checked and described, ready to store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prepared {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Its canonical JSON.
+    pub manifest_json: Vec<u8>,
+    /// The preview picture, PNG.
+    pub preview: Vec<u8>,
+    /// What the model is made of.
+    pub facts: ModelFacts,
+}
+
+/// Checks `glb`, measures it, renders its preview and writes its manifest,
+/// storing nothing.
+pub fn prepare(
     glb: &[u8],
     request: &ImportRequest,
     limits: &ImportLimits,
-) -> Result<Imported, AssetError> {
+) -> Result<Prepared, AssetError> {
     let model = Model::read(glb, limits)?;
     let preview = model.preview_png()?;
     let manifest = Manifest {
@@ -116,9 +128,29 @@ pub fn import(
         attributes: request.attributes.clone(),
         external_url: request.external_url.clone(),
     };
-    let json = manifest.to_json()?;
-    for (size, what) in [(glb.len(), "the model"), (preview.len(), "the preview")] {
-        let max = store.limits().max_blob_bytes;
+    let manifest_json = manifest.to_json()?;
+    Ok(Prepared {
+        manifest,
+        manifest_json,
+        preview,
+        facts: model.facts,
+    })
+}
+
+/// Checks `glb`, renders its preview and stores model, preview and
+/// manifest. Nothing is stored unless every check passes.
+pub fn import(
+    store: &BlobStore,
+    glb: &[u8],
+    request: &ImportRequest,
+    limits: &ImportLimits,
+) -> Result<Imported, AssetError> {
+    let prepared = prepare(glb, request, limits)?;
+    let max = store.limits().max_blob_bytes;
+    for (size, what) in [
+        (glb.len(), "the model"),
+        (prepared.preview.len(), "the preview"),
+    ] {
         if size as u64 > max {
             return Err(AssetError::TooLarge {
                 what,
@@ -128,18 +160,18 @@ pub fn import(
         }
     }
     store.put(Codec::Raw, glb)?;
-    store.put(Codec::Raw, &preview)?;
-    let manifest_id = store.put(Codec::Json, &json)?;
+    store.put(Codec::Raw, &prepared.preview)?;
+    let manifest_id = store.put(Codec::Json, &prepared.manifest_json)?;
     tracing::info!(
-        name = %manifest.name,
+        name = %prepared.manifest.name,
         manifest = %manifest_id,
-        triangles = model.facts.triangles,
+        triangles = prepared.facts.triangles,
         "imported a model"
     );
     Ok(Imported {
-        manifest,
+        manifest: prepared.manifest,
         manifest_id,
-        facts: model.facts,
+        facts: prepared.facts,
     })
 }
 

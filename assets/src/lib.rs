@@ -8,6 +8,7 @@ mod cid;
 mod error;
 mod import;
 mod manifest;
+pub mod pack;
 pub mod pieces;
 mod render;
 mod store;
@@ -15,7 +16,8 @@ mod store;
 pub use crate::cid::{Codec, ContentId};
 pub use crate::error::AssetError;
 pub use crate::import::{
-    ImportLimits, ImportRequest, Imported, ModelFacts, check_model, import, preview_png,
+    ImportLimits, ImportRequest, Imported, ModelFacts, Prepared, check_model, import, prepare,
+    preview_png,
 };
 pub use crate::manifest::{
     AssetKind, Attribute, AttributeValue, Bounds, FORMAT_VERSION, MAX_MANIFEST_BYTES, Manifest,
