@@ -200,6 +200,23 @@ mod tests {
             id.to_string(),
             "bafkr4ifpcne3t5pzugtkaqcn5i3nzskjtpfslsnnyejlpte2spfoihzsmi"
         );
+        // A small file: digest from Python's `blake3` package, CID bytes
+        // assembled and base32-encoded in Python, for both codecs
+        // (`json` is 0x0200, the varint 0x80 0x04).
+        let file = b"Plaza sample file: a chair, a lamp and a hat.\n";
+        let raw = ContentId::of(Codec::Raw, file);
+        assert_eq!(
+            hex(&raw.digest()),
+            "ddd428cc36b38d35925d68b3b90c94972fb80e1f0861b57437a7d39c05a6b1ed"
+        );
+        assert_eq!(
+            raw.to_string(),
+            "bafkr4ig52qumynvtru2zexliwo4qzfexf64a4hyimg2xin5h2ooaljvr5u"
+        );
+        assert_eq!(
+            ContentId::of(Codec::Json, file).to_string(),
+            "bagaaihra3xkcrtbwwogtles5ncz3sdeus4x3qdq7bbq3k5bxu7jzybngwhwq"
+        );
     }
 
     #[test]

@@ -122,13 +122,20 @@ pub fn prepare(
         kind: request.kind,
         model: ContentId::of(Codec::Raw, glb),
         preview: ContentId::of(Codec::Raw, &preview),
-        bounds: model.facts.bounds,
+        // Widened to the manifest's precision, a tenth of a millimetre, so
+        // the written box still holds every vertex.
+        bounds: Bounds {
+            min: model.facts.bounds.min.map(|v| (f64::from(v) * 1e4).floor() as f32 / 1e4),
+            max: model.facts.bounds.max.map(|v| (f64::from(v) * 1e4).ceil() as f32 / 1e4),
+        },
         scale: request.scale,
         creator: request.creator.clone(),
         attributes: request.attributes.clone(),
         external_url: request.external_url.clone(),
     };
     let manifest_json = manifest.to_json()?;
+    // What was written, read back: the manifest as every reader sees it.
+    let manifest = Manifest::from_json(&manifest_json)?;
     Ok(Prepared {
         manifest,
         manifest_json,

@@ -370,6 +370,22 @@ impl BlobStore {
         Ok(out)
     }
 
+    /// Every blob the store knows, complete or not, in id order.
+    pub fn ids(&self) -> Result<Vec<ContentId>, AssetError> {
+        let mut out = Vec::new();
+        for entry in self
+            .db
+            .iterator_cf(self.cf(BLOBS), rocksdb::IteratorMode::Start)
+        {
+            let (key, _) = entry?;
+            out.push(
+                ContentId::from_bytes(&key)
+                    .map_err(|err| AssetError::Corrupt(format!("a record's key: {err}")))?,
+            );
+        }
+        Ok(out)
+    }
+
     /// Whether the store holds every piece of the blob.
     pub fn contains(&self, id: &ContentId) -> Result<bool, AssetError> {
         Ok(self.status(id)? == BlobStatus::Complete)

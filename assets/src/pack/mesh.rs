@@ -384,7 +384,8 @@ impl Builder {
 
     /// A round tube of `radius` along a polyline, with closed ends.
     pub(crate) fn tube(&mut self, mat: Mat, points: &[[f32; 3]], radius: f32, sides: u32) {
-        for pair in points.windows(2) {
+        let joints = points.len().saturating_sub(2);
+        for (segment, pair) in points.windows(2).enumerate() {
             let (from, to) = (pair[0], pair[1]);
             let along = sub(to, from);
             let length = dot(along, along).sqrt();
@@ -405,15 +406,13 @@ impl Builder {
             };
             self.cylinder(mat, xf, radius, radius, length, sides);
             // A ball at each joint hides the seams of a bend.
-            self.sphere(
-                mat,
-                Xf {
+            if segment < joints {
+                let joint = Xf {
                     axes: [x, y, z],
                     origin: to,
-                },
-                radius,
-                sides,
-            );
+                };
+                self.sphere(mat, joint, radius, sides);
+            }
         }
     }
 

@@ -581,12 +581,12 @@ pub(super) fn surfboard() -> Builder {
     let fin = b.material("fin", 0x023047, 0.0, 0.4);
     b.sphere(
         board,
-        Xf::at(0.0, 0.04, 0.0).scale(0.28, 0.035, 1.05),
+        Xf::at(0.0, 0.11, 0.0).scale(0.28, 0.035, 1.05),
         1.0,
         48,
     );
-    b.cuboid(stripe, Xf::at(0.0, 0.0755, 0.0), [0.03, 0.001, 1.6]);
-    b.cuboid(fin, Xf::at(0.0, 0.01, -0.85), [0.01, 0.08, 0.1]);
+    b.cuboid(stripe, Xf::at(0.0, 0.1455, 0.0), [0.03, 0.001, 1.6]);
+    b.cuboid(fin, Xf::at(0.0, 0.05, -0.85), [0.01, 0.1, 0.1]);
     b
 }
 
