@@ -125,8 +125,16 @@ pub fn prepare(
         // Widened to the manifest's precision, a tenth of a millimetre, so
         // the written box still holds every vertex.
         bounds: Bounds {
-            min: model.facts.bounds.min.map(|v| (f64::from(v) * 1e4).floor() as f32 / 1e4),
-            max: model.facts.bounds.max.map(|v| (f64::from(v) * 1e4).ceil() as f32 / 1e4),
+            min: model
+                .facts
+                .bounds
+                .min
+                .map(|v| (f64::from(v) * 1e4).floor() as f32 / 1e4),
+            max: model
+                .facts
+                .bounds
+                .max
+                .map(|v| (f64::from(v) * 1e4).ceil() as f32 / 1e4),
         },
         scale: request.scale,
         creator: request.creator.clone(),
@@ -169,6 +177,8 @@ pub fn import(
     store.put(Codec::Raw, glb)?;
     store.put(Codec::Raw, &prepared.preview)?;
     let manifest_id = store.put(Codec::Json, &prepared.manifest_json)?;
+    // The user's file may be the only copy anywhere.
+    store.sync()?;
     tracing::info!(
         name = %prepared.manifest.name,
         manifest = %manifest_id,

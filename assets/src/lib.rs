@@ -9,6 +9,7 @@ mod error;
 mod import;
 mod manifest;
 pub mod pack;
+mod packfile;
 pub mod pieces;
 mod render;
 mod store;

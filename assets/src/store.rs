@@ -1,6 +1,7 @@
-//! The blob store: content-addressed blobs kept in RocksDB as pieces of at
-//! most 1 MiB, each checked against the blob's content id when it arrives
-//! and again when it is read.
+//! The blob store: content-addressed blobs kept as pieces of at most 1 MiB,
+//! each checked against the blob's content id when it arrives and again
+//! when it is read. RocksDB holds the blob records and the index of the
+//! pieces; the pieces' bytes are appended to pack files beside it.
 //!
 //! A blob made here ([`BlobStore::put`]) is written whole. A blob fetched
 //! from a peer starts with its [`BlobInfo`] (size and piece values, checked
@@ -11,6 +12,8 @@
 use std::path::Path;
 use std::sync::Mutex;
 
+use crate::packfile::{Location, Packs};
+
 use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
 
 use crate::cid::{Codec, ContentId};
@@ -19,10 +22,9 @@ use crate::pieces::{self, PIECE_LEN};
 
 /// Column family of blob records: content id → [`BlobInfo`] and state.
 const BLOBS: &str = "blobs";
-/// Column family of pieces: blob digest ‖ piece number (big-endian) → bytes.
+/// Column family of the piece index: blob digest ‖ piece number
+/// (big-endian) → where the piece's bytes are.
 const PIECES: &str = "pieces";
-/// Pieces written together in one batch by [`BlobStore::put`].
-const PIECES_PER_BATCH: usize = 16;
 /// Bytes of [`BlobInfo::to_bytes`] before the piece values.
 const INFO_HEADER: usize = 49;
 
@@ -169,6 +171,7 @@ pub enum BlobStatus {
 /// The store.
 pub struct BlobStore {
     db: DB,
+    packs: Packs,
     limits: StoreLimits,
     /// Serialises the read-check-write of piece arrival.
     arrivals: Mutex<()>,
@@ -181,21 +184,15 @@ impl BlobStore {
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_max_background_jobs(2);
-        let mut pieces_options = Options::default();
-        // Pieces go to RocksDB's blob files: written once at flush, never
-        // rewritten by compaction.
-        pieces_options.set_enable_blob_files(true);
-        pieces_options.set_min_blob_size(4096);
-        pieces_options.set_blob_file_size(256 << 20);
-        pieces_options.set_enable_blob_gc(true);
-        pieces_options.set_write_buffer_size(128 << 20);
         let families = [
             ColumnFamilyDescriptor::new(BLOBS, Options::default()),
-            ColumnFamilyDescriptor::new(PIECES, pieces_options),
+            ColumnFamilyDescriptor::new(PIECES, Options::default()),
         ];
         let db = DB::open_cf_descriptors(&options, path, families)?;
+        let packs = Packs::open(&path.join("packs"))?;
         Ok(BlobStore {
             db,
+            packs,
             limits,
             arrivals: Mutex::new(()),
         })
@@ -212,8 +209,9 @@ impl BlobStore {
             .expect("both column families are opened with the store")
     }
 
-    /// Stores `bytes`, read as `codec`, and returns its content id. Durable
-    /// when this returns.
+    /// Stores `bytes`, read as `codec`, and returns its content id. The
+    /// blob survives a crash of the process at once, and a crash of the
+    /// machine after the next [`BlobStore::sync`].
     pub fn put(&self, codec: Codec, bytes: &[u8]) -> Result<ContentId, AssetError> {
         if bytes.is_empty() {
             return Err(AssetError::Empty);
@@ -232,20 +230,39 @@ impl BlobStore {
             return Ok(info.id);
         }
         let digest = info.id.digest();
-        let buffered = WriteOptions::default();
-        let pieces: Vec<&[u8]> = bytes.chunks(PIECE_LEN).collect();
-        for (group, chunk) in pieces.chunks(PIECES_PER_BATCH).enumerate() {
-            let mut batch = WriteBatch::default();
-            for (offset, piece) in chunk.iter().enumerate() {
-                let index = (group * PIECES_PER_BATCH + offset) as u64;
-                batch.put_cf(self.cf(PIECES), piece_key(&digest, index), piece);
-            }
-            self.db.write_opt(batch, &buffered)?;
+        // The bytes first, in one append, then the index and the record in
+        // one batch: a record that survives a crash has its pieces.
+        let (file, start) = self.packs.append(bytes, false)?;
+        let mut batch = WriteBatch::default();
+        for (index, piece) in bytes.chunks(PIECE_LEN).enumerate() {
+            let location = Location {
+                file,
+                offset: start + (index * PIECE_LEN) as u64,
+                len: piece.len() as u32,
+            };
+            batch.put_cf(
+                self.cf(PIECES),
+                piece_key(&digest, index as u64),
+                location.to_bytes(),
+            );
         }
-        // The record goes last and is synced, which syncs the pieces the
-        // write-ahead log holds before it.
-        self.write_record(&info, &Arrived::all(info.piece_count()))?;
+        let arrived = Arrived::all(info.piece_count());
+        batch.put_cf(
+            self.cf(BLOBS),
+            info.id.to_bytes(),
+            record_value(&info, &arrived),
+        );
+        self.db.write(batch)?;
         Ok(info.id)
+    }
+
+    /// Makes everything stored so far durable against power loss (one
+    /// sync of the write-ahead log). Without it, a write survives a crash
+    /// of the process but not of the machine.
+    pub fn sync(&self) -> Result<(), AssetError> {
+        self.packs.sync()?;
+        self.db.flush_wal(true)?;
+        Ok(())
     }
 
     /// Starts (or resumes) fetching a blob: checks `info` against its
@@ -287,11 +304,24 @@ impl BlobStore {
             return Ok(arrived.status());
         }
         arrived.set(index);
+        // A blob's last piece makes it complete: that piece and the record
+        // are synced, and with them everything before.
+        let complete = arrived.is_complete();
+        let (file, offset) = self.packs.append(bytes, complete)?;
+        let location = Location {
+            file,
+            offset,
+            len: bytes.len() as u32,
+        };
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(PIECES), piece_key(&id.digest(), index), bytes);
+        batch.put_cf(
+            self.cf(PIECES),
+            piece_key(&id.digest(), index),
+            location.to_bytes(),
+        );
         batch.put_cf(self.cf(BLOBS), id.to_bytes(), record_value(&info, &arrived));
         let mut options = WriteOptions::default();
-        options.set_sync(arrived.is_complete());
+        options.set_sync(complete);
         self.db.write_opt(batch, &options)?;
         Ok(arrived.status())
     }
@@ -334,7 +364,7 @@ impl BlobStore {
                 index,
             });
         }
-        let bytes = self
+        let entry = self
             .db
             .get_pinned_cf(self.cf(PIECES), piece_key(&info.id.digest(), index))?
             .ok_or_else(|| AssetError::Incomplete {
@@ -342,13 +372,17 @@ impl BlobStore {
                 missing: 1,
                 count: info.piece_count(),
             })?;
+        let location = Location::from_bytes(&entry).ok_or_else(|| {
+            AssetError::Corrupt(format!("index entry of piece {index} of {}", info.id))
+        })?;
+        let bytes = self.packs.read(location)?;
         check_piece(info, index, &bytes).map_err(|err| {
             AssetError::Corrupt(format!(
                 "stored piece {index} of {} fails its check: {err}",
                 info.id
             ))
         })?;
-        Ok(bytes.to_vec())
+        Ok(bytes)
     }
 
     /// A whole stored blob, every piece checked on the way.

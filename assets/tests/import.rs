@@ -194,11 +194,7 @@ fn models_over_the_limits_are_refused_with_the_limit() {
     };
     assert!(matches!(
         refused(bicycle, &triangles),
-        AssetError::OverLimit {
-            what: "triangles",
-            count: 6048,
-            max: 1000
-        }
+        AssetError::OverLimit { what: "triangles", count, max: 1000 } if count > 1000
     ));
     let textures = ImportLimits {
         max_textures: 0,

@@ -210,18 +210,49 @@ fn limits_are_enforced_with_their_own_errors() {
 fn a_piece_damaged_on_disk_is_reported_not_served() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = data(2 * PIECE_LEN, 8);
-    let id = open(dir.path()).put(Codec::Raw, &bytes).unwrap();
-    {
-        // Overwrite piece 1 behind the store's back.
-        let options = rocksdb::Options::default();
-        let db = rocksdb::DB::open_cf(&options, dir.path(), ["blobs", "pieces"]).unwrap();
-        let mut key = id.digest().to_vec();
-        key.extend_from_slice(&1u64.to_be_bytes());
-        let cf = db.cf_handle("pieces").unwrap();
-        db.put_cf(cf, key, vec![0u8; PIECE_LEN]).unwrap();
-    }
+    let id = {
+        let store = open(dir.path());
+        let id = store.put(Codec::Raw, &bytes).unwrap();
+        store.sync().unwrap();
+        id
+    };
+    // Flip one byte of piece 1 in the pack file, behind the store's back.
+    let pack = dir.path().join("packs/000000.pack");
+    let mut on_disk = std::fs::read(&pack).unwrap();
+    assert_eq!(
+        on_disk, bytes,
+        "a fresh store's first pack holds exactly the blob"
+    );
+    on_disk[PIECE_LEN + 77] ^= 0x01;
+    std::fs::write(&pack, &on_disk).unwrap();
     let store = open(dir.path());
     assert_eq!(store.piece(&id, 0).unwrap(), bytes[..PIECE_LEN]);
     assert!(matches!(store.piece(&id, 1), Err(AssetError::Corrupt(_))));
     assert!(matches!(store.get(&id), Err(AssetError::Corrupt(_))));
+    // A cut-off pack file: the piece is missing, and that is reported too.
+    std::fs::write(&pack, &on_disk[..PIECE_LEN + 10]).unwrap();
+    let store = open(dir.path());
+    assert!(matches!(store.piece(&id, 1), Err(AssetError::Corrupt(_))));
+}
+
+#[test]
+fn stored_blobs_survive_reopening_after_more_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs: Vec<Vec<u8>> = (0..5)
+        .map(|seed| data(PIECE_LEN + seed * 1000 + 1, seed as u32 + 20))
+        .collect();
+    let mut ids = Vec::new();
+    for blob in &blobs {
+        // Each opening appends to the same pack file after the last.
+        let store = open(dir.path());
+        ids.push(store.put(Codec::Raw, blob).unwrap());
+    }
+    let store = open(dir.path());
+    for (id, blob) in ids.iter().zip(&blobs) {
+        assert_eq!(&store.get(id).unwrap(), blob);
+    }
+    let mut listed = store.ids().unwrap();
+    listed.sort();
+    ids.sort();
+    assert_eq!(listed, ids);
 }
