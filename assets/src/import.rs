@@ -439,11 +439,12 @@ fn check_buffers(document: &gltf::Document, blob: &[u8]) -> Result<(), AssetErro
     Ok(())
 }
 
+/// A mesh and the transform it is drawn with.
+type Instance<'a> = (gltf::Mesh<'a>, [[f32; 4]; 4]);
+
 /// Meshes drawn by the default scene (or the first, or every root node),
 /// with their world transforms.
-fn instances(
-    document: &gltf::Document,
-) -> Result<Vec<(gltf::Mesh<'_>, [[f32; 4]; 4])>, AssetError> {
+fn instances(document: &gltf::Document) -> Result<Vec<Instance<'_>>, AssetError> {
     let roots: Vec<gltf::Node<'_>> = match document
         .default_scene()
         .or_else(|| document.scenes().next())

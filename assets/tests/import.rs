@@ -1,6 +1,8 @@
 //! Importing models: a valid file is stored with its preview and manifest;
 //! each kind of bad file gets its own error and leaves the store empty.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::OnceLock;
 
 use assets::pack::{SampleModel, sample_models};

@@ -1,6 +1,8 @@
 //! A manifest is ERC-721 metadata: a generic reader of that format, which
 //! knows nothing of Plaza, finds every standard field with its type.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use assets::{AssetKind, Attribute, AttributeValue, Bounds, Codec, ContentId, Manifest};
 use serde::Deserialize;
 

@@ -1,6 +1,8 @@
 //! The sample pack: enough distinct, well-formed models to seed a world,
 //! identical on every host, and clean under the Khronos glTF validator.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;

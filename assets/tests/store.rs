@@ -1,6 +1,8 @@
 //! The blob store on a real RocksDB directory: whole blobs, pieces that
 //! arrive one by one across a restart, and pieces that do not match.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use assets::pieces::PIECE_LEN;
 use assets::{AssetError, BlobInfo, BlobStatus, BlobStore, Codec, ContentId, StoreLimits};
 
@@ -229,6 +231,7 @@ fn a_piece_damaged_on_disk_is_reported_not_served() {
     assert_eq!(store.piece(&id, 0).unwrap(), bytes[..PIECE_LEN]);
     assert!(matches!(store.piece(&id, 1), Err(AssetError::Corrupt(_))));
     assert!(matches!(store.get(&id), Err(AssetError::Corrupt(_))));
+    drop(store);
     // A cut-off pack file: the piece is missing, and that is reported too.
     std::fs::write(&pack, &on_disk[..PIECE_LEN + 10]).unwrap();
     let store = open(dir.path());
