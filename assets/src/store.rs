@@ -63,7 +63,8 @@ impl BlobInfo {
     pub fn of(codec: Codec, bytes: &[u8]) -> Self {
         let pieces = pieces::piece_values(bytes);
         let size = bytes.len() as u64;
-        let root = pieces::root_of(&pieces, size).unwrap_or(*blake3::hash(bytes).as_bytes());
+        let root =
+            pieces::root_of(&pieces, size).unwrap_or_else(|_| *blake3::hash(bytes).as_bytes());
         BlobInfo {
             id: ContentId::from_digest(codec, root),
             size,

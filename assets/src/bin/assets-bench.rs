@@ -45,10 +45,6 @@ fn main() -> Result<()> {
         BLOB_BYTES >> 20
     );
     let mut blobs: Vec<Vec<u8>> = (0..BLOBS).map(|seed| model_bytes(seed as u64)).collect();
-    // One store for every round, removed at the end, so that no round pays
-    // for deleting the last one's files.
-    let dir = Scratch::new()?;
-    let store = BlobStore::open(&dir.0, StoreLimits::default())?;
 
     // The best of each over the rounds: the machine's noise only slows.
     let mut hash_best = Duration::MAX;
@@ -68,6 +64,11 @@ fn main() -> Result<()> {
         let hashed = start.elapsed();
         hash_best = hash_best.min(hashed);
 
+        let start = Instant::now();
+        // A fresh store each round; the last round's is deleted first, so
+        // every round writes into memory the system has just freed.
+        let dir = Scratch::new(round)?;
+        let store = BlobStore::open(&dir.0, StoreLimits::default())?;
         let start = Instant::now();
         let ids = blobs
             .iter()
@@ -140,12 +141,13 @@ fn model_bytes(seed: u64) -> Vec<u8> {
     out
 }
 
-/// The store's directory, removed at the end.
+/// A round's store directory, removed when the round ends.
 struct Scratch(PathBuf);
 
 impl Scratch {
-    fn new() -> Result<Self> {
-        let dir = std::env::temp_dir().join(format!("plaza-assets-bench-{}", std::process::id()));
+    fn new(round: usize) -> Result<Self> {
+        let dir =
+            std::env::temp_dir().join(format!("plaza-assets-bench-{}-{round}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(Scratch(dir))
     }
