@@ -64,7 +64,6 @@ fn main() -> Result<()> {
         let hashed = start.elapsed();
         hash_best = hash_best.min(hashed);
 
-        let start = Instant::now();
         // A fresh store each round; the last round's is deleted first, so
         // every round writes into memory the system has just freed.
         let dir = Scratch::new(round)?;
