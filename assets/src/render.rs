@@ -9,6 +9,8 @@ use crate::error::AssetError;
 
 /// The side of a preview, in pixels.
 pub const PREVIEW_SIZE: u32 = 256;
+/// Most pixel tests one preview may make: about a second of drawing.
+const PIXEL_BUDGET: u64 = 100_000_000;
 /// Samples per pixel along each axis.
 const SUPERSAMPLE: u32 = 2;
 
@@ -145,7 +147,10 @@ fn render(surfaces: &[Surface], min: [f32; 3], max: [f32; 3], size: u32) -> Vec<
     }
     let key = normalize([-0.45, 0.8, 0.55]);
     let fill = normalize([0.6, 0.25, -0.4]);
-    for surface in surfaces {
+    // A model is any user's file: the pixels a preview may test are
+    // bounded, and a model that needs more is drawn in part.
+    let mut budget = PIXEL_BUDGET;
+    'surfaces: for surface in surfaces {
         let screen: Vec<[f32; 3]> = surface
             .positions
             .iter()
@@ -167,6 +172,14 @@ fn render(surfaces: &[Surface], min: [f32; 3], max: [f32; 3], size: u32) -> Vec<
             let y0 = pa[1].min(pb[1]).min(pc[1]).floor().max(0.0) as u32;
             let y1 =
                 (pa[1].max(pb[1]).max(pc[1]).ceil() as i64).clamp(0, i64::from(side) - 1) as u32;
+            let cost = u64::from(x1.saturating_sub(x0) + 1) * u64::from(y1.saturating_sub(y0) + 1);
+            if cost > budget {
+                tracing::warn!(
+                    "a preview was cut short at its limit of {PIXEL_BUDGET} pixel tests"
+                );
+                break 'surfaces;
+            }
+            budget -= cost;
             for y in y0..=y1 {
                 for x in x0..=x1 {
                     let p = [x as f32 + 0.5, y as f32 + 0.5, 0.0];
@@ -388,5 +401,57 @@ pub(crate) fn normalize(v: [f32; 3]) -> [f32; 3] {
         v.map(|x| x / length)
     } else {
         [0.0, 1.0, 0.0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn square(copies: usize) -> Surface {
+        let positions = vec![
+            [-1.0, 0.0, -1.0],
+            [1.0, 0.0, -1.0],
+            [1.0, 0.0, 1.0],
+            [-1.0, 0.0, 1.0],
+        ];
+        let indices = (0..copies).flat_map(|_| [0, 2, 1, 0, 3, 2]).collect();
+        Surface {
+            normals: vec![[0.0, 1.0, 0.0]; 4],
+            positions,
+            indices,
+            color: [0.8, 0.1, 0.1, 1.0],
+            roughness: 0.5,
+            ..Surface::default()
+        }
+    }
+
+    #[test]
+    fn a_model_is_drawn_over_the_background() {
+        let rgba = render(&[square(1)], [-1.0, 0.0, -1.0], [1.0, 0.0, 1.0], 64);
+        assert_eq!(rgba.len(), 64 * 64 * 4);
+        let centre = &rgba[(32 * 64 + 32) * 4..][..4];
+        let corner = &rgba[..4];
+        assert!(
+            centre[0] > centre[2] + 40,
+            "the red square is in the middle: {centre:?}"
+        );
+        assert!(
+            corner[2] >= corner[0],
+            "the sky is in the corner: {corner:?}"
+        );
+    }
+
+    #[test]
+    fn drawing_stops_at_the_budget() {
+        // Each copy covers most of the picture: 100,000 of them would be
+        // tens of billions of pixel tests without the budget.
+        let heavy = square(100_000);
+        let rgba = render(&[heavy], [-1.0, 0.0, -1.0], [1.0, 0.0, 1.0], PREVIEW_SIZE);
+        let centre = ((PREVIEW_SIZE / 2) * PREVIEW_SIZE + PREVIEW_SIZE / 2) as usize * 4;
+        assert!(
+            rgba[centre] > rgba[centre + 2],
+            "what was drawn before the budget shows"
+        );
     }
 }

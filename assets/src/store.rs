@@ -376,6 +376,12 @@ impl BlobStore {
         let location = Location::from_bytes(&entry).ok_or_else(|| {
             AssetError::Corrupt(format!("index entry of piece {index} of {}", info.id))
         })?;
+        if u64::from(location.len) != pieces::piece_len(info.size, index) {
+            return Err(AssetError::Corrupt(format!(
+                "index entry of piece {index} of {} gives {} bytes",
+                info.id, location.len
+            )));
+        }
         let bytes = self.packs.read(location)?;
         check_piece(info, index, &bytes).map_err(|err| {
             AssetError::Corrupt(format!(
