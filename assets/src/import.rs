@@ -34,6 +34,8 @@ pub struct ImportLimits {
     pub max_bytes: u64,
     /// Most triangles drawn, counting every instance.
     pub max_triangles: u64,
+    /// Most vertices read, counting every instance.
+    pub max_vertices: u64,
     /// Most images.
     pub max_textures: u64,
     /// Largest image side, in pixels.
@@ -45,6 +47,7 @@ impl Default for ImportLimits {
         ImportLimits {
             max_bytes: 64 << 20,
             max_triangles: 500_000,
+            max_vertices: 1_000_000,
             max_textures: 16,
             max_texture_side: 4096,
         }
@@ -237,10 +240,21 @@ impl Model {
         }
         let instances = instances(document)?;
         let mut triangles = 0u64;
+        let mut vertices = 0u64;
         for (mesh, _) in &instances {
             for primitive in mesh.primitives() {
                 triangles = triangles.saturating_add(primitive_triangles(&primitive)?);
+                if let Some(positions) = primitive.get(&Semantic::Positions) {
+                    vertices = vertices.saturating_add(positions.count() as u64);
+                }
             }
+        }
+        if vertices > limits.max_vertices {
+            return Err(AssetError::OverLimit {
+                what: "vertices",
+                count: vertices,
+                max: limits.max_vertices,
+            });
         }
         if triangles > limits.max_triangles {
             return Err(AssetError::OverLimit {
@@ -266,6 +280,11 @@ impl Model {
                 }
                 let surface = read_surface(&primitive, transform, blob, &decoded)?;
                 for position in &surface.positions {
+                    if !position.iter().all(|v| v.is_finite()) {
+                        return Err(AssetError::InvalidGltf(
+                            "a vertex position is not a finite number".into(),
+                        ));
+                    }
                     for axis in 0..3 {
                         min[axis] = min[axis].min(position[axis]);
                         max[axis] = max[axis].max(position[axis]);
@@ -273,11 +292,6 @@ impl Model {
                 }
                 surfaces.push(surface);
             }
-        }
-        if !min.iter().chain(&max).all(|v| v.is_finite()) {
-            return Err(AssetError::InvalidGltf(
-                "vertex positions are not finite".into(),
-            ));
         }
         Ok(Model {
             surfaces,
@@ -405,6 +419,16 @@ fn check_buffers(document: &gltf::Document, blob: &[u8]) -> Result<(), AssetErro
             }
         }
     }
+    for (index, image) in document.as_json().images.iter().enumerate() {
+        if image.uri.is_some() {
+            return invalid(format!(
+                "image {index} refers to a file outside the .glb; pack every image into the binary"
+            ));
+        }
+        if image.buffer_view.is_none() || image.mime_type.is_none() {
+            return invalid(format!("image {index} needs a bufferView and a mimeType"));
+        }
+    }
     for view in document.views() {
         let end = view.offset().checked_add(view.length());
         if end.is_none_or(|end| end > view.buffer().length()) {
@@ -423,6 +447,12 @@ fn check_buffers(document: &gltf::Document, blob: &[u8]) -> Result<(), AssetErro
         };
         let size = accessor.size();
         let stride = view.stride().unwrap_or(size);
+        if stride < size || !stride.is_multiple_of(accessor.data_type().size()) {
+            return invalid(format!(
+                "accessor {} has {size}-byte elements but its buffer view's stride is {stride}",
+                accessor.index()
+            ));
+        }
         let needed = accessor
             .count()
             .checked_sub(1)
@@ -487,6 +517,11 @@ fn instances(document: &gltf::Document) -> Result<Vec<Instance<'_>>, AssetError>
             out.push((mesh, transform));
         }
         for child in node.children() {
+            if visited + stack.len() >= MAX_INSTANCES {
+                return Err(AssetError::InvalidGltf(format!(
+                    "the node hierarchy reaches over {MAX_INSTANCES} nodes"
+                )));
+            }
             stack.push((child, transform, depth + 1));
         }
     }

@@ -211,8 +211,8 @@ impl Manifest {
                 "min must not exceed max, in finite metres".into(),
             );
         }
-        if !(self.scale.is_finite() && self.scale > 0.0) {
-            return bad("plaza.scale", "must be a positive number".into());
+        if !(0.001..=1000.0).contains(&self.scale) {
+            return bad("plaza.scale", "must be from 0.001 to 1000".into());
         }
         if let Some(url) = &self.external_url
             && (url.is_empty() || url.len() > 512)

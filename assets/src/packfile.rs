@@ -125,10 +125,16 @@ impl Packs {
         let number = writer.number;
         let path = || Self::path(&self.dir, number);
         let start = writer.len;
-        writer
-            .file
-            .write_all(bytes)
-            .map_err(|err| io("writing", &path(), err))?;
+        if let Err(err) = writer.file.write_all(bytes) {
+            // Cut off whatever part was written, so that the next append
+            // starts where this one did and every offset stays true; if
+            // even that fails, go on in a new file.
+            if let Err(cut) = writer.file.set_len(start) {
+                tracing::error!(error = %cut, "could not cut a failed append off a pack file");
+                *writer = Self::writer(&self.dir, number + 1)?;
+            }
+            return Err(io("writing", &path(), err));
+        }
         writer.len += bytes.len() as u64;
         if sync {
             writer

@@ -227,6 +227,7 @@ impl BlobStore {
         }
         let info = BlobInfo::of(codec, bytes);
         info.check(&self.limits)?;
+        let _guard = self.arrivals.lock().unwrap_or_else(|p| p.into_inner());
         if self.status(&info.id)? == BlobStatus::Complete {
             return Ok(info.id);
         }
@@ -296,13 +297,17 @@ impl BlobStore {
         let (info, _) = self
             .record(id)?
             .ok_or_else(|| AssetError::UnknownBlob(id.to_string()))?;
-        check_piece(&info, index, bytes)?;
+        let size = check_piece(&info, index, bytes)?;
         let _guard = self.arrivals.lock().unwrap_or_else(|p| p.into_inner());
-        let (_, mut arrived) = self
+        let (mut info, mut arrived) = self
             .record(id)?
             .ok_or_else(|| AssetError::UnknownBlob(id.to_string()))?;
         if arrived.has(index) {
             return Ok(arrived.status());
+        }
+        if size != info.size {
+            tracing::warn!(blob = %id, claimed = info.size, size, "the piece list's size was wrong; corrected by its last piece");
+            info.size = size;
         }
         arrived.set(index);
         // A blob's last piece makes it complete: that piece and the record
@@ -382,13 +387,27 @@ impl BlobStore {
                 info.id, location.len
             )));
         }
-        let bytes = self.packs.read(location)?;
-        check_piece(info, index, &bytes).map_err(|err| {
-            AssetError::Corrupt(format!(
-                "stored piece {index} of {} fails its check: {err}",
-                info.id
-            ))
-        })?;
+        let checked =
+            self.packs
+                .read(location)
+                .and_then(|bytes| match check_piece(info, index, &bytes) {
+                    Ok(size) if size == info.size => Ok(bytes),
+                    Ok(_) => Err(AssetError::Corrupt(
+                        "its length disagrees with the record".into(),
+                    )),
+                    Err(err) => Err(AssetError::Corrupt(err.to_string())),
+                });
+        let bytes = match checked {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                // Forget the piece, so that a fetch or a put brings it back.
+                self.forget_piece(&info.id, index)?;
+                return Err(AssetError::Corrupt(format!(
+                    "stored piece {index} of {} fails its check ({err}); it is marked missing",
+                    info.id
+                )));
+            }
+        };
         Ok(bytes)
     }
 
@@ -432,6 +451,20 @@ impl BlobStore {
         Ok(self.status(id)? == BlobStatus::Complete)
     }
 
+    /// Marks a piece that failed its check on reading as not arrived.
+    fn forget_piece(&self, id: &ContentId, index: u64) -> Result<(), AssetError> {
+        let _guard = self.arrivals.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((info, mut arrived)) = self.record(id)? else {
+            return Ok(());
+        };
+        arrived.clear(index);
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(PIECES), piece_key(&id.digest(), index));
+        batch.put_cf(self.cf(BLOBS), id.to_bytes(), record_value(&info, &arrived));
+        self.db.write(batch)?;
+        Ok(())
+    }
+
     fn record(&self, id: &ContentId) -> Result<Option<(BlobInfo, Arrived)>, AssetError> {
         let Some(bytes) = self.db.get_pinned_cf(self.cf(BLOBS), id.to_bytes())? else {
             return Ok(None);
@@ -451,6 +484,12 @@ impl BlobStore {
             BlobInfo::from_bytes(&bytes[..info_len]).map_err(|err| corrupt(err.to_string()))?;
         if &info.id != id {
             return Err(corrupt(format!("it names {}", info.id)));
+        }
+        if info.size == 0 || pieces::piece_count(info.size) != count {
+            return Err(corrupt(format!(
+                "{count} pieces cannot make {} bytes",
+                info.size
+            )));
         }
         let arrived = Arrived::from_bytes(count, &bytes[info_len..])
             .ok_or_else(|| corrupt("the map of arrived pieces does not fit the blob".into()))?;
@@ -520,6 +559,10 @@ impl Arrived {
         self.bits[(index / 8) as usize] |= 1 << (index % 8);
     }
 
+    fn clear(&mut self, index: u64) {
+        self.bits[(index / 8) as usize] &= !(1 << (index % 8));
+    }
+
     fn have(&self) -> u64 {
         self.bits
             .iter()
@@ -554,8 +597,13 @@ fn piece_key(digest: &[u8; 32], index: u64) -> [u8; 40] {
     key
 }
 
-/// Checks that `bytes` are piece `index` of the blob `info` describes.
-fn check_piece(info: &BlobInfo, index: u64, bytes: &[u8]) -> Result<(), AssetError> {
+/// Checks that `bytes` are piece `index` of the blob `info` describes,
+/// and returns the blob's size.
+///
+/// The piece values pin every byte but not the claimed size of the last
+/// piece, so a last piece that matches its value with another length is
+/// the genuine one, and its length corrects a size a peer misstated.
+fn check_piece(info: &BlobInfo, index: u64, bytes: &[u8]) -> Result<u64, AssetError> {
     let count = info.piece_count();
     if index >= count {
         return Err(AssetError::NoSuchPiece {
@@ -565,19 +613,33 @@ fn check_piece(info: &BlobInfo, index: u64, bytes: &[u8]) -> Result<(), AssetErr
         });
     }
     let expected = pieces::piece_len(info.size, index);
-    if bytes.len() as u64 != expected {
-        return Err(AssetError::PieceLength {
-            cid: info.id.to_string(),
-            index,
-            expected,
-            got: bytes.len() as u64,
-        });
+    let last = index + 1 == count;
+    let length_possible = if last {
+        (1..=PIECE_LEN).contains(&bytes.len())
+    } else {
+        bytes.len() == PIECE_LEN
+    };
+    let wrong_length = AssetError::PieceLength {
+        cid: info.id.to_string(),
+        index,
+        expected,
+        got: bytes.len() as u64,
+    };
+    if !length_possible {
+        return Err(wrong_length);
     }
     if pieces::piece_value(bytes, index, info.size) != info.pieces[index as usize] {
+        if bytes.len() as u64 != expected {
+            return Err(wrong_length);
+        }
         return Err(AssetError::PieceMismatch {
             cid: info.id.to_string(),
             index,
         });
     }
-    Ok(())
+    Ok(if last {
+        index * PIECE_LEN as u64 + bytes.len() as u64
+    } else {
+        info.size
+    })
 }

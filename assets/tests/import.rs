@@ -173,6 +173,39 @@ fn invalid_gltf_content_is_refused_with_the_reason() {
                 bin[offset..offset + 2].copy_from_slice(&60_000u16.to_le_bytes());
             }),
         ),
+        (
+            "needs a bufferView and a mimeType",
+            edited("painting-sunset", |json, _| {
+                json["images"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("mimeType");
+            }),
+        ),
+        (
+            "stride",
+            edited("oak-chair", |json, _| {
+                let view = json["accessors"][0]["bufferView"].as_u64().unwrap() as usize;
+                json["bufferViews"][view]["byteStride"] = json!(4);
+            }),
+        ),
+        (
+            "node hierarchy",
+            edited("oak-chair", |json, _| {
+                // A node that is its own child, many times over.
+                json["nodes"][0]["children"] = json!(vec![0; 200]);
+            }),
+        ),
+        (
+            "not a finite number",
+            edited("oak-chair", |json, bin| {
+                let view = json["accessors"][0]["bufferView"].as_u64().unwrap() as usize;
+                let offset = json["bufferViews"][view]["byteOffset"]
+                    .as_u64()
+                    .unwrap_or(0) as usize;
+                bin[offset..offset + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+            }),
+        ),
     ];
     for (reason, glb) in cases {
         let err = refused(&glb, &limits);
@@ -219,6 +252,18 @@ fn models_over_the_limits_are_refused_with_the_limit() {
         AssetError::OverLimit {
             count: 256,
             max: 128,
+            ..
+        }
+    ));
+    let vertices = ImportLimits {
+        max_vertices: 100,
+        ..ImportLimits::default()
+    };
+    assert!(matches!(
+        refused(bicycle, &vertices),
+        AssetError::OverLimit {
+            what: "vertices",
+            max: 100,
             ..
         }
     ));

@@ -173,7 +173,10 @@ fn a_piece_list_that_does_not_hash_to_the_id_is_refused() {
     ));
     let mut lying = BlobInfo::of(Codec::Raw, &bytes);
     lying.size += 1;
-    assert!(store.begin(&lying).is_err());
+    assert!(
+        store.begin(&lying).is_err(),
+        "a size that makes another piece count"
+    );
     assert_eq!(store.status(&info.id).unwrap(), BlobStatus::Unknown);
     // The wire form round-trips and refuses truncation.
     let good = BlobInfo::of(Codec::Raw, &bytes);
@@ -230,12 +233,62 @@ fn a_piece_damaged_on_disk_is_reported_not_served() {
     let store = open(dir.path());
     assert_eq!(store.piece(&id, 0).unwrap(), bytes[..PIECE_LEN]);
     assert!(matches!(store.piece(&id, 1), Err(AssetError::Corrupt(_))));
-    assert!(matches!(store.get(&id), Err(AssetError::Corrupt(_))));
+    // The damaged piece is now missing, so a fetch or a put brings it back.
+    assert_eq!(
+        store.status(&id).unwrap(),
+        BlobStatus::Partial { have: 1, count: 2 }
+    );
+    assert_eq!(store.missing_pieces(&id).unwrap(), vec![1]);
+    assert!(matches!(
+        store.get(&id),
+        Err(AssetError::Incomplete { missing: 1, .. })
+    ));
+    assert_eq!(store.put(Codec::Raw, &bytes).unwrap(), id);
+    assert_eq!(store.get(&id).unwrap(), bytes);
     drop(store);
-    // A cut-off pack file: the piece is missing, and that is reported too.
+    // A cut-off pack file (the put above appended the blob again after
+    // the first copy): the pieces past the cut are reported missing.
     std::fs::write(&pack, &on_disk[..PIECE_LEN + 10]).unwrap();
     let store = open(dir.path());
     assert!(matches!(store.piece(&id, 1), Err(AssetError::Corrupt(_))));
+    assert!(matches!(store.piece(&id, 0), Err(AssetError::Corrupt(_))));
+    assert_eq!(
+        store.status(&id).unwrap(),
+        BlobStatus::Partial { have: 0, count: 2 }
+    );
+}
+
+#[test]
+fn a_misstated_size_is_corrected_by_the_genuine_last_piece() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let bytes = data(2 * PIECE_LEN + 500, 9);
+    let mut info = BlobInfo::of(Codec::Raw, &bytes);
+    // The piece values do not pin the last piece's length: a peer can
+    // claim a size one byte short with the same piece count.
+    info.size -= 1;
+    store.begin(&info).unwrap();
+    store.put_piece(&info.id, 0, &bytes[..PIECE_LEN]).unwrap();
+    store
+        .put_piece(&info.id, 1, &bytes[PIECE_LEN..2 * PIECE_LEN])
+        .unwrap();
+    // A short last piece of the claimed length does not match its value.
+    assert!(
+        store
+            .put_piece(&info.id, 2, &bytes[2 * PIECE_LEN..bytes.len() - 1])
+            .is_err()
+    );
+    assert_eq!(
+        store
+            .put_piece(&info.id, 2, &bytes[2 * PIECE_LEN..])
+            .unwrap(),
+        BlobStatus::Complete
+    );
+    assert_eq!(store.get(&info.id).unwrap(), bytes);
+    assert_eq!(
+        store.info(&info.id).unwrap().unwrap().size,
+        bytes.len() as u64
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Pictures for the sample pack, drawn pixel by pixel: paintings, a striped
 //! awning, a woven rug. Each is a 256×256 PNG.
 
+use super::mesh::ExactTrig;
 use crate::render::encode_png;
 
 /// Side of every picture.
@@ -41,8 +42,8 @@ pub(crate) fn sunset() -> Vec<u8> {
         } else {
             sky
         };
-        let far = 0.58 + 0.05 * (u * 9.0).sin() + 0.03 * (u * 23.0).cos();
-        let near = 0.72 + 0.07 * (u * 5.0 + 1.0).sin();
+        let far = 0.58 + 0.05 * (u * 9.0).sin_exact() + 0.03 * (u * 23.0).cos_exact();
+        let near = 0.72 + 0.07 * (u * 5.0 + 1.0).sin_exact();
         if v > far {
             colour = mix(rgb(0x5b4a7a), rgb(0x3d3460), (v - far) * 4.0);
         }
@@ -79,8 +80,9 @@ pub(crate) fn waves() -> Vec<u8> {
         let mut colour = mix(rgb(0xe8f1f2), rgb(0xa9d6e5), v * 2.0);
         for band in 0..5 {
             let base = 0.35 + band as f32 * 0.13;
-            let crest =
-                base + 0.04 * (u * 12.0 + band as f32 * 1.7).sin() + 0.02 * (u * 31.0).sin();
+            let crest = base
+                + 0.04 * (u * 12.0 + band as f32 * 1.7).sin_exact()
+                + 0.02 * (u * 31.0).sin_exact();
             if v > crest {
                 let deep = band as f32 / 4.0;
                 colour = mix(rgb(0x468faf), rgb(0x013a63), deep);

@@ -5,6 +5,47 @@ use std::f32::consts::TAU;
 
 use crate::render::{add, cross, dot, normalize, sub};
 
+/// Sine and cosine from additions, multiplications and divisions only,
+/// each rounded the one way IEEE 754 allows, so that the pack is the same
+/// bytes on every platform (libm's `sin` may differ in its last bit).
+pub(crate) trait ExactTrig {
+    /// Sine and cosine.
+    fn sin_cos_exact(self) -> (f32, f32);
+    /// Sine.
+    fn sin_exact(self) -> f32;
+    /// Cosine.
+    fn cos_exact(self) -> f32;
+}
+
+impl ExactTrig for f32 {
+    fn sin_cos_exact(self) -> (f32, f32) {
+        let tau = std::f64::consts::TAU;
+        let x = f64::from(self);
+        let r = x - (x / tau).round() * tau;
+        let r2 = r * r;
+        let (mut sin, mut cos) = (0.0f64, 0.0f64);
+        let (mut sin_term, mut cos_term) = (r, 1.0f64);
+        // |r| ≤ π: twelve terms of each series reach far below f32's
+        // precision.
+        for k in 1..=12u32 {
+            sin += sin_term;
+            cos += cos_term;
+            let k = f64::from(k);
+            sin_term *= -r2 / ((2.0 * k) * (2.0 * k + 1.0));
+            cos_term *= -r2 / ((2.0 * k - 1.0) * (2.0 * k));
+        }
+        (sin as f32, cos as f32)
+    }
+
+    fn sin_exact(self) -> f32 {
+        self.sin_cos_exact().0
+    }
+
+    fn cos_exact(self) -> f32 {
+        self.sin_cos_exact().1
+    }
+}
+
 /// A material: PBR base colour, metalness and roughness, and an optional
 /// base-colour picture.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,19 +99,19 @@ impl Xf {
 
     /// Turned about the local x axis by `angle` radians.
     pub(crate) fn rot_x(self, angle: f32) -> Self {
-        let (s, c) = angle.sin_cos();
+        let (s, c) = angle.sin_cos_exact();
         self.then_linear([[1.0, 0.0, 0.0], [0.0, c, s], [0.0, -s, c]])
     }
 
     /// Turned about the local y axis.
     pub(crate) fn rot_y(self, angle: f32) -> Self {
-        let (s, c) = angle.sin_cos();
+        let (s, c) = angle.sin_cos_exact();
         self.then_linear([[c, 0.0, -s], [0.0, 1.0, 0.0], [s, 0.0, c]])
     }
 
     /// Turned about the local z axis.
     pub(crate) fn rot_z(self, angle: f32) -> Self {
-        let (s, c) = angle.sin_cos();
+        let (s, c) = angle.sin_cos_exact();
         self.then_linear([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
     }
 
@@ -122,12 +163,15 @@ pub(crate) struct Mat(usize);
 /// A colour written as sRGB hex, in linear RGBA.
 pub(crate) fn hex(rgb: u32) -> [f32; 4] {
     let channel = |shift: u32| {
-        let v = ((rgb >> shift) & 0xff) as f32 / 255.0;
-        if v <= 0.04045 {
+        // In f64 and then rounded: libm's last-bit differences do not
+        // reach an f32.
+        let v = f64::from((rgb >> shift) & 0xff) / 255.0;
+        let linear = if v <= 0.04045 {
             v / 12.92
         } else {
             ((v + 0.055) / 1.055).powf(2.4)
-        }
+        };
+        linear as f32
     };
     [channel(16), channel(8), channel(0), 1.0]
 }
@@ -257,7 +301,7 @@ impl Builder {
         for (i, (&(radius, height), &(nr, ny))) in profile.iter().zip(&normal_2d).enumerate() {
             for s in 0..=segments {
                 let angle = TAU * s as f32 / segments as f32;
-                let (sin, cos) = angle.sin_cos();
+                let (sin, cos) = angle.sin_cos_exact();
                 Self::vertex(
                     part,
                     &xf,
@@ -299,7 +343,7 @@ impl Builder {
         let centre = Self::vertex(part, &xf, [0.0, height, 0.0], normal, [0.5, 0.5]);
         let first = part.positions.len() as u32;
         for s in 0..=segments {
-            let (sin, cos) = (TAU * s as f32 / segments as f32).sin_cos();
+            let (sin, cos) = (TAU * s as f32 / segments as f32).sin_cos_exact();
             Self::vertex(
                 part,
                 &xf,
@@ -338,7 +382,7 @@ impl Builder {
         let profile: Vec<(f32, f32)> = (0..=rings)
             .map(|i| {
                 let angle = std::f32::consts::PI * i as f32 / rings as f32;
-                (radius * angle.sin(), -radius * angle.cos())
+                (radius * angle.sin_exact(), -radius * angle.cos_exact())
             })
             .collect();
         self.lathe(mat, xf, &profile, segments, false);
@@ -357,9 +401,9 @@ impl Builder {
         let part = &mut self.parts[mat.0];
         let start = part.positions.len() as u32;
         for s in 0..=segments {
-            let (sin, cos) = (TAU * s as f32 / segments as f32).sin_cos();
+            let (sin, cos) = (TAU * s as f32 / segments as f32).sin_cos_exact();
             for k in 0..=sides {
-                let (ks, kc) = (TAU * k as f32 / sides as f32).sin_cos();
+                let (ks, kc) = (TAU * k as f32 / sides as f32).sin_cos_exact();
                 let normal = [kc * cos, ks, -kc * sin];
                 let radius = major + minor * kc;
                 Self::vertex(
@@ -428,5 +472,20 @@ impl Builder {
         let d = Self::vertex(part, &xf, [-w, h, 0.0], normal, [0.0, 0.0]);
         Self::triangle(part, a, b, c);
         Self::triangle(part, a, c, d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_trig_agrees_with_libm() {
+        for step in -2000..=2000 {
+            let x = step as f32 * 0.01;
+            let (sin, cos) = x.sin_cos_exact();
+            assert!((sin - x.sin()).abs() < 1e-6, "sin {x}");
+            assert!((cos - x.cos()).abs() < 1e-6, "cos {x}");
+        }
     }
 }

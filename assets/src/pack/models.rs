@@ -4,7 +4,7 @@
 use std::f32::consts::{FRAC_PI_2, PI, TAU};
 
 use super::art;
-use super::mesh::{Builder, Mat, Xf};
+use super::mesh::{Builder, ExactTrig, Mat, Xf};
 
 /// Segments around a round part.
 const ROUND: u32 = 32;
@@ -80,7 +80,7 @@ pub(super) fn bar_stool() -> Builder {
     );
     for k in 0..3 {
         let angle = TAU * k as f32 / 3.0 + 0.3;
-        let (s, c) = angle.sin_cos();
+        let (s, c) = angle.sin_cos_exact();
         b.tube(
             metal,
             &[[0.06 * c, 0.7, 0.06 * s], [0.2 * c, 0.0, 0.2 * s]],
@@ -384,7 +384,7 @@ pub(super) fn street_lamp() -> Builder {
     let arc: Vec<[f32; 3]> = (0..=8)
         .map(|k| {
             let t = k as f32 / 8.0 * FRAC_PI_2;
-            [0.35 * (1.0 - t.cos()), 3.2 + 0.3 * t.sin(), 0.0]
+            [0.35 * (1.0 - t.cos_exact()), 3.2 + 0.3 * t.sin_exact(), 0.0]
         })
         .collect();
     b.tube(iron, &arc, 0.03, 12);
@@ -478,7 +478,7 @@ pub(super) fn beanie() -> Builder {
     let dome: Vec<(f32, f32)> = (0..=12)
         .map(|k| {
             let a = k as f32 / 12.0 * FRAC_PI_2;
-            (0.1 * a.cos(), 0.04 + 0.12 * a.sin())
+            (0.1 * a.cos_exact(), 0.04 + 0.12 * a.sin_exact())
         })
         .collect();
     b.lathe(knit, Xf::at(0.0, 0.0, 0.0), &dome, ROUND, false);
@@ -521,7 +521,7 @@ pub(super) fn crown() -> Builder {
     );
     for k in 0..8 {
         let a = TAU * k as f32 / 8.0;
-        let (s, c) = a.sin_cos();
+        let (s, c) = a.sin_cos_exact();
         b.cylinder(gold, Xf::at(0.1 * c, 0.05, 0.1 * s), 0.022, 0.0, 0.07, 8);
         b.sphere(gold, Xf::at(0.1 * c, 0.125, 0.1 * s), 0.008, 8);
         b.sphere(ruby, Xf::at(0.108 * c, 0.025, 0.108 * s), 0.011, 12);
@@ -613,7 +613,14 @@ pub(super) fn bicycle() -> Builder {
             let a = TAU * k as f32 / 12.0;
             b.tube(
                 metal,
-                &[hub, [0.0, hub[1] + 0.3 * a.sin(), hub[2] + 0.3 * a.cos()]],
+                &[
+                    hub,
+                    [
+                        0.0,
+                        hub[1] + 0.3 * a.sin_exact(),
+                        hub[2] + 0.3 * a.cos_exact(),
+                    ],
+                ],
                 0.0025,
                 4,
             );
@@ -923,7 +930,8 @@ pub(super) fn market_stall() -> Builder {
     ] {
         b.cuboid(timber, Xf::at(x, h / 2.0, z), [0.08, h, 0.08]);
     }
-    let slope = (0.3f32).atan2(1.25);
+    // atan(0.3 / 1.25): the awning falls 0.3 m over 1.25 m.
+    let slope = 0.235_545_f32;
     b.cuboid(
         awning,
         Xf::at(0.0, 2.38, 0.02).rot_x(slope),
@@ -970,7 +978,7 @@ pub(super) fn ceramic_vase() -> Builder {
     let profile: Vec<(f32, f32)> = (0..=16)
         .map(|k| {
             let t = k as f32 / 16.0;
-            let r = 0.06 + 0.07 * (t * PI * 1.2).sin().max(0.0) + 0.02 * (1.0 - t);
+            let r = 0.06 + 0.07 * (t * PI * 1.2).sin_exact().max(0.0) + 0.02 * (1.0 - t);
             (if k == 0 { 0.0 } else { r }, t * 0.42)
         })
         .collect();
@@ -1034,12 +1042,12 @@ pub(super) fn barrel() -> Builder {
     let profile: Vec<(f32, f32)> = (0..=12)
         .map(|k| {
             let t = k as f32 / 12.0;
-            (0.25 + 0.05 * (t * PI).sin(), t * 0.85)
+            (0.25 + 0.05 * (t * PI).sin_exact(), t * 0.85)
         })
         .collect();
     b.lathe(staves, Xf::at(0.0, 0.0, 0.0), &profile, ROUND, true);
     for t in [0.08, 0.3, 0.7, 0.92] {
-        let r = 0.25 + 0.05 * (t * PI).sin();
+        let r = 0.25 + 0.05 * (t * PI).sin_exact();
         b.torus(iron, Xf::at(0.0, t * 0.85, 0.0), r + 0.004, 0.008, ROUND, 6);
     }
     b
