@@ -16,6 +16,7 @@ mod ids;
 mod keys;
 mod ledger;
 mod proof;
+mod rules;
 mod settle;
 mod state;
 mod store;
@@ -38,7 +39,10 @@ pub use crate::ids::{
 pub use crate::keys::{Address, Keypair, Signature};
 pub use crate::ledger::{CommittedBlock, Ledger};
 pub use crate::proof::{AssetProof, Holding, verify_asset, verify_holding};
-pub use crate::settle::{Settlement, Split, periods_used};
+pub use crate::rules::{
+    RentCosts, check_asset_fillable, check_listing_fillable, check_open, rent_costs,
+};
+pub use crate::settle::{Settlement, Split, periods_used, rent_paid_and_refund};
 pub use crate::state::{
     Account, ActiveRental, Asset, ChainParams, ChainState, Listing, ListingStatus, ListingTerms,
     RentTerms, Rental, RentalStatus, StateKey, Validator,

@@ -90,6 +90,29 @@ pub fn periods_used(rental: &Rental, now: Timestamp) -> u32 {
     u32::try_from(begun).unwrap_or(rental.periods)
 }
 
+/// The rent paid for `periods_used` periods of `rental`, and the rent
+/// refunded for the rest.
+pub fn rent_paid_and_refund(
+    rental: &Rental,
+    periods_used: u32,
+) -> Result<(Amount, Amount), LedgerError> {
+    let paid = rental
+        .price_per_period
+        .checked_mul(u64::from(periods_used))
+        .ok_or(LedgerError::Overflow { what: "rent used" })?;
+    let unused = rental
+        .periods
+        .checked_sub(periods_used)
+        .ok_or(LedgerError::Overflow {
+            what: "unused periods",
+        })?;
+    let refund = rental
+        .price_per_period
+        .checked_mul(u64::from(unused))
+        .ok_or(LedgerError::Overflow { what: "the refund" })?;
+    Ok((paid, refund))
+}
+
 /// How a rental ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Ending {
@@ -114,20 +137,7 @@ pub(crate) fn settle<R: StateReader>(
         Ending::AtEnd => rental.periods,
         Ending::Returned => periods_used(&rental, now),
     };
-    let paid = rental
-        .price_per_period
-        .checked_mul(u64::from(periods_used))
-        .ok_or(LedgerError::Overflow { what: "rent used" })?;
-    let unused = rental
-        .periods
-        .checked_sub(periods_used)
-        .ok_or(LedgerError::Overflow {
-            what: "unused periods",
-        })?;
-    let refund = rental
-        .price_per_period
-        .checked_mul(u64::from(unused))
-        .ok_or(LedgerError::Overflow { what: "the refund" })?;
+    let (paid, refund) = rent_paid_and_refund(&rental, periods_used)?;
     let split = Split::of(paid, rental.royalty_bps, fee_bps)?;
 
     let mut counters = overlay.counters();

@@ -6,8 +6,8 @@
 #![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
 
 use ledger::{
-    Address, Amount, Asset, ChainParams, LedgerError, Listing, ListingStatus, ListingTerms, Rental,
-    RentalStatus, Split, Timestamp, periods_used,
+    Address, Amount, Asset, ChainParams, LedgerError, Listing, ListingTerms, Rental, RentalStatus,
+    Split, Timestamp, periods_used,
 };
 
 use crate::error::MarketError;
@@ -59,7 +59,8 @@ pub struct SaleQuote {
     pub split: Split,
 }
 
-/// Checks, as the ledger does, that `who` may fill `listing` at `now`.
+/// Checks, with the ledger's own rules, that `who` may fill `listing` at
+/// `now`.
 fn fillable(
     listing: &Listing,
     asset: &Asset,
@@ -67,63 +68,8 @@ fn fillable(
     now: Timestamp,
     expected: &'static str,
 ) -> Result<(), LedgerError> {
-    if listing.terms.kind() != expected {
-        return Err(LedgerError::WrongListingKind {
-            listing: listing.id,
-            expected,
-            actual: listing.terms.kind(),
-        });
-    }
-    match listing.status {
-        ListingStatus::Open => {}
-        ListingStatus::Cancelled { .. } => {
-            return Err(LedgerError::ListingClosed {
-                listing: listing.id,
-                status: "cancelled",
-            });
-        }
-        ListingStatus::Sold { .. } => {
-            return Err(LedgerError::ListingClosed {
-                listing: listing.id,
-                status: "sold",
-            });
-        }
-    }
-    if now >= listing.expires_at {
-        return Err(LedgerError::ListingExpired {
-            listing: listing.id,
-            expired_at: listing.expires_at,
-            now,
-        });
-    }
-    if asset.id != listing.asset
-        || asset.owner_seq != listing.owner_seq
-        || asset.owner != listing.lister
-    {
-        return Err(LedgerError::ListingStale {
-            listing: listing.id,
-            asset: listing.asset,
-        });
-    }
-    if listing.lister == *who {
-        return Err(LedgerError::SelfDealing {
-            what: "fill a listing",
-            address: *who,
-        });
-    }
-    if let Some(rental) = asset.rental {
-        return Err(LedgerError::AssetLocked {
-            action: if expected == "rent" {
-                "re-rent"
-            } else {
-                "sell"
-            },
-            asset: asset.id,
-            rental: rental.id,
-            until: rental.ends_at,
-        });
-    }
-    Ok(())
+    ledger::check_listing_fillable(listing, now, expected)?;
+    ledger::check_asset_fillable(listing, asset, who, expected)
 }
 
 fn affordable(who: &Address, needed: Amount, balance: Option<Amount>) -> Result<(), LedgerError> {
@@ -157,47 +103,16 @@ pub fn rent_quote(
         }
         .into());
     };
-    if let Some(reserved_for) = terms.reserved_for
-        && reserved_for != *renter
-    {
-        return Err(LedgerError::ReservedForOther {
-            listing: listing.id,
-            reserved_for,
-            signer: *renter,
-        }
-        .into());
-    }
-    if periods < terms.min_periods || periods > terms.max_periods {
-        return Err(LedgerError::PeriodsOutOfRange {
-            periods,
-            min: terms.min_periods,
-            max: terms.max_periods,
-        }
-        .into());
-    }
-    let rent = terms
-        .price_per_period
-        .checked_mul(u64::from(periods))
-        .ok_or(LedgerError::Overflow { what: "the rent" })?;
-    let total_now = rent
-        .checked_add(terms.deposit)
-        .ok_or(LedgerError::Overflow { what: "the escrow" })?;
-    let ends_at = terms
-        .period_secs
-        .checked_mul(u64::from(periods))
-        .and_then(|length| length.checked_add(now))
-        .ok_or(LedgerError::Overflow {
-            what: "the rental's end",
-        })?;
-    affordable(renter, total_now, balance)?;
+    let costs = ledger::rent_costs(listing.id, &terms, renter, periods, now)?;
+    affordable(renter, costs.escrow, balance)?;
     Ok(RentQuote {
         periods,
-        rent,
+        rent: costs.rent,
         deposit: terms.deposit,
-        total_now,
+        total_now: costs.escrow,
         starts_at: now,
-        ends_at,
-        split: Split::of(rent, asset.royalty_bps, params.network_fee_bps)?,
+        ends_at: costs.ends_at,
+        split: Split::of(costs.rent, asset.royalty_bps, params.network_fee_bps)?,
     })
 }
 
@@ -239,20 +154,7 @@ pub fn return_quote(
         });
     }
     let used = periods_used(rental, at);
-    let paid = rental
-        .price_per_period
-        .checked_mul(u64::from(used))
-        .ok_or(LedgerError::Overflow { what: "rent used" })?;
-    let unused = rental
-        .periods
-        .checked_sub(used)
-        .ok_or(LedgerError::Overflow {
-            what: "unused periods",
-        })?;
-    let refund = rental
-        .price_per_period
-        .checked_mul(u64::from(unused))
-        .ok_or(LedgerError::Overflow { what: "the refund" })?;
+    let (paid, refund) = ledger::rent_paid_and_refund(rental, used)?;
     let to_renter = refund
         .checked_add(rental.deposit)
         .ok_or(LedgerError::Overflow {

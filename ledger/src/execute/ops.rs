@@ -7,6 +7,7 @@ use crate::execute::StateReader;
 use crate::execute::overlay::Overlay;
 use crate::ids::{Amount, AssetId, BasisPoints, ChainId, Height, ListingId, RentalId, Timestamp};
 use crate::keys::Address;
+use crate::rules::{self, RentCosts};
 use crate::settle::{self, Settlement, Split};
 use crate::state::{
     ActiveRental, Asset, ChainParams, Listing, ListingStatus, ListingTerms, RentTerms, Rental,
@@ -350,7 +351,7 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
                 lister: listing.lister,
             });
         }
-        check_open(&listing)?;
+        rules::check_open(&listing)?;
         listing.status = ListingStatus::Cancelled { at: self.time() };
         let asset_id = listing.asset;
         self.overlay.set_listing(listing);
@@ -369,46 +370,9 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
         expected: &'static str,
     ) -> Result<(Listing, Asset), LedgerError> {
         let listing = self.overlay.require_listing(id)?;
-        if listing.terms.kind() != expected {
-            return Err(LedgerError::WrongListingKind {
-                listing: id,
-                expected,
-                actual: listing.terms.kind(),
-            });
-        }
-        check_open(&listing)?;
-        if self.time() >= listing.expires_at {
-            return Err(LedgerError::ListingExpired {
-                listing: id,
-                expired_at: listing.expires_at,
-                now: self.time(),
-            });
-        }
+        rules::check_listing_fillable(&listing, self.time(), expected)?;
         let asset = self.overlay.require_asset(listing.asset)?;
-        if asset.owner_seq != listing.owner_seq || asset.owner != listing.lister {
-            return Err(LedgerError::ListingStale {
-                listing: id,
-                asset: listing.asset,
-            });
-        }
-        if listing.lister == self.signer {
-            return Err(LedgerError::SelfDealing {
-                what: "fill a listing",
-                address: self.signer,
-            });
-        }
-        if let Some(rental) = asset.rental {
-            return Err(LedgerError::AssetLocked {
-                action: if expected == "rent" {
-                    "re-rent"
-                } else {
-                    "sell"
-                },
-                asset: asset.id,
-                rental: rental.id,
-                until: rental.ends_at,
-            });
-        }
+        rules::check_asset_fillable(&listing, &asset, &self.signer, expected)?;
         Ok((listing, asset))
     }
 
@@ -417,36 +381,9 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
         let ListingTerms::Rent(terms) = listing.terms else {
             unreachable!("fillable checked the kind");
         };
-        if let Some(reserved_for) = terms.reserved_for
-            && reserved_for != self.signer
-        {
-            return Err(LedgerError::ReservedForOther {
-                listing: id,
-                reserved_for,
-                signer: self.signer,
-            });
-        }
-        if periods < terms.min_periods || periods > terms.max_periods {
-            return Err(LedgerError::PeriodsOutOfRange {
-                periods,
-                min: terms.min_periods,
-                max: terms.max_periods,
-            });
-        }
-        let rent = terms
-            .price_per_period
-            .checked_mul(u64::from(periods))
-            .ok_or(LedgerError::Overflow { what: "the rent" })?;
-        let escrow = rent
-            .checked_add(terms.deposit)
-            .ok_or(LedgerError::Overflow { what: "the escrow" })?;
-        let ends_at = terms
-            .period_secs
-            .checked_mul(u64::from(periods))
-            .and_then(|length| length.checked_add(self.time()))
-            .ok_or(LedgerError::Overflow {
-                what: "the rental's end",
-            })?;
+        let RentCosts {
+            escrow, ends_at, ..
+        } = rules::rent_costs(id, &terms, &self.signer, periods, self.time())?;
         self.overlay.debit(self.signer, escrow)?;
 
         let mut counters = self.overlay.counters();
@@ -625,18 +562,4 @@ fn take_next(counter: &mut u64, what: &'static str) -> Result<u64, LedgerError> 
     let id = *counter;
     *counter = id.checked_add(1).ok_or(LedgerError::Overflow { what })?;
     Ok(id)
-}
-
-fn check_open(listing: &Listing) -> Result<(), LedgerError> {
-    match listing.status {
-        ListingStatus::Open => Ok(()),
-        ListingStatus::Cancelled { .. } => Err(LedgerError::ListingClosed {
-            listing: listing.id,
-            status: "cancelled",
-        }),
-        ListingStatus::Sold { .. } => Err(LedgerError::ListingClosed {
-            listing: listing.id,
-            status: "sold",
-        }),
-    }
 }
