@@ -26,17 +26,7 @@ fn the_pack_has_thirty_distinct_sensible_models() {
     assert_eq!(names.len(), models.len());
     assert_eq!(ids.len(), models.len());
     let kinds: HashSet<_> = models.iter().map(|m| m.kind).collect();
-    for kind in [
-        AssetKind::Wearable,
-        AssetKind::Furniture,
-        AssetKind::Vehicle,
-        AssetKind::Art,
-        AssetKind::Decoration,
-        AssetKind::Lighting,
-        AssetKind::Plant,
-        AssetKind::Structure,
-        AssetKind::Parcel,
-    ] {
+    for kind in AssetKind::ALL {
         assert!(kinds.contains(&kind), "no {kind} in the pack");
     }
     for model in &models {

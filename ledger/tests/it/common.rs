@@ -139,6 +139,12 @@ impl Net {
         id
     }
 
+    /// `renter` rents `listing` for `periods`, which must succeed.
+    pub(crate) fn rent(&mut self, renter: &Keypair, listing: ledger::ListingId, periods: u32) {
+        self.run(renter, Operation::Rent { listing, periods })
+            .unwrap();
+    }
+
     /// `owner` lists `asset` for rent and returns the listing's id.
     pub(crate) fn list_for_rent(
         &mut self,

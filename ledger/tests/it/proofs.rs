@@ -1,6 +1,6 @@
 //! Ownership and rental proofs, checked against nothing but a state root.
 
-use ledger::{AssetProof, Holding, LedgerError, Operation, verify_asset, verify_holding};
+use ledger::{AssetProof, Holding, LedgerError, verify_asset, verify_holding};
 
 use crate::common::{Net, hourly};
 
@@ -12,14 +12,7 @@ fn a_proof_shows_the_owner_and_later_the_renter_at_each_height() {
     let owned_at = net.ledger.height();
     let root_owned = net.ledger.state_root();
     let listing = net.list_for_rent(&alice, hat, hourly());
-    net.run(
-        &bob,
-        Operation::Rent {
-            listing,
-            periods: 1,
-        },
-    )
-    .unwrap();
+    net.rent(&bob, listing, 1);
     let rented_at = net.ledger.height();
     let root_rented = net.ledger.state_root();
 

@@ -13,14 +13,7 @@ fn renting_moves_rent_and_deposit_into_escrow_and_locks_the_asset() {
     let bob_before = net.balance(&bob);
     let total = net.total_tokens();
 
-    net.run(
-        &bob,
-        Operation::Rent {
-            listing,
-            periods: 3,
-        },
-    )
-    .unwrap();
+    net.rent(&bob, listing, 3);
     let start = net.time;
     assert_eq!(net.balance(&bob), bob_before - 3 * 100 - 50);
     assert_eq!(net.ledger.chain().escrow, 350);
@@ -158,14 +151,7 @@ fn the_ledger_settles_a_rental_in_the_first_block_that_reaches_its_end() {
         ..hourly()
     };
     let listing = net.list_for_rent(&carol, id, terms);
-    net.run(
-        &bob,
-        Operation::Rent {
-            listing,
-            periods: 2,
-        },
-    )
-    .unwrap();
+    net.rent(&bob, listing, 2);
     let ends_at = net.time + 120;
     let rental = net.ledger.asset(&id).unwrap().unwrap().rental.unwrap().id;
     let before = (
@@ -214,14 +200,7 @@ fn the_ledger_settles_a_rental_in_the_first_block_that_reaches_its_end() {
     assert_eq!(asset.user(), carol.address());
 
     // The listing is still open, so Bob can rent again; Carol may now move it.
-    net.run(
-        &bob,
-        Operation::Rent {
-            listing,
-            periods: 1,
-        },
-    )
-    .unwrap();
+    net.rent(&bob, listing, 1);
     let block = net.advance(3_600);
     assert_eq!(block.settlements.len(), 1);
     net.run(
@@ -275,14 +254,7 @@ fn early_return_refunds_unused_whole_periods() {
     let (alice, bob) = (net.alice.clone(), net.bob.clone());
     let id = net.mint(&alice, 1, 0);
     let listing = net.list_for_rent(&alice, id, hourly());
-    net.run(
-        &bob,
-        Operation::Rent {
-            listing,
-            periods: 5,
-        },
-    )
-    .unwrap();
+    net.rent(&bob, listing, 5);
     let rental = net.ledger.asset(&id).unwrap().unwrap().rental.unwrap().id;
     let (alice_before, bob_before, fee_before) = (
         net.balance(&alice),
@@ -358,14 +330,7 @@ fn a_returned_rental_pays_at_least_one_period_and_a_settled_one_cannot_be_return
     assert_eq!(block.settlements[0].periods_used, 1);
     assert_eq!(block.settlements[0].refund, 100);
 
-    net.run(
-        &bob,
-        Operation::Rent {
-            listing,
-            periods: 1,
-        },
-    )
-    .unwrap();
+    net.rent(&bob, listing, 1);
     let rental = net.ledger.asset(&id).unwrap().unwrap().rental.unwrap().id;
     net.advance(3_600);
     assert_eq!(
@@ -460,14 +425,7 @@ fn rent_checks_reservation_periods_funds_and_self() {
         },
     )
     .unwrap();
-    net.run(
-        &bob,
-        Operation::Rent {
-            listing,
-            periods: 2,
-        },
-    )
-    .unwrap();
+    net.rent(&bob, listing, 2);
     let proof = net.ledger.prove_asset(&id, net.ledger.height()).unwrap();
     let holding = ledger::verify_holding(&net.ledger.state_root(), &proof, &bob.address()).unwrap();
     assert!(matches!(holding, Holding::Renter { .. }));
@@ -479,14 +437,7 @@ fn a_return_in_the_last_period_is_a_return_with_nothing_refunded() {
     let (alice, bob) = (net.alice.clone(), net.bob.clone());
     let id = net.mint(&alice, 1, 0);
     let listing = net.list_for_rent(&alice, id, hourly());
-    net.run(
-        &bob,
-        Operation::Rent {
-            listing,
-            periods: 2,
-        },
-    )
-    .unwrap();
+    net.rent(&bob, listing, 2);
     let rental = net.ledger.asset(&id).unwrap().unwrap().rental.unwrap();
     net.advance(rental.ends_at - net.time - 10);
     let tx = net.tx(&bob, Operation::ReturnRental { rental: rental.id });
@@ -509,14 +460,7 @@ fn a_period_that_begins_at_the_return_is_paid() {
     let (alice, bob) = (net.alice.clone(), net.bob.clone());
     let id = net.mint(&alice, 1, 0);
     let listing = net.list_for_rent(&alice, id, hourly());
-    net.run(
-        &bob,
-        Operation::Rent {
-            listing,
-            periods: 3,
-        },
-    )
-    .unwrap();
+    net.rent(&bob, listing, 3);
     let rental = net.ledger.asset(&id).unwrap().unwrap().rental.unwrap();
     let started = rental.ends_at - 3 * 3_600;
     // Exactly one hour in, the second hour has begun.

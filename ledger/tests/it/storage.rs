@@ -12,14 +12,7 @@ fn a_reopened_ledger_is_where_it_was() {
     let (alice, bob) = (net.alice.clone(), net.bob.clone());
     let hat = net.mint(&alice, 1, 100);
     let listing = net.list_for_rent(&alice, hat, hourly());
-    net.run(
-        &bob,
-        Operation::Rent {
-            listing,
-            periods: 2,
-        },
-    )
-    .unwrap();
+    net.rent(&bob, listing, 2);
     let (height, root, chain) = (
         net.ledger.height(),
         net.ledger.state_root(),

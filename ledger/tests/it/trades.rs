@@ -146,14 +146,7 @@ fn a_rented_asset_cannot_be_traded_by_owner_or_renter() {
     let (alice, bob, carol) = (net.alice.clone(), net.bob.clone(), net.carol.clone());
     let hat = net.mint(&alice, 1, 0);
     let listing = net.list_for_rent(&alice, hat, hourly());
-    net.run(
-        &bob,
-        Operation::Rent {
-            listing,
-            periods: 1,
-        },
-    )
-    .unwrap();
+    net.rent(&bob, listing, 1);
     let rental = net.ledger.asset(&hat).unwrap().unwrap().rental.unwrap();
 
     let deal = terms(&net, &alice, &carol, side(vec![hat], 0), side(vec![], 10));
