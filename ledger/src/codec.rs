@@ -13,6 +13,8 @@ use crate::error::LedgerError;
 pub(crate) const TX_DOMAIN: &[u8] = b"plaza/tx/v1";
 /// Domain tag of a trade-terms signature.
 pub(crate) const TRADE_DOMAIN: &[u8] = b"plaza/trade/v1";
+/// Domain of the hash of a trade's two offers.
+pub(crate) const TRADE_OFFERS_DOMAIN: &[u8] = b"plaza/trade-offers/v1";
 /// Domain tag of a block hash.
 pub(crate) const BLOCK_DOMAIN: &[u8] = b"plaza/block/v1";
 /// Domain tag of a block's transaction-list hash.

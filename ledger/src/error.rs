@@ -311,6 +311,11 @@ pub enum LedgerError {
     /// Trade terms that make no sense.
     #[error("invalid trade: {0}")]
     InvalidTrade(&'static str),
+    /// The terms' hash of the offers is not the hash of their offers.
+    #[error(
+        "the trade's offers hash does not match its offers: the terms were altered after they were confirmed"
+    )]
+    TradeOffersHash,
     /// One side gives more assets than allowed.
     #[error("a trade side gives {count} assets, more than the {max} allowed")]
     TooManyTradeAssets {

@@ -14,7 +14,7 @@ use crate::proof::AssetProof;
 use crate::settle::Settlement;
 use crate::state::{Account, Asset, ChainState, Listing, Rental, Validator};
 use crate::store::{Store, StoredBlock, TxLocation};
-use crate::tx::SignedTransaction;
+use crate::tx::{SignedTransaction, Transaction};
 use crate::verify::{VerifiedBlock, Verifier};
 
 /// What committing a block did.
@@ -28,8 +28,18 @@ pub struct CommittedBlock {
     pub state_root: StateRoot,
     /// Each transaction's outcome, in block order.
     pub results: Vec<TxResult>,
+    /// The block's time.
+    pub time: Timestamp,
     /// Rentals it settled: those that ended, then those returned early.
     pub settlements: Vec<Settlement>,
+    /// Accounts the block changed, as they are after it, by address.
+    pub accounts: Vec<(Address, Account)>,
+    /// Assets the block changed, as they are after it, by id.
+    pub assets: Vec<Asset>,
+    /// Listings the block made or changed, as they are after it, by id.
+    pub listings: Vec<Listing>,
+    /// Rentals the block made or changed, as they are after it, by id.
+    pub rentals: Vec<Rental>,
 }
 
 /// One host's copy of the ledger.
@@ -147,6 +157,7 @@ impl Ledger {
         let block = verified.into_block();
         let state_root = self.store.commit(&block, &effects, &[])?;
         let hash = block.hash();
+        let time = block.header.time;
         debug!(
             height = block.header.height,
             txs = block.txs.len(),
@@ -160,9 +171,29 @@ impl Ledger {
             height: block.header.height,
             hash,
             state_root,
+            time,
             results: effects.results,
             settlements: effects.settlements,
+            accounts: effects.accounts,
+            assets: effects.assets.into_iter().map(|(_, asset)| asset).collect(),
+            listings: effects
+                .listings
+                .into_iter()
+                .map(|(_, listing)| listing)
+                .collect(),
+            rentals: effects
+                .rentals
+                .into_iter()
+                .map(|(_, rental)| rental)
+                .collect(),
         })
+    }
+
+    /// Whether `tx` would be applied if it were the only transaction of a
+    /// block at `time` on top of the committed state: the ledger's own
+    /// checks, run without a signature and without writing anything.
+    pub fn check_transaction(&self, tx: &Transaction, time: Timestamp) -> Result<(), LedgerError> {
+        execute::check_transaction(&self.store, &self.chain, tx, time)
     }
 
     /// An account; one that never held anything is empty.
@@ -260,5 +291,31 @@ impl Ledger {
             record,
             path,
         })
+    }
+}
+
+impl StateReader for Ledger {
+    fn account(&self, address: &Address) -> Result<Option<Account>, LedgerError> {
+        self.store.account(address)
+    }
+
+    fn asset(&self, id: &AssetId) -> Result<Option<Asset>, LedgerError> {
+        self.store.asset(id)
+    }
+
+    fn listing(&self, id: ListingId) -> Result<Option<Listing>, LedgerError> {
+        self.store.listing(id)
+    }
+
+    fn rental(&self, id: RentalId) -> Result<Option<Rental>, LedgerError> {
+        self.store.rental(id)
+    }
+
+    fn validator(&self, address: &Address) -> Result<Option<Validator>, LedgerError> {
+        self.store.validator(address)
+    }
+
+    fn rentals_due(&self, time: Timestamp) -> Result<Vec<(Timestamp, RentalId)>, LedgerError> {
+        StateReader::rentals_due(&self.store, time)
     }
 }

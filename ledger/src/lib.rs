@@ -30,7 +30,9 @@ pub mod testkit;
 pub use crate::block::{Block, BlockHeader, MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
 pub use crate::codec::{decode, encode};
 pub use crate::error::LedgerError;
-pub use crate::execute::{BlockEffects, StateReader, StoredTxResult, TxResult, apply_block};
+pub use crate::execute::{
+    BlockEffects, StateReader, StoredTxResult, TxResult, apply_block, check_transaction,
+};
 pub use crate::genesis::Genesis;
 pub use crate::ids::{
     Amount, AssetId, BPS_DENOMINATOR, BasisPoints, BlockHash, ChainId, Height, ListingId, Nonce,

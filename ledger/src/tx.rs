@@ -3,7 +3,7 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
-use crate::codec::{self, TRADE_DOMAIN, TX_DOMAIN};
+use crate::codec::{self, TRADE_DOMAIN, TRADE_OFFERS_DOMAIN, TX_DOMAIN};
 use crate::error::LedgerError;
 use crate::ids::{
     Amount, AssetId, BasisPoints, ChainId, ListingId, Nonce, RentalId, Timestamp, TxId,
@@ -116,7 +116,10 @@ pub struct TradeSide {
 /// The terms both parties of a trade sign.
 ///
 /// Each party's nonce is part of the terms and the trade consumes it, so a
-/// signed trade executes at most once.
+/// signed trade executes at most once. The terms also carry the revision
+/// of the trade window both parties confirmed and a hash of both offers,
+/// which the ledger checks against the offers themselves: what a party
+/// confirmed on screen is exactly what it signs.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct TradeTerms {
     /// The first party.
@@ -133,9 +136,29 @@ pub struct TradeTerms {
     pub b_nonce: Nonce,
     /// The trade cannot execute in a block whose time is at or after this.
     pub expires_at: Timestamp,
+    /// The trade window's revision that both parties confirmed.
+    pub revision: u64,
+    /// [`TradeTerms::hash_offers`] of these terms.
+    pub offers_hash: [u8; 32],
 }
 
 impl TradeTerms {
+    /// The hash of both parties and both offers.
+    pub fn hash_offers(&self) -> [u8; 32] {
+        let mut parts = Vec::with_capacity(256);
+        codec::encode_into(&self.a, &mut parts);
+        codec::encode_into(&self.b, &mut parts);
+        codec::encode_into(&self.a_gives, &mut parts);
+        codec::encode_into(&self.b_gives, &mut parts);
+        codec::tagged_hash(TRADE_OFFERS_DOMAIN, &[&parts])
+    }
+
+    /// These terms with `offers_hash` set from their offers.
+    pub fn with_offers_hash(mut self) -> Self {
+        self.offers_hash = self.hash_offers();
+        self
+    }
+
     /// The bytes each party signs: domain tag, chain id, terms.
     pub fn signing_bytes(&self, chain_id: &ChainId) -> Vec<u8> {
         let mut out = TRADE_DOMAIN.to_vec();

@@ -15,6 +15,7 @@ use crate::ids::{AssetId, ListingId, RentalId, Timestamp, TxId};
 use crate::keys::Address;
 use crate::settle::{self, Settlement};
 use crate::state::{Account, Asset, ChainState, Listing, Rental, RentalStatus, Validator};
+use crate::tx::Transaction;
 use crate::verify::VerifiedBlock;
 
 use overlay::{Counters, Overlay};
@@ -132,36 +133,8 @@ pub fn apply_block<R: StateReader>(
         return Err(LedgerError::UnknownProposer(header.proposer));
     }
 
-    let mut overlay = Overlay::new(
-        state,
-        Counters {
-            next_listing: chain.next_listing,
-            next_rental: chain.next_rental,
-            escrow: chain.escrow,
-        },
-    );
-
-    // Rentals that have run their course end in this block, before any
-    // transaction, so that their assets are free for the block's trades.
-    let mut settlements = Vec::new();
-    for (ends_at, id) in state.rentals_due(header.time)? {
-        let rental = overlay.require_rental(id)?;
-        if rental.status != RentalStatus::Active || rental.ends_at != ends_at {
-            return Err(LedgerError::Corrupt(format!(
-                "due index lists {id} ending at {ends_at}, but it is {:?} ending at {}",
-                rental.status, rental.ends_at
-            )));
-        }
-        settlements.push(settle::settle(
-            &mut overlay,
-            rental,
-            settle::Ending::AtEnd,
-            header.time,
-            header.proposer,
-            chain.params.network_fee_bps,
-        )?);
-        overlay.keep();
-    }
+    let mut overlay = Overlay::new(state, counters(chain));
+    let mut settlements = settle_due(&mut overlay, chain, header.time, header.proposer)?;
 
     let context = ops::Context {
         chain_id: &chain.chain_id,
@@ -172,7 +145,7 @@ pub fn apply_block<R: StateReader>(
     };
     let mut results = Vec::with_capacity(block.txs.len());
     for (tx, (id, signature)) in block.txs.iter().zip(verified.checks()) {
-        let outcome = match ops::apply_tx(&mut overlay, &context, tx, signature) {
+        let outcome = match ops::apply_tx(&mut overlay, &context, &tx.tx, signature) {
             Ok(settlement) => {
                 overlay.keep();
                 settlements.extend(settlement);
@@ -223,4 +196,75 @@ pub fn apply_block<R: StateReader>(
         results,
         settlements,
     })
+}
+
+fn counters(chain: &ChainState) -> Counters {
+    Counters {
+        next_listing: chain.next_listing,
+        next_rental: chain.next_rental,
+        escrow: chain.escrow,
+    }
+}
+
+/// Settles the rentals that have run their course by `time`. A block does
+/// this before any transaction, so that their assets are free for the
+/// block's trades.
+fn settle_due<R: StateReader>(
+    overlay: &mut Overlay<'_, R>,
+    chain: &ChainState,
+    time: Timestamp,
+    proposer: Address,
+) -> Result<Vec<Settlement>, LedgerError> {
+    let mut settlements = Vec::new();
+    for (ends_at, id) in overlay.base().rentals_due(time)? {
+        let rental = overlay.require_rental(id)?;
+        if rental.status != RentalStatus::Active || rental.ends_at != ends_at {
+            return Err(LedgerError::Corrupt(format!(
+                "due index lists {id} ending at {ends_at}, but it is {:?} ending at {}",
+                rental.status, rental.ends_at
+            )));
+        }
+        settlements.push(settle::settle(
+            overlay,
+            rental,
+            settle::Ending::AtEnd,
+            time,
+            proposer,
+            chain.params.network_fee_bps,
+        )?);
+        overlay.keep();
+    }
+    Ok(settlements)
+}
+
+/// Runs the ledger's checks on `tx` as if it were the only transaction of
+/// the block after `chain` at `time`, on `state`, without its signature
+/// (which is checked apart) and without keeping anything: the rentals due
+/// by then are settled first, as the block would.
+pub fn check_transaction<R: StateReader>(
+    state: &R,
+    chain: &ChainState,
+    tx: &Transaction,
+    time: Timestamp,
+) -> Result<(), LedgerError> {
+    if time < chain.time {
+        return Err(LedgerError::BlockTime {
+            previous: chain.time,
+            got: time,
+        });
+    }
+    // The network fees of the block go to its proposer; none is known
+    // yet, so they are credited to an address nobody holds, which cannot
+    // change the outcome of another account's transaction.
+    let proposer = Address::from_bytes([0; 32]);
+    let mut overlay = Overlay::new(state, counters(chain));
+    settle_due(&mut overlay, chain, time, proposer)?;
+    let context = ops::Context {
+        chain_id: &chain.chain_id,
+        params: chain.params,
+        height: chain.height.saturating_add(1),
+        time,
+        proposer,
+    };
+    ops::apply_tx(&mut overlay, &context, tx, &Ok(())).map(|_| ())
 }

@@ -13,7 +13,7 @@ use crate::state::{
     ActiveRental, Asset, ChainParams, Listing, ListingStatus, ListingTerms, RentTerms, Rental,
     RentalStatus,
 };
-use crate::tx::{MAX_TRADE_ASSETS, Operation, SignedTransaction, Trade};
+use crate::tx::{MAX_TRADE_ASSETS, Operation, Trade, Transaction};
 
 /// What every transaction of a block shares.
 pub(crate) struct Context<'a> {
@@ -24,14 +24,14 @@ pub(crate) struct Context<'a> {
     pub(crate) proposer: Address,
 }
 
-/// Checks and applies `signed`. Returns the settlement of an early return.
+/// Checks and applies `tx`, whose signature check came out as
+/// `signature`. Returns the settlement of an early return.
 pub(crate) fn apply_tx<R: StateReader>(
     overlay: &mut Overlay<'_, R>,
     context: &Context<'_>,
-    signed: &SignedTransaction,
+    tx: &Transaction,
     signature: &Result<(), LedgerError>,
 ) -> Result<Option<Settlement>, LedgerError> {
-    let tx = &signed.tx;
     if &tx.chain_id != context.chain_id {
         return Err(LedgerError::WrongChain {
             expected: context.chain_id.clone(),
@@ -500,6 +500,9 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
                     max: MAX_TRADE_ASSETS,
                 });
             }
+        }
+        if terms.offers_hash != terms.hash_offers() {
+            return Err(LedgerError::TradeOffersHash);
         }
         if terms.a_gives.assets.is_empty()
             && terms.a_gives.tokens == 0

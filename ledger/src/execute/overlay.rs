@@ -134,6 +134,11 @@ impl<'r, R: StateReader> Overlay<'r, R> {
         }
     }
 
+    /// The committed state underneath.
+    pub(crate) fn base(&self) -> &'r R {
+        self.base
+    }
+
     /// Forgets the journal: what was written so far stays.
     pub(crate) fn keep(&mut self) {
         self.journal.clear();

@@ -320,7 +320,10 @@ impl World {
                         a_nonce: nonce_of(a, &nonces),
                         b_nonce: nonce_of(b, &nonces),
                         expires_at: self.time + 1_000,
-                    };
+                        revision: 0,
+                        offers_hash: [0; 32],
+                    }
+                    .with_offers_hash();
                     let mut b_signed = terms.clone();
                     if forge {
                         b_signed.b_gives.tokens = b_signed.b_gives.tokens.saturating_sub(1);

@@ -281,7 +281,10 @@ fn an_oversized_transaction_inside_a_block_is_rejected() {
         a_nonce: 0,
         b_nonce: 0,
         expires_at: u64::MAX,
-    };
+        revision: 0,
+        offers_hash: [0; 32],
+    }
+    .with_offers_hash();
     let op = Operation::Trade(ledger::Trade {
         a_signature: terms.sign(&chain_id(), &alice),
         b_signature: terms.sign(&chain_id(), &bob),

@@ -20,7 +20,10 @@ fn terms(
         a_nonce: net.ledger.account(&a.address()).unwrap().nonce,
         b_nonce: net.ledger.account(&b.address()).unwrap().nonce,
         expires_at: net.time + 600,
+        revision: 0,
+        offers_hash: [0; 32],
     }
+    .with_offers_hash()
 }
 
 fn signed_by_both(terms: TradeTerms, a: &Keypair, b: &Keypair) -> Operation {
@@ -277,4 +280,69 @@ fn signatures_over_different_terms_are_rejected() {
         Err(LedgerError::BadTradeSignature { .. })
     ));
     assert_eq!(net.owner(&hat), alice.address());
+}
+
+#[test]
+fn terms_whose_offers_hash_does_not_match_their_offers_are_refused() {
+    let mut net = Net::new();
+    let (alice, bob) = (net.alice.clone(), net.bob.clone());
+    let hat = net.mint(&alice, 1, 0);
+    let mut deal = terms(&net, &alice, &bob, side(vec![hat], 0), side(vec![], 70));
+    // Both sign terms whose offers were changed after the hash was taken.
+    deal.b_gives.tokens = 7;
+    let before = (net.balance(&alice), net.balance(&bob));
+    assert_eq!(
+        net.run(&alice, signed_by_both(deal.clone(), &alice, &bob)),
+        Err(LedgerError::TradeOffersHash)
+    );
+    assert_eq!(net.owner(&hat), alice.address());
+    assert_eq!((net.balance(&alice), net.balance(&bob)), before);
+    // The same terms with their hash taken again go through.
+    net.run(
+        &alice,
+        signed_by_both(deal.with_offers_hash(), &alice, &bob),
+    )
+    .unwrap();
+    assert_eq!(net.owner(&hat), bob.address());
+}
+
+#[test]
+fn a_dry_run_gives_the_outcome_a_block_would_and_writes_nothing() {
+    let mut net = Net::new();
+    let (alice, bob) = (net.alice.clone(), net.bob.clone());
+    let hat = net.mint(&alice, 1, 0);
+    let root = net.ledger.state_root();
+    let give = |to: &Keypair, nonce| ledger::Transaction {
+        chain_id: chain_id(),
+        signer: alice.address(),
+        nonce,
+        valid_until: u64::MAX,
+        op: Operation::TransferAsset {
+            asset: hat,
+            to: to.address(),
+        },
+    };
+    let nonce = net.ledger.account(&alice.address()).unwrap().nonce;
+    let time = net.time + 1;
+    assert_eq!(
+        net.ledger.check_transaction(&give(&bob, nonce), time),
+        Ok(())
+    );
+    assert!(matches!(
+        net.ledger.check_transaction(&give(&bob, nonce + 1), time),
+        Err(LedgerError::FutureNonce { .. })
+    ));
+    assert!(matches!(
+        net.ledger.check_transaction(&give(&alice, nonce), time),
+        Err(LedgerError::SelfDealing { .. })
+    ));
+    assert!(matches!(
+        net.ledger
+            .check_transaction(&give(&bob, nonce), net.time - 1),
+        Err(LedgerError::BlockTime { .. })
+    ));
+    assert_eq!(net.ledger.state_root(), root);
+    assert_eq!(net.owner(&hat), alice.address());
+    net.submit(give(&bob, nonce).sign(&alice)).unwrap();
+    assert_eq!(net.owner(&hat), bob.address());
 }
