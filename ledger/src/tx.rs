@@ -83,7 +83,8 @@ pub enum Operation {
         rental: RentalId,
     },
     /// Swap assets and tokens between two parties, all legs or none.
-    Trade(Trade),
+    /// Boxed: it is far larger than every other operation.
+    Trade(Box<Trade>),
 }
 
 impl Operation {

@@ -333,7 +333,7 @@ impl World {
                         b_signature: b_signed.sign(&chain_id(), &self.players[b]),
                         terms,
                     };
-                    (a, Operation::Trade(trade))
+                    (a, Operation::Trade(Box::new(trade)))
                 }
             };
             let pending = nonces.entry(signer).or_insert(0);

@@ -285,11 +285,11 @@ fn an_oversized_transaction_inside_a_block_is_rejected() {
         offers_hash: [0; 32],
     }
     .with_offers_hash();
-    let op = Operation::Trade(ledger::Trade {
+    let op = Operation::Trade(Box::new(ledger::Trade {
         a_signature: terms.sign(&chain_id(), &alice),
         b_signature: terms.sign(&chain_id(), &bob),
         terms,
-    });
+    }));
     let tx = net.tx(&alice, op);
     assert!(tx.to_bytes().len() > ledger::MAX_TX_BYTES);
     assert!(matches!(

@@ -27,11 +27,11 @@ fn terms(
 }
 
 fn signed_by_both(terms: TradeTerms, a: &Keypair, b: &Keypair) -> Operation {
-    Operation::Trade(Trade {
+    Operation::Trade(Box::new(Trade {
         a_signature: terms.sign(&chain_id(), a),
         b_signature: terms.sign(&chain_id(), b),
         terms,
-    })
+    }))
 }
 
 fn side(assets: Vec<AssetId>, tokens: u64) -> TradeSide {
@@ -245,11 +245,11 @@ fn signatures_over_different_terms_are_rejected() {
     // Bob signed a cheaper deal than the one submitted.
     let mut cheaper = deal.clone();
     cheaper.b_gives.tokens = 1;
-    let op = Operation::Trade(Trade {
+    let op = Operation::Trade(Box::new(Trade {
         a_signature: deal.sign(&chain_id(), &alice),
         b_signature: cheaper.sign(&chain_id(), &bob),
         terms: deal.clone(),
-    });
+    }));
     assert_eq!(
         net.run(&alice, op),
         Err(LedgerError::BadTradeSignature {
@@ -257,11 +257,11 @@ fn signatures_over_different_terms_are_rejected() {
         })
     );
     // And the other way round, submitted by Bob with the cheap terms.
-    let op = Operation::Trade(Trade {
+    let op = Operation::Trade(Box::new(Trade {
         a_signature: deal.sign(&chain_id(), &alice),
         b_signature: cheaper.sign(&chain_id(), &bob),
         terms: cheaper,
-    });
+    }));
     assert_eq!(
         net.run(&bob, op),
         Err(LedgerError::BadTradeSignature {
@@ -270,11 +270,11 @@ fn signatures_over_different_terms_are_rejected() {
     );
     // Terms signed for another chain do not verify here either.
     let other = ledger::ChainId::new("plaza-elsewhere").unwrap();
-    let op = Operation::Trade(Trade {
+    let op = Operation::Trade(Box::new(Trade {
         a_signature: deal.sign(&other, &alice),
         b_signature: deal.sign(&other, &bob),
         terms: deal,
-    });
+    }));
     assert!(matches!(
         net.run(&alice, op),
         Err(LedgerError::BadTradeSignature { .. })
