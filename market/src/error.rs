@@ -1,7 +1,10 @@
 //! The one error type of the `market` crate.
 
-use ledger::LedgerError;
+use assets::ContentId;
+use ledger::{AssetId, LedgerError, ListingId};
 use thiserror::Error;
+
+use crate::catalogue::Place;
 
 /// Why the market cannot answer or build what was asked.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -18,4 +21,54 @@ pub enum MarketError {
         /// When the rental began.
         starts_at: u64,
     },
+    /// A block's changes hold an open listing whose asset the catalogue
+    /// has never seen.
+    #[error(
+        "{listing} is open, but its asset {asset} is neither in the block's changes nor in the catalogue"
+    )]
+    MissingAsset {
+        /// The listing.
+        listing: ListingId,
+        /// Its asset.
+        asset: AssetId,
+    },
+    /// A manifest offered for an asset is another asset's.
+    #[error("the manifest offered for {asset} has content id {got}: it is another asset's")]
+    ManifestMismatch {
+        /// The asset.
+        asset: AssetId,
+        /// The manifest's own content id.
+        got: ContentId,
+    },
+    /// A manifest that cannot be written canonically, so has no id.
+    #[error("the manifest is not valid: {0}")]
+    BadManifest(String),
+    /// A world layout that cannot be used.
+    #[error("world {world:?} cannot be used: {reason}")]
+    BadWorld {
+        /// The world.
+        world: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No world of that name is in the catalogue.
+    #[error("no world {0:?} is in the catalogue")]
+    UnknownWorld(String),
+    /// The world has no such stall or parcel.
+    #[error("world {world:?} has no {place}")]
+    UnknownPlace {
+        /// The world.
+        world: String,
+        /// The place asked for.
+        place: Place,
+    },
+    /// A query that cannot be answered as asked.
+    #[error("bad query: {0}")]
+    BadQuery(String),
+    /// A cursor is not one this catalogue writes.
+    #[error("{0:?} is not a catalogue cursor")]
+    BadCursor(String),
+    /// A cursor from a query with another sort order.
+    #[error("the cursor comes from a query sorted another way; start again from the first page")]
+    CursorMismatch,
 }

@@ -1,12 +1,15 @@
-//! Plaza's marketplace logic, with no I/O: what a rent, a sale or an early
-//! return will cost and pay out, computed with the ledger's own integer
-//! arithmetic so that a quote is exactly what the ledger will move.
+//! Plaza's marketplace logic, with no I/O: the catalogue of what is for
+//! rent and for sale, what a rent, a sale or an early return will cost and
+//! pay out, computed with the ledger's own integer arithmetic so that a
+//! quote is exactly what the ledger will move.
 //!
 //! Everything here is a pure function of ledger state, the chain's
 //! parameters and a time given by the caller.
 
+pub mod catalogue;
 mod error;
 mod quote;
 
+pub use crate::catalogue::Catalogue;
 pub use crate::error::MarketError;
 pub use crate::quote::{RentQuote, ReturnQuote, SaleQuote, rent_quote, return_quote, sale_quote};

@@ -2,112 +2,11 @@
 //! rentals (returned early at a random time, or run to their end) and
 //! sales, applied to a ledger on RocksDB, balances compared to the quote.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-use ledger::testkit::{asset_id, chain_id, keypair};
-use ledger::{
-    Address, ChainParams, Genesis, Keypair, Ledger, LedgerError, Operation, RentTerms, Transaction,
-    Validator,
-};
+use ledger::{Keypair, LedgerError, Operation, RentTerms};
 use market::{MarketError, rent_quote, return_quote, sale_quote};
 use proptest::prelude::*;
 
-const START: u64 = 10_000_000_000;
-const T0: u64 = 1_700_000_000;
-
-struct Net {
-    _dir: tempfile::TempDir,
-    ledger: Ledger,
-    creator: Keypair,
-    owner: Keypair,
-    renter: Keypair,
-    validator: Keypair,
-    time: u64,
-}
-
-impl Net {
-    fn new(fee_bps: u16) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let [creator, owner, renter] = [0, 1, 2].map(|i| keypair(3, i));
-        let validator = keypair(4, 0);
-        let mut genesis = Genesis::new(
-            chain_id(),
-            [&creator, &owner, &renter]
-                .iter()
-                .map(|k| (k.address(), START))
-                .collect(),
-            vec![Validator {
-                address: validator.address(),
-                power: 1,
-            }],
-        );
-        genesis.time = T0;
-        genesis.params = ChainParams {
-            network_fee_bps: fee_bps,
-            ..ChainParams::default()
-        };
-        let ledger = Ledger::create(dir.path(), &genesis).unwrap();
-        Net {
-            _dir: dir,
-            ledger,
-            creator,
-            owner,
-            renter,
-            validator,
-            time: T0,
-        }
-    }
-
-    fn run_at(&mut self, time: u64, signer: &Keypair, op: Operation) -> Result<(), LedgerError> {
-        let nonce = self.ledger.account(&signer.address()).unwrap().nonce;
-        let tx = Transaction {
-            chain_id: chain_id(),
-            signer: signer.address(),
-            nonce,
-            valid_until: u64::MAX,
-            op,
-        }
-        .sign(signer);
-        self.time = time;
-        let block = self
-            .ledger
-            .next_block(time, self.validator.address(), vec![tx]);
-        let committed = self.ledger.commit_block(block).unwrap();
-        committed.results[0].outcome.clone()
-    }
-
-    fn run(&mut self, signer: &Keypair, op: Operation) -> Result<(), LedgerError> {
-        self.run_at(self.time + 1, signer, op)
-    }
-
-    fn balance(&self, who: &Address) -> u64 {
-        self.ledger.account(who).unwrap().balance
-    }
-
-    fn balances(&self) -> [u64; 4] {
-        [&self.creator, &self.owner, &self.renter, &self.validator]
-            .map(|k| self.balance(&k.address()))
-    }
-
-    /// The creator mints an asset with `royalty_bps` and gives it to the
-    /// owner, so that royalty and proceeds land in different accounts.
-    fn asset(&mut self, royalty_bps: u16) -> ledger::AssetId {
-        let id = asset_id(5, 0);
-        let creator = self.creator.clone();
-        self.run(
-            &creator,
-            Operation::Mint {
-                manifest: id,
-                royalty_bps,
-            },
-        )
-        .unwrap();
-        let to = self.owner.address();
-        self.run(&creator, Operation::TransferAsset { asset: id, to })
-            .unwrap();
-        id
-    }
-}
+use crate::common::{Net, T0};
 
 fn delta(after: [u64; 4], before: [u64; 4]) -> [i128; 4] {
     [0, 1, 2, 3].map(|i| i128::from(after[i]) - i128::from(before[i]))
@@ -130,7 +29,7 @@ proptest! {
     ) {
         let mut net = Net::new(fee_bps);
         let asset = net.asset(royalty_bps);
-        let owner = net.owner.clone();
+        let owner = net.owner();
         let terms = RentTerms {
             price_per_period: price,
             period_secs,
@@ -143,7 +42,7 @@ proptest! {
         let listing_id = net.ledger.asset(&asset).unwrap().unwrap().listing.unwrap();
         let listing = net.ledger.listing(listing_id).unwrap().unwrap();
         let params = net.ledger.chain().params;
-        let renter = net.renter.clone();
+        let renter = net.renter();
         let when = net.time + 7;
         let quote = rent_quote(
             &listing,
@@ -208,11 +107,11 @@ proptest! {
     ) {
         let mut net = Net::new(fee_bps);
         let asset = net.asset(royalty_bps);
-        let owner = net.owner.clone();
+        let owner = net.owner();
         net.run(&owner, Operation::ListForSale { asset, price, expires_at: u64::MAX }).unwrap();
         let listing_id = net.ledger.asset(&asset).unwrap().unwrap().listing.unwrap();
         let listing = net.ledger.listing(listing_id).unwrap().unwrap();
-        let buyer = net.renter.clone();
+        let buyer = net.renter();
         let when = net.time + 3;
         let quote = sale_quote(
             &listing,
@@ -245,14 +144,14 @@ proptest! {
 fn quotes_refuse_what_the_ledger_refuses() {
     let mut net = Net::new(100);
     let asset = net.asset(500);
-    let owner = net.owner.clone();
+    let owner = net.owner();
     let terms = RentTerms {
         price_per_period: 100,
         period_secs: 3_600,
         min_periods: 2,
         max_periods: 4,
         deposit: 50,
-        reserved_for: Some(net.creator.address()),
+        reserved_for: Some(net.creator().address()),
     };
     net.run(
         &owner,
@@ -283,11 +182,11 @@ fn quotes_refuse_what_the_ledger_refuses() {
         other => panic!("expected a refusal, got {other:?}"),
     };
     assert!(matches!(
-        reason(quote(&net.renter, 2, net.time + 1)),
+        reason(quote(&net.renter(), 2, net.time + 1)),
         LedgerError::ReservedForOther { .. }
     ));
     assert!(matches!(
-        reason(quote(&net.creator, 5, net.time + 1)),
+        reason(quote(&net.creator(), 5, net.time + 1)),
         LedgerError::PeriodsOutOfRange {
             periods: 5,
             min: 2,
@@ -295,14 +194,14 @@ fn quotes_refuse_what_the_ledger_refuses() {
         }
     ));
     assert!(matches!(
-        reason(quote(&net.creator, 2, T0 + 10_000)),
+        reason(quote(&net.creator(), 2, T0 + 10_000)),
         LedgerError::ListingExpired { .. }
     ));
     assert!(matches!(
-        reason(quote(&net.owner, 2, net.time + 1)),
+        reason(quote(&net.owner(), 2, net.time + 1)),
         LedgerError::SelfDealing { .. }
     ));
-    let ok = quote(&net.creator, 3, net.time + 1).unwrap();
+    let ok = quote(&net.creator(), 3, net.time + 1).unwrap();
     assert_eq!((ok.rent, ok.deposit, ok.total_now), (300, 50, 350));
     assert_eq!(ok.ends_at, net.time + 1 + 3 * 3_600);
     assert_eq!(
@@ -313,7 +212,7 @@ fn quotes_refuse_what_the_ledger_refuses() {
         &listing,
         &record,
         &params,
-        &net.creator.address(),
+        &net.creator().address(),
         3,
         net.time + 1,
         Some(349),
@@ -331,7 +230,7 @@ fn quotes_refuse_what_the_ledger_refuses() {
             &listing,
             &record,
             &params,
-            &net.creator.address(),
+            &net.creator().address(),
             net.time + 1,
             None
         ),

@@ -1,0 +1,7 @@
+//! The market's tests, against a real ledger on RocksDB.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod catalogue;
+mod common;
+mod quotes;
