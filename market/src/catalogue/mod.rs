@@ -7,6 +7,7 @@
 //! selective query visit only its candidates.
 
 mod query;
+mod slots;
 mod text;
 mod world;
 
@@ -14,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use assets::{AssetKind, AttributeValue, Manifest};
-use foldhash::{HashMap, HashSet, HashSetExt};
+use foldhash::HashMap;
 use ledger::{
     Address, Amount, Asset, AssetId, CommittedBlock, Listing, ListingId, ListingStatus,
     ListingTerms, Timestamp,
@@ -23,9 +24,11 @@ use ledger::{
 use crate::error::MarketError;
 
 pub use query::{
-    Availability, Cursor, Hit, MAX_PAGE, Page, PriceBasis, PriceRange, Query, Range, Side, Sort,
+    Availability, Cursor, Hit, MAX_PAGE, MAX_PREFIX_WORDS, Page, PriceBasis, PriceRange, Query,
+    Range, Side, Sort,
 };
 pub use text::MAX_QUERY_WORDS;
+use world::Placer;
 pub use world::{MAX_PLACES, MAX_WORLDS, Parcel, Place, Stall, WorldLayout};
 
 /// Where the catalogue finds an asset's manifest.
@@ -84,8 +87,7 @@ impl<'a> From<&'a CommittedBlock> for Changes<'a> {
     }
 }
 
-/// A set of slots.
-type Slots = HashSet<u32>;
+use slots::SlotSet as Slots;
 
 /// Bits of a slot's flags column.
 mod flag {
@@ -160,7 +162,9 @@ struct Record {
     creator: Address,
     rented_until: Option<Timestamp>,
     manifest: Option<Arc<Manifest>>,
-    words: Vec<Box<str>>,
+    /// The words it is found by, and their numbers in the dictionary.
+    words: Arc<[Box<str>]>,
+    word_ids: Vec<u32>,
     /// (world index, place) for every world that shows it.
     places: Vec<(u16, Place)>,
 }
@@ -191,8 +195,60 @@ impl Interned {
     }
 }
 
-/// The searchable index of open listings.
+/// The words listings are found by, numbered, with the slots of each.
 #[derive(Default)]
+struct Words {
+    ids: HashMap<Box<str>, u32>,
+    /// The same words in order, for words that begin with a prefix.
+    sorted: BTreeMap<Box<str>, u32>,
+    slots: Vec<Slots>,
+    names: Vec<Box<str>>,
+    free: Vec<u32>,
+}
+
+impl Words {
+    /// Adds `slot` under `word`; the word's number.
+    fn add(&mut self, word: &str, slot: u32) -> u32 {
+        let id = match self.ids.get(word) {
+            Some(id) => *id,
+            None => {
+                let name: Box<str> = word.into();
+                let id = match self.free.pop() {
+                    Some(id) => {
+                        self.names[id as usize] = name.clone();
+                        id
+                    }
+                    None => {
+                        self.names.push(name.clone());
+                        self.slots.push(Slots::default());
+                        u32::try_from(self.names.len() - 1).unwrap_or(u32::MAX)
+                    }
+                };
+                self.ids.insert(name.clone(), id);
+                self.sorted.insert(name, id);
+                id
+            }
+        };
+        self.slots[id as usize].insert(slot);
+        id
+    }
+
+    /// Takes `slot` from word `id`; a word no listing has is forgotten.
+    fn remove(&mut self, id: u32, slot: u32) {
+        let Some(slots) = self.slots.get_mut(id as usize) else {
+            return;
+        };
+        slots.remove(slot);
+        if slots.is_empty() {
+            let name = std::mem::take(&mut self.names[id as usize]);
+            self.ids.remove(&name);
+            self.sorted.remove(&name);
+            self.free.push(id);
+        }
+    }
+}
+
+/// The searchable index of open listings.
 pub struct Catalogue {
     columns: Columns,
     records: Vec<Option<Record>>,
@@ -203,20 +259,44 @@ pub struct Catalogue {
     kinds: Vec<Slots>,
     creators: HashMap<u32, Slots>,
     owners: HashMap<u32, Slots>,
-    words: BTreeMap<Box<str>, Slots>,
+    words: Words,
     places: HashMap<(u16, Place), Slots>,
     expiry: BTreeSet<(Timestamp, u32)>,
     addresses: Interned,
     worlds: Vec<WorldLayout>,
+    /// Each world's placement rule, ready to apply.
+    placers: Vec<Placer>,
+    /// Scratch space for [`Catalogue::apply`]: the block's assets by id.
+    changed_assets: HashMap<AssetId, usize>,
     time: Timestamp,
+}
+
+impl Default for Catalogue {
+    fn default() -> Self {
+        Catalogue::new()
+    }
 }
 
 impl Catalogue {
     /// An empty catalogue.
     pub fn new() -> Self {
         Catalogue {
-            kinds: vec![Slots::new(); 32],
-            ..Catalogue::default()
+            columns: Columns::default(),
+            records: Vec::new(),
+            free: Vec::new(),
+            by_listing: HashMap::default(),
+            by_asset: HashMap::default(),
+            kinds: vec![Slots::default(); 32],
+            creators: HashMap::default(),
+            owners: HashMap::default(),
+            words: Words::default(),
+            places: HashMap::default(),
+            expiry: BTreeSet::new(),
+            addresses: Interned::default(),
+            worlds: Vec::new(),
+            placers: Vec::new(),
+            changed_assets: HashMap::default(),
+            time: 0,
         }
     }
 
@@ -264,11 +344,26 @@ impl Catalogue {
         changes: Changes<'_>,
         manifests: &impl Manifests,
     ) -> Result<(), MarketError> {
-        let assets: HashMap<AssetId, &Asset> = changes
-            .assets
-            .iter()
-            .map(|asset| (asset.id, asset))
-            .collect();
+        let mut assets = std::mem::take(&mut self.changed_assets);
+        assets.clear();
+        assets.extend(
+            changes
+                .assets
+                .iter()
+                .enumerate()
+                .map(|(index, asset)| (asset.id, index)),
+        );
+        let result = self.apply_with(changes, &assets, manifests);
+        self.changed_assets = assets;
+        result
+    }
+
+    fn apply_with(
+        &mut self,
+        changes: Changes<'_>,
+        assets: &HashMap<AssetId, usize>,
+        manifests: &impl Manifests,
+    ) -> Result<(), MarketError> {
         let time = changes.time.max(self.time);
         // Check first, so that a bad batch leaves the catalogue as it was.
         for listing in changes.listings {
@@ -288,7 +383,10 @@ impl Catalogue {
                 self.remove_listing(listing.id);
                 continue;
             }
-            match assets.get(&listing.asset) {
+            match assets
+                .get(&listing.asset)
+                .map(|index| &changes.assets[*index])
+            {
                 Some(asset) if Self::current(listing, asset) => {
                     self.upsert(listing, asset.creator, asset, manifests);
                 }
@@ -365,17 +463,25 @@ impl Catalogue {
         rented_until: Option<Timestamp>,
         manifests: &impl Manifests,
     ) {
+        // A listing of an asset already indexed keeps its manifest and
+        // words: the same asset has the same manifest.
         let kept = self
             .record_of_asset(&listing.asset)
-            .and_then(|record| record.manifest.clone());
+            .filter(|record| record.manifest.is_some())
+            .map(|record| (record.manifest.clone(), record.words.clone()));
         self.remove_asset(&listing.asset);
         self.remove_listing(listing.id);
-        let manifest = kept.or_else(|| manifests.manifest(&listing.asset));
+        let (manifest, words) = kept.unwrap_or_else(|| {
+            let manifest = manifests.manifest(&listing.asset);
+            let words = index_words(manifest.as_deref());
+            (manifest, words)
+        });
         let record = Record {
             listing: listing.clone(),
             creator,
             rented_until,
-            words: index_words(manifest.as_deref()),
+            words,
+            word_ids: Vec::new(),
             manifest,
             places: Vec::new(),
         };
@@ -435,9 +541,11 @@ impl Catalogue {
         self.kinds[kind_set(rent, kind)].insert(slot);
         self.creators.entry(creator).or_default().insert(slot);
         self.owners.entry(owner).or_default().insert(slot);
-        for word in &record.words {
-            self.words.entry(word.clone()).or_default().insert(slot);
-        }
+        record.word_ids = record
+            .words
+            .iter()
+            .map(|word| self.words.add(word, slot))
+            .collect();
         self.expiry.insert((listing.expires_at, slot));
         record.places = self.places_of(&record, kind);
         for (world, place) in &record.places {
@@ -451,12 +559,12 @@ impl Catalogue {
     }
 
     fn places_of(&self, record: &Record, kind: u8) -> Vec<(u16, Place)> {
-        let kind = (kind != 0).then(|| AssetKind::ALL[usize::from(kind - 1)]);
-        self.worlds
+        let kind = (kind != 0).then(|| usize::from(kind - 1));
+        self.placers
             .iter()
             .enumerate()
-            .filter_map(|(index, world)| {
-                let place = world.place_of(record.listing.id, &record.listing.lister, kind)?;
+            .filter_map(|(index, placer)| {
+                let place = placer.place(record.listing.id, &record.listing.lister, kind)?;
                 Some((u16::try_from(index).ok()?, place))
             })
             .collect()
@@ -481,16 +589,11 @@ impl Catalogue {
         }
         let columns = &mut self.columns;
         let flags = columns.flags[at];
-        self.kinds[kind_set(flags & flag::RENT != 0, flags)].remove(&slot);
+        self.kinds[kind_set(flags & flag::RENT != 0, flags)].remove(slot);
         remove_from(&mut self.creators, &columns.creator[at], slot);
         remove_from(&mut self.owners, &columns.owner[at], slot);
-        for word in &record.words {
-            if let Some(slots) = self.words.get_mut(word) {
-                slots.remove(&slot);
-                if slots.is_empty() {
-                    self.words.remove(word);
-                }
-            }
+        for id in &record.word_ids {
+            self.words.remove(*id, slot);
         }
         for key in &record.places {
             remove_from(&mut self.places, key, slot);
@@ -543,6 +646,7 @@ impl Catalogue {
         let manifest = Some(Arc::new(manifest));
         self.insert(Record {
             words: index_words(manifest.as_deref()),
+            word_ids: Vec::new(),
             manifest,
             places: Vec::new(),
             ..record
@@ -578,6 +682,7 @@ impl Catalogue {
                 reason: format!("a catalogue places listings in at most {MAX_WORLDS} worlds"),
             });
         }
+        self.placers.push(Placer::new(&layout));
         self.worlds.push(layout);
         self.replace_all(|_| true);
         Ok(())
@@ -605,6 +710,7 @@ impl Catalogue {
             });
         };
         let old = std::mem::replace(&mut slot.holder, holder);
+        self.placers[usize::from(index)] = Placer::new(layout);
         let movers: Vec<Address> = old.into_iter().chain(holder).collect();
         self.replace_all(|record| movers.contains(&record.listing.lister));
         Ok(())
@@ -655,7 +761,7 @@ impl Catalogue {
 
 fn remove_from<K: Eq + std::hash::Hash>(sets: &mut HashMap<K, Slots>, key: &K, slot: u32) {
     if let Some(slots) = sets.get_mut(key) {
-        slots.remove(&slot);
+        slots.remove(slot);
         if slots.is_empty() {
             sets.remove(key);
         }
@@ -664,9 +770,9 @@ fn remove_from<K: Eq + std::hash::Hash>(sets: &mut HashMap<K, Slots>, key: &K, s
 
 /// The words a listing is found by: its name, description, kind and
 /// attribute values.
-fn index_words(manifest: Option<&Manifest>) -> Vec<Box<str>> {
+fn index_words(manifest: Option<&Manifest>) -> Arc<[Box<str>]> {
     let Some(manifest) = manifest else {
-        return Vec::new();
+        return Arc::from(Vec::new());
     };
     let numbers: Vec<String> = manifest
         .attributes
@@ -692,5 +798,5 @@ fn index_words(manifest: Option<&Manifest>) -> Vec<Box<str>> {
             }),
     )
     .chain(numbers.iter().map(String::as_str));
-    text::words(texts, text::MAX_WORDS_PER_LISTING)
+    text::words(texts, text::MAX_WORDS_PER_LISTING).into()
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use assets::{AssetKind, Manifest};
 use ledger::{Address, AssetId, Listing, ListingId, Timestamp};
 
+use super::slots;
 use super::text::{self, MAX_QUERY_WORDS, MIN_PREFIX_CHARS};
 use super::{Catalogue, Place, Slots, flag, kind_code, kind_set};
 use crate::error::MarketError;
@@ -256,33 +257,23 @@ struct Filter {
     place: Option<(u16, Place)>,
 }
 
-/// A word's candidates: the union of the slots of every indexed word it
-/// begins (or equals, when short).
-fn word_slots(catalogue: &Catalogue, word: &str) -> Vec<u32> {
-    let mut slots = Vec::new();
-    if word.chars().count() < MIN_PREFIX_CHARS {
-        if let Some(found) = catalogue.words.get(word) {
-            slots.extend(found.iter().copied());
-        }
-        return slots;
-    }
-    for (_, found) in catalogue
-        .words
-        .range::<str, _>((std::ops::Bound::Included(word), std::ops::Bound::Unbounded))
-        .take_while(|(indexed, _)| indexed.starts_with(word))
-    {
-        slots.extend(found.iter().copied());
-    }
-    slots.sort_unstable();
-    slots.dedup();
-    slots
-}
+/// Most dictionary words one query word may begin.
+pub const MAX_PREFIX_WORDS: usize = 4096;
 
 /// Where the slots a query visits come from.
 enum Candidates<'a> {
+    /// Every slot, in order.
     All,
-    List(Vec<u32>),
+    /// The slots of these disjoint sets.
     Sets(Vec<&'a Slots>),
+    /// The slots whose bit is set in the text match.
+    Text,
+}
+
+/// Whether bit `slot` is set.
+fn has_bit(bits: &[u64], slot: u32) -> bool {
+    bits.get(slot as usize / 64)
+        .is_some_and(|word| word & (1 << (slot % 64)) != 0)
 }
 
 impl Catalogue {
@@ -350,33 +341,76 @@ impl Catalogue {
         let mut filter = self.compile(query, now, creator, owner, world);
         filter.place = place;
 
-        let candidates = self.candidates(query, &words, creator, owner, place);
+        let text = self.text_bits(&words)?;
+        let candidates = self.candidates(query, text.as_deref(), creator, owner, place);
         let mut best = TopK::new(query.page_size + 1, query.after.map(|after| after.key));
         let keys = SortKeys::new(self, query.sort, query.sort_basis);
-        let mut visit = |slot: u32| {
-            if filter.matches(self, slot) {
-                best.offer(keys.key(slot), slot);
+        // The sort key first: once a page is full, most slots fall behind
+        // its last hit, and are passed over after one or two reads.
+        let consider = |best: &mut TopK, slot: u32| {
+            let key = keys.key(slot);
+            if best.wants(key)
+                && text.as_deref().is_none_or(|bits| has_bit(bits, slot))
+                && filter.matches(self, slot)
+            {
+                best.push(key, slot);
             }
         };
+        // Slots fill in the order listings are made, so newer listings
+        // tend to sit in higher slots: walking them against the sort
+        // (oldest first for "newest") would put nearly every slot through
+        // the page before it falls out. Newest is walked from the top.
+        let descending = query.sort == Sort::Newest;
         match candidates {
             Candidates::All => {
-                for slot in 0..self.records.len() {
-                    visit(slot as u32);
-                }
-            }
-            Candidates::List(slots) => {
-                for slot in slots {
-                    if words.len() < 2 || self.has_words(slot, &words) {
-                        visit(slot);
+                // A scan of every slot reads the rank column alone until a
+                // slot could make the page: a tight loop over one array.
+                let column = keys.column;
+                let flip = if keys.invert { u64::MAX } else { 0 };
+                let mut floor = query.after.map_or(0, |after| after.key.0);
+                let mut ceiling = u64::MAX;
+                // A price range on the price being sorted by narrows the
+                // ranks worth a look.
+                if let Some(price) = query.price
+                    && price.basis == query.sort_basis
+                {
+                    match query.sort {
+                        Sort::PriceLow => {
+                            floor = floor.max(price.range.min);
+                            ceiling = price.range.max;
+                        }
+                        Sort::PriceHigh => {
+                            floor = floor.max(!price.range.max);
+                            ceiling = !price.range.min;
+                        }
+                        Sort::Newest | Sort::EndingSoon => {}
                     }
+                }
+                let mut bound = best.bound().min(ceiling);
+                let mut each = |at: usize| {
+                    let rank = column[at] ^ flip;
+                    if rank >= floor && rank <= bound {
+                        consider(&mut best, at as u32);
+                        bound = best.bound().min(ceiling);
+                    }
+                };
+                if descending {
+                    (0..column.len()).rev().for_each(&mut each);
+                } else {
+                    (0..column.len()).for_each(&mut each);
                 }
             }
             Candidates::Sets(sets) => {
                 for set in sets {
-                    for slot in set {
-                        visit(*slot);
-                    }
+                    set.visit(descending, &mut |slot| consider(&mut best, slot));
                 }
+            }
+            Candidates::Text => {
+                slots::visit_bits(
+                    text.as_deref().unwrap_or_default(),
+                    descending,
+                    &mut |slot| consider(&mut best, slot),
+                );
             }
         }
         let mut found = best.into_sorted();
@@ -433,12 +467,14 @@ impl Catalogue {
             flags_mask |= flag::KIND;
             flags_want |= kind_code(Some(kind));
         }
-        let side = query.side.map(|side| side == Side::Rent);
-        // A period length is only asked of rentals.
-        let side = if query.period_secs.is_some() {
-            Some(true)
-        } else {
-            side
+        // A period length is only asked of rentals: a sale has none.
+        let side = match (query.side, query.period_secs) {
+            (Some(Side::Sale), Some(_)) => {
+                flags_want = 0;
+                None
+            }
+            (None, Some(_)) => Some(true),
+            (side, _) => side.map(|side| side == Side::Rent),
         };
         if let Some(rent) = side {
             flags_mask |= flag::RENT;
@@ -472,28 +508,25 @@ impl Catalogue {
     fn candidates<'a>(
         &'a self,
         query: &Query,
-        words: &[Box<str>],
+        text: Option<&[u64]>,
         creator: Option<u32>,
         owner: Option<u32>,
         place: Option<(u16, Place)>,
     ) -> Candidates<'a> {
-        let empty = || Candidates::List(Vec::new());
-        if let Some(first) = words.iter().min_by_key(|word| self.word_weight(word)) {
-            return Candidates::List(word_slots(self, first));
-        }
+        let none = || Candidates::Sets(Vec::new());
         let mut options: Vec<Vec<&Slots>> = Vec::new();
         for (id, sets) in [(creator, &self.creators), (owner, &self.owners)] {
             if let Some(id) = id {
                 match sets.get(&id) {
                     Some(slots) => options.push(vec![slots]),
-                    None => return empty(),
+                    None => return none(),
                 }
             }
         }
         if let Some(key) = place {
             match self.places.get(&key) {
                 Some(slots) => options.push(vec![slots]),
-                None => return empty(),
+                None => return none(),
             }
         }
         if let Some(kind) = query.kind {
@@ -511,39 +544,64 @@ impl Catalogue {
             );
         }
         let size = |sets: &Vec<&Slots>| sets.iter().map(|set| set.len()).sum::<usize>();
-        match options.into_iter().min_by_key(size) {
-            // Visiting a set costs a hash-table walk and a random column
-            // read per slot; a scan reads the columns in order. A large set
-            // is slower to walk than the columns are to scan.
-            Some(sets) if size(&sets) <= self.records.len() / 4 => Candidates::Sets(sets),
+        let text_size = text.map(|bits| {
+            bits.iter()
+                .map(|word| word.count_ones() as usize)
+                .sum::<usize>()
+        });
+        let smallest = options.into_iter().min_by_key(size);
+        // Walking a set costs a random column read per slot, a scan reads
+        // the columns in order: a set is walked only if it is small.
+        let small = self.records.len() / 8;
+        match (smallest, text_size) {
+            (Some(sets), Some(text)) if size(&sets) < text => Candidates::Sets(sets),
+            (_, Some(text)) if text <= small => Candidates::Text,
+            (Some(sets), _) if size(&sets) <= small => Candidates::Sets(sets),
             _ => Candidates::All,
         }
     }
 
-    /// How many slots a query word would visit, roughly: the slots of
-    /// the first indexed words it begins.
-    fn word_weight(&self, word: &str) -> usize {
-        self.words
-            .range::<str, _>((std::ops::Bound::Included(word), std::ops::Bound::Unbounded))
-            .take_while(|(indexed, _)| indexed.starts_with(word))
-            .take(64)
-            .map(|(_, slots)| slots.len())
-            .sum()
-    }
-
-    fn has_words(&self, slot: u32, words: &[Box<str>]) -> bool {
-        let Some(record) = self.record(slot) else {
-            return false;
-        };
-        words.iter().all(|word| {
-            record.words.iter().any(|indexed| {
-                if word.chars().count() < MIN_PREFIX_CHARS {
-                    indexed == word
-                } else {
-                    indexed.starts_with(&**word)
+    /// The slots whose listing has every query word, as a bitmap, or
+    /// `None` when there are no words.
+    fn text_bits(&self, words: &[Box<str>]) -> Result<Option<Vec<u64>>, MarketError> {
+        let mut all: Option<Vec<u64>> = None;
+        for word in words {
+            let mut bits = vec![0u64; self.records.len().div_ceil(64)];
+            let ids: Vec<u32> = if word.chars().count() < MIN_PREFIX_CHARS {
+                self.words.ids.get(&**word).copied().into_iter().collect()
+            } else {
+                self.words
+                    .sorted
+                    .range::<str, _>((
+                        std::ops::Bound::Included(&**word),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .take_while(|(indexed, _)| indexed.starts_with(&**word))
+                    .take(MAX_PREFIX_WORDS + 1)
+                    .map(|(_, id)| *id)
+                    .collect()
+            };
+            if ids.len() > MAX_PREFIX_WORDS {
+                return Err(MarketError::BadQuery(format!(
+                    "{word:?} begins more than {MAX_PREFIX_WORDS} different words: type more of it"
+                )));
+            }
+            for id in ids {
+                if let Some(slots) = self.words.slots.get(id as usize) {
+                    slots.or_into(&mut bits);
                 }
-            })
-        })
+            }
+            all = Some(match all {
+                None => bits,
+                Some(mut so_far) => {
+                    for (have, more) in so_far.iter_mut().zip(&bits) {
+                        *have &= *more;
+                    }
+                    so_far
+                }
+            });
+        }
+        Ok(all)
     }
 }
 
@@ -554,6 +612,15 @@ impl Filter {
         let flags = columns.flags[at];
         if flags & self.flags_mask != self.flags_want {
             return false;
+        }
+        if let Some((range, basis)) = &self.price {
+            let price = match basis {
+                PriceBasis::PerPeriod => columns.price[at],
+                PriceBasis::Total => columns.total[at],
+            };
+            if !range.contains(price) {
+                return false;
+            }
         }
         if flags & flag::RESERVED != 0 && columns.reserved[at] != self.viewer {
             return false;
@@ -579,15 +646,6 @@ impl Filter {
         {
             return false;
         }
-        if let Some((range, basis)) = &self.price {
-            let price = match basis {
-                PriceBasis::PerPeriod => columns.price[at],
-                PriceBasis::Total => columns.total[at],
-            };
-            if !range.contains(price) {
-                return false;
-            }
-        }
         if let Some(range) = &self.period
             && !range.contains(columns.period[at])
         {
@@ -595,8 +653,9 @@ impl Filter {
         }
         if let Some(key) = &self.place {
             return catalogue
-                .record(slot)
-                .is_some_and(|record| record.places.contains(key));
+                .places
+                .get(key)
+                .is_some_and(|slots| slots.contains(slot));
         }
         true
     }
@@ -664,16 +723,35 @@ impl TopK {
         }
     }
 
-    fn offer(&mut self, key: (u64, u64), slot: u32) {
+    /// Whether a hit with `key` would make the cut now.
+    fn wants(&self, key: (u64, u64)) -> bool {
         if self.after.is_some_and(|after| key <= after) {
-            return;
+            return false;
         }
+        self.heap.len() < self.k || self.heap.peek().is_some_and(|top| key < top.0)
+    }
+
+    /// The largest rank that could still make the cut.
+    fn bound(&self) -> u64 {
         if self.heap.len() < self.k {
-            self.heap.push((key, slot));
-        } else if let Some(mut top) = self.heap.peek_mut()
-            && key < top.0
-        {
-            *top = (key, slot);
+            u64::MAX
+        } else {
+            self.heap.peek().map_or(u64::MAX, |top| top.0.0)
+        }
+    }
+
+    /// Takes a hit that [`TopK::wants`].
+    fn push(&mut self, key: (u64, u64), slot: u32) {
+        if self.heap.len() == self.k {
+            self.heap.pop();
+        }
+        self.heap.push((key, slot));
+    }
+
+    #[cfg(test)]
+    fn offer(&mut self, key: (u64, u64), slot: u32) {
+        if self.wants(key) {
+            self.push(key, slot);
         }
     }
 

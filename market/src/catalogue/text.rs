@@ -10,31 +10,43 @@ const MAX_WORD_CHARS: usize = 32;
 /// match the beginning of a word ("lam" finds "lamp").
 pub(crate) const MIN_PREFIX_CHARS: usize = 2;
 
-/// The distinct words of `texts`, in first-seen order, at most `limit`.
+/// Words too common to find anything by: not indexed, and ignored in a
+/// query.
+const STOP_WORDS: [&str; 24] = [
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "in", "is", "it", "its",
+    "of", "on", "or", "that", "the", "this", "to", "was", "with",
+];
+
+/// The distinct words of `texts` that are not stop words, in first-seen
+/// order, at most `limit`.
 pub(crate) fn words<'a>(texts: impl IntoIterator<Item = &'a str>, limit: usize) -> Vec<Box<str>> {
     let mut out: Vec<Box<str>> = Vec::new();
+    let mut word = String::new();
     for text in texts {
-        for word in split(text) {
+        for run in text.split(|c: char| !c.is_alphanumeric()) {
+            if run.is_empty() {
+                continue;
+            }
             if out.len() == limit {
                 return out;
             }
-            if !out.iter().any(|seen| **seen == *word) {
-                out.push(word.into_boxed_str());
+            word.clear();
+            if run.is_ascii() {
+                let cut = &run.as_bytes()[..run.len().min(MAX_WORD_CHARS)];
+                word.extend(cut.iter().map(|b| char::from(b.to_ascii_lowercase())));
+            } else {
+                word.extend(
+                    run.chars()
+                        .flat_map(char::to_lowercase)
+                        .take(MAX_WORD_CHARS),
+                );
+            }
+            if !STOP_WORDS.contains(&word.as_str()) && !out.iter().any(|seen| **seen == *word) {
+                out.push(word.as_str().into());
             }
         }
     }
     out
-}
-
-fn split(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|run| !run.is_empty())
-        .map(|run| {
-            run.chars()
-                .flat_map(char::to_lowercase)
-                .take(MAX_WORD_CHARS)
-                .collect()
-        })
 }
 
 #[cfg(test)]
@@ -43,7 +55,7 @@ mod tests {
 
     #[test]
     fn words_are_lower_case_distinct_and_bounded() {
-        let found = words(["Brass Lamp, brass-lamp!", "Ünïcode 42"], 10);
+        let found = words(["Brass Lamp, brass-lamp!", "Ünïcode 42 of the"], 10);
         let found: Vec<&str> = found.iter().map(|w| &**w).collect();
         assert_eq!(found, ["brass", "lamp", "ünïcode", "42"]);
         assert_eq!(words(["a b c d"], 2).len(), 2);

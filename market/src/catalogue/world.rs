@@ -145,6 +145,60 @@ impl WorldLayout {
     }
 }
 
+/// A layout's placement rule made quick to apply: parcel holders by
+/// address, stalls by kind. Places exactly as [`WorldLayout::place_of`].
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Placer {
+    holders: foldhash::HashMap<Address, u16>,
+    stalls_by_kind: Vec<Vec<u16>>,
+}
+
+impl Placer {
+    pub(crate) fn new(layout: &WorldLayout) -> Self {
+        let mut holders = foldhash::HashMap::default();
+        for (index, parcel) in layout.parcels.iter().enumerate() {
+            if let (Some(holder), Ok(index)) = (parcel.holder, u16::try_from(index)) {
+                holders.entry(holder).or_insert(index);
+            }
+        }
+        let stalls_by_kind = AssetKind::ALL
+            .iter()
+            .map(|kind| {
+                layout
+                    .stalls
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, stall)| stall.kinds.contains(kind))
+                    .filter_map(|(index, _)| u16::try_from(index).ok())
+                    .collect()
+            })
+            .collect();
+        Placer {
+            holders,
+            stalls_by_kind,
+        }
+    }
+
+    /// Where the layout shows a listing: see [`WorldLayout::place_of`].
+    /// `kind` is the kind's index in [`AssetKind::ALL`].
+    pub(crate) fn place(
+        &self,
+        listing: ListingId,
+        lister: &Address,
+        kind: Option<usize>,
+    ) -> Option<Place> {
+        if let Some(index) = self.holders.get(lister) {
+            return Some(Place::Parcel(*index));
+        }
+        let stalls = self.stalls_by_kind.get(kind?)?;
+        let count = u64::try_from(stalls.len())
+            .ok()
+            .filter(|count| *count > 0)?;
+        let pick = usize::try_from(listing.0 % count).ok()?;
+        stalls.get(pick).copied().map(Place::Stall)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
