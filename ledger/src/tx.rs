@@ -172,6 +172,19 @@ impl TradeTerms {
     pub fn sign(&self, chain_id: &ChainId, keypair: &Keypair) -> Signature {
         keypair.sign(&self.signing_bytes(chain_id))
     }
+
+    /// Checks `party`'s signature over these terms on `chain_id`, as the
+    /// ledger will.
+    pub fn verify(
+        &self,
+        chain_id: &ChainId,
+        party: &Address,
+        signature: &Signature,
+    ) -> Result<(), LedgerError> {
+        let key = party.verifying_key()?;
+        key.verify_strict(&self.signing_bytes(chain_id), &signature.to_dalek())
+            .map_err(|_| LedgerError::BadTradeSignature { party: *party })
+    }
 }
 
 /// A two-party trade with both parties' signatures over the same terms.

@@ -68,6 +68,36 @@ pub enum MarketError {
     /// A cursor is not one this catalogue writes.
     #[error("{0:?} is not a catalogue cursor")]
     BadCursor(String),
+    /// Someone who is neither party acted in a trade window.
+    #[error("{0} is not a party to this trade")]
+    NotInTrade(ledger::Address),
+    /// An action the trade window does not take at its stage.
+    #[error("cannot {action} while the trade is {stage}")]
+    TradeStage {
+        /// What was tried.
+        action: &'static str,
+        /// The window's stage.
+        stage: &'static str,
+    },
+    /// A change or confirmation made against an older revision.
+    #[error(
+        "the offers changed (revision {current}) since you looked at revision {seen}: look again"
+    )]
+    StaleRevision {
+        /// The revision the player saw.
+        seen: u64,
+        /// The window's revision.
+        current: u64,
+    },
+    /// A player who confirmed tried to change their offer.
+    #[error("you confirmed these offers: withdraw your confirmation before changing your offer")]
+    ConfirmedAlready,
+    /// An asset already in one of the offers.
+    #[error("{0} is already in the trade")]
+    AssetInTrade(AssetId),
+    /// Removing an asset that is not in the player's offer.
+    #[error("{0} is not in your offer")]
+    AssetNotOffered(AssetId),
     /// A cursor from a query with another sort order.
     #[error("the cursor comes from a query sorted another way; start again from the first page")]
     CursorMismatch,

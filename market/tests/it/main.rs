@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod build;
 mod catalogue;
 mod common;
 mod quotes;
+mod trade;
