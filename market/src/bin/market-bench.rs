@@ -530,9 +530,14 @@ fn main() -> Result<(), MarketError> {
     let mean = block_times.iter().sum::<Duration>() / BLOCKS as u32;
     block_times.sort_unstable();
     let slowest = block_times[BLOCKS - 1];
+    let over = block_times
+        .iter()
+        .filter(|time| time.as_secs_f64() * 1e3 > BLOCK_FLOOR_MS)
+        .count();
     eprintln!(
-        "blocks: {BLOCKS} of {CHANGES_PER_BLOCK} changes, mean {:.2} ms, slowest {:.2} ms (floor {BLOCK_FLOOR_MS:.0} ms); {} listings after",
+        "blocks: {BLOCKS} of {CHANGES_PER_BLOCK} changes, mean {:.2} ms, median {:.2} ms, slowest {:.2} ms (floor {BLOCK_FLOOR_MS:.0} ms, {over} over it); {} listings after",
         mean.as_secs_f64() * 1e3,
+        block_times[BLOCKS / 2].as_secs_f64() * 1e3,
         slowest.as_secs_f64() * 1e3,
         catalogue.len()
     );

@@ -163,7 +163,7 @@ struct Record {
     rented_until: Option<Timestamp>,
     manifest: Option<Arc<Manifest>>,
     /// The words it is found by, and their numbers in the dictionary.
-    words: Arc<[Box<str>]>,
+    words: Arc<str>,
     word_ids: Vec<u32>,
     /// (world index, place) for every world that shows it.
     places: Vec<(u16, Place)>,
@@ -199,7 +199,11 @@ impl Interned {
 #[derive(Default)]
 struct Words {
     ids: HashMap<Box<str>, u32>,
-    /// The same words in order, for words that begin with a prefix.
+    /// Numbers by value: names such as "no. 4521" give nearly every
+    /// listing a word of its own, and a table of integers is far cheaper
+    /// to keep up through that churn than one of strings.
+    numbers: HashMap<u64, u32>,
+    /// The words that match by prefix, in order.
     sorted: BTreeMap<Box<str>, u32>,
     slots: Vec<Slots>,
     names: Vec<Box<str>>,
@@ -207,10 +211,18 @@ struct Words {
 }
 
 impl Words {
+    /// The number of `word`, if any listing has it.
+    fn id(&self, word: &str) -> Option<u32> {
+        match text::number(word) {
+            Some(number) => self.numbers.get(&number).copied(),
+            None => self.ids.get(word).copied(),
+        }
+    }
+
     /// Adds `slot` under `word`; the word's number.
     fn add(&mut self, word: &str, slot: u32) -> u32 {
-        let id = match self.ids.get(word) {
-            Some(id) => *id,
+        let id = match self.id(word) {
+            Some(id) => id,
             None => {
                 let name: Box<str> = word.into();
                 let id = match self.free.pop() {
@@ -224,8 +236,14 @@ impl Words {
                         u32::try_from(self.names.len() - 1).unwrap_or(u32::MAX)
                     }
                 };
-                self.ids.insert(name.clone(), id);
-                self.sorted.insert(name, id);
+                if let Some(number) = text::number(&name) {
+                    self.numbers.insert(number, id);
+                } else {
+                    if !text::matches_whole(&name) {
+                        self.sorted.insert(name.clone(), id);
+                    }
+                    self.ids.insert(name, id);
+                }
                 id
             }
         };
@@ -241,8 +259,12 @@ impl Words {
         slots.remove(slot);
         if slots.is_empty() {
             let name = std::mem::take(&mut self.names[id as usize]);
-            self.ids.remove(&name);
-            self.sorted.remove(&name);
+            if let Some(number) = text::number(&name) {
+                self.numbers.remove(&number);
+            } else {
+                self.ids.remove(&name);
+                self.sorted.remove(&name);
+            }
             self.free.push(id);
         }
     }
@@ -536,6 +558,13 @@ impl Catalogue {
         columns.listing[at] = listing.id.0;
         columns.worlds[at] = 0;
 
+        // Twice the room the tables need: under steady churn a full hash
+        // table stops now and then to clear its deleted entries, and the
+        // more room it has, the rarer that is.
+        if self.by_listing.capacity() < 2 * self.by_listing.len() + 64 {
+            self.by_listing.reserve(self.by_listing.len() + 64);
+            self.by_asset.reserve(self.by_asset.len() + 64);
+        }
         self.by_listing.insert(listing.id, slot);
         self.by_asset.insert(listing.asset, slot);
         self.kinds[kind_set(rent, kind)].insert(slot);
@@ -543,7 +572,8 @@ impl Catalogue {
         self.owners.entry(owner).or_default().insert(slot);
         record.word_ids = record
             .words
-            .iter()
+            .split(' ')
+            .filter(|word| !word.is_empty())
             .map(|word| self.words.add(word, slot))
             .collect();
         self.expiry.insert((listing.expires_at, slot));
@@ -770,9 +800,9 @@ fn remove_from<K: Eq + std::hash::Hash>(sets: &mut HashMap<K, Slots>, key: &K, s
 
 /// The words a listing is found by: its name, description, kind and
 /// attribute values.
-fn index_words(manifest: Option<&Manifest>) -> Arc<[Box<str>]> {
+fn index_words(manifest: Option<&Manifest>) -> Arc<str> {
     let Some(manifest) = manifest else {
-        return Arc::from(Vec::new());
+        return Arc::from("");
     };
     let numbers: Vec<String> = manifest
         .attributes
@@ -798,5 +828,5 @@ fn index_words(manifest: Option<&Manifest>) -> Arc<[Box<str>]> {
             }),
     )
     .chain(numbers.iter().map(String::as_str));
-    text::words(texts, text::MAX_WORDS_PER_LISTING).into()
+    text::joined_words(texts, text::MAX_WORDS_PER_LISTING).into()
 }

@@ -10,7 +10,7 @@ use assets::{AssetKind, Manifest};
 use ledger::{Address, AssetId, Listing, ListingId, Timestamp};
 
 use super::slots;
-use super::text::{self, MAX_QUERY_WORDS, MIN_PREFIX_CHARS};
+use super::text::{self, MAX_QUERY_WORDS};
 use super::{Catalogue, Place, Slots, flag, kind_code, kind_set};
 use crate::error::MarketError;
 
@@ -111,7 +111,8 @@ pub struct Query {
     /// Only listings shown at this place of `world`.
     pub place: Option<Place>,
     /// Words that must each begin a word of the asset's name, description,
-    /// kind or attribute values.
+    /// kind or attribute values (a number, or a word of one letter, must
+    /// be the whole word).
     pub text: String,
     /// Who is looking: listings reserved for someone else are hidden.
     pub viewer: Option<Address>,
@@ -567,8 +568,8 @@ impl Catalogue {
         let mut all: Option<Vec<u64>> = None;
         for word in words {
             let mut bits = vec![0u64; self.records.len().div_ceil(64)];
-            let ids: Vec<u32> = if word.chars().count() < MIN_PREFIX_CHARS {
-                self.words.ids.get(&**word).copied().into_iter().collect()
+            let ids: Vec<u32> = if text::matches_whole(word) {
+                self.words.id(word).into_iter().collect()
             } else {
                 self.words
                     .sorted

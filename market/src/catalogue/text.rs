@@ -20,14 +20,21 @@ const STOP_WORDS: [&str; 24] = [
 /// The distinct words of `texts` that are not stop words, in first-seen
 /// order, at most `limit`.
 pub(crate) fn words<'a>(texts: impl IntoIterator<Item = &'a str>, limit: usize) -> Vec<Box<str>> {
-    let mut out: Vec<Box<str>> = Vec::new();
+    split(&joined_words(texts, limit)).map(Box::from).collect()
+}
+
+/// The words of [`words`], in one string, each followed by a space: one
+/// allocation for all of a listing's words.
+pub(crate) fn joined_words<'a>(texts: impl IntoIterator<Item = &'a str>, limit: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
     let mut word = String::new();
     for text in texts {
         for run in text.split(|c: char| !c.is_alphanumeric()) {
             if run.is_empty() {
                 continue;
             }
-            if out.len() == limit {
+            if count == limit {
                 return out;
             }
             word.clear();
@@ -41,12 +48,37 @@ pub(crate) fn words<'a>(texts: impl IntoIterator<Item = &'a str>, limit: usize) 
                         .take(MAX_WORD_CHARS),
                 );
             }
-            if !STOP_WORDS.contains(&word.as_str()) && !out.iter().any(|seen| **seen == *word) {
-                out.push(word.as_str().into());
+            if !STOP_WORDS.contains(&word.as_str()) && !split(&out).any(|seen| seen == word) {
+                out.push_str(&word);
+                out.push(' ');
+                count += 1;
             }
         }
     }
     out
+}
+
+/// The words of a joined string.
+pub(crate) fn split(joined: &str) -> impl Iterator<Item = &str> {
+    joined.split(' ').filter(|word| !word.is_empty())
+}
+
+/// The value of a word that is a number written plainly: digits only,
+/// no leading zero, at most 19 of them. Other words, "007" among them, are
+/// kept as text.
+pub(crate) fn number(word: &str) -> Option<u64> {
+    let plain = !word.is_empty()
+        && word.len() <= 19
+        && word.bytes().all(|b| b.is_ascii_digit())
+        && (word.len() == 1 || !word.starts_with('0'));
+    plain.then(|| word.parse().ok()).flatten()
+}
+
+/// Whether a query word must match a whole word: a short word, or a
+/// number ("12" does not find "1204"). Longer words match the beginning of
+/// a word.
+pub(crate) fn matches_whole(word: &str) -> bool {
+    word.chars().count() < MIN_PREFIX_CHARS || word.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -59,5 +91,10 @@ mod tests {
         let found: Vec<&str> = found.iter().map(|w| &**w).collect();
         assert_eq!(found, ["brass", "lamp", "ünïcode", "42"]);
         assert_eq!(words(["a b c d"], 2).len(), 2);
+        assert_eq!(number("4521"), Some(4521));
+        assert_eq!(number("0"), Some(0));
+        assert_eq!(number("007"), None);
+        assert_eq!(number("12a"), None);
+        assert_eq!(number("99999999999999999999"), None);
     }
 }

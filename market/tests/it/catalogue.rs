@@ -144,7 +144,7 @@ fn reference(net: &Net, world: &WorldLayout, query: &Query, now: u64) -> Vec<u64
             && reserved.is_none_or(|to| query.viewer == Some(to))
             && wanted.iter().all(|w| {
                 listing_words.iter().any(|lw| {
-                    if w.chars().count() < 2 {
+                    if w.chars().count() < 2 || w.bytes().all(|b| b.is_ascii_digit()) {
                         lw == w
                     } else {
                         lw.starts_with(w.as_str())
