@@ -5,7 +5,7 @@
 use assets::AssetKind;
 use ledger::testkit::chain_id;
 use ledger::{AssetId, LedgerError, Operation, RentTerms, Transaction};
-use market::{Intent, MarketError, VALID_SECS, build};
+use market::{MarketError, VALID_SECS, build};
 use proptest::prelude::*;
 
 use crate::common::{Net, hourly, manifest};
@@ -13,7 +13,7 @@ use crate::common::{Net, hourly, manifest};
 fn built(
     net: &Net,
     who: &ledger::Keypair,
-    intent: Intent,
+    op: Operation,
     now: u64,
 ) -> Result<Transaction, MarketError> {
     let nonce = net.ledger.account(&who.address()).unwrap().nonce;
@@ -22,7 +22,7 @@ fn built(
         net.ledger.chain(),
         who.address(),
         nonce,
-        intent,
+        op,
         now,
     )
 }
@@ -37,9 +37,9 @@ fn every_intent_builds_a_transaction_the_ledger_applies() {
         &bob,
         manifest("Oak chair", AssetKind::Furniture, "", "brown"),
     );
-    let run = |net: &mut Net, who: &ledger::Keypair, intent: Intent| {
+    let run = |net: &mut Net, who: &ledger::Keypair, op: Operation| {
         let now = net.time + 1;
-        let tx = built(net, who, intent, now).unwrap();
+        let tx = built(net, who, op, now).unwrap();
         assert_eq!(tx.valid_until, now + VALID_SECS);
         let committed = net.commit_at(now, vec![tx.sign(who)]);
         assert_eq!(committed.results[0].outcome, Ok(()));
@@ -47,7 +47,7 @@ fn every_intent_builds_a_transaction_the_ledger_applies() {
     run(
         &mut net,
         &alice,
-        Intent::Mint {
+        Operation::Mint {
             manifest: lamp,
             royalty_bps: 500,
         },
@@ -56,7 +56,7 @@ fn every_intent_builds_a_transaction_the_ledger_applies() {
     run(
         &mut net,
         &alice,
-        Intent::ListForRent {
+        Operation::ListForRent {
             asset: lamp,
             terms: hourly(7),
             expires_at,
@@ -66,29 +66,29 @@ fn every_intent_builds_a_transaction_the_ledger_applies() {
     run(
         &mut net,
         &bob,
-        Intent::Rent {
+        Operation::Rent {
             listing,
             periods: 3,
         },
     );
     let rental = net.ledger.asset(&lamp).unwrap().unwrap().rental.unwrap().id;
-    run(&mut net, &bob, Intent::ReturnEarly { rental });
-    run(&mut net, &alice, Intent::Cancel { listing });
+    run(&mut net, &bob, Operation::ReturnRental { rental });
+    run(&mut net, &alice, Operation::CancelListing { listing });
     run(
         &mut net,
         &bob,
-        Intent::ListForSale {
+        Operation::ListForSale {
             asset: chair,
             price: 90,
             expires_at,
         },
     );
     let listing = net.listing_of(&chair);
-    run(&mut net, &alice, Intent::Buy { listing });
+    run(&mut net, &alice, Operation::Buy { listing });
     run(
         &mut net,
         &alice,
-        Intent::Transfer {
+        Operation::TransferAsset {
             asset: chair,
             to: bob.address(),
         },
@@ -96,7 +96,7 @@ fn every_intent_builds_a_transaction_the_ledger_applies() {
     run(
         &mut net,
         &bob,
-        Intent::Pay {
+        Operation::Pay {
             to: alice.address(),
             amount: 12,
         },
@@ -111,7 +111,7 @@ fn every_intent_builds_a_transaction_the_ledger_applies() {
 fn a_nonce_already_used_is_refused_and_a_later_one_kept() {
     let net = Net::new(100);
     let alice = net.players[3].clone();
-    let pay = Intent::Pay {
+    let pay = Operation::Pay {
         to: net.players[4].address(),
         amount: 1,
     };
@@ -257,49 +257,36 @@ proptest! {
             .collect();
         for attempt in tries {
             let now = net.time + 1;
-            let (who, intent) = match attempt {
+            let (who, op) = match attempt {
                 Try::Wait { secs } => {
                     net.commit_at(net.time + secs, Vec::new());
                     continue;
                 }
-                Try::ListRent { who, asset, price, min, max, expires_in } => (who, Intent::ListForRent {
+                Try::ListRent { who, asset, price, min, max, expires_in } => (who, Operation::ListForRent {
                     asset: assets[asset],
                     terms: RentTerms { price_per_period: price, period_secs: 600, min_periods: min, max_periods: max, deposit: price, reserved_for: None },
                     expires_at: now + expires_in,
                 }),
-                Try::ListSale { who, asset, price, expires_in } => (who, Intent::ListForSale { asset: assets[asset], price, expires_at: now + expires_in }),
-                Try::Rent { who, listing, periods } => (who, Intent::Rent { listing: ledger::ListingId(listing), periods }),
-                Try::Buy { who, listing } => (who, Intent::Buy { listing: ledger::ListingId(listing) }),
-                Try::Cancel { who, listing } => (who, Intent::Cancel { listing: ledger::ListingId(listing) }),
-                Try::Return { who, rental } => (who, Intent::ReturnEarly { rental: ledger::RentalId(rental) }),
-                Try::Pay { who, to, amount } => (who, Intent::Pay { to: players[to].address(), amount }),
-                Try::Give { who, asset, to } => (who, Intent::Transfer { asset: assets[asset], to: players[to].address() }),
+                Try::ListSale { who, asset, price, expires_in } => (who, Operation::ListForSale { asset: assets[asset], price, expires_at: now + expires_in }),
+                Try::Rent { who, listing, periods } => (who, Operation::Rent { listing: ledger::ListingId(listing), periods }),
+                Try::Buy { who, listing } => (who, Operation::Buy { listing: ledger::ListingId(listing) }),
+                Try::Cancel { who, listing } => (who, Operation::CancelListing { listing: ledger::ListingId(listing) }),
+                Try::Return { who, rental } => (who, Operation::ReturnRental { rental: ledger::RentalId(rental) }),
+                Try::Pay { who, to, amount } => (who, Operation::Pay { to: players[to].address(), amount }),
+                Try::Give { who, asset, to } => (who, Operation::TransferAsset { asset: assets[asset], to: players[to].address() }),
             };
             let signer = players[who].clone();
-            let verdict = built(&net, &signer, intent.clone(), now);
+            let verdict = built(&net, &signer, op.clone(), now);
             // The same operation, forced through the ledger.
             let forced = match &verdict {
                 Ok(tx) => tx.clone(),
-                Err(_) => {
-                    let op = match intent {
-                        Intent::ListForRent { asset, terms, expires_at } => Operation::ListForRent { asset, terms, expires_at },
-                        Intent::ListForSale { asset, price, expires_at } => Operation::ListForSale { asset, price, expires_at },
-                        Intent::Rent { listing, periods } => Operation::Rent { listing, periods },
-                        Intent::Buy { listing } => Operation::Buy { listing },
-                        Intent::Cancel { listing } => Operation::CancelListing { listing },
-                        Intent::ReturnEarly { rental } => Operation::ReturnRental { rental },
-                        Intent::Pay { to, amount } => Operation::Pay { to, amount },
-                        Intent::Transfer { asset, to } => Operation::TransferAsset { asset, to },
-                        Intent::Mint { .. } | Intent::Trade(_) => unreachable!(),
-                    };
-                    Transaction {
-                        chain_id: chain_id(),
-                        signer: signer.address(),
-                        nonce: net.ledger.account(&signer.address()).unwrap().nonce,
-                        valid_until: now + VALID_SECS,
-                        op,
-                    }
-                }
+                Err(_) => Transaction {
+                    chain_id: chain_id(),
+                    signer: signer.address(),
+                    nonce: net.ledger.account(&signer.address()).unwrap().nonce,
+                    valid_until: now + VALID_SECS,
+                    op,
+                },
             };
             let outcome = net.commit_at(now, vec![forced.sign(&signer)]).results[0].outcome.clone();
             match (verdict, outcome) {

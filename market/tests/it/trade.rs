@@ -6,7 +6,7 @@ use assets::AssetKind;
 use ledger::testkit::chain_id;
 use ledger::{AssetId, Keypair, LedgerError, Operation, TradeSide};
 use market::trade::{Action, IDLE_SECS, INVITE_SECS, Party, SIGN_SECS, Stage};
-use market::{Intent, MarketError, TradeWindow, build};
+use market::{MarketError, TradeWindow, build};
 use proptest::prelude::*;
 
 use crate::common::{Net, hourly, manifest};
@@ -150,7 +150,7 @@ fn two_players_swap_two_assets_and_tokens_at_once() {
         &chain,
         bob.address(),
         0,
-        Intent::Trade(Box::new(trade)),
+        Operation::Trade(Box::new(trade)),
         t.net.time + 1,
     )
     .unwrap();
