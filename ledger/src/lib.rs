@@ -42,7 +42,8 @@ pub use crate::keys::{Address, Keypair, Signature};
 pub use crate::ledger::{CommittedBlock, Ledger};
 pub use crate::proof::{AssetProof, Holding, verify_asset, verify_holding};
 pub use crate::rules::{
-    RentCosts, check_asset_fillable, check_listing_fillable, check_open, rent_costs,
+    RentCosts, check_asset_fillable, check_listing_fillable, check_open, check_owned_and_free,
+    rent_costs,
 };
 pub use crate::settle::{Settlement, Split, periods_used, rent_paid_and_refund};
 pub use crate::state::{

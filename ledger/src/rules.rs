@@ -26,6 +26,41 @@ pub fn check_open(listing: &Listing) -> Result<(), LedgerError> {
     }
 }
 
+/// An error unless `owner` holds title to `asset` and no rental holds it:
+/// what moving, listing or trading an asset needs. `action` names the
+/// attempt in the error.
+pub fn check_owned_and_free(
+    asset: &Asset,
+    owner: &Address,
+    action: &'static str,
+) -> Result<(), LedgerError> {
+    if asset.owner != *owner {
+        return Err(match asset.rental {
+            Some(rental) if rental.renter == *owner => LedgerError::RenterCannot {
+                action,
+                asset: asset.id,
+                renter: *owner,
+                rental: rental.id,
+            },
+            _ => LedgerError::NotOwner {
+                action,
+                asset: asset.id,
+                signer: *owner,
+                owner: asset.owner,
+            },
+        });
+    }
+    if let Some(rental) = asset.rental {
+        return Err(LedgerError::AssetLocked {
+            action,
+            asset: asset.id,
+            rental: rental.id,
+            until: rental.ends_at,
+        });
+    }
+    Ok(())
+}
+
 /// The checks on a listing itself before it is filled at `now`: of the
 /// `expected` kind ("rent" or "sale"), open, not expired.
 pub fn check_listing_fillable(

@@ -433,32 +433,7 @@ fn check_asset(
     let record = state
         .asset(asset)?
         .ok_or(LedgerError::AssetNotFound(*asset))?;
-    if record.owner != *giver {
-        return Err(match record.rental {
-            Some(rental) if rental.renter == *giver => LedgerError::RenterCannot {
-                action: "trade",
-                asset: *asset,
-                renter: *giver,
-                rental: rental.id,
-            },
-            _ => LedgerError::NotOwner {
-                action: "trade",
-                asset: *asset,
-                signer: *giver,
-                owner: record.owner,
-            },
-        }
-        .into());
-    }
-    if let Some(rental) = record.rental {
-        return Err(LedgerError::AssetLocked {
-            action: "trade",
-            asset: *asset,
-            rental: rental.id,
-            until: rental.ends_at,
-        }
-        .into());
-    }
+    ledger::check_owned_and_free(&record, giver, "trade")?;
     Ok(())
 }
 

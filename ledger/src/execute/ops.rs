@@ -122,30 +122,7 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
         action: &'static str,
     ) -> Result<Asset, LedgerError> {
         let asset = self.overlay.require_asset(id)?;
-        if asset.owner != owner {
-            return Err(match asset.rental {
-                Some(rental) if rental.renter == owner => LedgerError::RenterCannot {
-                    action,
-                    asset: id,
-                    renter: owner,
-                    rental: rental.id,
-                },
-                _ => LedgerError::NotOwner {
-                    action,
-                    asset: id,
-                    signer: owner,
-                    owner: asset.owner,
-                },
-            });
-        }
-        if let Some(rental) = asset.rental {
-            return Err(LedgerError::AssetLocked {
-                action,
-                asset: id,
-                rental: rental.id,
-                until: rental.ends_at,
-            });
-        }
+        rules::check_owned_and_free(&asset, &owner, action)?;
         Ok(asset)
     }
 
