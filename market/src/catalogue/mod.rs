@@ -42,13 +42,7 @@ pub trait Manifests {
     fn manifest(&self, asset: &AssetId) -> Option<Arc<Manifest>>;
 }
 
-impl Manifests for std::collections::HashMap<AssetId, Arc<Manifest>> {
-    fn manifest(&self, asset: &AssetId) -> Option<Arc<Manifest>> {
-        self.get(asset).cloned()
-    }
-}
-
-impl Manifests for HashMap<AssetId, Arc<Manifest>> {
+impl<S: std::hash::BuildHasher> Manifests for std::collections::HashMap<AssetId, Arc<Manifest>, S> {
     fn manifest(&self, asset: &AssetId) -> Option<Arc<Manifest>> {
         self.get(asset).cloned()
     }
@@ -410,7 +404,8 @@ impl Catalogue {
                 .map(|index| &changes.assets[*index])
             {
                 Some(asset) if Self::current(listing, asset) => {
-                    self.upsert(listing, asset.creator, asset, manifests);
+                    let rented_until = asset.rental.map(|rental| rental.ends_at);
+                    self.update_listing(listing, asset.creator, rented_until, manifests);
                 }
                 Some(_) => self.remove_listing(listing.id),
                 None => {
@@ -463,17 +458,6 @@ impl Catalogue {
 
     fn record_of_asset(&self, asset: &AssetId) -> Option<&Record> {
         self.by_asset.get(asset).and_then(|slot| self.record(*slot))
-    }
-
-    fn upsert(
-        &mut self,
-        listing: &Listing,
-        creator: Address,
-        asset: &Asset,
-        manifests: &impl Manifests,
-    ) {
-        let rented_until = asset.rental.map(|rental| rental.ends_at);
-        self.update_listing(listing, creator, rented_until, manifests);
     }
 
     /// Indexes `listing` afresh, replacing what was indexed for it or for
@@ -570,10 +554,7 @@ impl Catalogue {
         self.kinds[kind_set(rent, kind)].insert(slot);
         self.creators.entry(creator).or_default().insert(slot);
         self.owners.entry(owner).or_default().insert(slot);
-        record.word_ids = record
-            .words
-            .split(' ')
-            .filter(|word| !word.is_empty())
+        record.word_ids = text::split(&record.words)
             .map(|word| self.words.add(word, slot))
             .collect();
         self.expiry.insert((listing.expires_at, slot));

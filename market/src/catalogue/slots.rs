@@ -80,23 +80,13 @@ impl SlotSet {
                     *word &= !bit;
                     *len -= 1;
                     if *len < SPARSE_BELOW {
-                        let set: HashSet<u32> = self.iter().collect();
+                        let mut set = HashSet::with_capacity(*len);
+                        visit_bits(bits, false, &mut |slot| {
+                            set.insert(slot);
+                        });
                         *self = SlotSet::Sparse(set);
                     }
                 }
-            }
-        }
-    }
-
-    /// The slots, in no particular order.
-    pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = u32> + '_> {
-        match self {
-            SlotSet::Sparse(set) => Box::new(set.iter().copied()),
-            SlotSet::Dense { bits, .. } => {
-                Box::new(bits.iter().enumerate().flat_map(|(index, word)| {
-                    let base = (index as u32) * 64;
-                    BitIter(*word).map(move |bit| base + bit)
-                }))
             }
         }
     }
@@ -165,22 +155,6 @@ fn set_bit(bits: &mut Vec<u64>, slot: u32) -> bool {
     was_clear
 }
 
-/// The set bits of a word, lowest first.
-struct BitIter(u64);
-
-impl Iterator for BitIter {
-    type Item = u32;
-
-    fn next(&mut self) -> Option<u32> {
-        if self.0 == 0 {
-            return None;
-        }
-        let bit = self.0.trailing_zeros();
-        self.0 &= self.0 - 1;
-        Some(bit)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,7 +170,8 @@ mod tests {
         }
         assert!(matches!(set, SlotSet::Dense { .. }));
         assert_eq!(set.len(), model.len());
-        let mut members: Vec<u32> = set.iter().collect();
+        let mut members = Vec::new();
+        set.visit(true, &mut |slot| members.push(slot));
         members.sort_unstable();
         assert_eq!(members, model.iter().copied().collect::<Vec<_>>());
         let all: Vec<u32> = model.iter().copied().collect();
