@@ -241,6 +241,17 @@ impl World {
         (listing, asset)
     }
 
+    /// Rents `asset` out from `now` for 15 minutes to a day.
+    fn rent_out(&mut self, asset: &mut Asset, now: u64) {
+        asset.rental = Some(ActiveRental {
+            id: RentalId(self.next_rental),
+            renter: person(self.rng.below(PEOPLE)),
+            ends_at: now + 900 * (1 + self.rng.below(96)),
+        });
+        self.next_rental += 1;
+        self.assets.insert(asset.id, asset.clone());
+    }
+
     fn take_open(&mut self) -> Option<(Listing, Asset)> {
         if self.open.is_empty() {
             return None;
@@ -289,13 +300,7 @@ impl World {
                     if let Some((_, mut asset)) = self.pick_open()
                         && asset.rental.is_none()
                     {
-                        asset.rental = Some(ActiveRental {
-                            id: RentalId(self.next_rental),
-                            renter: person(self.rng.below(PEOPLE)),
-                            ends_at: time + 900 * (1 + self.rng.below(96)),
-                        });
-                        self.next_rental += 1;
-                        self.assets.insert(asset.id, asset.clone());
+                        self.rent_out(&mut asset, time);
                         assets.push(asset);
                     }
                 }
@@ -462,13 +467,7 @@ fn main() -> Result<(), MarketError> {
         let created = T0 - (LISTINGS - i) as u64 * 20;
         let (listing, mut asset) = world.new_listing(created);
         if world.rng.chance(20) {
-            asset.rental = Some(ActiveRental {
-                id: RentalId(world.next_rental),
-                renter: person(world.rng.below(PEOPLE)),
-                ends_at: T0 + 900 * (1 + world.rng.below(96)),
-            });
-            world.next_rental += 1;
-            world.assets.insert(asset.id, asset.clone());
+            world.rent_out(&mut asset, T0);
         }
         listings.push(listing);
         assets.push(asset);
