@@ -394,9 +394,12 @@ impl Catalogue {
             }
         }
         self.time = time;
+        // Open listings go first: one that replaces a listing of the same
+        // asset closed in this block (a new price) then takes over the
+        // words already made for the asset; closed listings are removed
+        // after.
         for listing in changes.listings {
             if !Self::shown(listing, time) {
-                self.remove_listing(listing.id);
                 continue;
             }
             match assets
@@ -421,17 +424,25 @@ impl Catalogue {
                 }
             }
         }
+        for listing in changes.listings {
+            if !Self::shown(listing, time) {
+                self.remove_listing(listing.id);
+            }
+        }
         for asset in changes.assets {
             let Some(&slot) = self.by_asset.get(&asset.id) else {
                 continue;
             };
-            let Some(listing) = self.record(slot).map(|record| record.listing.clone()) else {
+            let Some((current, id)) = self
+                .record(slot)
+                .map(|record| (Self::current(&record.listing, asset), record.listing.id))
+            else {
                 continue;
             };
-            if Self::current(&listing, asset) {
+            if current {
                 self.set_rented(slot, asset.rental.map(|rental| rental.ends_at));
             } else {
-                self.remove_listing(listing.id);
+                self.remove_listing(id);
             }
         }
         self.purge_expired();
@@ -471,11 +482,13 @@ impl Catalogue {
     ) {
         // A listing of an asset already indexed keeps its manifest and
         // words: the same asset has the same manifest.
-        let kept = self
-            .record_of_asset(&listing.asset)
+        let indexed = self.record_of_asset(&listing.asset);
+        let kept = indexed
             .filter(|record| record.manifest.is_some())
             .map(|record| (record.manifest.clone(), record.words.clone()));
-        self.remove_asset(&listing.asset);
+        if let Some(id) = indexed.map(|record| record.listing.id) {
+            self.remove_listing(id);
+        }
         self.remove_listing(listing.id);
         let (manifest, words) = kept.unwrap_or_else(|| {
             let manifest = manifests.manifest(&listing.asset);
@@ -579,12 +592,6 @@ impl Catalogue {
                 Some((u16::try_from(index).ok()?, place))
             })
             .collect()
-    }
-
-    fn remove_asset(&mut self, asset: &AssetId) {
-        if let Some(id) = self.record_of_asset(asset).map(|record| record.listing.id) {
-            self.remove_listing(id);
-        }
     }
 
     fn remove_listing(&mut self, id: ListingId) {
@@ -782,17 +789,17 @@ fn remove_from<K: Eq + std::hash::Hash>(sets: &mut HashMap<K, Slots>, key: &K, s
 /// The words a listing is found by: its name, description, kind and
 /// attribute values.
 fn index_words(manifest: Option<&Manifest>) -> Arc<str> {
+    use std::fmt::Write as _;
     let Some(manifest) = manifest else {
         return Arc::from("");
     };
-    let numbers: Vec<String> = manifest
-        .attributes
-        .iter()
-        .filter_map(|attribute| match &attribute.value {
-            AttributeValue::Number(number) => Some(number.to_string()),
-            AttributeValue::Text(_) => None,
-        })
-        .collect();
+    let mut numbers = String::new();
+    for attribute in &manifest.attributes {
+        if let AttributeValue::Number(number) = &attribute.value {
+            // Writing to a String cannot fail.
+            let _ = write!(numbers, "{number} ");
+        }
+    }
     let texts = [
         manifest.name.as_str(),
         manifest.description.as_str(),
@@ -808,6 +815,6 @@ fn index_words(manifest: Option<&Manifest>) -> Arc<str> {
                 AttributeValue::Number(_) => None,
             }),
     )
-    .chain(numbers.iter().map(String::as_str));
+    .chain([numbers.as_str()]);
     text::joined_words(texts, text::MAX_WORDS_PER_LISTING).into()
 }

@@ -1,9 +1,12 @@
-//! Sets of slots: a hash set while small, a bitmap once large, so that a
-//! word every listing has costs one bit per listing and adding or
+//! Sets of slots: a few slots held in place, then a hash set, then a
+//! bitmap once large, so that a word every listing has costs one bit per
+//! listing, a word one listing has costs no allocation, and adding or
 //! removing a listing stays one memory touch.
 
 use foldhash::{HashSet, HashSetExt};
 
+/// Up to this many slots are held in place, with no allocation.
+const FEW: usize = 8;
 /// Above this many slots a set becomes a bitmap.
 const DENSE_ABOVE: usize = 2048;
 /// Below this many slots a bitmap becomes a hash set again.
@@ -12,19 +15,24 @@ const SPARSE_BELOW: usize = 512;
 /// A set of slot numbers.
 #[derive(Clone, Debug)]
 pub(crate) enum SlotSet {
+    Few { len: u8, slots: [u32; FEW] },
     Sparse(HashSet<u32>),
     Dense { bits: Vec<u64>, len: usize },
 }
 
 impl Default for SlotSet {
     fn default() -> Self {
-        SlotSet::Sparse(HashSet::new())
+        SlotSet::Few {
+            len: 0,
+            slots: [0; FEW],
+        }
     }
 }
 
 impl SlotSet {
     pub(crate) fn len(&self) -> usize {
         match self {
+            SlotSet::Few { len, .. } => usize::from(*len),
             SlotSet::Sparse(set) => set.len(),
             SlotSet::Dense { len, .. } => *len,
         }
@@ -36,6 +44,7 @@ impl SlotSet {
 
     pub(crate) fn contains(&self, slot: u32) -> bool {
         match self {
+            SlotSet::Few { len, slots } => slots[..usize::from(*len)].contains(&slot),
             SlotSet::Sparse(set) => set.contains(&slot),
             SlotSet::Dense { bits, .. } => bits
                 .get(slot as usize / 64)
@@ -45,6 +54,21 @@ impl SlotSet {
 
     pub(crate) fn insert(&mut self, slot: u32) {
         match self {
+            SlotSet::Few { len, slots } => {
+                let held = usize::from(*len);
+                if slots[..held].contains(&slot) {
+                    return;
+                }
+                if held < FEW {
+                    slots[held] = slot;
+                    *len += 1;
+                } else {
+                    let mut set = HashSet::with_capacity(2 * FEW);
+                    set.extend(slots.iter().copied());
+                    set.insert(slot);
+                    *self = SlotSet::Sparse(set);
+                }
+            }
             SlotSet::Sparse(set) => {
                 set.insert(slot);
                 if set.len() > DENSE_ABOVE {
@@ -68,6 +92,13 @@ impl SlotSet {
 
     pub(crate) fn remove(&mut self, slot: u32) {
         match self {
+            SlotSet::Few { len, slots } => {
+                let held = usize::from(*len);
+                if let Some(at) = slots[..held].iter().position(|held| *held == slot) {
+                    slots[at] = slots[held - 1];
+                    *len -= 1;
+                }
+            }
             SlotSet::Sparse(set) => {
                 set.remove(&slot);
             }
@@ -95,6 +126,9 @@ impl SlotSet {
     /// descending order, a hash set's in no particular order.
     pub(crate) fn visit(&self, descending: bool, visit: &mut impl FnMut(u32)) {
         match self {
+            SlotSet::Few { len, slots } => {
+                slots[..usize::from(*len)].iter().copied().for_each(visit)
+            }
             SlotSet::Sparse(set) => set.iter().copied().for_each(visit),
             SlotSet::Dense { bits, .. } => visit_bits(bits, descending, visit),
         }
@@ -103,6 +137,13 @@ impl SlotSet {
     /// Sets the bit of every slot in `bits`, which covers every slot.
     pub(crate) fn or_into(&self, bits: &mut [u64]) {
         match self {
+            SlotSet::Few { len, slots } => {
+                for slot in &slots[..usize::from(*len)] {
+                    if let Some(word) = bits.get_mut(*slot as usize / 64) {
+                        *word |= 1 << (slot % 64);
+                    }
+                }
+            }
             SlotSet::Sparse(set) => {
                 for slot in set {
                     if let Some(word) = bits.get_mut(*slot as usize / 64) {
@@ -158,6 +199,29 @@ fn set_bit(bits: &mut Vec<u64>, slot: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_few_slots_are_held_in_place_until_there_are_more() {
+        let mut set = SlotSet::default();
+        for slot in [7, 3, 7, 11] {
+            set.insert(slot);
+        }
+        assert!(matches!(set, SlotSet::Few { len: 3, .. }));
+        set.remove(3);
+        set.remove(99);
+        assert_eq!(set.len(), 2);
+        assert!(set.contains(7) && set.contains(11) && !set.contains(3));
+        for slot in 100..110 {
+            set.insert(slot);
+        }
+        assert!(matches!(set, SlotSet::Sparse(_)));
+        assert_eq!(set.len(), 12);
+        let mut members = Vec::new();
+        set.visit(false, &mut |slot| members.push(slot));
+        members.sort_unstable();
+        let expected: Vec<u32> = [7, 11].into_iter().chain(100..110).collect();
+        assert_eq!(members, expected);
+    }
 
     #[test]
     fn a_set_keeps_its_members_as_it_grows_dense_and_shrinks_back() {

@@ -26,36 +26,99 @@ pub(crate) fn words<'a>(texts: impl IntoIterator<Item = &'a str>, limit: usize) 
 /// The words of [`words`], in one string, each followed by a space: one
 /// allocation for all of a listing's words.
 pub(crate) fn joined_words<'a>(texts: impl IntoIterator<Item = &'a str>, limit: usize) -> String {
-    let mut out = String::new();
-    let mut count = 0;
-    let mut word = String::new();
+    let mut kept = Kept {
+        out: String::with_capacity(128),
+        starts: Vec::with_capacity(16),
+        word: String::with_capacity(MAX_WORD_CHARS),
+        limit,
+    };
     for text in texts {
-        for run in text.split(|c: char| !c.is_alphanumeric()) {
-            if run.is_empty() {
-                continue;
+        let full = if text.is_ascii() {
+            // Plain ASCII, the common case: runs found byte by byte.
+            let bytes = text.as_bytes();
+            let mut at = 0;
+            let mut full = false;
+            while at < bytes.len() && !full {
+                while at < bytes.len() && !bytes[at].is_ascii_alphanumeric() {
+                    at += 1;
+                }
+                let start = at;
+                while at < bytes.len() && bytes[at].is_ascii_alphanumeric() {
+                    at += 1;
+                }
+                if at > start {
+                    let cut = &bytes[start..at.min(start + MAX_WORD_CHARS)];
+                    kept.word.clear();
+                    kept.word
+                        .extend(cut.iter().map(|b| char::from(b.to_ascii_lowercase())));
+                    full = !kept.keep();
+                }
             }
-            if count == limit {
-                return out;
-            }
-            word.clear();
-            if run.is_ascii() {
-                let cut = &run.as_bytes()[..run.len().min(MAX_WORD_CHARS)];
-                word.extend(cut.iter().map(|b| char::from(b.to_ascii_lowercase())));
-            } else {
-                word.extend(
+            full
+        } else {
+            let mut full = false;
+            for run in text.split(|c: char| !c.is_alphanumeric()) {
+                if run.is_empty() {
+                    continue;
+                }
+                kept.word.clear();
+                kept.word.extend(
                     run.chars()
                         .flat_map(char::to_lowercase)
                         .take(MAX_WORD_CHARS),
                 );
+                if !kept.keep() {
+                    full = true;
+                    break;
+                }
             }
-            if !STOP_WORDS.contains(&word.as_str()) && !split(&out).any(|seen| seen == word) {
-                out.push_str(&word);
-                out.push(' ');
-                count += 1;
-            }
+            full
+        };
+        if full {
+            break;
         }
     }
-    out
+    kept.out
+}
+
+/// The words kept so far, while [`joined_words`] runs.
+struct Kept {
+    out: String,
+    /// Where each kept word starts in `out`, to find repeats without
+    /// splitting `out` again.
+    starts: Vec<usize>,
+    /// The word at hand, lower case.
+    word: String,
+    limit: usize,
+}
+
+impl Kept {
+    /// Keeps the word at hand unless it is a stop word or a repeat;
+    /// false once `limit` words are kept and the rest must be ignored.
+    fn keep(&mut self) -> bool {
+        if self.starts.len() == self.limit {
+            return false;
+        }
+        let word = self.word.as_bytes();
+        if is_stop_word(&self.word) {
+            return true;
+        }
+        let out = self.out.as_bytes();
+        let seen = self.starts.iter().any(|&start| {
+            out[start..].starts_with(word) && out.get(start + word.len()) == Some(&b' ')
+        });
+        if !seen {
+            self.starts.push(self.out.len());
+            self.out.push_str(&self.word);
+            self.out.push(' ');
+        }
+        true
+    }
+}
+
+/// Whether `word` (lower case) is one of [`STOP_WORDS`].
+fn is_stop_word(word: &str) -> bool {
+    word.len() <= 4 && STOP_WORDS.contains(&word)
 }
 
 /// The words of a joined string.
@@ -91,6 +154,9 @@ mod tests {
         let found: Vec<&str> = found.iter().map(|w| &**w).collect();
         assert_eq!(found, ["brass", "lamp", "ünïcode", "42"]);
         assert_eq!(words(["a b c d"], 2).len(), 2);
+        let found = words(["lamps lamp LAMPS", "lamp-lampshade"], 10);
+        let found: Vec<&str> = found.iter().map(|w| &**w).collect();
+        assert_eq!(found, ["lamps", "lamp", "lampshade"]);
         assert_eq!(number("4521"), Some(4521));
         assert_eq!(number("0"), Some(0));
         assert_eq!(number("007"), None);
