@@ -254,6 +254,12 @@ impl Ledger {
         })
     }
 
+    /// The earliest end of an active rental: a block at or after that
+    /// time settles it. `None` when nothing is rented.
+    pub fn next_rental_due(&self) -> Result<Option<Timestamp>, LedgerError> {
+        self.store.next_rental_due()
+    }
+
     /// Where an applied transaction was committed.
     pub fn transaction(&self, id: &TxId) -> Result<Option<TxLocation>, LedgerError> {
         self.store.transaction(id)

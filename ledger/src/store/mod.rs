@@ -661,6 +661,26 @@ struct Record {
     value: Vec<u8>,
 }
 
+impl Store {
+    /// The earliest end of an active rental, if any rental is active: the
+    /// time by which a block must settle it.
+    pub fn next_rental_due(&self) -> Result<Option<Timestamp>, LedgerError> {
+        let mut iter = self.db.iterator_cf(
+            self.cf(cf::RENTALS_DUE),
+            IteratorMode::From(&[], Direction::Forward),
+        );
+        let Some(item) = iter.next() else {
+            return Ok(None);
+        };
+        let (key, _) = item?;
+        let ends_at: [u8; 8] = key
+            .get(..8)
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| LedgerError::Corrupt("rentals_due: malformed key".into()))?;
+        Ok(Some(u64::from_be_bytes(ends_at)))
+    }
+}
+
 impl Record {
     fn new(
         state_key: StateKey<'_>,

@@ -151,8 +151,11 @@ fn the_ledger_settles_a_rental_in_the_first_block_that_reaches_its_end() {
         ..hourly()
     };
     let listing = net.list_for_rent(&carol, id, terms);
+    assert_eq!(net.ledger.next_rental_due().unwrap(), None);
     net.rent(&bob, listing, 2);
     let ends_at = net.time + 120;
+    // The ledger says when a block must come to settle it.
+    assert_eq!(net.ledger.next_rental_due().unwrap(), Some(ends_at));
     let rental = net.ledger.asset(&id).unwrap().unwrap().rental.unwrap().id;
     let before = (
         net.balance(&alice),
@@ -191,6 +194,7 @@ fn the_ledger_settles_a_rental_in_the_first_block_that_reaches_its_end() {
     assert_eq!(net.balance(&carol), before.2 + 1_882);
     assert_eq!(net.proposer_balance(), before.3 + 20);
     assert_eq!(net.ledger.chain().escrow, 0);
+    assert_eq!(net.ledger.next_rental_due().unwrap(), None);
     assert_eq!(
         net.ledger.rental(rental).unwrap().unwrap().status,
         RentalStatus::Settled { at: ends_at }
