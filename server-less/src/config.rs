@@ -1,0 +1,182 @@
+//! The host's configuration file, `config.toml` in its home directory.
+
+use std::path::Path;
+
+use ledger::MAX_BLOCK_TXS;
+use serde::{Deserialize, Serialize};
+
+use crate::error::HostError;
+use crate::mempool::MempoolLimits;
+use crate::node::NodeSettings;
+
+/// Everything `config.toml` holds. Unknown fields are refused, so a typo
+/// is an error rather than a silently ignored setting.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The network this host belongs to: written by `init`, and checked
+    /// against the ledger's at every start.
+    pub chain_id: String,
+    /// Block production.
+    pub blocks: BlockConfig,
+    /// The mempool's bounds.
+    pub mempool: MempoolConfig,
+}
+
+/// Block production.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockConfig {
+    /// Least time between two blocks, in milliseconds (10 to 60,000).
+    pub min_interval_ms: u64,
+    /// Most transactions in one block (1 to the ledger's limit).
+    pub max_txs: usize,
+}
+
+/// The mempool's bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MempoolConfig {
+    /// Most transactions waiting in all.
+    pub max_txs: usize,
+    /// Most bytes of transactions waiting in all.
+    pub max_bytes: usize,
+    /// Most transactions one account may have waiting.
+    pub max_per_account: usize,
+}
+
+impl Config {
+    /// The defaults, for network `chain_id`.
+    pub fn new(chain_id: &str) -> Self {
+        let mempool = MempoolLimits::default();
+        Config {
+            chain_id: chain_id.to_owned(),
+            blocks: BlockConfig {
+                min_interval_ms: 100,
+                max_txs: MAX_BLOCK_TXS,
+            },
+            mempool: MempoolConfig {
+                max_txs: mempool.max_txs,
+                max_bytes: mempool.max_bytes,
+                max_per_account: mempool.max_per_account,
+            },
+        }
+    }
+
+    /// The file's text, every field with its explanation.
+    pub fn to_toml(&self) -> String {
+        format!(
+            r#"# plaza-host configuration. Every field is required; unknown fields are
+# refused. Changes take effect at the next `plaza-host run`.
+
+# The network this host belongs to. Written by `plaza-host init`; it must
+# match the ledger's, so do not change it.
+chain_id = "{chain_id}"
+
+[blocks]
+# Least time between two blocks, in milliseconds (10 to 60000). A block is
+# made when transactions wait and this long has passed since the last one,
+# and whenever a rental's end falls due.
+min_interval_ms = {min_interval_ms}
+# Most transactions in one block (1 to {max_block_txs}).
+max_txs = {max_txs}
+
+[mempool]
+# Most transactions waiting for a block, from everyone together.
+max_txs = {mempool_txs}
+# Most bytes of transactions waiting, from everyone together.
+max_bytes = {mempool_bytes}
+# Most transactions one account may have waiting at once.
+max_per_account = {per_account}
+"#,
+            chain_id = self.chain_id,
+            min_interval_ms = self.blocks.min_interval_ms,
+            max_block_txs = MAX_BLOCK_TXS,
+            max_txs = self.blocks.max_txs,
+            mempool_txs = self.mempool.max_txs,
+            mempool_bytes = self.mempool.max_bytes,
+            per_account = self.mempool.max_per_account,
+        )
+    }
+
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Self, HostError> {
+        let text = std::fs::read_to_string(path).map_err(|err| HostError::io(path, err))?;
+        let config: Config = toml::from_str(&text).map_err(|err| HostError::Config {
+            path: path.to_owned(),
+            reason: err.to_string(),
+        })?;
+        config.check().map_err(|reason| HostError::Config {
+            path: path.to_owned(),
+            reason,
+        })?;
+        Ok(config)
+    }
+
+    /// Whether every value is in range; what is wrong if not.
+    pub fn check(&self) -> Result<(), String> {
+        if !(10..=60_000).contains(&self.blocks.min_interval_ms) {
+            return Err(format!(
+                "blocks.min_interval_ms is {}; use 10 to 60000",
+                self.blocks.min_interval_ms
+            ));
+        }
+        if !(1..=MAX_BLOCK_TXS).contains(&self.blocks.max_txs) {
+            return Err(format!(
+                "blocks.max_txs is {}; use 1 to {MAX_BLOCK_TXS}",
+                self.blocks.max_txs
+            ));
+        }
+        for (name, value) in [
+            ("mempool.max_txs", self.mempool.max_txs),
+            ("mempool.max_bytes", self.mempool.max_bytes),
+            ("mempool.max_per_account", self.mempool.max_per_account),
+        ] {
+            if value == 0 {
+                return Err(format!("{name} is 0; it must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The ledger thread's settings.
+    pub fn node_settings(&self) -> NodeSettings {
+        NodeSettings {
+            mempool: MempoolLimits {
+                max_txs: self.mempool.max_txs,
+                max_bytes: self.mempool.max_bytes,
+                max_per_account: self.mempool.max_per_account,
+            },
+            block_max_txs: self.blocks.max_txs,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_written_file_reads_back_as_written_and_bad_values_are_named() {
+        let config = Config::new("plaza-local");
+        let back: Config = toml::from_str(&config.to_toml()).expect("parses");
+        assert_eq!(back, config);
+
+        let typo = config
+            .to_toml()
+            .replace("max_per_account", "max_per_acount");
+        let err = toml::from_str::<Config>(&typo).expect_err("unknown field");
+        assert!(err.to_string().contains("max_per_acount"), "{err}");
+
+        let mut slow = config.clone();
+        slow.blocks.min_interval_ms = 5;
+        assert!(
+            slow.check()
+                .expect_err("out of range")
+                .contains("min_interval_ms")
+        );
+        let mut empty = config;
+        empty.mempool.max_txs = 0;
+        assert!(empty.check().expect_err("zero").contains("mempool.max_txs"));
+    }
+}

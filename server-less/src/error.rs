@@ -1,0 +1,88 @@
+//! The one error type of the `server-less` crate.
+
+use std::path::PathBuf;
+
+use ledger::{Address, LedgerError, Nonce};
+use thiserror::Error;
+
+/// Everything the host can refuse or fail at.
+#[derive(Debug, Error)]
+pub enum HostError {
+    /// The ledger refused a transaction or a block, or failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The blob store refused a file or failed.
+    #[error(transparent)]
+    Assets(#[from] assets::AssetError),
+    /// The marketplace logic refused a request.
+    #[error(transparent)]
+    Market(#[from] market::MarketError),
+    /// A file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The configuration file is missing a field, has a wrong one or a bad
+    /// value.
+    #[error("config {path}: {reason}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where.
+        reason: String,
+    },
+    /// `init` was asked to write over an existing host.
+    #[error("{0} already holds a host; use another --home, or delete it to start a new network")]
+    AlreadyInitialised(PathBuf),
+    /// There is no host in the given directory.
+    #[error("no host at {0}: run `plaza-host init --home {0}` first")]
+    NotInitialised(PathBuf),
+    /// A key file is not 32 bytes of hex.
+    #[error("key file {path} is malformed: {reason}")]
+    KeyFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The mempool holds as many transactions or bytes as it may.
+    #[error("the mempool is full ({txs} transactions, {bytes} bytes); try again shortly")]
+    MempoolFull {
+        /// Transactions waiting.
+        txs: usize,
+        /// Their encoded size.
+        bytes: usize,
+    },
+    /// One account has as many transactions waiting as it may.
+    #[error("{account} already has {max} transactions waiting; wait for some to be final")]
+    AccountQueueFull {
+        /// The account.
+        account: Address,
+        /// The limit.
+        max: usize,
+    },
+    /// Another transaction with the same signer and nonce is waiting.
+    #[error("{account} already has another transaction with nonce {nonce} waiting")]
+    NoncePending {
+        /// The account.
+        account: Address,
+        /// The nonce.
+        nonce: Nonce,
+    },
+    /// The host is shutting down or its ledger thread has stopped.
+    #[error("the host has stopped")]
+    Stopped,
+}
+
+impl HostError {
+    /// An I/O error about `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        HostError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

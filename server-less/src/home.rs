@@ -1,0 +1,349 @@
+//! A host's home directory: its key, configuration, ledger and blob
+//! store, and `init`, which makes a new network that is alive from its
+//! first start: demo accounts with money, the sample pack minted to
+//! creators, some of it listed for rent and for sale.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use assets::{BlobStore, ImportLimits, StoreLimits};
+use ledger::{
+    Address, Amount, AssetId, ChainId, Genesis, Keypair, Ledger, Nonce, Operation, RentTerms,
+    SignedTransaction, Timestamp, Transaction, Validator,
+};
+use rand::rngs::OsRng;
+use tracing::info;
+
+use crate::config::Config;
+use crate::error::HostError;
+
+/// The demo accounts a new network starts with.
+pub const DEMO_ACCOUNTS: [&str; 4] = ["ada", "bo", "cy", "dee"];
+/// Each demo account's starting balance.
+pub const DEMO_BALANCE: Amount = 1_000_000;
+/// The creators of the sample pack, in turn.
+const CREATORS: [&str; 2] = ["ada", "bo"];
+/// Royalty on every sample asset: 5 %.
+const SAMPLE_ROYALTY_BPS: u16 = 500;
+/// Sample listings stay open this long.
+const SAMPLE_LISTING_SECS: u64 = 365 * 86_400;
+
+/// Where each part of a host lives.
+#[derive(Clone, Debug)]
+pub struct Home {
+    root: PathBuf,
+}
+
+impl Home {
+    /// The home at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Home { root: root.into() }
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `config.toml`.
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+
+    /// The host's validator key.
+    pub fn host_key(&self) -> PathBuf {
+        self.root.join("host.key")
+    }
+
+    /// The ledger's RocksDB directory.
+    pub fn ledger(&self) -> PathBuf {
+        self.root.join("ledger")
+    }
+
+    /// The blob store's directory.
+    pub fn blobs(&self) -> PathBuf {
+        self.root.join("blobs")
+    }
+
+    /// The demo accounts' keys.
+    pub fn demo_key(&self, name: &str) -> PathBuf {
+        self.root.join("demo").join(format!("{name}.key"))
+    }
+
+    /// Whether `init` has completed here: the configuration is written
+    /// last.
+    pub fn is_initialised(&self) -> bool {
+        self.config().is_file()
+    }
+
+    /// The configuration, checked against the ledger's chain.
+    pub fn load_config(&self) -> Result<Config, HostError> {
+        if !self.is_initialised() {
+            return Err(HostError::NotInitialised(self.root.clone()));
+        }
+        Config::load(&self.config())
+    }
+
+    /// The host's validator key.
+    pub fn load_host_key(&self) -> Result<Keypair, HostError> {
+        read_key(&self.host_key())
+    }
+
+    /// A demo account's key.
+    pub fn load_demo_key(&self, name: &str) -> Result<Keypair, HostError> {
+        read_key(&self.demo_key(name))
+    }
+
+    /// Opens the blob store.
+    pub fn open_blobs(&self) -> Result<BlobStore, HostError> {
+        Ok(BlobStore::open(&self.blobs(), StoreLimits::default())?)
+    }
+}
+
+/// What `init` made.
+#[derive(Clone, Debug)]
+pub struct Initialised {
+    /// The new network.
+    pub chain_id: ChainId,
+    /// The host's validator address.
+    pub host: Address,
+    /// The demo accounts, by name.
+    pub demo: Vec<(String, Address)>,
+    /// Sample assets minted.
+    pub minted: usize,
+    /// Sample listings opened.
+    pub listed: usize,
+}
+
+/// Makes a new network in `home`: host key, demo accounts, genesis at
+/// `time`, the sample pack stored and minted, some of it listed, and the
+/// configuration. Refused if `home` is not empty.
+pub fn init(
+    home: &Home,
+    chain_id: Option<&str>,
+    time: Timestamp,
+) -> Result<Initialised, HostError> {
+    let root = home.root();
+    if root.exists()
+        && std::fs::read_dir(root)
+            .map_err(|err| HostError::io(root, err))?
+            .next()
+            .is_some()
+    {
+        return Err(HostError::AlreadyInitialised(root.to_owned()));
+    }
+    std::fs::create_dir_all(root.join("demo")).map_err(|err| HostError::io(root, err))?;
+    let chain_id = match chain_id {
+        Some(name) => ChainId::new(name)?,
+        None => {
+            let suffix: u32 = rand::random();
+            ChainId::new(format!("plaza-{suffix:08x}"))?
+        }
+    };
+
+    let host = Keypair::generate(&mut OsRng);
+    write_key(&home.host_key(), &host)?;
+    let mut demo = Vec::new();
+    let mut keys: HashMap<&str, Keypair> = HashMap::new();
+    for name in DEMO_ACCOUNTS {
+        let key = Keypair::generate(&mut OsRng);
+        write_key(&home.demo_key(name), &key)?;
+        demo.push((name.to_owned(), key.address()));
+        keys.insert(name, key);
+    }
+
+    let mut genesis = Genesis::new(
+        chain_id.clone(),
+        demo.iter()
+            .map(|(_, address)| (*address, DEMO_BALANCE))
+            .collect(),
+        vec![Validator {
+            address: host.address(),
+            power: 1,
+        }],
+    );
+    genesis.time = time;
+    let mut ledger = Ledger::create(home.ledger(), &genesis)?;
+    let blobs = home.open_blobs()?;
+
+    // The sample pack, credited in turn to the creators.
+    let limits = ImportLimits::default();
+    let mut signer = Signer {
+        chain_id: &chain_id,
+        nonces: HashMap::new(),
+        valid_until: time + 3_600,
+    };
+    let mut mints = Vec::new();
+    let mut owned: Vec<(&str, AssetId)> = Vec::new();
+    for (index, model) in assets::pack::sample_models().into_iter().enumerate() {
+        let creator = CREATORS[index % CREATORS.len()];
+        let imported = assets::import(&blobs, &model.glb, &model.request(creator), &limits)?;
+        let asset = AssetId(imported.manifest_id);
+        mints.push(signer.sign(
+            &keys[creator],
+            Operation::Mint {
+                manifest: asset,
+                royalty_bps: SAMPLE_ROYALTY_BPS,
+            },
+        ));
+        owned.push((creator, asset));
+    }
+    blobs.sync()?;
+    commit_all(&mut ledger, time, host.address(), mints)?;
+
+    // Some for rent, some for sale, some given to the other demo accounts
+    // to hold, and the rest kept unlisted.
+    let expires_at = time + SAMPLE_LISTING_SECS;
+    let mut market = Vec::new();
+    let mut listed = 0;
+    for (index, (owner, asset)) in owned.iter().enumerate() {
+        let step = index as u64;
+        let op = match index % 6 {
+            0 | 3 => Operation::ListForRent {
+                asset: *asset,
+                terms: RentTerms {
+                    price_per_period: 5 + 5 * (step % 7),
+                    period_secs: [3_600, 86_400][index % 2],
+                    min_periods: 1,
+                    max_periods: 72,
+                    deposit: 20 * (step % 4),
+                    reserved_for: None,
+                },
+                expires_at,
+            },
+            1 | 4 => Operation::ListForSale {
+                asset: *asset,
+                price: 250 + 50 * (step % 9),
+                expires_at,
+            },
+            2 => Operation::TransferAsset {
+                asset: *asset,
+                to: keys[DEMO_ACCOUNTS[2 + index % 2]].address(),
+            },
+            _ => continue,
+        };
+        if !matches!(op, Operation::TransferAsset { .. }) {
+            listed += 1;
+        }
+        market.push(signer.sign(&keys[owner], op));
+    }
+    commit_all(&mut ledger, time, host.address(), market)?;
+    drop(ledger);
+
+    // Written last: a home with a configuration is a complete one.
+    let config = Config::new(chain_id.as_str());
+    write_file(&home.config(), config.to_toml().as_bytes(), false)?;
+    info!(chain = %chain_id, host = %host.address(), minted = owned.len(), listed, "network made");
+    Ok(Initialised {
+        chain_id,
+        host: host.address(),
+        demo,
+        minted: owned.len(),
+        listed,
+    })
+}
+
+/// Signs `init`'s transactions with each key's next nonce.
+struct Signer<'a> {
+    chain_id: &'a ChainId,
+    nonces: HashMap<Address, Nonce>,
+    valid_until: Timestamp,
+}
+
+impl Signer<'_> {
+    fn sign(&mut self, key: &Keypair, op: Operation) -> SignedTransaction {
+        let nonce = self.nonces.entry(key.address()).or_insert(0);
+        let tx = Transaction {
+            chain_id: self.chain_id.clone(),
+            signer: key.address(),
+            nonce: *nonce,
+            valid_until: self.valid_until,
+            op,
+        };
+        *nonce += 1;
+        tx.sign(key)
+    }
+}
+
+/// Commits `txs` in one block and insists that every one applied.
+fn commit_all(
+    ledger: &mut Ledger,
+    time: Timestamp,
+    proposer: Address,
+    txs: Vec<SignedTransaction>,
+) -> Result<(), HostError> {
+    let block = ledger.next_block(time, proposer, txs);
+    let committed = ledger.commit_block(block)?;
+    for result in committed.results {
+        result.outcome?;
+    }
+    Ok(())
+}
+
+/// Writes a key's seed as hex, readable by its owner only.
+pub fn write_key(path: &Path, key: &Keypair) -> Result<(), HostError> {
+    let text = format!("{}\n", hex(&key.seed()));
+    write_file(path, text.as_bytes(), true)
+}
+
+/// Reads a key written by [`write_key`].
+pub fn read_key(path: &Path) -> Result<Keypair, HostError> {
+    let text = std::fs::read_to_string(path).map_err(|err| HostError::io(path, err))?;
+    let seed = unhex32(text.trim()).map_err(|reason| HostError::KeyFile {
+        path: path.to_owned(),
+        reason,
+    })?;
+    Ok(Keypair::from_seed(seed))
+}
+
+fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), HostError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|err| HostError::io(parent, err))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    let mut file = options.open(path).map_err(|err| HostError::io(path, err))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|err| HostError::io(path, err))
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 15)]));
+    }
+    out
+}
+
+/// 32 bytes from 64 hex digits.
+pub fn unhex32(text: &str) -> Result<[u8; 32], String> {
+    if text.len() != 64 {
+        return Err(format!(
+            "expected 64 hex digits, found {} characters",
+            text.len()
+        ));
+    }
+    let mut out = [0u8; 32];
+    for (index, pair) in text.as_bytes().chunks(2).enumerate() {
+        let digit = |c: u8| {
+            char::from(c)
+                .to_digit(16)
+                .ok_or_else(|| format!("{:?} is not a hex digit", char::from(c)))
+        };
+        out[index] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?)
+            .map_err(|_| "hex digit out of range".to_owned())?;
+    }
+    Ok(out)
+}

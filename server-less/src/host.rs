@@ -1,0 +1,88 @@
+//! A running host: the ledger thread and its block engine.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use crate::clock::Clock;
+use crate::engine::{Engine, Solo};
+use crate::error::HostError;
+use crate::home::Home;
+use crate::node::{self, HostHandle};
+
+/// A host that is running.
+pub struct Host {
+    handle: HostHandle,
+    stop: watch::Sender<bool>,
+    engine: JoinHandle<Result<(), HostError>>,
+    ledger_thread: std::thread::JoinHandle<()>,
+}
+
+impl Host {
+    /// Opens the host in `home` and starts its ledger thread and the solo
+    /// block engine configured there. Must be called inside a Tokio
+    /// runtime.
+    pub fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Host, HostError> {
+        let config = home.load_config()?;
+        let engine = Solo {
+            min_interval: Duration::from_millis(config.blocks.min_interval_ms),
+        };
+        Self::start_with(home, clock, Box::new(engine))
+    }
+
+    /// As [`Host::start`], with another block engine.
+    pub fn start_with(
+        home: &Home,
+        clock: Arc<dyn Clock>,
+        engine: Box<dyn Engine>,
+    ) -> Result<Host, HostError> {
+        let config = home.load_config()?;
+        let key = home.load_host_key()?;
+        let blobs = home.open_blobs()?;
+        let (handle, ledger_thread) = node::start(
+            &home.ledger(),
+            blobs,
+            key.address(),
+            config.node_settings(),
+            clock,
+        )?;
+        let chain = handle.work().borrow().height;
+        info!(home = %home.root().display(), height = chain, "host started");
+        let (stop, stop_rx) = watch::channel(false);
+        let engine = tokio::spawn(engine.run(handle.clone(), stop_rx));
+        Ok(Host {
+            handle,
+            stop,
+            engine,
+            ledger_thread,
+        })
+    }
+
+    /// A handle for sessions, tools and tests.
+    pub fn handle(&self) -> HostHandle {
+        self.handle.clone()
+    }
+
+    /// Stops making blocks, lets the ledger thread finish what it holds,
+    /// and closes the ledger. Everything committed stays committed.
+    pub async fn stop(self) -> Result<(), HostError> {
+        let _ = self.stop.send(true);
+        let engine = self.engine.await;
+        drop(self.handle);
+        // The ledger thread ends when the last handle is gone; sessions
+        // still holding one keep it alive until they close.
+        let thread = self.ledger_thread;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .map_err(|_| HostError::Stopped)?
+            .map_err(|_| HostError::Stopped)?;
+        info!("host stopped");
+        match engine {
+            Ok(result) => result,
+            Err(_) => Err(HostError::Stopped),
+        }
+    }
+}

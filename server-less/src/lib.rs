@@ -1,0 +1,20 @@
+//! Plaza's peer host.
+//!
+//! A host keeps the ledger (RocksDB) and the blob store, checks incoming
+//! transactions into a bounded mempool, has its blocks made by an
+//! [`Engine`](engine::Engine) (the [`Solo`](engine::Solo) engine for a
+//! network of one), and keeps the market's catalogue current from every
+//! committed block. One thread owns the ledger; everything else talks to
+//! it through a [`HostHandle`](node::HostHandle).
+
+pub mod clock;
+pub mod config;
+pub mod engine;
+mod error;
+pub mod home;
+mod host;
+pub mod mempool;
+pub mod node;
+
+pub use crate::error::HostError;
+pub use crate::host::Host;

@@ -1,0 +1,409 @@
+//! The ledger thread: the one place the host's ledger, mempool and
+//! catalogue are changed. Everything else talks to it through a
+//! [`HostHandle`]: commands with replies over a bounded channel, and
+//! committed blocks broadcast to whoever listens.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use assets::{BlobStore, Manifest};
+use ledger::{
+    Account, Address, AssetId, Block, ChainId, CommittedBlock, Height, Ledger, LedgerError,
+    MAX_BLOCK_BYTES, MAX_BLOCK_TXS, SignedTransaction, StateRoot, Timestamp, TxId,
+};
+use market::Catalogue;
+use market::catalogue::{Changes, Manifests, Page, Query};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tracing::{debug, info, warn};
+
+use crate::error::HostError;
+use crate::mempool::{Added, Mempool, MempoolLimits};
+
+/// Commands waiting for the ledger thread at most.
+const COMMAND_QUEUE: usize = 1_024;
+/// Block events kept for listeners that fall behind.
+const EVENT_QUEUE: usize = 256;
+
+/// How the ledger thread is set up.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeSettings {
+    /// Mempool bounds.
+    pub mempool: MempoolLimits,
+    /// Most transactions in one block.
+    pub block_max_txs: usize,
+}
+
+impl Default for NodeSettings {
+    fn default() -> Self {
+        NodeSettings {
+            mempool: MempoolLimits::default(),
+            block_max_txs: MAX_BLOCK_TXS,
+        }
+    }
+}
+
+/// What the block-ordering engine needs to know to decide when to make a
+/// block.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Transactions waiting.
+    pub pending: usize,
+    /// The earliest end of an active rental.
+    pub next_due: Option<Timestamp>,
+    /// The last committed height.
+    pub height: Height,
+    /// The last committed block's time.
+    pub time: Timestamp,
+}
+
+/// A block the ledger committed, with the transactions dropped from the
+/// mempool because of it.
+#[derive(Debug)]
+pub struct BlockEvent {
+    /// What the block did.
+    pub block: CommittedBlock,
+    /// Waiting transactions that can no longer go through, with the reason.
+    pub dropped: Vec<(TxId, LedgerError)>,
+}
+
+/// Where a transaction is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxStatus {
+    /// Waiting in this host's mempool.
+    Pending,
+    /// In a committed block: applied, or refused with the ledger's reason.
+    Final {
+        /// The block.
+        height: Height,
+        /// `None` when applied; the reason when refused.
+        rejection: Option<String>,
+    },
+    /// Neither waiting here nor in any block.
+    Unknown,
+}
+
+/// The host's state at a glance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// The network.
+    pub chain_id: ChainId,
+    /// This host's validator address: the proposer of its blocks.
+    pub address: Address,
+    /// The last committed height.
+    pub height: Height,
+    /// Its block time.
+    pub time: Timestamp,
+    /// The state root after it.
+    pub state_root: StateRoot,
+    /// Transactions waiting.
+    pub pending: usize,
+    /// Open listings in the catalogue.
+    pub listings: usize,
+}
+
+enum Command {
+    Submit(
+        Box<SignedTransaction>,
+        oneshot::Sender<Result<Added, HostError>>,
+    ),
+    TxStatus(TxId, oneshot::Sender<Result<TxStatus, HostError>>),
+    Status(oneshot::Sender<NodeStatus>),
+    Account(Address, oneshot::Sender<Result<Account, HostError>>),
+    Browse(Box<Query>, oneshot::Sender<Result<Page, HostError>>),
+    Propose(Timestamp, oneshot::Sender<Result<Block, HostError>>),
+    Check(Box<Block>, oneshot::Sender<Result<(), HostError>>),
+    Commit(Box<Block>, oneshot::Sender<Result<Height, HostError>>),
+}
+
+/// A cloneable handle to the ledger thread.
+#[derive(Clone)]
+pub struct HostHandle {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<Arc<BlockEvent>>,
+    work: watch::Receiver<Work>,
+    now: Arc<dyn crate::clock::Clock>,
+}
+
+impl HostHandle {
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, HostError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .await
+            .map_err(|_| HostError::Stopped)?;
+        answer.await.map_err(|_| HostError::Stopped)
+    }
+
+    /// Checks `tx` and queues it for a block; the reason if it is refused.
+    pub async fn submit(&self, tx: SignedTransaction) -> Result<Added, HostError> {
+        self.ask(|reply| Command::Submit(Box::new(tx), reply))
+            .await?
+    }
+
+    /// Where transaction `id` is.
+    pub async fn tx_status(&self, id: TxId) -> Result<TxStatus, HostError> {
+        self.ask(|reply| Command::TxStatus(id, reply)).await?
+    }
+
+    /// The host's state at a glance.
+    pub async fn status(&self) -> Result<NodeStatus, HostError> {
+        self.ask(Command::Status).await
+    }
+
+    /// An account's balance and next nonce.
+    pub async fn account(&self, address: Address) -> Result<Account, HostError> {
+        self.ask(|reply| Command::Account(address, reply)).await?
+    }
+
+    /// One page of the catalogue.
+    pub async fn browse(&self, query: Query) -> Result<Page, HostError> {
+        self.ask(|reply| Command::Browse(Box::new(query), reply))
+            .await?
+    }
+
+    /// Every block committed from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<BlockEvent>> {
+        self.events.subscribe()
+    }
+
+    /// What the engine watches to decide when to make a block.
+    pub fn work(&self) -> watch::Receiver<Work> {
+        self.work.clone()
+    }
+
+    /// The host's block clock.
+    pub fn now(&self) -> Timestamp {
+        self.now.now()
+    }
+
+    /// A block of waiting transactions at `time`, proposed by this host.
+    pub async fn propose(&self, time: Timestamp) -> Result<Block, HostError> {
+        self.ask(|reply| Command::Propose(time, reply)).await?
+    }
+
+    /// Whether `block` is valid on top of the committed chain: signatures,
+    /// parent, height, time, proposer and every rule, without writing.
+    pub async fn check(&self, block: Block) -> Result<(), HostError> {
+        self.ask(|reply| Command::Check(Box::new(block), reply))
+            .await?
+    }
+
+    /// Applies and durably commits a decided block; its height.
+    pub async fn commit(&self, block: Block) -> Result<Height, HostError> {
+        self.ask(|reply| Command::Commit(Box::new(block), reply))
+            .await?
+    }
+}
+
+/// The manifests in the blob store, read and checked on demand.
+struct StoredManifests<'a>(&'a BlobStore);
+
+impl Manifests for StoredManifests<'_> {
+    fn manifest(&self, asset: &AssetId) -> Option<Arc<Manifest>> {
+        let bytes = self.0.get(&asset.0).ok()?;
+        Manifest::from_json(&bytes).ok().map(Arc::new)
+    }
+}
+
+/// The ledger thread's state.
+struct Node {
+    ledger: Ledger,
+    blobs: BlobStore,
+    mempool: Mempool,
+    catalogue: Catalogue,
+    address: Address,
+    settings: NodeSettings,
+    events: broadcast::Sender<Arc<BlockEvent>>,
+    work: watch::Sender<Work>,
+    clock: Arc<dyn crate::clock::Clock>,
+}
+
+/// Opens the ledger and blob store under `home` and starts the ledger
+/// thread; `address` proposes this host's blocks.
+pub(crate) fn start(
+    ledger_path: &Path,
+    blobs: BlobStore,
+    address: Address,
+    settings: NodeSettings,
+    clock: Arc<dyn crate::clock::Clock>,
+) -> Result<(HostHandle, std::thread::JoinHandle<()>), HostError> {
+    let ledger = Ledger::open(ledger_path)?;
+    let catalogue = Catalogue::build(
+        &ledger.listings()?,
+        &ledger.assets()?,
+        ledger.chain().time,
+        &StoredManifests(&blobs),
+    )?;
+    let mempool = Mempool::new(settings.mempool, ledger.verifier());
+    let (commands, mut inbox) = mpsc::channel(COMMAND_QUEUE);
+    let (events, _) = broadcast::channel(EVENT_QUEUE);
+    let (work, work_rx) = watch::channel(Work::default());
+    let mut node = Node {
+        ledger,
+        blobs,
+        mempool,
+        catalogue,
+        address,
+        settings,
+        events: events.clone(),
+        work,
+        clock: clock.clone(),
+    };
+    node.publish_work();
+    info!(
+        chain = %node.ledger.chain().chain_id,
+        height = node.ledger.height(),
+        listings = node.catalogue.len(),
+        "ledger open"
+    );
+    let thread = std::thread::Builder::new()
+        .name("plaza-ledger".into())
+        .spawn(move || {
+            while let Some(command) = inbox.blocking_recv() {
+                node.handle(command);
+            }
+            debug!("ledger thread stopped");
+        })
+        .map_err(|err| HostError::io("ledger thread", err))?;
+    Ok((
+        HostHandle {
+            commands,
+            events,
+            work: work_rx,
+            now: clock,
+        },
+        thread,
+    ))
+}
+
+impl Node {
+    fn handle(&mut self, command: Command) {
+        // A listener that has gone away does not stop the thread.
+        match command {
+            Command::Submit(tx, reply) => {
+                let now = self.clock.now().max(self.ledger.chain().time);
+                let added = self.mempool.add(*tx, &self.ledger, now);
+                if matches!(added, Ok(Added::New(_))) {
+                    self.publish_work();
+                }
+                let _ = reply.send(added);
+            }
+            Command::TxStatus(id, reply) => {
+                let _ = reply.send(self.tx_status(&id));
+            }
+            Command::Status(reply) => {
+                let _ = reply.send(NodeStatus {
+                    chain_id: self.ledger.chain().chain_id.clone(),
+                    address: self.address,
+                    height: self.ledger.height(),
+                    time: self.ledger.chain().time,
+                    state_root: self.ledger.state_root(),
+                    pending: self.mempool.len(),
+                    listings: self.catalogue.len(),
+                });
+            }
+            Command::Account(address, reply) => {
+                let _ = reply.send(self.ledger.account(&address).map_err(Into::into));
+            }
+            Command::Browse(query, reply) => {
+                let now = self.clock.now().max(self.ledger.chain().time);
+                let _ = reply.send(self.catalogue.search(&query, now).map_err(Into::into));
+            }
+            Command::Propose(time, reply) => {
+                let time = time.max(self.ledger.chain().time);
+                let txs = self
+                    .mempool
+                    .propose(self.settings.block_max_txs, MAX_BLOCK_BYTES / 2);
+                let _ = reply.send(Ok(self.ledger.next_block(time, self.address, txs)));
+            }
+            Command::Check(block, reply) => {
+                let _ = reply.send(self.check(*block));
+            }
+            Command::Commit(block, reply) => {
+                let _ = reply.send(self.commit(*block));
+            }
+        }
+    }
+
+    fn tx_status(&self, id: &TxId) -> Result<TxStatus, HostError> {
+        if self.mempool.contains(id) {
+            return Ok(TxStatus::Pending);
+        }
+        let Some(location) = self.ledger.transaction(id)? else {
+            return Ok(TxStatus::Unknown);
+        };
+        let stored = self.ledger.block(location.height)?;
+        let rejection = stored
+            .results
+            .get(location.index as usize)
+            .and_then(|result| result.rejection.clone());
+        Ok(TxStatus::Final {
+            height: location.height,
+            rejection,
+        })
+    }
+
+    fn check(&self, block: Block) -> Result<(), HostError> {
+        let verified = self.ledger.verifier().verify_block(block)?;
+        ledger::apply_block(&self.ledger, self.ledger.chain(), &verified)?;
+        Ok(())
+    }
+
+    fn commit(&mut self, block: Block) -> Result<Height, HostError> {
+        let committed = self.ledger.commit_block(block)?;
+        let height = committed.height;
+        if let Err(err) = self
+            .catalogue
+            .apply(Changes::from(&committed), &StoredManifests(&self.blobs))
+        {
+            // The ledger is the truth: rebuild the index from it.
+            warn!(%err, height, "catalogue out of step with the ledger; rebuilding it");
+            self.catalogue = Catalogue::build(
+                &self.ledger.listings()?,
+                &self.ledger.assets()?,
+                committed.time,
+                &StoredManifests(&self.blobs),
+            )?;
+        }
+        let dropped = self
+            .mempool
+            .on_block(&committed.results, committed.time, &self.ledger);
+        debug!(
+            height,
+            txs = committed.results.len(),
+            dropped = dropped.len(),
+            "block applied"
+        );
+        self.publish_work();
+        // Nobody listening is fine.
+        let _ = self.events.send(Arc::new(BlockEvent {
+            block: committed,
+            dropped,
+        }));
+        Ok(height)
+    }
+
+    fn publish_work(&mut self) {
+        let next_due = match self.ledger.next_rental_due() {
+            Ok(due) => due,
+            Err(err) => {
+                warn!(%err, "cannot read the next rental end");
+                None
+            }
+        };
+        let work = Work {
+            pending: self.mempool.len(),
+            next_due,
+            height: self.ledger.height(),
+            time: self.ledger.chain().time,
+        };
+        self.work.send_if_modified(|old| {
+            let changed = *old != work;
+            *old = work;
+            changed
+        });
+    }
+}
