@@ -71,9 +71,8 @@ impl Host {
     pub async fn stop(self) -> Result<(), HostError> {
         let _ = self.stop.send(true);
         let engine = self.engine.await;
-        drop(self.handle);
-        // The ledger thread ends when the last handle is gone; sessions
-        // still holding one keep it alive until they close.
+        // Handles still held elsewhere are answered `Stopped` from now on.
+        self.handle.shutdown().await;
         let thread = self.ledger_thread;
         tokio::task::spawn_blocking(move || thread.join())
             .await

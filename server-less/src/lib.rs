@@ -7,6 +7,7 @@
 //! committed block. One thread owns the ledger; everything else talks to
 //! it through a [`HostHandle`](node::HostHandle).
 
+pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod engine;

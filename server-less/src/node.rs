@@ -113,6 +113,8 @@ enum Command {
     Propose(Timestamp, oneshot::Sender<Result<Block, HostError>>),
     Check(Box<Block>, oneshot::Sender<Result<(), HostError>>),
     Commit(Box<Block>, oneshot::Sender<Result<Height, HostError>>),
+    /// Ends the ledger thread once the commands before it are answered.
+    Shutdown,
 }
 
 /// A cloneable handle to the ledger thread.
@@ -162,6 +164,12 @@ impl HostHandle {
     pub async fn browse(&self, query: Query) -> Result<Page, HostError> {
         self.ask(|reply| Command::Browse(Box::new(query), reply))
             .await?
+    }
+
+    /// Asks the ledger thread to finish what is queued and stop.
+    pub(crate) async fn shutdown(&self) {
+        // Already stopped is fine.
+        let _ = self.commands.send(Command::Shutdown).await;
     }
 
     /// Every block committed from now on.
@@ -263,8 +271,13 @@ pub(crate) fn start(
         .name("plaza-ledger".into())
         .spawn(move || {
             while let Some(command) = inbox.blocking_recv() {
+                if matches!(command, Command::Shutdown) {
+                    break;
+                }
                 node.handle(command);
             }
+            // Whatever still waits is answered with `Stopped`.
+            inbox.close();
             debug!("ledger thread stopped");
         })
         .map_err(|err| HostError::io("ledger thread", err))?;
@@ -325,6 +338,7 @@ impl Node {
             Command::Commit(block, reply) => {
                 let _ = reply.send(self.commit(*block));
             }
+            Command::Shutdown => {}
         }
     }
 

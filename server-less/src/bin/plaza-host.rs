@@ -36,9 +36,30 @@ enum Command {
         chain_id: Option<String>,
     },
     /// Run the host: open the ledger and make blocks until Ctrl-C.
-    Run,
+    Run {
+        /// Make a new network first (as `init` does) if --home holds none.
+        #[arg(long)]
+        init: bool,
+    },
     /// Show the host's chain, height, state root and demo accounts.
     Status,
+    /// Measure this machine.
+    #[command(subcommand)]
+    Bench(Bench),
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Time rents from submission to their block on a solo host under a
+    /// steady load (a throwaway network in a temporary directory).
+    Finality {
+        /// Rents submitted per second.
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 10)]
+        seconds: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -91,7 +112,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 home.root().display()
             );
         }
-        Command::Run => {
+        Command::Run { init } => {
+            if init && !home.is_initialised() {
+                let made = home::init(&home, None, SystemClock.now())?;
+                tracing::info!(
+                    chain = %made.chain_id,
+                    home = %home.root().display(),
+                    "new network made"
+                );
+            }
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let host = Host::start(&home, Arc::new(SystemClock))?;
@@ -101,6 +130,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 tracing::info!("Ctrl-C: stopping");
                 host.stop().await
             })?;
+        }
+        Command::Bench(Bench::Finality { rate, seconds }) => {
+            let dir = tempfile::tempdir()?;
+            let home = Home::new(dir.path().join("host"));
+            let runtime = tokio::runtime::Runtime::new()?;
+            let report = runtime.block_on(server_less::bench::finality(
+                &home,
+                server_less::bench::FinalityOptions { rate, seconds },
+            ))?;
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+            let (p50, p99) = (report.percentile(0.50), report.percentile(0.99));
+            eprintln!(
+                "finality: {} rents at {rate}/s for {seconds} s, {} applied; submit to final p50 {:.1} ms, p99 {:.1} ms, slowest {:.1} ms (floor: p50 150 ms)",
+                report.submitted,
+                report.applied,
+                ms(p50),
+                ms(p99),
+                ms(report.percentile(1.0)),
+            );
+            println!(
+                "{{\"final_p50_ms\": {:.1}, \"final_p99_ms\": {:.1}}}",
+                ms(p50),
+                ms(p99)
+            );
         }
         Command::Status => {
             let config = home.load_config()?;

@@ -1,0 +1,244 @@
+//! `plaza-host bench finality`: how long a rent takes from submission to
+//! its block, under a steady load, on a solo host.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ledger::{
+    Address, AssetId, ChainId, Keypair, ListingId, Nonce, Operation, RentTerms, SignedTransaction,
+    Transaction, TxId,
+};
+use rand::rngs::OsRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::broadcast::error::RecvError;
+use tracing::info;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::HostError;
+use crate::home::{self, DEMO_ACCOUNTS, Home};
+use crate::host::Host;
+use crate::mempool::Added;
+use crate::node::HostHandle;
+
+/// How the finality benchmark runs.
+#[derive(Clone, Copy, Debug)]
+pub struct FinalityOptions {
+    /// Rent transactions submitted per second.
+    pub rate: u32,
+    /// How long the load lasts, in seconds.
+    pub seconds: u32,
+}
+
+/// What the finality benchmark measured.
+#[derive(Clone, Debug)]
+pub struct FinalityReport {
+    /// Rents submitted under load.
+    pub submitted: usize,
+    /// Of those, applied by their block.
+    pub applied: usize,
+    /// Submit-to-final times, sorted.
+    pub latencies: Vec<Duration>,
+}
+
+impl FinalityReport {
+    /// The `p`th fraction of the submit-to-final times.
+    pub fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let at = ((self.latencies.len() - 1) as f64 * p).round() as usize;
+        self.latencies[at]
+    }
+}
+
+/// Makes a network in `home`, gives it enough listings and renters, then
+/// submits rents at `options.rate` for `options.seconds` and times each
+/// from submission to the block that decides it.
+pub async fn finality(home: &Home, options: FinalityOptions) -> Result<FinalityReport, HostError> {
+    let made = home::init(home, Some("plaza-bench"), SystemClock.now())?;
+    let host = Host::start(home, Arc::new(SystemClock))?;
+    let handle = host.handle();
+    let chain = made.chain_id;
+    let count = (options.rate * options.seconds) as usize;
+    let mut nonces: HashMap<Address, Nonce> = HashMap::new();
+
+    // Listings: each demo account mints and lists its share.
+    let creators: Vec<Keypair> = DEMO_ACCOUNTS
+        .iter()
+        .map(|name| home.load_demo_key(name))
+        .collect::<Result<_, _>>()?;
+    for creator in &creators {
+        let account = handle.account(creator.address()).await?;
+        nonces.insert(creator.address(), account.nonce);
+    }
+    let mut minted = Vec::new();
+    for index in 0..count {
+        let creator = &creators[index % creators.len()];
+        let asset = AssetId(assets::ContentId::of(
+            assets::Codec::Json,
+            format!("{{\"bench\":{index}}}").as_bytes(),
+        ));
+        minted.push((index % creators.len(), asset));
+        let op = Operation::Mint {
+            manifest: asset,
+            royalty_bps: 250,
+        };
+        submit_in_turn(&handle, sign(&chain, creator, &mut nonces, op)).await?;
+    }
+    settle(&handle).await?;
+    let expires_at = SystemClock.now() + 86_400;
+    for (owner, asset) in &minted {
+        let op = Operation::ListForRent {
+            asset: *asset,
+            terms: RentTerms {
+                price_per_period: 10,
+                period_secs: 3_600,
+                min_periods: 1,
+                max_periods: 24,
+                deposit: 5,
+                reserved_for: None,
+            },
+            expires_at,
+        };
+        submit_in_turn(&handle, sign(&chain, &creators[*owner], &mut nonces, op)).await?;
+    }
+    settle(&handle).await?;
+    let listings: Vec<ListingId> = {
+        let mut found = Vec::new();
+        let mut query = market::catalogue::Query {
+            side: Some(market::catalogue::Side::Rent),
+            page_size: market::catalogue::MAX_PAGE,
+            ..Default::default()
+        };
+        loop {
+            let page = handle.browse(query.clone()).await?;
+            found.extend(
+                page.hits
+                    .iter()
+                    .filter(|hit| minted.iter().any(|(_, asset)| *asset == hit.asset()))
+                    .map(|hit| hit.listing.id),
+            );
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => break,
+            }
+        }
+        found
+    };
+
+    // Renters, funded by the demo accounts.
+    let renters: Vec<Keypair> = (0..200).map(|_| Keypair::generate(&mut OsRng)).collect();
+    for (index, renter) in renters.iter().enumerate() {
+        let payer = &creators[index % creators.len()];
+        let op = Operation::Pay {
+            to: renter.address(),
+            amount: 2_000,
+        };
+        submit_in_turn(&handle, sign(&chain, payer, &mut nonces, op)).await?;
+    }
+    settle(&handle).await?;
+    info!(
+        listings = listings.len(),
+        renters = renters.len(),
+        "load begins"
+    );
+
+    // The load: one rent of a fresh listing every 1/rate seconds, from the
+    // renters in turn; each timed from submission to its block.
+    let mut events = handle.subscribe();
+    let mut sent: HashMap<TxId, Instant> = HashMap::new();
+    let mut latencies = Vec::new();
+    let mut applied = 0;
+    let gap = Duration::from_secs_f64(1.0 / f64::from(options.rate.max(1)));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let start = Instant::now();
+    let mut next = 0usize;
+    let total = listings.len().min(count);
+    let mut decided = 0;
+    while decided < next || next < total {
+        let due = start + gap * next as u32;
+        tokio::select! {
+            _ = tokio::time::sleep_until(due.into()), if next < total => {
+                let renter = &renters[rng.gen_range(0..renters.len())];
+                let op = Operation::Rent { listing: listings[next], periods: 1 };
+                let tx = sign(&chain, renter, &mut nonces, op);
+                let at = Instant::now();
+                match handle.submit(tx).await? {
+                    Added::New(id) | Added::Duplicate(id) => {
+                        sent.insert(id, at);
+                    }
+                }
+                next += 1;
+            }
+            event = events.recv() => {
+                let event = match event {
+                    Ok(event) => event,
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return Err(HostError::Stopped),
+                };
+                let now = Instant::now();
+                for result in &event.block.results {
+                    if let Some(at) = sent.remove(&result.id) {
+                        latencies.push(now - at);
+                        decided += 1;
+                        if result.outcome.is_ok() {
+                            applied += 1;
+                        }
+                    }
+                }
+                for (id, _) in &event.dropped {
+                    if sent.remove(id).is_some() {
+                        decided += 1;
+                    }
+                }
+            }
+        }
+    }
+    host.stop().await?;
+    latencies.sort_unstable();
+    Ok(FinalityReport {
+        submitted: next,
+        applied,
+        latencies,
+    })
+}
+
+fn sign(
+    chain: &ChainId,
+    key: &Keypair,
+    nonces: &mut HashMap<Address, Nonce>,
+    op: Operation,
+) -> SignedTransaction {
+    let nonce = nonces.entry(key.address()).or_insert(0);
+    let tx = Transaction {
+        chain_id: chain.clone(),
+        signer: key.address(),
+        nonce: *nonce,
+        valid_until: SystemClock.now() + 600,
+        op,
+    };
+    *nonce += 1;
+    tx.sign(key)
+}
+
+/// Submits `tx`, waiting for room when its account's queue is full.
+async fn submit_in_turn(handle: &HostHandle, tx: SignedTransaction) -> Result<(), HostError> {
+    loop {
+        match handle.submit(tx.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(HostError::AccountQueueFull { .. } | HostError::MempoolFull { .. }) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Waits until nothing is pending.
+async fn settle(handle: &HostHandle) -> Result<(), HostError> {
+    while handle.status().await?.pending > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
