@@ -327,6 +327,8 @@ impl Node {
             }
             Command::Propose(time, reply) => {
                 let time = time.max(self.ledger.chain().time);
+                // Half the block's byte limit for transactions leaves ample
+                // room for the header and the encoding's length prefixes.
                 let txs = self
                     .mempool
                     .propose(self.settings.block_max_txs, MAX_BLOCK_BYTES / 2);
