@@ -5,10 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ledger::{
-    Address, AssetId, ChainId, Keypair, ListingId, Nonce, Operation, RentTerms, SignedTransaction,
-    Transaction, TxId,
-};
+use ledger::{AssetId, Keypair, ListingId, Operation, RentTerms, SignedTransaction, TxId};
 use rand::rngs::OsRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::broadcast::error::RecvError;
@@ -16,7 +13,7 @@ use tracing::info;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::HostError;
-use crate::home::{self, DEMO_ACCOUNTS, Home};
+use crate::home::{self, DEMO_ACCOUNTS, Home, Signer};
 use crate::host::Host;
 use crate::mempool::Added;
 use crate::node::HostHandle;
@@ -59,9 +56,9 @@ pub async fn finality(home: &Home, options: FinalityOptions) -> Result<FinalityR
     let made = home::init(home, Some("plaza-bench"), SystemClock.now())?;
     let host = Host::start(home, Arc::new(SystemClock))?;
     let handle = host.handle();
-    let chain = made.chain_id;
     let count = (options.rate * options.seconds) as usize;
-    let mut nonces: HashMap<Address, Nonce> = HashMap::new();
+    let mut signer = Signer::new(made.chain_id);
+    let deadline = || SystemClock.now() + 600;
 
     // Listings: each demo account mints and lists its share.
     let creators: Vec<Keypair> = DEMO_ACCOUNTS
@@ -70,7 +67,7 @@ pub async fn finality(home: &Home, options: FinalityOptions) -> Result<FinalityR
         .collect::<Result<_, _>>()?;
     for creator in &creators {
         let account = handle.account(creator.address()).await?;
-        nonces.insert(creator.address(), account.nonce);
+        signer.set_next_nonce(creator.address(), account.nonce);
     }
     let mut minted = Vec::new();
     for index in 0..count {
@@ -84,7 +81,7 @@ pub async fn finality(home: &Home, options: FinalityOptions) -> Result<FinalityR
             manifest: asset,
             royalty_bps: 250,
         };
-        submit_in_turn(&handle, sign(&chain, creator, &mut nonces, op)).await?;
+        submit_in_turn(&handle, signer.sign(creator, op, deadline())).await?;
     }
     settle(&handle).await?;
     let expires_at = SystemClock.now() + 86_400;
@@ -101,7 +98,7 @@ pub async fn finality(home: &Home, options: FinalityOptions) -> Result<FinalityR
             },
             expires_at,
         };
-        submit_in_turn(&handle, sign(&chain, &creators[*owner], &mut nonces, op)).await?;
+        submit_in_turn(&handle, signer.sign(&creators[*owner], op, deadline())).await?;
     }
     settle(&handle).await?;
     let listings: Vec<ListingId> = {
@@ -135,7 +132,7 @@ pub async fn finality(home: &Home, options: FinalityOptions) -> Result<FinalityR
             to: renter.address(),
             amount: 2_000,
         };
-        submit_in_turn(&handle, sign(&chain, payer, &mut nonces, op)).await?;
+        submit_in_turn(&handle, signer.sign(payer, op, deadline())).await?;
     }
     settle(&handle).await?;
     info!(
@@ -162,7 +159,7 @@ pub async fn finality(home: &Home, options: FinalityOptions) -> Result<FinalityR
             _ = tokio::time::sleep_until(due.into()), if next < total => {
                 let renter = &renters[rng.gen_range(0..renters.len())];
                 let op = Operation::Rent { listing: listings[next], periods: 1 };
-                let tx = sign(&chain, renter, &mut nonces, op);
+                let tx = signer.sign(renter, op, deadline());
                 let at = Instant::now();
                 match handle.submit(tx).await? {
                     Added::New(id) | Added::Duplicate(id) => {
@@ -202,24 +199,6 @@ pub async fn finality(home: &Home, options: FinalityOptions) -> Result<FinalityR
         applied,
         latencies,
     })
-}
-
-fn sign(
-    chain: &ChainId,
-    key: &Keypair,
-    nonces: &mut HashMap<Address, Nonce>,
-    op: Operation,
-) -> SignedTransaction {
-    let nonce = nonces.entry(key.address()).or_insert(0);
-    let tx = Transaction {
-        chain_id: chain.clone(),
-        signer: key.address(),
-        nonce: *nonce,
-        valid_until: SystemClock.now() + 600,
-        op,
-    };
-    *nonce += 1;
-    tx.sign(key)
 }
 
 /// Submits `tx`, waiting for room when its account's queue is full.

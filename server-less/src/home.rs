@@ -169,11 +169,8 @@ pub fn init(
 
     // The sample pack, credited in turn to the creators.
     let limits = ImportLimits::default();
-    let mut signer = Signer {
-        chain_id: &chain_id,
-        nonces: HashMap::new(),
-        valid_until: time + 3_600,
-    };
+    let mut signer = Signer::new(chain_id.clone());
+    let valid_until = time + 3_600;
     let mut mints = Vec::new();
     let mut owned: Vec<(&str, AssetId)> = Vec::new();
     for (index, model) in assets::pack::sample_models().into_iter().enumerate() {
@@ -186,6 +183,7 @@ pub fn init(
                 manifest: asset,
                 royalty_bps: SAMPLE_ROYALTY_BPS,
             },
+            valid_until,
         ));
         owned.push((creator, asset));
     }
@@ -226,7 +224,7 @@ pub fn init(
         if !matches!(op, Operation::TransferAsset { .. }) {
             listed += 1;
         }
-        market.push(signer.sign(&keys[owner], op));
+        market.push(signer.sign(&keys[owner], op, valid_until));
     }
     commit_all(&mut ledger, time, host.address(), market)?;
     drop(ledger);
@@ -244,21 +242,40 @@ pub fn init(
     })
 }
 
-/// Signs `init`'s transactions with each key's next nonce.
-struct Signer<'a> {
-    chain_id: &'a ChainId,
+/// Signs transactions with each key's next nonce, counted here: for a
+/// network's own setup, where nothing else signs for these keys.
+pub(crate) struct Signer {
+    chain_id: ChainId,
     nonces: HashMap<Address, Nonce>,
-    valid_until: Timestamp,
 }
 
-impl Signer<'_> {
-    fn sign(&mut self, key: &Keypair, op: Operation) -> SignedTransaction {
+impl Signer {
+    /// A signer for `chain_id` whose keys have used no nonce yet.
+    pub(crate) fn new(chain_id: ChainId) -> Self {
+        Signer {
+            chain_id,
+            nonces: HashMap::new(),
+        }
+    }
+
+    /// Counts `address`'s nonces from `next` on.
+    pub(crate) fn set_next_nonce(&mut self, address: Address, next: Nonce) {
+        self.nonces.insert(address, next);
+    }
+
+    /// `op` signed by `key` with its next nonce, valid until `valid_until`.
+    pub(crate) fn sign(
+        &mut self,
+        key: &Keypair,
+        op: Operation,
+        valid_until: Timestamp,
+    ) -> SignedTransaction {
         let nonce = self.nonces.entry(key.address()).or_insert(0);
         let tx = Transaction {
             chain_id: self.chain_id.clone(),
             signer: key.address(),
             nonce: *nonce,
-            valid_until: self.valid_until,
+            valid_until,
             op,
         };
         *nonce += 1;

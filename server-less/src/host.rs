@@ -8,6 +8,7 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use crate::clock::Clock;
+use crate::config::Config;
 use crate::engine::{Engine, Solo};
 use crate::error::HostError;
 use crate::home::Home;
@@ -30,7 +31,7 @@ impl Host {
         let engine = Solo {
             min_interval: Duration::from_millis(config.blocks.min_interval_ms),
         };
-        Self::start_with(home, clock, Box::new(engine))
+        Self::launch(home, &config, clock, Box::new(engine))
     }
 
     /// As [`Host::start`], with another block engine.
@@ -39,7 +40,15 @@ impl Host {
         clock: Arc<dyn Clock>,
         engine: Box<dyn Engine>,
     ) -> Result<Host, HostError> {
-        let config = home.load_config()?;
+        Self::launch(home, &home.load_config()?, clock, engine)
+    }
+
+    fn launch(
+        home: &Home,
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        engine: Box<dyn Engine>,
+    ) -> Result<Host, HostError> {
         let key = home.load_host_key()?;
         let blobs = home.open_blobs()?;
         let (handle, ledger_thread) = node::start(

@@ -216,6 +216,16 @@ impl Manifests for StoredManifests<'_> {
     }
 }
 
+/// The catalogue of the ledger's committed state.
+fn catalogue_of(ledger: &Ledger, blobs: &BlobStore) -> Result<Catalogue, HostError> {
+    Ok(Catalogue::build(
+        &ledger.listings()?,
+        &ledger.assets()?,
+        ledger.chain().time,
+        &StoredManifests(blobs),
+    )?)
+}
+
 /// The ledger thread's state.
 struct Node {
     ledger: Ledger,
@@ -239,12 +249,7 @@ pub(crate) fn start(
     clock: Arc<dyn crate::clock::Clock>,
 ) -> Result<(HostHandle, std::thread::JoinHandle<()>), HostError> {
     let ledger = Ledger::open(ledger_path)?;
-    let catalogue = Catalogue::build(
-        &ledger.listings()?,
-        &ledger.assets()?,
-        ledger.chain().time,
-        &StoredManifests(&blobs),
-    )?;
+    let catalogue = catalogue_of(&ledger, &blobs)?;
     let mempool = Mempool::new(settings.mempool, ledger.verifier());
     let (commands, mut inbox) = mpsc::channel(COMMAND_QUEUE);
     let (events, _) = broadcast::channel(EVENT_QUEUE);
@@ -377,12 +382,7 @@ impl Node {
         {
             // The ledger is the truth: rebuild the index from it.
             warn!(%err, height, "catalogue out of step with the ledger; rebuilding it");
-            self.catalogue = Catalogue::build(
-                &self.ledger.listings()?,
-                &self.ledger.assets()?,
-                committed.time,
-                &StoredManifests(&self.blobs),
-            )?;
+            self.catalogue = catalogue_of(&self.ledger, &self.blobs)?;
         }
         let dropped = self
             .mempool

@@ -651,6 +651,18 @@ fn due_key(ends_at: Timestamp, id: RentalId) -> [u8; 16] {
     key
 }
 
+/// The (end, rental) of a key written by [`due_key`].
+fn parse_due_key(key: &[u8]) -> Result<(Timestamp, RentalId), LedgerError> {
+    let key: [u8; 16] = key
+        .try_into()
+        .map_err(|_| LedgerError::Corrupt("rentals_due: malformed key".into()))?;
+    let (ends_at, id) = key.split_at(8);
+    Ok((
+        u64::from_be_bytes(ends_at.try_into().expect("8 bytes")),
+        RentalId(u64::from_be_bytes(id.try_into().expect("8 bytes"))),
+    ))
+}
+
 /// A changed record on its way to disk.
 struct Record {
     key_hash: KeyHash,
@@ -669,15 +681,10 @@ impl Store {
             self.cf(cf::RENTALS_DUE),
             IteratorMode::From(&[], Direction::Forward),
         );
-        let Some(item) = iter.next() else {
-            return Ok(None);
-        };
-        let (key, _) = item?;
-        let ends_at: [u8; 8] = key
-            .get(..8)
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or_else(|| LedgerError::Corrupt("rentals_due: malformed key".into()))?;
-        Ok(Some(u64::from_be_bytes(ends_at)))
+        match iter.next() {
+            Some(item) => Ok(Some(parse_due_key(&item?.0)?.0)),
+            None => Ok(None),
+        }
     }
 }
 
@@ -766,18 +773,7 @@ impl StateReader for Store {
                 read,
                 IteratorMode::From(&[], Direction::Forward),
             )
-            .map(|item| {
-                let (key, _) = item?;
-                let key: [u8; 16] = key
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| LedgerError::Corrupt("rentals_due: malformed key".into()))?;
-                let (ends_at, id) = key.split_at(8);
-                Ok((
-                    u64::from_be_bytes(ends_at.try_into().expect("8 bytes")),
-                    RentalId(u64::from_be_bytes(id.try_into().expect("8 bytes"))),
-                ))
-            })
+            .map(|item| parse_due_key(&item?.0))
             .collect()
     }
 }

@@ -137,20 +137,8 @@ impl SlotSet {
     /// Sets the bit of every slot in `bits`, which covers every slot.
     pub(crate) fn or_into(&self, bits: &mut [u64]) {
         match self {
-            SlotSet::Few { len, slots } => {
-                for slot in &slots[..usize::from(*len)] {
-                    if let Some(word) = bits.get_mut(*slot as usize / 64) {
-                        *word |= 1 << (slot % 64);
-                    }
-                }
-            }
-            SlotSet::Sparse(set) => {
-                for slot in set {
-                    if let Some(word) = bits.get_mut(*slot as usize / 64) {
-                        *word |= 1 << (slot % 64);
-                    }
-                }
-            }
+            SlotSet::Few { len, slots } => set_bits(bits, &slots[..usize::from(*len)]),
+            SlotSet::Sparse(set) => set_bits(bits, set),
             SlotSet::Dense { bits: mine, .. } => {
                 for (word, more) in bits.iter_mut().zip(mine) {
                     *word |= *more;
@@ -180,6 +168,15 @@ pub(crate) fn visit_bits(bits: &[u64], descending: bool, visit: &mut impl FnMut(
                 word &= word - 1;
                 visit(index as u32 * 64 + bit);
             }
+        }
+    }
+}
+
+/// Sets the bit of every slot of `slots` that `bits` covers.
+fn set_bits<'a>(bits: &mut [u64], slots: impl IntoIterator<Item = &'a u32>) {
+    for slot in slots {
+        if let Some(word) = bits.get_mut(*slot as usize / 64) {
+            *word |= 1 << (slot % 64);
         }
     }
 }

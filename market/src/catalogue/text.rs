@@ -33,12 +33,11 @@ pub(crate) fn joined_words<'a>(texts: impl IntoIterator<Item = &'a str>, limit: 
         limit,
     };
     for text in texts {
-        let full = if text.is_ascii() {
+        if text.is_ascii() {
             // Plain ASCII, the common case: runs found byte by byte.
             let bytes = text.as_bytes();
             let mut at = 0;
-            let mut full = false;
-            while at < bytes.len() && !full {
+            while at < bytes.len() {
                 while at < bytes.len() && !bytes[at].is_ascii_alphanumeric() {
                     at += 1;
                 }
@@ -46,36 +45,25 @@ pub(crate) fn joined_words<'a>(texts: impl IntoIterator<Item = &'a str>, limit: 
                 while at < bytes.len() && bytes[at].is_ascii_alphanumeric() {
                     at += 1;
                 }
-                if at > start {
-                    let cut = &bytes[start..at.min(start + MAX_WORD_CHARS)];
-                    kept.word.clear();
-                    kept.word
-                        .extend(cut.iter().map(|b| char::from(b.to_ascii_lowercase())));
-                    full = !kept.keep();
+                let run = &bytes[start..at.min(start + MAX_WORD_CHARS)];
+                if !run.is_empty()
+                    && !kept.keep(run.iter().map(|b| char::from(b.to_ascii_lowercase())))
+                {
+                    return kept.out;
                 }
             }
-            full
         } else {
-            let mut full = false;
             for run in text.split(|c: char| !c.is_alphanumeric()) {
-                if run.is_empty() {
-                    continue;
-                }
-                kept.word.clear();
-                kept.word.extend(
-                    run.chars()
-                        .flat_map(char::to_lowercase)
-                        .take(MAX_WORD_CHARS),
-                );
-                if !kept.keep() {
-                    full = true;
-                    break;
+                if !run.is_empty()
+                    && !kept.keep(
+                        run.chars()
+                            .flat_map(char::to_lowercase)
+                            .take(MAX_WORD_CHARS),
+                    )
+                {
+                    return kept.out;
                 }
             }
-            full
-        };
-        if full {
-            break;
         }
     }
     kept.out
@@ -87,23 +75,24 @@ struct Kept {
     /// Where each kept word starts in `out`, to find repeats without
     /// splitting `out` again.
     starts: Vec<usize>,
-    /// The word at hand, lower case.
+    /// Room for the word at hand.
     word: String,
     limit: usize,
 }
 
 impl Kept {
-    /// Keeps the word at hand unless it is a stop word or a repeat;
+    /// Keeps `word` (lower case) unless it is a stop word or a repeat;
     /// false once `limit` words are kept and the rest must be ignored.
-    fn keep(&mut self) -> bool {
+    fn keep(&mut self, word: impl Iterator<Item = char>) -> bool {
         if self.starts.len() == self.limit {
             return false;
         }
-        let word = self.word.as_bytes();
+        self.word.clear();
+        self.word.extend(word);
         if is_stop_word(&self.word) {
             return true;
         }
-        let out = self.out.as_bytes();
+        let (out, word) = (self.out.as_bytes(), self.word.as_bytes());
         let seen = self.starts.iter().any(|&start| {
             out[start..].starts_with(word) && out.get(start + word.len()) == Some(&b' ')
         });
