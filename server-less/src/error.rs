@@ -75,9 +75,39 @@ pub enum HostError {
     /// The host is shutting down or its ledger thread has stopped.
     #[error("the host has stopped")]
     Stopped,
+    /// A network socket could not be opened or used.
+    #[error("network: {what}: {source}")]
+    Net {
+        /// What was being done.
+        what: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The other side broke the world protocol, or refused a request.
+    #[error("{0}")]
+    Protocol(#[from] crate::protocol::ProtocolError),
+    /// No answer came in time.
+    #[error("no answer from the host within {secs} s while waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: &'static str,
+        /// How long.
+        secs: u64,
+    },
+    /// The session with the host ended.
+    #[error("disconnected from the host: {0}")]
+    Disconnected(String),
 }
 
 impl HostError {
+    /// A network failure while doing `what`.
+    pub fn net(what: impl Into<String>, source: std::io::Error) -> Self {
+        HostError::Net {
+            what: what.into(),
+            source,
+        }
+    }
+
     /// An I/O error about `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         HostError::Io {

@@ -1,6 +1,8 @@
 //! A running host: the ledger thread and its block engine.
 
 use std::sync::Arc;
+
+use assets::BlobStore;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -20,6 +22,7 @@ pub struct Host {
     stop: watch::Sender<bool>,
     engine: JoinHandle<Result<(), HostError>>,
     ledger_thread: std::thread::JoinHandle<()>,
+    blobs: Arc<BlobStore>,
 }
 
 impl Host {
@@ -50,10 +53,14 @@ impl Host {
         engine: Box<dyn Engine>,
     ) -> Result<Host, HostError> {
         let key = home.load_host_key()?;
-        let blobs = home.open_blobs()?;
+        let blobs = Arc::new(home.open_blobs()?);
         let (handle, ledger_thread) = node::start(
             &home.ledger(),
-            blobs,
+            blobs.clone(),
+            crate::worlds::builtin()
+                .into_iter()
+                .map(|world| world.layout)
+                .collect(),
             key.address(),
             config.node_settings(),
             clock,
@@ -67,12 +74,18 @@ impl Host {
             stop,
             engine,
             ledger_thread,
+            blobs,
         })
     }
 
     /// A handle for sessions, tools and tests.
     pub fn handle(&self) -> HostHandle {
         self.handle.clone()
+    }
+
+    /// The blob store: asset manifests, models and previews.
+    pub fn blobs(&self) -> Arc<BlobStore> {
+        self.blobs.clone()
     }
 
     /// Stops making blocks, lets the ledger thread finish what it holds,

@@ -8,6 +8,7 @@
 //! it through a [`HostHandle`](node::HostHandle).
 
 pub mod bench;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod engine;
@@ -16,6 +17,9 @@ pub mod home;
 mod host;
 pub mod mempool;
 pub mod node;
+pub mod protocol;
+pub mod sessions;
+pub mod worlds;
 
 pub use crate::error::HostError;
 pub use crate::host::Host;

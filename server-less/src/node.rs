@@ -3,16 +3,19 @@
 //! [`HostHandle`]: commands with replies over a bounded channel, and
 //! committed blocks broadcast to whoever listens.
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
 use assets::{BlobStore, Manifest};
 use ledger::{
-    Account, Address, AssetId, Block, ChainId, CommittedBlock, Height, Ledger, LedgerError,
+    Account, Address, Asset, AssetId, Block, ChainId, CommittedBlock, Height, Ledger, LedgerError,
     MAX_BLOCK_BYTES, MAX_BLOCK_TXS, SignedTransaction, StateRoot, Timestamp, TxId,
 };
 use market::Catalogue;
-use market::catalogue::{Changes, Manifests, Page, Query};
+use market::catalogue::{Changes, Manifests, Page, Query, WorldLayout};
+use market::trade::Action;
+use market::{MarketError, TradeWindow};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
@@ -101,6 +104,20 @@ pub struct NodeStatus {
     pub listings: usize,
 }
 
+/// What an account holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inventory {
+    /// Balance and next nonce.
+    pub account: Account,
+    /// Assets it owns (rented out or not).
+    pub owned: Vec<Asset>,
+    /// Assets it rents from others.
+    pub renting: Vec<Asset>,
+}
+
+/// A trade window after an action, and whether the action was taken.
+pub type TradeOutcome = (Box<TradeWindow>, Result<(), MarketError>);
+
 enum Command {
     Submit(
         Box<SignedTransaction>,
@@ -110,6 +127,13 @@ enum Command {
     Status(oneshot::Sender<NodeStatus>),
     Account(Address, oneshot::Sender<Result<Account, HostError>>),
     Browse(Box<Query>, oneshot::Sender<Result<Page, HostError>>),
+    Inventory(Address, oneshot::Sender<Result<Inventory, HostError>>),
+    TradeAct(
+        Box<TradeWindow>,
+        Address,
+        Box<Action>,
+        oneshot::Sender<TradeOutcome>,
+    ),
     Propose(Timestamp, oneshot::Sender<Result<Block, HostError>>),
     Check(Box<Block>, oneshot::Sender<Result<(), HostError>>),
     Commit(Box<Block>, oneshot::Sender<Result<Height, HostError>>),
@@ -166,6 +190,24 @@ impl HostHandle {
             .await?
     }
 
+    /// What `address` owns and rents, with its balance and nonce.
+    pub async fn inventory(&self, address: Address) -> Result<Inventory, HostError> {
+        self.ask(|reply| Command::Inventory(address, reply)).await?
+    }
+
+    /// `who` does `action` in `window`, checked against the committed
+    /// state at the host's time. The window comes back changed if the
+    /// action was taken, unchanged with the reason if not.
+    pub async fn trade_act(
+        &self,
+        window: TradeWindow,
+        who: Address,
+        action: Action,
+    ) -> Result<TradeOutcome, HostError> {
+        self.ask(|reply| Command::TradeAct(Box::new(window), who, Box::new(action), reply))
+            .await
+    }
+
     /// Asks the ledger thread to finish what is queued and stop.
     pub(crate) async fn shutdown(&self) {
         // Already stopped is fine.
@@ -216,22 +258,82 @@ impl Manifests for StoredManifests<'_> {
     }
 }
 
-/// The catalogue of the ledger's committed state.
-fn catalogue_of(ledger: &Ledger, blobs: &BlobStore) -> Result<Catalogue, HostError> {
-    Ok(Catalogue::build(
+/// The catalogue of the ledger's committed state, placing listings in
+/// `worlds`.
+fn catalogue_of(
+    ledger: &Ledger,
+    blobs: &BlobStore,
+    worlds: &[WorldLayout],
+) -> Result<Catalogue, HostError> {
+    let mut catalogue = Catalogue::build(
         &ledger.listings()?,
         &ledger.assets()?,
         ledger.chain().time,
         &StoredManifests(blobs),
-    )?)
+    )?;
+    for world in worlds {
+        catalogue.add_world(world.clone())?;
+    }
+    Ok(catalogue)
+}
+
+/// Who owns and who rents each asset, by account: the ledger keys assets
+/// by id only.
+#[derive(Default)]
+struct Holdings {
+    owned: HashMap<Address, BTreeSet<AssetId>>,
+    renting: HashMap<Address, BTreeSet<AssetId>>,
+    holders: HashMap<AssetId, (Address, Option<Address>)>,
+}
+
+impl Holdings {
+    fn of(assets: &[Asset]) -> Self {
+        let mut holdings = Holdings::default();
+        holdings.update(assets);
+        holdings
+    }
+
+    fn update(&mut self, assets: &[Asset]) {
+        for asset in assets {
+            let renter = asset.rental.map(|rental| rental.renter);
+            if let Some((owner, old_renter)) = self.holders.insert(asset.id, (asset.owner, renter))
+            {
+                remove(&mut self.owned, &owner, &asset.id);
+                if let Some(old) = old_renter {
+                    remove(&mut self.renting, &old, &asset.id);
+                }
+            }
+            self.owned.entry(asset.owner).or_default().insert(asset.id);
+            if let Some(renter) = renter {
+                self.renting.entry(renter).or_default().insert(asset.id);
+            }
+        }
+    }
+
+    fn ids(map: &HashMap<Address, BTreeSet<AssetId>>, who: &Address) -> Vec<AssetId> {
+        map.get(who)
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default()
+    }
+}
+
+fn remove(map: &mut HashMap<Address, BTreeSet<AssetId>>, who: &Address, id: &AssetId) {
+    if let Some(ids) = map.get_mut(who) {
+        ids.remove(id);
+        if ids.is_empty() {
+            map.remove(who);
+        }
+    }
 }
 
 /// The ledger thread's state.
 struct Node {
     ledger: Ledger,
-    blobs: BlobStore,
+    blobs: Arc<BlobStore>,
     mempool: Mempool,
     catalogue: Catalogue,
+    worlds: Vec<WorldLayout>,
+    holdings: Holdings,
     address: Address,
     settings: NodeSettings,
     events: broadcast::Sender<Arc<BlockEvent>>,
@@ -240,16 +342,19 @@ struct Node {
 }
 
 /// Opens the ledger and blob store under `home` and starts the ledger
-/// thread; `address` proposes this host's blocks.
+/// thread; `address` proposes this host's blocks; the catalogue places
+/// listings in `worlds`.
 pub(crate) fn start(
     ledger_path: &Path,
-    blobs: BlobStore,
+    blobs: Arc<BlobStore>,
+    worlds: Vec<WorldLayout>,
     address: Address,
     settings: NodeSettings,
     clock: Arc<dyn crate::clock::Clock>,
 ) -> Result<(HostHandle, std::thread::JoinHandle<()>), HostError> {
     let ledger = Ledger::open(ledger_path)?;
-    let catalogue = catalogue_of(&ledger, &blobs)?;
+    let catalogue = catalogue_of(&ledger, &blobs, &worlds)?;
+    let holdings = Holdings::of(&ledger.assets()?);
     let mempool = Mempool::new(settings.mempool, ledger.verifier());
     let (commands, mut inbox) = mpsc::channel(COMMAND_QUEUE);
     let (events, _) = broadcast::channel(EVENT_QUEUE);
@@ -259,6 +364,8 @@ pub(crate) fn start(
         blobs,
         mempool,
         catalogue,
+        worlds,
+        holdings,
         address,
         settings,
         events: events.clone(),
@@ -330,6 +437,16 @@ impl Node {
                 let now = self.clock.now().max(self.ledger.chain().time);
                 let _ = reply.send(self.catalogue.search(&query, now).map_err(Into::into));
             }
+            Command::Inventory(address, reply) => {
+                let _ = reply.send(self.inventory(&address));
+            }
+            Command::TradeAct(mut window, who, action, reply) => {
+                let now = self.clock.now().max(self.ledger.chain().time);
+                let before = window.clone();
+                let outcome = window.act(&who, *action, now, &self.ledger);
+                let window = if outcome.is_ok() { window } else { before };
+                let _ = reply.send((window, outcome));
+            }
             Command::Propose(time, reply) => {
                 let time = time.max(self.ledger.chain().time);
                 // Half the block's byte limit for transactions leaves ample
@@ -367,6 +484,23 @@ impl Node {
         })
     }
 
+    fn inventory(&self, address: &Address) -> Result<Inventory, HostError> {
+        let read = |ids: Vec<AssetId>| -> Result<Vec<Asset>, HostError> {
+            let mut assets = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(asset) = self.ledger.asset(&id)? {
+                    assets.push(asset);
+                }
+            }
+            Ok(assets)
+        };
+        Ok(Inventory {
+            account: self.ledger.account(address)?,
+            owned: read(Holdings::ids(&self.holdings.owned, address))?,
+            renting: read(Holdings::ids(&self.holdings.renting, address))?,
+        })
+    }
+
     fn check(&self, block: Block) -> Result<(), HostError> {
         let verified = self.ledger.verifier().verify_block(block)?;
         ledger::apply_block(&self.ledger, self.ledger.chain(), &verified)?;
@@ -382,8 +516,9 @@ impl Node {
         {
             // The ledger is the truth: rebuild the index from it.
             warn!(%err, height, "catalogue out of step with the ledger; rebuilding it");
-            self.catalogue = catalogue_of(&self.ledger, &self.blobs)?;
+            self.catalogue = catalogue_of(&self.ledger, &self.blobs, &self.worlds)?;
         }
+        self.holdings.update(&committed.assets);
         let dropped = self
             .mempool
             .on_block(&committed.results, committed.time, &self.ledger);

@@ -10,6 +10,8 @@ use server_less::Host;
 use server_less::clock::ManualClock;
 use server_less::home::{self, Home};
 use server_less::node::{HostHandle, TxStatus};
+use server_less::sessions::{SessionSettings, Sessions};
+use server_less::worlds;
 use tempfile::TempDir;
 
 /// When every test network begins.
@@ -36,6 +38,19 @@ impl Net {
             clock,
             host: Some(host),
         }
+    }
+
+    /// Starts world sessions on loopback for this host.
+    pub(crate) async fn serve(&self) -> Sessions {
+        let host = self.host.as_ref().unwrap();
+        Sessions::start(
+            host.handle(),
+            host.blobs(),
+            worlds::builtin(),
+            SessionSettings::default(),
+        )
+        .await
+        .unwrap()
     }
 
     pub(crate) fn handle(&self) -> HostHandle {

@@ -1,0 +1,598 @@
+//! A world client without a screen: joins a host, enters a world, moves,
+//! browses, submits transactions, fetches assets and trades. The world
+//! client uses it under its scene; the bot, the terminal commands, the
+//! tests and the load benchmark use it directly.
+//!
+//! It is synchronous: [`Client::pump`] exchanges packets and must be
+//! called often (every tick); the request helpers pump while they wait.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant, SystemTime};
+
+use assets::ContentId;
+use ledger::{ChainId, Keypair, SignedTransaction, TxId};
+use renet::RenetClient;
+use renet_netcode::{ClientAuthentication, ConnectToken, NetcodeClientTransport};
+use tracing::warn;
+
+use crate::error::HostError;
+use crate::protocol::{
+    self, AvatarState, Avatars, Browse, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, Card,
+    ClientMessage, ErrorCode, Holding, JoinReply, JoinRequest, MAX_JOIN_FRAME_BYTES, Move,
+    PlayerInfo, ProtocolError, ServerMessage, TradeAction, TradeView, TxState, VERSION, WorldInfo,
+};
+
+/// Messages kept for the caller at most; older ones are dropped first.
+const INBOX: usize = 4_096;
+/// How long a client waits between pumps while it waits for an answer.
+const POLL: Duration = Duration::from_millis(5);
+
+/// What the host said when the client entered a world.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Welcome {
+    /// The client's number in the world.
+    pub player: u16,
+    /// The network.
+    pub chain_id: ChainId,
+    /// The last block's height when it entered.
+    pub height: u64,
+    /// The scene.
+    pub world: WorldInfo,
+    /// Every world the host serves.
+    pub worlds: Vec<String>,
+    /// The players already there.
+    pub players: Vec<PlayerInfo>,
+}
+
+/// A connected client.
+pub struct Client {
+    key: Keypair,
+    renet: RenetClient,
+    transport: NetcodeClientTransport,
+    last: Instant,
+    next_request: u32,
+    move_seq: u32,
+    welcome: Option<Welcome>,
+    inbox: VecDeque<ServerMessage>,
+    avatars: HashMap<u16, (AvatarState, Instant)>,
+    downloads: HashMap<u32, Vec<u8>>,
+    received_bytes: u64,
+}
+
+fn unix_time() -> Duration {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+fn write_frame(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), HostError> {
+    let len = u16::try_from(bytes.len())
+        .map_err(|_| ProtocolError::new(ErrorCode::TooLarge, "a join frame over 64 KiB"))?;
+    let mut out = len.to_be_bytes().to_vec();
+    out.extend_from_slice(bytes);
+    stream
+        .write_all(&out)
+        .map_err(|err| HostError::net("sending a join frame", err))
+}
+
+fn read_reply(stream: &mut TcpStream) -> Result<JoinReply, HostError> {
+    let mut len = [0u8; 2];
+    stream
+        .read_exact(&mut len)
+        .map_err(|err| HostError::net("reading a join frame", err))?;
+    let len = usize::from(u16::from_be_bytes(len));
+    if len > MAX_JOIN_FRAME_BYTES {
+        return Err(ProtocolError::new(
+            ErrorCode::TooLarge,
+            format!("a join frame of {len} bytes"),
+        )
+        .into());
+    }
+    let mut frame = vec![0u8; len];
+    stream
+        .read_exact(&mut frame)
+        .map_err(|err| HostError::net("reading a join frame", err))?;
+    let reply: JoinReply = protocol::decode(&frame, MAX_JOIN_FRAME_BYTES)?;
+    if let JoinReply::Refused { code, message } = reply {
+        return Err(ProtocolError::new(code, message).into());
+    }
+    Ok(reply)
+}
+
+/// Proves `key`'s account to the join endpoint at `join` and returns the
+/// connect token and the network's chain id.
+pub fn fetch_token(join: SocketAddr, key: &Keypair) -> Result<(ConnectToken, ChainId), HostError> {
+    let mut stream = TcpStream::connect_timeout(&join, Duration::from_secs(5))
+        .map_err(|err| HostError::net(format!("connecting to the join endpoint {join}"), err))?;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = stream.set_nodelay(true);
+    let hello = JoinRequest::Hello {
+        version: VERSION,
+        account: key.address(),
+    };
+    write_frame(&mut stream, &protocol::encode(&hello))?;
+    let JoinReply::Challenge {
+        chain_id,
+        challenge,
+    } = read_reply(&mut stream)?
+    else {
+        return Err(ProtocolError::new(ErrorCode::Malformed, "expected a challenge").into());
+    };
+    let chain_id = ChainId::new(chain_id)?;
+    let signature = crate::sessions::prove(key, &chain_id, &challenge);
+    write_frame(
+        &mut stream,
+        &protocol::encode(&JoinRequest::Prove { signature }),
+    )?;
+    let JoinReply::Token { token, .. } = read_reply(&mut stream)? else {
+        return Err(ProtocolError::new(ErrorCode::Malformed, "expected a token").into());
+    };
+    let token = ConnectToken::read(&mut token.as_slice())
+        .map_err(|err| ProtocolError::new(ErrorCode::Malformed, format!("connect token: {err}")))?;
+    Ok((token, chain_id))
+}
+
+impl Client {
+    /// Joins the host whose join endpoint is `join` as `key`'s account and
+    /// waits until the session is connected.
+    pub fn connect(
+        join: SocketAddr,
+        key: &Keypair,
+        timeout: Duration,
+    ) -> Result<Client, HostError> {
+        let (token, _) = fetch_token(join, key)?;
+        let bind: SocketAddr = if join.is_ipv4() {
+            SocketAddr::from(([127, 0, 0, 1], 0))
+        } else {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0))
+        };
+        let bind = if join.ip().is_loopback() {
+            bind
+        } else if join.is_ipv4() {
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        } else {
+            SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0))
+        };
+        let socket =
+            UdpSocket::bind(bind).map_err(|err| HostError::net("binding a UDP socket", err))?;
+        let transport = NetcodeClientTransport::new(
+            unix_time(),
+            ClientAuthentication::Secure {
+                connect_token: token,
+            },
+            socket,
+        )
+        .map_err(|err| {
+            HostError::from(ProtocolError::new(ErrorCode::Unavailable, err.to_string()))
+        })?;
+        let mut client = Client {
+            key: key.clone(),
+            renet: RenetClient::new(protocol::connection_config()),
+            transport,
+            last: Instant::now(),
+            next_request: 1,
+            move_seq: 0,
+            welcome: None,
+            inbox: VecDeque::new(),
+            avatars: HashMap::new(),
+            downloads: HashMap::new(),
+            received_bytes: 0,
+        };
+        let deadline = Instant::now() + timeout;
+        while !client.renet.is_connected() {
+            client.pump()?;
+            if Instant::now() >= deadline {
+                return Err(HostError::Timeout {
+                    what: "the session to connect",
+                    secs: timeout.as_secs(),
+                });
+            }
+            std::thread::sleep(POLL);
+        }
+        Ok(client)
+    }
+
+    /// The client's key.
+    pub fn key(&self) -> &Keypair {
+        &self.key
+    }
+
+    /// What the host said on entering the world, once entered.
+    pub fn welcome(&self) -> Option<&Welcome> {
+        self.welcome.as_ref()
+    }
+
+    /// The avatars in view, by player, with when each was last heard of.
+    pub fn avatars(&self) -> &HashMap<u16, (AvatarState, Instant)> {
+        &self.avatars
+    }
+
+    /// Bytes of messages received so far.
+    pub fn received_bytes(&self) -> u64 {
+        self.received_bytes
+    }
+
+    /// Whether the session is up.
+    pub fn is_connected(&self) -> bool {
+        self.renet.is_connected()
+    }
+
+    /// Exchanges packets with the host: reads what arrived, sends what is
+    /// queued. An error means the session has ended.
+    pub fn pump(&mut self) -> Result<(), HostError> {
+        let now = Instant::now();
+        let elapsed = now - self.last;
+        self.last = now;
+        self.renet.update(elapsed);
+        if let Err(err) = self.transport.update(elapsed, &mut self.renet) {
+            return Err(HostError::Disconnected(err.to_string()));
+        }
+        if let Some(reason) = self.renet.disconnect_reason() {
+            return Err(HostError::Disconnected(reason.to_string()));
+        }
+        while let Some(bytes) = self.renet.receive_message(CHANNEL_AVATAR) {
+            self.received_bytes += bytes.len() as u64;
+            match Avatars::decode(&bytes) {
+                Ok(update) => {
+                    for (player, state) in update.avatars {
+                        self.avatars.insert(player, (state, now));
+                    }
+                }
+                Err(err) => warn!(%err, "a malformed avatar update from the host"),
+            }
+        }
+        for channel in [CHANNEL_RELIABLE, CHANNEL_ASSETS] {
+            while let Some(bytes) = self.renet.receive_message(channel) {
+                self.received_bytes += bytes.len() as u64;
+                match ServerMessage::decode(&bytes) {
+                    Ok(message) => self.arrived(message),
+                    Err(err) => warn!(%err, "a malformed message from the host"),
+                }
+            }
+        }
+        // Avatars not heard of for two keyframes have left the view.
+        self.avatars
+            .retain(|_, (_, heard)| now.duration_since(*heard) < Duration::from_secs(2));
+        if let Err(err) = self.transport.send_packets(&mut self.renet) {
+            return Err(HostError::Disconnected(err.to_string()));
+        }
+        Ok(())
+    }
+
+    fn arrived(&mut self, message: ServerMessage) {
+        match message {
+            ServerMessage::Chunk {
+                request,
+                offset,
+                size,
+                bytes,
+            } => {
+                let buffer = self.downloads.entry(request).or_default();
+                if offset != buffer.len() as u64 || offset + bytes.len() as u64 > size {
+                    self.downloads.remove(&request);
+                    self.keep(ServerMessage::Error {
+                        request: Some(request),
+                        code: ErrorCode::Malformed,
+                        message: format!("a chunk at {offset} out of order"),
+                    });
+                    return;
+                }
+                buffer.extend_from_slice(&bytes);
+                if buffer.len() as u64 == size {
+                    let whole = self.downloads.remove(&request).unwrap_or_default();
+                    self.keep(ServerMessage::Chunk {
+                        request,
+                        offset: 0,
+                        size,
+                        bytes: whole,
+                    });
+                }
+            }
+            ServerMessage::PlayerLeft { player } => {
+                self.avatars.remove(&player);
+                self.keep(ServerMessage::PlayerLeft { player });
+            }
+            other => self.keep(other),
+        }
+    }
+
+    fn keep(&mut self, message: ServerMessage) {
+        if self.inbox.len() >= INBOX {
+            self.inbox.pop_front();
+        }
+        self.inbox.push_back(message);
+    }
+
+    /// Takes the messages that arrived and were not taken by a request.
+    pub fn drain(&mut self) -> Vec<ServerMessage> {
+        self.inbox.drain(..).collect()
+    }
+
+    /// Sends a message on the reliable channel.
+    pub fn send(&mut self, message: &ClientMessage) {
+        self.renet
+            .send_message(CHANNEL_RELIABLE, protocol::encode(message));
+    }
+
+    /// Sends raw bytes on a channel (for tests of the host's defences).
+    pub fn send_raw(&mut self, channel: u8, bytes: Vec<u8>) {
+        self.renet.send_message(channel, bytes);
+    }
+
+    /// Sends the avatar's state (unreliable channel).
+    pub fn send_move(&mut self, state: AvatarState) {
+        self.move_seq = self.move_seq.wrapping_add(1);
+        let update = Move {
+            seq: self.move_seq,
+            state,
+        };
+        self.renet
+            .send_message(CHANNEL_AVATAR, protocol::encode(&update));
+    }
+
+    /// Waits for the first message `wanted` picks, pumping meanwhile;
+    /// other messages stay in the inbox.
+    pub fn wait_for<T>(
+        &mut self,
+        what: &'static str,
+        timeout: Duration,
+        mut wanted: impl FnMut(&ServerMessage) -> Option<T>,
+    ) -> Result<T, HostError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(at) = self.inbox.iter().position(|m| wanted(m).is_some()) {
+                let message = self.inbox.remove(at).unwrap_or_else(|| unreachable!());
+                return wanted(&message).ok_or(HostError::Timeout {
+                    what,
+                    secs: timeout.as_secs(),
+                });
+            }
+            if Instant::now() >= deadline {
+                return Err(HostError::Timeout {
+                    what,
+                    secs: timeout.as_secs(),
+                });
+            }
+            self.pump()?;
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Sends a request and waits for its answer; a refusal is an error.
+    pub fn request(
+        &mut self,
+        what: &'static str,
+        timeout: Duration,
+        build: impl FnOnce(u32) -> ClientMessage,
+    ) -> Result<ServerMessage, HostError> {
+        let id = self.next_request;
+        self.next_request = self.next_request.wrapping_add(1);
+        self.send(&build(id));
+        let answer = self.wait_for(what, timeout, |message| {
+            let answers = match message {
+                ServerMessage::Page { request, .. }
+                | ServerMessage::Inventory { request, .. }
+                | ServerMessage::Chunk { request, .. } => *request == id,
+                ServerMessage::Tx { request, .. } | ServerMessage::Error { request, .. } => {
+                    *request == Some(id)
+                }
+                _ => false,
+            };
+            answers.then(|| message.clone())
+        })?;
+        if let ServerMessage::Error { code, message, .. } = answer {
+            return Err(ProtocolError::new(code, message).into());
+        }
+        Ok(answer)
+    }
+
+    /// Enters `world` and waits for the welcome.
+    pub fn enter(&mut self, world: &str, timeout: Duration) -> Result<&Welcome, HostError> {
+        self.send(&ClientMessage::Hello {
+            version: VERSION,
+            world: world.to_owned(),
+        });
+        let welcome = self.wait_for("the welcome", timeout, |message| match message {
+            ServerMessage::Welcome {
+                player,
+                chain_id,
+                height,
+                world,
+                worlds,
+                players,
+                ..
+            } => Some(Ok(Welcome {
+                player: *player,
+                chain_id: ChainId::new(chain_id.clone()).ok()?,
+                height: *height,
+                world: world.clone(),
+                worlds: worlds.clone(),
+                players: players.clone(),
+            })),
+            ServerMessage::Error {
+                request: None,
+                code,
+                message,
+            } => Some(Err(ProtocolError::new(*code, message.clone()))),
+            _ => None,
+        })??;
+        self.avatars.clear();
+        Ok(self.welcome.insert(welcome))
+    }
+
+    /// One page of the catalogue: hits and the next page's cursor.
+    pub fn browse(
+        &mut self,
+        query: Browse,
+        timeout: Duration,
+    ) -> Result<(Vec<Card>, Option<String>), HostError> {
+        match self.request("a catalogue page", timeout, |request| {
+            ClientMessage::Browse { request, query }
+        })? {
+            ServerMessage::Page { hits, next, .. } => Ok((hits, next)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The account's balance and nonce, what it owns and what it rents.
+    pub fn inventory(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<(ledger::Account, Vec<Holding>, Vec<Holding>), HostError> {
+        match self.request("the inventory", timeout, |request| {
+            ClientMessage::Inventory { request }
+        })? {
+            ServerMessage::Inventory {
+                account,
+                owned,
+                renting,
+                ..
+            } => Ok((account, owned, renting)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Submits a signed transaction; its state on arrival (pending, or
+    /// rejected with the reason).
+    pub fn submit(
+        &mut self,
+        tx: SignedTransaction,
+        timeout: Duration,
+    ) -> Result<(TxId, TxState), HostError> {
+        match self.request("a submit answer", timeout, |request| {
+            ClientMessage::Submit { request, tx }
+        })? {
+            ServerMessage::Tx { id, state, .. } => Ok((id, state)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Waits for the final state of a transaction this client submitted.
+    pub fn wait_final(&mut self, id: TxId, timeout: Duration) -> Result<TxState, HostError> {
+        self.wait_for(
+            "a transaction to be final",
+            timeout,
+            |message| match message {
+                ServerMessage::Tx {
+                    request: None,
+                    id: found,
+                    state,
+                } if *found == id => Some(state.clone()),
+                _ => None,
+            },
+        )
+    }
+
+    /// Submits and waits until final.
+    pub fn submit_final(
+        &mut self,
+        tx: SignedTransaction,
+        timeout: Duration,
+    ) -> Result<TxState, HostError> {
+        let (id, state) = self.submit(tx, timeout)?;
+        match state {
+            TxState::Pending => self.wait_final(id, timeout),
+            done => Ok(done),
+        }
+    }
+
+    /// Fetches a blob and checks it against its content id.
+    pub fn fetch(&mut self, id: &ContentId, timeout: Duration) -> Result<Vec<u8>, HostError> {
+        let bytes = id.to_bytes();
+        match self.request("a blob", timeout, |request| ClientMessage::Fetch {
+            request,
+            id: bytes,
+        })? {
+            ServerMessage::Chunk { bytes, .. } if id.matches(&bytes) => Ok(bytes),
+            ServerMessage::Chunk { .. } => Err(ProtocolError::new(
+                ErrorCode::Malformed,
+                format!("the host sent bytes that are not {id}"),
+            )
+            .into()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Invites `player` to trade and returns the new window.
+    pub fn trade_invite(&mut self, player: u16, timeout: Duration) -> Result<TradeView, HostError> {
+        let id = self.next_request;
+        self.next_request = self.next_request.wrapping_add(1);
+        self.send(&ClientMessage::TradeInvite {
+            request: id,
+            player,
+        });
+        self.trade_answer(id, timeout)
+    }
+
+    /// Acts in a trade window and returns the window as it is after.
+    pub fn trade_act(
+        &mut self,
+        trade: u64,
+        action: TradeAction,
+        timeout: Duration,
+    ) -> Result<TradeView, HostError> {
+        let id = self.next_request;
+        self.next_request = self.next_request.wrapping_add(1);
+        self.send(&ClientMessage::TradeAct {
+            request: id,
+            trade,
+            action,
+        });
+        self.trade_answer(id, timeout)
+    }
+
+    fn trade_answer(&mut self, id: u32, timeout: Duration) -> Result<TradeView, HostError> {
+        let answer = self.wait_for("a trade window", timeout, |message| match message {
+            ServerMessage::Trade {
+                request: Some(request),
+                view,
+            } if *request == id => Some(Ok(view.clone())),
+            ServerMessage::Error {
+                request: Some(request),
+                code,
+                message,
+            } if *request == id => Some(Err(ProtocolError::new(*code, message.clone()))),
+            _ => None,
+        })?;
+        Ok(answer?)
+    }
+
+    /// Waits for an update of a trade window that `wanted` accepts.
+    pub fn wait_trade(
+        &mut self,
+        timeout: Duration,
+        wanted: impl Fn(&TradeView) -> bool,
+    ) -> Result<TradeView, HostError> {
+        self.wait_for("a trade window", timeout, |message| match message {
+            ServerMessage::Trade { view, .. } if wanted(view) => Some(view.clone()),
+            _ => None,
+        })
+    }
+
+    /// Leaves: tells the host and closes the session.
+    pub fn disconnect(&mut self) {
+        self.transport.disconnect();
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if self.renet.is_connected() {
+            self.transport.disconnect();
+        }
+    }
+}
+
+fn unexpected(message: &ServerMessage) -> HostError {
+    let name = match message {
+        ServerMessage::Welcome { .. } => "welcome",
+        ServerMessage::Page { .. } => "page",
+        ServerMessage::Inventory { .. } => "inventory",
+        ServerMessage::Tx { .. } => "tx",
+        ServerMessage::Chunk { .. } => "chunk",
+        _ => "other",
+    };
+    ProtocolError::new(ErrorCode::Malformed, format!("an unexpected {name} answer")).into()
+}

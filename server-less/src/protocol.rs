@@ -1,0 +1,922 @@
+//! The wire protocol between a world client and a host, shared by both.
+//!
+//! Two exchanges:
+//! - **Join**, over a small TCP endpoint: the client names its account, the
+//!   host answers with a fresh challenge, the client signs it with its
+//!   wallet key, and the host hands back a netcode connect token whose
+//!   private part carries the proven account. Frames are a 2-byte length
+//!   and a borsh value.
+//! - **Session**, over renet with netcode's secure mode: reliable ordered
+//!   messages for everything but movement ([`ClientMessage`],
+//!   [`ServerMessage`]), unreliable ones for avatar state at
+//!   [`TICK_HZ`] ([`Move`], [`Avatars`]), and a reliable channel of its own
+//!   for asset chunks so that a model download never holds up a trade.
+//!
+//! Every message is borsh, refused if longer than its channel's limit or
+//! if bytes are left over, and checked field by field
+//! ([`ClientMessage::decode`]); a [`SessionState`] says which messages may
+//! arrive when.
+
+use std::time::Duration;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use ledger::{
+    Account, Address, Amount, AssetId, ChainId, Height, Listing, Rental, Signature,
+    SignedTransaction, Timestamp, TradeSide, TradeTerms, TxId,
+};
+use renet::{ChannelConfig, ConnectionConfig, SendType};
+
+/// The protocol's version. A client of another version is refused at
+/// hello with [`ErrorCode::WrongVersion`].
+pub const VERSION: u16 = 1;
+/// Avatar updates per second, both ways.
+pub const TICK_HZ: u32 = 20;
+/// Reliable ordered channel: requests, answers, events, trades.
+pub const CHANNEL_RELIABLE: u8 = 0;
+/// Unreliable channel: avatar state.
+pub const CHANNEL_AVATAR: u8 = 1;
+/// Reliable ordered channel, host to client only: asset chunks.
+pub const CHANNEL_ASSETS: u8 = 2;
+
+/// Longest client message, in bytes (a trade with the most assets fits).
+pub const MAX_CLIENT_MESSAGE_BYTES: usize = 8 * 1024;
+/// Longest host message, in bytes.
+pub const MAX_SERVER_MESSAGE_BYTES: usize = 64 * 1024;
+/// Longest join frame, in bytes (a connect token is 2,048).
+pub const MAX_JOIN_FRAME_BYTES: usize = 4 * 1024;
+/// Bytes of an asset in one chunk.
+pub const CHUNK_BYTES: usize = 16 * 1024;
+/// Longest chat line, in bytes.
+pub const MAX_CHAT_BYTES: usize = 280;
+/// Longest world name, in bytes.
+pub const MAX_WORLD_NAME_BYTES: usize = 64;
+/// Longest catalogue search text, in bytes.
+pub const MAX_SEARCH_BYTES: usize = 200;
+/// Most hits on one catalogue page sent to a client.
+pub const MAX_PAGE_HITS: u16 = 50;
+/// Most avatars in one [`Avatars`] update.
+pub const MAX_AVATARS_PER_UPDATE: usize = 48;
+
+/// Metres per unit of a quantised coordinate.
+const POSITION_STEP: f32 = 1.0 / 64.0;
+/// The quantised value of coordinate 0.
+const POSITION_ZERO: f32 = 32_768.0;
+
+/// The renet channels and their memory limits, the same on both sides.
+pub fn connection_config() -> ConnectionConfig {
+    let reliable = |channel_id, max_memory_usage_bytes| ChannelConfig {
+        channel_id,
+        max_memory_usage_bytes,
+        send_type: SendType::ReliableOrdered {
+            resend_time: Duration::from_millis(200),
+        },
+    };
+    let avatar = |max_memory_usage_bytes| ChannelConfig {
+        channel_id: CHANNEL_AVATAR,
+        max_memory_usage_bytes,
+        send_type: SendType::Unreliable,
+    };
+    ConnectionConfig {
+        available_bytes_per_tick: 64 * 1024,
+        server_channels_config: vec![
+            reliable(CHANNEL_RELIABLE, 2 * 1024 * 1024),
+            avatar(64 * 1024),
+            reliable(CHANNEL_ASSETS, 256 * 1024),
+        ],
+        client_channels_config: vec![reliable(CHANNEL_RELIABLE, 256 * 1024), avatar(16 * 1024)],
+    }
+}
+
+/// The netcode protocol id of a network: a hash of the protocol version
+/// and the chain id, so that a token for one network or version is
+/// refused by another.
+pub fn protocol_id(chain_id: &ChainId) -> u64 {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"plaza/world-protocol");
+    hasher.update(&VERSION.to_le_bytes());
+    hasher.update(chain_id.as_str().as_bytes());
+    let hash = hasher.finalize();
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&hash.as_bytes()[..8]);
+    u64::from_le_bytes(id)
+}
+
+/// What a player signs to join: a domain tag, the network, the host's
+/// challenge and the account. The challenge is fresh per attempt, so a
+/// signature is good for one join only.
+pub fn join_signing_bytes(chain_id: &ChainId, challenge: &[u8; 32], account: &Address) -> Vec<u8> {
+    let mut out = b"plaza/join/v1\0".to_vec();
+    out.extend_from_slice(chain_id.as_str().as_bytes());
+    out.push(0);
+    out.extend_from_slice(challenge);
+    out.extend_from_slice(account.as_bytes());
+    out
+}
+
+/// A client's join frame.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum JoinRequest {
+    /// "I am this account; challenge me."
+    Hello {
+        /// The client's protocol version.
+        version: u16,
+        /// The account it will prove.
+        account: Address,
+    },
+    /// The signature of [`join_signing_bytes`] with the account's key.
+    Prove {
+        /// The signature.
+        signature: Signature,
+    },
+}
+
+/// The host's join frame.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum JoinReply {
+    /// Sign this.
+    Challenge {
+        /// The network.
+        chain_id: String,
+        /// Fresh random bytes.
+        challenge: [u8; 32],
+    },
+    /// Connect with this netcode token.
+    Token {
+        /// The session's client id.
+        client_id: u64,
+        /// The connect token, as netcode writes it.
+        token: Vec<u8>,
+    },
+    /// Not joined, and why.
+    Refused {
+        /// What went wrong.
+        code: ErrorCode,
+        /// In words.
+        message: String,
+    },
+}
+
+/// Where a session stands; it decides which messages may arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionState {
+    /// Connected with a proven account, not yet in a world: only
+    /// [`ClientMessage::Hello`] is accepted.
+    Connected,
+    /// In a world: everything is accepted.
+    InWorld,
+}
+
+/// How a player moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
+pub enum Gait {
+    /// Standing.
+    Idle,
+    /// Walking.
+    Walk,
+    /// Running.
+    Run,
+}
+
+/// An avatar's position, heading and gait in 8 bytes: coordinates in
+/// 1/64 m over ±512 m, heading in 1/256 of a turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
+pub struct AvatarState {
+    /// East-west.
+    pub x: u16,
+    /// Height.
+    pub y: u16,
+    /// North-south.
+    pub z: u16,
+    /// Heading.
+    pub yaw: u8,
+    /// Gait.
+    pub gait: Gait,
+}
+
+fn quantise(metres: f32) -> u16 {
+    let value = (metres / POSITION_STEP + POSITION_ZERO).round();
+    // Saturating: a position out of range lands on the edge.
+    value.clamp(0.0, f32::from(u16::MAX)) as u16
+}
+
+impl AvatarState {
+    /// The state of an avatar at `position` (metres) facing `yaw`
+    /// (radians).
+    pub fn new(position: [f32; 3], yaw: f32, gait: Gait) -> Self {
+        let turn = yaw.rem_euclid(std::f32::consts::TAU) / std::f32::consts::TAU;
+        AvatarState {
+            x: quantise(position[0]),
+            y: quantise(position[1]),
+            z: quantise(position[2]),
+            yaw: ((turn * 256.0).round() as u32 % 256) as u8,
+            gait,
+        }
+    }
+
+    /// The position in metres.
+    pub fn position(&self) -> [f32; 3] {
+        let metres = |value: u16| (f32::from(value) - POSITION_ZERO) * POSITION_STEP;
+        [metres(self.x), metres(self.y), metres(self.z)]
+    }
+
+    /// The heading in radians.
+    pub fn yaw(&self) -> f32 {
+        f32::from(self.yaw) / 256.0 * std::f32::consts::TAU
+    }
+}
+
+/// A client's avatar update (unreliable channel).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Move {
+    /// Counts up with every update; older ones arriving late are ignored.
+    pub seq: u32,
+    /// Where the avatar is.
+    pub state: AvatarState,
+}
+
+/// The host's avatar update for one client (unreliable channel): the
+/// avatars in its view that moved, and all of them once a second.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Avatars {
+    /// The host's tick.
+    pub tick: u32,
+    /// (player, state), nearest first.
+    pub avatars: Vec<(u16, AvatarState)>,
+}
+
+/// A catalogue question (the market crate's query, in wire form).
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Browse {
+    /// Words that must each begin a word of the asset's text.
+    pub text: String,
+    /// Only this kind of asset (its name, such as "lighting").
+    pub kind: Option<String>,
+    /// Only rent (`Some(true)`) or only sale (`Some(false)`) listings.
+    pub rent: Option<bool>,
+    /// Only prices at most this (per period for rent).
+    pub max_price: Option<Amount>,
+    /// Only listings by this owner.
+    pub owner: Option<Address>,
+    /// Only listings shown in this world.
+    pub world: Option<String>,
+    /// Cheapest first instead of newest first.
+    pub cheapest_first: bool,
+    /// Hits per page, 1 to [`MAX_PAGE_HITS`].
+    pub page_size: u16,
+    /// Continue after this cursor from an earlier page.
+    pub after: Option<String>,
+}
+
+/// A trade-window action (the market crate's, in wire form).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum TradeAction {
+    /// The invitee accepts.
+    Accept,
+    /// Put one of your assets into your offer.
+    AddAsset {
+        /// The asset.
+        asset: AssetId,
+        /// The revision you saw.
+        revision: u64,
+    },
+    /// Take one of your assets out.
+    RemoveAsset {
+        /// The asset.
+        asset: AssetId,
+        /// The revision you saw.
+        revision: u64,
+    },
+    /// Set the tokens you offer.
+    SetTokens {
+        /// How many.
+        amount: Amount,
+        /// The revision you saw.
+        revision: u64,
+    },
+    /// Agree to both offers at `revision`.
+    Confirm {
+        /// The revision.
+        revision: u64,
+    },
+    /// Withdraw your confirmation.
+    Unconfirm,
+    /// Your signature over the final terms.
+    Sign(Signature),
+    /// Close the window.
+    Cancel,
+}
+
+/// What a client asks of the host (reliable channel). Requests carry an
+/// id the answer repeats.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum ClientMessage {
+    /// Enter (or change to) a world.
+    Hello {
+        /// The client's protocol version.
+        version: u16,
+        /// The world's name.
+        world: String,
+    },
+    /// Say something to the players near you.
+    Chat {
+        /// The line.
+        text: String,
+    },
+    /// Search the catalogue.
+    Browse {
+        /// Request id.
+        request: u32,
+        /// The question.
+        query: Browse,
+    },
+    /// Your balance, nonce, and the assets you own and use.
+    Inventory {
+        /// Request id.
+        request: u32,
+    },
+    /// Submit a transaction you signed; updates follow until it is final.
+    Submit {
+        /// Request id.
+        request: u32,
+        /// The transaction.
+        tx: SignedTransaction,
+    },
+    /// Where a transaction is.
+    TxStatus {
+        /// Request id.
+        request: u32,
+        /// The transaction.
+        id: TxId,
+    },
+    /// Fetch a blob (an asset's manifest, model or preview) by content id.
+    Fetch {
+        /// Request id.
+        request: u32,
+        /// The content id's bytes.
+        id: Vec<u8>,
+    },
+    /// Invite another player of your world to trade.
+    TradeInvite {
+        /// Request id.
+        request: u32,
+        /// The player.
+        player: u16,
+    },
+    /// Act in a trade window you are part of.
+    TradeAct {
+        /// Request id.
+        request: u32,
+        /// The window.
+        trade: u64,
+        /// What you do.
+        action: TradeAction,
+    },
+}
+
+/// What a client is told about another player.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct PlayerInfo {
+    /// The player's number in this world.
+    pub player: u16,
+    /// Their account.
+    pub account: Address,
+}
+
+/// A market stall in a world.
+#[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+pub struct StallInfo {
+    /// Its sign.
+    pub name: String,
+    /// The kinds of asset it shows.
+    pub kinds: Vec<String>,
+    /// Where it stands (x, z), in metres.
+    pub position: [f32; 2],
+}
+
+/// A parcel of land in a world.
+#[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+pub struct ParcelInfo {
+    /// Its name.
+    pub name: String,
+    /// Its holder.
+    pub holder: Option<Address>,
+    /// One corner (x, z), in metres.
+    pub min: [f32; 2],
+    /// The opposite corner.
+    pub max: [f32; 2],
+}
+
+/// A world's scene as the client draws it.
+#[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+pub struct WorldInfo {
+    /// The world's name.
+    pub name: String,
+    /// Half the side of the square world, in metres.
+    pub half_size: f32,
+    /// Where new avatars appear.
+    pub spawn: [f32; 3],
+    /// Market stalls.
+    pub stalls: Vec<StallInfo>,
+    /// Parcels.
+    pub parcels: Vec<ParcelInfo>,
+}
+
+/// Where a listing is shown: world name, stall or parcel, index.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Shown {
+    /// The world.
+    pub world: String,
+    /// A stall (`true`) or a parcel.
+    pub stall: bool,
+    /// Its index in the world's stalls or parcels.
+    pub index: u16,
+}
+
+/// One catalogue hit, as a card shows it.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Card {
+    /// The listing.
+    pub listing: Listing,
+    /// The asset's creator.
+    pub creator: Address,
+    /// When the asset's current rental ends, if rented out.
+    pub rented_until: Option<Timestamp>,
+    /// The asset's name, if the host has its manifest.
+    pub name: Option<String>,
+    /// Its kind.
+    pub kind: Option<String>,
+    /// Its preview's content id.
+    pub preview: Option<Vec<u8>>,
+    /// Where worlds show it.
+    pub shown: Vec<Shown>,
+}
+
+/// An asset a player holds.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Holding {
+    /// The asset.
+    pub asset: AssetId,
+    /// Its owner.
+    pub owner: Address,
+    /// Who uses it now, and until when, if it is rented out.
+    pub rented: Option<(Address, Timestamp)>,
+    /// Its open listing, if any.
+    pub listing: Option<u64>,
+}
+
+/// Where a transaction is.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum TxState {
+    /// Waiting for a block.
+    Pending,
+    /// Applied in the block at this height.
+    Applied {
+        /// The block.
+        height: Height,
+    },
+    /// Refused: in a block at `height`, or on arrival or while waiting
+    /// when `height` is `None`.
+    Rejected {
+        /// The block, if it got into one.
+        height: Option<Height>,
+        /// The ledger's reason.
+        reason: String,
+    },
+    /// Not known to this host.
+    Unknown,
+}
+
+/// A ledger change that concerns a player.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Event {
+    /// A block was committed.
+    Block {
+        /// Its height.
+        height: Height,
+        /// Its time.
+        time: Timestamp,
+    },
+    /// One of the player's listings was made or changed.
+    Listing(Listing),
+    /// A rental the player is lessor or renter of began.
+    RentalStarted(Rental),
+    /// A rental the player is lessor or renter of ended (settled or
+    /// returned).
+    RentalEnded(Rental),
+    /// The player's balance changed: a payment received is `after >
+    /// before`.
+    Balance {
+        /// Before the block.
+        before: Amount,
+        /// After it.
+        after: Amount,
+    },
+}
+
+/// Where a trade window stands, as both players see it.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct TradeView {
+    /// The window's id.
+    pub trade: u64,
+    /// The inviter (the ledger's party `a`).
+    pub inviter: Address,
+    /// The invitee (party `b`).
+    pub invitee: Address,
+    /// The stage's name: invited, open, signing, signed, cancelled, timed
+    /// out.
+    pub stage: String,
+    /// The offers' revision.
+    pub revision: u64,
+    /// What each side offers, inviter first.
+    pub offers: [TradeSide; 2],
+    /// Whether each side confirmed this revision.
+    pub confirmed: [bool; 2],
+    /// Whether each side signed the terms.
+    pub signed: [bool; 2],
+    /// The final terms to sign, from the signing stage on.
+    pub terms: Option<TradeTerms>,
+    /// Both signatures once signed: the inviter submits the trade.
+    pub signatures: Option<[Signature; 2]>,
+}
+
+/// Why the host refused something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum ErrorCode {
+    /// The bytes are not a message of this protocol.
+    Malformed,
+    /// The message is longer than its channel allows.
+    TooLarge,
+    /// Another protocol version.
+    WrongVersion,
+    /// Not allowed in the session's state (for example, before hello).
+    WrongState,
+    /// A field is out of range.
+    Invalid,
+    /// No such world, player, trade or blob.
+    NotFound,
+    /// Too many messages: slow down.
+    RateLimited,
+    /// Too many requests waiting: wait for answers.
+    Busy,
+    /// The join signature does not match the account.
+    BadSignature,
+    /// The ledger or market refused it; the message says why.
+    Refused,
+    /// The host cannot answer now.
+    Unavailable,
+}
+
+/// What the host tells a client (reliable channels).
+#[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+pub enum ServerMessage {
+    /// You are in `world`.
+    Welcome {
+        /// The host's protocol version.
+        version: u16,
+        /// Your number in this world.
+        player: u16,
+        /// Your account.
+        account: Address,
+        /// The network.
+        chain_id: String,
+        /// The last committed block.
+        height: Height,
+        /// Its time.
+        time: Timestamp,
+        /// The scene.
+        world: WorldInfo,
+        /// Every world this host serves.
+        worlds: Vec<String>,
+        /// The players already here.
+        players: Vec<PlayerInfo>,
+    },
+    /// A player entered your world.
+    PlayerJoined(PlayerInfo),
+    /// A player left it.
+    PlayerLeft {
+        /// Their number.
+        player: u16,
+    },
+    /// Someone near you said something.
+    Chat {
+        /// Who.
+        player: u16,
+        /// Their account.
+        account: Address,
+        /// What.
+        text: String,
+    },
+    /// A catalogue page.
+    Page {
+        /// Request id.
+        request: u32,
+        /// The hits.
+        hits: Vec<Card>,
+        /// The cursor of the next page, if any.
+        next: Option<String>,
+    },
+    /// Your account.
+    Inventory {
+        /// Request id.
+        request: u32,
+        /// Balance and next nonce.
+        account: Account,
+        /// Assets you own.
+        owned: Vec<Holding>,
+        /// Assets you rent from others.
+        renting: Vec<Holding>,
+    },
+    /// A transaction's state: the answer to a submit or status request
+    /// (`request` set), or an update to one you submitted.
+    Tx {
+        /// Request id, for an answer.
+        request: Option<u32>,
+        /// The transaction.
+        id: TxId,
+        /// Where it is.
+        state: TxState,
+    },
+    /// A ledger change that concerns you.
+    Event(Event),
+    /// A piece of a blob you fetched (assets channel). The blob is whole
+    /// when `offset + bytes.len() == size`.
+    Chunk {
+        /// Request id.
+        request: u32,
+        /// Where the bytes go.
+        offset: u64,
+        /// The blob's length.
+        size: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// A trade window you are part of changed: the answer to your action
+    /// (`request` set), or news of the other player's.
+    Trade {
+        /// Request id, for an answer.
+        request: Option<u32>,
+        /// The window.
+        view: TradeView,
+    },
+    /// A refusal.
+    Error {
+        /// The request refused, if it had an id.
+        request: Option<u32>,
+        /// Why, as a code.
+        code: ErrorCode,
+        /// Why, in words.
+        message: String,
+    },
+}
+
+/// A message that broke the protocol.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ProtocolError {
+    /// What kind of breach.
+    pub code: ErrorCode,
+    /// In words.
+    pub message: String,
+}
+
+impl ProtocolError {
+    /// A breach of kind `code`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ProtocolError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Encodes a value (infallible for these types).
+pub fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
+    borsh::to_vec(value).unwrap_or_default()
+}
+
+/// Decodes a value of at most `max` bytes with nothing left over.
+pub fn decode<T: BorshDeserialize>(bytes: &[u8], max: usize) -> Result<T, ProtocolError> {
+    if bytes.len() > max {
+        return Err(ProtocolError::new(
+            ErrorCode::TooLarge,
+            format!("{} bytes, the most is {max}", bytes.len()),
+        ));
+    }
+    borsh::from_slice(bytes)
+        .map_err(|err| ProtocolError::new(ErrorCode::Malformed, format!("cannot decode: {err}")))
+}
+
+fn check_text(what: &str, text: &str, max: usize) -> Result<(), ProtocolError> {
+    if text.len() > max {
+        return Err(ProtocolError::new(
+            ErrorCode::Invalid,
+            format!("{what} is {} bytes, the most is {max}", text.len()),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(ProtocolError::new(
+            ErrorCode::Invalid,
+            format!("{what} holds control characters"),
+        ));
+    }
+    Ok(())
+}
+
+impl ClientMessage {
+    /// Decodes and checks a message from the reliable channel.
+    pub fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        let message: ClientMessage = decode(bytes, MAX_CLIENT_MESSAGE_BYTES)?;
+        message.check()?;
+        Ok(message)
+    }
+
+    /// Checks each field's range.
+    pub fn check(&self) -> Result<(), ProtocolError> {
+        match self {
+            ClientMessage::Hello { world, .. } => {
+                check_text("the world name", world, MAX_WORLD_NAME_BYTES)
+            }
+            ClientMessage::Chat { text } => {
+                if text.trim().is_empty() {
+                    return Err(ProtocolError::new(ErrorCode::Invalid, "an empty chat line"));
+                }
+                check_text("a chat line", text, MAX_CHAT_BYTES)
+            }
+            ClientMessage::Browse { query, .. } => {
+                check_text("the search text", &query.text, MAX_SEARCH_BYTES)?;
+                if query.page_size == 0 || query.page_size > MAX_PAGE_HITS {
+                    return Err(ProtocolError::new(
+                        ErrorCode::Invalid,
+                        format!(
+                            "a page of {} hits: ask for 1 to {MAX_PAGE_HITS}",
+                            query.page_size
+                        ),
+                    ));
+                }
+                for text in [&query.kind, &query.world, &query.after]
+                    .into_iter()
+                    .flatten()
+                {
+                    check_text("a browse field", text, MAX_WORLD_NAME_BYTES)?;
+                }
+                Ok(())
+            }
+            ClientMessage::Fetch { id, .. } => {
+                if id.len() > 64 {
+                    return Err(ProtocolError::new(
+                        ErrorCode::Invalid,
+                        "a content id of over 64 bytes",
+                    ));
+                }
+                Ok(())
+            }
+            ClientMessage::Inventory { .. }
+            | ClientMessage::Submit { .. }
+            | ClientMessage::TxStatus { .. }
+            | ClientMessage::TradeInvite { .. }
+            | ClientMessage::TradeAct { .. } => Ok(()),
+        }
+    }
+
+    /// The request id, if the message has one.
+    pub fn request(&self) -> Option<u32> {
+        match self {
+            ClientMessage::Hello { .. } | ClientMessage::Chat { .. } => None,
+            ClientMessage::Browse { request, .. }
+            | ClientMessage::Inventory { request }
+            | ClientMessage::Submit { request, .. }
+            | ClientMessage::TxStatus { request, .. }
+            | ClientMessage::Fetch { request, .. }
+            | ClientMessage::TradeInvite { request, .. }
+            | ClientMessage::TradeAct { request, .. } => Some(*request),
+        }
+    }
+
+    /// The message's name, for errors and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ClientMessage::Hello { .. } => "hello",
+            ClientMessage::Chat { .. } => "chat",
+            ClientMessage::Browse { .. } => "browse",
+            ClientMessage::Inventory { .. } => "inventory",
+            ClientMessage::Submit { .. } => "submit",
+            ClientMessage::TxStatus { .. } => "tx status",
+            ClientMessage::Fetch { .. } => "fetch",
+            ClientMessage::TradeInvite { .. } => "trade invite",
+            ClientMessage::TradeAct { .. } => "trade action",
+        }
+    }
+
+    /// Whether the message may arrive in `state`; the refusal if not.
+    pub fn allowed_in(&self, state: SessionState) -> Result<(), ProtocolError> {
+        match (state, self) {
+            (SessionState::InWorld, _) | (SessionState::Connected, ClientMessage::Hello { .. }) => {
+                Ok(())
+            }
+            (SessionState::Connected, message) => Err(ProtocolError::new(
+                ErrorCode::WrongState,
+                format!("{} before hello: enter a world first", message.name()),
+            )),
+        }
+    }
+}
+
+impl ServerMessage {
+    /// Decodes a message from the reliable or assets channel.
+    pub fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        decode(bytes, MAX_SERVER_MESSAGE_BYTES)
+    }
+}
+
+impl Move {
+    /// Decodes an avatar update; its size is fixed.
+    pub fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        decode(bytes, 16)
+    }
+}
+
+impl Avatars {
+    /// Decodes an avatar update from the host.
+    pub fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        let avatars: Avatars = decode(bytes, 8 + 10 * MAX_AVATARS_PER_UPDATE)?;
+        Ok(avatars)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn avatar_state_is_eight_bytes_and_round_trips_within_a_step() {
+        let state = AvatarState::new([12.34, 0.5, -200.01], 1.0, Gait::Walk);
+        assert_eq!(encode(&state).len(), 8);
+        let back = state.position();
+        for (a, b) in back.iter().zip([12.34, 0.5, -200.01]) {
+            assert!(
+                (a - b).abs() <= POSITION_STEP / 2.0 + f32::EPSILON,
+                "{a} vs {b}"
+            );
+        }
+        assert!((state.yaw() - 1.0).abs() < std::f32::consts::TAU / 256.0);
+        let far = AvatarState::new([10_000.0, -10_000.0, 0.0], -0.1, Gait::Idle);
+        assert_eq!((far.x, far.y), (u16::MAX, 0));
+        assert_eq!(encode(&Move { seq: 7, state }).len(), 12);
+    }
+
+    #[test]
+    fn messages_are_checked_for_size_fields_and_state() {
+        let hello = ClientMessage::Hello {
+            version: VERSION,
+            world: "Plaza Square".into(),
+        };
+        assert_eq!(ClientMessage::decode(&encode(&hello)), Ok(hello.clone()));
+        let mut trailing = encode(&hello);
+        trailing.push(0);
+        assert_eq!(
+            ClientMessage::decode(&trailing).map_err(|e| e.code),
+            Err(ErrorCode::Malformed)
+        );
+        assert_eq!(
+            ClientMessage::decode(&[9, 1, 2]).map_err(|e| e.code),
+            Err(ErrorCode::Malformed)
+        );
+        let long = ClientMessage::Chat {
+            text: "a".repeat(MAX_CLIENT_MESSAGE_BYTES),
+        };
+        assert_eq!(
+            ClientMessage::decode(&encode(&long)).map_err(|e| e.code),
+            Err(ErrorCode::TooLarge)
+        );
+        let shout = ClientMessage::Chat {
+            text: "b".repeat(MAX_CHAT_BYTES + 1),
+        };
+        assert_eq!(
+            ClientMessage::decode(&encode(&shout)).map_err(|e| e.code),
+            Err(ErrorCode::Invalid)
+        );
+        let browse = ClientMessage::Browse {
+            request: 1,
+            query: Browse {
+                page_size: 0,
+                ..Browse::default()
+            },
+        };
+        assert_eq!(browse.check().map_err(|e| e.code), Err(ErrorCode::Invalid));
+        assert_eq!(
+            browse
+                .allowed_in(SessionState::Connected)
+                .map_err(|e| e.code),
+            Err(ErrorCode::WrongState)
+        );
+        assert!(hello.allowed_in(SessionState::Connected).is_ok());
+        assert!(browse.allowed_in(SessionState::InWorld).is_ok());
+    }
+
+    #[test]
+    fn protocol_ids_differ_by_network() {
+        let a = protocol_id(&ChainId::new("plaza-a").unwrap_or_else(|_| unreachable!()));
+        let b = protocol_id(&ChainId::new("plaza-b").unwrap_or_else(|_| unreachable!()));
+        assert_ne!(a, b);
+    }
+}

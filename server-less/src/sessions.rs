@@ -1,0 +1,1805 @@
+//! World sessions: the join endpoint and the renet server.
+//!
+//! A player first proves its account over the join endpoint (TCP): it
+//! signs a fresh challenge and receives a netcode connect token (secure
+//! mode) carrying the account in its encrypted user data. It then connects
+//! over UDP and talks [`crate::protocol`].
+//!
+//! The renet server runs on a thread of its own at [`TICK_HZ`]. A tick
+//! reads what clients sent, answers what it can at once, hands ledger
+//! questions to tasks on the Tokio runtime (their answers come back on a
+//! bounded channel and go out on a later tick, so a slow ledger never
+//! stretches a tick), turns committed blocks into per-player events, sends
+//! each client the avatars in its view, and streams asset chunks.
+//!
+//! Everything a client can grow is bounded: requests in flight, watched
+//! transactions, downloads, trade windows, and message rates (a client
+//! that keeps breaking them is disconnected).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr, TcpListener as StdTcpListener, UdpSocket};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use assets::{AssetKind, BlobStore, ContentId};
+use ledger::{Address, Amount, ChainId, Keypair, LedgerError, TxId};
+use market::catalogue::{Cursor, Page, PriceBasis, PriceRange, Query, Range, Side, Sort};
+use market::trade::{Action, Party, Stage};
+use market::{MarketError, TradeWindow};
+use rand::RngCore;
+use renet::{ClientId, RenetServer, ServerEvent};
+use renet_netcode::{
+    ConnectToken, NETCODE_USER_DATA_BYTES, NetcodeServerTransport, ServerAuthentication,
+    ServerConfig,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, broadcast};
+use tracing::{debug, info, warn};
+
+use crate::error::HostError;
+use crate::node::{BlockEvent, HostHandle, TradeOutcome, TxStatus};
+use crate::protocol::{
+    self, Avatars, Browse, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, CHUNK_BYTES, Card,
+    ClientMessage, ErrorCode, Event, Holding, JoinReply, JoinRequest, MAX_AVATARS_PER_UPDATE,
+    MAX_JOIN_FRAME_BYTES, Move, PlayerInfo, ProtocolError, ServerMessage, SessionState, Shown,
+    TICK_HZ, TradeAction, TradeView, TxState, VERSION, WorldInfo,
+};
+use crate::worlds::World;
+
+/// Requests one client may have waiting for the ledger.
+const MAX_IN_FLIGHT: usize = 8;
+/// Transactions one client may watch to finality.
+const MAX_WATCHED: usize = 64;
+/// Downloads one client may have queued.
+const MAX_DOWNLOADS: usize = 4;
+/// Chunks sent to one client per tick at most.
+const CHUNKS_PER_TICK: usize = 4;
+/// Trade windows one player may be part of.
+const MAX_TRADES: usize = 2;
+/// Actions waiting on one trade window.
+const MAX_TRADE_QUEUE: usize = 8;
+/// Answers waiting for the tick.
+const REPLY_QUEUE: usize = 4_096;
+/// Join attempts handled at once.
+const MAX_JOINS: usize = 64;
+/// How long a join attempt may take.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a connect token can be used to connect.
+const TOKEN_SECS: u64 = 30;
+/// Seconds without packets after which netcode drops a connection.
+const TIMEOUT_SECS: i32 = 5;
+/// Fastest an avatar may move, metres per second.
+const MAX_SPEED: f32 = 15.0;
+/// How far a chat line carries, metres.
+const CHAT_RADIUS: f32 = 64.0;
+/// Every avatar in view is sent at least this often, in ticks.
+const KEYFRAME_TICKS: u32 = TICK_HZ;
+/// Tick times kept for [`Sessions::take_tick_times`].
+const TICK_HISTORY: usize = 100_000;
+
+/// A token bucket: `rate` per second, up to `burst` at once.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    tokens: f32,
+    rate: f32,
+    burst: f32,
+}
+
+impl Bucket {
+    fn new(rate: f32, burst: f32) -> Self {
+        Bucket {
+            tokens: burst,
+            rate,
+            burst,
+        }
+    }
+
+    fn refill(&mut self, seconds: f32) {
+        self.tokens = (self.tokens + self.rate * seconds).min(self.burst);
+    }
+
+    fn take(&mut self) -> bool {
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// How the world server is set up.
+#[derive(Clone, Debug)]
+pub struct SessionSettings {
+    /// The address both endpoints listen on.
+    pub bind: IpAddr,
+    /// The UDP port for sessions (0: any free port).
+    pub udp_port: u16,
+    /// The TCP port of the join endpoint (0: any free port).
+    pub join_port: u16,
+    /// Most players connected at once (at most 1,024).
+    pub max_players: usize,
+    /// How far a player sees other avatars, metres.
+    pub view_radius: f32,
+    /// Reliable messages a client may send per second (and twice that in
+    /// a burst).
+    pub messages_per_sec: f32,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            udp_port: 0,
+            join_port: 0,
+            max_players: 256,
+            view_radius: 48.0,
+            messages_per_sec: 30.0,
+        }
+    }
+}
+
+/// The running world server.
+pub struct Sessions {
+    join_addr: SocketAddr,
+    udp_addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    join_task: tokio::task::JoinHandle<()>,
+    ticks: Arc<Mutex<Vec<Duration>>>,
+    traffic: Arc<Mutex<Vec<f64>>>,
+}
+
+impl Sessions {
+    /// Opens both endpoints and starts serving `worlds` from the host
+    /// behind `handle`. Must be called inside a Tokio runtime.
+    pub async fn start(
+        handle: HostHandle,
+        blobs: Arc<BlobStore>,
+        worlds: Vec<World>,
+        settings: SessionSettings,
+    ) -> Result<Sessions, HostError> {
+        let status = handle.status().await?;
+        let chain_id = status.chain_id;
+        let udp = UdpSocket::bind(SocketAddr::new(settings.bind, settings.udp_port))
+            .map_err(|err| HostError::net("binding the session UDP port", err))?;
+        let udp_addr = udp
+            .local_addr()
+            .map_err(|err| HostError::net("reading the session address", err))?;
+        let mut private_key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut private_key);
+        let protocol_id = protocol::protocol_id(&chain_id);
+        let transport = NetcodeServerTransport::new(
+            ServerConfig {
+                current_time: unix_time(),
+                max_clients: settings.max_players.clamp(1, 1024),
+                protocol_id,
+                public_addresses: vec![udp_addr],
+                authentication: ServerAuthentication::Secure { private_key },
+            },
+            udp,
+        )
+        .map_err(|err| HostError::net("starting netcode", err))?;
+
+        let join = StdTcpListener::bind(SocketAddr::new(settings.bind, settings.join_port))
+            .map_err(|err| HostError::net("binding the join port", err))?;
+        join.set_nonblocking(true)
+            .map_err(|err| HostError::net("setting up the join port", err))?;
+        let join_addr = join
+            .local_addr()
+            .map_err(|err| HostError::net("reading the join address", err))?;
+        let join = TcpListener::from_std(join)
+            .map_err(|err| HostError::net("setting up the join port", err))?;
+        let issuer = Arc::new(Issuer {
+            chain_id: chain_id.clone(),
+            protocol_id,
+            private_key,
+            udp_addr,
+            next_client: AtomicU64::new(1),
+        });
+        let join_task = tokio::spawn(serve_joins(join, issuer));
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticks = Arc::new(Mutex::new(Vec::new()));
+        let traffic = Arc::new(Mutex::new(Vec::new()));
+        let (replies, inbox) = sync_channel(REPLY_QUEUE);
+        let server = Server {
+            renet: RenetServer::new(protocol::connection_config()),
+            transport,
+            events: handle.subscribe(),
+            handle,
+            runtime: tokio::runtime::Handle::current(),
+            blobs,
+            chain_id,
+            worlds: worlds
+                .into_iter()
+                .map(|world| WorldState {
+                    world,
+                    slots: Vec::new(),
+                })
+                .collect(),
+            sessions: HashMap::new(),
+            watched: HashMap::new(),
+            trades: HashMap::new(),
+            next_trade: 1,
+            replies,
+            inbox,
+            settings,
+            tick: 0,
+            ticks: ticks.clone(),
+            traffic: traffic.clone(),
+        };
+        let stop_flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("plaza-sessions".into())
+            .spawn(move || server.run(&stop_flag))
+            .map_err(|err| HostError::io("session thread", err))?;
+        info!(%udp_addr, %join_addr, "serving world sessions");
+        Ok(Sessions {
+            join_addr,
+            udp_addr,
+            stop,
+            thread: Some(thread),
+            join_task,
+            ticks,
+            traffic,
+        })
+    }
+
+    /// Where clients join (TCP).
+    pub fn join_addr(&self) -> SocketAddr {
+        self.join_addr
+    }
+
+    /// Where sessions run (UDP).
+    pub fn udp_addr(&self) -> SocketAddr {
+        self.udp_addr
+    }
+
+    /// The processing time of each tick since the last call.
+    pub fn take_tick_times(&self) -> Vec<Duration> {
+        std::mem::take(&mut *self.ticks.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Bytes per second sent to each connected client, as renet measures
+    /// it, sampled once a second since the last call.
+    pub fn take_client_rates(&self) -> Vec<f64> {
+        std::mem::take(&mut *self.traffic.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Disconnects every client and stops both endpoints.
+    pub async fn stop(mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.join_task.abort();
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        info!("world sessions stopped");
+    }
+}
+
+impl Drop for Sessions {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.join_task.abort();
+    }
+}
+
+fn unix_time() -> Duration {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// Hands out connect tokens to players who proved their account.
+struct Issuer {
+    chain_id: ChainId,
+    protocol_id: u64,
+    private_key: [u8; 32],
+    udp_addr: SocketAddr,
+    next_client: AtomicU64,
+}
+
+impl Issuer {
+    fn token(&self, account: &Address) -> Result<JoinReply, ProtocolError> {
+        let client_id = self.next_client.fetch_add(1, Ordering::Relaxed);
+        let mut user_data = [0u8; NETCODE_USER_DATA_BYTES];
+        user_data[..32].copy_from_slice(account.as_bytes());
+        let token = ConnectToken::generate(
+            unix_time(),
+            self.protocol_id,
+            TOKEN_SECS,
+            client_id,
+            TIMEOUT_SECS,
+            vec![self.udp_addr],
+            Some(&user_data),
+            &self.private_key,
+        )
+        .map_err(|err| {
+            ProtocolError::new(
+                ErrorCode::Unavailable,
+                format!("cannot make a token: {err}"),
+            )
+        })?;
+        let mut bytes = Vec::with_capacity(2_048);
+        token.write(&mut bytes).map_err(|err| {
+            ProtocolError::new(
+                ErrorCode::Unavailable,
+                format!("cannot write a token: {err}"),
+            )
+        })?;
+        Ok(JoinReply::Token {
+            client_id,
+            token: bytes,
+        })
+    }
+}
+
+async fn serve_joins(listener: TcpListener, issuer: Arc<Issuer>) {
+    let permits = Arc::new(Semaphore::new(MAX_JOINS));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                warn!(%err, "join endpoint: accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Over the limit, a join waits for a slot rather than being
+        // served alongside the others.
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let issuer = issuer.clone();
+        tokio::spawn(async move {
+            let outcome = tokio::time::timeout(JOIN_TIMEOUT, join(stream, &issuer)).await;
+            match outcome {
+                Ok(Ok(account)) => debug!(%peer, %account, "joined"),
+                Ok(Err(err)) => debug!(%peer, %err, "join refused"),
+                Err(_) => debug!(%peer, "join timed out"),
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// Reads one length-prefixed frame.
+pub(crate) async fn read_frame(stream: &mut TcpStream) -> Result<Vec<u8>, HostError> {
+    let len = stream
+        .read_u16()
+        .await
+        .map_err(|err| HostError::net("reading a join frame", err))?;
+    let len = usize::from(len);
+    if len > MAX_JOIN_FRAME_BYTES {
+        return Err(ProtocolError::new(
+            ErrorCode::TooLarge,
+            format!("a join frame of {len} bytes, the most is {MAX_JOIN_FRAME_BYTES}"),
+        )
+        .into());
+    }
+    let mut frame = vec![0u8; len];
+    stream
+        .read_exact(&mut frame)
+        .await
+        .map_err(|err| HostError::net("reading a join frame", err))?;
+    Ok(frame)
+}
+
+/// Writes one length-prefixed frame.
+pub(crate) async fn write_frame(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), HostError> {
+    let len = u16::try_from(bytes.len())
+        .map_err(|_| ProtocolError::new(ErrorCode::TooLarge, "a join frame over 64 KiB"))?;
+    let mut out = Vec::with_capacity(bytes.len() + 2);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes);
+    stream
+        .write_all(&out)
+        .await
+        .map_err(|err| HostError::net("writing a join frame", err))
+}
+
+async fn join(mut stream: TcpStream, issuer: &Issuer) -> Result<Address, HostError> {
+    let refuse = |code, message: String| JoinReply::Refused { code, message };
+    let hello: JoinRequest =
+        match protocol::decode(&read_frame(&mut stream).await?, MAX_JOIN_FRAME_BYTES) {
+            Ok(hello) => hello,
+            Err(err) => {
+                let reply = refuse(err.code, err.message.clone());
+                write_frame(&mut stream, &protocol::encode(&reply)).await?;
+                return Err(err.into());
+            }
+        };
+    let account = match hello {
+        JoinRequest::Hello { version, account } if version == VERSION => account,
+        JoinRequest::Hello { version, .. } => {
+            let err = ProtocolError::new(
+                ErrorCode::WrongVersion,
+                format!("this host speaks protocol {VERSION}, the client {version}"),
+            );
+            let reply = refuse(err.code, err.message.clone());
+            write_frame(&mut stream, &protocol::encode(&reply)).await?;
+            return Err(err.into());
+        }
+        JoinRequest::Prove { .. } => {
+            let err = ProtocolError::new(ErrorCode::WrongState, "a proof before hello");
+            let reply = refuse(err.code, err.message.clone());
+            write_frame(&mut stream, &protocol::encode(&reply)).await?;
+            return Err(err.into());
+        }
+    };
+    let mut challenge = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut challenge);
+    let reply = JoinReply::Challenge {
+        chain_id: issuer.chain_id.as_str().to_owned(),
+        challenge,
+    };
+    write_frame(&mut stream, &protocol::encode(&reply)).await?;
+    let proof: JoinRequest =
+        protocol::decode(&read_frame(&mut stream).await?, MAX_JOIN_FRAME_BYTES)?;
+    let JoinRequest::Prove { signature } = proof else {
+        let err = ProtocolError::new(ErrorCode::WrongState, "hello twice: send the proof");
+        let reply = refuse(err.code, err.message.clone());
+        write_frame(&mut stream, &protocol::encode(&reply)).await?;
+        return Err(err.into());
+    };
+    let message = protocol::join_signing_bytes(&issuer.chain_id, &challenge, &account);
+    let valid = account
+        .verifying_key()
+        .map(|key| key.verify_strict(&message, &signature.to_dalek()).is_ok())
+        .unwrap_or(false);
+    let reply = if valid {
+        issuer
+            .token(&account)
+            .unwrap_or_else(|err| refuse(err.code, err.message))
+    } else {
+        refuse(
+            ErrorCode::BadSignature,
+            format!("the challenge was not signed by {account}'s key"),
+        )
+    };
+    write_frame(&mut stream, &protocol::encode(&reply)).await?;
+    if valid {
+        Ok(account)
+    } else {
+        Err(ProtocolError::new(ErrorCode::BadSignature, "bad join signature").into())
+    }
+}
+
+/// An asset download in progress.
+struct Download {
+    request: u32,
+    bytes: Arc<Vec<u8>>,
+    offset: usize,
+}
+
+/// One connected client.
+struct Session {
+    account: Address,
+    state: SessionState,
+    world: usize,
+    player: u16,
+    avatar: Option<protocol::AvatarState>,
+    moved_at: Option<Instant>,
+    last_seq: u32,
+    changed: bool,
+    in_flight: usize,
+    balance: Option<Amount>,
+    downloads: VecDeque<Download>,
+    trades: Vec<u64>,
+    messages: Bucket,
+    moves: Bucket,
+    chats: Bucket,
+    /// Protocol breaches lately; decays by one a second.
+    strikes: f32,
+    /// When the last rate-limit notice was sent.
+    noticed: Option<Instant>,
+}
+
+/// Players disconnected after this many recent breaches.
+const MAX_STRIKES: f32 = 50.0;
+
+struct WorldState {
+    world: World,
+    /// Player number → client.
+    slots: Vec<Option<ClientId>>,
+}
+
+/// A trade window the host relays.
+struct TradeSlot {
+    window: TradeWindow,
+    clients: [ClientId; 2],
+    busy: bool,
+    queue: VecDeque<(ClientId, u32, Action)>,
+}
+
+/// What a ledger task hands back to the tick.
+enum Reply {
+    /// Send this to a client; the request is answered.
+    Answer(ClientId, ServerMessage),
+    /// The client's transaction is waiting: watch it to finality.
+    Watch(ClientId, TxId),
+    /// A blob to stream.
+    Blob(ClientId, u32, Result<Vec<u8>, String>),
+    /// A trade action's outcome.
+    Trade(u64, ClientId, u32, Result<TradeOutcome, HostError>),
+    /// A player's balance when it entered a world.
+    Balance(ClientId, Amount),
+}
+
+struct Server {
+    renet: RenetServer,
+    transport: NetcodeServerTransport,
+    handle: HostHandle,
+    events: broadcast::Receiver<Arc<BlockEvent>>,
+    runtime: tokio::runtime::Handle,
+    blobs: Arc<BlobStore>,
+    chain_id: ChainId,
+    worlds: Vec<WorldState>,
+    sessions: HashMap<ClientId, Session>,
+    watched: HashMap<TxId, ClientId>,
+    trades: HashMap<u64, TradeSlot>,
+    next_trade: u64,
+    replies: SyncSender<Reply>,
+    inbox: Receiver<Reply>,
+    settings: SessionSettings,
+    tick: u32,
+    ticks: Arc<Mutex<Vec<Duration>>>,
+    traffic: Arc<Mutex<Vec<f64>>>,
+}
+
+fn error(request: Option<u32>, err: &ProtocolError) -> ServerMessage {
+    ServerMessage::Error {
+        request,
+        code: err.code,
+        message: err.message.clone(),
+    }
+}
+
+fn refused(request: Option<u32>, code: ErrorCode, message: impl Into<String>) -> ServerMessage {
+    ServerMessage::Error {
+        request,
+        code,
+        message: message.into(),
+    }
+}
+
+fn distance2(a: [f32; 3], b: [f32; 3]) -> f32 {
+    let (dx, dz) = (a[0] - b[0], a[2] - b[2]);
+    dx * dx + dz * dz
+}
+
+impl Server {
+    fn run(mut self, stop: &AtomicBool) {
+        let period = Duration::from_secs(1) / TICK_HZ;
+        let mut last = Instant::now();
+        let mut next = last + period;
+        let mut second = Instant::now();
+        while !stop.load(Ordering::Acquire) {
+            let started = Instant::now();
+            let elapsed = started - last;
+            last = started;
+            self.tick(elapsed);
+            let took = started.elapsed();
+            {
+                let mut ticks = self.ticks.lock().unwrap_or_else(|p| p.into_inner());
+                if ticks.len() < TICK_HISTORY {
+                    ticks.push(took);
+                }
+            }
+            if second.elapsed() >= Duration::from_secs(1) {
+                second = Instant::now();
+                self.sample_traffic();
+            }
+            let now = Instant::now();
+            if next > now {
+                std::thread::sleep(next - now);
+                next += period;
+            } else {
+                // Behind: start again from now rather than racing to
+                // catch up.
+                next = now + period;
+            }
+        }
+        self.transport.disconnect_all(&mut self.renet);
+    }
+
+    fn sample_traffic(&mut self) {
+        let rates: Vec<f64> = self
+            .renet
+            .clients_id_iter()
+            .map(|client| self.renet.bytes_sent_per_sec(client))
+            .collect();
+        let mut traffic = self.traffic.lock().unwrap_or_else(|p| p.into_inner());
+        if traffic.len() + rates.len() <= TICK_HISTORY {
+            traffic.extend(rates);
+        }
+    }
+
+    fn tick(&mut self, elapsed: Duration) {
+        self.tick = self.tick.wrapping_add(1);
+        self.renet.update(elapsed);
+        if let Err(err) = self.transport.update(elapsed, &mut self.renet) {
+            debug!(%err, "netcode update");
+        }
+        while let Some(event) = self.renet.get_event() {
+            match event {
+                ServerEvent::ClientConnected { client_id } => self.connected(client_id),
+                ServerEvent::ClientDisconnected { client_id, reason } => {
+                    debug!(client_id, %reason, "client disconnected");
+                    self.disconnected(client_id);
+                }
+            }
+        }
+        let seconds = elapsed.as_secs_f32();
+        let clients: Vec<ClientId> = self.sessions.keys().copied().collect();
+        for client in clients {
+            self.receive(client, seconds);
+        }
+        self.drain_replies();
+        self.drain_blocks();
+        if self.tick % TICK_HZ == 0 {
+            self.expire_trades();
+        }
+        self.send_avatars();
+        self.send_chunks();
+        self.transport.send_packets(&mut self.renet);
+    }
+
+    fn send(&mut self, client: ClientId, message: &ServerMessage) {
+        if self.renet.is_connected(client) {
+            self.renet
+                .send_message(client, CHANNEL_RELIABLE, protocol::encode(message));
+        }
+    }
+
+    fn connected(&mut self, client: ClientId) {
+        let Some(user_data) = self.transport.user_data(client) else {
+            self.renet.disconnect(client);
+            return;
+        };
+        let mut account = [0u8; 32];
+        account.copy_from_slice(&user_data[..32]);
+        let rate = self.settings.messages_per_sec;
+        let per_tick = TICK_HZ as f32;
+        self.sessions.insert(
+            client,
+            Session {
+                account: Address::from_bytes(account),
+                state: SessionState::Connected,
+                world: 0,
+                player: 0,
+                avatar: None,
+                moved_at: None,
+                last_seq: 0,
+                changed: false,
+                in_flight: 0,
+                balance: None,
+                downloads: VecDeque::new(),
+                trades: Vec::new(),
+                messages: Bucket::new(rate, rate * 2.0),
+                moves: Bucket::new(per_tick * 1.5, per_tick),
+                chats: Bucket::new(1.0, 5.0),
+                strikes: 0.0,
+                noticed: None,
+            },
+        );
+        debug!(client, account = %Address::from_bytes(account), "client connected");
+    }
+
+    fn disconnected(&mut self, client: ClientId) {
+        let Some(session) = self.sessions.remove(&client) else {
+            return;
+        };
+        if session.state == SessionState::InWorld {
+            self.leave_world(client, &session);
+        }
+        self.watched.retain(|_, watcher| *watcher != client);
+        for trade in session.trades {
+            self.close_trade_for(trade, client, &session.account);
+        }
+    }
+
+    fn leave_world(&mut self, client: ClientId, session: &Session) {
+        if let Some(world) = self.worlds.get_mut(session.world) {
+            if let Some(slot) = world.slots.get_mut(usize::from(session.player)) {
+                *slot = None;
+            }
+            let others: Vec<ClientId> = world.slots.iter().flatten().copied().collect();
+            for other in others {
+                if other != client {
+                    self.send(
+                        other,
+                        &ServerMessage::PlayerLeft {
+                            player: session.player,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// A breach by `client`: answered, counted, and the client dropped
+    /// if it keeps at it.
+    fn breach(&mut self, client: ClientId, request: Option<u32>, err: &ProtocolError) {
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        session.strikes += 1.0;
+        let strikes = session.strikes;
+        let limited = err.code == ErrorCode::RateLimited;
+        // One rate-limit notice a second is enough.
+        let notify = !limited
+            || session
+                .noticed
+                .is_none_or(|at| at.elapsed() >= Duration::from_secs(1));
+        if limited && notify {
+            session.noticed = Some(Instant::now());
+        }
+        if notify {
+            self.send(client, &error(request, err));
+        }
+        if strikes > MAX_STRIKES {
+            warn!(client, %err, "disconnecting a client that keeps breaking the protocol");
+            self.renet.disconnect(client);
+        }
+    }
+
+    fn receive(&mut self, client: ClientId, seconds: f32) {
+        if let Some(session) = self.sessions.get_mut(&client) {
+            session.messages.refill(seconds);
+            session.moves.refill(seconds);
+            session.chats.refill(seconds);
+            session.strikes = (session.strikes - seconds).max(0.0);
+        }
+        while let Some(bytes) = self.renet.receive_message(client, CHANNEL_AVATAR) {
+            let Some(session) = self.sessions.get_mut(&client) else {
+                return;
+            };
+            if !session.moves.take() {
+                continue;
+            }
+            match Move::decode(&bytes) {
+                Ok(update) => self.moved(client, update),
+                Err(err) => self.breach(client, None, &err),
+            }
+        }
+        while let Some(bytes) = self.renet.receive_message(client, CHANNEL_RELIABLE) {
+            let Some(session) = self.sessions.get_mut(&client) else {
+                return;
+            };
+            if !session.messages.take() {
+                let err = ProtocolError::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "more than {} messages a second: message dropped",
+                        self.settings.messages_per_sec
+                    ),
+                );
+                self.breach(client, None, &err);
+                continue;
+            }
+            let state = session.state;
+            let message = ClientMessage::decode(&bytes)
+                .and_then(|message| message.allowed_in(state).map(|()| message));
+            match message {
+                Ok(message) => self.handle(client, message),
+                Err(err) => {
+                    // The request id, if the bytes got that far.
+                    let request = protocol::decode::<ClientMessage>(&bytes, usize::MAX)
+                        .ok()
+                        .and_then(|message| message.request());
+                    self.breach(client, request, &err);
+                }
+            }
+        }
+    }
+
+    fn moved(&mut self, client: ClientId, update: Move) {
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        if session.state != SessionState::InWorld {
+            return;
+        }
+        // Late or repeated updates are stale; sequence numbers wrap.
+        if session.avatar.is_some() && update.seq.wrapping_sub(session.last_seq) as i32 <= 0 {
+            return;
+        }
+        let half = self.worlds[session.world].world.info.half_size;
+        let position = update.state.position();
+        if position[0].abs() > half || position[2].abs() > half {
+            let err = ProtocolError::new(
+                ErrorCode::Invalid,
+                format!(
+                    "a move to ({:.1}, {:.1}) leaves the world",
+                    position[0], position[2]
+                ),
+            );
+            self.breach(client, None, &err);
+            return;
+        }
+        if let (Some(old), Some(at)) = (session.avatar, session.moved_at) {
+            let allowed = MAX_SPEED * at.elapsed().as_secs_f32() + 2.0;
+            if distance2(old.position(), position) > allowed * allowed {
+                let err = ProtocolError::new(ErrorCode::Invalid, "a move faster than running");
+                self.breach(client, None, &err);
+                return;
+            }
+        }
+        session.changed |= session.avatar != Some(update.state);
+        session.avatar = Some(update.state);
+        session.moved_at = Some(Instant::now());
+        session.last_seq = update.seq;
+    }
+
+    fn handle(&mut self, client: ClientId, message: ClientMessage) {
+        let request = message.request();
+        if request.is_some() {
+            let Some(session) = self.sessions.get_mut(&client) else {
+                return;
+            };
+            if session.in_flight >= MAX_IN_FLIGHT {
+                let err = ProtocolError::new(
+                    ErrorCode::Busy,
+                    format!("{MAX_IN_FLIGHT} requests are waiting: wait for their answers"),
+                );
+                self.breach(client, request, &err);
+                return;
+            }
+        }
+        match message {
+            ClientMessage::Hello { version, world } => self.hello(client, version, &world),
+            ClientMessage::Chat { text } => self.chat(client, text),
+            ClientMessage::Browse { request, query } => self.browse(client, request, query),
+            ClientMessage::Inventory { request } => {
+                let account = self.sessions[&client].account;
+                self.ask(client, async move |handle: HostHandle| {
+                    let inventory = handle.inventory(account).await;
+                    Some(match inventory {
+                        Ok(inventory) => {
+                            let holding = |asset: &ledger::Asset| Holding {
+                                asset: asset.id,
+                                owner: asset.owner,
+                                rented: asset.rental.map(|rental| (rental.renter, rental.ends_at)),
+                                listing: asset.listing.map(|listing| listing.0),
+                            };
+                            ServerMessage::Inventory {
+                                request,
+                                account: inventory.account,
+                                owned: inventory.owned.iter().map(holding).collect(),
+                                renting: inventory.renting.iter().map(holding).collect(),
+                            }
+                        }
+                        Err(err) => unavailable(request, &err),
+                    })
+                });
+            }
+            ClientMessage::Submit { request, tx } => self.submit(client, request, tx),
+            ClientMessage::TxStatus { request, id } => {
+                self.ask(client, async move |handle: HostHandle| {
+                    Some(match handle.tx_status(id).await {
+                        Ok(status) => ServerMessage::Tx {
+                            request: Some(request),
+                            id,
+                            state: tx_state(status),
+                        },
+                        Err(err) => unavailable(request, &err),
+                    })
+                });
+            }
+            ClientMessage::Fetch { request, id } => self.fetch(client, request, &id),
+            ClientMessage::TradeInvite { request, player } => {
+                self.trade_invite(client, request, player)
+            }
+            ClientMessage::TradeAct {
+                request,
+                trade,
+                action,
+            } => self.trade_act(client, request, trade, action),
+        }
+    }
+
+    /// Runs `job` on the runtime; its message (if any) answers the
+    /// client's request on a later tick.
+    fn ask<F>(&mut self, client: ClientId, job: impl FnOnce(HostHandle) -> F + Send + 'static)
+    where
+        F: Future<Output = Option<ServerMessage>> + Send + 'static,
+    {
+        if let Some(session) = self.sessions.get_mut(&client) {
+            session.in_flight += 1;
+        }
+        let handle = self.handle.clone();
+        let replies = self.replies.clone();
+        self.runtime.spawn(async move {
+            let message = job(handle).await.unwrap_or(ServerMessage::Error {
+                request: None,
+                code: ErrorCode::Unavailable,
+                message: "no answer".into(),
+            });
+            deliver(&replies, Reply::Answer(client, message));
+        });
+    }
+
+    fn hello(&mut self, client: ClientId, version: u16, name: &str) {
+        if version != VERSION {
+            let err = ProtocolError::new(
+                ErrorCode::WrongVersion,
+                format!("this host speaks protocol {VERSION}, the client {version}"),
+            );
+            self.send(client, &error(None, &err));
+            self.renet.disconnect(client);
+            return;
+        }
+        let Some(index) = self
+            .worlds
+            .iter()
+            .position(|world| world.world.info.name == name)
+        else {
+            let names: Vec<&str> = self
+                .worlds
+                .iter()
+                .map(|world| world.world.info.name.as_str())
+                .collect();
+            let err = ProtocolError::new(
+                ErrorCode::NotFound,
+                format!(
+                    "no world {name:?} here; this host serves {}",
+                    names.join(", ")
+                ),
+            );
+            self.breach(client, None, &err);
+            return;
+        };
+        // Leaving the world it was in, if any.
+        let Some(session) = self.sessions.remove(&client) else {
+            return;
+        };
+        if session.state == SessionState::InWorld {
+            self.leave_world(client, &session);
+        }
+        let mut session = session;
+        let world = &mut self.worlds[index];
+        let player = match world.slots.iter().position(Option::is_none) {
+            Some(free) => free,
+            None => {
+                world.slots.push(None);
+                world.slots.len() - 1
+            }
+        };
+        let Ok(player) = u16::try_from(player) else {
+            self.sessions.insert(client, session);
+            self.send(
+                client,
+                &refused(None, ErrorCode::Unavailable, "this world is full"),
+            );
+            return;
+        };
+        world.slots[usize::from(player)] = Some(client);
+        let spawn = world.world.info.spawn;
+        session.state = SessionState::InWorld;
+        session.world = index;
+        session.player = player;
+        session.avatar = Some(protocol::AvatarState::new(spawn, 0.0, protocol::Gait::Idle));
+        session.moved_at = Some(Instant::now());
+        session.changed = true;
+        let account = session.account;
+        let players: Vec<PlayerInfo> = world
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, other)| {
+                let other = (*other)?;
+                let other_session = self.sessions.get(&other)?;
+                Some(PlayerInfo {
+                    player: u16::try_from(slot).ok()?,
+                    account: other_session.account,
+                })
+            })
+            .collect();
+        let others: Vec<ClientId> = world.slots.iter().flatten().copied().collect();
+        let info: WorldInfo = world.world.info.clone();
+        self.sessions.insert(client, session);
+        let work = *self.handle.work().borrow();
+        let welcome = ServerMessage::Welcome {
+            version: VERSION,
+            player,
+            account,
+            chain_id: self.chain_id.as_str().to_owned(),
+            height: work.height,
+            time: work.time,
+            world: info,
+            worlds: self
+                .worlds
+                .iter()
+                .map(|world| world.world.info.name.clone())
+                .collect(),
+            players,
+        };
+        self.send(client, &welcome);
+        for other in others {
+            if other != client {
+                self.send(
+                    other,
+                    &ServerMessage::PlayerJoined(PlayerInfo { player, account }),
+                );
+            }
+        }
+        let handle = self.handle.clone();
+        let replies = self.replies.clone();
+        self.runtime.spawn(async move {
+            if let Ok(found) = handle.account(account).await {
+                deliver(&replies, Reply::Balance(client, found.balance));
+            }
+        });
+        info!(client, %account, world = name, player, "player entered a world");
+    }
+
+    fn chat(&mut self, client: ClientId, text: String) {
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        if !session.chats.take() {
+            let err = ProtocolError::new(ErrorCode::RateLimited, "chat: one line a second");
+            self.breach(client, None, &err);
+            return;
+        }
+        let here = session.avatar.map(|a| a.position()).unwrap_or_default();
+        let message = ServerMessage::Chat {
+            player: session.player,
+            account: session.account,
+            text,
+        };
+        let world = session.world;
+        let listeners: Vec<ClientId> = self.worlds[world]
+            .slots
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|other| {
+                self.sessions.get(other).is_some_and(|s| {
+                    s.avatar
+                        .is_some_and(|a| distance2(a.position(), here) <= CHAT_RADIUS * CHAT_RADIUS)
+                })
+            })
+            .collect();
+        for listener in listeners {
+            self.send(listener, &message);
+        }
+    }
+
+    fn browse(&mut self, client: ClientId, request: u32, browse: Browse) {
+        let viewer = self.sessions[&client].account;
+        let query = match query_of(&browse, viewer) {
+            Ok(query) => query,
+            Err(err) => {
+                self.breach(client, Some(request), &err);
+                return;
+            }
+        };
+        self.ask(client, async move |handle: HostHandle| {
+            Some(match handle.browse(query).await {
+                Ok(page) => page_message(request, page),
+                Err(HostError::Market(err)) => {
+                    refused(Some(request), ErrorCode::Invalid, err.to_string())
+                }
+                Err(err) => unavailable(request, &err),
+            })
+        });
+    }
+
+    fn submit(&mut self, client: ClientId, request: u32, tx: ledger::SignedTransaction) {
+        let account = self.sessions[&client].account;
+        if tx.tx.signer != account {
+            let err = ProtocolError::new(
+                ErrorCode::Refused,
+                format!(
+                    "the transaction is {}'s; this session is {account}'s",
+                    tx.tx.signer
+                ),
+            );
+            self.breach(client, Some(request), &err);
+            return;
+        }
+        let watching = self.watched.values().filter(|c| **c == client).count();
+        if watching >= MAX_WATCHED {
+            let err = ProtocolError::new(
+                ErrorCode::Busy,
+                format!("{MAX_WATCHED} transactions are waiting: wait for some to be final"),
+            );
+            self.breach(client, Some(request), &err);
+            return;
+        }
+        let id = tx.id();
+        let replies = self.replies.clone();
+        self.ask(client, async move |handle: HostHandle| {
+            Some(match handle.submit(tx).await {
+                Ok(_) => {
+                    deliver(&replies, Reply::Watch(client, id));
+                    ServerMessage::Tx {
+                        request: Some(request),
+                        id,
+                        state: TxState::Pending,
+                    }
+                }
+                Err(HostError::Stopped) => unavailable(request, &HostError::Stopped),
+                Err(err) => ServerMessage::Tx {
+                    request: Some(request),
+                    id,
+                    state: TxState::Rejected {
+                        height: None,
+                        reason: err.to_string(),
+                    },
+                },
+            })
+        });
+    }
+
+    fn fetch(&mut self, client: ClientId, request: u32, id: &[u8]) {
+        let id = match ContentId::from_bytes(id) {
+            Ok(id) => id,
+            Err(err) => {
+                let err = ProtocolError::new(ErrorCode::Invalid, format!("content id: {err}"));
+                self.breach(client, Some(request), &err);
+                return;
+            }
+        };
+        if self.sessions[&client].downloads.len() >= MAX_DOWNLOADS {
+            let err = ProtocolError::new(
+                ErrorCode::Busy,
+                format!("{MAX_DOWNLOADS} downloads are queued: wait for one to finish"),
+            );
+            self.breach(client, Some(request), &err);
+            return;
+        }
+        if let Some(session) = self.sessions.get_mut(&client) {
+            session.in_flight += 1;
+        }
+        let blobs = self.blobs.clone();
+        let replies = self.replies.clone();
+        self.runtime.spawn_blocking(move || {
+            let result = match blobs.contains(&id) {
+                Ok(true) => blobs.get(&id).map_err(|err| err.to_string()),
+                Ok(false) => Err(format!("this host has no blob {id}")),
+                Err(err) => Err(err.to_string()),
+            };
+            deliver(&replies, Reply::Blob(client, request, result));
+        });
+    }
+
+    fn trade_invite(&mut self, client: ClientId, request: u32, player: u16) {
+        let session = &self.sessions[&client];
+        let from = session.account;
+        let target = self.worlds[session.world]
+            .slots
+            .get(usize::from(player))
+            .copied()
+            .flatten();
+        let Some(target) = target.filter(|target| *target != client) else {
+            let err = ProtocolError::new(
+                ErrorCode::NotFound,
+                format!("no other player {player} in this world"),
+            );
+            self.breach(client, Some(request), &err);
+            return;
+        };
+        let to = self.sessions[&target].account;
+        let busy = [client, target]
+            .iter()
+            .any(|c| self.sessions[c].trades.len() >= MAX_TRADES);
+        if busy {
+            self.send(
+                client,
+                &refused(
+                    Some(request),
+                    ErrorCode::Busy,
+                    format!("a player is already in {MAX_TRADES} trades"),
+                ),
+            );
+            return;
+        }
+        let window = match TradeWindow::invite(self.chain_id.clone(), from, to, self.handle.now()) {
+            Ok(window) => window,
+            Err(err) => {
+                self.send(
+                    client,
+                    &refused(Some(request), ErrorCode::Refused, err.to_string()),
+                );
+                return;
+            }
+        };
+        let trade = self.next_trade;
+        self.next_trade += 1;
+        for c in [client, target] {
+            if let Some(session) = self.sessions.get_mut(&c) {
+                session.trades.push(trade);
+            }
+        }
+        let view = trade_view(trade, &window);
+        self.trades.insert(
+            trade,
+            TradeSlot {
+                window,
+                clients: [client, target],
+                busy: false,
+                queue: VecDeque::new(),
+            },
+        );
+        self.send(
+            client,
+            &ServerMessage::Trade {
+                request: Some(request),
+                view: view.clone(),
+            },
+        );
+        self.send(
+            target,
+            &ServerMessage::Trade {
+                request: None,
+                view,
+            },
+        );
+    }
+
+    fn trade_act(&mut self, client: ClientId, request: u32, trade: u64, action: TradeAction) {
+        let Some(slot) = self.trades.get_mut(&trade) else {
+            let err = ProtocolError::new(ErrorCode::NotFound, format!("no open trade {trade}"));
+            self.breach(client, Some(request), &err);
+            return;
+        };
+        if !slot.clients.contains(&client) {
+            let err =
+                ProtocolError::new(ErrorCode::NotFound, format!("trade {trade} is not yours"));
+            self.breach(client, Some(request), &err);
+            return;
+        }
+        if slot.queue.len() >= MAX_TRADE_QUEUE {
+            let err = ProtocolError::new(ErrorCode::Busy, "too many trade actions waiting");
+            self.breach(client, Some(request), &err);
+            return;
+        }
+        slot.queue.push_back((client, request, action_of(action)));
+        self.next_trade_action(trade);
+    }
+
+    /// Sends the next waiting action of `trade` to the ledger thread; one
+    /// at a time, so each acts on the window the last one left.
+    fn next_trade_action(&mut self, trade: u64) {
+        let Some(slot) = self.trades.get_mut(&trade) else {
+            return;
+        };
+        if slot.busy {
+            return;
+        }
+        let Some((client, request, action)) = slot.queue.pop_front() else {
+            return;
+        };
+        let Some(who) = self.sessions.get(&client).map(|s| s.account) else {
+            return;
+        };
+        slot.busy = true;
+        let window = slot.window.clone();
+        let handle = self.handle.clone();
+        let replies = self.replies.clone();
+        if let Some(session) = self.sessions.get_mut(&client) {
+            session.in_flight += 1;
+        }
+        self.runtime.spawn(async move {
+            let outcome = handle.trade_act(window, who, action).await;
+            deliver(&replies, Reply::Trade(trade, client, request, outcome));
+        });
+    }
+
+    /// `who` left: their windows close.
+    fn close_trade_for(&mut self, trade: u64, client: ClientId, who: &Address) {
+        let Some(slot) = self.trades.remove(&trade) else {
+            return;
+        };
+        let mut view = trade_view(trade, &slot.window);
+        if !slot.window.is_closed() {
+            view.stage = format!("cancelled: {who} left");
+        }
+        for other in slot.clients {
+            if other != client {
+                if let Some(session) = self.sessions.get_mut(&other) {
+                    session.trades.retain(|t| *t != trade);
+                }
+                self.send(
+                    other,
+                    &ServerMessage::Trade {
+                        request: None,
+                        view: view.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn expire_trades(&mut self) {
+        let now = self.handle.now();
+        let expired: Vec<u64> = self
+            .trades
+            .iter_mut()
+            .filter_map(|(id, slot)| (!slot.busy && slot.window.tick(now)).then_some(*id))
+            .collect();
+        for trade in expired {
+            self.finish_trade(trade, None);
+        }
+    }
+
+    /// Tells both sides where `trade` stands (answering `answer`'s
+    /// request), and forgets it if closed.
+    fn finish_trade(&mut self, trade: u64, answer: Option<(ClientId, u32)>) {
+        let Some(slot) = self.trades.get(&trade) else {
+            return;
+        };
+        let view = trade_view(trade, &slot.window);
+        let clients = slot.clients;
+        let closed = slot.window.is_closed();
+        for client in clients {
+            let request = answer
+                .filter(|(actor, _)| *actor == client)
+                .map(|(_, request)| request);
+            self.send(
+                client,
+                &ServerMessage::Trade {
+                    request,
+                    view: view.clone(),
+                },
+            );
+        }
+        if closed {
+            self.trades.remove(&trade);
+            for client in clients {
+                if let Some(session) = self.sessions.get_mut(&client) {
+                    session.trades.retain(|t| *t != trade);
+                }
+            }
+        }
+    }
+
+    fn answered(&mut self, client: ClientId) {
+        if let Some(session) = self.sessions.get_mut(&client) {
+            session.in_flight = session.in_flight.saturating_sub(1);
+        }
+    }
+
+    fn drain_replies(&mut self) {
+        for _ in 0..REPLY_QUEUE {
+            let Ok(reply) = self.inbox.try_recv() else {
+                break;
+            };
+            match reply {
+                Reply::Answer(client, message) => {
+                    self.answered(client);
+                    self.send(client, &message);
+                }
+                Reply::Watch(client, id) => {
+                    if self.sessions.contains_key(&client) {
+                        self.watched.insert(id, client);
+                    }
+                }
+                Reply::Balance(client, balance) => {
+                    if let Some(session) = self.sessions.get_mut(&client) {
+                        session.balance.get_or_insert(balance);
+                    }
+                }
+                Reply::Blob(client, request, result) => {
+                    self.answered(client);
+                    match result {
+                        Ok(bytes) => {
+                            if let Some(session) = self.sessions.get_mut(&client) {
+                                session.downloads.push_back(Download {
+                                    request,
+                                    bytes: Arc::new(bytes),
+                                    offset: 0,
+                                });
+                            }
+                        }
+                        Err(reason) => {
+                            self.send(client, &refused(Some(request), ErrorCode::NotFound, reason))
+                        }
+                    }
+                }
+                Reply::Trade(trade, client, request, outcome) => {
+                    self.answered(client);
+                    self.traded(trade, client, request, outcome);
+                }
+            }
+        }
+    }
+
+    fn traded(
+        &mut self,
+        trade: u64,
+        client: ClientId,
+        request: u32,
+        outcome: Result<TradeOutcome, HostError>,
+    ) {
+        let Some(slot) = self.trades.get_mut(&trade) else {
+            // Closed meanwhile (a player left).
+            return;
+        };
+        slot.busy = false;
+        match outcome {
+            Ok((window, Ok(()))) => {
+                slot.window = *window;
+                self.finish_trade(trade, Some((client, request)));
+            }
+            Ok((_, Err(err))) => {
+                self.send(
+                    client,
+                    &refused(Some(request), ErrorCode::Refused, err.to_string()),
+                );
+            }
+            Err(err) => self.send(client, &unavailable(request, &err)),
+        }
+        self.next_trade_action(trade);
+    }
+
+    fn drain_blocks(&mut self) {
+        loop {
+            match self.events.try_recv() {
+                Ok(event) => self.block(&event),
+                Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                    warn!(missed, "world sessions fell behind the ledger's blocks");
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Tells each player what `event` changed for them.
+    fn block(&mut self, event: &BlockEvent) {
+        let block = &event.block;
+        let mut news: HashMap<Address, Vec<Event>> = HashMap::new();
+        for listing in &block.listings {
+            news.entry(listing.lister)
+                .or_default()
+                .push(Event::Listing(listing.clone()));
+        }
+        for rental in &block.rentals {
+            let event = if rental.status == ledger::RentalStatus::Active {
+                Event::RentalStarted(rental.clone())
+            } else {
+                Event::RentalEnded(rental.clone())
+            };
+            news.entry(rental.lessor).or_default().push(event.clone());
+            news.entry(rental.renter).or_default().push(event);
+        }
+        let balances: HashMap<Address, Amount> = block
+            .accounts
+            .iter()
+            .map(|(address, account)| (*address, account.balance))
+            .collect();
+        let heading = ServerMessage::Event(Event::Block {
+            height: block.height,
+            time: block.time,
+        });
+        let clients: Vec<ClientId> = self.sessions.keys().copied().collect();
+        for client in clients {
+            let Some(session) = self.sessions.get_mut(&client) else {
+                continue;
+            };
+            if session.state != SessionState::InWorld {
+                continue;
+            }
+            let account = session.account;
+            let mut out = vec![heading.clone()];
+            if let Some(after) = balances.get(&account).copied() {
+                if let Some(before) = session.balance.replace(after)
+                    && before != after
+                {
+                    out.push(ServerMessage::Event(Event::Balance { before, after }));
+                }
+            }
+            if let Some(events) = news.get(&account) {
+                out.extend(events.iter().cloned().map(ServerMessage::Event));
+            }
+            for message in out {
+                self.send(client, &message);
+            }
+        }
+        let finals = block.results.iter().map(|result| {
+            let state = match &result.outcome {
+                Ok(()) => TxState::Applied {
+                    height: block.height,
+                },
+                Err(err) => TxState::Rejected {
+                    height: Some(block.height),
+                    reason: err.to_string(),
+                },
+            };
+            (result.id, state)
+        });
+        let dropped = event.dropped.iter().map(|(id, err): &(TxId, LedgerError)| {
+            (
+                *id,
+                TxState::Rejected {
+                    height: None,
+                    reason: err.to_string(),
+                },
+            )
+        });
+        let updates: Vec<(TxId, TxState)> = finals.chain(dropped).collect();
+        for (id, state) in updates {
+            if let Some(client) = self.watched.remove(&id) {
+                self.send(
+                    client,
+                    &ServerMessage::Tx {
+                        request: None,
+                        id,
+                        state,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Sends each player the avatars within its view radius that moved,
+    /// and all of them once a second; nearest first, at most
+    /// [`MAX_AVATARS_PER_UPDATE`].
+    fn send_avatars(&mut self) {
+        let radius = self.settings.view_radius;
+        let cell = radius.max(1.0);
+        for world in 0..self.worlds.len() {
+            let members: Vec<(ClientId, u16, protocol::AvatarState, bool)> = self.worlds[world]
+                .slots
+                .iter()
+                .flatten()
+                .filter_map(|client| {
+                    let session = self.sessions.get(client)?;
+                    Some((*client, session.player, session.avatar?, session.changed))
+                })
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let key = |position: [f32; 3]| {
+                (
+                    (position[0] / cell).floor() as i32,
+                    (position[2] / cell).floor() as i32,
+                )
+            };
+            let mut grid: HashMap<(i32, i32), Vec<usize>> = HashMap::new();
+            for (index, member) in members.iter().enumerate() {
+                grid.entry(key(member.2.position()))
+                    .or_default()
+                    .push(index);
+            }
+            let mut near: Vec<(f32, usize)> = Vec::new();
+            for (viewer, &(client, player, state, _)) in members.iter().enumerate() {
+                let here = state.position();
+                let (cx, cz) = key(here);
+                let keyframe = (self.tick.wrapping_add(u32::from(player))) % KEYFRAME_TICKS == 0;
+                near.clear();
+                for dx in -1..=1 {
+                    for dz in -1..=1 {
+                        for &other in grid.get(&(cx + dx, cz + dz)).into_iter().flatten() {
+                            if other == viewer {
+                                continue;
+                            }
+                            let d2 = distance2(here, members[other].2.position());
+                            if d2 <= radius * radius {
+                                near.push((d2, other));
+                            }
+                        }
+                    }
+                }
+                if near.len() > MAX_AVATARS_PER_UPDATE {
+                    near.select_nth_unstable_by(MAX_AVATARS_PER_UPDATE, |a, b| a.0.total_cmp(&b.0));
+                    near.truncate(MAX_AVATARS_PER_UPDATE);
+                }
+                near.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+                let avatars: Vec<(u16, protocol::AvatarState)> = near
+                    .iter()
+                    .filter(|(_, other)| keyframe || members[*other].3)
+                    .map(|(_, other)| (members[*other].1, members[*other].2))
+                    .collect();
+                if avatars.is_empty() {
+                    continue;
+                }
+                let update = Avatars {
+                    tick: self.tick,
+                    avatars,
+                };
+                self.renet
+                    .send_message(client, CHANNEL_AVATAR, protocol::encode(&update));
+            }
+            for (client, ..) in members {
+                if let Some(session) = self.sessions.get_mut(&client) {
+                    session.changed = false;
+                }
+            }
+        }
+    }
+
+    fn send_chunks(&mut self) {
+        for (client, session) in self.sessions.iter_mut() {
+            for _ in 0..CHUNKS_PER_TICK {
+                let Some(download) = session.downloads.front_mut() else {
+                    break;
+                };
+                if !self
+                    .renet
+                    .can_send_message(*client, CHANNEL_ASSETS, CHUNK_BYTES + 64)
+                {
+                    break;
+                }
+                let end = (download.offset + CHUNK_BYTES).min(download.bytes.len());
+                let chunk = ServerMessage::Chunk {
+                    request: download.request,
+                    offset: download.offset as u64,
+                    size: download.bytes.len() as u64,
+                    bytes: download.bytes[download.offset..end].to_vec(),
+                };
+                self.renet
+                    .send_message(*client, CHANNEL_ASSETS, protocol::encode(&chunk));
+                download.offset = end;
+                if download.offset >= download.bytes.len() {
+                    session.downloads.pop_front();
+                }
+            }
+        }
+    }
+}
+
+/// Hands an answer to the tick; if the queue is full the answer is lost
+/// and the client's request times out, which is logged.
+fn deliver(replies: &SyncSender<Reply>, reply: Reply) {
+    match replies.try_send(reply) {
+        Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+        Err(TrySendError::Full(_)) => warn!("session answers queue full: an answer was dropped"),
+    }
+}
+
+fn unavailable(request: u32, err: &HostError) -> ServerMessage {
+    refused(Some(request), ErrorCode::Unavailable, err.to_string())
+}
+
+fn tx_state(status: TxStatus) -> TxState {
+    match status {
+        TxStatus::Pending => TxState::Pending,
+        TxStatus::Final {
+            height,
+            rejection: None,
+        } => TxState::Applied { height },
+        TxStatus::Final {
+            height,
+            rejection: Some(reason),
+        } => TxState::Rejected {
+            height: Some(height),
+            reason,
+        },
+        TxStatus::Unknown => TxState::Unknown,
+    }
+}
+
+/// The market's query for a client's browse request.
+fn query_of(browse: &Browse, viewer: Address) -> Result<Query, ProtocolError> {
+    let invalid = |message: String| ProtocolError::new(ErrorCode::Invalid, message);
+    let kind = browse
+        .kind
+        .as_deref()
+        .map(AssetKind::from_str)
+        .transpose()
+        .map_err(|err| invalid(format!("kind: {err}")))?;
+    let after = browse
+        .after
+        .as_deref()
+        .map(Cursor::from_str)
+        .transpose()
+        .map_err(|err| invalid(format!("cursor: {err}")))?;
+    Ok(Query {
+        kind,
+        side: browse
+            .rent
+            .map(|rent| if rent { Side::Rent } else { Side::Sale }),
+        price: browse.max_price.map(|max| PriceRange {
+            range: Range { min: 0, max },
+            basis: PriceBasis::PerPeriod,
+        }),
+        owner: browse.owner,
+        world: browse.world.clone(),
+        text: browse.text.clone(),
+        viewer: Some(viewer),
+        sort: if browse.cheapest_first {
+            Sort::PriceLow
+        } else {
+            Sort::Newest
+        },
+        page_size: usize::from(browse.page_size),
+        after,
+        ..Query::default()
+    })
+}
+
+fn page_message(request: u32, page: Page) -> ServerMessage {
+    let hits = page
+        .hits
+        .into_iter()
+        .map(|hit| Card {
+            creator: hit.creator,
+            rented_until: hit.rented_until,
+            name: hit.manifest.as_ref().map(|m| m.name.clone()),
+            kind: hit.manifest.as_ref().map(|m| m.kind.as_str().to_owned()),
+            preview: hit.manifest.as_ref().map(|m| m.preview.to_bytes()),
+            shown: hit
+                .places
+                .into_iter()
+                .map(|(world, place)| match place {
+                    market::catalogue::Place::Stall(index) => Shown {
+                        world,
+                        stall: true,
+                        index,
+                    },
+                    market::catalogue::Place::Parcel(index) => Shown {
+                        world,
+                        stall: false,
+                        index,
+                    },
+                })
+                .collect(),
+            listing: hit.listing,
+        })
+        .collect();
+    ServerMessage::Page {
+        request,
+        hits,
+        next: page.next.map(|cursor| cursor.to_string()),
+    }
+}
+
+fn action_of(action: TradeAction) -> Action {
+    match action {
+        TradeAction::Accept => Action::Accept,
+        TradeAction::AddAsset { asset, revision } => Action::AddAsset { asset, revision },
+        TradeAction::RemoveAsset { asset, revision } => Action::RemoveAsset { asset, revision },
+        TradeAction::SetTokens { amount, revision } => Action::SetTokens { amount, revision },
+        TradeAction::Confirm { revision } => Action::Confirm { revision },
+        TradeAction::Unconfirm => Action::Unconfirm,
+        TradeAction::Sign(signature) => Action::Sign(signature),
+        TradeAction::Cancel => Action::Cancel,
+    }
+}
+
+fn trade_view(trade: u64, window: &TradeWindow) -> TradeView {
+    let parties = [Party::Inviter, Party::Invitee];
+    let stage = match window.stage() {
+        Stage::Cancelled { .. } => "cancelled",
+        other => other.name(),
+    };
+    TradeView {
+        trade,
+        inviter: window.player(Party::Inviter),
+        invitee: window.player(Party::Invitee),
+        stage: stage.to_owned(),
+        revision: window.revision(),
+        offers: parties.map(|party| window.offer(party).clone()),
+        confirmed: parties.map(|party| window.confirmed(party)),
+        signed: parties.map(|party| window.signed(party)),
+        terms: window.terms().cloned(),
+        signatures: window
+            .trade()
+            .map(|trade| [trade.a_signature, trade.b_signature]),
+    }
+}
+
+impl From<MarketError> for ProtocolError {
+    fn from(err: MarketError) -> Self {
+        ProtocolError::new(ErrorCode::Refused, err.to_string())
+    }
+}
+
+/// The keypair's proof for a join challenge (used by clients).
+pub fn prove(key: &Keypair, chain_id: &ChainId, challenge: &[u8; 32]) -> ledger::Signature {
+    key.sign(&protocol::join_signing_bytes(
+        chain_id,
+        challenge,
+        &key.address(),
+    ))
+}

@@ -1,0 +1,383 @@
+//! Players over real UDP on loopback: the join endpoint, renet with
+//! netcode's secure mode, and the host behind them.
+
+use std::time::Duration;
+
+use ledger::{Address, Amount, AssetId, Nonce, Operation, RentTerms, Transaction};
+use server_less::client::Client;
+use server_less::protocol::{Browse, Event, Holding, ServerMessage, TradeAction, TxState};
+
+use crate::common::{Net, T0};
+
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
+
+/// `client` signs `op` with `nonce`.
+pub(crate) fn signed(
+    client: &Client,
+    nonce: Nonce,
+    now: u64,
+    op: Operation,
+) -> ledger::SignedTransaction {
+    let chain_id = client.welcome().unwrap().chain_id.clone();
+    Transaction {
+        chain_id,
+        signer: client.key().address(),
+        nonce,
+        valid_until: now + 600,
+        op,
+    }
+    .sign(client.key())
+}
+
+/// `client`'s next nonce and balance.
+fn account(client: &mut Client) -> (Nonce, Amount) {
+    let (account, _, _) = client.inventory(WAIT).unwrap();
+    (account.nonce, account.balance)
+}
+
+/// Submits `op` signed with the next nonce and waits until it is final.
+pub(crate) fn run(client: &mut Client, now: u64, op: Operation) -> TxState {
+    let (nonce, _) = account(client);
+    let tx = signed(client, nonce, now, op);
+    client.submit_final(tx, WAIT).unwrap()
+}
+
+pub(crate) fn player(net: &Net, join: std::net::SocketAddr, name: &str, world: &str) -> Client {
+    let mut client = Client::connect(join, &net.key(name), WAIT).unwrap();
+    client.enter(world, WAIT).unwrap();
+    client
+}
+
+/// Assets `client` owns that are neither listed nor rented out.
+fn free_assets(client: &mut Client) -> Vec<Holding> {
+    let (_, owned, _) = client.inventory(WAIT).unwrap();
+    owned
+        .into_iter()
+        .filter(|h| h.listing.is_none() && h.rented.is_none())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rental_over_udp_is_listed_rented_shown_and_settled_by_the_ledger() {
+    let net = Net::new();
+    let sessions = net.serve().await;
+    let join = sessions.join_addr();
+    let handle = net.handle();
+    let host = handle.status().await.unwrap().address;
+    // Cy lists an asset Ada made; Dee rents it from the other world.
+    let mut cy = player(&net, join, "cy", "Plaza Square");
+    let mut dee = player(&net, join, "dee", "Harbour Market");
+    let held = free_assets(&mut cy);
+    let asset: AssetId = held.first().expect("cy holds a free asset").asset;
+    let creator = net.key("ada").address();
+    let balance = |address: Address| {
+        let handle = handle.clone();
+        async move { handle.account(address).await.unwrap().balance }
+    };
+    let before = [
+        balance(cy.key().address()).await,
+        balance(dee.key().address()).await,
+        balance(creator).await,
+        balance(host).await,
+    ];
+
+    let terms = RentTerms {
+        price_per_period: 1_000,
+        period_secs: 3_600,
+        min_periods: 1,
+        max_periods: 24,
+        deposit: 500,
+        reserved_for: None,
+    };
+    let state = run(
+        &mut cy,
+        T0,
+        Operation::ListForRent {
+            asset,
+            terms,
+            expires_at: T0 + 7 * 86_400,
+        },
+    );
+    assert!(matches!(state, TxState::Applied { .. }), "{state:?}");
+
+    let (hits, _) = dee
+        .browse(
+            Browse {
+                owner: Some(cy.key().address()),
+                rent: Some(true),
+                page_size: 20,
+                ..Browse::default()
+            },
+            WAIT,
+        )
+        .unwrap();
+    let card = hits
+        .iter()
+        .find(|card| card.listing.asset == asset)
+        .expect("the new listing is in the catalogue");
+    assert!(card.name.is_some(), "the card carries the manifest's name");
+    assert!(
+        card.shown.iter().any(|s| s.world == "Harbour Market")
+            && card.shown.iter().any(|s| s.world == "Plaza Square"),
+        "shown in both worlds: {:?}",
+        card.shown
+    );
+    let state = run(
+        &mut dee,
+        T0,
+        Operation::Rent {
+            listing: card.listing.id,
+            periods: 2,
+        },
+    );
+    assert!(matches!(state, TxState::Applied { .. }), "{state:?}");
+    let (_, _, renting) = dee.inventory(WAIT).unwrap();
+    let right = renting
+        .iter()
+        .find(|h| h.asset == asset)
+        .expect("dee's inventory shows the use right");
+    assert_eq!(right.rented, Some((dee.key().address(), T0 + 2 * 3_600)));
+    cy.wait_for("the rental started event", WAIT, |m| match m {
+        ServerMessage::Event(Event::RentalStarted(rental)) if rental.asset == asset => Some(()),
+        _ => None,
+    })
+    .unwrap();
+
+    // Time passes; nobody sends anything; the ledger settles.
+    net.clock.advance(2 * 3_600);
+    let ended = dee
+        .wait_for("the rental ended event", WAIT, |m| match m {
+            ServerMessage::Event(Event::RentalEnded(rental)) if rental.asset == asset => {
+                Some(rental.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert!(matches!(ended.status, ledger::RentalStatus::Settled { .. }));
+    let (_, _, renting) = dee.inventory(WAIT).unwrap();
+    assert!(renting.iter().all(|h| h.asset != asset));
+    let (_, owned, _) = cy.inventory(WAIT).unwrap();
+    let back = owned.iter().find(|h| h.asset == asset).unwrap();
+    assert_eq!(back.rented, None, "the use right is back with cy");
+
+    let rent = 2_000;
+    let royalty = rent * 500 / 10_000;
+    let fee = rent / 100;
+    let after = [
+        balance(cy.key().address()).await,
+        balance(dee.key().address()).await,
+        balance(creator).await,
+        balance(host).await,
+    ];
+    assert_eq!(after[0], before[0] + rent - royalty - fee, "lessor");
+    assert_eq!(
+        after[1],
+        before[1] - rent,
+        "renter: rent paid, deposit back"
+    );
+    assert_eq!(after[2], before[2] + royalty, "creator's royalty");
+    assert_eq!(after[3], before[3] + fee, "the fee to the block's proposer");
+    // Cy was told of the payment.
+    cy.wait_for("the payment", WAIT, |m| match m {
+        ServerMessage::Event(Event::Balance { before, after }) if after > before => Some(()),
+        _ => None,
+    })
+    .unwrap();
+    sessions.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trade_window_swaps_assets_and_tokens_atomically() {
+    let net = Net::new();
+    let sessions = net.serve().await;
+    let join = sessions.join_addr();
+    let handle = net.handle();
+    let mut ada = player(&net, join, "ada", "Plaza Square");
+    let mut bo = player(&net, join, "bo", "Plaza Square");
+    let mut dee = player(&net, join, "dee", "Plaza Square");
+    let bo_player = bo.welcome().unwrap().player;
+    // Ada takes two of her assets off sale to trade them.
+    let (for_sale, _) = ada
+        .browse(
+            Browse {
+                owner: Some(ada.key().address()),
+                rent: Some(false),
+                page_size: 2,
+                ..Browse::default()
+            },
+            WAIT,
+        )
+        .unwrap();
+    for card in &for_sale {
+        let state = run(
+            &mut ada,
+            T0,
+            Operation::CancelListing {
+                listing: card.listing.id,
+            },
+        );
+        assert!(matches!(state, TxState::Applied { .. }), "{state:?}");
+    }
+    let ada_assets: Vec<AssetId> = free_assets(&mut ada)
+        .iter()
+        .take(2)
+        .map(|h| h.asset)
+        .collect();
+    let bo_asset = free_assets(&mut bo)[0].asset;
+    assert_eq!(ada_assets.len(), 2);
+    let (ada_before, bo_before) = (
+        handle.account(ada.key().address()).await.unwrap().balance,
+        handle.account(bo.key().address()).await.unwrap().balance,
+    );
+
+    // Dee rents one of Ada's hourly listings: that asset cannot be traded.
+    let rented = net.hourly_listings(&net.key("ada")).await.remove(0);
+    let state = run(
+        &mut dee,
+        T0,
+        Operation::Rent {
+            listing: rented.listing.id,
+            periods: 1,
+        },
+    );
+    assert!(matches!(state, TxState::Applied { .. }), "{state:?}");
+
+    let window = ada.trade_invite(bo_player, WAIT).unwrap();
+    let trade = window.trade;
+    bo.wait_trade(WAIT, |v| v.trade == trade && v.stage == "invited")
+        .unwrap();
+    let view = bo.trade_act(trade, TradeAction::Accept, WAIT).unwrap();
+    assert_eq!(view.stage, "open");
+    let refused = ada
+        .trade_act(
+            trade,
+            TradeAction::AddAsset {
+                asset: rented.asset(),
+                revision: view.revision,
+            },
+            WAIT,
+        )
+        .unwrap_err();
+    assert!(refused.to_string().contains("rent"), "{refused}");
+
+    let mut revision = view.revision;
+    for asset in &ada_assets {
+        revision = ada
+            .trade_act(
+                trade,
+                TradeAction::AddAsset {
+                    asset: *asset,
+                    revision,
+                },
+                WAIT,
+            )
+            .unwrap()
+            .revision;
+    }
+    // Bo sees Ada's changes before adding his own.
+    bo.wait_trade(WAIT, |v| v.revision == revision).unwrap();
+    revision = bo
+        .trade_act(
+            trade,
+            TradeAction::AddAsset {
+                asset: bo_asset,
+                revision,
+            },
+            WAIT,
+        )
+        .unwrap()
+        .revision;
+    revision = bo
+        .trade_act(
+            trade,
+            TradeAction::SetTokens {
+                amount: 5_000,
+                revision,
+            },
+            WAIT,
+        )
+        .unwrap()
+        .revision;
+    ada.wait_trade(WAIT, |v| v.revision == revision).unwrap();
+    let view = bo
+        .trade_act(trade, TradeAction::Confirm { revision }, WAIT)
+        .unwrap();
+    assert_eq!(view.confirmed, [false, true]);
+    // Ada changes her offer after Bo confirmed: both confirmations clear.
+    let view = ada
+        .trade_act(
+            trade,
+            TradeAction::SetTokens {
+                amount: 1,
+                revision,
+            },
+            WAIT,
+        )
+        .unwrap();
+    assert_eq!(view.confirmed, [false, false]);
+    assert!(view.revision > revision);
+    let view = ada
+        .trade_act(
+            trade,
+            TradeAction::SetTokens {
+                amount: 0,
+                revision: view.revision,
+            },
+            WAIT,
+        )
+        .unwrap();
+    let revision = view.revision;
+    bo.wait_trade(WAIT, |v| v.revision == revision).unwrap();
+    ada.trade_act(trade, TradeAction::Confirm { revision }, WAIT)
+        .unwrap();
+    let view = bo
+        .trade_act(trade, TradeAction::Confirm { revision }, WAIT)
+        .unwrap();
+    assert_eq!(view.stage, "signing");
+    let terms = view.terms.clone().unwrap();
+    let chain_id = bo.welcome().unwrap().chain_id.clone();
+    ada.wait_trade(WAIT, |v| v.stage == "signing").unwrap();
+    bo.trade_act(
+        trade,
+        TradeAction::Sign(terms.sign(&chain_id, bo.key())),
+        WAIT,
+    )
+    .unwrap();
+    let view = ada
+        .trade_act(
+            trade,
+            TradeAction::Sign(terms.sign(&chain_id, ada.key())),
+            WAIT,
+        )
+        .unwrap();
+    assert_eq!(view.stage, "signed");
+    let [a_signature, b_signature] = view.signatures.unwrap();
+    let tx = signed(
+        &ada,
+        terms.a_nonce,
+        T0,
+        Operation::Trade(Box::new(ledger::Trade {
+            terms,
+            a_signature,
+            b_signature,
+        })),
+    );
+    let state = ada.submit_final(tx, WAIT).unwrap();
+    assert!(matches!(state, TxState::Applied { .. }), "{state:?}");
+
+    let (_, bo_owned, _) = bo.inventory(WAIT).unwrap();
+    let (_, ada_owned, _) = ada.inventory(WAIT).unwrap();
+    for asset in &ada_assets {
+        assert!(bo_owned.iter().any(|h| h.asset == *asset));
+    }
+    assert!(ada_owned.iter().any(|h| h.asset == bo_asset));
+    assert_eq!(
+        handle.account(ada.key().address()).await.unwrap().balance,
+        ada_before + 5_000
+    );
+    assert_eq!(
+        handle.account(bo.key().address()).await.unwrap().balance,
+        bo_before - 5_000
+    );
+    sessions.stop().await;
+}
