@@ -58,6 +58,9 @@ const MAX_WATCHED: usize = 64;
 const MAX_DOWNLOADS: usize = 4;
 /// Chunks sent to one client per tick at most.
 const CHUNKS_PER_TICK: usize = 4;
+/// Reliable messages read from one client per tick; the rest wait in
+/// renet's bounded channel (a client that overfills it is dropped).
+const MESSAGES_PER_TICK: usize = 16;
 /// Trade windows one player may be part of.
 const MAX_TRADES: usize = 2;
 /// Actions waiting on one trade window.
@@ -768,7 +771,10 @@ impl Server {
                 Err(err) => self.breach(client, None, &err),
             }
         }
-        while let Some(bytes) = self.renet.receive_message(client, CHANNEL_RELIABLE) {
+        for _ in 0..MESSAGES_PER_TICK {
+            let Some(bytes) = self.renet.receive_message(client, CHANNEL_RELIABLE) else {
+                break;
+            };
             let Some(session) = self.sessions.get_mut(&client) else {
                 return;
             };

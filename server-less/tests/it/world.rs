@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use ledger::{Address, Amount, AssetId, Nonce, Operation, RentTerms, Transaction};
 use server_less::client::Client;
-use server_less::protocol::{Browse, Event, Holding, ServerMessage, TradeAction, TxState};
+use server_less::protocol::{
+    self, AvatarState, Browse, ClientMessage, ErrorCode, Event, Gait, Holding, JoinReply,
+    JoinRequest, ServerMessage, TradeAction, TxState,
+};
 
 use crate::common::{Net, T0};
 
@@ -379,5 +382,199 @@ async fn a_trade_window_swaps_assets_and_tokens_atomically() {
         handle.account(bo.key().address()).await.unwrap().balance,
         bo_before - 5_000
     );
+    sessions.stop().await;
+}
+
+/// Joins by hand over TCP, signing the challenge with `signer`'s key in
+/// `claimed`'s name; the host's reply.
+fn join_as(
+    join: std::net::SocketAddr,
+    claimed: &ledger::Keypair,
+    signer: &ledger::Keypair,
+) -> JoinReply {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(join).unwrap();
+    let send = |stream: &mut std::net::TcpStream, request: &JoinRequest| {
+        let bytes = protocol::encode(request);
+        let mut frame = (bytes.len() as u16).to_be_bytes().to_vec();
+        frame.extend_from_slice(&bytes);
+        stream.write_all(&frame).unwrap();
+    };
+    let read = |stream: &mut std::net::TcpStream| -> JoinReply {
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len).unwrap();
+        let mut frame = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut frame).unwrap();
+        protocol::decode(&frame, protocol::MAX_JOIN_FRAME_BYTES).unwrap()
+    };
+    send(
+        &mut stream,
+        &JoinRequest::Hello {
+            version: protocol::VERSION,
+            account: claimed.address(),
+        },
+    );
+    let JoinReply::Challenge {
+        chain_id,
+        challenge,
+    } = read(&mut stream)
+    else {
+        panic!("no challenge")
+    };
+    let chain_id = ledger::ChainId::new(chain_id).unwrap();
+    let signature = signer.sign(&protocol::join_signing_bytes(
+        &chain_id,
+        &challenge,
+        &claimed.address(),
+    ));
+    send(&mut stream, &JoinRequest::Prove { signature });
+    read(&mut stream)
+}
+
+fn error_code(client: &mut Client, what: &'static str) -> ErrorCode {
+    client
+        .wait_for(what, WAIT, |m| match m {
+            ServerMessage::Error { code, .. } => Some(*code),
+            _ => None,
+        })
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_or_dropped_and_the_host_keeps_serving_others() {
+    let net = Net::new();
+    let sessions = net.serve().await;
+    let join = sessions.join_addr();
+    let (ada, bo) = (net.key("ada"), net.key("bo"));
+
+    // A join signed by another key gets no token.
+    let reply = join_as(join, &ada, &bo);
+    assert!(
+        matches!(reply, JoinReply::Refused { code: ErrorCode::BadSignature, .. }),
+        "{reply:?}"
+    );
+    assert!(matches!(join_as(join, &ada, &ada), JoinReply::Token { .. }));
+
+    let mut cy = player(&net, join, "cy", "Plaza Square");
+    let mut dee = Client::connect(join, &net.key("dee"), WAIT).unwrap();
+
+    // Out of session state: a market message before hello.
+    dee.send(&ClientMessage::Browse {
+        request: 1,
+        query: Browse {
+            page_size: 5,
+            ..Browse::default()
+        },
+    });
+    assert_eq!(error_code(&mut dee, "a wrong-state error"), ErrorCode::WrongState);
+    dee.enter("Plaza Square", WAIT).unwrap();
+    // An unknown world.
+    dee.send(&ClientMessage::Hello {
+        version: protocol::VERSION,
+        world: "Atlantis".into(),
+    });
+    assert_eq!(error_code(&mut dee, "a not-found error"), ErrorCode::NotFound);
+
+    // Malformed and oversized messages.
+    dee.send_raw(protocol::CHANNEL_RELIABLE, vec![0xff, 1, 2, 3]);
+    assert_eq!(error_code(&mut dee, "a malformed error"), ErrorCode::Malformed);
+    dee.send_raw(
+        protocol::CHANNEL_RELIABLE,
+        vec![1; protocol::MAX_CLIENT_MESSAGE_BYTES + 1],
+    );
+    assert_eq!(error_code(&mut dee, "a too-large error"), ErrorCode::TooLarge);
+    // A move off the edge of the world.
+    dee.send_move(AvatarState::new([5_000.0, 0.0, 0.0], 0.0, Gait::Walk));
+    assert_eq!(error_code(&mut dee, "an invalid-move error"), ErrorCode::Invalid);
+
+    // A transaction in Dee's name signed by Cy's key, and one for Cy's
+    // account sent over Dee's session.
+    let (account, _, _) = dee.inventory(WAIT).unwrap();
+    let mut forged = signed(
+        &cy,
+        account.nonce,
+        T0,
+        Operation::Pay {
+            to: cy.key().address(),
+            amount: 10,
+        },
+    );
+    forged.tx.signer = dee.key().address();
+    let (_, state) = dee.submit(forged, WAIT).unwrap();
+    match state {
+        TxState::Rejected { height: None, reason } => {
+            assert!(reason.contains("signature"), "{reason}")
+        }
+        other => panic!("a forged transaction was {other:?}"),
+    }
+    let (cy_account, _, _) = cy.inventory(WAIT).unwrap();
+    let cys = signed(
+        &cy,
+        cy_account.nonce,
+        T0,
+        Operation::Pay {
+            to: dee.key().address(),
+            amount: 10,
+        },
+    );
+    let err = dee.submit(cys, WAIT).unwrap_err();
+    assert!(err.to_string().contains("this session is"), "{err}");
+
+    // A replay of a transaction already in a block.
+    let tx = signed(
+        &dee,
+        account.nonce,
+        T0,
+        Operation::Pay {
+            to: cy.key().address(),
+            amount: 10,
+        },
+    );
+    assert!(matches!(
+        dee.submit_final(tx.clone(), WAIT).unwrap(),
+        TxState::Applied { .. }
+    ));
+    let (_, state) = dee.submit(tx, WAIT).unwrap();
+    assert!(
+        matches!(&state, TxState::Rejected { height: None, reason } if reason.contains("nonce")),
+        "{state:?}"
+    );
+
+    // Garbage datagrams at the session port are dropped by netcode.
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for size in [0usize, 1, 17, 1_200, 1_400] {
+        socket.send_to(&vec![0x5a; size], sessions.udp_addr()).unwrap();
+    }
+
+    // A flood from one client: rate-limited, then disconnected.
+    for _ in 0..400 {
+        dee.send(&ClientMessage::Chat {
+            text: "spam".into(),
+        });
+    }
+    assert_eq!(error_code(&mut dee, "a rate-limit error"), ErrorCode::RateLimited);
+    let deadline = std::time::Instant::now() + WAIT;
+    let dropped = loop {
+        if dee.pump().is_err() {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(dropped, "the flooding client is disconnected");
+
+    // Meanwhile Cy is served as before.
+    let (hits, _) = cy
+        .browse(
+            Browse {
+                page_size: 5,
+                ..Browse::default()
+            },
+            WAIT,
+        )
+        .unwrap();
+    assert_eq!(hits.len(), 5);
     sessions.stop().await;
 }
