@@ -469,6 +469,16 @@ impl Client {
         }
     }
 
+    /// Where a transaction is now.
+    pub fn tx_status(&mut self, id: TxId, timeout: Duration) -> Result<TxState, HostError> {
+        match self.request("a transaction's status", timeout, |request| {
+            ClientMessage::TxStatus { request, id }
+        })? {
+            ServerMessage::Tx { state, .. } => Ok(state),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Waits for the final state of a transaction this client submitted.
     pub fn wait_final(&mut self, id: TxId, timeout: Duration) -> Result<TxState, HostError> {
         self.wait_for(

@@ -1,5 +1,6 @@
 //! The host's configuration file, `config.toml` in its home directory.
 
+use std::net::IpAddr;
 use std::path::Path;
 
 use ledger::MAX_BLOCK_TXS;
@@ -8,10 +9,14 @@ use serde::{Deserialize, Serialize};
 use crate::error::HostError;
 use crate::mempool::MempoolLimits;
 use crate::node::NodeSettings;
+use crate::sessions::SessionSettings;
+
+/// The join endpoint's port unless configured; sessions use the next.
+pub const DEFAULT_JOIN_PORT: u16 = 7480;
 
 /// Everything `config.toml` holds. Unknown fields are refused, so a typo
 /// is an error rather than a silently ignored setting.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The network this host belongs to: written by `init`, and checked
@@ -21,6 +26,26 @@ pub struct Config {
     pub blocks: BlockConfig,
     /// The mempool's bounds.
     pub mempool: MempoolConfig,
+    /// World sessions.
+    pub sessions: SessionsConfig,
+}
+
+/// Where and how players connect.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsConfig {
+    /// The address both endpoints listen on.
+    pub bind: IpAddr,
+    /// TCP port of the join endpoint.
+    pub join_port: u16,
+    /// UDP port of the sessions.
+    pub udp_port: u16,
+    /// Most players at once.
+    pub max_players: usize,
+    /// How far a player sees other avatars, in metres.
+    pub view_radius: f32,
+    /// Reliable messages a player may send per second.
+    pub messages_per_sec: f32,
 }
 
 /// Block production.
@@ -49,6 +74,7 @@ impl Config {
     /// The defaults, for network `chain_id`.
     pub fn new(chain_id: &str) -> Self {
         let mempool = MempoolLimits::default();
+        let sessions = SessionSettings::default();
         Config {
             chain_id: chain_id.to_owned(),
             blocks: BlockConfig {
@@ -59,6 +85,14 @@ impl Config {
                 max_txs: mempool.max_txs,
                 max_bytes: mempool.max_bytes,
                 max_per_account: mempool.max_per_account,
+            },
+            sessions: SessionsConfig {
+                bind: sessions.bind,
+                join_port: DEFAULT_JOIN_PORT,
+                udp_port: DEFAULT_JOIN_PORT + 1,
+                max_players: sessions.max_players,
+                view_radius: sessions.view_radius,
+                messages_per_sec: sessions.messages_per_sec,
             },
         }
     }
@@ -88,7 +122,29 @@ max_txs = {mempool_txs}
 max_bytes = {mempool_bytes}
 # Most transactions one account may have waiting at once.
 max_per_account = {per_account}
+
+[sessions]
+# The address players connect to: "127.0.0.1" for this machine only,
+# "0.0.0.0" (or "::") for every network the machine is on.
+bind = "{bind}"
+# TCP port where players prove their account and get a session token.
+join_port = {join_port}
+# UDP port of the world sessions.
+udp_port = {udp_port}
+# Most players connected at once (1 to 1024).
+max_players = {max_players}
+# How far a player sees other avatars, in metres (1 to 500).
+view_radius = {view_radius:?}
+# Reliable messages a player may send per second (1 to 1000); more are
+# dropped, and a player who keeps at it is disconnected.
+messages_per_sec = {messages_per_sec:?}
 "#,
+            bind = self.sessions.bind,
+            join_port = self.sessions.join_port,
+            udp_port = self.sessions.udp_port,
+            max_players = self.sessions.max_players,
+            view_radius = self.sessions.view_radius,
+            messages_per_sec = self.sessions.messages_per_sec,
             chain_id = self.chain_id,
             min_interval_ms = self.blocks.min_interval_ms,
             max_block_txs = MAX_BLOCK_TXS,
@@ -136,7 +192,44 @@ max_per_account = {per_account}
                 return Err(format!("{name} is 0; it must be at least 1"));
             }
         }
+        let sessions = &self.sessions;
+        if !(1..=1024).contains(&sessions.max_players) {
+            return Err(format!(
+                "sessions.max_players is {}; use 1 to 1024",
+                sessions.max_players
+            ));
+        }
+        if !(1.0..=500.0).contains(&sessions.view_radius) {
+            return Err(format!(
+                "sessions.view_radius is {}; use 1 to 500",
+                sessions.view_radius
+            ));
+        }
+        if !(1.0..=1000.0).contains(&sessions.messages_per_sec) {
+            return Err(format!(
+                "sessions.messages_per_sec is {}; use 1 to 1000",
+                sessions.messages_per_sec
+            ));
+        }
+        if sessions.join_port != 0 && sessions.join_port == sessions.udp_port {
+            return Err(format!(
+                "sessions.join_port and sessions.udp_port are both {}; they must differ",
+                sessions.join_port
+            ));
+        }
         Ok(())
+    }
+
+    /// The world server's settings.
+    pub fn session_settings(&self) -> SessionSettings {
+        SessionSettings {
+            bind: self.sessions.bind,
+            udp_port: self.sessions.udp_port,
+            join_port: self.sessions.join_port,
+            max_players: self.sessions.max_players,
+            view_radius: self.sessions.view_radius,
+            messages_per_sec: self.sessions.messages_per_sec,
+        }
     }
 
     /// The ledger thread's settings.

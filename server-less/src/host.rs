@@ -23,6 +23,7 @@ pub struct Host {
     engine: JoinHandle<Result<(), HostError>>,
     ledger_thread: std::thread::JoinHandle<()>,
     blobs: Arc<BlobStore>,
+    config: Config,
 }
 
 impl Host {
@@ -75,12 +76,18 @@ impl Host {
             engine,
             ledger_thread,
             blobs,
+            config: config.clone(),
         })
     }
 
     /// A handle for sessions, tools and tests.
     pub fn handle(&self) -> HostHandle {
         self.handle.clone()
+    }
+
+    /// The configuration it was started with.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The blob store: asset manifests, models and previews.

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use server_less::clock::{Clock, SystemClock};
 use server_less::home::{self, Home};
-use server_less::{Host, HostError};
+use server_less::sessions::Sessions;
+use server_less::{Host, HostError, worlds};
 use tracing_subscriber::EnvFilter;
 
 /// Plaza's peer host: keeps the ledger, makes blocks and serves worlds.
@@ -35,7 +36,8 @@ enum Command {
         #[arg(long)]
         chain_id: Option<String>,
     },
-    /// Run the host: open the ledger and make blocks until Ctrl-C.
+    /// Run the host: open the ledger, make blocks and serve players (the
+    /// join and session ports are in config.toml) until Ctrl-C.
     Run {
         /// Make a new network first (as `init` does) if --home holds none.
         #[arg(long)]
@@ -124,10 +126,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let host = Host::start(&home, Arc::new(SystemClock))?;
+                let sessions = match Sessions::start(
+                    host.handle(),
+                    host.blobs(),
+                    worlds::builtin(),
+                    host.config().session_settings(),
+                )
+                .await
+                {
+                    Ok(sessions) => sessions,
+                    Err(err) => {
+                        host.stop().await?;
+                        return Err(err);
+                    }
+                };
+                tracing::info!(
+                    join = %sessions.join_addr(),
+                    sessions = %sessions.udp_addr(),
+                    "players can join"
+                );
                 tokio::signal::ctrl_c()
                     .await
                     .map_err(|err| HostError::io("Ctrl-C handler", err))?;
                 tracing::info!("Ctrl-C: stopping");
+                sessions.stop().await;
                 host.stop().await
             })?;
         }

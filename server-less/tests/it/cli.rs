@@ -34,6 +34,7 @@ fn init_run_kill_and_status_from_the_command_line() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a host"));
 
+    use_free_ports(&home);
     // Run, then kill it without warning.
     let mut run = plaza_host(&home)
         .arg("run")
@@ -81,4 +82,119 @@ fn init_run_kill_and_status_from_the_command_line() {
         .unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("plaza-host init"));
+}
+
+/// Points the home's session endpoints at free loopback ports; the join
+/// endpoint's address.
+pub(crate) fn use_free_ports(home: &std::path::Path) -> std::net::SocketAddr {
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (join, session) = (
+        tcp.local_addr().unwrap().port(),
+        udp.local_addr().unwrap().port(),
+    );
+    drop((tcp, udp));
+    let path = home.join("config.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let config = config
+        .replace("join_port = 7480", &format!("join_port = {join}"))
+        .replace("udp_port = 7481", &format!("udp_port = {session}"));
+    std::fs::write(&path, config).unwrap();
+    std::net::SocketAddr::from(([127, 0, 0, 1], join))
+}
+
+/// Starts `plaza-host run` and waits until players can join.
+fn start(home: &std::path::Path) -> std::process::Child {
+    let mut run = plaza_host(home)
+        .arg("run")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = run.stderr.take().unwrap();
+    let (lines, log) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            // Once the test stops listening the rest is drained unread.
+            let _ = lines.send(line);
+        }
+    });
+    let ready = std::iter::from_fn(|| log.recv_timeout(Duration::from_secs(60)).ok())
+        .any(|line| line.contains("players can join"));
+    assert!(ready, "the host never opened its join endpoint");
+    run
+}
+
+#[test]
+fn a_host_killed_mid_activity_comes_back_with_every_block_and_players_reconnect() {
+    use ledger::{Operation, Transaction};
+    use server_less::client::Client;
+    use server_less::protocol::TxState;
+
+    let wait = Duration::from_secs(10);
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("host");
+    let init = plaza_host(&home)
+        .args(["init", "--chain-id", "plaza-kill"])
+        .output()
+        .unwrap();
+    assert!(init.status.success());
+    let join = use_free_ports(&home);
+    let key = server_less::home::read_key(&home.join("demo/bo.key")).unwrap();
+    let to = server_less::home::read_key(&home.join("demo/cy.key"))
+        .unwrap()
+        .address();
+    let pay = |client: &Client, nonce: u64| {
+        Transaction {
+            chain_id: client.welcome().unwrap().chain_id.clone(),
+            signer: key.address(),
+            nonce,
+            valid_until: u64::MAX,
+            op: Operation::Pay { to, amount: 1 },
+        }
+        .sign(&key)
+    };
+
+    let mut run = start(&home);
+    let mut client = Client::connect(join, &key, wait).unwrap();
+    client.enter("Plaza Square", wait).unwrap();
+    let (account, _, _) = client.inventory(wait).unwrap();
+    let mut applied = Vec::new();
+    for nonce in account.nonce..account.nonce + 5 {
+        let tx = pay(&client, nonce);
+        let id = tx.id();
+        let state = client.submit_final(tx, wait).unwrap();
+        assert!(matches!(state, TxState::Applied { .. }), "{state:?}");
+        applied.push((id, state));
+    }
+    // Three more in flight when the host dies.
+    let mut in_flight = Vec::new();
+    for nonce in account.nonce + 5..account.nonce + 8 {
+        let tx = pay(&client, nonce);
+        in_flight.push(tx.id());
+        client.submit(tx, wait).unwrap();
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+    drop(client);
+
+    let mut run = start(&home);
+    let mut client = Client::connect(join, &key, wait).unwrap();
+    client.enter("Harbour Market", wait).unwrap();
+    for (id, state) in &applied {
+        assert_eq!(&client.tx_status(*id, wait).unwrap(), state, "{id}");
+    }
+    // What was in flight is either in a block or gone, never half.
+    let mut landed = 0;
+    for id in in_flight {
+        match client.tx_status(id, wait).unwrap() {
+            TxState::Applied { .. } => landed += 1,
+            TxState::Unknown => {}
+            other => panic!("{id} came back as {other:?}"),
+        }
+    }
+    let (after, _, _) = client.inventory(wait).unwrap();
+    assert_eq!(after.nonce, account.nonce + 5 + landed);
+    assert_eq!(after.balance, account.balance - 5 - landed);
+    run.kill().unwrap();
+    run.wait().unwrap();
 }

@@ -450,7 +450,13 @@ async fn bad_input_is_refused_or_dropped_and_the_host_keeps_serving_others() {
     // A join signed by another key gets no token.
     let reply = join_as(join, &ada, &bo);
     assert!(
-        matches!(reply, JoinReply::Refused { code: ErrorCode::BadSignature, .. }),
+        matches!(
+            reply,
+            JoinReply::Refused {
+                code: ErrorCode::BadSignature,
+                ..
+            }
+        ),
         "{reply:?}"
     );
     assert!(matches!(join_as(join, &ada, &ada), JoinReply::Token { .. }));
@@ -466,26 +472,41 @@ async fn bad_input_is_refused_or_dropped_and_the_host_keeps_serving_others() {
             ..Browse::default()
         },
     });
-    assert_eq!(error_code(&mut dee, "a wrong-state error"), ErrorCode::WrongState);
+    assert_eq!(
+        error_code(&mut dee, "a wrong-state error"),
+        ErrorCode::WrongState
+    );
     dee.enter("Plaza Square", WAIT).unwrap();
     // An unknown world.
     dee.send(&ClientMessage::Hello {
         version: protocol::VERSION,
         world: "Atlantis".into(),
     });
-    assert_eq!(error_code(&mut dee, "a not-found error"), ErrorCode::NotFound);
+    assert_eq!(
+        error_code(&mut dee, "a not-found error"),
+        ErrorCode::NotFound
+    );
 
     // Malformed and oversized messages.
     dee.send_raw(protocol::CHANNEL_RELIABLE, vec![0xff, 1, 2, 3]);
-    assert_eq!(error_code(&mut dee, "a malformed error"), ErrorCode::Malformed);
+    assert_eq!(
+        error_code(&mut dee, "a malformed error"),
+        ErrorCode::Malformed
+    );
     dee.send_raw(
         protocol::CHANNEL_RELIABLE,
         vec![1; protocol::MAX_CLIENT_MESSAGE_BYTES + 1],
     );
-    assert_eq!(error_code(&mut dee, "a too-large error"), ErrorCode::TooLarge);
+    assert_eq!(
+        error_code(&mut dee, "a too-large error"),
+        ErrorCode::TooLarge
+    );
     // A move off the edge of the world.
     dee.send_move(AvatarState::new([5_000.0, 0.0, 0.0], 0.0, Gait::Walk));
-    assert_eq!(error_code(&mut dee, "an invalid-move error"), ErrorCode::Invalid);
+    assert_eq!(
+        error_code(&mut dee, "an invalid-move error"),
+        ErrorCode::Invalid
+    );
 
     // A transaction in Dee's name signed by Cy's key, and one for Cy's
     // account sent over Dee's session.
@@ -502,7 +523,10 @@ async fn bad_input_is_refused_or_dropped_and_the_host_keeps_serving_others() {
     forged.tx.signer = dee.key().address();
     let (_, state) = dee.submit(forged, WAIT).unwrap();
     match state {
-        TxState::Rejected { height: None, reason } => {
+        TxState::Rejected {
+            height: None,
+            reason,
+        } => {
             assert!(reason.contains("signature"), "{reason}")
         }
         other => panic!("a forged transaction was {other:?}"),
@@ -543,7 +567,9 @@ async fn bad_input_is_refused_or_dropped_and_the_host_keeps_serving_others() {
     // Garbage datagrams at the session port are dropped by netcode.
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     for size in [0usize, 1, 17, 1_200, 1_400] {
-        socket.send_to(&vec![0x5a; size], sessions.udp_addr()).unwrap();
+        socket
+            .send_to(&vec![0x5a; size], sessions.udp_addr())
+            .unwrap();
     }
 
     // A flood from one client: rate-limited, then disconnected.
@@ -552,7 +578,10 @@ async fn bad_input_is_refused_or_dropped_and_the_host_keeps_serving_others() {
             text: "spam".into(),
         });
     }
-    assert_eq!(error_code(&mut dee, "a rate-limit error"), ErrorCode::RateLimited);
+    assert_eq!(
+        error_code(&mut dee, "a rate-limit error"),
+        ErrorCode::RateLimited
+    );
     let deadline = std::time::Instant::now() + WAIT;
     let dropped = loop {
         if dee.pump().is_err() {
