@@ -142,6 +142,24 @@ impl Client {
         key: &Keypair,
         timeout: Duration,
     ) -> Result<Client, HostError> {
+        let mut client = Client::start(join, key)?;
+        let deadline = Instant::now() + timeout;
+        while !client.renet.is_connected() {
+            client.pump()?;
+            if Instant::now() >= deadline {
+                return Err(HostError::Timeout {
+                    what: "the session to connect",
+                    secs: timeout.as_secs(),
+                });
+            }
+            std::thread::sleep(POLL);
+        }
+        Ok(client)
+    }
+
+    /// Joins as [`Client::connect`] does, without waiting for the session:
+    /// it connects as [`Client::pump`] is called.
+    pub fn start(join: SocketAddr, key: &Keypair) -> Result<Client, HostError> {
         let (token, _) = fetch_token(join, key)?;
         let bind: SocketAddr = if join.is_ipv4() {
             SocketAddr::from(([127, 0, 0, 1], 0))
@@ -167,7 +185,7 @@ impl Client {
         .map_err(|err| {
             HostError::from(ProtocolError::new(ErrorCode::Unavailable, err.to_string()))
         })?;
-        let mut client = Client {
+        Ok(Client {
             key: key.clone(),
             renet: RenetClient::new(protocol::connection_config()),
             transport,
@@ -179,19 +197,7 @@ impl Client {
             avatars: HashMap::new(),
             downloads: HashMap::new(),
             received_bytes: 0,
-        };
-        let deadline = Instant::now() + timeout;
-        while !client.renet.is_connected() {
-            client.pump()?;
-            if Instant::now() >= deadline {
-                return Err(HostError::Timeout {
-                    what: "the session to connect",
-                    secs: timeout.as_secs(),
-                });
-            }
-            std::thread::sleep(POLL);
-        }
-        Ok(client)
+        })
     }
 
     /// The client's key.
@@ -289,6 +295,31 @@ impl Client {
                         bytes: whole,
                     });
                 }
+            }
+            ServerMessage::Welcome {
+                player,
+                ref chain_id,
+                height,
+                ref world,
+                ref worlds,
+                ref players,
+                ..
+            } => {
+                match ChainId::new(chain_id.clone()) {
+                    Ok(chain_id) => {
+                        self.avatars.clear();
+                        self.welcome = Some(Welcome {
+                            player,
+                            chain_id,
+                            height,
+                            world: world.clone(),
+                            worlds: worlds.clone(),
+                            players: players.clone(),
+                        });
+                    }
+                    Err(err) => warn!(%err, "a welcome with a malformed chain id"),
+                }
+                self.keep(message);
             }
             ServerMessage::PlayerLeft { player } => {
                 self.avatars.remove(&player);
@@ -394,23 +425,9 @@ impl Client {
             version: VERSION,
             world: world.to_owned(),
         });
-        let welcome = self.wait_for("the welcome", timeout, |message| match message {
-            ServerMessage::Welcome {
-                player,
-                chain_id,
-                height,
-                world,
-                worlds,
-                players,
-                ..
-            } => Some(Ok(Welcome {
-                player: *player,
-                chain_id: ChainId::new(chain_id.clone()).ok()?,
-                height: *height,
-                world: world.clone(),
-                worlds: worlds.clone(),
-                players: players.clone(),
-            })),
+        self.welcome = None;
+        self.wait_for("the welcome", timeout, |message| match message {
+            ServerMessage::Welcome { .. } => Some(Ok(())),
             ServerMessage::Error {
                 request: None,
                 code,
@@ -418,8 +435,10 @@ impl Client {
             } => Some(Err(ProtocolError::new(*code, message.clone()))),
             _ => None,
         })??;
-        self.avatars.clear();
-        Ok(self.welcome.insert(welcome))
+        self.welcome.as_ref().ok_or(HostError::Timeout {
+            what: "the welcome",
+            secs: timeout.as_secs(),
+        })
     }
 
     /// One page of the catalogue: hits and the next page's cursor.

@@ -8,6 +8,7 @@
 //! it through a [`HostHandle`](node::HostHandle).
 
 pub mod bench;
+pub mod bot;
 pub mod client;
 pub mod clock;
 pub mod config;

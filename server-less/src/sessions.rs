@@ -81,6 +81,8 @@ const MAX_SPEED: f32 = 15.0;
 const CHAT_RADIUS: f32 = 64.0;
 /// Every avatar in view is sent at least this often, in ticks.
 const KEYFRAME_TICKS: u32 = TICK_HZ;
+/// How often the socket is read between ticks.
+const SOCKET_POLL: Duration = Duration::from_millis(4);
 /// Tick times kept for [`Sessions::take_tick_times`].
 const TICK_HISTORY: usize = 100_000;
 
@@ -168,7 +170,7 @@ impl Sessions {
     ) -> Result<Sessions, HostError> {
         let status = handle.status().await?;
         let chain_id = status.chain_id;
-        let udp = UdpSocket::bind(SocketAddr::new(settings.bind, settings.udp_port))
+        let udp = session_socket(SocketAddr::new(settings.bind, settings.udp_port))
             .map_err(|err| HostError::net("binding the session UDP port", err))?;
         let udp_addr = udp
             .local_addr()
@@ -290,6 +292,28 @@ impl Drop for Sessions {
         self.stop.store(true, Ordering::Release);
         self.join_task.abort();
     }
+}
+
+/// Socket buffers asked for: a tick's worth of datagrams from every
+/// player arrives in a burst between two reads, and a small datagram
+/// costs the kernel's queue far more than its size. The kernel may grant
+/// less (`net.core.rmem_max`).
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+fn session_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    if let Err(err) = socket.set_recv_buffer_size(SOCKET_BUFFER_BYTES) {
+        warn!(%err, "cannot enlarge the session socket's receive buffer");
+    }
+    if let Err(err) = socket.set_send_buffer_size(SOCKET_BUFFER_BYTES) {
+        warn!(%err, "cannot enlarge the session socket's send buffer");
+    }
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }
 
 fn unix_time() -> Duration {
@@ -582,11 +606,13 @@ impl Server {
         let mut last = Instant::now();
         let mut next = last + period;
         let mut second = Instant::now();
+        let mut last_tick = last;
         while !stop.load(Ordering::Acquire) {
             let started = Instant::now();
-            let elapsed = started - last;
+            let (elapsed, since_tick) = (started - last, started - last_tick);
             last = started;
-            self.tick(elapsed);
+            last_tick = started;
+            self.tick(elapsed, since_tick);
             let took = started.elapsed();
             {
                 let mut ticks = self.ticks.lock().unwrap_or_else(|p| p.into_inner());
@@ -598,9 +624,21 @@ impl Server {
                 second = Instant::now();
                 self.sample_traffic();
             }
-            let now = Instant::now();
-            if next > now {
-                std::thread::sleep(next - now);
+            // Between ticks the socket is read every few milliseconds so
+            // that its queue never overflows; what arrives waits in renet
+            // for the tick.
+            let mut now = Instant::now();
+            while next > now {
+                std::thread::sleep((next - now).min(SOCKET_POLL));
+                now = Instant::now();
+                let elapsed = now - last;
+                last = now;
+                self.renet.update(elapsed);
+                if let Err(err) = self.transport.update(elapsed, &mut self.renet) {
+                    debug!(%err, "netcode update");
+                }
+            }
+            if next + period > now {
                 next += period;
             } else {
                 // Behind: start again from now rather than racing to
@@ -623,7 +661,9 @@ impl Server {
         }
     }
 
-    fn tick(&mut self, elapsed: Duration) {
+    /// One tick: `elapsed` since the socket was last read, `since_tick`
+    /// since the last tick.
+    fn tick(&mut self, elapsed: Duration, since_tick: Duration) {
         self.tick = self.tick.wrapping_add(1);
         self.renet.update(elapsed);
         if let Err(err) = self.transport.update(elapsed, &mut self.renet) {
@@ -638,7 +678,7 @@ impl Server {
                 }
             }
         }
-        let seconds = elapsed.as_secs_f32();
+        let seconds = since_tick.as_secs_f32();
         let clients: Vec<ClientId> = self.sessions.keys().copied().collect();
         for client in clients {
             self.receive(client, seconds);

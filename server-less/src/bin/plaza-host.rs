@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use server_less::bot;
+use server_less::client::Client;
 use server_less::clock::{Clock, SystemClock};
 use server_less::home::{self, Home};
 use server_less::sessions::Sessions;
@@ -45,6 +47,23 @@ enum Command {
     },
     /// Show the host's chain, height, state root and demo accounts.
     Status,
+    /// A headless player: join a running host, walk a world and look at
+    /// the catalogue.
+    Bot {
+        /// The host's join endpoint.
+        #[arg(long, default_value = "127.0.0.1:7480")]
+        join: std::net::SocketAddr,
+        /// Play as this demo account of --home (ada, bo, cy, dee); a new
+        /// throwaway account if left out.
+        #[arg(long)]
+        demo: Option<String>,
+        /// The world to walk.
+        #[arg(long, default_value = "Plaza Square")]
+        world: String,
+        /// How long to play, in seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
     /// Measure this machine.
     #[command(subcommand)]
     Bench(Bench),
@@ -52,6 +71,16 @@ enum Command {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// Bots on loopback walking one world at 20 Hz: the host's tick time
+    /// and the bytes it sends each client (a throwaway network).
+    World {
+        /// Bots.
+        #[arg(long, default_value_t = 200)]
+        bots: usize,
+        /// Seconds measured, after a 12 s warm-up.
+        #[arg(long, default_value_t = 10)]
+        seconds: u32,
+    },
     /// Time rents from submission to their block on a solo host under a
     /// steady load (a throwaway network in a temporary directory).
     Finality {
@@ -176,6 +205,51 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ms(p50),
                 ms(p99)
             );
+        }
+        Command::Bench(Bench::World { bots, seconds }) => {
+            let dir = tempfile::tempdir()?;
+            let home = Home::new(dir.path().join("host"));
+            let runtime = tokio::runtime::Runtime::new()?;
+            let report = runtime.block_on(server_less::bench::world(
+                &home,
+                server_less::bench::WorldOptions { bots, seconds },
+            ))?;
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+            let (p50, p99) = (report.tick(0.50), report.tick(0.99));
+            let kb_s = report.client_rate() / 1e3;
+            eprintln!(
+                "world: {} of {bots} bots walking for {seconds} s, {:.1} avatars in view each; {} ticks: p50 {:.2} ms, p99 {:.2} ms, slowest {:.2} ms (floor p99 5 ms); per client {:.1} KB/s mean, {:.1} KB/s most (floor 32 KB/s)",
+                report.bots,
+                report.in_view,
+                report.ticks.len(),
+                ms(p50),
+                ms(p99),
+                ms(report.tick(1.0)),
+                kb_s,
+                report.client_rate_max() / 1e3,
+            );
+            println!(
+                "{{\"bots\": {}, \"tick_p50_ms\": {:.2}, \"tick_p99_ms\": {:.2}, \"client_kb_s\": {:.1}}}",
+                report.bots,
+                ms(p50),
+                ms(p99),
+                kb_s
+            );
+        }
+        Command::Bot {
+            join,
+            demo,
+            world,
+            seconds,
+        } => {
+            let key = match demo {
+                Some(name) => home.load_demo_key(&name)?,
+                None => ledger::Keypair::generate(&mut rand::rngs::OsRng),
+            };
+            println!("playing as {}", key.address());
+            let mut client = Client::connect(join, &key, std::time::Duration::from_secs(10))?;
+            bot::wander(&mut client, &world, std::time::Duration::from_secs(seconds))?;
+            client.disconnect();
         }
         Command::Status => {
             let config = home.load_config()?;
