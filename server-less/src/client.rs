@@ -585,7 +585,7 @@ impl Client {
             } if *request == id => Some(Err(ProtocolError::new(*code, message.clone()))),
             _ => None,
         })?;
-        Ok(answer?)
+        Ok(*answer?)
     }
 
     /// Waits for an update of a trade window that `wanted` accepts.
@@ -595,7 +595,7 @@ impl Client {
         wanted: impl Fn(&TradeView) -> bool,
     ) -> Result<TradeView, HostError> {
         self.wait_for("a trade window", timeout, |message| match message {
-            ServerMessage::Trade { view, .. } if wanted(view) => Some(view.clone()),
+            ServerMessage::Trade { view, .. } if wanted(view) => Some((**view).clone()),
             _ => None,
         })
     }

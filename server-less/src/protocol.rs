@@ -656,7 +656,7 @@ pub enum ServerMessage {
         /// Request id, for an answer.
         request: Option<u32>,
         /// The window.
-        view: TradeView,
+        view: Box<TradeView>,
     },
     /// A refusal.
     Error {

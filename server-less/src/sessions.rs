@@ -685,7 +685,7 @@ impl Server {
         }
         self.drain_replies();
         self.drain_blocks();
-        if self.tick % TICK_HZ == 0 {
+        if self.tick.is_multiple_of(TICK_HZ) {
             self.expire_trades();
         }
         self.send_avatars();
@@ -1279,14 +1279,14 @@ impl Server {
             client,
             &ServerMessage::Trade {
                 request: Some(request),
-                view: view.clone(),
+                view: Box::new(view.clone()),
             },
         );
         self.send(
             target,
             &ServerMessage::Trade {
                 request: None,
-                view,
+                view: Box::new(view),
             },
         );
     }
@@ -1358,7 +1358,7 @@ impl Server {
                     other,
                     &ServerMessage::Trade {
                         request: None,
-                        view: view.clone(),
+                        view: Box::new(view.clone()),
                     },
                 );
             }
@@ -1394,7 +1394,7 @@ impl Server {
                 client,
                 &ServerMessage::Trade {
                     request,
-                    view: view.clone(),
+                    view: Box::new(view.clone()),
                 },
             );
         }
@@ -1536,12 +1536,11 @@ impl Server {
             }
             let account = session.account;
             let mut out = vec![heading.clone()];
-            if let Some(after) = balances.get(&account).copied() {
-                if let Some(before) = session.balance.replace(after)
-                    && before != after
-                {
-                    out.push(ServerMessage::Event(Event::Balance { before, after }));
-                }
+            if let Some(after) = balances.get(&account).copied()
+                && let Some(before) = session.balance.replace(after)
+                && before != after
+            {
+                out.push(ServerMessage::Event(Event::Balance { before, after }));
             }
             if let Some(events) = news.get(&account) {
                 out.extend(events.iter().cloned().map(ServerMessage::Event));
