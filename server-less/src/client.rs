@@ -161,18 +161,14 @@ impl Client {
     /// it connects as [`Client::pump`] is called.
     pub fn start(join: SocketAddr, key: &Keypair) -> Result<Client, HostError> {
         let (token, _) = fetch_token(join, key)?;
-        let bind: SocketAddr = if join.is_ipv4() {
-            SocketAddr::from(([127, 0, 0, 1], 0))
-        } else {
-            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0))
+        // Loopback for a host on this machine, every interface otherwise.
+        let ip: std::net::IpAddr = match (join.ip().is_loopback(), join.is_ipv4()) {
+            (true, true) => std::net::Ipv4Addr::LOCALHOST.into(),
+            (true, false) => std::net::Ipv6Addr::LOCALHOST.into(),
+            (false, true) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+            (false, false) => std::net::Ipv6Addr::UNSPECIFIED.into(),
         };
-        let bind = if join.ip().is_loopback() {
-            bind
-        } else if join.is_ipv4() {
-            SocketAddr::from(([0, 0, 0, 0], 0))
-        } else {
-            SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0))
-        };
+        let bind = SocketAddr::new(ip, 0);
         let socket =
             UdpSocket::bind(bind).map_err(|err| HostError::net("binding a UDP socket", err))?;
         let transport = NetcodeClientTransport::new(

@@ -36,23 +36,7 @@ fn init_run_kill_and_status_from_the_command_line() {
 
     use_free_ports(&home);
     // Run, then kill it without warning.
-    let mut run = plaza_host(&home)
-        .arg("run")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = run.stderr.take().unwrap();
-    let (lines, log) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let started = std::iter::from_fn(|| log.recv_timeout(Duration::from_secs(60)).ok())
-        .any(|line| line.contains("host started"));
-    assert!(started, "the host never said it started");
+    let mut run = start(&home, "host started");
     // While it runs, status says so rather than failing obscurely.
     let busy = plaza_host(&home).arg("status").output().unwrap();
     assert!(!busy.status.success());
@@ -103,8 +87,8 @@ pub(crate) fn use_free_ports(home: &std::path::Path) -> std::net::SocketAddr {
     std::net::SocketAddr::from(([127, 0, 0, 1], join))
 }
 
-/// Starts `plaza-host run` and waits until players can join.
-fn start(home: &std::path::Path) -> std::process::Child {
+/// Starts `plaza-host run` and waits until its log says `ready`.
+fn start(home: &std::path::Path, ready: &str) -> std::process::Child {
     let mut run = plaza_host(home)
         .arg("run")
         .stderr(Stdio::piped())
@@ -118,9 +102,9 @@ fn start(home: &std::path::Path) -> std::process::Child {
             let _ = lines.send(line);
         }
     });
-    let ready = std::iter::from_fn(|| log.recv_timeout(Duration::from_secs(60)).ok())
-        .any(|line| line.contains("players can join"));
-    assert!(ready, "the host never opened its join endpoint");
+    let said = std::iter::from_fn(|| log.recv_timeout(Duration::from_secs(60)).ok())
+        .any(|line| line.contains(ready));
+    assert!(said, "the host never said {ready:?}");
     run
 }
 
@@ -154,7 +138,7 @@ fn a_host_killed_mid_activity_comes_back_with_every_block_and_players_reconnect(
         .sign(&key)
     };
 
-    let mut run = start(&home);
+    let mut run = start(&home, "players can join");
     let mut client = Client::connect(join, &key, wait).unwrap();
     client.enter("Plaza Square", wait).unwrap();
     let (account, _, _) = client.inventory(wait).unwrap();
@@ -177,7 +161,7 @@ fn a_host_killed_mid_activity_comes_back_with_every_block_and_players_reconnect(
     run.wait().unwrap();
     drop(client);
 
-    let mut run = start(&home);
+    let mut run = start(&home, "players can join");
     let mut client = Client::connect(join, &key, wait).unwrap();
     client.enter("Harbour Market", wait).unwrap();
     for (id, state) in &applied {
