@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant, SystemTime};
 
-use assets::ContentId;
+use assets::{Codec, ContentId};
 use ledger::{ChainId, Keypair, SignedTransaction, TxId};
 use renet::RenetClient;
 use renet_netcode::{ClientAuthentication, ConnectToken, NetcodeClientTransport};
@@ -19,9 +19,10 @@ use tracing::warn;
 
 use crate::error::HostError;
 use crate::protocol::{
-    self, AvatarState, Avatars, Browse, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, Card,
-    ClientMessage, ErrorCode, Holding, JoinReply, JoinRequest, MAX_JOIN_FRAME_BYTES, Move,
-    PlayerInfo, ProtocolError, ServerMessage, TradeAction, TradeView, TxState, VERSION, WorldInfo,
+    self, AvatarState, Avatars, Browse, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE,
+    CHUNK_BYTES, Card, ClientMessage, ErrorCode, Holding, JoinReply, JoinRequest,
+    MAX_JOIN_FRAME_BYTES, Move, PlayerInfo, ProtocolError, Quote, QuoteAsk, ServerMessage,
+    TradeAction, TradeView, TxState, Upload, VERSION, WorldInfo,
 };
 
 /// Messages kept for the caller at most; older ones are dropped first.
@@ -38,6 +39,8 @@ pub struct Welcome {
     pub chain_id: ChainId,
     /// The last block's height when it entered.
     pub height: u64,
+    /// That block's time.
+    pub time: ledger::Timestamp,
     /// The scene.
     pub world: WorldInfo,
     /// Every world the host serves.
@@ -296,6 +299,7 @@ impl Client {
                 player,
                 ref chain_id,
                 height,
+                time,
                 ref world,
                 ref worlds,
                 ref players,
@@ -308,6 +312,7 @@ impl Client {
                             player,
                             chain_id,
                             height,
+                            time,
                             world: world.clone(),
                             worlds: worlds.clone(),
                             players: players.clone(),
@@ -401,6 +406,8 @@ impl Client {
             let answers = match message {
                 ServerMessage::Page { request, .. }
                 | ServerMessage::Inventory { request, .. }
+                | ServerMessage::Stored { request, .. }
+                | ServerMessage::Quote { request, .. }
                 | ServerMessage::Chunk { request, .. } => *request == id,
                 ServerMessage::Tx { request, .. } | ServerMessage::Error { request, .. } => {
                     *request == Some(id)
@@ -537,6 +544,130 @@ impl Client {
             )
             .into()),
             other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The account's balance and nonce, and the host's time.
+    pub fn account_now(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<(ledger::Account, ledger::Timestamp), HostError> {
+        match self.request("the inventory", timeout, |request| {
+            ClientMessage::Inventory { request }
+        })? {
+            ServerMessage::Inventory { account, now, .. } => Ok((account, now)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// What renting, buying or returning would cost and pay out now.
+    pub fn quote(&mut self, ask: QuoteAsk, timeout: Duration) -> Result<Quote, HostError> {
+        match self.request("a quote", timeout, |request| ClientMessage::Quote {
+            request,
+            ask,
+        })? {
+            ServerMessage::Quote { quote, .. } => Ok(quote),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Signs `op` with this client's key, the account's next nonce and a
+    /// validity of [`market::VALID_SECS`] from the last block's time,
+    /// submits it and waits until it is final; the transaction's id and
+    /// its end (applied, or rejected with the ledger's reason).
+    pub fn act(
+        &mut self,
+        op: ledger::Operation,
+        timeout: Duration,
+    ) -> Result<(TxId, TxState), HostError> {
+        let (account, now) = self.account_now(timeout)?;
+        let chain_id = match &self.welcome {
+            Some(welcome) => welcome.chain_id.clone(),
+            None => {
+                return Err(ProtocolError::new(
+                    ErrorCode::WrongState,
+                    "enter a world before acting",
+                )
+                .into());
+            }
+        };
+        let tx = ledger::Transaction {
+            chain_id,
+            signer: self.key.address(),
+            nonce: account.nonce,
+            valid_until: now + market::VALID_SECS,
+            op,
+        }
+        .sign(&self.key);
+        let id = tx.id();
+        let state = self.submit_final(tx, timeout)?;
+        Ok((id, state))
+    }
+
+    /// Uploads a blob (a model, preview or manifest) and waits until the
+    /// host has checked and stored it; returns its content id.
+    pub fn upload(
+        &mut self,
+        codec: Codec,
+        bytes: &[u8],
+        timeout: Duration,
+    ) -> Result<ContentId, HostError> {
+        let id = ContentId::of(codec, bytes);
+        let request = self.next_request;
+        self.next_request = self.next_request.wrapping_add(1);
+        self.renet.send_message(
+            CHANNEL_ASSETS,
+            protocol::encode(&Upload::Begin {
+                request,
+                id: id.to_bytes(),
+                size: bytes.len() as u64,
+            }),
+        );
+        let deadline = Instant::now() + timeout;
+        let mut offset = 0;
+        loop {
+            // As much as the channel takes now; the rest after a pump.
+            while offset < bytes.len() {
+                let end = (offset + CHUNK_BYTES).min(bytes.len());
+                let piece = protocol::encode(&Upload::Bytes {
+                    request,
+                    offset: offset as u64,
+                    bytes: bytes[offset..end].to_vec(),
+                });
+                if !self.renet.can_send_message(CHANNEL_ASSETS, piece.len()) {
+                    break;
+                }
+                self.renet.send_message(CHANNEL_ASSETS, piece);
+                offset = end;
+            }
+            self.pump()?;
+            let answer = self.inbox.iter().position(|message| match message {
+                ServerMessage::Stored { request: r, .. } => *r == request,
+                ServerMessage::Error { request: r, .. } => *r == Some(request),
+                _ => false,
+            });
+            if let Some(at) = answer {
+                return match self.inbox.remove(at) {
+                    Some(ServerMessage::Stored { id: stored, .. }) if stored == id.to_bytes() => {
+                        Ok(id)
+                    }
+                    Some(ServerMessage::Error { code, message, .. }) => {
+                        Err(ProtocolError::new(code, message).into())
+                    }
+                    other => Err(ProtocolError::new(
+                        ErrorCode::Malformed,
+                        format!("an upload answered with {other:?}"),
+                    )
+                    .into()),
+                };
+            }
+            if Instant::now() >= deadline {
+                return Err(HostError::Timeout {
+                    what: "an upload to be stored",
+                    secs: timeout.as_secs(),
+                });
+            }
+            std::thread::sleep(POLL);
         }
     }
 

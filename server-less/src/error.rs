@@ -94,6 +94,25 @@ pub enum HostError {
         /// How long.
         secs: u64,
     },
+    /// A wallet file is malformed, or a wallet could not be made.
+    #[error("wallet {path}: {reason}")]
+    Wallet {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// There is no wallet at the path.
+    #[error(
+        "no wallet at {0}: make one with `plaza-host wallet new`, or import a key with `plaza-host wallet import`"
+    )]
+    NoWallet(PathBuf),
+    /// The passphrase does not open the wallet (or the file was changed).
+    #[error("wallet {0}: wrong passphrase, or the file has been changed")]
+    WrongPassphrase(PathBuf),
+    /// A key to import is in no form this host reads.
+    #[error("{0}")]
+    KeyFormat(String),
     /// The session with the host ended.
     #[error("disconnected from the host: {0}")]
     Disconnected(String),

@@ -314,7 +314,7 @@ pub fn read_key(path: &Path) -> Result<Keypair, HostError> {
     Ok(Keypair::from_seed(seed))
 }
 
-fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), HostError> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), HostError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|err| HostError::io(parent, err))?;
     }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use assets::{BlobStore, Manifest};
 use ledger::{
     Account, Address, Asset, AssetId, Block, ChainId, CommittedBlock, Height, Ledger, LedgerError,
-    MAX_BLOCK_BYTES, MAX_BLOCK_TXS, SignedTransaction, StateRoot, Timestamp, TxId,
+    Listing, ListingId, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, SignedTransaction, StateRoot, Timestamp,
+    TxId,
 };
 use market::Catalogue;
 use market::catalogue::{Changes, Manifests, Page, Query, WorldLayout};
@@ -21,6 +22,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::HostError;
 use crate::mempool::{Added, Mempool, MempoolLimits};
+use crate::protocol::{Quote, QuoteAsk};
 
 /// Commands waiting for the ledger thread at most.
 const COMMAND_QUEUE: usize = 1_024;
@@ -113,6 +115,8 @@ pub struct Inventory {
     pub owned: Vec<Asset>,
     /// Assets it rents from others.
     pub renting: Vec<Asset>,
+    /// The host's time when it was read.
+    pub now: Timestamp,
 }
 
 /// A trade window after an action, and whether the action was taken.
@@ -128,6 +132,7 @@ enum Command {
     Account(Address, oneshot::Sender<Result<Account, HostError>>),
     Browse(Box<Query>, oneshot::Sender<Result<Page, HostError>>),
     Inventory(Address, oneshot::Sender<Result<Inventory, HostError>>),
+    Quote(Address, QuoteAsk, oneshot::Sender<Result<Quote, HostError>>),
     TradeAct(
         Box<TradeWindow>,
         Address,
@@ -193,6 +198,11 @@ impl HostHandle {
     /// What `address` owns and rents, with its balance and nonce.
     pub async fn inventory(&self, address: Address) -> Result<Inventory, HostError> {
         self.ask(|reply| Command::Inventory(address, reply)).await?
+    }
+
+    /// What `ask` would cost and pay `who` in a block at the host's time.
+    pub async fn quote(&self, who: Address, ask: QuoteAsk) -> Result<Quote, HostError> {
+        self.ask(|reply| Command::Quote(who, ask, reply)).await?
     }
 
     /// `who` does `action` in `window`, checked against the committed
@@ -437,8 +447,13 @@ impl Node {
                 let now = self.clock.now().max(self.ledger.chain().time);
                 let _ = reply.send(self.catalogue.search(&query, now).map_err(Into::into));
             }
+            Command::Quote(address, ask, reply) => {
+                let now = self.clock.now().max(self.ledger.chain().time);
+                let _ = reply.send(self.quote(&address, ask, now));
+            }
             Command::Inventory(address, reply) => {
-                let _ = reply.send(self.inventory(&address));
+                let now = self.clock.now().max(self.ledger.chain().time);
+                let _ = reply.send(self.inventory(&address, now));
             }
             Command::TradeAct(mut window, who, action, reply) => {
                 let now = self.clock.now().max(self.ledger.chain().time);
@@ -484,7 +499,7 @@ impl Node {
         })
     }
 
-    fn inventory(&self, address: &Address) -> Result<Inventory, HostError> {
+    fn inventory(&self, address: &Address, now: Timestamp) -> Result<Inventory, HostError> {
         let read = |ids: Vec<AssetId>| -> Result<Vec<Asset>, HostError> {
             let mut assets = Vec::with_capacity(ids.len());
             for id in ids {
@@ -498,6 +513,68 @@ impl Node {
             account: self.ledger.account(address)?,
             owned: read(Holdings::ids(&self.holdings.owned, address))?,
             renting: read(Holdings::ids(&self.holdings.renting, address))?,
+            now,
+        })
+    }
+
+    fn quote(&self, who: &Address, ask: QuoteAsk, now: Timestamp) -> Result<Quote, HostError> {
+        let params = &self.ledger.chain().params;
+        let listing_and_asset = |id: ListingId| -> Result<(Listing, Asset), HostError> {
+            let listing = self
+                .ledger
+                .listing(id)?
+                .ok_or(LedgerError::ListingNotFound(id))?;
+            let asset = self
+                .ledger
+                .asset(&listing.asset)?
+                .ok_or(LedgerError::AssetNotFound(listing.asset))?;
+            Ok((listing, asset))
+        };
+        let balance = Some(self.ledger.account(who)?.balance);
+        Ok(match ask {
+            QuoteAsk::Rent { listing, periods } => {
+                let (listing, asset) = listing_and_asset(listing)?;
+                let quote =
+                    market::rent_quote(&listing, &asset, params, who, periods, now, balance)?;
+                Quote {
+                    pay_now: quote.total_now,
+                    amount: quote.rent,
+                    deposit: quote.deposit,
+                    royalty: quote.split.royalty,
+                    fee: quote.split.fee,
+                    to_lessor: quote.split.to_lessor,
+                    to_renter: 0,
+                    ends_at: Some(quote.ends_at),
+                }
+            }
+            QuoteAsk::Buy { listing } => {
+                let (listing, asset) = listing_and_asset(listing)?;
+                let quote = market::sale_quote(&listing, &asset, params, who, now, balance)?;
+                Quote {
+                    pay_now: quote.price,
+                    amount: quote.price,
+                    royalty: quote.split.royalty,
+                    fee: quote.split.fee,
+                    to_lessor: quote.split.to_lessor,
+                    ..Quote::default()
+                }
+            }
+            QuoteAsk::Return { rental } => {
+                let found = self
+                    .ledger
+                    .rental(rental)?
+                    .ok_or(LedgerError::RentalNotFound(rental))?;
+                let quote = market::return_quote(&found, params, who, now)?;
+                Quote {
+                    amount: quote.paid,
+                    deposit: quote.deposit,
+                    royalty: quote.split.royalty,
+                    fee: quote.split.fee,
+                    to_lessor: quote.split.to_lessor,
+                    to_renter: quote.to_renter,
+                    ..Quote::default()
+                }
+            }
         })
     }
 

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use ledger::{
-    Account, Address, Amount, AssetId, ChainId, Height, Listing, Rental, Signature,
-    SignedTransaction, Timestamp, TradeSide, TradeTerms, TxId,
+    Account, ActiveRental, Address, Amount, AssetId, ChainId, Height, Listing, ListingId, Rental,
+    RentalId, Signature, SignedTransaction, Timestamp, TradeSide, TradeTerms, TxId,
 };
 use renet::{ChannelConfig, ConnectionConfig, SendType};
 
@@ -35,7 +35,8 @@ pub const TICK_HZ: u32 = 20;
 pub const CHANNEL_RELIABLE: u8 = 0;
 /// Unreliable channel: avatar state.
 pub const CHANNEL_AVATAR: u8 = 1;
-/// Reliable ordered channel, host to client only: asset chunks.
+/// Reliable ordered channel for blobs: the host's [`ServerMessage::Chunk`]s
+/// of a fetch, and a client's [`Upload`]s.
 pub const CHANNEL_ASSETS: u8 = 2;
 
 /// Longest client message, in bytes (a trade with the most assets fits).
@@ -46,6 +47,9 @@ pub const MAX_SERVER_MESSAGE_BYTES: usize = 64 * 1024;
 pub const MAX_JOIN_FRAME_BYTES: usize = 4 * 1024;
 /// Bytes of an asset in one chunk.
 pub const CHUNK_BYTES: usize = 16 * 1024;
+/// Largest blob a client may upload (a model, its preview or its
+/// manifest).
+pub const MAX_UPLOAD_BYTES: u64 = 16 << 20;
 /// Longest chat line, in bytes.
 pub const MAX_CHAT_BYTES: usize = 280;
 /// Longest world name, in bytes.
@@ -83,7 +87,11 @@ pub fn connection_config() -> ConnectionConfig {
             avatar(64 * 1024),
             reliable(CHANNEL_ASSETS, 256 * 1024),
         ],
-        client_channels_config: vec![reliable(CHANNEL_RELIABLE, 256 * 1024), avatar(16 * 1024)],
+        client_channels_config: vec![
+            reliable(CHANNEL_RELIABLE, 256 * 1024),
+            avatar(16 * 1024),
+            reliable(CHANNEL_ASSETS, 256 * 1024),
+        ],
     }
 }
 
@@ -355,6 +363,14 @@ pub enum ClientMessage {
         /// The content id's bytes.
         id: Vec<u8>,
     },
+    /// What renting, buying or returning early would cost and pay out,
+    /// now, for you (the market crate's quotes on committed state).
+    Quote {
+        /// Request id.
+        request: u32,
+        /// The question.
+        ask: QuoteAsk,
+    },
     /// Invite another player of your world to trade.
     TradeInvite {
         /// Request id.
@@ -458,8 +474,9 @@ pub struct Holding {
     pub asset: AssetId,
     /// Its owner.
     pub owner: Address,
-    /// Who uses it now, and until when, if it is rented out.
-    pub rented: Option<(Address, Timestamp)>,
+    /// The rental that holds its use right now, if it is rented out: its
+    /// id, renter and end.
+    pub rented: Option<ActiveRental>,
     /// Its open listing, if any.
     pub listing: Option<u64>,
 }
@@ -625,6 +642,8 @@ pub enum ServerMessage {
         owned: Vec<Holding>,
         /// Assets you rent from others.
         renting: Vec<Holding>,
+        /// The host's time: date transactions from it.
+        now: Timestamp,
     },
     /// A transaction's state: the answer to a submit or status request
     /// (`request` set), or an update to one you submitted.
@@ -649,6 +668,20 @@ pub enum ServerMessage {
         size: u64,
         /// The bytes.
         bytes: Vec<u8>,
+    },
+    /// The answer to a [`ClientMessage::Quote`].
+    Quote {
+        /// Request id.
+        request: u32,
+        /// The figures.
+        quote: Quote,
+    },
+    /// Your upload is whole, matches its content id and is stored.
+    Stored {
+        /// Request id.
+        request: u32,
+        /// The content id's bytes.
+        id: Vec<u8>,
     },
     /// A trade window you are part of changed: the answer to your action
     /// (`request` set), or news of the other player's.
@@ -770,7 +803,15 @@ impl ClientMessage {
                 }
                 Ok(())
             }
+            ClientMessage::Quote {
+                ask: QuoteAsk::Rent { periods: 0, .. },
+                ..
+            } => Err(ProtocolError::new(
+                ErrorCode::Invalid,
+                "a rent quote for 0 periods",
+            )),
             ClientMessage::Inventory { .. }
+            | ClientMessage::Quote { .. }
             | ClientMessage::Submit { .. }
             | ClientMessage::TxStatus { .. }
             | ClientMessage::TradeInvite { .. }
@@ -787,6 +828,7 @@ impl ClientMessage {
             | ClientMessage::Submit { request, .. }
             | ClientMessage::TxStatus { request, .. }
             | ClientMessage::Fetch { request, .. }
+            | ClientMessage::Quote { request, .. }
             | ClientMessage::TradeInvite { request, .. }
             | ClientMessage::TradeAct { request, .. } => Some(*request),
         }
@@ -802,6 +844,7 @@ impl ClientMessage {
             ClientMessage::Submit { .. } => "submit",
             ClientMessage::TxStatus { .. } => "tx status",
             ClientMessage::Fetch { .. } => "fetch",
+            ClientMessage::Quote { .. } => "quote",
             ClientMessage::TradeInvite { .. } => "trade invite",
             ClientMessage::TradeAct { .. } => "trade action",
         }
@@ -817,6 +860,120 @@ impl ClientMessage {
                 ErrorCode::WrongState,
                 format!("{} before hello: enter a world first", message.name()),
             )),
+        }
+    }
+}
+
+/// A quote to ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum QuoteAsk {
+    /// Renting a rent listing for some periods.
+    Rent {
+        /// The listing.
+        listing: ListingId,
+        /// Periods, at least 1.
+        periods: u32,
+    },
+    /// Buying a sale listing.
+    Buy {
+        /// The listing.
+        listing: ListingId,
+    },
+    /// Returning a rental you hold now.
+    Return {
+        /// The rental.
+        rental: RentalId,
+    },
+}
+
+/// What an action costs and pays out, in the ledger's own arithmetic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Quote {
+    /// Paid by you now: rent and deposit into escrow, or the price.
+    pub pay_now: Amount,
+    /// The rent for the periods, the price, or (for a return) the rent for
+    /// the periods begun.
+    pub amount: Amount,
+    /// The deposit held (returned at the end).
+    pub deposit: Amount,
+    /// To the asset's creator.
+    pub royalty: Amount,
+    /// To the block's proposer, for the network.
+    pub fee: Amount,
+    /// To the lessor or the seller.
+    pub to_lessor: Amount,
+    /// Back to you on a return: unused periods' rent and the deposit.
+    pub to_renter: Amount,
+    /// When a rental would end.
+    pub ends_at: Option<Timestamp>,
+}
+
+/// A client's upload of a blob (an asset's model, preview or manifest),
+/// on the assets channel, where order is kept: a [`Upload::Begin`], then
+/// its bytes in order. One upload at a time; the host answers on the
+/// reliable channel with [`ServerMessage::Stored`] once the whole blob
+/// matches its content id and is stored, or with an error naming the
+/// request.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Upload {
+    /// A blob of `size` bytes whose content id is `id` follows.
+    Begin {
+        /// Request id.
+        request: u32,
+        /// The content id's bytes.
+        id: Vec<u8>,
+        /// The blob's length, 1 to [`MAX_UPLOAD_BYTES`].
+        size: u64,
+    },
+    /// The next bytes, at most [`CHUNK_BYTES`].
+    Bytes {
+        /// The request this belongs to.
+        request: u32,
+        /// Where the bytes go.
+        offset: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+}
+
+impl Upload {
+    /// Decodes and checks a message from the assets channel.
+    pub fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        let upload: Upload = decode(bytes, CHUNK_BYTES + 32)?;
+        match &upload {
+            Upload::Begin { id, size, .. } => {
+                if *size == 0 || *size > MAX_UPLOAD_BYTES {
+                    return Err(ProtocolError::new(
+                        ErrorCode::TooLarge,
+                        format!("an upload of {size} bytes: 1 to {MAX_UPLOAD_BYTES} may be sent"),
+                    ));
+                }
+                if id.len() > 64 {
+                    return Err(ProtocolError::new(
+                        ErrorCode::Invalid,
+                        "a content id of over 64 bytes",
+                    ));
+                }
+            }
+            Upload::Bytes { bytes, .. } => {
+                if bytes.is_empty() || bytes.len() > CHUNK_BYTES {
+                    return Err(ProtocolError::new(
+                        ErrorCode::Invalid,
+                        format!(
+                            "an upload piece of {} bytes: 1 to {CHUNK_BYTES} may be sent",
+                            bytes.len()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(upload)
+    }
+
+    /// The request it belongs to.
+    pub fn request(&self) -> u32 {
+        match self {
+            Upload::Begin { request, .. } | Upload::Bytes { request, .. } => *request,
         }
     }
 }

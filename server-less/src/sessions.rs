@@ -24,7 +24,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use assets::{AssetKind, BlobStore, ContentId};
+use assets::{AssetKind, BlobStore, Codec, ContentId, Manifest};
 use ledger::{Address, Amount, ChainId, Keypair, LedgerError, TxId};
 use market::catalogue::{Cursor, Page, PriceBasis, PriceRange, Query, Range, Side, Sort};
 use market::trade::{Action, Party, Stage};
@@ -46,7 +46,7 @@ use crate::protocol::{
     self, Avatars, Browse, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, CHUNK_BYTES, Card,
     ClientMessage, ErrorCode, Event, Holding, JoinReply, JoinRequest, MAX_AVATARS_PER_UPDATE,
     MAX_JOIN_FRAME_BYTES, Move, PlayerInfo, ProtocolError, ServerMessage, SessionState, Shown,
-    TICK_HZ, TradeAction, TradeView, TxState, VERSION, WorldInfo,
+    TICK_HZ, TradeAction, TradeView, TxState, Upload, VERSION, WorldInfo,
 };
 use crate::worlds::World;
 
@@ -61,6 +61,10 @@ const CHUNKS_PER_TICK: usize = 4;
 /// Reliable messages read from one client per tick; the rest wait in
 /// renet's bounded channel (a client that overfills it is dropped).
 const MESSAGES_PER_TICK: usize = 16;
+/// Upload pieces read from one client per tick (16 KiB each: 5 MiB/s).
+const UPLOAD_CHUNKS_PER_TICK: usize = 16;
+/// Bytes of unfinished uploads the host holds for all players together.
+const MAX_UPLOADING_BYTES: u64 = 64 << 20;
 /// Trade windows one player may be part of.
 const MAX_TRADES: usize = 2;
 /// Actions waiting on one trade window.
@@ -231,6 +235,7 @@ impl Sessions {
             watched: HashMap::new(),
             trades: HashMap::new(),
             next_trade: 1,
+            uploading: 0,
             replies,
             inbox,
             settings,
@@ -504,6 +509,14 @@ struct Download {
     offset: usize,
 }
 
+/// A blob a client is uploading.
+struct Uploading {
+    request: u32,
+    id: ContentId,
+    size: u64,
+    bytes: Vec<u8>,
+}
+
 /// One connected client.
 struct Session {
     account: Address,
@@ -517,6 +530,10 @@ struct Session {
     in_flight: usize,
     balance: Option<Amount>,
     downloads: VecDeque<Download>,
+    upload: Option<Uploading>,
+    /// An upload refused or abandoned: its pieces still on the way are
+    /// dropped without a strike.
+    dropped_upload: Option<u32>,
     trades: Vec<u64>,
     messages: Bucket,
     moves: Bucket,
@@ -571,6 +588,8 @@ struct Server {
     watched: HashMap<TxId, ClientId>,
     trades: HashMap<u64, TradeSlot>,
     next_trade: u64,
+    /// Bytes reserved by unfinished uploads.
+    uploading: u64,
     replies: SyncSender<Reply>,
     inbox: Receiver<Reply>,
     settings: SessionSettings,
@@ -723,6 +742,8 @@ impl Server {
                 in_flight: 0,
                 balance: None,
                 downloads: VecDeque::new(),
+                upload: None,
+                dropped_upload: None,
                 trades: Vec::new(),
                 messages: Bucket::new(rate, rate * 2.0),
                 moves: Bucket::new(per_tick * 1.5, per_tick),
@@ -740,6 +761,9 @@ impl Server {
         };
         if session.state == SessionState::InWorld {
             self.leave_world(client, &session);
+        }
+        if let Some(upload) = &session.upload {
+            self.uploading -= upload.size;
         }
         self.watched.retain(|_, watcher| *watcher != client);
         for trade in session.trades {
@@ -810,6 +834,12 @@ impl Server {
                 Ok(update) => self.moved(client, update),
                 Err(err) => self.breach(client, None, &err),
             }
+        }
+        for _ in 0..UPLOAD_CHUNKS_PER_TICK {
+            let Some(bytes) = self.renet.receive_message(client, CHANNEL_ASSETS) else {
+                break;
+            };
+            self.upload(client, &bytes);
         }
         for _ in 0..MESSAGES_PER_TICK {
             let Some(bytes) = self.renet.receive_message(client, CHANNEL_RELIABLE) else {
@@ -911,7 +941,7 @@ impl Server {
                             let holding = |asset: &ledger::Asset| Holding {
                                 asset: asset.id,
                                 owner: asset.owner,
-                                rented: asset.rental.map(|rental| (rental.renter, rental.ends_at)),
+                                rented: asset.rental,
                                 listing: asset.listing.map(|listing| listing.0),
                             };
                             ServerMessage::Inventory {
@@ -919,9 +949,19 @@ impl Server {
                                 account: inventory.account,
                                 owned: inventory.owned.iter().map(holding).collect(),
                                 renting: inventory.renting.iter().map(holding).collect(),
+                                now: inventory.now,
                             }
                         }
                         Err(err) => unavailable(request, &err),
+                    })
+                });
+            }
+            ClientMessage::Quote { request, ask } => {
+                let account = self.sessions[&client].account;
+                self.ask(client, async move |handle: HostHandle| {
+                    Some(match handle.quote(account, ask).await {
+                        Ok(quote) => ServerMessage::Quote { request, quote },
+                        Err(err) => refused(Some(request), ErrorCode::Refused, err.to_string()),
                     })
                 });
             }
@@ -1007,6 +1047,9 @@ impl Server {
         };
         if session.state == SessionState::InWorld {
             self.leave_world(client, &session);
+        }
+        if let Some(upload) = &session.upload {
+            self.uploading -= upload.size;
         }
         let mut session = session;
         let world = &mut self.worlds[index];
@@ -1214,6 +1257,160 @@ impl Server {
                 Err(err) => Err(err.to_string()),
             };
             deliver(&replies, Reply::Blob(client, request, result));
+        });
+    }
+
+    fn upload(&mut self, client: ClientId, bytes: &[u8]) {
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        let upload = Upload::decode(bytes).and_then(|upload| match session.state {
+            SessionState::InWorld => Ok(upload),
+            SessionState::Connected => Err(ProtocolError::new(
+                ErrorCode::WrongState,
+                "upload before hello: enter a world first",
+            )),
+        });
+        match upload {
+            Ok(Upload::Begin { request, id, size }) => {
+                if !session.messages.take() {
+                    session.dropped_upload = Some(request);
+                    let err = ProtocolError::new(
+                        ErrorCode::RateLimited,
+                        "too many messages a second: upload dropped",
+                    );
+                    self.breach(client, Some(request), &err);
+                    return;
+                }
+                if session.in_flight >= MAX_IN_FLIGHT {
+                    session.dropped_upload = Some(request);
+                    let err = ProtocolError::new(
+                        ErrorCode::Busy,
+                        format!("{MAX_IN_FLIGHT} requests are waiting: wait for their answers"),
+                    );
+                    self.breach(client, Some(request), &err);
+                    return;
+                }
+                self.begin_upload(client, request, &id, size);
+            }
+            Ok(Upload::Bytes {
+                request,
+                offset,
+                bytes,
+            }) => self.upload_bytes(client, request, offset, &bytes),
+            Err(err) => {
+                let request = protocol::decode::<Upload>(bytes, usize::MAX)
+                    .ok()
+                    .map(|upload| upload.request());
+                if let Some(request) = request {
+                    self.drop_upload(client, request);
+                }
+                self.breach(client, request, &err);
+            }
+        }
+    }
+
+    fn begin_upload(&mut self, client: ClientId, request: u32, id: &[u8], size: u64) {
+        let id = match ContentId::from_bytes(id) {
+            Ok(id) => id,
+            Err(err) => {
+                let err = ProtocolError::new(ErrorCode::Invalid, format!("content id: {err}"));
+                self.drop_upload(client, request);
+                self.breach(client, Some(request), &err);
+                return;
+            }
+        };
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        if session.upload.is_some() {
+            session.dropped_upload = Some(request);
+            let err = ProtocolError::new(
+                ErrorCode::Busy,
+                "an upload is under way: wait until it is stored",
+            );
+            self.breach(client, Some(request), &err);
+            return;
+        }
+        if self.uploading + size > MAX_UPLOADING_BYTES {
+            session.dropped_upload = Some(request);
+            let message = format!(
+                "the host is taking {} MiB of other uploads: try again shortly",
+                self.uploading >> 20
+            );
+            self.send(client, &refused(Some(request), ErrorCode::Busy, message));
+            return;
+        }
+        self.uploading += size;
+        session.in_flight += 1;
+        session.upload = Some(Uploading {
+            request,
+            id,
+            size,
+            bytes: Vec::new(),
+        });
+    }
+
+    fn drop_upload(&mut self, client: ClientId, request: u32) {
+        if let Some(session) = self.sessions.get_mut(&client) {
+            session.dropped_upload = Some(request);
+        }
+    }
+
+    fn upload_bytes(&mut self, client: ClientId, request: u32, offset: u64, bytes: &[u8]) {
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        if session.dropped_upload == Some(request) {
+            return;
+        }
+        let fits = session.upload.as_ref().is_some_and(|upload| {
+            upload.request == request
+                && upload.bytes.len() as u64 == offset
+                && offset + bytes.len() as u64 <= upload.size
+        });
+        if !fits {
+            let abandoned = session.upload.take();
+            session.dropped_upload = Some(request);
+            let request = match abandoned {
+                Some(upload) => {
+                    self.uploading -= upload.size;
+                    self.answered(client);
+                    upload.request
+                }
+                None => request,
+            };
+            let err = ProtocolError::new(
+                ErrorCode::Invalid,
+                format!(
+                    "an upload piece at {offset} for request {request} is out of order, past the size or for no upload: the upload is abandoned"
+                ),
+            );
+            self.breach(client, Some(request), &err);
+            return;
+        }
+        let Some(upload) = session.upload.as_mut() else {
+            return;
+        };
+        upload.bytes.extend_from_slice(bytes);
+        if (upload.bytes.len() as u64) < upload.size {
+            return;
+        }
+        let Some(upload) = session.upload.take() else {
+            return;
+        };
+        self.uploading -= upload.size;
+        let blobs = self.blobs.clone();
+        let replies = self.replies.clone();
+        self.runtime.spawn_blocking(move || {
+            let message = match store_upload(&blobs, &upload) {
+                Ok(()) => ServerMessage::Stored {
+                    request: upload.request,
+                    id: upload.id.to_bytes(),
+                },
+                Err(err) => error(Some(upload.request), &err),
+            };
+            deliver(&replies, Reply::Answer(client, message));
         });
     }
 
@@ -1700,6 +1897,34 @@ fn deliver(replies: &SyncSender<Reply>, reply: Reply) {
         Ok(()) | Err(TrySendError::Disconnected(_)) => {}
         Err(TrySendError::Full(_)) => warn!("session answers queue full: an answer was dropped"),
     }
+}
+
+/// Checks a whole upload against its content id (and a manifest's
+/// fields) and stores it, synced: the uploader may hold the only copy.
+fn store_upload(blobs: &BlobStore, upload: &Uploading) -> Result<(), ProtocolError> {
+    if !upload.id.matches(&upload.bytes) {
+        return Err(ProtocolError::new(
+            ErrorCode::Invalid,
+            format!("the uploaded bytes are not {}", upload.id),
+        ));
+    }
+    if upload.id.codec() == Codec::Json {
+        Manifest::from_json(&upload.bytes).map_err(|err| {
+            ProtocolError::new(ErrorCode::Invalid, format!("not a valid manifest: {err}"))
+        })?;
+    }
+    let stored = blobs
+        .put(upload.id.codec(), &upload.bytes)
+        .and_then(|_| blobs.sync());
+    stored.map_err(|err| {
+        warn!(%err, id = %upload.id, "an upload could not be stored");
+        ProtocolError::new(
+            ErrorCode::Unavailable,
+            format!("could not be stored: {err}"),
+        )
+    })?;
+    info!(id = %upload.id, bytes = upload.size, "stored an upload");
+    Ok(())
 }
 
 fn unavailable(request: u32, err: &HostError) -> ServerMessage {

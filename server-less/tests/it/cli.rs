@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-fn plaza_host(home: &std::path::Path) -> Command {
+pub(crate) fn plaza_host(home: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_plaza-host"));
     command.arg("--home").arg(home).env("RUST_LOG", "info");
     command
@@ -88,7 +88,7 @@ pub(crate) fn use_free_ports(home: &std::path::Path) -> std::net::SocketAddr {
 }
 
 /// Starts `plaza-host run` and waits until its log says `ready`.
-fn start(home: &std::path::Path, ready: &str) -> std::process::Child {
+pub(crate) fn start(home: &std::path::Path, ready: &str) -> std::process::Child {
     let mut run = plaza_host(home)
         .arg("run")
         .stderr(Stdio::piped())

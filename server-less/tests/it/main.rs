@@ -7,4 +7,5 @@
 mod cli;
 mod common;
 mod host;
+mod player;
 mod world;

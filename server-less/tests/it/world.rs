@@ -139,7 +139,11 @@ async fn a_rental_over_udp_is_listed_rented_shown_and_settled_by_the_ledger() {
         .iter()
         .find(|h| h.asset == asset)
         .expect("dee's inventory shows the use right");
-    assert_eq!(right.rented, Some((dee.key().address(), T0 + 2 * 3_600)));
+    let rental = right.rented.expect("rented");
+    assert_eq!(
+        (rental.renter, rental.ends_at),
+        (dee.key().address(), T0 + 2 * 3_600)
+    );
     cy.wait_for("the rental started event", WAIT, |m| match m {
         ServerMessage::Event(Event::RentalStarted(rental)) if rental.asset == asset => Some(()),
         _ => None,
@@ -605,5 +609,105 @@ async fn bad_input_is_refused_or_dropped_and_the_host_keeps_serving_others() {
         )
         .unwrap();
     assert_eq!(hits.len(), 5);
+    sessions.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_checked_against_their_content_id_before_they_are_stored() {
+    use assets::{Codec, ContentId};
+    use protocol::{CHANNEL_ASSETS, Upload};
+
+    let net = Net::new();
+    let sessions = net.serve().await;
+    let join = sessions.join_addr();
+    let mut ada = player(&net, join, "ada", "Plaza Square");
+
+    // A blob of several pieces arrives whole and can be fetched back.
+    let blob: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let id = ada.upload(Codec::Raw, &blob, WAIT).unwrap();
+    assert_eq!(ada.fetch(&id, WAIT).unwrap(), blob);
+
+    let answer = |client: &mut Client, request: u32| {
+        client
+            .wait_for("an upload's answer", WAIT, |m| match m {
+                ServerMessage::Error {
+                    request: Some(r),
+                    code,
+                    message,
+                } if *r == request => Some(Err((*code, message.clone()))),
+                ServerMessage::Stored { request: r, .. } if *r == request => Some(Ok(())),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let send = |client: &mut Client, upload: &Upload| {
+        client.send_raw(CHANNEL_ASSETS, protocol::encode(upload));
+    };
+
+    // Bytes that are not the named content: refused, nothing stored.
+    let claimed = ContentId::of(Codec::Raw, b"what was promised");
+    send(
+        &mut ada,
+        &Upload::Begin {
+            request: 900,
+            id: claimed.to_bytes(),
+            size: 17,
+        },
+    );
+    send(
+        &mut ada,
+        &Upload::Bytes {
+            request: 900,
+            offset: 0,
+            bytes: b"something else!!!".to_vec(),
+        },
+    );
+    let (code, message) = answer(&mut ada, 900).unwrap_err();
+    assert_eq!(code, ErrorCode::Invalid);
+    assert!(message.contains("not"), "{message}");
+    assert_eq!(
+        ada.fetch(&claimed, WAIT).unwrap_err().to_string(),
+        format!("NotFound: this host has no blob {claimed}")
+    );
+
+    // A manifest that is not one is refused, though its id is right.
+    let junk = b"{\"name\": 1}".to_vec();
+    let err = ada.upload(Codec::Json, &junk, WAIT).unwrap_err();
+    assert!(err.to_string().contains("not a valid manifest"), "{err}");
+
+    // Pieces out of order, or for no upload, end the upload with a reason.
+    send(
+        &mut ada,
+        &Upload::Begin {
+            request: 901,
+            id: ContentId::of(Codec::Raw, &[1; 40]).to_bytes(),
+            size: 40,
+        },
+    );
+    send(
+        &mut ada,
+        &Upload::Bytes {
+            request: 901,
+            offset: 20,
+            bytes: vec![1; 20],
+        },
+    );
+    let (code, _) = answer(&mut ada, 901).unwrap_err();
+    assert_eq!(code, ErrorCode::Invalid);
+    // Too large to take at all.
+    send(
+        &mut ada,
+        &Upload::Begin {
+            request: 902,
+            id: claimed.to_bytes(),
+            size: protocol::MAX_UPLOAD_BYTES + 1,
+        },
+    );
+    let (code, _) = answer(&mut ada, 902).unwrap_err();
+    assert_eq!(code, ErrorCode::TooLarge);
+
+    // And the next good upload goes through.
+    let id = ada.upload(Codec::Raw, b"a small blob", WAIT).unwrap();
+    assert_eq!(ada.fetch(&id, WAIT).unwrap(), b"a small blob");
     sessions.stop().await;
 }

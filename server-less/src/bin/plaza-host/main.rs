@@ -3,6 +3,8 @@
 // A command-line tool answers on its standard output and error.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod player;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -63,6 +65,28 @@ enum Command {
         /// How long to play, in seconds.
         #[arg(long, default_value_t = 60)]
         seconds: u64,
+    },
+    /// Your wallet: a key sealed with a passphrase (the host never sees
+    /// it), and your account as the host sees it.
+    Wallet {
+        #[command(flatten)]
+        player: player::PlayerArgs,
+        #[command(subcommand)]
+        command: player::WalletCommand,
+    },
+    /// Browse, list, rent, buy, return and cancel, from the terminal.
+    Market {
+        #[command(flatten)]
+        player: player::PlayerArgs,
+        #[command(subcommand)]
+        command: player::MarketCommand,
+    },
+    /// Bring your own 3D models into Plaza.
+    Asset {
+        #[command(flatten)]
+        player: player::PlayerArgs,
+        #[command(subcommand)]
+        command: player::AssetCommand,
     },
     /// Measure this machine.
     #[command(subcommand)]
@@ -251,6 +275,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             bot::wander(&mut client, &world, std::time::Duration::from_secs(seconds))?;
             client.disconnect();
         }
+        Command::Wallet { player, command } => player::wallet(&player, command)?,
+        Command::Market { player, command } => player::market(&player, command)?,
+        Command::Asset { player, command } => player::asset(&player, command)?,
         Command::Status => {
             let config = home.load_config()?;
             let ledger = match ledger::Ledger::open(home.ledger()) {
