@@ -1,5 +1,7 @@
-//! `plaza-host bench finality`: how long a rent takes from submission to
-//! its block, under a steady load, on a solo host.
+//! `plaza-host bench finality`: how long a rent takes from a player's
+//! client sending it to the client hearing it is final, under a steady
+//! load, on a solo host; and `plaza-host bench world`: the host's tick
+//! under a crowd of walking bots.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,14 +10,12 @@ use std::time::{Duration, Instant};
 use ledger::{AssetId, Keypair, ListingId, Operation, RentTerms, SignedTransaction, TxId};
 use rand::rngs::OsRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::broadcast::error::RecvError;
 use tracing::info;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::HostError;
 use crate::home::{self, DEMO_ACCOUNTS, Home, Signer};
 use crate::host::Host;
-use crate::mempool::Added;
 use crate::node::HostHandle;
 
 /// How the finality benchmark runs.
@@ -57,6 +57,7 @@ pub async fn finality(home: &Home, options: FinalityOptions) -> Result<FinalityR
     let host = Host::start(home, Arc::new(SystemClock))?;
     let handle = host.handle();
     let count = (options.rate * options.seconds) as usize;
+    let chain_id = made.chain_id.clone();
     let mut signer = Signer::new(made.chain_id);
     let deadline = || SystemClock.now() + 600;
 
@@ -141,59 +142,135 @@ pub async fn finality(home: &Home, options: FinalityOptions) -> Result<FinalityR
         "load begins"
     );
 
-    // The load: one rent of a fresh listing every 1/rate seconds, from the
-    // renters in turn; each timed from submission to its block.
-    let mut events = handle.subscribe();
+    // The load, over world sessions as players send it: one rent of a
+    // fresh listing every 1/rate seconds, from the renters in turn, each
+    // timed from the moment its client sends it to the moment the client
+    // hears it is final.
+    let sessions = crate::sessions::Sessions::start(
+        handle.clone(),
+        host.blobs(),
+        crate::worlds::builtin(),
+        crate::sessions::SessionSettings::default(),
+    )
+    .await?;
+    let join = sessions.join_addr();
+    let rate = options.rate;
+    let valid_until = deadline() + 3_600;
+    let total = listings.len().min(count);
+    let load = tokio::task::spawn_blocking(move || {
+        rent_over_sessions(
+            join,
+            &renters[..RENTING_CLIENTS.min(renters.len())],
+            &listings[..total],
+            &chain_id,
+            rate,
+            valid_until,
+        )
+    })
+    .await
+    .map_err(|_| HostError::Stopped)?;
+    sessions.stop().await;
+    host.stop().await?;
+    let mut report = load?;
+    report.latencies.sort_unstable();
+    Ok(report)
+}
+
+/// Clients the finality load is sent from (each well inside a player's
+/// message rate at the default load).
+const RENTING_CLIENTS: usize = 20;
+
+/// Sends rents of `listings` at `rate` from clients for `renters`, and
+/// times each from sending to hearing it is final.
+fn rent_over_sessions(
+    join: std::net::SocketAddr,
+    renters: &[Keypair],
+    listings: &[ListingId],
+    chain_id: &ledger::ChainId,
+    rate: u32,
+    valid_until: ledger::Timestamp,
+) -> Result<FinalityReport, HostError> {
+    use crate::protocol::{ClientMessage, ServerMessage, TxState};
+
+    let wait = Duration::from_secs(10);
+    let mut clients = Vec::with_capacity(renters.len());
+    for renter in renters {
+        let mut client = crate::client::Client::connect(join, renter, wait)?;
+        client.enter("Plaza Square", wait)?;
+        clients.push(client);
+    }
+    info!(
+        listings = listings.len(),
+        clients = clients.len(),
+        "load begins"
+    );
+    let mut nonces = vec![0u64; clients.len()];
     let mut sent: HashMap<TxId, Instant> = HashMap::new();
-    let mut latencies = Vec::new();
-    let mut applied = 0;
-    let gap = Duration::from_secs_f64(1.0 / f64::from(options.rate.max(1)));
-    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut latencies = Vec::with_capacity(listings.len());
+    let (mut applied, mut decided, mut refused) = (0, 0, 0);
+    let gap = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let start = Instant::now();
     let mut next = 0usize;
-    let total = listings.len().min(count);
-    let mut decided = 0;
-    while decided < next || next < total {
-        let due = start + gap * next as u32;
-        tokio::select! {
-            _ = tokio::time::sleep_until(due.into()), if next < total => {
-                let renter = &renters[rng.gen_range(0..renters.len())];
-                let op = Operation::Rent { listing: listings[next], periods: 1 };
-                let tx = signer.sign(renter, op, deadline());
-                let at = Instant::now();
-                match handle.submit(tx).await? {
-                    Added::New(id) | Added::Duplicate(id) => {
-                        sent.insert(id, at);
-                    }
-                }
-                next += 1;
+    let mut last_heard = Instant::now();
+    while decided + refused < next || next < listings.len() {
+        while next < listings.len() && start + gap * next as u32 <= Instant::now() {
+            let who = next % clients.len();
+            let tx = ledger::Transaction {
+                chain_id: chain_id.clone(),
+                signer: renters[who].address(),
+                nonce: nonces[who],
+                valid_until,
+                op: Operation::Rent {
+                    listing: listings[next],
+                    periods: 1,
+                },
             }
-            event = events.recv() => {
-                let event = match event {
-                    Ok(event) => event,
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return Err(HostError::Stopped),
-                };
-                let now = Instant::now();
-                for result in &event.block.results {
-                    if let Some(at) = sent.remove(&result.id) {
-                        latencies.push(now - at);
-                        decided += 1;
-                        if result.outcome.is_ok() {
-                            applied += 1;
+            .sign(&renters[who]);
+            nonces[who] += 1;
+            sent.insert(tx.id(), Instant::now());
+            clients[who].send(&ClientMessage::Submit {
+                request: next as u32,
+                tx,
+            });
+            next += 1;
+        }
+        for client in &mut clients {
+            client.pump()?;
+            for message in client.drain() {
+                match message {
+                    ServerMessage::Tx {
+                        id,
+                        state: state @ (TxState::Applied { .. } | TxState::Rejected { .. }),
+                        ..
+                    } => {
+                        if let Some(at) = sent.remove(&id) {
+                            latencies.push(at.elapsed());
+                            decided += 1;
+                            last_heard = Instant::now();
+                            if matches!(state, TxState::Applied { .. }) {
+                                applied += 1;
+                            }
                         }
                     }
-                }
-                for (id, _) in &event.dropped {
-                    if sent.remove(id).is_some() {
-                        decided += 1;
+                    ServerMessage::Error { message, .. } => {
+                        tracing::warn!(%message, "a rent was refused");
+                        refused += 1;
                     }
+                    _ => {}
                 }
             }
         }
+        if next == listings.len() && last_heard.elapsed() > wait {
+            return Err(HostError::Timeout {
+                what: "the last rents to be final",
+                secs: wait.as_secs(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
-    host.stop().await?;
-    latencies.sort_unstable();
+    for client in &mut clients {
+        client.disconnect();
+    }
     Ok(FinalityReport {
         submitted: next,
         applied,

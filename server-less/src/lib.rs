@@ -20,6 +20,7 @@ pub mod mempool;
 pub mod node;
 pub mod protocol;
 pub mod sessions;
+mod transport;
 pub mod wallet;
 pub mod worlds;
 

@@ -31,10 +31,7 @@ use market::trade::{Action, Party, Stage};
 use market::{MarketError, TradeWindow};
 use rand::RngCore;
 use renet::{ClientId, RenetServer, ServerEvent};
-use renet_netcode::{
-    ConnectToken, NETCODE_USER_DATA_BYTES, NetcodeServerTransport, ServerAuthentication,
-    ServerConfig,
-};
+use renet_netcode::{ConnectToken, NETCODE_USER_DATA_BYTES, ServerAuthentication, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, broadcast};
@@ -48,6 +45,7 @@ use crate::protocol::{
     MAX_JOIN_FRAME_BYTES, Move, PlayerInfo, ProtocolError, ServerMessage, SessionState, Shown,
     TICK_HZ, TradeAction, TradeView, TxState, Upload, VERSION, WorldInfo,
 };
+use crate::transport::Transport;
 use crate::worlds::World;
 
 /// Requests one client may have waiting for the ledger.
@@ -182,7 +180,7 @@ impl Sessions {
         let mut private_key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut private_key);
         let protocol_id = protocol::protocol_id(&chain_id);
-        let transport = NetcodeServerTransport::new(
+        let transport = Transport::new(
             ServerConfig {
                 current_time: unix_time(),
                 max_clients: settings.max_players.clamp(1, 1024),
@@ -577,7 +575,7 @@ enum Reply {
 
 struct Server {
     renet: RenetServer,
-    transport: NetcodeServerTransport,
+    transport: Transport,
     handle: HostHandle,
     events: broadcast::Receiver<Arc<BlockEvent>>,
     runtime: tokio::runtime::Handle,
@@ -653,9 +651,7 @@ impl Server {
                 let elapsed = now - last;
                 last = now;
                 self.renet.update(elapsed);
-                if let Err(err) = self.transport.update(elapsed, &mut self.renet) {
-                    debug!(%err, "netcode update");
-                }
+                self.transport.update(elapsed, &mut self.renet);
             }
             if next + period > now {
                 next += period;
@@ -685,9 +681,7 @@ impl Server {
     fn tick(&mut self, elapsed: Duration, since_tick: Duration) {
         self.tick = self.tick.wrapping_add(1);
         self.renet.update(elapsed);
-        if let Err(err) = self.transport.update(elapsed, &mut self.renet) {
-            debug!(%err, "netcode update");
-        }
+        self.transport.update(elapsed, &mut self.renet);
         while let Some(event) = self.renet.get_event() {
             match event {
                 ServerEvent::ClientConnected { client_id } => self.connected(client_id),

@@ -105,7 +105,8 @@ enum Bench {
         #[arg(long, default_value_t = 10)]
         seconds: u32,
     },
-    /// Time rents from submission to their block on a solo host under a
+    /// Time rents from a player's client sending them to the client
+    /// hearing they are final, over world sessions on a solo host under a
     /// steady load (a throwaway network in a temporary directory).
     Finality {
         /// Rents submitted per second.
