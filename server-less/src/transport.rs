@@ -24,8 +24,25 @@ use tracing::{debug, warn};
 /// Batches waiting for the sender thread.
 const OUTBOX_BATCHES: usize = 4;
 
-/// One tick's datagrams.
-type Batch = Vec<(SocketAddr, Vec<u8>)>;
+/// One tick's datagrams, end to end in one buffer.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    /// Each datagram's address and end in `bytes`.
+    datagrams: Vec<(SocketAddr, usize)>,
+}
+
+impl Batch {
+    fn push(&mut self, addr: SocketAddr, datagram: &[u8]) {
+        self.bytes.extend_from_slice(datagram);
+        self.datagrams.push((addr, self.bytes.len()));
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.datagrams.clear();
+    }
+}
 
 /// The server's side of the session socket.
 pub(crate) struct Transport {
@@ -49,8 +66,10 @@ impl Transport {
             .name("plaza-send".into())
             .spawn(move || {
                 for mut batch in batches {
-                    for (addr, datagram) in &batch {
-                        send(&out, datagram, *addr);
+                    let mut start = 0;
+                    for &(addr, end) in &batch.datagrams {
+                        send(&out, &batch.bytes[start..end], addr);
+                        start = end;
                     }
                     batch.clear();
                     // Dropped when the tick has enough spares.
@@ -109,7 +128,7 @@ impl Transport {
             };
             for packet in packets {
                 match self.netcode.generate_payload_packet(client, &packet) {
-                    Ok((addr, datagram)) => batch.push((addr, datagram.to_vec())),
+                    Ok((addr, datagram)) => batch.push(addr, datagram),
                     Err(err) => {
                         debug!(client, %err, "a packet could not be sealed");
                         break;
@@ -117,7 +136,7 @@ impl Transport {
                 }
             }
         }
-        if batch.is_empty() {
+        if batch.datagrams.is_empty() {
             return;
         }
         if let Some(outbox) = &self.outbox
