@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use assets::{Codec, ContentId};
 use ledger::{ChainId, Keypair, SignedTransaction, TxId};
 use renet::RenetClient;
-use renet_netcode::{ClientAuthentication, ConnectToken, NetcodeClientTransport};
+use renet_netcode::{ClientAuthentication, ConnectToken};
 use tracing::warn;
 
 use crate::error::HostError;
@@ -24,6 +24,7 @@ use crate::protocol::{
     MAX_JOIN_FRAME_BYTES, Move, PlayerInfo, ProtocolError, Quote, QuoteAsk, ServerMessage,
     TradeAction, TradeView, TxState, Upload, VERSION, WorldInfo,
 };
+use crate::transport::ClientTransport;
 
 /// Messages kept for the caller at most; older ones are dropped first.
 const INBOX: usize = 4_096;
@@ -53,7 +54,7 @@ pub struct Welcome {
 pub struct Client {
     key: Keypair,
     renet: RenetClient,
-    transport: NetcodeClientTransport,
+    transport: ClientTransport,
     last: Instant,
     next_request: u32,
     move_seq: u32,
@@ -174,7 +175,7 @@ impl Client {
         let bind = SocketAddr::new(ip, 0);
         let socket =
             UdpSocket::bind(bind).map_err(|err| HostError::net("binding a UDP socket", err))?;
-        let transport = NetcodeClientTransport::new(
+        let transport = ClientTransport::new(
             unix_time(),
             ClientAuthentication::Secure {
                 connect_token: token,
@@ -231,8 +232,8 @@ impl Client {
         let elapsed = now - self.last;
         self.last = now;
         self.renet.update(elapsed);
-        if let Err(err) = self.transport.update(elapsed, &mut self.renet) {
-            return Err(HostError::Disconnected(err.to_string()));
+        if let Err(reason) = self.transport.update(elapsed, &mut self.renet) {
+            return Err(HostError::Disconnected(reason));
         }
         if let Some(reason) = self.renet.disconnect_reason() {
             return Err(HostError::Disconnected(reason.to_string()));
@@ -260,8 +261,8 @@ impl Client {
         // Avatars not heard of for two keyframes have left the view.
         self.avatars
             .retain(|_, (_, heard)| now.duration_since(*heard) < Duration::from_secs(2));
-        if let Err(err) = self.transport.send_packets(&mut self.renet) {
-            return Err(HostError::Disconnected(err.to_string()));
+        if let Err(reason) = self.transport.send_packets(&mut self.renet) {
+            return Err(HostError::Disconnected(reason));
         }
         Ok(())
     }
