@@ -102,7 +102,7 @@ enum Bench {
         #[arg(long, default_value_t = 200)]
         bots: usize,
         /// Seconds measured, after a 12 s warm-up.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 30)]
         seconds: u32,
     },
     /// Time rents from a player's client sending them to the client
