@@ -160,7 +160,7 @@ pub async fn finality(home: &Home, options: FinalityOptions) -> Result<FinalityR
     let load = tokio::task::spawn_blocking(move || {
         rent_over_sessions(
             join,
-            &renters[..RENTING_CLIENTS.min(renters.len())],
+            &renters[..renting_clients(rate).min(renters.len())],
             &listings[..total],
             &chain_id,
             rate,
@@ -176,9 +176,11 @@ pub async fn finality(home: &Home, options: FinalityOptions) -> Result<FinalityR
     Ok(report)
 }
 
-/// Clients the finality load is sent from (each well inside a player's
-/// message rate at the default load).
-const RENTING_CLIENTS: usize = 20;
+/// Clients the finality load is sent from: enough that each sends at most
+/// 20 a second, well inside a player's message rate, and at least 20.
+fn renting_clients(rate: u32) -> usize {
+    (rate as usize).div_ceil(20).max(20)
+}
 
 /// Sends rents of `listings` at `rate` from clients for `renters`, and
 /// times each from sending to hearing it is final.
@@ -252,7 +254,11 @@ fn rent_over_sessions(
                             }
                         }
                     }
-                    ServerMessage::Error { message, .. } => {
+                    ServerMessage::Error {
+                        request: Some(_),
+                        message,
+                        ..
+                    } => {
                         tracing::warn!(%message, "a rent was refused");
                         refused += 1;
                     }

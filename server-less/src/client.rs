@@ -21,8 +21,8 @@ use crate::error::HostError;
 use crate::protocol::{
     self, AvatarState, Avatars, Browse, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE,
     CHUNK_BYTES, Card, ClientMessage, ErrorCode, Holding, JoinReply, JoinRequest,
-    MAX_JOIN_FRAME_BYTES, Move, PlayerInfo, ProtocolError, Quote, QuoteAsk, ServerMessage,
-    TradeAction, TradeView, TxState, Upload, VERSION, WorldInfo,
+    MAX_JOIN_FRAME_BYTES, MAX_UPLOAD_BYTES, Move, PlayerInfo, ProtocolError, Quote, QuoteAsk,
+    ServerMessage, TradeAction, TradeView, TxState, Upload, VERSION, WorldInfo,
 };
 use crate::transport::ClientTransport;
 
@@ -573,7 +573,7 @@ impl Client {
     }
 
     /// Signs `op` with this client's key, the account's next nonce and a
-    /// validity of [`market::VALID_SECS`] from the last block's time,
+    /// validity of [`market::VALID_SECS`] from the host's time,
     /// submits it and waits until it is final; the transaction's id and
     /// its end (applied, or rejected with the ledger's reason).
     pub fn act(
@@ -613,6 +613,16 @@ impl Client {
         bytes: &[u8],
         timeout: Duration,
     ) -> Result<ContentId, HostError> {
+        if bytes.is_empty() || bytes.len() as u64 > MAX_UPLOAD_BYTES {
+            return Err(ProtocolError::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "{} bytes: a host takes uploads of 1 to {MAX_UPLOAD_BYTES} bytes",
+                    bytes.len()
+                ),
+            )
+            .into());
+        }
         let id = ContentId::of(codec, bytes);
         let request = self.next_request;
         self.next_request = self.next_request.wrapping_add(1);

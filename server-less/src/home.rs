@@ -328,9 +328,14 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), 
     #[cfg(not(unix))]
     let _ = secret;
     let mut file = options.open(path).map_err(|err| HostError::io(path, err))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|err| HostError::io(path, err))
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    if let Err(err) = written {
+        // Half a file would block the next attempt and read as corrupt.
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(HostError::io(path, err));
+    }
+    Ok(())
 }
 
 /// Lower-case hex.

@@ -10,7 +10,11 @@
 //!   messages for everything but movement ([`ClientMessage`],
 //!   [`ServerMessage`]), unreliable ones for avatar state at
 //!   [`TICK_HZ`] ([`Move`], [`Avatars`]), and a reliable channel of its own
-//!   for asset chunks so that a model download never holds up a trade.
+//!   for blobs (the host's chunks of a fetch, a client's [`Upload`]s) so
+//!   that a model moving never holds up a trade. A netcode datagram
+//!   carries every renet packet one side has for the other in an update,
+//!   each framed by a 2-byte length (Plaza's own transport on both ends,
+//!   not renet_netcode's).
 //!
 //! Every message is borsh, refused if longer than its channel's limit or
 //! if bytes are left over, and checked field by field
@@ -26,9 +30,11 @@ use ledger::{
 };
 use renet::{ChannelConfig, ConnectionConfig, SendType};
 
-/// The protocol's version. A client of another version is refused at
-/// hello with [`ErrorCode::WrongVersion`].
-pub const VERSION: u16 = 1;
+/// The protocol's version. It is part of the netcode protocol id, so a
+/// client of another version cannot connect; one that does is refused at
+/// hello with [`ErrorCode::WrongVersion`]. Version 2: uploads, quotes,
+/// bundled datagrams.
+pub const VERSION: u16 = 2;
 /// Avatar updates per second, both ways.
 pub const TICK_HZ: u32 = 20;
 /// Reliable ordered channel: requests, answers, events, trades.

@@ -13,8 +13,10 @@
 //! each client the avatars in its view, and streams asset chunks.
 //!
 //! Everything a client can grow is bounded: requests in flight, watched
-//! transactions, downloads, trade windows, and message rates (a client
-//! that keeps breaking them is disconnected).
+//! transactions, downloads, uploads (one at a time, 16 MiB, 64 MiB for
+//! all players at once, abandoned after 10 s without a piece), trade
+//! windows, and message rates (a client that keeps breaking them is
+//! disconnected).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr, TcpListener as StdTcpListener, UdpSocket};
@@ -63,6 +65,8 @@ const MESSAGES_PER_TICK: usize = 16;
 const UPLOAD_CHUNKS_PER_TICK: usize = 16;
 /// Bytes of unfinished uploads the host holds for all players together.
 const MAX_UPLOADING_BYTES: u64 = 64 << 20;
+/// An upload with no piece for this long is abandoned.
+const UPLOAD_IDLE: Duration = Duration::from_secs(10);
 /// Trade windows one player may be part of.
 const MAX_TRADES: usize = 2;
 /// Actions waiting on one trade window.
@@ -513,6 +517,8 @@ struct Uploading {
     id: ContentId,
     size: u64,
     bytes: Vec<u8>,
+    /// When the last piece arrived.
+    heard: Instant,
 }
 
 /// One connected client.
@@ -700,6 +706,7 @@ impl Server {
         self.drain_blocks();
         if self.tick.is_multiple_of(TICK_HZ) {
             self.expire_trades();
+            self.expire_uploads();
         }
         self.send_avatars();
         self.send_chunks();
@@ -955,7 +962,10 @@ impl Server {
                 self.ask(client, async move |handle: HostHandle| {
                     Some(match handle.quote(account, ask).await {
                         Ok(quote) => ServerMessage::Quote { request, quote },
-                        Err(err) => refused(Some(request), ErrorCode::Refused, err.to_string()),
+                        Err(err @ (HostError::Ledger(_) | HostError::Market(_))) => {
+                            refused(Some(request), ErrorCode::Refused, err.to_string())
+                        }
+                        Err(err) => unavailable(request, &err),
                     })
                 });
             }
@@ -1041,9 +1051,6 @@ impl Server {
         };
         if session.state == SessionState::InWorld {
             self.leave_world(client, &session);
-        }
-        if let Some(upload) = &session.upload {
-            self.uploading -= upload.size;
         }
         let mut session = session;
         let world = &mut self.worlds[index];
@@ -1254,8 +1261,9 @@ impl Server {
         });
     }
 
+    /// A message on the assets channel: an upload's beginning or bytes.
     fn upload(&mut self, client: ClientId, bytes: &[u8]) {
-        let Some(session) = self.sessions.get_mut(&client) else {
+        let Some(session) = self.sessions.get(&client) else {
             return;
         };
         let upload = Upload::decode(bytes).and_then(|upload| match session.state {
@@ -1267,25 +1275,7 @@ impl Server {
         });
         match upload {
             Ok(Upload::Begin { request, id, size }) => {
-                if !session.messages.take() {
-                    session.dropped_upload = Some(request);
-                    let err = ProtocolError::new(
-                        ErrorCode::RateLimited,
-                        "too many messages a second: upload dropped",
-                    );
-                    self.breach(client, Some(request), &err);
-                    return;
-                }
-                if session.in_flight >= MAX_IN_FLIGHT {
-                    session.dropped_upload = Some(request);
-                    let err = ProtocolError::new(
-                        ErrorCode::Busy,
-                        format!("{MAX_IN_FLIGHT} requests are waiting: wait for their answers"),
-                    );
-                    self.breach(client, Some(request), &err);
-                    return;
-                }
-                self.begin_upload(client, request, &id, size);
+                self.begin_upload(client, request, &id, size)
             }
             Ok(Upload::Bytes {
                 request,
@@ -1296,36 +1286,54 @@ impl Server {
                 let request = protocol::decode::<Upload>(bytes, usize::MAX)
                     .ok()
                     .map(|upload| upload.request());
-                if let Some(request) = request {
-                    self.drop_upload(client, request);
+                match request {
+                    Some(request) => self.abandon_upload(client, request, &err),
+                    None => self.breach(client, None, &err),
                 }
-                self.breach(client, request, &err);
             }
         }
     }
 
     fn begin_upload(&mut self, client: ClientId, request: u32, id: &[u8], size: u64) {
-        let id = match ContentId::from_bytes(id) {
-            Ok(id) => id,
-            Err(err) => {
-                let err = ProtocolError::new(ErrorCode::Invalid, format!("content id: {err}"));
-                self.drop_upload(client, request);
-                self.breach(client, Some(request), &err);
-                return;
-            }
-        };
         let Some(session) = self.sessions.get_mut(&client) else {
             return;
         };
-        if session.upload.is_some() {
-            session.dropped_upload = Some(request);
-            let err = ProtocolError::new(
+        let refusal = if !session.messages.take() {
+            Some(ProtocolError::new(
+                ErrorCode::RateLimited,
+                "too many messages a second: upload dropped",
+            ))
+        } else if session.upload.is_some() {
+            Some(ProtocolError::new(
                 ErrorCode::Busy,
                 "an upload is under way: wait until it is stored",
-            );
+            ))
+        } else if session.in_flight >= MAX_IN_FLIGHT {
+            Some(ProtocolError::new(
+                ErrorCode::Busy,
+                format!("{MAX_IN_FLIGHT} requests are waiting: wait for their answers"),
+            ))
+        } else {
+            ContentId::from_bytes(id)
+                .err()
+                .map(|err| ProtocolError::new(ErrorCode::Invalid, format!("content id: {err}")))
+        };
+        if let Some(err) = refusal {
+            // The upload under way, if any, goes on; this one's pieces are
+            // dropped as they come.
+            if session
+                .upload
+                .as_ref()
+                .is_none_or(|upload| upload.request != request)
+            {
+                session.dropped_upload = Some(request);
+            }
             self.breach(client, Some(request), &err);
             return;
         }
+        let Ok(id) = ContentId::from_bytes(id) else {
+            return;
+        };
         if self.uploading + size > MAX_UPLOADING_BYTES {
             session.dropped_upload = Some(request);
             let message = format!(
@@ -1337,56 +1345,75 @@ impl Server {
         }
         self.uploading += size;
         session.in_flight += 1;
+        if session.dropped_upload == Some(request) {
+            session.dropped_upload = None;
+        }
         session.upload = Some(Uploading {
             request,
             id,
             size,
-            bytes: Vec::new(),
+            // Reserved in full already (the protocol caps it), so the
+            // buffer never grows past it.
+            bytes: Vec::with_capacity(usize::try_from(size).unwrap_or(0)),
+            heard: Instant::now(),
         });
     }
 
-    fn drop_upload(&mut self, client: ClientId, request: u32) {
+    /// Ends the upload under way if it is `request` (its reservation and
+    /// request slot freed), drops the rest of `request`'s pieces, and
+    /// answers with `err`.
+    fn abandon_upload(&mut self, client: ClientId, request: u32, err: &ProtocolError) {
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        let active = session
+            .upload
+            .as_ref()
+            .is_some_and(|upload| upload.request == request);
+        if active && let Some(upload) = session.upload.take() {
+            self.uploading -= upload.size;
+            self.answered(client);
+        }
         if let Some(session) = self.sessions.get_mut(&client) {
             session.dropped_upload = Some(request);
         }
+        self.breach(client, Some(request), err);
     }
 
     fn upload_bytes(&mut self, client: ClientId, request: u32, offset: u64, bytes: &[u8]) {
         let Some(session) = self.sessions.get_mut(&client) else {
             return;
         };
-        if session.dropped_upload == Some(request) {
+        let active = session.upload.as_ref().map(|upload| upload.request);
+        if active != Some(request) {
+            if session.dropped_upload == Some(request) {
+                return;
+            }
+            let err = ProtocolError::new(
+                ErrorCode::Invalid,
+                format!("an upload piece for request {request}, which is not under way"),
+            );
+            self.breach(client, Some(request), &err);
             return;
         }
         let fits = session.upload.as_ref().is_some_and(|upload| {
-            upload.request == request
-                && upload.bytes.len() as u64 == offset
-                && offset + bytes.len() as u64 <= upload.size
+            upload.bytes.len() as u64 == offset && offset + bytes.len() as u64 <= upload.size
         });
         if !fits {
-            let abandoned = session.upload.take();
-            session.dropped_upload = Some(request);
-            let request = match abandoned {
-                Some(upload) => {
-                    self.uploading -= upload.size;
-                    self.answered(client);
-                    upload.request
-                }
-                None => request,
-            };
             let err = ProtocolError::new(
                 ErrorCode::Invalid,
                 format!(
-                    "an upload piece at {offset} for request {request} is out of order, past the size or for no upload: the upload is abandoned"
+                    "an upload piece at {offset} is out of order or past the size: the upload is abandoned"
                 ),
             );
-            self.breach(client, Some(request), &err);
+            self.abandon_upload(client, request, &err);
             return;
         }
         let Some(upload) = session.upload.as_mut() else {
             return;
         };
         upload.bytes.extend_from_slice(bytes);
+        upload.heard = Instant::now();
         if (upload.bytes.len() as u64) < upload.size {
             return;
         }
@@ -1406,6 +1433,29 @@ impl Server {
             };
             deliver(&replies, Reply::Answer(client, message));
         });
+    }
+
+    /// Abandons uploads that have had no piece for [`UPLOAD_IDLE`], so a
+    /// player cannot hold the host's upload room by beginning and stalling.
+    fn expire_uploads(&mut self) {
+        let stalled: Vec<(ClientId, u32)> = self
+            .sessions
+            .iter()
+            .filter_map(|(client, session)| {
+                let upload = session.upload.as_ref()?;
+                (upload.heard.elapsed() > UPLOAD_IDLE).then_some((*client, upload.request))
+            })
+            .collect();
+        for (client, request) in stalled {
+            let err = ProtocolError::new(
+                ErrorCode::Refused,
+                format!(
+                    "no piece for {} s: the upload is abandoned",
+                    UPLOAD_IDLE.as_secs()
+                ),
+            );
+            self.abandon_upload(client, request, &err);
+        }
     }
 
     fn trade_invite(&mut self, client: ClientId, request: u32, player: u16) {

@@ -128,6 +128,9 @@ impl Wallet {
         let mut text = serde_json::to_string_pretty(&file)
             .map_err(|err| wallet_error(path, format!("could not be written: {err}")))?;
         text.push('\n');
+        if let Some(dir) = path.parent() {
+            private_dir(dir)?;
+        }
         crate::home::write_file(path, text.as_bytes(), true)?;
         tracing::info!(wallet = %path.display(), %address, "wallet written");
         Ok(Wallet {
@@ -235,7 +238,8 @@ impl Wallet {
 
 /// The key as an unencrypted PKCS#8 PEM document ("PRIVATE KEY").
 pub fn export_pkcs8(key: &Keypair) -> Result<Zeroizing<String>, HostError> {
-    ed25519_dalek::SigningKey::from_bytes(&key.seed())
+    let seed = Zeroizing::new(key.seed());
+    ed25519_dalek::SigningKey::from_bytes(&seed)
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|err| HostError::KeyFormat(format!("PKCS#8 encoding failed: {err}")))
 }
@@ -248,7 +252,8 @@ pub fn import_key(text: &str) -> Result<Keypair, HostError> {
         let key = ed25519_dalek::SigningKey::from_pkcs8_pem(text).map_err(|err| {
             HostError::KeyFormat(format!("not an ed25519 PKCS#8 private key: {err}"))
         })?;
-        return Ok(Keypair::from_seed(key.to_bytes()));
+        let seed = Zeroizing::new(key.to_bytes());
+        return Ok(Keypair::from_seed(*seed));
     }
     let seed = unhex32(text).map_err(|reason| {
         HostError::KeyFormat(format!(
@@ -292,6 +297,22 @@ pub fn path_of(dir: &Path, name: &str) -> Result<PathBuf, HostError> {
         )));
     }
     Ok(dir.join(format!("{name}.{EXTENSION}")))
+}
+
+/// Makes `dir` (and its parents) if missing; a directory made here is
+/// readable by its owner only.
+fn private_dir(dir: &Path) -> Result<(), HostError> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(|err| HostError::io(dir, err))
 }
 
 fn associated(address: &str) -> Vec<u8> {

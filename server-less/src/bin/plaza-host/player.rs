@@ -15,7 +15,9 @@ use ledger::{
     Timestamp,
 };
 use server_less::client::Client;
-use server_less::protocol::{Browse, Card, Holding, MAX_PAGE_HITS, Quote, QuoteAsk, TxState};
+use server_less::protocol::{
+    Browse, Card, Holding, MAX_PAGE_HITS, MAX_UPLOAD_BYTES, Quote, QuoteAsk, TxState,
+};
 use server_less::wallet::{self, Wallet};
 use zeroize::Zeroizing;
 
@@ -340,9 +342,13 @@ pub(crate) fn wallet(args: &PlayerArgs, command: WalletCommand) -> anyhow::Resul
                 );
             }
             for name in names {
-                match Wallet::read(&wallet::path_of(&dir, &name)?) {
+                let read = match wallet::path_of(&dir, &name) {
+                    Ok(path) => Wallet::read(&path),
+                    Err(err) => Err(err),
+                };
+                match read {
                     Ok(wallet) => println!("{name:<16} {}", wallet.address()),
-                    Err(err) => println!("{name:<16} unreadable: {err}"),
+                    Err(err) => println!("{name:<16} unusable: {err}"),
                 }
             }
         }
@@ -447,7 +453,7 @@ fn market_with(client: &mut Client, command: MarketCommand) -> anyhow::Result<()
                     deposit,
                     reserved_for,
                 },
-                expires_at: now + open_for,
+                expires_at: expiry(now, open_for)?,
             };
             act(client, op, "listed for rent")?;
         }
@@ -460,7 +466,7 @@ fn market_with(client: &mut Client, command: MarketCommand) -> anyhow::Result<()
             let op = Operation::ListForSale {
                 asset,
                 price,
-                expires_at: now + open_for,
+                expires_at: expiry(now, open_for)?,
             };
             act(client, op, "listed for sale")?;
         }
@@ -516,14 +522,14 @@ pub(crate) fn asset(args: &PlayerArgs, command: AssetCommand) -> anyhow::Result<
         traits,
     } = command;
     let limits = ImportLimits::default();
+    let most = limits.max_bytes.min(MAX_UPLOAD_BYTES);
     let size = std::fs::metadata(&file)
         .with_context(|| format!("{}", file.display()))?
         .len();
-    if size > limits.max_bytes {
+    if size > most {
         bail!(
-            "{} is {size} bytes; a model may be at most {} bytes",
-            file.display(),
-            limits.max_bytes
+            "{} is {size} bytes; a model may be at most {most} bytes",
+            file.display()
         );
     }
     let glb = std::fs::read(&file).with_context(|| format!("{}", file.display()))?;
@@ -535,28 +541,32 @@ pub(crate) fn asset(args: &PlayerArgs, command: AssetCommand) -> anyhow::Result<
             .unwrap_or("model")
             .to_owned(),
     };
+    // Checked and previewed here first: a file Plaza cannot use is refused
+    // before a passphrase is asked for or the host is contacted.
+    let creator = Wallet::read(&args.path()?)?.address();
+    let request = ImportRequest {
+        name,
+        description,
+        kind,
+        creator: creator.to_string(),
+        attributes: traits,
+        external_url: None,
+        scale,
+    };
+    let prepared = assets::prepare(&glb, &request, &limits)
+        .with_context(|| format!("{} is not a model Plaza can use", file.display()))?;
+    let size = prepared.manifest.bounds.size();
+    println!(
+        "{}: {} triangles, {} textures, {:.2} × {:.2} × {:.2} m",
+        prepared.manifest.name,
+        prepared.facts.triangles,
+        prepared.facts.textures,
+        size[0],
+        size[1],
+        size[2],
+    );
     let mut client = args.connect()?;
     let outcome = (|| -> anyhow::Result<()> {
-        let request = ImportRequest {
-            name,
-            description,
-            kind,
-            creator: client.key().address().to_string(),
-            attributes: traits,
-            external_url: None,
-            scale,
-        };
-        let prepared = assets::prepare(&glb, &request, &limits)
-            .with_context(|| format!("{} is not a model Plaza can use", file.display()))?;
-        println!(
-            "{}: {} triangles, {} textures, {:.2} × {:.2} × {:.2} m",
-            prepared.manifest.name,
-            prepared.facts.triangles,
-            prepared.facts.textures,
-            prepared.manifest.bounds.size()[0],
-            prepared.manifest.bounds.size()[1],
-            prepared.manifest.bounds.size()[2],
-        );
         let upload_wait = Duration::from_secs(300);
         client.upload(Codec::Raw, &glb, upload_wait)?;
         client.upload(Codec::Raw, &prepared.preview, WAIT)?;
@@ -597,6 +607,14 @@ fn act(client: &mut Client, op: Operation, done: &str) -> anyhow::Result<()> {
     }
 }
 
+/// When a listing made at `now` and open for `open_for` seconds expires.
+fn expiry(now: Timestamp, open_for: u64) -> anyhow::Result<Timestamp> {
+    match now.checked_add(open_for) {
+        Some(at) => Ok(at),
+        None => bail!("--open-for {open_for} s is past the end of time"),
+    }
+}
+
 /// The host's time, which listings' expiry counts from.
 fn host_now(client: &mut Client) -> anyhow::Result<Timestamp> {
     Ok(client.account_now(WAIT)?.1)
@@ -604,8 +622,10 @@ fn host_now(client: &mut Client) -> anyhow::Result<Timestamp> {
 
 fn print_quote(quote: &Quote, amount: &str) {
     println!("  {amount:<10} {}", quote.amount);
-    if quote.deposit > 0 {
+    if quote.deposit > 0 && quote.to_renter == 0 {
         println!("  deposit    {} (returned at the end)", quote.deposit);
+    } else if quote.deposit > 0 {
+        println!("  deposit    {} (returned now)", quote.deposit);
     }
     println!("  royalty    {} (to the creator)", quote.royalty);
     println!("  fee        {} (to the network)", quote.fee);
