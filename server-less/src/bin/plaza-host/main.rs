@@ -135,20 +135,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// The platform's data directory for the host.
-fn default_home() -> anyhow::Result<PathBuf> {
+/// Plaza's directory in the platform's data directory: `what` there.
+fn data_dir(what: &str) -> anyhow::Result<PathBuf> {
     let data = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .filter(|path| path.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")));
     match data {
-        Some(data) => Ok(data.join("plaza").join("host")),
-        None => anyhow::bail!("no home directory is known: pass --home <dir>"),
+        Some(data) => Ok(data.join("plaza").join(what)),
+        None => anyhow::bail!("no home directory is known: pass --home <dir> (or --wallets <dir>)"),
     }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let home = Home::new(cli.home.map_or_else(default_home, Ok)?);
+    let home = Home::new(cli.home.map_or_else(|| data_dir("host"), Ok)?);
     match cli.command {
         Command::Init { chain_id } => {
             let made = home::init(&home, chain_id.as_deref(), SystemClock.now())?;

@@ -225,18 +225,9 @@ pub(crate) enum AssetCommand {
 
 impl PlayerArgs {
     fn dir(&self) -> anyhow::Result<PathBuf> {
-        if let Some(dir) = &self.wallets {
-            return Ok(dir.clone());
-        }
-        let data = std::env::var_os("XDG_DATA_HOME")
-            .map(PathBuf::from)
-            .filter(|path| path.is_absolute())
-            .or_else(|| {
-                std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share"))
-            });
-        match data {
-            Some(data) => Ok(data.join("plaza").join("wallets")),
-            None => bail!("no home directory is known: pass --wallets <dir>"),
+        match &self.wallets {
+            Some(dir) => Ok(dir.clone()),
+            None => super::data_dir("wallets"),
         }
     }
 
