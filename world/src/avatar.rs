@@ -1,0 +1,104 @@
+//! The player's own avatar: WASD or the arrows to walk, shift to run,
+//! moved by [`crate::motion`] where the camera looks.
+
+use bevy::prelude::*;
+use server_less::protocol::Gait;
+
+use crate::WorldScene;
+use crate::camera::CameraRig;
+use crate::motion::{self, Intent};
+
+/// The player's avatar.
+#[derive(Component, Debug)]
+pub struct LocalAvatar {
+    /// The way it faces, radians.
+    pub facing: f32,
+    /// How it moves now.
+    pub gait: Gait,
+}
+
+/// Spawns the avatar at the world's spawn point and moves it each frame.
+pub struct AvatarPlugin;
+
+impl Plugin for AvatarPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Startup, spawn_avatar)
+            .add_systems(Update, walk);
+    }
+}
+
+/// An avatar's body: a capsule on the ground.
+pub fn body_mesh() -> Capsule3d {
+    Capsule3d::new(motion::AVATAR_RADIUS, 1.0)
+}
+
+fn spawn_avatar(
+    mut commands: Commands,
+    scene: Res<WorldScene>,
+    meshes: Option<ResMut<Assets<Mesh>>>,
+    materials: Option<ResMut<Assets<StandardMaterial>>>,
+) {
+    let spawn = scene.welcome.world.spawn;
+    let mut avatar = commands.spawn((
+        LocalAvatar {
+            facing: 0.0,
+            gait: Gait::Idle,
+        },
+        Transform::from_xyz(spawn[0], 0.9, spawn[2]),
+        Visibility::default(),
+    ));
+    // Drawn only where there is a renderer (not in headless tests).
+    if let (Some(mut meshes), Some(mut materials)) = (meshes, materials) {
+        avatar.insert((
+            Mesh3d(meshes.add(body_mesh())),
+            MeshMaterial3d(materials.add(StandardMaterial {
+                base_color: Color::srgb(0.2, 0.45, 0.85),
+                ..default()
+            })),
+        ));
+    }
+}
+
+/// What the keys held ask for.
+pub fn intent(keys: &ButtonInput<KeyCode>) -> Intent {
+    let held = |codes: [KeyCode; 2]| codes.iter().any(|code| keys.pressed(*code));
+    let axis = |plus, minus| f32::from(u8::from(plus)) - f32::from(u8::from(minus));
+    Intent {
+        forward: axis(
+            held([KeyCode::KeyW, KeyCode::ArrowUp]),
+            held([KeyCode::KeyS, KeyCode::ArrowDown]),
+        ),
+        right: axis(
+            held([KeyCode::KeyD, KeyCode::ArrowRight]),
+            held([KeyCode::KeyA, KeyCode::ArrowLeft]),
+        ),
+        run: held([KeyCode::ShiftLeft, KeyCode::ShiftRight]),
+    }
+}
+
+fn walk(
+    keys: Res<ButtonInput<KeyCode>>,
+    time: Res<Time>,
+    scene: Res<WorldScene>,
+    rig: Res<CameraRig>,
+    mut avatar: Query<(&mut Transform, &mut LocalAvatar)>,
+) {
+    let Ok((mut transform, mut avatar)) = avatar.single_mut() else {
+        return;
+    };
+    let here = Vec2::new(transform.translation.x, transform.translation.z);
+    let moved = motion::step(
+        here,
+        avatar.facing,
+        intent(&keys),
+        rig.yaw,
+        time.delta_secs(),
+        scene.half_size(),
+        &scene.obstacles,
+    );
+    transform.translation.x = moved.position.x;
+    transform.translation.z = moved.position.y;
+    transform.rotation = Quat::from_rotation_y(moved.facing);
+    avatar.facing = moved.facing;
+    avatar.gait = moved.gait;
+}

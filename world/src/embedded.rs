@@ -1,0 +1,120 @@
+//! The host inside the client: a network of one in the player's data
+//! directory, made on first use, serving sessions on loopback ports of
+//! its own.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use server_less::clock::{Clock, SystemClock};
+use server_less::home::{self, Home};
+use server_less::sessions::Sessions;
+use server_less::{Host, HostError, worlds};
+
+/// What the embedded host's calls return: the host's own errors, with
+/// what to do in words where there is something to do.
+pub type Result<T> = anyhow::Result<T>;
+
+/// A running embedded host.
+pub struct Embedded {
+    runtime: tokio::runtime::Runtime,
+    parts: Option<(Host, Sessions)>,
+    home: Home,
+    join: SocketAddr,
+}
+
+impl Embedded {
+    /// Opens (or first makes) the network in `dir` and serves it: on
+    /// loopback ports of its own with `private`, else on the ports and
+    /// address its config.toml names (as `plaza-host run` does).
+    pub fn start(dir: &Path, private: bool) -> Result<Embedded> {
+        let home = Home::new(dir);
+        if !home.is_initialised() {
+            let made = home::init(&home, None, SystemClock.now())
+                .map_err(|err| anyhow::anyhow!("making a network in {}: {err}", dir.display()))?;
+            tracing::info!(chain = %made.chain_id, home = %dir.display(), "a new network for this world");
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("plaza-host")
+            .enable_all()
+            .build()
+            .map_err(|err| HostError::io(dir, err))?;
+        let started = runtime.block_on(async {
+            let host = Host::start(&home, Arc::new(SystemClock))?;
+            let mut settings = host.config().session_settings();
+            if private {
+                // Loopback ports of its own, so a standalone host can run
+                // beside it.
+                settings.bind = std::net::Ipv4Addr::LOCALHOST.into();
+                settings.join_port = 0;
+                settings.udp_port = 0;
+            }
+            match Sessions::start(host.handle(), host.blobs(), worlds::builtin(), settings).await {
+                Ok(sessions) => Ok((host, sessions)),
+                Err(err) => {
+                    host.stop().await?;
+                    Err(err)
+                }
+            }
+        });
+        let (host, sessions) = started.map_err(|err| {
+            if err.to_string().contains("lock") {
+                anyhow::anyhow!(
+                    "a host is already running in {}: join it with --connect 127.0.0.1:7480, or pass --data <another dir>",
+                    dir.display()
+                )
+            } else {
+                anyhow::Error::from(err)
+            }
+        })?;
+        let join = sessions.join_addr();
+        Ok(Embedded {
+            runtime,
+            parts: Some((host, sessions)),
+            home,
+            join,
+        })
+    }
+
+    /// Where players join.
+    pub fn join_addr(&self) -> SocketAddr {
+        self.join
+    }
+
+    /// Serves until Ctrl-C (SIGINT).
+    pub fn serve_until_interrupted(&self) -> Result<()> {
+        self.runtime
+            .block_on(tokio::signal::ctrl_c())
+            .map_err(|err| HostError::io("Ctrl-C handler", err).into())
+    }
+
+    /// The host's home directory.
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    /// Stops serving and closes the ledger.
+    pub fn stop(mut self) -> Result<()> {
+        self.shut()
+    }
+
+    fn shut(&mut self) -> Result<()> {
+        let Some((host, sessions)) = self.parts.take() else {
+            return Ok(());
+        };
+        self.runtime.block_on(async {
+            sessions.stop().await;
+            host.stop().await
+        })?;
+        Ok(())
+    }
+}
+
+impl Drop for Embedded {
+    fn drop(&mut self) {
+        if let Err(err) = self.shut() {
+            tracing::warn!(%err, "the embedded host did not stop cleanly");
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! `plaza`: walk Plaza's 3D world. With no arguments it starts a host in
+//! this process (a network of one in the platform's data directory) and
+//! enters its first world.
+
+// A command-line program answers on its standard error.
+#![allow(clippy::print_stderr)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use bevy::log::LogPlugin;
+use bevy::prelude::*;
+use clap::Parser;
+use server_less::client::Client;
+use server_less::wallet::{self, Wallet};
+use tracing_subscriber::EnvFilter;
+use world::embedded::Embedded;
+use world::net::{Remotes, Session};
+use world::shot::{ShotPlan, ShotPlugin};
+use world::{WorldScene, avatar, camera, hud, net, scene};
+
+/// Plaza: walk the world, browse, rent and trade.
+#[derive(Parser, Debug)]
+#[command(name = "plaza", version, about)]
+struct Cli {
+    /// Join this host's join endpoint (host:port) instead of starting one
+    /// in this process.
+    #[arg(long)]
+    connect: Option<SocketAddr>,
+    /// The world to enter [default: the host's first].
+    #[arg(long)]
+    world: Option<String>,
+    /// Plaza's data directory [default: $XDG_DATA_HOME/plaza, or
+    /// ~/.local/share/plaza]; the embedded host lives in its `host`.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Play with this wallet (a name in <data>/wallets); needed with
+    /// --connect. Without it the embedded host's demo account ada plays.
+    #[arg(long)]
+    wallet: Option<String>,
+    /// Save a picture of the window once the world has drawn, then exit.
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,wgpu=warn,naga=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let outcome = if has_display() {
+        run(cli)
+    } else {
+        headless(&cli)
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("plaza: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// With no display: say so, and run the host without the world, as
+/// `plaza-host run --init` does, until Ctrl-C.
+fn headless(cli: &Cli) -> anyhow::Result<ExitCode> {
+    eprintln!(
+        "plaza: no display here (neither DISPLAY nor WAYLAND_DISPLAY is set), so the 3D world cannot open.\n\
+         Running the headless peer host instead, until Ctrl-C; players join it at its join port\n\
+         (plaza --connect <this machine>:7480 --wallet <name>, or plaza-host bot). The same host alone:\n\
+         \n    cargo run --release -p server-less --bin plaza-host -- run --init\n"
+    );
+    if cli.connect.is_some() {
+        bail!("--connect needs a display: there is no world to show here");
+    }
+    let dir = data_dir(cli)?.join("host");
+    let embedded = Embedded::start(&dir, false)?;
+    tracing::info!(join = %embedded.join_addr(), home = %dir.display(), "players can join");
+    embedded.serve_until_interrupted()?;
+    tracing::info!("Ctrl-C: stopping");
+    embedded.stop()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
+}
+
+fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = &cli.data {
+        return Ok(dir.clone());
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|path| path.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")));
+    match data {
+        Some(data) => Ok(data.join("plaza")),
+        None => bail!("no home directory is known: pass --data <dir>"),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let data = data_dir(&cli)?;
+    let (embedded, join, host) = match cli.connect {
+        Some(join) => (None, join, join.to_string()),
+        None => {
+            let dir = data.join("host");
+            let embedded = Embedded::start(&dir, true)?;
+            let join = embedded.join_addr();
+            (Some(embedded), join, "embedded".to_owned())
+        }
+    };
+    let key = match (&cli.wallet, &embedded) {
+        (Some(name), _) => {
+            let wallet = Wallet::read(&wallet::path_of(&data.join("wallets"), name)?)?;
+            let passphrase = match std::env::var("PLAZA_PASSPHRASE") {
+                Ok(passphrase) => passphrase,
+                Err(_) => rpassword::prompt_password(format!("passphrase for wallet {name:?}: "))
+                    .context("reading the passphrase")?,
+            };
+            wallet.open(&passphrase)?
+        }
+        (None, Some(embedded)) => embedded.home().load_demo_key("ada")?,
+        (None, None) => {
+            bail!("--connect needs --wallet <name> (make one with `plaza-host wallet new`)")
+        }
+    };
+    let wait = Duration::from_secs(10);
+    let mut client =
+        Client::connect(join, &key, wait).with_context(|| format!("joining the host at {join}"))?;
+    let world = match &cli.world {
+        Some(world) => world.clone(),
+        None => "Plaza Square".to_owned(),
+    };
+    let welcome = client.enter(&world, wait)?.clone();
+    tracing::info!(world = %welcome.world.name, player = welcome.player, account = %key.address(), "entered");
+
+    let mut app = App::new();
+    app.add_plugins(
+        DefaultPlugins
+            .set(WindowPlugin {
+                primary_window: Some(Window {
+                    title: format!("Plaza - {}", welcome.world.name),
+                    resolution: (1280, 720).into(),
+                    ..default()
+                }),
+                ..default()
+            })
+            .disable::<LogPlugin>(),
+    )
+    .insert_resource(WorldScene::new(
+        welcome.clone(),
+        key.address().to_string(),
+        host,
+    ))
+    .insert_resource(Remotes::new(welcome.player))
+    .insert_non_send(Session(client))
+    .add_plugins((
+        scene::ScenePlugin,
+        camera::CameraPlugin,
+        avatar::AvatarPlugin,
+        net::NetPlugin,
+        hud::HudPlugin,
+    ));
+    if let Some(path) = cli.screenshot {
+        app.add_plugins(ShotPlugin(ShotPlan {
+            path,
+            after_frames: 90,
+        }));
+    }
+    let exit = app.run();
+    // The session first, then the host it talks to.
+    drop(app);
+    if let Some(embedded) = embedded {
+        embedded.stop()?;
+    }
+    Ok(match exit {
+        AppExit::Success => ExitCode::SUCCESS,
+        AppExit::Error(code) => ExitCode::from(code.get()),
+    })
+}

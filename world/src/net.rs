@@ -1,0 +1,290 @@
+//! The session with the host: the client is pumped every frame, the
+//! avatar's state goes out at the host's tick, and other players'
+//! avatars come in and are drawn smoothly with name tags.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use server_less::client::Client;
+use server_less::protocol::{self, AvatarState, Event, ServerMessage};
+
+use crate::avatar::{LocalAvatar, body_mesh};
+use crate::interp::Track;
+
+/// The connected client (not `Sync`: it lives on the main thread).
+pub struct Session(pub Client);
+
+/// What is known of the other players.
+#[derive(Resource, Debug)]
+pub struct Remotes {
+    /// When the session began: track times count from it.
+    pub started: Instant,
+    /// This player's number, whose own avatar is not drawn twice.
+    pub me: u16,
+    /// Each avatar in view, by player number.
+    pub tracks: HashMap<u16, Track>,
+    /// When each was last heard of.
+    heard: HashMap<u16, Instant>,
+    /// Players' names (their account, shortened), by number.
+    pub names: HashMap<u16, String>,
+}
+
+impl Remotes {
+    /// No one yet; `me` is this player's number.
+    pub fn new(me: u16) -> Self {
+        Remotes {
+            started: Instant::now(),
+            me,
+            tracks: HashMap::new(),
+            heard: HashMap::new(),
+            names: HashMap::new(),
+        }
+    }
+
+    /// Seconds since the session began, at `at`.
+    pub fn seconds(&self, at: Instant) -> f64 {
+        at.saturating_duration_since(self.started).as_secs_f64()
+    }
+
+    /// Takes in the avatars the client has heard of: new updates join
+    /// their tracks, avatars no longer in view are dropped.
+    pub fn heard(&mut self, avatars: &HashMap<u16, (AvatarState, Instant)>) {
+        for (player, (state, at)) in avatars {
+            if *player == self.me || self.heard.get(player).is_some_and(|last| last >= at) {
+                continue;
+            }
+            self.heard.insert(*player, *at);
+            let p = state.position();
+            let time = self.seconds(*at);
+            self.tracks.entry(*player).or_default().push(
+                time,
+                Vec3::new(p[0], p[1] + 0.9, p[2]),
+                state.yaw(),
+            );
+        }
+        self.tracks.retain(|player, _| avatars.contains_key(player));
+        self.heard.retain(|player, _| avatars.contains_key(player));
+    }
+}
+
+/// Where the session stands, for the heads-up display.
+#[derive(Resource, Debug, Default)]
+pub struct NetStatus {
+    /// The last block heard of.
+    pub height: u64,
+    /// Why the session ended, if it has.
+    pub ended: Option<String>,
+    /// The latest chat lines.
+    pub chat: Vec<String>,
+}
+
+/// Another player's avatar.
+#[derive(Component, Debug)]
+pub struct RemoteAvatar(pub u16);
+
+/// A name tag over another player's avatar.
+#[derive(Component, Debug)]
+pub struct NameTag(pub u16);
+
+/// Moves the avatar's state to the host and other players' to the scene.
+pub struct NetPlugin;
+
+impl Plugin for NetPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<NetStatus>()
+            .add_systems(Update, (pump, send_move))
+            .add_systems(Update, (draw_remotes, place_tags).chain().after(pump));
+    }
+}
+
+fn pump(
+    session: Option<NonSendMut<Session>>,
+    mut remotes: ResMut<Remotes>,
+    mut status: ResMut<NetStatus>,
+) {
+    let Some(mut session) = session else {
+        return;
+    };
+    if status.ended.is_some() {
+        return;
+    }
+    let client = &mut session.0;
+    if let Err(err) = client.pump() {
+        warn!("the session ended: {err}");
+        status.ended = Some(err.to_string());
+        return;
+    }
+    for message in client.drain() {
+        match message {
+            ServerMessage::PlayerJoined(info) => {
+                remotes
+                    .names
+                    .insert(info.player, short(&info.account.to_string()));
+            }
+            ServerMessage::PlayerLeft { player } => {
+                remotes.names.remove(&player);
+            }
+            ServerMessage::Event(Event::Block { height, .. }) => status.height = height,
+            ServerMessage::Chat { player, text, .. } => {
+                let who = remotes
+                    .names
+                    .get(&player)
+                    .cloned()
+                    .unwrap_or_else(|| format!("player {player}"));
+                status.chat.push(format!("{who}: {text}"));
+                let extra = status.chat.len().saturating_sub(6);
+                status.chat.drain(..extra);
+            }
+            _ => {}
+        }
+    }
+    let avatars = client.avatars().clone();
+    remotes.heard(&avatars);
+}
+
+/// An account shown short: `plaza1abcd..wxyz` (the world's font has
+/// ASCII only).
+pub fn short(account: &str) -> String {
+    if account.len() <= 16 || !account.is_ascii() {
+        return account.to_owned();
+    }
+    format!("{}..{}", &account[..10], &account[account.len() - 4..])
+}
+
+fn send_move(
+    session: Option<NonSendMut<Session>>,
+    time: Res<Time>,
+    mut since: Local<Duration>,
+    avatar: Query<(&Transform, &LocalAvatar)>,
+) {
+    let Some(mut session) = session else {
+        return;
+    };
+    *since += time.delta();
+    let tick = Duration::from_secs(1) / protocol::TICK_HZ;
+    if *since < tick {
+        return;
+    }
+    *since = Duration::ZERO;
+    let Ok((transform, avatar)) = avatar.single() else {
+        return;
+    };
+    let at = transform.translation;
+    session.0.send_move(AvatarState::new(
+        [at.x, 0.0, at.z],
+        avatar.facing,
+        avatar.gait,
+    ));
+}
+
+/// Spawns, moves and removes other players' avatars from their tracks.
+pub fn draw_remotes(
+    mut commands: Commands,
+    remotes: Res<Remotes>,
+    mut drawn: Query<(Entity, &RemoteAvatar, &mut Transform)>,
+    tags: Query<(Entity, &NameTag)>,
+    meshes: Option<ResMut<Assets<Mesh>>>,
+    materials: Option<ResMut<Assets<StandardMaterial>>>,
+) {
+    let now = remotes.seconds(Instant::now());
+    let mut present = std::collections::HashSet::new();
+    for (entity, remote, mut transform) in &mut drawn {
+        match remotes
+            .tracks
+            .get(&remote.0)
+            .and_then(|track| track.sample(now))
+        {
+            Some((position, yaw)) => {
+                present.insert(remote.0);
+                transform.translation = position;
+                transform.rotation = Quat::from_rotation_y(yaw);
+            }
+            None => commands.entity(entity).despawn(),
+        }
+    }
+    for (entity, tag) in &tags {
+        if !remotes.tracks.contains_key(&tag.0) {
+            commands.entity(entity).despawn();
+        }
+    }
+    let missing: Vec<u16> = remotes
+        .tracks
+        .keys()
+        .filter(|player| !present.contains(*player))
+        .copied()
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let look = match (meshes, materials) {
+        (Some(mut meshes), Some(mut materials)) => Some((
+            meshes.add(body_mesh()),
+            materials.add(StandardMaterial {
+                base_color: Color::srgb(0.85, 0.45, 0.25),
+                ..default()
+            }),
+        )),
+        _ => None,
+    };
+    for player in missing {
+        let Some((position, yaw)) = remotes.tracks[&player].sample(now) else {
+            continue;
+        };
+        let mut avatar = commands.spawn((
+            RemoteAvatar(player),
+            Transform::from_translation(position).with_rotation(Quat::from_rotation_y(yaw)),
+            Visibility::default(),
+        ));
+        if let Some((mesh, material)) = &look {
+            avatar.insert((Mesh3d(mesh.clone()), MeshMaterial3d(material.clone())));
+        }
+        let name = remotes
+            .names
+            .get(&player)
+            .cloned()
+            .unwrap_or_else(|| format!("player {player}"));
+        commands.spawn((
+            NameTag(player),
+            Text::new(name),
+            TextFont {
+                font_size: FontSize::Px(14.0),
+                ..default()
+            },
+            TextColor(Color::WHITE),
+            Node {
+                position_type: PositionType::Absolute,
+                ..default()
+            },
+        ));
+    }
+}
+
+fn place_tags(
+    camera: Query<(&Camera, &GlobalTransform), With<Camera3d>>,
+    avatars: Query<(&RemoteAvatar, &Transform)>,
+    mut tags: Query<(&NameTag, &mut Node, &mut Visibility)>,
+) {
+    let Ok((camera, eye)) = camera.single() else {
+        return;
+    };
+    let at: HashMap<u16, Vec3> = avatars
+        .iter()
+        .map(|(remote, transform)| (remote.0, transform.translation))
+        .collect();
+    for (tag, mut node, mut visible) in &mut tags {
+        let spot = at.get(&tag.0).and_then(|position| {
+            camera
+                .world_to_viewport(eye, *position + Vec3::Y * 1.3)
+                .ok()
+        });
+        match spot {
+            Some(spot) => {
+                node.left = Val::Px(spot.x - 40.0);
+                node.top = Val::Px(spot.y - 10.0);
+                *visible = Visibility::Inherited;
+            }
+            None => *visible = Visibility::Hidden,
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The scene: ground, the world's edge, stalls with their signs, parcels,
+//! sun and sky, built from the world the host describes.
+
+use bevy::prelude::*;
+
+use crate::WorldScene;
+
+/// Half a stall's footprint (x, z), metres.
+pub const STALL_HALF: Vec2 = Vec2::new(2.0, 1.0);
+
+/// Builds the scene once the world is known.
+pub struct ScenePlugin;
+
+impl Plugin for ScenePlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(ClearColor(Color::srgb(0.55, 0.74, 0.92)))
+            .insert_resource(GlobalAmbientLight {
+                color: Color::srgb(0.85, 0.9, 1.0),
+                brightness: 160.0,
+                ..default()
+            })
+            .add_systems(Startup, build_scene);
+    }
+}
+
+fn build_scene(
+    mut commands: Commands,
+    scene: Res<WorldScene>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    let world = &scene.welcome.world;
+    let side = world.half_size * 2.0;
+    let matte = |color: Color| StandardMaterial {
+        base_color: color,
+        perceptual_roughness: 0.9,
+        ..default()
+    };
+
+    // Paving, and grass beyond it.
+    commands.spawn((
+        Mesh3d(meshes.add(Plane3d::default().mesh().size(side, side))),
+        MeshMaterial3d(materials.add(matte(Color::srgb(0.58, 0.54, 0.48)))),
+        Transform::default(),
+    ));
+    commands.spawn((
+        Mesh3d(meshes.add(Plane3d::default().mesh().size(side * 4.0, side * 4.0))),
+        MeshMaterial3d(materials.add(matte(Color::srgb(0.36, 0.55, 0.3)))),
+        Transform::from_xyz(0.0, -0.02, 0.0),
+    ));
+    // A low wall round the edge.
+    let wall = materials.add(matte(Color::srgb(0.62, 0.56, 0.5)));
+    for (x, z, w, d) in [
+        (0.0, -world.half_size, side, 0.4),
+        (0.0, world.half_size, side, 0.4),
+        (-world.half_size, 0.0, 0.4, side),
+        (world.half_size, 0.0, 0.4, side),
+    ] {
+        commands.spawn((
+            Mesh3d(meshes.add(Cuboid::new(w, 0.8, d))),
+            MeshMaterial3d(wall.clone()),
+            Transform::from_xyz(x, 0.4, z),
+        ));
+    }
+
+    // Stalls: a counter, four posts, an awning in the stall's colour.
+    let counter = meshes.add(Cuboid::new(STALL_HALF.x * 2.0, 1.0, STALL_HALF.y * 2.0));
+    let post = meshes.add(Cuboid::new(0.12, 2.6, 0.12));
+    let awning = meshes.add(Cuboid::new(STALL_HALF.x * 2.3, 0.12, STALL_HALF.y * 2.6));
+    let wood = materials.add(matte(Color::srgb(0.55, 0.38, 0.24)));
+    for (index, stall) in world.stalls.iter().enumerate() {
+        let hue = (index as f32 * 47.0) % 360.0;
+        let cloth = materials.add(matte(Color::hsl(hue, 0.55, 0.55)));
+        let at = Vec3::new(stall.position[0], 0.0, stall.position[1]);
+        commands.spawn((
+            Mesh3d(counter.clone()),
+            MeshMaterial3d(wood.clone()),
+            Transform::from_translation(at + Vec3::Y * 0.5),
+            Name::new(stall.name.clone()),
+        ));
+        for (dx, dz) in [(-1.0, -1.0), (1.0, -1.0), (-1.0, 1.0), (1.0, 1.0)] {
+            commands.spawn((
+                Mesh3d(post.clone()),
+                MeshMaterial3d(wood.clone()),
+                Transform::from_translation(
+                    at + Vec3::new(dx * STALL_HALF.x, 1.3, dz * STALL_HALF.y),
+                ),
+            ));
+        }
+        commands.spawn((
+            Mesh3d(awning.clone()),
+            MeshMaterial3d(cloth),
+            Transform::from_translation(at + Vec3::Y * 2.66),
+        ));
+    }
+
+    // Parcels: a low platform each, held ones in a warmer tone.
+    for parcel in &world.parcels {
+        let min = Vec2::from(parcel.min);
+        let max = Vec2::from(parcel.max);
+        let size = (max - min).abs();
+        let centre = (min + max) / 2.0;
+        let tone = if parcel.holder.is_some() {
+            Color::srgb(0.72, 0.6, 0.45)
+        } else {
+            Color::srgb(0.66, 0.68, 0.64)
+        };
+        commands.spawn((
+            Mesh3d(meshes.add(Cuboid::new(size.x, 0.06, size.y))),
+            MeshMaterial3d(materials.add(matte(tone))),
+            Transform::from_xyz(centre.x, 0.03, centre.y),
+            Name::new(parcel.name.clone()),
+        ));
+    }
+
+    commands.spawn((
+        DirectionalLight {
+            illuminance: 6_000.0,
+            shadow_maps_enabled: true,
+            ..default()
+        },
+        Transform::from_xyz(30.0, 50.0, 20.0).looking_at(Vec3::ZERO, Vec3::Y),
+    ));
+}
