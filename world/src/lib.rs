@@ -15,6 +15,7 @@ pub mod motion;
 pub mod net;
 pub mod scene;
 pub mod shot;
+pub mod stock;
 
 use bevy::prelude::*;
 use server_less::client::Welcome;

@@ -20,7 +20,7 @@ use tracing_subscriber::EnvFilter;
 use world::embedded::Embedded;
 use world::net::{Remotes, Session};
 use world::shot::{ShotPlan, ShotPlugin};
-use world::{WorldScene, avatar, camera, hud, net, scene};
+use world::{WorldScene, avatar, camera, hud, net, scene, stock};
 
 /// Plaza: walk the world, browse, rent and trade.
 #[derive(Parser, Debug)]
@@ -111,7 +111,8 @@ fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let data = data_dir(&cli)?;
+    // Absolute: the asset server reads models from the cache in it.
+    let data = std::path::absolute(data_dir(&cli)?)?;
     let (embedded, join, host) = match cli.connect {
         Some(join) => (None, join, join.to_string()),
         None => {
@@ -145,6 +146,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let welcome = client.enter(&world, wait)?.clone();
     tracing::info!(world = %welcome.world.name, player = welcome.player, account = %key.address(), "entered");
+    let cache = data.join("cache").join("models");
+    let stock = world::stock::fetch(&mut client, &welcome.world.name, &cache)?;
 
     let mut app = App::new();
     app.add_plugins(
@@ -157,8 +160,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }),
                 ..default()
             })
+            .set(AssetPlugin {
+                file_path: cache.to_string_lossy().into_owned(),
+                ..default()
+            })
             .disable::<LogPlugin>(),
     )
+    .insert_resource(stock)
     .insert_resource(WorldScene::new(
         welcome.clone(),
         key.address().to_string(),
@@ -172,6 +180,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         avatar::AvatarPlugin,
         net::NetPlugin,
         hud::HudPlugin,
+        stock::StockPlugin,
     ));
     if let Some(path) = cli.screenshot {
         app.add_plugins(ShotPlugin(ShotPlan {
