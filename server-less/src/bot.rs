@@ -67,7 +67,11 @@ impl Walker {
                 self.heading = dz.atan2(dx);
                 self.position[0] += dx / left * stride;
                 self.position[2] += dz / left * stride;
-                return AvatarState::new(self.position, self.heading, Gait::Run);
+                return AvatarState::new(
+                    self.position,
+                    crate::protocol::heading_towards(dx, dz),
+                    Gait::Run,
+                );
             }
         }
         self.heading += self.rng.gen_range(-0.3..0.3);
@@ -83,7 +87,9 @@ impl Walker {
             next = self.position;
         }
         self.position = next;
-        AvatarState::new(self.position, self.heading, Gait::Walk)
+        // `heading` turns from +x towards +z; the protocol's from -z.
+        let facing = crate::protocol::heading_towards(self.heading.cos(), self.heading.sin());
+        AvatarState::new(self.position, facing, Gait::Walk)
     }
 }
 

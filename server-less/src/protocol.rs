@@ -233,10 +233,17 @@ impl AvatarState {
         [metres(self.x), metres(self.y), metres(self.z)]
     }
 
-    /// The heading in radians.
+    /// The heading in radians about the vertical: 0 faces -z, and it grows
+    /// turning towards -x (counter-clockwise seen from above), as a
+    /// rotation about +y does. [`heading_towards`] gives it for a direction.
     pub fn yaw(&self) -> f32 {
         f32::from(self.yaw) / 256.0 * std::f32::consts::TAU
     }
+}
+
+/// The heading ([`AvatarState::yaw`]) of an avatar moving by `dx`, `dz`.
+pub fn heading_towards(dx: f32, dz: f32) -> f32 {
+    (-dx).atan2(-dz)
 }
 
 /// A client's avatar update (unreliable channel).

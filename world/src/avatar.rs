@@ -23,7 +23,7 @@ pub struct AvatarPlugin;
 impl Plugin for AvatarPlugin {
     fn build(&self, app: &mut App) {
         app.add_systems(Startup, spawn_avatar)
-            .add_systems(Update, walk);
+            .add_systems(Update, walk.after(crate::camera::steer));
     }
 }
 
@@ -76,7 +76,8 @@ pub fn intent(keys: &ButtonInput<KeyCode>) -> Intent {
     }
 }
 
-fn walk(
+/// Moves the avatar by the keys held, where the camera looks.
+pub fn walk(
     keys: Res<ButtonInput<KeyCode>>,
     time: Res<Time>,
     scene: Res<WorldScene>,

@@ -35,7 +35,7 @@ impl Plugin for CameraPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<CameraRig>()
             .add_systems(Startup, spawn_camera)
-            .add_systems(Update, (steer, follow).chain());
+            .add_systems(Update, (steer, follow.after(crate::avatar::walk)).chain());
     }
 }
 
@@ -49,7 +49,8 @@ fn spawn_camera(mut commands: Commands) {
     ));
 }
 
-fn steer(
+/// Turns and zooms the camera by the mouse.
+pub fn steer(
     buttons: Option<Res<ButtonInput<MouseButton>>>,
     motion: Option<Res<AccumulatedMouseMotion>>,
     scroll: Option<Res<AccumulatedMouseScroll>>,

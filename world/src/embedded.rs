@@ -58,15 +58,14 @@ impl Embedded {
                 }
             }
         });
-        let (host, sessions) = started.map_err(|err| {
-            if err.to_string().contains("lock") {
+        let (host, sessions) = started.map_err(|err| match err {
+            HostError::Ledger(ledger::LedgerError::Storage(reason)) if reason.contains("LOCK") || reason.contains("lock file") => {
                 anyhow::anyhow!(
-                    "a host is already running in {}: join it with --connect 127.0.0.1:7480, or pass --data <another dir>",
+                    "another host (a plaza or plaza-host) has {} open: stop it, or pass --data <another dir>",
                     dir.display()
                 )
-            } else {
-                anyhow::Error::from(err)
             }
+            err => anyhow::Error::from(err),
         })?;
         let join = sessions.join_addr();
         Ok(Embedded {
@@ -82,11 +81,17 @@ impl Embedded {
         self.join
     }
 
-    /// Serves until Ctrl-C (SIGINT).
-    pub fn serve_until_interrupted(&self) -> Result<()> {
-        self.runtime
-            .block_on(tokio::signal::ctrl_c())
-            .map_err(|err| HostError::io("Ctrl-C handler", err).into())
+    /// Calls `ready` once Ctrl-C (SIGINT) is listened for, then serves
+    /// until it comes.
+    pub fn serve_until_interrupted(&self, ready: impl FnOnce()) -> Result<()> {
+        self.runtime.block_on(async {
+            let mut interrupt =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                    .map_err(|err| HostError::io("Ctrl-C handler", err))?;
+            ready();
+            interrupt.recv().await;
+            Ok(())
+        })
     }
 
     /// The host's home directory.

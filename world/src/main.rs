@@ -5,7 +5,7 @@
 // A command-line program answers on its standard error.
 #![allow(clippy::print_stderr)]
 
-use std::net::SocketAddr;
+use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -29,10 +29,10 @@ struct Cli {
     /// Join this host's join endpoint (host:port) instead of starting one
     /// in this process.
     #[arg(long)]
-    connect: Option<SocketAddr>,
-    /// The world to enter [default: the host's first].
-    #[arg(long)]
-    world: Option<String>,
+    connect: Option<String>,
+    /// The world to enter.
+    #[arg(long, default_value = "Plaza Square")]
+    world: String,
     /// Plaza's data directory [default: $XDG_DATA_HOME/plaza, or
     /// ~/.local/share/plaza]; the embedded host lives in its `host`.
     #[arg(long)]
@@ -57,6 +57,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = if has_display() {
         run(cli)
+    } else if cli.connect.is_some() {
+        Err(anyhow::anyhow!(
+            "no display here (DISPLAY is not set), and --connect needs one: there is no world to show"
+        ))
     } else {
         headless(&cli)
     };
@@ -73,27 +77,27 @@ fn main() -> ExitCode {
 /// `plaza-host run --init` does, until Ctrl-C.
 fn headless(cli: &Cli) -> anyhow::Result<ExitCode> {
     eprintln!(
-        "plaza: no display here (neither DISPLAY nor WAYLAND_DISPLAY is set), so the 3D world cannot open.\n\
-         Running the headless peer host instead, until Ctrl-C; players join it at its join port\n\
-         (plaza --connect <this machine>:7480 --wallet <name>, or plaza-host bot). The same host alone:\n\
+        "plaza: no display here (DISPLAY is not set), so the 3D world cannot open.\n\
+         Running the headless peer host instead, until Ctrl-C, on the address and ports in its\n\
+         config.toml (127.0.0.1:7480 unless changed); players join with plaza --connect or\n\
+         plaza-host bot. The same host alone:\n\
          \n    cargo run --release -p server-less --bin plaza-host -- run --init\n"
     );
-    if cli.connect.is_some() {
-        bail!("--connect needs a display: there is no world to show here");
-    }
+
     let dir = data_dir(cli)?.join("host");
     let embedded = Embedded::start(&dir, false)?;
-    tracing::info!(join = %embedded.join_addr(), home = %dir.display(), "players can join");
-    embedded.serve_until_interrupted()?;
+    embedded.serve_until_interrupted(|| {
+        tracing::info!(join = %embedded.join_addr(), home = %dir.display(), "players can join");
+    })?;
     tracing::info!("Ctrl-C: stopping");
     embedded.stop()?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether an X display is there (the client is built for X11; Wayland
+/// sessions provide one through XWayland).
 fn has_display() -> bool {
-    ["DISPLAY", "WAYLAND_DISPLAY"]
-        .iter()
-        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
+    std::env::var_os("DISPLAY").is_some_and(|value| !value.is_empty())
 }
 
 fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
@@ -113,8 +117,15 @@ fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Absolute: the asset server reads models from the cache in it.
     let data = std::path::absolute(data_dir(&cli)?)?;
-    let (embedded, join, host) = match cli.connect {
-        Some(join) => (None, join, join.to_string()),
+    let (embedded, join, host) = match &cli.connect {
+        Some(name) => {
+            let join = name
+                .to_socket_addrs()
+                .with_context(|| format!("--connect {name}: not a host:port"))?
+                .next()
+                .with_context(|| format!("--connect {name}: no address"))?;
+            (None, join, name.clone())
+        }
         None => {
             let dir = data.join("host");
             let embedded = Embedded::start(&dir, true)?;
@@ -140,11 +151,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let wait = Duration::from_secs(10);
     let mut client =
         Client::connect(join, &key, wait).with_context(|| format!("joining the host at {join}"))?;
-    let world = match &cli.world {
-        Some(world) => world.clone(),
-        None => "Plaza Square".to_owned(),
-    };
-    let welcome = client.enter(&world, wait)?.clone();
+    let welcome = client.enter(&cli.world, wait)?.clone();
     tracing::info!(world = %welcome.world.name, player = welcome.player, account = %key.address(), "entered");
     let cache = data.join("cache").join("models");
     let stock = world::stock::fetch(&mut client, &welcome.world.name, &cache)?;
@@ -172,7 +179,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         key.address().to_string(),
         host,
     ))
-    .insert_resource(Remotes::new(welcome.player))
+    .insert_resource(Remotes::new(welcome.player, &welcome.players))
     .insert_non_send(Session(client))
     .add_plugins((
         scene::ScenePlugin,
@@ -188,9 +195,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             after_frames: 90,
         }));
     }
+    // The runner consumes the app's world (and the session in it) on
+    // return; the host it talked to stops after.
     let exit = app.run();
-    // The session first, then the host it talks to.
-    drop(app);
     if let Some(embedded) = embedded {
         embedded.stop()?;
     }

@@ -11,6 +11,8 @@ pub const WALK_SPEED: f32 = 3.5;
 pub const RUN_SPEED: f32 = 7.0;
 /// An avatar's radius on the ground, metres.
 pub const AVATAR_RADIUS: f32 = 0.4;
+/// The longest stride taken at once, metres (under the avatar's radius).
+const MAX_STRIDE: f32 = 0.3;
 
 /// What the player asks for this frame.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -68,15 +70,23 @@ pub fn step(
     let wish = wish.normalize();
     let direction = Vec2::new(wish.x * cos + wish.y * sin, -wish.x * sin + wish.y * cos);
     let speed = if intent.run { RUN_SPEED } else { WALK_SPEED };
-    let mut next = position + direction * speed * dt;
-    for obstacle in obstacles {
-        next = push_out(next, obstacle);
-    }
+    // In strides of at most MAX_STRIDE, so that a slow frame cannot carry
+    // the avatar through a stall.
+    let travel = speed * dt;
+    let strides = (travel / MAX_STRIDE).ceil().max(1.0);
+    let stride = direction * (travel / strides);
     let edge = (half_size - AVATAR_RADIUS).max(0.0);
-    next = next.clamp(Vec2::splat(-edge), Vec2::splat(edge));
+    let mut next = position;
+    for _ in 0..strides as u32 {
+        next += stride;
+        for obstacle in obstacles {
+            next = push_out(next, obstacle);
+        }
+        next = next.clamp(Vec2::splat(-edge), Vec2::splat(edge));
+    }
     Step {
         position: next,
-        facing: (-direction.x).atan2(-direction.y),
+        facing: server_less::protocol::heading_towards(direction.x, direction.y),
         gait: if intent.run { Gait::Run } else { Gait::Walk },
     }
 }
@@ -189,6 +199,24 @@ mod tests {
         assert!(
             (position.y + (5.0 - AVATAR_RADIUS)).abs() < 1e-4,
             "{position}"
+        );
+        // A slow frame (half a second of running) still stops at the stall.
+        let slow = step(
+            Vec2::new(0.0, -1.0),
+            0.0,
+            Intent {
+                run: true,
+                ..FORWARD
+            },
+            0.0,
+            0.5,
+            100.0,
+            &[stall],
+        );
+        assert!(
+            (slow.position.y - (-2.0 + AVATAR_RADIUS)).abs() < 1e-3,
+            "{}",
+            slow.position
         );
         // Dropped inside a box: out by the nearest side.
         let out = push_out(Vec2::new(1.9, -2.5), &stall);

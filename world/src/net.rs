@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use server_less::client::Client;
-use server_less::protocol::{self, AvatarState, Event, ServerMessage};
+use server_less::protocol::{self, AvatarState, Event, PlayerInfo, ServerMessage};
 
 use crate::avatar::{LocalAvatar, body_mesh};
 use crate::interp::Track;
@@ -31,15 +31,27 @@ pub struct Remotes {
 }
 
 impl Remotes {
-    /// No one yet; `me` is this player's number.
-    pub fn new(me: u16) -> Self {
+    /// No one in view yet; `me` is this player's number, `players` those
+    /// already in the world.
+    pub fn new(me: u16, players: &[PlayerInfo]) -> Self {
         Remotes {
             started: Instant::now(),
             me,
             tracks: HashMap::new(),
             heard: HashMap::new(),
-            names: HashMap::new(),
+            names: players
+                .iter()
+                .map(|info| (info.player, short(&info.account.to_string())))
+                .collect(),
         }
+    }
+
+    /// A player's name tag text.
+    pub fn name(&self, player: u16) -> String {
+        self.names
+            .get(&player)
+            .cloned()
+            .unwrap_or_else(|| format!("player {player}"))
     }
 
     /// Seconds since the session began, at `at`.
@@ -113,6 +125,7 @@ fn pump(
     if let Err(err) = client.pump() {
         warn!("the session ended: {err}");
         status.ended = Some(err.to_string());
+        remotes.tracks.clear();
         return;
     }
     for message in client.drain() {
@@ -127,11 +140,7 @@ fn pump(
             }
             ServerMessage::Event(Event::Block { height, .. }) => status.height = height,
             ServerMessage::Chat { player, text, .. } => {
-                let who = remotes
-                    .names
-                    .get(&player)
-                    .cloned()
-                    .unwrap_or_else(|| format!("player {player}"));
+                let who = remotes.name(player);
                 status.chat.push(format!("{who}: {text}"));
                 let extra = status.chat.len().saturating_sub(6);
                 status.chat.drain(..extra);
@@ -166,7 +175,9 @@ fn send_move(
     if *since < tick {
         return;
     }
-    *since = Duration::ZERO;
+    // The remainder carries over, so moves go out at the tick's rate
+    // whatever the frame rate.
+    *since = (*since - tick).min(tick);
     let Ok((transform, avatar)) = avatar.single() else {
         return;
     };
@@ -239,14 +250,9 @@ pub fn draw_remotes(
         if let Some((mesh, material)) = &look {
             avatar.insert((Mesh3d(mesh.clone()), MeshMaterial3d(material.clone())));
         }
-        let name = remotes
-            .names
-            .get(&player)
-            .cloned()
-            .unwrap_or_else(|| format!("player {player}"));
         commands.spawn((
             NameTag(player),
-            Text::new(name),
+            Text::new(remotes.name(player)),
             TextFont {
                 font_size: FontSize::Px(14.0),
                 ..default()
@@ -261,18 +267,26 @@ pub fn draw_remotes(
 }
 
 fn place_tags(
-    camera: Query<(&Camera, &GlobalTransform), With<Camera3d>>,
-    avatars: Query<(&RemoteAvatar, &Transform)>,
-    mut tags: Query<(&NameTag, &mut Node, &mut Visibility)>,
+    remotes: Res<Remotes>,
+    camera: Query<(&Camera, &Transform), With<Camera3d>>,
+    avatars: Query<(&RemoteAvatar, &Transform), Without<Camera3d>>,
+    mut tags: Query<(&NameTag, &mut Node, &mut Visibility, &mut Text)>,
 ) {
     let Ok((camera, eye)) = camera.single() else {
         return;
     };
+    // The camera is a root entity: its transform this frame is where it
+    // is (its global transform is a frame behind until propagation).
+    let eye = &GlobalTransform::from(*eye);
     let at: HashMap<u16, Vec3> = avatars
         .iter()
         .map(|(remote, transform)| (remote.0, transform.translation))
         .collect();
-    for (tag, mut node, mut visible) in &mut tags {
+    for (tag, mut node, mut visible, mut text) in &mut tags {
+        let name = remotes.name(tag.0);
+        if text.0 != name {
+            text.0 = name;
+        }
         let spot = at.get(&tag.0).and_then(|position| {
             camera
                 .world_to_viewport(eye, *position + Vec3::Y * 1.3)

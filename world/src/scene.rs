@@ -1,5 +1,5 @@
-//! The scene: ground, the world's edge, stalls with their signs, parcels,
-//! sun and sky, built from the world the host describes.
+//! The scene: ground, the world's edge, stalls, parcels, sun and sky,
+//! built from the world the host describes.
 
 use bevy::prelude::*;
 

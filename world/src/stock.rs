@@ -88,7 +88,13 @@ pub fn fetch(client: &mut Client, world: &str, cache: &Path) -> anyhow::Result<S
     std::fs::create_dir_all(cache).map_err(|err| HostError::io(cache, err))?;
     let mut items = Vec::new();
     for (stall, slot, card) in place(world, &cards) {
-        let manifest = client.fetch(&card.listing.asset.0, wait)?;
+        let manifest = match client.fetch(&card.listing.asset.0, wait) {
+            Ok(manifest) => manifest,
+            Err(err) => {
+                warn!(asset = %card.listing.asset, %err, "no manifest: not shown");
+                continue;
+            }
+        };
         let Ok(manifest) = Manifest::from_json(&manifest) else {
             warn!(asset = %card.listing.asset, "a manifest that does not read: not shown");
             continue;
@@ -96,7 +102,13 @@ pub fn fetch(client: &mut Client, world: &str, cache: &Path) -> anyhow::Result<S
         let file = format!("{}.glb", manifest.model);
         let path: PathBuf = cache.join(&file);
         if !path.exists() {
-            let model = client.fetch(&manifest.model, wait)?;
+            let model = match client.fetch(&manifest.model, wait) {
+                Ok(model) => model,
+                Err(err) => {
+                    warn!(model = %manifest.model, %err, "no model: not shown");
+                    continue;
+                }
+            };
             // Written whole, then renamed: a half-written model is never
             // read as one.
             let partial = cache.join(format!("{file}.part"));

@@ -19,8 +19,9 @@ fn the_world_opens_with_an_embedded_host_and_draws_the_plaza() {
         xvfb.status.success(),
         "xvfb-run is missing: scripts/setup installs it (Debian xvfb, mesa-vulkan-drivers)"
     );
-    let output = Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1280x720x24"])
+    // A hang before the first frame fails the test rather than CI.
+    let output = Command::new("timeout")
+        .args(["300", "xvfb-run", "-a", "-s", "-screen 0 1280x720x24"])
         .arg(env!("CARGO_BIN_EXE_plaza"))
         .arg("--data")
         .arg(dir.path())
@@ -78,16 +79,17 @@ fn with_no_display_it_says_so_and_serves_the_host_until_interrupted() {
         .replace("udp_port = 7481", &format!("udp_port = {session}"));
     std::fs::write(home.config(), config).unwrap();
 
-    let mut plaza = Command::new(env!("CARGO_BIN_EXE_plaza"))
-        .arg("--data")
-        .arg(dir.path())
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = plaza.stderr.take().unwrap();
+    let mut plaza = Running(
+        Command::new(env!("CARGO_BIN_EXE_plaza"))
+            .arg("--data")
+            .arg(dir.path())
+            .env_remove("DISPLAY")
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = plaza.0.stderr.take().unwrap();
     let (lines, log) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -120,10 +122,20 @@ fn with_no_display_it_says_so_and_serves_the_host_until_interrupted() {
     client.disconnect();
 
     let interrupted = Command::new("kill")
-        .args(["-INT", &plaza.id().to_string()])
+        .args(["-INT", &plaza.0.id().to_string()])
         .status()
         .unwrap();
     assert!(interrupted.success());
-    let status = plaza.wait().unwrap();
+    let status = plaza.0.wait().unwrap();
     assert!(status.success(), "{status}");
+}
+
+/// A child process killed when the test ends however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
