@@ -454,6 +454,12 @@ impl LedgerError {
     pub fn is_host_fault(&self) -> bool {
         matches!(self, LedgerError::Storage(_) | LedgerError::Corrupt(_))
     }
+
+    /// Whether the store could not be opened because another process holds
+    /// it (RocksDB's lock on its directory).
+    pub fn is_locked(&self) -> bool {
+        matches!(self, LedgerError::Storage(reason) if reason.contains("lock"))
+    }
 }
 
 impl From<rocksdb::Error> for LedgerError {

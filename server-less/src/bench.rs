@@ -360,17 +360,12 @@ const WARM_UP_SECS: u64 = 12;
 /// ticks and per-client traffic are measured.
 pub async fn world(home: &Home, options: WorldOptions) -> Result<WorldReport, HostError> {
     home::init(home, Some("plaza-bench"), SystemClock.now())?;
-    let host = Host::start(home, Arc::new(SystemClock))?;
-    let settings = crate::sessions::SessionSettings {
-        max_players: (options.bots + 8).min(1024),
-        ..crate::sessions::SessionSettings::default()
-    };
-    let sessions = crate::sessions::Sessions::start(
-        host.handle(),
-        host.blobs(),
-        crate::worlds::builtin(),
-        settings,
-    )
+    let (host, sessions) = crate::sessions::serve(home, Arc::new(SystemClock), |settings| {
+        *settings = crate::sessions::SessionSettings {
+            max_players: (options.bots + 8).min(1024),
+            ..crate::sessions::SessionSettings::default()
+        };
+    })
     .await?;
     let join = sessions.join_addr();
     let (ready_tx, ready) = tokio::sync::oneshot::channel();

@@ -338,6 +338,18 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), 
     Ok(())
 }
 
+/// Plaza's directory in the platform's data directory:
+/// `$XDG_DATA_HOME/plaza` when that is an absolute path, else
+/// `~/.local/share/plaza`; `None` when no home directory is known. The
+/// host's default home and the wallets live in it.
+pub fn data_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|path| path.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
+        .map(|data| data.join("plaza"))
+}
+
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

@@ -92,6 +92,43 @@ const SOCKET_POLL: Duration = Duration::from_millis(4);
 /// Tick times kept for [`Sessions::take_tick_times`].
 const TICK_HISTORY: usize = 100_000;
 
+/// Starts the host in `home` and serves its worlds with the session
+/// settings of its config.toml, changed by `adjust`; the host is stopped
+/// again if the sessions cannot start. Must be called inside a Tokio
+/// runtime.
+pub async fn serve(
+    home: &crate::home::Home,
+    clock: Arc<dyn crate::clock::Clock>,
+    adjust: impl FnOnce(&mut SessionSettings),
+) -> Result<(crate::Host, Sessions), HostError> {
+    let host = crate::Host::start(home, clock)?;
+    let mut settings = host.config().session_settings();
+    adjust(&mut settings);
+    match Sessions::start(
+        host.handle(),
+        host.blobs(),
+        crate::worlds::builtin(),
+        settings,
+    )
+    .await
+    {
+        Ok(sessions) => Ok((host, sessions)),
+        Err(err) => {
+            host.stop().await?;
+            Err(err)
+        }
+    }
+}
+
+/// Calls `ready` once Ctrl-C (SIGINT) is listened for, then waits for it.
+pub async fn until_interrupted(ready: impl FnOnce()) -> Result<(), HostError> {
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|err| HostError::io("Ctrl-C handler", err))?;
+    ready();
+    interrupt.recv().await;
+    Ok(())
+}
+
 /// A token bucket: `rate` per second, up to `burst` at once.
 #[derive(Clone, Copy, Debug)]
 struct Bucket {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use server_less::clock::{Clock, SystemClock};
 use server_less::home::{self, Home};
-use server_less::sessions::Sessions;
-use server_less::{Host, HostError, worlds};
+use server_less::sessions::{self, Sessions};
+use server_less::{Host, HostError};
 
 /// What the embedded host's calls return: the host's own errors, with
 /// what to do in words where there is something to do.
@@ -40,26 +40,17 @@ impl Embedded {
             .enable_all()
             .build()
             .map_err(|err| HostError::io(dir, err))?;
-        let started = runtime.block_on(async {
-            let host = Host::start(&home, Arc::new(SystemClock))?;
-            let mut settings = host.config().session_settings();
+        let started = runtime.block_on(sessions::serve(&home, Arc::new(SystemClock), |settings| {
             if private {
-                // Loopback ports of its own, so a standalone host can run
-                // beside it.
+                // Loopback ports of its own, so a standalone host can
+                // run beside it.
                 settings.bind = std::net::Ipv4Addr::LOCALHOST.into();
                 settings.join_port = 0;
                 settings.udp_port = 0;
             }
-            match Sessions::start(host.handle(), host.blobs(), worlds::builtin(), settings).await {
-                Ok(sessions) => Ok((host, sessions)),
-                Err(err) => {
-                    host.stop().await?;
-                    Err(err)
-                }
-            }
-        });
+        }));
         let (host, sessions) = started.map_err(|err| match err {
-            HostError::Ledger(ledger::LedgerError::Storage(reason)) if reason.contains("LOCK") || reason.contains("lock file") => {
+            HostError::Ledger(err) if err.is_locked() => {
                 anyhow::anyhow!(
                     "another host (a plaza or plaza-host) has {} open: stop it, or pass --data <another dir>",
                     dir.display()
@@ -84,14 +75,7 @@ impl Embedded {
     /// Calls `ready` once Ctrl-C (SIGINT) is listened for, then serves
     /// until it comes.
     pub fn serve_until_interrupted(&self, ready: impl FnOnce()) -> Result<()> {
-        self.runtime.block_on(async {
-            let mut interrupt =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-                    .map_err(|err| HostError::io("Ctrl-C handler", err))?;
-            ready();
-            interrupt.recv().await;
-            Ok(())
-        })
+        Ok(self.runtime.block_on(sessions::until_interrupted(ready))?)
     }
 
     /// The host's home directory.

@@ -104,12 +104,8 @@ fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
     if let Some(dir) = &cli.data {
         return Ok(dir.clone());
     }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|path| path.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")));
-    match data {
-        Some(data) => Ok(data.join("plaza")),
+    match server_less::home::data_dir() {
+        Some(data) => Ok(data),
         None => bail!("no home directory is known: pass --data <dir>"),
     }
 }

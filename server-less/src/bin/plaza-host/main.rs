@@ -14,8 +14,8 @@ use server_less::bot;
 use server_less::client::Client;
 use server_less::clock::{Clock, SystemClock};
 use server_less::home::{self, Home};
-use server_less::sessions::Sessions;
-use server_less::{Host, HostError, worlds};
+use server_less::sessions;
+
 use tracing_subscriber::EnvFilter;
 
 /// Plaza's peer host: keeps the ledger, makes blocks and serves worlds.
@@ -137,12 +137,8 @@ fn main() -> ExitCode {
 
 /// Plaza's directory in the platform's data directory: `what` there.
 fn data_dir(what: &str) -> anyhow::Result<PathBuf> {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|path| path.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")));
-    match data {
-        Some(data) => Ok(data.join("plaza").join(what)),
+    match home::data_dir() {
+        Some(data) => Ok(data.join(what)),
         None => anyhow::bail!("no home directory is known: pass --home <dir> (or --wallets <dir>)"),
     }
 }
@@ -179,29 +175,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
-                let host = Host::start(&home, Arc::new(SystemClock))?;
-                let sessions = match Sessions::start(
-                    host.handle(),
-                    host.blobs(),
-                    worlds::builtin(),
-                    host.config().session_settings(),
-                )
-                .await
-                {
-                    Ok(sessions) => sessions,
-                    Err(err) => {
-                        host.stop().await?;
-                        return Err(err);
-                    }
-                };
-                tracing::info!(
-                    join = %sessions.join_addr(),
-                    sessions = %sessions.udp_addr(),
-                    "players can join"
-                );
-                tokio::signal::ctrl_c()
-                    .await
-                    .map_err(|err| HostError::io("Ctrl-C handler", err))?;
+                let (host, sessions) =
+                    sessions::serve(&home, Arc::new(SystemClock), |_| {}).await?;
+                sessions::until_interrupted(|| {
+                    tracing::info!(
+                        join = %sessions.join_addr(),
+                        sessions = %sessions.udp_addr(),
+                        "players can join"
+                    );
+                })
+                .await?;
                 tracing::info!("Ctrl-C: stopping");
                 sessions.stop().await;
                 host.stop().await
@@ -283,7 +266,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = home.load_config()?;
             let ledger = match ledger::Ledger::open(home.ledger()) {
                 Ok(ledger) => ledger,
-                Err(ledger::LedgerError::Storage(reason)) if reason.contains("lock") => {
+                Err(err) if err.is_locked() => {
                     anyhow::bail!(
                         "a host is running in {}; its log shows its blocks as they are made",
                         home.root().display()
