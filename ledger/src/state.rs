@@ -6,6 +6,7 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
+use crate::error::LedgerError;
 use crate::ids::{
     Amount, AssetId, BasisPoints, BlockHash, ChainId, Height, ListingId, Nonce, RentalId, Timestamp,
 };
@@ -77,6 +78,66 @@ pub struct RentTerms {
     pub deposit: Amount,
     /// If set, only this address may rent.
     pub reserved_for: Option<Address>,
+}
+
+impl RentTerms {
+    /// Whether `lister` may offer these terms at `now` on a network whose
+    /// rentals last at most `max_periods` periods: a price and a period,
+    /// at least one period and no more than the limit, not reserved for
+    /// the lister, and the longest rental payable and ending in
+    /// representable time. The ledger applies this to every listing;
+    /// clients check a form with it before signing.
+    pub fn check(
+        &self,
+        lister: &Address,
+        max_periods: u32,
+        now: Timestamp,
+    ) -> Result<(), LedgerError> {
+        if self.price_per_period == 0 {
+            return Err(LedgerError::ZeroAmount {
+                what: "a price per period",
+            });
+        }
+        if self.period_secs == 0 {
+            return Err(LedgerError::InvalidTerms(
+                "a period must last at least one second",
+            ));
+        }
+        if self.min_periods == 0 {
+            return Err(LedgerError::InvalidTerms(
+                "the minimum is at least one period",
+            ));
+        }
+        if self.min_periods > self.max_periods {
+            return Err(LedgerError::InvalidTerms(
+                "the minimum number of periods is above the maximum",
+            ));
+        }
+        if self.max_periods > max_periods {
+            return Err(LedgerError::InvalidTerms(
+                "the maximum number of periods is above the network's limit",
+            ));
+        }
+        if self.reserved_for.as_ref() == Some(lister) {
+            return Err(LedgerError::SelfDealing {
+                what: "reserve a listing",
+                address: *lister,
+            });
+        }
+        self.price_per_period
+            .checked_mul(u64::from(self.max_periods))
+            .and_then(|rent| rent.checked_add(self.deposit))
+            .ok_or(LedgerError::Overflow {
+                what: "the rent for the longest term",
+            })?;
+        self.period_secs
+            .checked_mul(u64::from(self.max_periods))
+            .and_then(|length| length.checked_add(now))
+            .ok_or(LedgerError::Overflow {
+                what: "the end of the longest term",
+            })?;
+        Ok(())
+    }
 }
 
 /// What a listing offers.

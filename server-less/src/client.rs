@@ -393,6 +393,15 @@ impl Client {
         }
     }
 
+    /// Sends the request `build` makes with a fresh request id, without
+    /// waiting: the answer, which repeats the id, arrives in the inbox.
+    pub fn ask(&mut self, build: impl FnOnce(u32) -> ClientMessage) -> u32 {
+        let id = self.next_request;
+        self.next_request = self.next_request.wrapping_add(1);
+        self.send(&build(id));
+        id
+    }
+
     /// Sends a request and waits for its answer; a refusal is an error.
     pub fn request(
         &mut self,
@@ -400,9 +409,7 @@ impl Client {
         timeout: Duration,
         build: impl FnOnce(u32) -> ClientMessage,
     ) -> Result<ServerMessage, HostError> {
-        let id = self.next_request;
-        self.next_request = self.next_request.wrapping_add(1);
-        self.send(&build(id));
+        let id = self.ask(build);
         let answer = self.wait_for(what, timeout, |message| {
             let answers = match message {
                 ServerMessage::Page { request, .. }

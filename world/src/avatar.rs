@@ -7,6 +7,7 @@ use server_less::protocol::Gait;
 use crate::WorldScene;
 use crate::camera::CameraRig;
 use crate::motion::{self, Intent};
+use crate::pick::UiFocus;
 
 /// The player's avatar.
 #[derive(Component, Debug)]
@@ -82,6 +83,7 @@ pub fn walk(
     time: Res<Time>,
     scene: Res<WorldScene>,
     rig: Res<CameraRig>,
+    focus: Option<Res<UiFocus>>,
     mut avatar: Query<(&mut Transform, &mut LocalAvatar)>,
 ) {
     let Ok((mut transform, mut avatar)) = avatar.single_mut() else {
@@ -91,7 +93,12 @@ pub fn walk(
     let moved = motion::step(
         here,
         avatar.facing,
-        intent(&keys),
+        // Keys typed into a panel's text field do not walk.
+        if focus.is_some_and(|focus| focus.keyboard) {
+            Intent::default()
+        } else {
+            intent(&keys)
+        },
         rig.yaw,
         time.delta_secs(),
         scene.half_size(),

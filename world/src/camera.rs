@@ -6,6 +6,7 @@ use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll};
 use bevy::prelude::*;
 
 use crate::avatar::LocalAvatar;
+use crate::pick::UiFocus;
 
 /// Where the camera is, around the avatar.
 #[derive(Resource, Clone, Copy, Debug, PartialEq)]
@@ -54,8 +55,13 @@ pub fn steer(
     buttons: Option<Res<ButtonInput<MouseButton>>>,
     motion: Option<Res<AccumulatedMouseMotion>>,
     scroll: Option<Res<AccumulatedMouseScroll>>,
+    focus: Option<Res<UiFocus>>,
     mut rig: ResMut<CameraRig>,
 ) {
+    // The panels have the pointer: a drag or the wheel there is theirs.
+    if focus.is_some_and(|focus| focus.pointer) {
+        return;
+    }
     let dragging = buttons.is_some_and(|buttons| {
         buttons.pressed(MouseButton::Left) || buttons.pressed(MouseButton::Right)
     });

@@ -1,74 +1,181 @@
-//! The heads-up display: where you are, the host and its last block,
-//! your account, the controls, and the latest chat.
+//! The status and wallet panel: the world, the host, its last block and
+//! when it came, the players here; the player's address (copyable) and
+//! balance; the transactions in flight and just finished; chat; and the
+//! buttons that open the other panels.
 
 use bevy::prelude::*;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+use server_less::protocol::{ClientMessage, MAX_CHAT_BYTES};
 
 use crate::WorldScene;
-use crate::net::{NetStatus, Remotes, short};
-
-/// The status text.
-#[derive(Component, Debug)]
-pub struct StatusText;
+use crate::desk::Desk;
+use crate::net::{NetStatus, Remotes, Session, short};
+use crate::ui::{self, Panels};
 
 /// The status panel.
 pub struct HudPlugin;
 
 impl Plugin for HudPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, spawn_hud)
-            .add_systems(Update, update_hud);
+        app.add_systems(EguiPrimaryContextPass, status_panel);
     }
 }
 
-fn spawn_hud(mut commands: Commands) {
-    commands.spawn((
-        StatusText,
-        Text::new(""),
-        TextFont {
-            font_size: FontSize::Px(15.0),
-            ..default()
-        },
-        TextColor(Color::srgb(0.1, 0.1, 0.12)),
-        BackgroundColor(Color::srgba(1.0, 1.0, 1.0, 0.7)),
-        Node {
-            position_type: PositionType::Absolute,
-            left: Val::Px(12.0),
-            top: Val::Px(12.0),
-            padding: UiRect::all(Val::Px(8.0)),
-            ..default()
-        },
-    ));
-}
-
-/// The panel's text.
+/// The status lines: world and network, host and block, players.
 pub fn status_line(scene: &WorldScene, status: &NetStatus, players: usize) -> String {
     let welcome = &scene.welcome;
     let mut text = format!(
-        "{} | {} | host {} | block {}\nyou {} | {} other players in view\nWASD walk, shift run, drag to look, wheel to zoom",
+        "{} | {} | host {} | block {}\n{} other players here",
         welcome.world.name,
         welcome.chain_id,
         scene.host,
         status.height.max(welcome.height),
-        short(&scene.account),
         players,
     );
     if let Some(ended) = &status.ended {
         text.push_str(&format!("\nsession ended: {ended}"));
     }
-    for line in &status.chat {
-        text.push('\n');
-        text.push_str(line);
-    }
     text
 }
 
-fn update_hud(
+/// The chat line to send for what the player typed, if any.
+pub fn chat_message(typed: &str) -> Option<ClientMessage> {
+    let mut text = typed.trim().to_owned();
+    if text.is_empty() {
+        return None;
+    }
+    while text.len() > MAX_CHAT_BYTES {
+        text.pop();
+    }
+    Some(ClientMessage::Chat { text })
+}
+
+/// What the status panel keeps between frames.
+#[derive(Default)]
+struct HudState {
+    chat: String,
+    clipboard: Option<arboard::Clipboard>,
+    copied: Option<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn status_panel(
+    mut contexts: EguiContexts,
     scene: Res<WorldScene>,
     status: Res<NetStatus>,
     remotes: Res<Remotes>,
-    mut text: Query<&mut Text, With<StatusText>>,
-) {
-    if let Ok(mut text) = text.single_mut() {
-        **text = status_line(&scene, &status, remotes.tracks.len());
+    desk: Res<Desk>,
+    mut panels: ResMut<Panels>,
+    session: Option<NonSendMut<Session>>,
+    mut state: Local<HudState>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    let mut say = None;
+    egui::Window::new("Plaza")
+        .default_pos([12.0, 12.0])
+        .default_width(360.0)
+        .resizable(false)
+        .show(ctx, |ui| {
+            ui.label(status_line(&scene, &status, remotes.names.len()));
+            if let Some((_, at)) = desk.block_time {
+                ui.small(format!(
+                    "last block {} ago",
+                    ui::span(at.elapsed().as_secs())
+                ));
+            }
+            ui.separator();
+            ui.horizontal(|ui| {
+                ui.label("you");
+                ui.monospace(short(&scene.account));
+                if ui.small_button("Copy address").clicked() {
+                    state.copied = Some(copy(&mut state.clipboard, &scene.account));
+                }
+            });
+            if let Some(note) = &state.copied {
+                ui.small(note.clone());
+            }
+            match &desk.holdings {
+                Some(held) => ui.label(format!(
+                    "balance {} | {} owned | {} rented",
+                    ui::tokens(held.account.balance),
+                    held.owned.len(),
+                    held.renting.len()
+                )),
+                None => ui.label("balance: asking the host..."),
+            };
+            ui.horizontal(|ui| {
+                ui.toggle_value(&mut panels.catalogue, "Catalogue");
+                ui.toggle_value(&mut panels.inventory, "Inventory");
+            });
+            if !desk.actions.is_empty() || !desk.done.is_empty() {
+                ui.separator();
+                for action in desk.done.iter().chain(desk.actions.iter()) {
+                    let line = format!("{}: {}", action.label, action.stage.describe());
+                    if matches!(action.stage, crate::desk::Stage::Rejected(_)) {
+                        ui::warning(ui, line);
+                    } else {
+                        ui.small(line);
+                    }
+                }
+            }
+            ui.separator();
+            for line in &status.chat {
+                ui.small(line.clone());
+            }
+            let field = ui.add(
+                egui::TextEdit::singleline(&mut state.chat)
+                    .hint_text("say something (Enter)")
+                    .desired_width(300.0),
+            );
+            if field.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter)) {
+                say = chat_message(&state.chat);
+                state.chat.clear();
+            }
+            ui.small(
+                "WASD walk, shift run, drag to look, wheel to zoom, click a thing or a player",
+            );
+        });
+    if let (Some(message), Some(mut session)) = (say, session) {
+        session.0.send(&message);
+    }
+    Ok(())
+}
+
+/// Puts `text` on the system clipboard; says what happened.
+fn copy(clipboard: &mut Option<arboard::Clipboard>, text: &str) -> String {
+    if clipboard.is_none() {
+        match arboard::Clipboard::new() {
+            Ok(opened) => *clipboard = Some(opened),
+            Err(err) => return format!("no clipboard here: {err}"),
+        }
+    }
+    match clipboard
+        .as_mut()
+        .map(|clipboard| clipboard.set_text(text.to_owned()))
+    {
+        Some(Ok(())) => "address copied".to_owned(),
+        Some(Err(err)) => format!("could not copy: {err}"),
+        None => "no clipboard here".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_sends_what_was_typed_within_the_limit() {
+        assert_eq!(chat_message("   "), None);
+        assert_eq!(
+            chat_message(" hello "),
+            Some(ClientMessage::Chat {
+                text: "hello".into()
+            })
+        );
+        let long = "x".repeat(MAX_CHAT_BYTES + 50);
+        match chat_message(&long) {
+            Some(ClientMessage::Chat { text }) => assert_eq!(text.len(), MAX_CHAT_BYTES),
+            other => panic!("{other:?}"),
+        }
     }
 }

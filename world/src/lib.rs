@@ -1,21 +1,30 @@
 //! Plaza's 3D world client: a Bevy app over the host's world protocol.
 //!
 //! One plugin per feature, each thin over the protocol and the pure cores
-//! ([`motion`], [`interp`]): the scene of the world the host describes,
-//! the player's avatar and its camera, the session (moves out at the
-//! host's tick, other players in, drawn smoothly with name tags), and the
-//! heads-up display. The rules live in `market` and `ledger`.
+//! ([`motion`], [`interp`], the [`desk`]): the scene of the world the host
+//! describes, the player's avatar and its camera, the session (moves out
+//! at the host's tick, other players in, drawn smoothly with name tags),
+//! clicking things, and the panels (status and wallet, catalogue, asset
+//! card and renting, inventory and listing, trading). The rules live in
+//! `market` and `ledger`.
 
 pub mod avatar;
 pub mod camera;
+pub mod catalogue;
+pub mod desk;
 pub mod embedded;
 pub mod hud;
 pub mod interp;
+pub mod inventory;
 pub mod motion;
 pub mod net;
+pub mod pick;
+pub mod rental;
 pub mod scene;
 pub mod shot;
 pub mod stock;
+pub mod trade;
+pub mod ui;
 
 use bevy::prelude::*;
 use server_less::client::Welcome;

@@ -17,10 +17,14 @@ use clap::Parser;
 use server_less::client::Client;
 use server_less::wallet::{self, Wallet};
 use tracing_subscriber::EnvFilter;
+use world::desk::{Desk, DeskPlugin};
 use world::embedded::Embedded;
 use world::net::{Remotes, Session};
 use world::shot::{ShotPlan, ShotPlugin};
-use world::{WorldScene, avatar, camera, hud, net, scene, stock};
+use world::{
+    WorldScene, avatar, camera, catalogue, hud, inventory, net, pick, rental, scene, stock, trade,
+    ui,
+};
 
 /// Plaza: walk the world, browse, rent and trade.
 #[derive(Parser, Debug)]
@@ -176,14 +180,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         host,
     ))
     .insert_resource(Remotes::new(welcome.player, &welcome.players))
+    .insert_resource(Desk::new(key.address()))
     .insert_non_send(Session(client))
     .add_plugins((
         scene::ScenePlugin,
         camera::CameraPlugin,
         avatar::AvatarPlugin,
         net::NetPlugin,
-        hud::HudPlugin,
         stock::StockPlugin,
+        pick::PickPlugin,
+        ui::UiPlugin,
+        DeskPlugin,
+        hud::HudPlugin,
+        catalogue::CataloguePlugin,
+        rental::RentalPlugin,
+        inventory::InventoryPlugin,
+        trade::TradePlugin,
     ));
     if let Some(path) = cli.screenshot {
         app.add_plugins(ShotPlugin(ShotPlan {

@@ -10,6 +10,7 @@ use server_less::client::Client;
 use server_less::protocol::{self, AvatarState, Event, PlayerInfo, ServerMessage};
 
 use crate::avatar::{LocalAvatar, body_mesh};
+use crate::desk::Desk;
 use crate::interp::Track;
 
 /// The connected client (not `Sync`: it lives on the main thread).
@@ -114,6 +115,7 @@ fn pump(
     session: Option<NonSendMut<Session>>,
     mut remotes: ResMut<Remotes>,
     mut status: ResMut<NetStatus>,
+    mut desk: Option<ResMut<Desk>>,
 ) {
     let Some(mut session) = session else {
         return;
@@ -129,6 +131,13 @@ fn pump(
         return;
     }
     for message in client.drain() {
+        let message = match desk.as_mut() {
+            Some(desk) => match desk.take(client, message) {
+                Some(message) => message,
+                None => continue,
+            },
+            None => message,
+        };
         match message {
             ServerMessage::PlayerJoined(info) => {
                 remotes
@@ -148,8 +157,10 @@ fn pump(
             _ => {}
         }
     }
-    let avatars = client.avatars().clone();
-    remotes.heard(&avatars);
+    if let Some(desk) = desk.as_mut() {
+        desk.advance(client);
+    }
+    remotes.heard(client.avatars());
 }
 
 /// An account shown short: `plaza1abcd..wxyz` (the world's font has

@@ -15,9 +15,12 @@ use server_less::client::Client;
 use server_less::protocol::{Browse, Card, MAX_PAGE_HITS};
 
 use crate::WorldScene;
+use crate::pick::{Pickable, Target};
 
 /// Models shown on one stall's counter at most.
 pub const PER_STALL: usize = 3;
+/// The counters' height, metres.
+const COUNTER_TOP: f32 = 1.0;
 /// Catalogue pages read to find them.
 const PAGES: usize = 8;
 
@@ -36,6 +39,10 @@ pub struct StallItem {
     pub bottom: f32,
     /// The asset's name.
     pub name: String,
+    /// Its catalogue card.
+    pub card: Card,
+    /// Its manifest.
+    pub manifest: Manifest,
 }
 
 /// The stalls' stock, for the scene.
@@ -123,6 +130,8 @@ pub fn fetch(client: &mut Client, world: &str, cache: &Path) -> anyhow::Result<S
             size: size.map(|side| side * manifest.scale),
             bottom: manifest.bounds.min[1] * manifest.scale,
             name: manifest.name.clone(),
+            card: card.clone(),
+            manifest,
         });
     }
     info!(models = items.len(), "stall stock fetched");
@@ -150,7 +159,7 @@ fn show_stock(
     scene: Res<WorldScene>,
     assets: Res<AssetServer>,
 ) {
-    for item in &stock.0 {
+    for (index, item) in stock.0.iter().enumerate() {
         let Some(stall) = scene.welcome.world.stalls.get(usize::from(item.stall)) else {
             continue;
         };
@@ -159,7 +168,7 @@ fn show_stock(
         let fit = if largest > 1.2 { 1.2 / largest } else { 1.0 };
         let at = Vec3::new(
             stall.position[0] + along(item.slot),
-            1.0 - item.bottom * fit,
+            COUNTER_TOP - item.bottom * fit,
             stall.position[1],
         );
         commands.spawn((
@@ -168,7 +177,21 @@ fn show_stock(
             ),
             Transform::from_translation(at).with_scale(Vec3::splat(fit)),
             Name::new(item.name.clone()),
+            pickable(index, item, fit, at.y),
         ));
+    }
+}
+
+/// The clickable box of item `index`, drawn at scale `fit` with its
+/// origin at height `origin_y`: the model's bounds standing on the
+/// counter, at least a hand's width each way.
+fn pickable(index: usize, item: &StallItem, fit: f32, origin_y: f32) -> Pickable {
+    let size = Vec3::from_array(item.size) * fit;
+    let half = (size / 2.0).max(Vec3::splat(0.15));
+    Pickable {
+        target: Target::Item(index),
+        half,
+        offset: Vec3::new(0.0, COUNTER_TOP + half.y - origin_y, 0.0),
     }
 }
 

@@ -270,53 +270,11 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
     }
 
     fn check_rent_terms(&self, terms: &RentTerms) -> Result<(), LedgerError> {
-        if terms.price_per_period == 0 {
-            return Err(LedgerError::ZeroAmount {
-                what: "a price per period",
-            });
-        }
-        if terms.period_secs == 0 {
-            return Err(LedgerError::InvalidTerms(
-                "a period must last at least one second",
-            ));
-        }
-        if terms.min_periods == 0 {
-            return Err(LedgerError::InvalidTerms(
-                "the minimum is at least one period",
-            ));
-        }
-        if terms.min_periods > terms.max_periods {
-            return Err(LedgerError::InvalidTerms(
-                "the minimum number of periods is above the maximum",
-            ));
-        }
-        if terms.max_periods > self.context.params.max_rental_periods {
-            return Err(LedgerError::InvalidTerms(
-                "the maximum number of periods is above the network's limit",
-            ));
-        }
-        if terms.reserved_for == Some(self.signer) {
-            return Err(LedgerError::SelfDealing {
-                what: "reserve a listing",
-                address: self.signer,
-            });
-        }
-        // The longest rental must be payable and must end in representable time.
-        terms
-            .price_per_period
-            .checked_mul(u64::from(terms.max_periods))
-            .and_then(|rent| rent.checked_add(terms.deposit))
-            .ok_or(LedgerError::Overflow {
-                what: "the rent for the longest term",
-            })?;
-        terms
-            .period_secs
-            .checked_mul(u64::from(terms.max_periods))
-            .and_then(|length| length.checked_add(self.time()))
-            .ok_or(LedgerError::Overflow {
-                what: "the end of the longest term",
-            })?;
-        Ok(())
+        terms.check(
+            &self.signer,
+            self.context.params.max_rental_periods,
+            self.time(),
+        )
     }
 
     fn cancel(&mut self, id: ListingId) -> Result<(), LedgerError> {

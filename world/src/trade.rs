@@ -1,0 +1,334 @@
+//! Trading face to face: click another player and Trade; they accept; the
+//! window shows both offers (assets and tokens), the revision and both
+//! confirmations; any change clears them; both confirm, both sign the
+//! final terms, and the inviter's client submits the swap, which is final
+//! for both at once. Either side can cancel until then. The rules are
+//! the market crate's trade window, run by the host.
+
+use bevy::prelude::*;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+use ledger::{Address, AssetId};
+use server_less::protocol::{TradeAction, TradeView};
+
+use crate::desk::{Desk, closed};
+use crate::net::{Remotes, Session};
+use crate::pick::{Clicked, Target};
+use crate::ui;
+
+/// Which side of `view` the player `me` is: 0 the inviter, 1 the invitee.
+pub fn side_of(view: &TradeView, me: &Address) -> Option<usize> {
+    if view.inviter == *me {
+        Some(0)
+    } else if view.invitee == *me {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+/// The action that sets this side's tokens to `text`, at the view's
+/// revision.
+pub fn set_tokens(view: &TradeView, text: &str) -> Result<TradeAction, String> {
+    let amount = text
+        .trim()
+        .replace(',', "")
+        .parse::<u64>()
+        .map_err(|_| format!("tokens: {:?} is not a whole number", text.trim()))?;
+    Ok(TradeAction::SetTokens {
+        amount,
+        revision: view.revision,
+    })
+}
+
+/// The trade panels' state between frames.
+#[derive(Resource, Debug, Default)]
+pub struct TradeState {
+    /// The player clicked, offered a Trade button.
+    pub player: Option<u16>,
+    /// The tokens field.
+    pub tokens: String,
+    /// Why the last action was refused before it was sent.
+    pub problem: Option<String>,
+}
+
+/// The trade window and its invitations.
+pub struct TradePlugin;
+
+impl Plugin for TradePlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<TradeState>()
+            .add_systems(Update, clicked_player)
+            .add_systems(EguiPrimaryContextPass, trade_panels);
+    }
+}
+
+fn clicked_player(mut clicked: ResMut<Clicked>, mut state: ResMut<TradeState>) {
+    if let Some(Target::Player(player)) = clicked.0 {
+        clicked.0 = None;
+        state.player = Some(player);
+    }
+}
+
+fn trade_panels(
+    mut contexts: EguiContexts,
+    mut desk: ResMut<Desk>,
+    session: Option<NonSendMut<Session>>,
+    remotes: Res<Remotes>,
+    mut state: ResMut<TradeState>,
+) -> Result {
+    let Some(mut session) = session else {
+        return Ok(());
+    };
+    let client = &mut session.0;
+    let ctx = contexts.ctx_mut()?;
+    let mut act: Option<Result<TradeAction, String>> = None;
+
+    if let Some(player) = state.player {
+        let mut open = true;
+        egui::Window::new(remotes.name(player))
+            .id(egui::Id::new("player"))
+            .open(&mut open)
+            .default_pos([500.0, 300.0])
+            .collapsible(false)
+            .show(ctx, |ui| {
+                if desk.trade.view.is_some() {
+                    ui.label("You are already in a trade.");
+                } else if ui.button("Trade").clicked() {
+                    desk.trade_invite(client, player);
+                    state.player = None;
+                }
+            });
+        if !open {
+            state.player = None;
+        }
+    }
+
+    if let Some(invited) = desk.trade.invitation.clone() {
+        egui::Window::new("Trade invitation")
+            .collapsible(false)
+            .default_pos([500.0, 200.0])
+            .show(ctx, |ui| {
+                ui.label(format!("{} asks you to trade.", ui::who(&invited.inviter)));
+                ui.horizontal(|ui| {
+                    if ui.button("Accept").clicked() {
+                        act = Some(Ok(TradeAction::Accept));
+                    }
+                    if ui.button("Decline").clicked() {
+                        act = Some(Ok(TradeAction::Cancel));
+                    }
+                });
+            });
+    }
+
+    let owned: Vec<AssetId> = desk
+        .holdings
+        .as_ref()
+        .map(|held| {
+            held.owned
+                .iter()
+                .filter(|holding| holding.rented.is_none())
+                .map(|holding| holding.asset)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(view) = desk.trade.view.clone() {
+        let me = desk.me;
+        let mine = side_of(&view, &me).unwrap_or(0);
+        let theirs = 1 - mine;
+        let names: std::collections::HashMap<AssetId, String> = desk
+            .manifests
+            .iter()
+            .map(|(asset, manifest)| (*asset, manifest.name.clone()))
+            .collect();
+        let name = |asset: &AssetId| {
+            names.get(asset).cloned().unwrap_or_else(|| {
+                let id = asset.to_string();
+                format!("asset ..{}", &id[id.len().saturating_sub(8)..])
+            })
+        };
+        let other = if mine == 0 {
+            view.invitee
+        } else {
+            view.inviter
+        };
+        let mut dismiss = false;
+        let mut sign = false;
+        egui::Window::new(format!("Trade with {}", ui::who(&other)))
+            .id(egui::Id::new("trade window"))
+            .default_pos([380.0, 160.0])
+            .default_width(520.0)
+            .collapsible(false)
+            .show(ctx, |ui| {
+                ui.horizontal(|ui| {
+                    ui.label(format!("stage: {}", view.stage));
+                    ui.separator();
+                    ui.label(format!("revision {}", view.revision));
+                });
+                ui.separator();
+                ui.columns(2, |columns| {
+                    for (column, side, title) in [(0, mine, "You give"), (1, theirs, "They give")] {
+                        let ui = &mut columns[column];
+                        ui.strong(title);
+                        let offer = &view.offers[side];
+                        for asset in &offer.assets {
+                            ui.horizontal(|ui| {
+                                ui.label(name(asset));
+                                if side == mine
+                                    && view.stage == "open"
+                                    && ui.small_button("remove").clicked()
+                                {
+                                    act = Some(Ok(TradeAction::RemoveAsset {
+                                        asset: *asset,
+                                        revision: view.revision,
+                                    }));
+                                }
+                            });
+                        }
+                        ui.label(format!("{} tokens", ui::tokens(offer.tokens)));
+                        let tick = if view.confirmed[side] {
+                            "confirmed"
+                        } else {
+                            "not confirmed"
+                        };
+                        let signed = if view.signed[side] { ", signed" } else { "" };
+                        ui.small(format!("{tick}{signed}"));
+                    }
+                });
+                ui.separator();
+                if view.stage == "open" {
+                    ui.horizontal(|ui| {
+                        egui::ComboBox::from_id_salt("add asset")
+                            .selected_text("add an asset")
+                            .show_ui(ui, |ui| {
+                                for asset in owned
+                                    .iter()
+                                    .filter(|a| !view.offers[mine].assets.contains(a))
+                                {
+                                    if ui.selectable_label(false, name(asset)).clicked() {
+                                        act = Some(Ok(TradeAction::AddAsset {
+                                            asset: *asset,
+                                            revision: view.revision,
+                                        }));
+                                    }
+                                }
+                            });
+                        ui.add(
+                            egui::TextEdit::singleline(&mut state.tokens)
+                                .hint_text("tokens")
+                                .desired_width(90.0),
+                        );
+                        if ui.button("Set tokens").clicked() {
+                            act = Some(set_tokens(&view, &state.tokens));
+                        }
+                    });
+                    ui.horizontal(|ui| {
+                        if view.confirmed[mine] {
+                            if ui.button("Unconfirm").clicked() {
+                                act = Some(Ok(TradeAction::Unconfirm));
+                            }
+                        } else if ui
+                            .button(format!("Confirm revision {}", view.revision))
+                            .clicked()
+                        {
+                            act = Some(Ok(TradeAction::Confirm {
+                                revision: view.revision,
+                            }));
+                        }
+                    });
+                }
+                if view.stage == "signing" {
+                    if let Some(terms) = &view.terms {
+                        ui.label(format!(
+                            "Final terms, revision {}: valid until block time {}.",
+                            terms.revision, terms.expires_at
+                        ));
+                    }
+                    if view.signed[mine] {
+                        ui.label("You signed; waiting for the other side.");
+                    } else if ui.button("Sign the trade").clicked() {
+                        sign = true;
+                    }
+                }
+                if view.stage == "signed" {
+                    let outcome = desk
+                        .done
+                        .iter()
+                        .rev()
+                        .chain(desk.actions.iter())
+                        .find(|action| action.label == format!("trade {}", view.trade))
+                        .map(|action| action.stage.describe());
+                    ui.label(match outcome {
+                        Some(outcome) => format!("Both signed: the swap is {outcome}."),
+                        None => "Both signed: the inviter submits the swap.".to_owned(),
+                    });
+                }
+                if let Some(why) = desk.trade.error.as_ref().or(state.problem.as_ref()) {
+                    ui::warning(ui, why.clone());
+                }
+                ui.horizontal(|ui| {
+                    if closed(&view.stage) {
+                        if ui.button("Close").clicked() {
+                            dismiss = true;
+                        }
+                    } else if ui.button("Cancel trade").clicked() {
+                        act = Some(Ok(TradeAction::Cancel));
+                    }
+                });
+            });
+        if sign {
+            state.problem = desk.trade_sign(client).err().map(|refusal| refusal.0);
+        }
+        if dismiss {
+            desk.trade_dismiss();
+            state.problem = None;
+        }
+    }
+
+    if let Some(action) = act {
+        state.problem = action
+            .and_then(|action| desk.trade_act(client, action).map_err(|refusal| refusal.0))
+            .err();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger::TradeSide;
+
+    fn view() -> TradeView {
+        TradeView {
+            trade: 3,
+            inviter: Address::from_bytes([1; 32]),
+            invitee: Address::from_bytes([2; 32]),
+            stage: "open".into(),
+            revision: 7,
+            offers: [TradeSide::default(), TradeSide::default()],
+            confirmed: [false, false],
+            signed: [false, false],
+            terms: None,
+            signatures: None,
+        }
+    }
+
+    #[test]
+    fn tokens_are_offered_at_the_revision_seen() {
+        let view = view();
+        assert_eq!(
+            set_tokens(&view, " 5,000 "),
+            Ok(TradeAction::SetTokens {
+                amount: 5_000,
+                revision: 7
+            })
+        );
+        assert!(
+            set_tokens(&view, "lots")
+                .unwrap_err()
+                .contains("whole number")
+        );
+        assert_eq!(side_of(&view, &Address::from_bytes([1; 32])), Some(0));
+        assert_eq!(side_of(&view, &Address::from_bytes([2; 32])), Some(1));
+        assert_eq!(side_of(&view, &Address::from_bytes([9; 32])), None);
+    }
+}
