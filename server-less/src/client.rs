@@ -6,7 +6,7 @@
 //! It is synchronous: [`Client::pump`] exchanges packets and must be
 //! called often (every tick); the request helpers pump while they wait.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant, SystemTime};
@@ -63,6 +63,13 @@ pub struct Client {
     avatars: HashMap<u16, (AvatarState, Instant)>,
     downloads: HashMap<u32, Vec<u8>>,
     received_bytes: u64,
+    /// Requests sent and not yet answered.
+    waiting: HashSet<u32>,
+    /// Requests held back until answers make room.
+    held: VecDeque<ClientMessage>,
+    /// Tokens for sending requests (refilled at
+    /// [`protocol::CLIENT_REQUESTS_PER_SEC`]), and when last refilled.
+    tokens: (f32, Instant),
 }
 
 fn unix_time() -> Duration {
@@ -197,6 +204,9 @@ impl Client {
             avatars: HashMap::new(),
             downloads: HashMap::new(),
             received_bytes: 0,
+            waiting: HashSet::new(),
+            held: VecDeque::new(),
+            tokens: (2.0 * protocol::CLIENT_REQUESTS_PER_SEC, Instant::now()),
         })
     }
 
@@ -258,6 +268,7 @@ impl Client {
                 }
             }
         }
+        self.send_held();
         // Avatars not heard of for two keyframes have left the view.
         self.avatars
             .retain(|_, (_, heard)| now.duration_since(*heard) < Duration::from_secs(2));
@@ -332,6 +343,20 @@ impl Client {
     }
 
     fn keep(&mut self, message: ServerMessage) {
+        let answers = match &message {
+            ServerMessage::Page { request, .. }
+            | ServerMessage::Inventory { request, .. }
+            | ServerMessage::Quote { request, .. }
+            | ServerMessage::Stored { request, .. }
+            | ServerMessage::Chunk { request, .. } => Some(*request),
+            ServerMessage::Tx { request, .. }
+            | ServerMessage::Trade { request, .. }
+            | ServerMessage::Error { request, .. } => *request,
+            _ => None,
+        };
+        if let Some(request) = answers {
+            self.waiting.remove(&request);
+        }
         if self.inbox.len() >= INBOX {
             self.inbox.pop_front();
         }
@@ -395,11 +420,40 @@ impl Client {
 
     /// Sends the request `build` makes with a fresh request id, without
     /// waiting: the answer, which repeats the id, arrives in the inbox.
+    ///
+    /// The client keeps within the host's limits by itself: at most
+    /// [`protocol::CLIENT_REQUESTS_WAITING`] requests wait for answers and
+    /// at most [`protocol::CLIENT_REQUESTS_PER_SEC`] go out a second; the
+    /// rest are held, in order, and sent by [`Client::pump`] as answers
+    /// come. Callers bound how much they ask.
     pub fn ask(&mut self, build: impl FnOnce(u32) -> ClientMessage) -> u32 {
         let id = self.next_request;
         self.next_request = self.next_request.wrapping_add(1);
-        self.send(&build(id));
+        self.held.push_back(build(id));
+        self.send_held();
         id
+    }
+
+    /// Requests held back, not yet sent.
+    pub fn held_requests(&self) -> usize {
+        self.held.len()
+    }
+
+    fn send_held(&mut self) {
+        let (tokens, at) = &mut self.tokens;
+        let rate = protocol::CLIENT_REQUESTS_PER_SEC;
+        *tokens = (*tokens + at.elapsed().as_secs_f32() * rate).min(2.0 * rate);
+        *at = Instant::now();
+        while self.waiting.len() < protocol::CLIENT_REQUESTS_WAITING && self.tokens.0 >= 1.0 {
+            let Some(message) = self.held.pop_front() else {
+                break;
+            };
+            self.tokens.0 -= 1.0;
+            if let Some(id) = message.request() {
+                self.waiting.insert(id);
+            }
+            self.send(&message);
+        }
     }
 
     /// Sends a request and waits for its answer; a refusal is an error.
@@ -691,12 +745,7 @@ impl Client {
 
     /// Invites `player` to trade and returns the new window.
     pub fn trade_invite(&mut self, player: u16, timeout: Duration) -> Result<TradeView, HostError> {
-        let id = self.next_request;
-        self.next_request = self.next_request.wrapping_add(1);
-        self.send(&ClientMessage::TradeInvite {
-            request: id,
-            player,
-        });
+        let id = self.ask(|request| ClientMessage::TradeInvite { request, player });
         self.trade_answer(id, timeout)
     }
 
@@ -707,10 +756,8 @@ impl Client {
         action: TradeAction,
         timeout: Duration,
     ) -> Result<TradeView, HostError> {
-        let id = self.next_request;
-        self.next_request = self.next_request.wrapping_add(1);
-        self.send(&ClientMessage::TradeAct {
-            request: id,
+        let id = self.ask(|request| ClientMessage::TradeAct {
+            request,
             trade,
             action,
         });

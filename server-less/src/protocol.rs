@@ -66,6 +66,18 @@ pub const MAX_SEARCH_BYTES: usize = 200;
 pub const MAX_PAGE_HITS: u16 = 50;
 /// Most avatars in one [`Avatars`] update.
 pub const MAX_AVATARS_PER_UPDATE: usize = 48;
+/// Requests one client may have waiting for an answer; more are refused
+/// as busy.
+pub const MAX_REQUESTS_WAITING: usize = 8;
+/// Blob fetches one client may have queued; more are refused as busy.
+pub const MAX_FETCHES_QUEUED: usize = 4;
+/// Requests a client keeps waiting at most (the smaller of the two
+/// limits above): [`crate::client::Client::ask`] holds the rest back
+/// until answers come.
+pub const CLIENT_REQUESTS_WAITING: usize = MAX_FETCHES_QUEUED;
+/// Requests a second a client sends at most (burst twice that): under the
+/// host's default of 30 reliable messages a second.
+pub const CLIENT_REQUESTS_PER_SEC: f32 = 20.0;
 
 /// Metres per unit of a quantised coordinate.
 const POSITION_STEP: f32 = 1.0 / 64.0;

@@ -44,18 +44,15 @@ use crate::node::{BlockEvent, HostHandle, TradeOutcome, TxStatus};
 use crate::protocol::{
     self, Avatars, Browse, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, CHUNK_BYTES, Card,
     ClientMessage, ErrorCode, Event, Holding, JoinReply, JoinRequest, MAX_AVATARS_PER_UPDATE,
-    MAX_JOIN_FRAME_BYTES, Move, PlayerInfo, ProtocolError, ServerMessage, SessionState, Shown,
-    TICK_HZ, TradeAction, TradeView, TxState, Upload, VERSION, WorldInfo,
+    MAX_FETCHES_QUEUED, MAX_JOIN_FRAME_BYTES, MAX_REQUESTS_WAITING, Move, PlayerInfo,
+    ProtocolError, ServerMessage, SessionState, Shown, TICK_HZ, TradeAction, TradeView, TxState,
+    Upload, VERSION, WorldInfo,
 };
 use crate::transport::Transport;
 use crate::worlds::World;
 
-/// Requests one client may have waiting for the ledger.
-const MAX_IN_FLIGHT: usize = 8;
 /// Transactions one client may watch to finality.
 const MAX_WATCHED: usize = 64;
-/// Downloads one client may have queued.
-const MAX_DOWNLOADS: usize = 4;
 /// Chunks sent to one client per tick at most.
 const CHUNKS_PER_TICK: usize = 4;
 /// Reliable messages read from one client per tick; the rest wait in
@@ -957,10 +954,10 @@ impl Server {
             let Some(session) = self.sessions.get_mut(&client) else {
                 return;
             };
-            if session.in_flight >= MAX_IN_FLIGHT {
+            if session.in_flight >= MAX_REQUESTS_WAITING {
                 let err = ProtocolError::new(
                     ErrorCode::Busy,
-                    format!("{MAX_IN_FLIGHT} requests are waiting: wait for their answers"),
+                    format!("{MAX_REQUESTS_WAITING} requests are waiting: wait for their answers"),
                 );
                 self.breach(client, request, &err);
                 return;
@@ -1275,10 +1272,10 @@ impl Server {
                 return;
             }
         };
-        if self.sessions[&client].downloads.len() >= MAX_DOWNLOADS {
+        if self.sessions[&client].downloads.len() >= MAX_FETCHES_QUEUED {
             let err = ProtocolError::new(
                 ErrorCode::Busy,
-                format!("{MAX_DOWNLOADS} downloads are queued: wait for one to finish"),
+                format!("{MAX_FETCHES_QUEUED} downloads are queued: wait for one to finish"),
             );
             self.breach(client, Some(request), &err);
             return;
@@ -1345,10 +1342,10 @@ impl Server {
                 ErrorCode::Busy,
                 "an upload is under way: wait until it is stored",
             ))
-        } else if session.in_flight >= MAX_IN_FLIGHT {
+        } else if session.in_flight >= MAX_REQUESTS_WAITING {
             Some(ProtocolError::new(
                 ErrorCode::Busy,
-                format!("{MAX_IN_FLIGHT} requests are waiting: wait for their answers"),
+                format!("{MAX_REQUESTS_WAITING} requests are waiting: wait for their answers"),
             ))
         } else {
             ContentId::from_bytes(id)

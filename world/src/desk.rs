@@ -8,7 +8,8 @@
 //! player's key, submits, and follows the transaction until it is final
 //! (applied, or rejected with the ledger's reason).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use assets::{ContentId, Manifest};
@@ -28,6 +29,13 @@ pub const QUEUE_MAX: usize = 16;
 const MANIFESTS_KEPT: usize = 512;
 /// Preview pictures kept for cards.
 const PREVIEWS_KEPT: usize = 64;
+/// Quotes kept.
+const QUOTES_KEPT: usize = 8;
+/// How long a quote is shown before it is asked again (a return's refund
+/// falls as periods begin).
+pub const QUOTE_FRESH: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long the account is not asked for again after a refusal.
+const REFUSED_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What a request was for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,12 +48,14 @@ enum Asked {
     Nonce,
     /// The first action's submission.
     Submit,
-    /// A quote.
-    Quote,
+    /// A quote for this question.
+    Quote(QuoteAsk),
     /// An asset's manifest.
     Manifest(AssetId),
     /// A preview picture, by content id.
     Preview(ContentId),
+    /// A model for the cache, by content id.
+    Model(ContentId),
     /// A trade invitation or action.
     Trade,
 }
@@ -147,6 +157,8 @@ pub struct QuoteView {
     pub ask: QuoteAsk,
     /// The figures, or why there are none; `None` while waiting.
     pub answer: Option<Result<Quote, String>>,
+    /// When it was asked.
+    pub at: Instant,
 }
 
 /// The trade window's state on this side.
@@ -172,8 +184,13 @@ pub struct Desk {
     pub catalogue: Catalogue,
     /// The account, once known.
     pub holdings: Option<Holdings>,
-    /// The latest quote.
-    pub quote: Option<QuoteView>,
+    /// The latest quotes, newest last.
+    quotes: VecDeque<QuoteView>,
+    /// Files (manifests, previews, models) the host could not give: not
+    /// asked for again.
+    missing: HashSet<ContentId>,
+    /// When the account was last refused.
+    holdings_refused: Option<Instant>,
     /// Manifests fetched, by asset.
     pub manifests: HashMap<AssetId, Manifest>,
     /// Preview pictures fetched (PNG bytes), by content id.
@@ -186,6 +203,8 @@ pub struct Desk {
     pub trade: TradeDesk,
     /// The latest block's time, from the host's events.
     pub block_time: Option<(Timestamp, Instant)>,
+    /// Where models are cached (the asset server's folder), if anywhere.
+    pub cache: Option<PathBuf>,
 }
 
 /// Why the desk refused something before asking the host.
@@ -201,14 +220,23 @@ impl Desk {
             asked: HashMap::new(),
             catalogue: Catalogue::default(),
             holdings: None,
-            quote: None,
+            quotes: VecDeque::new(),
+            missing: HashSet::new(),
+            holdings_refused: None,
             manifests: HashMap::new(),
             previews: HashMap::new(),
             actions: VecDeque::new(),
             done: VecDeque::new(),
             trade: TradeDesk::default(),
             block_time: None,
+            cache: None,
         }
+    }
+
+    /// The desk, caching models it fetches in `cache`.
+    pub fn with_cache(mut self, cache: PathBuf) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     fn ask(&mut self, client: &mut Client, why: Asked, build: impl FnOnce(u32) -> ClientMessage) {
@@ -277,27 +305,58 @@ impl Desk {
 
     /// Asks for the account again (unless that is already asked).
     pub fn refresh(&mut self, client: &mut Client) {
-        if !self.waiting_for(&Asked::Holdings) {
+        let refused_lately = self
+            .holdings_refused
+            .is_some_and(|at| at.elapsed() < REFUSED_PAUSE);
+        if !refused_lately && !self.waiting_for(&Asked::Holdings) {
             self.ask(client, Asked::Holdings, |request| {
                 ClientMessage::Inventory { request }
             });
         }
     }
 
-    /// Asks what `ask` would cost and pay out now.
-    pub fn ask_quote(&mut self, client: &mut Client, ask: QuoteAsk) {
-        self.quote = Some(QuoteView { ask, answer: None });
-        self.ask(client, Asked::Quote, |request| ClientMessage::Quote {
-            request,
-            ask,
+    /// What `ask` would cost and pay out now: the host's last answer (or
+    /// `None` while it is asked); asked again when older than
+    /// [`QUOTE_FRESH`].
+    pub fn quote(&mut self, client: &mut Client, ask: QuoteAsk) -> Option<Result<Quote, String>> {
+        let known = self.quotes.iter().rposition(|view| view.ask == ask);
+        let stale = known.is_none_or(|at| {
+            let view = &self.quotes[at];
+            view.answer.is_some() && view.at.elapsed() > QUOTE_FRESH
         });
+        if stale {
+            if let Some(at) = known {
+                // The old figures stay on screen until the new ones come.
+                self.quotes[at].at = Instant::now();
+            } else {
+                if self.quotes.len() >= QUOTES_KEPT {
+                    self.quotes.pop_front();
+                }
+                self.quotes.push_back(QuoteView {
+                    ask,
+                    answer: None,
+                    at: Instant::now(),
+                });
+            }
+            self.ask(client, Asked::Quote(ask), |request| ClientMessage::Quote {
+                request,
+                ask,
+            });
+        }
+        self.quotes
+            .iter()
+            .rfind(|view| view.ask == ask)
+            .and_then(|view| view.answer.clone())
     }
 
     /// Fetches an asset's manifest for its card, unless it is known or
     /// already asked for.
     pub fn want_manifest(&mut self, client: &mut Client, asset: AssetId) {
         let why = Asked::Manifest(asset);
-        if self.manifests.contains_key(&asset) || self.waiting_for(&why) {
+        if self.manifests.contains_key(&asset)
+            || self.missing.contains(&asset.0)
+            || self.waiting_for(&why)
+        {
             return;
         }
         let id = asset.0.to_bytes();
@@ -307,11 +366,30 @@ impl Desk {
     /// Fetches a preview picture, unless it is known or already asked for.
     pub fn want_preview(&mut self, client: &mut Client, preview: ContentId) {
         let why = Asked::Preview(preview);
-        if self.previews.contains_key(&preview) || self.waiting_for(&why) {
+        if self.previews.contains_key(&preview)
+            || self.missing.contains(&preview)
+            || self.waiting_for(&why)
+        {
             return;
         }
         let id = preview.to_bytes();
         self.ask(client, why, |request| ClientMessage::Fetch { request, id });
+    }
+
+    /// The cache's file name of `model` once it is there; until then it is
+    /// fetched (once) and `None`.
+    pub fn model_file(&mut self, client: &mut Client, model: &ContentId) -> Option<String> {
+        let cache = self.cache.as_ref()?;
+        let file = format!("{model}.glb");
+        if cache.join(&file).exists() {
+            return Some(file);
+        }
+        let why = Asked::Model(*model);
+        if !self.missing.contains(model) && !self.waiting_for(&why) {
+            let id = model.to_bytes();
+            self.ask(client, why, |request| ClientMessage::Fetch { request, id });
+        }
+        None
     }
 
     /// Queues `op` to be signed and submitted; `label` says what it does.
@@ -462,6 +540,10 @@ impl Desk {
                     at: Instant::now(),
                 });
             }
+            (Some(Asked::Holdings), ServerMessage::Error { message, .. }) => {
+                warn!(%message, "the host refused the account");
+                self.holdings_refused = Some(Instant::now());
+            }
             (Some(Asked::Nonce), ServerMessage::Inventory { account, now, .. }) => {
                 self.sign_first(client, account, now);
             }
@@ -471,15 +553,11 @@ impl Desk {
             (Some(Asked::Submit), ServerMessage::Tx { id, state, .. }) => {
                 self.tx_state(client, id, state);
             }
-            (Some(Asked::Quote), ServerMessage::Quote { quote, .. }) => {
-                if let Some(view) = &mut self.quote {
-                    view.answer = Some(Ok(quote));
-                }
+            (Some(Asked::Quote(ask)), ServerMessage::Quote { quote, .. }) => {
+                self.quoted(ask, Ok(quote));
             }
-            (Some(Asked::Quote), ServerMessage::Error { message, .. }) => {
-                if let Some(view) = &mut self.quote {
-                    view.answer = Some(Err(message));
-                }
+            (Some(Asked::Quote(ask)), ServerMessage::Error { message, .. }) => {
+                self.quoted(ask, Err(message));
             }
             (Some(Asked::Manifest(asset)), ServerMessage::Chunk { bytes, .. }) => {
                 match Manifest::from_json(&bytes) {
@@ -489,11 +567,15 @@ impl Desk {
                         }
                         self.manifests.insert(asset, manifest);
                     }
-                    _ => warn!(%asset, "the host sent a manifest that does not read"),
+                    _ => {
+                        warn!(%asset, "the host sent a manifest that does not read");
+                        self.miss(asset.0);
+                    }
                 }
             }
             (Some(Asked::Manifest(asset)), ServerMessage::Error { message, .. }) => {
                 warn!(%asset, %message, "no manifest");
+                self.miss(asset.0);
             }
             (Some(Asked::Preview(preview)), ServerMessage::Chunk { bytes, .. }) => {
                 if preview.matches(&bytes) {
@@ -503,10 +585,29 @@ impl Desk {
                     self.previews.insert(preview, bytes);
                 } else {
                     warn!(%preview, "the host sent a preview that is not the one asked for");
+                    self.miss(preview);
                 }
+            }
+            (Some(Asked::Model(model)), ServerMessage::Chunk { bytes, .. }) => match &self.cache {
+                Some(cache) if model.matches(&bytes) => {
+                    if let Err(err) =
+                        crate::stock::write_whole(cache, &format!("{model}.glb"), &bytes)
+                    {
+                        warn!(%model, %err, "the model could not be cached");
+                    }
+                }
+                _ => {
+                    warn!(%model, "the host sent a model that is not the one asked for");
+                    self.miss(model);
+                }
+            },
+            (Some(Asked::Model(model)), ServerMessage::Error { message, .. }) => {
+                warn!(%model, %message, "no model");
+                self.miss(model);
             }
             (Some(Asked::Preview(preview)), ServerMessage::Error { message, .. }) => {
                 warn!(%preview, %message, "no preview");
+                self.miss(preview);
             }
             (Some(Asked::Trade), ServerMessage::Trade { view, .. }) => self.trade_view(*view),
             (Some(Asked::Trade), ServerMessage::Error { message, .. }) => {
@@ -527,6 +628,19 @@ impl Desk {
             (_, other) => return Some(other),
         }
         None
+    }
+
+    fn miss(&mut self, id: ContentId) {
+        if self.missing.len() >= MANIFESTS_KEPT {
+            self.missing.clear();
+        }
+        self.missing.insert(id);
+    }
+
+    fn quoted(&mut self, ask: QuoteAsk, answer: Result<Quote, String>) {
+        if let Some(view) = self.quotes.iter_mut().rev().find(|view| view.ask == ask) {
+            view.answer = Some(answer);
+        }
     }
 
     fn sign_first(&mut self, client: &mut Client, account: Account, now: Timestamp) {

@@ -59,6 +59,7 @@ impl Embedded {
             err => anyhow::Error::from(err),
         })?;
         let join = sessions.join_addr();
+        tracing::info!(%join, "the embedded host takes players at this join address");
         Ok(Embedded {
             runtime,
             parts: Some((host, sessions)),

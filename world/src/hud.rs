@@ -103,6 +103,21 @@ fn status_panel(
                 )),
                 None => ui.label("balance: asking the host..."),
             };
+            if let Some(held) = &desk.holdings {
+                let now = desk.host_now();
+                for holding in &held.renting {
+                    let (Some(rental), Some(manifest)) =
+                        (&holding.rented, desk.manifests.get(&holding.asset))
+                    else {
+                        continue;
+                    };
+                    ui.small(format!(
+                        "renting {}: goes back {}",
+                        manifest.name,
+                        ui::until(rental.ends_at, now)
+                    ));
+                }
+            }
             ui.horizontal(|ui| {
                 ui.toggle_value(&mut panels.catalogue, "Catalogue");
                 ui.toggle_value(&mut panels.inventory, "Inventory");

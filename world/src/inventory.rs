@@ -271,10 +271,7 @@ fn inventory_panel(
                 });
                 if state.returning == Some(rental.id) {
                     let ask = QuoteAsk::Return { rental: rental.id };
-                    if desk.quote.as_ref().is_none_or(|quote| quote.ask != ask) {
-                        desk.ask_quote(client, ask);
-                    }
-                    match desk.quote.as_ref().and_then(|quote| quote.answer.clone()) {
+                    match desk.quote(client, ask) {
                         Some(Ok(quote)) => {
                             show_quote(ui, &quote, now);
                             ui.horizontal(|ui| {

@@ -25,6 +25,7 @@ pub mod shot;
 pub mod stock;
 pub mod trade;
 pub mod ui;
+pub mod wear;
 
 use bevy::prelude::*;
 use server_less::client::Welcome;

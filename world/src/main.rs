@@ -23,7 +23,7 @@ use world::net::{Remotes, Session};
 use world::shot::{ShotPlan, ShotPlugin};
 use world::{
     WorldScene, avatar, camera, catalogue, hud, inventory, net, pick, rental, scene, stock, trade,
-    ui,
+    ui, wear,
 };
 
 /// Plaza: walk the world, browse, rent and trade.
@@ -154,7 +154,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let welcome = client.enter(&cli.world, wait)?.clone();
     tracing::info!(world = %welcome.world.name, player = welcome.player, account = %key.address(), "entered");
     let cache = data.join("cache").join("models");
-    let stock = world::stock::fetch(&mut client, &welcome.world.name, &cache)?;
+    let loader = world::stock::Loader::start(&mut client, &welcome.world.name, &cache)?;
 
     let mut app = App::new();
     app.add_plugins(
@@ -173,14 +173,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
             .disable::<LogPlugin>(),
     )
-    .insert_resource(stock)
+    .insert_resource(loader)
     .insert_resource(WorldScene::new(
         welcome.clone(),
         key.address().to_string(),
         host,
     ))
     .insert_resource(Remotes::new(welcome.player, &welcome.players))
-    .insert_resource(Desk::new(key.address()))
+    .insert_resource(Desk::new(key.address()).with_cache(cache.clone()))
     .insert_non_send(Session(client))
     .add_plugins((
         scene::ScenePlugin,
@@ -196,6 +196,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         rental::RentalPlugin,
         inventory::InventoryPlugin,
         trade::TradePlugin,
+        wear::WearPlugin,
     ));
     if let Some(path) = cli.screenshot {
         app.add_plugins(ShotPlugin(ShotPlan {

@@ -12,6 +12,7 @@ use server_less::protocol::{self, AvatarState, Event, PlayerInfo, ServerMessage}
 use crate::avatar::{LocalAvatar, body_mesh};
 use crate::desk::Desk;
 use crate::interp::Track;
+use crate::stock::Loader;
 
 /// The connected client (not `Sync`: it lives on the main thread).
 pub struct Session(pub Client);
@@ -116,6 +117,7 @@ fn pump(
     mut remotes: ResMut<Remotes>,
     mut status: ResMut<NetStatus>,
     mut desk: Option<ResMut<Desk>>,
+    mut loader: Option<ResMut<Loader>>,
 ) {
     let Some(mut session) = session else {
         return;
@@ -131,6 +133,13 @@ fn pump(
         return;
     }
     for message in client.drain() {
+        let message = match loader.as_mut().filter(|loader| !loader.done) {
+            Some(loader) => match loader.take(client, message) {
+                Some(message) => message,
+                None => continue,
+            },
+            None => message,
+        };
         let message = match desk.as_mut() {
             Some(desk) => match desk.take(client, message) {
                 Some(message) => message,

@@ -146,10 +146,11 @@ fn card_window(
         _ => 1,
     };
     let mut chosen = periods;
-    let ask = quote_ask(&card, chosen);
-    if desk.quote.as_ref().is_none_or(|quote| quote.ask != ask) && listing.lister != desk.me {
-        desk.ask_quote(client, ask);
-    }
+    let quote = if listing.lister == desk.me {
+        None
+    } else {
+        desk.quote(client, quote_ask(&card, chosen))
+    };
     let now = desk.host_now();
     let mut open = true;
     let mut confirm = None;
@@ -219,22 +220,14 @@ fn card_window(
                     ));
                 });
             }
-            match desk.quote.as_ref().filter(|quote| quote.ask == ask) {
-                Some(quote) => match &quote.answer {
-                    Some(Ok(figures)) => show_quote(ui, figures, now),
-                    Some(Err(why)) => ui::warning(ui, why.clone()),
-                    None => {
-                        ui.label("asking for a quote...");
-                    }
-                },
+            match &quote {
+                Some(Ok(figures)) => show_quote(ui, figures, now),
+                Some(Err(why)) => ui::warning(ui, why.clone()),
                 None => {
                     ui.label("asking for a quote...");
                 }
             }
-            let label = match (
-                &listing.terms,
-                desk.quote.as_ref().and_then(|q| q.answer.clone()),
-            ) {
+            let label = match (&listing.terms, &quote) {
                 (ListingTerms::Rent(_), Some(Ok(q))) => {
                     format!("Rent {chosen} periods, pay {}", ui::tokens(q.pay_now))
                 }

@@ -1,10 +1,12 @@
-//! `--screenshot PATH`: once the world has drawn for a while, save a
-//! picture of the window and leave.
+//! `--screenshot PATH`: once the world has loaded and drawn for a while,
+//! save a picture of the window and leave.
 
 use std::path::PathBuf;
 
 use bevy::prelude::*;
 use bevy::render::view::window::screenshot::{Screenshot, save_to_disk};
+
+use crate::stock::Loader;
 
 /// Where to save the picture, and after how many frames.
 #[derive(Resource, Clone, Debug)]
@@ -28,9 +30,14 @@ impl Plugin for ShotPlugin {
 fn take(
     mut commands: Commands,
     plan: Res<ShotPlan>,
+    loader: Option<Res<Loader>>,
     mut frames: Local<u32>,
     mut exit: MessageWriter<AppExit>,
 ) {
+    // Frames count once the stalls' stock is in.
+    if loader.is_some_and(|loader| !loader.done) {
+        return;
+    }
     *frames += 1;
     if *frames == plan.after_frames {
         let _ = std::fs::remove_file(&plan.path);

@@ -1,18 +1,21 @@
 //! Assets on the stalls as their real 3D models: the catalogue's listings
 //! a world shows on its stalls, each model fetched from the host by
 //! content id (checked against it), kept in a cache, and drawn on its
-//! stall's counter.
+//! stall's counter. They load while the world is on screen, under a
+//! loading screen that shows what has arrived.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use assets::Manifest;
 use bevy::prelude::*;
 use bevy::world_serialization::WorldAssetRoot;
 use server_less::HostError;
 
+use assets::ContentId;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use server_less::client::Client;
-use server_less::protocol::{Browse, Card, MAX_PAGE_HITS};
+use server_less::protocol::{Browse, Card, ClientMessage, MAX_PAGE_HITS, ServerMessage};
 
 use crate::WorldScene;
 use crate::pick::{Pickable, Target};
@@ -69,73 +72,229 @@ pub fn place<'a>(world: &str, cards: &'a [Card]) -> Vec<(u16, usize, &'a Card)> 
     placed
 }
 
-/// Reads the catalogue for `world`, fetches the manifests and models of
-/// what its stalls show into `cache` (models already there are kept), and
-/// says what goes where.
-pub fn fetch(client: &mut Client, world: &str, cache: &Path) -> anyhow::Result<Stock> {
-    let wait = Duration::from_secs(20);
-    let mut cards = Vec::new();
-    let mut after = None;
-    for _ in 0..PAGES {
-        let (hits, next) = client.browse(
-            Browse {
-                world: Some(world.to_owned()),
-                page_size: MAX_PAGE_HITS,
-                after,
-                ..Browse::default()
-            },
-            wait,
-        )?;
-        cards.extend(hits);
-        match next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
+/// What a loader's request was for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Want {
+    /// A catalogue page.
+    Page,
+    /// The manifest of placed item `n`.
+    Manifest(usize),
+    /// The model of placed item `n`.
+    Model(usize),
+}
+
+/// One placed listing on its way to the counter.
+#[derive(Clone, Debug)]
+struct Placing {
+    stall: u16,
+    slot: usize,
+    card: Card,
+    manifest: Option<Manifest>,
+    /// Still waiting for a file.
+    waiting: bool,
+}
+
+/// Loads the stalls' stock while the world is already on screen: reads
+/// the catalogue's pages for the world, places the listings, fetches
+/// each one's manifest and (unless cached) model, and then hands over the
+/// [`Stock`]. Its progress is what the loading screen shows.
+#[derive(Resource, Debug)]
+pub struct Loader {
+    world: String,
+    cache: PathBuf,
+    asked: HashMap<u32, Want>,
+    cards: Vec<Card>,
+    pages: usize,
+    placing: Vec<Placing>,
+    /// Files (manifests and models) wanted and arrived so far.
+    pub files: (usize, usize),
+    /// The stock, once every placed item has its files or has failed.
+    pub finished: Option<Stock>,
+    /// Whether the stock was handed over.
+    pub done: bool,
+}
+
+impl Loader {
+    /// Starts loading what `world`'s stalls show into `cache`.
+    pub fn start(client: &mut Client, world: &str, cache: &Path) -> Result<Loader, HostError> {
+        std::fs::create_dir_all(cache).map_err(|err| HostError::io(cache, err))?;
+        let mut loader = Loader {
+            world: world.to_owned(),
+            cache: cache.to_owned(),
+            asked: HashMap::new(),
+            cards: Vec::new(),
+            pages: 0,
+            placing: Vec::new(),
+            files: (0, 0),
+            finished: None,
+            done: false,
+        };
+        loader.page(client, None);
+        Ok(loader)
     }
-    std::fs::create_dir_all(cache).map_err(|err| HostError::io(cache, err))?;
-    let mut items = Vec::new();
-    for (stall, slot, card) in place(world, &cards) {
-        let manifest = match client.fetch(&card.listing.asset.0, wait) {
-            Ok(manifest) => manifest,
-            Err(err) => {
-                warn!(asset = %card.listing.asset, %err, "no manifest: not shown");
-                continue;
+
+    /// What the loading screen says.
+    pub fn progress(&self) -> (String, f32) {
+        if self.placing.is_empty() && self.finished.is_none() {
+            return (format!("reading the catalogue (page {})", self.pages), 0.05);
+        }
+        let (wanted, arrived) = self.files;
+        (
+            format!("models and manifests: {arrived} of {wanted}"),
+            0.1 + 0.9 * arrived as f32 / wanted.max(1) as f32,
+        )
+    }
+
+    fn page(&mut self, client: &mut Client, after: Option<String>) {
+        self.pages += 1;
+        let query = Browse {
+            world: Some(self.world.clone()),
+            page_size: MAX_PAGE_HITS,
+            after,
+            ..Browse::default()
+        };
+        let id = client.ask(|request| ClientMessage::Browse { request, query });
+        self.asked.insert(id, Want::Page);
+    }
+
+    fn fetch(&mut self, client: &mut Client, id: &ContentId, want: Want) {
+        let bytes = id.to_bytes();
+        let request = client.ask(|request| ClientMessage::Fetch { request, id: bytes });
+        self.asked.insert(request, want);
+        self.files.0 += 1;
+    }
+
+    /// Takes in an answer to one of the loader's requests; returns any
+    /// other message.
+    pub fn take(&mut self, client: &mut Client, message: ServerMessage) -> Option<ServerMessage> {
+        let request = match &message {
+            ServerMessage::Page { request, .. } | ServerMessage::Chunk { request, .. } => {
+                Some(*request)
             }
+            ServerMessage::Error { request, .. } => *request,
+            _ => None,
         };
-        let Ok(manifest) = Manifest::from_json(&manifest) else {
-            warn!(asset = %card.listing.asset, "a manifest that does not read: not shown");
-            continue;
+        let Some(want) = request.and_then(|request| self.asked.remove(&request)) else {
+            return Some(message);
         };
-        let file = format!("{}.glb", manifest.model);
-        let path: PathBuf = cache.join(&file);
-        if !path.exists() {
-            let model = match client.fetch(&manifest.model, wait) {
-                Ok(model) => model,
-                Err(err) => {
-                    warn!(model = %manifest.model, %err, "no model: not shown");
-                    continue;
+        match (want, message) {
+            (Want::Page, ServerMessage::Page { hits, next, .. }) => {
+                self.cards.extend(hits);
+                match next {
+                    Some(next) if self.pages < PAGES => self.page(client, Some(next)),
+                    _ => self.place_all(client),
                 }
-            };
-            // Written whole, then renamed: a half-written model is never
-            // read as one.
-            let partial = cache.join(format!("{file}.part"));
-            std::fs::write(&partial, &model).map_err(|err| HostError::io(&partial, err))?;
-            std::fs::rename(&partial, &path).map_err(|err| HostError::io(&path, err))?;
+            }
+            (Want::Page, ServerMessage::Error { message, .. }) => {
+                warn!(%message, "the catalogue did not answer: the stalls stay empty");
+                self.place_all(client);
+            }
+            (Want::Manifest(n), ServerMessage::Chunk { bytes, .. }) => {
+                self.files.1 += 1;
+                let asset = self.placing[n].card.listing.asset;
+                match Manifest::from_json(&bytes) {
+                    Ok(manifest) if asset.0.matches(&bytes) => {
+                        let file = self.cache.join(format!("{}.glb", manifest.model));
+                        if file.exists() {
+                            self.placing[n].waiting = false;
+                        } else {
+                            let model = manifest.model;
+                            self.fetch(client, &model, Want::Model(n));
+                        }
+                        self.placing[n].manifest = Some(manifest);
+                    }
+                    _ => {
+                        warn!(%asset, "a manifest that does not read: not shown");
+                        self.placing[n].waiting = false;
+                    }
+                }
+            }
+            (Want::Model(n), ServerMessage::Chunk { bytes, .. }) => {
+                self.files.1 += 1;
+                self.placing[n].waiting = false;
+                if let Some(manifest) = &self.placing[n].manifest {
+                    if manifest.model.matches(&bytes) {
+                        let file = format!("{}.glb", manifest.model);
+                        if let Err(err) = write_whole(&self.cache, &file, &bytes) {
+                            warn!(%err, "the model could not be cached: not shown");
+                            self.placing[n].manifest = None;
+                        }
+                    } else {
+                        warn!(model = %manifest.model, "the host sent other bytes: not shown");
+                        self.placing[n].manifest = None;
+                    }
+                }
+            }
+            (Want::Manifest(n) | Want::Model(n), ServerMessage::Error { message, .. }) => {
+                self.files.1 += 1;
+                warn!(asset = %self.placing[n].card.listing.asset, %message, "a file did not come: not shown");
+                self.placing[n].waiting = false;
+                self.placing[n].manifest = None;
+            }
+            (_, other) => return Some(other),
         }
-        let size = manifest.bounds.size();
-        items.push(StallItem {
-            stall,
-            slot,
-            file,
-            size: size.map(|side| side * manifest.scale),
-            bottom: manifest.bounds.min[1] * manifest.scale,
-            name: manifest.name.clone(),
-            card: card.clone(),
-            manifest,
-        });
+        self.finish();
+        None
     }
-    info!(models = items.len(), "stall stock fetched");
-    Ok(Stock(items))
+
+    fn place_all(&mut self, client: &mut Client) {
+        let placed: Vec<(u16, usize, Card)> = place(&self.world, &self.cards)
+            .into_iter()
+            .map(|(stall, slot, card)| (stall, slot, card.clone()))
+            .collect();
+        self.cards.clear();
+        for (n, (stall, slot, card)) in placed.into_iter().enumerate() {
+            let asset = card.listing.asset;
+            self.placing.push(Placing {
+                stall,
+                slot,
+                card,
+                manifest: None,
+                waiting: true,
+            });
+            self.fetch(client, &asset.0, Want::Manifest(n));
+        }
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        if self.done
+            || self.finished.is_some()
+            || !self.asked.is_empty()
+            || self.placing.iter().any(|item| item.waiting)
+        {
+            return;
+        }
+        let items: Vec<StallItem> = self
+            .placing
+            .drain(..)
+            .filter_map(|placing| {
+                let manifest = placing.manifest?;
+                let size = manifest.bounds.size();
+                Some(StallItem {
+                    stall: placing.stall,
+                    slot: placing.slot,
+                    file: format!("{}.glb", manifest.model),
+                    size: size.map(|side| side * manifest.scale),
+                    bottom: manifest.bounds.min[1] * manifest.scale,
+                    name: manifest.name.clone(),
+                    card: placing.card,
+                    manifest,
+                })
+            })
+            .collect();
+        info!(models = items.len(), "stall stock loaded");
+        self.finished = Some(Stock(items));
+    }
+}
+
+/// Writes `bytes` to `dir/name` whole, then renames: a half-written model
+/// is never read as one.
+pub(crate) fn write_whole(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), HostError> {
+    let partial = dir.join(format!("{name}.part"));
+    let path = dir.join(name);
+    std::fs::write(&partial, bytes).map_err(|err| HostError::io(&partial, err))?;
+    std::fs::rename(&partial, &path).map_err(|err| HostError::io(&path, err))
 }
 
 /// Draws the stalls' stock.
@@ -144,8 +303,52 @@ pub struct StockPlugin;
 impl Plugin for StockPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Stock>()
-            .add_systems(Startup, show_stock);
+            .add_systems(
+                Update,
+                (hand_over, show_stock.run_if(resource_changed::<Stock>)).chain(),
+            )
+            .add_systems(EguiPrimaryContextPass, loading_screen);
     }
+}
+
+/// A model on a counter.
+#[derive(Component, Debug)]
+pub struct StockModel;
+
+fn hand_over(loader: Option<ResMut<Loader>>, mut stock: ResMut<Stock>) {
+    if let Some(mut loader) = loader
+        && let Some(loaded) = loader.finished.take()
+    {
+        *stock = loaded;
+        loader.done = true;
+    }
+}
+
+/// While the stock loads: the world, and over it what is arriving.
+fn loading_screen(
+    mut contexts: EguiContexts,
+    loader: Option<Res<Loader>>,
+    scene: Res<WorldScene>,
+) -> Result {
+    let Some(loader) = loader.filter(|loader| !loader.done) else {
+        return Ok(());
+    };
+    let ctx = contexts.ctx_mut()?;
+    let (what, done) = loader.progress();
+    egui::Window::new("Loading")
+        .title_bar(false)
+        .resizable(false)
+        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+        .show(ctx, |ui| {
+            ui.heading(format!("Entering {}", scene.welcome.world.name));
+            ui.label(what);
+            ui.add(
+                egui::ProgressBar::new(done)
+                    .desired_width(320.0)
+                    .show_percentage(),
+            );
+        });
+    Ok(())
 }
 
 /// Where item `slot` stands on a counter, along it, metres.
@@ -157,8 +360,12 @@ fn show_stock(
     mut commands: Commands,
     stock: Res<Stock>,
     scene: Res<WorldScene>,
-    assets: Res<AssetServer>,
+    assets: Option<Res<AssetServer>>,
+    shown: Query<Entity, With<StockModel>>,
 ) {
+    for entity in &shown {
+        commands.entity(entity).despawn();
+    }
     for (index, item) in stock.0.iter().enumerate() {
         let Some(stall) = scene.welcome.world.stalls.get(usize::from(item.stall)) else {
             continue;
@@ -171,14 +378,18 @@ fn show_stock(
             COUNTER_TOP - item.bottom * fit,
             stall.position[1],
         );
-        commands.spawn((
-            WorldAssetRoot(
-                assets.load(bevy::gltf::GltfAssetLabel::Scene(0).from_asset(item.file.clone())),
-            ),
+        let mut model = commands.spawn((
+            StockModel,
             Transform::from_translation(at).with_scale(Vec3::splat(fit)),
+            Visibility::default(),
             Name::new(item.name.clone()),
             pickable(index, item, fit, at.y),
         ));
+        if let Some(assets) = &assets {
+            model.insert(WorldAssetRoot(assets.load(
+                bevy::gltf::GltfAssetLabel::Scene(0).from_asset(item.file.clone()),
+            )));
+        }
     }
 }
 

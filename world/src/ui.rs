@@ -84,7 +84,9 @@ pub fn span(secs: u64) -> String {
     match secs {
         0..60 => format!("{secs} s"),
         60..3_600 => format!("{} min", secs / 60),
+        3_600..86_400 if secs % 3_600 < 60 => format!("{} h", secs / 3_600),
         3_600..86_400 => format!("{} h {:02} min", secs / 3_600, secs % 3_600 / 60),
+        _ if secs % 86_400 < 3_600 => format!("{} d", secs / 86_400),
         _ => format!("{} d {} h", secs / 86_400, secs % 86_400 / 3_600),
     }
 }
@@ -132,6 +134,8 @@ mod tests {
         assert_eq!(span(720), "12 min");
         assert_eq!(span(3 * 3_600 + 300), "3 h 05 min");
         assert_eq!(span(2 * 86_400 + 4 * 3_600), "2 d 4 h");
+        assert_eq!(span(3_600), "1 h");
+        assert_eq!(span(86_400), "1 d");
         assert_eq!(until(100, Some(40)), "in 1 min");
         assert_eq!(until(100, Some(100)), "ended");
     }

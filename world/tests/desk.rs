@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
@@ -13,15 +14,18 @@ use ledger::{ListingTerms, Operation};
 use server_less::client::Client;
 use server_less::protocol::{Browse, QuoteAsk, TradeAction};
 use world::WorldScene;
+use world::avatar::{AvatarPlugin, LocalAvatar};
+use world::camera::CameraPlugin;
 use world::desk::{Desk, DeskPlugin, Stage};
 use world::embedded::Embedded;
 use world::inventory::ListForm;
 use world::net::{NetPlugin, Remotes, Session};
 use world::rental::rent_op;
+use world::wear::{WearPlugin, Worn};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn player(embedded: &Embedded, name: &str) -> App {
+fn player(embedded: &Embedded, name: &str, cache: &Path) -> App {
     let key = embedded.home().load_demo_key(name).unwrap();
     let mut client = Client::connect(embedded.join_addr(), &key, WAIT).unwrap();
     let welcome = client.enter("Plaza Square", WAIT).unwrap().clone();
@@ -33,9 +37,16 @@ fn player(embedded: &Embedded, name: &str) -> App {
             "embedded".into(),
         ))
         .insert_resource(Remotes::new(welcome.player, &welcome.players))
-        .insert_resource(Desk::new(key.address()))
+        .insert_resource(Desk::new(key.address()).with_cache(cache.to_owned()))
         .insert_non_send(Session(client))
-        .add_plugins((NetPlugin, DeskPlugin));
+        .init_resource::<ButtonInput<KeyCode>>()
+        .add_plugins((
+            NetPlugin,
+            DeskPlugin,
+            CameraPlugin,
+            AvatarPlugin,
+            WearPlugin,
+        ));
     app.update();
     app
 }
@@ -64,6 +75,19 @@ fn until(apps: &mut [&mut App], what: &str, done: impl Fn(&Desk) -> bool) {
     }
 }
 
+/// Asks for a quote as a panel does, frame after frame, until it comes.
+fn quoted(app: &mut App, ask: QuoteAsk) -> server_less::protocol::Quote {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(answer) = with(app, |desk, client| desk.quote(client, ask)) {
+            return answer.unwrap();
+        }
+        assert!(Instant::now() < deadline, "no quote for {ask:?}");
+        app.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn last_done(desk: &Desk) -> Option<Stage> {
     desk.done.back().map(|action| action.stage.clone())
 }
@@ -72,8 +96,10 @@ fn last_done(desk: &Desk) -> Option<Stage> {
 fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     let dir = tempfile::tempdir().unwrap();
     let embedded = Embedded::start(&dir.path().join("host"), true).unwrap();
-    let mut cy = player(&embedded, "cy");
-    let mut bo = player(&embedded, "bo");
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let mut cy = player(&embedded, "cy", &cache);
+    let mut bo = player(&embedded, "bo", &cache);
 
     // On entry the desk asks for the account and this world's catalogue.
     until(&mut [&mut cy], "the account and the first page", |desk| {
@@ -152,21 +178,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         listing: card.listing.id,
         periods: 2,
     };
-    with(&mut cy, |desk, client| desk.ask_quote(client, ask));
-    until(&mut [&mut cy], "the rent quote", |desk| {
-        desk.quote
-            .as_ref()
-            .is_some_and(|quote| quote.answer.is_some())
-    });
-    let quote = cy
-        .world()
-        .resource::<Desk>()
-        .quote
-        .clone()
-        .unwrap()
-        .answer
-        .unwrap()
-        .unwrap();
+    let quote = quoted(&mut cy, ask);
     let ListingTerms::Rent(terms) = card.listing.terms else {
         unreachable!()
     };
@@ -210,25 +222,102 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         .rented
         .unwrap()
         .id;
-    with(&mut cy, |desk, client| {
-        desk.ask_quote(client, QuoteAsk::Return { rental })
-    });
-    until(&mut [&mut cy], "the return quote", |desk| {
-        desk.quote
-            .as_ref()
-            .is_some_and(|quote| quote.answer.is_some())
-    });
-    let refund = cy
-        .world()
-        .resource::<Desk>()
-        .quote
-        .clone()
-        .unwrap()
-        .answer
-        .unwrap()
-        .unwrap();
+    let refund = quoted(&mut cy, QuoteAsk::Return { rental });
     // Returned in its first period: the other period and the deposit back.
     assert_eq!(refund.to_renter, terms.price_per_period + terms.deposit);
+
+    // A rented wearable sits on the avatar while the rental lasts, and
+    // goes when it ends (here: returned early).
+    with(&mut cy, |desk, client| {
+        desk.search(
+            client,
+            Browse {
+                kind: Some("wearable".into()),
+                rent: Some(true),
+                page_size: 20,
+                ..Browse::default()
+            },
+        );
+    });
+    until(&mut [&mut cy], "the wearables for rent", |desk| {
+        !desk.catalogue.waiting
+    });
+    let hat = cy
+        .world()
+        .resource::<Desk>()
+        .catalogue
+        .hits
+        .first()
+        .cloned()
+        .expect("a wearable for rent");
+    with(&mut cy, |desk, _| {
+        desk.act("rent a hat", rent_op(&hat, 1).unwrap()).unwrap()
+    });
+    until(&mut [&mut cy], "the hat rental", |desk| {
+        desk.actions.is_empty()
+    });
+    assert!(matches!(
+        last_done(cy.world().resource::<Desk>()),
+        Some(Stage::Applied { .. })
+    ));
+    let avatar = {
+        let world = cy.world_mut();
+        world
+            .query_filtered::<Entity, With<LocalAvatar>>()
+            .single(world)
+            .unwrap()
+    };
+    let worn = |app: &mut App| {
+        let world = app.world_mut();
+        world
+            .query::<(&Worn, &ChildOf)>()
+            .iter(world)
+            .map(|(worn, parent)| (worn.0, parent.parent()))
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + WAIT;
+    while worn(&mut cy).is_empty() {
+        assert!(Instant::now() < deadline, "the hat never went on");
+        cy.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(worn(&mut cy), vec![(hat.listing.asset, avatar)]);
+    let hat_rental = cy
+        .world()
+        .resource::<Desk>()
+        .holdings
+        .as_ref()
+        .unwrap()
+        .renting
+        .iter()
+        .find(|h| h.asset == hat.listing.asset)
+        .unwrap()
+        .rented
+        .unwrap()
+        .id;
+    with(&mut cy, |desk, _| {
+        desk.act(
+            "return the hat",
+            Operation::ReturnRental { rental: hat_rental },
+        )
+        .unwrap();
+    });
+    until(&mut [&mut cy], "the hat's return", |desk| {
+        desk.actions.is_empty()
+    });
+    assert!(matches!(
+        last_done(cy.world().resource::<Desk>()),
+        Some(Stage::Applied { .. })
+    ));
+    let deadline = Instant::now() + WAIT;
+    while !worn(&mut cy).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the hat stayed on after the rental ended"
+        );
+        cy.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
 
     // The listing form: one of cy's assets for rent, checked and signed.
     let (to_list, to_trade) = {
