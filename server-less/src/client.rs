@@ -194,7 +194,7 @@ impl Client {
         })?;
         Ok(Client {
             key: key.clone(),
-            renet: RenetClient::new(protocol::connection_config()),
+            renet: RenetClient::new(protocol::connection_config(protocol::End::Client)),
             transport,
             last: Instant::now(),
             next_request: 1,

@@ -84,8 +84,37 @@ const POSITION_STEP: f32 = 1.0 / 64.0;
 /// The quantised value of coordinate 0.
 const POSITION_ZERO: f32 = 32_768.0;
 
-/// The renet channels and their memory limits, the same on both sides.
-pub fn connection_config() -> ConnectionConfig {
+/// Which end of a session a renet configuration is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The host.
+    Host,
+    /// A player's client.
+    Client,
+}
+
+/// The renet channels and their memory limits for one end.
+///
+/// Each end may have as many bytes unacknowledged on a channel as the
+/// channel's limit; the other end takes in twice that. Acknowledgements go
+/// out when an end reads its socket, so everything that arrives between
+/// two reads (after a long frame, say) is within the sender's window, and
+/// the receiver counts a message that arrives in slices at whole slices,
+/// which can add a little to it: with room for twice the window a slow
+/// reader is never dropped for it.
+pub fn connection_config(end: End) -> ConnectionConfig {
+    let mut config = base_config();
+    let receiving = match end {
+        End::Host => &mut config.client_channels_config,
+        End::Client => &mut config.server_channels_config,
+    };
+    for channel in receiving {
+        channel.max_memory_usage_bytes *= 2;
+    }
+    config
+}
+
+fn base_config() -> ConnectionConfig {
     let reliable = |channel_id, max_memory_usage_bytes| ChannelConfig {
         channel_id,
         max_memory_usage_bytes,

@@ -253,7 +253,7 @@ impl Sessions {
         let traffic = Arc::new(Mutex::new(Vec::new()));
         let (replies, inbox) = sync_channel(REPLY_QUEUE);
         let server = Server {
-            renet: RenetServer::new(protocol::connection_config()),
+            renet: RenetServer::new(protocol::connection_config(protocol::End::Host)),
             transport,
             events: handle.subscribe(),
             handle,

@@ -29,6 +29,9 @@ pub const QUEUE_MAX: usize = 16;
 const MANIFESTS_KEPT: usize = 512;
 /// Preview pictures kept for cards.
 const PREVIEWS_KEPT: usize = 64;
+/// Requests held back in the client above which files wanted for display
+/// are asked for in a later frame.
+const HELD_FOR_FILES: usize = 16;
 /// Quotes kept.
 const QUOTES_KEPT: usize = 8;
 /// How long a quote is shown before it is asked again (a return's refund
@@ -239,6 +242,12 @@ impl Desk {
         self
     }
 
+    /// Whether the client has enough requests held back that files wanted
+    /// for display can wait for a later frame.
+    fn backed_up(client: &Client) -> bool {
+        client.held_requests() >= HELD_FOR_FILES
+    }
+
     fn ask(&mut self, client: &mut Client, why: Asked, build: impl FnOnce(u32) -> ClientMessage) {
         let id = client.ask(build);
         self.asked.insert(id, why);
@@ -355,6 +364,7 @@ impl Desk {
         let why = Asked::Manifest(asset);
         if self.manifests.contains_key(&asset)
             || self.missing.contains(&asset.0)
+            || Self::backed_up(client)
             || self.waiting_for(&why)
         {
             return;
@@ -368,6 +378,7 @@ impl Desk {
         let why = Asked::Preview(preview);
         if self.previews.contains_key(&preview)
             || self.missing.contains(&preview)
+            || Self::backed_up(client)
             || self.waiting_for(&why)
         {
             return;
@@ -385,7 +396,7 @@ impl Desk {
             return Some(file);
         }
         let why = Asked::Model(*model);
-        if !self.missing.contains(model) && !self.waiting_for(&why) {
+        if !self.missing.contains(model) && !Self::backed_up(client) && !self.waiting_for(&why) {
             let id = model.to_bytes();
             self.ask(client, why, |request| ClientMessage::Fetch { request, id });
         }
@@ -761,7 +772,7 @@ fn first_look(session: Option<NonSendMut<crate::net::Session>>, mut desk: ResMut
         &mut session.0,
         Browse {
             world,
-            page_size: 12,
+            page_size: crate::catalogue::PAGE,
             ..Browse::default()
         },
     );

@@ -9,7 +9,7 @@ use server_less::protocol::{ClientMessage, MAX_CHAT_BYTES};
 
 use crate::WorldScene;
 use crate::desk::Desk;
-use crate::net::{NetStatus, Remotes, Session, short};
+use crate::net::{NetStatus, Remotes, Session, TagSpots, short};
 use crate::ui::{self, Panels};
 
 /// The status panel.
@@ -17,7 +17,7 @@ pub struct HudPlugin;
 
 impl Plugin for HudPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(EguiPrimaryContextPass, status_panel);
+        app.add_systems(EguiPrimaryContextPass, (name_tags, status_panel));
     }
 }
 
@@ -25,17 +25,36 @@ impl Plugin for HudPlugin {
 pub fn status_line(scene: &WorldScene, status: &NetStatus, players: usize) -> String {
     let welcome = &scene.welcome;
     let mut text = format!(
-        "{} | {} | host {} | block {}\n{} other players here",
+        "{} | {} | host {} | block {}\n{}",
         welcome.world.name,
         welcome.chain_id,
         scene.host,
         status.height.max(welcome.height),
-        players,
+        match players {
+            0 => "no one else here".to_owned(),
+            1 => "1 other player here".to_owned(),
+            n => format!("{n} other players here"),
+        },
     );
     if let Some(ended) = &status.ended {
         text.push_str(&format!("\nsession ended: {ended}"));
     }
     text
+}
+
+/// Other players' names over their heads, beneath the panels.
+fn name_tags(mut contexts: EguiContexts, spots: Res<TagSpots>) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    let painter = ctx.layer_painter(egui::LayerId::background());
+    for (name, spot) in &spots.0 {
+        let at = egui::pos2(spot.x, spot.y);
+        let font = egui::FontId::monospace(14.0);
+        let text = painter.layout_no_wrap(name.clone(), font, egui::Color32::WHITE);
+        let rect = egui::Rect::from_center_size(at, text.size() + egui::vec2(8.0, 4.0));
+        painter.rect_filled(rect, 3.0, egui::Color32::from_black_alpha(110));
+        painter.galley(rect.min + egui::vec2(4.0, 2.0), text, egui::Color32::WHITE);
+    }
+    Ok(())
 }
 
 /// The chat line to send for what the player typed, if any.

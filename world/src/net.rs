@@ -97,9 +97,11 @@ pub struct NetStatus {
 #[derive(Component, Debug)]
 pub struct RemoteAvatar(pub u16);
 
-/// A name tag over another player's avatar.
-#[derive(Component, Debug)]
-pub struct NameTag(pub u16);
+/// Where the name tags go this frame: each other player's name and the
+/// point on screen above their head (drawn by the status panel's egui
+/// pass, beneath the panels).
+#[derive(Resource, Debug, Default)]
+pub struct TagSpots(pub Vec<(String, Vec2)>);
 
 /// Moves the avatar's state to the host and other players' to the scene.
 pub struct NetPlugin;
@@ -107,6 +109,7 @@ pub struct NetPlugin;
 impl Plugin for NetPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<NetStatus>()
+            .init_resource::<TagSpots>()
             .add_systems(Update, (pump, send_move))
             .add_systems(Update, (draw_remotes, place_tags).chain().after(pump));
     }
@@ -214,7 +217,6 @@ pub fn draw_remotes(
     mut commands: Commands,
     remotes: Res<Remotes>,
     mut drawn: Query<(Entity, &RemoteAvatar, &mut Transform)>,
-    tags: Query<(Entity, &NameTag)>,
     meshes: Option<ResMut<Assets<Mesh>>>,
     materials: Option<ResMut<Assets<StandardMaterial>>>,
 ) {
@@ -232,11 +234,6 @@ pub fn draw_remotes(
                 transform.rotation = Quat::from_rotation_y(yaw);
             }
             None => commands.entity(entity).despawn(),
-        }
-    }
-    for (entity, tag) in &tags {
-        if !remotes.tracks.contains_key(&tag.0) {
-            commands.entity(entity).despawn();
         }
     }
     let missing: Vec<u16> = remotes
@@ -270,19 +267,6 @@ pub fn draw_remotes(
         if let Some((mesh, material)) = &look {
             avatar.insert((Mesh3d(mesh.clone()), MeshMaterial3d(material.clone())));
         }
-        commands.spawn((
-            NameTag(player),
-            Text::new(remotes.name(player)),
-            TextFont {
-                font_size: FontSize::Px(14.0),
-                ..default()
-            },
-            TextColor(Color::WHITE),
-            Node {
-                position_type: PositionType::Absolute,
-                ..default()
-            },
-        ));
     }
 }
 
@@ -290,35 +274,18 @@ fn place_tags(
     remotes: Res<Remotes>,
     camera: Query<(&Camera, &Transform), With<Camera3d>>,
     avatars: Query<(&RemoteAvatar, &Transform), Without<Camera3d>>,
-    mut tags: Query<(&NameTag, &mut Node, &mut Visibility, &mut Text)>,
+    mut spots: ResMut<TagSpots>,
 ) {
+    spots.0.clear();
     let Ok((camera, eye)) = camera.single() else {
         return;
     };
     // The camera is a root entity: its transform this frame is where it
     // is (its global transform is a frame behind until propagation).
     let eye = &GlobalTransform::from(*eye);
-    let at: HashMap<u16, Vec3> = avatars
-        .iter()
-        .map(|(remote, transform)| (remote.0, transform.translation))
-        .collect();
-    for (tag, mut node, mut visible, mut text) in &mut tags {
-        let name = remotes.name(tag.0);
-        if text.0 != name {
-            text.0 = name;
-        }
-        let spot = at.get(&tag.0).and_then(|position| {
-            camera
-                .world_to_viewport(eye, *position + Vec3::Y * 1.3)
-                .ok()
-        });
-        match spot {
-            Some(spot) => {
-                node.left = Val::Px(spot.x - 40.0);
-                node.top = Val::Px(spot.y - 10.0);
-                *visible = Visibility::Inherited;
-            }
-            None => *visible = Visibility::Hidden,
+    for (remote, transform) in &avatars {
+        if let Ok(spot) = camera.world_to_viewport(eye, transform.translation + Vec3::Y * 1.3) {
+            spots.0.push((remotes.name(remote.0), spot));
         }
     }
 }

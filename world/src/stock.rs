@@ -116,7 +116,7 @@ pub struct Loader {
 
 impl Loader {
     /// Starts loading what `world`'s stalls show into `cache`.
-    pub fn start(client: &mut Client, world: &str, cache: &Path) -> Result<Loader, HostError> {
+    pub fn start(client: &mut Client, world: &str, cache: &Path) -> anyhow::Result<Loader> {
         std::fs::create_dir_all(cache).map_err(|err| HostError::io(cache, err))?;
         let mut loader = Loader {
             world: world.to_owned(),
@@ -290,11 +290,12 @@ impl Loader {
 
 /// Writes `bytes` to `dir/name` whole, then renames: a half-written model
 /// is never read as one.
-pub(crate) fn write_whole(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), HostError> {
+pub(crate) fn write_whole(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let partial = dir.join(format!("{name}.part"));
     let path = dir.join(name);
     std::fs::write(&partial, bytes).map_err(|err| HostError::io(&partial, err))?;
-    std::fs::rename(&partial, &path).map_err(|err| HostError::io(&path, err))
+    std::fs::rename(&partial, &path).map_err(|err| HostError::io(&path, err))?;
+    Ok(())
 }
 
 /// Draws the stalls' stock.

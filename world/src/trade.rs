@@ -132,6 +132,13 @@ fn trade_panels(
         })
         .unwrap_or_default();
     if let Some(view) = desk.trade.view.clone() {
+        // Names for what can be offered and what is.
+        for asset in owned
+            .iter()
+            .chain(view.offers.iter().flat_map(|offer| &offer.assets))
+        {
+            desk.want_manifest(client, *asset);
+        }
         let me = desk.me;
         let mine = side_of(&view, &me).unwrap_or(0);
         let theirs = 1 - mine;

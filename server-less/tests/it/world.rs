@@ -814,3 +814,58 @@ async fn uploads_are_checked_against_their_content_id_before_they_are_stored() {
     assert_eq!(fifth.fetch(&id, WAIT).unwrap(), b"another small blob");
     sessions.stop().await;
 }
+
+/// A client that stops reading its socket for a while (a long frame, say)
+/// while several large downloads come in is not dropped: everything that
+/// arrives meanwhile fits in what its channels take in, and the files
+/// arrive whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_for_a_while_gets_its_downloads_whole() {
+    use assets::Codec;
+
+    let net = Net::new();
+    let sessions = net.serve().await;
+    let join = sessions.join_addr();
+    let mut ada = player(&net, join, "ada", "Plaza Square");
+    let blobs: Vec<Vec<u8>> = (0..4u32)
+        .map(|n| {
+            (0..600_000u32)
+                .map(|i| ((i * 31 + n * 7) % 253) as u8)
+                .collect()
+        })
+        .collect();
+    let ids: Vec<_> = blobs
+        .iter()
+        .map(|blob| ada.upload(Codec::Raw, blob, WAIT).unwrap())
+        .collect();
+
+    let requests: Vec<u32> = ids
+        .iter()
+        .map(|id| {
+            let id = id.to_bytes();
+            ada.ask(|request| ClientMessage::Fetch { request, id })
+        })
+        .collect();
+    ada.pump().unwrap();
+    // Two seconds without reading: the host keeps sending meanwhile.
+    std::thread::sleep(Duration::from_secs(2));
+    for (request, blob) in requests.iter().zip(&blobs) {
+        let bytes = ada
+            .wait_for("a download", WAIT, |m| match m {
+                ServerMessage::Chunk {
+                    request: r, bytes, ..
+                } if r == request => Some(Ok(bytes.clone())),
+                ServerMessage::Error {
+                    request: Some(r),
+                    message,
+                    ..
+                } if r == request => Some(Err(message.clone())),
+                _ => None,
+            })
+            .unwrap()
+            .unwrap();
+        assert!(bytes == *blob, "download {request} differs");
+    }
+    assert!(ada.is_connected());
+    sessions.stop().await;
+}
