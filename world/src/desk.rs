@@ -423,6 +423,22 @@ impl Desk {
         Ok(())
     }
 
+    /// The latest action (in flight or finished) on `listing`: renting or
+    /// buying through it, or cancelling it.
+    pub fn last_on(&self, listing: ledger::ListingId) -> Option<&Action> {
+        let on = |action: &&Action| match action.op {
+            Operation::Rent { listing: l, .. }
+            | Operation::Buy { listing: l }
+            | Operation::CancelListing { listing: l } => l == listing,
+            _ => false,
+        };
+        self.actions
+            .iter()
+            .rev()
+            .find(on)
+            .or_else(|| self.done.iter().rev().find(on))
+    }
+
     /// Whether an action is in flight for `op`.
     pub fn busy_with(&self, op: &Operation) -> bool {
         self.actions.iter().any(|action| action.op == *op)

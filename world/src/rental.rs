@@ -190,8 +190,8 @@ fn card_window(
                 ui.label("terms");
                 ui.label(ui::terms(&listing.terms));
                 ui.end_row();
-                ui.label("listing open");
-                ui.label(format!("until {}", ui::until(listing.expires_at, now)));
+                ui.label("listing closes");
+                ui.label(ui::until(listing.expires_at, now));
                 ui.end_row();
                 ui.label("status");
                 ui.label(match card.rented_until {
@@ -201,6 +201,20 @@ fn card_window(
                 ui.end_row();
             });
             ui.separator();
+            // What became of the last thing the player did here.
+            let last = desk.last_on(listing.id);
+            if let Some(action) = last {
+                ui.label(format!("{}: {}", action.label, action.stage.describe()));
+            }
+            let closed_by_you = last.is_some_and(|action| {
+                matches!(
+                    action.op,
+                    Operation::Buy { .. } | Operation::CancelListing { .. }
+                ) && !matches!(action.stage, crate::desk::Stage::Rejected(_))
+            });
+            if closed_by_you {
+                return;
+            }
             if listing.lister == desk.me {
                 ui.label("This is your listing.");
                 if ui.button("Cancel listing").clicked() {
