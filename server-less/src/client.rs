@@ -6,7 +6,7 @@
 //! It is synchronous: [`Client::pump`] exchanges packets and must be
 //! called often (every tick); the request helpers pump while they wait.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant, SystemTime};
@@ -28,6 +28,9 @@ use crate::transport::ClientTransport;
 
 /// Messages kept for the caller at most; older ones are dropped first.
 const INBOX: usize = 4_096;
+/// How long a request may go unanswered before the client gives up on it
+/// (and frees its place for the next).
+pub const ANSWER_WAIT: Duration = Duration::from_secs(30);
 /// How long a client waits between pumps while it waits for an answer.
 const POLL: Duration = Duration::from_millis(5);
 
@@ -63,8 +66,8 @@ pub struct Client {
     avatars: HashMap<u16, (AvatarState, Instant)>,
     downloads: HashMap<u32, Vec<u8>>,
     received_bytes: u64,
-    /// Requests sent and not yet answered.
-    waiting: HashSet<u32>,
+    /// Requests sent and not yet answered, and when each was sent.
+    waiting: HashMap<u32, Instant>,
     /// Requests held back until answers make room.
     held: VecDeque<ClientMessage>,
     /// Tokens for sending requests (refilled at
@@ -204,7 +207,7 @@ impl Client {
             avatars: HashMap::new(),
             downloads: HashMap::new(),
             received_bytes: 0,
-            waiting: HashSet::new(),
+            waiting: HashMap::new(),
             held: VecDeque::new(),
             tokens: (2.0 * protocol::CLIENT_REQUESTS_PER_SEC, Instant::now()),
         })
@@ -268,6 +271,7 @@ impl Client {
                 }
             }
         }
+        self.give_up_on_silence();
         self.send_held();
         // Avatars not heard of for two keyframes have left the view.
         self.avatars
@@ -439,6 +443,26 @@ impl Client {
         self.held.len()
     }
 
+    /// Gives up on requests the host has not answered in
+    /// [`ANSWER_WAIT`]: each gets an error answer in the inbox, and its
+    /// place goes to a held one.
+    fn give_up_on_silence(&mut self) {
+        let silent: Vec<u32> = self
+            .waiting
+            .iter()
+            .filter(|(_, sent)| sent.elapsed() >= ANSWER_WAIT)
+            .map(|(id, _)| *id)
+            .collect();
+        for request in silent {
+            warn!(request, "no answer from the host: given up");
+            self.keep(ServerMessage::Error {
+                request: Some(request),
+                code: ErrorCode::Unavailable,
+                message: format!("the host did not answer in {} s", ANSWER_WAIT.as_secs()),
+            });
+        }
+    }
+
     fn send_held(&mut self) {
         let (tokens, at) = &mut self.tokens;
         let rate = protocol::CLIENT_REQUESTS_PER_SEC;
@@ -450,7 +474,7 @@ impl Client {
             };
             self.tokens.0 -= 1.0;
             if let Some(id) = message.request() {
-                self.waiting.insert(id);
+                self.waiting.insert(id, Instant::now());
             }
             self.send(&message);
         }

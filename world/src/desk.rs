@@ -26,12 +26,15 @@ pub const DONE_KEPT: usize = 8;
 /// Actions waiting their turn at most.
 pub const QUEUE_MAX: usize = 16;
 /// Manifests kept for cards.
-const MANIFESTS_KEPT: usize = 512;
+const MANIFESTS_KEPT: usize = 4_096;
 /// Preview pictures kept for cards.
 const PREVIEWS_KEPT: usize = 64;
 /// Requests held back in the client above which files wanted for display
 /// are asked for in a later frame.
 const HELD_FOR_FILES: usize = 16;
+/// How long a transaction may be pending with no news before the host
+/// is asked where it is.
+const STATUS_AFTER: std::time::Duration = std::time::Duration::from_secs(20);
 /// Quotes kept.
 const QUOTES_KEPT: usize = 8;
 /// How long a quote is shown before it is asked again (a return's refund
@@ -115,6 +118,8 @@ pub struct Action {
     nonce: Option<Nonce>,
     /// Where it stands.
     pub stage: Stage,
+    /// When it reached its stage (or was last asked about).
+    since: Instant,
 }
 
 /// The catalogue panel's state.
@@ -134,6 +139,8 @@ pub struct Catalogue {
     pub page: usize,
     /// Waiting for a page.
     pub waiting: bool,
+    /// The request of the page asked last (older answers are dropped).
+    asked: Option<u32>,
     /// Why the last search failed.
     pub error: Option<String>,
 }
@@ -175,6 +182,8 @@ pub struct TradeDesk {
     pub error: Option<String>,
     /// The trade whose transaction was queued (so it is queued once).
     submitted: Option<u64>,
+    /// An invitation sent and not yet answered.
+    inviting: bool,
 }
 
 /// The desk: requests in flight and what their answers said.
@@ -282,6 +291,9 @@ impl Desk {
 
     /// The next page, if there is one.
     pub fn next_page(&mut self, client: &mut Client) {
+        if self.catalogue.waiting {
+            return;
+        }
         let Some(next) = self.catalogue.next.clone() else {
             return;
         };
@@ -293,6 +305,9 @@ impl Desk {
 
     /// The page before, if there is one.
     pub fn previous_page(&mut self, client: &mut Client) {
+        if self.catalogue.waiting {
+            return;
+        }
         let Some(before) = self.catalogue.back.pop() else {
             return;
         };
@@ -306,10 +321,9 @@ impl Desk {
         query.after = self.catalogue.this.clone();
         self.catalogue.waiting = true;
         self.catalogue.error = None;
-        self.ask(client, Asked::Page, |request| ClientMessage::Browse {
-            request,
-            query,
-        });
+        let id = client.ask(|request| ClientMessage::Browse { request, query });
+        self.asked.insert(id, Asked::Page);
+        self.catalogue.asked = Some(id);
     }
 
     /// Asks for the account again (unless that is already asked).
@@ -333,7 +347,12 @@ impl Desk {
             let view = &self.quotes[at];
             view.answer.is_some() && view.at.elapsed() > QUOTE_FRESH
         });
-        if stale {
+        // One quote at a time: a slider dragged asks for where it stops.
+        let in_flight = self
+            .asked
+            .values()
+            .any(|asked| matches!(asked, Asked::Quote(_)));
+        if stale && !in_flight {
             if let Some(at) = known {
                 // The old figures stay on screen until the new ones come.
                 self.quotes[at].at = Instant::now();
@@ -405,6 +424,20 @@ impl Desk {
 
     /// Queues `op` to be signed and submitted; `label` says what it does.
     pub fn act(&mut self, label: impl Into<String>, op: Operation) -> Result<(), Refusal> {
+        let signing = self.trade.view.as_ref().is_some_and(|view| {
+            (view.stage == "signing" || view.stage == "signed")
+                && self.actions.iter().chain(&self.done).all(|action| {
+                    action.label != format!("trade {}", view.trade) || !action.stage.is_final()
+                })
+        });
+        if signing {
+            return Err(Refusal(
+                "finish the trade first: its terms use your next nonce".to_owned(),
+            ));
+        }
+        if self.busy_with(&op) {
+            return Err(Refusal("that is already on its way".to_owned()));
+        }
         self.queue(label.into(), op, None)
     }
 
@@ -419,6 +452,7 @@ impl Desk {
             op,
             nonce,
             stage: Stage::Queued,
+            since: Instant::now(),
         });
         Ok(())
     }
@@ -444,27 +478,59 @@ impl Desk {
         self.actions.iter().any(|action| action.op == *op)
     }
 
-    /// Invites `player` to trade.
-    pub fn trade_invite(&mut self, client: &mut Client, player: u16) {
+    /// Invites `player` to trade, unless a window or an invitation is
+    /// already open (one trade at a time).
+    pub fn trade_invite(&mut self, client: &mut Client, player: u16) -> Result<(), Refusal> {
+        if self.trade.view.is_some() || self.trade.inviting {
+            return Err(Refusal("you are already in a trade".to_owned()));
+        }
+        if self.trade.invitation.is_some() {
+            return Err(Refusal("answer the invitation you have first".to_owned()));
+        }
         self.trade.error = None;
+        self.trade.inviting = true;
         self.ask(client, Asked::Trade, |request| ClientMessage::TradeInvite {
             request,
             player,
         });
+        Ok(())
     }
 
-    /// Acts in the open trade window (or answers the invitation, for
-    /// `Accept` and `Cancel`).
-    pub fn trade_act(&mut self, client: &mut Client, action: TradeAction) -> Result<(), Refusal> {
-        let trade = match (&self.trade.view, &self.trade.invitation) {
-            (Some(view), _) => view.trade,
-            (None, Some(invited)) => invited.trade,
-            (None, None) => return Err(Refusal("no trade window is open".to_owned())),
+    /// Answers the invitation waiting: accept (its window opens) or
+    /// decline.
+    pub fn trade_answer(&mut self, client: &mut Client, accept: bool) -> Result<(), Refusal> {
+        let Some(invited) = self.trade.invitation.take() else {
+            return Err(Refusal("no invitation is waiting".to_owned()));
         };
-        if matches!(action, TradeAction::Accept | TradeAction::Cancel)
-            && let Some(invited) = self.trade.invitation.take()
-        {
+        let trade = invited.trade;
+        let action = if accept {
             self.trade.view = Some(invited);
+            self.trade.error = None;
+            TradeAction::Accept
+        } else {
+            TradeAction::Cancel
+        };
+        self.ask(client, Asked::Trade, |request| ClientMessage::TradeAct {
+            request,
+            trade,
+            action,
+        });
+        Ok(())
+    }
+
+    /// Acts in the open trade window.
+    pub fn trade_act(&mut self, client: &mut Client, action: TradeAction) -> Result<(), Refusal> {
+        let Some(trade) = self.trade.view.as_ref().map(|view| view.trade) else {
+            return Err(Refusal("no trade window is open".to_owned()));
+        };
+        if matches!(action, TradeAction::Confirm { .. } | TradeAction::Sign(_))
+            && !self.actions.is_empty()
+        {
+            // The terms fix the account's next nonce: a transaction still
+            // on its way would use it first.
+            return Err(Refusal(
+                "wait for your transactions in flight to finish first".to_owned(),
+            ));
         }
         self.trade.error = None;
         self.ask(client, Asked::Trade, |request| ClientMessage::TradeAct {
@@ -489,27 +555,43 @@ impl Desk {
         self.trade_act(client, TradeAction::Sign(signature))
     }
 
-    /// Closes a finished trade window.
+    /// Closes a finished trade window, or one the host refused to act in
+    /// (it may have ended it).
     pub fn trade_dismiss(&mut self) {
-        if self
-            .trade
-            .view
-            .as_ref()
-            .is_some_and(|view| closed(&view.stage))
+        if self.trade.error.is_some()
+            || self
+                .trade
+                .view
+                .as_ref()
+                .is_some_and(|view| closed(&view.stage))
         {
             self.trade.view = None;
+            self.trade.error = None;
         }
     }
 
     /// Moves the first action on: asks for the nonce when it is its turn.
     pub fn advance(&mut self, client: &mut Client) {
-        if let Some(first) = self.actions.front_mut()
-            && first.stage == Stage::Queued
-        {
-            first.stage = Stage::Signing;
-            self.ask(client, Asked::Nonce, |request| ClientMessage::Inventory {
-                request,
-            });
+        let Some(first) = self.actions.front_mut() else {
+            return;
+        };
+        match first.stage {
+            Stage::Queued => {
+                first.stage = Stage::Signing;
+                first.since = Instant::now();
+                self.ask(client, Asked::Nonce, |request| ClientMessage::Inventory {
+                    request,
+                });
+            }
+            // No news of it for a while (an update can be missed): ask.
+            Stage::Pending(id) if first.since.elapsed() > STATUS_AFTER => {
+                first.since = Instant::now();
+                self.ask(client, Asked::Submit, |request| ClientMessage::TxStatus {
+                    request,
+                    id,
+                });
+            }
+            _ => {}
         }
     }
 
@@ -540,6 +622,7 @@ impl Desk {
         };
         let asked = request.and_then(|request| self.asked.remove(&request));
         match (asked, message) {
+            (Some(Asked::Page), _) if request != self.catalogue.asked => {}
             (Some(Asked::Page), ServerMessage::Page { hits, next, .. }) => {
                 self.catalogue.hits = hits;
                 self.catalogue.next = next;
@@ -589,8 +672,10 @@ impl Desk {
             (Some(Asked::Manifest(asset)), ServerMessage::Chunk { bytes, .. }) => {
                 match Manifest::from_json(&bytes) {
                     Ok(manifest) if asset.0.matches(&bytes) => {
-                        if self.manifests.len() >= MANIFESTS_KEPT {
-                            self.manifests.clear();
+                        if self.manifests.len() >= MANIFESTS_KEPT
+                            && let Some(old) = self.manifests.keys().next().copied()
+                        {
+                            self.manifests.remove(&old);
                         }
                         self.manifests.insert(asset, manifest);
                     }
@@ -621,6 +706,7 @@ impl Desk {
                         crate::stock::write_whole(cache, &format!("{model}.glb"), &bytes)
                     {
                         warn!(%model, %err, "the model could not be cached");
+                        self.miss(model);
                     }
                 }
                 _ => {
@@ -636,12 +722,15 @@ impl Desk {
                 warn!(%preview, %message, "no preview");
                 self.miss(preview);
             }
-            (Some(Asked::Trade), ServerMessage::Trade { view, .. }) => self.trade_view(*view),
+            (Some(Asked::Trade), ServerMessage::Trade { view, .. }) => {
+                self.trade_view(*view, true);
+            }
             (Some(Asked::Trade), ServerMessage::Error { message, .. }) => {
+                self.trade.inviting = false;
                 self.trade.error = Some(message);
             }
             (None, ServerMessage::Tx { id, state, .. }) => self.tx_state(client, id, state),
-            (None, ServerMessage::Trade { view, .. }) => self.trade_view(*view),
+            (None, ServerMessage::Trade { view, .. }) => self.trade_view(*view, false),
             (None, ServerMessage::Event(event)) => {
                 match event {
                     Event::Block { time, .. } => self.block_time = Some((time, Instant::now())),
@@ -683,6 +772,7 @@ impl Desk {
         }
         .sign(client.key());
         first.stage = Stage::Sent(tx.id());
+        first.since = Instant::now();
         self.ask(client, Asked::Submit, |request| ClientMessage::Submit {
             request,
             tx,
@@ -698,8 +788,11 @@ impl Desk {
         }
         match state {
             TxState::Pending => {
-                if let Some(first) = self.actions.front_mut() {
+                if let Some(first) = self.actions.front_mut()
+                    && first.stage != Stage::Pending(id)
+                {
                     first.stage = Stage::Pending(id);
+                    first.since = Instant::now();
                 }
             }
             TxState::Applied { height } => {
@@ -715,10 +808,16 @@ impl Desk {
         }
     }
 
-    fn trade_view(&mut self, view: TradeView) {
+    /// A trade window's news: `answer` when it answers this player's own
+    /// request (an invitation it sent opens its window).
+    fn trade_view(&mut self, view: TradeView, answer: bool) {
         let me = self.me;
         let current = self.trade.view.as_ref().map(|open| open.trade);
-        if current == Some(view.trade) || (current.is_none() && view.inviter == me) {
+        let invited_by_me = answer && self.trade.inviting && view.inviter == me;
+        if invited_by_me {
+            self.trade.inviting = false;
+        }
+        if current == Some(view.trade) || (current.is_none() && invited_by_me) {
             self.finish_trade(&view);
             self.trade.view = Some(view);
         } else if view.stage == "invited" && view.invitee == me {
@@ -753,16 +852,30 @@ impl Desk {
             a_signature,
             b_signature,
         }));
-        match self.queue(format!("trade {}", view.trade), op, Some(nonce)) {
-            Ok(()) => self.trade.submitted = Some(view.trade),
-            Err(refusal) => self.trade.error = Some(refusal.0),
-        }
+        // First in line: the terms fix this nonce.
+        let at = usize::from(
+            self.actions
+                .front()
+                .is_some_and(|first| first.stage != Stage::Queued),
+        );
+        self.actions.insert(
+            at,
+            Action {
+                label: format!("trade {}", view.trade),
+                op,
+                nonce: Some(nonce),
+                stage: Stage::Queued,
+                since: Instant::now(),
+            },
+        );
+        self.trade.submitted = Some(view.trade);
     }
 }
 
-/// Whether a trade stage is an end.
+/// Whether a trade stage is an end (the host may say why after it:
+/// "cancelled: bo left").
 pub fn closed(stage: &str) -> bool {
-    matches!(stage, "cancelled" | "timed out" | "signed")
+    stage == "signed" || stage.starts_with("cancelled") || stage.starts_with("timed out")
 }
 
 /// Keeps the session's answers flowing into the desk and its first action

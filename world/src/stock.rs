@@ -330,6 +330,7 @@ fn loading_screen(
     mut contexts: EguiContexts,
     loader: Option<Res<Loader>>,
     scene: Res<WorldScene>,
+    status: Res<crate::net::NetStatus>,
 ) -> Result {
     let Some(loader) = loader.filter(|loader| !loader.done) else {
         return Ok(());
@@ -348,6 +349,9 @@ fn loading_screen(
                     .desired_width(320.0)
                     .show_percentage(),
             );
+            if let Some(ended) = &status.ended {
+                crate::ui::warning(ui, format!("the session ended: {ended}"));
+            }
         });
     Ok(())
 }

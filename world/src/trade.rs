@@ -91,18 +91,23 @@ fn trade_panels(
             .default_pos([500.0, 300.0])
             .collapsible(false)
             .show(ctx, |ui| {
-                if desk.trade.view.is_some() {
-                    ui.label("You are already in a trade.");
-                } else if ui.button("Trade").clicked() {
-                    desk.trade_invite(client, player);
-                    state.player = None;
+                if ui.button("Trade").clicked() {
+                    match desk.trade_invite(client, player) {
+                        Ok(()) => state.player = None,
+                        Err(refusal) => state.problem = Some(refusal.0),
+                    }
+                }
+                if let Some(why) = &state.problem {
+                    ui::warning(ui, why.clone());
                 }
             });
         if !open {
             state.player = None;
+            state.problem = None;
         }
     }
 
+    let mut answer = None;
     if let Some(invited) = desk.trade.invitation.clone() {
         egui::Window::new("Trade invitation")
             .collapsible(false)
@@ -111,10 +116,10 @@ fn trade_panels(
                 ui.label(format!("{} asks you to trade.", ui::who(&invited.inviter)));
                 ui.horizontal(|ui| {
                     if ui.button("Accept").clicked() {
-                        act = Some(Ok(TradeAction::Accept));
+                        answer = Some(true);
                     }
                     if ui.button("Decline").clicked() {
-                        act = Some(Ok(TradeAction::Cancel));
+                        answer = Some(false);
                     }
                 });
             });
@@ -273,12 +278,14 @@ fn trade_panels(
                     ui::warning(ui, why.clone());
                 }
                 ui.horizontal(|ui| {
-                    if closed(&view.stage) {
-                        if ui.button("Close").clicked() {
-                            dismiss = true;
-                        }
-                    } else if ui.button("Cancel trade").clicked() {
+                    if !closed(&view.stage) && ui.button("Cancel trade").clicked() {
                         act = Some(Ok(TradeAction::Cancel));
+                    }
+                    // A finished window, or one the host would not act in.
+                    if (closed(&view.stage) || desk.trade.error.is_some())
+                        && ui.button("Close").clicked()
+                    {
+                        dismiss = true;
                     }
                 });
             });
@@ -291,6 +298,12 @@ fn trade_panels(
         }
     }
 
+    if let Some(accept) = answer {
+        state.problem = desk
+            .trade_answer(client, accept)
+            .err()
+            .map(|refusal| refusal.0);
+    }
     if let Some(action) = act {
         state.problem = action
             .and_then(|action| desk.trade_act(client, action).map_err(|refusal| refusal.0))
@@ -337,5 +350,11 @@ mod tests {
         assert_eq!(side_of(&view, &Address::from_bytes([1; 32])), Some(0));
         assert_eq!(side_of(&view, &Address::from_bytes([2; 32])), Some(1));
         assert_eq!(side_of(&view, &Address::from_bytes([9; 32])), None);
+        // The host says why a window closed after its stage's name.
+        assert!(crate::desk::closed("cancelled: plaza1abc left"));
+        assert!(crate::desk::closed("timed out"));
+        assert!(crate::desk::closed("signed"));
+        assert!(!crate::desk::closed("open"));
+        assert!(!crate::desk::closed("signing"));
     }
 }

@@ -397,12 +397,14 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         .unwrap()
         .account
         .balance;
-    with(&mut cy, |desk, client| desk.trade_invite(client, bo_player));
+    with(&mut cy, |desk, client| {
+        desk.trade_invite(client, bo_player).unwrap()
+    });
     until(&mut [&mut bo, &mut cy], "bo's invitation", |desk| {
         desk.trade.invitation.is_some()
     });
     with(&mut bo, |desk, client| {
-        desk.trade_act(client, TradeAction::Accept).unwrap()
+        desk.trade_answer(client, true).unwrap()
     });
     until(&mut [&mut cy, &mut bo], "the window to open", |desk| {
         desk.trade
