@@ -25,6 +25,7 @@ pub mod shot;
 pub mod stock;
 pub mod trade;
 pub mod ui;
+pub mod wallet;
 pub mod wear;
 
 use bevy::prelude::*;

@@ -15,7 +15,6 @@ use bevy::log::LogPlugin;
 use bevy::prelude::*;
 use clap::Parser;
 use server_less::client::Client;
-use server_less::wallet::{self, Wallet};
 use tracing_subscriber::EnvFilter;
 use world::desk::{Desk, DeskPlugin};
 use world::embedded::Embedded;
@@ -23,7 +22,7 @@ use world::net::{Remotes, Session};
 use world::shot::{ShotPlan, ShotPlugin};
 use world::{
     WorldScene, avatar, camera, catalogue, hud, inventory, net, pick, rental, scene, stock, trade,
-    ui, wear,
+    ui, wallet, wear,
 };
 
 /// Plaza: walk the world, browse, rent and trade.
@@ -41,10 +40,16 @@ struct Cli {
     /// ~/.local/share/plaza]; the embedded host lives in its `host`.
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Play with this wallet (a name in <data>/wallets); needed with
-    /// --connect. Without it the embedded host's demo account ada plays.
+    /// Play with this wallet (a name in <data>/wallets) [default:
+    /// "player", made on first use, and given its first tokens by the
+    /// embedded network]. The passphrase comes from $PLAZA_PASSPHRASE or
+    /// the terminal.
     #[arg(long)]
     wallet: Option<String>,
+    /// Play a demo account of the embedded network instead (ada, bo, cy or
+    /// dee): no wallet, no passphrase.
+    #[arg(long, conflicts_with_all = ["wallet", "connect"])]
+    demo: Option<String>,
     /// Save a picture of the window once the world has drawn, then exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
@@ -134,19 +139,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             (Some(embedded), join, "embedded".to_owned())
         }
     };
-    let key = match (&cli.wallet, &embedded) {
-        (Some(name), _) => {
-            let wallet = Wallet::read(&wallet::path_of(&data.join("wallets"), name)?)?;
-            let passphrase = match std::env::var("PLAZA_PASSPHRASE") {
-                Ok(passphrase) => passphrase,
-                Err(_) => rpassword::prompt_password(format!("passphrase for wallet {name:?}: "))
-                    .context("reading the passphrase")?,
-            };
-            wallet.open(&passphrase)?
-        }
-        (None, Some(embedded)) => embedded.home().load_demo_key("ada")?,
-        (None, None) => {
-            bail!("--connect needs --wallet <name> (make one with `plaza-host wallet new`)")
+    let wallets = data.join("wallets");
+    let key = match (&cli.demo, &embedded) {
+        (Some(name), Some(embedded)) => embedded
+            .home()
+            .load_demo_key(name)
+            .with_context(|| format!("--demo {name}: the demo accounts are ada, bo, cy and dee"))?,
+        _ => {
+            let name = cli.wallet.as_deref().unwrap_or(wallet::DEFAULT_WALLET);
+            // A wallet is made only for the embedded network, which can
+            // give it tokens; another host's players bring theirs.
+            let (key, new) = wallet::open_or_make(&wallets, name, embedded.is_some())?;
+            if let (true, Some(embedded)) = (new, &embedded) {
+                wallet::grant(embedded, &key, &cli.world)?;
+            }
+            key
         }
     };
     let wait = Duration::from_secs(10);

@@ -28,11 +28,23 @@ fn the_world_opens_with_an_embedded_host_and_draws_the_plaza() {
         .arg("--screenshot")
         .arg(&shot)
         .env("RUST_LOG", "info,wgpu=error,naga=warn")
+        .env("PLAZA_PASSPHRASE", "a passphrase for the test")
+        .stdin(Stdio::null())
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "plaza failed:\n{log}");
     assert!(log.contains("entered"), "{log}");
+    // The first start made the player's wallet, sealed, and gave it its
+    // first tokens; the player entered with it.
+    let sealed = server_less::wallet::Wallet::read(&dir.path().join("wallets/player.wallet"))
+        .expect("the player's wallet");
+    assert!(log.contains("made your wallet"), "{log}");
+    assert!(
+        log.contains("your wallet was given its first tokens"),
+        "{log}"
+    );
+    assert!(log.contains(&sealed.address().to_string()), "{log}");
 
     let file = std::fs::File::open(&shot).expect("no screenshot");
     let mut reader = png::Decoder::new(std::io::BufReader::new(file))
@@ -138,4 +150,26 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+#[test]
+fn a_new_wallet_needs_a_passphrase_and_without_one_nothing_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_plaza"))
+        .arg("--data")
+        .arg(dir.path())
+        // A display is named, so plaza goes as far as the wallet.
+        .env("DISPLAY", ":97")
+        .env_remove("PLAZA_PASSPHRASE")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{log}");
+    assert!(
+        log.contains("needs its passphrase and there is no terminal"),
+        "{log}"
+    );
+    assert!(!dir.path().join("wallets/player.wallet").exists());
 }
