@@ -9,10 +9,13 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use ledger::{Address, AssetId, ChainParams, ListingId, Operation, RentTerms, RentalId, Timestamp};
 use server_less::protocol::{Holding, QuoteAsk};
 
+use crate::WorldScene;
+use crate::avatar::LocalAvatar;
 use crate::desk::Desk;
 use crate::net::Session;
 use crate::rental::show_quote;
 use crate::ui::{self, Panels};
+use crate::wear::{Placements, parcel_at};
 
 /// A period's unit in the form.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -172,12 +175,16 @@ fn asset_name(desk: &Desk, asset: &AssetId) -> String {
         })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn inventory_panel(
     mut contexts: EguiContexts,
     mut panels: ResMut<Panels>,
     mut desk: ResMut<Desk>,
     session: Option<NonSendMut<Session>>,
     mut state: ResMut<InventoryState>,
+    scene: Res<WorldScene>,
+    avatar: Query<(&Transform, &LocalAvatar)>,
+    mut placements: ResMut<Placements>,
 ) -> Result {
     let Some(mut session) = session else {
         return Ok(());
@@ -269,6 +276,39 @@ fn inventory_panel(
                         state.problem = None;
                     }
                 });
+                let wearable = desk
+                    .manifests
+                    .get(&holding.asset)
+                    .is_none_or(|manifest| manifest.kind == assets::AssetKind::Wearable);
+                if !wearable {
+                    let is_placed = placements.0.contains_key(&holding.asset);
+                    ui.horizontal(|ui| {
+                        if is_placed {
+                            if ui.small_button("Pick up").clicked() {
+                                placements.0.remove(&holding.asset);
+                            }
+                        } else {
+                            let spot = avatar.single().ok().map(|(at, me)| {
+                                at.translation
+                                    + Quat::from_rotation_y(me.facing) * Vec3::NEG_Z * 1.5
+                            });
+                            let parcel = spot.and_then(|spot| {
+                                parcel_at(&scene, Vec2::new(spot.x, spot.z)).map(|p| (spot, p))
+                            });
+                            match parcel {
+                                Some((spot, parcel)) => {
+                                    let name = &scene.welcome.world.parcels[parcel].name;
+                                    if ui.small_button(format!("Place on {name}")).clicked() {
+                                        placements.0.insert(holding.asset, spot);
+                                    }
+                                }
+                                None => {
+                                    ui.small("stand on a parcel to place it");
+                                }
+                            }
+                        }
+                    });
+                }
                 if state.returning == Some(rental.id) {
                     let ask = QuoteAsk::Return { rental: rental.id };
                     match desk.quote(client, ask) {

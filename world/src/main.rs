@@ -205,6 +205,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         inventory::InventoryPlugin,
         trade::TradePlugin,
         wear::WearPlugin,
+        wear::PlacePlugin,
     ));
     if let Some(path) = cli.screenshot {
         app.add_plugins(ShotPlugin(ShotPlan {

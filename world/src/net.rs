@@ -270,7 +270,8 @@ pub fn draw_remotes(
     }
 }
 
-fn place_tags(
+/// Where other players' name tags go this frame.
+pub fn place_tags(
     remotes: Res<Remotes>,
     camera: Query<(&Camera, &Transform), With<Camera3d>>,
     avatars: Query<(&RemoteAvatar, &Transform), Without<Camera3d>>,

@@ -21,7 +21,7 @@ use world::embedded::Embedded;
 use world::inventory::ListForm;
 use world::net::{NetPlugin, Remotes, Session};
 use world::rental::rent_op;
-use world::wear::{WearPlugin, Worn};
+use world::wear::{PlacePlugin, Placed, Placements, WearPlugin, Worn};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -46,6 +46,7 @@ fn player(embedded: &Embedded, name: &str, cache: &Path) -> App {
             CameraPlugin,
             AvatarPlugin,
             WearPlugin,
+            PlacePlugin,
         ));
     app.update();
     app
@@ -225,6 +226,52 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     let refund = quoted(&mut cy, QuoteAsk::Return { rental });
     // Returned in its first period: the other period and the deposit back.
     assert_eq!(refund.to_renter, terms.price_per_period + terms.deposit);
+
+    // A rented thing put down on a parcel stands there until it is picked
+    // up (or its rental ends).
+    let parcel = cy.world().resource::<WorldScene>().welcome.world.parcels[0].clone();
+    let spot = Vec3::new(
+        (parcel.min[0] + parcel.max[0]) / 2.0,
+        0.0,
+        (parcel.min[1] + parcel.max[1]) / 2.0,
+    );
+    assert_eq!(
+        world::wear::parcel_at(
+            cy.world().resource::<WorldScene>(),
+            Vec2::new(spot.x, spot.z)
+        ),
+        Some(0)
+    );
+    assert_eq!(
+        world::wear::parcel_at(cy.world().resource::<WorldScene>(), Vec2::new(1e4, 1e4)),
+        None
+    );
+    cy.world_mut()
+        .resource_mut::<Placements>()
+        .0
+        .insert(card.listing.asset, spot);
+    let placed = |app: &mut App| {
+        let world = app.world_mut();
+        world
+            .query::<(&Placed, &Transform)>()
+            .iter(world)
+            .map(|(placed, at)| (placed.0, at.translation.x, at.translation.z))
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + WAIT;
+    while placed(&mut cy).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the rented thing was never placed"
+        );
+        cy.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(placed(&mut cy), vec![(card.listing.asset, spot.x, spot.z)]);
+    cy.world_mut().resource_mut::<Placements>().0.clear();
+    cy.update();
+    cy.update();
+    assert!(placed(&mut cy).is_empty());
 
     // A rented wearable sits on the avatar while the rental lasts, and
     // goes when it ends (here: returned early).
