@@ -347,18 +347,7 @@ impl Client {
     }
 
     fn keep(&mut self, message: ServerMessage) {
-        let answers = match &message {
-            ServerMessage::Page { request, .. }
-            | ServerMessage::Inventory { request, .. }
-            | ServerMessage::Quote { request, .. }
-            | ServerMessage::Stored { request, .. }
-            | ServerMessage::Chunk { request, .. } => Some(*request),
-            ServerMessage::Tx { request, .. }
-            | ServerMessage::Trade { request, .. }
-            | ServerMessage::Error { request, .. } => *request,
-            _ => None,
-        };
-        if let Some(request) = answers {
+        if let Some(request) = message.request() {
             self.waiting.remove(&request);
         }
         if self.inbox.len() >= INBOX {
@@ -489,18 +478,7 @@ impl Client {
     ) -> Result<ServerMessage, HostError> {
         let id = self.ask(build);
         let answer = self.wait_for(what, timeout, |message| {
-            let answers = match message {
-                ServerMessage::Page { request, .. }
-                | ServerMessage::Inventory { request, .. }
-                | ServerMessage::Stored { request, .. }
-                | ServerMessage::Quote { request, .. }
-                | ServerMessage::Chunk { request, .. } => *request == id,
-                ServerMessage::Tx { request, .. } | ServerMessage::Error { request, .. } => {
-                    *request == Some(id)
-                }
-                _ => false,
-            };
-            answers.then(|| message.clone())
+            (message.request() == Some(id)).then(|| message.clone())
         })?;
         if let ServerMessage::Error { code, message, .. } = answer {
             return Err(ProtocolError::new(code, message).into());

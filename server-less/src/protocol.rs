@@ -1033,6 +1033,21 @@ impl Upload {
 }
 
 impl ServerMessage {
+    /// The request this message answers, if it is an answer.
+    pub fn request(&self) -> Option<u32> {
+        match self {
+            ServerMessage::Page { request, .. }
+            | ServerMessage::Inventory { request, .. }
+            | ServerMessage::Quote { request, .. }
+            | ServerMessage::Stored { request, .. }
+            | ServerMessage::Chunk { request, .. } => Some(*request),
+            ServerMessage::Tx { request, .. }
+            | ServerMessage::Trade { request, .. }
+            | ServerMessage::Error { request, .. } => *request,
+            _ => None,
+        }
+    }
+
     /// Decodes a message from the reliable or assets channel.
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
         decode(bytes, MAX_SERVER_MESSAGE_BYTES)

@@ -49,11 +49,7 @@ impl SearchForm {
     pub fn query(&self, world: &str) -> Result<Browse, String> {
         let max_price = match self.max_price.trim() {
             "" => None,
-            text => Some(
-                text.replace(',', "")
-                    .parse::<u64>()
-                    .map_err(|_| format!("highest price {text:?} is not a whole number"))?,
-            ),
+            text => Some(ui::whole("highest price", text)?),
         };
         Ok(Browse {
             text: self.text.trim().to_owned(),

@@ -266,6 +266,26 @@ impl Desk {
         self.asked.values().any(|asked| asked == why)
     }
 
+    /// An asset's name, from its manifest once fetched, else the end of
+    /// its id.
+    pub fn asset_name(&self, asset: &AssetId) -> String {
+        self.manifests
+            .get(asset)
+            .map(|manifest| manifest.name.clone())
+            .unwrap_or_else(|| {
+                let id = asset.to_string();
+                format!("asset ..{}", &id[id.len().saturating_sub(8)..])
+            })
+    }
+
+    /// The assets the player rents now, as the host last said.
+    pub fn renting(&self) -> Vec<AssetId> {
+        self.holdings
+            .as_ref()
+            .map(|held| held.renting.iter().map(|holding| holding.asset).collect())
+            .unwrap_or_default()
+    }
+
     /// The host's time now, counted on from its last word.
     pub fn host_now(&self) -> Option<Timestamp> {
         let from_holdings = self
@@ -438,19 +458,15 @@ impl Desk {
         if self.busy_with(&op) {
             return Err(Refusal("that is already on its way".to_owned()));
         }
-        self.queue(label.into(), op, None)
-    }
-
-    fn queue(&mut self, label: String, op: Operation, nonce: Option<Nonce>) -> Result<(), Refusal> {
         if self.actions.len() >= QUEUE_MAX {
             return Err(Refusal(format!(
                 "{QUEUE_MAX} actions are already waiting: wait for them to finish"
             )));
         }
         self.actions.push_back(Action {
-            label,
+            label: label.into(),
             op,
-            nonce,
+            nonce: None,
             stage: Stage::Queued,
             since: Instant::now(),
         });
@@ -610,16 +626,7 @@ impl Desk {
     /// Takes in a message from the host: answers to the desk's requests
     /// and news of the account and trades. Returns what is not the desk's.
     pub fn take(&mut self, client: &mut Client, message: ServerMessage) -> Option<ServerMessage> {
-        let request = match &message {
-            ServerMessage::Page { request, .. }
-            | ServerMessage::Inventory { request, .. }
-            | ServerMessage::Quote { request, .. }
-            | ServerMessage::Chunk { request, .. } => Some(*request),
-            ServerMessage::Tx { request, .. }
-            | ServerMessage::Trade { request, .. }
-            | ServerMessage::Error { request, .. } => *request,
-            _ => None,
-        };
+        let request = message.request();
         let asked = request.and_then(|request| self.asked.remove(&request));
         match (asked, message) {
             (Some(Asked::Page), _) if request != self.catalogue.asked => {}

@@ -78,13 +78,6 @@ impl Default for ListForm {
     }
 }
 
-fn whole(field: &str, text: &str) -> Result<u64, String> {
-    text.trim()
-        .replace(',', "")
-        .parse::<u64>()
-        .map_err(|_| format!("{field}: {:?} is not a whole number", text.trim()))
-}
-
 impl ListForm {
     /// What listing `asset` on these terms signs, checked by the ledger's
     /// own rules for `lister` at the host's time `now`.
@@ -94,8 +87,8 @@ impl ListForm {
         lister: &Address,
         now: Timestamp,
     ) -> Result<Operation, String> {
-        let price = whole("price", &self.price)?;
-        let open_days = whole("open for (days)", &self.open_days)?;
+        let price = ui::whole("price", &self.price)?;
+        let open_days = ui::whole("open for (days)", &self.open_days)?;
         if open_days == 0 {
             return Err("open for (days): at least 1".to_owned());
         }
@@ -114,7 +107,7 @@ impl ListForm {
             });
         }
         let periods = |field: &str, text: &str| {
-            u32::try_from(whole(field, text)?).map_err(|_| format!("{field}: too many"))
+            u32::try_from(ui::whole(field, text)?).map_err(|_| format!("{field}: too many"))
         };
         let reserved_for = match self.reserved_for.trim() {
             "" => None,
@@ -125,12 +118,12 @@ impl ListForm {
         };
         let terms = RentTerms {
             price_per_period: price,
-            period_secs: whole("period", &self.period)?
+            period_secs: ui::whole("period", &self.period)?
                 .checked_mul(self.unit.secs())
                 .ok_or("period: too long")?,
             min_periods: periods("min periods", &self.min_periods)?,
             max_periods: periods("max periods", &self.max_periods)?,
-            deposit: whole("deposit", &self.deposit)?,
+            deposit: ui::whole("deposit", &self.deposit)?,
             reserved_for,
         };
         terms
@@ -163,16 +156,6 @@ impl Plugin for InventoryPlugin {
         app.init_resource::<InventoryState>()
             .add_systems(EguiPrimaryContextPass, inventory_panel);
     }
-}
-
-fn asset_name(desk: &Desk, asset: &AssetId) -> String {
-    desk.manifests
-        .get(asset)
-        .map(|manifest| manifest.name.clone())
-        .unwrap_or_else(|| {
-            let id = asset.to_string();
-            format!("asset ..{}", &id[id.len().saturating_sub(8)..])
-        })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -221,7 +204,7 @@ fn inventory_panel(
                 .max_height(220.0)
                 .show(ui, |ui| {
                     for holding in free {
-                        let name = asset_name(&desk, &holding.asset);
+                        let name = desk.asset_name(&holding.asset);
                         ui.horizontal(|ui| {
                             ui.label(&name);
                             match holding.listing {
@@ -252,7 +235,7 @@ fn inventory_panel(
                 if let Some(rental) = &holding.rented {
                     ui.label(format!(
                         "{} to {}, back {}",
-                        asset_name(&desk, &holding.asset),
+                        desk.asset_name(&holding.asset),
                         ui::who(&rental.renter),
                         ui::until(rental.ends_at, now)
                     ));
@@ -264,7 +247,7 @@ fn inventory_panel(
                 let Some(rental) = &holding.rented else {
                     continue;
                 };
-                let name = asset_name(&desk, &holding.asset);
+                let name = desk.asset_name(&holding.asset);
                 ui.horizontal(|ui| {
                     ui.label(format!(
                         "{name} from {}, ends {}",
@@ -348,7 +331,7 @@ fn inventory_panel(
         panels.inventory = false;
     }
     if let Some((asset, mut form)) = state.listing.take() {
-        let name = asset_name(&desk, &asset);
+        let name = desk.asset_name(&asset);
         let mut keep = true;
         egui::Window::new(format!("List {name}"))
             .id(egui::Id::new("list form"))

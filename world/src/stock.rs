@@ -167,14 +167,10 @@ impl Loader {
     /// Takes in an answer to one of the loader's requests; returns any
     /// other message.
     pub fn take(&mut self, client: &mut Client, message: ServerMessage) -> Option<ServerMessage> {
-        let request = match &message {
-            ServerMessage::Page { request, .. } | ServerMessage::Chunk { request, .. } => {
-                Some(*request)
-            }
-            ServerMessage::Error { request, .. } => *request,
-            _ => None,
-        };
-        let Some(want) = request.and_then(|request| self.asked.remove(&request)) else {
+        let Some(want) = message
+            .request()
+            .and_then(|request| self.asked.remove(&request))
+        else {
             return Some(message);
         };
         match (want, message) {
@@ -391,11 +387,14 @@ fn show_stock(
             pickable(index, item, fit, at.y),
         ));
         if let Some(assets) = &assets {
-            model.insert(WorldAssetRoot(assets.load(
-                bevy::gltf::GltfAssetLabel::Scene(0).from_asset(item.file.clone()),
-            )));
+            model.insert(model_scene(assets, item.file.clone()));
         }
     }
+}
+
+/// The scene of a cached model file (its first glTF scene), to draw it.
+pub fn model_scene(assets: &AssetServer, file: String) -> WorldAssetRoot {
+    WorldAssetRoot(assets.load(bevy::gltf::GltfAssetLabel::Scene(0).from_asset(file)))
 }
 
 /// The clickable box of item `index`, drawn at scale `fit` with its

@@ -29,13 +29,8 @@ pub fn side_of(view: &TradeView, me: &Address) -> Option<usize> {
 /// The action that sets this side's tokens to `text`, at the view's
 /// revision.
 pub fn set_tokens(view: &TradeView, text: &str) -> Result<TradeAction, String> {
-    let amount = text
-        .trim()
-        .replace(',', "")
-        .parse::<u64>()
-        .map_err(|_| format!("tokens: {:?} is not a whole number", text.trim()))?;
     Ok(TradeAction::SetTokens {
-        amount,
+        amount: ui::whole("tokens", text)?,
         revision: view.revision,
     })
 }
@@ -147,17 +142,7 @@ fn trade_panels(
         let me = desk.me;
         let mine = side_of(&view, &me).unwrap_or(0);
         let theirs = 1 - mine;
-        let names: std::collections::HashMap<AssetId, String> = desk
-            .manifests
-            .iter()
-            .map(|(asset, manifest)| (*asset, manifest.name.clone()))
-            .collect();
-        let name = |asset: &AssetId| {
-            names.get(asset).cloned().unwrap_or_else(|| {
-                let id = asset.to_string();
-                format!("asset ..{}", &id[id.len().saturating_sub(8)..])
-            })
-        };
+        let name = |asset: &AssetId| desk.asset_name(asset);
         let other = if mine == 0 {
             view.invitee
         } else {

@@ -79,6 +79,15 @@ pub fn tokens(amount: u64) -> String {
     out
 }
 
+/// A whole number the player typed (thousands may be separated by
+/// commas), or what is wrong with it, naming `field`.
+pub fn whole(field: &str, text: &str) -> Result<u64, String> {
+    text.trim()
+        .replace(',', "")
+        .parse::<u64>()
+        .map_err(|_| format!("{field}: {:?} is not a whole number", text.trim()))
+}
+
 /// A length of time: `45 s`, `12 min`, `3 h 05 min`, `2 d 4 h`.
 pub fn span(secs: u64) -> String {
     match secs {

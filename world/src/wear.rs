@@ -6,7 +6,6 @@
 //! updates do not carry them.
 
 use bevy::prelude::*;
-use bevy::world_serialization::WorldAssetRoot;
 use ledger::AssetId;
 
 use assets::{AssetKind, Manifest};
@@ -15,6 +14,7 @@ use crate::avatar::LocalAvatar;
 use crate::desk::Desk;
 use crate::motion::AVATAR_RADIUS;
 use crate::net::Session;
+use crate::stock::model_scene;
 
 /// The widest a worn model is drawn, metres.
 const WORN_SIZE: f32 = 0.5;
@@ -62,11 +62,7 @@ fn wear(
         return;
     };
     let client = &mut session.0;
-    let renting: Vec<AssetId> = desk
-        .holdings
-        .as_ref()
-        .map(|held| held.renting.iter().map(|holding| holding.asset).collect())
-        .unwrap_or_default();
+    let renting = desk.renting();
     for asset in &renting {
         desk.want_manifest(client, *asset);
     }
@@ -97,9 +93,7 @@ fn wear(
             ChildOf(avatar),
         ));
         if let Some(assets) = &assets {
-            on.insert(WorldAssetRoot(
-                assets.load(bevy::gltf::GltfAssetLabel::Scene(0).from_asset(file)),
-            ));
+            on.insert(model_scene(assets, file));
         }
         info!(%asset, name = %manifest.name, "wearing a rented wearable");
     }
@@ -152,11 +146,7 @@ fn place(
         return;
     };
     let client = &mut session.0;
-    let renting: Vec<AssetId> = desk
-        .holdings
-        .as_ref()
-        .map(|held| held.renting.iter().map(|holding| holding.asset).collect())
-        .unwrap_or_default();
+    let renting = desk.renting();
     // A rental that ended takes its thing back.
     if desk.holdings.is_some() {
         placements.0.retain(|asset, _| renting.contains(asset));
@@ -191,9 +181,7 @@ fn place(
             Visibility::default(),
         ));
         if let Some(assets) = &assets {
-            thing.insert(WorldAssetRoot(
-                assets.load(bevy::gltf::GltfAssetLabel::Scene(0).from_asset(file)),
-            ));
+            thing.insert(model_scene(assets, file));
         }
         info!(%asset, name = %manifest.name, "placed a rented thing");
     }

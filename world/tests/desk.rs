@@ -76,6 +76,16 @@ fn until(apps: &mut [&mut App], what: &str, done: impl Fn(&Desk) -> bool) {
     }
 }
 
+/// Updates `app` until `done` holds of it.
+fn settle(app: &mut App, what: &str, mut done: impl FnMut(&mut App) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !done(app) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        app.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Asks for a quote as a panel does, frame after frame, until it comes.
 fn quoted(app: &mut App, ask: QuoteAsk) -> server_less::protocol::Quote {
     let deadline = Instant::now() + WAIT;
@@ -258,15 +268,9 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
             .map(|(placed, at)| (placed.0, at.translation.x, at.translation.z))
             .collect::<Vec<_>>()
     };
-    let deadline = Instant::now() + WAIT;
-    while placed(&mut cy).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the rented thing was never placed"
-        );
-        cy.update();
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    settle(&mut cy, "the rented thing to be placed", |app| {
+        !placed(app).is_empty()
+    });
     assert_eq!(placed(&mut cy), vec![(card.listing.asset, spot.x, spot.z)]);
     cy.world_mut().resource_mut::<Placements>().0.clear();
     cy.update();
@@ -322,12 +326,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
             .map(|(worn, parent)| (worn.0, parent.parent()))
             .collect::<Vec<_>>()
     };
-    let deadline = Instant::now() + WAIT;
-    while worn(&mut cy).is_empty() {
-        assert!(Instant::now() < deadline, "the hat never went on");
-        cy.update();
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    settle(&mut cy, "the hat to go on", |app| !worn(app).is_empty());
     assert_eq!(worn(&mut cy), vec![(hat.listing.asset, avatar)]);
     let hat_rental = cy
         .world()
@@ -356,15 +355,11 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         last_done(cy.world().resource::<Desk>()),
         Some(Stage::Applied { .. })
     ));
-    let deadline = Instant::now() + WAIT;
-    while !worn(&mut cy).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the hat stayed on after the rental ended"
-        );
-        cy.update();
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    settle(
+        &mut cy,
+        "the hat to come off when its rental ended",
+        |app| worn(app).is_empty(),
+    );
 
     // The listing form: one of cy's assets for rent, checked and signed.
     let (to_list, to_trade) = {
