@@ -194,14 +194,26 @@ impl Interned {
 struct Words {
     ids: HashMap<Box<str>, u32>,
     /// Numbers by value: names such as "no. 4521" give nearly every
-    /// listing a word of its own, and a table of integers is far cheaper
-    /// to keep up through that churn than one of strings.
+    /// listing a word of its own, and a table of integers, with no string
+    /// to make or free, is far cheaper to keep up through that churn than
+    /// one of strings.
     numbers: HashMap<u64, u32>,
     /// The words that match by prefix, in order.
     sorted: BTreeMap<Box<str>, u32>,
     slots: Vec<Slots>,
-    names: Vec<Box<str>>,
+    /// What each number stands for, to forget it when no listing has it.
+    names: Vec<Word>,
     free: Vec<u32>,
+}
+
+/// A word as the dictionary keeps it.
+#[derive(Clone, Debug, Default)]
+enum Word {
+    /// A number no longer in use, free for the next new word.
+    #[default]
+    Unused,
+    Text(Box<str>),
+    Number(u64),
 }
 
 impl Words {
@@ -215,10 +227,18 @@ impl Words {
 
     /// Adds `slot` under `word`; the word's number.
     fn add(&mut self, word: &str, slot: u32) -> u32 {
-        let id = match self.id(word) {
+        let number = text::number(word);
+        let known = match number {
+            Some(number) => self.numbers.get(&number).copied(),
+            None => self.ids.get(word).copied(),
+        };
+        let id = match known {
             Some(id) => id,
             None => {
-                let name: Box<str> = word.into();
+                let name = match number {
+                    Some(number) => Word::Number(number),
+                    None => Word::Text(word.into()),
+                };
                 let id = match self.free.pop() {
                     Some(id) => {
                         self.names[id as usize] = name.clone();
@@ -230,13 +250,17 @@ impl Words {
                         u32::try_from(self.names.len() - 1).unwrap_or(u32::MAX)
                     }
                 };
-                if let Some(number) = text::number(&name) {
-                    self.numbers.insert(number, id);
-                } else {
-                    if !text::matches_whole(&name) {
-                        self.sorted.insert(name.clone(), id);
+                match name {
+                    Word::Number(number) => {
+                        self.numbers.insert(number, id);
                     }
-                    self.ids.insert(name, id);
+                    Word::Text(name) => {
+                        if !text::matches_whole(&name) {
+                            self.sorted.insert(name.clone(), id);
+                        }
+                        self.ids.insert(name, id);
+                    }
+                    Word::Unused => {}
                 }
                 id
             }
@@ -252,12 +276,15 @@ impl Words {
         };
         slots.remove(slot);
         if slots.is_empty() {
-            let name = std::mem::take(&mut self.names[id as usize]);
-            if let Some(number) = text::number(&name) {
-                self.numbers.remove(&number);
-            } else {
-                self.ids.remove(&name);
-                self.sorted.remove(&name);
+            match std::mem::take(&mut self.names[id as usize]) {
+                Word::Number(number) => {
+                    self.numbers.remove(&number);
+                }
+                Word::Text(name) => {
+                    self.ids.remove(&name);
+                    self.sorted.remove(&name);
+                }
+                Word::Unused => return,
             }
             self.free.push(id);
         }
@@ -284,6 +311,7 @@ pub struct Catalogue {
     placers: Vec<Placer>,
     /// Scratch space for [`Catalogue::apply`]: the block's assets by id.
     changed_assets: HashMap<AssetId, usize>,
+    scratch: Scratch,
     time: Timestamp,
 }
 
@@ -312,6 +340,7 @@ impl Catalogue {
             worlds: Vec::new(),
             placers: Vec::new(),
             changed_assets: HashMap::default(),
+            scratch: Scratch::default(),
             time: 0,
         }
     }
@@ -492,7 +521,7 @@ impl Catalogue {
         self.remove_listing(listing.id);
         let (manifest, words) = kept.unwrap_or_else(|| {
             let manifest = manifests.manifest(&listing.asset);
-            let words = index_words(manifest.as_deref());
+            let words = index_words(manifest.as_deref(), &mut self.scratch);
             (manifest, words)
         });
         let record = Record {
@@ -662,8 +691,9 @@ impl Catalogue {
         };
         self.remove_listing(record.listing.id);
         let manifest = Some(Arc::new(manifest));
+        let words = index_words(manifest.as_deref(), &mut self.scratch);
         self.insert(Record {
-            words: index_words(manifest.as_deref()),
+            words,
             word_ids: Vec::new(),
             manifest,
             places: Vec::new(),
@@ -788,12 +818,13 @@ fn remove_from<K: Eq + std::hash::Hash>(sets: &mut HashMap<K, Slots>, key: &K, s
 
 /// The words a listing is found by: its name, description, kind and
 /// attribute values.
-fn index_words(manifest: Option<&Manifest>) -> Arc<str> {
+fn index_words(manifest: Option<&Manifest>, scratch: &mut Scratch) -> Arc<str> {
     use std::fmt::Write as _;
     let Some(manifest) = manifest else {
         return Arc::from("");
     };
-    let mut numbers = String::new();
+    let numbers = &mut scratch.numbers;
+    numbers.clear();
     for attribute in &manifest.attributes {
         if let AttributeValue::Number(number) = &attribute.value {
             // Writing to a String cannot fail.
@@ -816,5 +847,12 @@ fn index_words(manifest: Option<&Manifest>) -> Arc<str> {
             }),
     )
     .chain([numbers.as_str()]);
-    text::joined_words(texts, text::MAX_WORDS_PER_LISTING).into()
+    Arc::from(scratch.joiner.join(texts, text::MAX_WORDS_PER_LISTING))
+}
+
+/// Buffers indexing reuses from one listing to the next.
+#[derive(Default)]
+struct Scratch {
+    joiner: text::Joiner,
+    numbers: String,
 }

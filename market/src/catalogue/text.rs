@@ -20,57 +20,16 @@ const STOP_WORDS: [&str; 24] = [
 /// The distinct words of `texts` that are not stop words, in first-seen
 /// order, at most `limit`.
 pub(crate) fn words<'a>(texts: impl IntoIterator<Item = &'a str>, limit: usize) -> Vec<Box<str>> {
-    split(&joined_words(texts, limit)).map(Box::from).collect()
+    split(Joiner::default().join(texts, limit))
+        .map(Box::from)
+        .collect()
 }
 
-/// The words of [`words`], in one string, each followed by a space: one
-/// allocation for all of a listing's words.
-pub(crate) fn joined_words<'a>(texts: impl IntoIterator<Item = &'a str>, limit: usize) -> String {
-    let mut kept = Kept {
-        out: String::with_capacity(128),
-        starts: Vec::with_capacity(16),
-        word: String::with_capacity(MAX_WORD_CHARS),
-        limit,
-    };
-    for text in texts {
-        if text.is_ascii() {
-            // Plain ASCII, the common case: runs found byte by byte.
-            let bytes = text.as_bytes();
-            let mut at = 0;
-            while at < bytes.len() {
-                while at < bytes.len() && !bytes[at].is_ascii_alphanumeric() {
-                    at += 1;
-                }
-                let start = at;
-                while at < bytes.len() && bytes[at].is_ascii_alphanumeric() {
-                    at += 1;
-                }
-                let run = &bytes[start..at.min(start + MAX_WORD_CHARS)];
-                if !run.is_empty()
-                    && !kept.keep(run.iter().map(|b| char::from(b.to_ascii_lowercase())))
-                {
-                    return kept.out;
-                }
-            }
-        } else {
-            for run in text.split(|c: char| !c.is_alphanumeric()) {
-                if !run.is_empty()
-                    && !kept.keep(
-                        run.chars()
-                            .flat_map(char::to_lowercase)
-                            .take(MAX_WORD_CHARS),
-                    )
-                {
-                    return kept.out;
-                }
-            }
-        }
-    }
-    kept.out
-}
-
-/// The words kept so far, while [`joined_words`] runs.
-struct Kept {
+/// Joins words: the distinct words of some texts in one string, each
+/// followed by a space. It keeps its buffers from one call to the next,
+/// so that indexing a listing allocates nothing but the words it keeps.
+#[derive(Default)]
+pub(crate) struct Joiner {
     out: String,
     /// Where each kept word starts in `out`, to find repeats without
     /// splitting `out` again.
@@ -80,7 +39,55 @@ struct Kept {
     limit: usize,
 }
 
-impl Kept {
+impl Joiner {
+    /// The words of `texts` that are not stop words, distinct, in
+    /// first-seen order, at most `limit`, joined; valid until the next
+    /// call.
+    pub(crate) fn join<'a>(
+        &mut self,
+        texts: impl IntoIterator<Item = &'a str>,
+        limit: usize,
+    ) -> &str {
+        self.out.clear();
+        self.starts.clear();
+        self.limit = limit;
+        'texts: for text in texts {
+            if text.is_ascii() {
+                // Plain ASCII, the common case: runs found byte by byte.
+                let bytes = text.as_bytes();
+                let mut at = 0;
+                while at < bytes.len() {
+                    while at < bytes.len() && !bytes[at].is_ascii_alphanumeric() {
+                        at += 1;
+                    }
+                    let start = at;
+                    while at < bytes.len() && bytes[at].is_ascii_alphanumeric() {
+                        at += 1;
+                    }
+                    let run = &bytes[start..at.min(start + MAX_WORD_CHARS)];
+                    if !run.is_empty()
+                        && !self.keep(run.iter().map(|b| char::from(b.to_ascii_lowercase())))
+                    {
+                        break 'texts;
+                    }
+                }
+            } else {
+                for run in text.split(|c: char| !c.is_alphanumeric()) {
+                    if !run.is_empty()
+                        && !self.keep(
+                            run.chars()
+                                .flat_map(char::to_lowercase)
+                                .take(MAX_WORD_CHARS),
+                        )
+                    {
+                        break 'texts;
+                    }
+                }
+            }
+        }
+        &self.out
+    }
+
     /// Keeps `word` (lower case) unless it is a stop word or a repeat;
     /// false once `limit` words are kept and the rest must be ignored.
     fn keep(&mut self, word: impl Iterator<Item = char>) -> bool {

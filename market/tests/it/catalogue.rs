@@ -273,6 +273,9 @@ fn query(players: Vec<Address>) -> impl Strategy<Value = (Query, u64)> {
         "b",
         "marble",
         "zebra",
+        "3",
+        "12",
+        "lamp 1",
     ]);
     let sorts = prop::sample::select(vec![
         Sort::Newest,
