@@ -113,6 +113,29 @@ pub enum HostError {
     /// A key to import is in no form this host reads.
     #[error("{0}")]
     KeyFormat(String),
+    /// The peer network could not start, or could not do what it was
+    /// asked.
+    #[error("peer network: {0}")]
+    Peer(String),
+    /// A peer sent a file that does not match its content id; it is
+    /// dropped and refused from then on.
+    #[error("peer {peer} sent a bad {what}: {reason}; it is dropped")]
+    PeerLied {
+        /// The peer.
+        peer: String,
+        /// What it sent.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No peer that was asked has the blob.
+    #[error("no peer provides {blob}{}", last.as_ref().map(|last| format!(" (last answer: {last})")).unwrap_or_default())]
+    NoProvider {
+        /// The blob.
+        blob: String,
+        /// What the last peer asked said, if any was asked.
+        last: Option<String>,
+    },
     /// The session with the host ended.
     #[error("disconnected from the host: {0}")]
     Disconnected(String),

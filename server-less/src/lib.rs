@@ -18,6 +18,7 @@ pub mod home;
 mod host;
 pub mod mempool;
 pub mod node;
+pub mod peers;
 pub mod protocol;
 pub mod sessions;
 mod transport;

@@ -7,5 +7,6 @@
 mod cli;
 mod common;
 mod host;
+mod peers;
 mod player;
 mod world;

@@ -1,0 +1,265 @@
+//! The file protocol between hosts: a blob's piece list, then its pieces
+//! one by one, each checked by the fetcher against the list (and the list
+//! against the blob's content id) before it is stored.
+//!
+//! Every frame is a 4-byte big-endian length and a body; a frame longer
+//! than its kind allows is refused before it is read.
+
+use std::io;
+
+use assets::pieces::PIECE_LEN;
+use assets::{BlobInfo, ContentId};
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use libp2p::StreamProtocol;
+
+/// Longest request frame.
+pub const MAX_REQUEST_BYTES: usize = 256;
+/// Longest response frame: a whole piece and a little framing, or a piece
+/// list of the most pieces a store takes.
+pub const MAX_RESPONSE_BYTES: usize = PIECE_LEN + 64 * 1024;
+
+/// What one host asks another for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileRequest {
+    /// The blob's size and piece list.
+    Info(ContentId),
+    /// One piece of the blob.
+    Piece {
+        /// The blob.
+        blob: ContentId,
+        /// The piece's number.
+        index: u64,
+    },
+}
+
+/// What a host answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileResponse {
+    /// The blob's size and piece list.
+    Info(BlobInfo),
+    /// The piece asked for.
+    Piece(Vec<u8>),
+    /// The host does not have it.
+    Missing,
+    /// The host serves as many requests as it may; ask again later or ask
+    /// another.
+    Busy,
+}
+
+/// The protocol's name on a network: hosts of different networks do not
+/// talk files.
+pub(crate) fn protocol(network: &str) -> Result<StreamProtocol, String> {
+    StreamProtocol::try_from_owned(format!("/plaza/{network}/files/1"))
+        .map_err(|err| format!("bad protocol name for network {network:?}: {err}"))
+}
+
+/// Reads and writes [`FileRequest`]s and [`FileResponse`]s.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FileCodec;
+
+const REQUEST_INFO: u8 = 1;
+const REQUEST_PIECE: u8 = 2;
+const RESPONSE_INFO: u8 = 1;
+const RESPONSE_PIECE: u8 = 2;
+const RESPONSE_MISSING: u8 = 3;
+const RESPONSE_BUSY: u8 = 4;
+
+fn invalid(reason: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, reason)
+}
+
+impl FileRequest {
+    /// The request's body.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            FileRequest::Info(blob) => {
+                let mut out = vec![REQUEST_INFO];
+                out.extend(blob.to_bytes());
+                out
+            }
+            FileRequest::Piece { blob, index } => {
+                let mut out = vec![REQUEST_PIECE];
+                out.extend(index.to_be_bytes());
+                out.extend(blob.to_bytes());
+                out
+            }
+        }
+    }
+
+    /// Reads a request's body.
+    pub fn from_bytes(bytes: &[u8]) -> io::Result<Self> {
+        let cid = |bytes: &[u8]| {
+            ContentId::from_bytes(bytes).map_err(|err| invalid(format!("file request: {err}")))
+        };
+        match bytes.split_first() {
+            Some((&REQUEST_INFO, rest)) => Ok(FileRequest::Info(cid(rest)?)),
+            Some((&REQUEST_PIECE, rest)) if rest.len() > 8 => {
+                let (index, blob) = rest.split_at(8);
+                let mut number = [0u8; 8];
+                number.copy_from_slice(index);
+                Ok(FileRequest::Piece {
+                    blob: cid(blob)?,
+                    index: u64::from_be_bytes(number),
+                })
+            }
+            Some((tag, _)) => Err(invalid(format!("file request of unknown kind {tag}"))),
+            None => Err(invalid("empty file request".into())),
+        }
+    }
+}
+
+impl FileResponse {
+    /// The response's body.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            FileResponse::Info(info) => {
+                let mut out = vec![RESPONSE_INFO];
+                out.extend(info.to_bytes());
+                out
+            }
+            FileResponse::Piece(bytes) => {
+                let mut out = Vec::with_capacity(bytes.len() + 1);
+                out.push(RESPONSE_PIECE);
+                out.extend_from_slice(bytes);
+                out
+            }
+            FileResponse::Missing => vec![RESPONSE_MISSING],
+            FileResponse::Busy => vec![RESPONSE_BUSY],
+        }
+    }
+
+    /// Reads a response's body.
+    pub fn from_bytes(mut bytes: Vec<u8>) -> io::Result<Self> {
+        match bytes.first().copied() {
+            Some(RESPONSE_INFO) => BlobInfo::from_bytes(&bytes[1..])
+                .map(FileResponse::Info)
+                .map_err(|err| invalid(format!("file response: {err}"))),
+            Some(RESPONSE_PIECE) => {
+                bytes.remove(0);
+                Ok(FileResponse::Piece(bytes))
+            }
+            Some(RESPONSE_MISSING) if bytes.len() == 1 => Ok(FileResponse::Missing),
+            Some(RESPONSE_BUSY) if bytes.len() == 1 => Ok(FileResponse::Busy),
+            Some(tag) => Err(invalid(format!(
+                "file response of kind {tag} and {} bytes",
+                bytes.len()
+            ))),
+            None => Err(invalid("empty file response".into())),
+        }
+    }
+}
+
+/// Reads one frame of at most `max` bytes.
+async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
+    let mut length = [0u8; 4];
+    io.read_exact(&mut length).await?;
+    let length = u32::from_be_bytes(length) as usize;
+    if length > max {
+        return Err(invalid(format!(
+            "a frame of {length} bytes; at most {max} are taken"
+        )));
+    }
+    let mut body = vec![0u8; length];
+    io.read_exact(&mut body).await?;
+    Ok(body)
+}
+
+async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, body: &[u8]) -> io::Result<()> {
+    let length = u32::try_from(body.len())
+        .map_err(|_| invalid(format!("a frame of {} bytes is too long", body.len())))?;
+    io.write_all(&length.to_be_bytes()).await?;
+    io.write_all(body).await?;
+    io.close().await
+}
+
+#[async_trait::async_trait]
+impl libp2p::request_response::Codec for FileCodec {
+    type Protocol = StreamProtocol;
+    type Request = FileRequest;
+    type Response = FileResponse;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<FileRequest>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        FileRequest::from_bytes(&read_frame(io, MAX_REQUEST_BYTES).await?)
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<FileResponse>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        FileResponse::from_bytes(read_frame(io, MAX_RESPONSE_BYTES).await?)
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        request: FileRequest,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &request.to_bytes()).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        response: FileResponse,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &response.to_bytes()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use assets::Codec;
+
+    #[test]
+    fn requests_and_responses_read_back_as_written_and_bad_ones_are_refused() {
+        let blob = ContentId::of(Codec::Raw, b"a lamp");
+        for request in [
+            FileRequest::Info(blob),
+            FileRequest::Piece { blob, index: 7 },
+        ] {
+            assert_eq!(
+                FileRequest::from_bytes(&request.to_bytes()).unwrap(),
+                request
+            );
+        }
+        let info = BlobInfo::of(Codec::Raw, b"a lamp");
+        for response in [
+            FileResponse::Info(info),
+            FileResponse::Piece(b"a lamp".to_vec()),
+            FileResponse::Missing,
+            FileResponse::Busy,
+        ] {
+            assert_eq!(
+                FileResponse::from_bytes(response.to_bytes()).unwrap(),
+                response
+            );
+        }
+        assert!(FileRequest::from_bytes(&[]).is_err());
+        assert!(FileRequest::from_bytes(&[9, 1, 2]).is_err());
+        assert!(FileRequest::from_bytes(&[REQUEST_PIECE, 0, 0]).is_err());
+        assert!(FileResponse::from_bytes(vec![RESPONSE_MISSING, 0]).is_err());
+        assert!(FileResponse::from_bytes(vec![RESPONSE_INFO, 1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn a_frame_longer_than_allowed_is_refused_before_it_is_read() {
+        let mut frame = ((MAX_REQUEST_BYTES + 1) as u32).to_be_bytes().to_vec();
+        frame.extend(vec![0u8; MAX_REQUEST_BYTES + 1]);
+        let mut io = futures::io::Cursor::new(frame);
+        let err = futures::executor::block_on(read_frame(&mut io, MAX_REQUEST_BYTES)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("at most 256"));
+    }
+}
