@@ -117,6 +117,10 @@ pub enum HostError {
     /// asked.
     #[error("peer network: {0}")]
     Peer(String),
+    /// A consensus message is malformed, or consensus could not do what
+    /// it was asked.
+    #[error("consensus: {0}")]
+    Consensus(String),
     /// A peer sent a file that does not match its content id; it is
     /// dropped and refused from then on.
     #[error("peer {peer} sent a bad {what}: {reason}; it is dropped")]

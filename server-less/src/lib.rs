@@ -12,6 +12,7 @@ pub mod bot;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod consensus;
 pub mod engine;
 mod error;
 pub mod home;
