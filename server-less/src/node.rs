@@ -11,7 +11,7 @@ use assets::{BlobStore, Manifest};
 use ledger::{
     Account, Address, Asset, AssetId, Block, ChainId, CommittedBlock, Height, Ledger, LedgerError,
     Listing, ListingId, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, SignedTransaction, StateRoot, Timestamp,
-    TxId,
+    TxId, Validator,
 };
 use market::Catalogue;
 use market::catalogue::{Changes, Manifests, Page, Query, WorldLayout};
@@ -142,6 +142,8 @@ enum Command {
     Propose(Timestamp, oneshot::Sender<Result<Block, HostError>>),
     Check(Box<Block>, oneshot::Sender<Result<(), HostError>>),
     Commit(Box<Block>, oneshot::Sender<Result<Height, HostError>>),
+    Validators(oneshot::Sender<Result<Vec<Validator>, HostError>>),
+    Block(Height, oneshot::Sender<Result<Block, HostError>>),
     /// Ends the ledger thread once the commands before it are answered.
     Shutdown,
 }
@@ -249,6 +251,16 @@ impl HostHandle {
     pub async fn check(&self, block: Block) -> Result<(), HostError> {
         self.ask(|reply| Command::Check(Box::new(block), reply))
             .await?
+    }
+
+    /// The validators of the next block.
+    pub async fn validators(&self) -> Result<Vec<Validator>, HostError> {
+        self.ask(Command::Validators).await?
+    }
+
+    /// The committed block at `height`.
+    pub async fn block(&self, height: Height) -> Result<Block, HostError> {
+        self.ask(|reply| Command::Block(height, reply)).await?
     }
 
     /// Applies and durably commits a decided block; its height.
@@ -476,6 +488,17 @@ impl Node {
             }
             Command::Commit(block, reply) => {
                 let _ = reply.send(self.commit(*block));
+            }
+            Command::Validators(reply) => {
+                let _ = reply.send(self.ledger.validators().map_err(Into::into));
+            }
+            Command::Block(height, reply) => {
+                let _ = reply.send(
+                    self.ledger
+                        .block(height)
+                        .map(|stored| stored.block)
+                        .map_err(Into::into),
+                );
             }
             Command::Shutdown => {}
         }

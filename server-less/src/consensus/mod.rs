@@ -8,10 +8,12 @@
 //! than two thirds of the power is final. Votes and proposals are signed
 //! with the validator's ledger key, over bytes that name the network.
 
+mod app;
 mod codec;
 mod context;
 mod signing;
 
+pub use app::{Bft, BftSettings, local_timeouts};
 pub use codec::{MAX_PART_BYTES, PlazaCodec, decode_certificate, encode_certificate};
 
 pub use context::{

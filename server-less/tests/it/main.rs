@@ -6,6 +6,7 @@
 
 mod cli;
 mod common;
+mod consensus;
 mod host;
 mod peers;
 mod player;

@@ -1,0 +1,616 @@
+//! The BFT engine: the malachite engine orders the host's blocks.
+//!
+//! [`Bft`] runs malachite beside the host (on its own libp2p port) and
+//! answers what it asks through the host's block seam: on its turn the
+//! host proposes a block from its mempool and streams it in parts; parts
+//! from others are reassembled, their proposer's signature checked and the
+//! block checked against the ledger before the engine may vote for it; a
+//! finalized block is committed with its commit certificate, and the next
+//! height starts with the validators the ledger names.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ledger::{Block, ChainId, Keypair, MAX_BLOCK_BYTES};
+use libp2p::Multiaddr;
+use malachitebft_app_channel::app::config::{
+    ConsensusConfig, NodeConfig, P2pConfig, ValueSyncConfig,
+};
+use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
+use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
+use malachitebft_app_channel::app::types::codec::Codec;
+use malachitebft_app_channel::app::types::sync::RawDecidedValue;
+use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
+use malachitebft_app_channel::{
+    AppMsg, ConsensusContext, NetworkContext, NetworkIdentity, NetworkMsg, RequestContext,
+    SyncContext, WalContext,
+};
+use malachitebft_core_types::{
+    CommitCertificate, ExtendedCommitCertificate, LinearTimeouts, Round, Validity, VoteExtensions,
+};
+use malachitebft_signing::Signer;
+use malachitebft_signing_ed25519::{PublicKey, Signature};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+use super::codec::{MAX_PART_BYTES, PlazaCodec};
+use super::context::{BlockHash, ChainHeight, Plaza, ProposalPart, ValidatorAddress, ValidatorSet};
+use super::signing::{PlazaSigner, PlazaVerifier, parts_bytes};
+use crate::engine::{Engine, EngineRun};
+use crate::error::HostError;
+use crate::node::HostHandle;
+
+/// Proposal streams being reassembled at once; more are dropped.
+const MAX_STREAMS: usize = 64;
+/// How far ahead of this host's clock a block's time may be.
+const MAX_CLOCK_AHEAD_SECS: u64 = 30;
+
+/// What a validator needs to take part in consensus.
+#[derive(Clone, Debug)]
+pub struct BftSettings {
+    /// The validator's ed25519 secret (the host key).
+    pub seed: [u8; 32],
+    /// The network.
+    pub chain: ChainId,
+    /// A name for logs.
+    pub moniker: String,
+    /// Where consensus listens (`/ip4/127.0.0.1/tcp/27000`).
+    pub listen: Multiaddr,
+    /// The other validators' consensus addresses.
+    pub peers: Vec<Multiaddr>,
+    /// The write-ahead log file.
+    pub wal: PathBuf,
+    /// Round timeouts.
+    pub timeouts: LinearTimeouts,
+}
+
+/// The engine of a network of validators.
+pub struct Bft(pub BftSettings);
+
+struct Config {
+    moniker: String,
+    consensus: ConsensusConfig,
+    value_sync: ValueSyncConfig,
+}
+
+impl NodeConfig for Config {
+    fn moniker(&self) -> &str {
+        &self.moniker
+    }
+
+    fn consensus(&self) -> &ConsensusConfig {
+        &self.consensus
+    }
+
+    fn consensus_mut(&mut self) -> &mut ConsensusConfig {
+        &mut self.consensus
+    }
+
+    fn value_sync(&self) -> &ValueSyncConfig {
+        &self.value_sync
+    }
+
+    fn value_sync_mut(&mut self) -> &mut ValueSyncConfig {
+        &mut self.value_sync
+    }
+}
+
+impl Engine for Bft {
+    fn run(self: Box<Self>, host: HostHandle, stop: watch::Receiver<bool>) -> EngineRun {
+        Box::pin(run(self.0, host, stop))
+    }
+}
+
+fn failed(what: &str, err: impl std::fmt::Display) -> HostError {
+    HostError::Consensus(format!("{what}: {err}"))
+}
+
+async fn run(
+    settings: BftSettings,
+    host: HostHandle,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), HostError> {
+    let me = ValidatorAddress(Keypair::from_seed(settings.seed).address());
+    let signer = PlazaSigner::new(settings.seed, settings.chain.clone());
+    let keypair = crate::peers::identity(settings.seed)?;
+    let proof = signer
+        .sign_validator_proof(
+            signer.public_key().as_bytes().to_vec(),
+            keypair.public().to_peer_id().to_bytes(),
+        )
+        .await
+        .map_err(|err| failed("signing the validator proof", err))?;
+    let proof = PlazaCodec.encode(&proof)?;
+    let identity =
+        NetworkIdentity::new_validator(settings.moniker.clone(), keypair, me.to_string(), proof);
+    let config = Config {
+        moniker: settings.moniker.clone(),
+        consensus: ConsensusConfig {
+            p2p: P2pConfig {
+                listen_addr: settings.listen.clone(),
+                persistent_peers: settings.peers.clone(),
+                ..P2pConfig::default()
+            },
+            ..ConsensusConfig::default()
+        },
+        value_sync: ValueSyncConfig::default(),
+    };
+    let (mut channels, engine) = malachitebft_app_channel::start_engine(
+        Plaza,
+        config,
+        WalContext::new(settings.wal.clone(), PlazaCodec),
+        NetworkContext::new(identity, PlazaCodec),
+        ConsensusContext::new_validator(
+            me,
+            Box::new(PlazaVerifier::new(settings.chain.clone())),
+            Box::new(PlazaSigner::new(settings.seed, settings.chain.clone())),
+        ),
+        SyncContext::new(PlazaCodec),
+        RequestContext::new(100),
+    )
+    .await
+    .map_err(|err| failed("starting the consensus engine", err))?;
+    info!(validator = %me, listen = %settings.listen, "consensus started");
+    let mut app = App {
+        host,
+        chain: settings.chain,
+        me,
+        signer,
+        timeouts: settings.timeouts,
+        network: channels.network.clone(),
+        height: ChainHeight(0),
+        blocks: HashMap::new(),
+        proposed: Vec::new(),
+        waiting: Vec::new(),
+        streams: HashMap::new(),
+        certificates: BTreeMap::new(),
+    };
+    let result = loop {
+        tokio::select! {
+            message = channels.consensus.recv() => match message {
+                Some(message) => {
+                    if let Err(err) = app.handle(message).await {
+                        break Err(err);
+                    }
+                }
+                None => break Err(HostError::Consensus("the consensus engine stopped".into())),
+            },
+            _ = stop.changed() => break Ok(()),
+        }
+    };
+    engine.actor.stop(None);
+    let _ = engine.handle.await;
+    result
+}
+
+/// A proposal stream being reassembled.
+#[derive(Default)]
+struct Stream {
+    init: Option<(ChainHeight, Round, Round, ValidatorAddress)>,
+    data: BTreeMap<u64, Vec<u8>>,
+    signature: Option<Signature>,
+    /// The sequence number of the stream's end.
+    end: Option<u64>,
+    bytes: usize,
+}
+
+/// A block received for a height not reached yet.
+struct Waiting {
+    value: ProposedValue<Plaza>,
+    block: Block,
+}
+
+struct App {
+    host: HostHandle,
+    chain: ChainId,
+    me: ValidatorAddress,
+    signer: PlazaSigner,
+    timeouts: LinearTimeouts,
+    network: mpsc::Sender<NetworkMsg<Plaza>>,
+    height: ChainHeight,
+    /// Blocks proposed or received, by hash, until one is committed.
+    blocks: HashMap<BlockHash, Block>,
+    /// Values proposed or received for the current height.
+    proposed: Vec<ProposedValue<Plaza>>,
+    /// Blocks for later heights, checked when their height starts.
+    waiting: Vec<Waiting>,
+    streams: HashMap<(PeerId, StreamId), Stream>,
+    certificates: BTreeMap<u64, CommitCertificate<Plaza>>,
+}
+
+impl App {
+    async fn handle(&mut self, message: AppMsg<Plaza>) -> Result<(), HostError> {
+        match message {
+            AppMsg::ConsensusReady { reply } => {
+                let height = ChainHeight(self.host.status().await?.height + 1);
+                self.height = height;
+                let _ = reply.send((height, self.params().await?));
+            }
+            AppMsg::StartedRound {
+                height,
+                round,
+                reply_value,
+                ..
+            } => {
+                self.height = height;
+                self.check_waiting().await;
+                let values = self
+                    .proposed
+                    .iter()
+                    .filter(|value| value.height == height && value.round == round)
+                    .cloned()
+                    .collect();
+                let _ = reply_value.send(values);
+            }
+            AppMsg::GetValue {
+                height,
+                round,
+                reply,
+                ..
+            } => {
+                let value = self.propose(height, round).await?;
+                let _ = reply.send(LocallyProposedValue::new(height, round, value));
+            }
+            AppMsg::ExtendVote { reply, .. } => {
+                let _ = reply.send(None);
+            }
+            AppMsg::VerifyVoteExtensions {
+                extensions, reply, ..
+            } => {
+                let _ = reply.send(
+                    extensions
+                        .into_iter()
+                        .map(|(address, _)| (address, Ok(())))
+                        .collect(),
+                );
+            }
+            AppMsg::RestreamProposal {
+                height,
+                round,
+                valid_round,
+                address,
+                value_id,
+            } => {
+                if address == self.me
+                    && let Some(block) = self.blocks.get(&value_id).cloned()
+                {
+                    self.stream(height, round, valid_round, &block, 1).await;
+                }
+            }
+            AppMsg::GetHistoryMinHeight { reply } => {
+                let _ = reply.send(ChainHeight(1));
+            }
+            AppMsg::ReceivedProposalPart {
+                from,
+                published_by,
+                part,
+                reply,
+            } => {
+                let value = self.received(published_by.unwrap_or(from), part).await;
+                let _ = reply.send(value);
+            }
+            AppMsg::Decided { reply, .. } => {
+                let _ = reply.send(());
+            }
+            AppMsg::Finalized {
+                certificate,
+                evidence,
+                reply,
+                ..
+            } => {
+                if !evidence.is_empty() {
+                    warn!(height = %certificate.height, ?evidence, "validators misbehaved");
+                }
+                let next = self.finalize(certificate).await?;
+                let _ = reply.send(next);
+            }
+            AppMsg::GetDecidedValues { range, reply } => {
+                let values = self.decided(*range.start(), *range.end()).await;
+                let _ = reply.send(values);
+            }
+            AppMsg::ProcessSyncedValue {
+                height,
+                round,
+                proposer,
+                value_bytes,
+                reply,
+            } => {
+                let outcome = match Block::from_bytes(&value_bytes) {
+                    Err(_) => SyncedValueOutcome::PeerFault,
+                    Ok(block) => {
+                        let value = BlockHash(block.hash().0);
+                        let validity = self.validity(&block).await;
+                        self.blocks.insert(value, block);
+                        SyncedValueOutcome::Verdict(ProposedValue {
+                            height,
+                            round,
+                            valid_round: Round::Nil,
+                            proposer,
+                            value,
+                            validity,
+                        })
+                    }
+                };
+                let _ = reply.send(outcome);
+            }
+        }
+        Ok(())
+    }
+
+    /// The validators and timeouts of the next height.
+    async fn params(&self) -> Result<HeightParams<Plaza>, HostError> {
+        let validators = ValidatorSet::new(&self.host.validators().await?)?;
+        Ok(HeightParams::new(validators, self.timeouts, None))
+    }
+
+    /// This host's value for `height` and `round`: the block it proposed
+    /// before in this round if any (a restarted validator proposes the
+    /// same block again), else a new one from its mempool.
+    async fn propose(&mut self, height: ChainHeight, round: Round) -> Result<BlockHash, HostError> {
+        if let Some(value) = self.proposed.iter().find(|value| {
+            value.height == height && value.round == round && value.proposer == self.me
+        }) {
+            return Ok(value.value);
+        }
+        let block = self.host.propose(self.host.now()).await?;
+        if block.header.height != height.0 {
+            return Err(HostError::Consensus(format!(
+                "asked for a block at height {height}, but the ledger is at {}",
+                block.header.height
+            )));
+        }
+        let value = BlockHash(block.hash().0);
+        self.proposed.push(ProposedValue {
+            height,
+            round,
+            valid_round: Round::Nil,
+            proposer: self.me,
+            value,
+            validity: Validity::Valid,
+        });
+        self.stream(height, round, Round::Nil, &block, 0).await;
+        debug!(%height, %round, txs = block.txs.len(), "proposed a block");
+        self.blocks.insert(value, block);
+        Ok(value)
+    }
+
+    /// Streams `block` to the other validators as proposal parts.
+    async fn stream(
+        &self,
+        height: ChainHeight,
+        round: Round,
+        pol_round: Round,
+        block: &Block,
+        attempt: u8,
+    ) {
+        let bytes = block.to_bytes();
+        let value = BlockHash(block.hash().0);
+        let mut id = Vec::with_capacity(17);
+        id.extend_from_slice(&height.0.to_be_bytes());
+        id.extend_from_slice(&round.as_i64().to_be_bytes());
+        id.push(attempt);
+        let id = StreamId::new(Bytes::from(id));
+        let signature =
+            self.signer
+                .sign(&parts_bytes(&self.chain, height, round, &self.me, &value));
+        let parts = std::iter::once(ProposalPart::Init {
+            height,
+            round,
+            pol_round,
+            proposer: self.me,
+        })
+        .chain(
+            bytes
+                .chunks(MAX_PART_BYTES)
+                .map(|chunk| ProposalPart::Data(chunk.to_vec())),
+        )
+        .chain(std::iter::once(ProposalPart::Fin(signature)));
+        let mut sequence = 0;
+        for part in parts {
+            let message = StreamMessage::new(id.clone(), sequence, StreamContent::Data(part));
+            if self
+                .network
+                .send(NetworkMsg::PublishProposalPart(message))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            sequence += 1;
+        }
+        let _ = self
+            .network
+            .send(NetworkMsg::PublishProposalPart(StreamMessage::new(
+                id,
+                sequence,
+                StreamContent::Fin,
+            )))
+            .await;
+    }
+
+    /// Takes a part of another validator's proposal; the proposed value
+    /// once the stream is whole.
+    async fn received(
+        &mut self,
+        from: PeerId,
+        part: StreamMessage<ProposalPart>,
+    ) -> Option<ProposedValue<Plaza>> {
+        let key = (from, part.stream_id.clone());
+        if !self.streams.contains_key(&key) && self.streams.len() >= MAX_STREAMS {
+            warn!(%from, "too many proposal streams at once; one dropped");
+            return None;
+        }
+        let stream = self.streams.entry(key.clone()).or_default();
+        match part.content {
+            StreamContent::Fin => stream.end = Some(part.sequence),
+            StreamContent::Data(ProposalPart::Init {
+                height,
+                round,
+                pol_round,
+                proposer,
+            }) => stream.init = Some((height, round, pol_round, proposer)),
+            StreamContent::Data(ProposalPart::Data(bytes)) => {
+                stream.bytes += bytes.len();
+                if stream.bytes > MAX_BLOCK_BYTES {
+                    warn!(%from, "a proposal stream is larger than a block may be");
+                    self.streams.remove(&key);
+                    return None;
+                }
+                stream.data.insert(part.sequence, bytes);
+            }
+            StreamContent::Data(ProposalPart::Fin(signature)) => stream.signature = Some(signature),
+        }
+        let (Some((height, round, pol_round, proposer)), Some(signature), Some(end)) =
+            (stream.init, stream.signature, stream.end)
+        else {
+            return None;
+        };
+        // Init is 0, data 1..end-1, the signature end-1, the end itself end.
+        if end < 2 || stream.data.len() as u64 != end - 2 {
+            return None;
+        }
+        let stream = self.streams.remove(&key)?;
+        let bytes: Vec<u8> = stream.data.into_values().flatten().collect();
+        let block = match Block::from_bytes(&bytes) {
+            Ok(block) => block,
+            Err(err) => {
+                warn!(%from, %err, "a proposed block does not decode");
+                return None;
+            }
+        };
+        let value = BlockHash(block.hash().0);
+        let signed = PublicKey::from_bytes(*proposer.0.as_bytes())
+            .map(|key| {
+                key.verify(
+                    &parts_bytes(&self.chain, height, round, &proposer, &value),
+                    &signature,
+                )
+                .is_ok()
+            })
+            .unwrap_or(false);
+        if !signed {
+            warn!(%from, %proposer, "a proposal's parts are not signed by its proposer");
+            return None;
+        }
+        let mut proposed = ProposedValue {
+            height,
+            round,
+            valid_round: pol_round,
+            proposer,
+            value,
+            validity: Validity::Invalid,
+        };
+        if height > self.height {
+            self.waiting.push(Waiting {
+                value: proposed,
+                block,
+            });
+            return None;
+        }
+        if height < self.height {
+            return None;
+        }
+        proposed.validity = self.validity(&block).await;
+        self.blocks.insert(value, block);
+        self.proposed.push(proposed.clone());
+        Some(proposed)
+    }
+
+    /// Checks the blocks that arrived early for the height now started.
+    async fn check_waiting(&mut self) {
+        let (now, later): (Vec<Waiting>, Vec<Waiting>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .filter(|waiting| waiting.value.height >= self.height)
+            .partition(|waiting| waiting.value.height == self.height);
+        self.waiting = later;
+        for Waiting { mut value, block } in now {
+            value.validity = self.validity(&block).await;
+            self.blocks.insert(value.value, block);
+            self.proposed.push(value);
+        }
+    }
+
+    /// Whether `block` may follow the committed chain: the ledger's checks,
+    /// and a time not too far ahead of this host's clock.
+    async fn validity(&self, block: &Block) -> Validity {
+        if block.header.time > self.host.now().saturating_add(MAX_CLOCK_AHEAD_SECS) {
+            warn!(
+                height = block.header.height,
+                "a proposed block is from the future"
+            );
+            return Validity::Invalid;
+        }
+        match self.host.check(block.clone()).await {
+            Ok(()) => Validity::Valid,
+            Err(err) => {
+                warn!(height = block.header.height, %err, "a proposed block is invalid");
+                Validity::Invalid
+            }
+        }
+    }
+
+    /// Commits the decided block and starts the next height.
+    async fn finalize(
+        &mut self,
+        certificate: CommitCertificate<Plaza>,
+    ) -> Result<Next<Plaza>, HostError> {
+        let height = certificate.height;
+        let Some(block) = self.blocks.get(&certificate.value_id).cloned() else {
+            warn!(%height, value = %certificate.value_id, "the decided block is not at hand");
+            return Ok(Next::Restart(height, self.params().await?));
+        };
+        let committed = self.host.commit(block).await?;
+        info!(
+            height = committed,
+            txs = certificate.commit_signatures.len(),
+            "block final"
+        );
+        self.certificates.insert(height.0, certificate);
+        self.blocks.clear();
+        self.proposed.clear();
+        self.streams.clear();
+        let next = ChainHeight(committed + 1);
+        self.height = next;
+        Ok(Next::Start(next, self.params().await?))
+    }
+
+    /// Decided blocks from `start` to `end` with their certificates, as
+    /// far as this host has them.
+    async fn decided(&self, start: ChainHeight, end: ChainHeight) -> Vec<RawDecidedValue<Plaza>> {
+        let mut values = Vec::new();
+        let mut height = start.0.max(1);
+        while height <= end.0 && values.len() < 16 {
+            let (Ok(block), Some(certificate)) = (
+                self.host.block(height).await,
+                self.certificates.get(&height),
+            ) else {
+                break;
+            };
+            values.push(RawDecidedValue::new(
+                Bytes::from(block.to_bytes()),
+                ExtendedCommitCertificate::from_commit_certificate_and_extensions(
+                    certificate.clone(),
+                    VoteExtensions::new(Vec::new()),
+                ),
+            ));
+            height += 1;
+        }
+        values
+    }
+}
+
+/// Timeouts for a network on one machine or a fast local network.
+pub fn local_timeouts() -> LinearTimeouts {
+    LinearTimeouts {
+        propose: Duration::from_millis(1_000),
+        propose_delta: Duration::from_millis(250),
+        prevote: Duration::from_millis(500),
+        prevote_delta: Duration::from_millis(250),
+        precommit: Duration::from_millis(500),
+        precommit_delta: Duration::from_millis(250),
+        rebroadcast: Duration::from_secs(2),
+        max_timeout: Duration::from_secs(30),
+    }
+}
