@@ -124,6 +124,67 @@ pub fn init(
     chain_id: Option<&str>,
     time: Timestamp,
 ) -> Result<Initialised, HostError> {
+    init_network(home, chain_id, time, vec![Keypair::generate(&mut OsRng)])
+}
+
+/// Makes a local network of `hosts` validators under `dir`: homes
+/// `host-1` to `host-N`, each with its own validator key and all with the
+/// same genesis, the same first blocks and the same chain id.
+pub fn testnet(
+    dir: &Path,
+    hosts: usize,
+    chain_id: Option<&str>,
+    time: Timestamp,
+) -> Result<Vec<Home>, HostError> {
+    if hosts == 0 {
+        return Err(HostError::Consensus("a testnet needs a host".into()));
+    }
+    let keys: Vec<Keypair> = (0..hosts).map(|_| Keypair::generate(&mut OsRng)).collect();
+    let first = Home::new(dir.join("host-1"));
+    init_network(&first, chain_id, time, keys.clone())?;
+    let mut homes = vec![first];
+    for (index, key) in keys.iter().enumerate().skip(1) {
+        let home = Home::new(dir.join(format!("host-{}", index + 1)));
+        if home.root().exists() {
+            return Err(HostError::AlreadyInitialised(home.root().to_owned()));
+        }
+        copy_tree(homes[0].root(), home.root())?;
+        std::fs::remove_file(home.host_key()).map_err(|err| HostError::io(home.host_key(), err))?;
+        write_key(&home.host_key(), key)?;
+        homes.push(home);
+    }
+    Ok(homes)
+}
+
+/// Copies the directory `from` to `to`, which must not exist.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), HostError> {
+    std::fs::create_dir_all(to).map_err(|err| HostError::io(to, err))?;
+    for entry in std::fs::read_dir(from).map_err(|err| HostError::io(from, err))? {
+        let entry = entry.map_err(|err| HostError::io(from, err))?;
+        let target = to.join(entry.file_name());
+        let kind = entry
+            .file_type()
+            .map_err(|err| HostError::io(entry.path(), err))?;
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).map_err(|err| HostError::io(&target, err))?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes a new network in `home` as [`init`] does, with `validators` as
+/// its genesis validators (power 1 each); the first is this host's key.
+pub fn init_network(
+    home: &Home,
+    chain_id: Option<&str>,
+    time: Timestamp,
+    validators: Vec<Keypair>,
+) -> Result<Initialised, HostError> {
+    let Some(host) = validators.first().cloned() else {
+        return Err(HostError::Consensus("a network needs a validator".into()));
+    };
     let root = home.root();
     if root.exists()
         && std::fs::read_dir(root)
@@ -142,7 +203,6 @@ pub fn init(
         }
     };
 
-    let host = Keypair::generate(&mut OsRng);
     write_key(&home.host_key(), &host)?;
     let mut demo = Vec::new();
     let mut keys: HashMap<&str, Keypair> = HashMap::new();
@@ -158,10 +218,13 @@ pub fn init(
         demo.iter()
             .map(|(_, address)| (*address, DEMO_BALANCE))
             .collect(),
-        vec![Validator {
-            address: host.address(),
-            power: 1,
-        }],
+        validators
+            .iter()
+            .map(|key| Validator {
+                address: key.address(),
+                power: 1,
+            })
+            .collect(),
     );
     genesis.time = time;
     let mut ledger = Ledger::create(home.ledger(), &genesis)?;
