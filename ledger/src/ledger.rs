@@ -73,7 +73,7 @@ impl Ledger {
             None => {}
         }
         let effects = genesis.effects()?;
-        store.commit(&block, &effects, &genesis.validators)?;
+        store.commit(&block, &effects, &genesis.validators, None)?;
         info!(chain = %genesis.chain_id, path = %path.display(), "ledger created");
         Self::from_store(store)
     }
@@ -153,9 +153,34 @@ impl Ledger {
         &mut self,
         verified: VerifiedBlock,
     ) -> Result<CommittedBlock, LedgerError> {
+        self.commit_with(verified, None)
+    }
+
+    /// Verifies, applies and durably commits `block` together with the
+    /// certificate that finalized it, in one write: after a crash both are
+    /// there or neither is.
+    pub fn commit_certified(
+        &mut self,
+        block: Block,
+        certificate: &[u8],
+    ) -> Result<CommittedBlock, LedgerError> {
+        let verified = self.verifier.verify_block(block)?;
+        self.commit_with(verified, Some(certificate))
+    }
+
+    /// The certificate committed with the block at `height`, if any.
+    pub fn certificate(&self, height: Height) -> Result<Option<Vec<u8>>, LedgerError> {
+        self.store.certificate(height)
+    }
+
+    fn commit_with(
+        &mut self,
+        verified: VerifiedBlock,
+        certificate: Option<&[u8]>,
+    ) -> Result<CommittedBlock, LedgerError> {
         let effects = execute::apply_block(&self.store, &self.chain, &verified)?;
         let block = verified.into_block();
-        let state_root = self.store.commit(&block, &effects, &[])?;
+        let state_root = self.store.commit(&block, &effects, &[], certificate)?;
         let hash = block.hash();
         let time = block.header.time;
         debug!(

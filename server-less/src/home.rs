@@ -127,21 +127,25 @@ pub fn init(
     init_network(home, chain_id, time, vec![Keypair::generate(&mut OsRng)])
 }
 
-/// Makes a local network of `hosts` validators under `dir`: homes
-/// `host-1` to `host-N`, each with its own validator key and all with the
-/// same genesis, the same first blocks and the same chain id.
+/// Makes a local network under `dir`: homes `host-1` to `host-N`, the
+/// first `validators` of them validators and the rest followers, each with
+/// its own key and all with the same genesis, the same first blocks and
+/// the same chain id.
 pub fn testnet(
     dir: &Path,
-    hosts: usize,
+    validators: usize,
+    followers: usize,
     chain_id: Option<&str>,
     time: Timestamp,
 ) -> Result<Vec<Home>, HostError> {
-    if hosts == 0 {
-        return Err(HostError::Consensus("a testnet needs a host".into()));
+    if validators == 0 {
+        return Err(HostError::Consensus("a testnet needs a validator".into()));
     }
-    let keys: Vec<Keypair> = (0..hosts).map(|_| Keypair::generate(&mut OsRng)).collect();
+    let keys: Vec<Keypair> = (0..validators + followers)
+        .map(|_| Keypair::generate(&mut OsRng))
+        .collect();
     let first = Home::new(dir.join("host-1"));
-    init_network(&first, chain_id, time, keys.clone())?;
+    init_network(&first, chain_id, time, keys[..validators].to_vec())?;
     let mut homes = vec![first];
     for (index, key) in keys.iter().enumerate().skip(1) {
         let home = Home::new(dir.join(format!("host-{}", index + 1)));

@@ -141,7 +141,12 @@ enum Command {
     ),
     Propose(Timestamp, oneshot::Sender<Result<Block, HostError>>),
     Check(Box<Block>, oneshot::Sender<Result<(), HostError>>),
-    Commit(Box<Block>, oneshot::Sender<Result<Height, HostError>>),
+    Commit(
+        Box<Block>,
+        Option<Vec<u8>>,
+        oneshot::Sender<Result<Height, HostError>>,
+    ),
+    Certificate(Height, oneshot::Sender<Result<Option<Vec<u8>>, HostError>>),
     Validators(oneshot::Sender<Result<Vec<Validator>, HostError>>),
     Block(Height, oneshot::Sender<Result<Block, HostError>>),
     /// Ends the ledger thread once the commands before it are answered.
@@ -265,7 +270,24 @@ impl HostHandle {
 
     /// Applies and durably commits a decided block; its height.
     pub async fn commit(&self, block: Block) -> Result<Height, HostError> {
-        self.ask(|reply| Command::Commit(Box::new(block), reply))
+        self.ask(|reply| Command::Commit(Box::new(block), None, reply))
+            .await?
+    }
+
+    /// Applies and durably commits a decided block with the certificate
+    /// that finalized it, in one write; its height.
+    pub async fn commit_certified(
+        &self,
+        block: Block,
+        certificate: Vec<u8>,
+    ) -> Result<Height, HostError> {
+        self.ask(|reply| Command::Commit(Box::new(block), Some(certificate), reply))
+            .await?
+    }
+
+    /// The certificate committed with the block at `height`, if any.
+    pub async fn certificate(&self, height: Height) -> Result<Option<Vec<u8>>, HostError> {
+        self.ask(|reply| Command::Certificate(height, reply))
             .await?
     }
 }
@@ -486,8 +508,11 @@ impl Node {
             Command::Check(block, reply) => {
                 let _ = reply.send(self.check(*block));
             }
-            Command::Commit(block, reply) => {
-                let _ = reply.send(self.commit(*block));
+            Command::Commit(block, certificate, reply) => {
+                let _ = reply.send(self.commit(*block, certificate.as_deref()));
+            }
+            Command::Certificate(height, reply) => {
+                let _ = reply.send(self.ledger.certificate(height).map_err(Into::into));
             }
             Command::Validators(reply) => {
                 let _ = reply.send(self.ledger.validators().map_err(Into::into));
@@ -607,8 +632,11 @@ impl Node {
         Ok(())
     }
 
-    fn commit(&mut self, block: Block) -> Result<Height, HostError> {
-        let committed = self.ledger.commit_block(block)?;
+    fn commit(&mut self, block: Block, certificate: Option<&[u8]>) -> Result<Height, HostError> {
+        let committed = match certificate {
+            Some(certificate) => self.ledger.commit_certified(block, certificate)?,
+            None => self.ledger.commit_block(block)?,
+        };
         let height = committed.height;
         if let Err(err) = self
             .catalogue

@@ -54,8 +54,12 @@ mod cf {
     pub(super) const TREE_NODES: &str = "tree_nodes";
     /// The latest chain record and the genesis hash.
     pub(super) const META: &str = "meta";
+    /// What finalized each block, by height: the consensus layer's commit
+    /// certificate, opaque to the ledger.
+    pub(super) const CERTIFICATES: &str = "certificates";
 
-    pub(super) const ALL: [&str; 10] = [
+    pub(super) const ALL: [&str; 11] = [
+        CERTIFICATES,
         ACCOUNTS,
         ASSETS,
         LISTINGS,
@@ -315,6 +319,14 @@ impl Store {
         }
     }
 
+    /// The certificate stored with the block at `height`, if one was.
+    pub fn certificate(&self, height: Height) -> Result<Option<Vec<u8>>, LedgerError> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(cf::CERTIFICATES), height.to_be_bytes())?
+            .map(|bytes| bytes.to_vec()))
+    }
+
     /// Where an applied transaction was committed.
     pub fn transaction(&self, id: &TxId) -> Result<Option<TxLocation>, LedgerError> {
         let Some(bytes) = self.db.get_pinned_cf(self.cf(cf::TX_INDEX), id.0)? else {
@@ -437,6 +449,7 @@ impl Store {
         block: &Block,
         effects: &BlockEffects,
         validators: &[Validator],
+        certificate: Option<&[u8]>,
     ) -> Result<StateRoot, LedgerError> {
         let height = block.header.height;
 
@@ -613,6 +626,12 @@ impl Store {
         );
         let height_key = height.to_be_bytes();
         batch.put_all(cf::BLOCKS, std::iter::once((&height_key[..], &stored[..])));
+        if let Some(certificate) = certificate {
+            batch.put_all(
+                cf::CERTIFICATES,
+                std::iter::once((&height_key[..], certificate)),
+            );
+        }
         if height == 0 {
             batch.put_all(cf::META, std::iter::once((META_GENESIS, &genesis[..])));
         }

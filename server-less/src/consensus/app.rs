@@ -35,7 +35,7 @@ use malachitebft_signing_ed25519::{PublicKey, Signature};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
-use super::codec::{MAX_PART_BYTES, PlazaCodec};
+use super::codec::{MAX_PART_BYTES, PlazaCodec, decode_certificate, encode_certificate};
 use super::context::{BlockHash, ChainHeight, Plaza, ProposalPart, ValidatorAddress, ValidatorSet};
 use super::signing::{PlazaSigner, PlazaVerifier, parts_bytes};
 use crate::engine::{Engine, EngineRun};
@@ -115,16 +115,36 @@ async fn run(
     let me = ValidatorAddress(Keypair::from_seed(settings.seed).address());
     let signer = PlazaSigner::new(settings.seed, settings.chain.clone());
     let keypair = crate::peers::identity(settings.seed)?;
-    let proof = signer
-        .sign_validator_proof(
-            signer.public_key().as_bytes().to_vec(),
-            keypair.public().to_peer_id().to_bytes(),
+    // A host whose key is not among the validators follows the chain:
+    // it votes on nothing and takes decided blocks from the others.
+    let validator = host
+        .validators()
+        .await?
+        .iter()
+        .any(|validator| validator.address == me.0);
+    let identity = if validator {
+        let proof = signer
+            .sign_validator_proof(
+                signer.public_key().as_bytes().to_vec(),
+                keypair.public().to_peer_id().to_bytes(),
+            )
+            .await
+            .map_err(|err| failed("signing the validator proof", err))?;
+        let proof = PlazaCodec.encode(&proof)?;
+        NetworkIdentity::new_validator(settings.moniker.clone(), keypair, me.to_string(), proof)
+    } else {
+        NetworkIdentity::new(settings.moniker.clone(), keypair, None)
+    };
+    let verifier = Box::new(PlazaVerifier::new(settings.chain.clone()));
+    let consensus = if validator {
+        ConsensusContext::new_validator(
+            me,
+            verifier,
+            Box::new(PlazaSigner::new(settings.seed, settings.chain.clone())),
         )
-        .await
-        .map_err(|err| failed("signing the validator proof", err))?;
-    let proof = PlazaCodec.encode(&proof)?;
-    let identity =
-        NetworkIdentity::new_validator(settings.moniker.clone(), keypair, me.to_string(), proof);
+    } else {
+        ConsensusContext::new_full_node(me, verifier)
+    };
     let config = Config {
         moniker: settings.moniker.clone(),
         consensus: ConsensusConfig {
@@ -142,17 +162,13 @@ async fn run(
         config,
         WalContext::new(settings.wal.clone(), PlazaCodec),
         NetworkContext::new(identity, PlazaCodec),
-        ConsensusContext::new_validator(
-            me,
-            Box::new(PlazaVerifier::new(settings.chain.clone())),
-            Box::new(PlazaSigner::new(settings.seed, settings.chain.clone())),
-        ),
+        consensus,
         SyncContext::new(PlazaCodec),
         RequestContext::new(100),
     )
     .await
     .map_err(|err| failed("starting the consensus engine", err))?;
-    info!(validator = %me, listen = %settings.listen, "consensus started");
+    info!(address = %me, validator, listen = %settings.listen, "consensus started");
     let mut app = App {
         host,
         chain: settings.chain,
@@ -165,7 +181,6 @@ async fn run(
         proposed: Vec::new(),
         waiting: Vec::new(),
         streams: HashMap::new(),
-        certificates: BTreeMap::new(),
     };
     let result = loop {
         tokio::select! {
@@ -217,7 +232,6 @@ struct App {
     /// Blocks for later heights, checked when their height starts.
     waiting: Vec<Waiting>,
     streams: HashMap<(PeerId, StreamId), Stream>,
-    certificates: BTreeMap<u64, CommitCertificate<Plaza>>,
 }
 
 impl App {
@@ -561,13 +575,15 @@ impl App {
             warn!(%height, value = %certificate.value_id, "the decided block is not at hand");
             return Ok(Next::Restart(height, self.params().await?));
         };
-        let committed = self.host.commit(block).await?;
+        let committed = self
+            .host
+            .commit_certified(block, encode_certificate(&certificate))
+            .await?;
         info!(
             height = committed,
-            txs = certificate.commit_signatures.len(),
+            signatures = certificate.commit_signatures.len(),
             "block final"
         );
-        self.certificates.insert(height.0, certificate);
         self.blocks.clear();
         self.proposed.clear();
         self.streams.clear();
@@ -582,16 +598,20 @@ impl App {
         let mut values = Vec::new();
         let mut height = start.0.max(1);
         while height <= end.0 && values.len() < 16 {
-            let (Ok(block), Some(certificate)) = (
+            let (Ok(block), Ok(Some(certificate))) = (
                 self.host.block(height).await,
-                self.certificates.get(&height),
+                self.host.certificate(height).await,
             ) else {
+                break;
+            };
+            let Ok(certificate) = decode_certificate(&certificate) else {
+                warn!(height, "a stored commit certificate does not decode");
                 break;
             };
             values.push(RawDecidedValue::new(
                 Bytes::from(block.to_bytes()),
                 ExtendedCommitCertificate::from_commit_certificate_and_extensions(
-                    certificate.clone(),
+                    certificate,
                     VoteExtensions::new(Vec::new()),
                 ),
             ));
