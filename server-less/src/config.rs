@@ -28,6 +28,72 @@ pub struct Config {
     pub mempool: MempoolConfig,
     /// World sessions.
     pub sessions: SessionsConfig,
+    /// The network of hosts. Absent, the host is a network of one
+    /// validator that makes its own blocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkConfig>,
+}
+
+/// How a host takes part in a network of hosts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Where consensus listens, as a multiaddress.
+    pub consensus_listen: String,
+    /// The validators' consensus addresses.
+    pub consensus_peers: Vec<String>,
+    /// Where the peer network (transactions and files) listens.
+    pub peers_listen: Vec<String>,
+    /// Hosts to join the peer network through, each ending in
+    /// `/p2p/<peer id>`.
+    pub bootstrap: Vec<String>,
+    /// Whether to find hosts on the local network by mDNS.
+    pub mdns: bool,
+}
+
+impl NetworkConfig {
+    /// The addresses, read.
+    pub fn addresses(&self) -> Result<NetworkAddresses, String> {
+        let one = |name: &str, text: &str| {
+            text.parse::<libp2p::Multiaddr>()
+                .map_err(|err| format!("network.{name}: {text:?} is not a multiaddress: {err}"))
+        };
+        let many = |name: &str, texts: &[String]| {
+            texts
+                .iter()
+                .map(|text| one(name, text))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let addresses = NetworkAddresses {
+            consensus_listen: one("consensus_listen", &self.consensus_listen)?,
+            consensus_peers: many("consensus_peers", &self.consensus_peers)?,
+            peers_listen: many("peers_listen", &self.peers_listen)?,
+            bootstrap: many("bootstrap", &self.bootstrap)?,
+        };
+        if let Some(address) = addresses
+            .bootstrap
+            .iter()
+            .find(|address| crate::peers::peer_of(address).is_none())
+        {
+            return Err(format!(
+                "network.bootstrap: {address} does not end in /p2p/<peer id>"
+            ));
+        }
+        Ok(addresses)
+    }
+}
+
+/// [`NetworkConfig`]'s addresses, read.
+#[derive(Clone, Debug)]
+pub struct NetworkAddresses {
+    /// Where consensus listens.
+    pub consensus_listen: libp2p::Multiaddr,
+    /// The validators' consensus addresses.
+    pub consensus_peers: Vec<libp2p::Multiaddr>,
+    /// Where the peer network listens.
+    pub peers_listen: Vec<libp2p::Multiaddr>,
+    /// Hosts to join through.
+    pub bootstrap: Vec<libp2p::Multiaddr>,
 }
 
 /// Where and how players connect.
@@ -94,6 +160,7 @@ impl Config {
                 view_radius: sessions.view_radius,
                 messages_per_sec: sessions.messages_per_sec,
             },
+            network: None,
         }
     }
 
@@ -152,6 +219,39 @@ messages_per_sec = {messages_per_sec:?}
             mempool_txs = self.mempool.max_txs,
             mempool_bytes = self.mempool.max_bytes,
             per_account = self.mempool.max_per_account,
+        ) + &self.network_toml()
+    }
+
+    fn network_toml(&self) -> String {
+        let Some(network) = &self.network else {
+            return String::new();
+        };
+        let list = |items: &[String]| {
+            let quoted: Vec<String> = items.iter().map(|item| format!("{item:?}")).collect();
+            format!("[{}]", quoted.join(", "))
+        };
+        format!(
+            r#"
+[network]
+# Where consensus listens (a multiaddress). Validators vote on every block
+# with the malachite BFT engine.
+consensus_listen = {consensus_listen:?}
+# The validators' consensus addresses.
+consensus_peers = {consensus_peers}
+# Where the peer network listens: transactions spread by gossip, asset
+# files fetched from the hosts that have them (TCP and QUIC).
+peers_listen = {peers_listen}
+# Hosts to join the peer network through, each ending in /p2p/<peer id>;
+# any host can be one.
+bootstrap = {bootstrap}
+# Find hosts on the local network by mDNS.
+mdns = {mdns}
+"#,
+            consensus_listen = network.consensus_listen,
+            consensus_peers = list(&network.consensus_peers),
+            peers_listen = list(&network.peers_listen),
+            bootstrap = list(&network.bootstrap),
+            mdns = network.mdns,
         )
     }
 
@@ -211,6 +311,9 @@ messages_per_sec = {messages_per_sec:?}
                 sessions.messages_per_sec
             ));
         }
+        if let Some(network) = &self.network {
+            network.addresses()?;
+        }
         if sessions.join_port != 0 && sessions.join_port == sessions.udp_port {
             return Err(format!(
                 "sessions.join_port and sessions.udp_port are both {}; they must differ",
@@ -268,6 +371,21 @@ mod tests {
                 .expect_err("out of range")
                 .contains("min_interval_ms")
         );
+        let mut networked = config.clone();
+        networked.network = Some(NetworkConfig {
+            consensus_listen: "/ip4/127.0.0.1/tcp/7483".into(),
+            consensus_peers: vec!["/ip4/127.0.0.1/tcp/7493".into()],
+            peers_listen: vec!["/ip4/127.0.0.1/tcp/7482".into()],
+            bootstrap: Vec::new(),
+            mdns: false,
+        });
+        let back: Config = toml::from_str(&networked.to_toml()).expect("parses");
+        assert_eq!(back, networked);
+        networked.check().unwrap();
+        networked.network.as_mut().unwrap().bootstrap = vec!["/ip4/127.0.0.1/tcp/1".into()];
+        assert!(networked.check().unwrap_err().contains("/p2p/"));
+        networked.network.as_mut().unwrap().consensus_listen = "nowhere".into();
+        assert!(networked.check().unwrap_err().contains("consensus_listen"));
         let mut empty = config;
         empty.mempool.max_txs = 0;
         assert!(empty.check().expect_err("zero").contains("mempool.max_txs"));

@@ -160,6 +160,64 @@ pub fn testnet(
     Ok(homes)
 }
 
+/// Gives each home of a [`testnet`] its own ports on this machine and
+/// the others' addresses: host `i` (from 0) uses ports `base + 10 i` (join),
+/// `+1` (sessions), `+2` (peer network, TCP and QUIC) and `+3`
+/// (consensus). The first `validators` homes are the validators; every
+/// host joins the peer network through the first.
+pub fn connect_testnet(homes: &[Home], validators: usize, base_port: u16) -> Result<(), HostError> {
+    let port = |index: usize, offset: u16| -> Result<u16, HostError> {
+        u16::try_from(index * 10)
+            .ok()
+            .and_then(|step| base_port.checked_add(step))
+            .and_then(|port| port.checked_add(offset))
+            .ok_or_else(|| {
+                HostError::Consensus(format!(
+                    "port {base_port} leaves no room for {} hosts",
+                    homes.len()
+                ))
+            })
+    };
+    let consensus = |index: usize| -> Result<String, HostError> {
+        Ok(format!("/ip4/127.0.0.1/tcp/{}", port(index, 3)?))
+    };
+    let first_peer = crate::peers::identity(homes[0].load_host_key()?.seed())?
+        .public()
+        .to_peer_id();
+    let bootstrap = format!("/ip4/127.0.0.1/tcp/{}/p2p/{first_peer}", port(0, 2)?);
+    for (index, home) in homes.iter().enumerate() {
+        let mut config = home.load_config()?;
+        config.sessions.bind = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+        config.sessions.join_port = port(index, 0)?;
+        config.sessions.udp_port = port(index, 1)?;
+        let peers = port(index, 2)?;
+        config.network = Some(crate::config::NetworkConfig {
+            consensus_listen: consensus(index)?,
+            consensus_peers: (0..validators)
+                .filter(|other| *other != index)
+                .map(consensus)
+                .collect::<Result<_, _>>()?,
+            peers_listen: vec![
+                format!("/ip4/127.0.0.1/tcp/{peers}"),
+                format!("/ip4/127.0.0.1/udp/{peers}/quic-v1"),
+            ],
+            bootstrap: if index == 0 {
+                Vec::new()
+            } else {
+                vec![bootstrap.clone()]
+            },
+            mdns: false,
+        });
+        config.check().map_err(|reason| HostError::Config {
+            path: home.config(),
+            reason,
+        })?;
+        std::fs::remove_file(home.config()).map_err(|err| HostError::io(home.config(), err))?;
+        write_file(&home.config(), config.to_toml().as_bytes(), false)?;
+    }
+    Ok(())
+}
+
 /// Copies the directory `from` to `to`, which must not exist.
 fn copy_tree(from: &Path, to: &Path) -> Result<(), HostError> {
     std::fs::create_dir_all(to).map_err(|err| HostError::io(to, err))?;

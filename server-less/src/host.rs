@@ -5,22 +5,27 @@ use std::sync::Arc;
 use assets::BlobStore;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use ledger::ChainId;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{debug, info, warn};
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::consensus::{Bft, BftSettings, local_timeouts};
 use crate::engine::{Engine, Solo};
 use crate::error::HostError;
 use crate::home::Home;
 use crate::node::{self, HostHandle};
+use crate::peers::{self, PeerConfig, PeerLimits, Verdict};
 
 /// A host that is running.
 pub struct Host {
     handle: HostHandle,
     stop: watch::Sender<bool>,
     engine: JoinHandle<Result<(), HostError>>,
+    /// The peer network and its relay, when the host is one of many.
+    network: Option<JoinHandle<Result<(), HostError>>>,
     ledger_thread: std::thread::JoinHandle<()>,
     blobs: Arc<BlobStore>,
     config: Config,
@@ -32,10 +37,31 @@ impl Host {
     /// runtime.
     pub fn start(home: &Home, clock: Arc<dyn Clock>) -> Result<Host, HostError> {
         let config = home.load_config()?;
-        let engine = Solo {
-            min_interval: Duration::from_millis(config.blocks.min_interval_ms),
+        let engine: Box<dyn Engine> = match &config.network {
+            None => Box::new(Solo {
+                min_interval: Duration::from_millis(config.blocks.min_interval_ms),
+            }),
+            Some(network) => {
+                let addresses = network.addresses().map_err(|reason| HostError::Config {
+                    path: home.config(),
+                    reason,
+                })?;
+                let name = home.root().file_name().map_or_else(
+                    || "host".to_owned(),
+                    |name| name.to_string_lossy().into_owned(),
+                );
+                Box::new(Bft(BftSettings {
+                    seed: home.load_host_key()?.seed(),
+                    chain: ChainId::new(config.chain_id.as_str())?,
+                    moniker: name,
+                    listen: addresses.consensus_listen,
+                    peers: addresses.consensus_peers,
+                    wal: home.root().join("wal").join("consensus.wal"),
+                    timeouts: local_timeouts(),
+                }))
+            }
         };
-        Self::launch(home, &config, clock, Box::new(engine))
+        Self::launch(home, &config, clock, engine)
     }
 
     /// As [`Host::start`], with another block engine.
@@ -69,11 +95,35 @@ impl Host {
         let chain = handle.work().borrow().height;
         info!(home = %home.root().display(), height = chain, "host started");
         let (stop, stop_rx) = watch::channel(false);
+        let network = match &config.network {
+            None => None,
+            Some(network) => {
+                let addresses = network.addresses().map_err(|reason| HostError::Config {
+                    path: home.config(),
+                    reason,
+                })?;
+                let peers = PeerConfig {
+                    listen: addresses.peers_listen,
+                    bootstrap: addresses.bootstrap,
+                    mdns: network.mdns,
+                    limits: PeerLimits::default(),
+                };
+                Some(tokio::spawn(relay(
+                    handle.clone(),
+                    peers::identity(key.seed())?,
+                    ChainId::new(config.chain_id.as_str())?,
+                    peers,
+                    blobs.clone(),
+                    stop_rx.clone(),
+                )))
+            }
+        };
         let engine = tokio::spawn(engine.run(handle.clone(), stop_rx));
         Ok(Host {
             handle,
             stop,
             engine,
+            network,
             ledger_thread,
             blobs,
             config: config.clone(),
@@ -99,6 +149,11 @@ impl Host {
     /// and closes the ledger. Everything committed stays committed.
     pub async fn stop(self) -> Result<(), HostError> {
         let _ = self.stop.send(true);
+        if let Some(network) = self.network {
+            if let Ok(Err(err)) = network.await {
+                warn!(%err, "the peer network failed");
+            }
+        }
         let engine = self.engine.await;
         // Handles still held elsewhere are answered `Stopped` from now on.
         self.handle.shutdown().await;
@@ -111,6 +166,43 @@ impl Host {
         match engine {
             Ok(result) => result,
             Err(_) => Err(HostError::Stopped),
+        }
+    }
+}
+
+/// Runs the host's peer network: transactions other hosts gossip go to the
+/// mempool, which gives each its verdict, and transactions this host's
+/// players submit are gossiped to the others.
+async fn relay(
+    handle: HostHandle,
+    key: libp2p::identity::Keypair,
+    chain: ChainId,
+    config: PeerConfig,
+    blobs: Arc<BlobStore>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), HostError> {
+    let (peers, mut inbound) = peers::start(key, &chain, config, Some(blobs)).await?;
+    info!(peer = %peers.id(), addresses = ?peers.addresses(), "peer network up");
+    let mut accepted = handle.accepted();
+    loop {
+        tokio::select! {
+            gossiped = inbound.recv() => {
+                let Some(gossiped) = gossiped else { return Ok(()) };
+                let added = handle.submit_gossiped(gossiped.tx.clone()).await;
+                gossiped.judge(Verdict::of(&added));
+            }
+            tx = accepted.recv() => match tx {
+                Ok(tx) => {
+                    if let Err(err) = peers.publish(&tx).await {
+                        debug!(%err, "a transaction could not be gossiped");
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    warn!(missed, "the peer network fell behind; some transactions were not gossiped");
+                }
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+            _ = stop.changed() => return Ok(()),
         }
     }
 }

@@ -28,6 +28,8 @@ use crate::protocol::{Quote, QuoteAsk};
 const COMMAND_QUEUE: usize = 1_024;
 /// Block events kept for listeners that fall behind.
 const EVENT_QUEUE: usize = 256;
+/// Accepted transactions waiting to be gossiped.
+const ACCEPTED_QUEUE: usize = 4096;
 
 /// How the ledger thread is set up.
 #[derive(Clone, Copy, Debug)]
@@ -125,6 +127,7 @@ pub type TradeOutcome = (Box<TradeWindow>, Result<(), MarketError>);
 enum Command {
     Submit(
         Box<SignedTransaction>,
+        bool,
         oneshot::Sender<Result<Added, HostError>>,
     ),
     TxStatus(TxId, oneshot::Sender<Result<TxStatus, HostError>>),
@@ -158,6 +161,7 @@ enum Command {
 pub struct HostHandle {
     commands: mpsc::Sender<Command>,
     events: broadcast::Sender<Arc<BlockEvent>>,
+    accepted: broadcast::Sender<SignedTransaction>,
     work: watch::Receiver<Work>,
     now: Arc<dyn crate::clock::Clock>,
 }
@@ -177,8 +181,23 @@ impl HostHandle {
 
     /// Checks `tx` and queues it for a block; the reason if it is refused.
     pub async fn submit(&self, tx: SignedTransaction) -> Result<Added, HostError> {
-        self.ask(|reply| Command::Submit(Box::new(tx), reply))
+        self.ask(|reply| Command::Submit(Box::new(tx), true, reply))
             .await?
+    }
+
+    /// Checks a transaction another host gossiped and queues it for a
+    /// block; unlike [`HostHandle::submit`], it is not announced as this
+    /// host's to pass on (gossip passes it on once it is accepted).
+    pub async fn submit_gossiped(&self, tx: SignedTransaction) -> Result<Added, HostError> {
+        self.ask(|reply| Command::Submit(Box::new(tx), false, reply))
+            .await?
+    }
+
+    /// Transactions this host's own players submitted and the mempool
+    /// took, for the peer network to spread. A receiver that falls far
+    /// behind misses some.
+    pub fn accepted(&self) -> broadcast::Receiver<SignedTransaction> {
+        self.accepted.subscribe()
     }
 
     /// Where transaction `id` is.
@@ -381,6 +400,7 @@ struct Node {
     address: Address,
     settings: NodeSettings,
     events: broadcast::Sender<Arc<BlockEvent>>,
+    accepted: broadcast::Sender<SignedTransaction>,
     work: watch::Sender<Work>,
     clock: Arc<dyn crate::clock::Clock>,
 }
@@ -402,6 +422,7 @@ pub(crate) fn start(
     let mempool = Mempool::new(settings.mempool, ledger.verifier());
     let (commands, mut inbox) = mpsc::channel(COMMAND_QUEUE);
     let (events, _) = broadcast::channel(EVENT_QUEUE);
+    let (accepted, _) = broadcast::channel(ACCEPTED_QUEUE);
     let (work, work_rx) = watch::channel(Work::default());
     let mut node = Node {
         ledger,
@@ -413,6 +434,7 @@ pub(crate) fn start(
         address,
         settings,
         events: events.clone(),
+        accepted: accepted.clone(),
         work,
         clock: clock.clone(),
     };
@@ -441,6 +463,7 @@ pub(crate) fn start(
         HostHandle {
             commands,
             events,
+            accepted,
             work: work_rx,
             now: clock,
         },
@@ -452,9 +475,14 @@ impl Node {
     fn handle(&mut self, command: Command) {
         // A listener that has gone away does not stop the thread.
         match command {
-            Command::Submit(tx, reply) => {
+            Command::Submit(tx, local, reply) => {
                 let now = self.clock.now().max(self.ledger.chain().time);
+                let spread = local.then(|| (*tx).clone());
                 let added = self.mempool.add(*tx, &self.ledger, now);
+                if let (Some(tx), Ok(Added::New(_))) = (spread, &added) {
+                    // Nobody listening (a host alone) is fine.
+                    let _ = self.accepted.send(tx);
+                }
                 if matches!(added, Ok(Added::New(_))) {
                     self.publish_work();
                 }

@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod consensus;
 mod host;
+mod network;
 mod peers;
 mod player;
 mod world;

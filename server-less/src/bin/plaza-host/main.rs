@@ -47,6 +47,28 @@ enum Command {
         #[arg(long)]
         init: bool,
     },
+    /// Make a network of several hosts on this machine: homes host-1 to
+    /// host-N in --dir with one genesis, each with its own validator key,
+    /// its own ports and the others' addresses. Start each with
+    /// `plaza-host --home <dir>/host-N run`.
+    Testnet {
+        /// Validators.
+        #[arg(long, default_value_t = 4)]
+        hosts: usize,
+        /// Hosts that follow the chain without voting, after the
+        /// validators.
+        #[arg(long, default_value_t = 0)]
+        followers: usize,
+        /// Where to make the homes.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The network's name; a random one if left out.
+        #[arg(long)]
+        chain_id: Option<String>,
+        /// Host N uses ports base + 10 (N - 1) to base + 10 (N - 1) + 3.
+        #[arg(long, default_value_t = 7500)]
+        base_port: u16,
+    },
     /// Show the host's chain, height, state root and demo accounts.
     Status,
     /// A headless player: join a running host, walk a world and look at
@@ -162,6 +184,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 made.minted,
                 made.listed,
                 home.root().display()
+            );
+        }
+        Command::Testnet {
+            hosts,
+            followers,
+            dir,
+            chain_id,
+            base_port,
+        } => {
+            let homes = home::testnet(
+                &dir,
+                hosts,
+                followers,
+                chain_id.as_deref(),
+                SystemClock.now(),
+            )?;
+            home::connect_testnet(&homes, hosts, base_port)?;
+            for (index, made) in homes.iter().enumerate() {
+                let config = made.load_config()?;
+                println!(
+                    "{} {}: join 127.0.0.1:{}",
+                    if index < hosts {
+                        "validator"
+                    } else {
+                        "follower "
+                    },
+                    made.root().display(),
+                    config.sessions.join_port
+                );
+            }
+            println!(
+                "start each with: plaza-host --home {}/host-N run",
+                dir.display()
             );
         }
         Command::Run { init } => {
