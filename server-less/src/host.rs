@@ -149,10 +149,10 @@ impl Host {
     /// and closes the ledger. Everything committed stays committed.
     pub async fn stop(self) -> Result<(), HostError> {
         let _ = self.stop.send(true);
-        if let Some(network) = self.network {
-            if let Ok(Err(err)) = network.await {
-                warn!(%err, "the peer network failed");
-            }
+        if let Some(network) = self.network
+            && let Ok(Err(err)) = network.await
+        {
+            warn!(%err, "the peer network failed");
         }
         let engine = self.engine.await;
         // Handles still held elsewhere are answered `Stopped` from now on.
