@@ -46,6 +46,10 @@ use crate::node::HostHandle;
 const MAX_STREAMS: usize = 64;
 /// How far ahead of this host's clock a block's time may be.
 const MAX_CLOCK_AHEAD_SECS: u64 = 30;
+/// Least time between the last block and a proposal.
+const MIN_BLOCK_INTERVAL: Duration = Duration::from_millis(50);
+/// Longest a proposer waits for something to put in a block.
+const EMPTY_BLOCK_INTERVAL: Duration = Duration::from_millis(1_000);
 
 /// What a validator needs to take part in consensus.
 #[derive(Clone, Debug)]
@@ -181,6 +185,7 @@ async fn run(
         proposed: Vec::new(),
         waiting: Vec::new(),
         streams: HashMap::new(),
+        last_block: tokio::time::Instant::now(),
     };
     let result = loop {
         tokio::select! {
@@ -232,6 +237,8 @@ struct App {
     /// Blocks for later heights, checked when their height starts.
     waiting: Vec<Waiting>,
     streams: HashMap<(PeerId, StreamId), Stream>,
+    /// When this host last committed a block.
+    last_block: tokio::time::Instant,
 }
 
 impl App {
@@ -261,10 +268,10 @@ impl App {
             AppMsg::GetValue {
                 height,
                 round,
+                timeout,
                 reply,
-                ..
             } => {
-                let value = self.propose(height, round).await?;
+                let value = self.propose(height, round, timeout).await?;
                 let _ = reply.send(LocallyProposedValue::new(height, round, value));
             }
             AppMsg::ExtendVote { reply, .. } => {
@@ -362,12 +369,18 @@ impl App {
     /// This host's value for `height` and `round`: the block it proposed
     /// before in this round if any (a restarted validator proposes the
     /// same block again), else a new one from its mempool.
-    async fn propose(&mut self, height: ChainHeight, round: Round) -> Result<BlockHash, HostError> {
+    async fn propose(
+        &mut self,
+        height: ChainHeight,
+        round: Round,
+        timeout: Duration,
+    ) -> Result<BlockHash, HostError> {
         if let Some(value) = self.proposed.iter().find(|value| {
             value.height == height && value.round == round && value.proposer == self.me
         }) {
             return Ok(value.value);
         }
+        self.pace(timeout).await;
         let block = self.host.propose(self.host.now()).await?;
         if block.header.height != height.0 {
             return Err(HostError::Consensus(format!(
@@ -388,6 +401,39 @@ impl App {
         debug!(%height, %round, txs = block.txs.len(), "proposed a block");
         self.blocks.insert(value, block);
         Ok(value)
+    }
+
+    /// Waits, before proposing, until there is something to put in the
+    /// block (a transaction, or a rental's end falling due), at least
+    /// [`MIN_BLOCK_INTERVAL`] after the last block and at most
+    /// [`EMPTY_BLOCK_INTERVAL`] (or half the propose timeout): a quiet
+    /// network makes an empty block now and then, not one after another.
+    async fn pace(&self, timeout: Duration) {
+        let started = tokio::time::Instant::now();
+        let latest = started + EMPTY_BLOCK_INTERVAL.min(timeout / 2);
+        let earliest = self.last_block + MIN_BLOCK_INTERVAL;
+        let mut work = self.host.work();
+        loop {
+            let now = tokio::time::Instant::now();
+            let state = *work.borrow_and_update();
+            let due = state.next_due.is_some_and(|due| due <= self.host.now());
+            if now >= latest || ((state.pending > 0 || due) && now >= earliest) {
+                return;
+            }
+            let wake = if state.pending > 0 || due {
+                earliest
+            } else {
+                latest
+            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake) => {}
+                changed = work.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     /// Streams `block` to the other validators as proposal parts.
@@ -579,7 +625,7 @@ impl App {
             .host
             .commit_certified(block, encode_certificate(&certificate))
             .await?;
-        info!(
+        debug!(
             height = committed,
             signatures = certificate.commit_signatures.len(),
             "block final"
@@ -589,6 +635,7 @@ impl App {
         self.streams.clear();
         let next = ChainHeight(committed + 1);
         self.height = next;
+        self.last_block = tokio::time::Instant::now();
         Ok(Next::Start(next, self.params().await?))
     }
 

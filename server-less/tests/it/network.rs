@@ -1,6 +1,6 @@
-//! Four `plaza-host` processes made by `plaza-host testnet`, each its own
-//! ledger, agreeing through consensus over loopback; players connected to
-//! different hosts see the same chain.
+//! Four validator processes and a follower made by `plaza-host testnet`,
+//! each its own ledger, agreeing through consensus over loopback; players
+//! connected to different hosts see the same chain.
 
 use std::time::{Duration, Instant};
 
@@ -11,27 +11,45 @@ use server_less::protocol::TxState;
 
 use crate::cli::{plaza_host, start};
 
-/// The first of 40 ports that are free now.
+/// The first of 50 ports that are free now, below the range the system
+/// hands out for outgoing connections (so that the hosts' own connections
+/// cannot take them before the later hosts bind them).
 fn free_ports() -> u16 {
-    loop {
-        let base = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if base < 65_000 {
-            return base;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    (0..200u32)
+        .map(|attempt| 20_000 + ((seed / 7 + attempt * 577) % 1_200) as u16 * 10)
+        .find(|base| {
+            (0..50).all(|offset| {
+                std::net::TcpListener::bind(("127.0.0.1", base + offset)).is_ok()
+                    && std::net::UdpSocket::bind(("127.0.0.1", base + offset)).is_ok()
+            })
+        })
+        .expect("50 free ports below 32000")
+}
+
+/// The host processes, killed when the test ends, however it ends.
+struct Hosts(Vec<std::process::Child>);
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        for host in &mut self.0 {
+            let _ = host.kill();
+            let _ = host.wait();
         }
     }
 }
 
 #[test]
-fn four_host_processes_finalise_together_and_a_killed_one_catches_up() {
+fn four_validator_processes_finalise_what_a_follower_gossips_and_a_killed_one_catches_up() {
     let wait = Duration::from_secs(30);
     let dir = tempfile::tempdir().unwrap();
     let base = free_ports();
     let made = plaza_host(&dir.path().join("unused"))
-        .args(["testnet", "--hosts", "4", "--chain-id", "plaza-four"])
+        .args(["testnet", "--hosts", "4", "--followers", "1"])
+        .args(["--chain-id", "plaza-four"])
         .arg("--dir")
         .arg(dir.path())
         .args(["--base-port", &base.to_string()])
@@ -44,13 +62,15 @@ fn four_host_processes_finalise_together_and_a_killed_one_catches_up() {
     );
     let home = |n: usize| dir.path().join(format!("host-{n}"));
     let join = |n: usize| std::net::SocketAddr::from(([127, 0, 0, 1], base + 10 * (n as u16 - 1)));
-    let mut hosts: Vec<_> = (1..=4)
-        .map(|n| start(&home(n), "players can join"))
-        .collect();
-
+    let mut hosts = Hosts(Vec::new());
+    for n in 1..=5 {
+        hosts.0.push(start(&home(n), "players can join"));
+    }
     let bo = read_key(&home(1).join("demo/bo.key")).unwrap();
     let cy = read_key(&home(1).join("demo/cy.key")).unwrap();
-    let mut payer = Client::connect(join(1), &bo, wait).unwrap();
+    // Bo plays at the follower, which votes on nothing: the payment is
+    // final only because the follower gossips it to the validators.
+    let mut payer = Client::connect(join(5), &bo, wait).unwrap();
     payer.enter("Plaza Square", wait).unwrap();
     let (account, _, _) = payer.inventory(wait).unwrap();
     let pay = |payer: &Client, nonce: u64, amount: u64| {
@@ -96,8 +116,8 @@ fn four_host_processes_finalise_together_and_a_killed_one_catches_up() {
     balance_at(4, before.balance);
 
     // SIGKILL host 4: the other three keep finalising.
-    hosts[3].kill().unwrap();
-    hosts[3].wait().unwrap();
+    hosts.0[3].kill().unwrap();
+    hosts.0[3].wait().unwrap();
     let state = payer
         .submit_final(pay(&payer, account.nonce + 1, 5), wait)
         .unwrap();
@@ -105,10 +125,7 @@ fn four_host_processes_finalise_together_and_a_killed_one_catches_up() {
     balance_at(2, before.balance + 5);
 
     // Back, it catches up from the others.
-    hosts[3] = start(&home(4), "players can join");
+    hosts.0[3] = start(&home(4), "players can join");
     balance_at(4, before.balance + 5);
-    for host in &mut hosts {
-        host.kill().unwrap();
-        host.wait().unwrap();
-    }
+    drop(hosts);
 }

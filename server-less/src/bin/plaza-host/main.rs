@@ -143,7 +143,9 @@ enum Bench {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            // The consensus engine logs every vote at info.
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,arc_malachitebft=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
