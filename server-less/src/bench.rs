@@ -499,3 +499,278 @@ fn walk_crowd(
         bots.iter().map(|bot| bot.avatars().len()).sum::<usize>() as f64 / bots.len().max(1) as f64;
     Ok((connected, in_view))
 }
+
+/// How the network benchmark runs.
+#[derive(Clone, Copy, Debug)]
+pub struct NetworkOptions {
+    /// Validators.
+    pub hosts: usize,
+    /// Transactions submitted per second, spread over the hosts.
+    pub rate: u32,
+    /// How long the load lasts, in seconds.
+    pub seconds: u32,
+}
+
+/// What the network benchmark measured.
+#[derive(Clone, Debug)]
+pub struct NetworkReport {
+    /// Transactions submitted under load.
+    pub submitted: usize,
+    /// Of those, in a final block.
+    pub finalised: usize,
+    /// From the first submission to the last finalisation.
+    pub elapsed: Duration,
+    /// Submit-to-final times, sorted.
+    pub latencies: Vec<Duration>,
+}
+
+impl NetworkReport {
+    /// The `p`th fraction of the submit-to-final times.
+    pub fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let at = ((self.latencies.len() - 1) as f64 * p).round() as usize;
+        self.latencies[at]
+    }
+
+    /// Transactions finalised per second of the run.
+    pub fn final_tx_s(&self) -> f64 {
+        self.finalised as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// The first of 50 loopback ports, TCP and UDP, that are free now, below
+/// the range handed out for outgoing connections.
+fn free_port_block() -> Result<u16, HostError> {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.subsec_nanos());
+    (0..400u32)
+        .map(|attempt| 20_000 + ((seed / 7 + attempt * 577) % 1_200) as u16 * 10)
+        .find(|base| {
+            (0..50).all(|offset| {
+                std::net::TcpListener::bind(("127.0.0.1", base + offset)).is_ok()
+                    && std::net::UdpSocket::bind(("127.0.0.1", base + offset)).is_ok()
+            })
+        })
+        .ok_or_else(|| HostError::Consensus("no 50 free loopback ports below 32000".into()))
+}
+
+/// Makes a local network of `options.hosts` validators under `dir` (each
+/// a whole host: ledger, mempool, consensus, peer network), funds payers
+/// and opens listings, then submits payments and rents at `options.rate`
+/// for `options.seconds`, each to one host in turn (the others get it by
+/// gossip), and times each from submission to the final block that holds
+/// it.
+pub async fn network(
+    dir: &std::path::Path,
+    options: NetworkOptions,
+) -> Result<NetworkReport, HostError> {
+    let homes = home::testnet(
+        dir,
+        options.hosts,
+        0,
+        Some("plaza-bench"),
+        SystemClock.now(),
+    )?;
+    home::connect_testnet(&homes, options.hosts, free_port_block()?)?;
+    let mut hosts = Vec::with_capacity(homes.len());
+    for home in &homes {
+        hosts.push(Host::start(home, Arc::new(SystemClock))?);
+    }
+    let handles: Vec<HostHandle> = hosts.iter().map(Host::handle).collect();
+    let first = handles[0].clone();
+    let started = Instant::now();
+    while first.status().await?.height < 4 {
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err(HostError::Consensus(
+                "the validators made no blocks within 60 s".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let chain_id = first.status().await?.chain_id;
+    let mut signer = Signer::new(chain_id.clone());
+    let deadline = || SystemClock.now() + 3_600;
+    let demo: Vec<Keypair> = DEMO_ACCOUNTS
+        .iter()
+        .map(|name| homes[0].load_demo_key(name))
+        .collect::<Result<_, _>>()?;
+    for key in &demo {
+        let account = first.account(key.address()).await?;
+        signer.set_next_nonce(key.address(), account.nonce);
+    }
+
+    // A quarter of the load rents listings opened now; the rest are
+    // payments between funded payers.
+    let count = (options.rate * options.seconds) as usize;
+    let rents = count / 4;
+    let mut minted = Vec::with_capacity(rents);
+    for index in 0..rents {
+        let owner = index % demo.len();
+        let asset = AssetId(assets::ContentId::of(
+            assets::Codec::Json,
+            format!("{{\"network bench\":{index}}}").as_bytes(),
+        ));
+        let op = Operation::Mint {
+            manifest: asset,
+            royalty_bps: 250,
+        };
+        submit_in_turn(&first, signer.sign(&demo[owner], op, deadline())).await?;
+        minted.push((owner, asset));
+    }
+    settle(&first).await?;
+    let expires_at = SystemClock.now() + 86_400;
+    for (owner, asset) in &minted {
+        let op = Operation::ListForSale {
+            asset: *asset,
+            price: 10,
+            expires_at,
+        };
+        submit_in_turn(&first, signer.sign(&demo[*owner], op, deadline())).await?;
+    }
+    settle(&first).await?;
+    let payers: Vec<Keypair> = (0..400).map(|_| Keypair::generate(&mut OsRng)).collect();
+    for (index, payer) in payers.iter().enumerate() {
+        // Enough for every purchase and payment it will make.
+        let op = Operation::Pay {
+            to: payer.address(),
+            amount: 2_000,
+        };
+        submit_in_turn(
+            &first,
+            signer.sign(&demo[index % demo.len()], op, deadline()),
+        )
+        .await?;
+    }
+    settle(&first).await?;
+    // Every host holds the funding before the load begins.
+    let funded = first.status().await?.height;
+    for handle in &handles {
+        while handle.status().await?.height < funded {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let mut listings = Vec::with_capacity(rents);
+    let mut query = market::catalogue::Query {
+        side: Some(market::catalogue::Side::Sale),
+        page_size: market::catalogue::MAX_PAGE,
+        ..Default::default()
+    };
+    loop {
+        let page = first.browse(query.clone()).await?;
+        listings.extend(
+            page.hits
+                .iter()
+                .filter(|hit| hit.listing.terms == ledger::ListingTerms::Sale { price: 10 })
+                .map(|hit| hit.listing.id),
+        );
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    info!(
+        hosts = hosts.len(),
+        listings = listings.len(),
+        payers = payers.len(),
+        "load begins"
+    );
+
+    // Finality is read off the first host's committed blocks.
+    let mut blocks = first.subscribe();
+    let sent: Arc<std::sync::Mutex<HashMap<TxId, Instant>>> = Arc::default();
+    let (done, mut finished) = tokio::sync::watch::channel(false);
+    let watcher = {
+        let sent = Arc::clone(&sent);
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut last = Instant::now();
+            loop {
+                tokio::select! {
+                    event = blocks.recv() => match event {
+                        Ok(event) => {
+                            let now = Instant::now();
+                            let mut sent = sent.lock().unwrap_or_else(|p| p.into_inner());
+                            for result in &event.block.results {
+                                if let Some(at) = sent.remove(&result.id) {
+                                    latencies.push(now - at);
+                                    last = now;
+                                }
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                            tracing::warn!(missed, "the benchmark missed blocks");
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    },
+                    _ = finished.changed() => break,
+                }
+            }
+            (latencies, last)
+        })
+    };
+    let gap = Duration::from_secs_f64(1.0 / f64::from(options.rate.max(1)));
+    let load_start = Instant::now();
+    let mut nonces = vec![0u64; payers.len()];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut submitted = 0usize;
+    for index in 0..count {
+        let at = load_start + gap * index as u32;
+        if at > Instant::now() {
+            tokio::time::sleep_until(at.into()).await;
+        }
+        let who = index % payers.len();
+        let op = if index % 4 == 0 && index / 4 < listings.len() {
+            Operation::Buy {
+                listing: listings[index / 4],
+            }
+        } else {
+            Operation::Pay {
+                to: payers[rng.gen_range(0..payers.len())].address(),
+                amount: 1,
+            }
+        };
+        let tx = ledger::Transaction {
+            chain_id: chain_id.clone(),
+            signer: payers[who].address(),
+            nonce: nonces[who],
+            valid_until: deadline(),
+            op,
+        }
+        .sign(&payers[who]);
+        nonces[who] += 1;
+        // A payer's transactions go to one host, in nonce order.
+        let host = &handles[who % handles.len()];
+        let id = tx.id();
+        sent.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, Instant::now());
+        match host.submit(tx).await {
+            Ok(_) => submitted += 1,
+            Err(err) => {
+                sent.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                tracing::warn!(%err, "a benchmark transaction was refused");
+            }
+        }
+    }
+    // Wait for the last ones to be final (or give up after 30 s).
+    let wait_until = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < wait_until && !sent.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = done.send(true);
+    let (mut latencies, last) = watcher.await.map_err(|_| HostError::Stopped)?;
+    for host in hosts {
+        host.stop().await?;
+    }
+    latencies.sort_unstable();
+    Ok(NetworkReport {
+        submitted,
+        finalised: latencies.len(),
+        elapsed: last.saturating_duration_since(load_start),
+        latencies,
+    })
+}

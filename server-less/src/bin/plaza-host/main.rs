@@ -127,6 +127,20 @@ enum Bench {
         #[arg(long, default_value_t = 30)]
         seconds: u32,
     },
+    /// Validators on loopback, each a whole host, under a steady load of
+    /// payments and purchases: finalised transactions a second and the
+    /// time from submission to the final block (a throwaway network).
+    Network {
+        /// Validators.
+        #[arg(long, default_value_t = 4)]
+        hosts: usize,
+        /// Transactions submitted per second, spread over the hosts.
+        #[arg(long, default_value_t = 2_000)]
+        rate: u32,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 10)]
+        seconds: u32,
+    },
     /// Time rents from a player's client sending them to the client
     /// hearing they are final, over world sessions on a solo host under a
     /// steady load (a throwaway network in a temporary directory).
@@ -246,6 +260,40 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 sessions.stop().await;
                 host.stop().await
             })?;
+        }
+        Command::Bench(Bench::Network {
+            hosts,
+            rate,
+            seconds,
+        }) => {
+            let dir = tempfile::tempdir()?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let report = runtime.block_on(server_less::bench::network(
+                dir.path(),
+                server_less::bench::NetworkOptions {
+                    hosts,
+                    rate,
+                    seconds,
+                },
+            ))?;
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+            let (p50, p99) = (report.percentile(0.50), report.percentile(0.99));
+            eprintln!(
+                "network: {hosts} validators; {} transactions at {rate}/s for {seconds} s, {} final in {:.1} s: {:.0} tx/s (floor 2000); submit to final p50 {:.1} ms (floor 400), p99 {:.1} ms (floor 1500), slowest {:.1} ms",
+                report.submitted,
+                report.finalised,
+                report.elapsed.as_secs_f64(),
+                report.final_tx_s(),
+                ms(p50),
+                ms(p99),
+                ms(report.percentile(1.0)),
+            );
+            println!(
+                "{{\"hosts\": {hosts}, \"final_tx_s\": {:.0}, \"final_p50_ms\": {:.1}, \"final_p99_ms\": {:.1}}}",
+                report.final_tx_s(),
+                ms(p50),
+                ms(p99)
+            );
         }
         Command::Bench(Bench::Finality { rate, seconds }) => {
             let dir = tempfile::tempdir()?;
