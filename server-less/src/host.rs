@@ -5,10 +5,11 @@ use std::sync::Arc;
 use assets::BlobStore;
 use std::time::Duration;
 
-use ledger::ChainId;
+use ledger::{ChainId, SignedTransaction};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
+use tokio::time::Instant;
+use tracing::{debug, error, info, warn};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -170,6 +171,11 @@ impl Host {
     }
 }
 
+/// Transactions kept to gossip again once a peer listens.
+const MAX_UNSENT: usize = 1024;
+/// How long such a transaction is tried.
+const UNSENT_FOR: Duration = Duration::from_secs(60);
+
 /// Runs the host's peer network: transactions other hosts gossip go to the
 /// mempool, which gives each its verdict, and transactions this host's
 /// players submit are gossiped to the others.
@@ -181,22 +187,48 @@ async fn relay(
     blobs: Arc<BlobStore>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), HostError> {
-    let (peers, mut inbound) = peers::start(key, &chain, config, Some(blobs)).await?;
+    let (peers, mut inbound) = match peers::start(key, &chain, config, Some(blobs)).await {
+        Ok(started) => started,
+        Err(err) => {
+            error!(%err, "the peer network could not start; transactions will not spread");
+            return Err(err);
+        }
+    };
     info!(peer = %peers.id(), addresses = ?peers.addresses(), "peer network up");
     let mut accepted = handle.accepted();
+    // Transactions no peer listened for yet (the network still forming),
+    // tried again every second while they may still be pending.
+    let mut unsent: std::collections::VecDeque<(SignedTransaction, Instant)> =
+        std::collections::VecDeque::new();
+    let mut retry = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
+            _ = retry.tick(), if !unsent.is_empty() => {
+                for _ in 0..unsent.len() {
+                    let Some((tx, since)) = unsent.pop_front() else { break };
+                    if since.elapsed() > UNSENT_FOR {
+                        continue;
+                    }
+                    if !matches!(peers.publish(&tx).await, Ok(true)) {
+                        unsent.push_back((tx, since));
+                    }
+                }
+            }
             gossiped = inbound.recv() => {
                 let Some(gossiped) = gossiped else { return Ok(()) };
                 let added = handle.submit_gossiped(gossiped.tx.clone()).await;
                 gossiped.judge(Verdict::of(&added));
             }
             tx = accepted.recv() => match tx {
-                Ok(tx) => {
-                    if let Err(err) = peers.publish(&tx).await {
-                        debug!(%err, "a transaction could not be gossiped");
+                Ok(tx) => match peers.publish(&tx).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        if unsent.len() < MAX_UNSENT {
+                            unsent.push_back((tx, Instant::now()));
+                        }
                     }
-                }
+                    Err(err) => debug!(%err, "a transaction could not be gossiped"),
+                },
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     warn!(missed, "the peer network fell behind; some transactions were not gossiped");
                 }

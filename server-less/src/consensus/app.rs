@@ -28,7 +28,8 @@ use malachitebft_app_channel::{
     SyncContext, WalContext,
 };
 use malachitebft_core_types::{
-    CommitCertificate, ExtendedCommitCertificate, LinearTimeouts, Round, Validity, VoteExtensions,
+    CommitCertificate, ExtendedCommitCertificate, Height as _, LinearTimeouts, Round,
+    Validator as _, Validity, VoteExtensions,
 };
 use malachitebft_signing::Signer;
 use malachitebft_signing_ed25519::{PublicKey, Signature};
@@ -44,6 +45,10 @@ use crate::node::HostHandle;
 
 /// Proposal streams being reassembled at once; more are dropped.
 const MAX_STREAMS: usize = 64;
+/// Proposal streams one peer may have open at once.
+const MAX_STREAMS_PER_PEER: usize = 4;
+/// Blocks kept for the next height, and proposals kept for this one.
+const MAX_KEPT: usize = 32;
 /// How far ahead of this host's clock a block's time may be.
 const MAX_CLOCK_AHEAD_SECS: u64 = 30;
 /// Least time between the last block and a proposal.
@@ -186,6 +191,7 @@ async fn run(
         waiting: Vec::new(),
         streams: HashMap::new(),
         last_block: tokio::time::Instant::now(),
+        validators: None,
     };
     let result = loop {
         tokio::select! {
@@ -239,6 +245,8 @@ struct App {
     streams: HashMap<(PeerId, StreamId), Stream>,
     /// When this host last committed a block.
     last_block: tokio::time::Instant,
+    /// The validators of the current height.
+    validators: Option<ValidatorSet>,
 }
 
 impl App {
@@ -361,14 +369,16 @@ impl App {
     }
 
     /// The validators and timeouts of the next height.
-    async fn params(&self) -> Result<HeightParams<Plaza>, HostError> {
+    async fn params(&mut self) -> Result<HeightParams<Plaza>, HostError> {
         let validators = ValidatorSet::new(&self.host.validators().await?)?;
+        self.validators = Some(validators.clone());
         Ok(HeightParams::new(validators, self.timeouts, None))
     }
 
     /// This host's value for `height` and `round`: the block it proposed
-    /// before in this round if any (a restarted validator proposes the
-    /// same block again), else a new one from its mempool.
+    /// before in this round if any, else a new one from its mempool. The
+    /// proposals are kept in memory only: a validator restarted within a
+    /// height relies on the engine's write-ahead log, not on this.
     async fn propose(
         &mut self,
         height: ChainHeight,
@@ -498,9 +508,16 @@ impl App {
         part: StreamMessage<ProposalPart>,
     ) -> Option<ProposedValue<Plaza>> {
         let key = (from, part.stream_id.clone());
-        if !self.streams.contains_key(&key) && self.streams.len() >= MAX_STREAMS {
-            warn!(%from, "too many proposal streams at once; one dropped");
-            return None;
+        if !self.streams.contains_key(&key) {
+            let open = self
+                .streams
+                .keys()
+                .filter(|(peer, _)| *peer == from)
+                .count();
+            if self.streams.len() >= MAX_STREAMS || open >= MAX_STREAMS_PER_PEER {
+                debug!(%from, "too many proposal streams at once; one dropped");
+                return None;
+            }
         }
         let stream = self.streams.entry(key.clone()).or_default();
         match part.content {
@@ -510,7 +527,21 @@ impl App {
                 round,
                 pol_round,
                 proposer,
-            }) => stream.init = Some((height, round, pol_round, proposer)),
+            }) => {
+                // Only the round's own proposer, for this height or the
+                // next, is listened to.
+                let expected = self
+                    .validators
+                    .as_ref()
+                    .map(|set| set.proposer(height, round).address() == &proposer)
+                    .unwrap_or(false);
+                if !expected || height < self.height || height > self.height.increment() {
+                    debug!(%from, %proposer, %height, %round, "a proposal from someone not proposing then");
+                    self.streams.remove(&key);
+                    return None;
+                }
+                stream.init = Some((height, round, pol_round, proposer));
+            }
             StreamContent::Data(ProposalPart::Data(bytes)) => {
                 stream.bytes += bytes.len();
                 if stream.bytes > MAX_BLOCK_BYTES {
@@ -528,7 +559,13 @@ impl App {
             return None;
         };
         // Init is 0, data 1..end-1, the signature end-1, the end itself end.
-        if end < 2 || stream.data.len() as u64 != end - 2 {
+        if end < 2 || stream.data.len() as u64 > end - 2 {
+            // An end that its parts contradict: the stream can never be
+            // whole.
+            self.streams.remove(&key);
+            return None;
+        }
+        if stream.data.len() as u64 != end - 2 {
             return None;
         }
         let stream = self.streams.remove(&key)?;
@@ -563,13 +600,15 @@ impl App {
             validity: Validity::Invalid,
         };
         if height > self.height {
-            self.waiting.push(Waiting {
-                value: proposed,
-                block,
-            });
+            if self.waiting.len() < MAX_KEPT {
+                self.waiting.push(Waiting {
+                    value: proposed,
+                    block,
+                });
+            }
             return None;
         }
-        if height < self.height {
+        if height < self.height || self.proposed.len() >= MAX_KEPT {
             return None;
         }
         proposed.validity = self.validity(&block).await;
@@ -632,7 +671,9 @@ impl App {
         );
         self.blocks.clear();
         self.proposed.clear();
-        self.streams.clear();
+        // Streams of the next height may already be on their way.
+        self.streams
+            .retain(|_, stream| stream.init.is_some_and(|(at, ..)| at > height));
         let next = ChainHeight(committed + 1);
         self.height = next;
         self.last_block = tokio::time::Instant::now();

@@ -36,6 +36,10 @@ const MAX_ID_BYTES: usize = 128;
 pub const MAX_PART_BYTES: usize = 256 * 1024;
 /// Most decided values in one sync response.
 const MAX_SYNCED_VALUES: usize = 64;
+/// Highest round read.
+const MAX_ROUND: i64 = 1 << 24;
+/// Fewest bytes one signature entry of a certificate takes.
+const SIGNATURE_ENTRY_BYTES: usize = 96;
 
 /// Writes and reads every consensus message Plaza sends or logs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -263,9 +267,17 @@ impl<'a> Reader<'a> {
         Ok(ChainHeight(self.u64()?))
     }
 
+    /// Room to reserve for `count` signature entries: no more than the
+    /// bytes left could hold, so a short message cannot make a large
+    /// allocation.
+    fn room(&self, count: usize) -> usize {
+        count.min(self.bytes.len() / SIGNATURE_ENTRY_BYTES)
+    }
+
     fn round(&mut self) -> Result<Round, HostError> {
         let round = i64::from_be_bytes(self.array()?);
-        if round < -1 || round > i64::from(u32::MAX) {
+        // Rounds past this never happen: a round lasts seconds.
+        if !(-1..=MAX_ROUND).contains(&round) {
             return Err(bad(self.what, format!("round {round}")));
         }
         Ok(Round::from(round))
@@ -356,7 +368,7 @@ impl<'a> Reader<'a> {
     fn polka(&mut self) -> Result<PolkaCertificate<Plaza>, HostError> {
         let (height, round, value_id) = (self.height()?, self.round()?, self.hash()?);
         let count = self.count(MAX_SIGNATURES, "signatures")?;
-        let mut polka_signatures = Vec::with_capacity(count);
+        let mut polka_signatures = Vec::with_capacity(self.room(count));
         for _ in 0..count {
             polka_signatures.push(PolkaSignature::new(self.address()?, self.signature()?));
         }
@@ -376,7 +388,7 @@ impl<'a> Reader<'a> {
             other => return Err(bad(self.what, format!("round certificate kind {other}"))),
         };
         let count = self.count(MAX_SIGNATURES, "signatures")?;
-        let mut round_signatures = Vec::with_capacity(count);
+        let mut round_signatures = Vec::with_capacity(self.room(count));
         for _ in 0..count {
             round_signatures.push(RoundSignature::new(
                 self.vote_type()?,
@@ -396,7 +408,7 @@ impl<'a> Reader<'a> {
     fn commit(&mut self) -> Result<ExtendedCommitCertificate<Plaza>, HostError> {
         let (height, round, value_id) = (self.height()?, self.round()?, self.hash()?);
         let count = self.count(MAX_SIGNATURES, "signatures")?;
-        let mut commit_signatures = Vec::with_capacity(count);
+        let mut commit_signatures = Vec::with_capacity(self.room(count));
         for _ in 0..count {
             let (address, signature) = (self.address()?, self.signature()?);
             let extension = if self.flag()? {
