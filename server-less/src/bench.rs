@@ -541,8 +541,10 @@ impl NetworkReport {
 }
 
 /// The first of 50 loopback ports, TCP and UDP, that are free now, below
-/// the range handed out for outgoing connections.
-fn free_port_block() -> Result<u16, HostError> {
+/// the range the system hands out for outgoing connections (so that hosts
+/// started one after another cannot take a later host's ports with their
+/// own connections): the `--base-port` of a local testnet.
+pub fn free_port_block() -> Result<u16, HostError> {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.subsec_nanos());

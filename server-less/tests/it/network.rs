@@ -11,25 +11,6 @@ use server_less::protocol::TxState;
 
 use crate::cli::{plaza_host, start};
 
-/// The first of 50 ports that are free now, below the range the system
-/// hands out for outgoing connections (so that the hosts' own connections
-/// cannot take them before the later hosts bind them).
-fn free_ports() -> u16 {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    (0..200u32)
-        .map(|attempt| 20_000 + ((seed / 7 + attempt * 577) % 1_200) as u16 * 10)
-        .find(|base| {
-            (0..50).all(|offset| {
-                std::net::TcpListener::bind(("127.0.0.1", base + offset)).is_ok()
-                    && std::net::UdpSocket::bind(("127.0.0.1", base + offset)).is_ok()
-            })
-        })
-        .expect("50 free ports below 32000")
-}
-
 /// The host processes, killed when the test ends, however it ends.
 struct Hosts(Vec<std::process::Child>);
 
@@ -46,7 +27,7 @@ impl Drop for Hosts {
 fn four_validator_processes_finalise_what_a_follower_gossips_and_a_killed_one_catches_up() {
     let wait = Duration::from_secs(30);
     let dir = tempfile::tempdir().unwrap();
-    let base = free_ports();
+    let base = server_less::bench::free_port_block().unwrap();
     let made = plaza_host(&dir.path().join("unused"))
         .args(["testnet", "--hosts", "4", "--followers", "1"])
         .args(["--chain-id", "plaza-four"])
