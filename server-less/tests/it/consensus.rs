@@ -280,3 +280,31 @@ async fn a_host_that_is_not_a_validator_joins_late_and_syncs_the_whole_chain() {
     assert_eq!(net.balance_of_bo(4).await, expected);
     net.stop_all().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_of_four_finalise_nothing_and_all_four_agree_on_one_chain_when_back() {
+    let mut net = Testnet::new(4, 0);
+    for index in 0..4 {
+        net.start(index);
+    }
+    let first = net.pay(0, 10).await;
+    net.same_chain(1, first).await;
+    // Half the power is not more than two thirds: with two validators
+    // gone, the other two decide nothing.
+    net.stop(2).await;
+    net.stop(3).await;
+    // A block already decided may still land; after that, nothing.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stalled = net.handle(0).status().await.unwrap().height;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(net.handle(0).status().await.unwrap().height, stalled);
+    assert_eq!(net.handle(1).status().await.unwrap().height, stalled);
+    net.start(2);
+    net.start(3);
+    let later = net.pay(1, 20).await;
+    assert!(later > stalled);
+    for index in 0..4 {
+        net.same_chain(index, later).await;
+    }
+    net.stop_all().await;
+}
