@@ -18,6 +18,14 @@ use crate::home::{self, DEMO_ACCOUNTS, Home, Signer};
 use crate::host::Host;
 use crate::node::HostHandle;
 
+/// The `p`th fraction of `sorted` (zero when it is empty).
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
 /// How the finality benchmark runs.
 #[derive(Clone, Copy, Debug)]
 pub struct FinalityOptions {
@@ -41,11 +49,7 @@ pub struct FinalityReport {
 impl FinalityReport {
     /// The `p`th fraction of the submit-to-final times.
     pub fn percentile(&self, p: f64) -> Duration {
-        if self.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let at = ((self.latencies.len() - 1) as f64 * p).round() as usize;
-        self.latencies[at]
+        percentile(&self.latencies, p)
     }
 }
 
@@ -331,10 +335,7 @@ pub struct WorldReport {
 impl WorldReport {
     /// The `p`th fraction of the tick times.
     pub fn tick(&self, p: f64) -> Duration {
-        if self.ticks.is_empty() {
-            return Duration::ZERO;
-        }
-        self.ticks[((self.ticks.len() - 1) as f64 * p).round() as usize]
+        percentile(&self.ticks, p)
     }
 
     /// The mean of the per-client send rates, bytes per second.
@@ -527,11 +528,7 @@ pub struct NetworkReport {
 impl NetworkReport {
     /// The `p`th fraction of the submit-to-final times.
     pub fn percentile(&self, p: f64) -> Duration {
-        if self.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let at = ((self.latencies.len() - 1) as f64 * p).round() as usize;
-        self.latencies[at]
+        percentile(&self.latencies, p)
     }
 
     /// Transactions finalised per second of the run.

@@ -156,6 +156,20 @@ enum Command {
     Shutdown,
 }
 
+/// Sends the command `command` makes with a reply channel to a task's
+/// queue and waits for the reply; `Stopped` when the task has ended.
+pub(crate) async fn ask<C, T>(
+    commands: &mpsc::Sender<C>,
+    command: impl FnOnce(oneshot::Sender<T>) -> C,
+) -> Result<T, HostError> {
+    let (reply, answer) = oneshot::channel();
+    commands
+        .send(command(reply))
+        .await
+        .map_err(|_| HostError::Stopped)?;
+    answer.await.map_err(|_| HostError::Stopped)
+}
+
 /// A cloneable handle to the ledger thread.
 #[derive(Clone)]
 pub struct HostHandle {
@@ -171,12 +185,7 @@ impl HostHandle {
         &self,
         command: impl FnOnce(oneshot::Sender<T>) -> Command,
     ) -> Result<T, HostError> {
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(command(reply))
-            .await
-            .map_err(|_| HostError::Stopped)?;
-        answer.await.map_err(|_| HostError::Stopped)
+        ask(&self.commands, command).await
     }
 
     /// Checks `tx` and queues it for a block; the reason if it is refused.

@@ -303,6 +303,25 @@ pub struct Vote {
     pub extension: Option<SignedExtension<Plaza>>,
 }
 
+impl Vote {
+    fn new(
+        kind: VoteType,
+        height: ChainHeight,
+        round: Round,
+        value: NilOrVal<BlockHash>,
+        validator: ValidatorAddress,
+    ) -> Self {
+        Vote {
+            kind,
+            height,
+            round,
+            value,
+            validator,
+            extension: None,
+        }
+    }
+}
+
 // Two votes are the same vote whatever their extension: the engine
 // compares votes it derives again after a restart with those it logged.
 impl PartialEq for Vote {
@@ -408,14 +427,7 @@ impl core::Context for Plaza {
         value_id: NilOrVal<BlockHash>,
         address: ValidatorAddress,
     ) -> Vote {
-        Vote {
-            kind: VoteType::Prevote,
-            height,
-            round,
-            value: value_id,
-            validator: address,
-            extension: None,
-        }
+        Vote::new(VoteType::Prevote, height, round, value_id, address)
     }
 
     fn new_precommit(
@@ -425,14 +437,7 @@ impl core::Context for Plaza {
         value_id: NilOrVal<BlockHash>,
         address: ValidatorAddress,
     ) -> Vote {
-        Vote {
-            kind: VoteType::Precommit,
-            height,
-            round,
-            value: value_id,
-            validator: address,
-            extension: None,
-        }
+        Vote::new(VoteType::Precommit, height, round, value_id, address)
     }
 }
 

@@ -890,12 +890,7 @@ impl PeerHandle {
     }
 
     async fn ask<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, HostError> {
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(command(reply))
-            .await
-            .map_err(|_| HostError::Stopped)?;
-        answer.await.map_err(|_| HostError::Stopped)
+        crate::node::ask(&self.commands, command).await
     }
 
     /// Gossips a transaction this host accepted. False when no peer
