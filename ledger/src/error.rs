@@ -123,6 +123,25 @@ pub enum LedgerError {
         /// Its balance.
         available: Amount,
     },
+    /// An unstake of more than the validator has bonded.
+    #[error("{validator} has {bonded} staked (after the changes not yet in force) and cannot unstake {asked}")]
+    NotEnoughStake {
+        /// The validator.
+        validator: Address,
+        /// Its bond once every change already made is in force.
+        bonded: Amount,
+        /// The unstake asked for.
+        asked: Amount,
+    },
+    /// An unstake that would leave the network without validators.
+    #[error("{0} is the last validator and cannot unstake everything")]
+    LastValidator(Address),
+    /// A stake that would make the validator set larger than allowed.
+    #[error("the network has {max} validators already; {0} cannot join", max = crate::execute::MAX_VALIDATORS)]
+    TooManyValidators(Address),
+    /// Too many validator changes waiting to take effect.
+    #[error("{max} validator changes are waiting to take effect; stake or unstake again in a few blocks", max = crate::execute::MAX_VALIDATOR_CHANGES)]
+    ValidatorChangesFull,
     /// A payment or price of zero.
     #[error("{what} must be more than zero")]
     ZeroAmount {

@@ -8,7 +8,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use crate::block::Block;
 use crate::codec::{self, GENESIS_DOMAIN, tagged_hash};
 use crate::error::LedgerError;
-use crate::execute::BlockEffects;
+use crate::execute::{BlockEffects, MAX_VALIDATORS};
 use crate::ids::{Amount, BPS_DENOMINATOR, BlockHash, ChainId, Timestamp};
 use crate::keys::Address;
 use crate::state::{Account, ChainParams, ChainState, Validator};
@@ -21,9 +21,11 @@ pub struct Genesis {
     pub chain_id: ChainId,
     /// Block 0's time.
     pub time: Timestamp,
-    /// Initial balances; their sum is the token supply for ever.
+    /// Initial balances; with the validators' stakes, the token supply
+    /// for ever.
     pub balances: Vec<(Address, Amount)>,
-    /// The first validators.
+    /// The first validators. Each one's power is tokens it has staked,
+    /// which it can unstake like any other stake.
     pub validators: Vec<Validator>,
     /// Network rules.
     pub params: ChainParams,
@@ -70,8 +72,18 @@ impl Genesis {
         let supply = self
             .balances
             .iter()
-            .try_fold(0u64, |sum, (_, amount)| sum.checked_add(*amount))
-            .ok_or_else(|| invalid("the balances add up to more than 2^64 - 1".into()))?;
+            .map(|(_, amount)| *amount)
+            .chain(self.validators.iter().map(|validator| validator.power))
+            .try_fold(0u64, |sum, amount| sum.checked_add(amount))
+            .ok_or_else(|| {
+                invalid("the balances and stakes add up to more than 2^64 - 1".into())
+            })?;
+        if self.validators.len() > MAX_VALIDATORS {
+            return Err(invalid(format!(
+                "{} validators, more than the {MAX_VALIDATORS} allowed",
+                self.validators.len()
+            )));
+        }
         let params = &self.params;
         let shares =
             u64::from(params.network_fee_bps).saturating_add(u64::from(params.max_royalty_bps));
@@ -134,6 +146,8 @@ impl Genesis {
                 next_listing: 0,
                 next_rental: 0,
                 escrow: 0,
+                staked: self.validators.iter().map(|validator| validator.power).sum(),
+                validator_changes: Vec::new(),
                 supply,
                 params: self.params,
             },
@@ -141,6 +155,7 @@ impl Genesis {
             assets: Vec::new(),
             listings: Vec::new(),
             rentals: Vec::new(),
+            validators: self.validators.clone(),
             due_added: Vec::new(),
             due_removed: Vec::new(),
             results: Vec::new(),
@@ -166,7 +181,8 @@ mod tests {
         let chain = ChainId::new("plaza-test").unwrap();
         let alice = Keypair::from_seed([1; 32]).address();
         let ok = Genesis::new(chain.clone(), vec![(alice, 10)], vec![validator(9)]);
-        assert_eq!(ok.validate().unwrap(), 10);
+        // The supply is the balances and the validators' stakes.
+        assert_eq!(ok.validate().unwrap(), 11);
         assert_eq!(ok.block().header.height, 0);
         assert_eq!(ok.block().header.parent, ok.hash());
 

@@ -73,7 +73,7 @@ impl Ledger {
             None => {}
         }
         let effects = genesis.effects()?;
-        store.commit(&block, &effects, &genesis.validators, None)?;
+        store.commit(&block, &effects, None)?;
         info!(chain = %genesis.chain_id, path = %path.display(), "ledger created");
         Self::from_store(store)
     }
@@ -180,7 +180,7 @@ impl Ledger {
     ) -> Result<CommittedBlock, LedgerError> {
         let effects = execute::apply_block(&self.store, &self.chain, &verified)?;
         let block = verified.into_block();
-        let state_root = self.store.commit(&block, &effects, &[], certificate)?;
+        let state_root = self.store.commit(&block, &effects, certificate)?;
         let hash = block.hash();
         let time = block.header.time;
         debug!(
@@ -344,6 +344,10 @@ impl StateReader for Ledger {
 
     fn validator(&self, address: &Address) -> Result<Option<Validator>, LedgerError> {
         self.store.validator(address)
+    }
+
+    fn validators(&self) -> Result<Vec<Validator>, LedgerError> {
+        self.store.validators()
     }
 
     fn rentals_due(&self, time: Timestamp) -> Result<Vec<(Timestamp, RentalId)>, LedgerError> {

@@ -31,7 +31,8 @@ pub use crate::block::{Block, BlockHeader, MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
 pub use crate::codec::{decode, encode};
 pub use crate::error::LedgerError;
 pub use crate::execute::{
-    BlockEffects, StateReader, StoredTxResult, TxResult, apply_block, check_transaction,
+    BlockEffects, MAX_VALIDATOR_CHANGES, MAX_VALIDATORS, StateReader, StoredTxResult, TxResult,
+    VALIDATOR_CHANGE_DELAY, apply_block, check_transaction,
 };
 pub use crate::genesis::Genesis;
 pub use crate::ids::{
@@ -48,7 +49,7 @@ pub use crate::rules::{
 pub use crate::settle::{Settlement, Split, periods_used, rent_paid_and_refund};
 pub use crate::state::{
     Account, ActiveRental, Asset, ChainParams, ChainState, Listing, ListingStatus, ListingTerms,
-    RentTerms, Rental, RentalStatus, StateKey, Validator,
+    RentTerms, Rental, RentalStatus, StateKey, Validator, ValidatorChange,
 };
 pub use crate::store::{Store, StoredBlock, TxLocation};
 pub use crate::tx::{

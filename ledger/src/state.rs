@@ -275,6 +275,22 @@ pub struct Validator {
     pub power: u64,
 }
 
+/// A change of a validator's power, made by a stake or unstake in one
+/// block and in force from a later height, so that every host knows the
+/// validators of a height before it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ValidatorChange {
+    /// The validator.
+    pub validator: Address,
+    /// Its power from height `from` on; 0 takes it out of the set.
+    pub power: u64,
+    /// Unstaked tokens returned to its account when the change takes
+    /// effect.
+    pub release: Amount,
+    /// The first height whose validators include the change.
+    pub from: Height,
+}
+
 /// Network-wide rules, fixed at genesis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct ChainParams {
@@ -314,7 +330,12 @@ pub struct ChainState {
     pub next_rental: u64,
     /// Tokens held in escrow by active rentals.
     pub escrow: Amount,
-    /// All tokens in existence: balances plus escrow. Never changes.
+    /// Tokens bonded by validators (a validator's power is its bond), and
+    /// unstaked tokens not yet returned.
+    pub staked: Amount,
+    /// Validator changes not in force yet, oldest first.
+    pub validator_changes: Vec<ValidatorChange>,
+    /// All tokens in existence: balances, escrow and stake. Never changes.
     pub supply: Amount,
     /// Network rules.
     pub params: ChainParams,

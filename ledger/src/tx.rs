@@ -85,6 +85,25 @@ pub enum Operation {
     /// Swap assets and tokens between two parties, all legs or none.
     /// Boxed: it is far larger than every other operation.
     Trade(Box<Trade>),
+    /// Bond tokens as validator stake: the signer's voting power grows by
+    /// `amount` from [`VALIDATOR_CHANGE_DELAY`] blocks on, and it becomes a
+    /// validator if it was not one.
+    ///
+    /// [`VALIDATOR_CHANGE_DELAY`]: crate::VALIDATOR_CHANGE_DELAY
+    Stake {
+        /// Tokens bonded.
+        amount: Amount,
+    },
+    /// Take bonded tokens back: the signer's voting power shrinks by
+    /// `amount` from [`VALIDATOR_CHANGE_DELAY`] blocks on, when the tokens
+    /// return to its balance; with no power left it stops being a
+    /// validator.
+    ///
+    /// [`VALIDATOR_CHANGE_DELAY`]: crate::VALIDATOR_CHANGE_DELAY
+    Unstake {
+        /// Tokens unbonded.
+        amount: Amount,
+    },
 }
 
 impl Operation {
@@ -101,6 +120,8 @@ impl Operation {
             Operation::Buy { .. } => "buy",
             Operation::ReturnRental { .. } => "return rental",
             Operation::Trade(_) => "trade",
+            Operation::Stake { .. } => "stake",
+            Operation::Unstake { .. } => "unstake",
         }
     }
 }

@@ -22,6 +22,8 @@ use crate::error::HostError;
 pub const DEMO_ACCOUNTS: [&str; 4] = ["ada", "bo", "cy", "dee"];
 /// Each demo account's starting balance.
 pub const DEMO_BALANCE: Amount = 1_000_000;
+/// Tokens each genesis validator has staked: its voting power.
+pub const GENESIS_STAKE: Amount = 100_000;
 /// The creators of the sample pack, in turn.
 const CREATORS: [&str; 2] = ["ada", "bo"];
 /// Royalty on every sample asset: 5 %.
@@ -237,7 +239,8 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), HostError> {
 }
 
 /// Makes a new network in `home` as [`init`] does, with `validators` as
-/// its genesis validators (power 1 each); the first is this host's key.
+/// its genesis validators (each with [`GENESIS_STAKE`] staked); the first
+/// is this host's key.
 pub fn init_network(
     home: &Home,
     chain_id: Option<&str>,
@@ -284,7 +287,7 @@ pub fn init_network(
             .iter()
             .map(|key| Validator {
                 address: key.address(),
-                power: 1,
+                power: GENESIS_STAKE,
             })
             .collect(),
     );

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use assets::BlobStore;
+use assets::{BlobStore, ContentId, Manifest};
 use std::time::Duration;
 
 use ledger::{ChainId, SignedTransaction};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
@@ -18,7 +18,7 @@ use crate::engine::{Engine, Solo};
 use crate::error::HostError;
 use crate::home::Home;
 use crate::node::{self, HostHandle};
-use crate::peers::{self, PeerConfig, PeerLimits, Verdict};
+use crate::peers::{self, PeerConfig, PeerHandle, PeerLimits, Verdict};
 
 /// A host that is running.
 pub struct Host {
@@ -176,9 +176,19 @@ const MAX_UNSENT: usize = 1024;
 /// How long such a transaction is tried.
 const UNSENT_FOR: Duration = Duration::from_secs(60);
 
+/// Assets whose files wait to be fetched from other hosts; more are
+/// dropped (and fetched when a player asks for them).
+const WANTED_FILES: usize = 256;
+/// Files this host announces to the network when it starts, at most.
+const ANNOUNCED_AT_START: usize = 4_096;
+/// Tries to find a new asset's files at other hosts before giving up.
+const FETCH_TRIES: u32 = 5;
+
 /// Runs the host's peer network: transactions other hosts gossip go to the
 /// mempool, which gives each its verdict, and transactions this host's
-/// players submit are gossiped to the others.
+/// players submit are gossiped to the others. Every asset minted in a
+/// block has its files fetched from a host that has them, unless this
+/// host has them already, and this host then offers them too.
 async fn relay(
     handle: HostHandle,
     key: libp2p::identity::Keypair,
@@ -187,7 +197,7 @@ async fn relay(
     blobs: Arc<BlobStore>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), HostError> {
-    let (peers, mut inbound) = match peers::start(key, &chain, config, Some(blobs)).await {
+    let (peers, mut inbound) = match peers::start(key, &chain, config, Some(blobs.clone())).await {
         Ok(started) => started,
         Err(err) => {
             error!(%err, "the peer network could not start; transactions will not spread");
@@ -195,6 +205,9 @@ async fn relay(
         }
     };
     info!(peer = %peers.id(), addresses = ?peers.addresses(), "peer network up");
+    let (want, wanted) = mpsc::channel(WANTED_FILES);
+    let _files = AbortOnDrop(tokio::spawn(share_files(peers.clone(), blobs, wanted)));
+    let mut blocks = handle.subscribe();
     let mut accepted = handle.accepted();
     // Transactions no peer listened for yet (the network still forming),
     // tried again every second while they may still be pending.
@@ -214,6 +227,24 @@ async fn relay(
                     }
                 }
             }
+            event = blocks.recv() => match event {
+                Ok(event) => {
+                    let minted = event
+                        .block
+                        .assets
+                        .iter()
+                        .filter(|asset| asset.minted_at == event.block.height);
+                    for asset in minted {
+                        if want.try_send(asset.id.0).is_err() {
+                            debug!(asset = %asset.id, "too many files waiting; this one is fetched when asked for");
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    warn!(missed, "the peer network fell behind the blocks; some assets' files were not fetched");
+                }
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            },
             gossiped = inbound.recv() => {
                 let Some(gossiped) = gossiped else { return Ok(()) };
                 let added = handle.submit_gossiped(gossiped.tx.clone()).await;
@@ -237,4 +268,73 @@ async fn relay(
             _ = stop.changed() => return Ok(()),
         }
     }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Offers the files this host holds to the network, then fetches each
+/// asset's files as `wanted` names it, in turn.
+async fn share_files(
+    peers: PeerHandle,
+    blobs: Arc<BlobStore>,
+    mut wanted: mpsc::Receiver<ContentId>,
+) {
+    let store = blobs.clone();
+    match tokio::task::spawn_blocking(move || store.ids()).await {
+        Ok(Ok(ids)) => {
+            for id in ids.into_iter().take(ANNOUNCED_AT_START) {
+                if let Err(err) = peers.provide(id).await {
+                    debug!(%id, %err, "a file could not be announced");
+                }
+            }
+        }
+        Ok(Err(err)) => warn!(%err, "the file store could not be listed; its files are not announced"),
+        Err(_) => return,
+    }
+    while let Some(manifest) = wanted.recv().await {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match share_asset(&peers, &blobs, manifest).await {
+                Ok(()) => break,
+                // The host that minted it may not have announced it yet.
+                Err(err) if tries < FETCH_TRIES => {
+                    debug!(%manifest, %err, tries, "an asset's files are not to be had yet");
+                    tokio::time::sleep(Duration::from_secs(1 << tries)).await;
+                }
+                Err(err) => {
+                    warn!(%manifest, %err, "an asset's files could not be fetched from other hosts");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Fetches an asset's manifest, then the model and preview it names,
+/// each checked piece by piece, and offers all three.
+async fn share_asset(
+    peers: &PeerHandle,
+    blobs: &Arc<BlobStore>,
+    manifest: ContentId,
+) -> Result<(), HostError> {
+    peers.fetch(manifest).await?;
+    peers.provide(manifest).await?;
+    let store = blobs.clone();
+    let bytes = tokio::task::spawn_blocking(move || store.get(&manifest))
+        .await
+        .map_err(|_| HostError::Stopped)??;
+    let read = Manifest::from_json(&bytes)?;
+    for file in [read.model, read.preview] {
+        peers.fetch(file).await?;
+        peers.provide(file).await?;
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 //! [`HostHandle`]: commands with replies over a bounded channel, and
 //! committed blocks broadcast to whoever listens.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -30,6 +30,8 @@ const COMMAND_QUEUE: usize = 1_024;
 const EVENT_QUEUE: usize = 256;
 /// Accepted transactions waiting to be gossiped.
 const ACCEPTED_QUEUE: usize = 4096;
+/// Reports of misbehaving validators kept, the newest.
+const MISBEHAVIOUR_KEPT: usize = 64;
 
 /// How the ledger thread is set up.
 #[derive(Clone, Copy, Debug)]
@@ -108,6 +110,20 @@ pub struct NodeStatus {
     pub listings: usize,
 }
 
+/// A validator found signing two different proposals or votes for one
+/// height and round (equivocation), as consensus reported it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Misbehaviour {
+    /// The height decided when it was found.
+    pub height: Height,
+    /// The validator.
+    pub validator: Address,
+    /// Pairs of conflicting proposals it signed.
+    pub conflicting_proposals: usize,
+    /// Pairs of conflicting votes it signed.
+    pub conflicting_votes: usize,
+}
+
 /// What an account holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Inventory {
@@ -178,6 +194,7 @@ pub struct HostHandle {
     accepted: broadcast::Sender<SignedTransaction>,
     work: watch::Receiver<Work>,
     now: Arc<dyn crate::clock::Clock>,
+    misbehaviour: Arc<std::sync::Mutex<VecDeque<Misbehaviour>>>,
 }
 
 impl HostHandle {
@@ -311,6 +328,30 @@ impl HostHandle {
     ) -> Result<Height, HostError> {
         self.ask(|reply| Command::Commit(Box::new(block), Some(certificate), reply))
             .await?
+    }
+
+    /// Records that consensus found a validator equivocating; the newest
+    /// [`MISBEHAVIOUR_KEPT`] reports are kept.
+    pub(crate) fn report_misbehaviour(&self, report: Misbehaviour) {
+        let mut kept = self
+            .misbehaviour
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.len() == MISBEHAVIOUR_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back(report);
+    }
+
+    /// Validators consensus found signing conflicting proposals or votes
+    /// since the host started, oldest first.
+    pub fn misbehaviour(&self) -> Vec<Misbehaviour> {
+        self.misbehaviour
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .copied()
+            .collect()
     }
 
     /// The certificate committed with the block at `height`, if any.
@@ -475,6 +516,7 @@ pub(crate) fn start(
             accepted,
             work: work_rx,
             now: clock,
+            misbehaviour: Arc::default(),
         },
         thread,
     ))

@@ -11,7 +11,7 @@ pub(crate) mod overlay;
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::error::LedgerError;
-use crate::ids::{AssetId, ListingId, RentalId, Timestamp, TxId};
+use crate::ids::{AssetId, Height, ListingId, RentalId, Timestamp, TxId};
 use crate::keys::Address;
 use crate::settle::{self, Settlement};
 use crate::state::{Account, Asset, ChainState, Listing, Rental, RentalStatus, Validator};
@@ -19,6 +19,16 @@ use crate::tx::Transaction;
 use crate::verify::VerifiedBlock;
 
 use overlay::{Counters, Overlay};
+
+/// Blocks between a stake or unstake and the first height whose
+/// validators include it. A change made in block `h` is in force from
+/// height `h + 2`: the state after block `h + 1`, which every host has
+/// before height `h + 2` starts, already names the new validators.
+pub const VALIDATOR_CHANGE_DELAY: Height = 2;
+/// Most validators a network may have.
+pub const MAX_VALIDATORS: usize = 100;
+/// Most validator changes waiting to take effect at once.
+pub const MAX_VALIDATOR_CHANGES: usize = 64;
 
 /// Read access to committed state, as the state transition needs it.
 pub trait StateReader: Sync {
@@ -30,8 +40,10 @@ pub trait StateReader: Sync {
     fn listing(&self, id: ListingId) -> Result<Option<Listing>, LedgerError>;
     /// A rental.
     fn rental(&self, id: RentalId) -> Result<Option<Rental>, LedgerError>;
-    /// A validator.
+    /// A validator: an address with voting power.
     fn validator(&self, address: &Address) -> Result<Option<Validator>, LedgerError>;
+    /// Every validator, by address.
+    fn validators(&self) -> Result<Vec<Validator>, LedgerError>;
     /// Active rentals whose end is at or before `time`, by end then id.
     fn rentals_due(&self, time: Timestamp) -> Result<Vec<(Timestamp, RentalId)>, LedgerError>;
 }
@@ -76,6 +88,9 @@ pub struct BlockEffects {
     pub listings: Vec<(ListingId, Listing)>,
     /// Changed rentals, by id.
     pub rentals: Vec<(RentalId, Rental)>,
+    /// Validators whose power changed (0: no longer validators), by
+    /// address.
+    pub validators: Vec<Validator>,
     /// Rentals that became active: their (end, id).
     pub due_added: Vec<(Timestamp, RentalId)>,
     /// Rentals that stopped being active: their (end, id).
@@ -133,8 +148,9 @@ pub fn apply_block<R: StateReader>(
         return Err(LedgerError::UnknownProposer(header.proposer));
     }
 
-    let mut overlay = Overlay::new(state, counters(chain));
+    let mut overlay = Overlay::new(state, counters(chain), chain.validator_changes.clone());
     let mut settlements = settle_due(&mut overlay, chain, header.time, header.proposer)?;
+    change_validators(&mut overlay, header.height)?;
 
     let context = ops::Context {
         chain_id: &chain.chain_id,
@@ -182,6 +198,8 @@ pub fn apply_block<R: StateReader>(
         next_listing: changes.counters.next_listing,
         next_rental: changes.counters.next_rental,
         escrow: changes.counters.escrow,
+        staked: changes.counters.staked,
+        validator_changes: changes.validator_changes,
         supply: chain.supply,
         params: chain.params,
     };
@@ -191,6 +209,7 @@ pub fn apply_block<R: StateReader>(
         assets: changes.assets,
         listings: changes.listings,
         rentals: changes.rentals,
+        validators: changes.validators,
         due_added,
         due_removed,
         results,
@@ -203,7 +222,40 @@ fn counters(chain: &ChainState) -> Counters {
         next_listing: chain.next_listing,
         next_rental: chain.next_rental,
         escrow: chain.escrow,
+        staked: chain.staked,
     }
+}
+
+/// Puts in force, in block `height` before its transactions, the
+/// validator changes whose first height is the next: their new power, and
+/// the unstaked tokens back to their owners. Changes the block itself
+/// makes are in force two heights on, never in the block that makes them.
+fn change_validators<R: StateReader>(
+    overlay: &mut Overlay<'_, R>,
+    height: Height,
+) -> Result<(), LedgerError> {
+    let next = height
+        .checked_add(1)
+        .ok_or(LedgerError::Overflow { what: "a height" })?;
+    for change in overlay.take_validator_changes(next) {
+        overlay.set_validator(Validator {
+            address: change.validator,
+            power: change.power,
+        });
+        if change.release > 0 {
+            let mut counters = overlay.counters();
+            counters.staked = counters.staked.checked_sub(change.release).ok_or_else(|| {
+                LedgerError::Corrupt(format!(
+                    "{} unstaked {} but only {} is staked",
+                    change.validator, change.release, counters.staked
+                ))
+            })?;
+            overlay.set_counters(counters);
+            overlay.credit(change.validator, change.release)?;
+        }
+    }
+    overlay.keep();
+    Ok(())
 }
 
 /// Settles the rentals that have run their course by `time`. A block does
@@ -257,8 +309,9 @@ pub fn check_transaction<R: StateReader>(
     // yet, so they are credited to an address nobody holds, which cannot
     // change the outcome of another account's transaction.
     let proposer = Address::from_bytes([0; 32]);
-    let mut overlay = Overlay::new(state, counters(chain));
+    let mut overlay = Overlay::new(state, counters(chain), chain.validator_changes.clone());
     settle_due(&mut overlay, chain, time, proposer)?;
+    change_validators(&mut overlay, chain.height.saturating_add(1))?;
     let context = ops::Context {
         chain_id: &chain.chain_id,
         params: chain.params,

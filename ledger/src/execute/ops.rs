@@ -3,7 +3,7 @@
 //! fails part-way (a trade's later leg, say).
 
 use crate::error::LedgerError;
-use crate::execute::StateReader;
+use crate::execute::{MAX_VALIDATOR_CHANGES, MAX_VALIDATORS, StateReader, VALIDATOR_CHANGE_DELAY};
 use crate::execute::overlay::Overlay;
 use crate::ids::{Amount, AssetId, BasisPoints, ChainId, Height, ListingId, RentalId, Timestamp};
 use crate::keys::Address;
@@ -11,7 +11,7 @@ use crate::rules::{self, RentCosts};
 use crate::settle::{self, Settlement, Split};
 use crate::state::{
     ActiveRental, Asset, ChainParams, Listing, ListingStatus, ListingTerms, RentTerms, Rental,
-    RentalStatus,
+    RentalStatus, ValidatorChange,
 };
 use crate::tx::{MAX_TRADE_ASSETS, Operation, Trade, Transaction};
 
@@ -81,6 +81,8 @@ pub(crate) fn apply_tx<R: StateReader>(
         Operation::Buy { listing } => ops.buy(*listing)?,
         Operation::ReturnRental { rental } => return ops.return_rental(*rental).map(Some),
         Operation::Trade(trade) => ops.trade(trade, tx.nonce)?,
+        Operation::Stake { amount } => ops.stake(*amount)?,
+        Operation::Unstake { amount } => ops.unstake(*amount)?,
     }
     Ok(None)
 }
@@ -216,6 +218,71 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
             });
         }
         self.pay_from(self.signer, to, amount)
+    }
+
+    /// Bonds `amount` of the signer's tokens; its power grows from
+    /// [`VALIDATOR_CHANGE_DELAY`] heights on.
+    fn stake(&mut self, amount: Amount) -> Result<(), LedgerError> {
+        if amount == 0 {
+            return Err(LedgerError::ZeroAmount { what: "a stake" });
+        }
+        let planned = self.overlay.planned_validators()?;
+        let bonded = planned.get(&self.signer).copied().unwrap_or(0);
+        if bonded == 0 && planned.len() >= MAX_VALIDATORS {
+            return Err(LedgerError::TooManyValidators(self.signer));
+        }
+        let power = bonded.checked_add(amount).ok_or(LedgerError::Overflow {
+            what: "a validator's power",
+        })?;
+        self.overlay.debit(self.signer, amount)?;
+        let mut counters = self.overlay.counters();
+        counters.staked = counters
+            .staked
+            .checked_add(amount)
+            .ok_or(LedgerError::Overflow { what: "the stake" })?;
+        self.overlay.set_counters(counters);
+        self.change_validator(power, 0)
+    }
+
+    /// Unbonds `amount` of the signer's stake; its power shrinks and the
+    /// tokens come back [`VALIDATOR_CHANGE_DELAY`] heights on.
+    fn unstake(&mut self, amount: Amount) -> Result<(), LedgerError> {
+        if amount == 0 {
+            return Err(LedgerError::ZeroAmount { what: "an unstake" });
+        }
+        let planned = self.overlay.planned_validators()?;
+        let bonded = planned.get(&self.signer).copied().unwrap_or(0);
+        let power = bonded
+            .checked_sub(amount)
+            .ok_or(LedgerError::NotEnoughStake {
+                validator: self.signer,
+                bonded,
+                asked: amount,
+            })?;
+        if power == 0 && planned.len() == 1 {
+            return Err(LedgerError::LastValidator(self.signer));
+        }
+        self.change_validator(power, amount)
+    }
+
+    /// Records that the signer's power becomes `power`, and `release`
+    /// tokens return to it, from [`VALIDATOR_CHANGE_DELAY`] heights on.
+    fn change_validator(&mut self, power: u64, release: Amount) -> Result<(), LedgerError> {
+        if self.overlay.validator_changes().len() >= MAX_VALIDATOR_CHANGES {
+            return Err(LedgerError::ValidatorChangesFull);
+        }
+        let from = self
+            .context
+            .height
+            .checked_add(VALIDATOR_CHANGE_DELAY)
+            .ok_or(LedgerError::Overflow { what: "a height" })?;
+        self.overlay.add_validator_change(ValidatorChange {
+            validator: self.signer,
+            power,
+            release,
+            from,
+        });
+        Ok(())
     }
 
     fn list(

@@ -6,9 +6,11 @@ use std::hash::Hash;
 use crate::error::LedgerError;
 use crate::execute::StateReader;
 use crate::hashing::{FastMap, FastSet};
-use crate::ids::{Amount, AssetId, ListingId, RentalId};
+use std::collections::BTreeMap;
+
+use crate::ids::{Amount, AssetId, Height, ListingId, RentalId};
 use crate::keys::Address;
-use crate::state::{Account, Asset, Listing, Rental, RentalStatus};
+use crate::state::{Account, Asset, Listing, Rental, RentalStatus, Validator, ValidatorChange};
 
 /// Counters kept in the chain record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,6 +18,7 @@ pub(crate) struct Counters {
     pub(crate) next_listing: u64,
     pub(crate) next_rental: u64,
     pub(crate) escrow: Amount,
+    pub(crate) staked: Amount,
 }
 
 struct Slot<V> {
@@ -94,7 +97,10 @@ enum Undo {
     Asset(AssetId, Option<Slot<Asset>>),
     Listing(ListingId, Option<Slot<Listing>>),
     Rental(RentalId, Option<Slot<Rental>>),
+    Validator(Address, Option<Slot<Validator>>),
     Counters(Counters),
+    /// A validator change was added.
+    ValidatorChange,
 }
 
 /// The records a block changed, each in key order.
@@ -103,9 +109,11 @@ pub(crate) struct Changes {
     pub(crate) assets: Vec<(AssetId, Asset)>,
     pub(crate) listings: Vec<(ListingId, Listing)>,
     pub(crate) rentals: Vec<(RentalId, Rental)>,
+    pub(crate) validators: Vec<Validator>,
     /// Rentals that were active before the block, of those in `rentals`.
     pub(crate) were_active: FastSet<RentalId>,
     pub(crate) counters: Counters,
+    pub(crate) validator_changes: Vec<ValidatorChange>,
 }
 
 /// State as the block sees it while it is being applied.
@@ -115,21 +123,30 @@ pub(crate) struct Overlay<'r, R> {
     assets: Table<AssetId, Asset>,
     listings: Table<ListingId, Listing>,
     rentals: Table<RentalId, Rental>,
+    validators: Table<Address, Validator>,
     were_active: FastSet<RentalId>,
     counters: Counters,
+    /// Validator changes not in force yet, oldest first.
+    validator_changes: Vec<ValidatorChange>,
     journal: Vec<Undo>,
 }
 
 impl<'r, R: StateReader> Overlay<'r, R> {
-    pub(crate) fn new(base: &'r R, counters: Counters) -> Self {
+    pub(crate) fn new(
+        base: &'r R,
+        counters: Counters,
+        validator_changes: Vec<ValidatorChange>,
+    ) -> Self {
         Overlay {
             base,
             accounts: Table::new(),
             assets: Table::new(),
             listings: Table::new(),
             rentals: Table::new(),
+            validators: Table::new(),
             were_active: FastSet::default(),
             counters,
+            validator_changes,
             journal: Vec::new(),
         }
     }
@@ -152,7 +169,11 @@ impl<'r, R: StateReader> Overlay<'r, R> {
                 Undo::Asset(key, slot) => self.assets.restore(key, slot),
                 Undo::Listing(key, slot) => self.listings.restore(key, slot),
                 Undo::Rental(key, slot) => self.rentals.restore(key, slot),
+                Undo::Validator(key, slot) => self.validators.restore(key, slot),
                 Undo::Counters(counters) => self.counters = counters,
+                Undo::ValidatorChange => {
+                    self.validator_changes.pop();
+                }
             }
         }
     }
@@ -163,8 +184,15 @@ impl<'r, R: StateReader> Overlay<'r, R> {
             assets: self.assets.into_dirty(),
             listings: self.listings.into_dirty(),
             rentals: self.rentals.into_dirty(),
+            validators: self
+                .validators
+                .into_dirty()
+                .into_iter()
+                .map(|(_, validator)| validator)
+                .collect(),
             were_active: self.were_active,
             counters: self.counters,
+            validator_changes: self.validator_changes,
         }
     }
 
@@ -268,6 +296,62 @@ impl<'r, R: StateReader> Overlay<'r, R> {
     pub(crate) fn set_rental(&mut self, rental: Rental) {
         let previous = self.rentals.put(rental.id, rental.clone());
         self.journal.push(Undo::Rental(rental.id, previous));
+    }
+
+    // ---- validators ----
+
+    pub(crate) fn set_validator(&mut self, validator: Validator) {
+        let previous = self.validators.put(validator.address, validator);
+        self.journal.push(Undo::Validator(validator.address, previous));
+    }
+
+    /// Removes and returns the changes whose first height is `height` or
+    /// earlier. Not journaled: done before the block's transactions.
+    pub(crate) fn take_validator_changes(&mut self, height: Height) -> Vec<ValidatorChange> {
+        let due = self
+            .validator_changes
+            .iter()
+            .take_while(|change| change.from <= height)
+            .count();
+        self.validator_changes.drain(..due).collect()
+    }
+
+    pub(crate) fn validator_changes(&self) -> &[ValidatorChange] {
+        &self.validator_changes
+    }
+
+    pub(crate) fn add_validator_change(&mut self, change: ValidatorChange) {
+        self.validator_changes.push(change);
+        self.journal.push(Undo::ValidatorChange);
+    }
+
+    /// The validators and their power once every change made so far is
+    /// in force.
+    pub(crate) fn planned_validators(&self) -> Result<BTreeMap<Address, u64>, LedgerError> {
+        let mut planned: BTreeMap<Address, u64> = self
+            .base
+            .validators()?
+            .into_iter()
+            .map(|validator| (validator.address, validator.power))
+            .collect();
+        let written = self
+            .validators
+            .slots
+            .values()
+            .filter(|slot| slot.dirty)
+            .filter_map(|slot| slot.value);
+        let changes = self.validator_changes.iter().map(|change| Validator {
+            address: change.validator,
+            power: change.power,
+        });
+        for validator in written.chain(changes) {
+            if validator.power == 0 {
+                planned.remove(&validator.address);
+            } else {
+                planned.insert(validator.address, validator.power);
+            }
+        }
+        Ok(planned)
     }
 
     // ---- counters ----

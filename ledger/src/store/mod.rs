@@ -383,12 +383,14 @@ impl Store {
             .collect())
     }
 
-    /// Every validator.
+    /// Every validator: each address with voting power, by address. One
+    /// whose power went to 0 is a validator no more.
     pub fn validators(&self) -> Result<Vec<Validator>, LedgerError> {
         Ok(self
-            .records(cf::VALIDATORS, "validator")?
+            .records::<Validator>(cf::VALIDATORS, "validator")?
             .into_iter()
             .map(|(_, v)| v)
+            .filter(|validator| validator.power > 0)
             .collect())
     }
 
@@ -443,12 +445,11 @@ impl Store {
     }
 
     /// Writes a block and everything it changed in one synced batch, and
-    /// returns the new state root. Block 0 carries the validators.
+    /// returns the new state root.
     pub fn commit(
         &mut self,
         block: &Block,
         effects: &BlockEffects,
-        validators: &[Validator],
         certificate: Option<&[u8]>,
     ) -> Result<StateRoot, LedgerError> {
         let height = block.header.height;
@@ -503,7 +504,7 @@ impl Store {
                     height,
                 ));
             }
-            for validator in validators {
+            for validator in &effects.validators {
                 let address = &validator.address;
                 let state_key = StateKey::Validator(address);
                 others.push(Record::new(
@@ -778,7 +779,13 @@ impl StateReader for Store {
     }
 
     fn validator(&self, address: &Address) -> Result<Option<Validator>, LedgerError> {
-        self.record(cf::VALIDATORS, address.as_bytes(), "validator")
+        Ok(self
+            .record::<Validator>(cf::VALIDATORS, address.as_bytes(), "validator")?
+            .filter(|validator| validator.power > 0))
+    }
+
+    fn validators(&self) -> Result<Vec<Validator>, LedgerError> {
+        Store::validators(self)
     }
 
     fn rentals_due(&self, time: Timestamp) -> Result<Vec<(Timestamp, RentalId)>, LedgerError> {

@@ -165,7 +165,7 @@ impl Net {
         self.ledger.asset(&asset).unwrap().unwrap().listing.unwrap()
     }
 
-    /// The sum of every balance plus the escrow.
+    /// The sum of every balance, the escrow and the stake.
     pub(crate) fn total_tokens(&self) -> u128 {
         let balances: u128 = self
             .ledger
@@ -174,7 +174,8 @@ impl Net {
             .iter()
             .map(|(_, account)| u128::from(account.balance))
             .sum();
-        balances + u128::from(self.ledger.chain().escrow)
+        let chain = self.ledger.chain();
+        balances + u128::from(chain.escrow) + u128::from(chain.staked)
     }
 }
 

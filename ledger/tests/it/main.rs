@@ -13,5 +13,6 @@ mod proofs;
 mod properties;
 mod rentals;
 mod security;
+mod staking;
 mod storage;
 mod trades;

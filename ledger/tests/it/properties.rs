@@ -464,7 +464,10 @@ fn run(steps: &[Step]) -> Result<Vec<StateRoot>, TestCaseError> {
         let accounts = world.ledger.accounts().unwrap();
         let balances: u128 = accounts.iter().map(|(_, a)| u128::from(a.balance)).sum();
         let chain = world.ledger.chain().clone();
-        prop_assert_eq!(balances + u128::from(chain.escrow), u128::from(supply));
+        prop_assert_eq!(
+            balances + u128::from(chain.escrow) + u128::from(chain.staked),
+            u128::from(supply)
+        );
         prop_assert_eq!(chain.supply, supply);
 
         // Each minted asset has exactly the owner its history says.

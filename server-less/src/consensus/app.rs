@@ -27,6 +27,7 @@ use malachitebft_app_channel::{
     AppMsg, ConsensusContext, NetworkContext, NetworkIdentity, NetworkMsg, RequestContext,
     SyncContext, WalContext,
 };
+use malachitebft_app_channel::app::types::core::MisbehaviorEvidence;
 use malachitebft_core_types::{
     CommitCertificate, ExtendedCommitCertificate, Height as _, LinearTimeouts, Round,
     Validator as _, Validity, VoteExtensions,
@@ -38,10 +39,11 @@ use tracing::{debug, info, warn};
 
 use super::codec::{MAX_PART_BYTES, PlazaCodec, decode_certificate, encode_certificate};
 use super::context::{BlockHash, ChainHeight, Plaza, ProposalPart, ValidatorAddress, ValidatorSet};
+use super::proposals::ProposalLog;
 use super::signing::{PlazaSigner, PlazaVerifier, parts_bytes};
 use crate::engine::{Engine, EngineRun};
 use crate::error::HostError;
-use crate::node::HostHandle;
+use crate::node::{HostHandle, Misbehaviour};
 
 /// Proposal streams being reassembled at once; more are dropped.
 const MAX_STREAMS: usize = 64;
@@ -124,36 +126,32 @@ async fn run(
     let me = ValidatorAddress(Keypair::from_seed(settings.seed).address());
     let signer = PlazaSigner::new(settings.seed, settings.chain.clone());
     let keypair = crate::peers::identity(settings.seed)?;
-    // A host whose key is not among the validators follows the chain:
-    // it votes on nothing and takes decided blocks from the others.
+    // Every host can sign: the engine takes part in a height only when the
+    // ledger names this host among that height's validators, so a host
+    // that stakes starts voting when its stake is in force and one that
+    // unstakes stops, without a restart. Until then it follows the chain
+    // and takes decided blocks from the others.
     let validator = host
         .validators()
         .await?
         .iter()
         .any(|validator| validator.address == me.0);
-    let identity = if validator {
-        let proof = signer
-            .sign_validator_proof(
-                signer.public_key().as_bytes().to_vec(),
-                keypair.public().to_peer_id().to_bytes(),
-            )
-            .await
-            .map_err(|err| failed("signing the validator proof", err))?;
-        let proof = PlazaCodec.encode(&proof)?;
-        NetworkIdentity::new_validator(settings.moniker.clone(), keypair, me.to_string(), proof)
-    } else {
-        NetworkIdentity::new(settings.moniker.clone(), keypair, None)
-    };
-    let verifier = Box::new(PlazaVerifier::new(settings.chain.clone()));
-    let consensus = if validator {
-        ConsensusContext::new_validator(
-            me,
-            verifier,
-            Box::new(PlazaSigner::new(settings.seed, settings.chain.clone())),
+    let proof = signer
+        .sign_validator_proof(
+            signer.public_key().as_bytes().to_vec(),
+            keypair.public().to_peer_id().to_bytes(),
         )
-    } else {
-        ConsensusContext::new_full_node(me, verifier)
-    };
+        .await
+        .map_err(|err| failed("signing the validator proof", err))?;
+    let proof = PlazaCodec.encode(&proof)?;
+    let identity =
+        NetworkIdentity::new_validator(settings.moniker.clone(), keypair, me.to_string(), proof);
+    let verifier = Box::new(PlazaVerifier::new(settings.chain.clone()));
+    let consensus = ConsensusContext::new_validator(
+        me,
+        verifier,
+        Box::new(PlazaSigner::new(settings.seed, settings.chain.clone())),
+    );
     let config = Config {
         moniker: settings.moniker.clone(),
         consensus: ConsensusConfig {
@@ -166,6 +164,7 @@ async fn run(
         },
         value_sync: ValueSyncConfig::default(),
     };
+    let log = ProposalLog::open(&settings.wal.with_extension("proposals"))?;
     let (mut channels, engine) = malachitebft_app_channel::start_engine(
         Plaza,
         config,
@@ -192,6 +191,8 @@ async fn run(
         streams: HashMap::new(),
         last_block: tokio::time::Instant::now(),
         validators: None,
+        log,
+        history_min: None,
     };
     let result = loop {
         tokio::select! {
@@ -247,6 +248,10 @@ struct App {
     last_block: tokio::time::Instant,
     /// The validators of the current height.
     validators: Option<ValidatorSet>,
+    /// This validator's proposals, on disk.
+    log: ProposalLog,
+    /// The first height with a commit certificate, once known.
+    history_min: Option<ChainHeight>,
 }
 
 impl App {
@@ -278,10 +283,14 @@ impl App {
                 round,
                 timeout,
                 reply,
-            } => {
-                let value = self.propose(height, round, timeout).await?;
-                let _ = reply.send(LocallyProposedValue::new(height, round, value));
-            }
+            } => match self.propose(height, round, timeout).await {
+                Ok(value) => {
+                    let _ = reply.send(LocallyProposedValue::new(height, round, value));
+                }
+                // Proposing nothing is safe: the round times out and the
+                // next proposer's turn comes.
+                Err(err) => warn!(%height, %round, %err, "no proposal this round"),
+            },
             AppMsg::ExtendVote { reply, .. } => {
                 let _ = reply.send(None);
             }
@@ -302,14 +311,20 @@ impl App {
                 address,
                 value_id,
             } => {
-                if address == self.me
-                    && let Some(block) = self.blocks.get(&value_id).cloned()
-                {
-                    self.stream(height, round, valid_round, &block, 1).await;
+                if address == self.me {
+                    // After a restart the block is on disk, not in memory.
+                    let block = match self.blocks.get(&value_id) {
+                        Some(block) => Some(block.clone()),
+                        None => self.log.by_hash(height, value_id),
+                    };
+                    if let Some(block) = block {
+                        self.stream(height, round, valid_round, &block, 1).await;
+                        self.blocks.insert(value_id, block);
+                    }
                 }
             }
             AppMsg::GetHistoryMinHeight { reply } => {
-                let _ = reply.send(ChainHeight(1));
+                let _ = reply.send(self.history_min().await);
             }
             AppMsg::ReceivedProposalPart {
                 from,
@@ -330,7 +345,7 @@ impl App {
                 ..
             } => {
                 if !evidence.is_empty() {
-                    warn!(height = %certificate.height, ?evidence, "validators misbehaved");
+                    self.report(certificate.height, &evidence);
                 }
                 let next = self.finalize(certificate).await?;
                 let _ = reply.send(next);
@@ -368,6 +383,66 @@ impl App {
         Ok(())
     }
 
+    /// Tells the host which validators signed two proposals or two votes
+    /// for one height and round, as the engine found them: each is
+    /// reported once per height. The engine counts such a validator's
+    /// power once, so the chain does not fork while fewer than a third
+    /// misbehave.
+    fn report(&self, decided: ChainHeight, evidence: &MisbehaviorEvidence<Plaza>) {
+        let Some(validators) = &self.validators else {
+            return;
+        };
+        for validator in validators.validators() {
+            let address = validator.address();
+            let proposals = evidence.proposals.get(address).map_or(0, Vec::len);
+            let votes = evidence.votes.get(address).map_or(0, Vec::len);
+            if proposals == 0 && votes == 0 {
+                continue;
+            }
+            warn!(
+                height = %decided,
+                validator = %address,
+                proposals,
+                votes,
+                "a validator signed conflicting messages"
+            );
+            self.host.report_misbehaviour(Misbehaviour {
+                height: decided.0,
+                validator: address.0,
+                conflicting_proposals: proposals,
+                conflicting_votes: votes,
+            });
+        }
+    }
+
+    /// The lowest height this host can serve to a host catching up: the
+    /// first with a commit certificate. The blocks a network was made with
+    /// (`init` signs them alone, before consensus runs) have none; every
+    /// host of the network starts with them.
+    async fn history_min(&mut self) -> ChainHeight {
+        if let Some(known) = self.history_min {
+            return known;
+        }
+        let Ok(status) = self.host.status().await else {
+            return ChainHeight(1);
+        };
+        let (mut low, mut high) = (1, status.height + 1);
+        // Uncertified blocks come first, then only certified ones.
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match self.host.certificate(middle).await {
+                Ok(Some(_)) => high = middle,
+                Ok(None) => low = middle + 1,
+                Err(_) => return ChainHeight(1),
+            }
+        }
+        let found = ChainHeight(low);
+        if low <= status.height {
+            self.history_min = Some(found);
+        }
+        found
+    }
+
     /// The validators and timeouts of the next height.
     async fn params(&mut self) -> Result<HeightParams<Plaza>, HostError> {
         let validators = ValidatorSet::new(&self.host.validators().await?)?;
@@ -376,9 +451,9 @@ impl App {
     }
 
     /// This host's value for `height` and `round`: the block it proposed
-    /// before in this round if any, else a new one from its mempool. The
-    /// proposals are kept in memory only: a validator restarted within a
-    /// height relies on the engine's write-ahead log, not on this.
+    /// before in this round if any (kept on disk, so a validator restarted
+    /// within a height proposes the same block again), else a new one from
+    /// its mempool, saved before it is sent.
     async fn propose(
         &mut self,
         height: ChainHeight,
@@ -390,14 +465,24 @@ impl App {
         }) {
             return Ok(value.value);
         }
-        self.pace(timeout).await;
-        let block = self.host.propose(self.host.now()).await?;
-        if block.header.height != height.0 {
-            return Err(HostError::Consensus(format!(
-                "asked for a block at height {height}, but the ledger is at {}",
-                block.header.height
-            )));
-        }
+        let block = match self.log.find(height, round)? {
+            Some(block) => {
+                info!(%height, %round, "proposing again the block proposed before a restart");
+                block
+            }
+            None => {
+                self.pace(timeout).await;
+                let block = self.host.propose(self.host.now()).await?;
+                if block.header.height != height.0 {
+                    return Err(HostError::Consensus(format!(
+                        "asked for a block at height {height}, but the ledger is at {}",
+                        block.header.height
+                    )));
+                }
+                self.log.save(height, round, &block)?;
+                block
+            }
+        };
         let value = BlockHash(block.hash().0);
         self.proposed.push(ProposedValue {
             height,
@@ -671,6 +756,9 @@ impl App {
         );
         self.blocks.clear();
         self.proposed.clear();
+        if let Err(err) = self.log.prune(committed) {
+            warn!(%err, "the proposals of committed heights could not be removed");
+        }
         // Streams of the next height may already be on their way.
         self.streams
             .retain(|_, stream| stream.init.is_some_and(|(at, ..)| at > height));

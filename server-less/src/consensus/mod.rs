@@ -11,6 +11,7 @@
 mod app;
 mod codec;
 mod context;
+mod proposals;
 mod signing;
 
 pub use app::{Bft, BftSettings, local_timeouts};

@@ -1,10 +1,14 @@
 //! The host with its blocks ordered by the malachite BFT engine, over real
 //! sockets on 127.0.0.1 and a real ledger.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ledger::{ChainId, Operation, Transaction};
+use ledger::{ChainId, Keypair, Operation, SignedTransaction, Transaction};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
 use server_less::Host;
 use server_less::clock::ManualClock;
 use server_less::consensus::{Bft, BftSettings, local_timeouts};
@@ -21,6 +25,100 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Every consensus link between validators through a relay on loopback
+/// that the test can cut and mend: host `i` reaches host `j` only at
+/// relay `(i, j)`, so cutting both relays of a pair stops their traffic
+/// in both directions, as a network partition would.
+struct Links {
+    relays: HashMap<(usize, usize), Relay>,
+}
+
+struct Relay {
+    port: u16,
+    cut: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<AbortHandle>>>,
+}
+
+impl Links {
+    /// Relays between every two of the hosts listening at `addresses`.
+    async fn new(addresses: &[libp2p::Multiaddr]) -> Self {
+        let ports: Vec<u16> = addresses.iter().map(port_of).collect();
+        let mut relays = HashMap::new();
+        for from in 0..ports.len() {
+            for (to, target) in ports.iter().enumerate() {
+                if from != to {
+                    relays.insert((from, to), Relay::start(*target).await);
+                }
+            }
+        }
+        Links { relays }
+    }
+
+    fn address(&self, from: usize, to: usize) -> libp2p::Multiaddr {
+        format!("/ip4/127.0.0.1/tcp/{}", self.relays[&(from, to)].port)
+            .parse()
+            .unwrap()
+    }
+
+    /// Cuts every link between a host of `one` and a host of `other`, and
+    /// the connections open over them.
+    fn cut(&self, one: &[usize], other: &[usize]) {
+        for a in one {
+            for b in other {
+                for key in [(*a, *b), (*b, *a)] {
+                    let relay = &self.relays[&key];
+                    relay.cut.store(true, Ordering::SeqCst);
+                    for open in relay.open.lock().unwrap().drain(..) {
+                        open.abort();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Mends every link.
+    fn heal(&self) {
+        for relay in self.relays.values() {
+            relay.cut.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Relay {
+    async fn start(target: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let (is_cut, connections) = (cut.clone(), open.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if is_cut.load(Ordering::SeqCst) {
+                    // Dropped unanswered, as a lost link would.
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target)).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                connections.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Relay { port, cut, open }
+    }
+}
+
+fn port_of(address: &libp2p::Multiaddr) -> u16 {
+    address
+        .iter()
+        .find_map(|part| match part {
+            libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+        .unwrap()
+}
+
 /// A local network on loopback: validators first, then followers.
 struct Testnet {
     _dir: tempfile::TempDir,
@@ -28,6 +126,7 @@ struct Testnet {
     addresses: Vec<libp2p::Multiaddr>,
     validators: usize,
     hosts: Vec<Option<Host>>,
+    links: Option<Links>,
 }
 
 impl Testnet {
@@ -50,7 +149,20 @@ impl Testnet {
             addresses,
             validators,
             hosts,
+            links: None,
         }
+    }
+
+    /// A network whose validators reach each other only through
+    /// [`Links`] the test can cut.
+    async fn with_links(validators: usize) -> Self {
+        let mut net = Testnet::new(validators, 0);
+        net.links = Some(Links::new(&net.addresses).await);
+        net
+    }
+
+    fn links(&self) -> &Links {
+        self.links.as_ref().unwrap()
     }
 
     /// Starts host `index` (from 0) from its home.
@@ -61,11 +173,12 @@ impl Testnet {
             chain: ChainId::new("plaza-bft").unwrap(),
             moniker: format!("host-{}", index + 1),
             listen: self.addresses[index].clone(),
-            peers: self.addresses[..self.validators]
-                .iter()
-                .enumerate()
-                .filter(|(other, _)| *other != index)
-                .map(|(_, address)| address.clone())
+            peers: (0..self.validators)
+                .filter(|other| *other != index)
+                .map(|other| match &self.links {
+                    Some(links) => links.address(index, other),
+                    None => self.addresses[other].clone(),
+                })
                 .collect(),
             wal: home.root().join("wal").join("consensus.wal"),
             timeouts: local_timeouts(),
@@ -87,24 +200,32 @@ impl Testnet {
         self.hosts[index].as_ref().unwrap().handle()
     }
 
-    /// Ada pays bo `amount` through host `index`; the height it is final
-    /// at.
-    async fn pay(&self, index: usize, amount: u64) -> u64 {
-        let handle = self.handle(index);
-        let ada = self.homes[0].load_demo_key("ada").unwrap();
-        let bo = self.homes[0].load_demo_key("bo").unwrap();
-        let nonce = handle.account(ada.address()).await.unwrap().nonce;
-        let tx = Transaction {
+    fn key(&self, name: &str) -> Keypair {
+        self.homes[0].load_demo_key(name).unwrap()
+    }
+
+    /// `signer` does `op`, with its next nonce at host `index`.
+    async fn tx(&self, index: usize, signer: &Keypair, op: Operation) -> SignedTransaction {
+        let nonce = self
+            .handle(index)
+            .account(signer.address())
+            .await
+            .unwrap()
+            .nonce;
+        Transaction {
             chain_id: ChainId::new("plaza-bft").unwrap(),
-            signer: ada.address(),
+            signer: signer.address(),
             nonce,
             valid_until: T0 + 3_600,
-            op: Operation::Pay {
-                to: bo.address(),
-                amount,
-            },
+            op,
         }
-        .sign(&ada);
+        .sign(signer)
+    }
+
+    /// Submits `tx` at host `index` and waits until it is applied in a
+    /// final block; that block's height.
+    async fn final_at(&self, index: usize, tx: SignedTransaction) -> u64 {
+        let handle = self.handle(index);
         let id = handle.submit(tx).await.unwrap().id();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
         loop {
@@ -114,7 +235,45 @@ impl Testnet {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "the payment was not final in time"
+                "the transaction was not final in time"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Ada pays bo `amount` through host `index`; the height it is final
+    /// at.
+    async fn pay(&self, index: usize, amount: u64) -> u64 {
+        let to = self.key("bo").address();
+        let tx = self
+            .tx(index, &self.key("ada"), Operation::Pay { to, amount })
+            .await;
+        self.final_at(index, tx).await
+    }
+
+    async fn height(&self, index: usize) -> u64 {
+        self.handle(index).status().await.unwrap().height
+    }
+
+    /// Waits until host `index` names `validator` among the next height's
+    /// validators with `power` (0: not among them).
+    async fn power_becomes(&self, index: usize, validator: &Keypair, power: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+        loop {
+            let now = self
+                .handle(index)
+                .validators()
+                .await
+                .unwrap()
+                .iter()
+                .find(|v| v.address == validator.address())
+                .map_or(0, |v| v.power);
+            if now == power {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the power did not become {power} (it is {now})"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -229,29 +388,157 @@ async fn a_host_that_is_not_a_validator_joins_late_and_syncs_the_whole_chain() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_of_four_finalise_nothing_and_all_four_agree_on_one_chain_when_back() {
-    let mut net = Testnet::new(4, 0);
+async fn partitioned_two_against_two_nothing_is_final_and_three_against_one_the_three_go_on() {
+    let mut net = Testnet::with_links(4).await;
     for index in 0..4 {
         net.start(index);
     }
     let first = net.pay(0, 10).await;
-    net.same_chain(1, first).await;
-    // Half the power is not more than two thirds: with two validators
-    // gone, the other two decide nothing.
-    net.stop(2).await;
-    net.stop(3).await;
+    net.same_chain(3, first).await;
+
+    // Two against two: neither side holds more than two thirds of the
+    // power, so neither decides anything.
+    net.links().cut(&[0, 1], &[2, 3]);
     // A block already decided may still land; after that, nothing.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let stalled = net.handle(0).status().await.unwrap().height;
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(net.handle(0).status().await.unwrap().height, stalled);
-    assert_eq!(net.handle(1).status().await.unwrap().height, stalled);
-    net.start(2);
-    net.start(3);
-    let later = net.pay(1, 20).await;
-    assert!(later > stalled);
+    let stalled: Vec<u64> = {
+        let mut heights = Vec::new();
+        for index in 0..4 {
+            heights.push(net.height(index).await);
+        }
+        heights
+    };
+    let to = net.key("bo").address();
+    let waiting = net
+        .tx(0, &net.key("ada"), Operation::Pay { to, amount: 1 })
+        .await;
+    net.handle(0).submit(waiting.clone()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for (index, height) in stalled.iter().enumerate() {
+        assert_eq!(
+            net.height(index).await,
+            *height,
+            "host {} finalised a block while partitioned",
+            index + 1
+        );
+    }
+
+    // Mended, the network goes on as one chain: what waited is final.
+    net.links().heal();
+    let healed = net.final_at(0, waiting).await;
+    assert!(healed > *stalled.iter().max().unwrap());
     for index in 0..4 {
-        net.same_chain(index, later).await;
+        net.same_chain(index, healed).await;
+    }
+
+    // Three against one: the three hold more than two thirds and go on.
+    net.links().cut(&[3], &[0, 1, 2]);
+    let alone = net.height(3).await;
+    let three = net.pay(1, 20).await;
+    net.same_chain(2, three).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(net.height(3).await <= alone + 1, "the lone host finalised alone");
+    net.links().heal();
+    net.same_chain(3, three).await;
+    net.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_stakes_votes_from_two_blocks_on_and_stops_when_it_unstakes() {
+    // Three genesis validators and a fourth host that follows the chain.
+    let mut net = Testnet::new(3, 1);
+    for index in 0..4 {
+        net.start(index);
+    }
+    let newcomer = net.homes[3].load_host_key().unwrap();
+    let funding = net
+        .tx(
+            0,
+            &net.key("ada"),
+            Operation::Pay {
+                to: newcomer.address(),
+                amount: 10_000,
+            },
+        )
+        .await;
+    net.final_at(0, funding).await;
+    let stake = net
+        .tx(0, &newcomer, Operation::Stake { amount: 5_000 })
+        .await;
+    let staked_at = net.final_at(0, stake).await;
+    net.power_becomes(0, &newcomer, 5_000).await;
+    assert!(net.height(0).await > staked_at);
+
+    // With one genesis validator gone, the other two hold less than two
+    // thirds of the power: blocks are final only with the newcomer's
+    // votes.
+    net.stop(2).await;
+    let voted = net.pay(0, 10).await;
+    net.same_chain(3, voted).await;
+    net.start(2);
+
+    let unstake = net
+        .tx(0, &newcomer, Operation::Unstake { amount: 5_000 })
+        .await;
+    net.final_at(0, unstake).await;
+    net.power_becomes(0, &newcomer, 0).await;
+    assert_eq!(
+        net.handle(0)
+            .account(newcomer.address())
+            .await
+            .unwrap()
+            .balance,
+        10_000
+    );
+    // No longer needed: the three go on without it.
+    net.stop(3).await;
+    let after = net.pay(1, 20).await;
+    net.same_chain(2, after).await;
+    net.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_run_twice_is_reported_for_its_conflicting_votes_and_the_chain_does_not_fork() {
+    // Host 5 runs with validator 4's key: one validator twice, each copy
+    // proposing from what it alone was sent and voting for its own block.
+    let mut net = Testnet::new(4, 1);
+    std::fs::copy(net.homes[3].host_key(), net.homes[4].host_key()).unwrap();
+    let twin = net.homes[3].load_host_key().unwrap().address();
+    for index in 0..5 {
+        net.start(index);
+    }
+    let (ada, cy, bo) = (net.key("ada"), net.key("cy"), net.key("bo").address());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let reported = loop {
+        // Each copy always has a payment of its own waiting.
+        for (index, payer) in [(3, &ada), (4, &cy)] {
+            let tx = net
+                .tx(index, payer, Operation::Pay { to: bo, amount: 1 })
+                .await;
+            let _ = net.handle(index).submit(tx).await;
+        }
+        let reports: Vec<_> = (0..3)
+            .flat_map(|index| net.handle(index).misbehaviour())
+            .collect();
+        if !reports.is_empty() {
+            break reports;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no host reported the twice-run validator"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(reported.iter().all(|report| report.validator == twin));
+    assert!(
+        reported
+            .iter()
+            .any(|report| report.conflicting_votes + report.conflicting_proposals > 0)
+    );
+    // One chain: every host, both copies too, has the same blocks.
+    let height = net.pay(0, 5).await;
+    for index in 1..5 {
+        net.same_chain(index, height).await;
     }
     net.stop_all().await;
 }

@@ -1,6 +1,7 @@
 //! Four validator processes and a follower made by `plaza-host testnet`,
 //! each its own ledger, agreeing through consensus over loopback; players
-//! connected to different hosts see the same chain.
+//! connected to different hosts see the same chain, and an asset's files
+//! reach the hosts that lack them.
 
 use std::time::{Duration, Instant};
 
@@ -96,11 +97,54 @@ fn four_validator_processes_finalise_what_a_follower_gossips_and_a_killed_one_ca
     drop(watcher);
     balance_at(4, before.balance);
 
+    // An asset bo mints at the follower has its files at host 3 too:
+    // host 3 finds the follower offering them and fetches them.
+    let model = assets::pack::sample_models().swap_remove(0);
+    let mut request = model.request(&bo.address().to_string());
+    request.name = "traveller's lamp".into();
+    let prepared =
+        assets::prepare(&model.glb, &request, &assets::ImportLimits::default()).unwrap();
+    payer.upload(assets::Codec::Raw, &model.glb, wait).unwrap();
+    payer
+        .upload(assets::Codec::Raw, &prepared.preview, wait)
+        .unwrap();
+    let manifest = payer
+        .upload(assets::Codec::Json, &prepared.manifest_json, wait)
+        .unwrap();
+    let (_, state) = payer
+        .act(
+            Operation::Mint {
+                manifest: ledger::AssetId(manifest),
+                royalty_bps: 100,
+            },
+            wait,
+        )
+        .unwrap();
+    assert!(matches!(state, TxState::Applied { .. }), "{state:?}");
+    let mut viewer = Client::connect(join(3), &cy, wait).unwrap();
+    viewer.enter("Plaza Square", wait).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match viewer.fetch(&manifest, wait) {
+            Ok(bytes) => {
+                assert_eq!(bytes, prepared.manifest_json);
+                break;
+            }
+            Err(err) => assert!(
+                Instant::now() < deadline,
+                "host 3 never got the manifest minted at host 5: {err}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    drop(viewer);
+    let account = payer.inventory(wait).unwrap().0;
+
     // SIGKILL host 4: the other three keep finalising.
     hosts.0[3].kill().unwrap();
     hosts.0[3].wait().unwrap();
     let state = payer
-        .submit_final(pay(&payer, account.nonce + 1, 5), wait)
+        .submit_final(pay(&payer, account.nonce, 5), wait)
         .unwrap();
     assert!(matches!(state, TxState::Applied { .. }), "{state:?}");
     balance_at(2, before.balance + 5);

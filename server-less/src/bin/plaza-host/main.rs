@@ -69,8 +69,24 @@ enum Command {
         #[arg(long, default_value_t = 7500)]
         base_port: u16,
     },
-    /// Show the host's chain, height, state root and demo accounts.
+    /// Show the host's chain, height, state root, validators and demo
+    /// accounts.
     Status,
+    /// Stake tokens of the host's own account (its key is the validator
+    /// key): from two blocks on, the host is a validator with that much
+    /// more voting power. Talks to the host running in --home.
+    Stake {
+        /// Tokens to bond.
+        amount: u64,
+    },
+    /// Take staked tokens back: two blocks on, the host's voting power
+    /// shrinks by that much (with none left it is no longer a validator)
+    /// and the tokens return to its account. Talks to the host running in
+    /// --home.
+    Unstake {
+        /// Tokens to unbond.
+        amount: u64,
+    },
     /// A headless player: join a running host, walk a world and look at
     /// the catalogue.
     Bot {
@@ -367,6 +383,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Wallet { player, command } => player::wallet(&player, command)?,
         Command::Market { player, command } => player::market(&player, command)?,
         Command::Asset { player, command } => player::asset(&player, command)?,
+        Command::Stake { amount } => {
+            stake(&home, ledger::Operation::Stake { amount }, "staked")?;
+        }
+        Command::Unstake { amount } => {
+            stake(&home, ledger::Operation::Unstake { amount }, "unstaked")?;
+        }
         Command::Status => {
             let config = home.load_config()?;
             let ledger = match ledger::Ledger::open(home.ledger()) {
@@ -387,6 +409,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("block time {}", chain.time);
             println!("state root {}", ledger.state_root());
             println!("escrow     {}", chain.escrow);
+            println!("staked     {}", chain.staked);
+            println!("host balance {}", ledger.account(&host)?.balance);
+            for validator in ledger.validators()? {
+                let me = if validator.address == host { "  (this host)" } else { "" };
+                println!("validator  {}  power {}{me}", validator.address, validator.power);
+            }
+            for change in &chain.validator_changes {
+                println!(
+                    "from block {}: {} power {}{}",
+                    change.from,
+                    change.validator,
+                    change.power,
+                    if change.release > 0 {
+                        format!(", {} returned", change.release)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
             for name in home::DEMO_ACCOUNTS {
                 if let Ok(key) = home.load_demo_key(name) {
                     let account = ledger.account(&key.address())?;
@@ -400,4 +441,40 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Signs `op` with the host's key and has the host running in `home` put
+/// it in a block.
+fn stake(home: &Home, op: ledger::Operation, done: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let config = home.load_config()?;
+    let key = home.load_host_key()?;
+    let join = std::net::SocketAddr::from(([127, 0, 0, 1], config.sessions.join_port));
+    let wait = std::time::Duration::from_secs(30);
+    let mut client = Client::connect(join, &key, wait).with_context(|| {
+        format!(
+            "joining the host at {join} (is `plaza-host --home {} run` running?)",
+            home.root().display()
+        )
+    })?;
+    let outcome = (|| {
+        // Every host serves the square.
+        client.enter("Plaza Square", wait)?;
+        let what = op.name();
+        match client.act(op, wait)? {
+            (id, server_less::protocol::TxState::Applied { height }) => {
+                println!(
+                    "{done}: transaction {id} final in block {height}; in force from block {}",
+                    height + ledger::VALIDATOR_CHANGE_DELAY
+                );
+                Ok(())
+            }
+            (_, server_less::protocol::TxState::Rejected { reason, .. }) => {
+                anyhow::bail!("{what} refused: {reason}")
+            }
+            (id, _) => anyhow::bail!("{what}: transaction {id} not final after {} s", wait.as_secs()),
+        }
+    })();
+    client.disconnect();
+    outcome
 }
