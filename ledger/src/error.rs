@@ -124,7 +124,9 @@ pub enum LedgerError {
         available: Amount,
     },
     /// An unstake of more than the validator has bonded.
-    #[error("{validator} has {bonded} staked (after the changes not yet in force) and cannot unstake {asked}")]
+    #[error(
+        "{validator} has {bonded} staked (after the changes not yet in force) and cannot unstake {asked}"
+    )]
     NotEnoughStake {
         /// The validator.
         validator: Address,

@@ -146,7 +146,11 @@ impl Genesis {
                 next_listing: 0,
                 next_rental: 0,
                 escrow: 0,
-                staked: self.validators.iter().map(|validator| validator.power).sum(),
+                staked: self
+                    .validators
+                    .iter()
+                    .map(|validator| validator.power)
+                    .sum(),
                 validator_changes: Vec::new(),
                 supply,
                 params: self.params,

@@ -92,6 +92,18 @@ impl Home {
         read_key(&self.host_key())
     }
 
+    /// The consensus network's node key: the host's identity among the
+    /// validators' connections, apart from the validator key that signs
+    /// votes (a validator key run twice by mistake then shows up as two
+    /// peers, and their conflicting votes are seen). Made on first use.
+    pub fn consensus_node_key(&self) -> Result<[u8; 32], HostError> {
+        let path = self.root.join("consensus-node.key");
+        if !path.exists() {
+            write_key(&path, &Keypair::generate(&mut OsRng))?;
+        }
+        Ok(read_key(&path)?.seed())
+    }
+
     /// A demo account's key.
     pub fn load_demo_key(&self, name: &str) -> Result<Keypair, HostError> {
         read_key(&self.demo_key(name))

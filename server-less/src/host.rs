@@ -53,6 +53,7 @@ impl Host {
                 );
                 Box::new(Bft(BftSettings {
                     seed: home.load_host_key()?.seed(),
+                    node_key: home.consensus_node_key()?,
                     chain: ChainId::new(config.chain_id.as_str())?,
                     moniker: name,
                     listen: addresses.consensus_listen,
@@ -295,7 +296,9 @@ async fn share_files(
                 }
             }
         }
-        Ok(Err(err)) => warn!(%err, "the file store could not be listed; its files are not announced"),
+        Ok(Err(err)) => {
+            warn!(%err, "the file store could not be listed; its files are not announced")
+        }
         Err(_) => return,
     }
     while let Some(manifest) = wanted.recv().await {

@@ -3,8 +3,8 @@
 //! fails part-way (a trade's later leg, say).
 
 use crate::error::LedgerError;
-use crate::execute::{MAX_VALIDATOR_CHANGES, MAX_VALIDATORS, StateReader, VALIDATOR_CHANGE_DELAY};
 use crate::execute::overlay::Overlay;
+use crate::execute::{MAX_VALIDATOR_CHANGES, MAX_VALIDATORS, StateReader, VALIDATOR_CHANGE_DELAY};
 use crate::ids::{Amount, AssetId, BasisPoints, ChainId, Height, ListingId, RentalId, Timestamp};
 use crate::keys::Address;
 use crate::rules::{self, RentCosts};

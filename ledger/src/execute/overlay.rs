@@ -302,7 +302,8 @@ impl<'r, R: StateReader> Overlay<'r, R> {
 
     pub(crate) fn set_validator(&mut self, validator: Validator) {
         let previous = self.validators.put(validator.address, validator);
-        self.journal.push(Undo::Validator(validator.address, previous));
+        self.journal
+            .push(Undo::Validator(validator.address, previous));
     }
 
     /// Removes and returns the changes whose first height is `height` or

@@ -20,6 +20,7 @@ use malachitebft_app_channel::app::config::{
 };
 use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
 use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
+use malachitebft_app_channel::app::types::MisbehaviorEvidence;
 use malachitebft_app_channel::app::types::codec::Codec;
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
@@ -27,7 +28,6 @@ use malachitebft_app_channel::{
     AppMsg, ConsensusContext, NetworkContext, NetworkIdentity, NetworkMsg, RequestContext,
     SyncContext, WalContext,
 };
-use malachitebft_app_channel::app::types::core::MisbehaviorEvidence;
 use malachitebft_core_types::{
     CommitCertificate, ExtendedCommitCertificate, Height as _, LinearTimeouts, Round,
     Validator as _, Validity, VoteExtensions,
@@ -61,8 +61,12 @@ const EMPTY_BLOCK_INTERVAL: Duration = Duration::from_millis(1_000);
 /// What a validator needs to take part in consensus.
 #[derive(Clone, Debug)]
 pub struct BftSettings {
-    /// The validator's ed25519 secret (the host key).
+    /// The validator's ed25519 secret (the host key), which signs votes
+    /// and proposals.
     pub seed: [u8; 32],
+    /// The secret of this host's identity on the consensus network, apart
+    /// from the validator key.
+    pub node_key: [u8; 32],
     /// The network.
     pub chain: ChainId,
     /// A name for logs.
@@ -125,7 +129,7 @@ async fn run(
 ) -> Result<(), HostError> {
     let me = ValidatorAddress(Keypair::from_seed(settings.seed).address());
     let signer = PlazaSigner::new(settings.seed, settings.chain.clone());
-    let keypair = crate::peers::identity(settings.seed)?;
+    let keypair = crate::peers::identity(settings.node_key)?;
     // Every host can sign: the engine takes part in a height only when the
     // ledger names this host among that height's validators, so a host
     // that stakes starts voting when its stake is in force and one that

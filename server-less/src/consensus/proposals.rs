@@ -177,7 +177,10 @@ mod tests {
         std::fs::write(dir.path().join("x.tmp"), b"half").unwrap();
 
         let log = ProposalLog::open(dir.path()).unwrap();
-        assert_eq!(log.find(ChainHeight(5), Round::new(0)).unwrap(), Some(first));
+        assert_eq!(
+            log.find(ChainHeight(5), Round::new(0)).unwrap(),
+            Some(first)
+        );
         assert_eq!(log.find(ChainHeight(5), Round::new(1)).unwrap(), None);
         let hash = BlockHash(later.hash().0);
         assert_eq!(log.by_hash(ChainHeight(5), hash), Some(later));

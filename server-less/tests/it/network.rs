@@ -102,8 +102,7 @@ fn four_validator_processes_finalise_what_a_follower_gossips_and_a_killed_one_ca
     let model = assets::pack::sample_models().swap_remove(0);
     let mut request = model.request(&bo.address().to_string());
     request.name = "traveller's lamp".into();
-    let prepared =
-        assets::prepare(&model.glb, &request, &assets::ImportLimits::default()).unwrap();
+    let prepared = assets::prepare(&model.glb, &request, &assets::ImportLimits::default()).unwrap();
     payer.upload(assets::Codec::Raw, &model.glb, wait).unwrap();
     payer
         .upload(assets::Codec::Raw, &prepared.preview, wait)

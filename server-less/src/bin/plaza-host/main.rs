@@ -412,8 +412,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("staked     {}", chain.staked);
             println!("host balance {}", ledger.account(&host)?.balance);
             for validator in ledger.validators()? {
-                let me = if validator.address == host { "  (this host)" } else { "" };
-                println!("validator  {}  power {}{me}", validator.address, validator.power);
+                let me = if validator.address == host {
+                    "  (this host)"
+                } else {
+                    ""
+                };
+                println!(
+                    "validator  {}  power {}{me}",
+                    validator.address, validator.power
+                );
             }
             for change in &chain.validator_changes {
                 println!(
@@ -472,7 +479,10 @@ fn stake(home: &Home, op: ledger::Operation, done: &str) -> anyhow::Result<()> {
             (_, server_less::protocol::TxState::Rejected { reason, .. }) => {
                 anyhow::bail!("{what} refused: {reason}")
             }
-            (id, _) => anyhow::bail!("{what}: transaction {id} not final after {} s", wait.as_secs()),
+            (id, _) => anyhow::bail!(
+                "{what}: transaction {id} not final after {} s",
+                wait.as_secs()
+            ),
         }
     })();
     client.disconnect();
