@@ -6,7 +6,7 @@ use tracing::{debug, info};
 
 use crate::block::Block;
 use crate::error::LedgerError;
-use crate::execute::{self, StateReader, TxResult};
+use crate::execute::{self, BlockEffects, StateReader, TxResult};
 use crate::genesis::Genesis;
 use crate::ids::{AssetId, BlockHash, Height, ListingId, RentalId, StateRoot, Timestamp, TxId};
 use crate::keys::Address;
@@ -40,6 +40,24 @@ pub struct CommittedBlock {
     pub listings: Vec<Listing>,
     /// Rentals the block made or changed, as they are after it, by id.
     pub rentals: Vec<Rental>,
+}
+
+/// A block verified and applied against the committed state, not yet
+/// written: [`Ledger::prepare`] makes one, [`Ledger::commit_prepared`]
+/// writes it.
+#[derive(Debug)]
+pub struct PreparedBlock {
+    verified: VerifiedBlock,
+    effects: BlockEffects,
+    /// The last committed block it was applied on.
+    on: BlockHash,
+}
+
+impl PreparedBlock {
+    /// The block.
+    pub fn block(&self) -> &Block {
+        self.verified.block()
+    }
 }
 
 /// One host's copy of the ledger.
@@ -168,6 +186,39 @@ impl Ledger {
         self.commit_with(verified, Some(certificate))
     }
 
+    /// Verifies and applies `block` on top of the committed state without
+    /// writing anything: whether it is valid, and its effects ready for
+    /// [`Ledger::commit_prepared`]. Signatures of transactions for which
+    /// `checked` is true are taken as good (see
+    /// [`Verifier::verify_block_except`]).
+    pub fn prepare(
+        &self,
+        block: Block,
+        checked: impl Fn(&TxId) -> bool + Sync,
+    ) -> Result<PreparedBlock, LedgerError> {
+        let verified = self.verifier.verify_block_except(block, checked)?;
+        let effects = execute::apply_block(&self.store, &self.chain, &verified)?;
+        Ok(PreparedBlock {
+            verified,
+            effects,
+            on: self.chain.last_block,
+        })
+    }
+
+    /// Durably commits a prepared block, with its certificate if given, in
+    /// one write. Prepared on another state than the committed one (a block
+    /// was committed since), it is applied again first.
+    pub fn commit_prepared(
+        &mut self,
+        prepared: PreparedBlock,
+        certificate: Option<&[u8]>,
+    ) -> Result<CommittedBlock, LedgerError> {
+        if prepared.on != self.chain.last_block {
+            return self.commit_with(prepared.verified, certificate);
+        }
+        self.write(prepared.verified, prepared.effects, certificate)
+    }
+
     /// The certificate committed with the block at `height`, if any.
     pub fn certificate(&self, height: Height) -> Result<Option<Vec<u8>>, LedgerError> {
         self.store.certificate(height)
@@ -179,6 +230,15 @@ impl Ledger {
         certificate: Option<&[u8]>,
     ) -> Result<CommittedBlock, LedgerError> {
         let effects = execute::apply_block(&self.store, &self.chain, &verified)?;
+        self.write(verified, effects, certificate)
+    }
+
+    fn write(
+        &mut self,
+        verified: VerifiedBlock,
+        effects: BlockEffects,
+        certificate: Option<&[u8]>,
+    ) -> Result<CommittedBlock, LedgerError> {
         let block = verified.into_block();
         let state_root = self.store.commit(&block, &effects, certificate)?;
         let hash = block.hash();

@@ -40,7 +40,7 @@ pub use crate::ids::{
     RentalId, StateRoot, Timestamp, TxId,
 };
 pub use crate::keys::{Address, Keypair, Signature};
-pub use crate::ledger::{CommittedBlock, Ledger};
+pub use crate::ledger::{CommittedBlock, Ledger, PreparedBlock};
 pub use crate::proof::{AssetProof, Holding, verify_asset, verify_holding};
 pub use crate::rules::{
     RentCosts, check_asset_fillable, check_listing_fillable, check_open, check_owned_and_free,

@@ -18,7 +18,7 @@ use crate::engine::{Engine, Solo};
 use crate::error::HostError;
 use crate::home::Home;
 use crate::node::{self, HostHandle};
-use crate::peers::{self, PeerConfig, PeerHandle, PeerLimits, Verdict};
+use crate::peers::{self, PeerConfig, PeerHandle, PeerLimits};
 
 /// A host that is running.
 pub struct Host {
@@ -172,6 +172,8 @@ impl Host {
     }
 }
 
+/// Gossiped transactions handed to the ledger thread at once, at most.
+const GOSSIP_BATCH: usize = 256;
 /// Transactions kept to gossip again once a peer listens.
 const MAX_UNSENT: usize = 1024;
 /// How long such a transaction is tried.
@@ -247,9 +249,19 @@ async fn relay(
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             },
             gossiped = inbound.recv() => {
-                let Some(gossiped) = gossiped else { return Ok(()) };
-                let added = handle.submit_gossiped(gossiped.tx.clone()).await;
-                gossiped.judge(Verdict::of(&added));
+                let Some(first) = gossiped else { return Ok(()) };
+                // What else has arrived goes to the ledger thread with it.
+                let mut batch = vec![first];
+                while batch.len() < GOSSIP_BATCH {
+                    match inbound.try_recv() {
+                        Ok(more) => batch.push(more),
+                        Err(_) => break,
+                    }
+                }
+                if handle.submit_gossiped(batch).await.is_err() {
+                    // The host is stopping.
+                    return Ok(());
+                }
             }
             tx = accepted.recv() => match tx {
                 Ok(tx) => match peers.publish(&tx).await {

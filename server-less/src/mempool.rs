@@ -11,6 +11,17 @@ use tracing::debug;
 
 use crate::error::HostError;
 
+/// Whether a transaction's signature was checked before it reached the
+/// mempool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureChecked {
+    /// Checked, with [`ledger::Verifier::verify_transaction`] for this
+    /// chain, by whoever hands it over.
+    Yes,
+    /// Not yet: the mempool checks it.
+    No,
+}
+
 /// How much the mempool may hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MempoolLimits {
@@ -125,6 +136,7 @@ impl Mempool {
         tx: SignedTransaction,
         state: &impl Committed,
         now: Timestamp,
+        signature: SignatureChecked,
     ) -> Result<Added, HostError> {
         let id = tx.id();
         if self.ids.contains_key(&id) {
@@ -137,7 +149,9 @@ impl Mempool {
             }
             .into());
         }
-        self.verifier.verify_transaction(&tx)?;
+        if signature == SignatureChecked::No {
+            self.verifier.verify_transaction(&tx)?;
+        }
         let signer = tx.tx.signer;
         let nonce = tx.tx.nonce;
         if tx.tx.valid_until < now {
@@ -381,7 +395,10 @@ mod tests {
         let state = State::default();
         let mut pool = pool(MempoolLimits::default());
         for tx in [pay(&a, 0, 1), pay(&a, 1, 2), pay(&b, 0, 3), pay(&a, 2, 4)] {
-            assert!(matches!(pool.add(tx, &state, 10).unwrap(), Added::New(_)));
+            assert!(matches!(
+                pool.add(tx, &state, 10, SignatureChecked::No).unwrap(),
+                Added::New(_)
+            ));
         }
         let amounts: Vec<u64> = pool
             .propose(10, usize::MAX)
@@ -403,7 +420,9 @@ mod tests {
         state.0.insert(a.address(), 5);
         let mut pool = pool(MempoolLimits::default());
 
-        let used = pool.add(pay(&a, 4, 1), &state, 10).unwrap_err();
+        let used = pool
+            .add(pay(&a, 4, 1), &state, 10, SignatureChecked::No)
+            .unwrap_err();
         assert!(
             matches!(
                 used,
@@ -415,7 +434,9 @@ mod tests {
             ),
             "{used}"
         );
-        let gap = pool.add(pay(&a, 7, 1), &state, 10).unwrap_err();
+        let gap = pool
+            .add(pay(&a, 7, 1), &state, 10, SignatureChecked::No)
+            .unwrap_err();
         assert!(
             matches!(
                 gap,
@@ -427,7 +448,9 @@ mod tests {
             ),
             "{gap}"
         );
-        let poor = pool.add(pay(&a, 5, 5_000), &state, 10).unwrap_err();
+        let poor = pool
+            .add(pay(&a, 5, 5_000), &state, 10, SignatureChecked::No)
+            .unwrap_err();
         assert!(
             matches!(
                 poor,
@@ -435,7 +458,9 @@ mod tests {
             ),
             "{poor}"
         );
-        let late = pool.add(pay(&a, 5, 1), &state, 1_001).unwrap_err();
+        let late = pool
+            .add(pay(&a, 5, 1), &state, 1_001, SignatureChecked::No)
+            .unwrap_err();
         assert!(
             matches!(late, HostError::Ledger(LedgerError::Expired { .. })),
             "{late}"
@@ -444,7 +469,9 @@ mod tests {
         // Signed by b, claiming to be a.
         let mut forged = pay(&b, 5, 1);
         forged.tx.signer = a.address();
-        let forged = pool.add(forged, &state, 10).unwrap_err();
+        let forged = pool
+            .add(forged, &state, 10, SignatureChecked::No)
+            .unwrap_err();
         assert!(
             matches!(forged, HostError::Ledger(LedgerError::BadSignature { .. })),
             "{forged}"
@@ -461,13 +488,21 @@ mod tests {
             },
         }
         .sign(&a);
-        assert!(pool.add(other, &state, 10).is_err());
+        assert!(pool.add(other, &state, 10, SignatureChecked::No).is_err());
         assert!(pool.is_empty());
 
         let tx = pay(&a, 5, 1);
-        let id = pool.add(tx.clone(), &state, 10).unwrap().id();
-        assert_eq!(pool.add(tx, &state, 10).unwrap(), Added::Duplicate(id));
-        let twin = pool.add(pay(&a, 5, 2), &state, 10).unwrap_err();
+        let id = pool
+            .add(tx.clone(), &state, 10, SignatureChecked::No)
+            .unwrap()
+            .id();
+        assert_eq!(
+            pool.add(tx, &state, 10, SignatureChecked::No).unwrap(),
+            Added::Duplicate(id)
+        );
+        let twin = pool
+            .add(pay(&a, 5, 2), &state, 10, SignatureChecked::No)
+            .unwrap_err();
         assert!(
             matches!(twin, HostError::NoncePending { nonce: 5, .. }),
             "{twin}"
@@ -485,17 +520,28 @@ mod tests {
         });
         let a = keypair(3, 0);
         for nonce in 0..3 {
-            pool.add(pay(&a, nonce, 1), &state, 10).unwrap();
+            pool.add(pay(&a, nonce, 1), &state, 10, SignatureChecked::No)
+                .unwrap();
         }
-        let full = pool.add(pay(&a, 3, 1), &state, 10).unwrap_err();
+        let full = pool
+            .add(pay(&a, 3, 1), &state, 10, SignatureChecked::No)
+            .unwrap_err();
         assert!(
             matches!(full, HostError::AccountQueueFull { max: 3, .. }),
             "{full}"
         );
         for index in 1..3 {
-            pool.add(pay(&keypair(3, index), 0, 1), &state, 10).unwrap();
+            pool.add(
+                pay(&keypair(3, index), 0, 1),
+                &state,
+                10,
+                SignatureChecked::No,
+            )
+            .unwrap();
         }
-        let full = pool.add(pay(&keypair(3, 9), 0, 1), &state, 10).unwrap_err();
+        let full = pool
+            .add(pay(&keypair(3, 9), 0, 1), &state, 10, SignatureChecked::No)
+            .unwrap_err();
         assert!(
             matches!(full, HostError::MempoolFull { txs: 5, .. }),
             "{full}"
@@ -507,10 +553,22 @@ mod tests {
         let (a, b) = (keypair(4, 0), keypair(4, 1));
         let mut state = State::default();
         let mut pool = pool(MempoolLimits::default());
-        let first = pool.add(pay(&a, 0, 1), &state, 10).unwrap().id();
-        let second = pool.add(pay(&a, 1, 1), &state, 10).unwrap().id();
-        let third = pool.add(pay(&a, 2, 1), &state, 10).unwrap().id();
-        let other = pool.add(pay(&b, 0, 1), &state, 10).unwrap().id();
+        let first = pool
+            .add(pay(&a, 0, 1), &state, 10, SignatureChecked::No)
+            .unwrap()
+            .id();
+        let second = pool
+            .add(pay(&a, 1, 1), &state, 10, SignatureChecked::No)
+            .unwrap()
+            .id();
+        let third = pool
+            .add(pay(&a, 2, 1), &state, 10, SignatureChecked::No)
+            .unwrap()
+            .id();
+        let other = pool
+            .add(pay(&b, 0, 1), &state, 10, SignatureChecked::No)
+            .unwrap()
+            .id();
 
         // The block applied only a's first; its second was refused, so the
         // third can never run. b's was not in the block and still can.

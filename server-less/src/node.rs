@@ -21,7 +21,8 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use crate::error::HostError;
-use crate::mempool::{Added, Mempool, MempoolLimits};
+use crate::mempool::{Added, Mempool, MempoolLimits, SignatureChecked};
+use crate::peers::{GossipedTx, Verdict};
 use crate::protocol::{Quote, QuoteAsk};
 
 /// Commands waiting for the ledger thread at most.
@@ -30,6 +31,8 @@ const COMMAND_QUEUE: usize = 1_024;
 const EVENT_QUEUE: usize = 256;
 /// Accepted transactions waiting to be gossiped.
 const ACCEPTED_QUEUE: usize = 4096;
+/// Blocks checked and kept for their commit, the newest.
+const PREPARED_KEPT: usize = 4;
 /// Reports of misbehaving validators kept, the newest.
 const MISBEHAVIOUR_KEPT: usize = 64;
 
@@ -143,8 +146,11 @@ pub type TradeOutcome = (Box<TradeWindow>, Result<(), MarketError>);
 enum Command {
     Submit(
         Box<SignedTransaction>,
-        bool,
         oneshot::Sender<Result<Added, HostError>>,
+    ),
+    SubmitGossiped(
+        Vec<SignedTransaction>,
+        oneshot::Sender<Vec<Result<Added, HostError>>>,
     ),
     TxStatus(TxId, oneshot::Sender<Result<TxStatus, HostError>>),
     Status(oneshot::Sender<NodeStatus>),
@@ -195,6 +201,7 @@ pub struct HostHandle {
     work: watch::Receiver<Work>,
     now: Arc<dyn crate::clock::Clock>,
     misbehaviour: Arc<std::sync::Mutex<VecDeque<Misbehaviour>>>,
+    verifier: ledger::Verifier,
 }
 
 impl HostHandle {
@@ -207,16 +214,41 @@ impl HostHandle {
 
     /// Checks `tx` and queues it for a block; the reason if it is refused.
     pub async fn submit(&self, tx: SignedTransaction) -> Result<Added, HostError> {
-        self.ask(|reply| Command::Submit(Box::new(tx), true, reply))
+        self.check_signature(&tx)?;
+        self.ask(|reply| Command::Submit(Box::new(tx), reply))
             .await?
     }
 
-    /// Checks a transaction another host gossiped and queues it for a
-    /// block; unlike [`HostHandle::submit`], it is not announced as this
-    /// host's to pass on (gossip passes it on once it is accepted).
-    pub async fn submit_gossiped(&self, tx: SignedTransaction) -> Result<Added, HostError> {
-        self.ask(|reply| Command::Submit(Box::new(tx), false, reply))
-            .await?
+    /// Checks transactions other hosts gossiped, queues those the mempool
+    /// takes for a block and gives each its verdict, in one visit to the
+    /// ledger thread. Unlike [`HostHandle::submit`], they are not announced
+    /// as this host's to pass on (gossip passes them on once accepted).
+    /// Their signatures were checked by the peer network, which alone
+    /// makes a [`GossipedTx`].
+    pub async fn submit_gossiped(&self, gossiped: Vec<GossipedTx>) -> Result<(), HostError> {
+        let txs = gossiped.iter().map(|one| one.tx.clone()).collect();
+        let results = self
+            .ask(|reply| Command::SubmitGossiped(txs, reply))
+            .await?;
+        for (one, added) in gossiped.into_iter().zip(results) {
+            one.judge(Verdict::of(&added));
+        }
+        Ok(())
+    }
+
+    /// The network and signature checks of a submission, made on the
+    /// caller's thread so that the ledger thread, which every block waits
+    /// for, does not spend its time on them.
+    fn check_signature(&self, tx: &SignedTransaction) -> Result<(), HostError> {
+        if &tx.tx.chain_id != self.verifier.chain_id() {
+            return Err(LedgerError::WrongChain {
+                expected: self.verifier.chain_id().clone(),
+                got: tx.tx.chain_id.clone(),
+            }
+            .into());
+        }
+        self.verifier.verify_transaction(tx)?;
+        Ok(())
     }
 
     /// Transactions this host's own players submitted and the mempool
@@ -453,6 +485,10 @@ struct Node {
     accepted: broadcast::Sender<SignedTransaction>,
     work: watch::Sender<Work>,
     clock: Arc<dyn crate::clock::Clock>,
+    /// Blocks checked for consensus, kept for their commit.
+    prepared: Vec<ledger::PreparedBlock>,
+    /// The earliest end of an active rental, as of the last commit.
+    next_due: Option<Timestamp>,
 }
 
 /// Opens the ledger and blob store under `home` and starts the ledger
@@ -487,8 +523,11 @@ pub(crate) fn start(
         accepted: accepted.clone(),
         work,
         clock: clock.clone(),
+        prepared: Vec::new(),
+        next_due: None,
     };
-    node.publish_work();
+    node.publish_work(true);
+    let verifier = node.ledger.verifier();
     info!(
         chain = %node.ledger.chain().chain_id,
         height = node.ledger.height(),
@@ -517,6 +556,7 @@ pub(crate) fn start(
             work: work_rx,
             now: clock,
             misbehaviour: Arc::default(),
+            verifier,
         },
         thread,
     ))
@@ -526,18 +566,36 @@ impl Node {
     fn handle(&mut self, command: Command) {
         // A listener that has gone away does not stop the thread.
         match command {
-            Command::Submit(tx, local, reply) => {
+            Command::Submit(tx, reply) => {
                 let now = self.clock.now().max(self.ledger.chain().time);
-                let spread = local.then(|| (*tx).clone());
-                let added = self.mempool.add(*tx, &self.ledger, now);
-                if let (Some(tx), Ok(Added::New(_))) = (spread, &added) {
-                    // Nobody listening (a host alone) is fine.
-                    let _ = self.accepted.send(tx);
-                }
+                let spread = (*tx).clone();
+                // The handle checked the signature before sending it.
+                let added = self
+                    .mempool
+                    .add(*tx, &self.ledger, now, SignatureChecked::Yes);
                 if matches!(added, Ok(Added::New(_))) {
-                    self.publish_work();
+                    // Nobody listening (a host alone) is fine.
+                    let _ = self.accepted.send(spread);
+                    self.publish_work(false);
                 }
                 let _ = reply.send(added);
+            }
+            Command::SubmitGossiped(txs, reply) => {
+                let now = self.clock.now().max(self.ledger.chain().time);
+                let results: Vec<Result<Added, HostError>> = txs
+                    .into_iter()
+                    .map(|tx| {
+                        self.mempool
+                            .add(tx, &self.ledger, now, SignatureChecked::Yes)
+                    })
+                    .collect();
+                if results
+                    .iter()
+                    .any(|added| matches!(added, Ok(Added::New(_))))
+                {
+                    self.publish_work(false);
+                }
+                let _ = reply.send(results);
             }
             Command::TxStatus(id, reply) => {
                 let _ = reply.send(self.tx_status(&id));
@@ -705,17 +763,35 @@ impl Node {
         })
     }
 
-    fn check(&self, block: Block) -> Result<(), HostError> {
-        let verified = self.ledger.verifier().verify_block(block)?;
-        ledger::apply_block(&self.ledger, self.ledger.chain(), &verified)?;
+    /// Verifies and applies `block` without writing; a valid one is kept
+    /// so that committing it later writes what was worked out here. The
+    /// signatures of transactions this host's mempool already checked are
+    /// not checked again.
+    fn check(&mut self, block: Block) -> Result<(), HostError> {
+        let mempool = &self.mempool;
+        let prepared = self.ledger.prepare(block, |id| mempool.contains(id))?;
+        if self.prepared.len() == PREPARED_KEPT {
+            self.prepared.remove(0);
+        }
+        self.prepared.push(prepared);
         Ok(())
     }
 
     fn commit(&mut self, block: Block, certificate: Option<&[u8]>) -> Result<Height, HostError> {
-        let committed = match certificate {
-            Some(certificate) => self.ledger.commit_certified(block, certificate)?,
-            None => self.ledger.commit_block(block)?,
+        let hash = block.hash();
+        let prepared = match self
+            .prepared
+            .iter()
+            .position(|prepared| prepared.block().hash() == hash)
+        {
+            Some(index) => self.prepared.swap_remove(index),
+            None => {
+                let mempool = &self.mempool;
+                self.ledger.prepare(block, |id| mempool.contains(id))?
+            }
         };
+        self.prepared.clear();
+        let committed = self.ledger.commit_prepared(prepared, certificate)?;
         let height = committed.height;
         if let Err(err) = self
             .catalogue
@@ -735,7 +811,7 @@ impl Node {
             dropped = dropped.len(),
             "block applied"
         );
-        self.publish_work();
+        self.publish_work(true);
         // Nobody listening is fine.
         let _ = self.events.send(Arc::new(BlockEvent {
             block: committed,
@@ -744,17 +820,22 @@ impl Node {
         Ok(height)
     }
 
-    fn publish_work(&mut self) {
-        let next_due = match self.ledger.next_rental_due() {
-            Ok(due) => due,
-            Err(err) => {
-                warn!(%err, "cannot read the next rental end");
-                None
-            }
-        };
+    /// Tells the engine what waits. The next rental end is read from the
+    /// ledger after a commit (`committed`), and otherwise kept: only a
+    /// block changes it.
+    fn publish_work(&mut self, committed: bool) {
+        if committed {
+            self.next_due = match self.ledger.next_rental_due() {
+                Ok(due) => due,
+                Err(err) => {
+                    warn!(%err, "cannot read the next rental end");
+                    None
+                }
+            };
+        }
         let work = Work {
             pending: self.mempool.len(),
-            next_due,
+            next_due: self.next_due,
             height: self.ledger.height(),
             time: self.ledger.chain().time,
         };
