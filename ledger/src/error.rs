@@ -135,6 +135,25 @@ pub enum LedgerError {
         /// The unstake asked for.
         asked: Amount,
     },
+    /// A stake or unstake that would leave a validator with less than the
+    /// least stake.
+    #[error("{validator} would have {power} staked; a validator holds at least {min} (or, unstaking, nothing)", min = crate::execute::MIN_STAKE)]
+    StakeTooSmall {
+        /// The validator.
+        validator: Address,
+        /// Its stake after the change.
+        power: Amount,
+    },
+    /// A stake or unstake while another of the same validator waits.
+    #[error(
+        "a stake change of {validator} waits to take effect at height {from}; stake or unstake again from then"
+    )]
+    ValidatorChangeWaiting {
+        /// The validator.
+        validator: Address,
+        /// When the waiting change takes effect.
+        from: Height,
+    },
     /// An unstake that would leave the network without validators.
     #[error("{0} is the last validator and cannot unstake everything")]
     LastValidator(Address),

@@ -13,6 +13,9 @@ use crate::ids::{Amount, BPS_DENOMINATOR, BlockHash, ChainId, Timestamp};
 use crate::keys::Address;
 use crate::state::{Account, ChainParams, ChainState, Validator};
 
+/// The most tokens a network may have: a quarter of 2^64.
+pub const MAX_SUPPLY: Amount = u64::MAX / 4;
+
 /// Everything a chain starts from. Hosts that start from the same genesis
 /// get the same block 0 and can follow each other.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -78,6 +81,13 @@ impl Genesis {
             .ok_or_else(|| {
                 invalid("the balances and stakes add up to more than 2^64 - 1".into())
             })?;
+        // Consensus multiplies the validators' total power by small
+        // numbers to compare it with two thirds; this leaves it room.
+        if supply > MAX_SUPPLY {
+            return Err(invalid(format!(
+                "the balances and stakes add up to {supply}, more than the {MAX_SUPPLY} allowed"
+            )));
+        }
         if self.validators.len() > MAX_VALIDATORS {
             return Err(invalid(format!(
                 "{} validators, more than the {MAX_VALIDATORS} allowed",

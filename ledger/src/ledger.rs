@@ -188,15 +188,9 @@ impl Ledger {
 
     /// Verifies and applies `block` on top of the committed state without
     /// writing anything: whether it is valid, and its effects ready for
-    /// [`Ledger::commit_prepared`]. Signatures of transactions for which
-    /// `checked` is true are taken as good (see
-    /// [`Verifier::verify_block_except`]).
-    pub fn prepare(
-        &self,
-        block: Block,
-        checked: impl Fn(&TxId) -> bool + Sync,
-    ) -> Result<PreparedBlock, LedgerError> {
-        let verified = self.verifier.verify_block_except(block, checked)?;
+    /// [`Ledger::commit_prepared`].
+    pub fn prepare(&self, block: Block) -> Result<PreparedBlock, LedgerError> {
+        let verified = self.verifier.verify_block(block)?;
         let effects = execute::apply_block(&self.store, &self.chain, &verified)?;
         Ok(PreparedBlock {
             verified,

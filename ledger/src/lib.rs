@@ -31,10 +31,10 @@ pub use crate::block::{Block, BlockHeader, MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
 pub use crate::codec::{decode, encode};
 pub use crate::error::LedgerError;
 pub use crate::execute::{
-    BlockEffects, MAX_VALIDATOR_CHANGES, MAX_VALIDATORS, StateReader, StoredTxResult, TxResult,
-    VALIDATOR_CHANGE_DELAY, apply_block, check_transaction,
+    BlockEffects, MAX_VALIDATOR_CHANGES, MAX_VALIDATORS, MIN_STAKE, StateReader, StoredTxResult,
+    TxResult, VALIDATOR_CHANGE_DELAY, apply_block, check_transaction,
 };
-pub use crate::genesis::Genesis;
+pub use crate::genesis::{Genesis, MAX_SUPPLY};
 pub use crate::ids::{
     Amount, AssetId, BPS_DENOMINATOR, BasisPoints, BlockHash, ChainId, Height, ListingId, Nonce,
     RentalId, StateRoot, Timestamp, TxId,

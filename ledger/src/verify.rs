@@ -123,19 +123,6 @@ impl Verifier {
     /// all cores. A bad signature does not refuse the block: it is recorded
     /// against its transaction, which the ledger will skip.
     pub fn verify_block(&self, block: Block) -> Result<VerifiedBlock, LedgerError> {
-        self.verify_block_except(block, |_| false)
-    }
-
-    /// As [`Verifier::verify_block`], but the signatures of transactions
-    /// for which `checked` is true are taken as good: a host passes the
-    /// ids it already checked one by one with [`Verifier::verify_transaction`]
-    /// (the id covers the signature). A signature that passes that check
-    /// passes the block's batch check too, so the verdicts are the same.
-    pub fn verify_block_except(
-        &self,
-        block: Block,
-        checked: impl Fn(&TxId) -> bool + Sync,
-    ) -> Result<VerifiedBlock, LedgerError> {
         if block.txs.len() > crate::block::MAX_BLOCK_TXS {
             return Err(LedgerError::TooManyTransactions {
                 count: block.txs.len(),
@@ -145,7 +132,7 @@ impl Verifier {
         let checks: Vec<(TxId, Result<(), LedgerError>)> = block
             .txs
             .par_chunks(BATCH_TXS)
-            .flat_map_iter(|chunk| self.verify_group(chunk, &checked))
+            .flat_map_iter(|chunk| self.verify_group(chunk))
             .collect();
         if tx_list_hash(checks.iter().map(|(id, _)| *id)) != block.header.tx_root {
             return Err(LedgerError::TxRootMismatch {
@@ -173,11 +160,7 @@ impl Verifier {
         Ok(())
     }
 
-    fn verify_group(
-        &self,
-        txs: &[SignedTransaction],
-        checked: &(impl Fn(&TxId) -> bool + Sync),
-    ) -> Vec<(TxId, Result<(), LedgerError>)> {
+    fn verify_group(&self, txs: &[SignedTransaction]) -> Vec<(TxId, Result<(), LedgerError>)> {
         let mut buffer = Vec::with_capacity(txs.len() * 256);
         let mut items = Vec::with_capacity(txs.len());
         let mut verdicts: Vec<(TxId, Result<(), LedgerError>)> = txs
@@ -186,7 +169,7 @@ impl Verifier {
             .map(|(index, signed)| {
                 let start = items.len();
                 let (id, verdict) = self.collect_items(index, signed, &mut buffer, &mut items);
-                if verdict.is_err() || (verdict.is_ok() && checked(&id)) {
+                if verdict.is_err() {
                     items.truncate(start);
                 }
                 (id, verdict)

@@ -186,6 +186,14 @@ const WANTED_FILES: usize = 256;
 const ANNOUNCED_AT_START: usize = 4_096;
 /// Tries to find a new asset's files at other hosts before giving up.
 const FETCH_TRIES: u32 = 5;
+/// The largest preview picture fetched for a new asset.
+const MAX_FETCHED_PREVIEW: u64 = 4 << 20;
+/// The largest model fetched for a new asset.
+const MAX_FETCHED_MODEL: u64 = 32 << 20;
+/// Bytes of models fetched for new assets in one hour, at most: minting
+/// is open to everyone, so what others mint must not fill this host's
+/// disk. A model left out is still served by the hosts that have it.
+const MODEL_BYTES_PER_HOUR: u64 = 2 << 30;
 
 /// Runs the host's peer network: transactions other hosts gossip go to the
 /// mempool, which gives each its verdict, and transactions this host's
@@ -313,11 +321,12 @@ async fn share_files(
         }
         Err(_) => return,
     }
+    let mut budget = ModelBudget::new();
     while let Some(manifest) = wanted.recv().await {
         let mut tries = 0;
         loop {
             tries += 1;
-            match share_asset(&peers, &blobs, manifest).await {
+            match share_asset(&peers, &blobs, manifest, &mut budget).await {
                 Ok(()) => break,
                 // The host that minted it may not have announced it yet.
                 Err(err) if tries < FETCH_TRIES => {
@@ -333,23 +342,84 @@ async fn share_files(
     }
 }
 
-/// Fetches an asset's manifest, then the model and preview it names,
-/// each checked piece by piece, and offers all three.
+/// Model bytes fetched unasked in the current hour.
+struct ModelBudget {
+    since: Instant,
+    spent: u64,
+}
+
+impl ModelBudget {
+    fn new() -> Self {
+        ModelBudget {
+            since: Instant::now(),
+            spent: 0,
+        }
+    }
+
+    /// How many bytes of model may still be fetched this hour.
+    fn left(&mut self) -> u64 {
+        if self.since.elapsed() >= Duration::from_secs(3_600) {
+            *self = ModelBudget::new();
+        }
+        MODEL_BYTES_PER_HOUR.saturating_sub(self.spent)
+    }
+}
+
+/// Fetches an asset's manifest, then the preview and model it names, each
+/// checked piece by piece and each within its size bound (a model only
+/// while the hour's budget lasts), and offers what it holds.
 async fn share_asset(
     peers: &PeerHandle,
     blobs: &Arc<BlobStore>,
     manifest: ContentId,
+    budget: &mut ModelBudget,
 ) -> Result<(), HostError> {
-    peers.fetch(manifest).await?;
-    peers.provide(manifest).await?;
+    peers
+        .fetch_at_most(manifest, assets::MAX_MANIFEST_BYTES as u64)
+        .await?;
+    offer(peers, manifest).await;
     let store = blobs.clone();
     let bytes = tokio::task::spawn_blocking(move || store.get(&manifest))
         .await
         .map_err(|_| HostError::Stopped)??;
     let read = Manifest::from_json(&bytes)?;
-    for file in [read.model, read.preview] {
-        peers.fetch(file).await?;
-        peers.provide(file).await?;
+    peers
+        .fetch_at_most(read.preview, MAX_FETCHED_PREVIEW)
+        .await?;
+    offer(peers, read.preview).await;
+    let model = read.model;
+    let store = blobs.clone();
+    let held = tokio::task::spawn_blocking(move || store.contains(&model))
+        .await
+        .map_err(|_| HostError::Stopped)??;
+    if !held {
+        let allowed = MAX_FETCHED_MODEL.min(budget.left());
+        if allowed == 0 {
+            info!(%model, "this hour's budget for fetching models is spent; the model stays with the hosts that have it");
+            return Ok(());
+        }
+        // Not tried again: the hosts that announced the manifest announced
+        // the model with it.
+        if let Err(err) = peers.fetch_at_most(model, allowed).await {
+            info!(%model, %err, "a new asset's model was not fetched; it stays with the hosts that have it");
+            return Ok(());
+        }
+        let store = blobs.clone();
+        let info = tokio::task::spawn_blocking(move || store.info(&model))
+            .await
+            .map_err(|_| HostError::Stopped)??;
+        budget.spent = budget
+            .spent
+            .saturating_add(info.map_or(0, |info| info.size));
     }
+    offer(peers, model).await;
     Ok(())
+}
+
+/// Announces that this host holds `file`; one that cannot be announced
+/// is still served to whoever asks.
+async fn offer(peers: &PeerHandle, file: ContentId) {
+    if let Err(err) = peers.provide(file).await {
+        debug!(%file, %err, "a file could not be announced");
+    }
 }

@@ -764,12 +764,15 @@ impl Node {
     }
 
     /// Verifies and applies `block` without writing; a valid one is kept
-    /// so that committing it later writes what was worked out here. The
-    /// signatures of transactions this host's mempool already checked are
-    /// not checked again.
+    /// so that committing it later writes what was worked out here.
+    ///
+    /// Every signature in the block is checked, those this host's mempool
+    /// checked on arrival too: the block's signatures are checked in
+    /// batches whose verdict on a malformed signature can depend on its
+    /// batch, so every host must check the same batches to reach the same
+    /// results.
     fn check(&mut self, block: Block) -> Result<(), HostError> {
-        let mempool = &self.mempool;
-        let prepared = self.ledger.prepare(block, |id| mempool.contains(id))?;
+        let prepared = self.ledger.prepare(block)?;
         if self.prepared.len() == PREPARED_KEPT {
             self.prepared.remove(0);
         }
@@ -785,10 +788,7 @@ impl Node {
             .position(|prepared| prepared.block().hash() == hash)
         {
             Some(index) => self.prepared.swap_remove(index),
-            None => {
-                let mempool = &self.mempool;
-                self.ledger.prepare(block, |id| mempool.contains(id))?
-            }
+            None => self.ledger.prepare(block)?,
         };
         self.prepared.clear();
         let committed = self.ledger.commit_prepared(prepared, certificate)?;

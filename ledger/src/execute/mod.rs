@@ -11,7 +11,7 @@ pub(crate) mod overlay;
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::error::LedgerError;
-use crate::ids::{AssetId, Height, ListingId, RentalId, Timestamp, TxId};
+use crate::ids::{Amount, AssetId, Height, ListingId, RentalId, Timestamp, TxId};
 use crate::keys::Address;
 use crate::settle::{self, Settlement};
 use crate::state::{Account, Asset, ChainState, Listing, Rental, RentalStatus, Validator};
@@ -29,6 +29,10 @@ pub const VALIDATOR_CHANGE_DELAY: Height = 2;
 pub const MAX_VALIDATORS: usize = 100;
 /// Most validator changes waiting to take effect at once.
 pub const MAX_VALIDATOR_CHANGES: usize = 64;
+/// The least stake a validator holds: staking must reach it, and
+/// unstaking must leave at least this much or nothing. (Genesis validators
+/// hold what the genesis gives them.)
+pub const MIN_STAKE: Amount = 1_000;
 
 /// Read access to committed state, as the state transition needs it.
 pub trait StateReader: Sync {

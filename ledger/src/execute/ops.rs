@@ -4,7 +4,9 @@
 
 use crate::error::LedgerError;
 use crate::execute::overlay::Overlay;
-use crate::execute::{MAX_VALIDATOR_CHANGES, MAX_VALIDATORS, StateReader, VALIDATOR_CHANGE_DELAY};
+use crate::execute::{
+    MAX_VALIDATOR_CHANGES, MAX_VALIDATORS, MIN_STAKE, StateReader, VALIDATOR_CHANGE_DELAY,
+};
 use crate::ids::{Amount, AssetId, BasisPoints, ChainId, Height, ListingId, RentalId, Timestamp};
 use crate::keys::Address;
 use crate::rules::{self, RentCosts};
@@ -234,6 +236,7 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
         let power = bonded.checked_add(amount).ok_or(LedgerError::Overflow {
             what: "a validator's power",
         })?;
+        self.check_stake(power)?;
         self.overlay.debit(self.signer, amount)?;
         let mut counters = self.overlay.counters();
         counters.staked = counters
@@ -262,13 +265,37 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
         if power == 0 && planned.len() == 1 {
             return Err(LedgerError::LastValidator(self.signer));
         }
+        if power > 0 {
+            self.check_stake(power)?;
+        }
         self.change_validator(power, amount)
+    }
+
+    /// An error if the signer would hold less than [`MIN_STAKE`].
+    fn check_stake(&self, power: u64) -> Result<(), LedgerError> {
+        if power < MIN_STAKE {
+            return Err(LedgerError::StakeTooSmall {
+                validator: self.signer,
+                power,
+            });
+        }
+        Ok(())
     }
 
     /// Records that the signer's power becomes `power`, and `release`
     /// tokens return to it, from [`VALIDATOR_CHANGE_DELAY`] heights on.
     fn change_validator(&mut self, power: u64, release: Amount) -> Result<(), LedgerError> {
-        if self.overlay.validator_changes().len() >= MAX_VALIDATOR_CHANGES {
+        let waiting = self.overlay.validator_changes();
+        if let Some(change) = waiting
+            .iter()
+            .find(|change| change.validator == self.signer)
+        {
+            return Err(LedgerError::ValidatorChangeWaiting {
+                validator: self.signer,
+                from: change.from,
+            });
+        }
+        if waiting.len() >= MAX_VALIDATOR_CHANGES {
             return Err(LedgerError::ValidatorChangesFull);
         }
         let from = self

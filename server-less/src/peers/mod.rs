@@ -39,7 +39,8 @@ use libp2p::gossipsub::{
     PeerScoreThresholds, PublishError, TopicScoreParams, ValidationMode,
 };
 use libp2p::identity::Keypair;
-use libp2p::kad::{self, GetProvidersOk, QueryResult, RecordKey, store::MemoryStore};
+use libp2p::kad::store::{MemoryStore, MemoryStoreConfig};
+use libp2p::kad::{self, GetProvidersOk, QueryResult, RecordKey};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
@@ -68,6 +69,9 @@ const BOOTSTRAP_EVERY: Duration = Duration::from_secs(60);
 const IDLE_CONNECTION: Duration = Duration::from_secs(120);
 /// How long [`start`] waits for its listeners to come up.
 const LISTEN_WAIT: Duration = Duration::from_secs(5);
+
+/// Files this host announces as their provider, at most.
+const MAX_PROVIDED: usize = 65_536;
 
 /// How a host joins the peer network.
 #[derive(Clone, Debug)]
@@ -363,7 +367,17 @@ fn build_swarm(
                     key.public(),
                 )),
                 ping: ping::Behaviour::default(),
-                kad: kad::Behaviour::with_config(id, MemoryStore::new(id), kad_config),
+                kad: kad::Behaviour::with_config(
+                    id,
+                    MemoryStore::with_config(
+                        id,
+                        MemoryStoreConfig {
+                            max_provided_keys: MAX_PROVIDED,
+                            ..MemoryStoreConfig::default()
+                        },
+                    ),
+                    kad_config,
+                ),
                 mdns: Toggle::from(mdns),
                 gossip,
                 files: request_response::Behaviour::with_codec(
@@ -948,21 +962,36 @@ impl PeerHandle {
     /// Fetches `blob` into the store from the hosts that provide it, unless
     /// it is there already.
     pub async fn fetch(&self, blob: ContentId) -> Result<(), HostError> {
+        self.fetch_at_most(blob, u64::MAX).await
+    }
+
+    /// As [`PeerHandle::fetch`], but only a blob of at most `max_bytes`:
+    /// a larger one is refused before any piece of it is asked for.
+    pub async fn fetch_at_most(&self, blob: ContentId, max_bytes: u64) -> Result<(), HostError> {
         let store = self.store()?;
         if blocking(move || store.status(&blob)).await? == BlobStatus::Complete {
             return Ok(());
         }
         let providers = self.providers(blob).await?;
-        self.fetch_from(blob, &providers).await
+        self.fetch_limited(blob, &providers, max_bytes).await
     }
 
     /// Fetches `blob` into the store from the first of `peers` that has
     /// it. A peer that sends a false piece list or piece is dropped, and
     /// the next is asked.
     pub async fn fetch_from(&self, blob: ContentId, peers: &[PeerId]) -> Result<(), HostError> {
+        self.fetch_limited(blob, peers, u64::MAX).await
+    }
+
+    async fn fetch_limited(
+        &self,
+        blob: ContentId,
+        peers: &[PeerId],
+        max_bytes: u64,
+    ) -> Result<(), HostError> {
         let mut last = None;
         for peer in peers {
-            match self.fetch_one(blob, *peer).await {
+            match self.fetch_one(blob, *peer, max_bytes).await {
                 Ok(()) => {
                     info!(%blob, %peer, "blob fetched");
                     return Ok(());
@@ -991,7 +1020,12 @@ impl PeerHandle {
         })
     }
 
-    async fn fetch_one(&self, blob: ContentId, peer: PeerId) -> Result<(), Failure> {
+    async fn fetch_one(
+        &self,
+        blob: ContentId,
+        peer: PeerId,
+        max_bytes: u64,
+    ) -> Result<(), Failure> {
         let store = self.store().map_err(Failure::Failed)?;
         let info = match self
             .request(peer, FileRequest::Info(blob))
@@ -1022,6 +1056,12 @@ impl PeerHandle {
         };
         info.check(&store.limits())
             .map_err(|err| Failure::Lied("piece list", err.to_string()))?;
+        if info.size > max_bytes {
+            return Err(Failure::Failed(HostError::Peer(format!(
+                "{blob} is {} bytes, more than the {max_bytes} asked for",
+                info.size
+            ))));
+        }
         let begun = Arc::clone(&store);
         blocking(move || begun.begin(&info))
             .await
