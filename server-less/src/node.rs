@@ -174,6 +174,7 @@ enum Command {
     Certificate(Height, oneshot::Sender<Result<Option<Vec<u8>>, HostError>>),
     Validators(oneshot::Sender<Result<Vec<Validator>, HostError>>),
     Block(Height, oneshot::Sender<Result<Block, HostError>>),
+    StateRoot(Height, oneshot::Sender<Result<StateRoot, HostError>>),
     /// Ends the ledger thread once the commands before it are answered.
     Shutdown,
 }
@@ -343,6 +344,11 @@ impl HostHandle {
     /// The committed block at `height`.
     pub async fn block(&self, height: Height) -> Result<Block, HostError> {
         self.ask(|reply| Command::Block(height, reply)).await?
+    }
+
+    /// The state root after the committed block at `height`.
+    pub async fn state_root_at(&self, height: Height) -> Result<StateRoot, HostError> {
+        self.ask(|reply| Command::StateRoot(height, reply)).await?
     }
 
     /// Applies and durably commits a decided block; its height.
@@ -661,6 +667,9 @@ impl Node {
                         .map(|stored| stored.block)
                         .map_err(Into::into),
                 );
+            }
+            Command::StateRoot(height, reply) => {
+                let _ = reply.send(self.ledger.state_root_at(height).map_err(Into::into));
             }
             Command::Shutdown => {}
         }

@@ -281,7 +281,8 @@ impl Testnet {
     }
 
     /// Waits until host `index` has committed `height`, then checks that
-    /// its blocks up to there are host 0's.
+    /// its blocks, and its state root after each, up to there are host
+    /// 0's.
     async fn same_chain(&self, index: usize, height: u64) {
         let (one, other) = (self.handle(0), self.handle(index));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
@@ -298,6 +299,12 @@ impl Testnet {
                 other.block(at).await.unwrap(),
                 one.block(at).await.unwrap(),
                 "block {at} of host {}",
+                index + 1
+            );
+            assert_eq!(
+                other.state_root_at(at).await.unwrap(),
+                one.state_root_at(at).await.unwrap(),
+                "state root after block {at} at host {}",
                 index + 1
             );
         }
@@ -333,17 +340,50 @@ async fn a_network_of_one_validator_finalises_blocks_through_consensus() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn four_validators_agree_on_every_block_and_a_payment_at_one_is_final_at_all() {
+async fn four_validators_agree_on_every_block_and_a_rent_at_one_is_final_at_all() {
     let mut net = Testnet::new(4, 0);
     for index in 0..4 {
         net.start(index);
     }
-    let before = net.balance_of_bo(0).await;
+    // One of the sample pack's rent listings, not bo's own.
+    let bo = net.key("bo");
+    let page = net
+        .handle(0)
+        .browse(market::catalogue::Query {
+            side: Some(market::catalogue::Side::Rent),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let hit = page
+        .hits
+        .iter()
+        .find(|hit| hit.listing.lister != bo.address())
+        .expect("a rent listing");
+    let ledger::ListingTerms::Rent(terms) = hit.listing.terms else {
+        panic!("a rent listing with sale terms");
+    };
+    let asset = hit.listing.asset;
+    let rent = net
+        .tx(
+            0,
+            &bo,
+            Operation::Rent {
+                listing: hit.listing.id,
+                periods: terms.min_periods,
+            },
+        )
+        .await;
     // Submitted at one host only: it is final once that host proposes.
-    let height = net.pay(0, 25).await;
+    let height = net.final_at(0, rent).await;
     for index in 0..4 {
         net.same_chain(index, height).await;
-        assert_eq!(net.balance_of_bo(index).await, before + 25);
+        let held = net.handle(index).inventory(bo.address()).await.unwrap();
+        assert!(
+            held.renting.iter().any(|rented| rented.id == asset),
+            "host {} does not show the rent",
+            index + 1
+        );
     }
     net.stop_all().await;
 }
