@@ -471,6 +471,16 @@ pub enum LedgerError {
     /// Opening a store that was never initialised.
     #[error("no ledger at {0}: create it from a genesis first")]
     NotInitialized(String),
+    /// A height whose validators are not known from the committed state.
+    #[error(
+        "the validators of height {requested} are not known at height {committed}: only those of the next two heights are"
+    )]
+    ValidatorsUnknown {
+        /// The height asked for.
+        requested: Height,
+        /// The last committed height.
+        committed: Height,
+    },
     /// A height that is not committed (yet).
     #[error("height {requested} is not committed; the last committed height is {committed}")]
     UnknownHeight {

@@ -325,6 +325,39 @@ impl Ledger {
         self.store.validators()
     }
 
+    /// The validators of `height`, by address: the next height's are those
+    /// the state names now ([`Ledger::validators`]); those of the height
+    /// after it are known too, from the stake changes waiting, since a
+    /// change waits [`crate::VALIDATOR_CHANGE_DELAY`] heights.
+    pub fn validators_at(&self, height: Height) -> Result<Vec<Validator>, LedgerError> {
+        let committed = self.chain.height;
+        let known = committed.saturating_add(1)..=committed.saturating_add(2);
+        if !known.contains(&height) {
+            return Err(LedgerError::ValidatorsUnknown {
+                requested: height,
+                committed,
+            });
+        }
+        let mut set: std::collections::BTreeMap<Address, u64> = self
+            .validators()?
+            .into_iter()
+            .map(|validator| (validator.address, validator.power))
+            .collect();
+        for change in &self.chain.validator_changes {
+            if change.from <= height {
+                if change.power == 0 {
+                    set.remove(&change.validator);
+                } else {
+                    set.insert(change.validator, change.power);
+                }
+            }
+        }
+        Ok(set
+            .into_iter()
+            .map(|(address, power)| Validator { address, power })
+            .collect())
+    }
+
     /// A committed block and its outcome.
     pub fn block(&self, height: Height) -> Result<StoredBlock, LedgerError> {
         self.store.block(height)?.ok_or(LedgerError::UnknownHeight {

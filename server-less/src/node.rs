@@ -173,6 +173,7 @@ enum Command {
     ),
     Certificate(Height, oneshot::Sender<Result<Option<Vec<u8>>, HostError>>),
     Validators(oneshot::Sender<Result<Vec<Validator>, HostError>>),
+    ValidatorsAt(Height, oneshot::Sender<Result<Vec<Validator>, HostError>>),
     Block(Height, oneshot::Sender<Result<Block, HostError>>),
     StateRoot(Height, oneshot::Sender<Result<StateRoot, HostError>>),
     /// Ends the ledger thread once the commands before it are answered.
@@ -339,6 +340,12 @@ impl HostHandle {
     /// The validators of the next block.
     pub async fn validators(&self) -> Result<Vec<Validator>, HostError> {
         self.ask(Command::Validators).await?
+    }
+
+    /// The validators of `height`: the next height or the one after.
+    pub async fn validators_at(&self, height: Height) -> Result<Vec<Validator>, HostError> {
+        self.ask(|reply| Command::ValidatorsAt(height, reply))
+            .await?
     }
 
     /// The committed block at `height`.
@@ -667,6 +674,9 @@ impl Node {
                         .map(|stored| stored.block)
                         .map_err(Into::into),
                 );
+            }
+            Command::ValidatorsAt(height, reply) => {
+                let _ = reply.send(self.ledger.validators_at(height).map_err(Into::into));
             }
             Command::StateRoot(height, reply) => {
                 let _ = reply.send(self.ledger.state_root_at(height).map_err(Into::into));

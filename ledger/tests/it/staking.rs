@@ -62,6 +62,18 @@ fn a_stake_is_in_force_two_blocks_on_and_an_unstake_returns_the_tokens_then() {
     );
     assert_eq!(net.balance(&net.alice), START - 5_000);
     assert_eq!(net.ledger.chain().staked, 5_010);
+    // Known already as the validators of the height after next.
+    assert_eq!(
+        net.ledger.validators_at(staked_at + 2).unwrap().len(),
+        2,
+        "alice among the validators of height {}",
+        staked_at + 2
+    );
+    assert_eq!(net.ledger.validators_at(staked_at + 1).unwrap().len(), 1);
+    assert!(matches!(
+        net.ledger.validators_at(staked_at + 3),
+        Err(LedgerError::ValidatorsUnknown { .. })
+    ));
     // Not yet in force: the validators of the next height are unchanged,
     // and a block alice proposes is refused.
     assert_eq!(powers(&net), vec![genesis]);

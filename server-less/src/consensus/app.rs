@@ -195,6 +195,7 @@ async fn run(
         streams: HashMap::new(),
         last_block: tokio::time::Instant::now(),
         validators: None,
+        next_validators: None,
         log,
         history_min: None,
     };
@@ -252,6 +253,8 @@ struct App {
     last_block: tokio::time::Instant,
     /// The validators of the current height.
     validators: Option<ValidatorSet>,
+    /// The validators of the height after it.
+    next_validators: Option<ValidatorSet>,
     /// This validator's proposals, on disk.
     log: ProposalLog,
     /// The first height with a commit certificate, once known.
@@ -264,7 +267,7 @@ impl App {
             AppMsg::ConsensusReady { reply } => {
                 let height = ChainHeight(self.host.status().await?.height + 1);
                 self.height = height;
-                let _ = reply.send((height, self.params().await?));
+                let _ = reply.send((height, self.params(height).await?));
             }
             AppMsg::StartedRound {
                 height,
@@ -447,10 +450,15 @@ impl App {
         found
     }
 
-    /// The validators and timeouts of the next height.
-    async fn params(&mut self) -> Result<HeightParams<Plaza>, HostError> {
-        let validators = ValidatorSet::new(&self.host.validators().await?)?;
+    /// The validators and timeouts of `height`, which starts now; the
+    /// validators of the height after it are kept too, to know whose
+    /// proposals for it to take early.
+    async fn params(&mut self, height: ChainHeight) -> Result<HeightParams<Plaza>, HostError> {
+        let validators = ValidatorSet::new(&self.host.validators_at(height.0).await?)?;
         self.validators = Some(validators.clone());
+        self.next_validators = Some(ValidatorSet::new(
+            &self.host.validators_at(height.0 + 1).await?,
+        )?);
         Ok(HeightParams::new(validators, self.timeouts, None))
     }
 
@@ -619,12 +627,16 @@ impl App {
             }) => {
                 // Only the round's own proposer, for this height or the
                 // next, is listened to.
-                let expected = self
-                    .validators
-                    .as_ref()
-                    .map(|set| set.proposer(height, round).address() == &proposer)
-                    .unwrap_or(false);
-                if !expected || height < self.height || height > self.height.increment() {
+                let set = if height == self.height {
+                    self.validators.as_ref()
+                } else if height == self.height.increment() {
+                    self.next_validators.as_ref()
+                } else {
+                    None
+                };
+                let expected =
+                    set.is_some_and(|set| set.proposer(height, round).address() == &proposer);
+                if !expected {
                     debug!(%from, %proposer, %height, %round, "a proposal from someone not proposing then");
                     self.streams.remove(&key);
                     return None;
@@ -747,7 +759,7 @@ impl App {
         let height = certificate.height;
         let Some(block) = self.blocks.get(&certificate.value_id).cloned() else {
             warn!(%height, value = %certificate.value_id, "the decided block is not at hand");
-            return Ok(Next::Restart(height, self.params().await?));
+            return Ok(Next::Restart(height, self.params(height).await?));
         };
         let committed = self
             .host
@@ -769,7 +781,7 @@ impl App {
         let next = ChainHeight(committed + 1);
         self.height = next;
         self.last_block = tokio::time::Instant::now();
-        Ok(Next::Start(next, self.params().await?))
+        Ok(Next::Start(next, self.params(next).await?))
     }
 
     /// Decided blocks from `start` to `end` with their certificates, as
