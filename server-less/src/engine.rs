@@ -4,8 +4,8 @@
 //! host builds proposals from its mempool, checks blocks and commits them,
 //! all through [`HostHandle`]. [`Solo`] is the engine of a network of one
 //! validator: it makes a block whenever transactions wait (at most one per
-//! interval) and whenever a rental's end falls due, so settlement is on
-//! time with no traffic at all. A BFT engine drives the same three calls:
+//! interval), whenever a rental's end falls due and while stake changes
+//! wait to take effect, so settlement is on time with no traffic at all. A BFT engine drives the same three calls:
 //! propose when it is this host's turn, check what others propose, commit
 //! what is decided.
 
@@ -58,7 +58,7 @@ impl Engine for Solo {
                 let now = host.now();
                 let state = *work.borrow_and_update();
                 let due = state.next_due.is_some_and(|due| due <= now);
-                if state.pending > 0 || due {
+                if state.pending > 0 || due || state.stake_changes {
                     let ready = last + self.min_interval;
                     if Instant::now() < ready {
                         tokio::select! {

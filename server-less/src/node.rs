@@ -66,6 +66,9 @@ pub struct Work {
     pub height: Height,
     /// The last committed block's time.
     pub time: Timestamp,
+    /// Whether stake changes wait to take effect: the next block puts the
+    /// first of them in force.
+    pub stake_changes: bool,
 }
 
 /// A block the ledger committed, with the transactions dropped from the
@@ -855,6 +858,7 @@ impl Node {
         let work = Work {
             pending: self.mempool.len(),
             next_due: self.next_due,
+            stake_changes: !self.ledger.chain().validator_changes.is_empty(),
             height: self.ledger.height(),
             time: self.ledger.chain().time,
         };

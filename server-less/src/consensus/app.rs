@@ -523,7 +523,8 @@ impl App {
         loop {
             let now = tokio::time::Instant::now();
             let state = *work.borrow_and_update();
-            let due = state.next_due.is_some_and(|due| due <= self.host.now());
+            let due =
+                state.next_due.is_some_and(|due| due <= self.host.now()) || state.stake_changes;
             if now >= latest || ((state.pending > 0 || due) && now >= earliest) {
                 return;
             }

@@ -68,6 +68,55 @@ fn init_run_kill_and_status_from_the_command_line() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("plaza-host init"));
 }
 
+#[test]
+fn the_host_unstakes_and_stakes_from_the_command_line_and_status_shows_the_validators() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("host");
+    let init = plaza_host(&home)
+        .args(["init", "--chain-id", "plaza-stake"])
+        .output()
+        .unwrap();
+    assert!(init.status.success());
+    use_free_ports(&home);
+    let mut run = start(&home, "players can join");
+
+    // The host is the network's one validator, with the genesis stake.
+    let unstake = plaza_host(&home)
+        .args(["unstake", "1000"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&unstake.stdout);
+    assert!(
+        unstake.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unstake.stderr)
+    );
+    assert!(said.contains("unstaked: transaction"), "{said}");
+    assert!(said.contains("in force from block"), "{said}");
+    // More than its account holds: refused, with the ledger's reason.
+    let greedy = plaza_host(&home)
+        .args(["stake", "5000000"])
+        .output()
+        .unwrap();
+    assert!(!greedy.status.success());
+    let reason = String::from_utf8_lossy(&greedy.stderr);
+    assert!(
+        reason.contains("stake refused") && reason.contains("insufficient funds"),
+        "{reason}"
+    );
+    // The host makes the blocks that put the change in force by itself.
+    std::thread::sleep(Duration::from_secs(2));
+    run.kill().unwrap();
+    run.wait().unwrap();
+
+    let status = plaza_host(&home).arg("status").output().unwrap();
+    let said = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success());
+    assert!(said.contains("power 99000  (this host)"), "{said}");
+    assert!(said.contains("staked     99000"), "{said}");
+    assert!(said.contains("host balance 1000\n"), "{said}");
+}
+
 /// Points the home's session endpoints at free loopback ports; the join
 /// endpoint's address.
 pub(crate) fn use_free_ports(home: &std::path::Path) -> std::net::SocketAddr {
