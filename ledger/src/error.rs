@@ -468,6 +468,18 @@ pub enum LedgerError {
         /// The requested genesis block hash.
         expected_genesis: BlockHash,
     },
+    /// A store written in another layout than this build's.
+    #[error(
+        "{path} holds a ledger in store format {found}, written by another version of Plaza; this one reads format {expected}. Move it aside and make a new network (`plaza-host init`)"
+    )]
+    StoreFormat {
+        /// The store's directory.
+        path: String,
+        /// Its format.
+        found: u32,
+        /// The format this build reads.
+        expected: u32,
+    },
     /// Opening a store that was never initialised.
     #[error("no ledger at {0}: create it from a genesis first")]
     NotInitialized(String),

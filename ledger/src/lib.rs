@@ -51,7 +51,7 @@ pub use crate::state::{
     Account, ActiveRental, Asset, ChainParams, ChainState, Listing, ListingStatus, ListingTerms,
     RentTerms, Rental, RentalStatus, StateKey, Validator, ValidatorChange,
 };
-pub use crate::store::{Store, StoredBlock, TxLocation};
+pub use crate::store::{STORE_FORMAT, Store, StoredBlock, TxLocation};
 pub use crate::tx::{
     MAX_TRADE_ASSETS, MAX_TX_BYTES, Operation, SignedTransaction, Trade, TradeSide, TradeTerms,
     Transaction,

@@ -78,6 +78,11 @@ mod cf {
 
 const META_CHAIN: &[u8] = b"chain";
 const META_GENESIS: &[u8] = b"genesis";
+const META_FORMAT: &[u8] = b"format";
+/// The layout of the records this build writes. A store written with
+/// another (before validator staking, records carried no stake) is refused
+/// with a clear error rather than misread.
+pub const STORE_FORMAT: u32 = 2;
 /// Largest stored record read back; anything larger is corruption.
 const MAX_RECORD_BYTES: usize = 1 << 16;
 /// Largest stored block record.
@@ -180,11 +185,43 @@ impl Store {
             ColumnFamilyDescriptor::new(*name, cf_options)
         });
         let db = DB::open_cf_descriptors(&options, path, descriptors)?;
-        Ok(Store {
+        let store = Store {
             db,
             path: path.to_path_buf(),
             cache: MemoryCache::new(),
-        })
+        };
+        store.check_format()?;
+        Ok(store)
+    }
+
+    /// An error if the store holds a ledger in another layout than this
+    /// build's.
+    fn check_format(&self) -> Result<(), LedgerError> {
+        let made = self
+            .db
+            .get_pinned_cf(self.cf(cf::META), META_GENESIS)?
+            .is_some();
+        if !made {
+            return Ok(());
+        }
+        let found = match self.db.get_pinned_cf(self.cf(cf::META), META_FORMAT)? {
+            // Stores from before the marker are format 1.
+            None => 1,
+            Some(bytes) => {
+                let bytes: [u8; 4] = bytes.as_ref().try_into().map_err(|_| {
+                    LedgerError::Corrupt(format!("meta: a format of {} bytes", bytes.len()))
+                })?;
+                u32::from_be_bytes(bytes)
+            }
+        };
+        if found != STORE_FORMAT {
+            return Err(LedgerError::StoreFormat {
+                path: self.path.display().to_string(),
+                found,
+                expected: STORE_FORMAT,
+            });
+        }
+        Ok(())
     }
 
     /// The directory of the store.
@@ -635,6 +672,8 @@ impl Store {
         }
         if height == 0 {
             batch.put_all(cf::META, std::iter::once((META_GENESIS, &genesis[..])));
+            let format = STORE_FORMAT.to_be_bytes();
+            batch.put_all(cf::META, std::iter::once((META_FORMAT, &format[..])));
         }
 
         let mut sync = WriteOptions::default();

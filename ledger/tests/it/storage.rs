@@ -87,6 +87,36 @@ fn a_corrupt_record_is_reported_not_misread() {
 }
 
 #[test]
+fn a_store_in_another_format_is_refused_with_what_to_do_and_left_as_it_was() {
+    let net = Net::new();
+    let height = net.ledger.height();
+    let Net { dir, ledger, .. } = net;
+    drop(ledger);
+    let set_format = |format: Option<u32>| {
+        let mut options = rocksdb::Options::default();
+        options.create_if_missing(false);
+        let names = rocksdb::DB::list_cf(&options, dir.path()).unwrap();
+        let db = rocksdb::DB::open_cf(&options, dir.path(), &names).unwrap();
+        let meta = db.cf_handle("meta").unwrap();
+        match format {
+            Some(format) => db.put_cf(meta, b"format", format.to_be_bytes()).unwrap(),
+            None => db.delete_cf(meta, b"format").unwrap(),
+        }
+    };
+    // A store from before the format marker.
+    set_format(None);
+    match Ledger::open(dir.path()) {
+        Err(err @ LedgerError::StoreFormat { found: 1, .. }) => {
+            assert!(err.to_string().contains("plaza-host init"), "{err}");
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("an old store was opened"),
+    }
+    set_format(Some(ledger::STORE_FORMAT));
+    assert_eq!(Ledger::open(dir.path()).unwrap().height(), height);
+}
+
+#[test]
 fn a_host_that_cannot_read_its_state_refuses_the_block_instead_of_skipping_a_transaction() {
     let net = Net::new();
     let alice = net.alice.clone();
