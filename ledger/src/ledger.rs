@@ -12,7 +12,9 @@ use crate::ids::{AssetId, BlockHash, Height, ListingId, RentalId, StateRoot, Tim
 use crate::keys::Address;
 use crate::proof::AssetProof;
 use crate::settle::Settlement;
-use crate::state::{Account, Asset, ChainState, Listing, Rental, Validator};
+use crate::state::{
+    Account, Asset, ChainState, Listing, Rental, Validator, ValidatorChange, powers_after,
+};
 use crate::store::{Store, StoredBlock, TxLocation};
 use crate::tx::{SignedTransaction, Transaction};
 use crate::verify::{VerifiedBlock, Verifier};
@@ -338,21 +340,13 @@ impl Ledger {
                 committed,
             });
         }
-        let mut set: std::collections::BTreeMap<Address, u64> = self
-            .validators()?
-            .into_iter()
-            .map(|validator| (validator.address, validator.power))
-            .collect();
-        for change in &self.chain.validator_changes {
-            if change.from <= height {
-                if change.power == 0 {
-                    set.remove(&change.validator);
-                } else {
-                    set.insert(change.validator, change.power);
-                }
-            }
-        }
-        Ok(set
+        let changes = self
+            .chain
+            .validator_changes
+            .iter()
+            .filter(|change| change.from <= height)
+            .map(ValidatorChange::after);
+        Ok(powers_after(self.validators()?, changes)
             .into_iter()
             .map(|(address, power)| Validator { address, power })
             .collect())

@@ -291,6 +291,36 @@ pub struct ValidatorChange {
     pub from: Height,
 }
 
+impl ValidatorChange {
+    /// The validator as the change leaves it.
+    pub fn after(&self) -> Validator {
+        Validator {
+            address: self.validator,
+            power: self.power,
+        }
+    }
+}
+
+/// The validators' powers once `changes` are made, in order, to `current`;
+/// a power of 0 takes a validator out.
+pub(crate) fn powers_after(
+    current: impl IntoIterator<Item = Validator>,
+    changes: impl IntoIterator<Item = Validator>,
+) -> std::collections::BTreeMap<Address, u64> {
+    let mut powers: std::collections::BTreeMap<Address, u64> = current
+        .into_iter()
+        .map(|validator| (validator.address, validator.power))
+        .collect();
+    for validator in changes {
+        if validator.power == 0 {
+            powers.remove(&validator.address);
+        } else {
+            powers.insert(validator.address, validator.power);
+        }
+    }
+    powers
+}
+
 /// Network-wide rules, fixed at genesis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct ChainParams {

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use crate::ids::{Amount, AssetId, Height, ListingId, RentalId};
 use crate::keys::Address;
-use crate::state::{Account, Asset, Listing, Rental, RentalStatus, Validator, ValidatorChange};
+use crate::state::{
+    Account, Asset, Listing, Rental, RentalStatus, Validator, ValidatorChange, powers_after,
+};
 
 /// Counters kept in the chain record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -329,30 +331,17 @@ impl<'r, R: StateReader> Overlay<'r, R> {
     /// The validators and their power once every change made so far is
     /// in force.
     pub(crate) fn planned_validators(&self) -> Result<BTreeMap<Address, u64>, LedgerError> {
-        let mut planned: BTreeMap<Address, u64> = self
-            .base
-            .validators()?
-            .into_iter()
-            .map(|validator| (validator.address, validator.power))
-            .collect();
         let written = self
             .validators
             .slots
             .values()
             .filter(|slot| slot.dirty)
             .filter_map(|slot| slot.value);
-        let changes = self.validator_changes.iter().map(|change| Validator {
-            address: change.validator,
-            power: change.power,
-        });
-        for validator in written.chain(changes) {
-            if validator.power == 0 {
-                planned.remove(&validator.address);
-            } else {
-                planned.insert(validator.address, validator.power);
-            }
-        }
-        Ok(planned)
+        let changes = self.validator_changes.iter().map(ValidatorChange::after);
+        Ok(powers_after(
+            self.base.validators()?,
+            written.chain(changes),
+        ))
     }
 
     // ---- counters ----
