@@ -308,18 +308,16 @@ async fn share_files(
     mut wanted: mpsc::Receiver<ContentId>,
 ) {
     let store = blobs.clone();
-    match tokio::task::spawn_blocking(move || store.ids()).await {
-        Ok(Ok(ids)) => {
+    match peers::blocking(move || store.ids()).await {
+        Ok(ids) => {
             for id in ids.into_iter().take(ANNOUNCED_AT_START) {
-                if let Err(err) = peers.provide(id).await {
-                    debug!(%id, %err, "a file could not be announced");
-                }
+                offer(&peers, id).await;
             }
         }
-        Ok(Err(err)) => {
+        Err(HostError::Stopped) => return,
+        Err(err) => {
             warn!(%err, "the file store could not be listed; its files are not announced")
         }
-        Err(_) => return,
     }
     let mut budget = ModelBudget::new();
     while let Some(manifest) = wanted.recv().await {
@@ -379,9 +377,7 @@ async fn share_asset(
         .await?;
     offer(peers, manifest).await;
     let store = blobs.clone();
-    let bytes = tokio::task::spawn_blocking(move || store.get(&manifest))
-        .await
-        .map_err(|_| HostError::Stopped)??;
+    let bytes = peers::blocking(move || store.get(&manifest)).await?;
     let read = Manifest::from_json(&bytes)?;
     peers
         .fetch_at_most(read.preview, MAX_FETCHED_PREVIEW)
@@ -389,9 +385,7 @@ async fn share_asset(
     offer(peers, read.preview).await;
     let model = read.model;
     let store = blobs.clone();
-    let held = tokio::task::spawn_blocking(move || store.contains(&model))
-        .await
-        .map_err(|_| HostError::Stopped)??;
+    let held = peers::blocking(move || store.contains(&model)).await?;
     if !held {
         let allowed = MAX_FETCHED_MODEL.min(budget.left());
         if allowed == 0 {
@@ -405,9 +399,7 @@ async fn share_asset(
             return Ok(());
         }
         let store = blobs.clone();
-        let info = tokio::task::spawn_blocking(move || store.info(&model))
-            .await
-            .map_err(|_| HostError::Stopped)??;
+        let info = peers::blocking(move || store.info(&model)).await?;
         budget.spent = budget
             .spent
             .saturating_add(info.map_or(0, |info| info.size));

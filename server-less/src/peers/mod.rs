@@ -1112,7 +1112,7 @@ impl PeerHandle {
 }
 
 /// Runs a blob store call off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, AssetError> + Send + 'static,
 ) -> Result<T, HostError> {
     tokio::task::spawn_blocking(call)
