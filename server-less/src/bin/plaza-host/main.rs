@@ -461,8 +461,7 @@ fn stake(home: &Home, op: ledger::Operation, done: &str) -> anyhow::Result<()> {
     let config = home.load_config()?;
     let key = home.load_host_key()?;
     let join = std::net::SocketAddr::from(([127, 0, 0, 1], config.sessions.join_port));
-    let wait = std::time::Duration::from_secs(30);
-    let mut client = Client::connect(join, &key, wait).with_context(|| {
+    let mut client = Client::connect(join, &key, player::WAIT).with_context(|| {
         format!(
             "joining the host at {join} (is `plaza-host --home {} run` running?)",
             home.root().display()
@@ -470,24 +469,13 @@ fn stake(home: &Home, op: ledger::Operation, done: &str) -> anyhow::Result<()> {
     })?;
     let outcome = (|| {
         // Every host serves the square.
-        client.enter("Plaza Square", wait)?;
-        let what = op.name();
-        match client.act(op, wait)? {
-            (id, server_less::protocol::TxState::Applied { height }) => {
-                println!(
-                    "{done}: transaction {id} final in block {height}; in force from block {}",
-                    height + ledger::VALIDATOR_CHANGE_DELAY
-                );
-                Ok(())
-            }
-            (_, server_less::protocol::TxState::Rejected { reason, .. }) => {
-                anyhow::bail!("{what} refused: {reason}")
-            }
-            (id, _) => anyhow::bail!(
-                "{what}: transaction {id} not final after {} s",
-                wait.as_secs()
-            ),
-        }
+        client.enter("Plaza Square", player::WAIT)?;
+        let height = player::act(&mut client, op, done)?;
+        println!(
+            "in force from block {}",
+            height + ledger::VALIDATOR_CHANGE_DELAY
+        );
+        Ok(())
     })();
     client.disconnect();
     outcome

@@ -22,7 +22,7 @@ use server_less::wallet::{self, Wallet};
 use zeroize::Zeroizing;
 
 /// How long one exchange with the host may take.
-const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 /// Largest key file read by `wallet import`.
 const MAX_KEY_FILE: u64 = 16 * 1024;
 
@@ -579,15 +579,15 @@ pub(crate) fn asset(args: &PlayerArgs, command: AssetCommand) -> anyhow::Result<
     outcome
 }
 
-/// Signs, submits and waits for `op`; an error with the ledger's reason
-/// if it is refused.
-fn act(client: &mut Client, op: Operation, done: &str) -> anyhow::Result<()> {
+/// Signs, submits and waits for `op`; the block it is final in, or an
+/// error with the ledger's reason if it is refused.
+pub(crate) fn act(client: &mut Client, op: Operation, done: &str) -> anyhow::Result<u64> {
     let what = op.name();
     let (id, state) = client.act(op, WAIT)?;
     match state {
         TxState::Applied { height } => {
             println!("{done}: transaction {id} final in block {height}");
-            Ok(())
+            Ok(height)
         }
         TxState::Rejected { reason, .. } => bail!("{what} refused: {reason}"),
         TxState::Pending => bail!(
