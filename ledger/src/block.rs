@@ -6,12 +6,13 @@ use crate::codec::{self, BLOCK_DOMAIN, TX_LIST_DOMAIN, tagged_hash};
 use crate::error::LedgerError;
 use crate::ids::{BlockHash, ChainId, Height, Timestamp, TxId};
 use crate::keys::Address;
-use crate::tx::{MAX_TX_BYTES, SignedTransaction};
+use crate::tx::SignedTransaction;
 
 /// Most transactions one block may carry.
 pub const MAX_BLOCK_TXS: usize = 10_000;
-/// Largest encoded block accepted.
-pub const MAX_BLOCK_BYTES: usize = MAX_BLOCK_TXS * MAX_TX_BYTES / 2;
+/// Largest encoded block accepted: room for a full block of ordinary
+/// transactions (up to 2 KiB each), or for fewer of the largest.
+pub const MAX_BLOCK_BYTES: usize = MAX_BLOCK_TXS * 2_048;
 
 /// What a block's hash covers.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]

@@ -191,6 +191,19 @@ pub enum LedgerError {
     /// The asset was minted already.
     #[error("asset {0} already exists")]
     AssetExists(AssetId),
+    /// A mint's manifest is not a valid manifest in canonical form.
+    #[error("the manifest to mint is not valid: {0}")]
+    BadManifest(String),
+    /// A mint's manifest names someone else as its creator.
+    #[error(
+        "the manifest names {creator} as its creator, but {signer} signed the mint: only the creator may mint it"
+    )]
+    NotTheCreator {
+        /// Who signed the mint.
+        signer: Address,
+        /// Who the manifest names.
+        creator: String,
+    },
     /// The royalty is over the network's cap.
     #[error("royalty of {bps} basis points is over the cap of {max}")]
     RoyaltyTooHigh {

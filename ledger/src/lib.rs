@@ -31,8 +31,8 @@ pub use crate::block::{Block, BlockHeader, MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
 pub use crate::codec::{decode, encode};
 pub use crate::error::LedgerError;
 pub use crate::execute::{
-    BlockEffects, MAX_VALIDATOR_CHANGES, MAX_VALIDATORS, MIN_STAKE, StateReader, StoredTxResult,
-    TxResult, VALIDATOR_CHANGE_DELAY, apply_block, check_transaction,
+    BlockEffects, MAX_VALIDATOR_CHANGES, MAX_VALIDATORS, MIN_STAKE, MINT_FEE, StateReader,
+    StoredTxResult, TxResult, VALIDATOR_CHANGE_DELAY, apply_block, check_transaction,
 };
 pub use crate::genesis::{Genesis, MAX_SUPPLY};
 pub use crate::ids::{
@@ -53,7 +53,7 @@ pub use crate::state::{
 };
 pub use crate::store::{STORE_FORMAT, Store, StoredBlock, TxLocation};
 pub use crate::tx::{
-    MAX_TRADE_ASSETS, MAX_TX_BYTES, Operation, SignedTransaction, Trade, TradeSide, TradeTerms,
-    Transaction,
+    MAX_TRADE_ASSETS, MAX_TX_BYTES, ManifestBytes, Operation, SignedTransaction, Trade, TradeSide,
+    TradeTerms, Transaction,
 };
 pub use crate::verify::{BATCH_TXS, VerifiedBlock, Verifier};

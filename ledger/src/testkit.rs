@@ -12,7 +12,7 @@ use crate::genesis::Genesis;
 use crate::ids::{Amount, AssetId, ChainId, ListingId, Timestamp};
 use crate::keys::{Address, Keypair};
 use crate::state::{RentTerms, Validator};
-use crate::tx::{Operation, SignedTransaction, Transaction};
+use crate::tx::{ManifestBytes, Operation, SignedTransaction, Transaction};
 
 /// The chain id tests use.
 pub fn chain_id() -> ChainId {
@@ -26,6 +26,46 @@ pub fn keypair(family: u64, index: u64) -> Keypair {
     seed[8..16].copy_from_slice(&index.to_le_bytes());
     seed[16..].copy_from_slice(b"plaza test key!!");
     Keypair::from_seed(*blake3::hash(&seed).as_bytes())
+}
+
+/// Test manifest `index` of family `family`, naming `creator`: canonical,
+/// so a mint by `creator` takes it.
+pub fn manifest(creator: &Address, family: u64, index: u64) -> ManifestBytes {
+    let tag = format!("{family}/{index}");
+    let manifest = assets::Manifest {
+        name: format!("test asset {tag}"),
+        description: String::new(),
+        kind: assets::AssetKind::Decoration,
+        model: ContentId::of(Codec::Raw, format!("model {tag}").as_bytes()),
+        preview: ContentId::of(Codec::Raw, format!("preview {tag}").as_bytes()),
+        bounds: assets::Bounds {
+            min: [-0.5, 0.0, -0.5],
+            max: [0.5, 1.0, 0.5],
+        },
+        scale: 1.0,
+        creator: creator.to_string(),
+        attributes: Vec::new(),
+        external_url: None,
+    };
+    ManifestBytes(manifest.to_json().expect("a test manifest is valid"))
+}
+
+/// A mint by `creator` of test manifest `index` of family `family`, and
+/// the asset it makes.
+pub fn mint_op(
+    creator: &Address,
+    family: u64,
+    index: u64,
+    royalty_bps: u16,
+) -> (AssetId, Operation) {
+    let manifest = manifest(creator, family, index);
+    (
+        manifest.asset_id(),
+        Operation::Mint {
+            manifest,
+            royalty_bps,
+        },
+    )
 }
 
 /// A made-up asset id: the content id of a small manifest-like document.
@@ -97,6 +137,7 @@ pub struct Workload {
     assets: Vec<AssetModel>,
     next_listing: u64,
     mix: Mix,
+    seed: u64,
     validator: Keypair,
     time: Timestamp,
     minted: usize,
@@ -124,7 +165,7 @@ impl Workload {
         let addresses = keys.iter().map(Keypair::address).collect();
         let assets = (0..assets)
             .map(|i| AssetModel {
-                id: asset_id(seed, i as u64),
+                id: manifest(&keys[i % accounts].address(), seed, i as u64).asset_id(),
                 owner: i % accounts,
                 listing: None,
                 rented_until: 0,
@@ -138,6 +179,7 @@ impl Workload {
             assets,
             next_listing: 0,
             mix,
+            seed,
             validator: keypair(seed ^ 0x5eed, u64::MAX),
             time: 1_000_000,
             minted: 0,
@@ -186,10 +228,7 @@ impl Workload {
             let end = (self.minted + txs).min(self.assets.len());
             for asset in self.minted..end {
                 let owner = self.assets[asset].owner;
-                let op = Operation::Mint {
-                    manifest: self.assets[asset].id,
-                    royalty_bps: 250,
-                };
+                let (_, op) = mint_op(&self.addresses[owner], self.seed, asset as u64, 250);
                 unsigned.push(self.transaction(owner, op));
             }
             self.minted = end;

@@ -11,19 +11,22 @@ use crate::ids::{
 use crate::keys::{Address, Keypair, Signature};
 use crate::state::RentTerms;
 
-/// Largest encoded signed transaction accepted.
-pub const MAX_TX_BYTES: usize = 4096;
+/// Largest encoded signed transaction accepted: a mint carrying the
+/// largest manifest fits.
+pub const MAX_TX_BYTES: usize = assets::MAX_MANIFEST_BYTES + 4096;
 /// Most assets one side of a trade may give.
 pub const MAX_TRADE_ASSETS: usize = 16;
 
 /// What a transaction does. Exactly one per transaction.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Operation {
-    /// Create an asset whose manifest has this content id. The signer is its
-    /// creator and first owner.
+    /// Create the asset of this manifest: its id is the manifest's content
+    /// id, and the manifest must name the signer as its creator, who is
+    /// the asset's first owner and receives its royalties. Costs
+    /// [`MINT_FEE`](crate::MINT_FEE), paid to the block's proposer.
     Mint {
-        /// Content id of the asset's manifest.
-        manifest: AssetId,
+        /// The asset's manifest, in canonical form.
+        manifest: ManifestBytes,
         /// The creator's share of every rent and sale.
         royalty_bps: BasisPoints,
     },
@@ -106,7 +109,45 @@ pub enum Operation {
     },
 }
 
+/// An asset manifest's canonical bytes, as a mint carries them. The ledger
+/// reads the creator from them, so nobody can mint someone else's work as
+/// their own: a mint copied from the mempool names the wrong signer.
+#[derive(Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ManifestBytes(pub Vec<u8>);
+
+impl ManifestBytes {
+    /// The id of the asset these bytes describe: their content id.
+    pub fn asset_id(&self) -> AssetId {
+        AssetId(assets::ContentId::of(assets::Codec::Json, &self.0))
+    }
+}
+
+impl From<Vec<u8>> for ManifestBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        ManifestBytes(bytes)
+    }
+}
+
+impl std::fmt::Debug for ManifestBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ManifestBytes({}, {} bytes)",
+            self.asset_id(),
+            self.0.len()
+        )
+    }
+}
+
 impl Operation {
+    /// The asset a mint creates.
+    pub fn minted_asset(&self) -> Option<AssetId> {
+        match self {
+            Operation::Mint { manifest, .. } => Some(manifest.asset_id()),
+            _ => None,
+        }
+    }
+
     /// A short name, for logs and messages.
     pub fn name(&self) -> &'static str {
         match self {

@@ -39,7 +39,7 @@ pub const BATCH_TXS: usize = 256;
 /// Groups this small are checked signature by signature.
 const SINGLE_CHECK_BELOW: usize = 5;
 /// Decompressed keys kept between blocks.
-const KEY_CACHE_CAPACITY: usize = 1 << 20;
+const KEY_CACHE_CAPACITY: usize = 1 << 16;
 
 /// A block whose transaction list and signatures were checked for one
 /// chain. Only [`Verifier::verify_block`] makes one.
@@ -157,6 +157,7 @@ impl Verifier {
                 .verify_strict(&buffer[item.message.clone()], &item.signature)
                 .map_err(|_| item.party.error())?;
         }
+        self.remember(&items);
         Ok(())
     }
 
@@ -177,11 +178,18 @@ impl Verifier {
             .collect();
         let mut good = vec![true; items.len()];
         check_batch(&buffer, &items, &mut good);
-        for (item, ok) in items.iter().zip(good) {
+        for (item, ok) in items.iter().zip(&good) {
             if !ok && verdicts[item.tx].1.is_ok() {
                 verdicts[item.tx].1 = Err(item.party.error());
             }
         }
+        let verified: Vec<&Item> = items
+            .iter()
+            .zip(&good)
+            .filter(|(_, ok)| **ok)
+            .map(|(item, _)| item)
+            .collect();
+        self.remember(verified);
         verdicts
     }
 
@@ -269,16 +277,42 @@ impl Verifier {
         {
             return Ok(*key);
         }
-        let key = address.verifying_key()?;
+        address.verifying_key()
+    }
+
+    /// Keeps the keys of `items`, whose signatures verified: the cache
+    /// holds only keys that signed something valid, so a stream of
+    /// made-up or badly signed transactions cannot fill it, and it is
+    /// bounded however many valid signers there are.
+    fn remember<'a>(&self, items: impl IntoIterator<Item = &'a Item>) {
+        let mut items = items.into_iter().peekable();
+        if items.peek().is_none() {
+            return;
+        }
         let mut keys = self
             .keys
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if keys.len() >= KEY_CACHE_CAPACITY {
-            keys.clear();
+        for item in items {
+            let address = match item.party {
+                Party::Signer(address) | Party::Trade(address) => address,
+            };
+            if keys.contains_key(&address) {
+                continue;
+            }
+            if keys.len() >= KEY_CACHE_CAPACITY {
+                keys.clear();
+            }
+            keys.insert(address, item.key);
         }
-        keys.insert(address, key);
-        Ok(key)
+    }
+
+    /// How many keys the cache holds.
+    pub fn cached_keys(&self) -> usize {
+        self.keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
     }
 }
 
@@ -406,6 +440,33 @@ mod tests {
                 assert_eq!(verdict, &Ok(()), "{index}");
             }
         }
+    }
+
+    #[test]
+    fn only_keys_that_signed_something_valid_are_cached() {
+        let verifier = Verifier::new(chain());
+        let mut forged: Vec<SignedTransaction> = (1..=30).map(|seed| pay(seed, 0)).collect();
+        for tx in &mut forged {
+            tx.signature.0[40] ^= 1;
+            assert!(verifier.verify_transaction(tx).is_err());
+        }
+        let block = Block::new(
+            chain(),
+            1,
+            1,
+            forged[0].tx.signer,
+            BlockHash::default(),
+            forged,
+        );
+        verifier.verify_block(block).unwrap();
+        assert_eq!(verifier.cached_keys(), 0);
+        let mut txs: Vec<SignedTransaction> = (31..=40).map(|seed| pay(seed, 0)).collect();
+        txs[2].signature.0[40] ^= 1;
+        let block = Block::new(chain(), 1, 1, txs[0].tx.signer, BlockHash::default(), txs);
+        verifier.verify_block(block).unwrap();
+        assert_eq!(verifier.cached_keys(), 9);
+        verifier.verify_transaction(&pay(50, 0)).unwrap();
+        assert_eq!(verifier.cached_keys(), 10);
     }
 
     #[test]

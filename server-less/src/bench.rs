@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ledger::{AssetId, Keypair, ListingId, Operation, RentTerms, SignedTransaction, TxId};
+use ledger::{Keypair, ListingId, Operation, RentTerms, SignedTransaction, TxId};
 use rand::rngs::OsRng;
 use rand::{Rng, SeedableRng};
 use tracing::info;
@@ -77,15 +77,8 @@ pub async fn finality(home: &Home, options: FinalityOptions) -> Result<FinalityR
     let mut minted = Vec::new();
     for index in 0..count {
         let creator = &creators[index % creators.len()];
-        let asset = AssetId(assets::ContentId::of(
-            assets::Codec::Json,
-            format!("{{\"bench\":{index}}}").as_bytes(),
-        ));
+        let (asset, op) = ledger::testkit::mint_op(&creator.address(), 0xbe4c, index as u64, 250);
         minted.push((index % creators.len(), asset));
-        let op = Operation::Mint {
-            manifest: asset,
-            royalty_bps: 250,
-        };
         submit_in_turn(&handle, signer.sign(creator, op, deadline())).await?;
     }
     settle(&handle).await?;
@@ -153,7 +146,9 @@ pub async fn finality(home: &Home, options: FinalityOptions) -> Result<FinalityR
     let sessions = crate::sessions::Sessions::start(
         handle.clone(),
         host.blobs(),
+        host.uploads(),
         crate::worlds::builtin(),
+        home.load_host_key()?,
         crate::sessions::SessionSettings::default(),
     )
     .await?;
@@ -364,6 +359,12 @@ pub async fn world(home: &Home, options: WorldOptions) -> Result<WorldReport, Ho
     let (host, sessions) = crate::sessions::serve(home, Arc::new(SystemClock), |settings| {
         *settings = crate::sessions::SessionSettings {
             max_players: (options.bots + 8).min(1024),
+            // Every bot joins from this machine's one address.
+            joins: crate::join::JoinLimits {
+                per_address_per_sec: 1_000.0,
+                per_address_burst: 1_000.0,
+                ..crate::join::JoinLimits::default()
+            },
             ..crate::sessions::SessionSettings::default()
         };
     })
@@ -624,14 +625,8 @@ pub async fn network(
     let mut minted = Vec::with_capacity(rents);
     for index in 0..rents {
         let owner = index % demo.len();
-        let asset = AssetId(assets::ContentId::of(
-            assets::Codec::Json,
-            format!("{{\"network bench\":{index}}}").as_bytes(),
-        ));
-        let op = Operation::Mint {
-            manifest: asset,
-            royalty_bps: 250,
-        };
+        let (asset, op) =
+            ledger::testkit::mint_op(&demo[owner].address(), 0x4e7, index as u64, 250);
         submit_in_turn(&first, signer.sign(&demo[owner], op, deadline())).await?;
         minted.push((owner, asset));
     }

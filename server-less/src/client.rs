@@ -7,22 +7,21 @@
 //! called often (every tick); the request helpers pump while they wait.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant, SystemTime};
 
 use assets::{Codec, ContentId};
 use ledger::{ChainId, Keypair, SignedTransaction, TxId};
 use renet::RenetClient;
-use renet_netcode::{ClientAuthentication, ConnectToken};
+use renet_netcode::ClientAuthentication;
 use tracing::warn;
 
 use crate::error::HostError;
 use crate::protocol::{
     self, AvatarState, Avatars, Browse, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE,
-    CHUNK_BYTES, Card, ClientMessage, ErrorCode, Holding, JoinReply, JoinRequest,
-    MAX_JOIN_FRAME_BYTES, MAX_UPLOAD_BYTES, Move, PlayerInfo, ProtocolError, Quote, QuoteAsk,
-    ServerMessage, TradeAction, TradeView, TxState, Upload, VERSION, WorldInfo,
+    CHUNK_BYTES, Card, ClientMessage, ErrorCode, Holding, MAX_UPLOAD_BYTES, Move, PlayerInfo,
+    ProtocolError, Quote, QuoteAsk, ServerMessage, TradeAction, TradeView, TxState, Upload,
+    VERSION, WorldInfo,
 };
 use crate::transport::ClientTransport;
 
@@ -81,73 +80,6 @@ fn unix_time() -> Duration {
         .unwrap_or_default()
 }
 
-fn write_frame(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), HostError> {
-    let len = u16::try_from(bytes.len())
-        .map_err(|_| ProtocolError::new(ErrorCode::TooLarge, "a join frame over 64 KiB"))?;
-    let mut out = len.to_be_bytes().to_vec();
-    out.extend_from_slice(bytes);
-    stream
-        .write_all(&out)
-        .map_err(|err| HostError::net("sending a join frame", err))
-}
-
-fn read_reply(stream: &mut TcpStream) -> Result<JoinReply, HostError> {
-    let mut len = [0u8; 2];
-    stream
-        .read_exact(&mut len)
-        .map_err(|err| HostError::net("reading a join frame", err))?;
-    let len = usize::from(u16::from_be_bytes(len));
-    if len > MAX_JOIN_FRAME_BYTES {
-        return Err(ProtocolError::new(
-            ErrorCode::TooLarge,
-            format!("a join frame of {len} bytes"),
-        )
-        .into());
-    }
-    let mut frame = vec![0u8; len];
-    stream
-        .read_exact(&mut frame)
-        .map_err(|err| HostError::net("reading a join frame", err))?;
-    let reply: JoinReply = protocol::decode(&frame, MAX_JOIN_FRAME_BYTES)?;
-    if let JoinReply::Refused { code, message } = reply {
-        return Err(ProtocolError::new(code, message).into());
-    }
-    Ok(reply)
-}
-
-/// Proves `key`'s account to the join endpoint at `join` and returns the
-/// connect token and the network's chain id.
-pub fn fetch_token(join: SocketAddr, key: &Keypair) -> Result<(ConnectToken, ChainId), HostError> {
-    let mut stream = TcpStream::connect_timeout(&join, Duration::from_secs(5))
-        .map_err(|err| HostError::net(format!("connecting to the join endpoint {join}"), err))?;
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = stream.set_nodelay(true);
-    let hello = JoinRequest::Hello {
-        version: VERSION,
-        account: key.address(),
-    };
-    write_frame(&mut stream, &protocol::encode(&hello))?;
-    let JoinReply::Challenge {
-        chain_id,
-        challenge,
-    } = read_reply(&mut stream)?
-    else {
-        return Err(ProtocolError::new(ErrorCode::Malformed, "expected a challenge").into());
-    };
-    let chain_id = ChainId::new(chain_id)?;
-    let signature = crate::sessions::prove(key, &chain_id, &challenge);
-    write_frame(
-        &mut stream,
-        &protocol::encode(&JoinRequest::Prove { signature }),
-    )?;
-    let JoinReply::Token { token, .. } = read_reply(&mut stream)? else {
-        return Err(ProtocolError::new(ErrorCode::Malformed, "expected a token").into());
-    };
-    let token = ConnectToken::read(&mut token.as_slice())
-        .map_err(|err| ProtocolError::new(ErrorCode::Malformed, format!("connect token: {err}")))?;
-    Ok((token, chain_id))
-}
-
 impl Client {
     /// Joins the host whose join endpoint is `join` as `key`'s account and
     /// waits until the session is connected.
@@ -174,7 +106,7 @@ impl Client {
     /// Joins as [`Client::connect`] does, without waiting for the session:
     /// it connects as [`Client::pump`] is called.
     pub fn start(join: SocketAddr, key: &Keypair) -> Result<Client, HostError> {
-        let (token, _) = fetch_token(join, key)?;
+        let token = crate::join::join_host(join, key, None)?.token;
         // Loopback for a host on this machine, every interface otherwise.
         let ip: std::net::IpAddr = match (join.ip().is_loopback(), join.is_ipv4()) {
             (true, true) => std::net::Ipv4Addr::LOCALHOST.into(),

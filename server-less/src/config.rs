@@ -332,6 +332,7 @@ mdns = {mdns}
             max_players: self.sessions.max_players,
             view_radius: self.sessions.view_radius,
             messages_per_sec: self.sessions.messages_per_sec,
+            ..SessionSettings::default()
         }
     }
 

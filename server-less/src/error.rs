@@ -146,6 +146,34 @@ pub enum HostError {
 }
 
 impl HostError {
+    /// Whether this is the host's own failure (storage, files, network,
+    /// configuration) rather than a refusal of what was asked: its text
+    /// names the host's insides and is for the host's log, not a player.
+    pub fn is_internal(&self) -> bool {
+        match self {
+            HostError::Ledger(err) => err.is_host_fault(),
+            HostError::Market(_)
+            | HostError::MempoolFull { .. }
+            | HostError::AccountQueueFull { .. }
+            | HostError::NoncePending { .. }
+            | HostError::Protocol(_)
+            | HostError::Stopped
+            | HostError::Timeout { .. } => false,
+            _ => true,
+        }
+    }
+
+    /// What a player may be told: the refusal in full, or for the host's
+    /// own failures a plain sentence (the detail is logged, here, once).
+    pub fn for_player(&self) -> String {
+        if self.is_internal() {
+            tracing::warn!(err = %self, "a player's request failed inside the host");
+            "the host could not do this just now; try again shortly".to_owned()
+        } else {
+            self.to_string()
+        }
+    }
+
     /// A network failure while doing `what`.
     pub fn net(what: impl Into<String>, source: std::io::Error) -> Self {
         HostError::Net {

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use assets::{BlobStore, ImportLimits, StoreLimits};
 use ledger::{
-    Address, Amount, AssetId, ChainId, Genesis, Keypair, Ledger, Nonce, Operation, RentTerms,
-    SignedTransaction, Timestamp, Transaction, Validator,
+    Address, Amount, AssetId, ChainId, Genesis, Keypair, Ledger, ManifestBytes, Nonce, Operation,
+    RentTerms, SignedTransaction, Timestamp, Transaction, Validator,
 };
 use rand::rngs::OsRng;
 use tracing::info;
@@ -66,6 +66,11 @@ impl Home {
     /// The blob store's directory.
     pub fn blobs(&self) -> PathBuf {
         self.root.join("blobs")
+    }
+
+    /// Players' uploads waiting to be minted.
+    pub fn uploads(&self) -> PathBuf {
+        self.root.join("uploads")
     }
 
     /// The demo accounts' keys.
@@ -315,12 +320,15 @@ pub fn init_network(
     let mut owned: Vec<(&str, AssetId)> = Vec::new();
     for (index, model) in assets::pack::sample_models().into_iter().enumerate() {
         let creator = CREATORS[index % CREATORS.len()];
-        let imported = assets::import(&blobs, &model.glb, &model.request(creator), &limits)?;
+        // A manifest names its creator by address: only that key may
+        // mint it.
+        let named = keys[creator].address().to_string();
+        let imported = assets::import(&blobs, &model.glb, &model.request(&named), &limits)?;
         let asset = AssetId(imported.manifest_id);
         mints.push(signer.sign(
             &keys[creator],
             Operation::Mint {
-                manifest: asset,
+                manifest: ManifestBytes(imported.manifest.to_json()?),
                 royalty_bps: SAMPLE_ROYALTY_BPS,
             },
             valid_until,

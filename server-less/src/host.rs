@@ -19,6 +19,7 @@ use crate::error::HostError;
 use crate::home::Home;
 use crate::node::{self, HostHandle};
 use crate::peers::{self, PeerConfig, PeerHandle, PeerLimits};
+use crate::uploads::{UploadLimits, Uploads};
 
 /// A host that is running.
 pub struct Host {
@@ -29,6 +30,7 @@ pub struct Host {
     network: Option<JoinHandle<Result<(), HostError>>>,
     ledger_thread: std::thread::JoinHandle<()>,
     blobs: Arc<BlobStore>,
+    uploads: Arc<Uploads>,
     config: Config,
 }
 
@@ -83,6 +85,7 @@ impl Host {
     ) -> Result<Host, HostError> {
         let key = home.load_host_key()?;
         let blobs = Arc::new(home.open_blobs()?);
+        let uploads = Arc::new(Uploads::open(&home.uploads(), UploadLimits::default())?);
         let (handle, ledger_thread) = node::start(
             &home.ledger(),
             blobs.clone(),
@@ -128,6 +131,7 @@ impl Host {
             network,
             ledger_thread,
             blobs,
+            uploads,
             config: config.clone(),
         })
     }
@@ -145,6 +149,11 @@ impl Host {
     /// The blob store: asset manifests, models and previews.
     pub fn blobs(&self) -> Arc<BlobStore> {
         self.blobs.clone()
+    }
+
+    /// Players' uploads waiting to be minted.
+    pub fn uploads(&self) -> Arc<Uploads> {
+        self.uploads.clone()
     }
 
     /// Stops making blocks, lets the ledger thread finish what it holds,

@@ -17,12 +17,15 @@ pub mod engine;
 mod error;
 pub mod home;
 mod host;
+pub mod join;
 pub mod mempool;
 pub mod node;
 pub mod peers;
 pub mod protocol;
+mod rate;
 pub mod sessions;
 mod transport;
+pub mod uploads;
 pub mod wallet;
 pub mod worlds;
 

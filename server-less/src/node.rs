@@ -10,8 +10,8 @@ use std::sync::Arc;
 use assets::{BlobStore, Manifest};
 use ledger::{
     Account, Address, Asset, AssetId, Block, ChainId, CommittedBlock, Height, Ledger, LedgerError,
-    Listing, ListingId, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, SignedTransaction, StateRoot, Timestamp,
-    TxId, Validator,
+    Listing, ListingId, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, ManifestBytes, Operation,
+    SignedTransaction, StateRoot, Timestamp, TxId, Validator,
 };
 use market::Catalogue;
 use market::catalogue::{Changes, Manifests, Page, Query, WorldLayout};
@@ -25,8 +25,12 @@ use crate::mempool::{Added, Mempool, MempoolLimits, SignatureChecked};
 use crate::peers::{GossipedTx, Verdict};
 use crate::protocol::{Quote, QuoteAsk};
 
-/// Commands waiting for the ledger thread at most.
+/// Block-making commands waiting for the ledger thread at most.
 const COMMAND_QUEUE: usize = 1_024;
+/// Players' and peers' requests waiting for the ledger thread at most:
+/// a queue of their own, served only when no block-making command waits,
+/// so that no flood of queries or gossip can hold up consensus.
+const REQUEST_QUEUE: usize = 1_024;
 /// Block events kept for listeners that fall behind.
 const EVENT_QUEUE: usize = 256;
 /// Accepted transactions waiting to be gossiped.
@@ -183,6 +187,24 @@ enum Command {
     Shutdown,
 }
 
+impl Command {
+    /// Whether the command is a player's or a peer's request rather than
+    /// the engine's: those wait in their own queue.
+    fn is_request(&self) -> bool {
+        matches!(
+            self,
+            Command::Submit(..)
+                | Command::SubmitGossiped(..)
+                | Command::TxStatus(..)
+                | Command::Account(..)
+                | Command::Browse(..)
+                | Command::Inventory(..)
+                | Command::Quote(..)
+                | Command::TradeAct(..)
+        )
+    }
+}
+
 /// Sends the command `command` makes with a reply channel to a task's
 /// queue and waits for the reply; `Stopped` when the task has ended.
 pub(crate) async fn ask<C, T>(
@@ -201,6 +223,7 @@ pub(crate) async fn ask<C, T>(
 #[derive(Clone)]
 pub struct HostHandle {
     commands: mpsc::Sender<Command>,
+    requests: mpsc::Sender<Command>,
     events: broadcast::Sender<Arc<BlockEvent>>,
     accepted: broadcast::Sender<SignedTransaction>,
     work: watch::Receiver<Work>,
@@ -214,7 +237,15 @@ impl HostHandle {
         &self,
         command: impl FnOnce(oneshot::Sender<T>) -> Command,
     ) -> Result<T, HostError> {
-        ask(&self.commands, command).await
+        let (reply, answer) = oneshot::channel();
+        let command = command(reply);
+        let queue = if command.is_request() {
+            &self.requests
+        } else {
+            &self.commands
+        };
+        queue.send(command).await.map_err(|_| HostError::Stopped)?;
+        answer.await.map_err(|_| HostError::Stopped)
     }
 
     /// Checks `tx` and queues it for a block; the reason if it is refused.
@@ -523,6 +554,7 @@ pub(crate) fn start(
     let holdings = Holdings::of(&ledger.assets()?);
     let mempool = Mempool::new(settings.mempool, ledger.verifier());
     let (commands, mut inbox) = mpsc::channel(COMMAND_QUEUE);
+    let (requests, mut requested) = mpsc::channel(REQUEST_QUEUE);
     let (events, _) = broadcast::channel(EVENT_QUEUE);
     let (accepted, _) = broadcast::channel(ACCEPTED_QUEUE);
     let (work, work_rx) = watch::channel(Work::default());
@@ -553,7 +585,7 @@ pub(crate) fn start(
     let thread = std::thread::Builder::new()
         .name("plaza-ledger".into())
         .spawn(move || {
-            while let Some(command) = inbox.blocking_recv() {
+            while let Some(command) = next_command(&mut inbox, &mut requested) {
                 if matches!(command, Command::Shutdown) {
                     break;
                 }
@@ -561,12 +593,14 @@ pub(crate) fn start(
             }
             // Whatever still waits is answered with `Stopped`.
             inbox.close();
+            requested.close();
             debug!("ledger thread stopped");
         })
         .map_err(|err| HostError::io("ledger thread", err))?;
     Ok((
         HostHandle {
             commands,
+            requests,
             events,
             accepted,
             work: work_rx,
@@ -576,6 +610,30 @@ pub(crate) fn start(
         },
         thread,
     ))
+}
+
+/// The ledger thread's next command: the engine's first, players' and
+/// peers' requests only when none of those waits. `None` once the
+/// engine's queue is closed.
+fn next_command(
+    commands: &mut mpsc::Receiver<Command>,
+    requests: &mut mpsc::Receiver<Command>,
+) -> Option<Command> {
+    match commands.try_recv() {
+        Ok(command) => return Some(command),
+        Err(mpsc::error::TryRecvError::Disconnected) => return None,
+        Err(mpsc::error::TryRecvError::Empty) => {}
+    }
+    if let Ok(request) = requests.try_recv() {
+        return Some(request);
+    }
+    futures::executor::block_on(async {
+        tokio::select! {
+            biased;
+            command = commands.recv() => command,
+            Some(request) = requests.recv() => Some(request),
+        }
+    })
 }
 
 impl Node {
@@ -813,8 +871,18 @@ impl Node {
             None => self.ledger.prepare(block)?,
         };
         self.prepared.clear();
+        let manifests: Vec<ManifestBytes> = prepared
+            .block()
+            .txs
+            .iter()
+            .filter_map(|tx| match &tx.tx.op {
+                Operation::Mint { manifest, .. } => Some(manifest.clone()),
+                _ => None,
+            })
+            .collect();
         let committed = self.ledger.commit_prepared(prepared, certificate)?;
         let height = committed.height;
+        self.keep_manifests(&committed, manifests);
         if let Err(err) = self
             .catalogue
             .apply(Changes::from(&committed), &StoredManifests(&self.blobs))
@@ -840,6 +908,25 @@ impl Node {
             dropped,
         }));
         Ok(height)
+    }
+
+    /// Stores the manifests of the assets `committed` minted, which came
+    /// in the block itself, so the catalogue and players have them at
+    /// once. One that cannot be stored is fetched when asked for.
+    fn keep_manifests(&self, committed: &CommittedBlock, manifests: Vec<ManifestBytes>) {
+        for manifest in manifests {
+            let id = manifest.asset_id();
+            let minted = committed
+                .assets
+                .iter()
+                .any(|asset| asset.id == id && asset.minted_at == committed.height);
+            if !minted {
+                continue;
+            }
+            if let Err(err) = self.blobs.put(assets::Codec::Json, &manifest.0) {
+                warn!(asset = %id, %err, "a minted asset's manifest could not be stored");
+            }
+        }
     }
 
     /// Tells the engine what waits. The next rental end is read from the

@@ -1,11 +1,11 @@
 //! The wire protocol between a world client and a host, shared by both.
 //!
 //! Two exchanges:
-//! - **Join**, over a small TCP endpoint: the client names its account, the
-//!   host answers with a fresh challenge, the client signs it with its
-//!   wallet key, and the host hands back a netcode connect token whose
-//!   private part carries the proven account. Frames are a 2-byte length
-//!   and a borsh value.
+//! - **Join**, over a small TCP endpoint ([`crate::join`]): the client
+//!   names its account, signs the host's challenge (which names the host
+//!   and the world) with its wallet key, and gets a netcode connect token,
+//!   sealed to key shares of that exchange, whose private part carries the
+//!   proven account. Frames are a 2-byte length and a borsh value.
 //! - **Session**, over renet with netcode's secure mode: reliable ordered
 //!   messages for everything but movement ([`ClientMessage`],
 //!   [`ServerMessage`]), unreliable ones for avatar state at
@@ -33,8 +33,9 @@ use renet::{ChannelConfig, ConnectionConfig, SendType};
 /// The protocol's version. It is part of the netcode protocol id, so a
 /// client of another version cannot connect; one that does is refused at
 /// hello with [`ErrorCode::WrongVersion`]. Version 2: uploads, quotes,
-/// bundled datagrams.
-pub const VERSION: u16 = 2;
+/// bundled datagrams. Version 3: the join names the host and the world,
+/// and the connect token travels sealed ([`crate::join`]).
+pub const VERSION: u16 = 3;
 /// Avatar updates per second, both ways.
 pub const TICK_HZ: u32 = 20;
 /// Reliable ordered channel: requests, answers, events, trades.
@@ -45,8 +46,9 @@ pub const CHANNEL_AVATAR: u8 = 1;
 /// of a fetch, and a client's [`Upload`]s.
 pub const CHANNEL_ASSETS: u8 = 2;
 
-/// Longest client message, in bytes (a trade with the most assets fits).
-pub const MAX_CLIENT_MESSAGE_BYTES: usize = 8 * 1024;
+/// Longest client message, in bytes: a submitted transaction of the
+/// largest size (a mint carrying its manifest) fits.
+pub const MAX_CLIENT_MESSAGE_BYTES: usize = ledger::MAX_TX_BYTES + 1024;
 /// Longest host message, in bytes.
 pub const MAX_SERVER_MESSAGE_BYTES: usize = 64 * 1024;
 /// Longest join frame, in bytes (a connect token is 2,048).
@@ -154,61 +156,6 @@ pub fn protocol_id(chain_id: &ChainId) -> u64 {
     let mut id = [0u8; 8];
     id.copy_from_slice(&hash.as_bytes()[..8]);
     u64::from_le_bytes(id)
-}
-
-/// What a player signs to join: a domain tag, the network, the host's
-/// challenge and the account. The challenge is fresh per attempt, so a
-/// signature is good for one join only.
-pub fn join_signing_bytes(chain_id: &ChainId, challenge: &[u8; 32], account: &Address) -> Vec<u8> {
-    let mut out = b"plaza/join/v1\0".to_vec();
-    out.extend_from_slice(chain_id.as_str().as_bytes());
-    out.push(0);
-    out.extend_from_slice(challenge);
-    out.extend_from_slice(account.as_bytes());
-    out
-}
-
-/// A client's join frame.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub enum JoinRequest {
-    /// "I am this account; challenge me."
-    Hello {
-        /// The client's protocol version.
-        version: u16,
-        /// The account it will prove.
-        account: Address,
-    },
-    /// The signature of [`join_signing_bytes`] with the account's key.
-    Prove {
-        /// The signature.
-        signature: Signature,
-    },
-}
-
-/// The host's join frame.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub enum JoinReply {
-    /// Sign this.
-    Challenge {
-        /// The network.
-        chain_id: String,
-        /// Fresh random bytes.
-        challenge: [u8; 32],
-    },
-    /// Connect with this netcode token.
-    Token {
-        /// The session's client id.
-        client_id: u64,
-        /// The connect token, as netcode writes it.
-        token: Vec<u8>,
-    },
-    /// Not joined, and why.
-    Refused {
-        /// What went wrong.
-        code: ErrorCode,
-        /// In words.
-        message: String,
-    },
 }
 
 /// Where a session stands; it decides which messages may arrive.

@@ -26,29 +26,31 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use assets::{AssetKind, BlobStore, Codec, ContentId, Manifest};
+use assets::{AssetKind, BlobStore, ContentId, Manifest};
 use ledger::{Address, Amount, ChainId, Keypair, LedgerError, TxId};
 use market::catalogue::{Cursor, Page, PriceBasis, PriceRange, Query, Range, Side, Sort};
 use market::trade::{Action, Party, Stage};
 use market::{MarketError, TradeWindow};
 use rand::RngCore;
 use renet::{ClientId, RenetServer, ServerEvent};
-use renet_netcode::{ConnectToken, NETCODE_USER_DATA_BYTES, ServerAuthentication, ServerConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, broadcast};
-use tracing::{debug, info, warn};
+use renet_netcode::{ServerAuthentication, ServerConfig};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tracing::{debug, error, info, warn};
+use zeroize::Zeroizing;
 
 use crate::error::HostError;
+use crate::join::{Issuer, JoinLimits};
 use crate::node::{BlockEvent, HostHandle, TradeOutcome, TxStatus};
 use crate::protocol::{
     self, Avatars, Browse, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, CHUNK_BYTES, Card,
-    ClientMessage, ErrorCode, Event, Holding, JoinReply, JoinRequest, MAX_AVATARS_PER_UPDATE,
-    MAX_FETCHES_QUEUED, MAX_JOIN_FRAME_BYTES, MAX_REQUESTS_WAITING, Move, PlayerInfo,
-    ProtocolError, ServerMessage, SessionState, Shown, TICK_HZ, TradeAction, TradeView, TxState,
-    Upload, VERSION, WorldInfo,
+    ClientMessage, ErrorCode, Event, Holding, MAX_AVATARS_PER_UPDATE, MAX_FETCHES_QUEUED,
+    MAX_REQUESTS_WAITING, Move, PlayerInfo, ProtocolError, ServerMessage, SessionState, Shown,
+    TICK_HZ, TradeAction, TradeView, TxState, Upload, VERSION, WorldInfo,
 };
+use crate::rate::Bucket;
 use crate::transport::Transport;
+use crate::uploads::Uploads;
 use crate::worlds::World;
 
 /// Transactions one client may watch to finality.
@@ -60,26 +62,26 @@ const CHUNKS_PER_TICK: usize = 4;
 const MESSAGES_PER_TICK: usize = 16;
 /// Upload pieces read from one client per tick (16 KiB each: 5 MiB/s).
 const UPLOAD_CHUNKS_PER_TICK: usize = 16;
-/// Bytes of unfinished uploads the host holds for all players together.
-const MAX_UPLOADING_BYTES: u64 = 64 << 20;
 /// An upload with no piece for this long is abandoned.
 const UPLOAD_IDLE: Duration = Duration::from_secs(10);
+/// How often uploads nobody minted in time are deleted, seconds.
+const COLLECT_UPLOADS_SECS: u32 = 60;
 /// Trade windows one player may be part of.
 const MAX_TRADES: usize = 2;
 /// Actions waiting on one trade window.
 const MAX_TRADE_QUEUE: usize = 8;
 /// Answers waiting for the tick.
 const REPLY_QUEUE: usize = 4_096;
-/// Join attempts handled at once.
-const MAX_JOINS: usize = 64;
-/// How long a join attempt may take.
-const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a connect token can be used to connect.
-const TOKEN_SECS: u64 = 30;
-/// Seconds without packets after which netcode drops a connection.
-const TIMEOUT_SECS: i32 = 5;
 /// Fastest an avatar may move, metres per second.
 const MAX_SPEED: f32 = 15.0;
+/// What a player may cover beyond [`MAX_SPEED`] each second, for clocks
+/// and networks that are not exact.
+const STRIDE_SLACK: f32 = 1.0;
+/// The most a player may cover at once after standing still, metres: a
+/// quarter second at the fastest.
+const STRIDE_BURST: f32 = (MAX_SPEED + STRIDE_SLACK) / 4.0;
+/// How far above or below the ground an avatar may be, metres.
+const MAX_HEIGHT: f32 = 8.0;
 /// How far a chat line carries, metres.
 const CHAT_RADIUS: f32 = 64.0;
 /// Every avatar in view is sent at least this often, in ticks.
@@ -88,6 +90,11 @@ const KEYFRAME_TICKS: u32 = TICK_HZ;
 const SOCKET_POLL: Duration = Duration::from_millis(4);
 /// Tick times kept for [`Sessions::take_tick_times`].
 const TICK_HISTORY: usize = 100_000;
+/// The first pause before a session server that panicked starts again;
+/// it doubles, up to [`RESTART_BACKOFF_MAX`], while panics keep coming.
+const RESTART_BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// The longest pause before a session server starts again.
+const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// Starts the host in `home` and serves its worlds with the session
 /// settings of its config.toml, changed by `adjust`; the host is stopped
@@ -101,14 +108,21 @@ pub async fn serve(
     let host = crate::Host::start(home, clock)?;
     let mut settings = host.config().session_settings();
     adjust(&mut settings);
-    match Sessions::start(
-        host.handle(),
-        host.blobs(),
-        crate::worlds::builtin(),
-        settings,
-    )
-    .await
-    {
+    let started = match home.load_host_key() {
+        Ok(identity) => {
+            Sessions::start(
+                host.handle(),
+                host.blobs(),
+                host.uploads(),
+                crate::worlds::builtin(),
+                identity,
+                settings,
+            )
+            .await
+        }
+        Err(err) => Err(err),
+    };
+    match started {
         Ok(sessions) => Ok((host, sessions)),
         Err(err) => {
             host.stop().await?;
@@ -124,37 +138,6 @@ pub async fn until_interrupted(ready: impl FnOnce()) -> Result<(), HostError> {
     ready();
     interrupt.recv().await;
     Ok(())
-}
-
-/// A token bucket: `rate` per second, up to `burst` at once.
-#[derive(Clone, Copy, Debug)]
-struct Bucket {
-    tokens: f32,
-    rate: f32,
-    burst: f32,
-}
-
-impl Bucket {
-    fn new(rate: f32, burst: f32) -> Self {
-        Bucket {
-            tokens: burst,
-            rate,
-            burst,
-        }
-    }
-
-    fn refill(&mut self, seconds: f32) {
-        self.tokens = (self.tokens + self.rate * seconds).min(self.burst);
-    }
-
-    fn take(&mut self) -> bool {
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 /// How the world server is set up.
@@ -173,6 +156,8 @@ pub struct SessionSettings {
     /// Reliable messages a client may send per second (and twice that in
     /// a burst).
     pub messages_per_sec: f32,
+    /// Bounds on the join endpoint.
+    pub joins: JoinLimits,
 }
 
 impl Default for SessionSettings {
@@ -184,6 +169,7 @@ impl Default for SessionSettings {
             max_players: 256,
             view_radius: 48.0,
             messages_per_sec: 30.0,
+            joins: JoinLimits::default(),
         }
     }
 }
@@ -195,40 +181,172 @@ pub struct Sessions {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
     join_task: tokio::task::JoinHandle<()>,
-    ticks: Arc<Mutex<Vec<Duration>>>,
-    traffic: Arc<Mutex<Vec<f64>>>,
+    gauges: Arc<Gauges>,
+}
+
+/// What the session server measures and counts, shared with whoever
+/// started it.
+#[derive(Default)]
+struct Gauges {
+    /// The processing time of each tick.
+    ticks: Mutex<Vec<Duration>>,
+    /// Bytes per second sent to each client, sampled once a second.
+    traffic: Mutex<Vec<f64>>,
+    /// Datagrams netcode refused.
+    refused: Arc<AtomicU64>,
+    /// Times the server panicked and was started again.
+    restarts: AtomicU64,
+    /// Set to make the server panic at its next tick (fault injection).
+    panic_next_tick: AtomicBool,
+}
+
+/// What a session server is made of: kept, so that a server that panicked
+/// can be made again from scratch.
+struct Parts {
+    handle: HostHandle,
+    runtime: tokio::runtime::Handle,
+    blobs: Arc<BlobStore>,
+    uploads: Arc<Uploads>,
+    chain_id: ChainId,
+    worlds: Vec<World>,
+    settings: SessionSettings,
+    socket: UdpSocket,
+    udp_addr: SocketAddr,
+    protocol_id: u64,
+    /// Netcode's key for connect tokens, shared with the join endpoint.
+    private_key: Zeroizing<[u8; 32]>,
+    gauges: Arc<Gauges>,
+}
+
+impl Parts {
+    /// A new server: no sessions, the same socket and token key.
+    fn server(&self) -> Result<Server, HostError> {
+        let socket = self
+            .socket
+            .try_clone()
+            .map_err(|err| HostError::net("sharing the session socket", err))?;
+        let transport = Transport::new(
+            ServerConfig {
+                current_time: unix_time(),
+                max_clients: self.settings.max_players.clamp(1, 1024),
+                protocol_id: self.protocol_id,
+                public_addresses: vec![self.udp_addr],
+                authentication: ServerAuthentication::Secure {
+                    private_key: *self.private_key,
+                },
+            },
+            socket,
+            self.gauges.refused.clone(),
+        )
+        .map_err(|err| HostError::net("starting netcode", err))?;
+        let (replies, inbox) = sync_channel(REPLY_QUEUE);
+        Ok(Server {
+            renet: RenetServer::new(protocol::connection_config(protocol::End::Host)),
+            transport,
+            events: self.handle.subscribe(),
+            handle: self.handle.clone(),
+            runtime: self.runtime.clone(),
+            blobs: self.blobs.clone(),
+            chain_id: self.chain_id.clone(),
+            worlds: self
+                .worlds
+                .iter()
+                .map(|world| WorldState {
+                    world: world.clone(),
+                    slots: Vec::new(),
+                })
+                .collect(),
+            sessions: HashMap::new(),
+            watched: HashMap::new(),
+            trades: HashMap::new(),
+            next_trade: 1,
+            uploads: self.uploads.clone(),
+            replies,
+            inbox,
+            settings: self.settings.clone(),
+            tick: 0,
+            gauges: self.gauges.clone(),
+        })
+    }
+}
+
+/// Runs the session server until `stop`; a server that panics is logged,
+/// dropped with every session it held (each client is told), and made
+/// again, so players can join again without a restart of the host.
+fn supervise(parts: Parts, stop: &AtomicBool) {
+    let mut backoff = RESTART_BACKOFF_MIN;
+    loop {
+        let mut server = match parts.server() {
+            Ok(server) => server,
+            Err(err) => {
+                error!(%err, "the session server cannot start; world sessions are down");
+                return;
+            }
+        };
+        let started = Instant::now();
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.run(stop)));
+        let Err(panic) = ran else {
+            return;
+        };
+        let restarts = parts.gauges.restarts.fetch_add(1, Ordering::Relaxed) + 1;
+        error!(
+            panic = panic_message(&panic),
+            restarts,
+            players = server.sessions.len(),
+            "the session server panicked: every session ends, and it starts again"
+        );
+        // Tell the clients at once rather than let them time out, if the
+        // server is whole enough to; then drop it where a second panic
+        // cannot take the thread down.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            server.transport.disconnect_all(&mut server.renet);
+            drop(server);
+        }));
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
+        // A server that keeps panicking is started again more slowly.
+        if started.elapsed() > RESTART_BACKOFF_MAX * 4 {
+            backoff = RESTART_BACKOFF_MIN;
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 impl Sessions {
     /// Opens both endpoints and starts serving `worlds` from the host
-    /// behind `handle`. Must be called inside a Tokio runtime.
+    /// behind `handle`, with its files in `blobs` and players' uploads
+    /// waiting in `uploads`; `identity` is the host's key, which signs
+    /// join challenges. Must be called inside a Tokio runtime.
     pub async fn start(
         handle: HostHandle,
         blobs: Arc<BlobStore>,
+        uploads: Arc<Uploads>,
         worlds: Vec<World>,
+        identity: Keypair,
         settings: SessionSettings,
     ) -> Result<Sessions, HostError> {
         let status = handle.status().await?;
         let chain_id = status.chain_id;
         let udp = session_socket(SocketAddr::new(settings.bind, settings.udp_port))
             .map_err(|err| HostError::net("binding the session UDP port", err))?;
+        udp.set_nonblocking(true)
+            .map_err(|err| HostError::net("setting up the session socket", err))?;
         let udp_addr = udp
             .local_addr()
             .map_err(|err| HostError::net("reading the session address", err))?;
-        let mut private_key = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut private_key);
+        let mut private_key = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(&mut private_key[..]);
         let protocol_id = protocol::protocol_id(&chain_id);
-        let transport = Transport::new(
-            ServerConfig {
-                current_time: unix_time(),
-                max_clients: settings.max_players.clamp(1, 1024),
-                protocol_id,
-                public_addresses: vec![udp_addr],
-                authentication: ServerAuthentication::Secure { private_key },
-            },
-            udp,
-        )
-        .map_err(|err| HostError::net("starting netcode", err))?;
 
         let join = StdTcpListener::bind(SocketAddr::new(settings.bind, settings.join_port))
             .map_err(|err| HostError::net("binding the join port", err))?;
@@ -242,47 +360,37 @@ impl Sessions {
         let issuer = Arc::new(Issuer {
             chain_id: chain_id.clone(),
             protocol_id,
-            private_key,
+            private_key: private_key.clone(),
             udp_addr,
             next_client: AtomicU64::new(1),
+            identity,
+            worlds: worlds.iter().map(|world| world.info.name.clone()).collect(),
         });
-        let join_task = tokio::spawn(serve_joins(join, issuer));
+        let join_task = tokio::spawn(crate::join::serve(join, issuer, settings.joins));
 
-        let stop = Arc::new(AtomicBool::new(false));
-        let ticks = Arc::new(Mutex::new(Vec::new()));
-        let traffic = Arc::new(Mutex::new(Vec::new()));
-        let (replies, inbox) = sync_channel(REPLY_QUEUE);
-        let server = Server {
-            renet: RenetServer::new(protocol::connection_config(protocol::End::Host)),
-            transport,
-            events: handle.subscribe(),
+        let gauges = Arc::new(Gauges::default());
+        let parts = Parts {
             handle,
             runtime: tokio::runtime::Handle::current(),
             blobs,
+            uploads,
             chain_id,
-            worlds: worlds
-                .into_iter()
-                .map(|world| WorldState {
-                    world,
-                    slots: Vec::new(),
-                })
-                .collect(),
-            sessions: HashMap::new(),
-            watched: HashMap::new(),
-            trades: HashMap::new(),
-            next_trade: 1,
-            uploading: 0,
-            replies,
-            inbox,
+            worlds,
             settings,
-            tick: 0,
-            ticks: ticks.clone(),
-            traffic: traffic.clone(),
+            socket: udp,
+            udp_addr,
+            protocol_id,
+            private_key,
+            gauges: gauges.clone(),
         };
+        // The first server is made here, so that what stops it from
+        // starting is told to the caller.
+        drop(parts.server()?);
+        let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("plaza-sessions".into())
-            .spawn(move || server.run(&stop_flag))
+            .spawn(move || supervise(parts, &stop_flag))
             .map_err(|err| HostError::io("session thread", err))?;
         info!(%udp_addr, %join_addr, "serving world sessions");
         Ok(Sessions {
@@ -291,8 +399,7 @@ impl Sessions {
             stop,
             thread: Some(thread),
             join_task,
-            ticks,
-            traffic,
+            gauges,
         })
     }
 
@@ -308,13 +415,36 @@ impl Sessions {
 
     /// The processing time of each tick since the last call.
     pub fn take_tick_times(&self) -> Vec<Duration> {
-        std::mem::take(&mut *self.ticks.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut *self.gauges.ticks.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Bytes per second sent to each connected client, as renet measures
     /// it, sampled once a second since the last call.
     pub fn take_client_rates(&self) -> Vec<f64> {
-        std::mem::take(&mut *self.traffic.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(
+            &mut *self
+                .gauges
+                .traffic
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
+    }
+
+    /// Datagrams netcode refused since the sessions started (malformed,
+    /// forged, replayed, for another network).
+    pub fn refused_datagrams(&self) -> u64 {
+        self.gauges.refused.load(Ordering::Relaxed)
+    }
+
+    /// Times the session server panicked and was started again.
+    pub fn restarts(&self) -> u64 {
+        self.gauges.restarts.load(Ordering::Relaxed)
+    }
+
+    /// Makes the session server panic at its next tick, as a bug nobody
+    /// foresaw would: for fault-injection tests of the restart.
+    pub fn panic_next_tick(&self) {
+        self.gauges.panic_next_tick.store(true, Ordering::Release);
     }
 
     /// Disconnects every client and stops both endpoints.
@@ -363,181 +493,6 @@ fn unix_time() -> Duration {
         .unwrap_or_default()
 }
 
-/// Hands out connect tokens to players who proved their account.
-struct Issuer {
-    chain_id: ChainId,
-    protocol_id: u64,
-    private_key: [u8; 32],
-    udp_addr: SocketAddr,
-    next_client: AtomicU64,
-}
-
-impl Issuer {
-    fn token(&self, account: &Address) -> Result<JoinReply, ProtocolError> {
-        let client_id = self.next_client.fetch_add(1, Ordering::Relaxed);
-        let mut user_data = [0u8; NETCODE_USER_DATA_BYTES];
-        user_data[..32].copy_from_slice(account.as_bytes());
-        let token = ConnectToken::generate(
-            unix_time(),
-            self.protocol_id,
-            TOKEN_SECS,
-            client_id,
-            TIMEOUT_SECS,
-            vec![self.udp_addr],
-            Some(&user_data),
-            &self.private_key,
-        )
-        .map_err(|err| {
-            ProtocolError::new(
-                ErrorCode::Unavailable,
-                format!("cannot make a token: {err}"),
-            )
-        })?;
-        let mut bytes = Vec::with_capacity(2_048);
-        token.write(&mut bytes).map_err(|err| {
-            ProtocolError::new(
-                ErrorCode::Unavailable,
-                format!("cannot write a token: {err}"),
-            )
-        })?;
-        Ok(JoinReply::Token {
-            client_id,
-            token: bytes,
-        })
-    }
-}
-
-async fn serve_joins(listener: TcpListener, issuer: Arc<Issuer>) {
-    let permits = Arc::new(Semaphore::new(MAX_JOINS));
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                warn!(%err, "join endpoint: accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        // Over the limit, a join waits for a slot rather than being
-        // served alongside the others.
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
-        let issuer = issuer.clone();
-        tokio::spawn(async move {
-            let outcome = tokio::time::timeout(JOIN_TIMEOUT, join(stream, &issuer)).await;
-            match outcome {
-                Ok(Ok(account)) => debug!(%peer, %account, "joined"),
-                Ok(Err(err)) => debug!(%peer, %err, "join refused"),
-                Err(_) => debug!(%peer, "join timed out"),
-            }
-            drop(permit);
-        });
-    }
-}
-
-/// Reads one length-prefixed frame.
-pub(crate) async fn read_frame(stream: &mut TcpStream) -> Result<Vec<u8>, HostError> {
-    let len = stream
-        .read_u16()
-        .await
-        .map_err(|err| HostError::net("reading a join frame", err))?;
-    let len = usize::from(len);
-    if len > MAX_JOIN_FRAME_BYTES {
-        return Err(ProtocolError::new(
-            ErrorCode::TooLarge,
-            format!("a join frame of {len} bytes, the most is {MAX_JOIN_FRAME_BYTES}"),
-        )
-        .into());
-    }
-    let mut frame = vec![0u8; len];
-    stream
-        .read_exact(&mut frame)
-        .await
-        .map_err(|err| HostError::net("reading a join frame", err))?;
-    Ok(frame)
-}
-
-/// Writes one length-prefixed frame.
-pub(crate) async fn write_frame(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), HostError> {
-    let len = u16::try_from(bytes.len())
-        .map_err(|_| ProtocolError::new(ErrorCode::TooLarge, "a join frame over 64 KiB"))?;
-    let mut out = Vec::with_capacity(bytes.len() + 2);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(bytes);
-    stream
-        .write_all(&out)
-        .await
-        .map_err(|err| HostError::net("writing a join frame", err))
-}
-
-async fn join(mut stream: TcpStream, issuer: &Issuer) -> Result<Address, HostError> {
-    let refuse = |code, message: String| JoinReply::Refused { code, message };
-    let hello: JoinRequest =
-        match protocol::decode(&read_frame(&mut stream).await?, MAX_JOIN_FRAME_BYTES) {
-            Ok(hello) => hello,
-            Err(err) => {
-                let reply = refuse(err.code, err.message.clone());
-                write_frame(&mut stream, &protocol::encode(&reply)).await?;
-                return Err(err.into());
-            }
-        };
-    let account = match hello {
-        JoinRequest::Hello { version, account } if version == VERSION => account,
-        JoinRequest::Hello { version, .. } => {
-            let err = ProtocolError::new(
-                ErrorCode::WrongVersion,
-                format!("this host speaks protocol {VERSION}, the client {version}"),
-            );
-            let reply = refuse(err.code, err.message.clone());
-            write_frame(&mut stream, &protocol::encode(&reply)).await?;
-            return Err(err.into());
-        }
-        JoinRequest::Prove { .. } => {
-            let err = ProtocolError::new(ErrorCode::WrongState, "a proof before hello");
-            let reply = refuse(err.code, err.message.clone());
-            write_frame(&mut stream, &protocol::encode(&reply)).await?;
-            return Err(err.into());
-        }
-    };
-    let mut challenge = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut challenge);
-    let reply = JoinReply::Challenge {
-        chain_id: issuer.chain_id.as_str().to_owned(),
-        challenge,
-    };
-    write_frame(&mut stream, &protocol::encode(&reply)).await?;
-    let proof: JoinRequest =
-        protocol::decode(&read_frame(&mut stream).await?, MAX_JOIN_FRAME_BYTES)?;
-    let JoinRequest::Prove { signature } = proof else {
-        let err = ProtocolError::new(ErrorCode::WrongState, "hello twice: send the proof");
-        let reply = refuse(err.code, err.message.clone());
-        write_frame(&mut stream, &protocol::encode(&reply)).await?;
-        return Err(err.into());
-    };
-    let message = protocol::join_signing_bytes(&issuer.chain_id, &challenge, &account);
-    let valid = account
-        .verifying_key()
-        .map(|key| key.verify_strict(&message, &signature.to_dalek()).is_ok())
-        .unwrap_or(false);
-    let reply = if valid {
-        issuer
-            .token(&account)
-            .unwrap_or_else(|err| refuse(err.code, err.message))
-    } else {
-        refuse(
-            ErrorCode::BadSignature,
-            format!("the challenge was not signed by {account}'s key"),
-        )
-    };
-    write_frame(&mut stream, &protocol::encode(&reply)).await?;
-    if valid {
-        Ok(account)
-    } else {
-        Err(ProtocolError::new(ErrorCode::BadSignature, "bad join signature").into())
-    }
-}
-
 /// An asset download in progress.
 struct Download {
     request: u32,
@@ -545,12 +500,10 @@ struct Download {
     offset: usize,
 }
 
-/// A blob a client is uploading.
+/// A blob a client is uploading, streaming into its file.
 struct Uploading {
     request: u32,
-    id: ContentId,
-    size: u64,
-    bytes: Vec<u8>,
+    file: crate::uploads::Upload,
     /// When the last piece arrived.
     heard: Instant,
 }
@@ -562,7 +515,9 @@ struct Session {
     world: usize,
     player: u16,
     avatar: Option<protocol::AvatarState>,
-    moved_at: Option<Instant>,
+    /// Metres the avatar may still cover: refilled with time at
+    /// [`MAX_SPEED`] and [`STRIDE_SLACK`], up to [`STRIDE_BURST`].
+    stride: Bucket,
     last_seq: u32,
     changed: bool,
     in_flight: usize,
@@ -626,14 +581,13 @@ struct Server {
     watched: HashMap<TxId, ClientId>,
     trades: HashMap<u64, TradeSlot>,
     next_trade: u64,
-    /// Bytes reserved by unfinished uploads.
-    uploading: u64,
+    /// Uploads waiting to be minted, and those under way.
+    uploads: Arc<Uploads>,
     replies: SyncSender<Reply>,
     inbox: Receiver<Reply>,
     settings: SessionSettings,
     tick: u32,
-    ticks: Arc<Mutex<Vec<Duration>>>,
-    traffic: Arc<Mutex<Vec<f64>>>,
+    gauges: Arc<Gauges>,
 }
 
 fn error(request: Option<u32>, err: &ProtocolError) -> ServerMessage {
@@ -652,13 +606,19 @@ fn refused(request: Option<u32>, code: ErrorCode, message: impl Into<String>) ->
     }
 }
 
+/// The distance between two positions, metres.
+fn distance(a: [f32; 3], b: [f32; 3]) -> f32 {
+    let (dx, dy, dz) = (a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+    (dx * dx + dy * dy + dz * dz).sqrt()
+}
+
 fn distance2(a: [f32; 3], b: [f32; 3]) -> f32 {
     let (dx, dz) = (a[0] - b[0], a[2] - b[2]);
     dx * dx + dz * dz
 }
 
 impl Server {
-    fn run(mut self, stop: &AtomicBool) {
+    fn run(&mut self, stop: &AtomicBool) {
         let period = Duration::from_secs(1) / TICK_HZ;
         let mut last = Instant::now();
         let mut next = last + period;
@@ -672,7 +632,7 @@ impl Server {
             self.tick(elapsed, since_tick);
             let took = started.elapsed();
             {
-                let mut ticks = self.ticks.lock().unwrap_or_else(|p| p.into_inner());
+                let mut ticks = self.gauges.ticks.lock().unwrap_or_else(|p| p.into_inner());
                 if ticks.len() < TICK_HISTORY {
                     ticks.push(took);
                 }
@@ -710,7 +670,11 @@ impl Server {
             .clients_id_iter()
             .map(|client| self.renet.bytes_sent_per_sec(client))
             .collect();
-        let mut traffic = self.traffic.lock().unwrap_or_else(|p| p.into_inner());
+        let mut traffic = self
+            .gauges
+            .traffic
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if traffic.len() + rates.len() <= TICK_HISTORY {
             traffic.extend(rates);
         }
@@ -719,6 +683,9 @@ impl Server {
     /// One tick: `elapsed` since the socket was last read, `since_tick`
     /// since the last tick.
     fn tick(&mut self, elapsed: Duration, since_tick: Duration) {
+        if self.gauges.panic_next_tick.swap(false, Ordering::AcqRel) {
+            panic!("a fault injected into the session server");
+        }
         self.tick = self.tick.wrapping_add(1);
         self.renet.update(elapsed);
         self.transport.update(elapsed, &mut self.renet);
@@ -741,6 +708,10 @@ impl Server {
         if self.tick.is_multiple_of(TICK_HZ) {
             self.expire_trades();
             self.expire_uploads();
+        }
+        if self.tick.is_multiple_of(TICK_HZ * COLLECT_UPLOADS_SECS) {
+            let uploads = self.uploads.clone();
+            self.runtime.spawn_blocking(move || uploads.collect());
         }
         self.send_avatars();
         self.send_chunks();
@@ -771,7 +742,7 @@ impl Server {
                 world: 0,
                 player: 0,
                 avatar: None,
-                moved_at: None,
+                stride: Bucket::new(MAX_SPEED + STRIDE_SLACK, STRIDE_BURST),
                 last_seq: 0,
                 changed: false,
                 in_flight: 0,
@@ -796,9 +767,6 @@ impl Server {
         };
         if session.state == SessionState::InWorld {
             self.leave_world(client, &session);
-        }
-        if let Some(upload) = &session.upload {
-            self.uploading -= upload.size;
         }
         self.watched.retain(|_, watcher| *watcher != client);
         for trade in session.trades {
@@ -856,6 +824,7 @@ impl Server {
             session.messages.refill(seconds);
             session.moves.refill(seconds);
             session.chats.refill(seconds);
+            session.stride.refill(seconds);
             session.strikes = (session.strikes - seconds).max(0.0);
         }
         while let Some(bytes) = self.renet.receive_message(client, CHANNEL_AVATAR) {
@@ -921,39 +890,60 @@ impl Server {
         if session.avatar.is_some() && update.seq.wrapping_sub(session.last_seq) as i32 <= 0 {
             return;
         }
-        let half = self.worlds[session.world].world.info.half_size;
+        let Some(world) = self.worlds.get(session.world) else {
+            return;
+        };
+        let half = world.world.info.half_size;
         let position = update.state.position();
-        if position[0].abs() > half || position[2].abs() > half {
+        if position[0].abs() > half || position[2].abs() > half || position[1].abs() > MAX_HEIGHT {
             let err = ProtocolError::new(
                 ErrorCode::Invalid,
                 format!(
-                    "a move to ({:.1}, {:.1}) leaves the world",
-                    position[0], position[2]
+                    "a move to ({:.1}, {:.1}, {:.1}) leaves the world",
+                    position[0], position[1], position[2]
                 ),
             );
             self.breach(client, None, &err);
             return;
         }
-        if let (Some(old), Some(at)) = (session.avatar, session.moved_at) {
-            let allowed = MAX_SPEED * at.elapsed().as_secs_f32() + 2.0;
-            if distance2(old.position(), position) > allowed * allowed {
-                let err = ProtocolError::new(ErrorCode::Invalid, "a move faster than running");
-                self.breach(client, None, &err);
-                return;
+        let mut state = update.state;
+        if let Some(old) = session.avatar {
+            // However the moves come (one at a time, twenty at once, after
+            // standing still), the distance covered is what the time since
+            // allows: the stride bucket holds a quarter second's running
+            // at most. A move beyond it is cut short where the bucket runs
+            // out: the client's own view catches up as it slows down.
+            let from = old.position();
+            let wanted = distance(from, position);
+            let allowed = session.stride.take_up_to(wanted);
+            if allowed < wanted {
+                let part = if wanted > 0.0 { allowed / wanted } else { 0.0 };
+                let at = [0, 1, 2].map(|axis| from[axis] + (position[axis] - from[axis]) * part);
+                state = protocol::AvatarState::new(at, update.state.yaw(), update.state.gait);
+                if wanted - allowed > STRIDE_BURST {
+                    let err = ProtocolError::new(
+                        ErrorCode::Invalid,
+                        format!("a move of {wanted:.1} m is faster than running: it was cut short"),
+                    );
+                    self.breach(client, None, &err);
+                }
             }
         }
-        session.changed |= session.avatar != Some(update.state);
-        session.avatar = Some(update.state);
-        session.moved_at = Some(Instant::now());
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        session.changed |= session.avatar != Some(state);
+        session.avatar = Some(state);
         session.last_seq = update.seq;
     }
 
     fn handle(&mut self, client: ClientId, message: ClientMessage) {
         let request = message.request();
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        let account = session.account;
         if request.is_some() {
-            let Some(session) = self.sessions.get_mut(&client) else {
-                return;
-            };
             if session.in_flight >= MAX_REQUESTS_WAITING {
                 let err = ProtocolError::new(
                     ErrorCode::Busy,
@@ -966,9 +956,10 @@ impl Server {
         match message {
             ClientMessage::Hello { version, world } => self.hello(client, version, &world),
             ClientMessage::Chat { text } => self.chat(client, text),
-            ClientMessage::Browse { request, query } => self.browse(client, request, query),
+            ClientMessage::Browse { request, query } => {
+                self.browse(client, account, request, query)
+            }
             ClientMessage::Inventory { request } => {
-                let account = self.sessions[&client].account;
                 self.ask(client, async move |handle: HostHandle| {
                     let inventory = handle.inventory(account).await;
                     Some(match inventory {
@@ -992,18 +983,19 @@ impl Server {
                 });
             }
             ClientMessage::Quote { request, ask } => {
-                let account = self.sessions[&client].account;
                 self.ask(client, async move |handle: HostHandle| {
                     Some(match handle.quote(account, ask).await {
                         Ok(quote) => ServerMessage::Quote { request, quote },
-                        Err(err @ (HostError::Ledger(_) | HostError::Market(_))) => {
+                        Err(err @ (HostError::Ledger(_) | HostError::Market(_)))
+                            if !err.is_internal() =>
+                        {
                             refused(Some(request), ErrorCode::Refused, err.to_string())
                         }
                         Err(err) => unavailable(request, &err),
                     })
                 });
             }
-            ClientMessage::Submit { request, tx } => self.submit(client, request, tx),
+            ClientMessage::Submit { request, tx } => self.submit(client, account, request, tx),
             ClientMessage::TxStatus { request, id } => {
                 self.ask(client, async move |handle: HostHandle| {
                     Some(match handle.tx_status(id).await {
@@ -1087,7 +1079,10 @@ impl Server {
             self.leave_world(client, &session);
         }
         let mut session = session;
-        let world = &mut self.worlds[index];
+        let Some(world) = self.worlds.get_mut(index) else {
+            self.sessions.insert(client, session);
+            return;
+        };
         let player = match world.slots.iter().position(Option::is_none) {
             Some(free) => free,
             None => {
@@ -1103,13 +1098,15 @@ impl Server {
             );
             return;
         };
-        world.slots[usize::from(player)] = Some(client);
+        if let Some(slot) = world.slots.get_mut(usize::from(player)) {
+            *slot = Some(client);
+        }
         let spawn = world.world.info.spawn;
         session.state = SessionState::InWorld;
         session.world = index;
         session.player = player;
         session.avatar = Some(protocol::AvatarState::new(spawn, 0.0, protocol::Gait::Idle));
-        session.moved_at = Some(Instant::now());
+        session.stride = Bucket::new(MAX_SPEED + STRIDE_SLACK, STRIDE_BURST);
         session.changed = true;
         let account = session.account;
         let players: Vec<PlayerInfo> = world
@@ -1178,8 +1175,10 @@ impl Server {
             account: session.account,
             text,
         };
-        let world = session.world;
-        let listeners: Vec<ClientId> = self.worlds[world]
+        let Some(world) = self.worlds.get(session.world) else {
+            return;
+        };
+        let listeners: Vec<ClientId> = world
             .slots
             .iter()
             .flatten()
@@ -1196,8 +1195,7 @@ impl Server {
         }
     }
 
-    fn browse(&mut self, client: ClientId, request: u32, browse: Browse) {
-        let viewer = self.sessions[&client].account;
+    fn browse(&mut self, client: ClientId, viewer: Address, request: u32, browse: Browse) {
         let query = match query_of(&browse, viewer) {
             Ok(query) => query,
             Err(err) => {
@@ -1216,8 +1214,13 @@ impl Server {
         });
     }
 
-    fn submit(&mut self, client: ClientId, request: u32, tx: ledger::SignedTransaction) {
-        let account = self.sessions[&client].account;
+    fn submit(
+        &mut self,
+        client: ClientId,
+        account: Address,
+        request: u32,
+        tx: ledger::SignedTransaction,
+    ) {
         if tx.tx.signer != account {
             let err = ProtocolError::new(
                 ErrorCode::Refused,
@@ -1250,7 +1253,9 @@ impl Server {
                         state: TxState::Pending,
                     }
                 }
-                Err(HostError::Stopped) => unavailable(request, &HostError::Stopped),
+                Err(err) if err.is_internal() || matches!(err, HostError::Stopped) => {
+                    unavailable(request, &err)
+                }
                 Err(err) => ServerMessage::Tx {
                     request: Some(request),
                     id,
@@ -1272,7 +1277,11 @@ impl Server {
                 return;
             }
         };
-        if self.sessions[&client].downloads.len() >= MAX_FETCHES_QUEUED {
+        let queued = self
+            .sessions
+            .get(&client)
+            .map_or(0, |session| session.downloads.len());
+        if queued >= MAX_FETCHES_QUEUED {
             let err = ProtocolError::new(
                 ErrorCode::Busy,
                 format!("{MAX_FETCHES_QUEUED} downloads are queued: wait for one to finish"),
@@ -1287,9 +1296,11 @@ impl Server {
         let replies = self.replies.clone();
         self.runtime.spawn_blocking(move || {
             let result = match blobs.contains(&id) {
-                Ok(true) => blobs.get(&id).map_err(|err| err.to_string()),
+                Ok(true) => blobs
+                    .get(&id)
+                    .map_err(|err| HostError::from(err).for_player()),
                 Ok(false) => Err(format!("this host has no blob {id}")),
-                Err(err) => Err(err.to_string()),
+                Err(err) => Err(HostError::from(err).for_player()),
             };
             deliver(&replies, Reply::Blob(client, request, result));
         });
@@ -1368,27 +1379,21 @@ impl Server {
         let Ok(id) = ContentId::from_bytes(id) else {
             return;
         };
-        if self.uploading + size > MAX_UPLOADING_BYTES {
-            session.dropped_upload = Some(request);
-            let message = format!(
-                "the host is taking {} MiB of other uploads: try again shortly",
-                self.uploading >> 20
-            );
-            self.send(client, &refused(Some(request), ErrorCode::Busy, message));
-            return;
-        }
-        self.uploading += size;
+        let file = match self.uploads.begin(session.account, id, size) {
+            Ok(file) => file,
+            Err(reason) => {
+                session.dropped_upload = Some(request);
+                self.send(client, &refused(Some(request), ErrorCode::Busy, reason));
+                return;
+            }
+        };
         session.in_flight += 1;
         if session.dropped_upload == Some(request) {
             session.dropped_upload = None;
         }
         session.upload = Some(Uploading {
             request,
-            id,
-            size,
-            // Reserved in full already (the protocol caps it), so the
-            // buffer never grows past it.
-            bytes: Vec::with_capacity(usize::try_from(size).unwrap_or(0)),
+            file,
             heard: Instant::now(),
         });
     }
@@ -1404,8 +1409,8 @@ impl Server {
             .upload
             .as_ref()
             .is_some_and(|upload| upload.request == request);
-        if active && let Some(upload) = session.upload.take() {
-            self.uploading -= upload.size;
+        if active && session.upload.take().is_some() {
+            // Dropping the upload deletes its file and frees its room.
             self.answered(client);
         }
         if let Some(session) = self.sessions.get_mut(&client) {
@@ -1430,40 +1435,41 @@ impl Server {
             self.breach(client, Some(request), &err);
             return;
         }
-        let fits = session.upload.as_ref().is_some_and(|upload| {
-            upload.bytes.len() as u64 == offset && offset + bytes.len() as u64 <= upload.size
-        });
-        if !fits {
+        let Some(upload) = session.upload.as_mut() else {
+            return;
+        };
+        let written = if upload.file.written() == offset {
+            upload.file.write(bytes)
+        } else {
+            Err(format!(
+                "an upload piece at {offset} is out of order: {} bytes had arrived",
+                upload.file.written()
+            ))
+        };
+        if let Err(reason) = written {
             let err = ProtocolError::new(
                 ErrorCode::Invalid,
-                format!(
-                    "an upload piece at {offset} is out of order or past the size: the upload is abandoned"
-                ),
+                format!("{reason}: the upload is abandoned"),
             );
             self.abandon_upload(client, request, &err);
             return;
         }
-        let Some(upload) = session.upload.as_mut() else {
-            return;
-        };
-        upload.bytes.extend_from_slice(bytes);
         upload.heard = Instant::now();
-        if (upload.bytes.len() as u64) < upload.size {
+        if upload.file.written() < upload.file.size() {
             return;
         }
         let Some(upload) = session.upload.take() else {
             return;
         };
-        self.uploading -= upload.size;
-        let blobs = self.blobs.clone();
         let replies = self.replies.clone();
         self.runtime.spawn_blocking(move || {
-            let message = match store_upload(&blobs, &upload) {
+            let id = upload.file.id();
+            let message = match upload.file.finish() {
                 Ok(()) => ServerMessage::Stored {
                     request: upload.request,
-                    id: upload.id.to_bytes(),
+                    id: id.to_bytes(),
                 },
-                Err(err) => error(Some(upload.request), &err),
+                Err(reason) => refused(Some(upload.request), ErrorCode::Invalid, reason),
             };
             deliver(&replies, Reply::Answer(client, message));
         });
@@ -1493,13 +1499,14 @@ impl Server {
     }
 
     fn trade_invite(&mut self, client: ClientId, request: u32, player: u16) {
-        let session = &self.sessions[&client];
+        let Some(session) = self.sessions.get(&client) else {
+            return;
+        };
         let from = session.account;
-        let target = self.worlds[session.world]
-            .slots
-            .get(usize::from(player))
-            .copied()
-            .flatten();
+        let target = self
+            .worlds
+            .get(session.world)
+            .and_then(|world| world.slots.get(usize::from(player)).copied().flatten());
         let Some(target) = target.filter(|target| *target != client) else {
             let err = ProtocolError::new(
                 ErrorCode::NotFound,
@@ -1508,10 +1515,14 @@ impl Server {
             self.breach(client, Some(request), &err);
             return;
         };
-        let to = self.sessions[&target].account;
-        let busy = [client, target]
-            .iter()
-            .any(|c| self.sessions[c].trades.len() >= MAX_TRADES);
+        let Some(to) = self.sessions.get(&target).map(|session| session.account) else {
+            return;
+        };
+        let busy = [client, target].iter().any(|c| {
+            self.sessions
+                .get(c)
+                .is_none_or(|session| session.trades.len() >= MAX_TRADES)
+        });
         if busy {
             self.send(
                 client,
@@ -1774,8 +1785,36 @@ impl Server {
         }
     }
 
+    /// Moves the files of the assets `event` minted out of the uploads
+    /// waiting and into the blob store, where they are served.
+    fn keep_minted_files(&self, event: &BlockEvent) {
+        let minted: Vec<ContentId> = event
+            .block
+            .assets
+            .iter()
+            .filter(|asset| asset.minted_at == event.block.height)
+            .map(|asset| asset.id.0)
+            .collect();
+        if minted.is_empty() {
+            return;
+        }
+        let (uploads, blobs) = (self.uploads.clone(), self.blobs.clone());
+        self.runtime.spawn_blocking(move || {
+            for manifest in minted {
+                let kept = uploads.promote(&[manifest], &blobs).and_then(|_| {
+                    let read = Manifest::from_json(&blobs.get(&manifest)?)?;
+                    uploads.promote(&[read.model, read.preview], &blobs)
+                });
+                if let Err(err) = kept {
+                    debug!(%manifest, %err, "a minted asset's uploads were not kept");
+                }
+            }
+        });
+    }
+
     /// Tells each player what `event` changed for them.
     fn block(&mut self, event: &BlockEvent) {
+        self.keep_minted_files(event);
         let block = &event.block;
         let mut news: HashMap<Address, Vec<Event>> = HashMap::new();
         for listing in &block.listings {
@@ -1977,36 +2016,8 @@ fn deliver(replies: &SyncSender<Reply>, reply: Reply) {
     }
 }
 
-/// Checks a whole upload against its content id (and a manifest's
-/// fields) and stores it, synced: the uploader may hold the only copy.
-fn store_upload(blobs: &BlobStore, upload: &Uploading) -> Result<(), ProtocolError> {
-    if !upload.id.matches(&upload.bytes) {
-        return Err(ProtocolError::new(
-            ErrorCode::Invalid,
-            format!("the uploaded bytes are not {}", upload.id),
-        ));
-    }
-    if upload.id.codec() == Codec::Json {
-        Manifest::from_json(&upload.bytes).map_err(|err| {
-            ProtocolError::new(ErrorCode::Invalid, format!("not a valid manifest: {err}"))
-        })?;
-    }
-    let stored = blobs
-        .put(upload.id.codec(), &upload.bytes)
-        .and_then(|_| blobs.sync());
-    stored.map_err(|err| {
-        warn!(%err, id = %upload.id, "an upload could not be stored");
-        ProtocolError::new(
-            ErrorCode::Unavailable,
-            format!("could not be stored: {err}"),
-        )
-    })?;
-    info!(id = %upload.id, bytes = upload.size, "stored an upload");
-    Ok(())
-}
-
 fn unavailable(request: u32, err: &HostError) -> ServerMessage {
-    refused(Some(request), ErrorCode::Unavailable, err.to_string())
+    refused(Some(request), ErrorCode::Unavailable, err.for_player())
 }
 
 fn tx_state(status: TxStatus) -> TxState {
@@ -2141,13 +2152,4 @@ impl From<MarketError> for ProtocolError {
     fn from(err: MarketError) -> Self {
         ProtocolError::new(ErrorCode::Refused, err.to_string())
     }
-}
-
-/// The keypair's proof for a join challenge (used by clients).
-pub fn prove(key: &Keypair, chain_id: &ChainId, challenge: &[u8; 32]) -> ledger::Signature {
-    key.sign(&protocol::join_signing_bytes(
-        chain_id,
-        challenge,
-        &key.address(),
-    ))
 }

@@ -18,19 +18,88 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use renet::{ClientId, RenetClient, RenetServer};
 use renetcode::{
     ClientAuthentication, NETCODE_MAX_PACKET_BYTES, NETCODE_MAX_PAYLOAD_BYTES,
-    NETCODE_USER_DATA_BYTES, NetcodeClient, NetcodeServer, ServerConfig, ServerResult,
+    NETCODE_USER_DATA_BYTES, NetcodeClient, NetcodeError, NetcodeServer, ServerConfig,
+    ServerResult,
 };
 use tracing::{debug, warn};
 
 /// Batches waiting for the sender thread.
 const OUTBOX_BATCHES: usize = 4;
+/// How often refused datagrams are summed up in the log.
+const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(10);
+
+/// Datagrams netcode refused: anyone can send one, so each is counted, and
+/// the log gets one line per [`REFUSALS_LOGGED_EVERY`] with the count and
+/// one of them as a sample, never a line each.
+struct Refusals {
+    /// Refused since the host started, for its operator and tests.
+    total: Arc<AtomicU64>,
+    /// Refused since the last line, and one of them.
+    recent: u64,
+    sample: Option<(SocketAddr, &'static str)>,
+    logged: Instant,
+}
+
+impl Refusals {
+    fn new(total: Arc<AtomicU64>) -> Self {
+        Refusals {
+            total,
+            recent: 0,
+            sample: None,
+            logged: Instant::now(),
+        }
+    }
+
+    fn refused(&mut self, addr: SocketAddr, err: &NetcodeError) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        self.recent += 1;
+        if self.sample.is_none() {
+            self.sample = Some((addr, refusal_reason(err)));
+        }
+    }
+
+    fn log_now_and_then(&mut self) {
+        if self.logged.elapsed() < REFUSALS_LOGGED_EVERY {
+            return;
+        }
+        self.logged = Instant::now();
+        if let Some((addr, reason)) = self.sample.take() {
+            warn!(
+                refused = self.recent,
+                seconds = REFUSALS_LOGGED_EVERY.as_secs(),
+                sample_from = %addr,
+                sample_reason = reason,
+                "session datagrams refused"
+            );
+        }
+        self.recent = 0;
+    }
+}
+
+/// Why netcode refused a datagram, in a few words.
+fn refusal_reason(err: &NetcodeError) -> &'static str {
+    match err {
+        NetcodeError::PacketTooSmall => "too short",
+        NetcodeError::InvalidPacketType => "not a netcode packet",
+        NetcodeError::InvalidProtocolID => "another network or protocol version",
+        NetcodeError::InvalidVersion => "another netcode version",
+        NetcodeError::Expired => "an expired connect token",
+        NetcodeError::DuplicatedSequence => "a replayed packet",
+        NetcodeError::CryptoError => "does not decrypt",
+        NetcodeError::NotInHostList => "a token for another host",
+        NetcodeError::UnavailablePrivateKey => "no session from its address",
+        _ => "refused",
+    }
+}
 
 /// One tick's datagrams, end to end in one buffer.
 #[derive(Default)]
@@ -56,6 +125,7 @@ impl Batch {
 pub(crate) struct Transport {
     socket: UdpSocket,
     netcode: NetcodeServer,
+    refusals: Refusals,
     buffer: Box<[u8; NETCODE_MAX_PACKET_BYTES]>,
     outbox: Option<SyncSender<Batch>>,
     sender: Option<JoinHandle<()>>,
@@ -64,8 +134,13 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    /// Netcode with `config` on `socket`, and the sender thread.
-    pub(crate) fn new(config: ServerConfig, socket: UdpSocket) -> io::Result<Self> {
+    /// Netcode with `config` on `socket`, and the sender thread; each
+    /// datagram netcode refuses is counted in `refused`.
+    pub(crate) fn new(
+        config: ServerConfig,
+        socket: UdpSocket,
+        refused: Arc<AtomicU64>,
+    ) -> io::Result<Self> {
         socket.set_nonblocking(true)?;
         let out = socket.try_clone()?;
         let (outbox, batches) = sync_channel::<Batch>(OUTBOX_BATCHES);
@@ -87,6 +162,7 @@ impl Transport {
         Ok(Transport {
             socket,
             netcode: NetcodeServer::new(config),
+            refusals: Refusals::new(refused),
             buffer: Box::new([0; NETCODE_MAX_PACKET_BYTES]),
             outbox: Some(outbox),
             sender: Some(sender),
@@ -105,8 +181,13 @@ impl Transport {
         loop {
             match self.socket.recv_from(&mut self.buffer[..]) {
                 Ok((len, addr)) => {
-                    let result = self.netcode.process_packet(addr, &mut self.buffer[..len]);
-                    handle(result, &self.socket, server);
+                    match self
+                        .netcode
+                        .try_process_packet(addr, &mut self.buffer[..len])
+                    {
+                        Ok(result) => handle(result, &self.socket, server),
+                        Err(err) => self.refusals.refused(addr, &err),
+                    }
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => break,
@@ -125,6 +206,7 @@ impl Transport {
             let result = self.netcode.disconnect(client);
             handle(result, &self.socket, server);
         }
+        self.refusals.log_now_and_then();
     }
 
     /// Bundles and seals every client's packets and hands them to the

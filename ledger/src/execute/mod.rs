@@ -29,6 +29,9 @@ pub const VALIDATOR_CHANGE_DELAY: Height = 2;
 pub const MAX_VALIDATORS: usize = 100;
 /// Most validator changes waiting to take effect at once.
 pub const MAX_VALIDATOR_CHANGES: usize = 64;
+/// What minting an asset costs its creator, paid to the block's proposer:
+/// minting is open to everyone, and every host keeps what is minted.
+pub const MINT_FEE: Amount = 100;
 /// The least stake a validator holds: staking must reach it, and
 /// unstaking must leave at least this much or nothing. (Genesis validators
 /// hold what the genesis gives them.)
@@ -109,7 +112,9 @@ pub struct BlockEffects {
 ///
 /// First every rental whose end is at or before the block time is settled;
 /// then each transaction is checked and applied in order, a failing one
-/// skipped with its error and leaving no trace. A block that does not
+/// skipped with its error: of a transaction that is signed, for this
+/// chain, in time and in its signer's turn, only the nonce is spent;
+/// anything else leaves no trace. A block that does not
 /// follow `chain` is refused whole.
 pub fn apply_block<R: StateReader>(
     state: &R,

@@ -5,7 +5,7 @@
 use crate::error::LedgerError;
 use crate::execute::overlay::Overlay;
 use crate::execute::{
-    MAX_VALIDATOR_CHANGES, MAX_VALIDATORS, MIN_STAKE, StateReader, VALIDATOR_CHANGE_DELAY,
+    MAX_VALIDATOR_CHANGES, MAX_VALIDATORS, MIN_STAKE, MINT_FEE, StateReader, VALIDATOR_CHANGE_DELAY,
 };
 use crate::ids::{Amount, AssetId, BasisPoints, ChainId, Height, ListingId, RentalId, Timestamp};
 use crate::keys::Address;
@@ -15,7 +15,7 @@ use crate::state::{
     ActiveRental, Asset, ChainParams, Listing, ListingStatus, ListingTerms, RentTerms, Rental,
     RentalStatus, ValidatorChange,
 };
-use crate::tx::{MAX_TRADE_ASSETS, Operation, Trade, Transaction};
+use crate::tx::{MAX_TRADE_ASSETS, ManifestBytes, Operation, Trade, Transaction};
 
 /// What every transaction of a block shares.
 pub(crate) struct Context<'a> {
@@ -55,6 +55,10 @@ pub(crate) fn apply_tx<R: StateReader>(
         .checked_add(1)
         .ok_or(LedgerError::Overflow { what: "a nonce" })?;
     overlay.set_account(signer, account);
+    // Signed, for this chain, in time and in turn: the nonce is spent
+    // whatever the operation comes to, so a transaction that fails can
+    // never be replayed later, and the signer's next ones follow it.
+    overlay.keep();
 
     let mut ops = Ops {
         overlay,
@@ -65,7 +69,7 @@ pub(crate) fn apply_tx<R: StateReader>(
         Operation::Mint {
             manifest,
             royalty_bps,
-        } => ops.mint(*manifest, *royalty_bps)?,
+        } => ops.mint(manifest, *royalty_bps)?,
         Operation::TransferAsset { asset, to } => ops.transfer(*asset, *to)?,
         Operation::Pay { to, amount } => ops.pay(*to, *amount)?,
         Operation::ListForRent {
@@ -174,7 +178,11 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
         Ok(split)
     }
 
-    fn mint(&mut self, id: AssetId, royalty_bps: BasisPoints) -> Result<(), LedgerError> {
+    fn mint(
+        &mut self,
+        manifest: &ManifestBytes,
+        royalty_bps: BasisPoints,
+    ) -> Result<(), LedgerError> {
         let max = self.context.params.max_royalty_bps;
         if royalty_bps > max {
             return Err(LedgerError::RoyaltyTooHigh {
@@ -182,9 +190,19 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
                 max,
             });
         }
+        let read = assets::Manifest::from_json(&manifest.0)
+            .map_err(|err| LedgerError::BadManifest(err.to_string()))?;
+        if read.creator != self.signer.to_string() {
+            return Err(LedgerError::NotTheCreator {
+                signer: self.signer,
+                creator: read.creator,
+            });
+        }
+        let id = manifest.asset_id();
         if self.overlay.asset(id)?.is_some() {
             return Err(LedgerError::AssetExists(id));
         }
+        self.pay_from(self.signer, self.context.proposer, MINT_FEE)?;
         self.overlay.set_asset(Asset {
             id,
             creator: self.signer,

@@ -1,7 +1,7 @@
 //! A small network for tests: four funded players, one validator, a ledger
 //! in a temporary directory.
 
-use ledger::testkit::{asset_id, chain_id, keypair};
+use ledger::testkit::{chain_id, keypair, mint_op};
 use ledger::{
     Address, AssetId, Block, CommittedBlock, Genesis, Keypair, Ledger, LedgerError, Operation,
     RentTerms, SignedTransaction, Transaction, Validator,
@@ -127,15 +127,8 @@ impl Net {
 
     /// `creator` mints test asset `index` with `royalty_bps`.
     pub(crate) fn mint(&mut self, creator: &Keypair, index: u64, royalty_bps: u16) -> AssetId {
-        let id = asset_id(9, index);
-        self.run(
-            creator,
-            Operation::Mint {
-                manifest: id,
-                royalty_bps,
-            },
-        )
-        .unwrap();
+        let (id, op) = mint_op(&creator.address(), 9, index, royalty_bps);
+        self.run(creator, op).unwrap();
         id
     }
 

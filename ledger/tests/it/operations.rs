@@ -1,6 +1,6 @@
 //! Each operation, and each way it can be refused.
 
-use ledger::testkit::asset_id;
+use ledger::testkit::{asset_id, mint_op};
 use ledger::{LedgerError, ListingStatus, Operation, RentTerms};
 
 use crate::common::{Net, START, hourly};
@@ -22,15 +22,9 @@ fn mint_makes_the_signer_creator_and_owner() {
 fn mint_refuses_a_royalty_over_the_cap_and_a_second_mint() {
     let mut net = Net::new();
     let cap = net.ledger.chain().params.max_royalty_bps;
-    let err = net
-        .run(
-            &net.alice.clone(),
-            Operation::Mint {
-                manifest: asset_id(9, 1),
-                royalty_bps: cap + 1,
-            },
-        )
-        .unwrap_err();
+    let alice = net.alice.clone();
+    let (id, op) = mint_op(&alice.address(), 9, 1, cap + 1);
+    let err = net.run(&alice, op).unwrap_err();
     assert_eq!(
         err,
         LedgerError::RoyaltyTooHigh {
@@ -38,22 +32,112 @@ fn mint_refuses_a_royalty_over_the_cap_and_a_second_mint() {
             max: cap
         }
     );
-    assert!(net.ledger.asset(&asset_id(9, 1)).unwrap().is_none());
-    // The rejected transaction did not use the nonce.
-    assert_eq!(net.ledger.account(&net.alice.address()).unwrap().nonce, 0);
+    assert!(net.ledger.asset(&id).unwrap().is_none());
+    // The refused mint spent the nonce and nothing else.
+    assert_eq!(net.ledger.account(&alice.address()).unwrap().nonce, 1);
+    assert_eq!(net.balance(&alice), START);
 
-    let id = net.mint(&net.alice.clone(), 1, cap);
+    let id = net.mint(&alice, 1, cap);
+    let (_, again) = mint_op(&alice.address(), 9, 1, 0);
+    let err = net.run(&alice, again).unwrap_err();
+    assert_eq!(err, LedgerError::AssetExists(id));
+    assert_eq!(net.owner(&id), alice.address());
+}
+
+#[test]
+fn a_mint_costs_its_fee_and_only_the_creator_the_manifest_names_may_mint_it() {
+    let mut net = Net::new();
+    let (alice, bob) = (net.alice.clone(), net.bob.clone());
+    let id = net.mint(&alice, 3, 100);
+    assert_eq!(net.balance(&alice), START - ledger::MINT_FEE);
+    assert_eq!(
+        net.ledger.asset(&id).unwrap().unwrap().creator,
+        alice.address()
+    );
+
+    // Bob copies a mint of alice's manifest from the mempool: refused,
+    // and alice's own mint still goes through afterwards.
+    let (theirs, op) = mint_op(&alice.address(), 9, 4, 2_000);
+    let err = net.run(&bob, op.clone()).unwrap_err();
+    assert_eq!(
+        err,
+        LedgerError::NotTheCreator {
+            signer: bob.address(),
+            creator: alice.address().to_string(),
+        }
+    );
+    assert!(net.ledger.asset(&theirs).unwrap().is_none());
+    assert_eq!(net.balance(&bob), START);
+    net.run(&alice, op).unwrap();
+    assert_eq!(net.owner(&theirs), alice.address());
+
+    // Bytes that are not a canonical manifest are refused.
     let err = net
         .run(
-            &net.bob.clone(),
+            &alice,
             Operation::Mint {
-                manifest: id,
+                manifest: ledger::ManifestBytes(b"{\"name\":\"x\"}".to_vec()),
                 royalty_bps: 0,
             },
         )
         .unwrap_err();
-    assert_eq!(err, LedgerError::AssetExists(id));
-    assert_eq!(net.owner(&id), net.alice.address());
+    assert!(matches!(err, LedgerError::BadManifest(_)), "{err}");
+
+    // An account that cannot pay the fee mints nothing.
+    let broke = ledger::testkit::keypair(77, 1);
+    let (nothing, op) = mint_op(&broke.address(), 9, 5, 0);
+    let err = net.run(&broke, op).unwrap_err();
+    assert!(
+        matches!(err, LedgerError::InsufficientFunds { .. }),
+        "{err}"
+    );
+    assert!(net.ledger.asset(&nothing).unwrap().is_none());
+}
+
+#[test]
+fn a_transaction_that_fails_in_a_block_spends_its_nonce_and_cannot_be_replayed() {
+    let mut net = Net::new();
+    let (alice, bob) = (net.alice.clone(), net.bob.clone());
+    // Alice pays more than she has: refused, nonce 0 spent.
+    let tx = net.tx_with_nonce(
+        &alice,
+        0,
+        Operation::Pay {
+            to: bob.address(),
+            amount: START + 1,
+        },
+    );
+    assert!(matches!(
+        net.submit(tx.clone()),
+        Err(LedgerError::InsufficientFunds { .. })
+    ));
+    assert_eq!(net.ledger.account(&alice.address()).unwrap().nonce, 1);
+    assert_eq!(net.balance(&alice), START);
+    // Once she could pay, the same signed transaction is still refused:
+    // its nonce is gone.
+    net.run(
+        &bob,
+        Operation::Pay {
+            to: alice.address(),
+            amount: 10,
+        },
+    )
+    .unwrap();
+    let replayed = net.submit(tx);
+    assert!(
+        matches!(replayed, Err(LedgerError::StaleNonce { .. })),
+        "{replayed:?}"
+    );
+    assert_eq!(net.balance(&alice), START + 10);
+    // Her next transaction, nonce 1, goes through.
+    net.run(
+        &alice,
+        Operation::Pay {
+            to: bob.address(),
+            amount: 1,
+        },
+    )
+    .unwrap();
 }
 
 #[test]

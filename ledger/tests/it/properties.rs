@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use proptest::prelude::*;
 
-use ledger::testkit::{asset_id, chain_id, keypair};
+use ledger::testkit::{chain_id, keypair, manifest, mint_op};
 use ledger::{
     Address, AssetId, CommittedBlock, Genesis, Keypair, Ledger, ListingId, Operation, RentTerms,
     RentalId, RentalStatus, SignedTransaction, StateRoot, Trade, TradeSide, TradeTerms,
@@ -149,6 +149,9 @@ struct World {
     players: Vec<Keypair>,
     validator: Keypair,
     time: u64,
+    /// Who made each asset: a manifest names its creator, so an asset's
+    /// id depends on who the first block had mint it.
+    creators: Vec<usize>,
 }
 
 impl World {
@@ -172,11 +175,17 @@ impl World {
             players,
             validator,
             time: T0,
+            creators: (0..ASSETS).map(|asset| asset % PLAYERS).collect(),
         }
     }
 
     fn address(&self, player: usize) -> Address {
         self.players[player].address()
+    }
+
+    /// Test asset `index`, as its creator minted it.
+    fn asset(&self, index: usize) -> AssetId {
+        manifest(&self.address(self.creators[index]), 13, index as u64).asset_id()
     }
 
     /// Turns actions into signed transactions, each signer's nonces counted
@@ -208,10 +217,7 @@ impl World {
                     royalty,
                 } => (
                     who,
-                    Operation::Mint {
-                        manifest: asset_id(13, asset as u64),
-                        royalty_bps: royalty,
-                    },
+                    mint_op(&self.address(who), 13, asset as u64, royalty).1,
                 ),
                 Action::Pay { from, to, amount } => (
                     from,
@@ -223,7 +229,7 @@ impl World {
                 Action::Transfer { who, asset, to } => (
                     who,
                     Operation::TransferAsset {
-                        asset: asset_id(13, asset as u64),
+                        asset: self.asset(asset),
                         to: self.address(to),
                     },
                 ),
@@ -239,7 +245,7 @@ impl World {
                 } => (
                     who,
                     Operation::ListForRent {
-                        asset: asset_id(13, asset as u64),
+                        asset: self.asset(asset),
                         terms: RentTerms {
                             price_per_period: price,
                             period_secs: period,
@@ -259,7 +265,7 @@ impl World {
                 } => (
                     who,
                     Operation::ListForSale {
-                        asset: asset_id(13, asset as u64),
+                        asset: self.asset(asset),
                         price,
                         expires_at: self.time + expires_in,
                     },
@@ -310,11 +316,11 @@ impl World {
                         a: self.address(a),
                         b: self.address(b),
                         a_gives: TradeSide {
-                            assets: a_gives.iter().map(|i| asset_id(13, *i as u64)).collect(),
+                            assets: a_gives.iter().map(|i| self.asset(*i)).collect(),
                             tokens: a_tokens,
                         },
                         b_gives: TradeSide {
-                            assets: b_gives.iter().map(|i| asset_id(13, *i as u64)).collect(),
+                            assets: b_gives.iter().map(|i| self.asset(*i)).collect(),
                             tokens: b_tokens,
                         },
                         a_nonce: nonce_of(a, &nonces),
@@ -391,7 +397,14 @@ fn run(steps: &[Step]) -> Result<Vec<StateRoot>, TestCaseError> {
     let mut roots = Vec::new();
     // Who the test expects to own each minted asset.
     let mut owners: HashMap<AssetId, Address> = HashMap::new();
-    for step in steps {
+    for (index, step) in steps.iter().enumerate() {
+        if index == 0 {
+            for action in &step.actions {
+                if let Action::Mint { who, asset, .. } = action {
+                    world.creators[*asset] = *who;
+                }
+            }
+        }
         let previous_time = world.time;
         let txs = world.transactions(&step.actions);
         let before_rentals = world.ledger.rentals().unwrap();
@@ -431,7 +444,10 @@ fn run(steps: &[Step]) -> Result<Vec<StateRoot>, TestCaseError> {
             }
             match &tx.tx.op {
                 Operation::Mint { manifest, .. } => {
-                    prop_assert!(owners.insert(*manifest, signer).is_none(), "minted twice");
+                    prop_assert!(
+                        owners.insert(manifest.asset_id(), signer).is_none(),
+                        "minted twice"
+                    );
                 }
                 Operation::TransferAsset { asset, to } => {
                     owners.insert(*asset, *to);

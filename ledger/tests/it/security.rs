@@ -266,7 +266,9 @@ fn add_group_order(s: [u8; 32]) -> [u8; 32] {
 fn an_oversized_transaction_inside_a_block_is_rejected() {
     let mut net = Net::new();
     let (alice, bob) = (net.alice.clone(), net.bob.clone());
-    let many: Vec<ledger::AssetId> = (0..200).map(|i| ledger::testkit::asset_id(6, i)).collect();
+    let many: Vec<ledger::AssetId> = (0..1_000)
+        .map(|i| ledger::testkit::asset_id(6, i))
+        .collect();
     let terms = ledger::TradeTerms {
         a: alice.address(),
         b: bob.address(),

@@ -120,9 +120,11 @@ fn a_trade_with_one_failing_leg_changes_nothing() {
     assert_eq!(net.owner(&hat), alice.address());
     assert_eq!(net.owner(&lamp), bob.address());
     assert_eq!((net.balance(&alice), net.balance(&bob)), before);
+    // The submitter's nonce is spent, so the signed trade cannot be sent
+    // again; the other party's is not.
     assert_eq!(
         net.ledger.account(&alice.address()).unwrap().nonce,
-        nonces.0
+        nonces.0 + 1
     );
     assert_eq!(net.ledger.account(&bob.address()).unwrap().nonce, nonces.1);
 
@@ -297,7 +299,12 @@ fn terms_whose_offers_hash_does_not_match_their_offers_are_refused() {
     );
     assert_eq!(net.owner(&hat), alice.address());
     assert_eq!((net.balance(&alice), net.balance(&bob)), before);
-    // The same terms with their hash taken again go through.
+    // The same offers under new terms (the refused trade spent alice's
+    // nonce) with their hash taken again go through.
+    let deal = TradeTerms {
+        a_nonce: net.ledger.account(&alice.address()).unwrap().nonce,
+        ..deal
+    };
     net.run(
         &alice,
         signed_by_both(deal.with_offers_hash(), &alice, &bob),

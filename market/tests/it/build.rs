@@ -31,7 +31,8 @@ fn built(
 fn every_intent_builds_a_transaction_the_ledger_applies() {
     let mut net = Net::new(100);
     let (alice, bob) = (net.players[3].clone(), net.players[4].clone());
-    let made = manifest("Brass lamp", AssetKind::Lighting, "", "gold");
+    let mut made = manifest("Brass lamp", AssetKind::Lighting, "", "gold");
+    made.creator = alice.address().to_string();
     let lamp = AssetId(made.content_id().unwrap());
     let chair = net.mint(
         &bob,
@@ -48,7 +49,7 @@ fn every_intent_builds_a_transaction_the_ledger_applies() {
         &mut net,
         &alice,
         Operation::Mint {
-            manifest: lamp,
+            manifest: ledger::ManifestBytes(made.to_json().unwrap()),
             royalty_bps: 500,
         },
     );

@@ -701,7 +701,8 @@ fn stalls_and_parcels_show_the_listings_placed_there() {
 fn a_listing_without_its_manifest_is_kept_until_a_true_one_arrives() {
     let mut net = Net::new(100);
     let owner = net.owner();
-    let made = manifest("Brass lamp", AssetKind::Lighting, "Warm light", "gold");
+    let mut made = manifest("Brass lamp", AssetKind::Lighting, "Warm light", "gold");
+    made.creator = owner.address().to_string();
     let lamp = net.mint(&owner, made.clone());
     let other = manifest("Oak chair", AssetKind::Furniture, "", "brown");
     // This host has not fetched the lamp's manifest yet.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use assets::{AssetKind, Attribute, AttributeValue, Bounds, Codec, ContentId, Manifest};
-use ledger::testkit::{asset_id, chain_id, keypair};
+use ledger::testkit::{chain_id, keypair};
 use ledger::{
     Address, AssetId, ChainParams, CommittedBlock, Genesis, Keypair, Ledger, LedgerError,
     ListingId, Operation, RentTerms, SignedTransaction, Transaction, Validator,
@@ -125,31 +125,26 @@ impl Net {
     /// The creator mints an asset with `royalty_bps` and gives it to the
     /// owner, so that royalty and proceeds land in different accounts.
     pub(crate) fn asset(&mut self, royalty_bps: u16) -> AssetId {
-        let id = asset_id(5, 0);
         let creator = self.creator();
-        self.run(
-            &creator,
-            Operation::Mint {
-                manifest: id,
-                royalty_bps,
-            },
-        )
-        .unwrap();
+        let (id, op) = ledger::testkit::mint_op(&creator.address(), 5, 0, royalty_bps);
+        self.run(&creator, op).unwrap();
         let to = self.owner().address();
         self.run(&creator, Operation::TransferAsset { asset: id, to })
             .unwrap();
         id
     }
 
-    /// `creator` mints the asset `manifest` describes; the manifest is
-    /// then at hand for the catalogue.
-    pub(crate) fn mint(&mut self, creator: &Keypair, manifest: Manifest) -> AssetId {
-        let id = AssetId(manifest.content_id().unwrap());
+    /// `creator` mints the asset `manifest` describes, named as its
+    /// creator; the manifest is then at hand for the catalogue.
+    pub(crate) fn mint(&mut self, creator: &Keypair, mut manifest: Manifest) -> AssetId {
+        manifest.creator = creator.address().to_string();
+        let bytes = manifest.to_json().unwrap();
+        let id = AssetId(ContentId::of(Codec::Json, &bytes));
         self.manifests.insert(id, Arc::new(manifest));
         self.run(
             creator,
             Operation::Mint {
-                manifest: id,
+                manifest: ledger::ManifestBytes(bytes),
                 royalty_bps: 300,
             },
         )

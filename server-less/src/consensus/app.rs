@@ -8,12 +8,12 @@
 //! finalized block is committed with its commit certificate, and the next
 //! height starts with the validators the ledger names.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ledger::{Block, ChainId, Keypair, MAX_BLOCK_BYTES};
+use ledger::{Block, ChainId, Keypair};
 use libp2p::Multiaddr;
 use malachitebft_app_channel::app::config::{
     ConsensusConfig, NodeConfig, P2pConfig, ValueSyncConfig,
@@ -33,33 +33,35 @@ use malachitebft_core_types::{
     Validator as _, Validity, VoteExtensions,
 };
 use malachitebft_signing::Signer;
-use malachitebft_signing_ed25519::{PublicKey, Signature};
+use malachitebft_signing_ed25519::PublicKey;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use super::codec::{MAX_PART_BYTES, PlazaCodec, decode_certificate, encode_certificate};
 use super::context::{BlockHash, ChainHeight, Plaza, ProposalPart, ValidatorAddress, ValidatorSet};
 use super::proposals::ProposalLog;
-use super::signing::{PlazaSigner, PlazaVerifier, parts_bytes};
+use super::signing::{PlazaSigner, PlazaVerifier, init_bytes, parts_bytes};
+use super::streams::{Streams, Whole};
 use crate::engine::{Engine, EngineRun};
 use crate::error::HostError;
 use crate::node::{HostHandle, Misbehaviour};
 
-/// Proposal streams being reassembled at once; more are dropped.
-const MAX_STREAMS: usize = 64;
-/// Proposal streams one peer may have open at once.
-const MAX_STREAMS_PER_PEER: usize = 4;
 /// Blocks kept for the next height, and proposals kept for this one.
 const MAX_KEPT: usize = 32;
-/// How far ahead of this host's clock a block's time may be.
-const MAX_CLOCK_AHEAD_SECS: u64 = 30;
+/// How far a new proposal's time may be from this host's clock, either
+/// way: a validator whose clock is further off has its proposals refused
+/// (and is named in the log). A block proposed again in a later round
+/// (one with a polka) keeps its time, and is only held to not being
+/// ahead.
+pub const MAX_CLOCK_SKEW_SECS: u64 = 30;
 /// Least time between the last block and a proposal.
 const MIN_BLOCK_INTERVAL: Duration = Duration::from_millis(50);
 /// Longest a proposer waits for something to put in a block.
 const EMPTY_BLOCK_INTERVAL: Duration = Duration::from_millis(1_000);
 
-/// What a validator needs to take part in consensus.
-#[derive(Clone, Debug)]
+/// What a validator needs to take part in consensus. Its `Debug` output
+/// leaves the two secrets out.
+#[derive(Clone)]
 pub struct BftSettings {
     /// The validator's ed25519 secret (the host key), which signs votes
     /// and proposals.
@@ -79,6 +81,20 @@ pub struct BftSettings {
     pub wal: PathBuf,
     /// Round timeouts.
     pub timeouts: LinearTimeouts,
+}
+
+impl std::fmt::Debug for BftSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BftSettings")
+            .field("validator", &Keypair::from_seed(self.seed).address())
+            .field("chain", &self.chain)
+            .field("moniker", &self.moniker)
+            .field("listen", &self.listen)
+            .field("peers", &self.peers)
+            .field("wal", &self.wal)
+            .field("timeouts", &self.timeouts)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The engine of a network of validators.
@@ -192,7 +208,7 @@ async fn run(
         blocks: HashMap::new(),
         proposed: Vec::new(),
         waiting: Vec::new(),
-        streams: HashMap::new(),
+        streams: Streams::default(),
         last_block: tokio::time::Instant::now(),
         validators: None,
         next_validators: None,
@@ -202,11 +218,15 @@ async fn run(
     let result = loop {
         tokio::select! {
             message = channels.consensus.recv() => match message {
-                Some(message) => {
-                    if let Err(err) = app.handle(message).await {
-                        break Err(err);
-                    }
-                }
+                Some(message) => match app.handle(message).await {
+                    Ok(()) => {}
+                    // The host is gone: nothing to take part for.
+                    Err(HostError::Stopped) => break Err(HostError::Stopped),
+                    // Nothing a peer sends, and no one message, ends the
+                    // loop: the engine's round timeouts and value sync
+                    // take it on from here.
+                    Err(err) => warn!(%err, "a consensus step failed; consensus goes on"),
+                },
                 None => break Err(HostError::Consensus("the consensus engine stopped".into())),
             },
             _ = stop.changed() => break Ok(()),
@@ -215,17 +235,6 @@ async fn run(
     engine.actor.stop(None);
     let _ = engine.handle.await;
     result
-}
-
-/// A proposal stream being reassembled.
-#[derive(Default)]
-struct Stream {
-    init: Option<(ChainHeight, Round, Round, ValidatorAddress)>,
-    data: BTreeMap<u64, Vec<u8>>,
-    signature: Option<Signature>,
-    /// The sequence number of the stream's end.
-    end: Option<u64>,
-    bytes: usize,
 }
 
 /// A block received for a height not reached yet.
@@ -248,7 +257,7 @@ struct App {
     proposed: Vec<ProposedValue<Plaza>>,
     /// Blocks for later heights, checked when their height starts.
     waiting: Vec<Waiting>,
-    streams: HashMap<(PeerId, StreamId), Stream>,
+    streams: Streams,
     /// When this host last committed a block.
     last_block: tokio::time::Instant,
     /// The validators of the current height.
@@ -372,8 +381,16 @@ impl App {
                     Err(_) => SyncedValueOutcome::PeerFault,
                     Ok(block) => {
                         let value = BlockHash(block.hash().0);
-                        let validity = self.validity(&block).await;
-                        self.blocks.insert(value, block);
+                        // A decided block from history: its time is old by
+                        // nature, and only the ledger's checks apply.
+                        let validity = match self.host.check(block.clone()).await {
+                            Ok(()) => Validity::Valid,
+                            Err(err) => {
+                                warn!(%height, %err, "a synced block is invalid");
+                                Validity::Invalid
+                            }
+                        };
+                        self.keep_block(value, block, validity);
                         SyncedValueOutcome::Verdict(ProposedValue {
                             height,
                             round,
@@ -559,6 +576,14 @@ impl App {
         id.extend_from_slice(&height.0.to_be_bytes());
         id.extend_from_slice(&round.as_i64().to_be_bytes());
         id.push(attempt);
+        let opening = self.signer.sign(&init_bytes(
+            &self.chain,
+            height,
+            round,
+            pol_round,
+            &self.me,
+            &id,
+        ));
         let id = StreamId::new(Bytes::from(id));
         let signature =
             self.signer
@@ -568,6 +593,7 @@ impl App {
             round,
             pol_round,
             proposer: self.me,
+            signature: opening,
         })
         .chain(
             bytes
@@ -599,109 +625,111 @@ impl App {
     }
 
     /// Takes a part of another validator's proposal; the proposed value
-    /// once the stream is whole.
+    /// once the stream is whole. Only a stream opened by the round's own
+    /// proposer (for this height or the next) is kept, within the bounds
+    /// of [`Streams`]; a proposal already at hand is not checked again,
+    /// and a second, different one from the same proposer for the same
+    /// round is refused (and reported).
     async fn received(
         &mut self,
         from: PeerId,
         part: StreamMessage<ProposalPart>,
     ) -> Option<ProposedValue<Plaza>> {
-        let key = (from, part.stream_id.clone());
-        if !self.streams.contains_key(&key) {
-            let open = self
-                .streams
-                .keys()
-                .filter(|(peer, _)| *peer == from)
-                .count();
-            if self.streams.len() >= MAX_STREAMS || open >= MAX_STREAMS_PER_PEER {
-                debug!(%from, "too many proposal streams at once; one dropped");
-                return None;
-            }
-        }
-        let stream = self.streams.entry(key.clone()).or_default();
-        match part.content {
-            StreamContent::Fin => stream.end = Some(part.sequence),
-            StreamContent::Data(ProposalPart::Init {
-                height,
-                round,
-                pol_round,
-                proposer,
-            }) => {
-                // Only the round's own proposer, for this height or the
-                // next, is listened to.
-                let set = if height == self.height {
-                    self.validators.as_ref()
-                } else if height == self.height.increment() {
-                    self.next_validators.as_ref()
-                } else {
-                    None
-                };
-                let expected =
-                    set.is_some_and(|set| set.proposer(height, round).address() == &proposer);
-                if !expected {
-                    debug!(%from, %proposer, %height, %round, "a proposal from someone not proposing then");
-                    self.streams.remove(&key);
-                    return None;
-                }
-                stream.init = Some((height, round, pol_round, proposer));
-            }
-            StreamContent::Data(ProposalPart::Data(bytes)) => {
-                stream.bytes += bytes.len();
-                if stream.bytes > MAX_BLOCK_BYTES {
-                    warn!(%from, "a proposal stream is larger than a block may be");
-                    self.streams.remove(&key);
-                    return None;
-                }
-                stream.data.insert(part.sequence, bytes);
-            }
-            StreamContent::Data(ProposalPart::Fin(signature)) => stream.signature = Some(signature),
-        }
-        let (Some((height, round, pol_round, proposer)), Some(signature), Some(end)) =
-            (stream.init, stream.signature, stream.end)
-        else {
-            return None;
-        };
-        // Init is 0, data 1..end-1, the signature end-1, the end itself end.
-        if end < 2 || stream.data.len() as u64 > end - 2 {
-            // An end that its parts contradict: the stream can never be
-            // whole.
-            self.streams.remove(&key);
-            return None;
-        }
-        if stream.data.len() as u64 != end - 2 {
-            return None;
-        }
-        let stream = self.streams.remove(&key)?;
-        let bytes: Vec<u8> = stream.data.into_values().flatten().collect();
+        let (height, current, next) = (
+            self.height,
+            self.validators.as_ref(),
+            self.next_validators.as_ref(),
+        );
+        let chain = &self.chain;
+        let whole = self.streams.add(from, part, |init, signature, stream| {
+            let set = if init.height == height {
+                current
+            } else if init.height == height.increment() {
+                next
+            } else {
+                None
+            };
+            let proposes = set.is_some_and(|set| {
+                set.proposer(init.height, init.round).address() == &init.proposer
+            });
+            proposes
+                && PublicKey::from_bytes(*init.proposer.0.as_bytes())
+                    .map(|key| {
+                        key.verify(
+                            &init_bytes(
+                                chain,
+                                init.height,
+                                init.round,
+                                init.pol_round,
+                                &init.proposer,
+                                &stream.to_bytes(),
+                            ),
+                            signature,
+                        )
+                        .is_ok()
+                    })
+                    .unwrap_or(false)
+        })?;
+        let Whole {
+            init,
+            bytes,
+            signature,
+        } = whole;
         let block = match Block::from_bytes(&bytes) {
             Ok(block) => block,
             Err(err) => {
-                warn!(%from, %err, "a proposed block does not decode");
+                warn!(%from, proposer = %init.proposer, %err, "a proposed block does not decode");
                 return None;
             }
         };
         let value = BlockHash(block.hash().0);
-        let signed = PublicKey::from_bytes(*proposer.0.as_bytes())
+        let signed = PublicKey::from_bytes(*init.proposer.0.as_bytes())
             .map(|key| {
                 key.verify(
-                    &parts_bytes(&self.chain, height, round, &proposer, &value),
+                    &parts_bytes(&self.chain, init.height, init.round, &init.proposer, &value),
                     &signature,
                 )
                 .is_ok()
             })
             .unwrap_or(false);
         if !signed {
-            warn!(%from, %proposer, "a proposal's parts are not signed by its proposer");
+            warn!(%from, proposer = %init.proposer, "a proposal's parts are not signed by its proposer");
+            return None;
+        }
+        // The same proposal again (another copy, or sent again): nothing
+        // new. Another proposal by the same proposer for the same round:
+        // it signed two, which the engine reports; the first is kept.
+        let seen = self
+            .proposed
+            .iter()
+            .map(|value| (value.height, value.round, value.proposer, value.value))
+            .chain(self.waiting.iter().map(|waiting| {
+                let value = &waiting.value;
+                (value.height, value.round, value.proposer, value.value)
+            }))
+            .find(|(height, round, proposer, _)| {
+                *height == init.height && *round == init.round && *proposer == init.proposer
+            });
+        if let Some((.., kept)) = seen {
+            if kept != value {
+                warn!(
+                    proposer = %init.proposer,
+                    height = %init.height,
+                    round = %init.round,
+                    "a validator proposed two different blocks for one round; the first is kept"
+                );
+            }
             return None;
         }
         let mut proposed = ProposedValue {
-            height,
-            round,
-            valid_round: pol_round,
-            proposer,
+            height: init.height,
+            round: init.round,
+            valid_round: init.pol_round,
+            proposer: init.proposer,
             value,
             validity: Validity::Invalid,
         };
-        if height > self.height {
+        if init.height > self.height {
             if self.waiting.len() < MAX_KEPT {
                 self.waiting.push(Waiting {
                     value: proposed,
@@ -710,13 +738,21 @@ impl App {
             }
             return None;
         }
-        if height < self.height || self.proposed.len() >= MAX_KEPT {
+        if init.height < self.height || self.proposed.len() >= MAX_KEPT {
             return None;
         }
-        proposed.validity = self.validity(&block).await;
-        self.blocks.insert(value, block);
+        proposed.validity = self.validity(&block, init.pol_round).await;
+        self.keep_block(value, block, proposed.validity);
         self.proposed.push(proposed.clone());
         Some(proposed)
+    }
+
+    /// Keeps a block for its commit if it is valid; an invalid one is
+    /// never kept, and never replaces one kept under the same hash.
+    fn keep_block(&mut self, value: BlockHash, block: Block, validity: Validity) {
+        if validity == Validity::Valid {
+            self.blocks.entry(value).or_insert(block);
+        }
     }
 
     /// Checks the blocks that arrived early for the height now started.
@@ -727,26 +763,45 @@ impl App {
             .partition(|waiting| waiting.value.height == self.height);
         self.waiting = later;
         for Waiting { mut value, block } in now {
-            value.validity = self.validity(&block).await;
-            self.blocks.insert(value.value, block);
+            value.validity = self.validity(&block, value.valid_round).await;
+            self.keep_block(value.value, block, value.validity);
             self.proposed.push(value);
         }
     }
 
-    /// Whether `block` may follow the committed chain: the ledger's checks,
-    /// and a time not too far ahead of this host's clock.
-    async fn validity(&self, block: &Block) -> Validity {
-        if block.header.time > self.host.now().saturating_add(MAX_CLOCK_AHEAD_SECS) {
+    /// Whether `block` may follow the committed chain: the ledger's checks
+    /// (parent, height, time not before the parent's, signatures, every
+    /// rule), and a time within [`MAX_CLOCK_SKEW_SECS`] of this host's
+    /// clock: never ahead of it by more, and, for a fresh proposal (no
+    /// polka round), not behind it by more either.
+    async fn validity(&self, block: &Block, pol_round: Round) -> Validity {
+        let now = self.host.now();
+        let time = block.header.time;
+        let ahead = time.saturating_sub(now);
+        let behind = if pol_round == Round::Nil {
+            now.saturating_sub(time)
+        } else {
+            0
+        };
+        if ahead > MAX_CLOCK_SKEW_SECS || behind > MAX_CLOCK_SKEW_SECS {
             warn!(
                 height = block.header.height,
-                "a proposed block is from the future"
+                proposer = %block.header.proposer,
+                ahead_secs = ahead,
+                behind_secs = behind,
+                "a validator's clock is off: its proposal's time is too far from this host's"
             );
             return Validity::Invalid;
         }
         match self.host.check(block.clone()).await {
             Ok(()) => Validity::Valid,
             Err(err) => {
-                warn!(height = block.header.height, %err, "a proposed block is invalid");
+                warn!(
+                    height = block.header.height,
+                    proposer = %block.header.proposer,
+                    %err,
+                    "a proposed block is invalid"
+                );
                 Validity::Invalid
             }
         }
@@ -762,10 +817,21 @@ impl App {
             warn!(%height, value = %certificate.value_id, "the decided block is not at hand");
             return Ok(Next::Restart(height, self.params(height).await?));
         };
-        let committed = self
+        let committed = match self
             .host
             .commit_certified(block, encode_certificate(&certificate))
-            .await?;
+            .await
+        {
+            Ok(committed) => committed,
+            Err(HostError::Stopped) => return Err(HostError::Stopped),
+            Err(err) => {
+                // The decided block could not be committed here: start the
+                // height again; value sync brings the block from the others.
+                warn!(%height, %err, "the decided block could not be committed; the height starts again");
+                self.blocks.remove(&certificate.value_id);
+                return Ok(Next::Restart(height, self.params(height).await?));
+            }
+        };
         debug!(
             height = committed,
             signatures = certificate.commit_signatures.len(),
@@ -777,8 +843,11 @@ impl App {
             warn!(%err, "the proposals of committed heights could not be removed");
         }
         // Streams of the next height may already be on their way.
-        self.streams
-            .retain(|_, stream| stream.init.is_some_and(|(at, ..)| at > height));
+        self.streams.committed(height);
+        let refused = self.streams.take_refused();
+        if refused > 0 {
+            debug!(refused, "proposal parts refused during the height");
+        }
         let next = ChainHeight(committed + 1);
         self.height = next;
         self.last_block = tokio::time::Instant::now();
@@ -825,5 +894,31 @@ pub fn local_timeouts() -> LinearTimeouts {
         precommit_delta: Duration::from_millis(250),
         rebroadcast: Duration::from_secs(2),
         max_timeout: Duration::from_secs(30),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn settings_never_show_their_secrets() {
+        let settings = BftSettings {
+            seed: [0xab; 32],
+            node_key: [0xcd; 32],
+            chain: ChainId::new("plaza-test").unwrap(),
+            moniker: "host-1".into(),
+            listen: "/ip4/127.0.0.1/tcp/1".parse().unwrap(),
+            peers: Vec::new(),
+            wal: PathBuf::from("/tmp/wal"),
+            timeouts: local_timeouts(),
+        };
+        let shown = format!("{settings:?}");
+        assert!(shown.contains("host-1"));
+        for secret in ["171, 171", "ab, ab", "abab", "205, 205", "cdcd"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 }

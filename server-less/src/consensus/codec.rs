@@ -141,12 +141,14 @@ impl Writer {
                 round,
                 pol_round,
                 proposer,
+                signature,
             } => {
                 self.u8(1);
                 self.height(*height);
                 self.round(*round);
                 self.round(*pol_round);
                 self.address(proposer);
+                self.signature(signature);
             }
             ProposalPart::Data(bytes) => {
                 self.u8(2);
@@ -351,6 +353,7 @@ impl<'a> Reader<'a> {
                 round: self.round()?,
                 pol_round: self.round()?,
                 proposer: self.address()?,
+                signature: self.signature()?,
             }),
             2 => Ok(ProposalPart::Data(
                 self.bytes(MAX_PART_BYTES, "bytes in a part")?.to_vec(),
@@ -760,6 +763,7 @@ mod tests {
             round: Round::new(0),
             pol_round: Round::Nil,
             proposer: me(),
+            signature: signature(8),
         });
         round_trip(ProposalPart::Data(vec![1, 2, 3]));
         round_trip(ProposalPart::Fin(signature(9)));

@@ -269,6 +269,12 @@ pub enum ProposalPart {
         pol_round: Round,
         /// Who proposes it.
         proposer: ValidatorAddress,
+        /// The proposer's signature over [`init_bytes`] of these fields
+        /// and the stream's id, so that nobody else can open a stream in
+        /// its name.
+        ///
+        /// [`init_bytes`]: super::init_bytes
+        signature: Signature,
     },
     /// A piece of the block's bytes.
     Data(Vec<u8>),

@@ -13,12 +13,15 @@ mod codec;
 mod context;
 mod proposals;
 mod signing;
+mod streams;
 
-pub use app::{Bft, BftSettings, local_timeouts};
+pub use app::{Bft, BftSettings, MAX_CLOCK_SKEW_SECS, local_timeouts};
 pub use codec::{MAX_PART_BYTES, PlazaCodec, decode_certificate, encode_certificate};
 
 pub use context::{
     BlockHash, ChainHeight, Plaza, Proposal, ProposalPart, Validator, ValidatorAddress,
     ValidatorSet, Vote,
 };
-pub use signing::{PlazaSigner, PlazaVerifier, parts_bytes, proposal_bytes, vote_bytes};
+pub use signing::{
+    PlazaSigner, PlazaVerifier, init_bytes, parts_bytes, proposal_bytes, vote_bytes,
+};

@@ -18,6 +18,7 @@ const VOTE: &[u8] = b"plaza/consensus/vote/1";
 const PROPOSAL: &[u8] = b"plaza/consensus/proposal/1";
 const EXTENSION: &[u8] = b"plaza/consensus/extension/1";
 const PARTS: &[u8] = b"plaza/consensus/parts/1";
+const INIT: &[u8] = b"plaza/consensus/stream-init/1";
 
 fn begin(tag: &[u8], chain: &ChainId) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
@@ -81,6 +82,26 @@ pub fn parts_bytes(
     put_height_round(&mut out, height, round);
     out.extend_from_slice(proposer.0.as_bytes());
     out.extend_from_slice(&block.0);
+    out
+}
+
+/// The bytes a proposer signs to open a proposal stream: who proposes at
+/// which height and round (and the round of its polka), and the stream's
+/// id. Only a stream opened this way is kept.
+pub fn init_bytes(
+    chain: &ChainId,
+    height: ChainHeight,
+    round: Round,
+    pol_round: Round,
+    proposer: &ValidatorAddress,
+    stream: &[u8],
+) -> Vec<u8> {
+    let mut out = begin(INIT, chain);
+    put_height_round(&mut out, height, round);
+    out.extend_from_slice(&pol_round.as_i64().to_be_bytes());
+    out.extend_from_slice(proposer.0.as_bytes());
+    out.extend_from_slice(&(stream.len() as u32).to_be_bytes());
+    out.extend_from_slice(stream);
     out
 }
 

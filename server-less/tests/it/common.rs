@@ -46,7 +46,9 @@ impl Net {
         Sessions::start(
             host.handle(),
             host.blobs(),
+            host.uploads(),
             worlds::builtin(),
+            self.home.load_host_key().unwrap(),
             SessionSettings::default(),
         )
         .await

@@ -107,13 +107,12 @@ fn four_validator_processes_finalise_what_a_follower_gossips_and_a_killed_one_ca
     payer
         .upload(assets::Codec::Raw, &prepared.preview, wait)
         .unwrap();
-    let manifest = payer
-        .upload(assets::Codec::Json, &prepared.manifest_json, wait)
-        .unwrap();
+    let minted = ledger::ManifestBytes(prepared.manifest_json.clone());
+    let manifest = minted.asset_id().content_id();
     let (_, state) = payer
         .act(
             Operation::Mint {
-                manifest: ledger::AssetId(manifest),
+                manifest: minted,
                 royalty_bps: 100,
             },
             wait,

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use ledger::{Address, Amount, AssetId, Nonce, Operation, RentTerms, Transaction};
 use server_less::client::Client;
+use server_less::join::{JoinReply, JoinRequest, KeyShare, Transcript};
 use server_less::protocol::{
-    self, AvatarState, Browse, ClientMessage, ErrorCode, Event, Gait, Holding, JoinReply,
-    JoinRequest, ServerMessage, TradeAction, TxState,
+    self, AvatarState, Browse, ClientMessage, ErrorCode, Event, Gait, Holding, ServerMessage,
+    TradeAction, TxState,
 };
 
 use crate::common::{Net, T0};
@@ -411,26 +412,37 @@ fn join_as(
         stream.read_exact(&mut frame).unwrap();
         protocol::decode(&frame, protocol::MAX_JOIN_FRAME_BYTES).unwrap()
     };
+    let share = KeyShare::new();
     send(
         &mut stream,
         &JoinRequest::Hello {
-            version: protocol::VERSION,
+            version: server_less::join::JOIN_VERSION,
             account: claimed.address(),
+            world: None,
+            key_share: share.public(),
         },
     );
     let JoinReply::Challenge {
         chain_id,
+        host,
+        world,
         challenge,
+        key_share,
+        ..
     } = read(&mut stream)
     else {
         panic!("no challenge")
     };
-    let chain_id = ledger::ChainId::new(chain_id).unwrap();
-    let signature = signer.sign(&protocol::join_signing_bytes(
-        &chain_id,
-        &challenge,
-        &claimed.address(),
-    ));
+    let transcript = Transcript {
+        chain_id: ledger::ChainId::new(chain_id).unwrap(),
+        host,
+        world,
+        challenge,
+        account: claimed.address(),
+        player_share: share.public(),
+        host_share: key_share,
+    };
+    let signature = signer.sign(&transcript.player_message());
     send(&mut stream, &JoinRequest::Prove { signature });
     read(&mut stream)
 }
@@ -622,10 +634,13 @@ async fn uploads_are_checked_against_their_content_id_before_they_are_stored() {
     let join = sessions.join_addr();
     let mut ada = player(&net, join, "ada", "Plaza Square");
 
-    // A blob of several pieces arrives whole and can be fetched back.
+    // A blob of several pieces arrives whole and waits to be minted; it
+    // is nobody's to fetch until then.
+    let uploads = net.host.as_ref().unwrap().uploads();
     let blob: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let id = ada.upload(Codec::Raw, &blob, WAIT).unwrap();
-    assert_eq!(ada.fetch(&id, WAIT).unwrap(), blob);
+    assert!(uploads.contains(&id));
+    assert!(ada.fetch(&id, WAIT).is_err());
 
     let answer = |client: &mut Client, request: u32| {
         client
@@ -664,14 +679,8 @@ async fn uploads_are_checked_against_their_content_id_before_they_are_stored() {
     );
     let (code, message) = answer(&mut ada, 900).unwrap_err();
     assert_eq!(code, ErrorCode::Invalid);
-    assert!(
-        message.contains(&format!("the uploaded bytes are not {claimed}")),
-        "{message}"
-    );
-    assert_eq!(
-        ada.fetch(&claimed, WAIT).unwrap_err().to_string(),
-        format!("NotFound: this host has no blob {claimed}")
-    );
+    assert!(message.contains(&format!("not {claimed}")), "{message}");
+    assert!(!uploads.contains(&claimed));
 
     // A manifest that is not one is refused, though its id is right.
     let junk = b"{\"name\": 1}".to_vec();
@@ -743,75 +752,14 @@ async fn uploads_are_checked_against_their_content_id_before_they_are_stored() {
         );
     }
     answer(&mut ada, 903).unwrap();
-    assert_eq!(ada.fetch(&moving_id, WAIT).unwrap(), moving);
+    assert!(uploads.contains(&moving_id));
 
-    // Nothing above kept any of the host's upload room: four players can
-    // each begin the largest upload a player may, which only fits in the
-    // host's 64 MiB if every byte reserved above was given back (a player
-    // refused here would get Busy below, not Invalid).
-    let big: Vec<u8> = vec![7; protocol::MAX_UPLOAD_BYTES as usize];
-    let big_id = ContentId::of(Codec::Raw, &big);
-    let mut others: Vec<Client> = ["bo", "cy", "dee"]
-        .into_iter()
-        .map(|name| player(&net, join, name, "Plaza Square"))
-        .collect();
-    for (request, client) in std::iter::once(&mut ada)
-        .chain(others.iter_mut())
-        .enumerate()
-    {
-        send(
-            client,
-            &Upload::Begin {
-                request: 950 + request as u32,
-                id: big_id.to_bytes(),
-                size: big.len() as u64,
-            },
-        );
-    }
-    // A fifth does not fit, and the host says so rather than queueing it.
-    let mut fifth = Client::connect(join, &ledger::Keypair::from_seed([5; 32]), WAIT).unwrap();
-    fifth.enter("Plaza Square", WAIT).unwrap();
-    for _ in 0..20 {
-        for client in std::iter::once(&mut ada).chain(others.iter_mut()) {
-            client.pump().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    send(
-        &mut fifth,
-        &Upload::Begin {
-            request: 960,
-            id: big_id.to_bytes(),
-            size: big.len() as u64,
-        },
+    // Nothing refused or abandoned above holds any of ada's upload quota:
+    // only the two blobs that arrived whole count.
+    assert_eq!(
+        uploads.held_by(&ada.key().address()),
+        ((blob.len() + moving.len()) as u64, 2)
     );
-    let (code, message) = answer(&mut fifth, 960).unwrap_err();
-    assert_eq!(code, ErrorCode::Busy, "{message}");
-    assert!(message.contains("64 MiB of other uploads"), "{message}");
-    // Each player abandons theirs (a piece out of order): the room is free.
-    for (request, client) in std::iter::once(&mut ada)
-        .chain(others.iter_mut())
-        .enumerate()
-    {
-        let request = 950 + request as u32;
-        send(
-            client,
-            &Upload::Bytes {
-                request,
-                offset: 1,
-                bytes: vec![7; 10],
-            },
-        );
-        assert_eq!(answer(client, request).unwrap_err().0, ErrorCode::Invalid);
-    }
-
-    // And the next good upload goes through, even for the fifth.
-    let id = ada.upload(Codec::Raw, b"a small blob", WAIT).unwrap();
-    assert_eq!(ada.fetch(&id, WAIT).unwrap(), b"a small blob");
-    let id = fifth
-        .upload(Codec::Raw, b"another small blob", WAIT)
-        .unwrap();
-    assert_eq!(fifth.fetch(&id, WAIT).unwrap(), b"another small blob");
     sessions.stop().await;
 }
 
@@ -834,9 +782,11 @@ async fn a_client_that_stops_reading_for_a_while_gets_its_downloads_whole() {
                 .collect()
         })
         .collect();
+    // Files the host serves: in its blob store.
+    let store = net.host.as_ref().unwrap().blobs();
     let ids: Vec<_> = blobs
         .iter()
-        .map(|blob| ada.upload(Codec::Raw, blob, WAIT).unwrap())
+        .map(|blob| store.put(Codec::Raw, blob).unwrap())
         .collect();
 
     let requests: Vec<u32> = ids

@@ -11,8 +11,8 @@ use anyhow::{Context, bail};
 use assets::{AssetKind, Attribute, AttributeValue, Codec, ImportLimits, ImportRequest};
 use clap::{Args, Subcommand};
 use ledger::{
-    Address, Amount, AssetId, Keypair, ListingId, ListingTerms, Operation, RentTerms, RentalId,
-    Timestamp,
+    Address, Amount, AssetId, Keypair, ListingId, ListingTerms, ManifestBytes, Operation,
+    RentTerms, RentalId, Timestamp,
 };
 use server_less::client::Client;
 use server_less::protocol::{
@@ -561,13 +561,15 @@ pub(crate) fn asset(args: &PlayerArgs, command: AssetCommand) -> anyhow::Result<
         let upload_wait = Duration::from_secs(300);
         client.upload(Codec::Raw, &glb, upload_wait)?;
         client.upload(Codec::Raw, &prepared.preview, WAIT)?;
-        let manifest = client.upload(Codec::Json, &prepared.manifest_json, WAIT)?;
-        println!("uploaded model, preview and manifest");
-        let asset = AssetId(manifest);
+        println!("uploaded model and preview");
+        // The mint carries the manifest itself: the ledger reads its
+        // creator from it.
+        let manifest = ManifestBytes(prepared.manifest_json.clone());
+        let asset = manifest.asset_id();
         act(
             &mut client,
             Operation::Mint {
-                manifest: asset,
+                manifest,
                 royalty_bps,
             },
             "minted",

@@ -1,0 +1,24 @@
+//! Plaza's end-to-end, adversarial and fault suites: hosts, players and
+//! attackers driven through their real interfaces (real hosts on RocksDB,
+//! real sockets on 127.0.0.1).
+//!
+//! The library holds what the suites share: a test network ([`net`]),
+//! an attacker that speaks the session protocol's bytes by hand
+//! ([`attacker`], [`wire`]), and a measure of the process's memory.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod attacker;
+pub mod net;
+pub mod wire;
+
+/// This process's resident memory, in bytes (Linux).
+pub fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
