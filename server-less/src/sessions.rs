@@ -64,8 +64,6 @@ const MESSAGES_PER_TICK: usize = 16;
 const UPLOAD_CHUNKS_PER_TICK: usize = 16;
 /// An upload with no piece for this long is abandoned.
 const UPLOAD_IDLE: Duration = Duration::from_secs(10);
-/// How often uploads nobody minted in time are deleted, seconds.
-const COLLECT_UPLOADS_SECS: u32 = 60;
 /// Trade windows one player may be part of.
 const MAX_TRADES: usize = 2;
 /// Actions waiting on one trade window.
@@ -709,7 +707,8 @@ impl Server {
             self.expire_trades();
             self.expire_uploads();
         }
-        if self.tick.is_multiple_of(TICK_HZ * COLLECT_UPLOADS_SECS) {
+        let collect_every = (self.uploads.collect_every().as_secs() as u32).max(1) * TICK_HZ;
+        if self.tick.is_multiple_of(collect_every) {
             let uploads = self.uploads.clone();
             self.runtime.spawn_blocking(move || uploads.collect());
         }

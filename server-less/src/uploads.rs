@@ -224,6 +224,12 @@ impl Uploads {
         Ok(moved)
     }
 
+    /// How often [`Uploads::collect`] should run: a quarter of the keep
+    /// time, between a second and a minute.
+    pub fn collect_every(&self) -> Duration {
+        (self.limits.keep / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
+    }
+
     /// Deletes uploads that waited longer than the limit; how many.
     pub fn collect(&self) -> usize {
         let cutoff = now_secs().saturating_sub(self.limits.keep.as_secs());

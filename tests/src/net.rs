@@ -30,6 +30,8 @@ pub struct TestHost {
     pub host: Option<Host>,
     /// Its world sessions.
     pub sessions: Option<Sessions>,
+    /// The uploads its sessions take, waiting to be minted.
+    pub uploads: Arc<Uploads>,
 }
 
 impl TestHost {
@@ -43,7 +45,7 @@ impl TestHost {
         let sessions = Sessions::start(
             host.handle(),
             host.blobs(),
-            uploads,
+            uploads.clone(),
             worlds::builtin(),
             home.load_host_key().unwrap(),
             settings,
@@ -55,6 +57,7 @@ impl TestHost {
             home,
             host: Some(host),
             sessions: Some(sessions),
+            uploads,
         }
     }
 

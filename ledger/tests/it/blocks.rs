@@ -126,7 +126,7 @@ fn an_oversized_block_is_refused() {
 }
 
 #[test]
-fn every_transaction_gets_a_result_and_applied_ones_are_indexed() {
+fn every_transaction_gets_a_result_and_those_that_spent_their_nonce_are_indexed() {
     let mut net = Net::new();
     let (alice, bob) = (net.alice.clone(), net.bob.clone());
     let good = net.tx(
@@ -144,12 +144,23 @@ fn every_transaction_gets_a_result_and_applied_ones_are_indexed() {
             amount: 5,
         },
     );
-    let block = net.commit_after(1, vec![good.clone(), bad.clone()]);
-    assert_eq!(block.results.len(), 2);
+    // Refused in its turn: its nonce is spent, so it is final and found.
+    let overdraft = net.tx(
+        &net.carol.clone(),
+        Operation::Pay {
+            to: bob.address(),
+            amount: u64::MAX,
+        },
+    );
+    let block = net.commit_after(1, vec![good.clone(), bad.clone(), overdraft.clone()]);
+    assert_eq!(block.results.len(), 3);
     assert_eq!(block.results[0].id, good.id());
     let location = net.ledger.transaction(&good.id()).unwrap().unwrap();
     assert_eq!((location.height, location.index), (1, 0));
+    // Out of turn: it changed nothing and may yet go through later.
     assert_eq!(net.ledger.transaction(&bad.id()).unwrap(), None);
+    let location = net.ledger.transaction(&overdraft.id()).unwrap().unwrap();
+    assert_eq!((location.height, location.index), (1, 2));
     let stored = net.ledger.block(1).unwrap();
     assert_eq!(stored.results[0].rejection, None);
     assert!(

@@ -6,4 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod joins;
+mod minting;
+mod movement;
 mod sessions;

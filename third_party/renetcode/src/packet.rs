@@ -269,9 +269,10 @@ impl<'a> Packet<'a> {
         if matches!(packet_type, PacketType::ConnectionRequest) {
             Ok((0, Packet::read(PacketType::ConnectionRequest, &buffer[1..])?))
         } else if let Some(private_key) = private_key {
-            // A sequence number is 1 to 8 bytes, and the MAC must follow it:
-            // the prefix and the length are the sender's to choose.
-            if sequence_len == 0 || sequence_len > 8 {
+            // A sequence number is at most 8 bytes (none for 0), and the MAC
+            // must follow it: the prefix and the length are the sender's to
+            // choose.
+            if sequence_len > 8 {
                 return Err(NetcodeError::InvalidPacketType);
             }
             if buffer.len() < 1 + sequence_len + NETCODE_MAC_BYTES {

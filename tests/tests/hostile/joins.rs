@@ -1,0 +1,236 @@
+//! Attacks on the join endpoint: a proof relayed to another host, a
+//! watcher of the exchange, and a flood of connections that never finish.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use plaza_tests::net::{TestHost, answers, enter};
+use server_less::join::{JoinReply, JoinRequest, KeyShare, Transcript, join_host};
+use server_less::protocol::{self, ErrorCode};
+
+fn send(stream: &mut TcpStream, request: &JoinRequest) {
+    let bytes = protocol::encode(request);
+    let mut frame = (bytes.len() as u16).to_be_bytes().to_vec();
+    frame.extend_from_slice(&bytes);
+    stream.write_all(&frame).unwrap();
+}
+
+fn read(stream: &mut TcpStream) -> JoinReply {
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).unwrap();
+    let mut frame = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut frame).unwrap();
+    protocol::decode(&frame, protocol::MAX_JOIN_FRAME_BYTES).unwrap()
+}
+
+/// A host's challenge, asked for in `account`'s name with `share`.
+fn challenge(
+    join: SocketAddr,
+    account: ledger::Address,
+    share: [u8; 32],
+) -> (TcpStream, Transcript) {
+    let mut stream = TcpStream::connect(join).unwrap();
+    send(
+        &mut stream,
+        &JoinRequest::Hello {
+            version: server_less::join::JOIN_VERSION,
+            account,
+            world: None,
+            key_share: share,
+        },
+    );
+    let JoinReply::Challenge {
+        chain_id,
+        host,
+        world,
+        challenge,
+        key_share,
+        ..
+    } = read(&mut stream)
+    else {
+        panic!("no challenge")
+    };
+    let transcript = Transcript {
+        chain_id: ledger::ChainId::new(chain_id).unwrap(),
+        host,
+        world,
+        challenge,
+        account,
+        player_share: share,
+        host_share: key_share,
+    };
+    (stream, transcript)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_proof_given_to_one_host_does_not_log_in_at_another() {
+    let first = TestHost::default().await;
+    let second = TestHost::default().await;
+    let (join_first, join_second) = (first.join(), second.join());
+    // The same account on both networks: the same key.
+    let ada = first.key("ada");
+    tokio::task::spawn_blocking(move || {
+        let account = ada.address();
+        // The player signs what the first host asked; the attacker holds
+        // a challenge from the second host and presents the proof there.
+        let (_, at_first) = challenge(join_first, account, KeyShare::new().public());
+        let proof = ada.sign(&at_first.player_message());
+        let attacker = KeyShare::new();
+        let (mut stream, _) = challenge(join_second, account, attacker.public());
+        send(&mut stream, &JoinRequest::Prove { signature: proof });
+        assert!(
+            matches!(
+                read(&mut stream),
+                JoinReply::Refused {
+                    code: ErrorCode::BadSignature,
+                    ..
+                }
+            ),
+            "a relayed proof was taken"
+        );
+        // A relay that passes the second host's challenge to the player
+        // unchanged gets a proof naming the second host and the player's
+        // own key share, which the second host takes; but its token is
+        // sealed to that key share, and the relay's own share (the one it
+        // would have to put in the hello) makes the proof fail.
+        let player = KeyShare::new();
+        let (mut stream, relayed) = challenge(join_second, account, attacker.public());
+        let mut as_the_player_saw_it = relayed.clone();
+        as_the_player_saw_it.player_share = player.public();
+        let proof = ada.sign(&as_the_player_saw_it.player_message());
+        send(&mut stream, &JoinRequest::Prove { signature: proof });
+        assert!(matches!(
+            read(&mut stream),
+            JoinReply::Refused {
+                code: ErrorCode::BadSignature,
+                ..
+            }
+        ));
+    })
+    .await
+    .unwrap();
+    first.stop().await;
+    second.stop().await;
+}
+
+/// Relays TCP between a client and `to`, keeping every byte either way.
+fn recording_relay(to: SocketAddr) -> (SocketAddr, std::sync::mpsc::Receiver<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (seen, recorded) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut client, _) = listener.accept().unwrap();
+        let mut host = TcpStream::connect(to).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        host.set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let mut all = Vec::new();
+        let mut buffer = [0u8; 4096];
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            let mut quiet = true;
+            for upstream in [true, false] {
+                let (from, to) = if upstream {
+                    (&mut client, &mut host)
+                } else {
+                    (&mut host, &mut client)
+                };
+                if let Ok(n @ 1..) = from.read(&mut buffer) {
+                    quiet = false;
+                    all.extend_from_slice(&buffer[..n]);
+                    let _ = to.write_all(&buffer[..n]);
+                }
+            }
+            if quiet && all.len() > 1_200 {
+                break;
+            }
+        }
+        let _ = seen.send(all);
+    });
+    (addr, recorded)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoever_watches_a_join_never_sees_the_session_keys() {
+    let host = TestHost::default().await;
+    let join = host.join();
+    let cy = host.key("cy");
+    tokio::task::spawn_blocking(move || {
+        let (relay, recorded) = recording_relay(join);
+        let joined = join_host(relay, &cy, None).unwrap();
+        let wire = recorded.recv().unwrap();
+        let token = &joined.token;
+        for secret in [
+            &token.client_to_server_key[..],
+            &token.server_to_client_key[..],
+            &token.private_data[..],
+        ] {
+            assert!(
+                !wire.windows(secret.len()).any(|window| window == secret),
+                "a secret of the token crossed the network in clear"
+            );
+        }
+        // The token works: the session connects.
+        assert!(wire.len() > 1_200);
+        let mut client = enter(join, &cy);
+        assert!(answers(&mut client));
+    })
+    .await
+    .unwrap();
+    host.stop().await;
+}
+
+/// A TCP connection to `to` from the loopback address `ip`: another
+/// machine, as the host sees it.
+fn connect_from(ip: [u8; 4], to: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from((ip, 0)).into())?;
+    socket.connect_timeout(&to.into(), Duration::from_secs(1))?;
+    Ok(socket.into())
+}
+
+/// Whether the other end has closed `stream`.
+fn closed(stream: &TcpStream) -> bool {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    match (&*stream).read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(err) => !matches!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_half_open_joins_from_one_address_leaves_others_able_to_join() {
+    let host = TestHost::default().await;
+    let join = host.join();
+    let ada = host.key("ada");
+    tokio::task::spawn_blocking(move || {
+        // 300 connections from another address that never say a word.
+        let flood: Vec<TcpStream> = (0..300)
+            .filter_map(|_| connect_from([127, 0, 0, 2], join).ok())
+            .collect();
+        assert!(flood.len() > 100);
+        // Someone else joins at once.
+        let started = Instant::now();
+        let mut client = enter(join, &ada);
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(answers(&mut client));
+        // The door closed on all but a few at once, and those few are let
+        // go once a join's time is up.
+        std::thread::sleep(Duration::from_secs(4));
+        let open = flood.iter().filter(|stream| !closed(stream)).count();
+        assert_eq!(open, 0, "{open} half-open joins still held");
+    })
+    .await
+    .unwrap();
+    host.stop().await;
+}
