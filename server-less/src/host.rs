@@ -199,10 +199,11 @@ const FETCH_TRIES: u32 = 5;
 const MAX_FETCHED_PREVIEW: u64 = 4 << 20;
 /// The largest model fetched for a new asset.
 const MAX_FETCHED_MODEL: u64 = 32 << 20;
-/// Bytes of models fetched for new assets in one hour, at most: minting
-/// is open to everyone, so what others mint must not fill this host's
-/// disk. A model left out is still served by the hosts that have it.
-const MODEL_BYTES_PER_HOUR: u64 = 2 << 30;
+/// Bytes of previews and models fetched for new assets in one hour, at
+/// most: minting is open to everyone (for a fee), so what others mint
+/// must not fill this host's disk. A file left out is still served by the
+/// hosts that have it.
+const FILE_BYTES_PER_HOUR: u64 = 2 << 30;
 
 /// Runs the host's peer network: transactions other hosts gossip go to the
 /// mempool, which gives each its verdict, and transactions this host's
@@ -328,7 +329,7 @@ async fn share_files(
             warn!(%err, "the file store could not be listed; its files are not announced")
         }
     }
-    let mut budget = ModelBudget::new();
+    let mut budget = FileBudget::new();
     while let Some(manifest) = wanted.recv().await {
         let mut tries = 0;
         loop {
@@ -349,37 +350,46 @@ async fn share_files(
     }
 }
 
-/// Model bytes fetched unasked in the current hour.
-struct ModelBudget {
+/// Preview and model bytes fetched unasked in the current hour.
+struct FileBudget {
     since: Instant,
     spent: u64,
 }
 
-impl ModelBudget {
+impl FileBudget {
     fn new() -> Self {
-        ModelBudget {
+        FileBudget {
             since: Instant::now(),
             spent: 0,
         }
     }
 
-    /// How many bytes of model may still be fetched this hour.
+    /// How many bytes may still be fetched this hour.
     fn left(&mut self) -> u64 {
         if self.since.elapsed() >= Duration::from_secs(3_600) {
-            *self = ModelBudget::new();
+            *self = FileBudget::new();
         }
-        MODEL_BYTES_PER_HOUR.saturating_sub(self.spent)
+        FILE_BYTES_PER_HOUR.saturating_sub(self.spent)
+    }
+
+    /// Counts what `file`, now in `blobs`, took.
+    async fn spend(&mut self, blobs: &Arc<BlobStore>, file: ContentId) -> Result<(), HostError> {
+        let store = blobs.clone();
+        let info = peers::blocking(move || store.info(&file)).await?;
+        self.spent = self.spent.saturating_add(info.map_or(0, |info| info.size));
+        Ok(())
     }
 }
 
-/// Fetches an asset's manifest, then the preview and model it names, each
-/// checked piece by piece and each within its size bound (a model only
-/// while the hour's budget lasts), and offers what it holds.
+/// Fetches an asset's manifest (every host has it already: the mint
+/// carried it), then the preview and model it names, each checked piece by
+/// piece, each within its size bound and only while the hour's budget
+/// lasts, and offers what it holds.
 async fn share_asset(
     peers: &PeerHandle,
     blobs: &Arc<BlobStore>,
     manifest: ContentId,
-    budget: &mut ModelBudget,
+    budget: &mut FileBudget,
 ) -> Result<(), HostError> {
     peers
         .fetch_at_most(manifest, assets::MAX_MANIFEST_BYTES as u64)
@@ -388,32 +398,32 @@ async fn share_asset(
     let store = blobs.clone();
     let bytes = peers::blocking(move || store.get(&manifest)).await?;
     let read = Manifest::from_json(&bytes)?;
-    peers
-        .fetch_at_most(read.preview, MAX_FETCHED_PREVIEW)
-        .await?;
-    offer(peers, read.preview).await;
-    let model = read.model;
-    let store = blobs.clone();
-    let held = peers::blocking(move || store.contains(&model)).await?;
-    if !held {
-        let allowed = MAX_FETCHED_MODEL.min(budget.left());
-        if allowed == 0 {
-            info!(%model, "this hour's budget for fetching models is spent; the model stays with the hosts that have it");
-            return Ok(());
-        }
-        // Not tried again: the hosts that announced the manifest announced
-        // the model with it.
-        if let Err(err) = peers.fetch_at_most(model, allowed).await {
-            info!(%model, %err, "a new asset's model was not fetched; it stays with the hosts that have it");
-            return Ok(());
-        }
+    for (file, largest) in [
+        (read.preview, MAX_FETCHED_PREVIEW),
+        (read.model, MAX_FETCHED_MODEL),
+    ] {
         let store = blobs.clone();
-        let info = peers::blocking(move || store.info(&model)).await?;
-        budget.spent = budget
-            .spent
-            .saturating_add(info.map_or(0, |info| info.size));
+        let held = peers::blocking(move || store.contains(&file)).await?;
+        if !held {
+            let allowed = largest.min(budget.left());
+            if allowed == 0 {
+                info!(%file, "this hour's budget for fetching files is spent; the file stays with the hosts that have it");
+                return Ok(());
+            }
+            if let Err(err) = peers.fetch_at_most(file, allowed).await {
+                // The preview is tried again with the manifest; a model
+                // is not: the hosts that announced the manifest announced
+                // it too.
+                if file == read.preview {
+                    return Err(err);
+                }
+                info!(%file, %err, "a new asset's model was not fetched; it stays with the hosts that have it");
+                return Ok(());
+            }
+            budget.spend(blobs, file).await?;
+        }
+        offer(peers, file).await;
     }
-    offer(peers, model).await;
     Ok(())
 }
 

@@ -55,6 +55,9 @@ use crate::worlds::World;
 
 /// Transactions one client may watch to finality.
 const MAX_WATCHED: usize = 64;
+/// Pieces of downloads read (and held) at once for all players: a piece
+/// is 1 MiB, and only the piece being sent is held per download.
+const MAX_PIECES_LOADING: usize = 64;
 /// Chunks sent to one client per tick at most.
 const CHUNKS_PER_TICK: usize = 4;
 /// Reliable messages read from one client per tick; the rest wait in
@@ -259,6 +262,7 @@ impl Parts {
             trades: HashMap::new(),
             next_trade: 1,
             uploads: self.uploads.clone(),
+            pieces_loading: 0,
             replies,
             inbox,
             settings: self.settings.clone(),
@@ -491,11 +495,18 @@ fn unix_time() -> Duration {
         .unwrap_or_default()
 }
 
-/// An asset download in progress.
+/// An asset download in progress: the blob is read a piece at a time,
+/// off the tick, and only the piece being sent is held.
 struct Download {
     request: u32,
-    bytes: Arc<Vec<u8>>,
-    offset: usize,
+    id: ContentId,
+    size: u64,
+    /// Bytes sent so far.
+    offset: u64,
+    /// The piece being sent: its index and bytes.
+    piece: Option<(u64, Arc<Vec<u8>>)>,
+    /// Whether the next piece is being read.
+    loading: bool,
 }
 
 /// A blob a client is uploading, streaming into its file.
@@ -558,8 +569,10 @@ enum Reply {
     Answer(ClientId, ServerMessage),
     /// The client's transaction is waiting: watch it to finality.
     Watch(ClientId, TxId),
-    /// A blob to stream.
-    Blob(ClientId, u32, Result<Vec<u8>, String>),
+    /// A blob to stream: its id and size, or why not.
+    Blob(ClientId, u32, Result<(ContentId, u64), String>),
+    /// A piece of a blob being streamed: request, piece index, bytes.
+    Piece(ClientId, u32, u64, Result<Vec<u8>, String>),
     /// A trade action's outcome.
     Trade(u64, ClientId, u32, Result<TradeOutcome, HostError>),
     /// A player's balance when it entered a world.
@@ -581,6 +594,8 @@ struct Server {
     next_trade: u64,
     /// Uploads waiting to be minted, and those under way.
     uploads: Arc<Uploads>,
+    /// Pieces of downloads being read now.
+    pieces_loading: usize,
     replies: SyncSender<Reply>,
     inbox: Receiver<Reply>,
     settings: SessionSettings,
@@ -1294,12 +1309,10 @@ impl Server {
         let blobs = self.blobs.clone();
         let replies = self.replies.clone();
         self.runtime.spawn_blocking(move || {
-            let result = match blobs.contains(&id) {
-                Ok(true) => blobs
-                    .get(&id)
-                    .map_err(|err| HostError::from(err).for_player()),
-                Ok(false) => Err(format!("this host has no blob {id}")),
-                Err(err) => Err(HostError::from(err).for_player()),
+            let result = match (blobs.contains(&id), blobs.info(&id)) {
+                (Ok(true), Ok(Some(info))) => Ok((id, info.size)),
+                (Ok(false), _) | (Ok(true), Ok(None)) => Err(format!("this host has no blob {id}")),
+                (Err(err), _) | (_, Err(err)) => Err(HostError::from(err).for_player()),
             };
             deliver(&replies, Reply::Blob(client, request, result));
         });
@@ -1722,12 +1735,15 @@ impl Server {
                 Reply::Blob(client, request, result) => {
                     self.answered(client);
                     match result {
-                        Ok(bytes) => {
+                        Ok((id, size)) => {
                             if let Some(session) = self.sessions.get_mut(&client) {
                                 session.downloads.push_back(Download {
                                     request,
-                                    bytes: Arc::new(bytes),
+                                    id,
+                                    size,
                                     offset: 0,
+                                    piece: None,
+                                    loading: false,
                                 });
                             }
                         }
@@ -1735,6 +1751,10 @@ impl Server {
                             self.send(client, &refused(Some(request), ErrorCode::NotFound, reason))
                         }
                     }
+                }
+                Reply::Piece(client, request, index, result) => {
+                    self.pieces_loading = self.pieces_loading.saturating_sub(1);
+                    self.piece_arrived(client, request, index, result);
                 }
                 Reply::Trade(trade, client, request, outcome) => {
                     self.answered(client);
@@ -1976,10 +1996,54 @@ impl Server {
         }
     }
 
+    /// A piece read for a download: kept for sending, or the download
+    /// ends with the reason.
+    fn piece_arrived(
+        &mut self,
+        client: ClientId,
+        request: u32,
+        index: u64,
+        result: Result<Vec<u8>, String>,
+    ) {
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        let Some(at) = session
+            .downloads
+            .iter()
+            .position(|download| download.request == request)
+        else {
+            return;
+        };
+        match result {
+            Ok(bytes) => {
+                if let Some(download) = session.downloads.get_mut(at) {
+                    download.loading = false;
+                    download.piece = Some((index, Arc::new(bytes)));
+                }
+            }
+            Err(reason) => {
+                session.downloads.remove(at);
+                self.send(client, &refused(Some(request), ErrorCode::NotFound, reason));
+            }
+        }
+    }
+
     fn send_chunks(&mut self) {
+        let piece_len = assets::pieces::PIECE_LEN as u64;
+        let mut wanted: Vec<(ClientId, u32, ContentId, u64)> = Vec::new();
         for (client, session) in self.sessions.iter_mut() {
             for _ in 0..CHUNKS_PER_TICK {
                 let Some(download) = session.downloads.front_mut() else {
+                    break;
+                };
+                let index = download.offset / piece_len;
+                let Some((held, piece)) = download.piece.as_ref().filter(|(at, _)| *at == index)
+                else {
+                    if !download.loading {
+                        download.loading = true;
+                        wanted.push((*client, download.request, download.id, index));
+                    }
                     break;
                 };
                 if !self
@@ -1988,20 +2052,48 @@ impl Server {
                 {
                     break;
                 }
-                let end = (download.offset + CHUNK_BYTES).min(download.bytes.len());
+                let start = usize::try_from(download.offset - held * piece_len).unwrap_or(0);
+                let end = (start + CHUNK_BYTES).min(piece.len());
+                let Some(bytes) = piece.get(start..end).filter(|bytes| !bytes.is_empty()) else {
+                    // A piece shorter than the blob said: the download ends.
+                    session.downloads.pop_front();
+                    break;
+                };
                 let chunk = ServerMessage::Chunk {
                     request: download.request,
-                    offset: download.offset as u64,
-                    size: download.bytes.len() as u64,
-                    bytes: download.bytes[download.offset..end].to_vec(),
+                    offset: download.offset,
+                    size: download.size,
+                    bytes: bytes.to_vec(),
                 };
                 self.renet
                     .send_message(*client, CHANNEL_ASSETS, protocol::encode(&chunk));
-                download.offset = end;
-                if download.offset >= download.bytes.len() {
+                download.offset += bytes.len() as u64;
+                if download.offset >= download.size {
                     session.downloads.pop_front();
                 }
             }
+        }
+        for (client, request, id, index) in wanted {
+            if self.pieces_loading >= MAX_PIECES_LOADING {
+                // Read on a later tick, when others are done.
+                if let Some(download) = self
+                    .sessions
+                    .get_mut(&client)
+                    .and_then(|session| session.downloads.front_mut())
+                {
+                    download.loading = false;
+                }
+                continue;
+            }
+            self.pieces_loading += 1;
+            let blobs = self.blobs.clone();
+            let replies = self.replies.clone();
+            self.runtime.spawn_blocking(move || {
+                let piece = blobs
+                    .piece(&id, index)
+                    .map_err(|err| HostError::from(err).for_player());
+                deliver(&replies, Reply::Piece(client, request, index, piece));
+            });
         }
     }
 }

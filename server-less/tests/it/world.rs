@@ -775,11 +775,12 @@ async fn a_client_that_stops_reading_for_a_while_gets_its_downloads_whole() {
     let sessions = net.serve().await;
     let join = sessions.join_addr();
     let mut ada = player(&net, join, "ada", "Plaza Square");
+    // The first spans three of the store's 1 MiB pieces, read one at a
+    // time while it is sent.
     let blobs: Vec<Vec<u8>> = (0..4u32)
         .map(|n| {
-            (0..600_000u32)
-                .map(|i| ((i * 31 + n * 7) % 253) as u8)
-                .collect()
+            let len = if n == 0 { 2_500_000 } else { 600_000 };
+            (0..len).map(|i| ((i * 31 + n * 7) % 253) as u8).collect()
         })
         .collect();
     // Files the host serves: in its blob store.
