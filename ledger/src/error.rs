@@ -154,6 +154,23 @@ pub enum LedgerError {
         /// When the waiting change takes effect.
         from: Height,
     },
+    /// A report of equivocation that is not one.
+    #[error("not evidence of equivocation: {0}")]
+    NotEquivocation(&'static str),
+    /// A report of equivocation about an address with no stake to slash.
+    #[error("{0} is not a validator: there is nothing to slash")]
+    NotAValidator(Address),
+    /// A report of equivocation about a validator already slashed for it.
+    #[error("{0} has been slashed already and is leaving the validator set")]
+    AlreadySlashed(Address),
+    /// A report of equivocation too old, or about a height not reached.
+    #[error("evidence from height {height} is outside the window the ledger takes at height {now}")]
+    EvidenceOutOfWindow {
+        /// The height of the evidence.
+        height: Height,
+        /// The height of the block.
+        now: Height,
+    },
     /// An unstake that would leave the network without validators.
     #[error("{0} is the last validator and cannot unstake everything")]
     LastValidator(Address),

@@ -9,6 +9,7 @@
 mod block;
 mod codec;
 mod error;
+pub mod evidence;
 mod execute;
 mod genesis;
 mod hashing;

@@ -289,6 +289,8 @@ pub struct ValidatorChange {
     pub release: Amount,
     /// The first height whose validators include the change.
     pub from: Height,
+    /// Whether the change takes out a validator caught equivocating.
+    pub slashed: bool,
 }
 
 impl ValidatorChange {
@@ -365,7 +367,9 @@ pub struct ChainState {
     pub staked: Amount,
     /// Validator changes not in force yet, oldest first.
     pub validator_changes: Vec<ValidatorChange>,
-    /// All tokens in existence: balances, escrow and stake. Never changes.
+    /// All tokens in existence: balances, escrow and stake. Only the
+    /// slashing of an equivocating validator changes it: burnt tokens are
+    /// gone.
     pub supply: Amount,
     /// Network rules.
     pub params: ChainParams,

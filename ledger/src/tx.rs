@@ -5,6 +5,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::codec::{self, TRADE_DOMAIN, TRADE_OFFERS_DOMAIN, TX_DOMAIN};
 use crate::error::LedgerError;
+use crate::evidence::Equivocation;
 use crate::ids::{
     Amount, AssetId, BasisPoints, ChainId, ListingId, Nonce, RentalId, Timestamp, TxId,
 };
@@ -107,6 +108,10 @@ pub enum Operation {
         /// Tokens unbonded.
         amount: Amount,
     },
+    /// Report a validator that signed two different votes or proposals for
+    /// one height and round: it is slashed and leaves the set (see
+    /// [`crate::evidence`]). Anyone may report.
+    ReportEquivocation(Box<Equivocation>),
 }
 
 /// An asset manifest's canonical bytes, as a mint carries them. The ledger
@@ -163,6 +168,7 @@ impl Operation {
             Operation::Trade(_) => "trade",
             Operation::Stake { .. } => "stake",
             Operation::Unstake { .. } => "unstake",
+            Operation::ReportEquivocation(_) => "report equivocation",
         }
     }
 }

@@ -209,7 +209,7 @@ pub fn apply_block<R: StateReader>(
         escrow: changes.counters.escrow,
         staked: changes.counters.staked,
         validator_changes: changes.validator_changes,
-        supply: chain.supply,
+        supply: changes.counters.supply,
         params: chain.params,
     };
     Ok(BlockEffects {
@@ -232,6 +232,7 @@ fn counters(chain: &ChainState) -> Counters {
         next_rental: chain.next_rental,
         escrow: chain.escrow,
         staked: chain.staked,
+        supply: chain.supply,
     }
 }
 

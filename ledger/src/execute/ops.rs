@@ -3,6 +3,7 @@
 //! fails part-way (a trade's later leg, say).
 
 use crate::error::LedgerError;
+use crate::evidence::{EVIDENCE_WINDOW, Equivocation, SLASH_BPS};
 use crate::execute::overlay::Overlay;
 use crate::execute::{
     MAX_VALIDATOR_CHANGES, MAX_VALIDATORS, MIN_STAKE, MINT_FEE, StateReader, VALIDATOR_CHANGE_DELAY,
@@ -89,6 +90,7 @@ pub(crate) fn apply_tx<R: StateReader>(
         Operation::Trade(trade) => ops.trade(trade, tx.nonce)?,
         Operation::Stake { amount } => ops.stake(*amount)?,
         Operation::Unstake { amount } => ops.unstake(*amount)?,
+        Operation::ReportEquivocation(evidence) => ops.report_equivocation(evidence)?,
     }
     Ok(None)
 }
@@ -326,6 +328,78 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
             power,
             release,
             from,
+            slashed: false,
+        });
+        Ok(())
+    }
+
+    /// Slashes the validator `evidence` shows signing two different
+    /// messages for one height and round: [`SLASH_BPS`] of its stake is
+    /// burnt, and it leaves the set [`VALIDATOR_CHANGE_DELAY`] heights on
+    /// with the rest returned, whatever change of its own was waiting.
+    /// The last validator is slashed but stays, lest the chain stop.
+    fn report_equivocation(&mut self, evidence: &Equivocation) -> Result<(), LedgerError> {
+        let now = self.context.height;
+        if evidence.height > now || evidence.height.saturating_add(EVIDENCE_WINDOW) < now {
+            return Err(LedgerError::EvidenceOutOfWindow {
+                height: evidence.height,
+                now,
+            });
+        }
+        evidence.check(self.context.chain_id)?;
+        let offender = evidence.validator;
+        if self
+            .overlay
+            .validator_changes()
+            .iter()
+            .any(|change| change.validator == offender && change.slashed)
+        {
+            return Err(LedgerError::AlreadySlashed(offender));
+        }
+        // What it has bonded: its power now, or what a waiting change
+        // makes it if larger (a stake is bonded when made; an unstake's
+        // tokens stay bonded until it takes effect). All of it is slashed.
+        let planned = self.overlay.planned_validators()?;
+        let stake = self
+            .overlay
+            .validator_power(offender)?
+            .max(planned.get(&offender).copied().unwrap_or(0));
+        if stake == 0 {
+            return Err(LedgerError::NotAValidator(offender));
+        }
+        let burnt = u64::try_from(
+            u128::from(stake) * u128::from(SLASH_BPS) / u128::from(crate::ids::BPS_DENOMINATOR),
+        )
+        .map_err(|_| LedgerError::Overflow { what: "a slash" })?;
+        let kept = stake
+            .checked_sub(burnt)
+            .ok_or(LedgerError::Overflow { what: "a stake" })?;
+        let mut counters = self.overlay.counters();
+        counters.staked = counters.staked.checked_sub(burnt).ok_or_else(|| {
+            LedgerError::Corrupt(format!(
+                "{offender} is slashed {burnt} of {} staked",
+                counters.staked
+            ))
+        })?;
+        counters.supply = counters.supply.checked_sub(burnt).ok_or_else(|| {
+            LedgerError::Corrupt(format!("{burnt} burnt of a supply of {}", counters.supply))
+        })?;
+        self.overlay.set_counters(counters);
+        let last = self
+            .overlay
+            .planned_validators()?
+            .iter()
+            .all(|(address, power)| *address == offender || *power == 0);
+        let (power, release) = if last { (kept, 0) } else { (0, kept) };
+        let from = now
+            .checked_add(VALIDATOR_CHANGE_DELAY)
+            .ok_or(LedgerError::Overflow { what: "a height" })?;
+        self.overlay.replace_validator_change(ValidatorChange {
+            validator: offender,
+            power,
+            release,
+            from,
+            slashed: true,
         });
         Ok(())
     }

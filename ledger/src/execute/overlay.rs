@@ -21,6 +21,7 @@ pub(crate) struct Counters {
     pub(crate) next_rental: u64,
     pub(crate) escrow: Amount,
     pub(crate) staked: Amount,
+    pub(crate) supply: Amount,
 }
 
 struct Slot<V> {
@@ -95,6 +96,8 @@ impl<K: Copy + Eq + Hash + Ord, V: Clone> Table<K, V> {
 }
 
 enum Undo {
+    /// The whole queue of validator changes as it was.
+    ValidatorChanges(Vec<ValidatorChange>),
     Account(Address, Option<Slot<Account>>),
     Asset(AssetId, Option<Slot<Asset>>),
     Listing(ListingId, Option<Slot<Listing>>),
@@ -176,6 +179,7 @@ impl<'r, R: StateReader> Overlay<'r, R> {
                 Undo::ValidatorChange => {
                     self.validator_changes.pop();
                 }
+                Undo::ValidatorChanges(before) => self.validator_changes = before,
             }
         }
     }
@@ -302,6 +306,15 @@ impl<'r, R: StateReader> Overlay<'r, R> {
 
     // ---- validators ----
 
+    /// A validator's power in force now, 0 if it is none.
+    pub(crate) fn validator_power(&mut self, address: Address) -> Result<u64, LedgerError> {
+        let base = self.base;
+        Ok(self
+            .validators
+            .get(address, |key| base.validator(key))?
+            .map_or(0, |validator| validator.power))
+    }
+
     pub(crate) fn set_validator(&mut self, validator: Validator) {
         let previous = self.validators.put(validator.address, validator);
         self.journal
@@ -326,6 +339,17 @@ impl<'r, R: StateReader> Overlay<'r, R> {
     pub(crate) fn add_validator_change(&mut self, change: ValidatorChange) {
         self.validator_changes.push(change);
         self.journal.push(Undo::ValidatorChange);
+    }
+
+    /// Puts `change` in the place of whatever change of its validator
+    /// waits, or adds it.
+    pub(crate) fn replace_validator_change(&mut self, change: ValidatorChange) {
+        let before = self.validator_changes.clone();
+        self.validator_changes
+            .retain(|waiting| waiting.validator != change.validator);
+        self.validator_changes.push(change);
+        self.validator_changes.sort_by_key(|waiting| waiting.from);
+        self.journal.push(Undo::ValidatorChanges(before));
     }
 
     /// The validators and their power once every change made so far is

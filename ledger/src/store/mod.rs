@@ -80,9 +80,11 @@ const META_CHAIN: &[u8] = b"chain";
 const META_GENESIS: &[u8] = b"genesis";
 const META_FORMAT: &[u8] = b"format";
 /// The layout of the records this build writes. A store written with
-/// another (before validator staking, records carried no stake) is refused
-/// with a clear error rather than misread.
-pub const STORE_FORMAT: u32 = 2;
+/// another (before validator staking, records carried no stake; before
+/// mints carried their manifest and validators could be slashed, blocks
+/// and validator changes read differently) is refused with a clear error
+/// rather than misread.
+pub const STORE_FORMAT: u32 = 3;
 /// Largest stored record read back; anything larger is corruption.
 const MAX_RECORD_BYTES: usize = 1 << 16;
 /// Largest stored block record.

@@ -311,3 +311,143 @@ fn a_full_validator_set_takes_no_newcomer_but_its_members_may_add_stake() {
         Err(LedgerError::InvalidGenesis(_))
     ));
 }
+
+/// Alice's two precommits for different blocks at `height`, round 0.
+fn double_vote(signer: &ledger::Keypair, height: u64) -> ledger::evidence::Equivocation {
+    use ledger::evidence::{Equivocation, Signed, VoteKind, vote_signing_bytes};
+    let vote = |value: u8| {
+        let value = Some(ledger::BlockHash([value; 32]));
+        Signed::Vote {
+            kind: VoteKind::Precommit,
+            value,
+            signature: signer.sign(&vote_signing_bytes(
+                &chain_id(),
+                VoteKind::Precommit,
+                height,
+                0,
+                value.as_ref(),
+                &signer.address(),
+            )),
+        }
+    };
+    Equivocation {
+        validator: signer.address(),
+        height,
+        round: 0,
+        first: vote(1),
+        second: vote(2),
+    }
+}
+
+#[test]
+fn a_validator_caught_signing_two_votes_is_slashed_and_leaves_the_set() {
+    let mut net = Net::new();
+    let (alice, bob) = (net.alice.clone(), net.bob.clone());
+    // Alice becomes a validator with 100,000 staked.
+    net.run(&alice, Operation::Stake { amount: 100_000 })
+        .unwrap();
+    net.advance(1);
+    net.advance(1);
+    assert!(powers(&net).contains(&(alice.address(), 100_000)));
+    let supply = net.ledger.chain().supply;
+    let staked = net.ledger.chain().staked;
+    let balance = net.balance(&alice);
+
+    // Anyone may report her: bob does, and carol in the same block, whose
+    // report comes too late to slash her twice.
+    let evidence = double_vote(&alice, net.ledger.height());
+    let carol = net.carol.clone();
+    let both = net.commit_after(
+        1,
+        vec![
+            net.tx(
+                &bob,
+                Operation::ReportEquivocation(Box::new(evidence.clone())),
+            ),
+            net.tx(
+                &carol,
+                Operation::ReportEquivocation(Box::new(evidence.clone())),
+            ),
+        ],
+    );
+    assert_eq!(both.results[0].outcome, Ok(()));
+    assert_eq!(
+        both.results[1].outcome,
+        Err(LedgerError::AlreadySlashed(alice.address()))
+    );
+    let burnt = 100_000 * u64::from(ledger::evidence::SLASH_BPS) / 10_000;
+    assert_eq!(net.ledger.chain().supply, supply - burnt);
+    assert_eq!(net.ledger.chain().staked, staked - burnt);
+    assert_supply(&net);
+    // Reported again in the same block: refused, nothing more burnt.
+    let nonce = net.ledger.account(&bob.address()).unwrap().nonce;
+    let twice = net.commit_after(
+        1,
+        vec![
+            net.tx_with_nonce(
+                &bob,
+                nonce,
+                Operation::ReportEquivocation(Box::new(evidence.clone())),
+            ),
+            net.tx_with_nonce(
+                &bob,
+                nonce + 1,
+                Operation::ReportEquivocation(Box::new(evidence)),
+            ),
+        ],
+    );
+    // (The first of these finds her on her way out already: the block
+    // before her last height puts the change in force.)
+    assert!(twice.results.iter().all(|result| result.outcome.is_err()));
+    assert_eq!(net.ledger.chain().supply, supply - burnt);
+    // From the height after next she is no longer a validator, and the
+    // rest of her stake is back.
+    net.advance(1);
+    assert!(
+        !powers(&net)
+            .iter()
+            .any(|(address, _)| *address == alice.address())
+    );
+    assert_eq!(net.balance(&alice), balance + 100_000 - burnt);
+    assert_supply(&net);
+    // Now there is nothing left to slash.
+    let later = double_vote(&alice, net.ledger.height());
+    assert_eq!(
+        net.run(&bob, Operation::ReportEquivocation(Box::new(later))),
+        Err(LedgerError::NotAValidator(alice.address()))
+    );
+}
+
+#[test]
+fn reports_that_are_not_equivocation_are_refused_and_slash_nothing() {
+    let mut net = Net::new();
+    let (alice, bob) = (net.alice.clone(), net.bob.clone());
+    net.run(&alice, Operation::Stake { amount: 100_000 })
+        .unwrap();
+    net.advance(1);
+    net.advance(1);
+    let supply = net.ledger.chain().supply;
+    let height = net.ledger.height();
+    // The same vote twice.
+    let mut same = double_vote(&alice, height);
+    same.second = same.first;
+    assert!(matches!(
+        net.run(&bob, Operation::ReportEquivocation(Box::new(same))),
+        Err(LedgerError::NotEquivocation(_))
+    ));
+    // Votes bob signed in alice's name.
+    let mut forged = double_vote(&bob, height);
+    forged.validator = alice.address();
+    assert!(matches!(
+        net.run(&bob, Operation::ReportEquivocation(Box::new(forged))),
+        Err(LedgerError::NotEquivocation(_))
+    ));
+    // About a height not reached yet.
+    let future = double_vote(&alice, height + 10);
+    assert!(matches!(
+        net.run(&bob, Operation::ReportEquivocation(Box::new(future))),
+        Err(LedgerError::EvidenceOutOfWindow { .. })
+    ));
+    assert_eq!(net.ledger.chain().supply, supply);
+    assert!(powers(&net).contains(&(alice.address(), 100_000)));
+}

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
+use ledger::evidence::{Equivocation, Signed};
 use ledger::{Block, ChainId, Keypair};
 use libp2p::Multiaddr;
 use malachitebft_app_channel::app::config::{
@@ -199,6 +200,7 @@ async fn run(
     info!(address = %me, validator, listen = %settings.listen, "consensus started");
     let mut app = App {
         host,
+        key: Keypair::from_seed(settings.seed),
         chain: settings.chain,
         me,
         signer,
@@ -245,6 +247,8 @@ struct Waiting {
 
 struct App {
     host: HostHandle,
+    /// The validator's key, which signs its reports of equivocation.
+    key: Keypair,
     chain: ChainId,
     me: ValidatorAddress,
     signer: PlazaSigner,
@@ -361,7 +365,7 @@ impl App {
                 ..
             } => {
                 if !evidence.is_empty() {
-                    self.report(certificate.height, &evidence);
+                    self.report(certificate.height, &evidence).await;
                 }
                 let next = self.finalize(certificate).await?;
                 let _ = reply.send(next);
@@ -412,10 +416,11 @@ impl App {
     /// reported once per height. The engine counts such a validator's
     /// power once, so the chain does not fork while fewer than a third
     /// misbehave.
-    fn report(&self, decided: ChainHeight, evidence: &MisbehaviorEvidence<Plaza>) {
+    async fn report(&self, decided: ChainHeight, evidence: &MisbehaviorEvidence<Plaza>) {
         let Some(validators) = &self.validators else {
             return;
         };
+        let mut reports = Vec::new();
         for validator in validators.validators() {
             let address = validator.address();
             let proposals = evidence.proposals.get(address).map_or(0, Vec::len);
@@ -436,6 +441,39 @@ impl App {
                 conflicting_proposals: proposals,
                 conflicting_votes: votes,
             });
+            // One report per validator is enough for the ledger to slash it.
+            if let Some(report) = equivocation(address, evidence) {
+                reports.push(report);
+            }
+        }
+        for report in reports {
+            self.submit_report(report).await;
+        }
+    }
+
+    /// Signs `report` with this validator's key and submits it; another
+    /// host's report may be final first, which is no matter.
+    async fn submit_report(&self, report: Equivocation) {
+        let me = self.key.address();
+        let nonce = match self.host.account(me).await {
+            Ok(account) => account.nonce,
+            Err(err) => {
+                warn!(%err, "a report of equivocation could not be made");
+                return;
+            }
+        };
+        let validator = report.validator;
+        let tx = ledger::Transaction {
+            chain_id: self.chain.clone(),
+            signer: me,
+            nonce,
+            valid_until: self.host.now().saturating_add(600),
+            op: ledger::Operation::ReportEquivocation(Box::new(report)),
+        }
+        .sign(&self.key);
+        match self.host.submit(tx).await {
+            Ok(_) => info!(%validator, "reported a validator's conflicting messages to the ledger"),
+            Err(err) => debug!(%validator, %err, "a report of equivocation was not taken"),
         }
     }
 
@@ -881,6 +919,59 @@ impl App {
         }
         values
     }
+}
+
+/// The ledger's form of the first pair of conflicting votes (or, failing
+/// those, proposals) `evidence` holds against `validator`.
+fn equivocation(
+    validator: &ValidatorAddress,
+    evidence: &MisbehaviorEvidence<Plaza>,
+) -> Option<Equivocation> {
+    let signature = |signature: &malachitebft_signing_ed25519::Signature| {
+        ledger::Signature(signature.to_bytes())
+    };
+    if let Some((first, second)) = evidence
+        .votes
+        .get(validator)
+        .and_then(|pairs| pairs.first())
+    {
+        let signed = |vote: &malachitebft_core_types::SignedMessage<
+            Plaza,
+            super::context::Vote,
+        >| {
+            Signed::Vote {
+                kind: super::signing::vote_kind(vote.message.kind),
+                value: match &vote.message.value {
+                    malachitebft_core_types::NilOrVal::Nil => None,
+                    malachitebft_core_types::NilOrVal::Val(hash) => Some(ledger::BlockHash(hash.0)),
+                },
+                signature: signature(&vote.signature),
+            }
+        };
+        return Some(Equivocation {
+            validator: validator.0,
+            height: first.message.height.0,
+            round: first.message.round.as_i64(),
+            first: signed(first),
+            second: signed(second),
+        });
+    }
+    let (first, second) = evidence.proposals.get(validator)?.first()?;
+    let signed =
+        |proposal: &malachitebft_core_types::SignedMessage<Plaza, super::context::Proposal>| {
+            Signed::Proposal {
+                value: ledger::BlockHash(proposal.message.value.0),
+                pol_round: proposal.message.pol_round.as_i64(),
+                signature: signature(&proposal.signature),
+            }
+        };
+    Some(Equivocation {
+        validator: validator.0,
+        height: first.message.height.0,
+        round: first.message.round.as_i64(),
+        first: signed(first),
+        second: signed(second),
+    })
 }
 
 /// Timeouts for a network on one machine or a fast local network.

@@ -14,8 +14,6 @@ use malachitebft_signing_ed25519::{PrivateKey, PublicKey, Signature};
 
 use super::context::{BlockHash, ChainHeight, Plaza, Proposal, ValidatorAddress, Vote};
 
-const VOTE: &[u8] = b"plaza/consensus/vote/1";
-const PROPOSAL: &[u8] = b"plaza/consensus/proposal/1";
 const EXTENSION: &[u8] = b"plaza/consensus/extension/1";
 const PARTS: &[u8] = b"plaza/consensus/parts/1";
 const INIT: &[u8] = b"plaza/consensus/stream-init/1";
@@ -35,38 +33,41 @@ fn put_height_round(out: &mut Vec<u8>, height: ChainHeight, round: Round) {
     out.extend_from_slice(&round.as_i64().to_be_bytes());
 }
 
-fn put_value(out: &mut Vec<u8>, value: &NilOrVal<BlockHash>) {
-    match value {
-        NilOrVal::Nil => out.push(0),
-        NilOrVal::Val(hash) => {
-            out.push(1);
-            out.extend_from_slice(&hash.0);
-        }
+/// The bytes a validator signs for `vote` (its extension is not among
+/// them): the ledger's, so that it can check a report of equivocation.
+pub fn vote_bytes(chain: &ChainId, vote: &Vote) -> Vec<u8> {
+    let value = match &vote.value {
+        NilOrVal::Nil => None,
+        NilOrVal::Val(hash) => Some(ledger::BlockHash(hash.0)),
+    };
+    ledger::evidence::vote_signing_bytes(
+        chain,
+        vote_kind(vote.kind),
+        vote.height.0,
+        vote.round.as_i64(),
+        value.as_ref(),
+        &vote.validator.0,
+    )
+}
+
+/// The ledger's name for a vote's kind.
+pub(super) fn vote_kind(kind: VoteType) -> ledger::evidence::VoteKind {
+    match kind {
+        VoteType::Prevote => ledger::evidence::VoteKind::Prevote,
+        VoteType::Precommit => ledger::evidence::VoteKind::Precommit,
     }
 }
 
-/// The bytes a validator signs for `vote` (its extension is not among
-/// them).
-pub fn vote_bytes(chain: &ChainId, vote: &Vote) -> Vec<u8> {
-    let mut out = begin(VOTE, chain);
-    out.push(match vote.kind {
-        VoteType::Prevote => 1,
-        VoteType::Precommit => 2,
-    });
-    put_height_round(&mut out, vote.height, vote.round);
-    put_value(&mut out, &vote.value);
-    out.extend_from_slice(vote.validator.0.as_bytes());
-    out
-}
-
-/// The bytes a proposer signs for `proposal`.
+/// The bytes a proposer signs for `proposal`: the ledger's too.
 pub fn proposal_bytes(chain: &ChainId, proposal: &Proposal) -> Vec<u8> {
-    let mut out = begin(PROPOSAL, chain);
-    put_height_round(&mut out, proposal.height, proposal.round);
-    out.extend_from_slice(&proposal.value.0);
-    out.extend_from_slice(&proposal.pol_round.as_i64().to_be_bytes());
-    out.extend_from_slice(proposal.proposer.0.as_bytes());
-    out
+    ledger::evidence::proposal_signing_bytes(
+        chain,
+        proposal.height.0,
+        proposal.round.as_i64(),
+        &ledger::BlockHash(proposal.value.0),
+        proposal.pol_round.as_i64(),
+        &proposal.proposer.0,
+    )
 }
 
 /// The bytes a proposer signs over a streamed proposal: who proposes at

@@ -70,8 +70,20 @@ const IDLE_CONNECTION: Duration = Duration::from_secs(120);
 /// How long [`start`] waits for its listeners to come up.
 const LISTEN_WAIT: Duration = Duration::from_secs(5);
 
-/// Files this host announces as their provider, at most.
+/// Provider records the store holds, this host's own and others' together.
 const MAX_PROVIDED: usize = 65_536;
+/// Of those, how many other hosts' records are taken: the rest is kept for
+/// this host's own announcements, which no flood of others' may crowd out.
+const MAX_PROVIDED_BY_OTHERS: usize = 32_768;
+/// Provider records one peer may have this host keep per hour.
+const MAX_PROVIDED_BY_PEER_PER_HOUR: usize = 1_024;
+/// Listen addresses of one peer taken into the routing table.
+const MAX_ADDRESSES_PER_PEER: usize = 8;
+/// Gossiped transactions a peer may send that are dropped without being
+/// wrong (duplicates, nonces not reached, a full mempool), per second,
+/// before each further one lowers its score; and how many at once.
+const FREE_IGNORED_PER_SEC: f64 = 20.0;
+const FREE_IGNORED_BURST: f64 = 200.0;
 
 /// How a host joins the peer network.
 #[derive(Clone, Debug)]
@@ -295,6 +307,10 @@ pub async fn start(
         limits: config.limits,
         banned: HashSet::new(),
         listening: listening.clone(),
+        kad_protocol: StreamProtocol::try_from_owned(format!("/plaza/{network}/kad/1"))
+            .map_err(|err| HostError::Peer(format!("Kademlia protocol name: {err}")))?,
+        provided_by_others: (0, HashMap::new(), tokio::time::Instant::now()),
+        ignored: HashMap::new(),
     };
     tokio::spawn(event_loop.run(command_rx, served_rx));
     Ok((
@@ -347,8 +363,14 @@ fn build_swarm(
         .with_behaviour(|key| {
             let id = key.public().to_peer_id();
             let gossip = gossip(network)?;
-            let mut kad_config = kad::Config::new(kad_protocol);
+            let mut kad_config = kad::Config::new(kad_protocol.clone());
             kad_config.set_query_timeout(Duration::from_secs(30));
+            // Others' provider records and values are judged before they
+            // are kept (see `EventLoop::kad_inbound`), and only peers that
+            // say they speak this network's Kademlia enter the routing
+            // table (see `EventLoop::identified`).
+            kad_config.set_record_filtering(kad::StoreInserts::FilterBoth);
+            kad_config.set_kbucket_inserts(kad::BucketInserts::Manual);
             let mdns = if mdns_on {
                 Some(mdns::tokio::Behaviour::new(mdns::Config::default(), id)?)
             } else {
@@ -433,6 +455,10 @@ fn gossip(network: &str) -> Result<gossipsub::Behaviour, String> {
             ..TopicScoreParams::default()
         },
     );
+    // Each gossiped transaction dropped beyond a peer's free allowance
+    // (see `EventLoop::ignored`) lowers its application score by one; at
+    // the default graylist threshold of -80 it is ignored altogether.
+    params.app_specific_weight = 1.0;
     gossip.with_peer_score(params, PeerScoreThresholds::default())?;
     Ok(gossip)
 }
@@ -503,6 +529,14 @@ struct EventLoop {
     limits: PeerLimits,
     banned: HashSet<PeerId>,
     listening: Vec<Multiaddr>,
+    /// This network's Kademlia protocol.
+    kad_protocol: StreamProtocol,
+    /// Others' provider records taken this hour: in all, per peer, and
+    /// when the hour began.
+    provided_by_others: (usize, HashMap<PeerId, usize>, tokio::time::Instant),
+    /// Per peer: the allowance of dropped gossip left, when it was last
+    /// topped up, and the penalty earned beyond it.
+    ignored: HashMap<PeerId, (f64, tokio::time::Instant, f64)>,
 }
 
 impl EventLoop {
@@ -532,6 +566,7 @@ impl EventLoop {
                 _ = bootstrap.tick() => {
                     // No known peer is normal for a host alone.
                     let _ = self.swarm.behaviour_mut().kad.bootstrap();
+                    self.forgive();
                 }
             }
         }
@@ -638,12 +673,6 @@ impl EventLoop {
                 ..
             } => {
                 debug!(peer = %peer_id, address = %endpoint.get_remote_address(), "connected");
-                if endpoint.is_dialer() {
-                    self.swarm
-                        .behaviour_mut()
-                        .kad
-                        .add_address(&peer_id, endpoint.get_remote_address().clone());
-                }
                 if num_established.get() == 1 {
                     // A new peer: learn who it knows.
                     let _ = self.swarm.behaviour_mut().kad.bootstrap();
@@ -662,20 +691,18 @@ impl EventLoop {
     fn behaviour(&mut self, event: BehaviourEvent) {
         match event {
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
-                let kad = &mut self.swarm.behaviour_mut().kad;
-                for address in info.listen_addrs {
-                    kad.add_address(&peer_id, address);
-                }
+                self.identified(peer_id, info);
+            }
+            BehaviourEvent::Kad(kad::Event::InboundRequest { request }) => {
+                self.kad_inbound(request);
             }
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, address) in found {
                     if self.banned.contains(&peer) {
                         continue;
                     }
-                    self.swarm
-                        .behaviour_mut()
-                        .kad
-                        .add_address(&peer, address.clone());
+                    // Dialled; it enters the routing table once it says
+                    // it speaks this network's Kademlia.
                     if !self.swarm.is_connected(&peer) {
                         let _ = self.swarm.dial(address);
                     }
@@ -763,7 +790,119 @@ impl EventLoop {
         }));
     }
 
+    /// A peer said who it is: if it speaks this network's Kademlia, a few
+    /// of the addresses it listens on enter the routing table. A peer
+    /// that does not (or lies about its addresses beyond the few) plants
+    /// nothing other hosts would be handed.
+    fn identified(&mut self, peer: PeerId, info: identify::Info) {
+        if self.banned.contains(&peer) || !info.protocols.contains(&self.kad_protocol) {
+            debug!(%peer, "a peer that does not speak this network's Kademlia stays out of the routing table");
+            return;
+        }
+        let usable = info.listen_addrs.into_iter().filter(|address| {
+            matches!(
+                address.iter().next(),
+                Some(
+                    libp2p::multiaddr::Protocol::Ip4(_)
+                        | libp2p::multiaddr::Protocol::Ip6(_)
+                        | libp2p::multiaddr::Protocol::Dns(_)
+                        | libp2p::multiaddr::Protocol::Dns4(_)
+                        | libp2p::multiaddr::Protocol::Dns6(_)
+                )
+            )
+        });
+        let kad = &mut self.swarm.behaviour_mut().kad;
+        for address in usable.take(MAX_ADDRESSES_PER_PEER) {
+            kad.add_address(&peer, address);
+        }
+    }
+
+    /// Another host's provider record or value: kept only if it names a
+    /// content id (the only thing this network announces), within the
+    /// hour's bounds per peer and in all. Values are never kept: this
+    /// network stores none.
+    fn kad_inbound(&mut self, request: kad::InboundRequest) {
+        let kad::InboundRequest::AddProvider {
+            record: Some(record),
+        } = request
+        else {
+            return;
+        };
+        let (taken, per_peer, since) = &mut self.provided_by_others;
+        if since.elapsed() >= Duration::from_secs(3_600) {
+            *taken = 0;
+            per_peer.clear();
+            *since = tokio::time::Instant::now();
+        }
+        let peer = record.provider;
+        if ContentId::from_bytes(record.key.as_ref()).is_err() {
+            debug!(%peer, "a provider record for something that is not a content id was dropped");
+            return;
+        }
+        let mine = per_peer.entry(peer).or_default();
+        if *mine >= MAX_PROVIDED_BY_PEER_PER_HOUR || *taken >= MAX_PROVIDED_BY_OTHERS {
+            debug!(%peer, "a provider record past the bounds was dropped");
+            return;
+        }
+        if kad::store::RecordStore::add_provider(self.swarm.behaviour_mut().kad.store_mut(), record)
+            .is_ok()
+        {
+            *mine += 1;
+            *taken += 1;
+        }
+    }
+
+    /// A gossiped transaction from `peer` was dropped without being wrong.
+    /// A few of those are normal; a peer that keeps sending them lowers
+    /// its score with each one past its allowance.
+    fn ignored(&mut self, peer: PeerId) {
+        let now = tokio::time::Instant::now();
+        let (tokens, topped, penalty) =
+            self.ignored
+                .entry(peer)
+                .or_insert((FREE_IGNORED_BURST, now, 0.0));
+        *tokens = (*tokens + topped.elapsed().as_secs_f64() * FREE_IGNORED_PER_SEC)
+            .min(FREE_IGNORED_BURST);
+        *topped = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            return;
+        }
+        *penalty += 1.0;
+        let score = -*penalty;
+        self.swarm
+            .behaviour_mut()
+            .gossip
+            .set_application_score(&peer, score);
+    }
+
+    /// Halves every peer's penalty for dropped gossip, now and then, and
+    /// forgets peers that have none.
+    fn forgive(&mut self) {
+        let mut cleared = Vec::new();
+        for (peer, (_, _, penalty)) in self.ignored.iter_mut() {
+            *penalty = (*penalty / 2.0).floor();
+            if *penalty == 0.0 {
+                cleared.push(*peer);
+            }
+        }
+        for peer in cleared {
+            self.ignored.remove(&peer);
+            self.swarm
+                .behaviour_mut()
+                .gossip
+                .set_application_score(&peer, 0.0);
+        }
+        let gossip = &mut self.swarm.behaviour_mut().gossip;
+        for (peer, (_, _, penalty)) in &self.ignored {
+            gossip.set_application_score(peer, -*penalty);
+        }
+    }
+
     fn report(&mut self, id: &MessageId, from: &PeerId, verdict: Verdict) {
+        if verdict == Verdict::Ignore {
+            self.ignored(*from);
+        }
         let acceptance = match verdict {
             Verdict::Accept => MessageAcceptance::Accept,
             Verdict::Ignore => MessageAcceptance::Ignore,

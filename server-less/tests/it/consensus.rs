@@ -582,6 +582,31 @@ async fn a_validator_run_twice_is_reported_for_its_conflicting_votes_and_the_cha
             .iter()
             .any(|report| report.conflicting_votes + report.conflicting_proposals > 0)
     );
+    // The hosts that saw it report it to the ledger, which burns a tenth
+    // of its stake and takes it out of the set two heights on.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let validators = net.handle(0).validators().await.unwrap();
+        if !validators.iter().any(|validator| validator.address == twin) {
+            assert_eq!(validators.len(), 3);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the twice-run validator was never slashed"
+        );
+        let dee = net.key("dee");
+        let tx = net.tx(0, &dee, Operation::Pay { to: bo, amount: 1 }).await;
+        let _ = net.handle(0).submit(tx).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // The nine tenths not burnt are back in its account.
+    let account = net.handle(0).account(twin).await.unwrap();
+    assert!(
+        account.balance >= 90_000,
+        "the twin got back {} of its 100,000 stake",
+        account.balance
+    );
     // One chain: every host, both copies too, has the same blocks. (Dee
     // pays: ada and cy may still have payments waiting at the copies.)
     let dee = net.key("dee");
