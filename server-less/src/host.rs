@@ -62,6 +62,7 @@ impl Host {
                     peers: addresses.consensus_peers,
                     wal: home.root().join("wal").join("consensus.wal"),
                     timeouts: local_timeouts(),
+                    faults: Default::default(),
                 }))
             }
         };

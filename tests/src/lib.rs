@@ -1,6 +1,6 @@
 //! Plaza's end-to-end, adversarial and fault suites: hosts, players and
 //! attackers driven through their real interfaces (real hosts on RocksDB,
-//! real sockets on 127.0.0.1).
+//! real sockets on 127.0.0.1), byzantine validators among them.
 //!
 //! The library holds what the suites share: a test network ([`net`]),
 //! an attacker that speaks the session protocol's bytes by hand
@@ -10,6 +10,7 @@
 
 pub mod attacker;
 pub mod net;
+pub mod testnet;
 pub mod wire;
 
 /// This process's resident memory, in bytes (Linux).

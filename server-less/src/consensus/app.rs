@@ -82,6 +82,24 @@ pub struct BftSettings {
     pub wal: PathBuf,
     /// Round timeouts.
     pub timeouts: LinearTimeouts,
+    /// Misbehaviour to put on, for tests of how honest hosts cope with a
+    /// byzantine validator; none for a real host.
+    pub faults: Faults,
+}
+
+/// What a byzantine validator does, for tests: a real host has none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Propose only blocks that cannot be valid, in turn: one with a
+    /// wrong parent, one whose header's transaction hash does not match
+    /// its transactions, one for another height.
+    pub invalid_proposals: bool,
+    /// With each proposal, publish this many bogus streams besides: parts
+    /// with no first part, and first parts in the honest proposer's name
+    /// signed with the wrong key.
+    pub bogus_streams: usize,
+    /// Propose with a clock this many seconds off.
+    pub clock_skew_secs: i64,
 }
 
 impl std::fmt::Debug for BftSettings {
@@ -94,6 +112,7 @@ impl std::fmt::Debug for BftSettings {
             .field("peers", &self.peers)
             .field("wal", &self.wal)
             .field("timeouts", &self.timeouts)
+            .field("faults", &self.faults)
             .finish_non_exhaustive()
     }
 }
@@ -200,6 +219,7 @@ async fn run(
     info!(address = %me, validator, listen = %settings.listen, "consensus started");
     let mut app = App {
         host,
+        faults: settings.faults,
         key: Keypair::from_seed(settings.seed),
         chain: settings.chain,
         me,
@@ -247,6 +267,7 @@ struct Waiting {
 
 struct App {
     host: HostHandle,
+    faults: Faults,
     /// The validator's key, which signs its reports of equivocation.
     key: Keypair,
     chain: ChainId,
@@ -539,7 +560,14 @@ impl App {
             }
             None => {
                 self.pace(timeout).await;
-                let block = self.host.propose(self.host.now()).await?;
+                let now = self
+                    .host
+                    .now()
+                    .saturating_add_signed(self.faults.clock_skew_secs);
+                let mut block = self.host.propose(now).await?;
+                if self.faults.invalid_proposals {
+                    block = spoilt(block, height.0);
+                }
                 if block.header.height != height.0 {
                     return Err(HostError::Consensus(format!(
                         "asked for a block at height {height}, but the ledger is at {}",
@@ -639,6 +667,9 @@ impl App {
                 .map(|chunk| ProposalPart::Data(chunk.to_vec())),
         )
         .chain(std::iter::once(ProposalPart::Fin(signature)));
+        if self.faults.bogus_streams > 0 {
+            self.bogus_streams(height, round).await;
+        }
         let mut sequence = 0;
         for part in parts {
             let message = StreamMessage::new(id.clone(), sequence, StreamContent::Data(part));
@@ -660,6 +691,64 @@ impl App {
                 StreamContent::Fin,
             )))
             .await;
+    }
+
+    /// Publishes the bogus streams [`Faults::bogus_streams`] asks for.
+    async fn bogus_streams(&self, height: ChainHeight, round: Round) {
+        for index in 0..self.faults.bogus_streams {
+            let id = StreamId::new(Bytes::from(
+                format!("bogus {height} {round} {index}").into_bytes(),
+            ));
+            let parts = if index % 2 == 0 {
+                // No first part at all.
+                vec![
+                    ProposalPart::Data(vec![0xbd; 1024]),
+                    ProposalPart::Data(vec![0xbd; 1024]),
+                ]
+            } else {
+                // A first part in the name of someone it is not.
+                let other = self
+                    .validators
+                    .as_ref()
+                    .and_then(|set| {
+                        set.validators()
+                            .iter()
+                            .find(|v| v.address() != &self.me)
+                            .map(|v| *v.address())
+                    })
+                    .unwrap_or(self.me);
+                let signature = self.signer.sign(&init_bytes(
+                    &self.chain,
+                    height,
+                    round,
+                    Round::Nil,
+                    &other,
+                    &id.to_bytes(),
+                ));
+                vec![
+                    ProposalPart::Init {
+                        height,
+                        round,
+                        pol_round: Round::Nil,
+                        proposer: other,
+                        signature,
+                    },
+                    ProposalPart::Data(vec![0xbd; 1024]),
+                ]
+            };
+            for (sequence, part) in parts.into_iter().enumerate() {
+                let message =
+                    StreamMessage::new(id.clone(), sequence as u64, StreamContent::Data(part));
+                if self
+                    .network
+                    .send(NetworkMsg::PublishProposalPart(message))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
     }
 
     /// Takes a part of another validator's proposal; the proposed value
@@ -921,6 +1010,21 @@ impl App {
     }
 }
 
+/// `block` made invalid, a different way at each height (for
+/// [`Faults::invalid_proposals`]).
+fn spoilt(block: Block, height: u64) -> Block {
+    let mut header = block.header;
+    match height % 3 {
+        0 => header.parent = ledger::BlockHash([0x5e; 32]),
+        1 => header.tx_root = [0x5e; 32],
+        _ => header.height = header.height.saturating_add(7),
+    }
+    Block {
+        header,
+        txs: block.txs,
+    }
+}
+
 /// The ledger's form of the first pair of conflicting votes (or, failing
 /// those, proposals) `evidence` holds against `validator`.
 fn equivocation(
@@ -1005,6 +1109,7 @@ mod tests {
             peers: Vec::new(),
             wal: PathBuf::from("/tmp/wal"),
             timeouts: local_timeouts(),
+            faults: Faults::default(),
         };
         let shown = format!("{settings:?}");
         assert!(shown.contains("host-1"));

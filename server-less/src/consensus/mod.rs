@@ -15,7 +15,7 @@ mod proposals;
 mod signing;
 mod streams;
 
-pub use app::{Bft, BftSettings, MAX_CLOCK_SKEW_SECS, local_timeouts};
+pub use app::{Bft, BftSettings, Faults, MAX_CLOCK_SKEW_SECS, local_timeouts};
 pub use codec::{MAX_PART_BYTES, PlazaCodec, decode_certificate, encode_certificate};
 
 pub use context::{

@@ -183,6 +183,7 @@ impl Testnet {
                 .collect(),
             wal: home.root().join("wal").join("consensus.wal"),
             timeouts: local_timeouts(),
+            faults: Default::default(),
         };
         let host = Host::start_with(
             home,

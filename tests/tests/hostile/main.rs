@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod consensus;
 mod joins;
 mod minting;
 mod movement;
