@@ -197,6 +197,14 @@ fn invalid_gltf_content_is_refused_with_the_reason() {
             }),
         ),
         (
+            // Before the patched gltf-json in third_party, validation
+            // itself panicked on this (found by plaza-fuzz).
+            "Index out of bounds",
+            edited("oak-chair", |json, _| {
+                json["meshes"][0]["primitives"][0]["attributes"]["POSITION"] = json!(1_000);
+            }),
+        ),
+        (
             "not a finite number",
             edited("oak-chair", |json, bin| {
                 let view = json["accessors"][0]["bufferView"].as_u64().unwrap() as usize;

@@ -159,7 +159,22 @@ impl Wallet {
             ));
         }
         let text = std::fs::read_to_string(path).map_err(|err| HostError::io(path, err))?;
-        let file: File = serde_json::from_str(&text)
+        Self::parse(path, &text)
+    }
+
+    /// Reads a wallet file's text, which came from `path`, without
+    /// opening it: every field checked, nothing derived.
+    pub fn parse(path: &Path, text: &str) -> Result<Wallet, HostError> {
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(wallet_error(
+                path,
+                format!(
+                    "{} bytes is too large for a wallet (at most {MAX_FILE_BYTES})",
+                    text.len()
+                ),
+            ));
+        }
+        let file: File = serde_json::from_str(text)
             .map_err(|err| wallet_error(path, format!("not a wallet file: {err}")))?;
         if file.format != FORMAT {
             return Err(wallet_error(

@@ -711,6 +711,96 @@ impl HasEncodedLen<Response<Plaza>> for PlazaCodec {
     }
 }
 
+/// Hands `bytes` to the decoder of every message a peer can send on the
+/// consensus network (votes, proposals, parts and streams, liveness,
+/// sync status, requests and responses, commit certificates), as a peer
+/// would; how many took them. For fuzzing: none may panic or allocate
+/// beyond what the bytes hold.
+pub fn decode_each(bytes: &[u8]) -> usize {
+    let bytes = Bytes::copy_from_slice(bytes);
+    [
+        Codec::<ProposalPart>::decode(&PlazaCodec, bytes.clone()).is_ok(),
+        Codec::<SignedConsensusMsg<Plaza>>::decode(&PlazaCodec, bytes.clone()).is_ok(),
+        Codec::<LivenessMsg<Plaza>>::decode(&PlazaCodec, bytes.clone()).is_ok(),
+        Codec::<StreamMessage<ProposalPart>>::decode(&PlazaCodec, bytes.clone()).is_ok(),
+        Codec::<ValidatorProof<Plaza>>::decode(&PlazaCodec, bytes.clone()).is_ok(),
+        Codec::<ProposedValue<Plaza>>::decode(&PlazaCodec, bytes.clone()).is_ok(),
+        Codec::<PolkaCertificate<Plaza>>::decode(&PlazaCodec, bytes.clone()).is_ok(),
+        Codec::<Status<Plaza>>::decode(&PlazaCodec, bytes.clone()).is_ok(),
+        Codec::<Request<Plaza>>::decode(&PlazaCodec, bytes.clone()).is_ok(),
+        Codec::<Response<Plaza>>::decode(&PlazaCodec, bytes.clone()).is_ok(),
+        decode_certificate(&bytes).is_ok(),
+    ]
+    .into_iter()
+    .filter(|ok| *ok)
+    .count()
+}
+
+/// Well-formed encodings of consensus messages, to start fuzzing from.
+pub fn sample_messages() -> Vec<Vec<u8>> {
+    let validator = ValidatorAddress(Address::from_bytes([7; 32]));
+    let signature = Signature::from_bytes([9; 64]);
+    let vote = |kind, value| Vote {
+        kind,
+        height: ChainHeight(7),
+        round: Round::new(2),
+        value,
+        validator,
+        extension: None,
+    };
+    let init = ProposalPart::Init {
+        height: ChainHeight(7),
+        round: Round::new(0),
+        pol_round: Round::Nil,
+        proposer: validator,
+        signature,
+    };
+    let stream = StreamId::new(Bytes::from_static(b"stream"));
+    let mut out: Vec<Bytes> = Vec::new();
+    let mut push = |bytes: Result<Bytes, HostError>| {
+        if let Ok(bytes) = bytes {
+            out.push(bytes);
+        }
+    };
+    push(PlazaCodec.encode(&init));
+    push(PlazaCodec.encode(&ProposalPart::Data(vec![1, 2, 3, 4])));
+    push(PlazaCodec.encode(&ProposalPart::Fin(signature)));
+    push(PlazaCodec.encode(&StreamMessage::new(
+        stream.clone(),
+        0,
+        StreamContent::Data(init),
+    )));
+    push(PlazaCodec.encode(&StreamMessage::<ProposalPart>::new(
+        stream,
+        3,
+        StreamContent::Fin,
+    )));
+    for (kind, value) in [
+        (VoteType::Prevote, NilOrVal::Nil),
+        (VoteType::Precommit, NilOrVal::Val(BlockHash([3; 32]))),
+    ] {
+        push(
+            PlazaCodec.encode(&SignedConsensusMsg::<Plaza>::Vote(SignedMessage::new(
+                vote(kind, value),
+                signature,
+            ))),
+        );
+    }
+    push(
+        PlazaCodec.encode(&SignedConsensusMsg::<Plaza>::Proposal(SignedMessage::new(
+            Proposal {
+                height: ChainHeight(7),
+                round: Round::new(0),
+                value: BlockHash([4; 32]),
+                pol_round: Round::Nil,
+                proposer: validator,
+            },
+            signature,
+        ))),
+    );
+    out.into_iter().map(|bytes| bytes.to_vec()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

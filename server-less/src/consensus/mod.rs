@@ -16,7 +16,10 @@ mod signing;
 mod streams;
 
 pub use app::{Bft, BftSettings, Faults, MAX_CLOCK_SKEW_SECS, local_timeouts};
-pub use codec::{MAX_PART_BYTES, PlazaCodec, decode_certificate, encode_certificate};
+pub use codec::{
+    MAX_PART_BYTES, PlazaCodec, decode_certificate, decode_each, encode_certificate,
+    sample_messages,
+};
 
 pub use context::{
     BlockHash, ChainHeight, Plaza, Proposal, ProposalPart, Validator, ValidatorAddress,
