@@ -1,7 +1,12 @@
 //! `plaza-host bench finality`: how long a rent takes from a player's
 //! client sending it to the client hearing it is final, under a steady
-//! load, on a solo host; and `plaza-host bench world`: the host's tick
-//! under a crowd of walking bots.
+//! load, on a solo host; `plaza-host bench world`: the host's tick under
+//! a crowd of walking bots; and `plaza-host bench hostile`: honest players
+//! while every attack a host must withstand runs in turn.
+
+mod hostile;
+
+pub use hostile::{AttackReport, HostileOptions, HostileReport, hostile};
 
 use std::collections::HashMap;
 use std::sync::Arc;

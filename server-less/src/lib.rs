@@ -17,6 +17,7 @@ pub mod engine;
 mod error;
 pub mod home;
 mod host;
+pub mod hostile;
 pub mod join;
 pub mod mempool;
 pub mod node;

@@ -450,7 +450,7 @@ fn connect_token() -> Vec<u8> {
 /// every channel read after each packet, the server made again now and
 /// then so that state does not pile up across inputs.
 fn renet_target() -> Target {
-    use crate::wire::{slice, small_reliable};
+    use server_less::hostile::wire::{slice, small_reliable};
     let config = || server_less::protocol::connection_config(server_less::protocol::End::Host);
     let mut server = renet::RenetServer::new(config());
     server.add_connection(1);

@@ -3,19 +3,17 @@
 //! real sockets on 127.0.0.1), byzantine validators among them.
 //!
 //! The library holds what the suites share: a test network ([`net`]),
-//! validators one of which may be byzantine ([`testnet`]), an attacker
-//! that speaks the session protocol's bytes by hand ([`attacker`],
-//! [`wire`]), the fuzzer of every decoder a player or peer can reach
+//! validators one of which may be byzantine ([`testnet`]), the fuzzer of every decoder a player or peer can reach
 //! ([`fuzz`], run by `plaza-fuzz`), and a measure of the process's
-//! memory.
+//! memory. The attacker that speaks the session protocol's bytes by hand
+//! is the host's own (`server_less::hostile`), which the hostile
+//! benchmark uses too.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-pub mod attacker;
 pub mod fuzz;
 pub mod net;
 pub mod testnet;
-pub mod wire;
 
 /// This process's resident memory, in bytes (Linux).
 pub fn resident_bytes() -> u64 {

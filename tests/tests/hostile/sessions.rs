@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use plaza_tests::attacker::Attacker;
 use plaza_tests::net::{TestHost, answers, enter, keep_up};
-use plaza_tests::{resident_bytes, wire};
+use plaza_tests::resident_bytes;
+use server_less::hostile::{Attacker, wire};
 use server_less::protocol::{CHANNEL_AVATAR, CHANNEL_RELIABLE};
 
 /// Sends `packets` from a fresh attacker and checks that the attacker
@@ -17,7 +17,7 @@ async fn only_the_attacker_is_dropped(packets: Vec<Vec<u8>>) {
     let (ada, eve, cy) = (host.key("ada"), host.key("bo"), host.key("cy"));
     let done = tokio::task::spawn_blocking(move || {
         let mut honest = enter(join, &ada);
-        let mut attacker = Attacker::connect(join, &eve);
+        let mut attacker = Attacker::connect(join, &eve).unwrap();
         attacker.send_renet(&packets);
         // The attacker's session ends at once: the host tells it.
         let deadline = Instant::now() + Duration::from_secs(3);
@@ -70,7 +70,7 @@ async fn unreliable_slices_naming_a_larger_count_last_cannot_grow_the_host() {
         // 40: before the fix it wrapped the channel's accounting, and one
         // client sending 18 MB of them grew a host by 70 MB. Now the
         // sender is dropped at the first.
-        let mut attacker = Attacker::connect(join, &eve);
+        let mut attacker = Attacker::connect(join, &eve).unwrap();
         let first = wire::slice(false, 0, CHANNEL_AVATAR, 0, 0, 2, &[7; 1200]);
         let last = wire::slice(false, 1, CHANNEL_AVATAR, 0, 39, 40, &[7; 1200]);
         attacker.send_renet(&[first, last]);
@@ -82,7 +82,7 @@ async fn unreliable_slices_naming_a_larger_count_last_cannot_grow_the_host() {
         assert!(!attacker.is_connected(), "the attacker was not dropped");
         // 18 MB of messages that never complete stay within the channel's
         // bound however they come.
-        let mut flood = Attacker::connect(join, &mallory);
+        let mut flood = Attacker::connect(join, &mallory).unwrap();
         for message in 0..15_000u64 {
             let first = wire::slice(false, message, CHANNEL_AVATAR, message, 0, 40, &[7; 1200]);
             flood.send_renet(&[first]);
@@ -123,7 +123,7 @@ async fn datagrams_with_forged_netcode_prefixes_from_a_players_address_are_count
     let (ada, eve) = (host.key("ada"), host.key("bo"));
     tokio::task::spawn_blocking(move || {
         let mut honest = enter(join, &ada);
-        let mut attacker = Attacker::connect(join, &eve);
+        let mut attacker = Attacker::connect(join, &eve).unwrap();
         // A prefix naming a 15-byte sequence number, and one naming 8
         // bytes in a packet too short for them and a MAC: each once
         // panicked the host's netcode.

@@ -159,6 +159,17 @@ enum Bench {
         #[arg(long, default_value_t = 10)]
         seconds: u32,
     },
+    /// Honest players walk, search and rent while each attack a host must
+    /// withstand runs in turn (a throwaway network): their disconnects,
+    /// search round trips against a quiet run, and blocks missed.
+    Hostile {
+        /// Honest players.
+        #[arg(long, default_value_t = 50)]
+        bots: usize,
+        /// Seconds of each attack, and of the quiet run.
+        #[arg(long, default_value_t = 8)]
+        seconds: u32,
+    },
     /// Time rents from a player's client sending them to the client
     /// hearing they are final, over world sessions on a solo host under a
     /// steady load (a throwaway network in a temporary directory).
@@ -337,6 +348,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "{{\"final_p50_ms\": {:.1}, \"final_p99_ms\": {:.1}}}",
                 ms(p50),
                 ms(p99)
+            );
+        }
+        Command::Bench(Bench::Hostile { bots, seconds }) => {
+            let dir = tempfile::tempdir()?;
+            let home = Home::new(dir.path().join("host"));
+            let runtime = tokio::runtime::Runtime::new()?;
+            let report = runtime.block_on(server_less::bench::hostile(
+                &home,
+                server_less::bench::HostileOptions { bots, seconds },
+            ))?;
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+            eprintln!(
+                "hostile: {bots} honest players; quiet run: {} searches, p99 {:.1} ms",
+                report.baseline_queries,
+                ms(report.baseline_query_p99)
+            );
+            for attack in &report.attacks {
+                eprintln!(
+                    "  {:<42} {:>4} searches, p99 {:>7.1} ms, {} honest disconnects",
+                    attack.name,
+                    attack.queries,
+                    ms(attack.query_p99),
+                    attack.disconnects
+                );
+            }
+            eprintln!(
+                "payments timed: {}, final after more than 1 s: {}; session server restarts: {} (floors: 0 honest disconnects, 0 missed blocks, p99 under attack <= 2 x quiet)",
+                report.payments, report.blocks_missed, report.restarts
+            );
+            println!(
+                "{{\"attacks\": {}, \"honest_disconnects\": {}, \"honest_query_p99_ms\": {:.1}, \"baseline_query_p99_ms\": {:.1}, \"blocks_missed\": {}}}",
+                report.attacks.len(),
+                report.honest_disconnects,
+                ms(report.attacked_query_p99()),
+                ms(report.baseline_query_p99),
+                report.blocks_missed
             );
         }
         Command::Bench(Bench::World { bots, seconds }) => {

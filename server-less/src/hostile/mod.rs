@@ -1,17 +1,23 @@
-//! A player who writes its own packets: it joins with a real account and
-//! a real connect token, connects through netcode like any client, and
-//! then sends whatever bytes it likes inside (or instead of) netcode's
-//! sealed payloads.
+//! The attacks a host must withstand, as a hostile player makes them: for
+//! the hostile benchmark (`plaza-host bench hostile`) and the adversarial
+//! suite (`plaza-tests`).
+//!
+//! An [`Attacker`] joins with a real account and a real connect token,
+//! connects through netcode like any client, and then sends whatever
+//! bytes it likes inside (or instead of) netcode's sealed payloads; the
+//! renet packets it sends are written byte by byte ([`wire`]).
+
+pub mod wire;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant, SystemTime};
 
 use ledger::Keypair;
+
+use crate::error::HostError;
 use renetcode::{
     ClientAuthentication, NETCODE_MAX_PACKET_BYTES, NETCODE_MAX_PAYLOAD_BYTES, NetcodeClient,
 };
-
-use crate::wire;
 
 /// A connected session whose renet packets are written by hand.
 pub struct Attacker {
@@ -29,17 +35,20 @@ fn unix_time() -> Duration {
 
 impl Attacker {
     /// Joins the host at `join` as `key`'s account and connects.
-    pub fn connect(join: SocketAddr, key: &Keypair) -> Attacker {
-        let joined = server_less::join::join_host(join, key, None).unwrap();
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_nonblocking(true).unwrap();
+    pub fn connect(join: SocketAddr, key: &Keypair) -> Result<Attacker, HostError> {
+        let joined = crate::join::join_host(join, key, None)?;
+        let socket = UdpSocket::bind("127.0.0.1:0")
+            .map_err(|err| HostError::net("binding an attacker's socket", err))?;
+        socket
+            .set_nonblocking(true)
+            .map_err(|err| HostError::net("setting up an attacker's socket", err))?;
         let netcode = NetcodeClient::new(
             unix_time(),
             ClientAuthentication::Secure {
                 connect_token: joined.token,
             },
         )
-        .unwrap();
+        .map_err(|err| HostError::Disconnected(err.to_string()))?;
         let mut attacker = Attacker {
             socket,
             netcode,
@@ -49,10 +58,15 @@ impl Attacker {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !attacker.netcode.is_connected() {
             attacker.pump();
-            assert!(Instant::now() < deadline, "the attacker never connected");
+            if Instant::now() >= deadline {
+                return Err(HostError::Timeout {
+                    what: "an attacker's session to connect",
+                    secs: 10,
+                });
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
-        attacker
+        Ok(attacker)
     }
 
     /// Reads what the host sent and keeps netcode's timers running.
@@ -87,10 +101,16 @@ impl Attacker {
                 end += 1;
             }
             let payload = wire::bundle(&packets[start..end]);
-            let (addr, datagram) = self.netcode.generate_payload_packet(&payload).unwrap();
-            let _ = self.socket.send_to(datagram, addr);
+            if let Ok((addr, datagram)) = self.netcode.generate_payload_packet(&payload) {
+                let _ = self.socket.send_to(datagram, addr);
+            }
             start = end;
         }
+    }
+
+    /// The host's session address.
+    pub fn server_addr(&self) -> SocketAddr {
+        self.netcode.server_addr()
     }
 
     /// Sends `datagram` as it is, from the session's own address.
