@@ -547,6 +547,8 @@ impl LedgerError {
         matches!(
             self,
             LedgerError::WrongChain { .. }
+                | LedgerError::InvalidPublicKey { .. }
+                | LedgerError::WeakPublicKey { .. }
                 | LedgerError::BadSignature { .. }
                 | LedgerError::BadTradeSignature { .. }
                 | LedgerError::TooLarge { .. }

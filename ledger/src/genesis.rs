@@ -162,6 +162,7 @@ impl Genesis {
                     .map(|validator| validator.power)
                     .sum(),
                 validator_changes: Vec::new(),
+                slashed: Vec::new(),
                 supply,
                 params: self.params,
             },

@@ -50,7 +50,7 @@ pub use crate::rules::{
 pub use crate::settle::{Settlement, Split, periods_used, rent_paid_and_refund};
 pub use crate::state::{
     Account, ActiveRental, Asset, ChainParams, ChainState, Listing, ListingStatus, ListingTerms,
-    RentTerms, Rental, RentalStatus, StateKey, Validator, ValidatorChange,
+    RentTerms, Rental, RentalStatus, Slash, StateKey, Validator, ValidatorChange,
 };
 pub use crate::store::{STORE_FORMAT, Store, StoredBlock, TxLocation};
 pub use crate::tx::{

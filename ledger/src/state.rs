@@ -367,12 +367,27 @@ pub struct ChainState {
     pub staked: Amount,
     /// Validator changes not in force yet, oldest first.
     pub validator_changes: Vec<ValidatorChange>,
+    /// Validators slashed for equivocation, kept while evidence of that
+    /// age is still taken, so that no evidence slashes twice.
+    pub slashed: Vec<Slash>,
     /// All tokens in existence: balances, escrow and stake. Only the
     /// slashing of an equivocating validator changes it: burnt tokens are
     /// gone.
     pub supply: Amount,
     /// Network rules.
     pub params: ChainParams,
+}
+
+/// A validator slashed for equivocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Slash {
+    /// The validator.
+    pub validator: Address,
+    /// The height of the evidence: evidence of it at this height or
+    /// before is spent.
+    pub evidence_height: Height,
+    /// The height of the block that slashed it.
+    pub at: Height,
 }
 
 /// Where a record lives in the state tree.

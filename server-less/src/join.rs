@@ -56,6 +56,8 @@ pub const JOIN_VERSION: u16 = protocol::VERSION;
 const TOKEN_SECS: u64 = 30;
 /// Seconds without packets after which netcode drops a connection.
 pub(crate) const TIMEOUT_SECS: i32 = 5;
+/// How long a joining client has to say hello.
+const HELLO_WAIT: Duration = Duration::from_secs(1);
 /// Addresses whose join counts are kept at most; idle ones are forgotten
 /// first.
 const MAX_TRACKED_ADDRESSES: usize = 16_384;
@@ -286,7 +288,7 @@ impl Default for JoinLimits {
     fn default() -> Self {
         JoinLimits {
             at_once: 64,
-            at_once_per_address: 8,
+            at_once_per_address: 4,
             per_address_per_sec: 5.0,
             per_address_burst: 20.0,
             timeout: Duration::from_secs(3),
@@ -309,8 +311,21 @@ struct Gate {
 
 impl Gate {
     /// Takes a place for a join from `ip`; the refusal if it has too many
-    /// under way or began too many lately.
+    /// under way or began too many lately. IPv6 addresses count by their
+    /// /64, which one machine is usually given whole.
     fn enter(self: &Arc<Self>, ip: IpAddr) -> Result<GatePass, &'static str> {
+        let ip = match ip {
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                IpAddr::from(octets)
+            }
+            IpAddr::V6(v6) => IpAddr::V4(
+                v6.to_ipv4_mapped()
+                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+            ),
+            v4 => v4,
+        };
         let mut addresses = self
             .addresses
             .lock()
@@ -489,10 +504,18 @@ async fn refuse(stream: &mut TcpStream, err: ProtocolError) -> HostError {
 }
 
 async fn join(mut stream: TcpStream, issuer: &Issuer) -> Result<Address, HostError> {
-    let hello = match read_frame::<JoinRequest>(&mut stream).await {
-        Ok(hello) => hello,
-        Err(HostError::Protocol(err)) => return Err(refuse(&mut stream, err).await),
-        Err(err) => return Err(err),
+    // A client that says nothing at once gives its place back soon.
+    let hello = match tokio::time::timeout(HELLO_WAIT, read_frame::<JoinRequest>(&mut stream)).await
+    {
+        Ok(Ok(hello)) => hello,
+        Ok(Err(HostError::Protocol(err))) => return Err(refuse(&mut stream, err).await),
+        Ok(Err(err)) => return Err(err),
+        Err(_) => {
+            return Err(HostError::Timeout {
+                what: "a joining client's hello",
+                secs: HELLO_WAIT.as_secs(),
+            });
+        }
     };
     let (account, world, player_share) = match hello {
         JoinRequest::Hello {

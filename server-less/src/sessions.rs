@@ -71,8 +71,10 @@ const UPLOAD_IDLE: Duration = Duration::from_secs(10);
 const MAX_TRADES: usize = 2;
 /// Actions waiting on one trade window.
 const MAX_TRADE_QUEUE: usize = 8;
-/// Answers waiting for the tick.
-const REPLY_QUEUE: usize = 4_096;
+/// Answers waiting for the tick: more than can be outstanding (1,024
+/// players with 8 requests each, and a piece for each download read), so
+/// that none is ever lost.
+const REPLY_QUEUE: usize = 16_384;
 /// Fastest an avatar may move, metres per second.
 const MAX_SPEED: f32 = 15.0;
 /// What a player may cover beyond [`MAX_SPEED`] each second, for clocks

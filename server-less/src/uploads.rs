@@ -204,19 +204,33 @@ impl Uploads {
     /// wait here are skipped.
     pub fn promote(&self, ids: &[ContentId], blobs: &BlobStore) -> Result<usize, HostError> {
         let mut moved = 0;
+        let mut failed = None;
         for id in ids {
             if !self.contains(id) {
                 continue;
             }
+            // One that cannot be moved (deleted by the collector meanwhile,
+            // say) does not keep the others from moving.
             let path = self.dir.join(id.to_string());
-            let bytes = fs::read(&path).map_err(|err| io(&path, err))?;
+            let bytes = match fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(err) => {
+                    failed = Some(io(&path, err));
+                    continue;
+                }
+            };
             if !id.matches(&bytes) {
                 warn!(%id, "a waiting upload no longer matches its id; it is deleted");
+            } else if let Err(err) = blobs.put(id.codec(), &bytes) {
+                failed = Some(err.into());
+                continue;
             } else {
-                blobs.put(id.codec(), &bytes)?;
                 moved += 1;
             }
             self.remove(id);
+        }
+        if let Some(err) = failed {
+            warn!(%err, "a minted asset's upload could not be moved to the blob store");
         }
         if moved > 0 {
             blobs.sync()?;
@@ -379,6 +393,11 @@ impl Upload {
             return Err(format!("the uploaded bytes are {got}, not {}", self.id));
         }
         let uploads = self.reservation.uploads.clone();
+        if uploads.contains(&self.id) {
+            // Uploaded before and waiting still: that copy, its owner and
+            // its time stand; this one's room goes back.
+            return Ok(());
+        }
         let kept = (|| -> std::io::Result<()> {
             self.file.sync_all()?;
             if self.id.codec() == Codec::Json {

@@ -157,7 +157,12 @@ pub fn apply_block<R: StateReader>(
         return Err(LedgerError::UnknownProposer(header.proposer));
     }
 
-    let mut overlay = Overlay::new(state, counters(chain), chain.validator_changes.clone());
+    let mut overlay = Overlay::new(
+        state,
+        counters(chain),
+        chain.validator_changes.clone(),
+        chain.slashed.clone(),
+    );
     let mut settlements = settle_due(&mut overlay, chain, header.time, header.proposer)?;
     change_validators(&mut overlay, header.height)?;
 
@@ -209,6 +214,7 @@ pub fn apply_block<R: StateReader>(
         escrow: changes.counters.escrow,
         staked: changes.counters.staked,
         validator_changes: changes.validator_changes,
+        slashed: changes.slashed,
         supply: changes.counters.supply,
         params: chain.params,
     };
@@ -319,7 +325,12 @@ pub fn check_transaction<R: StateReader>(
     // yet, so they are credited to an address nobody holds, which cannot
     // change the outcome of another account's transaction.
     let proposer = Address::from_bytes([0; 32]);
-    let mut overlay = Overlay::new(state, counters(chain), chain.validator_changes.clone());
+    let mut overlay = Overlay::new(
+        state,
+        counters(chain),
+        chain.validator_changes.clone(),
+        chain.slashed.clone(),
+    );
     settle_due(&mut overlay, chain, time, proposer)?;
     change_validators(&mut overlay, chain.height.saturating_add(1))?;
     let context = ops::Context {

@@ -14,7 +14,7 @@ use crate::rules::{self, RentCosts};
 use crate::settle::{self, Settlement, Split};
 use crate::state::{
     ActiveRental, Asset, ChainParams, Listing, ListingStatus, ListingTerms, RentTerms, Rental,
-    RentalStatus, ValidatorChange,
+    RentalStatus, Slash, ValidatorChange,
 };
 use crate::tx::{MAX_TRADE_ASSETS, ManifestBytes, Operation, Trade, Transaction};
 
@@ -348,11 +348,13 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
         }
         evidence.check(self.context.chain_id)?;
         let offender = evidence.validator;
+        // Evidence of an offence already punished (this evidence, or any
+        // older) is spent: a validator is slashed once for it.
         if self
             .overlay
-            .validator_changes()
+            .slashed()
             .iter()
-            .any(|change| change.validator == offender && change.slashed)
+            .any(|slash| slash.validator == offender && evidence.height <= slash.evidence_height)
         {
             return Err(LedgerError::AlreadySlashed(offender));
         }
@@ -401,6 +403,15 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
             from,
             slashed: true,
         });
+        self.overlay.record_slash(
+            Slash {
+                validator: offender,
+                evidence_height: evidence.height,
+                at: now,
+            },
+            now,
+            EVIDENCE_WINDOW,
+        );
         Ok(())
     }
 

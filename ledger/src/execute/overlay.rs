@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::ids::{Amount, AssetId, Height, ListingId, RentalId};
 use crate::keys::Address;
 use crate::state::{
-    Account, Asset, Listing, Rental, RentalStatus, Validator, ValidatorChange, powers_after,
+    Account, Asset, Listing, Rental, RentalStatus, Slash, Validator, ValidatorChange, powers_after,
 };
 
 /// Counters kept in the chain record.
@@ -96,6 +96,8 @@ impl<K: Copy + Eq + Hash + Ord, V: Clone> Table<K, V> {
 }
 
 enum Undo {
+    /// The slashes as they were.
+    Slashed(Vec<Slash>),
     /// The whole queue of validator changes as it was.
     ValidatorChanges(Vec<ValidatorChange>),
     Account(Address, Option<Slot<Account>>),
@@ -119,6 +121,7 @@ pub(crate) struct Changes {
     pub(crate) were_active: FastSet<RentalId>,
     pub(crate) counters: Counters,
     pub(crate) validator_changes: Vec<ValidatorChange>,
+    pub(crate) slashed: Vec<Slash>,
 }
 
 /// State as the block sees it while it is being applied.
@@ -133,6 +136,7 @@ pub(crate) struct Overlay<'r, R> {
     counters: Counters,
     /// Validator changes not in force yet, oldest first.
     validator_changes: Vec<ValidatorChange>,
+    slashed: Vec<Slash>,
     journal: Vec<Undo>,
 }
 
@@ -141,6 +145,7 @@ impl<'r, R: StateReader> Overlay<'r, R> {
         base: &'r R,
         counters: Counters,
         validator_changes: Vec<ValidatorChange>,
+        slashed: Vec<Slash>,
     ) -> Self {
         Overlay {
             base,
@@ -152,6 +157,7 @@ impl<'r, R: StateReader> Overlay<'r, R> {
             were_active: FastSet::default(),
             counters,
             validator_changes,
+            slashed,
             journal: Vec::new(),
         }
     }
@@ -180,6 +186,7 @@ impl<'r, R: StateReader> Overlay<'r, R> {
                     self.validator_changes.pop();
                 }
                 Undo::ValidatorChanges(before) => self.validator_changes = before,
+                Undo::Slashed(before) => self.slashed = before,
             }
         }
     }
@@ -199,6 +206,7 @@ impl<'r, R: StateReader> Overlay<'r, R> {
             were_active: self.were_active,
             counters: self.counters,
             validator_changes: self.validator_changes,
+            slashed: self.slashed,
         }
     }
 
@@ -339,6 +347,21 @@ impl<'r, R: StateReader> Overlay<'r, R> {
     pub(crate) fn add_validator_change(&mut self, change: ValidatorChange) {
         self.validator_changes.push(change);
         self.journal.push(Undo::ValidatorChange);
+    }
+
+    /// The validators slashed lately.
+    pub(crate) fn slashed(&self) -> &[Slash] {
+        &self.slashed
+    }
+
+    /// Records a slash, forgetting those whose evidence could no longer
+    /// be reported at `height`.
+    pub(crate) fn record_slash(&mut self, slash: Slash, height: Height, window: Height) {
+        let before = self.slashed.clone();
+        self.slashed
+            .retain(|kept| kept.at.saturating_add(window) >= height);
+        self.slashed.push(slash);
+        self.journal.push(Undo::Slashed(before));
     }
 
     /// Puts `change` in the place of whatever change of its validator

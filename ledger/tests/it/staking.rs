@@ -410,6 +410,12 @@ fn a_validator_caught_signing_two_votes_is_slashed_and_leaves_the_set() {
     );
     assert_eq!(net.balance(&alice), balance + 100_000 - burnt);
     assert_supply(&net);
+    // The same evidence again, long after: spent.
+    let old = double_vote(&alice, net.ledger.height() - 3);
+    assert!(matches!(
+        net.run(&bob, Operation::ReportEquivocation(Box::new(old))),
+        Err(LedgerError::AlreadySlashed(_))
+    ));
     // Now there is nothing left to slash.
     let later = double_vote(&alice, net.ledger.height());
     assert_eq!(

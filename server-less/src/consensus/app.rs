@@ -36,7 +36,7 @@ use malachitebft_core_types::{
 use malachitebft_signing::Signer;
 use malachitebft_signing_ed25519::PublicKey;
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::codec::{MAX_PART_BYTES, PlazaCodec, decode_certificate, encode_certificate};
 use super::context::{BlockHash, ChainHeight, Plaza, ProposalPart, ValidatorAddress, ValidatorSet};
@@ -166,6 +166,7 @@ async fn run(
     let me = ValidatorAddress(Keypair::from_seed(settings.seed).address());
     let signer = PlazaSigner::new(settings.seed, settings.chain.clone());
     let keypair = crate::peers::identity(settings.node_key)?;
+    let peer = keypair.public().to_peer_id().to_bytes();
     // Every host can sign: the engine takes part in a height only when the
     // ledger names this host among that height's validators, so a host
     // that stakes starts voting when its stake is in force and one that
@@ -219,6 +220,8 @@ async fn run(
     info!(address = %me, validator, listen = %settings.listen, "consensus started");
     let mut app = App {
         host,
+        peer,
+        broken: None,
         faults: settings.faults,
         key: Keypair::from_seed(settings.seed),
         chain: settings.chain,
@@ -242,6 +245,9 @@ async fn run(
             message = channels.consensus.recv() => match message {
                 Some(message) => match app.handle(message).await {
                     Ok(()) => {}
+                    Err(_) if app.broken.is_some() => {
+                        break Err(app.broken.take().unwrap_or(HostError::Stopped));
+                    }
                     // The host is gone: nothing to take part for.
                     Err(HostError::Stopped) => break Err(HostError::Stopped),
                     // Nothing a peer sends, and no one message, ends the
@@ -267,7 +273,13 @@ struct Waiting {
 
 struct App {
     host: HostHandle,
+    /// This node's peer id on the consensus network, which its proposal
+    /// streams are bound to.
+    peer: Vec<u8>,
     faults: Faults,
+    /// Set when this host cannot go on taking part (its store failed a
+    /// decided block): the loop ends with it.
+    broken: Option<HostError>,
     /// The validator's key, which signs its reports of equivocation.
     key: Keypair,
     chain: ChainId,
@@ -310,6 +322,7 @@ impl App {
                 ..
             } => {
                 self.height = height;
+                self.streams.started_round(height, round);
                 self.check_waiting().await;
                 let values = self
                     .proposed
@@ -386,7 +399,7 @@ impl App {
                 ..
             } => {
                 if !evidence.is_empty() {
-                    self.report(certificate.height, &evidence).await;
+                    self.report(certificate.height, &evidence);
                 }
                 let next = self.finalize(certificate).await?;
                 let _ = reply.send(next);
@@ -437,7 +450,7 @@ impl App {
     /// reported once per height. The engine counts such a validator's
     /// power once, so the chain does not fork while fewer than a third
     /// misbehave.
-    async fn report(&self, decided: ChainHeight, evidence: &MisbehaviorEvidence<Plaza>) {
+    fn report(&self, decided: ChainHeight, evidence: &MisbehaviorEvidence<Plaza>) {
         let Some(validators) = &self.validators else {
             return;
         };
@@ -467,34 +480,15 @@ impl App {
                 reports.push(report);
             }
         }
-        for report in reports {
-            self.submit_report(report).await;
-        }
-    }
-
-    /// Signs `report` with this validator's key and submits it; another
-    /// host's report may be final first, which is no matter.
-    async fn submit_report(&self, report: Equivocation) {
-        let me = self.key.address();
-        let nonce = match self.host.account(me).await {
-            Ok(account) => account.nonce,
-            Err(err) => {
-                warn!(%err, "a report of equivocation could not be made");
-                return;
-            }
-        };
-        let validator = report.validator;
-        let tx = ledger::Transaction {
-            chain_id: self.chain.clone(),
-            signer: me,
-            nonce,
-            valid_until: self.host.now().saturating_add(600),
-            op: ledger::Operation::ReportEquivocation(Box::new(report)),
-        }
-        .sign(&self.key);
-        match self.host.submit(tx).await {
-            Ok(_) => info!(%validator, "reported a validator's conflicting messages to the ledger"),
-            Err(err) => debug!(%validator, %err, "a report of equivocation was not taken"),
+        if !reports.is_empty() {
+            // Off the consensus loop: submitting waits on the ledger
+            // thread's request queue, which players and peers share.
+            tokio::spawn(submit_reports(
+                self.host.clone(),
+                self.key.clone(),
+                self.chain.clone(),
+                reports,
+            ));
         }
     }
 
@@ -648,6 +642,7 @@ impl App {
             round,
             pol_round,
             &self.me,
+            &self.peer,
             &id,
         ));
         let id = StreamId::new(Bytes::from(id));
@@ -723,6 +718,7 @@ impl App {
                     round,
                     Round::Nil,
                     &other,
+                    &self.peer,
                     &id.to_bytes(),
                 ));
                 vec![
@@ -768,6 +764,7 @@ impl App {
             self.next_validators.as_ref(),
         );
         let chain = &self.chain;
+        let publisher = from.to_bytes();
         let whole = self.streams.add(from, part, |init, signature, stream| {
             let set = if init.height == height {
                 current
@@ -789,6 +786,7 @@ impl App {
                                 init.round,
                                 init.pol_round,
                                 &init.proposer,
+                                &publisher,
                                 &stream.to_bytes(),
                             ),
                             signature,
@@ -952,11 +950,15 @@ impl App {
             Ok(committed) => committed,
             Err(HostError::Stopped) => return Err(HostError::Stopped),
             Err(err) => {
-                // The decided block could not be committed here: start the
-                // height again; value sync brings the block from the others.
-                warn!(%height, %err, "the decided block could not be committed; the height starts again");
-                self.blocks.remove(&certificate.value_id);
-                return Ok(Next::Restart(height, self.params(height).await?));
+                // A block more than two thirds decided, checked when it came,
+                // that this host cannot commit: its store is failing. Voting
+                // on in this height could sign against its own votes, so
+                // consensus stops here rather than risk that.
+                error!(%height, %err, "the decided block could not be committed; consensus stops");
+                self.broken = Some(HostError::Consensus(format!(
+                    "the block decided at height {height} could not be committed: {err}"
+                )));
+                return Err(HostError::Consensus(format!("commit failed: {err}")));
             }
         };
         debug!(
@@ -1007,6 +1009,40 @@ impl App {
             height += 1;
         }
         values
+    }
+}
+
+/// Signs each report with the validator's key, with nonces in turn from
+/// its account's next, and submits it; another host's report may be final
+/// first, which is no matter.
+async fn submit_reports(
+    host: HostHandle,
+    key: Keypair,
+    chain: ChainId,
+    reports: Vec<Equivocation>,
+) {
+    let me = key.address();
+    let nonce = match host.account(me).await {
+        Ok(account) => account.nonce,
+        Err(err) => {
+            warn!(%err, "reports of equivocation could not be made");
+            return;
+        }
+    };
+    for (report, nonce) in reports.into_iter().zip(nonce..) {
+        let validator = report.validator;
+        let tx = ledger::Transaction {
+            chain_id: chain.clone(),
+            signer: me,
+            nonce,
+            valid_until: host.now().saturating_add(600),
+            op: ledger::Operation::ReportEquivocation(Box::new(report)),
+        }
+        .sign(&key);
+        match host.submit(tx).await {
+            Ok(_) => info!(%validator, "reported a validator's conflicting messages to the ledger"),
+            Err(err) => debug!(%validator, %err, "a report of equivocation was not taken"),
+        }
     }
 }
 

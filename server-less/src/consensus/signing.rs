@@ -87,20 +87,26 @@ pub fn parts_bytes(
 }
 
 /// The bytes a proposer signs to open a proposal stream: who proposes at
-/// which height and round (and the round of its polka), and the stream's
-/// id. Only a stream opened this way is kept.
+/// which height and round (and the round of its polka), the peer that
+/// publishes the stream (the proposer's own node, by its peer id) and the
+/// stream's id. Only a stream opened this way is kept, and only from that
+/// peer: nobody can open one in a proposer's name, nor pass its opening
+/// off as their own.
 pub fn init_bytes(
     chain: &ChainId,
     height: ChainHeight,
     round: Round,
     pol_round: Round,
     proposer: &ValidatorAddress,
+    publisher: &[u8],
     stream: &[u8],
 ) -> Vec<u8> {
     let mut out = begin(INIT, chain);
     put_height_round(&mut out, height, round);
     out.extend_from_slice(&pol_round.as_i64().to_be_bytes());
     out.extend_from_slice(proposer.0.as_bytes());
+    out.extend_from_slice(&(publisher.len() as u32).to_be_bytes());
+    out.extend_from_slice(publisher);
     out.extend_from_slice(&(stream.len() as u32).to_be_bytes());
     out.extend_from_slice(stream);
     out

@@ -248,6 +248,16 @@ impl Streams {
         })
     }
 
+    /// A round began: streams of earlier rounds of its height, and those
+    /// still without a first part, are of no more use.
+    pub(super) fn started_round(&mut self, height: ChainHeight, round: Round) {
+        self.streams.retain(|_, stream| {
+            stream.init.is_some_and(|init| {
+                init.height > height || (init.height == height && init.round >= round)
+            })
+        });
+    }
+
     /// Forgets every stream but those of heights after `committed`.
     pub(super) fn committed(&mut self, committed: ChainHeight) {
         self.streams

@@ -72,9 +72,15 @@ const LISTEN_WAIT: Duration = Duration::from_secs(5);
 
 /// Provider records the store holds, this host's own and others' together.
 const MAX_PROVIDED: usize = 65_536;
-/// Of those, how many other hosts' records are taken: the rest is kept for
-/// this host's own announcements, which no flood of others' may crowd out.
-const MAX_PROVIDED_BY_OTHERS: usize = 32_768;
+/// Of those, how many other hosts' records are taken in an hour. A record
+/// lives [`PROVIDER_RECORD_TTL`], so at most twice this many are held at
+/// once, and half the store stays for this host's own announcements,
+/// which no flood of others' may crowd out.
+const MAX_PROVIDED_BY_OTHERS: usize = 16_384;
+/// How long a provider record lives; each host announces its files again
+/// every [`PROVIDER_REPUBLISH`].
+const PROVIDER_RECORD_TTL: Duration = Duration::from_secs(2 * 3_600);
+const PROVIDER_REPUBLISH: Duration = Duration::from_secs(3_600);
 /// Provider records one peer may have this host keep per hour.
 const MAX_PROVIDED_BY_PEER_PER_HOUR: usize = 1_024;
 /// Listen addresses of one peer taken into the routing table.
@@ -159,9 +165,13 @@ impl PeerConfig {
 pub enum Verdict {
     /// New and valid: pass it on.
     Accept,
-    /// Not for passing on, through no fault of the sender: a duplicate, a
-    /// nonce not reached yet, a full mempool.
+    /// Not for passing on, through no fault of the sender: a nonce not
+    /// reached yet, a full mempool, a verdict that did not come in time.
     Ignore,
+    /// Not for passing on, and of no use to anyone: a transaction waiting
+    /// already, or one whose nonce or deadline has passed. A few are
+    /// normal; a peer that keeps sending them loses score.
+    Stale,
     /// Invalid: the sender's score is lowered.
     Reject,
 }
@@ -177,7 +187,11 @@ impl Verdict {
                 | LedgerError::BadTradeSignature { .. }
                 | LedgerError::WrongChain { .. },
             )) => Verdict::Reject,
-            Ok(Added::Duplicate(_)) | Err(_) => Verdict::Ignore,
+            Ok(Added::Duplicate(_))
+            | Err(HostError::Ledger(
+                LedgerError::StaleNonce { .. } | LedgerError::Expired { .. },
+            )) => Verdict::Stale,
+            Err(_) => Verdict::Ignore,
         }
     }
 }
@@ -370,6 +384,8 @@ fn build_swarm(
             // say they speak this network's Kademlia enter the routing
             // table (see `EventLoop::identified`).
             kad_config.set_record_filtering(kad::StoreInserts::FilterBoth);
+            kad_config.set_provider_record_ttl(Some(PROVIDER_RECORD_TTL));
+            kad_config.set_provider_publication_interval(Some(PROVIDER_REPUBLISH));
             kad_config.set_kbucket_inserts(kad::BucketInserts::Manual);
             let mdns = if mdns_on {
                 Some(mdns::tokio::Behaviour::new(mdns::Config::default(), id)?)
@@ -900,12 +916,12 @@ impl EventLoop {
     }
 
     fn report(&mut self, id: &MessageId, from: &PeerId, verdict: Verdict) {
-        if verdict == Verdict::Ignore {
+        if verdict == Verdict::Stale {
             self.ignored(*from);
         }
         let acceptance = match verdict {
             Verdict::Accept => MessageAcceptance::Accept,
-            Verdict::Ignore => MessageAcceptance::Ignore,
+            Verdict::Ignore | Verdict::Stale => MessageAcceptance::Ignore,
             Verdict::Reject => MessageAcceptance::Reject,
         };
         self.swarm

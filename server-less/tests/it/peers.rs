@@ -339,3 +339,89 @@ async fn a_peer_sending_a_bad_piece_is_dropped_and_the_blob_comes_from_another()
         .to_string();
     assert!(err.contains("sent a bad piece"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_keeps_sending_stale_transactions_loses_score_and_a_few_cost_nothing() {
+    let (honest, honest_in) = host(31, &[], None).await;
+    // Everything gossiped is waiting already, or spent: of no use.
+    let _seen = judge(honest_in, |_| Verdict::Stale);
+    let (spammer, _spammer_in) = host(32, &[&honest], None).await;
+    let (polite, _polite_in) = host(33, &[&honest], None).await;
+    for nonce in 0..5 {
+        gossip(&polite, &payment(10_000 + nonce)).await;
+    }
+    // Far more than the free allowance, at once.
+    for nonce in 0..600 {
+        gossip(&spammer, &payment(nonce)).await;
+    }
+    until("the spammer's score to fall below zero", || async {
+        honest
+            .score(spammer.id())
+            .await
+            .unwrap()
+            .is_some_and(|score| score < 0.0)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let score = honest.score(polite.id()).await.unwrap().unwrap();
+    assert!(score >= 0.0, "a peer that sent five stale ones has {score}");
+}
+
+/// A node that says who it is but speaks no Kademlia.
+#[derive(libp2p::swarm::NetworkBehaviour)]
+struct Stranger {
+    identify: libp2p::identify::Behaviour,
+    ping: libp2p::ping::Behaviour,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_does_not_speak_this_networks_kademlia_stays_out_of_the_routing_table() {
+    let (honest, _honest_in) = host(41, &[], None).await;
+    let mut stranger = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default(),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .unwrap()
+        .with_behaviour(|key| Stranger {
+            identify: libp2p::identify::Behaviour::new(
+                libp2p::identify::Config::new("/plaza/plaza-test/1".into(), key.public())
+                    // Addresses it would plant, were it believed.
+                    .with_push_listen_addr_updates(true),
+            ),
+            ping: libp2p::ping::Behaviour::default(),
+        })
+        .unwrap()
+        .build();
+    let stranger_id = *stranger.local_peer_id();
+    stranger.dial(honest.addresses()[0].clone()).unwrap();
+    let driving = tokio::spawn(async move {
+        loop {
+            let _ = stranger.select_next_some().await;
+        }
+    });
+    // A host that does speak it is taken in; the stranger, connected all
+    // the while, is not.
+    let (real, _real_in) = host(42, &[&honest], None).await;
+    until("the real host to enter the routing table", || async {
+        honest.status().await.unwrap().known.contains(&real.id())
+    })
+    .await;
+    until("the stranger to be connected", || async {
+        honest
+            .status()
+            .await
+            .unwrap()
+            .connected
+            .contains(&stranger_id)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !honest.status().await.unwrap().known.contains(&stranger_id),
+        "a peer without this network's Kademlia entered the routing table"
+    );
+    driving.abort();
+}

@@ -48,7 +48,8 @@ pub enum ClientAuthentication {
 /// encrypted packets from the server.
 /// The client is agnostic from the transport layer, only consuming and generating bytes
 /// that can be transported in any way desired.
-#[derive(Debug)]
+/// Its `Debug` output leaves out the connect token's keys (the token's own
+/// `Debug` does) and the challenge.
 pub struct NetcodeClient {
     state: ClientState,
     client_id: u64,
@@ -67,6 +68,17 @@ pub struct NetcodeClient {
     send_rate: Duration,
     replay_protection: ReplayProtection,
     out: [u8; NETCODE_MAX_PACKET_BYTES],
+}
+
+impl fmt::Debug for NetcodeClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NetcodeClient")
+            .field("state", &self.state)
+            .field("client_id", &self.client_id)
+            .field("server_addr", &self.server_addr)
+            .field("connect_token", &self.connect_token)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Display for DisconnectReason {

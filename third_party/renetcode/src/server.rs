@@ -17,7 +17,7 @@ enum ConnectionState {
     Connected,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Connection {
     confirmed: bool,
     client_id: u64,
@@ -44,7 +44,7 @@ struct ConnectTokenEntry {
 /// A server that can generate packets from connect clients, that are encrypted, or process
 /// incoming encrypted packets from clients. The server is agnostic from the transport layer, only
 /// consuming and generating bytes that can be transported in any way desired.
-#[derive(Debug)]
+/// Its `Debug` output leaves out the keys.
 pub struct NetcodeServer {
     clients: Box<[Option<Connection>]>,
     pending_clients: HashMap<SocketAddr, Connection>,
@@ -59,6 +59,27 @@ pub struct NetcodeServer {
     global_sequence: u64,
     secure: bool,
     out: [u8; NETCODE_MAX_PACKET_BYTES],
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("client_id", &self.client_id)
+            .field("confirmed", &self.confirmed)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for NetcodeServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetcodeServer")
+            .field("protocol_id", &self.protocol_id)
+            .field("max_clients", &self.max_clients)
+            .field("public_addresses", &self.public_addresses)
+            .field("clients", &self.clients.iter().flatten().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Result from processing an packet in the server

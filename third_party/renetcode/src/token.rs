@@ -18,7 +18,8 @@ use chacha20poly1305::aead::Error as CryptoError;
 /// A public connect token that the client receives to start connecting to the server.
 /// How the client receives ConnectToken is up to you, could be from a matchmaking
 /// system or from a call to a REST API as an example.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Its `Debug` output leaves out the keys and the private part.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConnectToken {
     // NOTE: On the netcode standard the client id is not available in the public part of the
     // ConnectToken. But having it accessible here makes it easier to consume the token, and the
@@ -36,7 +37,7 @@ pub struct ConnectToken {
     pub timeout_seconds: i32,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub(crate) struct PrivateConnectToken {
     pub client_id: u64,       // globally unique identifier for an authenticated client
     pub timeout_seconds: i32, // timeout in seconds. negative values disable timeout (dev only)
@@ -44,6 +45,28 @@ pub(crate) struct PrivateConnectToken {
     pub client_to_server_key: [u8; NETCODE_KEY_BYTES],
     pub server_to_client_key: [u8; NETCODE_KEY_BYTES],
     pub user_data: [u8; NETCODE_USER_DATA_BYTES], // user defined data specific to this protocol id
+}
+
+impl fmt::Debug for ConnectToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectToken")
+            .field("client_id", &self.client_id)
+            .field("protocol_id", &self.protocol_id)
+            .field("create_timestamp", &self.create_timestamp)
+            .field("expire_timestamp", &self.expire_timestamp)
+            .field("server_addresses", &self.server_addresses.iter().flatten().collect::<Vec<_>>())
+            .field("timeout_seconds", &self.timeout_seconds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for PrivateConnectToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrivateConnectToken")
+            .field("client_id", &self.client_id)
+            .field("timeout_seconds", &self.timeout_seconds)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
