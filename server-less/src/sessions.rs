@@ -959,15 +959,13 @@ impl Server {
             return;
         };
         let account = session.account;
-        if request.is_some() {
-            if session.in_flight >= MAX_REQUESTS_WAITING {
-                let err = ProtocolError::new(
-                    ErrorCode::Busy,
-                    format!("{MAX_REQUESTS_WAITING} requests are waiting: wait for their answers"),
-                );
-                self.breach(client, request, &err);
-                return;
-            }
+        if request.is_some() && session.in_flight >= MAX_REQUESTS_WAITING {
+            let err = ProtocolError::new(
+                ErrorCode::Busy,
+                format!("{MAX_REQUESTS_WAITING} requests are waiting: wait for their answers"),
+            );
+            self.breach(client, request, &err);
+            return;
         }
         match message {
             ClientMessage::Hello { version, world } => self.hello(client, version, &world),

@@ -418,19 +418,15 @@ impl Upload {
         match kept {
             Ok(()) => {
                 let mut index = uploads.index();
-                // Uploaded twice: the first copy counts, this one's room
-                // goes back.
-                if index.files.contains_key(&self.id) {
-                    drop(index);
-                } else {
-                    index.files.insert(
-                        self.id,
-                        Waiting {
-                            account: self.reservation.account,
-                            size: self.size,
-                            at: now_secs(),
-                        },
-                    );
+                // Uploaded twice meanwhile: the first copy counts, this
+                // one's room goes back.
+                if let std::collections::hash_map::Entry::Vacant(slot) = index.files.entry(self.id)
+                {
+                    slot.insert(Waiting {
+                        account: self.reservation.account,
+                        size: self.size,
+                        at: now_secs(),
+                    });
                     self.reservation.kept = true;
                 }
                 debug!(id = %self.id, bytes = self.size, "an upload waits to be minted");

@@ -22,6 +22,9 @@ const CORPUS: usize = 512;
 /// The largest input tried.
 const MAX_INPUT: usize = 96 * 1024;
 
+/// Feeds a decoder one input; whether it was accepted.
+pub type Feed = Box<dyn FnMut(&[u8]) -> bool>;
+
 /// One decoder under test.
 pub struct Target {
     /// Its name.
@@ -29,7 +32,7 @@ pub struct Target {
     /// Inputs to start from.
     pub seeds: Vec<Vec<u8>>,
     /// Feeds it one input; whether the input was accepted.
-    pub feed: Box<dyn FnMut(&[u8]) -> bool>,
+    pub feed: Feed,
 }
 
 /// What one target went through.
@@ -467,7 +470,7 @@ fn renet_target() -> Target {
         seeds,
         feed: Box::new(move |bytes| {
             fed += 1;
-            if fed % 512 == 0 || !server.is_connected(1) {
+            if fed.is_multiple_of(512) || !server.is_connected(1) {
                 server = renet::RenetServer::new(config());
                 server.add_connection(1);
             }

@@ -369,10 +369,11 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
         if stake == 0 {
             return Err(LedgerError::NotAValidator(offender));
         }
-        let burnt = u64::try_from(
-            u128::from(stake) * u128::from(SLASH_BPS) / u128::from(crate::ids::BPS_DENOMINATOR),
-        )
-        .map_err(|_| LedgerError::Overflow { what: "a slash" })?;
+        let burnt = u128::from(stake)
+            .checked_mul(u128::from(SLASH_BPS))
+            .and_then(|scaled| scaled.checked_div(u128::from(crate::ids::BPS_DENOMINATOR)))
+            .and_then(|burnt| u64::try_from(burnt).ok())
+            .ok_or(LedgerError::Overflow { what: "a slash" })?;
         let kept = stake
             .checked_sub(burnt)
             .ok_or(LedgerError::Overflow { what: "a stake" })?;

@@ -10,6 +10,8 @@
 //! target early; names pick targets (default: all). The last line is JSON:
 //! `{"inputs": …, "panics": …, "peak_rss_mib": …, "seconds": …}`.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::time::Instant;
 
 use anyhow::{Context, bail};
