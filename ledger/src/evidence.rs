@@ -25,7 +25,10 @@ pub const EVIDENCE_WINDOW: Height = 100_000;
 const VOTE: &[u8] = b"plaza/consensus/vote/1";
 const PROPOSAL: &[u8] = b"plaza/consensus/proposal/1";
 
-fn begin(tag: &[u8], chain: &ChainId) -> Vec<u8> {
+/// The start of every message signed in consensus: what it is (a tag) and
+/// the network it is for, so that a vote cannot pass for a proposal and
+/// nothing signed on one network counts on another.
+pub fn signing_prefix(tag: &[u8], chain: &ChainId) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(tag);
     out.push(0);
@@ -54,7 +57,7 @@ pub fn vote_signing_bytes(
     value: Option<&BlockHash>,
     validator: &Address,
 ) -> Vec<u8> {
-    let mut out = begin(VOTE, chain);
+    let mut out = signing_prefix(VOTE, chain);
     out.push(match kind {
         VoteKind::Prevote => 1,
         VoteKind::Precommit => 2,
@@ -82,7 +85,7 @@ pub fn proposal_signing_bytes(
     pol_round: i64,
     proposer: &Address,
 ) -> Vec<u8> {
-    let mut out = begin(PROPOSAL, chain);
+    let mut out = signing_prefix(PROPOSAL, chain);
     out.extend_from_slice(&height.to_be_bytes());
     out.extend_from_slice(&round.to_be_bytes());
     out.extend_from_slice(&value.0);

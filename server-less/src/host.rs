@@ -28,7 +28,8 @@ pub struct Host {
     engine: JoinHandle<Result<(), HostError>>,
     /// The peer network and its relay, when the host is one of many.
     network: Option<JoinHandle<Result<(), HostError>>>,
-    ledger_thread: std::thread::JoinHandle<()>,
+    /// `None` once stopped.
+    ledger_thread: Option<std::thread::JoinHandle<()>>,
     blobs: Arc<BlobStore>,
     uploads: Arc<Uploads>,
     config: Config,
@@ -130,7 +131,7 @@ impl Host {
             stop,
             engine,
             network,
-            ledger_thread,
+            ledger_thread: Some(ledger_thread),
             blobs,
             uploads,
             config: config.clone(),
@@ -159,25 +160,47 @@ impl Host {
 
     /// Stops making blocks, lets the ledger thread finish what it holds,
     /// and closes the ledger. Everything committed stays committed.
-    pub async fn stop(self) -> Result<(), HostError> {
+    pub async fn stop(mut self) -> Result<(), HostError> {
         let _ = self.stop.send(true);
-        if let Some(network) = self.network
+        if let Some(network) = self.network.take()
             && let Ok(Err(err)) = network.await
         {
             warn!(%err, "the peer network failed");
         }
-        let engine = self.engine.await;
+        let engine = (&mut self.engine).await;
         // Handles still held elsewhere are answered `Stopped` from now on.
         self.handle.shutdown().await;
-        let thread = self.ledger_thread;
-        tokio::task::spawn_blocking(move || thread.join())
-            .await
-            .map_err(|_| HostError::Stopped)?
-            .map_err(|_| HostError::Stopped)?;
+        if let Some(thread) = self.ledger_thread.take() {
+            tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .map_err(|_| HostError::Stopped)?
+                .map_err(|_| HostError::Stopped)?;
+        }
         info!("host stopped");
         match engine {
             Ok(result) => result,
             Err(_) => Err(HostError::Stopped),
+        }
+    }
+}
+
+impl Drop for Host {
+    /// A host dropped without [`Host::stop`] (an error path, a test) still
+    /// closes its ledger before it is gone: the ledger thread finishes
+    /// what is queued and stops, rather than outlive the host with the
+    /// store open while the process exits.
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        self.engine.abort();
+        if let Some(network) = &self.network {
+            network.abort();
+        }
+        if let Some(thread) = self.ledger_thread.take() {
+            if self.handle.try_shutdown() {
+                let _ = thread.join();
+            } else {
+                warn!("the ledger queue is full; the ledger thread stops on its own");
+            }
         }
     }
 }

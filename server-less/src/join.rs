@@ -618,6 +618,33 @@ async fn join(mut stream: TcpStream, issuer: &Issuer) -> Result<Address, HostErr
     Ok(account)
 }
 
+/// Writes one join frame to a blocking stream.
+pub fn send_frame<T: BorshSerialize>(
+    stream: &mut std::net::TcpStream,
+    value: &T,
+) -> Result<(), HostError> {
+    use std::io::Write;
+    stream
+        .write_all(&frame(&protocol::encode(value))?)
+        .map_err(|err| HostError::net("sending a join frame", err))
+}
+
+/// Reads one join frame from a blocking stream.
+pub fn receive_frame<T: BorshDeserialize>(
+    stream: &mut std::net::TcpStream,
+) -> Result<T, HostError> {
+    use std::io::Read;
+    let mut header = [0u8; 2];
+    stream
+        .read_exact(&mut header)
+        .map_err(|err| HostError::net("reading a join frame", err))?;
+    let mut frame = vec![0u8; frame_len(header)?];
+    stream
+        .read_exact(&mut frame)
+        .map_err(|err| HostError::net("reading a join frame", err))?;
+    Ok(protocol::decode(&frame, MAX_JOIN_FRAME_BYTES)?)
+}
+
 /// A join done from the player's side. Its `Debug` output leaves out the
 /// token, which holds the session's keys.
 pub struct Joined {
@@ -649,7 +676,6 @@ pub fn join_host(
     key: &Keypair,
     world: Option<&str>,
 ) -> Result<Joined, HostError> {
-    use std::io::{Read, Write};
     use std::net::TcpStream;
 
     if let Some(world) = world
@@ -661,28 +687,18 @@ pub fn join_host(
         .map_err(|err| HostError::net(format!("connecting to the join endpoint {addr}"), err))?;
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let _ = stream.set_nodelay(true);
-    let mut send = |request: &JoinRequest| -> Result<(), HostError> {
-        stream
-            .write_all(&frame(&protocol::encode(request))?)
-            .map_err(|err| HostError::net("sending a join frame", err))
-    };
     let share = KeyShare::new();
-    send(&JoinRequest::Hello {
-        version: JOIN_VERSION,
-        account: key.address(),
-        world: world.map(str::to_owned),
-        key_share: share.public(),
-    })?;
+    send_frame(
+        &mut stream,
+        &JoinRequest::Hello {
+            version: JOIN_VERSION,
+            account: key.address(),
+            world: world.map(str::to_owned),
+            key_share: share.public(),
+        },
+    )?;
     let read = |stream: &mut TcpStream| -> Result<JoinReply, HostError> {
-        let mut header = [0u8; 2];
-        stream
-            .read_exact(&mut header)
-            .map_err(|err| HostError::net("reading a join frame", err))?;
-        let mut frame = vec![0u8; frame_len(header)?];
-        stream
-            .read_exact(&mut frame)
-            .map_err(|err| HostError::net("reading a join frame", err))?;
-        match protocol::decode(&frame, MAX_JOIN_FRAME_BYTES)? {
+        match receive_frame(stream)? {
             JoinReply::Refused { code, message } => Err(ProtocolError::new(code, message).into()),
             reply => Ok(reply),
         }
@@ -723,14 +739,12 @@ pub fn join_host(
         .into());
     }
     let shared = share.shared(&key_share)?;
-    let mut stream_send = |request: &JoinRequest| -> Result<(), HostError> {
-        stream
-            .write_all(&frame(&protocol::encode(request))?)
-            .map_err(|err| HostError::net("sending a join frame", err))
-    };
-    stream_send(&JoinRequest::Prove {
-        signature: key.sign(&transcript.player_message()),
-    })?;
+    send_frame(
+        &mut stream,
+        &JoinRequest::Prove {
+            signature: key.sign(&transcript.player_message()),
+        },
+    )?;
     let JoinReply::Token { sealed, .. } = read(&mut stream)? else {
         return Err(ProtocolError::new(ErrorCode::Malformed, "expected a token").into());
     };

@@ -344,6 +344,15 @@ impl HostHandle {
         let _ = self.commands.send(Command::Shutdown).await;
     }
 
+    /// As [`HostHandle::shutdown`] without waiting: true when the ledger
+    /// thread is stopping or gone, false when the engine's queue is full.
+    pub(crate) fn try_shutdown(&self) -> bool {
+        !matches!(
+            self.commands.try_send(Command::Shutdown),
+            Err(mpsc::error::TrySendError::Full(_))
+        )
+    }
+
     /// Every block committed from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<BlockEvent>> {
         self.events.subscribe()

@@ -313,7 +313,13 @@ fn supervise(parts: Parts, stop: &AtomicBool) {
         if started.elapsed() > RESTART_BACKOFF_MAX * 4 {
             backoff = RESTART_BACKOFF_MIN;
         }
-        std::thread::sleep(backoff);
+        let waited = Instant::now();
+        while waited.elapsed() < backoff {
+            if stop.load(Ordering::Acquire) {
+                return;
+            }
+            std::thread::sleep(SOCKET_POLL);
+        }
         backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
     }
 }
@@ -463,9 +469,15 @@ impl Sessions {
 }
 
 impl Drop for Sessions {
+    /// Sessions dropped without [`Sessions::stop`] still end within a
+    /// tick, and release the ledger and blob store they hold before they
+    /// are gone.
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
         self.join_task.abort();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

@@ -667,13 +667,7 @@ impl App {
         }
         let mut sequence = 0;
         for part in parts {
-            let message = StreamMessage::new(id.clone(), sequence, StreamContent::Data(part));
-            if self
-                .network
-                .send(NetworkMsg::PublishProposalPart(message))
-                .await
-                .is_err()
-            {
+            if !self.publish(&id, sequence, part).await {
                 return;
             }
             sequence += 1;
@@ -732,19 +726,22 @@ impl App {
                     ProposalPart::Data(vec![0xbd; 1024]),
                 ]
             };
-            for (sequence, part) in parts.into_iter().enumerate() {
-                let message =
-                    StreamMessage::new(id.clone(), sequence as u64, StreamContent::Data(part));
-                if self
-                    .network
-                    .send(NetworkMsg::PublishProposalPart(message))
-                    .await
-                    .is_err()
-                {
+            for (sequence, part) in (0..).zip(parts) {
+                if !self.publish(&id, sequence, part).await {
                     return;
                 }
             }
         }
+    }
+
+    /// Publishes part `sequence` of stream `id`; false once the network
+    /// has stopped.
+    async fn publish(&self, id: &StreamId, sequence: u64, part: ProposalPart) -> bool {
+        let message = StreamMessage::new(id.clone(), sequence, StreamContent::Data(part));
+        self.network
+            .send(NetworkMsg::PublishProposalPart(message))
+            .await
+            .is_ok()
     }
 
     /// Takes a part of another validator's proposal; the proposed value

@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use ledger::ChainId;
+use ledger::evidence::signing_prefix;
 use malachitebft_core_types::{
     NilOrVal, Round, SignedMessage, ValidatorProof, VoteExtensionScope, VoteType,
 };
@@ -17,16 +18,6 @@ use super::context::{BlockHash, ChainHeight, Plaza, Proposal, ValidatorAddress, 
 const EXTENSION: &[u8] = b"plaza/consensus/extension/1";
 const PARTS: &[u8] = b"plaza/consensus/parts/1";
 const INIT: &[u8] = b"plaza/consensus/stream-init/1";
-
-fn begin(tag: &[u8], chain: &ChainId) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128);
-    out.extend_from_slice(tag);
-    out.push(0);
-    let chain = chain.as_str().as_bytes();
-    out.extend_from_slice(&(chain.len() as u32).to_be_bytes());
-    out.extend_from_slice(chain);
-    out
-}
 
 fn put_height_round(out: &mut Vec<u8>, height: ChainHeight, round: Round) {
     out.extend_from_slice(&height.0.to_be_bytes());
@@ -79,7 +70,7 @@ pub fn parts_bytes(
     proposer: &ValidatorAddress,
     block: &BlockHash,
 ) -> Vec<u8> {
-    let mut out = begin(PARTS, chain);
+    let mut out = signing_prefix(PARTS, chain);
     put_height_round(&mut out, height, round);
     out.extend_from_slice(proposer.0.as_bytes());
     out.extend_from_slice(&block.0);
@@ -101,7 +92,7 @@ pub fn init_bytes(
     publisher: &[u8],
     stream: &[u8],
 ) -> Vec<u8> {
-    let mut out = begin(INIT, chain);
+    let mut out = signing_prefix(INIT, chain);
     put_height_round(&mut out, height, round);
     out.extend_from_slice(&pol_round.as_i64().to_be_bytes());
     out.extend_from_slice(proposer.0.as_bytes());
@@ -113,7 +104,7 @@ pub fn init_bytes(
 }
 
 fn extension_bytes(chain: &ChainId, scope: &VoteExtensionScope<Plaza>) -> Vec<u8> {
-    let mut out = begin(EXTENSION, chain);
+    let mut out = signing_prefix(EXTENSION, chain);
     put_height_round(&mut out, scope.height, scope.round);
     out.extend_from_slice(&scope.value_id.0);
     out.extend_from_slice(scope.validator_address.0.as_bytes());

@@ -86,12 +86,13 @@ impl Streams {
         self.streams.values().map(|stream| stream.bytes).sum()
     }
 
-    /// Streams with a first part: held by `peer`, and in all.
-    fn opened(&self, peer: &PeerId) -> (usize, usize) {
+    /// Streams with a first part (`opened`) or still without one: held
+    /// by `peer`, and in all.
+    fn count(&self, peer: &PeerId, opened: bool) -> (usize, usize) {
         let mut mine = 0;
         let mut all = 0;
         for ((from, _), stream) in &self.streams {
-            if stream.init.is_some() {
+            if stream.init.is_some() == opened {
                 all += 1;
                 if from == peer {
                     mine += 1;
@@ -101,20 +102,12 @@ impl Streams {
         (mine, all)
     }
 
-    /// Streams still waiting for their first part: held by `peer`, and in
-    /// all.
+    fn opened(&self, peer: &PeerId) -> (usize, usize) {
+        self.count(peer, true)
+    }
+
     fn early(&self, peer: &PeerId) -> (usize, usize) {
-        let mut mine = 0;
-        let mut all = 0;
-        for ((from, _), stream) in &self.streams {
-            if stream.init.is_none() {
-                all += 1;
-                if from == peer {
-                    mine += 1;
-                }
-            }
-        }
-        (mine, all)
+        self.count(peer, false)
     }
 
     fn refuse(&mut self, from: PeerId, why: &'static str) -> Option<Whole> {

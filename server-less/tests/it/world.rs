@@ -397,21 +397,12 @@ fn join_as(
     claimed: &ledger::Keypair,
     signer: &ledger::Keypair,
 ) -> JoinReply {
-    use std::io::{Read, Write};
+    use server_less::join::{receive_frame, send_frame};
     let mut stream = std::net::TcpStream::connect(join).unwrap();
     let send = |stream: &mut std::net::TcpStream, request: &JoinRequest| {
-        let bytes = protocol::encode(request);
-        let mut frame = (bytes.len() as u16).to_be_bytes().to_vec();
-        frame.extend_from_slice(&bytes);
-        stream.write_all(&frame).unwrap();
+        send_frame(stream, request).unwrap();
     };
-    let read = |stream: &mut std::net::TcpStream| -> JoinReply {
-        let mut len = [0u8; 2];
-        stream.read_exact(&mut len).unwrap();
-        let mut frame = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        stream.read_exact(&mut frame).unwrap();
-        protocol::decode(&frame, protocol::MAX_JOIN_FRAME_BYTES).unwrap()
-    };
+    let read = |stream: &mut std::net::TcpStream| -> JoinReply { receive_frame(stream).unwrap() };
     let share = KeyShare::new();
     send(
         &mut stream,

@@ -7,21 +7,14 @@ use std::time::{Duration, Instant};
 
 use plaza_tests::net::{TestHost, answers, enter};
 use server_less::join::{JoinReply, JoinRequest, KeyShare, Transcript, join_host};
-use server_less::protocol::{self, ErrorCode};
+use server_less::protocol::ErrorCode;
 
 fn send(stream: &mut TcpStream, request: &JoinRequest) {
-    let bytes = protocol::encode(request);
-    let mut frame = (bytes.len() as u16).to_be_bytes().to_vec();
-    frame.extend_from_slice(&bytes);
-    stream.write_all(&frame).unwrap();
+    server_less::join::send_frame(stream, request).unwrap();
 }
 
 fn read(stream: &mut TcpStream) -> JoinReply {
-    let mut len = [0u8; 2];
-    stream.read_exact(&mut len).unwrap();
-    let mut frame = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    stream.read_exact(&mut frame).unwrap();
-    protocol::decode(&frame, protocol::MAX_JOIN_FRAME_BYTES).unwrap()
+    server_less::join::receive_frame(stream).unwrap()
 }
 
 /// A host's challenge, asked for in `account`'s name with `share`.
