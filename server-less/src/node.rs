@@ -965,3 +965,55 @@ impl Node {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status() -> Command {
+        Command::Status(oneshot::channel().0)
+    }
+
+    #[test]
+    fn the_engines_commands_go_before_every_waiting_player_request() {
+        let (commands, mut inbox) = mpsc::channel(COMMAND_QUEUE);
+        let (requests, mut requested) = mpsc::channel(REQUEST_QUEUE);
+        // Players fill their queue, and it holds no more.
+        for _ in 0..REQUEST_QUEUE {
+            requests.try_send(status()).unwrap();
+        }
+        assert!(matches!(
+            requests.try_send(status()),
+            Err(mpsc::error::TrySendError::Full(_))
+        ));
+        // The engine's command is next all the same.
+        commands
+            .try_send(Command::Validators(oneshot::channel().0))
+            .unwrap();
+        let next = next_command(&mut inbox, &mut requested);
+        assert!(matches!(next, Some(Command::Validators(_))));
+        // Players are served while the engine has nothing, and one more
+        // command from it jumps the rest of their queue.
+        assert!(matches!(
+            next_command(&mut inbox, &mut requested),
+            Some(Command::Status(_))
+        ));
+        commands
+            .try_send(Command::Certificate(1, oneshot::channel().0))
+            .unwrap();
+        assert!(matches!(
+            next_command(&mut inbox, &mut requested),
+            Some(Command::Certificate(1, _))
+        ));
+        for _ in 1..REQUEST_QUEUE {
+            assert!(matches!(
+                next_command(&mut inbox, &mut requested),
+                Some(Command::Status(_))
+            ));
+        }
+        // With the engine gone the thread ends, whatever players still ask.
+        requests.try_send(status()).unwrap();
+        drop(commands);
+        assert!(next_command(&mut inbox, &mut requested).is_none());
+    }
+}
