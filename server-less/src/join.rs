@@ -669,6 +669,57 @@ impl std::fmt::Debug for Joined {
     }
 }
 
+/// The host's next reply, a refusal as an error.
+fn read_reply(stream: &mut std::net::TcpStream) -> Result<JoinReply, HostError> {
+    match receive_frame(stream)? {
+        JoinReply::Refused { code, message } => Err(ProtocolError::new(code, message).into()),
+        reply => Ok(reply),
+    }
+}
+
+/// The first half of a join from the player's side: says hello as
+/// `account` with the X25519 key share `share`, for `world` (the host's
+/// first when `None`), and reads the host's challenge. Returns the
+/// transcript both sides sign and the host's signature of it, which is
+/// not checked here.
+pub fn ask_challenge(
+    stream: &mut std::net::TcpStream,
+    account: Address,
+    world: Option<&str>,
+    share: [u8; 32],
+) -> Result<(Transcript, Signature), HostError> {
+    send_frame(
+        stream,
+        &JoinRequest::Hello {
+            version: JOIN_VERSION,
+            account,
+            world: world.map(str::to_owned),
+            key_share: share,
+        },
+    )?;
+    let JoinReply::Challenge {
+        chain_id,
+        host,
+        world,
+        challenge,
+        key_share,
+        signature,
+    } = read_reply(stream)?
+    else {
+        return Err(ProtocolError::new(ErrorCode::Malformed, "expected a challenge").into());
+    };
+    let transcript = Transcript {
+        chain_id: ChainId::new(chain_id)?,
+        host,
+        world,
+        challenge,
+        account,
+        player_share: share,
+        host_share: key_share,
+    };
+    Ok((transcript, signature))
+}
+
 /// Joins the host whose join endpoint is `addr` as `key`'s account, for
 /// `world` (the host's first when `None`).
 pub fn join_host(
@@ -688,41 +739,8 @@ pub fn join_host(
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let _ = stream.set_nodelay(true);
     let share = KeyShare::new();
-    send_frame(
-        &mut stream,
-        &JoinRequest::Hello {
-            version: JOIN_VERSION,
-            account: key.address(),
-            world: world.map(str::to_owned),
-            key_share: share.public(),
-        },
-    )?;
-    let read = |stream: &mut TcpStream| -> Result<JoinReply, HostError> {
-        match receive_frame(stream)? {
-            JoinReply::Refused { code, message } => Err(ProtocolError::new(code, message).into()),
-            reply => Ok(reply),
-        }
-    };
-    let JoinReply::Challenge {
-        chain_id,
-        host,
-        world,
-        challenge,
-        key_share,
-        signature,
-    } = read(&mut stream)?
-    else {
-        return Err(ProtocolError::new(ErrorCode::Malformed, "expected a challenge").into());
-    };
-    let transcript = Transcript {
-        chain_id: ChainId::new(chain_id)?,
-        host,
-        world,
-        challenge,
-        account: key.address(),
-        player_share: share.public(),
-        host_share: key_share,
-    };
+    let (transcript, signature) = ask_challenge(&mut stream, key.address(), world, share.public())?;
+    let host = transcript.host;
     let signed_by_host = host
         .verifying_key()
         .map(|host_key| {
@@ -738,14 +756,14 @@ pub fn join_host(
         )
         .into());
     }
-    let shared = share.shared(&key_share)?;
+    let shared = share.shared(&transcript.host_share)?;
     send_frame(
         &mut stream,
         &JoinRequest::Prove {
             signature: key.sign(&transcript.player_message()),
         },
     )?;
-    let JoinReply::Token { sealed, .. } = read(&mut stream)? else {
+    let JoinReply::Token { sealed, .. } = read_reply(&mut stream)? else {
         return Err(ProtocolError::new(ErrorCode::Malformed, "expected a token").into());
     };
     let token = open(&transcript.token_key(&shared), &sealed)?;

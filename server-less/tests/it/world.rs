@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ledger::{Address, Amount, AssetId, Nonce, Operation, RentTerms, Transaction};
 use server_less::client::Client;
-use server_less::join::{JoinReply, JoinRequest, KeyShare, Transcript};
+use server_less::join::{JoinReply, JoinRequest, KeyShare};
 use server_less::protocol::{
     self, AvatarState, Browse, ClientMessage, ErrorCode, Event, Gait, Holding, ServerMessage,
     TradeAction, TxState,
@@ -397,45 +397,14 @@ fn join_as(
     claimed: &ledger::Keypair,
     signer: &ledger::Keypair,
 ) -> JoinReply {
-    use server_less::join::{receive_frame, send_frame};
+    use server_less::join::{ask_challenge, receive_frame, send_frame};
     let mut stream = std::net::TcpStream::connect(join).unwrap();
-    let send = |stream: &mut std::net::TcpStream, request: &JoinRequest| {
-        send_frame(stream, request).unwrap();
-    };
-    let read = |stream: &mut std::net::TcpStream| -> JoinReply { receive_frame(stream).unwrap() };
     let share = KeyShare::new();
-    send(
-        &mut stream,
-        &JoinRequest::Hello {
-            version: server_less::join::JOIN_VERSION,
-            account: claimed.address(),
-            world: None,
-            key_share: share.public(),
-        },
-    );
-    let JoinReply::Challenge {
-        chain_id,
-        host,
-        world,
-        challenge,
-        key_share,
-        ..
-    } = read(&mut stream)
-    else {
-        panic!("no challenge")
-    };
-    let transcript = Transcript {
-        chain_id: ledger::ChainId::new(chain_id).unwrap(),
-        host,
-        world,
-        challenge,
-        account: claimed.address(),
-        player_share: share.public(),
-        host_share: key_share,
-    };
+    let (transcript, _) =
+        ask_challenge(&mut stream, claimed.address(), None, share.public()).unwrap();
     let signature = signer.sign(&transcript.player_message());
-    send(&mut stream, &JoinRequest::Prove { signature });
-    read(&mut stream)
+    send_frame(&mut stream, &JoinRequest::Prove { signature }).unwrap();
+    receive_frame(&mut stream).unwrap()
 }
 
 fn error_code(client: &mut Client, what: &'static str) -> ErrorCode {

@@ -24,35 +24,8 @@ fn challenge(
     share: [u8; 32],
 ) -> (TcpStream, Transcript) {
     let mut stream = TcpStream::connect(join).unwrap();
-    send(
-        &mut stream,
-        &JoinRequest::Hello {
-            version: server_less::join::JOIN_VERSION,
-            account,
-            world: None,
-            key_share: share,
-        },
-    );
-    let JoinReply::Challenge {
-        chain_id,
-        host,
-        world,
-        challenge,
-        key_share,
-        ..
-    } = read(&mut stream)
-    else {
-        panic!("no challenge")
-    };
-    let transcript = Transcript {
-        chain_id: ledger::ChainId::new(chain_id).unwrap(),
-        host,
-        world,
-        challenge,
-        account,
-        player_share: share,
-        host_share: key_share,
-    };
+    let (transcript, _) =
+        server_less::join::ask_challenge(&mut stream, account, None, share).unwrap();
     (stream, transcript)
 }
 
