@@ -539,25 +539,6 @@ pub enum LedgerError {
 }
 
 impl LedgerError {
-    /// Whether a transaction refused with this error was refused before
-    /// its nonce was reached (another network, a bad signature, expired,
-    /// out of turn): such a transaction changed nothing. Any other refusal
-    /// inside a block spent the signer's nonce.
-    pub fn is_refused_before_nonce(&self) -> bool {
-        matches!(
-            self,
-            LedgerError::WrongChain { .. }
-                | LedgerError::InvalidPublicKey { .. }
-                | LedgerError::WeakPublicKey { .. }
-                | LedgerError::BadSignature { .. }
-                | LedgerError::BadTradeSignature { .. }
-                | LedgerError::TooLarge { .. }
-                | LedgerError::Expired { .. }
-                | LedgerError::StaleNonce { .. }
-                | LedgerError::FutureNonce { .. }
-        ) || matches!(self, LedgerError::Overflow { what: "a nonce" })
-    }
-
     /// Whether the error is this host's own trouble (its disk, its store)
     /// rather than something wrong with the input. Such an error stops the
     /// block instead of being recorded against a transaction, since another

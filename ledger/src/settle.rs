@@ -25,6 +25,17 @@ pub struct Split {
     pub to_lessor: Amount,
 }
 
+/// `bps` basis points of `amount`, rounded down.
+pub(crate) fn share(amount: Amount, bps: BasisPoints) -> Result<Amount, LedgerError> {
+    let scaled = u128::from(amount)
+        .checked_mul(u128::from(bps))
+        .ok_or(LedgerError::Overflow { what: "a share" })?;
+    let share = scaled
+        .checked_div(u128::from(BPS_DENOMINATOR))
+        .ok_or(LedgerError::Overflow { what: "a share" })?;
+    Amount::try_from(share).map_err(|_| LedgerError::Overflow { what: "a share" })
+}
+
 impl Split {
     /// Divides `amount`: the royalty and the fee are rounded down and the
     /// lessor gets the remainder, so no unit is lost.
@@ -33,17 +44,8 @@ impl Split {
         royalty_bps: BasisPoints,
         fee_bps: BasisPoints,
     ) -> Result<Split, LedgerError> {
-        let part = |bps: BasisPoints| -> Result<Amount, LedgerError> {
-            let scaled = u128::from(amount)
-                .checked_mul(u128::from(bps))
-                .ok_or(LedgerError::Overflow { what: "a share" })?;
-            let share = scaled
-                .checked_div(u128::from(BPS_DENOMINATOR))
-                .ok_or(LedgerError::Overflow { what: "a share" })?;
-            Amount::try_from(share).map_err(|_| LedgerError::Overflow { what: "a share" })
-        };
-        let royalty = part(royalty_bps)?;
-        let fee = part(fee_bps)?;
+        let royalty = share(amount, royalty_bps)?;
+        let fee = share(amount, fee_bps)?;
         let to_lessor = amount
             .checked_sub(royalty)
             .and_then(|rest| rest.checked_sub(fee))

@@ -289,8 +289,6 @@ pub struct ValidatorChange {
     pub release: Amount,
     /// The first height whose validators include the change.
     pub from: Height,
-    /// Whether the change takes out a validator caught equivocating.
-    pub slashed: bool,
 }
 
 impl ValidatorChange {

@@ -145,14 +145,6 @@ impl std::fmt::Debug for ManifestBytes {
 }
 
 impl Operation {
-    /// The asset a mint creates.
-    pub fn minted_asset(&self) -> Option<AssetId> {
-        match self {
-            Operation::Mint { manifest, .. } => Some(manifest.asset_id()),
-            _ => None,
-        }
-    }
-
     /// A short name, for logs and messages.
     pub fn name(&self) -> &'static str {
         match self {

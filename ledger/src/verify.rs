@@ -87,6 +87,8 @@ struct Item {
     message: std::ops::Range<usize>,
     signature: ed25519_dalek::Signature,
     key: VerifyingKey,
+    /// Whether `key` came from the cache.
+    cached: bool,
     party: Party,
 }
 
@@ -97,6 +99,12 @@ enum Party {
 }
 
 impl Party {
+    fn address(self) -> Address {
+        match self {
+            Party::Signer(address) | Party::Trade(address) => address,
+        }
+    }
+
     fn error(self) -> LedgerError {
         match self {
             Party::Signer(signer) => LedgerError::BadSignature { signer },
@@ -183,13 +191,13 @@ impl Verifier {
                 verdicts[item.tx].1 = Err(item.party.error());
             }
         }
-        let verified: Vec<&Item> = items
-            .iter()
-            .zip(&good)
-            .filter(|(_, ok)| **ok)
-            .map(|(item, _)| item)
-            .collect();
-        self.remember(verified);
+        self.remember(
+            items
+                .iter()
+                .zip(&good)
+                .filter(|(_, ok)| **ok)
+                .map(|(item, _)| item),
+        );
         verdicts
     }
 
@@ -250,10 +258,7 @@ impl Verifier {
         signature: &Signature,
         items: &mut Vec<Item>,
     ) -> Result<(), LedgerError> {
-        let address = match party {
-            Party::Signer(address) | Party::Trade(address) => address,
-        };
-        let key = self.key(address)?;
+        let (key, cached) = self.key(party.address())?;
         if small_order_encodings().contains(signature.r_bytes()) {
             return Err(party.error());
         }
@@ -262,30 +267,32 @@ impl Verifier {
             message,
             signature: signature.to_dalek(),
             key,
+            cached,
             party,
         });
         Ok(())
     }
 
-    /// The decompressed key of `address`, from the cache when possible.
-    fn key(&self, address: Address) -> Result<VerifyingKey, LedgerError> {
+    /// The decompressed key of `address`, and whether it came from the
+    /// cache.
+    fn key(&self, address: Address) -> Result<(VerifyingKey, bool), LedgerError> {
         if let Some(key) = self
             .keys
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(&address)
         {
-            return Ok(*key);
+            return Ok((*key, true));
         }
-        address.verifying_key()
+        Ok((address.verifying_key()?, false))
     }
 
-    /// Keeps the keys of `items`, whose signatures verified: the cache
-    /// holds only keys that signed something valid, so a stream of
-    /// made-up or badly signed transactions cannot fill it, and it is
-    /// bounded however many valid signers there are.
+    /// Keeps the keys of `items`, whose signatures verified, that the
+    /// cache lacked: the cache holds only keys that signed something
+    /// valid, so a stream of made-up or badly signed transactions cannot
+    /// fill it, and it is bounded however many valid signers there are.
     fn remember<'a>(&self, items: impl IntoIterator<Item = &'a Item>) {
-        let mut items = items.into_iter().peekable();
+        let mut items = items.into_iter().filter(|item| !item.cached).peekable();
         if items.peek().is_none() {
             return;
         }
@@ -294,9 +301,7 @@ impl Verifier {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         for item in items {
-            let address = match item.party {
-                Party::Signer(address) | Party::Trade(address) => address,
-            };
+            let address = item.party.address();
             if keys.contains_key(&address) {
                 continue;
             }

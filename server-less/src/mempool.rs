@@ -577,6 +577,7 @@ mod tests {
             TxResult {
                 id: first,
                 outcome: Ok(()),
+                nonce_spent: true,
             },
             TxResult {
                 id: second,
@@ -585,6 +586,7 @@ mod tests {
                     needed: 1,
                     available: 0,
                 }),
+                nonce_spent: true,
             },
         ];
         let dropped = pool.on_block(&results, 20, &state);

@@ -62,6 +62,11 @@ pub struct TxResult {
     pub id: TxId,
     /// `Ok` if it was applied; the reason if it was skipped.
     pub outcome: Result<(), LedgerError>,
+    /// Whether it was signed for this chain, in time and in turn, and so
+    /// spent its signer's nonce: such a transaction is final whatever its
+    /// outcome, and findable by its id. One refused before that changed
+    /// nothing.
+    pub nonce_spent: bool,
 }
 
 /// How a transaction ended, as stored with its block.
@@ -175,7 +180,15 @@ pub fn apply_block<R: StateReader>(
     };
     let mut results = Vec::with_capacity(block.txs.len());
     for (tx, (id, signature)) in block.txs.iter().zip(verified.checks()) {
-        let outcome = match ops::apply_tx(&mut overlay, &context, &tx.tx, signature) {
+        let (outcome, nonce_spent) =
+            match ops::spend_nonce(&mut overlay, &context, &tx.tx, signature) {
+                Ok(()) => {
+                    overlay.keep();
+                    (ops::apply_op(&mut overlay, &context, &tx.tx), true)
+                }
+                Err(err) => (Err(err), false),
+            };
+        let outcome = match outcome {
             Ok(settlement) => {
                 overlay.keep();
                 settlements.extend(settlement);
@@ -189,7 +202,11 @@ pub fn apply_block<R: StateReader>(
                 Err(err)
             }
         };
-        results.push(TxResult { id: *id, outcome });
+        results.push(TxResult {
+            id: *id,
+            outcome,
+            nonce_spent,
+        });
     }
 
     let changes = overlay.into_changes();

@@ -35,6 +35,21 @@ pub(crate) fn apply_tx<R: StateReader>(
     tx: &Transaction,
     signature: &Result<(), LedgerError>,
 ) -> Result<Option<Settlement>, LedgerError> {
+    spend_nonce(overlay, context, tx, signature)?;
+    overlay.keep();
+    apply_op(overlay, context, tx)
+}
+
+/// Checks that `tx` is signed (as `signature` came out), for this chain,
+/// in time and in turn, and spends the signer's nonce. A transaction that
+/// gets past this is final whatever its operation comes to: it can never
+/// be replayed later, and the signer's next ones follow it.
+pub(crate) fn spend_nonce<R: StateReader>(
+    overlay: &mut Overlay<'_, R>,
+    context: &Context<'_>,
+    tx: &Transaction,
+    signature: &Result<(), LedgerError>,
+) -> Result<(), LedgerError> {
     if &tx.chain_id != context.chain_id {
         return Err(LedgerError::WrongChain {
             expected: context.chain_id.clone(),
@@ -56,15 +71,20 @@ pub(crate) fn apply_tx<R: StateReader>(
         .checked_add(1)
         .ok_or(LedgerError::Overflow { what: "a nonce" })?;
     overlay.set_account(signer, account);
-    // Signed, for this chain, in time and in turn: the nonce is spent
-    // whatever the operation comes to, so a transaction that fails can
-    // never be replayed later, and the signer's next ones follow it.
-    overlay.keep();
+    Ok(())
+}
 
+/// Applies the operation of `tx`, whose nonce [`spend_nonce`] spent.
+/// Returns the settlement of an early return.
+pub(crate) fn apply_op<R: StateReader>(
+    overlay: &mut Overlay<'_, R>,
+    context: &Context<'_>,
+    tx: &Transaction,
+) -> Result<Option<Settlement>, LedgerError> {
     let mut ops = Ops {
         overlay,
         context,
-        signer,
+        signer: tx.signer,
     };
     match &tx.op {
         Operation::Mint {
@@ -328,7 +348,6 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
             power,
             release,
             from,
-            slashed: false,
         });
         Ok(())
     }
@@ -369,11 +388,7 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
         if stake == 0 {
             return Err(LedgerError::NotAValidator(offender));
         }
-        let burnt = u128::from(stake)
-            .checked_mul(u128::from(SLASH_BPS))
-            .and_then(|scaled| scaled.checked_div(u128::from(crate::ids::BPS_DENOMINATOR)))
-            .and_then(|burnt| u64::try_from(burnt).ok())
-            .ok_or(LedgerError::Overflow { what: "a slash" })?;
+        let burnt = settle::share(stake, SLASH_BPS)?;
         let kept = stake
             .checked_sub(burnt)
             .ok_or(LedgerError::Overflow { what: "a stake" })?;
@@ -388,9 +403,7 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
             LedgerError::Corrupt(format!("{burnt} burnt of a supply of {}", counters.supply))
         })?;
         self.overlay.set_counters(counters);
-        let last = self
-            .overlay
-            .planned_validators()?
+        let last = planned
             .iter()
             .all(|(address, power)| *address == offender || *power == 0);
         let (power, release) = if last { (kept, 0) } else { (0, kept) };
@@ -402,7 +415,6 @@ impl<R: StateReader> Ops<'_, '_, '_, R> {
             power,
             release,
             from,
-            slashed: true,
         });
         self.overlay.record_slash(
             Slash {

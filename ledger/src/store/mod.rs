@@ -611,10 +611,7 @@ impl Store {
             .enumerate()
             // Applied, or refused after spending the signer's nonce: either
             // way it is final, and findable by its id.
-            .filter(|(_, result)| match &result.outcome {
-                Ok(()) => true,
-                Err(err) => !err.is_refused_before_nonce(),
-            })
+            .filter(|(_, result)| result.nonce_spent)
             .map(|(index, result)| {
                 let index = u32::try_from(index).expect("blocks hold at most MAX_BLOCK_TXS");
                 let mut location = [0u8; 12];

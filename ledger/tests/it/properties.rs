@@ -397,14 +397,14 @@ fn run(steps: &[Step]) -> Result<Vec<StateRoot>, TestCaseError> {
     let mut roots = Vec::new();
     // Who the test expects to own each minted asset.
     let mut owners: HashMap<AssetId, Address> = HashMap::new();
-    for (index, step) in steps.iter().enumerate() {
-        if index == 0 {
-            for action in &step.actions {
-                if let Action::Mint { who, asset, .. } = action {
-                    world.creators[*asset] = *who;
-                }
+    if let Some(first) = steps.first() {
+        for action in &first.actions {
+            if let Action::Mint { who, asset, .. } = action {
+                world.creators[*asset] = *who;
             }
         }
+    }
+    for step in steps {
         let previous_time = world.time;
         let txs = world.transactions(&step.actions);
         let before_rentals = world.ledger.rentals().unwrap();

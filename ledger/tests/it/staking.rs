@@ -4,8 +4,8 @@
 
 use ledger::testkit::{chain_id, keypair};
 use ledger::{
-    Genesis, Ledger, LedgerError, MAX_SUPPLY, MAX_VALIDATOR_CHANGES, MAX_VALIDATORS, MIN_STAKE,
-    Operation, VALIDATOR_CHANGE_DELAY, Validator,
+    Address, Genesis, Ledger, LedgerError, MAX_SUPPLY, MAX_VALIDATOR_CHANGES, MAX_VALIDATORS,
+    MIN_STAKE, Operation, VALIDATOR_CHANGE_DELAY, Validator,
 };
 
 use crate::common::{Net, START, T0};
@@ -339,15 +339,21 @@ fn double_vote(signer: &ledger::Keypair, height: u64) -> ledger::evidence::Equiv
     }
 }
 
-#[test]
-fn a_validator_caught_signing_two_votes_is_slashed_and_leaves_the_set() {
+/// A network where alice has staked 100,000, in force from this height.
+fn alice_validating() -> Net {
     let mut net = Net::new();
-    let (alice, bob) = (net.alice.clone(), net.bob.clone());
-    // Alice becomes a validator with 100,000 staked.
+    let alice = net.alice.clone();
     net.run(&alice, Operation::Stake { amount: 100_000 })
         .unwrap();
     net.advance(1);
     net.advance(1);
+    net
+}
+
+#[test]
+fn a_validator_caught_signing_two_votes_is_slashed_and_leaves_the_set() {
+    let mut net = alice_validating();
+    let (alice, bob) = (net.alice.clone(), net.bob.clone());
     assert!(powers(&net).contains(&(alice.address(), 100_000)));
     let supply = net.ledger.chain().supply;
     let staked = net.ledger.chain().staked;
@@ -426,12 +432,8 @@ fn a_validator_caught_signing_two_votes_is_slashed_and_leaves_the_set() {
 
 #[test]
 fn reports_that_are_not_equivocation_are_refused_and_slash_nothing() {
-    let mut net = Net::new();
+    let mut net = alice_validating();
     let (alice, bob) = (net.alice.clone(), net.bob.clone());
-    net.run(&alice, Operation::Stake { amount: 100_000 })
-        .unwrap();
-    net.advance(1);
-    net.advance(1);
     let supply = net.ledger.chain().supply;
     let height = net.ledger.height();
     // The same vote twice.
@@ -454,6 +456,26 @@ fn reports_that_are_not_equivocation_are_refused_and_slash_nothing() {
         net.run(&bob, Operation::ReportEquivocation(Box::new(future))),
         Err(LedgerError::EvidenceOutOfWindow { .. })
     ));
+    // Naming an address that is no key: refused once bob's nonce is
+    // spent, so final and findable like any other refusal.
+    let mut keyless = double_vote(&alice, height);
+    keyless.validator = (0..=u8::MAX)
+        .map(|byte| Address::from_bytes([byte; 32]))
+        .find(|address| address.verifying_key().is_err())
+        .unwrap();
+    let nonce = net.ledger.account(&bob.address()).unwrap().nonce;
+    let tx = net.tx(&bob, Operation::ReportEquivocation(Box::new(keyless)));
+    let id = tx.id();
+    let refused = net.submit(tx);
+    assert!(
+        matches!(
+            refused,
+            Err(LedgerError::InvalidPublicKey { .. } | LedgerError::WeakPublicKey { .. })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(net.ledger.account(&bob.address()).unwrap().nonce, nonce + 1);
+    assert!(net.ledger.transaction(&id).unwrap().is_some());
     assert_eq!(net.ledger.chain().supply, supply);
     assert!(powers(&net).contains(&(alice.address(), 100_000)));
 }
