@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{SocketAddr, UdpSocket};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use assets::{Codec, ContentId};
 use ledger::{ChainId, Keypair, SignedTransaction, TxId};
@@ -16,6 +16,7 @@ use renet::RenetClient;
 use renet_netcode::ClientAuthentication;
 use tracing::warn;
 
+use crate::clock::unix_time;
 use crate::error::HostError;
 use crate::protocol::{
     self, AvatarState, Avatars, Browse, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE,
@@ -72,12 +73,6 @@ pub struct Client {
     /// Tokens for sending requests (refilled at
     /// [`protocol::CLIENT_REQUESTS_PER_SEC`]), and when last refilled.
     tokens: (f32, Instant),
-}
-
-fn unix_time() -> Duration {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
 }
 
 impl Client {

@@ -13,7 +13,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::consensus::{Bft, BftSettings, local_timeouts};
+use crate::consensus::{Bft, BftSettings};
 use crate::engine::{Engine, Solo};
 use crate::error::HostError;
 use crate::home::Home;
@@ -54,17 +54,13 @@ impl Host {
                     || "host".to_owned(),
                     |name| name.to_string_lossy().into_owned(),
                 );
-                Box::new(Bft(BftSettings {
-                    seed: home.load_host_key()?.seed(),
-                    node_key: home.consensus_node_key()?,
-                    chain: ChainId::new(config.chain_id.as_str())?,
-                    moniker: name,
-                    listen: addresses.consensus_listen,
-                    peers: addresses.consensus_peers,
-                    wal: home.root().join("wal").join("consensus.wal"),
-                    timeouts: local_timeouts(),
-                    faults: Default::default(),
-                }))
+                Box::new(Bft(BftSettings::for_home(
+                    home,
+                    ChainId::new(config.chain_id.as_str())?,
+                    name,
+                    addresses.consensus_listen,
+                    addresses.consensus_peers,
+                )?))
             }
         };
         Self::launch(home, &config, clock, engine)

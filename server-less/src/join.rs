@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use chacha20poly1305::aead::{Aead, KeyInit};
@@ -44,6 +44,7 @@ use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 use zeroize::Zeroizing;
 
+use crate::clock::unix_time;
 use crate::error::HostError;
 use crate::protocol::{self, ErrorCode, MAX_JOIN_FRAME_BYTES, MAX_WORLD_NAME_BYTES, ProtocolError};
 use crate::rate::Bucket;
@@ -314,16 +315,12 @@ impl Gate {
     /// under way or began too many lately. IPv6 addresses count by their
     /// /64, which one machine is usually given whole.
     fn enter(self: &Arc<Self>, ip: IpAddr) -> Result<GatePass, &'static str> {
-        let ip = match ip {
-            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+        let ip = match ip.to_canonical() {
+            IpAddr::V6(v6) => {
                 let mut octets = v6.octets();
                 octets[8..].fill(0);
                 IpAddr::from(octets)
             }
-            IpAddr::V6(v6) => IpAddr::V4(
-                v6.to_ipv4_mapped()
-                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
-            ),
             v4 => v4,
         };
         let mut addresses = self
@@ -393,12 +390,6 @@ pub(crate) struct Issuer {
     pub(crate) identity: Keypair,
     /// The worlds this host serves, the first being the default.
     pub(crate) worlds: Vec<String>,
-}
-
-fn unix_time() -> Duration {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
 }
 
 impl Issuer {
@@ -503,20 +494,24 @@ async fn refuse(stream: &mut TcpStream, err: ProtocolError) -> HostError {
     err.into()
 }
 
+/// One join at the endpoint; a player whose request is at fault is told
+/// why before the connection closes.
 async fn join(mut stream: TcpStream, issuer: &Issuer) -> Result<Address, HostError> {
+    match exchange(&mut stream, issuer).await {
+        Err(HostError::Protocol(err)) => Err(refuse(&mut stream, err).await),
+        done => done,
+    }
+}
+
+/// The host's side of a join: hello, challenge, proof, token.
+async fn exchange(stream: &mut TcpStream, issuer: &Issuer) -> Result<Address, HostError> {
     // A client that says nothing at once gives its place back soon.
-    let hello = match tokio::time::timeout(HELLO_WAIT, read_frame::<JoinRequest>(&mut stream)).await
-    {
-        Ok(Ok(hello)) => hello,
-        Ok(Err(HostError::Protocol(err))) => return Err(refuse(&mut stream, err).await),
-        Ok(Err(err)) => return Err(err),
-        Err(_) => {
-            return Err(HostError::Timeout {
-                what: "a joining client's hello",
-                secs: HELLO_WAIT.as_secs(),
-            });
-        }
-    };
+    let hello = tokio::time::timeout(HELLO_WAIT, read_frame::<JoinRequest>(stream))
+        .await
+        .map_err(|_| HostError::Timeout {
+            what: "a joining client's hello",
+            secs: HELLO_WAIT.as_secs(),
+        })??;
     let (account, world, player_share) = match hello {
         JoinRequest::Hello {
             version,
@@ -525,17 +520,16 @@ async fn join(mut stream: TcpStream, issuer: &Issuer) -> Result<Address, HostErr
             key_share,
         } => {
             if version != JOIN_VERSION {
-                let err = ProtocolError::new(
+                return Err(ProtocolError::new(
                     ErrorCode::WrongVersion,
                     format!("this host speaks protocol {JOIN_VERSION}, the client {version}"),
-                );
-                return Err(refuse(&mut stream, err).await);
+                )
+                .into());
             }
             (account, world, key_share)
         }
         JoinRequest::Prove { .. } => {
-            let err = ProtocolError::new(ErrorCode::WrongState, "a proof before hello");
-            return Err(refuse(&mut stream, err).await);
+            return Err(ProtocolError::new(ErrorCode::WrongState, "a proof before hello").into());
         }
     };
     let world = match world {
@@ -547,14 +541,14 @@ async fn join(mut stream: TcpStream, issuer: &Issuer) -> Result<Address, HostErr
             .cloned(),
     };
     let Some(world) = world else {
-        let err = ProtocolError::new(
+        return Err(ProtocolError::new(
             ErrorCode::NotFound,
             format!(
                 "no such world here; this host serves {}",
                 issuer.worlds.join(", ")
             ),
-        );
-        return Err(refuse(&mut stream, err).await);
+        )
+        .into());
     };
     let share = KeyShare::new();
     let mut challenge = [0u8; 32];
@@ -568,10 +562,7 @@ async fn join(mut stream: TcpStream, issuer: &Issuer) -> Result<Address, HostErr
         player_share,
         host_share: share.public(),
     };
-    let shared = match share.shared(&player_share) {
-        Ok(shared) => shared,
-        Err(err) => return Err(refuse(&mut stream, err).await),
-    };
+    let shared = share.shared(&player_share)?;
     let reply = JoinReply::Challenge {
         chain_id: issuer.chain_id.as_str().to_owned(),
         host: transcript.host,
@@ -580,41 +571,24 @@ async fn join(mut stream: TcpStream, issuer: &Issuer) -> Result<Address, HostErr
         key_share: share.public(),
         signature: issuer.identity.sign(&transcript.host_message()),
     };
-    write_frame(&mut stream, &reply).await?;
-    let proof = match read_frame::<JoinRequest>(&mut stream).await {
-        Ok(proof) => proof,
-        Err(HostError::Protocol(err)) => return Err(refuse(&mut stream, err).await),
-        Err(err) => return Err(err),
-    };
-    let JoinRequest::Prove { signature } = proof else {
-        let err = ProtocolError::new(ErrorCode::WrongState, "hello twice: send the proof");
-        return Err(refuse(&mut stream, err).await);
+    write_frame(stream, &reply).await?;
+    let JoinRequest::Prove { signature } = read_frame::<JoinRequest>(stream).await? else {
+        return Err(
+            ProtocolError::new(ErrorCode::WrongState, "hello twice: send the proof").into(),
+        );
     };
     // The proof must be the account's over this very exchange: this
     // host, this world, this challenge, these key shares.
-    let valid = account
-        .verifying_key()
-        .map(|key| {
-            key.verify_strict(&transcript.player_message(), &signature.to_dalek())
-                .is_ok()
-        })
-        .unwrap_or(false);
-    if !valid {
-        let err = ProtocolError::new(
+    if !signed_by(&account, &transcript.player_message(), &signature) {
+        return Err(ProtocolError::new(
             ErrorCode::BadSignature,
             format!("the join was not signed by {account}'s key for this host and exchange"),
-        );
-        return Err(refuse(&mut stream, err).await);
+        )
+        .into());
     }
-    let (client_id, token) = match issuer.token(&account) {
-        Ok(token) => token,
-        Err(err) => return Err(refuse(&mut stream, err).await),
-    };
-    let sealed = match seal(&transcript.token_key(&shared), &token) {
-        Ok(sealed) => sealed,
-        Err(err) => return Err(refuse(&mut stream, err).await),
-    };
-    write_frame(&mut stream, &JoinReply::Token { client_id, sealed }).await?;
+    let (client_id, token) = issuer.token(&account)?;
+    let sealed = seal(&transcript.token_key(&shared), &token)?;
+    write_frame(stream, &JoinReply::Token { client_id, sealed }).await?;
     Ok(account)
 }
 
@@ -667,6 +641,13 @@ impl std::fmt::Debug for Joined {
             .field("world", &self.world)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether `signature` over `message` is by `signer`'s key.
+fn signed_by(signer: &Address, message: &[u8], signature: &Signature) -> bool {
+    signer
+        .verifying_key()
+        .is_ok_and(|key| key.verify_strict(message, &signature.to_dalek()).is_ok())
 }
 
 /// The host's next reply, a refusal as an error.
@@ -741,15 +722,7 @@ pub fn join_host(
     let share = KeyShare::new();
     let (transcript, signature) = ask_challenge(&mut stream, key.address(), world, share.public())?;
     let host = transcript.host;
-    let signed_by_host = host
-        .verifying_key()
-        .map(|host_key| {
-            host_key
-                .verify_strict(&transcript.host_message(), &signature.to_dalek())
-                .is_ok()
-        })
-        .unwrap_or(false);
-    if !signed_by_host {
+    if !signed_by(&host, &transcript.host_message(), &signature) {
         return Err(ProtocolError::new(
             ErrorCode::BadSignature,
             format!("the challenge is not signed by the host it names ({host})"),

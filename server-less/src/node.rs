@@ -6,6 +6,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use assets::{BlobStore, Manifest};
 use ledger::{
@@ -31,6 +32,8 @@ const COMMAND_QUEUE: usize = 1_024;
 /// a queue of their own, served only when no block-making command waits,
 /// so that no flood of queries or gossip can hold up consensus.
 const REQUEST_QUEUE: usize = 1_024;
+/// How often [`HostHandle::wait_final`] asks.
+const FINAL_POLL: Duration = Duration::from_millis(10);
 /// Block events kept for listeners that fall behind.
 const EVENT_QUEUE: usize = 256;
 /// Accepted transactions waiting to be gossiped.
@@ -187,24 +190,6 @@ enum Command {
     Shutdown,
 }
 
-impl Command {
-    /// Whether the command is a player's or a peer's request rather than
-    /// the engine's: those wait in their own queue.
-    fn is_request(&self) -> bool {
-        matches!(
-            self,
-            Command::Submit(..)
-                | Command::SubmitGossiped(..)
-                | Command::TxStatus(..)
-                | Command::Account(..)
-                | Command::Browse(..)
-                | Command::Inventory(..)
-                | Command::Quote(..)
-                | Command::TradeAct(..)
-        )
-    }
-}
-
 /// Sends the command `command` makes with a reply channel to a task's
 /// queue and waits for the reply; `Stopped` when the task has ended.
 pub(crate) async fn ask<C, T>(
@@ -233,25 +218,27 @@ pub struct HostHandle {
 }
 
 impl HostHandle {
+    /// Asks on the engine's queue, which the ledger thread serves first.
     async fn ask<T>(
         &self,
         command: impl FnOnce(oneshot::Sender<T>) -> Command,
     ) -> Result<T, HostError> {
-        let (reply, answer) = oneshot::channel();
-        let command = command(reply);
-        let queue = if command.is_request() {
-            &self.requests
-        } else {
-            &self.commands
-        };
-        queue.send(command).await.map_err(|_| HostError::Stopped)?;
-        answer.await.map_err(|_| HostError::Stopped)
+        ask(&self.commands, command).await
+    }
+
+    /// Asks on the queue of players' and peers' requests, served when
+    /// the engine's is empty.
+    async fn request<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, HostError> {
+        ask(&self.requests, command).await
     }
 
     /// Checks `tx` and queues it for a block; the reason if it is refused.
     pub async fn submit(&self, tx: SignedTransaction) -> Result<Added, HostError> {
         self.check_signature(&tx)?;
-        self.ask(|reply| Command::Submit(Box::new(tx), reply))
+        self.request(|reply| Command::Submit(Box::new(tx), reply))
             .await?
     }
 
@@ -264,7 +251,7 @@ impl HostHandle {
     pub async fn submit_gossiped(&self, gossiped: Vec<GossipedTx>) -> Result<(), HostError> {
         let txs = gossiped.iter().map(|one| one.tx.clone()).collect();
         let results = self
-            .ask(|reply| Command::SubmitGossiped(txs, reply))
+            .request(|reply| Command::SubmitGossiped(txs, reply))
             .await?;
         for (one, added) in gossiped.into_iter().zip(results) {
             one.judge(Verdict::of(&added));
@@ -296,7 +283,29 @@ impl HostHandle {
 
     /// Where transaction `id` is.
     pub async fn tx_status(&self, id: TxId) -> Result<TxStatus, HostError> {
-        self.ask(|reply| Command::TxStatus(id, reply)).await?
+        self.request(|reply| Command::TxStatus(id, reply)).await?
+    }
+
+    /// Waits up to `within` for transaction `id` to be in a block: the
+    /// block's height, and the ledger's reason if it was refused there.
+    pub async fn wait_final(
+        &self,
+        id: TxId,
+        within: Duration,
+    ) -> Result<(Height, Option<String>), HostError> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let TxStatus::Final { height, rejection } = self.tx_status(id).await? {
+                return Ok((height, rejection));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(HostError::Timeout {
+                    what: "a transaction to be final",
+                    secs: within.as_secs(),
+                });
+            }
+            tokio::time::sleep(FINAL_POLL).await;
+        }
     }
 
     /// The host's state at a glance.
@@ -306,23 +315,26 @@ impl HostHandle {
 
     /// An account's balance and next nonce.
     pub async fn account(&self, address: Address) -> Result<Account, HostError> {
-        self.ask(|reply| Command::Account(address, reply)).await?
+        self.request(|reply| Command::Account(address, reply))
+            .await?
     }
 
     /// One page of the catalogue.
     pub async fn browse(&self, query: Query) -> Result<Page, HostError> {
-        self.ask(|reply| Command::Browse(Box::new(query), reply))
+        self.request(|reply| Command::Browse(Box::new(query), reply))
             .await?
     }
 
     /// What `address` owns and rents, with its balance and nonce.
     pub async fn inventory(&self, address: Address) -> Result<Inventory, HostError> {
-        self.ask(|reply| Command::Inventory(address, reply)).await?
+        self.request(|reply| Command::Inventory(address, reply))
+            .await?
     }
 
     /// What `ask` would cost and pay `who` in a block at the host's time.
     pub async fn quote(&self, who: Address, ask: QuoteAsk) -> Result<Quote, HostError> {
-        self.ask(|reply| Command::Quote(who, ask, reply)).await?
+        self.request(|reply| Command::Quote(who, ask, reply))
+            .await?
     }
 
     /// `who` does `action` in `window`, checked against the committed
@@ -334,7 +346,7 @@ impl HostHandle {
         who: Address,
         action: Action,
     ) -> Result<TradeOutcome, HostError> {
-        self.ask(|reply| Command::TradeAct(Box::new(window), who, Box::new(action), reply))
+        self.request(|reply| Command::TradeAct(Box::new(window), who, Box::new(action), reply))
             .await
     }
 
@@ -925,10 +937,13 @@ impl Node {
     fn keep_manifests(&self, committed: &CommittedBlock, manifests: Vec<ManifestBytes>) {
         for manifest in manifests {
             let id = manifest.asset_id();
+            // The block's changed assets are in id order.
             let minted = committed
                 .assets
-                .iter()
-                .any(|asset| asset.id == id && asset.minted_at == committed.height);
+                .binary_search_by_key(&id, |asset| asset.id)
+                .ok()
+                .and_then(|at| committed.assets.get(at))
+                .is_some_and(|asset| asset.minted_at == committed.height);
             if !minted {
                 continue;
             }

@@ -24,7 +24,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use assets::{AssetKind, BlobStore, ContentId, Manifest};
 use ledger::{Address, Amount, ChainId, Keypair, LedgerError, TxId};
@@ -39,6 +39,7 @@ use tokio::sync::broadcast;
 use tracing::{debug, error, info, warn};
 use zeroize::Zeroizing;
 
+use crate::clock::unix_time;
 use crate::error::HostError;
 use crate::join::{Issuer, JoinLimits};
 use crate::node::{BlockEvent, HostHandle, TradeOutcome, TxStatus};
@@ -264,6 +265,8 @@ impl Parts {
             trades: HashMap::new(),
             next_trade: 1,
             uploads: self.uploads.clone(),
+            // At most a minute (see `Uploads::collect_every`).
+            collect_every: (self.uploads.collect_every().as_secs() as u32).max(1) * TICK_HZ,
             pieces_loading: 0,
             replies,
             inbox,
@@ -277,10 +280,15 @@ impl Parts {
 /// Runs the session server until `stop`; a server that panics is logged,
 /// dropped with every session it held (each client is told), and made
 /// again, so players can join again without a restart of the host.
-fn supervise(parts: Parts, stop: &AtomicBool) {
+fn supervise(parts: Parts, first: Server, stop: &AtomicBool) {
     let mut backoff = RESTART_BACKOFF_MIN;
+    let mut first = Some(first);
     loop {
-        let mut server = match parts.server() {
+        let made = match first.take() {
+            Some(server) => Ok(server),
+            None => parts.server(),
+        };
+        let mut server = match made {
             Ok(server) => server,
             Err(err) => {
                 error!(%err, "the session server cannot start; world sessions are down");
@@ -349,8 +357,6 @@ impl Sessions {
         let chain_id = status.chain_id;
         let udp = session_socket(SocketAddr::new(settings.bind, settings.udp_port))
             .map_err(|err| HostError::net("binding the session UDP port", err))?;
-        udp.set_nonblocking(true)
-            .map_err(|err| HostError::net("setting up the session socket", err))?;
         let udp_addr = udp
             .local_addr()
             .map_err(|err| HostError::net("reading the session address", err))?;
@@ -376,7 +382,7 @@ impl Sessions {
             identity,
             worlds: worlds.iter().map(|world| world.info.name.clone()).collect(),
         });
-        let join_task = tokio::spawn(crate::join::serve(join, issuer, settings.joins));
+        let joins = settings.joins;
 
         let gauges = Arc::new(Gauges::default());
         let parts = Parts {
@@ -394,14 +400,16 @@ impl Sessions {
             gauges: gauges.clone(),
         };
         // The first server is made here, so that what stops it from
-        // starting is told to the caller.
-        drop(parts.server()?);
+        // starting is told to the caller, and players are let join once
+        // it runs.
+        let first = parts.server()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("plaza-sessions".into())
-            .spawn(move || supervise(parts, &stop_flag))
+            .spawn(move || supervise(parts, first, &stop_flag))
             .map_err(|err| HostError::io("session thread", err))?;
+        let join_task = tokio::spawn(crate::join::serve(join, issuer, joins));
         info!(%udp_addr, %join_addr, "serving world sessions");
         Ok(Sessions {
             join_addr,
@@ -503,12 +511,6 @@ fn session_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     Ok(socket.into())
 }
 
-fn unix_time() -> Duration {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-}
-
 /// An asset download in progress: the blob is read a piece at a time,
 /// off the tick, and only the piece being sent is held.
 struct Download {
@@ -518,7 +520,7 @@ struct Download {
     /// Bytes sent so far.
     offset: u64,
     /// The piece being sent: its index and bytes.
-    piece: Option<(u64, Arc<Vec<u8>>)>,
+    piece: Option<(u64, Vec<u8>)>,
     /// Whether the next piece is being read.
     loading: bool,
 }
@@ -608,6 +610,8 @@ struct Server {
     next_trade: u64,
     /// Uploads waiting to be minted, and those under way.
     uploads: Arc<Uploads>,
+    /// Ticks between two collections of expired uploads.
+    collect_every: u32,
     /// Pieces of downloads being read now.
     pieces_loading: usize,
     replies: SyncSender<Reply>,
@@ -736,8 +740,7 @@ impl Server {
             self.expire_trades();
             self.expire_uploads();
         }
-        let collect_every = (self.uploads.collect_every().as_secs() as u32).max(1) * TICK_HZ;
-        if self.tick.is_multiple_of(collect_every) {
+        if self.tick.is_multiple_of(self.collect_every) {
             let uploads = self.uploads.clone();
             self.runtime.spawn_blocking(move || uploads.collect());
         }
@@ -2031,7 +2034,7 @@ impl Server {
             Ok(bytes) => {
                 if let Some(download) = session.downloads.get_mut(at) {
                     download.loading = false;
-                    download.piece = Some((index, Arc::new(bytes)));
+                    download.piece = Some((index, bytes));
                 }
             }
             Err(reason) => {

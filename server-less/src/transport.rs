@@ -315,7 +315,7 @@ fn handle(result: ServerResult<'_, '_>, socket: &UdpSocket, server: &mut RenetSe
 /// Packs `packets` into payloads of at most [`NETCODE_MAX_PAYLOAD_BYTES`],
 /// each packet framed by its length (2 bytes, little-endian), and hands
 /// each payload to `seal`.
-fn bundles(
+pub(crate) fn bundles(
     packets: &[Vec<u8>],
     bundle: &mut Vec<u8>,
     mut seal: impl FnMut(&[u8]) -> Result<(), renetcode::NetcodeError>,

@@ -19,12 +19,13 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use assets::{BlobStore, Codec, ContentId};
 use ledger::Address;
 use tracing::{debug, info, warn};
 
+use crate::clock::unix_time;
 use crate::error::HostError;
 
 /// Bounds on what uploads waiting to be minted may hold.
@@ -74,12 +75,6 @@ pub struct Uploads {
     dir: PathBuf,
     limits: UploadLimits,
     index: Mutex<Index>,
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
 }
 
 fn io(path: &Path, err: std::io::Error) -> HostError {
@@ -246,7 +241,9 @@ impl Uploads {
 
     /// Deletes uploads that waited longer than the limit; how many.
     pub fn collect(&self) -> usize {
-        let cutoff = now_secs().saturating_sub(self.limits.keep.as_secs());
+        let cutoff = unix_time()
+            .as_secs()
+            .saturating_sub(self.limits.keep.as_secs());
         let expired: Vec<ContentId> = self
             .index()
             .files
@@ -271,7 +268,7 @@ impl Uploads {
         let _ = fs::remove_file(owner_path(&self.dir, id));
         let mut index = self.index();
         if let Some(waiting) = index.files.remove(id) {
-            index.release(waiting.account, waiting.size, 1);
+            index.release(waiting.account, waiting.size);
         }
     }
 }
@@ -284,10 +281,10 @@ impl Index {
         self.total = self.total.saturating_add(size);
     }
 
-    fn release(&mut self, account: Address, size: u64, files: usize) {
+    fn release(&mut self, account: Address, size: u64) {
         if let Some(held) = self.accounts.get_mut(&account) {
             held.0 = held.0.saturating_sub(size);
-            held.1 = held.1.saturating_sub(files);
+            held.1 = held.1.saturating_sub(1);
             if held.1 == 0 {
                 self.accounts.remove(&account);
             }
@@ -329,7 +326,7 @@ struct Reservation {
 impl Drop for Reservation {
     fn drop(&mut self) {
         if !self.kept {
-            self.uploads.index().release(self.account, self.size, 1);
+            self.uploads.index().release(self.account, self.size);
         }
     }
 }
@@ -398,6 +395,7 @@ impl Upload {
             // its time stand; this one's room goes back.
             return Ok(());
         }
+        let at = unix_time().as_secs();
         let kept = (|| -> std::io::Result<()> {
             self.file.sync_all()?;
             if self.id.codec() == Codec::Json {
@@ -410,7 +408,7 @@ impl Upload {
                 }
             }
             let mut owner = File::create(owner_path(&uploads.dir, &self.id))?;
-            writeln!(owner, "{} {}", self.reservation.account, now_secs())?;
+            writeln!(owner, "{} {}", self.reservation.account, at)?;
             owner.sync_all()?;
             fs::rename(&self.part, uploads.dir.join(self.id.to_string()))?;
             Ok(())
@@ -425,7 +423,7 @@ impl Upload {
                     slot.insert(Waiting {
                         account: self.reservation.account,
                         size: self.size,
-                        at: now_secs(),
+                        at,
                     });
                     self.reservation.kept = true;
                 }

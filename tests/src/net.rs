@@ -10,7 +10,7 @@ use server_less::Host;
 use server_less::client::Client;
 use server_less::clock::{Clock, SystemClock};
 use server_less::home::{self, Home};
-use server_less::node::{HostHandle, TxStatus};
+use server_less::node::HostHandle;
 use server_less::sessions::{SessionSettings, Sessions};
 use server_less::uploads::{UploadLimits, Uploads};
 use server_less::worlds;
@@ -35,11 +35,18 @@ pub struct TestHost {
 }
 
 impl TestHost {
-    /// A new network served with `settings`, uploads bounded by `uploads`.
-    pub async fn start(settings: SessionSettings, uploads: UploadLimits) -> TestHost {
+    /// A new network whose uploads are bounded by `uploads` and whose
+    /// blocks come at most every `block_interval` (the default when
+    /// `None`).
+    pub async fn start(uploads: UploadLimits, block_interval: Option<Duration>) -> TestHost {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::new(dir.path().join("host"));
         home::init(&home, Some(CHAIN), SystemClock.now()).unwrap();
+        if let Some(interval) = block_interval {
+            let mut config = home.load_config().unwrap();
+            config.blocks.min_interval_ms = u64::try_from(interval.as_millis()).unwrap();
+            std::fs::write(home.config(), config.to_toml()).unwrap();
+        }
         let host = Host::start(&home, Arc::new(SystemClock)).unwrap();
         let uploads = Arc::new(Uploads::open(&home.uploads(), uploads).unwrap());
         let sessions = Sessions::start(
@@ -48,7 +55,7 @@ impl TestHost {
             uploads.clone(),
             worlds::builtin(),
             home.load_host_key().unwrap(),
-            settings,
+            SessionSettings::default(),
         )
         .await
         .unwrap();
@@ -63,7 +70,7 @@ impl TestHost {
 
     /// A new network with the default settings.
     pub async fn default() -> TestHost {
-        Self::start(SessionSettings::default(), UploadLimits::default()).await
+        Self::start(UploadLimits::default(), None).await
     }
 
     /// The sessions.
@@ -113,19 +120,10 @@ impl TestHost {
             .await
             .map_err(|err| err.to_string())?
             .id();
-        let deadline = Instant::now() + WAIT;
-        loop {
-            match self.handle().tx_status(id).await.unwrap() {
-                TxStatus::Final {
-                    rejection: None, ..
-                } => return Ok(id),
-                TxStatus::Final {
-                    rejection: Some(reason),
-                    ..
-                } => return Err(reason),
-                _ if Instant::now() > deadline => panic!("{id} not final in time"),
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
+        match self.handle().wait_final(id, WAIT).await {
+            Ok((_, None)) => Ok(id),
+            Ok((_, Some(reason))) => Err(reason),
+            Err(err) => panic!("{id}: {err}"),
         }
     }
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 use ledger::{ChainId, Keypair, Operation, SignedTransaction, Transaction};
 use server_less::Host;
 use server_less::clock::ManualClock;
-use server_less::consensus::{Bft, BftSettings, Faults, local_timeouts};
+use server_less::consensus::{Bft, BftSettings, Faults};
 use server_less::home::{self, Home};
-use server_less::node::{HostHandle, TxStatus};
+use server_less::node::HostHandle;
 
 /// When the test network begins.
 pub const T0: u64 = 1_800_000_000;
@@ -60,18 +60,18 @@ impl Testnet {
     pub fn start(&mut self, index: usize, faults: Faults) {
         let home = &self.homes[index];
         let settings = BftSettings {
-            seed: home.load_host_key().unwrap().seed(),
-            node_key: home.consensus_node_key().unwrap(),
-            chain: ChainId::new(CHAIN).unwrap(),
-            moniker: format!("host-{}", index + 1),
-            listen: self.addresses[index].clone(),
-            peers: (0..self.homes.len())
-                .filter(|other| *other != index)
-                .map(|other| self.addresses[other].clone())
-                .collect(),
-            wal: home.root().join("wal").join("consensus.wal"),
-            timeouts: local_timeouts(),
             faults,
+            ..BftSettings::for_home(
+                home,
+                ChainId::new(CHAIN).unwrap(),
+                format!("host-{}", index + 1),
+                self.addresses[index].clone(),
+                (0..self.homes.len())
+                    .filter(|other| *other != index)
+                    .map(|other| self.addresses[other].clone())
+                    .collect(),
+            )
+            .unwrap()
         };
         let host =
             Host::start_with(home, Arc::new(self.clock.clone()), Box::new(Bft(settings))).unwrap();
@@ -129,37 +129,16 @@ impl Testnet {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let nonce = self
-            .handle(index)
-            .account(ada.address())
-            .await
-            .unwrap()
-            .nonce;
-        let tx = Transaction {
-            chain_id: ChainId::new(CHAIN).unwrap(),
-            signer: ada.address(),
-            nonce,
-            valid_until: T0 + 3_600,
-            op: Operation::Pay {
-                to: self.key("bo").address(),
-                amount,
-            },
-        }
-        .sign(&ada);
+        let to = self.key("bo").address();
+        let tx = self.tx(index, &ada, Operation::Pay { to, amount }).await;
         let handle = self.handle(index);
         let id = handle.submit(tx).await.unwrap().id();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            if let TxStatus::Final { height, rejection } = handle.tx_status(id).await.unwrap() {
-                assert_eq!(rejection, None);
-                return height;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "a payment was not final within a minute"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let (height, rejection) = handle
+            .wait_final(id, Duration::from_secs(60))
+            .await
+            .expect("a payment final within a minute");
+        assert_eq!(rejection, None);
+        height
     }
 
     /// Host `index`'s height.
@@ -172,12 +151,14 @@ impl Testnet {
     pub async fn same_chain(&self, index: usize, height: u64) {
         let (one, other) = (self.handle(0), self.handle(index));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while other.status().await.unwrap().height < height {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "host {index} fell behind"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        for (host, handle) in [(index, &other), (0, &one)] {
+            while handle.status().await.unwrap().height < height {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "host {host} fell behind"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
         for at in 1..=height {
             assert_eq!(other.block(at).await.unwrap(), one.block(at).await.unwrap());

@@ -152,7 +152,7 @@ pub async fn hostile(home: &Home, options: HostileOptions) -> Result<HostileRepo
     // Payments through the quiet spell and every attack, each timed to
     // its block.
     let payments = {
-        let (handle, stop) = (handle.clone(), stop.clone());
+        let (handle, stop, chain) = (handle.clone(), stop.clone(), chain.clone());
         let (payer, to) = (demo[0].clone(), demo[1].address());
         tokio::spawn(async move {
             let mut late = 0;
@@ -160,7 +160,7 @@ pub async fn hostile(home: &Home, options: HostileOptions) -> Result<HostileRepo
             while !stop.load(Ordering::Acquire) {
                 let account = handle.account(payer.address()).await?;
                 let tx = ledger::Transaction {
-                    chain_id: handle.status().await?.chain_id,
+                    chain_id: chain.clone(),
                     signer: payer.address(),
                     nonce: account.nonce,
                     valid_until: SystemClock.now() + 600,
@@ -169,12 +169,7 @@ pub async fn hostile(home: &Home, options: HostileOptions) -> Result<HostileRepo
                 .sign(&payer);
                 let sent = Instant::now();
                 let id = handle.submit(tx).await?.id();
-                loop {
-                    if let crate::node::TxStatus::Final { .. } = handle.tx_status(id).await? {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
+                handle.wait_final(id, Duration::from_secs(60)).await?;
                 timed += 1;
                 if sent.elapsed() > Duration::from_secs(1) {
                     late += 1;
@@ -409,7 +404,7 @@ fn attack_for(index: usize, join: SocketAddr, until: Instant) -> Result<(), Host
                     rng.fill(&mut forged[..]);
                     forged[0] = [0xf5, 0x85, 0x01, 0x32][rng.gen_range(0..4)];
                     attacker.send_raw(&forged);
-                    let _ = loose.send_to(&forged, attacker_udp(&attacker));
+                    let _ = loose.send_to(&forged, attacker.server_addr());
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -483,11 +478,6 @@ fn attack_for(index: usize, join: SocketAddr, until: Instant) -> Result<(), Host
             Ok(())
         }
     }
-}
-
-/// Where an attacker's datagrams go: the host's session address.
-fn attacker_udp(attacker: &Attacker) -> SocketAddr {
-    attacker.server_addr()
 }
 
 /// A TCP connection to `to` from the loopback address `ip`.

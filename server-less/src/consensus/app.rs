@@ -9,19 +9,15 @@
 //! height starts with the validators the ledger names.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ledger::evidence::{Equivocation, Signed};
 use ledger::{Block, ChainId, Keypair};
-use libp2p::Multiaddr;
 use malachitebft_app_channel::app::config::{
     ConsensusConfig, NodeConfig, P2pConfig, ValueSyncConfig,
 };
 use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
 use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
-use malachitebft_app_channel::app::types::MisbehaviorEvidence;
 use malachitebft_app_channel::app::types::codec::Codec;
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
@@ -34,18 +30,19 @@ use malachitebft_core_types::{
     Validator as _, Validity, VoteExtensions,
 };
 use malachitebft_signing::Signer;
-use malachitebft_signing_ed25519::PublicKey;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
 use super::codec::{MAX_PART_BYTES, PlazaCodec, decode_certificate, encode_certificate};
 use super::context::{BlockHash, ChainHeight, Plaza, ProposalPart, ValidatorAddress, ValidatorSet};
 use super::proposals::ProposalLog;
-use super::signing::{PlazaSigner, PlazaVerifier, init_bytes, parts_bytes};
+use super::settings::{BftSettings, Faults, spoilt};
+use super::signing::{PlazaSigner, PlazaVerifier, init_bytes, parts_bytes, signed_by};
+use super::slashing::report;
 use super::streams::{Streams, Whole};
 use crate::engine::{Engine, EngineRun};
 use crate::error::HostError;
-use crate::node::{HostHandle, Misbehaviour};
+use crate::node::HostHandle;
 
 /// Blocks kept for the next height, and proposals kept for this one.
 const MAX_KEPT: usize = 32;
@@ -59,63 +56,6 @@ pub const MAX_CLOCK_SKEW_SECS: u64 = 30;
 const MIN_BLOCK_INTERVAL: Duration = Duration::from_millis(50);
 /// Longest a proposer waits for something to put in a block.
 const EMPTY_BLOCK_INTERVAL: Duration = Duration::from_millis(1_000);
-
-/// What a validator needs to take part in consensus. Its `Debug` output
-/// leaves the two secrets out.
-#[derive(Clone)]
-pub struct BftSettings {
-    /// The validator's ed25519 secret (the host key), which signs votes
-    /// and proposals.
-    pub seed: [u8; 32],
-    /// The secret of this host's identity on the consensus network, apart
-    /// from the validator key.
-    pub node_key: [u8; 32],
-    /// The network.
-    pub chain: ChainId,
-    /// A name for logs.
-    pub moniker: String,
-    /// Where consensus listens (`/ip4/127.0.0.1/tcp/27000`).
-    pub listen: Multiaddr,
-    /// The other validators' consensus addresses.
-    pub peers: Vec<Multiaddr>,
-    /// The write-ahead log file.
-    pub wal: PathBuf,
-    /// Round timeouts.
-    pub timeouts: LinearTimeouts,
-    /// Misbehaviour to put on, for tests of how honest hosts cope with a
-    /// byzantine validator; none for a real host.
-    pub faults: Faults,
-}
-
-/// What a byzantine validator does, for tests: a real host has none.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Faults {
-    /// Propose only blocks that cannot be valid, in turn: one with a
-    /// wrong parent, one whose header's transaction hash does not match
-    /// its transactions, one for another height.
-    pub invalid_proposals: bool,
-    /// With each proposal, publish this many bogus streams besides: parts
-    /// with no first part, and first parts in the honest proposer's name
-    /// signed with the wrong key.
-    pub bogus_streams: usize,
-    /// Propose with a clock this many seconds off.
-    pub clock_skew_secs: i64,
-}
-
-impl std::fmt::Debug for BftSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BftSettings")
-            .field("validator", &Keypair::from_seed(self.seed).address())
-            .field("chain", &self.chain)
-            .field("moniker", &self.moniker)
-            .field("listen", &self.listen)
-            .field("peers", &self.peers)
-            .field("wal", &self.wal)
-            .field("timeouts", &self.timeouts)
-            .field("faults", &self.faults)
-            .finish_non_exhaustive()
-    }
-}
 
 /// The engine of a network of validators.
 pub struct Bft(pub BftSettings);
@@ -398,8 +338,17 @@ impl App {
                 reply,
                 ..
             } => {
-                if !evidence.is_empty() {
-                    self.report(certificate.height, &evidence);
+                if !evidence.is_empty()
+                    && let Some(validators) = &self.validators
+                {
+                    report(
+                        &self.host,
+                        &self.key,
+                        &self.chain,
+                        validators,
+                        certificate.height,
+                        &evidence,
+                    );
                 }
                 let next = self.finalize(certificate).await?;
                 let _ = reply.send(next);
@@ -421,13 +370,7 @@ impl App {
                         let value = BlockHash(block.hash().0);
                         // A decided block from history: its time is old by
                         // nature, and only the ledger's checks apply.
-                        let validity = match self.host.check(block.clone()).await {
-                            Ok(()) => Validity::Valid,
-                            Err(err) => {
-                                warn!(%height, %err, "a synced block is invalid");
-                                Validity::Invalid
-                            }
-                        };
+                        let validity = self.ledger_validity(&block, "a synced block").await;
                         self.keep_block(value, block, validity);
                         SyncedValueOutcome::Verdict(ProposedValue {
                             height,
@@ -443,53 +386,6 @@ impl App {
             }
         }
         Ok(())
-    }
-
-    /// Tells the host which validators signed two proposals or two votes
-    /// for one height and round, as the engine found them: each is
-    /// reported once per height. The engine counts such a validator's
-    /// power once, so the chain does not fork while fewer than a third
-    /// misbehave.
-    fn report(&self, decided: ChainHeight, evidence: &MisbehaviorEvidence<Plaza>) {
-        let Some(validators) = &self.validators else {
-            return;
-        };
-        let mut reports = Vec::new();
-        for validator in validators.validators() {
-            let address = validator.address();
-            let proposals = evidence.proposals.get(address).map_or(0, Vec::len);
-            let votes = evidence.votes.get(address).map_or(0, Vec::len);
-            if proposals == 0 && votes == 0 {
-                continue;
-            }
-            warn!(
-                height = %decided,
-                validator = %address,
-                proposals,
-                votes,
-                "a validator signed conflicting messages"
-            );
-            self.host.report_misbehaviour(Misbehaviour {
-                height: decided.0,
-                validator: address.0,
-                conflicting_proposals: proposals,
-                conflicting_votes: votes,
-            });
-            // One report per validator is enough for the ledger to slash it.
-            if let Some(report) = equivocation(address, evidence) {
-                reports.push(report);
-            }
-        }
-        if !reports.is_empty() {
-            // Off the consensus loop: submitting waits on the ledger
-            // thread's request queue, which players and peers share.
-            tokio::spawn(submit_reports(
-                self.host.clone(),
-                self.key.clone(),
-                self.chain.clone(),
-                reports,
-            ));
-        }
     }
 
     /// The lowest height this host can serve to a host catching up: the
@@ -761,7 +657,6 @@ impl App {
             self.next_validators.as_ref(),
         );
         let chain = &self.chain;
-        let publisher = from.to_bytes();
         let whole = self.streams.add(from, part, |init, signature, stream| {
             let set = if init.height == height {
                 current
@@ -774,23 +669,19 @@ impl App {
                 set.proposer(init.height, init.round).address() == &init.proposer
             });
             proposes
-                && PublicKey::from_bytes(*init.proposer.0.as_bytes())
-                    .map(|key| {
-                        key.verify(
-                            &init_bytes(
-                                chain,
-                                init.height,
-                                init.round,
-                                init.pol_round,
-                                &init.proposer,
-                                &publisher,
-                                &stream.to_bytes(),
-                            ),
-                            signature,
-                        )
-                        .is_ok()
-                    })
-                    .unwrap_or(false)
+                && signed_by(
+                    &init.proposer,
+                    &init_bytes(
+                        chain,
+                        init.height,
+                        init.round,
+                        init.pol_round,
+                        &init.proposer,
+                        &from.to_bytes(),
+                        &stream.to_bytes(),
+                    ),
+                    signature,
+                )
         })?;
         let Whole {
             init,
@@ -805,15 +696,11 @@ impl App {
             }
         };
         let value = BlockHash(block.hash().0);
-        let signed = PublicKey::from_bytes(*init.proposer.0.as_bytes())
-            .map(|key| {
-                key.verify(
-                    &parts_bytes(&self.chain, init.height, init.round, &init.proposer, &value),
-                    &signature,
-                )
-                .is_ok()
-            })
-            .unwrap_or(false);
+        let signed = signed_by(
+            &init.proposer,
+            &parts_bytes(&self.chain, init.height, init.round, &init.proposer, &value),
+            &signature,
+        );
         if !signed {
             warn!(%from, proposer = %init.proposer, "a proposal's parts are not signed by its proposer");
             return None;
@@ -824,16 +711,14 @@ impl App {
         let seen = self
             .proposed
             .iter()
-            .map(|value| (value.height, value.round, value.proposer, value.value))
-            .chain(self.waiting.iter().map(|waiting| {
-                let value = &waiting.value;
-                (value.height, value.round, value.proposer, value.value)
-            }))
-            .find(|(height, round, proposer, _)| {
-                *height == init.height && *round == init.round && *proposer == init.proposer
+            .chain(self.waiting.iter().map(|waiting| &waiting.value))
+            .find(|seen| {
+                seen.height == init.height
+                    && seen.round == init.round
+                    && seen.proposer == init.proposer
             });
-        if let Some((.., kept)) = seen {
-            if kept != value {
+        if let Some(seen) = seen {
+            if seen.value != value {
                 warn!(
                     proposer = %init.proposer,
                     height = %init.height,
@@ -915,6 +800,12 @@ impl App {
             );
             return Validity::Invalid;
         }
+        self.ledger_validity(block, "a proposed block").await
+    }
+
+    /// The ledger's verdict on `block` (parent, height, time not before
+    /// the parent's, signatures, every rule); `what` names it in the log.
+    async fn ledger_validity(&self, block: &Block, what: &str) -> Validity {
         match self.host.check(block.clone()).await {
             Ok(()) => Validity::Valid,
             Err(err) => {
@@ -922,7 +813,7 @@ impl App {
                     height = block.header.height,
                     proposer = %block.header.proposer,
                     %err,
-                    "a proposed block is invalid"
+                    "{what} is invalid"
                 );
                 Validity::Invalid
             }
@@ -1006,148 +897,5 @@ impl App {
             height += 1;
         }
         values
-    }
-}
-
-/// Signs each report with the validator's key, with nonces in turn from
-/// its account's next, and submits it; another host's report may be final
-/// first, which is no matter.
-async fn submit_reports(
-    host: HostHandle,
-    key: Keypair,
-    chain: ChainId,
-    reports: Vec<Equivocation>,
-) {
-    let me = key.address();
-    let nonce = match host.account(me).await {
-        Ok(account) => account.nonce,
-        Err(err) => {
-            warn!(%err, "reports of equivocation could not be made");
-            return;
-        }
-    };
-    for (report, nonce) in reports.into_iter().zip(nonce..) {
-        let validator = report.validator;
-        let tx = ledger::Transaction {
-            chain_id: chain.clone(),
-            signer: me,
-            nonce,
-            valid_until: host.now().saturating_add(600),
-            op: ledger::Operation::ReportEquivocation(Box::new(report)),
-        }
-        .sign(&key);
-        match host.submit(tx).await {
-            Ok(_) => info!(%validator, "reported a validator's conflicting messages to the ledger"),
-            Err(err) => debug!(%validator, %err, "a report of equivocation was not taken"),
-        }
-    }
-}
-
-/// `block` made invalid, a different way at each height (for
-/// [`Faults::invalid_proposals`]).
-fn spoilt(block: Block, height: u64) -> Block {
-    let mut header = block.header;
-    match height % 3 {
-        0 => header.parent = ledger::BlockHash([0x5e; 32]),
-        1 => header.tx_root = [0x5e; 32],
-        _ => header.height = header.height.saturating_add(7),
-    }
-    Block {
-        header,
-        txs: block.txs,
-    }
-}
-
-/// The ledger's form of the first pair of conflicting votes (or, failing
-/// those, proposals) `evidence` holds against `validator`.
-fn equivocation(
-    validator: &ValidatorAddress,
-    evidence: &MisbehaviorEvidence<Plaza>,
-) -> Option<Equivocation> {
-    let signature = |signature: &malachitebft_signing_ed25519::Signature| {
-        ledger::Signature(signature.to_bytes())
-    };
-    if let Some((first, second)) = evidence
-        .votes
-        .get(validator)
-        .and_then(|pairs| pairs.first())
-    {
-        let signed = |vote: &malachitebft_core_types::SignedMessage<
-            Plaza,
-            super::context::Vote,
-        >| {
-            Signed::Vote {
-                kind: super::signing::vote_kind(vote.message.kind),
-                value: match &vote.message.value {
-                    malachitebft_core_types::NilOrVal::Nil => None,
-                    malachitebft_core_types::NilOrVal::Val(hash) => Some(ledger::BlockHash(hash.0)),
-                },
-                signature: signature(&vote.signature),
-            }
-        };
-        return Some(Equivocation {
-            validator: validator.0,
-            height: first.message.height.0,
-            round: first.message.round.as_i64(),
-            first: signed(first),
-            second: signed(second),
-        });
-    }
-    let (first, second) = evidence.proposals.get(validator)?.first()?;
-    let signed =
-        |proposal: &malachitebft_core_types::SignedMessage<Plaza, super::context::Proposal>| {
-            Signed::Proposal {
-                value: ledger::BlockHash(proposal.message.value.0),
-                pol_round: proposal.message.pol_round.as_i64(),
-                signature: signature(&proposal.signature),
-            }
-        };
-    Some(Equivocation {
-        validator: validator.0,
-        height: first.message.height.0,
-        round: first.message.round.as_i64(),
-        first: signed(first),
-        second: signed(second),
-    })
-}
-
-/// Timeouts for a network on one machine or a fast local network.
-pub fn local_timeouts() -> LinearTimeouts {
-    LinearTimeouts {
-        propose: Duration::from_millis(1_000),
-        propose_delta: Duration::from_millis(250),
-        prevote: Duration::from_millis(500),
-        prevote_delta: Duration::from_millis(250),
-        precommit: Duration::from_millis(500),
-        precommit_delta: Duration::from_millis(250),
-        rebroadcast: Duration::from_secs(2),
-        max_timeout: Duration::from_secs(30),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-
-    #[test]
-    fn settings_never_show_their_secrets() {
-        let settings = BftSettings {
-            seed: [0xab; 32],
-            node_key: [0xcd; 32],
-            chain: ChainId::new("plaza-test").unwrap(),
-            moniker: "host-1".into(),
-            listen: "/ip4/127.0.0.1/tcp/1".parse().unwrap(),
-            peers: Vec::new(),
-            wal: PathBuf::from("/tmp/wal"),
-            timeouts: local_timeouts(),
-            faults: Faults::default(),
-        };
-        let shown = format!("{settings:?}");
-        assert!(shown.contains("host-1"));
-        for secret in ["171, 171", "ab, ab", "abab", "205, 205", "cdcd"] {
-            assert!(!shown.contains(secret), "{shown}");
-        }
     }
 }

@@ -12,14 +12,17 @@ mod app;
 mod codec;
 mod context;
 mod proposals;
+mod settings;
 mod signing;
+mod slashing;
 mod streams;
 
-pub use app::{Bft, BftSettings, Faults, MAX_CLOCK_SKEW_SECS, local_timeouts};
+pub use app::{Bft, MAX_CLOCK_SKEW_SECS};
 pub use codec::{
     MAX_PART_BYTES, PlazaCodec, decode_certificate, decode_each, encode_certificate,
     sample_messages,
 };
+pub use settings::{BftSettings, Faults, local_timeouts};
 
 pub use context::{
     BlockHash, ChainHeight, Plaza, Proposal, ProposalPart, Validator, ValidatorAddress,

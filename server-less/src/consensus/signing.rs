@@ -27,18 +27,29 @@ fn put_height_round(out: &mut Vec<u8>, height: ChainHeight, round: Round) {
 /// The bytes a validator signs for `vote` (its extension is not among
 /// them): the ledger's, so that it can check a report of equivocation.
 pub fn vote_bytes(chain: &ChainId, vote: &Vote) -> Vec<u8> {
-    let value = match &vote.value {
-        NilOrVal::Nil => None,
-        NilOrVal::Val(hash) => Some(ledger::BlockHash(hash.0)),
-    };
     ledger::evidence::vote_signing_bytes(
         chain,
         vote_kind(vote.kind),
         vote.height.0,
         vote.round.as_i64(),
-        value.as_ref(),
+        ledger_value(&vote.value).as_ref(),
         &vote.validator.0,
     )
+}
+
+/// The ledger's form of what a vote is for: a block, or nil.
+pub(super) fn ledger_value(value: &NilOrVal<BlockHash>) -> Option<ledger::BlockHash> {
+    match value {
+        NilOrVal::Nil => None,
+        NilOrVal::Val(hash) => Some(ledger::BlockHash(hash.0)),
+    }
+}
+
+/// Whether `signature` over `bytes` is `signer`'s.
+pub(super) fn signed_by(signer: &ValidatorAddress, bytes: &[u8], signature: &Signature) -> bool {
+    PublicKey::from_bytes(*signer.0.as_bytes())
+        .map(|key| key.verify(bytes, signature).is_ok())
+        .unwrap_or(false)
 }
 
 /// The ledger's name for a vote's kind.

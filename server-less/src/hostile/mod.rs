@@ -10,14 +10,13 @@
 pub mod wire;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use ledger::Keypair;
 
+use crate::clock::unix_time;
 use crate::error::HostError;
-use renetcode::{
-    ClientAuthentication, NETCODE_MAX_PACKET_BYTES, NETCODE_MAX_PAYLOAD_BYTES, NetcodeClient,
-};
+use renetcode::{ClientAuthentication, NETCODE_MAX_PACKET_BYTES, NetcodeClient};
 
 /// A connected session whose renet packets are written by hand.
 pub struct Attacker {
@@ -25,12 +24,6 @@ pub struct Attacker {
     netcode: NetcodeClient,
     last: Instant,
     buffer: Vec<u8>,
-}
-
-fn unix_time() -> Duration {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
 }
 
 impl Attacker {
@@ -75,8 +68,7 @@ impl Attacker {
         let elapsed = now - self.last;
         self.last = now;
         while let Ok((len, _)) = self.socket.recv_from(&mut self.buffer) {
-            let mut packet = self.buffer[..len].to_vec();
-            let _ = self.netcode.process_packet(&mut packet);
+            let _ = self.netcode.process_packet(&mut self.buffer[..len]);
         }
         if let Some((packet, addr)) = self.netcode.update(elapsed) {
             let _ = self.socket.send_to(packet, addr);
@@ -92,20 +84,15 @@ impl Attacker {
     /// Sends renet packets, framed and sealed as a real client would: as
     /// many to a datagram as fit.
     pub fn send_renet(&mut self, packets: &[Vec<u8>]) {
-        let mut start = 0;
-        while start < packets.len() {
-            let mut end = start + 1;
-            while end < packets.len()
-                && wire::bundle(&packets[start..=end]).len() <= NETCODE_MAX_PAYLOAD_BYTES
-            {
-                end += 1;
+        let (netcode, socket) = (&mut self.netcode, &self.socket);
+        let mut bundle = Vec::new();
+        let _ = crate::transport::bundles(packets, &mut bundle, |payload| {
+            // One that netcode will not seal is left out, and the rest go.
+            if let Ok((addr, datagram)) = netcode.generate_payload_packet(payload) {
+                let _ = socket.send_to(datagram, addr);
             }
-            let payload = wire::bundle(&packets[start..end]);
-            if let Ok((addr, datagram)) = self.netcode.generate_payload_packet(&payload) {
-                let _ = self.socket.send_to(datagram, addr);
-            }
-            start = end;
-        }
+            Ok(())
+        });
     }
 
     /// The host's session address.

@@ -53,16 +53,6 @@ pub fn small_reliable(sequence: u64, channel: u8, messages: &[(u64, &[u8])]) -> 
     out
 }
 
-/// Renet packets framed as Plaza's transport frames them in one payload.
-pub fn bundle(packets: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for packet in packets {
-        out.extend_from_slice(&(packet.len() as u16).to_le_bytes());
-        out.extend_from_slice(packet);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

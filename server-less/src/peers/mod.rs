@@ -53,6 +53,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::HostError;
 use crate::mempool::Added;
+use crate::rate::Bucket;
 
 pub use files::{FileCodec, FileRequest, FileResponse, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 
@@ -88,8 +89,8 @@ const MAX_ADDRESSES_PER_PEER: usize = 8;
 /// Gossiped transactions a peer may send that are dropped without being
 /// wrong (duplicates, nonces not reached, a full mempool), per second,
 /// before each further one lowers its score; and how many at once.
-const FREE_IGNORED_PER_SEC: f64 = 20.0;
-const FREE_IGNORED_BURST: f64 = 200.0;
+const FREE_IGNORED_PER_SEC: f32 = 20.0;
+const FREE_IGNORED_BURST: f32 = 200.0;
 
 /// How a host joins the peer network.
 #[derive(Clone, Debug)]
@@ -552,7 +553,7 @@ struct EventLoop {
     provided_by_others: (usize, HashMap<PeerId, usize>, tokio::time::Instant),
     /// Per peer: the allowance of dropped gossip left, when it was last
     /// topped up, and the penalty earned beyond it.
-    ignored: HashMap<PeerId, (f64, tokio::time::Instant, f64)>,
+    ignored: HashMap<PeerId, (Bucket, tokio::time::Instant, f64)>,
 }
 
 impl EventLoop {
@@ -873,15 +874,14 @@ impl EventLoop {
     /// its score with each one past its allowance.
     fn ignored(&mut self, peer: PeerId) {
         let now = tokio::time::Instant::now();
-        let (tokens, topped, penalty) =
-            self.ignored
-                .entry(peer)
-                .or_insert((FREE_IGNORED_BURST, now, 0.0));
-        *tokens = (*tokens + topped.elapsed().as_secs_f64() * FREE_IGNORED_PER_SEC)
-            .min(FREE_IGNORED_BURST);
+        let (allowance, topped, penalty) = self.ignored.entry(peer).or_insert((
+            Bucket::new(FREE_IGNORED_PER_SEC, FREE_IGNORED_BURST),
+            now,
+            0.0,
+        ));
+        allowance.refill((now - *topped).as_secs_f32());
         *topped = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        if allowance.take() {
             return;
         }
         *penalty += 1.0;
@@ -895,24 +895,12 @@ impl EventLoop {
     /// Halves every peer's penalty for dropped gossip, now and then, and
     /// forgets peers that have none.
     fn forgive(&mut self) {
-        let mut cleared = Vec::new();
-        for (peer, (_, _, penalty)) in self.ignored.iter_mut() {
-            *penalty = (*penalty / 2.0).floor();
-            if *penalty == 0.0 {
-                cleared.push(*peer);
-            }
-        }
-        for peer in cleared {
-            self.ignored.remove(&peer);
-            self.swarm
-                .behaviour_mut()
-                .gossip
-                .set_application_score(&peer, 0.0);
-        }
         let gossip = &mut self.swarm.behaviour_mut().gossip;
-        for (peer, (_, _, penalty)) in &self.ignored {
+        self.ignored.retain(|peer, (_, _, penalty)| {
+            *penalty = (*penalty / 2.0).floor();
             gossip.set_application_score(peer, -*penalty);
-        }
+            *penalty != 0.0
+        });
     }
 
     fn report(&mut self, id: &MessageId, from: &PeerId, verdict: Verdict) {

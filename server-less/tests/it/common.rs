@@ -132,12 +132,9 @@ impl Net {
 
 /// Waits until `id` is in a block.
 pub(crate) async fn final_status(handle: &HostHandle, id: TxId) -> TxStatus {
-    for _ in 0..500 {
-        let status = handle.tx_status(id).await.unwrap();
-        if matches!(status, TxStatus::Final { .. }) {
-            return status;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("transaction {id} was not final within 5 s");
+    let (height, rejection) = handle
+        .wait_final(id, Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|err| panic!("transaction {id}: {err}"));
+    TxStatus::Final { height, rejection }
 }

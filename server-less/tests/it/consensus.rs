@@ -9,7 +9,7 @@ use std::time::Duration;
 use ledger::{ChainId, Keypair, Operation, SignedTransaction, Transaction};
 use server_less::Host;
 use server_less::clock::ManualClock;
-use server_less::consensus::{Bft, BftSettings, local_timeouts};
+use server_less::consensus::{Bft, BftSettings};
 use server_less::home::{self, Home};
 use server_less::node::{HostHandle, TxStatus};
 use tokio::net::{TcpListener, TcpStream};
@@ -168,23 +168,20 @@ impl Testnet {
     /// Starts host `index` (from 0) from its home.
     fn start(&mut self, index: usize) {
         let home = &self.homes[index];
-        let settings = BftSettings {
-            seed: home.load_host_key().unwrap().seed(),
-            node_key: home.consensus_node_key().unwrap(),
-            chain: ChainId::new("plaza-bft").unwrap(),
-            moniker: format!("host-{}", index + 1),
-            listen: self.addresses[index].clone(),
-            peers: (0..self.validators)
+        let settings = BftSettings::for_home(
+            home,
+            ChainId::new("plaza-bft").unwrap(),
+            format!("host-{}", index + 1),
+            self.addresses[index].clone(),
+            (0..self.validators)
                 .filter(|other| *other != index)
                 .map(|other| match &self.links {
                     Some(links) => links.address(index, other),
                     None => self.addresses[other].clone(),
                 })
                 .collect(),
-            wal: home.root().join("wal").join("consensus.wal"),
-            timeouts: local_timeouts(),
-            faults: Default::default(),
-        };
+        )
+        .unwrap();
         let host = Host::start_with(
             home,
             Arc::new(ManualClock::new(T0 + 10)),
@@ -229,18 +226,12 @@ impl Testnet {
     async fn final_at(&self, index: usize, tx: SignedTransaction) -> u64 {
         let handle = self.handle(index);
         let id = handle.submit(tx).await.unwrap().id();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-        loop {
-            if let TxStatus::Final { height, rejection } = handle.tx_status(id).await.unwrap() {
-                assert_eq!(rejection, None);
-                return height;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the transaction was not final in time"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let (height, rejection) = handle
+            .wait_final(id, Duration::from_secs(90))
+            .await
+            .expect("the transaction final in time");
+        assert_eq!(rejection, None);
+        height
     }
 
     /// Ada pays bo `amount` through host `index`; the height it is final
@@ -281,19 +272,21 @@ impl Testnet {
         }
     }
 
-    /// Waits until host `index` has committed `height`, then checks that
-    /// its blocks, and its state root after each, up to there are host
-    /// 0's.
+    /// Waits until hosts `index` and 0 have committed `height`, then
+    /// checks that host `index`'s blocks, and its state root after each,
+    /// up to there are host 0's.
     async fn same_chain(&self, index: usize, height: u64) {
         let (one, other) = (self.handle(0), self.handle(index));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-        while other.status().await.unwrap().height < height {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "host {} did not reach height {height}",
-                index + 1
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        for (host, handle) in [(index, &other), (0, &one)] {
+            while handle.status().await.unwrap().height < height {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "host {} did not reach height {height}",
+                    host + 1
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
         for at in 1..=height {
             assert_eq!(
@@ -585,7 +578,9 @@ async fn a_validator_run_twice_is_reported_for_its_conflicting_votes_and_the_cha
     );
     // The hosts that saw it report it to the ledger, which burns a tenth
     // of its stake and takes it out of the set two heights on.
+    let dee = net.key("dee");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut last_sent = None;
     loop {
         let validators = net.handle(0).validators().await.unwrap();
         if !validators.iter().any(|validator| validator.address == twin) {
@@ -596,10 +591,18 @@ async fn a_validator_run_twice_is_reported_for_its_conflicting_votes_and_the_cha
             tokio::time::Instant::now() < deadline,
             "the twice-run validator was never slashed"
         );
-        let dee = net.key("dee");
         let tx = net.tx(0, &dee, Operation::Pay { to: bo, amount: 1 }).await;
-        let _ = net.handle(0).submit(tx).await;
+        if let Ok(added) = net.handle(0).submit(tx).await {
+            last_sent = Some(added.id());
+        }
         tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Dee's last payment is in a block before dee pays again.
+    if let Some(id) = last_sent {
+        net.handle(0)
+            .wait_final(id, Duration::from_secs(30))
+            .await
+            .unwrap();
     }
     // The nine tenths not burnt are back in its account.
     let account = net.handle(0).account(twin).await.unwrap();
@@ -610,7 +613,6 @@ async fn a_validator_run_twice_is_reported_for_its_conflicting_votes_and_the_cha
     );
     // One chain: every host, both copies too, has the same blocks. (Dee
     // pays: ada and cy may still have payments waiting at the copies.)
-    let dee = net.key("dee");
     let tx = net.tx(0, &dee, Operation::Pay { to: bo, amount: 5 }).await;
     let height = net.final_at(0, tx).await;
     for index in 1..5 {

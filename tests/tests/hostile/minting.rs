@@ -7,7 +7,6 @@ use std::time::Duration;
 use assets::Codec;
 use ledger::{ManifestBytes, Operation};
 use plaza_tests::net::{TestHost, WAIT, enter};
-use server_less::sessions::SessionSettings;
 use server_less::uploads::UploadLimits;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,7 +17,7 @@ async fn uploads_past_an_accounts_quota_are_refused_and_unminted_ones_expire() {
         total_bytes: 1 << 30,
         keep: Duration::from_secs(3),
     };
-    let host = TestHost::start(SessionSettings::default(), limits).await;
+    let host = TestHost::start(limits, None).await;
     let join = host.join();
     let (ada, bo) = (host.key("ada"), host.key("bo"));
     let uploads = host.uploads.clone();
@@ -85,7 +84,7 @@ async fn a_mint_costs_its_fee_and_an_account_without_money_mints_nothing() {
     let after = host.handle().account(ada.address()).await.unwrap().balance;
     assert_eq!(before - after, ledger::MINT_FEE);
     let broke = ledger::Keypair::from_seed([42; 32]);
-    let (asset, op) = ledger::testkit::mint_op(&broke.address(), 78, 2, 0);
+    let (_, op) = ledger::testkit::mint_op(&broke.address(), 78, 2, 0);
     let refused = host.run(&broke, op).await.unwrap_err();
     assert!(refused.contains("insufficient funds"), "{refused}");
     assert!(
@@ -96,7 +95,6 @@ async fn a_mint_costs_its_fee_and_an_account_without_money_mints_nothing() {
             .owned
             .is_empty()
     );
-    let _ = asset;
     // Nor does a manifest that is not canonical.
     let junk = Operation::Mint {
         manifest: ManifestBytes(b"{\"name\":\"spam\"}".to_vec()),
@@ -109,8 +107,15 @@ async fn a_mint_costs_its_fee_and_an_account_without_money_mints_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_that_failed_in_a_block_cannot_be_replayed_and_strands_nothing() {
-    let host = TestHost::default().await;
+    // Blocks two seconds apart at least: what is sent just after one
+    // waits for the next.
+    let host = TestHost::start(UploadLimits::default(), Some(Duration::from_secs(2))).await;
     let (ada, cy) = (host.key("ada"), host.key("cy"));
+    let gift = Operation::Pay {
+        to: cy.address(),
+        amount: 1,
+    };
+    host.run(&ada, gift).await.unwrap();
     let account = host.handle().account(cy.address()).await.unwrap();
     let sign = |nonce: u64, amount: u64| {
         ledger::Transaction {
