@@ -159,6 +159,7 @@ pub enum AssetError {
     Corrupt(String),
 }
 
+#[cfg(feature = "store")]
 impl From<rocksdb::Error> for AssetError {
     fn from(err: rocksdb::Error) -> Self {
         AssetError::Storage(err.into_string())

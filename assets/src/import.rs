@@ -14,6 +14,7 @@ use crate::cid::{Codec, ContentId};
 use crate::error::AssetError;
 use crate::manifest::{AssetKind, Attribute, Bounds, Manifest};
 use crate::render::{self, PREVIEW_SIZE, Surface, Texture};
+#[cfg(feature = "store")]
 use crate::store::BlobStore;
 
 /// `glTF` in little-endian.
@@ -157,6 +158,7 @@ pub fn prepare(
 
 /// Checks `glb`, renders its preview and stores model, preview and
 /// manifest. Nothing is stored unless every check passes.
+#[cfg(feature = "store")]
 pub fn import(
     store: &BlobStore,
     glb: &[u8],

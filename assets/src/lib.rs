@@ -9,19 +9,23 @@ mod error;
 mod import;
 mod manifest;
 pub mod pack;
+#[cfg(feature = "store")]
 mod packfile;
 pub mod pieces;
 mod render;
+#[cfg(feature = "store")]
 mod store;
 
 pub use crate::cid::{Codec, ContentId};
 pub use crate::error::AssetError;
+#[cfg(feature = "store")]
+pub use crate::import::import;
 pub use crate::import::{
-    ImportLimits, ImportRequest, Imported, ModelFacts, Prepared, check_model, import, prepare,
-    preview_png,
+    ImportLimits, ImportRequest, Imported, ModelFacts, Prepared, check_model, prepare, preview_png,
 };
 pub use crate::manifest::{
     AssetKind, Attribute, AttributeValue, Bounds, FORMAT_VERSION, MAX_MANIFEST_BYTES, Manifest,
 };
 pub use crate::render::PREVIEW_SIZE;
+#[cfg(feature = "store")]
 pub use crate::store::{BlobInfo, BlobStatus, BlobStore, StoreLimits};

@@ -4,8 +4,11 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::codec::{self, BLOCK_DOMAIN, TX_LIST_DOMAIN, tagged_hash};
 use crate::error::LedgerError;
-use crate::ids::{BlockHash, ChainId, Height, Timestamp, TxId};
+use crate::execute::TxResult;
+use crate::ids::{BlockHash, ChainId, Height, StateRoot, Timestamp, TxId};
 use crate::keys::Address;
+use crate::settle::Settlement;
+use crate::state::{Account, Asset, Listing, Rental};
 use crate::tx::SignedTransaction;
 
 /// Most transactions one block may carry.
@@ -118,6 +121,31 @@ pub(crate) fn tx_list_hash(ids: impl Iterator<Item = TxId>) -> [u8; 32] {
         hasher.update(&id.0);
     }
     *hasher.finalize().as_bytes()
+}
+
+/// What committing a block did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommittedBlock {
+    /// The block's height.
+    pub height: Height,
+    /// The block's hash.
+    pub hash: BlockHash,
+    /// The state root after it.
+    pub state_root: StateRoot,
+    /// Each transaction's outcome, in block order.
+    pub results: Vec<TxResult>,
+    /// The block's time.
+    pub time: Timestamp,
+    /// Rentals it settled: those that ended, then those returned early.
+    pub settlements: Vec<Settlement>,
+    /// Accounts the block changed, as they are after it, by address.
+    pub accounts: Vec<(Address, Account)>,
+    /// Assets the block changed, as they are after it, by id.
+    pub assets: Vec<Asset>,
+    /// Listings the block made or changed, as they are after it, by id.
+    pub listings: Vec<Listing>,
+    /// Rentals the block made or changed, as they are after it, by id.
+    pub rentals: Vec<Rental>,
 }
 
 #[cfg(test)]

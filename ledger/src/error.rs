@@ -554,6 +554,7 @@ impl LedgerError {
     }
 }
 
+#[cfg(feature = "store")]
 impl From<rocksdb::Error> for LedgerError {
     fn from(err: rocksdb::Error) -> Self {
         LedgerError::Storage(err.into_string())

@@ -130,6 +130,7 @@ impl Genesis {
     }
 
     /// The state block 0 creates.
+    #[cfg_attr(not(feature = "store"), allow(dead_code))]
     pub(crate) fn effects(&self) -> Result<BlockEffects, LedgerError> {
         let supply = self.validate()?;
         let mut accounts: Vec<(Address, Account)> = self

@@ -4,45 +4,19 @@ use std::path::Path;
 
 use tracing::{debug, info};
 
-use crate::block::Block;
+use crate::block::{Block, CommittedBlock};
 use crate::error::LedgerError;
-use crate::execute::{self, BlockEffects, StateReader, TxResult};
+use crate::execute::{self, BlockEffects, StateReader};
 use crate::genesis::Genesis;
 use crate::ids::{AssetId, BlockHash, Height, ListingId, RentalId, StateRoot, Timestamp, TxId};
 use crate::keys::Address;
 use crate::proof::AssetProof;
-use crate::settle::Settlement;
 use crate::state::{
     Account, Asset, ChainState, Listing, Rental, Validator, ValidatorChange, powers_after,
 };
 use crate::store::{Store, StoredBlock, TxLocation};
 use crate::tx::{SignedTransaction, Transaction};
 use crate::verify::{VerifiedBlock, Verifier};
-
-/// What committing a block did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CommittedBlock {
-    /// The block's height.
-    pub height: Height,
-    /// The block's hash.
-    pub hash: BlockHash,
-    /// The state root after it.
-    pub state_root: StateRoot,
-    /// Each transaction's outcome, in block order.
-    pub results: Vec<TxResult>,
-    /// The block's time.
-    pub time: Timestamp,
-    /// Rentals it settled: those that ended, then those returned early.
-    pub settlements: Vec<Settlement>,
-    /// Accounts the block changed, as they are after it, by address.
-    pub accounts: Vec<(Address, Account)>,
-    /// Assets the block changed, as they are after it, by id.
-    pub assets: Vec<Asset>,
-    /// Listings the block made or changed, as they are after it, by id.
-    pub listings: Vec<Listing>,
-    /// Rentals the block made or changed, as they are after it, by id.
-    pub rentals: Vec<Rental>,
-}
 
 /// A block verified and applied against the committed state, not yet
 /// written: [`Ledger::prepare`] makes one, [`Ledger::commit_prepared`]

@@ -3,8 +3,10 @@
 //!
 //! The state transition ([`apply_block`]) is pure: the block header brings
 //! the time and the proposer, a [`StateReader`] the state, and nothing else
-//! goes in. [`Ledger`] wraps it with signature verification, the RocksDB
-//! [`Store`] and the state tree.
+//! goes in. With the `store` feature, `Ledger` wraps it with signature
+//! verification, the RocksDB `Store` and the state tree; without it the
+//! crate is the pure core (types, rules, proofs, the state transition) that
+//! a client or the market links without RocksDB.
 
 mod block;
 mod codec;
@@ -15,11 +17,13 @@ mod genesis;
 mod hashing;
 mod ids;
 mod keys;
+#[cfg(feature = "store")]
 mod ledger;
 mod proof;
 mod rules;
 mod settle;
 mod state;
+#[cfg(feature = "store")]
 mod store;
 pub mod tree;
 mod tx;
@@ -28,6 +32,7 @@ mod verify;
 #[cfg(feature = "test-utils")]
 pub mod testkit;
 
+pub use crate::block::CommittedBlock;
 pub use crate::block::{Block, BlockHeader, MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
 pub use crate::codec::{decode, encode};
 pub use crate::error::LedgerError;
@@ -41,7 +46,8 @@ pub use crate::ids::{
     RentalId, StateRoot, Timestamp, TxId,
 };
 pub use crate::keys::{Address, Keypair, Signature};
-pub use crate::ledger::{CommittedBlock, Ledger, PreparedBlock};
+#[cfg(feature = "store")]
+pub use crate::ledger::{Ledger, PreparedBlock};
 pub use crate::proof::{AssetProof, Holding, verify_asset, verify_holding};
 pub use crate::rules::{
     RentCosts, check_asset_fillable, check_listing_fillable, check_open, check_owned_and_free,
@@ -52,6 +58,7 @@ pub use crate::state::{
     Account, ActiveRental, Asset, ChainParams, ChainState, Listing, ListingStatus, ListingTerms,
     RentTerms, Rental, RentalStatus, Slash, StateKey, Validator, ValidatorChange,
 };
+#[cfg(feature = "store")]
 pub use crate::store::{STORE_FORMAT, Store, StoredBlock, TxLocation};
 pub use crate::tx::{
     MAX_TRADE_ASSETS, MAX_TX_BYTES, ManifestBytes, Operation, SignedTransaction, Trade, TradeSide,

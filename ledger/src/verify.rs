@@ -24,6 +24,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::VerifyingKey;
+#[cfg(feature = "parallel")]
 use rayon::prelude::*;
 
 use crate::block::{Block, tx_list_hash};
@@ -128,7 +129,7 @@ impl Verifier {
     }
 
     /// Checks `block`'s transaction hash and every signature in it, using
-    /// all cores. A bad signature does not refuse the block: it is recorded
+    /// all cores (with the `parallel` feature). A bad signature does not refuse the block: it is recorded
     /// against its transaction, which the ledger will skip.
     pub fn verify_block(&self, block: Block) -> Result<VerifiedBlock, LedgerError> {
         if block.txs.len() > crate::block::MAX_BLOCK_TXS {
@@ -137,10 +138,17 @@ impl Verifier {
                 max: crate::block::MAX_BLOCK_TXS,
             });
         }
+        #[cfg(feature = "parallel")]
         let checks: Vec<(TxId, Result<(), LedgerError>)> = block
             .txs
             .par_chunks(BATCH_TXS)
             .flat_map_iter(|chunk| self.verify_group(chunk))
+            .collect();
+        #[cfg(not(feature = "parallel"))]
+        let checks: Vec<(TxId, Result<(), LedgerError>)> = block
+            .txs
+            .chunks(BATCH_TXS)
+            .flat_map(|chunk| self.verify_group(chunk))
             .collect();
         if tx_list_hash(checks.iter().map(|(id, _)| *id)) != block.header.tx_root {
             return Err(LedgerError::TxRootMismatch {

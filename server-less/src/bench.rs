@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ledger::{Keypair, ListingId, Operation, RentTerms, SignedTransaction, TxId};
+use plaza_client::ClientError;
 use rand::rngs::OsRng;
 use rand::{Rng, SeedableRng};
 use tracing::info;
@@ -196,12 +197,12 @@ fn rent_over_sessions(
     rate: u32,
     valid_until: ledger::Timestamp,
 ) -> Result<FinalityReport, HostError> {
-    use crate::protocol::{ClientMessage, ServerMessage, TxState};
+    use plaza_client::protocol::{ClientMessage, ServerMessage, TxState};
 
     let wait = Duration::from_secs(10);
     let mut clients = Vec::with_capacity(renters.len());
     for renter in renters {
-        let mut client = crate::client::Client::connect(join, renter, wait)?;
+        let mut client = plaza_client::client::Client::connect(join, renter, wait)?;
         client.enter("Plaza Square", wait)?;
         clients.push(client);
     }
@@ -380,9 +381,9 @@ pub async fn world(home: &Home, options: WorldOptions) -> Result<WorldReport, Ho
     let bots = options.bots;
     let crowd = tokio::task::spawn_blocking(move || walk_crowd(join, bots, walking, ready_tx));
     let outcome = async {
-        ready
-            .await
-            .map_err(|_| HostError::Disconnected("the bots never got in".into()))??;
+        ready.await.map_err(|_| {
+            HostError::Client(ClientError::Disconnected("the bots never got in".into()))
+        })??;
         tokio::time::sleep(Duration::from_secs(WARM_UP_SECS)).await;
         sessions.take_tick_times();
         sessions.take_client_rates();
@@ -418,7 +419,7 @@ fn walk_crowd(
         let mut bots = Vec::with_capacity(count);
         for _ in 0..count {
             let key = Keypair::generate(&mut OsRng);
-            bots.push(crate::client::Client::start(join, &key)?);
+            bots.push(plaza_client::client::Client::start(join, &key)?);
             // Those already started keep their handshakes alive.
             for bot in &mut bots {
                 bot.pump()?;
@@ -438,8 +439,8 @@ fn walk_crowd(
             std::thread::sleep(Duration::from_millis(5));
         }
         for bot in &mut bots {
-            bot.send(&crate::protocol::ClientMessage::Hello {
-                version: crate::protocol::VERSION,
+            bot.send(&plaza_client::protocol::ClientMessage::Hello {
+                version: plaza_client::protocol::VERSION,
                 world: "Plaza Square".into(),
             });
         }
@@ -459,7 +460,7 @@ fn walk_crowd(
         for bot in &mut bots {
             bot.drain();
             let spawn = bot.welcome().map(|w| w.world.spawn).unwrap_or_default();
-            walkers.push(crate::bot::Walker::new(
+            walkers.push(plaza_client::bot::Walker::new(
                 rng.r#gen(),
                 [spawn[0], spawn[2]],
                 60.0,
@@ -475,11 +476,11 @@ fn walk_crowd(
         Err(err) => {
             let message = err.to_string();
             let _ = ready.send(Err(err));
-            return Err(HostError::Disconnected(message));
+            return Err(ClientError::Disconnected(message).into());
         }
     };
     info!(bots = bots.len(), "bots walking");
-    let tick = Duration::from_secs(1) / crate::protocol::TICK_HZ;
+    let tick = Duration::from_secs(1) / plaza_client::protocol::TICK_HZ;
     let started = Instant::now();
     let mut next = started;
     let mut alive = vec![true; bots.len()];

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ledger::Timestamp;
 
@@ -22,13 +21,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// The machine's clock as time since the Unix epoch (zero for a clock
-/// set before it), as netcode tokens and upload records count it.
-pub(crate) fn unix_time() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-}
+pub(crate) use plaza_client::time::unix_time;
 
 /// A clock that moves only when told to: for tests and simulations that
 /// need days of rentals to pass in a moment.

@@ -83,9 +83,13 @@ pub enum HostError {
         /// What went wrong.
         source: std::io::Error,
     },
-    /// The other side broke the world protocol, or refused a request.
+    /// A player broke the world protocol, or asked for something refused.
     #[error("{0}")]
-    Protocol(#[from] crate::protocol::ProtocolError),
+    Protocol(#[from] plaza_client::protocol::ProtocolError),
+    /// Talking to a host as a client (a bot, a benchmark, the command
+    /// line), or a wallet, failed.
+    #[error(transparent)]
+    Client(#[from] plaza_client::ClientError),
     /// No answer came in time.
     #[error("no answer from the host within {secs} s while waiting for {what}")]
     Timeout {
@@ -94,25 +98,6 @@ pub enum HostError {
         /// How long.
         secs: u64,
     },
-    /// A wallet file is malformed, or a wallet could not be made.
-    #[error("wallet {path}: {reason}")]
-    Wallet {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// There is no wallet at the path.
-    #[error(
-        "no wallet at {0}: make one with `plaza-host wallet new`, or import a key with `plaza-host wallet import`"
-    )]
-    NoWallet(PathBuf),
-    /// The passphrase does not open the wallet (or the file was changed).
-    #[error("wallet {0}: wrong passphrase, or the file has been changed")]
-    WrongPassphrase(PathBuf),
-    /// A key to import is in no form this host reads.
-    #[error("{0}")]
-    KeyFormat(String),
     /// The peer network could not start, or could not do what it was
     /// asked.
     #[error("peer network: {0}")]
@@ -140,9 +125,6 @@ pub enum HostError {
         /// What the last peer asked said, if any was asked.
         last: Option<String>,
     },
-    /// The session with the host ended.
-    #[error("disconnected from the host: {0}")]
-    Disconnected(String),
 }
 
 impl HostError {
@@ -159,6 +141,7 @@ impl HostError {
             | HostError::Protocol(_)
             | HostError::Stopped
             | HostError::Timeout { .. } => false,
+            HostError::Client(err) => !err.is_refusal(),
             _ => true,
         }
     }

@@ -4,7 +4,6 @@
 //! creators, some of it listed for rent and for sale.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use assets::{BlobStore, ImportLimits, StoreLimits};
@@ -463,69 +462,8 @@ pub fn read_key(path: &Path) -> Result<Keypair, HostError> {
 }
 
 pub(crate) fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), HostError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|err| HostError::io(parent, err))?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = secret;
-    let mut file = options.open(path).map_err(|err| HostError::io(path, err))?;
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
-    if let Err(err) = written {
-        // Half a file would block the next attempt and read as corrupt.
-        drop(file);
-        let _ = std::fs::remove_file(path);
-        return Err(HostError::io(path, err));
-    }
-    Ok(())
+    plaza_client::text::write_new(path, bytes, secret).map_err(|err| HostError::io(path, err))
 }
 
-/// Plaza's directory in the platform's data directory:
-/// `$XDG_DATA_HOME/plaza` when that is an absolute path, else
-/// `~/.local/share/plaza`; `None` when no home directory is known. The
-/// host's default home and the wallets live in it.
-pub fn data_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|path| path.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
-        .map(|data| data.join("plaza"))
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 15)]));
-    }
-    out
-}
-
-/// 32 bytes from 64 hex digits.
-pub fn unhex32(text: &str) -> Result<[u8; 32], String> {
-    if text.len() != 64 {
-        return Err(format!(
-            "expected 64 hex digits, found {} characters",
-            text.len()
-        ));
-    }
-    let mut out = [0u8; 32];
-    for (index, pair) in text.as_bytes().chunks(2).enumerate() {
-        let digit = |c: u8| {
-            char::from(c)
-                .to_digit(16)
-                .ok_or_else(|| format!("{:?} is not a hex digit", char::from(c)))
-        };
-        out[index] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?)
-            .map_err(|_| "hex digit out of range".to_owned())?;
-    }
-    Ok(out)
-}
+pub use plaza_client::data_dir;
+pub use plaza_client::text::{hex, unhex32};

@@ -8,8 +8,6 @@
 //! it through a [`HostHandle`](node::HostHandle).
 
 pub mod bench;
-pub mod bot;
-pub mod client;
 pub mod clock;
 pub mod config;
 pub mod consensus;
@@ -22,12 +20,9 @@ pub mod join;
 pub mod mempool;
 pub mod node;
 pub mod peers;
-pub mod protocol;
 mod rate;
 pub mod sessions;
-mod transport;
 pub mod uploads;
-pub mod wallet;
 pub mod worlds;
 
 pub use crate::error::HostError;

@@ -24,7 +24,7 @@ use tracing::{debug, info, warn};
 use crate::error::HostError;
 use crate::mempool::{Added, Mempool, MempoolLimits, SignatureChecked};
 use crate::peers::{GossipedTx, Verdict};
-use crate::protocol::{Quote, QuoteAsk};
+use plaza_client::protocol::{Quote, QuoteAsk};
 
 /// Block-making commands waiting for the ledger thread at most.
 const COMMAND_QUEUE: usize = 1_024;

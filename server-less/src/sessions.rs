@@ -3,7 +3,7 @@
 //! A player first proves its account over the join endpoint (TCP): it
 //! signs a fresh challenge and receives a netcode connect token (secure
 //! mode) carrying the account in its encrypted user data. It then connects
-//! over UDP and talks [`crate::protocol`].
+//! over UDP and talks [`plaza_client::protocol`].
 //!
 //! The renet server runs on a thread of its own at [`TICK_HZ`]. A tick
 //! reads what clients sent, answers what it can at once, hands ledger
@@ -28,9 +28,9 @@ use std::time::{Duration, Instant};
 
 use assets::{AssetKind, BlobStore, ContentId, Manifest};
 use ledger::{Address, Amount, ChainId, Keypair, LedgerError, TxId};
+use market::TradeWindow;
 use market::catalogue::{Cursor, Page, PriceBasis, PriceRange, Query, Range, Side, Sort};
 use market::trade::{Action, Party, Stage};
-use market::{MarketError, TradeWindow};
 use rand::RngCore;
 use renet::{ClientId, RenetServer, ServerEvent};
 use renet_netcode::{ServerAuthentication, ServerConfig};
@@ -43,16 +43,16 @@ use crate::clock::unix_time;
 use crate::error::HostError;
 use crate::join::{Issuer, JoinLimits};
 use crate::node::{BlockEvent, HostHandle, TradeOutcome, TxStatus};
-use crate::protocol::{
+use crate::rate::Bucket;
+use crate::uploads::Uploads;
+use crate::worlds::World;
+use plaza_client::protocol::{
     self, Avatars, Browse, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, CHUNK_BYTES, Card,
     ClientMessage, ErrorCode, Event, Holding, MAX_AVATARS_PER_UPDATE, MAX_FETCHES_QUEUED,
     MAX_REQUESTS_WAITING, Move, PlayerInfo, ProtocolError, ServerMessage, SessionState, Shown,
     TICK_HZ, TradeAction, TradeView, TxState, Upload, VERSION, WorldInfo,
 };
-use crate::rate::Bucket;
-use crate::transport::Transport;
-use crate::uploads::Uploads;
-use crate::worlds::World;
+use plaza_client::transport::Transport;
 
 /// Transactions one client may watch to finality.
 const MAX_WATCHED: usize = 64;
@@ -2251,11 +2251,5 @@ fn trade_view(trade: u64, window: &TradeWindow) -> TradeView {
         signatures: window
             .trade()
             .map(|trade| [trade.a_signature, trade.b_signature]),
-    }
-}
-
-impl From<MarketError> for ProtocolError {
-    fn from(err: MarketError) -> Self {
-        ProtocolError::new(ErrorCode::Refused, err.to_string())
     }
 }

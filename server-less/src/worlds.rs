@@ -4,7 +4,7 @@
 use assets::AssetKind;
 use market::catalogue::{Parcel, Stall, WorldLayout};
 
-use crate::protocol::{ParcelInfo, StallInfo, WorldInfo};
+use plaza_client::protocol::{ParcelInfo, StallInfo, WorldInfo};
 
 /// One world: what the catalogue needs (its layout) and what a client
 /// draws (its scene).

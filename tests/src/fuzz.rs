@@ -215,8 +215,8 @@ pub fn run(
 /// Every decoder a player or a peer can reach, with seeds.
 pub fn targets() -> Vec<Target> {
     use ledger::{Operation, SignedTransaction};
-    use server_less::join::{JoinReply, JoinRequest};
-    use server_less::protocol::{
+    use plaza_client::join::{JoinReply, JoinRequest};
+    use plaza_client::protocol::{
         self, AvatarState, Avatars, Browse, ClientMessage, Gait, Move, ServerMessage, Upload,
     };
 
@@ -284,7 +284,7 @@ pub fn targets() -> Vec<Target> {
     let avatar = AvatarState::new([1.0, 0.0, -2.0], 0.5, Gait::Walk);
     let joins = vec![
         protocol::encode(&JoinRequest::Hello {
-            version: server_less::join::JOIN_VERSION,
+            version: plaza_client::join::JOIN_VERSION,
             account: key.address(),
             world: Some("Plaza Square".into()),
             key_share: [5; 32],
@@ -420,7 +420,7 @@ pub fn targets() -> Vec<Target> {
             seeds: vec![wallet],
             feed: Box::new(move |bytes| {
                 std::str::from_utf8(bytes)
-                    .is_ok_and(|text| server_less::wallet::Wallet::parse(path, text).is_ok())
+                    .is_ok_and(|text| plaza_client::wallet::Wallet::parse(path, text).is_ok())
             }),
         },
         renet_target(),
@@ -454,7 +454,7 @@ fn connect_token() -> Vec<u8> {
 /// then so that state does not pile up across inputs.
 fn renet_target() -> Target {
     use server_less::hostile::wire::{slice, small_reliable};
-    let config = || server_less::protocol::connection_config(server_less::protocol::End::Host);
+    let config = || plaza_client::protocol::connection_config(plaza_client::protocol::End::Host);
     let mut server = renet::RenetServer::new(config());
     server.add_connection(1);
     let mut fed = 0u64;

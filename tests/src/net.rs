@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ledger::{Keypair, Operation, SignedTransaction, Transaction, TxId};
+use plaza_client::client::Client;
 use server_less::Host;
-use server_less::client::Client;
 use server_less::clock::{Clock, SystemClock};
 use server_less::home::{self, Home};
 use server_less::node::HostHandle;
@@ -155,9 +155,9 @@ pub fn enter(join: SocketAddr, key: &Keypair) -> Client {
 pub fn answers(client: &mut Client) -> bool {
     client
         .browse(
-            server_less::protocol::Browse {
+            plaza_client::protocol::Browse {
                 page_size: 3,
-                ..server_less::protocol::Browse::default()
+                ..plaza_client::protocol::Browse::default()
             },
             WAIT,
         )

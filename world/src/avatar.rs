@@ -2,7 +2,7 @@
 //! moved by [`crate::motion`] where the camera looks.
 
 use bevy::prelude::*;
-use server_less::protocol::Gait;
+use plaza_client::protocol::Gait;
 
 use crate::WorldScene;
 use crate::camera::CameraRig;

@@ -5,7 +5,7 @@
 
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
-use server_less::protocol::{Browse, Card};
+use plaza_client::protocol::{Browse, Card};
 
 use crate::WorldScene;
 use crate::desk::Desk;

@@ -15,8 +15,8 @@ use std::time::Instant;
 use assets::{ContentId, Manifest};
 use bevy::prelude::*;
 use ledger::{Account, Address, AssetId, Nonce, Operation, Timestamp, Trade, TxId};
-use server_less::client::Client;
-use server_less::protocol::{
+use plaza_client::client::Client;
+use plaza_client::protocol::{
     Browse, Card, ClientMessage, Event, Holding, MAX_PAGE_HITS, Quote, QuoteAsk, ServerMessage,
     TradeAction, TradeView, TxState,
 };

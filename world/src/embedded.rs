@@ -5,11 +5,21 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
+use anyhow::bail;
+use ledger::{Keypair, Operation};
+use plaza_client::client::Client;
+use plaza_client::protocol::TxState;
 use server_less::clock::{Clock, SystemClock};
 use server_less::home::{self, Home};
 use server_less::sessions::{self, Sessions};
 use server_less::{Host, HostError};
+
+use crate::wallet::WELCOME_GRANT;
+
+/// The demo account a new wallet's first tokens come from.
+const GRANTER: &str = "ada";
 
 /// What the embedded host's calls return: the host's own errors, with
 /// what to do in words where there is something to do.
@@ -77,6 +87,34 @@ impl Embedded {
     /// until it comes.
     pub fn serve_until_interrupted(&self, ready: impl FnOnce()) -> Result<()> {
         Ok(self.runtime.block_on(sessions::until_interrupted(ready))?)
+    }
+
+    /// Pays [`WELCOME_GRANT`] tokens to `to` from the embedded network's
+    /// demo account, and waits until it is final.
+    pub fn grant(&self, to: &Keypair, world: &str) -> Result<()> {
+        let wait = Duration::from_secs(20);
+        let granter = self.home().load_demo_key(GRANTER)?;
+        let mut client = Client::connect(self.join_addr(), &granter, wait)?;
+        client.enter(world, wait)?;
+        let (_, state) = client.act(
+            Operation::Pay {
+                to: to.address(),
+                amount: WELCOME_GRANT,
+            },
+            wait,
+        )?;
+        client.disconnect();
+        match state {
+            TxState::Applied { height } => {
+                tracing::info!(
+                    tokens = WELCOME_GRANT,
+                    height,
+                    "your wallet was given its first tokens"
+                );
+                Ok(())
+            }
+            other => bail!("the first tokens for your wallet did not arrive: {other:?}"),
+        }
     }
 
     /// The host's home directory.

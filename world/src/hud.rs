@@ -5,7 +5,7 @@
 
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
-use server_less::protocol::{ClientMessage, MAX_CHAT_BYTES};
+use plaza_client::protocol::{ClientMessage, MAX_CHAT_BYTES};
 
 use crate::WorldScene;
 use crate::desk::Desk;

@@ -7,7 +7,7 @@
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use ledger::{Address, AssetId, ChainParams, ListingId, Operation, RentTerms, RentalId, Timestamp};
-use server_less::protocol::{Holding, QuoteAsk};
+use plaza_client::protocol::{Holding, QuoteAsk};
 
 use crate::WorldScene;
 use crate::avatar::LocalAvatar;

@@ -12,6 +12,7 @@ pub mod avatar;
 pub mod camera;
 pub mod catalogue;
 pub mod desk;
+#[cfg(feature = "embedded-host")]
 pub mod embedded;
 pub mod hud;
 pub mod interp;
@@ -29,7 +30,7 @@ pub mod wallet;
 pub mod wear;
 
 use bevy::prelude::*;
-use server_less::client::Welcome;
+use plaza_client::client::Welcome;
 
 use crate::motion::Obstacle;
 

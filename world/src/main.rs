@@ -14,9 +14,10 @@ use anyhow::{Context, bail};
 use bevy::log::LogPlugin;
 use bevy::prelude::*;
 use clap::Parser;
-use server_less::client::Client;
+use plaza_client::client::Client;
 use tracing_subscriber::EnvFilter;
 use world::desk::{Desk, DeskPlugin};
+#[cfg(feature = "embedded-host")]
 use world::embedded::Embedded;
 use world::net::{Remotes, Session};
 use world::shot::{ShotPlan, ShotPlugin};
@@ -85,6 +86,7 @@ fn main() -> ExitCode {
 
 /// With no display: say so, and run the host without the world, as
 /// `plaza-host run --init` does, until Ctrl-C.
+#[cfg(feature = "embedded-host")]
 fn headless(cli: &Cli) -> anyhow::Result<ExitCode> {
     eprintln!(
         "plaza: no display here (DISPLAY is not set), so the 3D world cannot open.\n\
@@ -104,6 +106,16 @@ fn headless(cli: &Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// With no display and no host in this build: nothing to run.
+#[cfg(not(feature = "embedded-host"))]
+fn headless(_cli: &Cli) -> anyhow::Result<ExitCode> {
+    bail!(
+        "no display here (DISPLAY is not set), so the 3D world cannot open, and this build has \
+         no embedded host to run instead (it was built without the `embedded-host` feature); \
+         run a host with plaza-host"
+    )
+}
+
 /// Whether an X display is there (the client is built for X11; Wayland
 /// sessions provide one through XWayland).
 fn has_display() -> bool {
@@ -114,7 +126,7 @@ fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
     if let Some(dir) = &cli.data {
         return Ok(dir.clone());
     }
-    match server_less::home::data_dir() {
+    match plaza_client::data_dir() {
         Some(data) => Ok(data),
         None => bail!("no home directory is known: pass --data <dir>"),
     }
@@ -123,39 +135,36 @@ fn data_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Absolute: the asset server reads models from the cache in it.
     let data = std::path::absolute(data_dir(&cli)?)?;
-    let (embedded, join, host) = match &cli.connect {
+    #[cfg(feature = "embedded-host")]
+    let embedded = match &cli.connect {
+        Some(_) => None,
+        None => Some(Embedded::start(&data.join("host"), true)?),
+    };
+    let (join, host) = match &cli.connect {
         Some(name) => {
             let join = name
                 .to_socket_addrs()
                 .with_context(|| format!("--connect {name}: not a host:port"))?
                 .next()
                 .with_context(|| format!("--connect {name}: no address"))?;
-            (None, join, name.clone())
+            (join, name.clone())
         }
-        None => {
-            let dir = data.join("host");
-            let embedded = Embedded::start(&dir, true)?;
-            let join = embedded.join_addr();
-            (Some(embedded), join, "embedded".to_owned())
-        }
+        #[cfg(feature = "embedded-host")]
+        None => match &embedded {
+            Some(embedded) => (embedded.join_addr(), "embedded".to_owned()),
+            None => bail!("no host to join"),
+        },
+        #[cfg(not(feature = "embedded-host"))]
+        None => bail!(
+            "this build has no embedded host (it was built without the `embedded-host` \
+             feature): pass --connect <host:port>"
+        ),
     };
     let wallets = data.join("wallets");
-    let key = match (&cli.demo, &embedded) {
-        (Some(name), Some(embedded)) => embedded
-            .home()
-            .load_demo_key(name)
-            .with_context(|| format!("--demo {name}: the demo accounts are ada, bo, cy and dee"))?,
-        _ => {
-            let name = cli.wallet.as_deref().unwrap_or(wallet::DEFAULT_WALLET);
-            // A wallet is made only for the embedded network, which can
-            // give it tokens; another host's players bring theirs.
-            let (key, new) = wallet::open_or_make(&wallets, name, embedded.is_some())?;
-            if let (true, Some(embedded)) = (new, &embedded) {
-                wallet::grant(embedded, &key, &cli.world)?;
-            }
-            key
-        }
-    };
+    #[cfg(feature = "embedded-host")]
+    let key = player_key(&cli, &wallets, embedded.as_ref())?;
+    #[cfg(not(feature = "embedded-host"))]
+    let key = player_key(&cli, &wallets)?;
     let wait = Duration::from_secs(10);
     let mut client =
         Client::connect(join, &key, wait).with_context(|| format!("joining the host at {join}"))?;
@@ -216,6 +225,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // The runner consumes the app's world (and the session in it) on
     // return; the host it talked to stops after.
     let exit = app.run();
+    #[cfg(feature = "embedded-host")]
     if let Some(embedded) = embedded {
         embedded.stop()?;
     }
@@ -223,4 +233,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         AppExit::Success => ExitCode::SUCCESS,
         AppExit::Error(code) => ExitCode::from(code.get()),
     })
+}
+
+/// The key to play with: a demo account of the embedded network, or the
+/// player's wallet (made, and given its first tokens, only on the
+/// embedded network; another host's players bring theirs).
+#[cfg(feature = "embedded-host")]
+fn player_key(
+    cli: &Cli,
+    wallets: &std::path::Path,
+    embedded: Option<&Embedded>,
+) -> anyhow::Result<ledger::Keypair> {
+    if let (Some(name), Some(embedded)) = (&cli.demo, embedded) {
+        return embedded
+            .home()
+            .load_demo_key(name)
+            .with_context(|| format!("--demo {name}: the demo accounts are ada, bo, cy and dee"));
+    }
+    let name = cli.wallet.as_deref().unwrap_or(wallet::DEFAULT_WALLET);
+    let (key, new) = wallet::open_or_make(wallets, name, embedded.is_some())?;
+    if let (true, Some(embedded)) = (new, embedded) {
+        embedded.grant(&key, &cli.world)?;
+    }
+    Ok(key)
+}
+
+/// The key to play with: the player's wallet.
+#[cfg(not(feature = "embedded-host"))]
+fn player_key(cli: &Cli, wallets: &std::path::Path) -> anyhow::Result<ledger::Keypair> {
+    if cli.demo.is_some() {
+        bail!("--demo plays an account of the embedded network, which this build has not");
+    }
+    let name = cli.wallet.as_deref().unwrap_or(wallet::DEFAULT_WALLET);
+    Ok(wallet::open_or_make(wallets, name, false)?.0)
 }

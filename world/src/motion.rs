@@ -3,7 +3,7 @@
 //! obstacles in, a new position out.
 
 use bevy::math::Vec2;
-use server_less::protocol::Gait;
+use plaza_client::protocol::Gait;
 
 /// Walking speed, metres per second.
 pub const WALK_SPEED: f32 = 3.5;
@@ -86,7 +86,7 @@ pub fn step(
     }
     Step {
         position: next,
-        facing: server_less::protocol::heading_towards(direction.x, direction.y),
+        facing: plaza_client::protocol::heading_towards(direction.x, direction.y),
         gait: if intent.run { Gait::Run } else { Gait::Walk },
     }
 }

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
-use server_less::client::Client;
-use server_less::protocol::{self, AvatarState, Event, PlayerInfo, ServerMessage};
+use plaza_client::client::Client;
+use plaza_client::protocol::{self, AvatarState, Event, PlayerInfo, ServerMessage};
 
 use crate::avatar::{LocalAvatar, body_mesh};
 use crate::desk::Desk;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use ledger::{ListingStatus, ListingTerms, Operation};
-use server_less::protocol::{Card, Quote, QuoteAsk};
+use plaza_client::protocol::{Card, Quote, QuoteAsk};
 
 use crate::desk::Desk;
 use crate::net::Session;

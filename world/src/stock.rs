@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use assets::Manifest;
 use bevy::prelude::*;
 use bevy::world_serialization::WorldAssetRoot;
-use server_less::HostError;
+use plaza_client::ClientError;
 
 use assets::ContentId;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
-use server_less::client::Client;
-use server_less::protocol::{Browse, Card, ClientMessage, MAX_PAGE_HITS, ServerMessage};
+use plaza_client::client::Client;
+use plaza_client::protocol::{Browse, Card, ClientMessage, MAX_PAGE_HITS, ServerMessage};
 
 use crate::WorldScene;
 use crate::pick::{Pickable, Target};
@@ -117,7 +117,7 @@ pub struct Loader {
 impl Loader {
     /// Starts loading what `world`'s stalls show into `cache`.
     pub fn start(client: &mut Client, world: &str, cache: &Path) -> anyhow::Result<Loader> {
-        std::fs::create_dir_all(cache).map_err(|err| HostError::io(cache, err))?;
+        std::fs::create_dir_all(cache).map_err(|err| ClientError::io(cache, err))?;
         let mut loader = Loader {
             world: world.to_owned(),
             cache: cache.to_owned(),
@@ -289,8 +289,8 @@ impl Loader {
 pub(crate) fn write_whole(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let partial = dir.join(format!("{name}.part"));
     let path = dir.join(name);
-    std::fs::write(&partial, bytes).map_err(|err| HostError::io(&partial, err))?;
-    std::fs::rename(&partial, &path).map_err(|err| HostError::io(&path, err))?;
+    std::fs::write(&partial, bytes).map_err(|err| ClientError::io(&partial, err))?;
+    std::fs::rename(&partial, &path).map_err(|err| ClientError::io(&path, err))?;
     Ok(())
 }
 
@@ -414,7 +414,7 @@ fn pickable(index: usize, item: &StallItem, fit: f32, origin_y: f32) -> Pickable
 mod tests {
     use super::*;
     use ledger::{AssetId, Listing, ListingId, ListingStatus, ListingTerms};
-    use server_less::protocol::Shown;
+    use plaza_client::protocol::Shown;
 
     fn card(id: u64, shown: Vec<Shown>) -> Card {
         let asset = AssetId(assets::ContentId::of(

@@ -8,7 +8,7 @@
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use ledger::{Address, AssetId};
-use server_less::protocol::{TradeAction, TradeView};
+use plaza_client::protocol::{TradeAction, TradeView};
 
 use crate::desk::{Desk, closed};
 use crate::net::{Remotes, Session};

@@ -5,7 +5,7 @@
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPlugin, EguiPrimaryContextPass, egui};
 use ledger::{Address, Timestamp};
-use server_less::protocol::Card;
+use plaza_client::protocol::Card;
 
 use crate::pick::UiFocus;
 

@@ -1,28 +1,21 @@
 //! The player's wallet: opened (or made, the first time) from
-//! `<data>/wallets`, sealed with the player's passphrase; and, on a
-//! network this process made for itself, a first grant of tokens from a
-//! demo account so that a new player can rent at once.
+//! `<data>/wallets`, sealed with the player's passphrase. On a network
+//! this process made for itself, a new wallet is given its first tokens
+//! (`Embedded::grant`, with the `embedded-host` feature).
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
-use ledger::{Amount, Keypair, Operation};
+use ledger::{Amount, Keypair};
+use plaza_client::wallet::{self, Wallet};
 use rand::rngs::OsRng;
-use server_less::client::Client;
-use server_less::protocol::TxState;
-use server_less::wallet::{self, Wallet};
 use zeroize::Zeroizing;
-
-use crate::embedded::Embedded;
 
 /// The wallet `plaza` plays with when none is named.
 pub const DEFAULT_WALLET: &str = "player";
 /// Tokens a new player's wallet is given on an embedded network.
 pub const WELCOME_GRANT: Amount = 100_000;
-/// The demo account the grant comes from.
-const GRANTER: &str = "ada";
 
 /// The passphrase for wallet `name`: `$PLAZA_PASSPHRASE`, or asked on the
 /// terminal (twice for a new wallet).
@@ -77,32 +70,4 @@ pub fn open_or_make(dir: &Path, name: &str, make: bool) -> anyhow::Result<(Keypa
     let made = Wallet::create(&path, &key, &passphrase)?;
     tracing::info!(wallet = %made.path().display(), address = %key.address(), "made your wallet");
     Ok((key, true))
-}
-
-/// Pays [`WELCOME_GRANT`] tokens to `to` from the embedded network's demo
-/// account, and waits until it is final.
-pub fn grant(embedded: &Embedded, to: &Keypair, world: &str) -> anyhow::Result<()> {
-    let wait = Duration::from_secs(20);
-    let granter = embedded.home().load_demo_key(GRANTER)?;
-    let mut client = Client::connect(embedded.join_addr(), &granter, wait)?;
-    client.enter(world, wait)?;
-    let (_, state) = client.act(
-        Operation::Pay {
-            to: to.address(),
-            amount: WELCOME_GRANT,
-        },
-        wait,
-    )?;
-    client.disconnect();
-    match state {
-        TxState::Applied { height } => {
-            tracing::info!(
-                tokens = WELCOME_GRANT,
-                height,
-                "your wallet was given its first tokens"
-            );
-            Ok(())
-        }
-        other => bail!("the first tokens for your wallet did not arrive: {other:?}"),
-    }
 }

@@ -37,7 +37,7 @@ fn the_world_opens_with_an_embedded_host_and_draws_the_plaza() {
     assert!(log.contains("entered"), "{log}");
     // The first start made the player's wallet, sealed, and gave it its
     // first tokens; the player entered with it.
-    let sealed = server_less::wallet::Wallet::read(&dir.path().join("wallets/player.wallet"))
+    let sealed = plaza_client::wallet::Wallet::read(&dir.path().join("wallets/player.wallet"))
         .expect("the player's wallet");
     assert!(log.contains("made your wallet"), "{log}");
     assert!(
@@ -122,7 +122,7 @@ fn with_no_display_it_says_so_and_serves_the_host_until_interrupted() {
     assert!(said.contains("players can join"), "{said}");
     // It serves: a player can join.
     let key = home.load_demo_key("bo").unwrap();
-    let mut client = server_less::client::Client::connect(
+    let mut client = plaza_client::client::Client::connect(
         std::net::SocketAddr::from(([127, 0, 0, 1], join)),
         &key,
         Duration::from_secs(10),

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use ledger::{ListingTerms, Operation};
-use server_less::client::Client;
-use server_less::protocol::{Browse, QuoteAsk, TradeAction};
+use plaza_client::client::Client;
+use plaza_client::protocol::{Browse, QuoteAsk, TradeAction};
 use world::WorldScene;
 use world::avatar::{AvatarPlugin, LocalAvatar};
 use world::camera::CameraPlugin;
@@ -87,7 +87,7 @@ fn settle(app: &mut App, what: &str, mut done: impl FnMut(&mut App) -> bool) {
 }
 
 /// Asks for a quote as a panel does, frame after frame, until it comes.
-fn quoted(app: &mut App, ask: QuoteAsk) -> server_less::protocol::Quote {
+fn quoted(app: &mut App, ask: QuoteAsk) -> plaza_client::protocol::Quote {
     let deadline = Instant::now() + WAIT;
     loop {
         if let Some(answer) = with(app, |desk, client| desk.quote(client, ask)) {

@@ -8,9 +8,13 @@ mod glb;
 mod mesh;
 mod models;
 
+#[cfg(feature = "store")]
 use crate::error::AssetError;
-use crate::import::{ImportLimits, ImportRequest, Imported, import};
+use crate::import::ImportRequest;
+#[cfg(feature = "store")]
+use crate::import::{ImportLimits, Imported, import};
 use crate::manifest::{AssetKind, Attribute, AttributeValue};
+#[cfg(feature = "store")]
 use crate::store::BlobStore;
 
 /// One model of the pack.
@@ -394,6 +398,7 @@ pub fn sample_models() -> Vec<SampleModel> {
 
 /// Builds the pack and imports every model into `store`, credited to
 /// `creator`.
+#[cfg(feature = "store")]
 pub fn store_sample_pack(
     store: &BlobStore,
     creator: &str,

@@ -13,12 +13,14 @@ use rand::{Rng, SeedableRng};
 use tracing::{info, warn};
 
 use super::{percentile, settle, submit_in_turn};
-use crate::client::Client;
 use crate::clock::{Clock, SystemClock};
 use crate::error::HostError;
 use crate::home::{self, DEMO_ACCOUNTS, Home, Signer};
 use crate::hostile::{Attacker, wire};
-use crate::protocol::{AvatarState, Browse, CHANNEL_AVATAR, CHANNEL_RELIABLE, ClientMessage, Gait};
+use plaza_client::client::Client;
+use plaza_client::protocol::{
+    AvatarState, Browse, CHANNEL_AVATAR, CHANNEL_RELIABLE, ClientMessage, Gait,
+};
 
 /// How the hostile benchmark runs.
 #[derive(Clone, Copy, Debug)]
@@ -259,8 +261,8 @@ fn play(
         bots.push(bot);
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    let mut walkers: Vec<crate::bot::Walker> = (0..bots.len())
-        .map(|_| crate::bot::Walker::new(rng.r#gen(), [0.0, 0.0], 40.0))
+    let mut walkers: Vec<plaza_client::bot::Walker> = (0..bots.len())
+        .map(|_| plaza_client::bot::Walker::new(rng.r#gen(), [0.0, 0.0], 40.0))
         .collect();
     let mut phases: Phases = vec![(Vec::new(), 0); ATTACKS.len() + 3];
     let mut asked: Vec<Option<(u32, Instant, usize)>> = vec![None; bots.len()];
@@ -271,7 +273,7 @@ fn play(
         .collect();
     let mut rented = vec![false; bots.len()];
     let mut alive = vec![true; bots.len()];
-    let tick = Duration::from_secs(1) / crate::protocol::TICK_HZ;
+    let tick = Duration::from_secs(1) / plaza_client::protocol::TICK_HZ;
     let mut next = Instant::now();
     while !stop.load(Ordering::Acquire) {
         let now_phase = *phase.lock().unwrap_or_else(|p| p.into_inner());

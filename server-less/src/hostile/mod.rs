@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use ledger::Keypair;
 
 use crate::clock::unix_time;
+use plaza_client::ClientError;
+
 use crate::error::HostError;
 use renetcode::{ClientAuthentication, NETCODE_MAX_PACKET_BYTES, NetcodeClient};
 
@@ -29,7 +31,7 @@ pub struct Attacker {
 impl Attacker {
     /// Joins the host at `join` as `key`'s account and connects.
     pub fn connect(join: SocketAddr, key: &Keypair) -> Result<Attacker, HostError> {
-        let joined = crate::join::join_host(join, key, None)?;
+        let joined = plaza_client::join::join_host(join, key, None)?;
         let socket = UdpSocket::bind("127.0.0.1:0")
             .map_err(|err| HostError::net("binding an attacker's socket", err))?;
         socket
@@ -41,7 +43,7 @@ impl Attacker {
                 connect_token: joined.token,
             },
         )
-        .map_err(|err| HostError::Disconnected(err.to_string()))?;
+        .map_err(|err| HostError::Client(ClientError::Disconnected(err.to_string())))?;
         let mut attacker = Attacker {
             socket,
             netcode,
@@ -86,7 +88,7 @@ impl Attacker {
     pub fn send_renet(&mut self, packets: &[Vec<u8>]) {
         let (netcode, socket) = (&mut self.netcode, &self.socket);
         let mut bundle = Vec::new();
-        let _ = crate::transport::bundles(packets, &mut bundle, |payload| {
+        let _ = plaza_client::transport::bundles(packets, &mut bundle, |payload| {
             // One that netcode will not seal is left out, and the rest go.
             if let Ok((addr, datagram)) = netcode.generate_payload_packet(payload) {
                 let _ = socket.send_to(datagram, addr);

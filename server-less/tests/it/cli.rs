@@ -162,8 +162,8 @@ pub(crate) fn start(home: &std::path::Path, ready: &str) -> std::process::Child 
 #[test]
 fn a_host_killed_mid_activity_comes_back_with_every_block_and_players_reconnect() {
     use ledger::{Operation, Transaction};
-    use server_less::client::Client;
-    use server_less::protocol::TxState;
+    use plaza_client::client::Client;
+    use plaza_client::protocol::TxState;
 
     let wait = Duration::from_secs(10);
     let dir = tempfile::tempdir().unwrap();

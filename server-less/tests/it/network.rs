@@ -6,9 +6,9 @@
 use std::time::{Duration, Instant};
 
 use ledger::{Operation, Transaction};
-use server_less::client::Client;
+use plaza_client::client::Client;
+use plaza_client::protocol::TxState;
 use server_less::home::read_key;
-use server_less::protocol::TxState;
 
 use crate::cli::{plaza_host, start};
 

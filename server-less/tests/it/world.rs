@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use ledger::{Address, Amount, AssetId, Nonce, Operation, RentTerms, Transaction};
-use server_less::client::Client;
-use server_less::join::{JoinReply, JoinRequest, KeyShare};
-use server_less::protocol::{
+use plaza_client::client::Client;
+use plaza_client::join::{JoinReply, JoinRequest, KeyShare};
+use plaza_client::protocol::{
     self, AvatarState, Browse, ClientMessage, ErrorCode, Event, Gait, Holding, ServerMessage,
     TradeAction, TxState,
 };
@@ -397,7 +397,7 @@ fn join_as(
     claimed: &ledger::Keypair,
     signer: &ledger::Keypair,
 ) -> JoinReply {
-    use server_less::join::{ask_challenge, receive_frame, send_frame};
+    use plaza_client::join::{ask_challenge, receive_frame, send_frame};
     let mut stream = std::net::TcpStream::connect(join).unwrap();
     let share = KeyShare::new();
     let (transcript, _) =

@@ -5,16 +5,16 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use plaza_client::join::{JoinReply, JoinRequest, KeyShare, Transcript, join_host};
+use plaza_client::protocol::ErrorCode;
 use plaza_tests::net::{TestHost, answers, enter};
-use server_less::join::{JoinReply, JoinRequest, KeyShare, Transcript, join_host};
-use server_less::protocol::ErrorCode;
 
 fn send(stream: &mut TcpStream, request: &JoinRequest) {
-    server_less::join::send_frame(stream, request).unwrap();
+    plaza_client::join::send_frame(stream, request).unwrap();
 }
 
 fn read(stream: &mut TcpStream) -> JoinReply {
-    server_less::join::receive_frame(stream).unwrap()
+    plaza_client::join::receive_frame(stream).unwrap()
 }
 
 /// A host's challenge, asked for in `account`'s name with `share`.
@@ -25,7 +25,7 @@ fn challenge(
 ) -> (TcpStream, Transcript) {
     let mut stream = TcpStream::connect(join).unwrap();
     let (transcript, _) =
-        server_less::join::ask_challenge(&mut stream, account, None, share).unwrap();
+        plaza_client::join::ask_challenge(&mut stream, account, None, share).unwrap();
     (stream, transcript)
 }
 

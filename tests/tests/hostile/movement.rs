@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use plaza_client::client::Client;
+use plaza_client::protocol::{AvatarState, Gait};
 use plaza_tests::net::{TestHost, enter};
-use server_less::client::Client;
-use server_less::protocol::{AvatarState, Gait};
 
 /// How far from `from` the observer sees `player`, the furthest over
 /// `duration` of pumping both.

@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use plaza_client::protocol::{CHANNEL_AVATAR, CHANNEL_RELIABLE};
 use plaza_tests::net::{TestHost, answers, enter, keep_up};
 use plaza_tests::resident_bytes;
 use server_less::hostile::{Attacker, wire};
-use server_less::protocol::{CHANNEL_AVATAR, CHANNEL_RELIABLE};
 
 /// Sends `packets` from a fresh attacker and checks that the attacker
 /// alone is dropped: the honest player stays connected and answered for

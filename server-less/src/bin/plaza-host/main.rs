@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use server_less::bot;
-use server_less::client::Client;
+use plaza_client::bot;
+use plaza_client::client::Client;
 use server_less::clock::{Clock, SystemClock};
 use server_less::home::{self, Home};
 use server_less::sessions;

@@ -14,11 +14,11 @@ use ledger::{
     Address, Amount, AssetId, Keypair, ListingId, ListingTerms, ManifestBytes, Operation,
     RentTerms, RentalId, Timestamp,
 };
-use server_less::client::Client;
-use server_less::protocol::{
+use plaza_client::client::Client;
+use plaza_client::protocol::{
     Browse, Card, Holding, MAX_PAGE_HITS, MAX_UPLOAD_BYTES, Quote, QuoteAsk, TxState,
 };
-use server_less::wallet::{self, Wallet};
+use plaza_client::wallet::{self, Wallet};
 use zeroize::Zeroizing;
 
 /// How long one exchange with the host may take.

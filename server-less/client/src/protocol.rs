@@ -723,6 +723,13 @@ impl ProtocolError {
     }
 }
 
+impl From<market::MarketError> for ProtocolError {
+    /// The market's refusal, told to the player as it is.
+    fn from(err: market::MarketError) -> Self {
+        ProtocolError::new(ErrorCode::Refused, err.to_string())
+    }
+}
+
 /// Encodes a value (infallible for these types).
 pub fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
     borsh::to_vec(value).unwrap_or_default()

@@ -122,7 +122,7 @@ impl Batch {
 }
 
 /// The server's side of the session socket.
-pub(crate) struct Transport {
+pub struct Transport {
     socket: UdpSocket,
     netcode: NetcodeServer,
     refusals: Refusals,
@@ -136,7 +136,7 @@ pub(crate) struct Transport {
 impl Transport {
     /// Netcode with `config` on `socket`, and the sender thread; each
     /// datagram netcode refuses is counted in `refused`.
-    pub(crate) fn new(
+    pub fn new(
         config: ServerConfig,
         socket: UdpSocket,
         refused: Arc<AtomicU64>,
@@ -171,12 +171,12 @@ impl Transport {
     }
 
     /// The netcode user data of a connected client (its proven account).
-    pub(crate) fn user_data(&self, client: ClientId) -> Option<[u8; NETCODE_USER_DATA_BYTES]> {
+    pub fn user_data(&self, client: ClientId) -> Option<[u8; NETCODE_USER_DATA_BYTES]> {
         self.netcode.user_data(client)
     }
 
     /// Advances netcode by `duration` and reads every datagram waiting.
-    pub(crate) fn update(&mut self, duration: Duration, server: &mut RenetServer) {
+    pub fn update(&mut self, duration: Duration, server: &mut RenetServer) {
         self.netcode.update(duration);
         loop {
             match self.socket.recv_from(&mut self.buffer[..]) {
@@ -211,7 +211,7 @@ impl Transport {
 
     /// Bundles and seals every client's packets and hands them to the
     /// sender.
-    pub(crate) fn send_packets(&mut self, server: &mut RenetServer) {
+    pub fn send_packets(&mut self, server: &mut RenetServer) {
         let mut batch = self.spare.try_recv().unwrap_or_default();
         let mut bundle = Vec::with_capacity(NETCODE_MAX_PAYLOAD_BYTES);
         for client in server.clients_id() {
@@ -239,7 +239,7 @@ impl Transport {
     }
 
     /// Tells every client the session is over, at once.
-    pub(crate) fn disconnect_all(&mut self, server: &mut RenetServer) {
+    pub fn disconnect_all(&mut self, server: &mut RenetServer) {
         for client in self.netcode.clients_id() {
             let result = self.netcode.disconnect(client);
             handle(result, &self.socket, server);
@@ -315,7 +315,7 @@ fn handle(result: ServerResult<'_, '_>, socket: &UdpSocket, server: &mut RenetSe
 /// Packs `packets` into payloads of at most [`NETCODE_MAX_PAYLOAD_BYTES`],
 /// each packet framed by its length (2 bytes, little-endian), and hands
 /// each payload to `seal`.
-pub(crate) fn bundles(
+pub fn bundles(
     packets: &[Vec<u8>],
     bundle: &mut Vec<u8>,
     mut seal: impl FnMut(&[u8]) -> Result<(), renetcode::NetcodeError>,
@@ -358,7 +358,7 @@ fn unbundle(payload: &[u8], mut each: impl FnMut(&[u8])) -> Result<(), ()> {
 
 /// The client's side of the session socket: netcode over UDP, bundled as
 /// the server's side is.
-pub(crate) struct ClientTransport {
+pub struct ClientTransport {
     socket: UdpSocket,
     netcode: NetcodeClient,
     buffer: Box<[u8; NETCODE_MAX_PACKET_BYTES]>,
@@ -367,7 +367,7 @@ pub(crate) struct ClientTransport {
 
 impl ClientTransport {
     /// A client of the host named in `authentication`'s token, on `socket`.
-    pub(crate) fn new(
+    pub fn new(
         now: Duration,
         authentication: ClientAuthentication,
         socket: UdpSocket,
@@ -383,11 +383,7 @@ impl ClientTransport {
 
     /// Advances netcode by `duration` and reads every datagram waiting;
     /// the reason if the session is over.
-    pub(crate) fn update(
-        &mut self,
-        duration: Duration,
-        client: &mut RenetClient,
-    ) -> Result<(), String> {
+    pub fn update(&mut self, duration: Duration, client: &mut RenetClient) -> Result<(), String> {
         if let Some(reason) = self.netcode.disconnect_reason() {
             client.disconnect_due_to_transport();
             return Err(reason.to_string());
@@ -426,7 +422,7 @@ impl ClientTransport {
     }
 
     /// Bundles, seals and sends what renet has queued.
-    pub(crate) fn send_packets(&mut self, client: &mut RenetClient) -> Result<(), String> {
+    pub fn send_packets(&mut self, client: &mut RenetClient) -> Result<(), String> {
         if let Some(reason) = self.netcode.disconnect_reason() {
             return Err(reason.to_string());
         }
@@ -441,7 +437,7 @@ impl ClientTransport {
     }
 
     /// Tells the host the session is over.
-    pub(crate) fn disconnect(&mut self) {
+    pub fn disconnect(&mut self) {
         if self.netcode.is_disconnected() {
             return;
         }

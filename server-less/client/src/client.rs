@@ -16,14 +16,14 @@ use renet::RenetClient;
 use renet_netcode::ClientAuthentication;
 use tracing::warn;
 
-use crate::clock::unix_time;
-use crate::error::HostError;
+use crate::error::ClientError;
 use crate::protocol::{
     self, AvatarState, Avatars, Browse, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE,
     CHUNK_BYTES, Card, ClientMessage, ErrorCode, Holding, MAX_UPLOAD_BYTES, Move, PlayerInfo,
     ProtocolError, Quote, QuoteAsk, ServerMessage, TradeAction, TradeView, TxState, Upload,
     VERSION, WorldInfo,
 };
+use crate::time::unix_time;
 use crate::transport::ClientTransport;
 
 /// Messages kept for the caller at most; older ones are dropped first.
@@ -82,13 +82,13 @@ impl Client {
         join: SocketAddr,
         key: &Keypair,
         timeout: Duration,
-    ) -> Result<Client, HostError> {
+    ) -> Result<Client, ClientError> {
         let mut client = Client::start(join, key)?;
         let deadline = Instant::now() + timeout;
         while !client.renet.is_connected() {
             client.pump()?;
             if Instant::now() >= deadline {
-                return Err(HostError::Timeout {
+                return Err(ClientError::Timeout {
                     what: "the session to connect",
                     secs: timeout.as_secs(),
                 });
@@ -100,7 +100,7 @@ impl Client {
 
     /// Joins as [`Client::connect`] does, without waiting for the session:
     /// it connects as [`Client::pump`] is called.
-    pub fn start(join: SocketAddr, key: &Keypair) -> Result<Client, HostError> {
+    pub fn start(join: SocketAddr, key: &Keypair) -> Result<Client, ClientError> {
         let token = crate::join::join_host(join, key, None)?.token;
         // Loopback for a host on this machine, every interface otherwise.
         let ip: std::net::IpAddr = match (join.ip().is_loopback(), join.is_ipv4()) {
@@ -111,7 +111,7 @@ impl Client {
         };
         let bind = SocketAddr::new(ip, 0);
         let socket =
-            UdpSocket::bind(bind).map_err(|err| HostError::net("binding a UDP socket", err))?;
+            UdpSocket::bind(bind).map_err(|err| ClientError::net("binding a UDP socket", err))?;
         let transport = ClientTransport::new(
             unix_time(),
             ClientAuthentication::Secure {
@@ -120,7 +120,7 @@ impl Client {
             socket,
         )
         .map_err(|err| {
-            HostError::from(ProtocolError::new(ErrorCode::Unavailable, err.to_string()))
+            ClientError::from(ProtocolError::new(ErrorCode::Unavailable, err.to_string()))
         })?;
         Ok(Client {
             key: key.clone(),
@@ -167,16 +167,16 @@ impl Client {
 
     /// Exchanges packets with the host: reads what arrived, sends what is
     /// queued. An error means the session has ended.
-    pub fn pump(&mut self) -> Result<(), HostError> {
+    pub fn pump(&mut self) -> Result<(), ClientError> {
         let now = Instant::now();
         let elapsed = now - self.last;
         self.last = now;
         self.renet.update(elapsed);
         if let Err(reason) = self.transport.update(elapsed, &mut self.renet) {
-            return Err(HostError::Disconnected(reason));
+            return Err(ClientError::Disconnected(reason));
         }
         if let Some(reason) = self.renet.disconnect_reason() {
-            return Err(HostError::Disconnected(reason.to_string()));
+            return Err(ClientError::Disconnected(reason.to_string()));
         }
         while let Some(bytes) = self.renet.receive_message(CHANNEL_AVATAR) {
             self.received_bytes += bytes.len() as u64;
@@ -204,7 +204,7 @@ impl Client {
         self.avatars
             .retain(|_, (_, heard)| now.duration_since(*heard) < Duration::from_secs(2));
         if let Err(reason) = self.transport.send_packets(&mut self.renet) {
-            return Err(HostError::Disconnected(reason));
+            return Err(ClientError::Disconnected(reason));
         }
         Ok(())
     }
@@ -317,18 +317,18 @@ impl Client {
         what: &'static str,
         timeout: Duration,
         mut wanted: impl FnMut(&ServerMessage) -> Option<T>,
-    ) -> Result<T, HostError> {
+    ) -> Result<T, ClientError> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(at) = self.inbox.iter().position(|m| wanted(m).is_some()) {
                 let message = self.inbox.remove(at).unwrap_or_else(|| unreachable!());
-                return wanted(&message).ok_or(HostError::Timeout {
+                return wanted(&message).ok_or(ClientError::Timeout {
                     what,
                     secs: timeout.as_secs(),
                 });
             }
             if Instant::now() >= deadline {
-                return Err(HostError::Timeout {
+                return Err(ClientError::Timeout {
                     what,
                     secs: timeout.as_secs(),
                 });
@@ -402,7 +402,7 @@ impl Client {
         what: &'static str,
         timeout: Duration,
         build: impl FnOnce(u32) -> ClientMessage,
-    ) -> Result<ServerMessage, HostError> {
+    ) -> Result<ServerMessage, ClientError> {
         let id = self.ask(build);
         let answer = self.wait_for(what, timeout, |message| {
             (message.request() == Some(id)).then(|| message.clone())
@@ -414,7 +414,7 @@ impl Client {
     }
 
     /// Enters `world` and waits for the welcome.
-    pub fn enter(&mut self, world: &str, timeout: Duration) -> Result<&Welcome, HostError> {
+    pub fn enter(&mut self, world: &str, timeout: Duration) -> Result<&Welcome, ClientError> {
         self.send(&ClientMessage::Hello {
             version: VERSION,
             world: world.to_owned(),
@@ -429,7 +429,7 @@ impl Client {
             } => Some(Err(ProtocolError::new(*code, message.clone()))),
             _ => None,
         })??;
-        self.welcome.as_ref().ok_or(HostError::Timeout {
+        self.welcome.as_ref().ok_or(ClientError::Timeout {
             what: "the welcome",
             secs: timeout.as_secs(),
         })
@@ -440,7 +440,7 @@ impl Client {
         &mut self,
         query: Browse,
         timeout: Duration,
-    ) -> Result<(Vec<Card>, Option<String>), HostError> {
+    ) -> Result<(Vec<Card>, Option<String>), ClientError> {
         match self.request("a catalogue page", timeout, |request| {
             ClientMessage::Browse { request, query }
         })? {
@@ -453,7 +453,7 @@ impl Client {
     pub fn inventory(
         &mut self,
         timeout: Duration,
-    ) -> Result<(ledger::Account, Vec<Holding>, Vec<Holding>), HostError> {
+    ) -> Result<(ledger::Account, Vec<Holding>, Vec<Holding>), ClientError> {
         match self.request("the inventory", timeout, |request| {
             ClientMessage::Inventory { request }
         })? {
@@ -473,7 +473,7 @@ impl Client {
         &mut self,
         tx: SignedTransaction,
         timeout: Duration,
-    ) -> Result<(TxId, TxState), HostError> {
+    ) -> Result<(TxId, TxState), ClientError> {
         match self.request("a submit answer", timeout, |request| {
             ClientMessage::Submit { request, tx }
         })? {
@@ -483,7 +483,7 @@ impl Client {
     }
 
     /// Where a transaction is now.
-    pub fn tx_status(&mut self, id: TxId, timeout: Duration) -> Result<TxState, HostError> {
+    pub fn tx_status(&mut self, id: TxId, timeout: Duration) -> Result<TxState, ClientError> {
         match self.request("a transaction's status", timeout, |request| {
             ClientMessage::TxStatus { request, id }
         })? {
@@ -493,7 +493,7 @@ impl Client {
     }
 
     /// Waits for the final state of a transaction this client submitted.
-    pub fn wait_final(&mut self, id: TxId, timeout: Duration) -> Result<TxState, HostError> {
+    pub fn wait_final(&mut self, id: TxId, timeout: Duration) -> Result<TxState, ClientError> {
         self.wait_for(
             "a transaction to be final",
             timeout,
@@ -513,7 +513,7 @@ impl Client {
         &mut self,
         tx: SignedTransaction,
         timeout: Duration,
-    ) -> Result<TxState, HostError> {
+    ) -> Result<TxState, ClientError> {
         let (id, state) = self.submit(tx, timeout)?;
         match state {
             TxState::Pending => self.wait_final(id, timeout),
@@ -522,7 +522,7 @@ impl Client {
     }
 
     /// Fetches a blob and checks it against its content id.
-    pub fn fetch(&mut self, id: &ContentId, timeout: Duration) -> Result<Vec<u8>, HostError> {
+    pub fn fetch(&mut self, id: &ContentId, timeout: Duration) -> Result<Vec<u8>, ClientError> {
         let bytes = id.to_bytes();
         match self.request("a blob", timeout, |request| ClientMessage::Fetch {
             request,
@@ -542,7 +542,7 @@ impl Client {
     pub fn account_now(
         &mut self,
         timeout: Duration,
-    ) -> Result<(ledger::Account, ledger::Timestamp), HostError> {
+    ) -> Result<(ledger::Account, ledger::Timestamp), ClientError> {
         match self.request("the inventory", timeout, |request| {
             ClientMessage::Inventory { request }
         })? {
@@ -552,7 +552,7 @@ impl Client {
     }
 
     /// What renting, buying or returning would cost and pay out now.
-    pub fn quote(&mut self, ask: QuoteAsk, timeout: Duration) -> Result<Quote, HostError> {
+    pub fn quote(&mut self, ask: QuoteAsk, timeout: Duration) -> Result<Quote, ClientError> {
         match self.request("a quote", timeout, |request| ClientMessage::Quote {
             request,
             ask,
@@ -570,7 +570,7 @@ impl Client {
         &mut self,
         op: ledger::Operation,
         timeout: Duration,
-    ) -> Result<(TxId, TxState), HostError> {
+    ) -> Result<(TxId, TxState), ClientError> {
         let (account, now) = self.account_now(timeout)?;
         let chain_id = match &self.welcome {
             Some(welcome) => welcome.chain_id.clone(),
@@ -602,7 +602,7 @@ impl Client {
         codec: Codec,
         bytes: &[u8],
         timeout: Duration,
-    ) -> Result<ContentId, HostError> {
+    ) -> Result<ContentId, ClientError> {
         if bytes.is_empty() || bytes.len() as u64 > MAX_UPLOAD_BYTES {
             return Err(ProtocolError::new(
                 ErrorCode::TooLarge,
@@ -663,7 +663,7 @@ impl Client {
                 };
             }
             if Instant::now() >= deadline {
-                return Err(HostError::Timeout {
+                return Err(ClientError::Timeout {
                     what: "an upload to be stored",
                     secs: timeout.as_secs(),
                 });
@@ -673,7 +673,11 @@ impl Client {
     }
 
     /// Invites `player` to trade and returns the new window.
-    pub fn trade_invite(&mut self, player: u16, timeout: Duration) -> Result<TradeView, HostError> {
+    pub fn trade_invite(
+        &mut self,
+        player: u16,
+        timeout: Duration,
+    ) -> Result<TradeView, ClientError> {
         let id = self.ask(|request| ClientMessage::TradeInvite { request, player });
         self.trade_answer(id, timeout)
     }
@@ -684,7 +688,7 @@ impl Client {
         trade: u64,
         action: TradeAction,
         timeout: Duration,
-    ) -> Result<TradeView, HostError> {
+    ) -> Result<TradeView, ClientError> {
         let id = self.ask(|request| ClientMessage::TradeAct {
             request,
             trade,
@@ -693,7 +697,7 @@ impl Client {
         self.trade_answer(id, timeout)
     }
 
-    fn trade_answer(&mut self, id: u32, timeout: Duration) -> Result<TradeView, HostError> {
+    fn trade_answer(&mut self, id: u32, timeout: Duration) -> Result<TradeView, ClientError> {
         let answer = self.wait_for("a trade window", timeout, |message| match message {
             ServerMessage::Trade {
                 request: Some(request),
@@ -714,7 +718,7 @@ impl Client {
         &mut self,
         timeout: Duration,
         wanted: impl Fn(&TradeView) -> bool,
-    ) -> Result<TradeView, HostError> {
+    ) -> Result<TradeView, ClientError> {
         self.wait_for("a trade window", timeout, |message| match message {
             ServerMessage::Trade { view, .. } if wanted(view) => Some((**view).clone()),
             _ => None,
@@ -735,7 +739,7 @@ impl Drop for Client {
     }
 }
 
-fn unexpected(message: &ServerMessage) -> HostError {
+fn unexpected(message: &ServerMessage) -> ClientError {
     let name = match message {
         ServerMessage::Welcome { .. } => "welcome",
         ServerMessage::Page { .. } => "page",

@@ -22,8 +22,8 @@ use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::HostError;
-use crate::home::{hex, unhex32};
+use crate::error::ClientError;
+use crate::text::{hex, unhex32};
 
 /// The format tag written in every wallet file.
 pub const FORMAT: &str = "plaza-wallet-1";
@@ -87,7 +87,7 @@ pub struct Wallet {
 impl Wallet {
     /// Seals `key` under `passphrase` and writes a new wallet at `path`,
     /// never over an existing file.
-    pub fn create(path: &Path, key: &Keypair, passphrase: &str) -> Result<Wallet, HostError> {
+    pub fn create(path: &Path, key: &Keypair, passphrase: &str) -> Result<Wallet, ClientError> {
         if passphrase.chars().count() < MIN_PASSPHRASE {
             return Err(wallet_error(
                 path,
@@ -131,7 +131,8 @@ impl Wallet {
         if let Some(dir) = path.parent() {
             private_dir(dir)?;
         }
-        crate::home::write_file(path, text.as_bytes(), true)?;
+        crate::text::write_new(path, text.as_bytes(), true)
+            .map_err(|err| ClientError::io(path, err))?;
         tracing::info!(wallet = %path.display(), %address, "wallet written");
         Ok(Wallet {
             path: path.to_owned(),
@@ -141,12 +142,12 @@ impl Wallet {
     }
 
     /// Reads the wallet at `path` without opening it.
-    pub fn read(path: &Path) -> Result<Wallet, HostError> {
+    pub fn read(path: &Path) -> Result<Wallet, ClientError> {
         let meta = std::fs::metadata(path).map_err(|err| {
             if err.kind() == std::io::ErrorKind::NotFound {
-                HostError::NoWallet(path.to_owned())
+                ClientError::NoWallet(path.to_owned())
             } else {
-                HostError::io(path, err)
+                ClientError::io(path, err)
             }
         })?;
         if meta.len() > MAX_FILE_BYTES {
@@ -158,13 +159,13 @@ impl Wallet {
                 ),
             ));
         }
-        let text = std::fs::read_to_string(path).map_err(|err| HostError::io(path, err))?;
+        let text = std::fs::read_to_string(path).map_err(|err| ClientError::io(path, err))?;
         Self::parse(path, &text)
     }
 
     /// Reads a wallet file's text, which came from `path`, without
     /// opening it: every field checked, nothing derived.
-    pub fn parse(path: &Path, text: &str) -> Result<Wallet, HostError> {
+    pub fn parse(path: &Path, text: &str) -> Result<Wallet, ClientError> {
         if text.len() as u64 > MAX_FILE_BYTES {
             return Err(wallet_error(
                 path,
@@ -210,7 +211,7 @@ impl Wallet {
     }
 
     /// The key, opened with `passphrase`.
-    pub fn open(&self, passphrase: &str) -> Result<Keypair, HostError> {
+    pub fn open(&self, passphrase: &str) -> Result<Keypair, ClientError> {
         let path = &self.path;
         let nonce = unhex(&self.file.nonce)
             .filter(|nonce| nonce.len() == 24)
@@ -230,7 +231,7 @@ impl Wallet {
                         aad: &associated(&self.file.address),
                     },
                 )
-                .map_err(|_| HostError::WrongPassphrase(path.to_owned()))?,
+                .map_err(|_| ClientError::WrongPassphrase(path.to_owned()))?,
         );
         let seed: [u8; 32] = seed
             .as_slice()
@@ -252,26 +253,26 @@ impl Wallet {
 }
 
 /// The key as an unencrypted PKCS#8 PEM document ("PRIVATE KEY").
-pub fn export_pkcs8(key: &Keypair) -> Result<Zeroizing<String>, HostError> {
+pub fn export_pkcs8(key: &Keypair) -> Result<Zeroizing<String>, ClientError> {
     let seed = Zeroizing::new(key.seed());
     ed25519_dalek::SigningKey::from_bytes(&seed)
         .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|err| HostError::KeyFormat(format!("PKCS#8 encoding failed: {err}")))
+        .map_err(|err| ClientError::KeyFormat(format!("PKCS#8 encoding failed: {err}")))
 }
 
 /// A key from a PKCS#8 PEM document or from 64 hex digits (the form a
 /// host's demo accounts are written in).
-pub fn import_key(text: &str) -> Result<Keypair, HostError> {
+pub fn import_key(text: &str) -> Result<Keypair, ClientError> {
     let text = text.trim();
     if text.starts_with("-----BEGIN") {
         let key = ed25519_dalek::SigningKey::from_pkcs8_pem(text).map_err(|err| {
-            HostError::KeyFormat(format!("not an ed25519 PKCS#8 private key: {err}"))
+            ClientError::KeyFormat(format!("not an ed25519 PKCS#8 private key: {err}"))
         })?;
         let seed = Zeroizing::new(key.to_bytes());
         return Ok(Keypair::from_seed(*seed));
     }
     let seed = unhex32(text).map_err(|reason| {
-        HostError::KeyFormat(format!(
+        ClientError::KeyFormat(format!(
             "neither a PEM private key nor a hex seed ({reason})"
         ))
     })?;
@@ -279,15 +280,15 @@ pub fn import_key(text: &str) -> Result<Keypair, HostError> {
 }
 
 /// The wallets in `dir` (by name, without the extension), sorted.
-pub fn list(dir: &Path) -> Result<Vec<String>, HostError> {
+pub fn list(dir: &Path) -> Result<Vec<String>, ClientError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(err) => return Err(HostError::io(dir, err)),
+        Err(err) => return Err(ClientError::io(dir, err)),
     };
     let mut names = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|err| HostError::io(dir, err))?;
+        let entry = entry.map_err(|err| ClientError::io(dir, err))?;
         let path = entry.path();
         if path.extension().is_some_and(|ext| ext == EXTENSION)
             && let Some(stem) = path.file_stem().and_then(|stem| stem.to_str())
@@ -301,13 +302,13 @@ pub fn list(dir: &Path) -> Result<Vec<String>, HostError> {
 
 /// The path of wallet `name` in `dir`; names are 1 to 32 of a-z, 0-9, '-'
 /// and '_'.
-pub fn path_of(dir: &Path, name: &str) -> Result<PathBuf, HostError> {
+pub fn path_of(dir: &Path, name: &str) -> Result<PathBuf, ClientError> {
     let valid = (1..=32).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if !valid {
-        return Err(HostError::KeyFormat(format!(
+        return Err(ClientError::KeyFormat(format!(
             "wallet name {name:?}: use 1 to 32 of a-z, 0-9, '-' and '_'"
         )));
     }
@@ -316,7 +317,7 @@ pub fn path_of(dir: &Path, name: &str) -> Result<PathBuf, HostError> {
 
 /// Makes `dir` (and its parents) if missing; a directory made here is
 /// readable by its owner only.
-fn private_dir(dir: &Path) -> Result<(), HostError> {
+fn private_dir(dir: &Path) -> Result<(), ClientError> {
     if dir.as_os_str().is_empty() || dir.is_dir() {
         return Ok(());
     }
@@ -327,7 +328,7 @@ fn private_dir(dir: &Path) -> Result<(), HostError> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(dir).map_err(|err| HostError::io(dir, err))
+    builder.create(dir).map_err(|err| ClientError::io(dir, err))
 }
 
 fn associated(address: &str) -> Vec<u8> {
@@ -339,7 +340,7 @@ fn associated(address: &str) -> Vec<u8> {
 
 /// The sealing key from `passphrase` under the file's settings, refusing
 /// settings outside sane bounds.
-fn derive(path: &Path, kdf: &Kdf, passphrase: &str) -> Result<Zeroizing<[u8; 32]>, HostError> {
+fn derive(path: &Path, kdf: &Kdf, passphrase: &str) -> Result<Zeroizing<[u8; 32]>, ClientError> {
     if kdf.algorithm != "argon2id" {
         return Err(wallet_error(
             path,
@@ -384,8 +385,8 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn wallet_error(path: &Path, reason: String) -> HostError {
-    HostError::Wallet {
+fn wallet_error(path: &Path, reason: String) -> ClientError {
+    ClientError::Wallet {
         path: path.to_owned(),
         reason,
     }
@@ -410,7 +411,7 @@ mod tests {
         assert_eq!(wallet.open("correct horse").unwrap().seed(), key.seed());
         assert!(matches!(
             wallet.open("wrong horse!"),
-            Err(HostError::WrongPassphrase(_))
+            Err(ClientError::WrongPassphrase(_))
         ));
         // The seed is not in the file in any readable form.
         let text = std::fs::read_to_string(&path).unwrap();
@@ -445,7 +446,7 @@ mod tests {
         std::fs::write(&path2, moved).unwrap();
         assert!(matches!(
             Wallet::read(&path2).unwrap().open("passphrase"),
-            Err(HostError::WrongPassphrase(_))
+            Err(ClientError::WrongPassphrase(_))
         ));
 
         // A costly derivation asked for by a broken file is refused at once.
@@ -467,11 +468,11 @@ mod tests {
         std::fs::write(&path4, "{\"format\": 1}").unwrap();
         assert!(matches!(
             Wallet::read(&path4),
-            Err(HostError::Wallet { .. })
+            Err(ClientError::Wallet { .. })
         ));
         assert!(matches!(
             Wallet::read(&dir.path().join("none.wallet")),
-            Err(HostError::NoWallet(_))
+            Err(ClientError::NoWallet(_))
         ));
         assert!(Wallet::create(&path_of(dir.path(), "short").unwrap(), &key, "short").is_err());
         assert!(path_of(dir.path(), "../x").is_err());

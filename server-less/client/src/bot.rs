@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use tracing::info;
 
 use crate::client::Client;
-use crate::error::HostError;
+use crate::error::ClientError;
 use crate::protocol::{AvatarState, Browse, Gait};
 
 /// Walking speed, metres per second.
@@ -95,7 +95,7 @@ impl Walker {
 
 /// Runs one bot on `client` in `world` for `duration`: walks at the
 /// avatar tick and browses the catalogue every ten seconds.
-pub fn wander(client: &mut Client, world: &str, duration: Duration) -> Result<(), HostError> {
+pub fn wander(client: &mut Client, world: &str, duration: Duration) -> Result<(), ClientError> {
     let wait = Duration::from_secs(10);
     let welcome = client.enter(world, wait)?.clone();
     info!(
