@@ -8,6 +8,7 @@
 //! that revision and a hash of both offers, so what a player confirmed is
 //! exactly what they sign.
 
+use borsh::{BorshDeserialize, BorshSerialize};
 use ledger::{
     Address, Amount, AssetId, ChainId, LedgerError, MAX_TRADE_ASSETS, Signature, StateReader,
     Timestamp, Trade, TradeSide, TradeTerms,
@@ -42,8 +43,8 @@ impl Party {
     }
 }
 
-/// Where the window stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where the window stands (as a host tells its players, too).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Stage {
     /// Waiting for the invitee to accept.
     Invited,
@@ -63,6 +64,14 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Whether the window is over: signed, cancelled or timed out.
+    pub fn is_closed(&self) -> bool {
+        matches!(
+            self,
+            Stage::Signed | Stage::Cancelled { .. } | Stage::TimedOut
+        )
+    }
+
     /// The stage's name, for messages.
     pub fn name(&self) -> &'static str {
         match self {
@@ -77,8 +86,9 @@ impl Stage {
 }
 
 /// Something a player does in the window. Changes and confirmations name
-/// the revision the player was looking at.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// the revision the player was looking at. Players send these to a host
+/// as they are.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Action {
     /// The invitee accepts the invitation.
     Accept,
@@ -239,10 +249,7 @@ impl TradeWindow {
 
     /// Whether the window is closed for good.
     pub fn is_closed(&self) -> bool {
-        matches!(
-            self.stage,
-            Stage::Signed | Stage::Cancelled { .. } | Stage::TimedOut
-        )
+        self.stage.is_closed()
     }
 
     /// Times the window out if its stage's deadline has passed by `now`.

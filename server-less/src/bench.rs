@@ -238,7 +238,7 @@ fn rent_over_sessions(
             clients[who].send(&ClientMessage::Submit {
                 request: next as u32,
                 tx,
-            });
+            })?;
             next += 1;
         }
         for client in &mut clients {
@@ -366,10 +366,10 @@ pub async fn world(home: &Home, options: WorldOptions) -> Result<WorldReport, Ho
         *settings = crate::sessions::SessionSettings {
             max_players: (options.bots + 8).min(1024),
             // Every bot joins from this machine's one address.
-            joins: crate::join::JoinLimits {
+            joins: crate::sessions::JoinLimits {
                 per_address_per_sec: 1_000.0,
                 per_address_burst: 1_000.0,
-                ..crate::join::JoinLimits::default()
+                ..crate::sessions::JoinLimits::default()
             },
             ..crate::sessions::SessionSettings::default()
         };
@@ -442,7 +442,7 @@ fn walk_crowd(
             bot.send(&plaza_client::protocol::ClientMessage::Hello {
                 version: plaza_client::protocol::VERSION,
                 world: "Plaza Square".into(),
-            });
+            })?;
         }
         while bots.iter().any(|bot| bot.welcome().is_none()) {
             for bot in &mut bots {
@@ -489,7 +489,7 @@ fn walk_crowd(
             if !*alive {
                 continue;
             }
-            bot.send_move(walker.step(tick.as_secs_f32()));
+            bot.send_move(walker.step(tick.as_secs_f32()))?;
             if let Err(err) = bot.pump() {
                 tracing::warn!(%err, "a bot lost its session");
                 *alive = false;

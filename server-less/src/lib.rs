@@ -16,7 +16,6 @@ mod error;
 pub mod home;
 mod host;
 pub mod hostile;
-pub mod join;
 pub mod mempool;
 pub mod node;
 pub mod peers;

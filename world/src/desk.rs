@@ -15,10 +15,11 @@ use std::time::Instant;
 use assets::{ContentId, Manifest};
 use bevy::prelude::*;
 use ledger::{Account, Address, AssetId, Nonce, Operation, Timestamp, Trade, TxId};
+use market::trade;
 use plaza_client::client::Client;
 use plaza_client::protocol::{
     Browse, Card, ClientMessage, Event, Holding, MAX_PAGE_HITS, Quote, QuoteAsk, ServerMessage,
-    TradeAction, TradeView, TxState,
+    TradeView, TxState,
 };
 
 /// Finished actions kept for the activity list.
@@ -68,7 +69,7 @@ enum Asked {
 
 /// Where an action stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Stage {
+pub enum TxProgress {
     /// Waiting its turn.
     Queued,
     /// Asking for the account's nonce and the host's time to sign.
@@ -88,28 +89,28 @@ pub enum Stage {
     Rejected(String),
 }
 
-impl Stage {
+impl TxProgress {
     /// Whether it is over.
     pub fn is_final(&self) -> bool {
-        matches!(self, Stage::Applied { .. } | Stage::Rejected(_))
+        matches!(self, TxProgress::Applied { .. } | TxProgress::Rejected(_))
     }
 
     /// In words, for the activity list.
     pub fn describe(&self) -> String {
         match self {
-            Stage::Queued => "queued".to_owned(),
-            Stage::Signing => "signing".to_owned(),
-            Stage::Sent(_) => "sent".to_owned(),
-            Stage::Pending(_) => "pending".to_owned(),
-            Stage::Applied { height, .. } => format!("final in block {height}"),
-            Stage::Rejected(reason) => format!("rejected: {reason}"),
+            TxProgress::Queued => "queued".to_owned(),
+            TxProgress::Signing => "signing".to_owned(),
+            TxProgress::Sent(_) => "sent".to_owned(),
+            TxProgress::Pending(_) => "pending".to_owned(),
+            TxProgress::Applied { height, .. } => format!("final in block {height}"),
+            TxProgress::Rejected(reason) => format!("rejected: {reason}"),
         }
     }
 }
 
 /// Something the player signs: an operation and where it stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Action {
+pub struct PlayerTx {
     /// What it does, in words.
     pub label: String,
     /// The operation.
@@ -117,7 +118,7 @@ pub struct Action {
     /// A nonce the operation fixes (a trade's), else the account's next.
     nonce: Option<Nonce>,
     /// Where it stands.
-    pub stage: Stage,
+    pub stage: TxProgress,
     /// When it reached its stage (or was last asked about).
     since: Instant,
 }
@@ -208,9 +209,9 @@ pub struct Desk {
     /// Preview pictures fetched (PNG bytes), by content id.
     pub previews: HashMap<ContentId, Vec<u8>>,
     /// Actions in flight, the first one being worked on.
-    pub actions: VecDeque<Action>,
+    pub actions: VecDeque<PlayerTx>,
     /// Finished actions, newest last.
-    pub done: VecDeque<Action>,
+    pub done: VecDeque<PlayerTx>,
     /// The trade window.
     pub trade: TradeDesk,
     /// The latest block's time, from the host's events.
@@ -445,7 +446,7 @@ impl Desk {
     /// Queues `op` to be signed and submitted; `label` says what it does.
     pub fn act(&mut self, label: impl Into<String>, op: Operation) -> Result<(), Refusal> {
         let signing = self.trade.view.as_ref().is_some_and(|view| {
-            (view.stage == "signing" || view.stage == "signed")
+            matches!(view.stage, trade::Stage::Signing | trade::Stage::Signed)
                 && self.actions.iter().chain(&self.done).all(|action| {
                     action.label != format!("trade {}", view.trade) || !action.stage.is_final()
                 })
@@ -463,11 +464,11 @@ impl Desk {
                 "{QUEUE_MAX} actions are already waiting: wait for them to finish"
             )));
         }
-        self.actions.push_back(Action {
+        self.actions.push_back(PlayerTx {
             label: label.into(),
             op,
             nonce: None,
-            stage: Stage::Queued,
+            stage: TxProgress::Queued,
             since: Instant::now(),
         });
         Ok(())
@@ -475,8 +476,8 @@ impl Desk {
 
     /// The latest action (in flight or finished) on `listing`: renting or
     /// buying through it, or cancelling it.
-    pub fn last_on(&self, listing: ledger::ListingId) -> Option<&Action> {
-        let on = |action: &&Action| match action.op {
+    pub fn last_on(&self, listing: ledger::ListingId) -> Option<&PlayerTx> {
+        let on = |action: &&PlayerTx| match action.op {
             Operation::Rent { listing: l, .. }
             | Operation::Buy { listing: l }
             | Operation::CancelListing { listing: l } => l == listing,
@@ -522,9 +523,9 @@ impl Desk {
         let action = if accept {
             self.trade.view = Some(invited);
             self.trade.error = None;
-            TradeAction::Accept
+            trade::Action::Accept
         } else {
-            TradeAction::Cancel
+            trade::Action::Cancel
         };
         self.ask(client, Asked::Trade, |request| ClientMessage::TradeAct {
             request,
@@ -535,12 +536,14 @@ impl Desk {
     }
 
     /// Acts in the open trade window.
-    pub fn trade_act(&mut self, client: &mut Client, action: TradeAction) -> Result<(), Refusal> {
+    pub fn trade_act(&mut self, client: &mut Client, action: trade::Action) -> Result<(), Refusal> {
         let Some(trade) = self.trade.view.as_ref().map(|view| view.trade) else {
             return Err(Refusal("no trade window is open".to_owned()));
         };
-        if matches!(action, TradeAction::Confirm { .. } | TradeAction::Sign(_))
-            && !self.actions.is_empty()
+        if matches!(
+            action,
+            trade::Action::Confirm { .. } | trade::Action::Sign(_)
+        ) && !self.actions.is_empty()
         {
             // The terms fix the account's next nonce: a transaction still
             // on its way would use it first.
@@ -568,7 +571,7 @@ impl Desk {
             ));
         };
         let signature = terms.sign(&welcome.chain_id, client.key());
-        self.trade_act(client, TradeAction::Sign(signature))
+        self.trade_act(client, trade::Action::Sign(signature))
     }
 
     /// Closes a finished trade window, or one the host refused to act in
@@ -579,7 +582,7 @@ impl Desk {
                 .trade
                 .view
                 .as_ref()
-                .is_some_and(|view| closed(&view.stage))
+                .is_some_and(|view| view.stage.is_closed())
         {
             self.trade.view = None;
             self.trade.error = None;
@@ -592,15 +595,15 @@ impl Desk {
             return;
         };
         match first.stage {
-            Stage::Queued => {
-                first.stage = Stage::Signing;
+            TxProgress::Queued => {
+                first.stage = TxProgress::Signing;
                 first.since = Instant::now();
                 self.ask(client, Asked::Nonce, |request| ClientMessage::Inventory {
                     request,
                 });
             }
             // No news of it for a while (an update can be missed): ask.
-            Stage::Pending(id) if first.since.elapsed() > STATUS_AFTER => {
+            TxProgress::Pending(id) if first.since.elapsed() > STATUS_AFTER => {
                 first.since = Instant::now();
                 self.ask(client, Asked::Submit, |request| ClientMessage::TxStatus {
                     request,
@@ -611,7 +614,7 @@ impl Desk {
         }
     }
 
-    fn finish_first(&mut self, client: &mut Client, stage: Stage) {
+    fn finish_first(&mut self, client: &mut Client, stage: TxProgress) {
         if let Some(mut action) = self.actions.pop_front() {
             action.stage = stage;
             self.done.push_back(action);
@@ -665,7 +668,7 @@ impl Desk {
                 self.sign_first(client, account, now);
             }
             (Some(Asked::Nonce | Asked::Submit), ServerMessage::Error { message, .. }) => {
-                self.finish_first(client, Stage::Rejected(message));
+                self.finish_first(client, TxProgress::Rejected(message));
             }
             (Some(Asked::Submit), ServerMessage::Tx { id, state, .. }) => {
                 self.tx_state(client, id, state);
@@ -778,7 +781,7 @@ impl Desk {
             op: first.op.clone(),
         }
         .sign(client.key());
-        first.stage = Stage::Sent(tx.id());
+        first.stage = TxProgress::Sent(tx.id());
         first.since = Instant::now();
         self.ask(client, Asked::Submit, |request| ClientMessage::Submit {
             request,
@@ -788,7 +791,7 @@ impl Desk {
 
     fn tx_state(&mut self, client: &mut Client, id: TxId, state: TxState) {
         let ours = self.actions.front().is_some_and(
-            |first| matches!(first.stage, Stage::Sent(sent) | Stage::Pending(sent) if sent == id),
+            |first| matches!(first.stage, TxProgress::Sent(sent) | TxProgress::Pending(sent) if sent == id),
         );
         if !ours {
             return;
@@ -796,20 +799,22 @@ impl Desk {
         match state {
             TxState::Pending => {
                 if let Some(first) = self.actions.front_mut()
-                    && first.stage != Stage::Pending(id)
+                    && first.stage != TxProgress::Pending(id)
                 {
-                    first.stage = Stage::Pending(id);
+                    first.stage = TxProgress::Pending(id);
                     first.since = Instant::now();
                 }
             }
             TxState::Applied { height } => {
-                self.finish_first(client, Stage::Applied { id, height });
+                self.finish_first(client, TxProgress::Applied { id, height });
             }
-            TxState::Rejected { reason, .. } => self.finish_first(client, Stage::Rejected(reason)),
+            TxState::Rejected { reason, .. } => {
+                self.finish_first(client, TxProgress::Rejected(reason))
+            }
             TxState::Unknown => {
                 self.finish_first(
                     client,
-                    Stage::Rejected("the host lost track of it".to_owned()),
+                    TxProgress::Rejected("the host lost track of it".to_owned()),
                 );
             }
         }
@@ -827,7 +832,7 @@ impl Desk {
         if current == Some(view.trade) || (current.is_none() && invited_by_me) {
             self.finish_trade(&view);
             self.trade.view = Some(view);
-        } else if view.stage == "invited" && view.invitee == me {
+        } else if view.stage == trade::Stage::Invited && view.invitee == me {
             if current.is_none() {
                 self.trade.invitation = Some(view);
             }
@@ -844,7 +849,7 @@ impl Desk {
 
     /// Once both have signed, the inviter submits the trade.
     fn finish_trade(&mut self, view: &TradeView) {
-        if view.stage != "signed"
+        if view.stage != trade::Stage::Signed
             || view.inviter != self.me
             || self.trade.submitted == Some(view.trade)
         {
@@ -863,26 +868,20 @@ impl Desk {
         let at = usize::from(
             self.actions
                 .front()
-                .is_some_and(|first| first.stage != Stage::Queued),
+                .is_some_and(|first| first.stage != TxProgress::Queued),
         );
         self.actions.insert(
             at,
-            Action {
+            PlayerTx {
                 label: format!("trade {}", view.trade),
                 op,
                 nonce: Some(nonce),
-                stage: Stage::Queued,
+                stage: TxProgress::Queued,
                 since: Instant::now(),
             },
         );
         self.trade.submitted = Some(view.trade);
     }
-}
-
-/// Whether a trade stage is an end (the host may say why after it:
-/// "cancelled: bo left").
-pub fn closed(stage: &str) -> bool {
-    stage == "signed" || stage.starts_with("cancelled") || stage.starts_with("timed out")
 }
 
 /// Keeps the session's answers flowing into the desk and its first action

@@ -145,7 +145,7 @@ fn status_panel(
                 ui.separator();
                 for action in desk.done.iter().chain(desk.actions.iter()) {
                     let line = format!("{}: {}", action.label, action.stage.describe());
-                    if matches!(action.stage, crate::desk::Stage::Rejected(_)) {
+                    if matches!(action.stage, crate::desk::TxProgress::Rejected(_)) {
                         ui::warning(ui, line);
                     } else {
                         ui.small(line);
@@ -170,7 +170,7 @@ fn status_panel(
             );
         });
     if let (Some(message), Some(mut session)) = (say, session) {
-        session.0.send(&message);
+        session.0.send(&message)?;
     }
     Ok(())
 }

@@ -205,11 +205,10 @@ fn send_move(
         return;
     };
     let at = transform.translation;
-    session.0.send_move(AvatarState::new(
-        [at.x, 0.0, at.z],
-        avatar.facing,
-        avatar.gait,
-    ));
+    let state = AvatarState::new([at.x, 0.0, at.z], avatar.facing, avatar.gait);
+    if let Err(err) = session.0.send_move(state) {
+        warn!(%err, "a move could not be sent");
+    }
 }
 
 /// Spawns, moves and removes other players' avatars from their tracks.

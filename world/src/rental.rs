@@ -210,7 +210,7 @@ fn card_window(
                 matches!(
                     action.op,
                     Operation::Buy { .. } | Operation::CancelListing { .. }
-                ) && !matches!(action.stage, crate::desk::Stage::Rejected(_))
+                ) && !matches!(action.stage, crate::desk::TxProgress::Rejected(_))
             });
             if closed_by_you {
                 return;

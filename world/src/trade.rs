@@ -8,9 +8,10 @@
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use ledger::{Address, AssetId};
-use plaza_client::protocol::{TradeAction, TradeView};
+use market::trade::{Action, Stage};
+use plaza_client::protocol::TradeView;
 
-use crate::desk::{Desk, closed};
+use crate::desk::Desk;
 use crate::net::{Remotes, Session};
 use crate::pick::{Clicked, Target};
 use crate::ui;
@@ -28,8 +29,8 @@ pub fn side_of(view: &TradeView, me: &Address) -> Option<usize> {
 
 /// The action that sets this side's tokens to `text`, at the view's
 /// revision.
-pub fn set_tokens(view: &TradeView, text: &str) -> Result<TradeAction, String> {
-    Ok(TradeAction::SetTokens {
+pub fn set_tokens(view: &TradeView, text: &str) -> Result<Action, String> {
+    Ok(Action::SetTokens {
         amount: ui::whole("tokens", text)?,
         revision: view.revision,
     })
@@ -57,6 +58,14 @@ impl Plugin for TradePlugin {
     }
 }
 
+/// A trade window's stage in words.
+pub fn stage_words(stage: &Stage) -> String {
+    match stage {
+        Stage::Cancelled { by } => format!("cancelled by {by}"),
+        other => other.name().to_owned(),
+    }
+}
+
 fn clicked_player(mut clicked: ResMut<Clicked>, mut state: ResMut<TradeState>) {
     if let Some(Target::Player(player)) = clicked.0 {
         clicked.0 = None;
@@ -76,7 +85,7 @@ fn trade_panels(
     };
     let client = &mut session.0;
     let ctx = contexts.ctx_mut()?;
-    let mut act: Option<Result<TradeAction, String>> = None;
+    let mut act: Option<Result<Action, String>> = None;
 
     if let Some(player) = state.player {
         let mut open = true;
@@ -157,7 +166,7 @@ fn trade_panels(
             .collapsible(false)
             .show(ctx, |ui| {
                 ui.horizontal(|ui| {
-                    ui.label(format!("stage: {}", view.stage));
+                    ui.label(format!("stage: {}", stage_words(&view.stage)));
                     ui.separator();
                     ui.label(format!("revision {}", view.revision));
                 });
@@ -171,10 +180,10 @@ fn trade_panels(
                             ui.horizontal(|ui| {
                                 ui.label(name(asset));
                                 if side == mine
-                                    && view.stage == "open"
+                                    && view.stage == Stage::Open
                                     && ui.small_button("remove").clicked()
                                 {
-                                    act = Some(Ok(TradeAction::RemoveAsset {
+                                    act = Some(Ok(Action::RemoveAsset {
                                         asset: *asset,
                                         revision: view.revision,
                                     }));
@@ -192,7 +201,7 @@ fn trade_panels(
                     }
                 });
                 ui.separator();
-                if view.stage == "open" {
+                if view.stage == Stage::Open {
                     ui.horizontal(|ui| {
                         egui::ComboBox::from_id_salt("add asset")
                             .selected_text("add an asset")
@@ -202,7 +211,7 @@ fn trade_panels(
                                     .filter(|a| !view.offers[mine].assets.contains(a))
                                 {
                                     if ui.selectable_label(false, name(asset)).clicked() {
-                                        act = Some(Ok(TradeAction::AddAsset {
+                                        act = Some(Ok(Action::AddAsset {
                                             asset: *asset,
                                             revision: view.revision,
                                         }));
@@ -221,19 +230,19 @@ fn trade_panels(
                     ui.horizontal(|ui| {
                         if view.confirmed[mine] {
                             if ui.button("Unconfirm").clicked() {
-                                act = Some(Ok(TradeAction::Unconfirm));
+                                act = Some(Ok(Action::Unconfirm));
                             }
                         } else if ui
                             .button(format!("Confirm revision {}", view.revision))
                             .clicked()
                         {
-                            act = Some(Ok(TradeAction::Confirm {
+                            act = Some(Ok(Action::Confirm {
                                 revision: view.revision,
                             }));
                         }
                     });
                 }
-                if view.stage == "signing" {
+                if view.stage == Stage::Signing {
                     if let Some(terms) = &view.terms {
                         ui.label(format!(
                             "Final terms, revision {}: valid until block time {}.",
@@ -246,7 +255,7 @@ fn trade_panels(
                         sign = true;
                     }
                 }
-                if view.stage == "signed" {
+                if view.stage == Stage::Signed {
                     let outcome = desk
                         .done
                         .iter()
@@ -263,11 +272,11 @@ fn trade_panels(
                     ui::warning(ui, why.clone());
                 }
                 ui.horizontal(|ui| {
-                    if !closed(&view.stage) && ui.button("Cancel trade").clicked() {
-                        act = Some(Ok(TradeAction::Cancel));
+                    if !view.stage.is_closed() && ui.button("Cancel trade").clicked() {
+                        act = Some(Ok(Action::Cancel));
                     }
                     // A finished window, or one the host would not act in.
-                    if (closed(&view.stage) || desk.trade.error.is_some())
+                    if (view.stage.is_closed() || desk.trade.error.is_some())
                         && ui.button("Close").clicked()
                     {
                         dismiss = true;
@@ -307,7 +316,7 @@ mod tests {
             trade: 3,
             inviter: Address::from_bytes([1; 32]),
             invitee: Address::from_bytes([2; 32]),
-            stage: "open".into(),
+            stage: Stage::Open,
             revision: 7,
             offers: [TradeSide::default(), TradeSide::default()],
             confirmed: [false, false],
@@ -322,7 +331,7 @@ mod tests {
         let view = view();
         assert_eq!(
             set_tokens(&view, " 5,000 "),
-            Ok(TradeAction::SetTokens {
+            Ok(Action::SetTokens {
                 amount: 5_000,
                 revision: 7
             })
@@ -335,11 +344,11 @@ mod tests {
         assert_eq!(side_of(&view, &Address::from_bytes([1; 32])), Some(0));
         assert_eq!(side_of(&view, &Address::from_bytes([2; 32])), Some(1));
         assert_eq!(side_of(&view, &Address::from_bytes([9; 32])), None);
-        // The host says why a window closed after its stage's name.
-        assert!(crate::desk::closed("cancelled: plaza1abc left"));
-        assert!(crate::desk::closed("timed out"));
-        assert!(crate::desk::closed("signed"));
-        assert!(!crate::desk::closed("open"));
-        assert!(!crate::desk::closed("signing"));
+        let by = Address::from_bytes([1; 32]);
+        assert_eq!(
+            stage_words(&Stage::Cancelled { by }),
+            format!("cancelled by {by}")
+        );
+        assert_eq!(stage_words(&Stage::TimedOut), "timed out");
     }
 }

@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use ledger::{ListingTerms, Operation};
+use market::trade::Action;
 use plaza_client::client::Client;
-use plaza_client::protocol::{Browse, QuoteAsk, TradeAction};
+use plaza_client::protocol::{Browse, QuoteAsk};
 use world::WorldScene;
 use world::avatar::{AvatarPlugin, LocalAvatar};
 use world::camera::CameraPlugin;
-use world::desk::{Desk, DeskPlugin, Stage};
+use world::desk::{Desk, DeskPlugin, TxProgress};
 use world::embedded::Embedded;
 use world::inventory::ListForm;
 use world::net::{NetPlugin, Remotes, Session};
@@ -99,7 +100,7 @@ fn quoted(app: &mut App, ask: QuoteAsk) -> plaza_client::protocol::Quote {
     }
 }
 
-fn last_done(desk: &Desk) -> Option<Stage> {
+fn last_done(desk: &Desk) -> Option<TxProgress> {
     desk.done.back().map(|action| action.stage.clone())
 }
 
@@ -202,7 +203,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     });
     assert!(matches!(
         last_done(cy.world().resource::<Desk>()),
-        Some(Stage::Applied { .. })
+        Some(TxProgress::Applied { .. })
     ));
     until(&mut [&mut cy], "the inventory to show the rental", |desk| {
         desk.holdings
@@ -309,7 +310,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     });
     assert!(matches!(
         last_done(cy.world().resource::<Desk>()),
-        Some(Stage::Applied { .. })
+        Some(TxProgress::Applied { .. })
     ));
     let avatar = {
         let world = cy.world_mut();
@@ -353,7 +354,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     });
     assert!(matches!(
         last_done(cy.world().resource::<Desk>()),
-        Some(Stage::Applied { .. })
+        Some(TxProgress::Applied { .. })
     ));
     settle(
         &mut cy,
@@ -387,7 +388,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     });
     assert!(matches!(
         last_done(cy.world().resource::<Desk>()),
-        Some(Stage::Applied { .. })
+        Some(TxProgress::Applied { .. })
     ));
     until(
         &mut [&mut cy],
@@ -412,7 +413,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         desk.actions.is_empty()
     });
     match last_done(cy.world().resource::<Desk>()) {
-        Some(Stage::Rejected(reason)) => assert!(reason.contains("list"), "{reason}"),
+        Some(TxProgress::Rejected(reason)) => assert!(reason.contains("list"), "{reason}"),
         other => panic!("expected a rejection, got {other:?}"),
     }
 
@@ -452,7 +453,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         desk.trade
             .view
             .as_ref()
-            .is_some_and(|view| view.stage == "open")
+            .is_some_and(|view| view.stage == market::trade::Stage::Open)
     });
     let revision = cy
         .world()
@@ -465,7 +466,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     with(&mut cy, |desk, client| {
         desk.trade_act(
             client,
-            TradeAction::AddAsset {
+            Action::AddAsset {
                 asset: to_trade,
                 revision,
             },
@@ -503,7 +504,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         view.revision
     };
     with(&mut cy, |desk, client| {
-        desk.trade_act(client, TradeAction::Confirm { revision })
+        desk.trade_act(client, Action::Confirm { revision })
             .unwrap()
     });
     until(
@@ -540,7 +541,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         .unwrap()
         .revision;
     with(&mut cy, |desk, client| {
-        desk.trade_act(client, TradeAction::Confirm { revision })
+        desk.trade_act(client, Action::Confirm { revision })
             .unwrap()
     });
     until(
@@ -554,20 +555,20 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         },
     );
     with(&mut bo, |desk, client| {
-        desk.trade_act(client, TradeAction::Confirm { revision })
+        desk.trade_act(client, Action::Confirm { revision })
             .unwrap()
     });
     until(&mut [&mut cy, &mut bo], "the signing stage", |desk| {
         desk.trade
             .view
             .as_ref()
-            .is_some_and(|view| view.stage == "signing")
+            .is_some_and(|view| view.stage == market::trade::Stage::Signing)
     });
     until(&mut [&mut bo, &mut cy], "bo's signing stage", |desk| {
         desk.trade
             .view
             .as_ref()
-            .is_some_and(|view| view.stage == "signing")
+            .is_some_and(|view| view.stage == market::trade::Stage::Signing)
     });
     with(&mut bo, |desk, client| desk.trade_sign(client).unwrap());
     with(&mut cy, |desk, client| desk.trade_sign(client).unwrap());
@@ -585,7 +586,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         .unwrap()
         .stage
         .clone();
-    assert!(matches!(outcome, Stage::Applied { .. }), "{outcome:?}");
+    assert!(matches!(outcome, TxProgress::Applied { .. }), "{outcome:?}");
     until(&mut [&mut bo, &mut cy], "bo to own the asset", |desk| {
         desk.holdings.as_ref().is_some_and(|held| {
             held.owned.iter().any(|h| h.asset == to_trade)

@@ -115,7 +115,7 @@ pub fn wander(client: &mut Client, world: &str, duration: Duration) -> Result<()
     let started = Instant::now();
     let mut browsed = Instant::now() - Duration::from_secs(10);
     while started.elapsed() < duration {
-        client.send_move(walker.step(tick.as_secs_f32()));
+        client.send_move(walker.step(tick.as_secs_f32()))?;
         client.pump()?;
         if browsed.elapsed() >= Duration::from_secs(10) {
             browsed = Instant::now();

@@ -20,8 +20,7 @@ use crate::error::ClientError;
 use crate::protocol::{
     self, AvatarState, Avatars, Browse, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE,
     CHUNK_BYTES, Card, ClientMessage, ErrorCode, Holding, MAX_UPLOAD_BYTES, Move, PlayerInfo,
-    ProtocolError, Quote, QuoteAsk, ServerMessage, TradeAction, TradeView, TxState, Upload,
-    VERSION, WorldInfo,
+    ProtocolError, Quote, QuoteAsk, ServerMessage, TradeView, TxState, Upload, VERSION, WorldInfo,
 };
 use crate::time::unix_time;
 use crate::transport::ClientTransport;
@@ -288,10 +287,12 @@ impl Client {
         self.inbox.drain(..).collect()
     }
 
-    /// Sends a message on the reliable channel.
-    pub fn send(&mut self, message: &ClientMessage) {
-        self.renet
-            .send_message(CHANNEL_RELIABLE, protocol::encode(message));
+    /// Sends a message on the reliable channel; refused if it cannot be
+    /// encoded.
+    pub fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
+        let bytes = protocol::encode(message)?;
+        self.renet.send_message(CHANNEL_RELIABLE, bytes);
+        Ok(())
     }
 
     /// Sends raw bytes on a channel (for tests of the host's defences).
@@ -300,14 +301,15 @@ impl Client {
     }
 
     /// Sends the avatar's state (unreliable channel).
-    pub fn send_move(&mut self, state: AvatarState) {
+    pub fn send_move(&mut self, state: AvatarState) -> Result<(), ClientError> {
         self.move_seq = self.move_seq.wrapping_add(1);
         let update = Move {
             seq: self.move_seq,
             state,
         };
-        self.renet
-            .send_message(CHANNEL_AVATAR, protocol::encode(&update));
+        let bytes = protocol::encode(&update)?;
+        self.renet.send_message(CHANNEL_AVATAR, bytes);
+        Ok(())
     }
 
     /// Waits for the first message `wanted` picks, pumping meanwhile;
@@ -389,10 +391,19 @@ impl Client {
                 break;
             };
             self.tokens.0 -= 1.0;
+            // A request that cannot be encoded is answered here, as the
+            // host would refuse it, so that nobody waits for it.
+            if let Err(err) = self.send(&message) {
+                self.inbox.push_back(ServerMessage::Error {
+                    request: message.request(),
+                    code: ErrorCode::TooLarge,
+                    message: err.to_string(),
+                });
+                continue;
+            }
             if let Some(id) = message.request() {
                 self.waiting.insert(id, Instant::now());
             }
-            self.send(&message);
         }
     }
 
@@ -418,7 +429,7 @@ impl Client {
         self.send(&ClientMessage::Hello {
             version: VERSION,
             world: world.to_owned(),
-        });
+        })?;
         self.welcome = None;
         self.wait_for("the welcome", timeout, |message| match message {
             ServerMessage::Welcome { .. } => Some(Ok(())),
@@ -622,7 +633,7 @@ impl Client {
                 request,
                 id: id.to_bytes(),
                 size: bytes.len() as u64,
-            }),
+            })?,
         );
         let deadline = Instant::now() + timeout;
         let mut offset = 0;
@@ -634,7 +645,7 @@ impl Client {
                     request,
                     offset: offset as u64,
                     bytes: bytes[offset..end].to_vec(),
-                });
+                })?;
                 if !self.renet.can_send_message(CHANNEL_ASSETS, piece.len()) {
                     break;
                 }
@@ -686,7 +697,7 @@ impl Client {
     pub fn trade_act(
         &mut self,
         trade: u64,
-        action: TradeAction,
+        action: market::trade::Action,
         timeout: Duration,
     ) -> Result<TradeView, ClientError> {
         let id = self.ask(|request| ClientMessage::TradeAct {

@@ -103,7 +103,7 @@ pub enum JoinReply {
 
 /// Everything one join exchange names; both sides sign it, and the token
 /// is sealed under a key bound to it.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transcript {
     /// The network.
     pub chain_id: ChainId,
@@ -122,9 +122,24 @@ pub struct Transcript {
 }
 
 impl Transcript {
+    /// `domain`, then every field in order: texts as a 4-byte
+    /// little-endian length and their bytes, keys and shares as their 32
+    /// bytes. Written by hand so that it cannot fail.
     fn with_domain(&self, domain: &[u8]) -> Vec<u8> {
-        let mut out = domain.to_vec();
-        out.extend_from_slice(&protocol::encode(self));
+        fn text(out: &mut Vec<u8>, text: &str) {
+            let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+        let mut out = Vec::with_capacity(domain.len() + 256);
+        out.extend_from_slice(domain);
+        text(&mut out, self.chain_id.as_str());
+        out.extend_from_slice(self.host.as_bytes());
+        text(&mut out, &self.world);
+        out.extend_from_slice(&self.challenge);
+        out.extend_from_slice(self.account.as_bytes());
+        out.extend_from_slice(&self.player_share);
+        out.extend_from_slice(&self.host_share);
         out
     }
 
@@ -257,7 +272,7 @@ pub fn send_frame<T: BorshSerialize>(
 ) -> Result<(), ClientError> {
     use std::io::Write;
     stream
-        .write_all(&frame(&protocol::encode(value))?)
+        .write_all(&frame(&protocol::encode(value)?)?)
         .map_err(|err| ClientError::net("sending a join frame", err))
 }
 

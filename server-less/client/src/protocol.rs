@@ -28,14 +28,17 @@ use ledger::{
     Account, ActiveRental, Address, Amount, AssetId, ChainId, Height, Listing, ListingId, Rental,
     RentalId, Signature, SignedTransaction, Timestamp, TradeSide, TradeTerms, TxId,
 };
+use market::trade::{Action, Stage};
 use renet::{ChannelConfig, ConnectionConfig, SendType};
 
 /// The protocol's version. It is part of the netcode protocol id, so a
 /// client of another version cannot connect; one that does is refused at
 /// hello with [`ErrorCode::WrongVersion`]. Version 2: uploads, quotes,
 /// bundled datagrams. Version 3: the join names the host and the world,
-/// and the connect token travels sealed ([`crate::join`]).
-pub const VERSION: u16 = 3;
+/// and the connect token travels sealed ([`crate::join`]). Version 4: a
+/// trade's stage is the market's `Stage`, and its actions the market's
+/// `Action`.
+pub const VERSION: u16 = 4;
 /// Avatar updates per second, both ways.
 pub const TICK_HZ: u32 = 20;
 /// Reliable ordered channel: requests, answers, events, trades.
@@ -276,45 +279,6 @@ pub struct Browse {
     pub after: Option<String>,
 }
 
-/// A trade-window action (the market crate's, in wire form).
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub enum TradeAction {
-    /// The invitee accepts.
-    Accept,
-    /// Put one of your assets into your offer.
-    AddAsset {
-        /// The asset.
-        asset: AssetId,
-        /// The revision you saw.
-        revision: u64,
-    },
-    /// Take one of your assets out.
-    RemoveAsset {
-        /// The asset.
-        asset: AssetId,
-        /// The revision you saw.
-        revision: u64,
-    },
-    /// Set the tokens you offer.
-    SetTokens {
-        /// How many.
-        amount: Amount,
-        /// The revision you saw.
-        revision: u64,
-    },
-    /// Agree to both offers at `revision`.
-    Confirm {
-        /// The revision.
-        revision: u64,
-    },
-    /// Withdraw your confirmation.
-    Unconfirm,
-    /// Your signature over the final terms.
-    Sign(Signature),
-    /// Close the window.
-    Cancel,
-}
-
 /// What a client asks of the host (reliable channel). Requests carry an
 /// id the answer repeats.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -385,8 +349,8 @@ pub enum ClientMessage {
         request: u32,
         /// The window.
         trade: u64,
-        /// What you do.
-        action: TradeAction,
+        /// What you do: the market's own action.
+        action: Action,
     },
 }
 
@@ -540,9 +504,8 @@ pub struct TradeView {
     pub inviter: Address,
     /// The invitee (party `b`).
     pub invitee: Address,
-    /// The stage's name: invited, open, signing, signed, cancelled, timed
-    /// out.
-    pub stage: String,
+    /// Where the window stands.
+    pub stage: Stage,
     /// The offers' revision.
     pub revision: u64,
     /// What each side offers, inviter first.
@@ -730,9 +693,11 @@ impl From<market::MarketError> for ProtocolError {
     }
 }
 
-/// Encodes a value (infallible for these types).
-pub fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
-    borsh::to_vec(value).unwrap_or_default()
+/// Encodes a value; refused (never an empty message) if it cannot be,
+/// which for these types means a collection past 4 GiB.
+pub fn encode<T: BorshSerialize>(value: &T) -> Result<Vec<u8>, ProtocolError> {
+    borsh::to_vec(value)
+        .map_err(|err| ProtocolError::new(ErrorCode::TooLarge, format!("cannot encode: {err}")))
 }
 
 /// Decodes a value of at most `max` bytes with nothing left over.
@@ -1030,7 +995,7 @@ mod tests {
     #[test]
     fn avatar_state_is_eight_bytes_and_round_trips_within_a_step() {
         let state = AvatarState::new([12.34, 0.5, -200.01], 1.0, Gait::Walk);
-        assert_eq!(encode(&state).len(), 8);
+        assert_eq!(encode(&state).unwrap().len(), 8);
         let back = state.position();
         for (a, b) in back.iter().zip([12.34, 0.5, -200.01]) {
             assert!(
@@ -1041,7 +1006,7 @@ mod tests {
         assert!((state.yaw() - 1.0).abs() < std::f32::consts::TAU / 256.0);
         let far = AvatarState::new([10_000.0, -10_000.0, 0.0], -0.1, Gait::Idle);
         assert_eq!((far.x, far.y), (u16::MAX, 0));
-        assert_eq!(encode(&Move { seq: 7, state }).len(), 12);
+        assert_eq!(encode(&Move { seq: 7, state }).unwrap().len(), 12);
     }
 
     #[test]
@@ -1050,8 +1015,11 @@ mod tests {
             version: VERSION,
             world: "Plaza Square".into(),
         };
-        assert_eq!(ClientMessage::decode(&encode(&hello)), Ok(hello.clone()));
-        let mut trailing = encode(&hello);
+        assert_eq!(
+            ClientMessage::decode(&encode(&hello).unwrap()),
+            Ok(hello.clone())
+        );
+        let mut trailing = encode(&hello).unwrap();
         trailing.push(0);
         assert_eq!(
             ClientMessage::decode(&trailing).map_err(|e| e.code),
@@ -1065,14 +1033,14 @@ mod tests {
             text: "a".repeat(MAX_CLIENT_MESSAGE_BYTES),
         };
         assert_eq!(
-            ClientMessage::decode(&encode(&long)).map_err(|e| e.code),
+            ClientMessage::decode(&encode(&long).unwrap()).map_err(|e| e.code),
             Err(ErrorCode::TooLarge)
         );
         let shout = ClientMessage::Chat {
             text: "b".repeat(MAX_CHAT_BYTES + 1),
         };
         assert_eq!(
-            ClientMessage::decode(&encode(&shout)).map_err(|e| e.code),
+            ClientMessage::decode(&encode(&shout).unwrap()).map_err(|e| e.code),
             Err(ErrorCode::Invalid)
         );
         let browse = ClientMessage::Browse {

@@ -99,11 +99,11 @@ pub async fn hostile(home: &Home, options: HostileOptions) -> Result<HostileRepo
             max_players: (bots + 64).min(1024),
             // The players and most attackers share this machine's one
             // address; the join flood comes from another.
-            joins: crate::join::JoinLimits {
+            joins: crate::sessions::JoinLimits {
                 per_address_per_sec: 1_000.0,
                 per_address_burst: 1_000.0,
                 at_once_per_address: 64,
-                ..crate::join::JoinLimits::default()
+                ..crate::sessions::JoinLimits::default()
             },
             ..crate::sessions::SessionSettings::default()
         };
@@ -282,7 +282,7 @@ fn play(
                 continue;
             }
             let bot = &mut bots[index];
-            bot.send_move(walkers[index].step(tick.as_secs_f32()));
+            bot.send_move(walkers[index].step(tick.as_secs_f32()))?;
             if asked[index].is_none() && Instant::now() >= next_search[index] {
                 let request = bot.ask(|request| ClientMessage::Browse {
                     request,
@@ -429,7 +429,7 @@ fn attack_for(index: usize, join: SocketAddr, until: Instant) -> Result<(), Host
             while Instant::now() < until {
                 for _ in 0..20 {
                     x = (x + 1.95) % 100.0;
-                    cheat.send_move(AvatarState::new([x, 0.0, 0.0], 0.0, Gait::Run));
+                    cheat.send_move(AvatarState::new([x, 0.0, 0.0], 0.0, Gait::Run))?;
                 }
                 let _ = cheat.pump();
                 cheat.drain();
@@ -449,7 +449,7 @@ fn attack_for(index: usize, join: SocketAddr, until: Instant) -> Result<(), Host
                                 page_size: 50,
                                 ..Browse::default()
                             },
-                        });
+                        })?;
                     }
                     if flooder.pump().is_err() {
                         break;

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use ledger::{Address, Amount, AssetId, Nonce, Operation, RentTerms, Transaction};
+use market::trade::{Action, Stage};
 use plaza_client::client::Client;
 use plaza_client::join::{JoinReply, JoinRequest, KeyShare};
 use plaza_client::protocol::{
     self, AvatarState, Browse, ClientMessage, ErrorCode, Event, Gait, Holding, ServerMessage,
-    TradeAction, TxState,
+    TxState,
 };
 
 use crate::common::{Net, T0};
@@ -252,14 +253,14 @@ async fn a_trade_window_swaps_assets_and_tokens_atomically() {
 
     let window = ada.trade_invite(bo_player, WAIT).unwrap();
     let trade = window.trade;
-    bo.wait_trade(WAIT, |v| v.trade == trade && v.stage == "invited")
+    bo.wait_trade(WAIT, |v| v.trade == trade && v.stage == Stage::Invited)
         .unwrap();
-    let view = bo.trade_act(trade, TradeAction::Accept, WAIT).unwrap();
-    assert_eq!(view.stage, "open");
+    let view = bo.trade_act(trade, Action::Accept, WAIT).unwrap();
+    assert_eq!(view.stage, Stage::Open);
     let refused = ada
         .trade_act(
             trade,
-            TradeAction::AddAsset {
+            Action::AddAsset {
                 asset: rented.asset(),
                 revision: view.revision,
             },
@@ -273,7 +274,7 @@ async fn a_trade_window_swaps_assets_and_tokens_atomically() {
         revision = ada
             .trade_act(
                 trade,
-                TradeAction::AddAsset {
+                Action::AddAsset {
                     asset: *asset,
                     revision,
                 },
@@ -287,7 +288,7 @@ async fn a_trade_window_swaps_assets_and_tokens_atomically() {
     revision = bo
         .trade_act(
             trade,
-            TradeAction::AddAsset {
+            Action::AddAsset {
                 asset: bo_asset,
                 revision,
             },
@@ -298,7 +299,7 @@ async fn a_trade_window_swaps_assets_and_tokens_atomically() {
     revision = bo
         .trade_act(
             trade,
-            TradeAction::SetTokens {
+            Action::SetTokens {
                 amount: 5_000,
                 revision,
             },
@@ -308,14 +309,14 @@ async fn a_trade_window_swaps_assets_and_tokens_atomically() {
         .revision;
     ada.wait_trade(WAIT, |v| v.revision == revision).unwrap();
     let view = bo
-        .trade_act(trade, TradeAction::Confirm { revision }, WAIT)
+        .trade_act(trade, Action::Confirm { revision }, WAIT)
         .unwrap();
     assert_eq!(view.confirmed, [false, true]);
     // Ada changes her offer after Bo confirmed: both confirmations clear.
     let view = ada
         .trade_act(
             trade,
-            TradeAction::SetTokens {
+            Action::SetTokens {
                 amount: 1,
                 revision,
             },
@@ -327,7 +328,7 @@ async fn a_trade_window_swaps_assets_and_tokens_atomically() {
     let view = ada
         .trade_act(
             trade,
-            TradeAction::SetTokens {
+            Action::SetTokens {
                 amount: 0,
                 revision: view.revision,
             },
@@ -336,29 +337,21 @@ async fn a_trade_window_swaps_assets_and_tokens_atomically() {
         .unwrap();
     let revision = view.revision;
     bo.wait_trade(WAIT, |v| v.revision == revision).unwrap();
-    ada.trade_act(trade, TradeAction::Confirm { revision }, WAIT)
+    ada.trade_act(trade, Action::Confirm { revision }, WAIT)
         .unwrap();
     let view = bo
-        .trade_act(trade, TradeAction::Confirm { revision }, WAIT)
+        .trade_act(trade, Action::Confirm { revision }, WAIT)
         .unwrap();
-    assert_eq!(view.stage, "signing");
+    assert_eq!(view.stage, Stage::Signing);
     let terms = view.terms.clone().unwrap();
     let chain_id = bo.welcome().unwrap().chain_id.clone();
-    ada.wait_trade(WAIT, |v| v.stage == "signing").unwrap();
-    bo.trade_act(
-        trade,
-        TradeAction::Sign(terms.sign(&chain_id, bo.key())),
-        WAIT,
-    )
-    .unwrap();
-    let view = ada
-        .trade_act(
-            trade,
-            TradeAction::Sign(terms.sign(&chain_id, ada.key())),
-            WAIT,
-        )
+    ada.wait_trade(WAIT, |v| v.stage == Stage::Signing).unwrap();
+    bo.trade_act(trade, Action::Sign(terms.sign(&chain_id, bo.key())), WAIT)
         .unwrap();
-    assert_eq!(view.stage, "signed");
+    let view = ada
+        .trade_act(trade, Action::Sign(terms.sign(&chain_id, ada.key())), WAIT)
+        .unwrap();
+    assert_eq!(view.stage, Stage::Signed);
     let [a_signature, b_signature] = view.signatures.unwrap();
     let tx = signed(
         &ada,
@@ -447,7 +440,8 @@ async fn bad_input_is_refused_or_dropped_and_the_host_keeps_serving_others() {
             page_size: 5,
             ..Browse::default()
         },
-    });
+    })
+    .unwrap();
     assert_eq!(
         error_code(&mut dee, "a wrong-state error"),
         ErrorCode::WrongState
@@ -457,7 +451,8 @@ async fn bad_input_is_refused_or_dropped_and_the_host_keeps_serving_others() {
     dee.send(&ClientMessage::Hello {
         version: protocol::VERSION,
         world: "Atlantis".into(),
-    });
+    })
+    .unwrap();
     assert_eq!(
         error_code(&mut dee, "a not-found error"),
         ErrorCode::NotFound
@@ -478,7 +473,8 @@ async fn bad_input_is_refused_or_dropped_and_the_host_keeps_serving_others() {
         ErrorCode::TooLarge
     );
     // A move off the edge of the world.
-    dee.send_move(AvatarState::new([5_000.0, 0.0, 0.0], 0.0, Gait::Walk));
+    dee.send_move(AvatarState::new([5_000.0, 0.0, 0.0], 0.0, Gait::Walk))
+        .unwrap();
     assert_eq!(
         error_code(&mut dee, "an invalid-move error"),
         ErrorCode::Invalid
@@ -552,7 +548,8 @@ async fn bad_input_is_refused_or_dropped_and_the_host_keeps_serving_others() {
     for _ in 0..400 {
         dee.send(&ClientMessage::Chat {
             text: "spam".into(),
-        });
+        })
+        .unwrap();
     }
     assert_eq!(
         error_code(&mut dee, "a rate-limit error"),
@@ -616,7 +613,7 @@ async fn uploads_are_checked_against_their_content_id_before_they_are_stored() {
             .unwrap()
     };
     let send = |client: &mut Client, upload: &Upload| {
-        client.send_raw(CHANNEL_ASSETS, protocol::encode(upload));
+        client.send_raw(CHANNEL_ASSETS, protocol::encode(upload).unwrap());
     };
 
     // Bytes that are not the named content: refused, nothing stored.

@@ -45,7 +45,9 @@ async fn moves_sent_at_once_or_after_standing_still_cover_no_more_than_the_time_
         // all sent at once: 39 m in one tick.
         for step in 1..=20 {
             let x = 1.95 * step as f32;
-            cheat.send_move(AvatarState::new([x, 0.0, 0.0], 0.0, Gait::Run));
+            cheat
+                .send_move(AvatarState::new([x, 0.0, 0.0], 0.0, Gait::Run))
+                .unwrap();
         }
         let seen = furthest_seen(
             &mut observer,
@@ -68,7 +70,9 @@ async fn moves_sent_at_once_or_after_standing_still_cover_no_more_than_the_time_
             start,
             Duration::from_secs(6),
         );
-        cheat.send_move(AvatarState::new([0.0, 0.0, -47.0], 0.0, Gait::Run));
+        cheat
+            .send_move(AvatarState::new([0.0, 0.0, -47.0], 0.0, Gait::Run))
+            .unwrap();
         let leap = furthest_seen(
             &mut observer,
             &mut cheat,
@@ -90,7 +94,9 @@ async fn moves_sent_at_once_or_after_standing_still_cover_no_more_than_the_time_
         let walk_until = Instant::now() + Duration::from_secs(2);
         while Instant::now() < walk_until {
             at[0] += 7.0 / 20.0;
-            cheat.send_move(AvatarState::new(at, 0.0, Gait::Run));
+            cheat
+                .send_move(AvatarState::new(at, 0.0, Gait::Run))
+                .unwrap();
             let tick = Instant::now() + Duration::from_millis(50);
             while Instant::now() < tick {
                 cheat.pump().unwrap();

@@ -33,7 +33,7 @@ use crate::rate::Bucket;
 /// How long a connect token can be used to connect.
 const TOKEN_SECS: u64 = 30;
 /// Seconds without packets after which netcode drops a connection.
-pub(crate) const TIMEOUT_SECS: i32 = 5;
+pub(super) const TIMEOUT_SECS: i32 = 5;
 /// How long a joining client has to say hello.
 const HELLO_WAIT: Duration = Duration::from_secs(1);
 /// Addresses whose join counts are kept at most; idle ones are forgotten
@@ -150,17 +150,17 @@ impl Drop for GatePass {
 }
 
 /// Hands out connect tokens to players who proved their account.
-pub(crate) struct Issuer {
-    pub(crate) chain_id: ChainId,
-    pub(crate) protocol_id: u64,
+pub(super) struct Issuer {
+    pub(super) chain_id: ChainId,
+    pub(super) protocol_id: u64,
     /// Netcode's key for connect tokens.
-    pub(crate) private_key: Zeroizing<[u8; 32]>,
-    pub(crate) udp_addr: SocketAddr,
-    pub(crate) next_client: AtomicU64,
+    pub(super) private_key: Zeroizing<[u8; 32]>,
+    pub(super) udp_addr: SocketAddr,
+    pub(super) next_client: AtomicU64,
     /// The host's key: it signs challenges and is what proofs must name.
-    pub(crate) identity: Keypair,
+    pub(super) identity: Keypair,
     /// The worlds this host serves, the first being the default.
-    pub(crate) worlds: Vec<String>,
+    pub(super) worlds: Vec<String>,
 }
 
 impl Issuer {
@@ -192,7 +192,7 @@ impl Issuer {
 }
 
 /// Serves the join endpoint on `listener` until the task is dropped.
-pub(crate) async fn serve(listener: TcpListener, issuer: Arc<Issuer>, limits: JoinLimits) {
+pub(super) async fn serve(listener: TcpListener, issuer: Arc<Issuer>, limits: JoinLimits) {
     let permits = Arc::new(Semaphore::new(limits.at_once.max(1)));
     let gate = Arc::new(Gate {
         limits,
@@ -249,7 +249,7 @@ async fn read_frame<T: BorshDeserialize>(stream: &mut TcpStream) -> Result<T, Ho
 
 async fn write_frame(stream: &mut TcpStream, reply: &JoinReply) -> Result<(), HostError> {
     stream
-        .write_all(&frame(&protocol::encode(reply))?)
+        .write_all(&frame(&protocol::encode(reply)?)?)
         .await
         .map_err(|err| HostError::net("writing a join frame", err))
 }

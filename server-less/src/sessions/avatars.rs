@@ -1,0 +1,220 @@
+//! Avatars: movement checked against the world's speed and bounds,
+//! chat that carries a fixed distance, and each client's view of the
+//! avatars near it.
+
+use std::collections::HashMap;
+
+use renet::ClientId;
+use tracing::error;
+
+use super::server::Server;
+use plaza_client::protocol::{
+    self, Avatars, CHANNEL_AVATAR, ErrorCode, MAX_AVATARS_PER_UPDATE, Move, ProtocolError,
+    ServerMessage, SessionState, TICK_HZ,
+};
+
+/// Fastest an avatar may move, metres per second.
+pub(super) const MAX_SPEED: f32 = 15.0;
+
+/// What a player may cover beyond [`MAX_SPEED`] each second, for clocks
+/// and networks that are not exact.
+pub(super) const STRIDE_SLACK: f32 = 1.0;
+
+/// The most a player may cover at once after standing still, metres: a
+/// quarter second at the fastest.
+pub(super) const STRIDE_BURST: f32 = (MAX_SPEED + STRIDE_SLACK) / 4.0;
+
+/// How far above or below the ground an avatar may be, metres.
+pub(super) const MAX_HEIGHT: f32 = 8.0;
+
+/// How far a chat line carries, metres.
+pub(super) const CHAT_RADIUS: f32 = 64.0;
+
+/// Every avatar in view is sent at least this often, in ticks.
+pub(super) const KEYFRAME_TICKS: u32 = TICK_HZ;
+
+/// The distance between two positions, metres.
+pub(super) fn distance(a: [f32; 3], b: [f32; 3]) -> f32 {
+    let (dx, dy, dz) = (a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+    (dx * dx + dy * dy + dz * dz).sqrt()
+}
+
+pub(super) fn distance2(a: [f32; 3], b: [f32; 3]) -> f32 {
+    let (dx, dz) = (a[0] - b[0], a[2] - b[2]);
+    dx * dx + dz * dz
+}
+
+impl Server {
+    pub(super) fn moved(&mut self, client: ClientId, update: Move) {
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        if session.state != SessionState::InWorld {
+            return;
+        }
+        // Late or repeated updates are stale; sequence numbers wrap.
+        if session.avatar.is_some() && update.seq.wrapping_sub(session.last_seq) as i32 <= 0 {
+            return;
+        }
+        let Some(world) = self.worlds.get(session.world) else {
+            return;
+        };
+        let half = world.world.info.half_size;
+        let position = update.state.position();
+        if position[0].abs() > half || position[2].abs() > half || position[1].abs() > MAX_HEIGHT {
+            let err = ProtocolError::new(
+                ErrorCode::Invalid,
+                format!(
+                    "a move to ({:.1}, {:.1}, {:.1}) leaves the world",
+                    position[0], position[1], position[2]
+                ),
+            );
+            self.breach(client, None, &err);
+            return;
+        }
+        let mut state = update.state;
+        if let Some(old) = session.avatar {
+            // However the moves come (one at a time, twenty at once, after
+            // standing still), the distance covered is what the time since
+            // allows: the stride bucket holds a quarter second's running
+            // at most. A move beyond it is cut short where the bucket runs
+            // out: the client's own view catches up as it slows down.
+            let from = old.position();
+            let wanted = distance(from, position);
+            let allowed = session.stride.take_up_to(wanted);
+            if allowed < wanted {
+                let part = if wanted > 0.0 { allowed / wanted } else { 0.0 };
+                let at = [0, 1, 2].map(|axis| from[axis] + (position[axis] - from[axis]) * part);
+                state = protocol::AvatarState::new(at, update.state.yaw(), update.state.gait);
+                if wanted - allowed > STRIDE_BURST {
+                    let err = ProtocolError::new(
+                        ErrorCode::Invalid,
+                        format!("a move of {wanted:.1} m is faster than running: it was cut short"),
+                    );
+                    self.breach(client, None, &err);
+                }
+            }
+        }
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        session.changed |= session.avatar != Some(state);
+        session.avatar = Some(state);
+        session.last_seq = update.seq;
+    }
+
+    pub(super) fn chat(&mut self, client: ClientId, text: String) {
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        if !session.chats.take() {
+            let err = ProtocolError::new(ErrorCode::RateLimited, "chat: one line a second");
+            self.breach(client, None, &err);
+            return;
+        }
+        let here = session.avatar.map(|a| a.position()).unwrap_or_default();
+        let message = ServerMessage::Chat {
+            player: session.player,
+            account: session.account,
+            text,
+        };
+        let Some(world) = self.worlds.get(session.world) else {
+            return;
+        };
+        let listeners: Vec<ClientId> = world
+            .slots
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|other| {
+                self.sessions.get(other).is_some_and(|s| {
+                    s.avatar
+                        .is_some_and(|a| distance2(a.position(), here) <= CHAT_RADIUS * CHAT_RADIUS)
+                })
+            })
+            .collect();
+        for listener in listeners {
+            self.send(listener, &message);
+        }
+    }
+
+    /// Sends each player the avatars within its view radius that moved,
+    /// and all of them once a second; nearest first, at most
+    /// [`MAX_AVATARS_PER_UPDATE`].
+    pub(super) fn send_avatars(&mut self) {
+        let radius = self.settings.view_radius;
+        let cell = radius.max(1.0);
+        for world in 0..self.worlds.len() {
+            let members: Vec<(ClientId, u16, protocol::AvatarState, bool)> = self.worlds[world]
+                .slots
+                .iter()
+                .flatten()
+                .filter_map(|client| {
+                    let session = self.sessions.get(client)?;
+                    Some((*client, session.player, session.avatar?, session.changed))
+                })
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let key = |position: [f32; 3]| {
+                (
+                    (position[0] / cell).floor() as i32,
+                    (position[2] / cell).floor() as i32,
+                )
+            };
+            let mut grid: HashMap<(i32, i32), Vec<usize>> = HashMap::new();
+            for (index, member) in members.iter().enumerate() {
+                grid.entry(key(member.2.position()))
+                    .or_default()
+                    .push(index);
+            }
+            let mut near: Vec<(f32, usize)> = Vec::new();
+            for (viewer, &(client, player, state, _)) in members.iter().enumerate() {
+                let here = state.position();
+                let (cx, cz) = key(here);
+                let keyframe = (self.tick.wrapping_add(u32::from(player))) % KEYFRAME_TICKS == 0;
+                near.clear();
+                for dx in -1..=1 {
+                    for dz in -1..=1 {
+                        for &other in grid.get(&(cx + dx, cz + dz)).into_iter().flatten() {
+                            if other == viewer {
+                                continue;
+                            }
+                            let d2 = distance2(here, members[other].2.position());
+                            if d2 <= radius * radius {
+                                near.push((d2, other));
+                            }
+                        }
+                    }
+                }
+                if near.len() > MAX_AVATARS_PER_UPDATE {
+                    near.select_nth_unstable_by(MAX_AVATARS_PER_UPDATE, |a, b| a.0.total_cmp(&b.0));
+                    near.truncate(MAX_AVATARS_PER_UPDATE);
+                }
+                near.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+                let avatars: Vec<(u16, protocol::AvatarState)> = near
+                    .iter()
+                    .filter(|(_, other)| keyframe || members[*other].3)
+                    .map(|(_, other)| (members[*other].1, members[*other].2))
+                    .collect();
+                if avatars.is_empty() {
+                    continue;
+                }
+                let update = Avatars {
+                    tick: self.tick,
+                    avatars,
+                };
+                match protocol::encode(&update) {
+                    Ok(bytes) => self.renet.send_message(client, CHANNEL_AVATAR, bytes),
+                    Err(err) => error!(client, %err, "an avatar update could not be encoded"),
+                }
+            }
+            for (client, ..) in members {
+                if let Some(session) = self.sessions.get_mut(&client) {
+                    session.changed = false;
+                }
+            }
+        }
+    }
+}

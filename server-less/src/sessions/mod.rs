@@ -1,0 +1,481 @@
+//! World sessions: the join endpoint and the renet server.
+//!
+//! A player first proves its account over the join endpoint (TCP): it
+//! signs a fresh challenge and receives a netcode connect token (secure
+//! mode) carrying the account in its encrypted user data. It then connects
+//! over UDP and talks [`plaza_client::protocol`].
+//!
+//! The renet server runs on a thread of its own at [`TICK_HZ`]. A tick
+//! reads what clients sent, answers what it can at once, hands ledger
+//! questions to tasks on the Tokio runtime (their answers come back on a
+//! bounded channel and go out on a later tick, so a slow ledger never
+//! stretches a tick), turns committed blocks into per-player events, sends
+//! each client the avatars in its view, and streams asset chunks.
+//!
+//! Everything a client can grow is bounded: requests in flight, watched
+//! transactions, downloads, uploads (one at a time, 16 MiB, 64 MiB for
+//! all players at once, abandoned after 10 s without a piece), trade
+//! windows, and message rates (a client that keeps breaking them is
+//! disconnected).
+
+mod avatars;
+mod convert;
+mod entry;
+mod files;
+mod join;
+mod limits;
+mod news;
+mod queries;
+mod server;
+mod trades;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, TcpListener as StdTcpListener, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use assets::BlobStore;
+use ledger::{ChainId, Keypair};
+use rand::RngCore;
+use renet::RenetServer;
+use renet_netcode::{ServerAuthentication, ServerConfig};
+use tokio::net::TcpListener;
+use tracing::{error, info, warn};
+use zeroize::Zeroizing;
+
+use self::join::Issuer;
+pub use self::join::JoinLimits;
+use self::server::{REPLY_QUEUE, Server, WorldState};
+use crate::clock::unix_time;
+use crate::error::HostError;
+use crate::node::HostHandle;
+use crate::uploads::Uploads;
+use crate::worlds::World;
+use plaza_client::protocol::{self, TICK_HZ};
+use plaza_client::transport::Transport;
+
+/// How often the socket is read between ticks.
+const SOCKET_POLL: Duration = Duration::from_millis(4);
+
+/// Tick times kept for [`Sessions::take_tick_times`].
+const TICK_HISTORY: usize = 100_000;
+
+/// The first pause before a session server that panicked starts again;
+/// it doubles, up to [`RESTART_BACKOFF_MAX`], while panics keep coming.
+const RESTART_BACKOFF_MIN: Duration = Duration::from_millis(100);
+
+/// The longest pause before a session server starts again.
+const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Starts the host in `home` and serves its worlds with the session
+/// settings of its config.toml, changed by `adjust`; the host is stopped
+/// again if the sessions cannot start. Must be called inside a Tokio
+/// runtime.
+pub async fn serve(
+    home: &crate::home::Home,
+    clock: Arc<dyn crate::clock::Clock>,
+    adjust: impl FnOnce(&mut SessionSettings),
+) -> Result<(crate::Host, Sessions), HostError> {
+    let host = crate::Host::start(home, clock)?;
+    let mut settings = host.config().session_settings();
+    adjust(&mut settings);
+    let started = match home.load_host_key() {
+        Ok(identity) => {
+            Sessions::start(
+                host.handle(),
+                host.blobs(),
+                host.uploads(),
+                crate::worlds::builtin(),
+                identity,
+                settings,
+            )
+            .await
+        }
+        Err(err) => Err(err),
+    };
+    match started {
+        Ok(sessions) => Ok((host, sessions)),
+        Err(err) => {
+            host.stop().await?;
+            Err(err)
+        }
+    }
+}
+
+/// Calls `ready` once Ctrl-C (SIGINT) is listened for, then waits for it.
+pub async fn until_interrupted(ready: impl FnOnce()) -> Result<(), HostError> {
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|err| HostError::io("Ctrl-C handler", err))?;
+    ready();
+    interrupt.recv().await;
+    Ok(())
+}
+
+/// How the world server is set up.
+#[derive(Clone, Debug)]
+pub struct SessionSettings {
+    /// The address both endpoints listen on.
+    pub bind: IpAddr,
+    /// The UDP port for sessions (0: any free port).
+    pub udp_port: u16,
+    /// The TCP port of the join endpoint (0: any free port).
+    pub join_port: u16,
+    /// Most players connected at once (at most 1,024).
+    pub max_players: usize,
+    /// How far a player sees other avatars, metres.
+    pub view_radius: f32,
+    /// Reliable messages a client may send per second (and twice that in
+    /// a burst).
+    pub messages_per_sec: f32,
+    /// Bounds on the join endpoint.
+    pub joins: JoinLimits,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            udp_port: 0,
+            join_port: 0,
+            max_players: 256,
+            view_radius: 48.0,
+            messages_per_sec: 30.0,
+            joins: JoinLimits::default(),
+        }
+    }
+}
+
+/// The running world server.
+pub struct Sessions {
+    join_addr: SocketAddr,
+    udp_addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    join_task: tokio::task::JoinHandle<()>,
+    gauges: Arc<Gauges>,
+}
+
+/// What the session server measures and counts, shared with whoever
+/// started it.
+#[derive(Default)]
+struct Gauges {
+    /// The processing time of each tick.
+    ticks: Mutex<Vec<Duration>>,
+    /// Bytes per second sent to each client, sampled once a second.
+    traffic: Mutex<Vec<f64>>,
+    /// Datagrams netcode refused.
+    refused: Arc<AtomicU64>,
+    /// Times the server panicked and was started again.
+    restarts: AtomicU64,
+    /// Set to make the server panic at its next tick (fault injection).
+    panic_next_tick: AtomicBool,
+}
+
+/// What a session server is made of: kept, so that a server that panicked
+/// can be made again from scratch.
+struct Parts {
+    handle: HostHandle,
+    runtime: tokio::runtime::Handle,
+    blobs: Arc<BlobStore>,
+    uploads: Arc<Uploads>,
+    chain_id: ChainId,
+    worlds: Vec<World>,
+    settings: SessionSettings,
+    socket: UdpSocket,
+    udp_addr: SocketAddr,
+    protocol_id: u64,
+    /// Netcode's key for connect tokens, shared with the join endpoint.
+    private_key: Zeroizing<[u8; 32]>,
+    gauges: Arc<Gauges>,
+}
+
+impl Parts {
+    /// A new server: no sessions, the same socket and token key.
+    fn server(&self) -> Result<Server, HostError> {
+        let socket = self
+            .socket
+            .try_clone()
+            .map_err(|err| HostError::net("sharing the session socket", err))?;
+        let transport = Transport::new(
+            ServerConfig {
+                current_time: unix_time(),
+                max_clients: self.settings.max_players.clamp(1, 1024),
+                protocol_id: self.protocol_id,
+                public_addresses: vec![self.udp_addr],
+                authentication: ServerAuthentication::Secure {
+                    private_key: *self.private_key,
+                },
+            },
+            socket,
+            self.gauges.refused.clone(),
+        )
+        .map_err(|err| HostError::net("starting netcode", err))?;
+        let (replies, inbox) = sync_channel(REPLY_QUEUE);
+        Ok(Server {
+            renet: RenetServer::new(protocol::connection_config(protocol::End::Host)),
+            transport,
+            events: self.handle.subscribe(),
+            handle: self.handle.clone(),
+            runtime: self.runtime.clone(),
+            blobs: self.blobs.clone(),
+            chain_id: self.chain_id.clone(),
+            worlds: self
+                .worlds
+                .iter()
+                .map(|world| WorldState {
+                    world: world.clone(),
+                    slots: Vec::new(),
+                })
+                .collect(),
+            sessions: HashMap::new(),
+            watched: HashMap::new(),
+            trades: HashMap::new(),
+            next_trade: 1,
+            uploads: self.uploads.clone(),
+            // At most a minute (see `Uploads::collect_every`).
+            collect_every: (self.uploads.collect_every().as_secs() as u32).max(1) * TICK_HZ,
+            pieces_loading: 0,
+            replies,
+            inbox,
+            settings: self.settings.clone(),
+            tick: 0,
+            gauges: self.gauges.clone(),
+        })
+    }
+}
+
+/// Runs the session server until `stop`; a server that panics is logged,
+/// dropped with every session it held (each client is told), and made
+/// again, so players can join again without a restart of the host.
+fn supervise(parts: Parts, first: Server, stop: &AtomicBool) {
+    let mut backoff = RESTART_BACKOFF_MIN;
+    let mut first = Some(first);
+    loop {
+        let made = match first.take() {
+            Some(server) => Ok(server),
+            None => parts.server(),
+        };
+        let mut server = match made {
+            Ok(server) => server,
+            Err(err) => {
+                error!(%err, "the session server cannot start; world sessions are down");
+                return;
+            }
+        };
+        let started = Instant::now();
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.run(stop)));
+        let Err(panic) = ran else {
+            return;
+        };
+        let restarts = parts.gauges.restarts.fetch_add(1, Ordering::Relaxed) + 1;
+        error!(
+            panic = panic_message(&panic),
+            restarts,
+            players = server.sessions.len(),
+            "the session server panicked: every session ends, and it starts again"
+        );
+        // Tell the clients at once rather than let them time out, if the
+        // server is whole enough to; then drop it where a second panic
+        // cannot take the thread down.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            server.transport.disconnect_all(&mut server.renet);
+            drop(server);
+        }));
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
+        // A server that keeps panicking is started again more slowly.
+        if started.elapsed() > RESTART_BACKOFF_MAX * 4 {
+            backoff = RESTART_BACKOFF_MIN;
+        }
+        let waited = Instant::now();
+        while waited.elapsed() < backoff {
+            if stop.load(Ordering::Acquire) {
+                return;
+            }
+            std::thread::sleep(SOCKET_POLL);
+        }
+        backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+impl Sessions {
+    /// Opens both endpoints and starts serving `worlds` from the host
+    /// behind `handle`, with its files in `blobs` and players' uploads
+    /// waiting in `uploads`; `identity` is the host's key, which signs
+    /// join challenges. Must be called inside a Tokio runtime.
+    pub async fn start(
+        handle: HostHandle,
+        blobs: Arc<BlobStore>,
+        uploads: Arc<Uploads>,
+        worlds: Vec<World>,
+        identity: Keypair,
+        settings: SessionSettings,
+    ) -> Result<Sessions, HostError> {
+        let status = handle.status().await?;
+        let chain_id = status.chain_id;
+        let udp = session_socket(SocketAddr::new(settings.bind, settings.udp_port))
+            .map_err(|err| HostError::net("binding the session UDP port", err))?;
+        let udp_addr = udp
+            .local_addr()
+            .map_err(|err| HostError::net("reading the session address", err))?;
+        let mut private_key = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(&mut private_key[..]);
+        let protocol_id = protocol::protocol_id(&chain_id);
+
+        let join = StdTcpListener::bind(SocketAddr::new(settings.bind, settings.join_port))
+            .map_err(|err| HostError::net("binding the join port", err))?;
+        join.set_nonblocking(true)
+            .map_err(|err| HostError::net("setting up the join port", err))?;
+        let join_addr = join
+            .local_addr()
+            .map_err(|err| HostError::net("reading the join address", err))?;
+        let join = TcpListener::from_std(join)
+            .map_err(|err| HostError::net("setting up the join port", err))?;
+        let issuer = Arc::new(Issuer {
+            chain_id: chain_id.clone(),
+            protocol_id,
+            private_key: private_key.clone(),
+            udp_addr,
+            next_client: AtomicU64::new(1),
+            identity,
+            worlds: worlds.iter().map(|world| world.info.name.clone()).collect(),
+        });
+        let joins = settings.joins;
+
+        let gauges = Arc::new(Gauges::default());
+        let parts = Parts {
+            handle,
+            runtime: tokio::runtime::Handle::current(),
+            blobs,
+            uploads,
+            chain_id,
+            worlds,
+            settings,
+            socket: udp,
+            udp_addr,
+            protocol_id,
+            private_key,
+            gauges: gauges.clone(),
+        };
+        // The first server is made here, so that what stops it from
+        // starting is told to the caller, and players are let join once
+        // it runs.
+        let first = parts.server()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("plaza-sessions".into())
+            .spawn(move || supervise(parts, first, &stop_flag))
+            .map_err(|err| HostError::io("session thread", err))?;
+        let join_task = tokio::spawn(join::serve(join, issuer, joins));
+        info!(%udp_addr, %join_addr, "serving world sessions");
+        Ok(Sessions {
+            join_addr,
+            udp_addr,
+            stop,
+            thread: Some(thread),
+            join_task,
+            gauges,
+        })
+    }
+
+    /// Where clients join (TCP).
+    pub fn join_addr(&self) -> SocketAddr {
+        self.join_addr
+    }
+
+    /// Where sessions run (UDP).
+    pub fn udp_addr(&self) -> SocketAddr {
+        self.udp_addr
+    }
+
+    /// The processing time of each tick since the last call.
+    pub fn take_tick_times(&self) -> Vec<Duration> {
+        std::mem::take(&mut *self.gauges.ticks.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Bytes per second sent to each connected client, as renet measures
+    /// it, sampled once a second since the last call.
+    pub fn take_client_rates(&self) -> Vec<f64> {
+        std::mem::take(
+            &mut *self
+                .gauges
+                .traffic
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
+    }
+
+    /// Datagrams netcode refused since the sessions started (malformed,
+    /// forged, replayed, for another network).
+    pub fn refused_datagrams(&self) -> u64 {
+        self.gauges.refused.load(Ordering::Relaxed)
+    }
+
+    /// Times the session server panicked and was started again.
+    pub fn restarts(&self) -> u64 {
+        self.gauges.restarts.load(Ordering::Relaxed)
+    }
+
+    /// Makes the session server panic at its next tick, as a bug nobody
+    /// foresaw would: for fault-injection tests of the restart.
+    pub fn panic_next_tick(&self) {
+        self.gauges.panic_next_tick.store(true, Ordering::Release);
+    }
+
+    /// Disconnects every client and stops both endpoints.
+    pub async fn stop(mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.join_task.abort();
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        info!("world sessions stopped");
+    }
+}
+
+impl Drop for Sessions {
+    /// Sessions dropped without [`Sessions::stop`] still end within a
+    /// tick, and release the ledger and blob store they hold before they
+    /// are gone.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.join_task.abort();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Socket buffers asked for: a tick's worth of datagrams from every
+/// player arrives in a burst between two reads, and a small datagram
+/// costs the kernel's queue far more than its size. The kernel may grant
+/// less (`net.core.rmem_max`).
+const SOCKET_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+fn session_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    if let Err(err) = socket.set_recv_buffer_size(SOCKET_BUFFER_BYTES) {
+        warn!(%err, "cannot enlarge the session socket's receive buffer");
+    }
+    if let Err(err) = socket.set_send_buffer_size(SOCKET_BUFFER_BYTES) {
+        warn!(%err, "cannot enlarge the session socket's send buffer");
+    }
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}

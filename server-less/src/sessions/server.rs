@@ -1,0 +1,466 @@
+//! The session server: one thread's loop that reads the socket, runs each
+//! tick, dispatches what clients sent, and hands answers from ledger tasks
+//! back to their clients.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::time::{Duration, Instant};
+
+use assets::{BlobStore, ContentId};
+use ledger::{Amount, ChainId, TxId};
+use renet::{ClientId, RenetServer, ServerEvent};
+use tokio::sync::broadcast;
+use tracing::{debug, error, warn};
+
+use super::convert::tx_state;
+use super::files::{Download, UPLOAD_CHUNKS_PER_TICK};
+use super::limits::Session;
+use super::queries::unavailable;
+use super::trades::TradeSlot;
+use super::{Gauges, SOCKET_POLL, SessionSettings, TICK_HISTORY};
+use crate::error::HostError;
+use crate::node::{BlockEvent, HostHandle, TradeOutcome};
+use crate::uploads::Uploads;
+use crate::worlds::World;
+use plaza_client::protocol::{
+    self, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, ClientMessage, ErrorCode, Holding,
+    MAX_REQUESTS_WAITING, Move, ProtocolError, ServerMessage, TICK_HZ,
+};
+use plaza_client::transport::Transport;
+
+/// Answers waiting for the tick: more than can be outstanding (1,024
+/// players with 8 requests each, and a piece for each download read), so
+/// that none is ever lost.
+pub(super) const REPLY_QUEUE: usize = 16_384;
+
+/// Reliable messages read from one client per tick; the rest wait in
+/// renet's bounded channel (a client that overfills it is dropped).
+pub(super) const MESSAGES_PER_TICK: usize = 16;
+
+pub(super) struct WorldState {
+    pub(super) world: World,
+    /// Player number → client.
+    pub(super) slots: Vec<Option<ClientId>>,
+}
+
+/// What a ledger task hands back to the tick.
+pub(super) enum Reply {
+    /// Send this to a client; the request is answered.
+    Answer(ClientId, ServerMessage),
+    /// The client's transaction is waiting: watch it to finality.
+    Watch(ClientId, TxId),
+    /// A blob to stream: its id and size, or why not.
+    Blob(ClientId, u32, Result<(ContentId, u64), String>),
+    /// A piece of a blob being streamed: request, piece index, bytes.
+    Piece(ClientId, u32, u64, Result<Vec<u8>, String>),
+    /// A trade action's outcome.
+    Trade(u64, ClientId, u32, Result<TradeOutcome, HostError>),
+    /// A player's balance when it entered a world.
+    Balance(ClientId, Amount),
+}
+
+pub(super) struct Server {
+    pub(super) renet: RenetServer,
+    pub(super) transport: Transport,
+    pub(super) handle: HostHandle,
+    pub(super) events: broadcast::Receiver<Arc<BlockEvent>>,
+    pub(super) runtime: tokio::runtime::Handle,
+    pub(super) blobs: Arc<BlobStore>,
+    pub(super) chain_id: ChainId,
+    pub(super) worlds: Vec<WorldState>,
+    pub(super) sessions: HashMap<ClientId, Session>,
+    pub(super) watched: HashMap<TxId, ClientId>,
+    pub(super) trades: HashMap<u64, TradeSlot>,
+    pub(super) next_trade: u64,
+    /// Uploads waiting to be minted, and those under way.
+    pub(super) uploads: Arc<Uploads>,
+    /// Ticks between two collections of expired uploads.
+    pub(super) collect_every: u32,
+    /// Pieces of downloads being read now.
+    pub(super) pieces_loading: usize,
+    pub(super) replies: SyncSender<Reply>,
+    pub(super) inbox: Receiver<Reply>,
+    pub(super) settings: SessionSettings,
+    pub(super) tick: u32,
+    pub(super) gauges: Arc<Gauges>,
+}
+
+pub(super) fn error(request: Option<u32>, err: &ProtocolError) -> ServerMessage {
+    ServerMessage::Error {
+        request,
+        code: err.code,
+        message: err.message.clone(),
+    }
+}
+
+pub(super) fn refused(
+    request: Option<u32>,
+    code: ErrorCode,
+    message: impl Into<String>,
+) -> ServerMessage {
+    ServerMessage::Error {
+        request,
+        code,
+        message: message.into(),
+    }
+}
+
+/// Hands an answer to the tick; if the queue is full the answer is lost
+/// and the client's request times out, which is logged.
+pub(super) fn deliver(replies: &SyncSender<Reply>, reply: Reply) {
+    match replies.try_send(reply) {
+        Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+        Err(TrySendError::Full(_)) => warn!("session answers queue full: an answer was dropped"),
+    }
+}
+
+impl Server {
+    pub(super) fn run(&mut self, stop: &AtomicBool) {
+        let period = Duration::from_secs(1) / TICK_HZ;
+        let mut last = Instant::now();
+        let mut next = last + period;
+        let mut second = Instant::now();
+        let mut last_tick = last;
+        while !stop.load(Ordering::Acquire) {
+            let started = Instant::now();
+            let (elapsed, since_tick) = (started - last, started - last_tick);
+            last = started;
+            last_tick = started;
+            self.tick(elapsed, since_tick);
+            let took = started.elapsed();
+            {
+                let mut ticks = self.gauges.ticks.lock().unwrap_or_else(|p| p.into_inner());
+                if ticks.len() < TICK_HISTORY {
+                    ticks.push(took);
+                }
+            }
+            if second.elapsed() >= Duration::from_secs(1) {
+                second = Instant::now();
+                self.sample_traffic();
+            }
+            // Between ticks the socket is read every few milliseconds so
+            // that its queue never overflows; what arrives waits in renet
+            // for the tick.
+            let mut now = Instant::now();
+            while next > now {
+                std::thread::sleep((next - now).min(SOCKET_POLL));
+                now = Instant::now();
+                let elapsed = now - last;
+                last = now;
+                self.renet.update(elapsed);
+                self.transport.update(elapsed, &mut self.renet);
+            }
+            if next + period > now {
+                next += period;
+            } else {
+                // Behind: start again from now rather than racing to
+                // catch up.
+                next = now + period;
+            }
+        }
+        self.transport.disconnect_all(&mut self.renet);
+    }
+
+    pub(super) fn sample_traffic(&mut self) {
+        let rates: Vec<f64> = self
+            .renet
+            .clients_id_iter()
+            .map(|client| self.renet.bytes_sent_per_sec(client))
+            .collect();
+        let mut traffic = self
+            .gauges
+            .traffic
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if traffic.len() + rates.len() <= TICK_HISTORY {
+            traffic.extend(rates);
+        }
+    }
+
+    /// One tick: `elapsed` since the socket was last read, `since_tick`
+    /// since the last tick.
+    pub(super) fn tick(&mut self, elapsed: Duration, since_tick: Duration) {
+        if self.gauges.panic_next_tick.swap(false, Ordering::AcqRel) {
+            panic!("a fault injected into the session server");
+        }
+        self.tick = self.tick.wrapping_add(1);
+        self.renet.update(elapsed);
+        self.transport.update(elapsed, &mut self.renet);
+        while let Some(event) = self.renet.get_event() {
+            match event {
+                ServerEvent::ClientConnected { client_id } => self.connected(client_id),
+                ServerEvent::ClientDisconnected { client_id, reason } => {
+                    debug!(client_id, %reason, "client disconnected");
+                    self.disconnected(client_id);
+                }
+            }
+        }
+        let seconds = since_tick.as_secs_f32();
+        let clients: Vec<ClientId> = self.sessions.keys().copied().collect();
+        for client in clients {
+            self.receive(client, seconds);
+        }
+        self.drain_replies();
+        self.drain_blocks();
+        if self.tick.is_multiple_of(TICK_HZ) {
+            self.expire_trades();
+            self.expire_uploads();
+        }
+        if self.tick.is_multiple_of(self.collect_every) {
+            let uploads = self.uploads.clone();
+            self.runtime.spawn_blocking(move || uploads.collect());
+        }
+        self.send_avatars();
+        self.send_chunks();
+        self.transport.send_packets(&mut self.renet);
+    }
+
+    pub(super) fn send(&mut self, client: ClientId, message: &ServerMessage) {
+        if !self.renet.is_connected(client) {
+            return;
+        }
+        match protocol::encode(message) {
+            Ok(bytes) => self.renet.send_message(client, CHANNEL_RELIABLE, bytes),
+            Err(err) => {
+                error!(client, %err, "a message for a client could not be encoded; not sent")
+            }
+        }
+    }
+
+    pub(super) fn receive(&mut self, client: ClientId, seconds: f32) {
+        if let Some(session) = self.sessions.get_mut(&client) {
+            session.messages.refill(seconds);
+            session.moves.refill(seconds);
+            session.chats.refill(seconds);
+            session.stride.refill(seconds);
+            session.strikes = (session.strikes - seconds).max(0.0);
+        }
+        while let Some(bytes) = self.renet.receive_message(client, CHANNEL_AVATAR) {
+            let Some(session) = self.sessions.get_mut(&client) else {
+                return;
+            };
+            if !session.moves.take() {
+                continue;
+            }
+            match Move::decode(&bytes) {
+                Ok(update) => self.moved(client, update),
+                Err(err) => self.breach(client, None, &err),
+            }
+        }
+        for _ in 0..UPLOAD_CHUNKS_PER_TICK {
+            let Some(bytes) = self.renet.receive_message(client, CHANNEL_ASSETS) else {
+                break;
+            };
+            self.upload(client, &bytes);
+        }
+        for _ in 0..MESSAGES_PER_TICK {
+            let Some(bytes) = self.renet.receive_message(client, CHANNEL_RELIABLE) else {
+                break;
+            };
+            let Some(session) = self.sessions.get_mut(&client) else {
+                return;
+            };
+            if !session.messages.take() {
+                let err = ProtocolError::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "more than {} messages a second: message dropped",
+                        self.settings.messages_per_sec
+                    ),
+                );
+                self.breach(client, None, &err);
+                continue;
+            }
+            let state = session.state;
+            let message = ClientMessage::decode(&bytes)
+                .and_then(|message| message.allowed_in(state).map(|()| message));
+            match message {
+                Ok(message) => self.handle(client, message),
+                Err(err) => {
+                    // The request id, if the bytes got that far.
+                    let request = protocol::decode::<ClientMessage>(&bytes, usize::MAX)
+                        .ok()
+                        .and_then(|message| message.request());
+                    self.breach(client, request, &err);
+                }
+            }
+        }
+    }
+
+    pub(super) fn handle(&mut self, client: ClientId, message: ClientMessage) {
+        let request = message.request();
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        let account = session.account;
+        if request.is_some() && session.in_flight >= MAX_REQUESTS_WAITING {
+            let err = ProtocolError::new(
+                ErrorCode::Busy,
+                format!("{MAX_REQUESTS_WAITING} requests are waiting: wait for their answers"),
+            );
+            self.breach(client, request, &err);
+            return;
+        }
+        match message {
+            ClientMessage::Hello { version, world } => self.hello(client, version, &world),
+            ClientMessage::Chat { text } => self.chat(client, text),
+            ClientMessage::Browse { request, query } => {
+                self.browse(client, account, request, query)
+            }
+            ClientMessage::Inventory { request } => {
+                self.ask(client, async move |handle: HostHandle| {
+                    let inventory = handle.inventory(account).await;
+                    Some(match inventory {
+                        Ok(inventory) => {
+                            let holding = |asset: &ledger::Asset| Holding {
+                                asset: asset.id,
+                                owner: asset.owner,
+                                rented: asset.rental,
+                                listing: asset.listing.map(|listing| listing.0),
+                            };
+                            ServerMessage::Inventory {
+                                request,
+                                account: inventory.account,
+                                owned: inventory.owned.iter().map(holding).collect(),
+                                renting: inventory.renting.iter().map(holding).collect(),
+                                now: inventory.now,
+                            }
+                        }
+                        Err(err) => unavailable(request, &err),
+                    })
+                });
+            }
+            ClientMessage::Quote { request, ask } => {
+                self.ask(client, async move |handle: HostHandle| {
+                    Some(match handle.quote(account, ask).await {
+                        Ok(quote) => ServerMessage::Quote { request, quote },
+                        Err(err @ (HostError::Ledger(_) | HostError::Market(_)))
+                            if !err.is_internal() =>
+                        {
+                            refused(Some(request), ErrorCode::Refused, err.to_string())
+                        }
+                        Err(err) => unavailable(request, &err),
+                    })
+                });
+            }
+            ClientMessage::Submit { request, tx } => self.submit(client, account, request, tx),
+            ClientMessage::TxStatus { request, id } => {
+                self.ask(client, async move |handle: HostHandle| {
+                    Some(match handle.tx_status(id).await {
+                        Ok(status) => ServerMessage::Tx {
+                            request: Some(request),
+                            id,
+                            state: tx_state(status),
+                        },
+                        Err(err) => unavailable(request, &err),
+                    })
+                });
+            }
+            ClientMessage::Fetch { request, id } => self.fetch(client, request, &id),
+            ClientMessage::TradeInvite { request, player } => {
+                self.trade_invite(client, request, player)
+            }
+            ClientMessage::TradeAct {
+                request,
+                trade,
+                action,
+            } => self.trade_act(client, request, trade, action),
+        }
+    }
+
+    /// Runs `job` on the runtime; its message (if any) answers the
+    /// client's request on a later tick.
+    pub(super) fn ask<F>(
+        &mut self,
+        client: ClientId,
+        job: impl FnOnce(HostHandle) -> F + Send + 'static,
+    ) where
+        F: Future<Output = Option<ServerMessage>> + Send + 'static,
+    {
+        if let Some(session) = self.sessions.get_mut(&client) {
+            session.in_flight += 1;
+        }
+        let handle = self.handle.clone();
+        let replies = self.replies.clone();
+        self.runtime.spawn(async move {
+            let message = job(handle).await.unwrap_or(ServerMessage::Error {
+                request: None,
+                code: ErrorCode::Unavailable,
+                message: "no answer".into(),
+            });
+            deliver(&replies, Reply::Answer(client, message));
+        });
+    }
+
+    pub(super) fn answered(&mut self, client: ClientId) {
+        if let Some(session) = self.sessions.get_mut(&client) {
+            session.in_flight = session.in_flight.saturating_sub(1);
+        }
+    }
+
+    pub(super) fn drain_replies(&mut self) {
+        for _ in 0..REPLY_QUEUE {
+            let Ok(reply) = self.inbox.try_recv() else {
+                break;
+            };
+            match reply {
+                Reply::Answer(client, message) => {
+                    self.answered(client);
+                    self.send(client, &message);
+                }
+                Reply::Watch(client, id) => {
+                    if self.sessions.contains_key(&client) {
+                        self.watched.insert(id, client);
+                    }
+                }
+                Reply::Balance(client, balance) => {
+                    if let Some(session) = self.sessions.get_mut(&client) {
+                        session.balance.get_or_insert(balance);
+                    }
+                }
+                Reply::Blob(client, request, result) => {
+                    self.answered(client);
+                    match result {
+                        Ok((id, size)) => {
+                            if let Some(session) = self.sessions.get_mut(&client) {
+                                session.downloads.push_back(Download {
+                                    request,
+                                    id,
+                                    size,
+                                    offset: 0,
+                                    piece: None,
+                                    loading: false,
+                                });
+                            }
+                        }
+                        Err(reason) => {
+                            self.send(client, &refused(Some(request), ErrorCode::NotFound, reason))
+                        }
+                    }
+                }
+                Reply::Piece(client, request, index, result) => {
+                    self.pieces_loading = self.pieces_loading.saturating_sub(1);
+                    self.piece_arrived(client, request, index, result);
+                }
+                Reply::Trade(trade, client, request, outcome) => {
+                    self.answered(client);
+                    self.traded(trade, client, request, outcome);
+                }
+            }
+        }
+    }
+
+    pub(super) fn drain_blocks(&mut self) {
+        loop {
+            match self.events.try_recv() {
+                Ok(event) => self.block(&event),
+                Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                    warn!(missed, "world sessions fell behind the ledger's blocks");
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}

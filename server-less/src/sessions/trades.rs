@@ -1,0 +1,257 @@
+//! Face-to-face trades: windows between two players of one world,
+//! their actions queued and applied one at a time, the signed trade
+//! submitted when both have signed.
+
+use std::collections::VecDeque;
+
+use ledger::Address;
+use market::TradeWindow;
+use market::trade::{Action, Stage};
+use renet::ClientId;
+
+use super::convert::trade_view;
+use super::queries::unavailable;
+use super::server::{Reply, Server, deliver, refused};
+use crate::error::HostError;
+use crate::node::TradeOutcome;
+use plaza_client::protocol::{ErrorCode, ProtocolError, ServerMessage};
+
+/// Trade windows one player may be part of.
+pub(super) const MAX_TRADES: usize = 2;
+
+/// Actions waiting on one trade window.
+pub(super) const MAX_TRADE_QUEUE: usize = 8;
+
+/// A trade window the host relays.
+pub(super) struct TradeSlot {
+    pub(super) window: TradeWindow,
+    pub(super) clients: [ClientId; 2],
+    pub(super) busy: bool,
+    pub(super) queue: VecDeque<(ClientId, u32, Action)>,
+}
+
+impl Server {
+    pub(super) fn trade_invite(&mut self, client: ClientId, request: u32, player: u16) {
+        let Some(session) = self.sessions.get(&client) else {
+            return;
+        };
+        let from = session.account;
+        let target = self
+            .worlds
+            .get(session.world)
+            .and_then(|world| world.slots.get(usize::from(player)).copied().flatten());
+        let Some(target) = target.filter(|target| *target != client) else {
+            let err = ProtocolError::new(
+                ErrorCode::NotFound,
+                format!("no other player {player} in this world"),
+            );
+            self.breach(client, Some(request), &err);
+            return;
+        };
+        let Some(to) = self.sessions.get(&target).map(|session| session.account) else {
+            return;
+        };
+        let busy = [client, target].iter().any(|c| {
+            self.sessions
+                .get(c)
+                .is_none_or(|session| session.trades.len() >= MAX_TRADES)
+        });
+        if busy {
+            self.send(
+                client,
+                &refused(
+                    Some(request),
+                    ErrorCode::Busy,
+                    format!("a player is already in {MAX_TRADES} trades"),
+                ),
+            );
+            return;
+        }
+        let window = match TradeWindow::invite(self.chain_id.clone(), from, to, self.handle.now()) {
+            Ok(window) => window,
+            Err(err) => {
+                self.send(
+                    client,
+                    &refused(Some(request), ErrorCode::Refused, err.to_string()),
+                );
+                return;
+            }
+        };
+        let trade = self.next_trade;
+        self.next_trade += 1;
+        for c in [client, target] {
+            if let Some(session) = self.sessions.get_mut(&c) {
+                session.trades.push(trade);
+            }
+        }
+        let view = trade_view(trade, &window);
+        self.trades.insert(
+            trade,
+            TradeSlot {
+                window,
+                clients: [client, target],
+                busy: false,
+                queue: VecDeque::new(),
+            },
+        );
+        self.send(
+            client,
+            &ServerMessage::Trade {
+                request: Some(request),
+                view: Box::new(view.clone()),
+            },
+        );
+        self.send(
+            target,
+            &ServerMessage::Trade {
+                request: None,
+                view: Box::new(view),
+            },
+        );
+    }
+
+    pub(super) fn trade_act(&mut self, client: ClientId, request: u32, trade: u64, action: Action) {
+        let Some(slot) = self.trades.get_mut(&trade) else {
+            let err = ProtocolError::new(ErrorCode::NotFound, format!("no open trade {trade}"));
+            self.breach(client, Some(request), &err);
+            return;
+        };
+        if !slot.clients.contains(&client) {
+            let err =
+                ProtocolError::new(ErrorCode::NotFound, format!("trade {trade} is not yours"));
+            self.breach(client, Some(request), &err);
+            return;
+        }
+        if slot.queue.len() >= MAX_TRADE_QUEUE {
+            let err = ProtocolError::new(ErrorCode::Busy, "too many trade actions waiting");
+            self.breach(client, Some(request), &err);
+            return;
+        }
+        slot.queue.push_back((client, request, action));
+        self.next_trade_action(trade);
+    }
+
+    /// Sends the next waiting action of `trade` to the ledger thread; one
+    /// at a time, so each acts on the window the last one left.
+    pub(super) fn next_trade_action(&mut self, trade: u64) {
+        let Some(slot) = self.trades.get_mut(&trade) else {
+            return;
+        };
+        if slot.busy {
+            return;
+        }
+        let Some((client, request, action)) = slot.queue.pop_front() else {
+            return;
+        };
+        let Some(who) = self.sessions.get(&client).map(|s| s.account) else {
+            return;
+        };
+        slot.busy = true;
+        let window = slot.window.clone();
+        let handle = self.handle.clone();
+        let replies = self.replies.clone();
+        if let Some(session) = self.sessions.get_mut(&client) {
+            session.in_flight += 1;
+        }
+        self.runtime.spawn(async move {
+            let outcome = handle.trade_act(window, who, action).await;
+            deliver(&replies, Reply::Trade(trade, client, request, outcome));
+        });
+    }
+
+    /// `who` left: their windows close.
+    pub(super) fn close_trade_for(&mut self, trade: u64, client: ClientId, who: &Address) {
+        let Some(slot) = self.trades.remove(&trade) else {
+            return;
+        };
+        let mut view = trade_view(trade, &slot.window);
+        if !slot.window.is_closed() {
+            view.stage = Stage::Cancelled { by: *who };
+        }
+        for other in slot.clients {
+            if other != client {
+                if let Some(session) = self.sessions.get_mut(&other) {
+                    session.trades.retain(|t| *t != trade);
+                }
+                self.send(
+                    other,
+                    &ServerMessage::Trade {
+                        request: None,
+                        view: Box::new(view.clone()),
+                    },
+                );
+            }
+        }
+    }
+
+    pub(super) fn expire_trades(&mut self) {
+        let now = self.handle.now();
+        let expired: Vec<u64> = self
+            .trades
+            .iter_mut()
+            .filter_map(|(id, slot)| (!slot.busy && slot.window.tick(now)).then_some(*id))
+            .collect();
+        for trade in expired {
+            self.finish_trade(trade, None);
+        }
+    }
+
+    /// Tells both sides where `trade` stands (answering `answer`'s
+    /// request), and forgets it if closed.
+    pub(super) fn finish_trade(&mut self, trade: u64, answer: Option<(ClientId, u32)>) {
+        let Some(slot) = self.trades.get(&trade) else {
+            return;
+        };
+        let view = trade_view(trade, &slot.window);
+        let clients = slot.clients;
+        let closed = slot.window.is_closed();
+        for client in clients {
+            let request = answer
+                .filter(|(actor, _)| *actor == client)
+                .map(|(_, request)| request);
+            self.send(
+                client,
+                &ServerMessage::Trade {
+                    request,
+                    view: Box::new(view.clone()),
+                },
+            );
+        }
+        if closed {
+            self.trades.remove(&trade);
+            for client in clients {
+                if let Some(session) = self.sessions.get_mut(&client) {
+                    session.trades.retain(|t| *t != trade);
+                }
+            }
+        }
+    }
+
+    pub(super) fn traded(
+        &mut self,
+        trade: u64,
+        client: ClientId,
+        request: u32,
+        outcome: Result<TradeOutcome, HostError>,
+    ) {
+        let Some(slot) = self.trades.get_mut(&trade) else {
+            // Closed meanwhile (a player left).
+            return;
+        };
+        slot.busy = false;
+        match outcome {
+            Ok((window, Ok(()))) => {
+                slot.window = *window;
+                self.finish_trade(trade, Some((client, request)));
+            }
+            Ok((_, Err(err))) => {
+                self.send(
+                    client,
+                    &refused(Some(request), ErrorCode::Refused, err.to_string()),
+                );
+            }
+            Err(err) => self.send(client, &unavailable(request, &err)),
+        }
+        self.next_trade_action(trade);
+    }
+}
