@@ -33,6 +33,8 @@ pub struct Host {
     blobs: Arc<BlobStore>,
     uploads: Arc<Uploads>,
     config: Config,
+    /// Why the block engine stopped, once it has stopped on its own.
+    engine_fault: watch::Receiver<Option<String>>,
 }
 
 impl Host {
@@ -121,7 +123,22 @@ impl Host {
                 )))
             }
         };
-        let engine = tokio::spawn(engine.run(handle.clone(), stop_rx));
+        let (fault, engine_fault) = watch::channel(None);
+        let run = engine.run(handle.clone(), stop_rx.clone());
+        let engine = tokio::spawn(async move {
+            let result = run.await;
+            // Asked to stop, the engine's end is no fault; otherwise the
+            // host no longer follows the chain, and says so at once.
+            if !*stop_rx.borrow() {
+                let cause = match &result {
+                    Ok(()) => "the block engine ended".to_owned(),
+                    Err(err) => err.to_string(),
+                };
+                error!(%cause, "consensus has stopped: this host no longer follows the chain");
+                let _ = fault.send(Some(cause));
+            }
+            result
+        });
         Ok(Host {
             handle,
             stop,
@@ -131,7 +148,15 @@ impl Host {
             blobs,
             uploads,
             config: config.clone(),
+            engine_fault,
         })
+    }
+
+    /// Why the block engine stopped on its own (`None` while it runs):
+    /// from then on the host's state is frozen at its last block, and it
+    /// must not be served as current.
+    pub fn engine_fault(&self) -> watch::Receiver<Option<String>> {
+        self.engine_fault.clone()
     }
 
     /// A handle for sessions, tools and tests.

@@ -86,7 +86,12 @@ impl Embedded {
     /// Calls `ready` once Ctrl-C (SIGINT) is listened for, then serves
     /// until it comes.
     pub fn serve_until_interrupted(&self, ready: impl FnOnce()) -> Result<()> {
-        Ok(self.runtime.block_on(sessions::until_interrupted(ready))?)
+        let Some((host, _)) = &self.parts else {
+            bail!("the embedded host has stopped");
+        };
+        Ok(self
+            .runtime
+            .block_on(sessions::until_interrupted(host, ready))?)
     }
 
     /// Pays [`WELCOME_GRANT`] tokens to `to` from the embedded network's

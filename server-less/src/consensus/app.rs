@@ -37,6 +37,7 @@ use super::codec::{MAX_PART_BYTES, PlazaCodec, decode_certificate, encode_certif
 use super::context::{BlockHash, ChainHeight, Plaza, ProposalPart, ValidatorAddress, ValidatorSet};
 use super::proposals::ProposalLog;
 use super::settings::{BftSettings, Faults, spoilt};
+use super::signed::SignedLog;
 use super::signing::{PlazaSigner, PlazaVerifier, init_bytes, parts_bytes, signed_by};
 use super::slashing::report;
 use super::streams::{Streams, Whole};
@@ -131,7 +132,11 @@ async fn run(
     let consensus = ConsensusContext::new_validator(
         me,
         verifier,
-        Box::new(PlazaSigner::new(settings.seed, settings.chain.clone())),
+        Box::new(PlazaSigner::guarded(
+            settings.seed,
+            settings.chain.clone(),
+            SignedLog::open(&settings.wal.with_extension("signed"))?,
+        )),
     );
     let config = Config {
         moniker: settings.moniker.clone(),

@@ -13,6 +13,7 @@ mod codec;
 mod context;
 mod proposals;
 mod settings;
+mod signed;
 mod signing;
 mod slashing;
 mod streams;

@@ -4,6 +4,8 @@
 //! network's chain id, so that a vote cannot be passed off as a proposal
 //! and nothing signed on one network counts on another.
 
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use ledger::ChainId;
 use ledger::evidence::signing_prefix;
@@ -13,7 +15,10 @@ use malachitebft_core_types::{
 use malachitebft_signing::{Error, Signer, VerificationResult, Verifier};
 use malachitebft_signing_ed25519::{PrivateKey, PublicKey, Signature};
 
+use tracing::warn;
+
 use super::context::{BlockHash, ChainHeight, Plaza, Proposal, ValidatorAddress, Vote};
+use super::signed::{Decision, Signed, SignedLog, Step};
 
 const EXTENSION: &[u8] = b"plaza/consensus/extension/1";
 const PARTS: &[u8] = b"plaza/consensus/parts/1";
@@ -126,14 +131,29 @@ fn extension_bytes(chain: &ChainId, scope: &VoteExtensionScope<Plaza>) -> Vec<u8
 pub struct PlazaSigner {
     key: PrivateKey,
     chain: ChainId,
+    /// What was signed, on disk, for the signer the engine votes with.
+    log: Option<Arc<Mutex<SignedLog>>>,
 }
 
 impl PlazaSigner {
-    /// A signer with the validator's ed25519 secret `seed`.
+    /// A signer with the validator's ed25519 secret `seed`. It keeps no
+    /// record: for what is not a vote or a proposal (validator proofs,
+    /// stream openings).
     pub fn new(seed: [u8; 32], chain: ChainId) -> Self {
         PlazaSigner {
             key: PrivateKey::from(seed),
             chain,
+            log: None,
+        }
+    }
+
+    /// A signer that records every vote and proposal in `log` before its
+    /// signature leaves, and never signs two messages for one height,
+    /// round and step: asked again, it hands back what it signed then.
+    pub fn guarded(seed: [u8; 32], chain: ChainId, log: SignedLog) -> Self {
+        PlazaSigner {
+            log: Some(Arc::new(Mutex::new(log))),
+            ..PlazaSigner::new(seed, chain)
         }
     }
 
@@ -146,21 +166,115 @@ impl PlazaSigner {
     pub fn sign(&self, bytes: &[u8]) -> Signature {
         self.key.sign(bytes)
     }
+
+    /// Signs `asked` (bytes by `bytes`) at its height, round and step, or
+    /// hands back what was signed there before.
+    fn sign_once(
+        &self,
+        asked: Signed,
+        bytes: impl FnOnce(&Signed) -> Vec<u8>,
+    ) -> Result<Signed, Error> {
+        let Some(log) = &self.log else {
+            return Ok(Signed {
+                signature: self.key.sign(&bytes(&asked)).to_bytes(),
+                ..asked
+            });
+        };
+        let mut log = log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match log.decide(asked.height, asked.round, asked.step) {
+            Decision::Sign => {
+                let signed = Signed {
+                    signature: self.key.sign(&bytes(&asked)).to_bytes(),
+                    ..asked
+                };
+                log.record(signed).map_err(Error::from_source)?;
+                Ok(signed)
+            }
+            Decision::Reuse(before) => {
+                if (before.value, before.pol_round) != (asked.value, asked.pol_round) {
+                    warn!(
+                        height = asked.height,
+                        round = asked.round,
+                        step = ?asked.step,
+                        "asked to sign something else where this validator signed before \
+                         (a consensus WAL that lost its tail?): sending what it signed then"
+                    );
+                }
+                Ok(before)
+            }
+            Decision::Refuse { height, oldest } => Err(Error::from_source(format!(
+                "refusing to sign at height {height}: only heights from {oldest} on are \
+                 recorded, and this validator may have signed there"
+            ))),
+        }
+    }
+}
+
+fn step_of(kind: VoteType) -> Step {
+    match kind {
+        VoteType::Prevote => Step::Prevote,
+        VoteType::Precommit => Step::Precommit,
+    }
+}
+
+fn value_of(value: Option<[u8; 32]>) -> NilOrVal<BlockHash> {
+    value.map_or(NilOrVal::Nil, |hash| NilOrVal::Val(BlockHash(hash)))
 }
 
 #[async_trait]
 impl Signer<Plaza> for PlazaSigner {
     async fn sign_vote(&self, vote: Vote) -> Result<SignedMessage<Plaza, Vote>, Error> {
-        let signature = self.key.sign(&vote_bytes(&self.chain, &vote));
-        Ok(SignedMessage::new(vote, signature))
+        let asked = Signed {
+            height: vote.height.0,
+            round: vote.round.as_i64(),
+            step: step_of(vote.kind),
+            value: ledger_value(&vote.value).map(|hash| hash.0),
+            pol_round: 0,
+            signature: [0; 64],
+        };
+        let signed = self.sign_once(asked, |signed| {
+            vote_bytes(
+                &self.chain,
+                &Vote {
+                    value: value_of(signed.value),
+                    ..vote.clone()
+                },
+            )
+        })?;
+        let vote = Vote {
+            value: value_of(signed.value),
+            ..vote
+        };
+        Ok(SignedMessage::new(
+            vote,
+            Signature::from_bytes(signed.signature),
+        ))
     }
 
     async fn sign_proposal(
         &self,
         proposal: Proposal,
     ) -> Result<SignedMessage<Plaza, Proposal>, Error> {
-        let signature = self.key.sign(&proposal_bytes(&self.chain, &proposal));
-        Ok(SignedMessage::new(proposal, signature))
+        let asked = Signed {
+            height: proposal.height.0,
+            round: proposal.round.as_i64(),
+            step: Step::Propose,
+            value: Some(proposal.value.0),
+            pol_round: proposal.pol_round.as_i64(),
+            signature: [0; 64],
+        };
+        let signed = self.sign_once(asked, |_| proposal_bytes(&self.chain, &proposal))?;
+        let proposal = Proposal {
+            value: BlockHash(signed.value.unwrap_or(proposal.value.0)),
+            pol_round: Round::from(signed.pol_round),
+            ..proposal
+        };
+        Ok(SignedMessage::new(
+            proposal,
+            Signature::from_bytes(signed.signature),
+        ))
     }
 
     async fn sign_vote_extension(
@@ -349,6 +463,69 @@ mod tests {
                     .unwrap()
                     .is_invalid()
             );
+        });
+    }
+
+    #[test]
+    fn a_guarded_signer_never_signs_two_votes_for_one_round_even_after_a_restart() {
+        futures::executor::block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("consensus.signed");
+            let key = keypair(9, 0);
+            let chain = ChainId::new("plaza-test").unwrap();
+            let me = ValidatorAddress(key.address());
+            let here = PlazaVerifier::new(chain.clone());
+            let guarded =
+                || PlazaSigner::guarded(key.seed(), chain.clone(), SignedLog::open(&path).unwrap());
+            let block = BlockHash([7; 32]);
+            let signer = guarded();
+            let first = signer
+                .sign_vote(Plaza.new_prevote(
+                    ChainHeight(5),
+                    Round::new(0),
+                    NilOrVal::Val(block),
+                    me,
+                ))
+                .await
+                .unwrap();
+            drop(signer);
+            // Restarted with a WAL that lost the prevote, the engine asks
+            // for nil in the same round: the block's prevote comes back,
+            // with the signature that went out before.
+            let signer = guarded();
+            let again = signer
+                .sign_vote(Plaza.new_prevote(ChainHeight(5), Round::new(0), NilOrVal::Nil, me))
+                .await
+                .unwrap();
+            assert_eq!(again.message.value, NilOrVal::Val(block));
+            assert_eq!(again.signature, first.signature);
+            assert!(
+                here.verify_signed_vote(&again.message, &again.signature, &signer.public_key())
+                    .await
+                    .unwrap()
+                    .is_valid()
+            );
+            // The next round, and the precommit, are signed as asked.
+            let next = signer
+                .sign_vote(Plaza.new_prevote(ChainHeight(5), Round::new(1), NilOrVal::Nil, me))
+                .await
+                .unwrap();
+            assert_eq!(next.message.value, NilOrVal::Nil);
+            // A proposal is kept the same way.
+            let proposal = Plaza.new_proposal(ChainHeight(6), Round::new(0), block, Round::Nil, me);
+            let proposed = signer.sign_proposal(proposal).await.unwrap();
+            let other = Plaza.new_proposal(
+                ChainHeight(6),
+                Round::new(0),
+                BlockHash([8; 32]),
+                Round::Nil,
+                me,
+            );
+            let kept = guarded().sign_proposal(other).await;
+            drop(signer);
+            let kept = kept.unwrap();
+            assert_eq!(kept.message.value, block);
+            assert_eq!(kept.signature, proposed.signature);
         });
     }
 }

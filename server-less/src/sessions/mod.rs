@@ -104,13 +104,25 @@ pub async fn serve(
     }
 }
 
-/// Calls `ready` once Ctrl-C (SIGINT) is listened for, then waits for it.
-pub async fn until_interrupted(ready: impl FnOnce()) -> Result<(), HostError> {
+/// Calls `ready` once Ctrl-C (SIGINT) is listened for, then waits for it;
+/// or, should `host`'s block engine stop on its own first, returns why:
+/// a host that no longer follows the chain stops serving rather than
+/// answer players from a frozen height (`plaza-host run` then exits
+/// non-zero with the cause).
+pub async fn until_interrupted(host: &crate::Host, ready: impl FnOnce()) -> Result<(), HostError> {
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(|err| HostError::io("Ctrl-C handler", err))?;
+    let mut fault = host.engine_fault();
     ready();
-    interrupt.recv().await;
-    Ok(())
+    tokio::select! {
+        _ = interrupt.recv() => Ok(()),
+        Ok(cause) = fault.wait_for(Option::is_some) => Err(HostError::Consensus(format!(
+            "consensus has stopped ({}): this host no longer follows the chain, so it stops \
+             serving rather than answer players from a frozen height; fix the cause named \
+             above and start it again",
+            cause.as_deref().unwrap_or("no cause given")
+        ))),
+    }
 }
 
 /// How the world server is set up.

@@ -277,17 +277,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(async {
                 let (host, sessions) =
                     sessions::serve(&home, Arc::new(SystemClock), |_| {}).await?;
-                sessions::until_interrupted(|| {
+                let served = sessions::until_interrupted(&host, || {
                     tracing::info!(
                         join = %sessions.join_addr(),
                         sessions = %sessions.udp_addr(),
                         "players can join"
                     );
                 })
-                .await?;
-                tracing::info!("Ctrl-C: stopping");
+                .await;
+                match &served {
+                    Ok(()) => tracing::info!("Ctrl-C: stopping"),
+                    Err(err) => tracing::error!(%err, "stopping"),
+                }
                 sessions.stop().await;
-                host.stop().await
+                let stopped = host.stop().await;
+                // The engine's fault is the one to report.
+                served.and(stopped)
             })?;
         }
         Command::Bench(Bench::Network {
