@@ -3,9 +3,10 @@
 //! real sockets on 127.0.0.1), byzantine validators among them.
 //!
 //! The library holds what the suites share: a test network ([`net`]),
-//! validators one of which may be byzantine ([`testnet`]), the fuzzer of every decoder a player or peer can reach
-//! ([`fuzz`], run by `plaza-fuzz`), and a measure of the process's
-//! memory. The attacker that speaks the session protocol's bytes by hand
+//! validators one of which may be byzantine ([`testnet`]), host processes
+//! to kill, pause and restart ([`processes`]), the fuzzer of every
+//! decoder a player or peer can reach ([`fuzz`], run by `plaza-fuzz`), and
+//! a measure of the process's memory. The attacker that speaks the session protocol's bytes by hand
 //! is the host's own (`server_less::hostile`), which the hostile
 //! benchmark uses too.
 
@@ -13,6 +14,7 @@
 
 pub mod fuzz;
 pub mod net;
+pub mod processes;
 pub mod testnet;
 
 /// This process's resident memory, in bytes (Linux).

@@ -14,10 +14,22 @@ use ledger::Ledger;
 use ledger::testkit::{SOAK_BLOCK_TXS, soak_workload};
 
 const SEED: u64 = 2024;
-const KILLS: usize = 24;
 
 #[test]
 fn sigkill_at_random_moments_never_loses_or_tears_a_block() {
+    killed_at_random(24);
+}
+
+#[test]
+#[ignore = "long: 120 kills, about three minutes"]
+fn sigkill_120_times_in_the_middle_of_commits_never_loses_or_tears_a_block() {
+    killed_at_random(120);
+}
+
+/// Kills the committing child `kills` times; after each, the ledger
+/// reopens at a height at least the last one reported, with the root a
+/// replay gives.
+fn killed_at_random(kills: usize) {
     let dir = tempfile::tempdir().unwrap();
     let ledger_dir = dir.path().join("ledger");
     let replay_dir = dir.path().join("replay");
@@ -26,7 +38,7 @@ fn sigkill_at_random_moments_never_loses_or_tears_a_block() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut last_height = 0;
 
-    for round in 0..KILLS {
+    for round in 0..kills {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ledger-soak"))
             .arg(&ledger_dir)
             .arg(SEED.to_string())
@@ -71,7 +83,7 @@ fn sigkill_at_random_moments_never_loses_or_tears_a_block() {
         last_height = height;
     }
     assert!(
-        last_height > KILLS as u64,
+        last_height > kills as u64,
         "the child made progress: {last_height}"
     );
 }

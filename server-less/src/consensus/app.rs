@@ -41,6 +41,7 @@ use super::signed::SignedLog;
 use super::signing::{PlazaSigner, PlazaVerifier, init_bytes, parts_bytes, signed_by};
 use super::slashing::report;
 use super::streams::{Streams, Whole};
+use super::wal_check;
 use crate::engine::{Engine, EngineRun};
 use crate::error::HostError;
 use crate::node::HostHandle;
@@ -151,6 +152,7 @@ async fn run(
         value_sync: ValueSyncConfig::default(),
     };
     let log = ProposalLog::open(&settings.wal.with_extension("proposals"))?;
+    wal_check::check(&settings.wal)?;
     let (mut channels, engine) = malachitebft_app_channel::start_engine(
         Plaza,
         config,

@@ -17,6 +17,7 @@ mod signed;
 mod signing;
 mod slashing;
 mod streams;
+mod wal_check;
 
 pub use app::{Bft, MAX_CLOCK_SKEW_SECS};
 pub use codec::{

@@ -2,8 +2,6 @@
 //! (`plaza-fuzz` runs the long campaigns): no input may panic one or make
 //! the process grow past its bound.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 #[test]
 fn no_decoder_panics_on_mutated_or_random_input() {
     let mut targets = plaza_tests::fuzz::targets();

@@ -4,8 +4,6 @@
 //! peers. Each checks that honest players and validators carry on and
 //! that nothing final is lost.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 mod consensus;
 mod joins;
 mod minting;

@@ -1,0 +1,278 @@
+//! Host processes: the real `plaza-host` binary, run on homes made by its
+//! own `testnet` command, killed (`kill -9`), paused (SIGSTOP) and started
+//! again at will, each one's log kept for the test to read.
+//!
+//! The binary is the one `cargo test --workspace` builds beside the test
+//! binaries (`target/<profile>/plaza-host`); `cargo build -p server-less
+//! --bin plaza-host` makes it when only this crate's tests are run.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Lines of a host's log kept at most.
+const LOG_LINES: usize = 50_000;
+
+/// The `plaza-host` binary of this build.
+pub fn plaza_host_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test> → target/<profile>/plaza-host
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let binary = dir.join("plaza-host");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it with `cargo build -p server-less --bin plaza-host` \
+         (cargo test --workspace builds it)",
+        binary.display()
+    );
+    binary
+}
+
+/// `plaza-host --home <home>`, logging at info.
+pub fn plaza_host(home: &Path) -> Command {
+    let mut command = Command::new(plaza_host_binary());
+    command.arg("--home").arg(home).env("RUST_LOG", "info");
+    command
+}
+
+/// One host process and its log so far.
+struct Running {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+/// A network made by `plaza-host testnet` in a directory of its own: its
+/// hosts are numbered from 1, validators first.
+pub struct Network {
+    dir: tempfile::TempDir,
+    base: u16,
+    hosts: Vec<Option<Running>>,
+    /// Every line each host has logged, over all its runs.
+    logs: Vec<Arc<Mutex<Vec<String>>>>,
+}
+
+impl Network {
+    /// Makes `validators` validators and `followers` followers on a block
+    /// of free ports; none is started.
+    pub fn make(validators: usize, followers: usize, chain: &str) -> Network {
+        let dir = tempfile::tempdir().unwrap();
+        let base = server_less::bench::free_port_block().unwrap();
+        let made = plaza_host(&dir.path().join("unused"))
+            .args(["testnet", "--hosts", &validators.to_string()])
+            .args(["--followers", &followers.to_string()])
+            .args(["--chain-id", chain])
+            .arg("--dir")
+            .arg(dir.path())
+            .args(["--base-port", &base.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let count = validators + followers;
+        Network {
+            dir,
+            base,
+            hosts: (0..count).map(|_| None).collect(),
+            logs: (0..count)
+                .map(|_| Arc::new(Mutex::new(Vec::new())))
+                .collect(),
+        }
+    }
+
+    /// Host `n`'s home.
+    pub fn home(&self, n: usize) -> PathBuf {
+        self.dir.path().join(format!("host-{n}"))
+    }
+
+    /// Host `n`'s join endpoint.
+    pub fn join(&self, n: usize) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.base + 10 * (n as u16 - 1)))
+    }
+
+    /// Host `n`'s consensus WAL.
+    pub fn wal(&self, n: usize) -> PathBuf {
+        self.home(n).join("wal").join("consensus.wal")
+    }
+
+    /// Starts host `n` and waits until it takes players.
+    pub fn start(&mut self, n: usize) {
+        self.spawn(n);
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !self.said(n, "players can join") {
+            if let Some(status) = self.exited(n) {
+                panic!(
+                    "host {n} exited ({status}) before taking players:\n{}",
+                    self.tail(n, 40)
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "host {n} never took players:\n{}",
+                self.tail(n, 40)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts host `n` without waiting for it.
+    pub fn spawn(&mut self, n: usize) {
+        assert!(self.hosts[n - 1].is_none(), "host {n} is running");
+        let mut child = plaza_host(&self.home(n))
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = self.logs[n - 1].clone();
+        {
+            let mut lines = log.lock().unwrap();
+            lines.push(format!("---- run {n} ----"));
+        }
+        let keep = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut lines = keep.lock().unwrap();
+                if lines.len() >= LOG_LINES {
+                    lines.remove(0);
+                }
+                lines.push(line);
+            }
+        });
+        self.hosts[n - 1] = Some(Running { child, log });
+    }
+
+    /// Whether host `n`'s current run has logged a line containing `text`.
+    pub fn said(&self, n: usize, text: &str) -> bool {
+        let Some(running) = &self.hosts[n - 1] else {
+            return false;
+        };
+        let lines = running.log.lock().unwrap();
+        lines
+            .iter()
+            .rev()
+            .take_while(|line| !line.starts_with("---- run"))
+            .any(|line| line.contains(text))
+    }
+
+    /// Lines of host `n`'s log, over all its runs, containing `text`.
+    pub fn lines_with(&self, n: usize, text: &str) -> Vec<String> {
+        self.logs[n - 1]
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| line.contains(text))
+            .cloned()
+            .collect()
+    }
+
+    /// The last `count` lines host `n` logged.
+    pub fn tail(&self, n: usize, count: usize) -> String {
+        let lines = self.logs[n - 1].lock().unwrap();
+        lines[lines.len().saturating_sub(count)..].join("\n")
+    }
+
+    /// Host `n`'s exit status, if its process has ended.
+    pub fn exited(&mut self, n: usize) -> Option<ExitStatus> {
+        let running = self.hosts[n - 1].as_mut()?;
+        running.child.try_wait().unwrap()
+    }
+
+    /// Waits up to `timeout` for host `n` to exit on its own.
+    pub fn wait_exit(&mut self, n: usize, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.exited(n) {
+                self.hosts[n - 1] = None;
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Kills host `n` as a power cut would: nothing it held in memory is
+    /// written.
+    pub fn kill(&mut self, n: usize) {
+        if let Some(mut running) = self.hosts[n - 1].take() {
+            let _ = running.child.kill();
+            let _ = running.child.wait();
+        }
+    }
+
+    /// Stops host `n` with Ctrl-C (SIGINT) and waits for it to exit.
+    pub fn interrupt(&mut self, n: usize) -> ExitStatus {
+        let running = self.hosts[n - 1].take().unwrap();
+        let mut child = running.child;
+        assert!(
+            signal(&child, "INT"),
+            "Ctrl-C could not be sent to host {n}"
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!("host {n} did not stop within 30 s of Ctrl-C");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Freezes host `n` (SIGSTOP): its sockets stay open, it answers
+    /// nothing.
+    pub fn pause(&self, n: usize) {
+        assert!(signal(&self.hosts[n - 1].as_ref().unwrap().child, "STOP"));
+    }
+
+    /// Lets host `n` run again (SIGCONT).
+    pub fn resume(&self, n: usize) {
+        assert!(signal(&self.hosts[n - 1].as_ref().unwrap().child, "CONT"));
+    }
+
+    /// Whether host `n` is running.
+    pub fn is_running(&self, n: usize) -> bool {
+        self.hosts[n - 1].is_some()
+    }
+
+    /// How many hosts the network has.
+    pub fn len(&self) -> usize {
+        self.hosts.len()
+    }
+
+    /// Whether the network has no hosts.
+    pub fn is_empty(&self) -> bool {
+        self.hosts.is_empty()
+    }
+}
+
+/// Sends signal `name` to `child`; whether it was delivered.
+fn signal(child: &Child, name: &str) -> bool {
+    Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        for n in 1..=self.hosts.len() {
+            if let Some(running) = &self.hosts[n - 1] {
+                // A paused host cannot die until it runs again.
+                let _ = signal(&running.child, "CONT");
+            }
+            self.kill(n);
+        }
+    }
+}
