@@ -1,16 +1,19 @@
-//! A test network: one host made by `init` in a temporary directory,
-//! running on the machine's clock, with world sessions on loopback.
+//! A test network: one host made by `init` in a temporary directory, on
+//! the machine's clock with world sessions on loopback
+//! ([`TestHost::start`]), or on a hand-moved clock that lets days of
+//! rentals pass in a moment ([`TestHost::manual`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ledger::{Keypair, Operation, SignedTransaction, Transaction, TxId};
+use ledger::{Keypair, ListingTerms, Operation, SignedTransaction, Transaction, TxId};
+use market::catalogue::{Hit, Query, Side};
 use plaza_client::client::Client;
 use server_less::Host;
-use server_less::clock::{Clock, SystemClock};
+use server_less::clock::{Clock, ManualClock, SystemClock};
 use server_less::home::{self, Home};
-use server_less::node::HostHandle;
+use server_less::node::{HostHandle, TxStatus};
 use server_less::sessions::{SessionSettings, Sessions};
 use server_less::uploads::{UploadLimits, Uploads};
 use server_less::worlds;
@@ -19,7 +22,9 @@ use tempfile::TempDir;
 /// How long a test waits for an answer.
 pub const WAIT: Duration = Duration::from_secs(10);
 /// The network's name.
-pub const CHAIN: &str = "plaza-hostile";
+pub const CHAIN: &str = "plaza-it";
+/// When a network on a hand-moved clock begins.
+pub const T0: u64 = 1_800_000_000;
 
 /// A host and its world sessions.
 pub struct TestHost {
@@ -32,6 +37,8 @@ pub struct TestHost {
     pub sessions: Option<Sessions>,
     /// The uploads its sessions take, waiting to be minted.
     pub uploads: Arc<Uploads>,
+    /// The hand-moved clock, for a host made by [`TestHost::manual`].
+    pub clock: Option<ManualClock>,
 }
 
 impl TestHost {
@@ -65,7 +72,87 @@ impl TestHost {
             host: Some(host),
             sessions: Some(sessions),
             uploads,
+            clock: None,
         }
+    }
+
+    /// A new network whose host runs on a hand-moved clock showing
+    /// [`T0`], without sessions (see [`TestHost::serve`]). Must be called
+    /// inside a Tokio runtime.
+    pub fn manual() -> TestHost {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path().join("host"));
+        home::init(&home, Some(CHAIN), T0).unwrap();
+        let clock = ManualClock::new(T0);
+        let host = Host::start(&home, Arc::new(clock.clone())).unwrap();
+        TestHost {
+            _dir: dir,
+            uploads: host.uploads(),
+            home,
+            host: Some(host),
+            sessions: None,
+            clock: Some(clock),
+        }
+    }
+
+    /// The clock a host made by [`TestHost::manual`] runs on.
+    pub fn clock(&self) -> &ManualClock {
+        self.clock.as_ref().expect("a host on a hand-moved clock")
+    }
+
+    /// The time on the host's clock.
+    pub fn clock_now(&self) -> u64 {
+        match &self.clock {
+            Some(clock) => clock.now(),
+            None => SystemClock.now(),
+        }
+    }
+
+    /// Starts world sessions on loopback for this host, owned by the
+    /// caller.
+    pub async fn serve(&self) -> Sessions {
+        let host = self.host.as_ref().unwrap();
+        Sessions::start(
+            host.handle(),
+            host.blobs(),
+            self.uploads.clone(),
+            worlds::builtin(),
+            self.home.load_host_key().unwrap(),
+            SessionSettings::default(),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Stops the host and starts it again from its home, on the same
+    /// clock.
+    pub async fn restart(&mut self) {
+        self.host.take().unwrap().stop().await.unwrap();
+        let clock: Arc<dyn Clock> = match &self.clock {
+            Some(clock) => Arc::new(clock.clone()),
+            None => Arc::new(SystemClock),
+        };
+        self.host = Some(Host::start(&self.home, clock).unwrap());
+    }
+
+    /// The open rent listings of `owner`'s with hourly periods.
+    pub async fn hourly_listings(&self, owner: &Keypair) -> Vec<Hit> {
+        let page = self
+            .handle()
+            .browse(Query {
+                side: Some(Side::Rent),
+                owner: Some(owner.address()),
+                page_size: 100,
+                ..Query::default()
+            })
+            .await
+            .unwrap();
+        page.hits
+            .into_iter()
+            .filter(|hit| {
+                matches!(hit.listing.terms, ListingTerms::Rent(terms) if terms.period_secs == 3_600)
+            })
+            .collect()
     }
 
     /// A new network with the default settings.
@@ -105,7 +192,7 @@ impl TestHost {
             chain_id: ledger::ChainId::new(CHAIN).unwrap(),
             signer: key.address(),
             nonce: account.nonce,
-            valid_until: SystemClock.now() + 600,
+            valid_until: self.clock_now() + 600,
             op,
         }
         .sign(key)
@@ -142,6 +229,15 @@ impl TestHost {
             host.stop().await.unwrap();
         }
     }
+}
+
+/// Waits until `id` is in a block.
+pub async fn final_status(handle: &HostHandle, id: TxId) -> TxStatus {
+    let (height, rejection) = handle
+        .wait_final(id, Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|err| panic!("transaction {id}: {err}"));
+    TxStatus::Final { height, rejection }
 }
 
 /// `key` joins the host at `join` and enters Plaza Square.

@@ -38,6 +38,66 @@ pub fn plaza_host(home: &Path) -> Command {
     command
 }
 
+/// Points the config of the home at `home` at free loopback ports for its
+/// join endpoint and sessions; the join address.
+pub fn use_free_ports(home: &Path) -> SocketAddr {
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (join, session) = (
+        tcp.local_addr().unwrap().port(),
+        udp.local_addr().unwrap().port(),
+    );
+    drop((tcp, udp));
+    let path = home.join("config.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let config = config
+        .replace("join_port = 7480", &format!("join_port = {join}"))
+        .replace("udp_port = 7481", &format!("udp_port = {session}"));
+    std::fs::write(&path, config).unwrap();
+    SocketAddr::from(([127, 0, 0, 1], join))
+}
+
+/// A host process on its own home, killed when dropped.
+pub struct HostProcess(Child);
+
+impl HostProcess {
+    /// Starts `plaza-host run` in `home` and waits until its log says
+    /// `ready`.
+    pub fn start(home: &Path, ready: &str) -> HostProcess {
+        let mut child = plaza_host(home)
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (lines, log) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                // Once the test stops listening the rest is drained unread.
+                let _ = lines.send(line);
+            }
+        });
+        let said = std::iter::from_fn(|| log.recv_timeout(Duration::from_secs(60)).ok())
+            .any(|line| line.contains(ready));
+        assert!(said, "the host never said {ready:?}");
+        HostProcess(child)
+    }
+
+    /// Kills it (`kill -9`).
+    pub fn kill(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// One host process and its log so far.
 struct Running {
     child: Child,

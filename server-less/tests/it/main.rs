@@ -1,14 +1,7 @@
-//! The host driven through its public interface: a real ledger on
-//! RocksDB, the real blob store, the solo engine, and the `plaza-host`
-//! binary.
+//! The `plaza-host` binary's own command line: `init`, `run`, `status`,
+//! `stake` and `unstake`, one process at a time. Everything that starts
+//! hosts and players together is in `plaza-tests`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
-mod common;
-mod consensus;
-mod host;
-mod network;
-mod peers;
-mod player;
-mod world;

@@ -19,6 +19,21 @@ use rand::{Rng, SeedableRng};
 use server_less::home::read_key;
 
 const WAIT: Duration = Duration::from_secs(30);
+/// How long a payment may take while validators are being killed: a
+/// network that lost a quorum for a moment waits out growing round
+/// timeouts before it decides again.
+const PATIENT: Duration = Duration::from_secs(120);
+
+/// The fault tests run one at a time: each runs four or five host
+/// processes, and two at once on a small machine starve each other's
+/// timers.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Every validator's ledger agrees block by block up to the lowest
 /// height among them, and `validators` all still hold their full power
@@ -63,6 +78,8 @@ struct Payer {
     nonce: u64,
     /// Payments reported final, with their ids.
     finals: Vec<ledger::TxId>,
+    /// How long a payment may take to be final.
+    wait: Duration,
 }
 
 impl Payer {
@@ -80,6 +97,7 @@ impl Payer {
             to,
             nonce,
             finals: Vec::new(),
+            wait: WAIT,
         }
     }
 
@@ -97,7 +115,7 @@ impl Payer {
         }
         .sign(&self.key);
         let id = tx.id();
-        let state = self.client.submit_final(tx, WAIT).unwrap();
+        let state = self.client.submit_final(tx, self.wait).unwrap();
         assert!(
             matches!(state, plaza_client::protocol::TxState::Applied { .. }),
             "{state:?}"
@@ -133,6 +151,7 @@ fn seed() -> u64 {
 
 #[test]
 fn a_validator_whose_wal_is_cut_into_its_header_stops_and_says_why() {
+    let _serial = one_at_a_time();
     let mut net = Network::make(4, 0, "plaza-wal-header");
     for n in 1..=4 {
         net.start(n);
@@ -180,6 +199,7 @@ fn restarted_with_wal_tails_cut(rounds: usize) {
         net.start(n);
     }
     let mut payer = Payer::at(&net, 1, "bo", "cy");
+    payer.wait = PATIENT;
     for _ in 0..rounds {
         for _ in 0..rng.gen_range(1..4) {
             payer.pay();
@@ -216,12 +236,14 @@ fn restarted_with_wal_tails_cut(rounds: usize) {
 
 #[test]
 fn a_validator_restarted_with_the_tail_of_its_wal_cut_catches_up_and_never_signs_twice() {
+    let _serial = one_at_a_time();
     restarted_with_wal_tails_cut(3);
 }
 
 #[test]
 #[ignore = "long: a minute of restarts"]
 fn a_validator_restarted_with_the_tail_of_its_wal_cut_many_times() {
+    let _serial = one_at_a_time();
     restarted_with_wal_tails_cut(25);
 }
 
@@ -236,6 +258,7 @@ fn random_restarter(seconds: u64) {
     }
     // Players at the follower, which is never killed.
     let mut payer = Payer::at(&net, 5, "bo", "cy");
+    payer.wait = PATIENT;
     let until = Instant::now() + Duration::from_secs(seconds);
     while Instant::now() < until {
         let victim = rng.gen_range(1..=4);
@@ -259,12 +282,14 @@ fn random_restarter(seconds: u64) {
 
 #[test]
 fn a_random_restarter_forks_nothing_and_loses_nothing() {
+    let _serial = one_at_a_time();
     random_restarter(20);
 }
 
 #[test]
 #[ignore = "long: two minutes of restarts"]
 fn a_random_restarter_for_two_minutes_forks_nothing_and_loses_nothing() {
+    let _serial = one_at_a_time();
     random_restarter(120);
 }
 
@@ -311,17 +336,20 @@ fn frozen_and_let_go(seconds: u64) {
 
 #[test]
 fn a_validator_frozen_for_a_while_catches_up_and_never_signs_twice() {
+    let _serial = one_at_a_time();
     frozen_and_let_go(8);
 }
 
 #[test]
 #[ignore = "long: thirty seconds frozen"]
 fn a_validator_frozen_for_thirty_seconds_catches_up_and_never_signs_twice() {
+    let _serial = one_at_a_time();
     frozen_and_let_go(30);
 }
 
 #[test]
 fn a_validator_whose_wal_is_damaged_keeps_it_aside_and_waits_for_the_operator() {
+    let _serial = one_at_a_time();
     let mut net = Network::make(4, 0, "plaza-wal-damaged");
     for n in 1..=4 {
         net.start(n);

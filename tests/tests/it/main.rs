@@ -1,10 +1,18 @@
-//! Plaza end to end, in one test binary with a module per topic: attacks
-//! on a host (`hostile`), operators' bad days (`faults`: host processes
-//! killed, paused, their files damaged), and every decoder fuzzed
-//! (`fuzz`).
+//! Plaza end to end, in one test binary with a module per topic: hosts,
+//! players and the command line driven through their real interfaces
+//! (real ledgers on RocksDB, real sockets on 127.0.0.1, real `plaza-host`
+//! processes), attacks on a host (`hostile`), an operator's bad days
+//! (`faults`), and every decoder fuzzed (`fuzz`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod consensus;
 mod faults;
 mod fuzz;
+mod host;
 mod hostile;
+mod network;
+mod peers;
+mod player;
+mod restart;
+mod world;

@@ -12,18 +12,20 @@ use server_less::consensus::Faults;
 /// honest ones for a while; checks that blocks keep coming, that the
 /// honest hosts agree, and that no block of the byzantine one is final.
 async fn honest_validators_carry_on(faults: Faults) {
-    let mut net = Testnet::new(4);
+    let mut net = Testnet::new(4, 0);
     for index in 0..3 {
-        net.start(index, Faults::default());
+        net.start(index);
     }
-    net.start(3, faults);
+    net.start_with(3, faults);
     let byzantine = net.validator(3);
     let start = net.height(0).await;
     // Enough blocks for the byzantine validator to have had its turns to
     // propose several times over.
     let mut last = start;
     for round in 0..16u64 {
-        last = net.pay((round % 3) as usize, &[0, 1, 2], 1 + round).await;
+        last = net
+            .pay_caught_up((round % 3) as usize, &[0, 1, 2], 1 + round)
+            .await;
     }
     assert!(
         last >= start + 12,

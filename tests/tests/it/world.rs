@@ -12,7 +12,7 @@ use plaza_client::protocol::{
     TxState,
 };
 
-use crate::common::{Net, T0};
+use plaza_tests::net::{T0, TestHost};
 
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
@@ -47,7 +47,12 @@ pub(crate) fn run(client: &mut Client, now: u64, op: Operation) -> TxState {
     client.submit_final(tx, WAIT).unwrap()
 }
 
-pub(crate) fn player(net: &Net, join: std::net::SocketAddr, name: &str, world: &str) -> Client {
+pub(crate) fn player(
+    net: &TestHost,
+    join: std::net::SocketAddr,
+    name: &str,
+    world: &str,
+) -> Client {
     let mut client = Client::connect(join, &net.key(name), WAIT).unwrap();
     client.enter(world, WAIT).unwrap();
     client
@@ -64,7 +69,7 @@ fn free_assets(client: &mut Client) -> Vec<Holding> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rental_over_udp_is_listed_rented_shown_and_settled_by_the_ledger() {
-    let net = Net::new();
+    let net = TestHost::manual();
     let sessions = net.serve().await;
     let join = sessions.join_addr();
     let handle = net.handle();
@@ -153,7 +158,7 @@ async fn a_rental_over_udp_is_listed_rented_shown_and_settled_by_the_ledger() {
     .unwrap();
 
     // Time passes; nobody sends anything; the ledger settles.
-    net.clock.advance(2 * 3_600);
+    net.clock().advance(2 * 3_600);
     let ended = dee
         .wait_for("the rental ended event", WAIT, |m| match m {
             ServerMessage::Event(Event::RentalEnded(rental)) if rental.asset == asset => {
@@ -197,7 +202,7 @@ async fn a_rental_over_udp_is_listed_rented_shown_and_settled_by_the_ledger() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trade_window_swaps_assets_and_tokens_atomically() {
-    let net = Net::new();
+    let net = TestHost::manual();
     let sessions = net.serve().await;
     let join = sessions.join_addr();
     let handle = net.handle();
@@ -411,7 +416,7 @@ fn error_code(client: &mut Client, what: &'static str) -> ErrorCode {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_or_dropped_and_the_host_keeps_serving_others() {
-    let net = Net::new();
+    let net = TestHost::manual();
     let sessions = net.serve().await;
     let join = sessions.join_addr();
     let (ada, bo) = (net.key("ada"), net.key("bo"));
@@ -586,7 +591,7 @@ async fn uploads_are_checked_against_their_content_id_before_they_are_stored() {
     use assets::{Codec, ContentId};
     use protocol::{CHANNEL_ASSETS, Upload};
 
-    let net = Net::new();
+    let net = TestHost::manual();
     let sessions = net.serve().await;
     let join = sessions.join_addr();
     let mut ada = player(&net, join, "ada", "Plaza Square");
@@ -728,7 +733,7 @@ async fn uploads_are_checked_against_their_content_id_before_they_are_stored() {
 async fn a_client_that_stops_reading_for_a_while_gets_its_downloads_whole() {
     use assets::Codec;
 
-    let net = Net::new();
+    let net = TestHost::manual();
     let sessions = net.serve().await;
     let join = sessions.join_addr();
     let mut ada = player(&net, join, "ada", "Plaza Square");

@@ -10,44 +10,19 @@ use plaza_client::client::Client;
 use plaza_client::protocol::TxState;
 use server_less::home::read_key;
 
-use crate::cli::{plaza_host, start};
-
-/// The host processes, killed when the test ends, however it ends.
-struct Hosts(Vec<std::process::Child>);
-
-impl Drop for Hosts {
-    fn drop(&mut self) {
-        for host in &mut self.0 {
-            let _ = host.kill();
-            let _ = host.wait();
-        }
-    }
-}
+use plaza_tests::processes::Network;
 
 #[test]
 fn four_validator_processes_finalise_what_a_follower_gossips_and_a_killed_one_catches_up() {
     let wait = Duration::from_secs(30);
-    let dir = tempfile::tempdir().unwrap();
-    let base = server_less::bench::free_port_block().unwrap();
-    let made = plaza_host(&dir.path().join("unused"))
-        .args(["testnet", "--hosts", "4", "--followers", "1"])
-        .args(["--chain-id", "plaza-four"])
-        .arg("--dir")
-        .arg(dir.path())
-        .args(["--base-port", &base.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let home = |n: usize| dir.path().join(format!("host-{n}"));
-    let join = |n: usize| std::net::SocketAddr::from(([127, 0, 0, 1], base + 10 * (n as u16 - 1)));
-    let mut hosts = Hosts(Vec::new());
+    let mut net = Network::make(4, 1, "plaza-four");
     for n in 1..=5 {
-        hosts.0.push(start(&home(n), "players can join"));
+        net.start(n);
     }
+    let homes: Vec<std::path::PathBuf> = (1..=5).map(|n| net.home(n)).collect();
+    let joins: Vec<std::net::SocketAddr> = (1..=5).map(|n| net.join(n)).collect();
+    let home = |n: usize| homes[n - 1].clone();
+    let join = |n: usize| joins[n - 1];
     let bo = read_key(&home(1).join("demo/bo.key")).unwrap();
     let cy = read_key(&home(1).join("demo/cy.key")).unwrap();
     // Bo plays at the follower, which votes on nothing: the payment is
@@ -139,8 +114,7 @@ fn four_validator_processes_finalise_what_a_follower_gossips_and_a_killed_one_ca
     let account = payer.inventory(wait).unwrap().0;
 
     // SIGKILL host 4: the other three keep finalising.
-    hosts.0[3].kill().unwrap();
-    hosts.0[3].wait().unwrap();
+    net.kill(4);
     let state = payer
         .submit_final(pay(&payer, account.nonce, 5), wait)
         .unwrap();
@@ -148,7 +122,6 @@ fn four_validator_processes_finalise_what_a_follower_gossips_and_a_killed_one_ca
     balance_at(2, before.balance + 5);
 
     // Back, it catches up from the others.
-    hosts.0[3] = start(&home(4), "players can join");
+    net.start(4);
     balance_at(4, before.balance + 5);
-    drop(hosts);
 }

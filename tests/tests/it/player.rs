@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::cli::{plaza_host, start, use_free_ports};
+use plaza_tests::processes::{HostProcess, plaza_host, use_free_ports};
 
 const PASSPHRASE: &str = "a long enough passphrase";
 
@@ -61,7 +61,7 @@ fn a_player_imports_a_model_lists_it_and_another_rents_and_returns_it_from_the_t
         .unwrap();
     assert!(init.status.success());
     let join = use_free_ports(&home).to_string();
-    let _host = Host(start(&home, "players can join"));
+    let _host = HostProcess::start(&home, "players can join");
     let run = |args: &[&str]| player(&home, &wallets, &join, args);
 
     // Wallets: two demo keys sealed, one new key made, exported and
@@ -247,14 +247,4 @@ fn a_player_imports_a_model_lists_it_and_another_rents_and_returns_it_from_the_t
         "cy",
     ]));
     assert!(bad.contains("not a model Plaza can use"), "{bad}");
-}
-
-/// A running host, killed when the test ends however it ends.
-struct Host(std::process::Child);
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -7,11 +7,11 @@ use server_less::HostError;
 use server_less::mempool::Added;
 use server_less::node::TxStatus;
 
-use crate::common::{Net, T0, final_status};
+use plaza_tests::net::{T0, TestHost, final_status};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_makes_a_living_network_and_status_shows_it() {
-    let net = Net::new();
+    let net = TestHost::manual();
     let status = net.handle().status().await.unwrap();
     assert_eq!(status.chain_id.as_str(), "plaza-it");
     // Genesis, the sample pack minted, then listed.
@@ -33,7 +33,7 @@ async fn init_makes_a_living_network_and_status_shows_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rental_ends_and_settles_in_a_block_nobody_asked_for() {
-    let net = Net::new();
+    let net = TestHost::manual();
     let handle = net.handle();
     let (ada, bo) = (net.key("ada"), net.key("bo"));
     let hit = net.hourly_listings(&ada).await.remove(0);
@@ -73,7 +73,7 @@ async fn a_rental_ends_and_settles_in_a_block_nobody_asked_for() {
         idle,
         "no work, no blocks"
     );
-    net.clock.advance(2 * 3_600);
+    net.clock().advance(2 * 3_600);
     let event = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             let event = events.recv().await.unwrap();
@@ -108,7 +108,7 @@ async fn a_rental_ends_and_settles_in_a_block_nobody_asked_for() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_transactions_are_refused_at_once_with_the_ledgers_reason() {
-    let net = Net::new();
+    let net = TestHost::manual();
     let handle = net.handle();
     let (ada, bo) = (net.key("ada"), net.key("bo"));
     let listing = net.hourly_listings(&ada).await.remove(0).listing.id;
@@ -182,7 +182,7 @@ async fn bad_transactions_are_refused_at_once_with_the_ledgers_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_host_has_every_block_and_still_settles_what_it_left_running() {
-    let mut net = Net::new();
+    let mut net = TestHost::manual();
     let (ada, bo) = (net.key("ada"), net.key("bo"));
     let listing = net.hourly_listings(&ada).await.remove(0).listing.id;
     net.run(
@@ -204,7 +204,7 @@ async fn a_restarted_host_has_every_block_and_still_settles_what_it_left_running
     );
 
     let mut events = net.handle().subscribe();
-    net.clock.advance(3_600);
+    net.clock().advance(3_600);
     let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
         .await
         .expect("a block within 5 s")
