@@ -47,7 +47,7 @@ impl Default for Solo {
 impl Engine for Solo {
     fn run(self: Box<Self>, host: HostHandle, mut stop: watch::Receiver<bool>) -> EngineRun {
         Box::pin(async move {
-            let mut work = host.work();
+            let mut work = host.backlog();
             let mut last = Instant::now()
                 .checked_sub(self.min_interval)
                 .unwrap_or_else(Instant::now);

@@ -97,7 +97,7 @@ impl Host {
             config.node_settings(),
             clock,
         )?;
-        let chain = handle.work().borrow().height;
+        let chain = handle.backlog().borrow().height;
         info!(home = %home.root().display(), height = chain, "host started");
         let (stop, stop_rx) = watch::channel(false);
         let network = match &config.network {

@@ -8,7 +8,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use plaza_client::protocol::{Browse, Card};
 
 use crate::WorldScene;
-use crate::desk::Desk;
+use crate::marketplace::Marketplace;
 use crate::net::Session;
 use crate::ui::{self, CardFocus, Highlight, Panels};
 
@@ -93,7 +93,7 @@ fn catalogue_panel(
     mut contexts: EguiContexts,
     mut panels: ResMut<Panels>,
     mut form: ResMut<SearchForm>,
-    mut desk: ResMut<Desk>,
+    mut marketplace: ResMut<Marketplace>,
     session: Option<NonSendMut<Session>>,
     scene: Res<WorldScene>,
     mut card: ResMut<CardFocus>,
@@ -149,7 +149,7 @@ fn catalogue_panel(
                 match form.query(&world) {
                     Ok(query) => {
                         *problem = None;
-                        desk.search(client, query);
+                        marketplace.search(client, query);
                     }
                     Err(why) => *problem = Some(why),
                 }
@@ -158,8 +158,8 @@ fn catalogue_panel(
                 ui::warning(ui, why.clone());
             }
             ui.separator();
-            let now = desk.host_now();
-            let catalogue = &desk.catalogue;
+            let now = marketplace.host_now();
+            let catalogue = &marketplace.catalogue;
             if let Some(error) = &catalogue.error {
                 ui::warning(ui, error.clone());
             }
@@ -196,19 +196,19 @@ fn catalogue_panel(
                     .add_enabled(has_previous, egui::Button::new("< Previous"))
                     .clicked()
                 {
-                    desk.previous_page(client);
+                    marketplace.previous_page(client);
                 }
                 ui.label(format!("page {page}"));
                 if ui
                     .add_enabled(has_next, egui::Button::new("Next >"))
                     .clicked()
                 {
-                    desk.next_page(client);
+                    marketplace.next_page(client);
                 }
             });
             if let Some(hit) = opened {
                 highlight.0 = stall_of(&hit, &world);
-                desk.want_manifest(client, hit.listing.asset);
+                marketplace.want_manifest(client, hit.listing.asset);
                 card.0 = Some(hit);
             }
         });

@@ -8,7 +8,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use plaza_client::protocol::{ClientMessage, MAX_CHAT_BYTES};
 
 use crate::WorldScene;
-use crate::desk::Desk;
+use crate::marketplace::Marketplace;
 use crate::net::{NetStatus, Remotes, Session, TagSpots, short};
 use crate::ui::{self, Panels};
 
@@ -83,7 +83,7 @@ fn status_panel(
     scene: Res<WorldScene>,
     status: Res<NetStatus>,
     remotes: Res<Remotes>,
-    desk: Res<Desk>,
+    marketplace: Res<Marketplace>,
     mut panels: ResMut<Panels>,
     session: Option<NonSendMut<Session>>,
     mut state: Local<HudState>,
@@ -96,7 +96,7 @@ fn status_panel(
         .resizable(false)
         .show(ctx, |ui| {
             ui.label(status_line(&scene, &status, remotes.names.len()));
-            if let Some((_, at)) = desk.block_time {
+            if let Some((_, at)) = marketplace.block_time {
                 ui.small(format!(
                     "last block {} ago",
                     ui::span(at.elapsed().as_secs())
@@ -113,7 +113,7 @@ fn status_panel(
             if let Some(note) = &state.copied {
                 ui.small(note.clone());
             }
-            match &desk.holdings {
+            match &marketplace.holdings {
                 Some(held) => ui.label(format!(
                     "balance {} | {} owned | {} rented",
                     ui::tokens(held.account.balance),
@@ -122,11 +122,11 @@ fn status_panel(
                 )),
                 None => ui.label("balance: asking the host..."),
             };
-            if let Some(held) = &desk.holdings {
-                let now = desk.host_now();
+            if let Some(held) = &marketplace.holdings {
+                let now = marketplace.host_now();
                 for holding in &held.renting {
                     let (Some(rental), Some(manifest)) =
-                        (&holding.rented, desk.manifests.get(&holding.asset))
+                        (&holding.rented, marketplace.manifests.get(&holding.asset))
                     else {
                         continue;
                     };
@@ -141,11 +141,11 @@ fn status_panel(
                 ui.toggle_value(&mut panels.catalogue, "Catalogue");
                 ui.toggle_value(&mut panels.inventory, "Inventory");
             });
-            if !desk.actions.is_empty() || !desk.done.is_empty() {
+            if !marketplace.actions.is_empty() || !marketplace.done.is_empty() {
                 ui.separator();
-                for action in desk.done.iter().chain(desk.actions.iter()) {
+                for action in marketplace.done.iter().chain(marketplace.actions.iter()) {
                     let line = format!("{}: {}", action.label, action.stage.describe());
-                    if matches!(action.stage, crate::desk::TxProgress::Rejected(_)) {
+                    if matches!(action.stage, crate::marketplace::TxProgress::Rejected(_)) {
                         ui::warning(ui, line);
                     } else {
                         ui.small(line);

@@ -11,7 +11,7 @@ use plaza_client::protocol::{Holding, QuoteAsk};
 
 use crate::WorldScene;
 use crate::avatar::LocalAvatar;
-use crate::desk::Desk;
+use crate::marketplace::Marketplace;
 use crate::net::Session;
 use crate::rental::show_quote;
 use crate::ui::{self, Panels};
@@ -162,7 +162,7 @@ impl Plugin for InventoryPlugin {
 fn inventory_panel(
     mut contexts: EguiContexts,
     mut panels: ResMut<Panels>,
-    mut desk: ResMut<Desk>,
+    mut marketplace: ResMut<Marketplace>,
     session: Option<NonSendMut<Session>>,
     mut state: ResMut<InventoryState>,
     scene: Res<WorldScene>,
@@ -177,14 +177,14 @@ fn inventory_panel(
     }
     let client = &mut session.0;
     let ctx = contexts.ctx_mut()?;
-    let Some(held) = desk.holdings.clone() else {
-        desk.refresh(client);
+    let Some(held) = marketplace.holdings.clone() else {
+        marketplace.refresh(client);
         return Ok(());
     };
     for holding in held.owned.iter().chain(&held.renting) {
-        desk.want_manifest(client, holding.asset);
+        marketplace.want_manifest(client, holding.asset);
     }
-    let now = desk.host_now();
+    let now = marketplace.host_now();
     let mut open = true;
     let mut act: Option<(String, Result<Operation, String>)> = None;
     egui::Window::new("Inventory")
@@ -204,7 +204,7 @@ fn inventory_panel(
                 .max_height(220.0)
                 .show(ui, |ui| {
                     for holding in free {
-                        let name = desk.asset_name(&holding.asset);
+                        let name = marketplace.asset_name(&holding.asset);
                         ui.horizontal(|ui| {
                             ui.label(&name);
                             match holding.listing {
@@ -235,7 +235,7 @@ fn inventory_panel(
                 if let Some(rental) = &holding.rented {
                     ui.label(format!(
                         "{} to {}, back {}",
-                        desk.asset_name(&holding.asset),
+                        marketplace.asset_name(&holding.asset),
                         ui::who(&rental.renter),
                         ui::until(rental.ends_at, now)
                     ));
@@ -247,7 +247,7 @@ fn inventory_panel(
                 let Some(rental) = &holding.rented else {
                     continue;
                 };
-                let name = desk.asset_name(&holding.asset);
+                let name = marketplace.asset_name(&holding.asset);
                 ui.horizontal(|ui| {
                     ui.label(format!(
                         "{name} from {}, ends {}",
@@ -259,7 +259,7 @@ fn inventory_panel(
                         state.problem = None;
                     }
                 });
-                let wearable = desk
+                let wearable = marketplace
                     .manifests
                     .get(&holding.asset)
                     .is_none_or(|manifest| manifest.kind == assets::AssetKind::Wearable);
@@ -294,7 +294,7 @@ fn inventory_panel(
                 }
                 if state.returning == Some(rental.id) {
                     let ask = QuoteAsk::Return { rental: rental.id };
-                    match desk.quote(client, ask) {
+                    match marketplace.quote(client, ask) {
                         Some(Ok(quote)) => {
                             show_quote(ui, &quote, now);
                             ui.horizontal(|ui| {
@@ -331,7 +331,7 @@ fn inventory_panel(
         panels.inventory = false;
     }
     if let Some((asset, mut form)) = state.listing.take() {
-        let name = desk.asset_name(&asset);
+        let name = marketplace.asset_name(&asset);
         let mut keep = true;
         egui::Window::new(format!("List {name}"))
             .id(egui::Id::new("list form"))
@@ -374,7 +374,7 @@ fn inventory_panel(
                 ui.horizontal(|ui| {
                     if ui.button("Sign and list").clicked() {
                         let op = match now {
-                            Some(now) => form.op(asset, &desk.me, now),
+                            Some(now) => form.op(asset, &marketplace.me, now),
                             None => Err("the host's time is not known yet".to_owned()),
                         };
                         if op.is_ok() {
@@ -396,7 +396,7 @@ fn inventory_panel(
     }
     if let Some((label, op)) = act {
         state.problem = op
-            .and_then(|op| desk.act(label, op).map_err(|refusal| refusal.0))
+            .and_then(|op| marketplace.act(label, op).map_err(|refusal| refusal.0))
             .err();
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Plaza's 3D world client: a Bevy app over the host's world protocol.
 //!
 //! One plugin per feature, each thin over the protocol and the pure cores
-//! ([`motion`], [`interp`], the [`desk`]): the scene of the world the host
+//! ([`motion`], [`interp`], the [`marketplace`]): the scene of the world the host
 //! describes, the player's avatar and its camera, the session (moves out
 //! at the host's tick, other players in, drawn smoothly with name tags),
 //! clicking things, and the panels (status and wallet, catalogue, asset
@@ -11,19 +11,19 @@
 pub mod avatar;
 pub mod camera;
 pub mod catalogue;
-pub mod desk;
 #[cfg(feature = "embedded-host")]
 pub mod embedded;
 pub mod hud;
 pub mod interp;
 pub mod inventory;
+pub mod marketplace;
 pub mod motion;
 pub mod net;
 pub mod pick;
 pub mod rental;
 pub mod scene;
 pub mod shot;
-pub mod stock;
+pub mod stalls;
 pub mod trade;
 pub mod ui;
 pub mod wallet;

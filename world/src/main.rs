@@ -16,13 +16,13 @@ use bevy::prelude::*;
 use clap::Parser;
 use plaza_client::client::Client;
 use tracing_subscriber::EnvFilter;
-use world::desk::{Desk, DeskPlugin};
 #[cfg(feature = "embedded-host")]
 use world::embedded::Embedded;
+use world::marketplace::{Marketplace, MarketplacePlugin};
 use world::net::{Remotes, Session};
 use world::shot::{ShotPlan, ShotPlugin};
 use world::{
-    WorldScene, avatar, camera, catalogue, hud, inventory, net, pick, rental, scene, stock, trade,
+    WorldScene, avatar, camera, catalogue, hud, inventory, net, pick, rental, scene, stalls, trade,
     ui, wallet, wear,
 };
 
@@ -171,7 +171,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let welcome = client.enter(&cli.world, wait)?.clone();
     tracing::info!(world = %welcome.world.name, player = welcome.player, account = %key.address(), "entered");
     let cache = data.join("cache").join("models");
-    let loader = world::stock::Loader::start(&mut client, &welcome.world.name, &cache)?;
+    let loader = world::stalls::Loader::start(&mut client, &welcome.world.name, &cache)?;
 
     let mut app = App::new();
     app.add_plugins(
@@ -197,17 +197,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         host,
     ))
     .insert_resource(Remotes::new(welcome.player, &welcome.players))
-    .insert_resource(Desk::new(key.address()).with_cache(cache.clone()))
+    .insert_resource(Marketplace::new(key.address()).with_cache(cache.clone()))
     .insert_non_send(Session(client))
     .add_plugins((
         scene::ScenePlugin,
         camera::CameraPlugin,
         avatar::AvatarPlugin,
         net::NetPlugin,
-        stock::StockPlugin,
+        stalls::StallsPlugin,
         pick::PickPlugin,
         ui::UiPlugin,
-        DeskPlugin,
+        MarketplacePlugin,
         hud::HudPlugin,
         catalogue::CataloguePlugin,
         rental::RentalPlugin,

@@ -10,9 +10,9 @@ use plaza_client::client::Client;
 use plaza_client::protocol::{self, AvatarState, Event, PlayerInfo, ServerMessage};
 
 use crate::avatar::{LocalAvatar, body_mesh};
-use crate::desk::Desk;
 use crate::interp::Track;
-use crate::stock::Loader;
+use crate::marketplace::Marketplace;
+use crate::stalls::Loader;
 
 /// The connected client (not `Sync`: it lives on the main thread).
 pub struct Session(pub Client);
@@ -119,7 +119,7 @@ fn pump(
     session: Option<NonSendMut<Session>>,
     mut remotes: ResMut<Remotes>,
     mut status: ResMut<NetStatus>,
-    mut desk: Option<ResMut<Desk>>,
+    mut marketplace: Option<ResMut<Marketplace>>,
     mut loader: Option<ResMut<Loader>>,
 ) {
     let Some(mut session) = session else {
@@ -143,8 +143,8 @@ fn pump(
             },
             None => message,
         };
-        let message = match desk.as_mut() {
-            Some(desk) => match desk.take(client, message) {
+        let message = match marketplace.as_mut() {
+            Some(marketplace) => match marketplace.take(client, message) {
                 Some(message) => message,
                 None => continue,
             },
@@ -169,8 +169,8 @@ fn pump(
             _ => {}
         }
     }
-    if let Some(desk) = desk.as_mut() {
-        desk.advance(client);
+    if let Some(marketplace) = marketplace.as_mut() {
+        marketplace.advance(client);
     }
     remotes.heard(client.avatars());
 }

@@ -10,7 +10,7 @@ use crate::net::RemoteAvatar;
 /// What a click can hit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
-    /// The asset shown at this index of the stalls' stock.
+    /// The asset shown at this index of the stalls' items.
     Item(usize),
     /// Another player, by number.
     Player(u16),

@@ -2,7 +2,7 @@
 //! (or opening a catalogue hit) shows its name, description, preview,
 //! creator, owner, terms and rental status; the player picks the periods,
 //! sees the host's quote (rent, deposit, royalty, fee, total, end) and
-//! confirms, and the desk signs and follows the transaction.
+//! confirms, and the marketplace signs and follows the transaction.
 
 use std::collections::HashMap;
 
@@ -11,10 +11,10 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use ledger::{ListingStatus, ListingTerms, Operation};
 use plaza_client::protocol::{Card, Quote, QuoteAsk};
 
-use crate::desk::Desk;
+use crate::marketplace::Marketplace;
 use crate::net::Session;
 use crate::pick::{Clicked, Target};
-use crate::stock::Stock;
+use crate::stalls::StallItems;
 use crate::ui::{self, CardFocus};
 
 /// What renting `card` for `periods` signs, if its terms allow it.
@@ -62,9 +62,9 @@ impl Plugin for RentalPlugin {
 
 fn open_clicked(
     mut clicked: ResMut<Clicked>,
-    stock: Option<Res<Stock>>,
+    stock: Option<Res<StallItems>>,
     mut card: ResMut<CardFocus>,
-    mut desk: ResMut<Desk>,
+    mut marketplace: ResMut<Marketplace>,
     mut highlight: ResMut<ui::Highlight>,
 ) {
     let Some(Target::Item(index)) = clicked.0 else {
@@ -74,7 +74,8 @@ fn open_clicked(
     let Some(item) = stock.as_ref().and_then(|stock| stock.0.get(index)) else {
         return;
     };
-    desk.manifests
+    marketplace
+        .manifests
         .insert(item.card.listing.asset, item.manifest.clone());
     highlight.0 = Some(item.stall);
     card.0 = Some(item.card.clone());
@@ -95,7 +96,7 @@ struct CardState {
 fn card_window(
     mut contexts: EguiContexts,
     mut focus: ResMut<CardFocus>,
-    mut desk: ResMut<Desk>,
+    mut marketplace: ResMut<Marketplace>,
     session: Option<NonSendMut<Session>>,
     mut highlight: ResMut<ui::Highlight>,
     mut state: Local<CardState>,
@@ -106,9 +107,9 @@ fn card_window(
     let client = &mut session.0;
     let ctx = contexts.ctx_mut()?;
     let listing = &card.listing;
-    let manifest = desk.manifests.get(&listing.asset).cloned();
+    let manifest = marketplace.manifests.get(&listing.asset).cloned();
     if manifest.is_none() {
-        desk.want_manifest(client, listing.asset);
+        marketplace.want_manifest(client, listing.asset);
     }
     let preview = manifest
         .as_ref()
@@ -121,7 +122,7 @@ fn card_window(
     if let Some(preview) = preview
         && !state.textures.contains_key(&preview)
     {
-        match desk.previews.get(&preview) {
+        match marketplace.previews.get(&preview) {
             Some(bytes) => {
                 if let Some(image) = decode_png(bytes) {
                     let texture =
@@ -132,7 +133,7 @@ fn card_window(
                     state.textures.insert(preview, texture);
                 }
             }
-            None => desk.want_preview(client, preview),
+            None => marketplace.want_preview(client, preview),
         }
     }
     let name = manifest
@@ -146,12 +147,12 @@ fn card_window(
         _ => 1,
     };
     let mut chosen = periods;
-    let quote = if listing.lister == desk.me {
+    let quote = if listing.lister == marketplace.me {
         None
     } else {
-        desk.quote(client, quote_ask(&card, chosen))
+        marketplace.quote(client, quote_ask(&card, chosen))
     };
-    let now = desk.host_now();
+    let now = marketplace.host_now();
     let mut open = true;
     let mut confirm = None;
     egui::Window::new(format!("Asset: {name}"))
@@ -181,7 +182,7 @@ fn card_window(
                 ui.monospace(ui::who(&card.creator));
                 ui.end_row();
                 ui.label("owner");
-                ui.monospace(if listing.lister == desk.me {
+                ui.monospace(if listing.lister == marketplace.me {
                     "you".to_owned()
                 } else {
                     ui::who(&listing.lister)
@@ -202,7 +203,7 @@ fn card_window(
             });
             ui.separator();
             // What became of the last thing the player did here.
-            let last = desk.last_on(listing.id);
+            let last = marketplace.last_on(listing.id);
             if let Some(action) = last {
                 ui.label(format!("{}: {}", action.label, action.stage.describe()));
             }
@@ -210,12 +211,12 @@ fn card_window(
                 matches!(
                     action.op,
                     Operation::Buy { .. } | Operation::CancelListing { .. }
-                ) && !matches!(action.stage, crate::desk::TxProgress::Rejected(_))
+                ) && !matches!(action.stage, crate::marketplace::TxProgress::Rejected(_))
             });
             if closed_by_you {
                 return;
             }
-            if listing.lister == desk.me {
+            if listing.lister == marketplace.me {
                 ui.label("This is your listing.");
                 if ui.button("Cancel listing").clicked() {
                     confirm = Some(Ok(Operation::CancelListing {
@@ -265,7 +266,7 @@ fn card_window(
         state.problem = confirm
             .and_then(|op| {
                 let what = format!("{} {name}", op.name());
-                desk.act(what, op).map_err(|refusal| refusal.0)
+                marketplace.act(what, op).map_err(|refusal| refusal.0)
             })
             .err();
     }

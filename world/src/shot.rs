@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use bevy::prelude::*;
 use bevy::render::view::window::screenshot::{Screenshot, save_to_disk};
 
-use crate::stock::Loader;
+use crate::stalls::Loader;
 
 /// Where to save the picture, and after how many frames.
 #[derive(Resource, Clone, Debug)]
@@ -34,7 +34,7 @@ fn take(
     mut frames: Local<u32>,
     mut exit: MessageWriter<AppExit>,
 ) {
-    // Frames count once the stalls' stock is in.
+    // Frames count once the stalls' items is in.
     if loader.is_some_and(|loader| !loader.done) {
         return;
     }

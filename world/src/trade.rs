@@ -11,7 +11,7 @@ use ledger::{Address, AssetId};
 use market::trade::{Action, Stage};
 use plaza_client::protocol::TradeView;
 
-use crate::desk::Desk;
+use crate::marketplace::Marketplace;
 use crate::net::{Remotes, Session};
 use crate::pick::{Clicked, Target};
 use crate::ui;
@@ -75,7 +75,7 @@ fn clicked_player(mut clicked: ResMut<Clicked>, mut state: ResMut<TradeState>) {
 
 fn trade_panels(
     mut contexts: EguiContexts,
-    mut desk: ResMut<Desk>,
+    mut marketplace: ResMut<Marketplace>,
     session: Option<NonSendMut<Session>>,
     remotes: Res<Remotes>,
     mut state: ResMut<TradeState>,
@@ -96,7 +96,7 @@ fn trade_panels(
             .collapsible(false)
             .show(ctx, |ui| {
                 if ui.button("Trade").clicked() {
-                    match desk.trade_invite(client, player) {
+                    match marketplace.trade_invite(client, player) {
                         Ok(()) => state.player = None,
                         Err(refusal) => state.problem = Some(refusal.0),
                     }
@@ -112,7 +112,7 @@ fn trade_panels(
     }
 
     let mut answer = None;
-    if let Some(invited) = desk.trade.invitation.clone() {
+    if let Some(invited) = marketplace.trade.invitation.clone() {
         egui::Window::new("Trade invitation")
             .collapsible(false)
             .default_pos([500.0, 200.0])
@@ -129,7 +129,7 @@ fn trade_panels(
             });
     }
 
-    let owned: Vec<AssetId> = desk
+    let owned: Vec<AssetId> = marketplace
         .holdings
         .as_ref()
         .map(|held| {
@@ -140,18 +140,18 @@ fn trade_panels(
                 .collect()
         })
         .unwrap_or_default();
-    if let Some(view) = desk.trade.view.clone() {
+    if let Some(view) = marketplace.trade.view.clone() {
         // Names for what can be offered and what is.
         for asset in owned
             .iter()
             .chain(view.offers.iter().flat_map(|offer| &offer.assets))
         {
-            desk.want_manifest(client, *asset);
+            marketplace.want_manifest(client, *asset);
         }
-        let me = desk.me;
+        let me = marketplace.me;
         let mine = side_of(&view, &me).unwrap_or(0);
         let theirs = 1 - mine;
-        let name = |asset: &AssetId| desk.asset_name(asset);
+        let name = |asset: &AssetId| marketplace.asset_name(asset);
         let other = if mine == 0 {
             view.invitee
         } else {
@@ -256,11 +256,11 @@ fn trade_panels(
                     }
                 }
                 if view.stage == Stage::Signed {
-                    let outcome = desk
+                    let outcome = marketplace
                         .done
                         .iter()
                         .rev()
-                        .chain(desk.actions.iter())
+                        .chain(marketplace.actions.iter())
                         .find(|action| action.label == format!("trade {}", view.trade))
                         .map(|action| action.stage.describe());
                     ui.label(match outcome {
@@ -268,7 +268,7 @@ fn trade_panels(
                         None => "Both signed: the inviter submits the swap.".to_owned(),
                     });
                 }
-                if let Some(why) = desk.trade.error.as_ref().or(state.problem.as_ref()) {
+                if let Some(why) = marketplace.trade.error.as_ref().or(state.problem.as_ref()) {
                     ui::warning(ui, why.clone());
                 }
                 ui.horizontal(|ui| {
@@ -276,7 +276,7 @@ fn trade_panels(
                         act = Some(Ok(Action::Cancel));
                     }
                     // A finished window, or one the host would not act in.
-                    if (view.stage.is_closed() || desk.trade.error.is_some())
+                    if (view.stage.is_closed() || marketplace.trade.error.is_some())
                         && ui.button("Close").clicked()
                     {
                         dismiss = true;
@@ -284,23 +284,30 @@ fn trade_panels(
                 });
             });
         if sign {
-            state.problem = desk.trade_sign(client).err().map(|refusal| refusal.0);
+            state.problem = marketplace
+                .trade_sign(client)
+                .err()
+                .map(|refusal| refusal.0);
         }
         if dismiss {
-            desk.trade_dismiss();
+            marketplace.trade_dismiss();
             state.problem = None;
         }
     }
 
     if let Some(accept) = answer {
-        state.problem = desk
+        state.problem = marketplace
             .trade_answer(client, accept)
             .err()
             .map(|refusal| refusal.0);
     }
     if let Some(action) = act {
         state.problem = action
-            .and_then(|action| desk.trade_act(client, action).map_err(|refusal| refusal.0))
+            .and_then(|action| {
+                marketplace
+                    .trade_act(client, action)
+                    .map_err(|refusal| refusal.0)
+            })
             .err();
     }
     Ok(())

@@ -11,10 +11,10 @@ use ledger::AssetId;
 use assets::{AssetKind, Manifest};
 
 use crate::avatar::LocalAvatar;
-use crate::desk::Desk;
+use crate::marketplace::Marketplace;
 use crate::motion::AVATAR_RADIUS;
 use crate::net::Session;
-use crate::stock::model_scene;
+use crate::stalls::model_scene;
 
 /// The widest a worn model is drawn, metres.
 const WORN_SIZE: f32 = 0.5;
@@ -27,14 +27,14 @@ pub struct Worn(pub AssetId);
 
 /// The wearables the player rents now whose manifests are known: asset,
 /// manifest.
-pub fn rented_wearables(desk: &Desk) -> Vec<(AssetId, Manifest)> {
-    let Some(held) = &desk.holdings else {
+pub fn rented_wearables(marketplace: &Marketplace) -> Vec<(AssetId, Manifest)> {
+    let Some(held) = &marketplace.holdings else {
         return Vec::new();
     };
     held.renting
         .iter()
         .filter_map(|holding| {
-            let manifest = desk.manifests.get(&holding.asset)?;
+            let manifest = marketplace.manifests.get(&holding.asset)?;
             (manifest.kind == AssetKind::Wearable).then(|| (holding.asset, manifest.clone()))
         })
         .collect()
@@ -52,7 +52,7 @@ impl Plugin for WearPlugin {
 
 fn wear(
     mut commands: Commands,
-    mut desk: ResMut<Desk>,
+    mut marketplace: ResMut<Marketplace>,
     session: Option<NonSendMut<Session>>,
     avatar: Query<Entity, With<LocalAvatar>>,
     worn: Query<(Entity, &Worn)>,
@@ -62,11 +62,11 @@ fn wear(
         return;
     };
     let client = &mut session.0;
-    let renting = desk.renting();
+    let renting = marketplace.renting();
     for asset in &renting {
-        desk.want_manifest(client, *asset);
+        marketplace.want_manifest(client, *asset);
     }
-    let wanted = rented_wearables(&desk);
+    let wanted = rented_wearables(&marketplace);
     for (entity, on) in &worn {
         if !wanted.iter().any(|(asset, _)| *asset == on.0) {
             commands.entity(entity).despawn();
@@ -76,7 +76,7 @@ fn wear(
         if worn.iter().any(|(_, on)| on.0 == *asset) {
             continue;
         }
-        let Some(file) = desk.model_file(client, &manifest.model) else {
+        let Some(file) = marketplace.model_file(client, &manifest.model) else {
             // Asked for; worn once it is cached.
             continue;
         };
@@ -136,7 +136,7 @@ impl Plugin for PlacePlugin {
 
 fn place(
     mut commands: Commands,
-    mut desk: ResMut<Desk>,
+    mut marketplace: ResMut<Marketplace>,
     session: Option<NonSendMut<Session>>,
     mut placements: ResMut<Placements>,
     placed: Query<(Entity, &Placed)>,
@@ -146,9 +146,9 @@ fn place(
         return;
     };
     let client = &mut session.0;
-    let renting = desk.renting();
+    let renting = marketplace.renting();
     // A rental that ended takes its thing back.
-    if desk.holdings.is_some() {
+    if marketplace.holdings.is_some() {
         placements.0.retain(|asset, _| renting.contains(asset));
     }
     for (entity, on) in &placed {
@@ -160,11 +160,11 @@ fn place(
         if placed.iter().any(|(_, on)| on.0 == *asset) {
             continue;
         }
-        let Some(manifest) = desk.manifests.get(asset).cloned() else {
-            desk.want_manifest(client, *asset);
+        let Some(manifest) = marketplace.manifests.get(asset).cloned() else {
+            marketplace.want_manifest(client, *asset);
             continue;
         };
-        let Some(file) = desk.model_file(client, &manifest.model) else {
+        let Some(file) = marketplace.model_file(client, &manifest.model) else {
             continue;
         };
         let size = manifest.bounds.size().map(|side| side * manifest.scale);
@@ -189,7 +189,7 @@ fn place(
 
 /// A countdown over each placed thing: its name and when it goes back.
 fn countdowns(
-    desk: Res<Desk>,
+    marketplace: Res<Marketplace>,
     camera: Query<(&Camera, &Transform), With<Camera3d>>,
     placed: Query<(&Placed, &Transform), Without<Camera3d>>,
     mut spots: ResMut<crate::net::TagSpots>,
@@ -198,15 +198,15 @@ fn countdowns(
         return;
     };
     let eye = &GlobalTransform::from(*eye);
-    let now = desk.host_now();
+    let now = marketplace.host_now();
     for (on, transform) in &placed {
-        let ends = desk.holdings.as_ref().and_then(|held| {
+        let ends = marketplace.holdings.as_ref().and_then(|held| {
             held.renting
                 .iter()
                 .find(|holding| holding.asset == on.0)
                 .and_then(|holding| holding.rented.map(|rental| rental.ends_at))
         });
-        let (Some(ends), Some(manifest)) = (ends, desk.manifests.get(&on.0)) else {
+        let (Some(ends), Some(manifest)) = (ends, marketplace.manifests.get(&on.0)) else {
             continue;
         };
         let over = transform.translation + Vec3::Y * 2.2;

@@ -499,7 +499,7 @@ impl App {
         let started = tokio::time::Instant::now();
         let latest = started + EMPTY_BLOCK_INTERVAL.min(timeout / 2);
         let earliest = self.last_block + MIN_BLOCK_INTERVAL;
-        let mut work = self.host.work();
+        let mut work = self.host.backlog();
         loop {
             let now = tokio::time::Instant::now();
             let state = *work.borrow_and_update();

@@ -169,7 +169,7 @@ impl Server {
         let others: Vec<ClientId> = world.slots.iter().flatten().copied().collect();
         let info: WorldInfo = world.world.info.clone();
         self.sessions.insert(client, session);
-        let work = *self.handle.work().borrow();
+        let work = *self.handle.backlog().borrow();
         let welcome = ServerMessage::Welcome {
             version: VERSION,
             player,

@@ -48,9 +48,9 @@ pub struct StallItem {
     pub manifest: Manifest,
 }
 
-/// The stalls' stock, for the scene.
+/// The stalls' items, for the scene.
 #[derive(Resource, Clone, Debug, Default)]
-pub struct Stock(pub Vec<StallItem>);
+pub struct StallItems(pub Vec<StallItem>);
 
 /// Which listings go where: the first [`PER_STALL`] cards each stall of
 /// `world` shows, in the catalogue's order, as (stall, slot, card).
@@ -94,10 +94,10 @@ struct Placing {
     waiting: bool,
 }
 
-/// Loads the stalls' stock while the world is already on screen: reads
+/// Loads the stalls' items while the world is already on screen: reads
 /// the catalogue's pages for the world, places the listings, fetches
 /// each one's manifest and (unless cached) model, and then hands over the
-/// [`Stock`]. Its progress is what the loading screen shows.
+/// [`StallItems`]. Its progress is what the loading screen shows.
 #[derive(Resource, Debug)]
 pub struct Loader {
     world: String,
@@ -108,9 +108,9 @@ pub struct Loader {
     placing: Vec<Placing>,
     /// Files (manifests and models) wanted and arrived so far.
     pub files: (usize, usize),
-    /// The stock, once every placed item has its files or has failed.
-    pub finished: Option<Stock>,
-    /// Whether the stock was handed over.
+    /// The stall items, once every placed item has its files or has failed.
+    pub finished: Option<StallItems>,
+    /// Whether the items were handed over.
     pub done: bool,
 }
 
@@ -279,8 +279,8 @@ impl Loader {
                 })
             })
             .collect();
-        info!(models = items.len(), "stall stock loaded");
-        self.finished = Some(Stock(items));
+        info!(models = items.len(), "stall items loaded");
+        self.finished = Some(StallItems(items));
     }
 }
 
@@ -294,15 +294,15 @@ pub(crate) fn write_whole(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Resul
     Ok(())
 }
 
-/// Draws the stalls' stock.
-pub struct StockPlugin;
+/// Draws the stalls' items.
+pub struct StallsPlugin;
 
-impl Plugin for StockPlugin {
+impl Plugin for StallsPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<Stock>()
+        app.init_resource::<StallItems>()
             .add_systems(
                 Update,
-                (hand_over, show_stock.run_if(resource_changed::<Stock>)).chain(),
+                (hand_over, show_stock.run_if(resource_changed::<StallItems>)).chain(),
             )
             .add_systems(EguiPrimaryContextPass, loading_screen);
     }
@@ -310,9 +310,9 @@ impl Plugin for StockPlugin {
 
 /// A model on a counter.
 #[derive(Component, Debug)]
-pub struct StockModel;
+pub struct StallModel;
 
-fn hand_over(loader: Option<ResMut<Loader>>, mut stock: ResMut<Stock>) {
+fn hand_over(loader: Option<ResMut<Loader>>, mut stock: ResMut<StallItems>) {
     if let Some(mut loader) = loader
         && let Some(loaded) = loader.finished.take()
     {
@@ -321,7 +321,7 @@ fn hand_over(loader: Option<ResMut<Loader>>, mut stock: ResMut<Stock>) {
     }
 }
 
-/// While the stock loads: the world, and over it what is arriving.
+/// While the stall items load: the world, and over it what is arriving.
 fn loading_screen(
     mut contexts: EguiContexts,
     loader: Option<Res<Loader>>,
@@ -359,10 +359,10 @@ fn along(slot: usize) -> f32 {
 
 fn show_stock(
     mut commands: Commands,
-    stock: Res<Stock>,
+    stock: Res<StallItems>,
     scene: Res<WorldScene>,
     assets: Option<Res<AssetServer>>,
-    shown: Query<Entity, With<StockModel>>,
+    shown: Query<Entity, With<StallModel>>,
 ) {
     for entity in &shown {
         commands.entity(entity).despawn();
@@ -380,7 +380,7 @@ fn show_stock(
             stall.position[1],
         );
         let mut model = commands.spawn((
-            StockModel,
+            StallModel,
             Transform::from_translation(at).with_scale(Vec3::splat(fit)),
             Visibility::default(),
             Name::new(item.name.clone()),

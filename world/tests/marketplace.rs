@@ -1,7 +1,7 @@
 //! The panels' logic against a real host: headless Bevy apps (the
-//! session and desk plugins, updated by hand) joined over UDP on
+//! session and marketplace plugins, updated by hand) joined over UDP on
 //! 127.0.0.1 to an embedded host with its RocksDB ledger. What a panel
-//! does on a click, the test does through the same desk methods and
+//! does on a click, the test does through the same marketplace methods and
 //! form builders, and checks what the ledger made of it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,9 +17,9 @@ use plaza_client::protocol::{Browse, QuoteAsk};
 use world::WorldScene;
 use world::avatar::{AvatarPlugin, LocalAvatar};
 use world::camera::CameraPlugin;
-use world::desk::{Desk, DeskPlugin, TxProgress};
 use world::embedded::Embedded;
 use world::inventory::ListForm;
+use world::marketplace::{Marketplace, MarketplacePlugin, TxProgress};
 use world::net::{NetPlugin, Remotes, Session};
 use world::rental::rent_op;
 use world::wear::{PlacePlugin, Placed, Placements, WearPlugin, Worn};
@@ -38,12 +38,12 @@ fn player(embedded: &Embedded, name: &str, cache: &Path) -> App {
             "embedded".into(),
         ))
         .insert_resource(Remotes::new(welcome.player, &welcome.players))
-        .insert_resource(Desk::new(key.address()).with_cache(cache.to_owned()))
+        .insert_resource(Marketplace::new(key.address()).with_cache(cache.to_owned()))
         .insert_non_send(Session(client))
         .init_resource::<ButtonInput<KeyCode>>()
         .add_plugins((
             NetPlugin,
-            DeskPlugin,
+            MarketplacePlugin,
             CameraPlugin,
             AvatarPlugin,
             WearPlugin,
@@ -53,23 +53,23 @@ fn player(embedded: &Embedded, name: &str, cache: &Path) -> App {
     app
 }
 
-/// Calls `f` with the app's desk and client, as a panel would.
-fn with<T>(app: &mut App, f: impl FnOnce(&mut Desk, &mut Client) -> T) -> T {
+/// Calls `f` with the app's marketplace and client, as a panel would.
+fn with<T>(app: &mut App, f: impl FnOnce(&mut Marketplace, &mut Client) -> T) -> T {
     app.world_mut()
-        .resource_scope(|world, mut desk: Mut<Desk>| {
+        .resource_scope(|world, mut marketplace: Mut<Marketplace>| {
             let mut session = world.non_send_mut::<Session>();
-            f(&mut desk, &mut session.0)
+            f(&mut marketplace, &mut session.0)
         })
 }
 
-/// Updates the apps until `done` holds of the first one's desk.
-fn until(apps: &mut [&mut App], what: &str, done: impl Fn(&Desk) -> bool) {
+/// Updates the apps until `done` holds of the first one's marketplace.
+fn until(apps: &mut [&mut App], what: &str, done: impl Fn(&Marketplace) -> bool) {
     let deadline = Instant::now() + WAIT;
     loop {
         for app in apps.iter_mut() {
             app.update();
         }
-        if done(apps[0].world().resource::<Desk>()) {
+        if done(apps[0].world().resource::<Marketplace>()) {
             return;
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -91,7 +91,7 @@ fn settle(app: &mut App, what: &str, mut done: impl FnMut(&mut App) -> bool) {
 fn quoted(app: &mut App, ask: QuoteAsk) -> plaza_client::protocol::Quote {
     let deadline = Instant::now() + WAIT;
     loop {
-        if let Some(answer) = with(app, |desk, client| desk.quote(client, ask)) {
+        if let Some(answer) = with(app, |marketplace, client| marketplace.quote(client, ask)) {
             return answer.unwrap();
         }
         assert!(Instant::now() < deadline, "no quote for {ask:?}");
@@ -100,8 +100,8 @@ fn quoted(app: &mut App, ask: QuoteAsk) -> plaza_client::protocol::Quote {
     }
 }
 
-fn last_done(desk: &Desk) -> Option<TxProgress> {
-    desk.done.back().map(|action| action.stage.clone())
+fn last_done(marketplace: &Marketplace) -> Option<TxProgress> {
+    marketplace.done.back().map(|action| action.stage.clone())
 }
 
 #[test]
@@ -113,14 +113,16 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     let mut cy = player(&embedded, "cy", &cache);
     let mut bo = player(&embedded, "bo", &cache);
 
-    // On entry the desk asks for the account and this world's catalogue.
-    until(&mut [&mut cy], "the account and the first page", |desk| {
-        desk.holdings.is_some() && !desk.catalogue.hits.is_empty()
-    });
-    let cy_address = cy.world().resource::<Desk>().me;
+    // On entry the marketplace asks for the account and this world's catalogue.
+    until(
+        &mut [&mut cy],
+        "the account and the first page",
+        |marketplace| marketplace.holdings.is_some() && !marketplace.catalogue.hits.is_empty(),
+    );
+    let cy_address = cy.world().resource::<Marketplace>().me;
     let start_balance = cy
         .world()
-        .resource::<Desk>()
+        .resource::<Marketplace>()
         .holdings
         .as_ref()
         .unwrap()
@@ -129,8 +131,8 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
 
     // The catalogue panel: rent listings only, a page of three, then the
     // next page and back.
-    with(&mut cy, |desk, client| {
-        desk.search(
+    with(&mut cy, |marketplace, client| {
+        marketplace.search(
             client,
             Browse {
                 rent: Some(true),
@@ -139,44 +141,50 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
             },
         );
     });
-    until(&mut [&mut cy], "a page of rent listings", |desk| {
-        !desk.catalogue.waiting
+    until(&mut [&mut cy], "a page of rent listings", |marketplace| {
+        !marketplace.catalogue.waiting
     });
     let first_page: Vec<u64> = {
-        let desk = cy.world().resource::<Desk>();
-        assert_eq!(desk.catalogue.hits.len(), 3);
-        assert!(desk.catalogue.next.is_some());
+        let marketplace = cy.world().resource::<Marketplace>();
+        assert_eq!(marketplace.catalogue.hits.len(), 3);
+        assert!(marketplace.catalogue.next.is_some());
         assert!(
-            desk.catalogue
+            marketplace
+                .catalogue
                 .hits
                 .iter()
                 .all(|hit| matches!(hit.listing.terms, ListingTerms::Rent(_)))
         );
-        desk.catalogue
+        marketplace
+            .catalogue
             .hits
             .iter()
             .map(|hit| hit.listing.id.0)
             .collect()
     };
-    with(&mut cy, |desk, client| desk.next_page(client));
-    until(&mut [&mut cy], "page two", |desk| !desk.catalogue.waiting);
+    with(&mut cy, |marketplace, client| marketplace.next_page(client));
+    until(&mut [&mut cy], "page two", |marketplace| {
+        !marketplace.catalogue.waiting
+    });
     let second_page: Vec<u64> = cy
         .world()
-        .resource::<Desk>()
+        .resource::<Marketplace>()
         .catalogue
         .hits
         .iter()
         .map(|hit| hit.listing.id.0)
         .collect();
     assert!(second_page.iter().all(|id| !first_page.contains(id)));
-    assert_eq!(cy.world().resource::<Desk>().catalogue.page, 2);
-    with(&mut cy, |desk, client| desk.previous_page(client));
-    until(&mut [&mut cy], "page one again", |desk| {
-        !desk.catalogue.waiting
+    assert_eq!(cy.world().resource::<Marketplace>().catalogue.page, 2);
+    with(&mut cy, |marketplace, client| {
+        marketplace.previous_page(client)
+    });
+    until(&mut [&mut cy], "page one again", |marketplace| {
+        !marketplace.catalogue.waiting
     });
     let again: Vec<u64> = cy
         .world()
-        .resource::<Desk>()
+        .resource::<Marketplace>()
         .catalogue
         .hits
         .iter()
@@ -185,7 +193,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     assert_eq!(again, first_page);
 
     // The card: two periods of the first hit, quoted, then rented.
-    let card = cy.world().resource::<Desk>().catalogue.hits[0].clone();
+    let card = cy.world().resource::<Marketplace>().catalogue.hits[0].clone();
     let ask = QuoteAsk::Rent {
         listing: card.listing.id,
         periods: 2,
@@ -197,22 +205,29 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     assert_eq!(quote.amount, 2 * terms.price_per_period);
     assert_eq!(quote.pay_now, quote.amount + terms.deposit);
     let op = rent_op(&card, 2).unwrap();
-    with(&mut cy, |desk, _| desk.act("rent", op).unwrap());
-    until(&mut [&mut cy], "the rental to be final", |desk| {
-        desk.actions.is_empty()
+    with(&mut cy, |marketplace, _| {
+        marketplace.act("rent", op).unwrap()
+    });
+    until(&mut [&mut cy], "the rental to be final", |marketplace| {
+        marketplace.actions.is_empty()
     });
     assert!(matches!(
-        last_done(cy.world().resource::<Desk>()),
+        last_done(cy.world().resource::<Marketplace>()),
         Some(TxProgress::Applied { .. })
     ));
-    until(&mut [&mut cy], "the inventory to show the rental", |desk| {
-        desk.holdings
-            .as_ref()
-            .is_some_and(|held| held.renting.iter().any(|h| h.asset == card.listing.asset))
-    });
+    until(
+        &mut [&mut cy],
+        "the inventory to show the rental",
+        |marketplace| {
+            marketplace
+                .holdings
+                .as_ref()
+                .is_some_and(|held| held.renting.iter().any(|h| h.asset == card.listing.asset))
+        },
+    );
     let balance = cy
         .world()
-        .resource::<Desk>()
+        .resource::<Marketplace>()
         .holdings
         .as_ref()
         .unwrap()
@@ -223,7 +238,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     // The return quote for that rental, from the inventory panel.
     let rental = cy
         .world()
-        .resource::<Desk>()
+        .resource::<Marketplace>()
         .holdings
         .as_ref()
         .unwrap()
@@ -280,8 +295,8 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
 
     // A rented wearable sits on the avatar while the rental lasts, and
     // goes when it ends (here: returned early).
-    with(&mut cy, |desk, client| {
-        desk.search(
+    with(&mut cy, |marketplace, client| {
+        marketplace.search(
             client,
             Browse {
                 kind: Some("wearable".into()),
@@ -291,25 +306,27 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
             },
         );
     });
-    until(&mut [&mut cy], "the wearables for rent", |desk| {
-        !desk.catalogue.waiting
+    until(&mut [&mut cy], "the wearables for rent", |marketplace| {
+        !marketplace.catalogue.waiting
     });
     let hat = cy
         .world()
-        .resource::<Desk>()
+        .resource::<Marketplace>()
         .catalogue
         .hits
         .first()
         .cloned()
         .expect("a wearable for rent");
-    with(&mut cy, |desk, _| {
-        desk.act("rent a hat", rent_op(&hat, 1).unwrap()).unwrap()
+    with(&mut cy, |marketplace, _| {
+        marketplace
+            .act("rent a hat", rent_op(&hat, 1).unwrap())
+            .unwrap()
     });
-    until(&mut [&mut cy], "the hat rental", |desk| {
-        desk.actions.is_empty()
+    until(&mut [&mut cy], "the hat rental", |marketplace| {
+        marketplace.actions.is_empty()
     });
     assert!(matches!(
-        last_done(cy.world().resource::<Desk>()),
+        last_done(cy.world().resource::<Marketplace>()),
         Some(TxProgress::Applied { .. })
     ));
     let avatar = {
@@ -331,7 +348,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     assert_eq!(worn(&mut cy), vec![(hat.listing.asset, avatar)]);
     let hat_rental = cy
         .world()
-        .resource::<Desk>()
+        .resource::<Marketplace>()
         .holdings
         .as_ref()
         .unwrap()
@@ -342,18 +359,19 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         .rented
         .unwrap()
         .id;
-    with(&mut cy, |desk, _| {
-        desk.act(
-            "return the hat",
-            Operation::ReturnRental { rental: hat_rental },
-        )
-        .unwrap();
+    with(&mut cy, |marketplace, _| {
+        marketplace
+            .act(
+                "return the hat",
+                Operation::ReturnRental { rental: hat_rental },
+            )
+            .unwrap();
     });
-    until(&mut [&mut cy], "the hat's return", |desk| {
-        desk.actions.is_empty()
+    until(&mut [&mut cy], "the hat's return", |marketplace| {
+        marketplace.actions.is_empty()
     });
     assert!(matches!(
-        last_done(cy.world().resource::<Desk>()),
+        last_done(cy.world().resource::<Marketplace>()),
         Some(TxProgress::Applied { .. })
     ));
     settle(
@@ -364,7 +382,12 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
 
     // The listing form: one of cy's assets for rent, checked and signed.
     let (to_list, to_trade) = {
-        let held = cy.world().resource::<Desk>().holdings.clone().unwrap();
+        let held = cy
+            .world()
+            .resource::<Marketplace>()
+            .holdings
+            .clone()
+            .unwrap();
         let free: Vec<_> = held
             .owned
             .iter()
@@ -374,7 +397,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         assert!(free.len() >= 2, "cy holds {} free assets", free.len());
         (free[0], free[1])
     };
-    let now = cy.world().resource::<Desk>().host_now().unwrap();
+    let now = cy.world().resource::<Marketplace>().host_now().unwrap();
     let form = ListForm {
         price: "40".into(),
         max_periods: "10".into(),
@@ -382,19 +405,21 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         ..ListForm::default()
     };
     let op = form.op(to_list, &cy_address, now).unwrap();
-    with(&mut cy, |desk, _| desk.act("list", op).unwrap());
-    until(&mut [&mut cy], "the listing to be final", |desk| {
-        desk.actions.is_empty()
+    with(&mut cy, |marketplace, _| {
+        marketplace.act("list", op).unwrap()
+    });
+    until(&mut [&mut cy], "the listing to be final", |marketplace| {
+        marketplace.actions.is_empty()
     });
     assert!(matches!(
-        last_done(cy.world().resource::<Desk>()),
+        last_done(cy.world().resource::<Marketplace>()),
         Some(TxProgress::Applied { .. })
     ));
     until(
         &mut [&mut cy],
         "the inventory to show the listing",
-        |desk| {
-            desk.holdings.as_ref().is_some_and(|held| {
+        |marketplace| {
+            marketplace.holdings.as_ref().is_some_and(|held| {
                 held.owned
                     .iter()
                     .any(|h| h.asset == to_list && h.listing.is_some())
@@ -405,28 +430,29 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     // A rule broken: cancelling someone else's listing is refused with the
     // ledger's reason, and the next action still goes through.
     let not_mine = card.listing.id;
-    with(&mut cy, |desk, _| {
-        desk.act("cancel", Operation::CancelListing { listing: not_mine })
+    with(&mut cy, |marketplace, _| {
+        marketplace
+            .act("cancel", Operation::CancelListing { listing: not_mine })
             .unwrap();
     });
-    until(&mut [&mut cy], "the refusal", |desk| {
-        desk.actions.is_empty()
+    until(&mut [&mut cy], "the refusal", |marketplace| {
+        marketplace.actions.is_empty()
     });
-    match last_done(cy.world().resource::<Desk>()) {
+    match last_done(cy.world().resource::<Marketplace>()) {
         Some(TxProgress::Rejected(reason)) => assert!(reason.contains("list"), "{reason}"),
         other => panic!("expected a rejection, got {other:?}"),
     }
 
     // The trade window: cy invites bo, bo accepts; cy offers an asset,
     // bo 1,000 tokens; a change after a confirmation clears both; both
-    // confirm and sign, and cy's desk submits the swap.
+    // confirm and sign, and cy's marketplace submits the swap.
     let bo_player = bo.world().non_send::<Session>().0.welcome().unwrap().player;
-    until(&mut [&mut bo], "bo's account", |desk| {
-        desk.holdings.is_some()
+    until(&mut [&mut bo], "bo's account", |marketplace| {
+        marketplace.holdings.is_some()
     });
     let bo_balance = bo
         .world()
-        .resource::<Desk>()
+        .resource::<Marketplace>()
         .holdings
         .as_ref()
         .unwrap()
@@ -434,152 +460,199 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         .balance;
     let cy_balance = cy
         .world()
-        .resource::<Desk>()
+        .resource::<Marketplace>()
         .holdings
         .as_ref()
         .unwrap()
         .account
         .balance;
-    with(&mut cy, |desk, client| {
-        desk.trade_invite(client, bo_player).unwrap()
+    with(&mut cy, |marketplace, client| {
+        marketplace.trade_invite(client, bo_player).unwrap()
     });
-    until(&mut [&mut bo, &mut cy], "bo's invitation", |desk| {
-        desk.trade.invitation.is_some()
+    until(&mut [&mut bo, &mut cy], "bo's invitation", |marketplace| {
+        marketplace.trade.invitation.is_some()
     });
-    with(&mut bo, |desk, client| {
-        desk.trade_answer(client, true).unwrap()
+    with(&mut bo, |marketplace, client| {
+        marketplace.trade_answer(client, true).unwrap()
     });
-    until(&mut [&mut cy, &mut bo], "the window to open", |desk| {
-        desk.trade
-            .view
-            .as_ref()
-            .is_some_and(|view| view.stage == market::trade::Stage::Open)
-    });
+    until(
+        &mut [&mut cy, &mut bo],
+        "the window to open",
+        |marketplace| {
+            marketplace
+                .trade
+                .view
+                .as_ref()
+                .is_some_and(|view| view.stage == market::trade::Stage::Open)
+        },
+    );
     let revision = cy
         .world()
-        .resource::<Desk>()
+        .resource::<Marketplace>()
         .trade
         .view
         .as_ref()
         .unwrap()
         .revision;
-    with(&mut cy, |desk, client| {
-        desk.trade_act(
-            client,
-            Action::AddAsset {
-                asset: to_trade,
-                revision,
-            },
-        )
-        .unwrap();
+    with(&mut cy, |marketplace, client| {
+        marketplace
+            .trade_act(
+                client,
+                Action::AddAsset {
+                    asset: to_trade,
+                    revision,
+                },
+            )
+            .unwrap();
     });
-    until(&mut [&mut bo, &mut cy], "bo to see the asset", |desk| {
-        desk.trade
-            .view
-            .as_ref()
-            .is_some_and(|view| view.offers[0].assets == vec![to_trade])
-    });
+    until(
+        &mut [&mut bo, &mut cy],
+        "bo to see the asset",
+        |marketplace| {
+            marketplace
+                .trade
+                .view
+                .as_ref()
+                .is_some_and(|view| view.offers[0].assets == vec![to_trade])
+        },
+    );
     let revision = bo
         .world()
-        .resource::<Desk>()
+        .resource::<Marketplace>()
         .trade
         .view
         .as_ref()
         .unwrap()
         .revision;
-    with(&mut bo, |desk, client| {
-        let view = desk.trade.view.clone().unwrap();
+    with(&mut bo, |marketplace, client| {
+        let view = marketplace.trade.view.clone().unwrap();
         let tokens = world::trade::set_tokens(&view, "1,000").unwrap();
-        desk.trade_act(client, tokens).unwrap();
+        marketplace.trade_act(client, tokens).unwrap();
     });
-    until(&mut [&mut cy, &mut bo], "cy to see the tokens", |desk| {
-        desk.trade
-            .view
-            .as_ref()
-            .is_some_and(|view| view.offers[1].tokens == 1_000)
-    });
+    until(
+        &mut [&mut cy, &mut bo],
+        "cy to see the tokens",
+        |marketplace| {
+            marketplace
+                .trade
+                .view
+                .as_ref()
+                .is_some_and(|view| view.offers[1].tokens == 1_000)
+        },
+    );
     let revision = {
-        let view = cy.world().resource::<Desk>().trade.view.clone().unwrap();
+        let view = cy
+            .world()
+            .resource::<Marketplace>()
+            .trade
+            .view
+            .clone()
+            .unwrap();
         assert!(view.revision > revision);
         view.revision
     };
-    with(&mut cy, |desk, client| {
-        desk.trade_act(client, Action::Confirm { revision })
+    with(&mut cy, |marketplace, client| {
+        marketplace
+            .trade_act(client, Action::Confirm { revision })
             .unwrap()
     });
     until(
         &mut [&mut bo, &mut cy],
         "bo to see cy's confirmation",
-        |desk| {
-            desk.trade
+        |marketplace| {
+            marketplace
+                .trade
                 .view
                 .as_ref()
                 .is_some_and(|view| view.confirmed[0])
         },
     );
     // Bo changes the tokens: both confirmations are cleared.
-    with(&mut bo, |desk, client| {
-        let view = desk.trade.view.clone().unwrap();
-        desk.trade_act(client, world::trade::set_tokens(&view, "900").unwrap())
+    with(&mut bo, |marketplace, client| {
+        let view = marketplace.trade.view.clone().unwrap();
+        marketplace
+            .trade_act(client, world::trade::set_tokens(&view, "900").unwrap())
             .unwrap();
     });
     until(
         &mut [&mut cy, &mut bo],
         "the change to clear cy's confirmation",
-        |desk| {
-            desk.trade.view.as_ref().is_some_and(|view| {
+        |marketplace| {
+            marketplace.trade.view.as_ref().is_some_and(|view| {
                 view.offers[1].tokens == 900 && view.confirmed == [false, false]
             })
         },
     );
     let revision = cy
         .world()
-        .resource::<Desk>()
+        .resource::<Marketplace>()
         .trade
         .view
         .as_ref()
         .unwrap()
         .revision;
-    with(&mut cy, |desk, client| {
-        desk.trade_act(client, Action::Confirm { revision })
+    with(&mut cy, |marketplace, client| {
+        marketplace
+            .trade_act(client, Action::Confirm { revision })
             .unwrap()
     });
     until(
         &mut [&mut bo, &mut cy],
         "bo to see the confirmation",
-        |desk| {
-            desk.trade
+        |marketplace| {
+            marketplace
+                .trade
                 .view
                 .as_ref()
                 .is_some_and(|view| view.confirmed[0] && view.revision == revision)
         },
     );
-    with(&mut bo, |desk, client| {
-        desk.trade_act(client, Action::Confirm { revision })
+    with(&mut bo, |marketplace, client| {
+        marketplace
+            .trade_act(client, Action::Confirm { revision })
             .unwrap()
     });
-    until(&mut [&mut cy, &mut bo], "the signing stage", |desk| {
-        desk.trade
-            .view
-            .as_ref()
-            .is_some_and(|view| view.stage == market::trade::Stage::Signing)
+    until(
+        &mut [&mut cy, &mut bo],
+        "the signing stage",
+        |marketplace| {
+            marketplace
+                .trade
+                .view
+                .as_ref()
+                .is_some_and(|view| view.stage == market::trade::Stage::Signing)
+        },
+    );
+    until(
+        &mut [&mut bo, &mut cy],
+        "bo's signing stage",
+        |marketplace| {
+            marketplace
+                .trade
+                .view
+                .as_ref()
+                .is_some_and(|view| view.stage == market::trade::Stage::Signing)
+        },
+    );
+    with(&mut bo, |marketplace, client| {
+        marketplace.trade_sign(client).unwrap()
     });
-    until(&mut [&mut bo, &mut cy], "bo's signing stage", |desk| {
-        desk.trade
-            .view
-            .as_ref()
-            .is_some_and(|view| view.stage == market::trade::Stage::Signing)
+    with(&mut cy, |marketplace, client| {
+        marketplace.trade_sign(client).unwrap()
     });
-    with(&mut bo, |desk, client| desk.trade_sign(client).unwrap());
-    with(&mut cy, |desk, client| desk.trade_sign(client).unwrap());
-    until(&mut [&mut cy, &mut bo], "the swap to be final", |desk| {
-        desk.done
-            .iter()
-            .any(|action| action.label.starts_with("trade") && action.stage.is_final())
-    });
+    until(
+        &mut [&mut cy, &mut bo],
+        "the swap to be final",
+        |marketplace| {
+            marketplace
+                .done
+                .iter()
+                .any(|action| action.label.starts_with("trade") && action.stage.is_final())
+        },
+    );
     let outcome = cy
         .world()
-        .resource::<Desk>()
+        .resource::<Marketplace>()
         .done
         .iter()
         .find(|a| a.label.starts_with("trade"))
@@ -587,14 +660,18 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         .stage
         .clone();
     assert!(matches!(outcome, TxProgress::Applied { .. }), "{outcome:?}");
-    until(&mut [&mut bo, &mut cy], "bo to own the asset", |desk| {
-        desk.holdings.as_ref().is_some_and(|held| {
-            held.owned.iter().any(|h| h.asset == to_trade)
-                && held.account.balance == bo_balance - 900
-        })
-    });
-    until(&mut [&mut cy, &mut bo], "cy to be paid", |desk| {
-        desk.holdings.as_ref().is_some_and(|held| {
+    until(
+        &mut [&mut bo, &mut cy],
+        "bo to own the asset",
+        |marketplace| {
+            marketplace.holdings.as_ref().is_some_and(|held| {
+                held.owned.iter().any(|h| h.asset == to_trade)
+                    && held.account.balance == bo_balance - 900
+            })
+        },
+    );
+    until(&mut [&mut cy, &mut bo], "cy to be paid", |marketplace| {
+        marketplace.holdings.as_ref().is_some_and(|held| {
             !held.owned.iter().any(|h| h.asset == to_trade)
                 && held.account.balance == cy_balance + 900
         })

@@ -1,0 +1,318 @@
+//! What a host sends: answers to requests and the events of a world and
+//! of the ledger a player needs.
+
+use super::requests::Quote;
+use super::{ErrorCode, MAX_SERVER_MESSAGE_BYTES, ProtocolError, decode};
+use borsh::{BorshDeserialize, BorshSerialize};
+use ledger::{
+    Account, ActiveRental, Address, Amount, AssetId, Height, Listing, Rental, Signature, Timestamp,
+    TradeSide, TradeTerms, TxId,
+};
+use market::trade::Stage;
+
+/// What a client is told about another player.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct PlayerInfo {
+    /// The player's number in this world.
+    pub player: u16,
+    /// Their account.
+    pub account: Address,
+}
+
+/// A market stall in a world.
+#[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+pub struct StallInfo {
+    /// Its sign.
+    pub name: String,
+    /// The kinds of asset it shows.
+    pub kinds: Vec<String>,
+    /// Where it stands (x, z), in metres.
+    pub position: [f32; 2],
+}
+
+/// A parcel of land in a world.
+#[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+pub struct ParcelInfo {
+    /// Its name.
+    pub name: String,
+    /// Its holder.
+    pub holder: Option<Address>,
+    /// One corner (x, z), in metres.
+    pub min: [f32; 2],
+    /// The opposite corner.
+    pub max: [f32; 2],
+}
+
+/// A world's scene as the client draws it.
+#[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+pub struct WorldInfo {
+    /// The world's name.
+    pub name: String,
+    /// Half the side of the square world, in metres.
+    pub half_size: f32,
+    /// Where new avatars appear.
+    pub spawn: [f32; 3],
+    /// Market stalls.
+    pub stalls: Vec<StallInfo>,
+    /// Parcels.
+    pub parcels: Vec<ParcelInfo>,
+}
+
+/// Where a listing is shown: world name, stall or parcel, index.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Shown {
+    /// The world.
+    pub world: String,
+    /// A stall (`true`) or a parcel.
+    pub stall: bool,
+    /// Its index in the world's stalls or parcels.
+    pub index: u16,
+}
+
+/// One catalogue hit, as a card shows it.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Card {
+    /// The listing.
+    pub listing: Listing,
+    /// The asset's creator.
+    pub creator: Address,
+    /// When the asset's current rental ends, if rented out.
+    pub rented_until: Option<Timestamp>,
+    /// The asset's name, if the host has its manifest.
+    pub name: Option<String>,
+    /// Its kind.
+    pub kind: Option<String>,
+    /// Its preview's content id.
+    pub preview: Option<Vec<u8>>,
+    /// Where worlds show it.
+    pub shown: Vec<Shown>,
+}
+
+/// An asset a player holds.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Holding {
+    /// The asset.
+    pub asset: AssetId,
+    /// Its owner.
+    pub owner: Address,
+    /// The rental that holds its use right now, if it is rented out: its
+    /// id, renter and end.
+    pub rented: Option<ActiveRental>,
+    /// Its open listing, if any.
+    pub listing: Option<u64>,
+}
+
+/// Where a transaction is.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum TxState {
+    /// Waiting for a block.
+    Pending,
+    /// Applied in the block at this height.
+    Applied {
+        /// The block.
+        height: Height,
+    },
+    /// Refused: in a block at `height`, or on arrival or while waiting
+    /// when `height` is `None`.
+    Rejected {
+        /// The block, if it got into one.
+        height: Option<Height>,
+        /// The ledger's reason.
+        reason: String,
+    },
+    /// Not known to this host.
+    Unknown,
+}
+
+/// A ledger change that concerns a player.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Event {
+    /// A block was committed.
+    Block {
+        /// Its height.
+        height: Height,
+        /// Its time.
+        time: Timestamp,
+    },
+    /// One of the player's listings was made or changed.
+    Listing(Listing),
+    /// A rental the player is lessor or renter of began.
+    RentalStarted(Rental),
+    /// A rental the player is lessor or renter of ended (settled or
+    /// returned).
+    RentalEnded(Rental),
+    /// The player's balance changed: a payment received is `after >
+    /// before`.
+    Balance {
+        /// Before the block.
+        before: Amount,
+        /// After it.
+        after: Amount,
+    },
+}
+
+/// Where a trade window stands, as both players see it.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct TradeView {
+    /// The window's id.
+    pub trade: u64,
+    /// The inviter (the ledger's party `a`).
+    pub inviter: Address,
+    /// The invitee (party `b`).
+    pub invitee: Address,
+    /// Where the window stands.
+    pub stage: Stage,
+    /// The offers' revision.
+    pub revision: u64,
+    /// What each side offers, inviter first.
+    pub offers: [TradeSide; 2],
+    /// Whether each side confirmed this revision.
+    pub confirmed: [bool; 2],
+    /// Whether each side signed the terms.
+    pub signed: [bool; 2],
+    /// The final terms to sign, from the signing stage on.
+    pub terms: Option<TradeTerms>,
+    /// Both signatures once signed: the inviter submits the trade.
+    pub signatures: Option<[Signature; 2]>,
+}
+
+/// What the host tells a client (reliable channels).
+#[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+pub enum ServerMessage {
+    /// You are in `world`.
+    Welcome {
+        /// The host's protocol version.
+        version: u16,
+        /// Your number in this world.
+        player: u16,
+        /// Your account.
+        account: Address,
+        /// The network.
+        chain_id: String,
+        /// The last committed block.
+        height: Height,
+        /// Its time.
+        time: Timestamp,
+        /// The scene.
+        world: WorldInfo,
+        /// Every world this host serves.
+        worlds: Vec<String>,
+        /// The players already here.
+        players: Vec<PlayerInfo>,
+    },
+    /// A player entered your world.
+    PlayerJoined(PlayerInfo),
+    /// A player left it.
+    PlayerLeft {
+        /// Their number.
+        player: u16,
+    },
+    /// Someone near you said something.
+    Chat {
+        /// Who.
+        player: u16,
+        /// Their account.
+        account: Address,
+        /// What.
+        text: String,
+    },
+    /// A catalogue page.
+    Page {
+        /// Request id.
+        request: u32,
+        /// The hits.
+        hits: Vec<Card>,
+        /// The cursor of the next page, if any.
+        next: Option<String>,
+    },
+    /// Your account.
+    Inventory {
+        /// Request id.
+        request: u32,
+        /// Balance and next nonce.
+        account: Account,
+        /// Assets you own.
+        owned: Vec<Holding>,
+        /// Assets you rent from others.
+        renting: Vec<Holding>,
+        /// The host's time: date transactions from it.
+        now: Timestamp,
+    },
+    /// A transaction's state: the answer to a submit or status request
+    /// (`request` set), or an update to one you submitted.
+    Tx {
+        /// Request id, for an answer.
+        request: Option<u32>,
+        /// The transaction.
+        id: TxId,
+        /// Where it is.
+        state: TxState,
+    },
+    /// A ledger change that concerns you.
+    Event(Event),
+    /// A piece of a blob you fetched (assets channel). The blob is whole
+    /// when `offset + bytes.len() == size`.
+    Chunk {
+        /// Request id.
+        request: u32,
+        /// Where the bytes go.
+        offset: u64,
+        /// The blob's length.
+        size: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// The answer to a [`ClientMessage::Quote`].
+    Quote {
+        /// Request id.
+        request: u32,
+        /// The figures.
+        quote: Quote,
+    },
+    /// Your upload is whole, matches its content id and is stored.
+    Stored {
+        /// Request id.
+        request: u32,
+        /// The content id's bytes.
+        id: Vec<u8>,
+    },
+    /// A trade window you are part of changed: the answer to your action
+    /// (`request` set), or news of the other player's.
+    Trade {
+        /// Request id, for an answer.
+        request: Option<u32>,
+        /// The window.
+        view: Box<TradeView>,
+    },
+    /// A refusal.
+    Error {
+        /// The request refused, if it had an id.
+        request: Option<u32>,
+        /// Why, as a code.
+        code: ErrorCode,
+        /// Why, in words.
+        message: String,
+    },
+}
+
+impl ServerMessage {
+    /// The request this message answers, if it is an answer.
+    pub fn request(&self) -> Option<u32> {
+        match self {
+            ServerMessage::Page { request, .. }
+            | ServerMessage::Inventory { request, .. }
+            | ServerMessage::Quote { request, .. }
+            | ServerMessage::Stored { request, .. }
+            | ServerMessage::Chunk { request, .. } => Some(*request),
+            ServerMessage::Tx { request, .. }
+            | ServerMessage::Trade { request, .. }
+            | ServerMessage::Error { request, .. } => *request,
+            _ => None,
+        }
+    }
+
+    /// Decodes a message from the reliable or assets channel.
+    pub fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        decode(bytes, MAX_SERVER_MESSAGE_BYTES)
+    }
+}
