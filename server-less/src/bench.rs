@@ -22,6 +22,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::HostError;
 use crate::home::{self, DEMO_ACCOUNTS, Home, Signer};
 use crate::host::Host;
+use crate::mempool::MempoolError;
 use crate::node::HostHandle;
 
 /// The `p`th fraction of `sorted` (zero when it is empty).
@@ -294,7 +295,9 @@ async fn submit_in_turn(handle: &HostHandle, tx: SignedTransaction) -> Result<()
     loop {
         match handle.submit(tx.clone()).await {
             Ok(_) => return Ok(()),
-            Err(HostError::AccountQueueFull { .. } | HostError::MempoolFull { .. }) => {
+            Err(HostError::Mempool(
+                MempoolError::AccountQueueFull { .. } | MempoolError::Full { .. },
+            )) => {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             Err(err) => return Err(err),

@@ -7,6 +7,7 @@ use ledger::MAX_BLOCK_TXS;
 use serde::{Deserialize, Serialize};
 
 use crate::error::HostError;
+use crate::home::HomeError;
 use crate::mempool::MempoolLimits;
 use crate::node::NodeSettings;
 use crate::sessions::SessionSettings;
@@ -258,11 +259,11 @@ mdns = {mdns}
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Self, HostError> {
         let text = std::fs::read_to_string(path).map_err(|err| HostError::io(path, err))?;
-        let config: Config = toml::from_str(&text).map_err(|err| HostError::Config {
+        let config: Config = toml::from_str(&text).map_err(|err| HomeError::Config {
             path: path.to_owned(),
             reason: err.to_string(),
         })?;
-        config.check().map_err(|reason| HostError::Config {
+        config.check().map_err(|reason| HomeError::Config {
             path: path.to_owned(),
             reason,
         })?;

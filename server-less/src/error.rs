@@ -1,8 +1,11 @@
-//! The one error type of the `server-less` crate.
+//! The host's error: each domain's own refusals (the ledger's, the
+//! market's, the home's, the mempool's, the peer network's, a client's)
+//! and the host's own failures (files, sockets, timeouts, a stopped
+//! ledger thread, consensus).
 
 use std::path::PathBuf;
 
-use ledger::{Address, LedgerError, Nonce};
+use ledger::LedgerError;
 use thiserror::Error;
 
 /// Everything the host can refuse or fail at.
@@ -25,53 +28,13 @@ pub enum HostError {
         /// What went wrong.
         source: std::io::Error,
     },
-    /// The configuration file is missing a field, has a wrong one or a bad
-    /// value.
-    #[error("config {path}: {reason}")]
-    Config {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong, and where.
-        reason: String,
-    },
-    /// `init` was asked to write over an existing host.
-    #[error("{0} already holds a host; use another --home, or delete it to start a new network")]
-    AlreadyInitialised(PathBuf),
-    /// There is no host in the given directory.
-    #[error("no host at {0}: run `plaza-host init --home {0}` first")]
-    NotInitialised(PathBuf),
-    /// A key file is not 32 bytes of hex.
-    #[error("key file {path} is malformed: {reason}")]
-    KeyFile {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The mempool holds as many transactions or bytes as it may.
-    #[error("the mempool is full ({txs} transactions, {bytes} bytes); try again shortly")]
-    MempoolFull {
-        /// Transactions waiting.
-        txs: usize,
-        /// Their encoded size.
-        bytes: usize,
-    },
-    /// One account has as many transactions waiting as it may.
-    #[error("{account} already has {max} transactions waiting; wait for some to be final")]
-    AccountQueueFull {
-        /// The account.
-        account: Address,
-        /// The limit.
-        max: usize,
-    },
-    /// Another transaction with the same signer and nonce is waiting.
-    #[error("{account} already has another transaction with nonce {nonce} waiting")]
-    NoncePending {
-        /// The account.
-        account: Address,
-        /// The nonce.
-        nonce: Nonce,
-    },
+    /// The host's home directory or its configuration is wrong.
+    #[error(transparent)]
+    Home(#[from] crate::home::HomeError),
+    /// The mempool refused a transaction for its own bounds (the
+    /// ledger's refusals are [`HostError::Ledger`]).
+    #[error(transparent)]
+    Mempool(crate::mempool::MempoolError),
     /// The host is shutting down or its ledger thread has stopped.
     #[error("the host has stopped")]
     Stopped,
@@ -98,33 +61,13 @@ pub enum HostError {
         /// How long.
         secs: u64,
     },
-    /// The peer network could not start, or could not do what it was
-    /// asked.
-    #[error("peer network: {0}")]
-    Peer(String),
+    /// The peer network refused or failed.
+    #[error(transparent)]
+    Peer(#[from] crate::peers::PeerError),
     /// A consensus message is malformed, or consensus could not do what
     /// it was asked.
     #[error("consensus: {0}")]
     Consensus(String),
-    /// A peer sent a file that does not match its content id; it is
-    /// dropped and refused from then on.
-    #[error("peer {peer} sent a bad {what}: {reason}; it is dropped")]
-    PeerLied {
-        /// The peer.
-        peer: String,
-        /// What it sent.
-        what: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// No peer that was asked has the blob.
-    #[error("no peer provides {blob}{}", last.as_ref().map(|last| format!(" (last answer: {last})")).unwrap_or_default())]
-    NoProvider {
-        /// The blob.
-        blob: String,
-        /// What the last peer asked said, if any was asked.
-        last: Option<String>,
-    },
 }
 
 impl HostError {
@@ -135,9 +78,7 @@ impl HostError {
         match self {
             HostError::Ledger(err) => err.is_host_fault(),
             HostError::Market(_)
-            | HostError::MempoolFull { .. }
-            | HostError::AccountQueueFull { .. }
-            | HostError::NoncePending { .. }
+            | HostError::Mempool(_)
             | HostError::Protocol(_)
             | HostError::Stopped
             | HostError::Timeout { .. } => false,
@@ -165,11 +106,27 @@ impl HostError {
         }
     }
 
+    /// The peer network could not do `what` it was asked.
+    pub(crate) fn peer(reason: impl Into<String>) -> Self {
+        HostError::Peer(crate::peers::PeerError::Network(reason.into()))
+    }
+
     /// An I/O error about `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         HostError::Io {
             path: path.into(),
             source,
+        }
+    }
+}
+
+impl From<crate::mempool::MempoolError> for HostError {
+    /// The ledger's refusals stay the ledger's; the mempool's own bounds
+    /// are the mempool's.
+    fn from(err: crate::mempool::MempoolError) -> Self {
+        match err {
+            crate::mempool::MempoolError::Ledger(err) => HostError::Ledger(err),
+            other => HostError::Mempool(other),
         }
     }
 }

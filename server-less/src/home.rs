@@ -17,6 +17,34 @@ use tracing::info;
 use crate::config::Config;
 use crate::error::HostError;
 
+/// What is wrong with a host's home directory.
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    /// The configuration file is missing a field, has a wrong one or a bad
+    /// value.
+    #[error("config {path}: {reason}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where.
+        reason: String,
+    },
+    /// `init` was asked to write over an existing host.
+    #[error("{0} already holds a host; use another --home, or delete it to start a new network")]
+    AlreadyInitialised(PathBuf),
+    /// There is no host in the given directory.
+    #[error("no host at {0}: run `plaza-host init --home {0}` first")]
+    NotInitialised(PathBuf),
+    /// A key file is not 32 bytes of hex.
+    #[error("key file {path} is malformed: {reason}")]
+    KeyFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
 /// The demo accounts a new network starts with.
 pub const DEMO_ACCOUNTS: [&str; 4] = ["ada", "bo", "cy", "dee"];
 /// Each demo account's starting balance.
@@ -86,7 +114,7 @@ impl Home {
     /// The configuration, checked against the ledger's chain.
     pub fn load_config(&self) -> Result<Config, HostError> {
         if !self.is_initialised() {
-            return Err(HostError::NotInitialised(self.root.clone()));
+            return Err(HomeError::NotInitialised(self.root.clone()).into());
         }
         Config::load(&self.config())
     }
@@ -168,7 +196,7 @@ pub fn testnet(
     for (index, key) in keys.iter().enumerate().skip(1) {
         let home = Home::new(dir.join(format!("host-{}", index + 1)));
         if home.root().exists() {
-            return Err(HostError::AlreadyInitialised(home.root().to_owned()));
+            return Err(HomeError::AlreadyInitialised(home.root().to_owned()).into());
         }
         copy_tree(homes[0].root(), home.root())?;
         std::fs::remove_file(home.host_key()).map_err(|err| HostError::io(home.host_key(), err))?;
@@ -226,7 +254,7 @@ pub fn connect_testnet(homes: &[Home], validators: usize, base_port: u16) -> Res
             },
             mdns: false,
         });
-        config.check().map_err(|reason| HostError::Config {
+        config.check().map_err(|reason| HomeError::Config {
             path: home.config(),
             reason,
         })?;
@@ -273,7 +301,7 @@ pub fn init_network(
             .next()
             .is_some()
     {
-        return Err(HostError::AlreadyInitialised(root.to_owned()));
+        return Err(HomeError::AlreadyInitialised(root.to_owned()).into());
     }
     std::fs::create_dir_all(root.join("demo")).map_err(|err| HostError::io(root, err))?;
     let chain_id = match chain_id {
@@ -454,7 +482,7 @@ pub fn write_key(path: &Path, key: &Keypair) -> Result<(), HostError> {
 /// Reads a key written by [`write_key`].
 pub fn read_key(path: &Path) -> Result<Keypair, HostError> {
     let text = std::fs::read_to_string(path).map_err(|err| HostError::io(path, err))?;
-    let seed = unhex32(text.trim()).map_err(|reason| HostError::KeyFile {
+    let seed = unhex32(text.trim()).map_err(|reason| HomeError::KeyFile {
         path: path.to_owned(),
         reason,
     })?;

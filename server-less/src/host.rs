@@ -17,6 +17,7 @@ use crate::consensus::{Bft, BftSettings};
 use crate::engine::{Engine, Solo};
 use crate::error::HostError;
 use crate::home::Home;
+use crate::home::HomeError;
 use crate::node::{self, HostHandle};
 use crate::peers::{self, PeerConfig, PeerHandle, PeerLimits};
 use crate::uploads::{UploadLimits, Uploads};
@@ -48,7 +49,7 @@ impl Host {
                 min_interval: Duration::from_millis(config.blocks.min_interval_ms),
             }),
             Some(network) => {
-                let addresses = network.addresses().map_err(|reason| HostError::Config {
+                let addresses = network.addresses().map_err(|reason| HomeError::Config {
                     path: home.config(),
                     reason,
                 })?;
@@ -103,7 +104,7 @@ impl Host {
         let network = match &config.network {
             None => None,
             Some(network) => {
-                let addresses = network.addresses().map_err(|reason| HostError::Config {
+                let addresses = network.addresses().map_err(|reason| HomeError::Config {
                     path: home.config(),
                     reason,
                 })?;

@@ -9,7 +9,40 @@ use foldhash::HashMap;
 use ledger::{Address, LedgerError, Nonce, SignedTransaction, Timestamp, TxId, TxResult, Verifier};
 use tracing::debug;
 
-use crate::error::HostError;
+use thiserror::Error;
+
+/// Why the mempool refused a transaction.
+#[derive(Debug, Error)]
+pub enum MempoolError {
+    /// The ledger's rules refuse it: a bad signature, another network, a
+    /// stale or future nonce, too little money, expired.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The mempool holds as many transactions or bytes as it may.
+    #[error("the mempool is full ({txs} transactions, {bytes} bytes); try again shortly")]
+    Full {
+        /// Transactions waiting.
+        txs: usize,
+        /// Their encoded size.
+        bytes: usize,
+    },
+    /// One account has as many transactions waiting as it may.
+    #[error("{account} already has {max} transactions waiting; wait for some to be final")]
+    AccountQueueFull {
+        /// The account.
+        account: Address,
+        /// The limit.
+        max: usize,
+    },
+    /// Another transaction with the same signer and nonce is waiting.
+    #[error("{account} already has another transaction with nonce {nonce} waiting")]
+    NoncePending {
+        /// The account.
+        account: Address,
+        /// The nonce.
+        nonce: Nonce,
+    },
+}
 
 /// Whether a transaction's signature was checked before it reached the
 /// mempool.
@@ -137,7 +170,7 @@ impl Mempool {
         state: &impl Committed,
         now: Timestamp,
         signature: SignatureChecked,
-    ) -> Result<Added, HostError> {
+    ) -> Result<Added, MempoolError> {
         let id = tx.id();
         if self.ids.contains_key(&id) {
             return Ok(Added::Duplicate(id));
@@ -176,7 +209,7 @@ impl Mempool {
             .get(&signer)
             .is_some_and(|queue| queue.contains_key(&nonce))
         {
-            return Err(HostError::NoncePending {
+            return Err(MempoolError::NoncePending {
                 account: signer,
                 nonce,
             });
@@ -193,14 +226,14 @@ impl Mempool {
             .into());
         }
         if waiting as usize >= self.limits.max_per_account {
-            return Err(HostError::AccountQueueFull {
+            return Err(MempoolError::AccountQueueFull {
                 account: signer,
                 max: self.limits.max_per_account,
             });
         }
         let bytes = tx.to_bytes().len();
         if self.ids.len() >= self.limits.max_txs || self.bytes + bytes > self.limits.max_bytes {
-            return Err(HostError::MempoolFull {
+            return Err(MempoolError::Full {
                 txs: self.ids.len(),
                 bytes: self.bytes,
             });
@@ -426,7 +459,7 @@ mod tests {
         assert!(
             matches!(
                 used,
-                HostError::Ledger(LedgerError::StaleNonce {
+                MempoolError::Ledger(LedgerError::StaleNonce {
                     expected: 5,
                     got: 4,
                     ..
@@ -440,7 +473,7 @@ mod tests {
         assert!(
             matches!(
                 gap,
-                HostError::Ledger(LedgerError::FutureNonce {
+                MempoolError::Ledger(LedgerError::FutureNonce {
                     expected: 5,
                     got: 7,
                     ..
@@ -454,7 +487,7 @@ mod tests {
         assert!(
             matches!(
                 poor,
-                HostError::Ledger(LedgerError::InsufficientFunds { .. })
+                MempoolError::Ledger(LedgerError::InsufficientFunds { .. })
             ),
             "{poor}"
         );
@@ -462,7 +495,7 @@ mod tests {
             .add(pay(&a, 5, 1), &state, 1_001, SignatureChecked::No)
             .unwrap_err();
         assert!(
-            matches!(late, HostError::Ledger(LedgerError::Expired { .. })),
+            matches!(late, MempoolError::Ledger(LedgerError::Expired { .. })),
             "{late}"
         );
 
@@ -473,7 +506,10 @@ mod tests {
             .add(forged, &state, 10, SignatureChecked::No)
             .unwrap_err();
         assert!(
-            matches!(forged, HostError::Ledger(LedgerError::BadSignature { .. })),
+            matches!(
+                forged,
+                MempoolError::Ledger(LedgerError::BadSignature { .. })
+            ),
             "{forged}"
         );
         // For another network.
@@ -504,7 +540,7 @@ mod tests {
             .add(pay(&a, 5, 2), &state, 10, SignatureChecked::No)
             .unwrap_err();
         assert!(
-            matches!(twin, HostError::NoncePending { nonce: 5, .. }),
+            matches!(twin, MempoolError::NoncePending { nonce: 5, .. }),
             "{twin}"
         );
         assert_eq!(pool.len(), 1);
@@ -527,7 +563,7 @@ mod tests {
             .add(pay(&a, 3, 1), &state, 10, SignatureChecked::No)
             .unwrap_err();
         assert!(
-            matches!(full, HostError::AccountQueueFull { max: 3, .. }),
+            matches!(full, MempoolError::AccountQueueFull { max: 3, .. }),
             "{full}"
         );
         for index in 1..3 {
@@ -542,10 +578,7 @@ mod tests {
         let full = pool
             .add(pay(&keypair(3, 9), 0, 1), &state, 10, SignatureChecked::No)
             .unwrap_err();
-        assert!(
-            matches!(full, HostError::MempoolFull { txs: 5, .. }),
-            "{full}"
-        );
+        assert!(matches!(full, MempoolError::Full { txs: 5, .. }), "{full}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use bevy::prelude::*;
 use plaza_client::protocol::Gait;
 
+use crate::AppSystems;
 use crate::WorldScene;
 use crate::camera::CameraRig;
 use crate::motion::{self, Intent};
@@ -23,8 +24,9 @@ pub struct AvatarPlugin;
 
 impl Plugin for AvatarPlugin {
     fn build(&self, app: &mut App) {
+        crate::ordered(app);
         app.add_systems(Startup, spawn_avatar)
-            .add_systems(Update, walk.after(crate::camera::steer));
+            .add_systems(Update, walk.in_set(AppSystems::Move));
     }
 }
 

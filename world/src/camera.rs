@@ -5,6 +5,7 @@ use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll};
 use bevy::prelude::*;
 
+use crate::AppSystems;
 use crate::avatar::LocalAvatar;
 use crate::pick::UiFocus;
 
@@ -34,9 +35,11 @@ pub struct CameraPlugin;
 
 impl Plugin for CameraPlugin {
     fn build(&self, app: &mut App) {
+        crate::ordered(app);
         app.init_resource::<CameraRig>()
             .add_systems(Startup, spawn_camera)
-            .add_systems(Update, (steer, follow.after(crate::avatar::walk)).chain());
+            .add_systems(Update, steer.in_set(AppSystems::Input))
+            .add_systems(Update, follow.in_set(AppSystems::Draw));
     }
 }
 

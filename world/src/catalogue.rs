@@ -7,6 +7,7 @@ use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use plaza_client::protocol::{Browse, Card};
 
+use crate::AppSystems;
 use crate::WorldScene;
 use crate::marketplace::Marketplace;
 use crate::net::Session;
@@ -82,9 +83,10 @@ pub struct CataloguePlugin;
 
 impl Plugin for CataloguePlugin {
     fn build(&self, app: &mut App) {
+        crate::ordered(app);
         app.init_resource::<SearchForm>()
             .add_systems(EguiPrimaryContextPass, catalogue_panel)
-            .add_systems(Update, beacon);
+            .add_systems(Update, beacon.in_set(AppSystems::React));
     }
 }
 

@@ -16,6 +16,7 @@ pub mod embedded;
 pub mod hud;
 pub mod interp;
 pub mod inventory;
+pub mod launch;
 pub mod marketplace;
 pub mod motion;
 pub mod net;
@@ -33,6 +34,81 @@ use bevy::prelude::*;
 use plaza_client::client::Welcome;
 
 use crate::motion::Obstacle;
+
+/// The order of a frame's work in `Update`, for every feature's systems:
+/// what the host sent is read first, then the player's input, the
+/// avatar's movement, what clicks and answers open, and last what is
+/// drawn. The panels run in egui's own pass.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AppSystems {
+    /// Reading the session: the host's messages and events.
+    Session,
+    /// The player's keys, mouse and clicks.
+    Input,
+    /// The avatar's movement, and the move sent to the host.
+    Move,
+    /// What a click or an answer opens.
+    React,
+    /// The camera, other players, what avatars wear and what stalls show.
+    Draw,
+}
+
+/// The world client, one plugin per feature. It needs the session and
+/// the scene's resources ([`WorldScene`], `net::Session`,
+/// `net::Remotes`, `marketplace::Marketplace`, `stalls::Loader`), which
+/// [`launch`] provides.
+pub struct WorldPlugin;
+
+/// Orders the [`AppSystems`] sets; every feature plugin that puts systems
+/// in them adds it (once), so that a test app made of a few features runs
+/// them in the same order as the whole client.
+pub struct AppSystemsPlugin;
+
+impl Plugin for AppSystemsPlugin {
+    fn build(&self, app: &mut App) {
+        app.configure_sets(
+            Update,
+            (
+                AppSystems::Session,
+                AppSystems::Input,
+                AppSystems::Move,
+                AppSystems::React,
+                AppSystems::Draw,
+            )
+                .chain(),
+        );
+    }
+}
+
+/// Adds [`AppSystemsPlugin`] unless it is there.
+pub(crate) fn ordered(app: &mut App) -> &mut App {
+    if !app.is_plugin_added::<AppSystemsPlugin>() {
+        app.add_plugins(AppSystemsPlugin);
+    }
+    app
+}
+
+impl Plugin for WorldPlugin {
+    fn build(&self, app: &mut App) {
+        ordered(app).add_plugins((
+            scene::ScenePlugin,
+            camera::CameraPlugin,
+            avatar::AvatarPlugin,
+            net::NetPlugin,
+            stalls::StallsPlugin,
+            pick::PickPlugin,
+            ui::UiPlugin,
+            marketplace::MarketplacePlugin,
+            hud::HudPlugin,
+            catalogue::CataloguePlugin,
+            rental::RentalPlugin,
+            inventory::InventoryPlugin,
+            trade::TradePlugin,
+            wear::WearPlugin,
+            wear::PlacePlugin,
+        ));
+    }
+}
 
 /// The world the player is in, as the host described it on entry.
 #[derive(Resource, Clone, Debug)]

@@ -9,6 +9,7 @@ use bevy::prelude::*;
 use plaza_client::client::Client;
 use plaza_client::protocol::{self, AvatarState, Event, PlayerInfo, ServerMessage};
 
+use crate::AppSystems;
 use crate::avatar::{LocalAvatar, body_mesh};
 use crate::interp::Track;
 use crate::marketplace::Marketplace;
@@ -108,10 +109,15 @@ pub struct NetPlugin;
 
 impl Plugin for NetPlugin {
     fn build(&self, app: &mut App) {
+        crate::ordered(app);
         app.init_resource::<NetStatus>()
             .init_resource::<TagSpots>()
-            .add_systems(Update, (pump, send_move))
-            .add_systems(Update, (draw_remotes, place_tags).chain().after(pump));
+            .add_systems(Update, pump.in_set(AppSystems::Session))
+            .add_systems(Update, send_move.in_set(AppSystems::Move))
+            .add_systems(
+                Update,
+                (draw_remotes, place_tags).chain().in_set(AppSystems::Draw),
+            );
     }
 }
 

@@ -5,6 +5,7 @@
 
 use bevy::prelude::*;
 
+use crate::AppSystems;
 use crate::net::RemoteAvatar;
 
 /// What a click can hit.
@@ -83,9 +84,10 @@ pub struct PickPlugin;
 
 impl Plugin for PickPlugin {
     fn build(&self, app: &mut App) {
+        crate::ordered(app);
         app.init_resource::<Clicked>()
             .init_resource::<UiFocus>()
-            .add_systems(Update, (mark_players, click));
+            .add_systems(Update, (mark_players, click).in_set(AppSystems::Input));
     }
 }
 

@@ -11,6 +11,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use ledger::{ListingStatus, ListingTerms, Operation};
 use plaza_client::protocol::{Card, Quote, QuoteAsk};
 
+use crate::AppSystems;
 use crate::marketplace::Marketplace;
 use crate::net::Session;
 use crate::pick::{Clicked, Target};
@@ -55,7 +56,8 @@ pub struct RentalPlugin;
 
 impl Plugin for RentalPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, open_clicked)
+        crate::ordered(app);
+        app.add_systems(Update, open_clicked.in_set(AppSystems::React))
             .add_systems(EguiPrimaryContextPass, card_window);
     }
 }

@@ -17,6 +17,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use plaza_client::client::Client;
 use plaza_client::protocol::{Browse, Card, ClientMessage, MAX_PAGE_HITS, ServerMessage};
 
+use crate::AppSystems;
 use crate::WorldScene;
 use crate::pick::{Pickable, Target};
 
@@ -299,10 +300,13 @@ pub struct StallsPlugin;
 
 impl Plugin for StallsPlugin {
     fn build(&self, app: &mut App) {
+        crate::ordered(app);
         app.init_resource::<StallItems>()
             .add_systems(
                 Update,
-                (hand_over, show_stock.run_if(resource_changed::<StallItems>)).chain(),
+                (hand_over, show_items.run_if(resource_changed::<StallItems>))
+                    .chain()
+                    .in_set(AppSystems::Draw),
             )
             .add_systems(EguiPrimaryContextPass, loading_screen);
     }
@@ -357,7 +361,7 @@ fn along(slot: usize) -> f32 {
     (slot as f32 - (PER_STALL as f32 - 1.0) / 2.0) * 1.25
 }
 
-fn show_stock(
+fn show_items(
     mut commands: Commands,
     stock: Res<StallItems>,
     scene: Res<WorldScene>,

@@ -11,6 +11,7 @@ use ledger::{Address, AssetId};
 use market::trade::{Action, Stage};
 use plaza_client::protocol::TradeView;
 
+use crate::AppSystems;
 use crate::marketplace::Marketplace;
 use crate::net::{Remotes, Session};
 use crate::pick::{Clicked, Target};
@@ -52,8 +53,9 @@ pub struct TradePlugin;
 
 impl Plugin for TradePlugin {
     fn build(&self, app: &mut App) {
+        crate::ordered(app);
         app.init_resource::<TradeState>()
-            .add_systems(Update, clicked_player)
+            .add_systems(Update, clicked_player.in_set(AppSystems::React))
             .add_systems(EguiPrimaryContextPass, trade_panels);
     }
 }

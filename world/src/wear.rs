@@ -10,6 +10,7 @@ use ledger::AssetId;
 
 use assets::{AssetKind, Manifest};
 
+use crate::AppSystems;
 use crate::avatar::LocalAvatar;
 use crate::marketplace::Marketplace;
 use crate::motion::AVATAR_RADIUS;
@@ -46,7 +47,8 @@ pub struct WearPlugin;
 
 impl Plugin for WearPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, wear);
+        crate::ordered(app);
+        app.add_systems(Update, wear.in_set(AppSystems::Draw));
     }
 }
 
@@ -127,9 +129,12 @@ pub struct PlacePlugin;
 
 impl Plugin for PlacePlugin {
     fn build(&self, app: &mut App) {
+        crate::ordered(app);
         app.init_resource::<Placements>().add_systems(
             Update,
-            (place, countdowns.after(crate::net::place_tags)).chain(),
+            (place, countdowns.after(crate::net::place_tags))
+                .chain()
+                .in_set(AppSystems::Draw),
         );
     }
 }

@@ -3,6 +3,8 @@
 //! picture that must be a rendered scene; with no display it says so and
 //! serves the host alone.
 
+// They run the embedded host.
+#![cfg(feature = "embedded-host")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;

@@ -4,6 +4,8 @@
 //! does on a click, the test does through the same marketplace methods and
 //! form builders, and checks what the ledger made of it.
 
+// They run the embedded host.
+#![cfg(feature = "embedded-host")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;

@@ -94,7 +94,7 @@ impl Validator {
     /// The validator the ledger records, its address read as its key.
     pub fn from_ledger(validator: &ledger::Validator) -> Result<Self, HostError> {
         let public_key = PublicKey::from_bytes(*validator.address.as_bytes()).map_err(|err| {
-            HostError::Peer(format!(
+            HostError::Consensus(format!(
                 "validator {} has no usable ed25519 key: {err}",
                 validator.address
             ))
@@ -138,19 +138,21 @@ impl ValidatorSet {
             .collect::<Result<_, _>>()?;
         set.sort_by_key(|validator| validator.address);
         if set.is_empty() {
-            return Err(HostError::Peer("a validator set needs a validator".into()));
+            return Err(HostError::Consensus(
+                "a validator set needs a validator".into(),
+            ));
         }
         if let Some(pair) = set
             .windows(2)
             .find(|pair| pair[0].address == pair[1].address)
         {
-            return Err(HostError::Peer(format!(
+            return Err(HostError::Consensus(format!(
                 "validator {} appears twice",
                 pair[0].address
             )));
         }
         if let Some(idle) = set.iter().find(|validator| validator.power == 0) {
-            return Err(HostError::Peer(format!(
+            return Err(HostError::Consensus(format!(
                 "validator {} has no voting power",
                 idle.address
             )));
@@ -158,7 +160,7 @@ impl ValidatorSet {
         let total_power = set
             .iter()
             .try_fold(0u64, |total, validator| total.checked_add(validator.power))
-            .ok_or_else(|| HostError::Peer("the validators' total power overflows".into()))?;
+            .ok_or_else(|| HostError::Consensus("the validators' total power overflows".into()))?;
         Ok(ValidatorSet {
             validators: set,
             total_power,

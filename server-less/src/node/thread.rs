@@ -130,7 +130,8 @@ impl Node {
                 // The handle checked the signature before sending it.
                 let added = self
                     .mempool
-                    .add(*tx, &self.ledger, now, SignatureChecked::Yes);
+                    .add(*tx, &self.ledger, now, SignatureChecked::Yes)
+                    .map_err(HostError::from);
                 if matches!(added, Ok(Added::New(_))) {
                     // Nobody listening (a host alone) is fine.
                     let _ = self.accepted.send(spread);
@@ -145,6 +146,7 @@ impl Node {
                     .map(|tx| {
                         self.mempool
                             .add(tx, &self.ledger, now, SignatureChecked::Yes)
+                            .map_err(HostError::from)
                     })
                     .collect();
                 if results

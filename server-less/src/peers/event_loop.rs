@@ -101,7 +101,7 @@ impl EventLoop {
                 let result = match self.swarm.behaviour_mut().gossip.publish(topic, bytes) {
                     Ok(_) | Err(PublishError::Duplicate) => Ok(true),
                     Err(PublishError::NoPeersSubscribedToTopic) => Ok(false),
-                    Err(err) => Err(HostError::Peer(format!("cannot gossip: {err}"))),
+                    Err(err) => Err(HostError::peer(format!("cannot gossip: {err}"))),
                 };
                 let _ = reply.send(result);
             }
@@ -115,7 +115,7 @@ impl EventLoop {
                 let result = self
                     .swarm
                     .dial(address.clone())
-                    .map_err(|err| HostError::Peer(format!("cannot dial {address}: {err}")));
+                    .map_err(|err| HostError::peer(format!("cannot dial {address}: {err}")));
                 let _ = reply.send(result);
             }
             Command::Status(reply) => {
@@ -142,7 +142,7 @@ impl EventLoop {
                     .kad
                     .start_providing(RecordKey::new(&blob.to_bytes()))
                     .map(|_| ())
-                    .map_err(|err| HostError::Peer(format!("cannot announce {blob}: {err:?}")));
+                    .map_err(|err| HostError::peer(format!("cannot announce {blob}: {err:?}")));
                 let _ = reply.send(result);
             }
             Command::Providers(blob, reply) => {
@@ -451,7 +451,7 @@ impl EventLoop {
                 ..
             } => {
                 if let Some(reply) = self.requests.remove(&request_id) {
-                    let _ = reply.send(Err(HostError::Peer(format!(
+                    let _ = reply.send(Err(HostError::peer(format!(
                         "file request to {peer} failed: {error}"
                     ))));
                 }

@@ -9,6 +9,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+use super::PeerError;
 use super::PeerStatus;
 use super::event_loop::Failure;
 use super::files::{FileRequest, FileResponse};
@@ -151,7 +152,7 @@ impl PeerHandle {
                     warn!(%blob, %peer, what, %reason, "peer sent a bad file");
                     self.ban(*peer).await?;
                     last = Some(
-                        HostError::PeerLied {
+                        PeerError::Lied {
                             peer: peer.to_string(),
                             what,
                             reason,
@@ -165,10 +166,11 @@ impl PeerHandle {
                 }
             }
         }
-        Err(HostError::NoProvider {
+        Err(PeerError::NoProvider {
             blob: blob.to_string(),
             last,
-        })
+        }
+        .into())
     }
 
     pub(super) async fn fetch_one(
@@ -197,18 +199,18 @@ impl PeerHandle {
                 ));
             }
             FileResponse::Missing => {
-                return Err(Failure::Failed(HostError::Peer(format!(
+                return Err(Failure::Failed(HostError::peer(format!(
                     "{peer} does not have {blob}"
                 ))));
             }
             FileResponse::Busy => {
-                return Err(Failure::Failed(HostError::Peer(format!("{peer} is busy"))));
+                return Err(Failure::Failed(HostError::peer(format!("{peer} is busy"))));
             }
         };
         info.check(&store.limits())
             .map_err(|err| Failure::Lied("piece list", err.to_string()))?;
         if info.size > max_bytes {
-            return Err(Failure::Failed(HostError::Peer(format!(
+            return Err(Failure::Failed(HostError::peer(format!(
                 "{blob} is {} bytes, more than the {max_bytes} asked for",
                 info.size
             ))));
@@ -235,7 +237,7 @@ impl PeerHandle {
                     ));
                 }
                 FileResponse::Missing | FileResponse::Busy => {
-                    return Err(Failure::Failed(HostError::Peer(format!(
+                    return Err(Failure::Failed(HostError::peer(format!(
                         "{peer} did not give piece {index} of {blob}"
                     ))));
                 }
@@ -258,7 +260,7 @@ impl PeerHandle {
     pub(super) fn store(&self) -> Result<Arc<BlobStore>, HostError> {
         self.store
             .clone()
-            .ok_or_else(|| HostError::Peer("this host keeps no files".into()))
+            .ok_or_else(|| HostError::peer("this host keeps no files"))
     }
 }
 

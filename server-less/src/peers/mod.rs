@@ -53,6 +53,34 @@ use crate::mempool::Added;
 
 pub use files::{FileCodec, FileRequest, FileResponse, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 
+/// What the peer network can refuse or fail at.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    /// The peer network could not start, or could not do what it was
+    /// asked.
+    #[error("peer network: {0}")]
+    Network(String),
+    /// A peer sent a file that does not match its content id; it is
+    /// dropped and refused from then on.
+    #[error("peer {peer} sent a bad {what}: {reason}; it is dropped")]
+    Lied {
+        /// The peer.
+        peer: String,
+        /// What it sent.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No peer that was asked has the blob.
+    #[error("no peer provides {blob}{}", last.as_ref().map(|last| format!(" (last answer: {last})")).unwrap_or_default())]
+    NoProvider {
+        /// The blob.
+        blob: String,
+        /// What the last peer asked said, if any was asked.
+        last: Option<String>,
+    },
+}
+
 /// Commands waiting for the event loop.
 const COMMAND_QUEUE: usize = 256;
 
@@ -254,12 +282,12 @@ pub async fn start(
         .behaviour_mut()
         .gossip
         .subscribe(&topic)
-        .map_err(|err| HostError::Peer(format!("cannot subscribe to {topic}: {err}")))?;
+        .map_err(|err| HostError::peer(format!("cannot subscribe to {topic}: {err}")))?;
     swarm.behaviour_mut().kad.set_mode(Some(kad::Mode::Server));
     for address in &config.listen {
         swarm
             .listen_on(address.clone())
-            .map_err(|err| HostError::Peer(format!("cannot listen on {address}: {err}")))?;
+            .map_err(|err| HostError::peer(format!("cannot listen on {address}: {err}")))?;
     }
     let listening = wait_for_listeners(&mut swarm, config.listen.len()).await?;
     info!(peer = %id, addresses = ?listening, "peer network listening");
@@ -276,7 +304,7 @@ pub async fn start(
             }
             Some(_) => {}
             None => {
-                return Err(HostError::Peer(format!(
+                return Err(HostError::peer(format!(
                     "bootstrap address {address} does not end in /p2p/<peer id>"
                 )));
             }
@@ -301,7 +329,7 @@ pub async fn start(
         banned: HashSet::new(),
         listening: listening.clone(),
         kad_protocol: StreamProtocol::try_from_owned(format!("/plaza/{network}/kad/1"))
-            .map_err(|err| HostError::Peer(format!("Kademlia protocol name: {err}")))?,
+            .map_err(|err| HostError::peer(format!("Kademlia protocol name: {err}")))?,
         provided_by_others: (0, HashMap::new(), tokio::time::Instant::now()),
         ignored: HashMap::new(),
     };

@@ -32,13 +32,13 @@ use crate::error::HostError;
 pub fn identity(secret: [u8; 32]) -> Result<Keypair, HostError> {
     let mut secret = secret;
     Keypair::ed25519_from_bytes(&mut secret)
-        .map_err(|err| HostError::Peer(format!("the host key is not an ed25519 key: {err}")))
+        .map_err(|err| HostError::peer(format!("the host key is not an ed25519 key: {err}")))
 }
 
 /// The name of the file protocol on network `chain`: hosts of different
 /// networks do not exchange files.
 pub fn file_protocol(chain: &ChainId) -> Result<StreamProtocol, HostError> {
-    files::protocol(chain.as_str()).map_err(HostError::Peer)
+    files::protocol(chain.as_str()).map_err(HostError::peer)
 }
 
 /// The peer id an address ends in.
@@ -55,10 +55,10 @@ pub(super) fn build_swarm(
     config: &PeerConfig,
 ) -> Result<Swarm<Behaviour>, HostError> {
     let failed =
-        |what: &str, err: &dyn std::fmt::Display| HostError::Peer(format!("{what}: {err}"));
+        |what: &str, err: &dyn std::fmt::Display| HostError::peer(format!("{what}: {err}"));
     let kad_protocol = StreamProtocol::try_from_owned(format!("/plaza/{network}/kad/1"))
         .map_err(|err| failed("Kademlia protocol name", &err))?;
-    let files_protocol = files::protocol(network).map_err(HostError::Peer)?;
+    let files_protocol = files::protocol(network).map_err(HostError::peer)?;
     let identify_version = format!("/plaza/{network}/1");
     let limits = config.limits;
     let mdns_on = config.mdns;
@@ -187,7 +187,7 @@ pub(super) async fn wait_for_listeners(
         let event = tokio::time::timeout_at(deadline, swarm.select_next_some())
             .await
             .map_err(|_| {
-                HostError::Peer(format!(
+                HostError::peer(format!(
                     "listeners not up after {} s (up: {listening:?})",
                     LISTEN_WAIT.as_secs()
                 ))
@@ -201,13 +201,13 @@ pub(super) async fn wait_for_listeners(
                 closed += 1;
             }
             SwarmEvent::ListenerError { error, .. } => {
-                return Err(HostError::Peer(format!("listener failed: {error}")));
+                return Err(HostError::peer(format!("listener failed: {error}")));
             }
             _ => {}
         }
     }
     if listening.is_empty() {
-        return Err(HostError::Peer("no listener came up".into()));
+        return Err(HostError::peer("no listener came up"));
     }
     Ok(listening)
 }
