@@ -7,6 +7,7 @@
 //! committed block. One thread owns the ledger; everything else talks to
 //! it through a [`HostHandle`](node::HostHandle).
 
+#[cfg(feature = "tools")]
 pub mod bench;
 pub mod clock;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod engine;
 mod error;
 pub mod home;
 mod host;
+#[cfg(feature = "tools")]
 pub mod hostile;
 pub mod mempool;
 pub mod node;
