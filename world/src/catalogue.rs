@@ -10,7 +10,6 @@ use plaza_client::protocol::{Browse, Card};
 use crate::AppSystems;
 use crate::WorldScene;
 use crate::marketplace::Marketplace;
-use crate::net::Session;
 use crate::ui::{self, CardFocus, Highlight, Panels};
 
 /// Hits per page.
@@ -96,16 +95,16 @@ fn catalogue_panel(
     mut panels: ResMut<Panels>,
     mut form: ResMut<SearchForm>,
     mut marketplace: ResMut<Marketplace>,
-    session: Option<NonSendMut<Session>>,
+    mut connection: crate::net::Connection,
     scene: Res<WorldScene>,
     mut card: ResMut<CardFocus>,
     mut highlight: ResMut<Highlight>,
     mut problem: Local<Option<String>>,
 ) -> Result {
-    let Some(mut session) = session else {
+    let Some(mut session) = connection.get() else {
         return Ok(());
     };
-    let client = &mut session.0;
+    let client = &mut session;
     let ctx = contexts.ctx_mut()?;
     let world = scene.welcome.world.name.clone();
     let mut open = panels.catalogue;

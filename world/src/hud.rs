@@ -9,7 +9,7 @@ use plaza_client::protocol::{ClientMessage, MAX_CHAT_BYTES};
 
 use crate::WorldScene;
 use crate::marketplace::Marketplace;
-use crate::net::{NetStatus, Remotes, Session, TagSpots, short};
+use crate::net::{NetStatus, Remotes, TagSpots, short};
 use crate::ui::{self, Panels};
 
 /// The status panel.
@@ -85,7 +85,7 @@ fn status_panel(
     remotes: Res<Remotes>,
     marketplace: Res<Marketplace>,
     mut panels: ResMut<Panels>,
-    session: Option<NonSendMut<Session>>,
+    mut connection: crate::net::Connection,
     mut state: Local<HudState>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
@@ -169,8 +169,8 @@ fn status_panel(
                 "WASD walk, shift run, drag to look, wheel to zoom, click a thing or a player",
             );
         });
-    if let (Some(message), Some(mut session)) = (say, session) {
-        session.0.send(&message)?;
+    if let (Some(message), Some(mut session)) = (say, connection.get()) {
+        session.send(&message)?;
     }
     Ok(())
 }

@@ -12,7 +12,6 @@ use plaza_client::protocol::{Holding, QuoteAsk};
 use crate::WorldScene;
 use crate::avatar::LocalAvatar;
 use crate::marketplace::Marketplace;
-use crate::net::Session;
 use crate::rental::show_quote;
 use crate::ui::{self, Panels};
 use crate::wear::{Placements, parcel_at};
@@ -163,19 +162,19 @@ fn inventory_panel(
     mut contexts: EguiContexts,
     mut panels: ResMut<Panels>,
     mut marketplace: ResMut<Marketplace>,
-    session: Option<NonSendMut<Session>>,
+    mut connection: crate::net::Connection,
     mut state: ResMut<InventoryState>,
     scene: Res<WorldScene>,
     avatar: Query<(&Transform, &LocalAvatar)>,
     mut placements: ResMut<Placements>,
 ) -> Result {
-    let Some(mut session) = session else {
+    let Some(mut session) = connection.get() else {
         return Ok(());
     };
     if !panels.inventory {
         return Ok(());
     }
-    let client = &mut session.0;
+    let client = &mut session;
     let ctx = contexts.ctx_mut()?;
     let Some(held) = marketplace.holdings.clone() else {
         marketplace.refresh(client);

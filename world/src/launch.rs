@@ -16,7 +16,7 @@ use plaza_client::client::{Client, Welcome};
 #[cfg(feature = "embedded-host")]
 use crate::embedded::Embedded;
 use crate::marketplace::Marketplace;
-use crate::net::{Remotes, Session};
+use crate::net::{Remotes, insert_session};
 use crate::shot::{ShotPlan, ShotPlugin};
 use crate::{WorldPlugin, WorldScene, stalls, wallet};
 
@@ -104,7 +104,7 @@ pub fn prepare(cli: Options) -> anyhow::Result<Launched> {
     let welcome = client.enter(&cli.world, wait)?.clone();
     tracing::info!(world = %welcome.world.name, player = welcome.player, account = %key.address(), "entered");
     let cache = data.join("cache").join("models");
-    let loader = stalls::Loader::start(&mut client, &welcome.world.name, &cache)?;
+    let loader = stalls::Loader::start(&mut client.session(), &welcome.world.name, &cache)?;
 
     Ok(Launched {
         #[cfg(feature = "embedded-host")]
@@ -188,9 +188,9 @@ fn app(
         host,
     ))
     .insert_resource(Remotes::new(welcome.player, &welcome.players))
-    .insert_resource(Marketplace::new(key.address()).with_cache(cache.clone()))
-    .insert_non_send(Session(client))
-    .add_plugins(WorldPlugin);
+    .insert_resource(Marketplace::new(key.address()).with_cache(cache.clone()));
+    insert_session(&mut app, client);
+    app.add_plugins(WorldPlugin);
     if let Some(path) = screenshot {
         app.add_plugins(ShotPlugin(ShotPlan {
             path,

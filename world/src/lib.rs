@@ -54,7 +54,7 @@ pub enum AppSystems {
 }
 
 /// The world client, one plugin per feature. It needs the session and
-/// the scene's resources ([`WorldScene`], `net::Session`,
+/// the scene's resources ([`WorldScene`], the session's (`net::insert_session`),
 /// `net::Remotes`, `marketplace::Marketplace`, `stalls::Loader`), which
 /// [`launch`] provides.
 pub struct WorldPlugin;

@@ -1,13 +1,23 @@
-//! The session with the host: the client is pumped every frame, the
-//! avatar's state goes out at the host's tick, and other players'
-//! avatars come in and are drawn smoothly with name tags.
+//! The session with the host, the Bevy way: the renet client is a
+//! resource updated by `bevy_renet`'s client plugin; Plaza's transport
+//! (netcode with bundled datagrams, which the host speaks: `bevy_renet`'s
+//! own netcode transport does not bundle) is a resource read in
+//! `PreUpdate` and flushed in `PostUpdate`, in `bevy_renet`'s receive and
+//! send sets; what the session remembers (requests, answers, avatars) is
+//! a resource too. Every frame the answers are handed to the loader and
+//! the marketplace, the avatar's state goes out at the host's tick, and
+//! other players' avatars come in and are drawn smoothly with name tags.
+//! The end of a session is a [`SessionEnded`] message.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
-use plaza_client::client::Client;
+use bevy_renet::{RenetClient, RenetClientPlugin, RenetReceive, RenetSend};
+use plaza_client::client::{Client, Session, SessionState};
 use plaza_client::protocol::{self, AvatarState, Event, PlayerInfo, ServerMessage};
+use plaza_client::transport::ClientTransport;
 
 use crate::AppSystems;
 use crate::avatar::{LocalAvatar, body_mesh};
@@ -15,8 +25,52 @@ use crate::interp::Track;
 use crate::marketplace::Marketplace;
 use crate::stalls::Loader;
 
-/// The connected client (not `Sync`: it lives on the main thread).
-pub struct Session(pub Client);
+/// What the session with the host remembers: requests in flight and held
+/// back, answers not yet taken, the avatars in view, the welcome.
+#[derive(Resource, Debug)]
+pub struct HostSession(pub SessionState);
+
+/// The session's transport: netcode over UDP, with the renet packets of
+/// one update bundled into as few datagrams as fit.
+#[derive(Resource)]
+pub struct HostTransport(pub ClientTransport);
+
+/// The session ended: the host disconnected, or the network failed.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+pub struct SessionEnded {
+    /// Why.
+    pub reason: String,
+}
+
+/// The session as a system uses it: the renet client and what the session
+/// remembers, when there is a session.
+#[derive(SystemParam)]
+pub struct Connection<'w> {
+    renet: Option<ResMut<'w, RenetClient>>,
+    state: Option<ResMut<'w, HostSession>>,
+}
+
+impl Connection<'_> {
+    /// The session, if there is one.
+    pub fn get(&mut self) -> Option<Session<'_>> {
+        match (&mut self.renet, &mut self.state) {
+            (Some(renet), Some(state)) => Some(Session {
+                renet: &mut renet.0,
+                state: &mut state.0,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Puts `client`'s session into `app` as the resources [`NetPlugin`]
+/// runs: the renet client, the transport and what the session remembers.
+pub fn insert_session(app: &mut App, client: Client) {
+    let (renet, transport, state) = client.into_parts();
+    app.insert_resource(RenetClient(renet))
+        .insert_resource(HostTransport(transport))
+        .insert_resource(HostSession(state));
+}
 
 /// What is known of the other players.
 #[derive(Resource, Debug)]
@@ -110,8 +164,24 @@ pub struct NetPlugin;
 impl Plugin for NetPlugin {
     fn build(&self, app: &mut App) {
         crate::ordered(app);
+        if !app.is_plugin_added::<RenetClientPlugin>() {
+            app.add_plugins(RenetClientPlugin);
+        }
+        let connected = resource_exists::<RenetClient>.and_then(resource_exists::<HostTransport>);
         app.init_resource::<NetStatus>()
             .init_resource::<TagSpots>()
+            .add_message::<SessionEnded>()
+            .add_systems(
+                PreUpdate,
+                read_datagrams
+                    .in_set(RenetReceive)
+                    .after(RenetClientPlugin::update_system)
+                    .run_if(connected.clone()),
+            )
+            .add_systems(
+                PostUpdate,
+                send_datagrams.in_set(RenetSend).run_if(connected),
+            )
             .add_systems(Update, pump.in_set(AppSystems::Session))
             .add_systems(Update, send_move.in_set(AppSystems::Move))
             .add_systems(
@@ -121,23 +191,63 @@ impl Plugin for NetPlugin {
     }
 }
 
-fn pump(
-    session: Option<NonSendMut<Session>>,
-    mut remotes: ResMut<Remotes>,
+/// Reads the datagrams that arrived into the renet client.
+fn read_datagrams(
+    mut transport: ResMut<HostTransport>,
+    mut renet: ResMut<RenetClient>,
+    time: Res<Time<Real>>,
     mut status: ResMut<NetStatus>,
-    mut marketplace: Option<ResMut<Marketplace>>,
-    mut loader: Option<ResMut<Loader>>,
+    mut ended: MessageWriter<SessionEnded>,
 ) {
-    let Some(mut session) = session else {
-        return;
-    };
     if status.ended.is_some() {
         return;
     }
-    let client = &mut session.0;
-    if let Err(err) = client.pump() {
-        warn!("the session ended: {err}");
-        status.ended = Some(err.to_string());
+    if let Err(reason) = transport.0.update(time.delta(), &mut renet.0) {
+        end(&mut status, &mut ended, reason);
+    }
+}
+
+/// Sends what the renet client has queued.
+fn send_datagrams(
+    mut transport: ResMut<HostTransport>,
+    mut renet: ResMut<RenetClient>,
+    mut status: ResMut<NetStatus>,
+    mut ended: MessageWriter<SessionEnded>,
+) {
+    if status.ended.is_some() {
+        return;
+    }
+    if let Err(reason) = transport.0.send_packets(&mut renet.0) {
+        end(&mut status, &mut ended, reason);
+    }
+}
+
+fn end(status: &mut NetStatus, ended: &mut MessageWriter<SessionEnded>, reason: String) {
+    warn!("the session ended: {reason}");
+    status.ended = Some(reason.clone());
+    ended.write(SessionEnded { reason });
+}
+
+/// Takes what the session received and hands it on: answers to the
+/// loader and the marketplace, players and chat to the scene.
+fn pump(
+    mut connection: Connection,
+    mut remotes: ResMut<Remotes>,
+    mut status: ResMut<NetStatus>,
+    mut ended: MessageWriter<SessionEnded>,
+    mut marketplace: Option<ResMut<Marketplace>>,
+    mut loader: Option<ResMut<Loader>>,
+) {
+    if status.ended.is_some() {
+        remotes.tracks.clear();
+        return;
+    }
+    let Some(mut client) = connection.get() else {
+        return;
+    };
+    let client = &mut client;
+    if let Err(err) = client.receive() {
+        end(&mut status, &mut ended, err.to_string());
         remotes.tracks.clear();
         return;
     }
@@ -191,12 +301,12 @@ pub fn short(account: &str) -> String {
 }
 
 fn send_move(
-    session: Option<NonSendMut<Session>>,
+    mut connection: Connection,
     time: Res<Time>,
     mut since: Local<Duration>,
     avatar: Query<(&Transform, &LocalAvatar)>,
 ) {
-    let Some(mut session) = session else {
+    let Some(mut session) = connection.get() else {
         return;
     };
     *since += time.delta();
@@ -212,7 +322,7 @@ fn send_move(
     };
     let at = transform.translation;
     let state = AvatarState::new([at.x, 0.0, at.z], avatar.facing, avatar.gait);
-    if let Err(err) = session.0.send_move(state) {
+    if let Err(err) = session.send_move(state) {
         warn!(%err, "a move could not be sent");
     }
 }

@@ -13,7 +13,6 @@ use plaza_client::protocol::{Card, Quote, QuoteAsk};
 
 use crate::AppSystems;
 use crate::marketplace::Marketplace;
-use crate::net::Session;
 use crate::pick::{Clicked, Target};
 use crate::stalls::StallItems;
 use crate::ui::{self, CardFocus};
@@ -99,14 +98,14 @@ fn card_window(
     mut contexts: EguiContexts,
     mut focus: ResMut<CardFocus>,
     mut marketplace: ResMut<Marketplace>,
-    session: Option<NonSendMut<Session>>,
+    mut connection: crate::net::Connection,
     mut highlight: ResMut<ui::Highlight>,
     mut state: Local<CardState>,
 ) -> Result {
-    let (Some(mut session), Some(card)) = (session, focus.0.clone()) else {
+    let (Some(mut session), Some(card)) = (connection.get(), focus.0.clone()) else {
         return Ok(());
     };
-    let client = &mut session.0;
+    let client = &mut session;
     let ctx = contexts.ctx_mut()?;
     let listing = &card.listing;
     let manifest = marketplace.manifests.get(&listing.asset).cloned();

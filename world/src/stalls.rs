@@ -14,7 +14,7 @@ use plaza_client::ClientError;
 
 use assets::ContentId;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
-use plaza_client::client::Client;
+use plaza_client::client::Session;
 use plaza_client::protocol::{Browse, Card, ClientMessage, MAX_PAGE_HITS, ServerMessage};
 
 use crate::AppSystems;
@@ -117,7 +117,7 @@ pub struct Loader {
 
 impl Loader {
     /// Starts loading what `world`'s stalls show into `cache`.
-    pub fn start(client: &mut Client, world: &str, cache: &Path) -> anyhow::Result<Loader> {
+    pub fn start(client: &mut Session<'_>, world: &str, cache: &Path) -> anyhow::Result<Loader> {
         std::fs::create_dir_all(cache).map_err(|err| ClientError::io(cache, err))?;
         let mut loader = Loader {
             world: world.to_owned(),
@@ -146,7 +146,7 @@ impl Loader {
         )
     }
 
-    fn page(&mut self, client: &mut Client, after: Option<String>) {
+    fn page(&mut self, client: &mut Session<'_>, after: Option<String>) {
         self.pages += 1;
         let query = Browse {
             world: Some(self.world.clone()),
@@ -158,7 +158,7 @@ impl Loader {
         self.asked.insert(id, Want::Page);
     }
 
-    fn fetch(&mut self, client: &mut Client, id: &ContentId, want: Want) {
+    fn fetch(&mut self, client: &mut Session<'_>, id: &ContentId, want: Want) {
         let bytes = id.to_bytes();
         let request = client.ask(|request| ClientMessage::Fetch { request, id: bytes });
         self.asked.insert(request, want);
@@ -167,7 +167,11 @@ impl Loader {
 
     /// Takes in an answer to one of the loader's requests; returns any
     /// other message.
-    pub fn take(&mut self, client: &mut Client, message: ServerMessage) -> Option<ServerMessage> {
+    pub fn take(
+        &mut self,
+        client: &mut Session<'_>,
+        message: ServerMessage,
+    ) -> Option<ServerMessage> {
         let Some(want) = message
             .request()
             .and_then(|request| self.asked.remove(&request))
@@ -234,7 +238,7 @@ impl Loader {
         None
     }
 
-    fn place_all(&mut self, client: &mut Client) {
+    fn place_all(&mut self, client: &mut Session<'_>) {
         let placed: Vec<(u16, usize, Card)> = place(&self.world, &self.cards)
             .into_iter()
             .map(|(stall, slot, card)| (stall, slot, card.clone()))

@@ -13,7 +13,7 @@ use plaza_client::protocol::TradeView;
 
 use crate::AppSystems;
 use crate::marketplace::Marketplace;
-use crate::net::{Remotes, Session};
+use crate::net::Remotes;
 use crate::pick::{Clicked, Target};
 use crate::ui;
 
@@ -78,14 +78,14 @@ fn clicked_player(mut clicked: ResMut<Clicked>, mut state: ResMut<TradeState>) {
 fn trade_panels(
     mut contexts: EguiContexts,
     mut marketplace: ResMut<Marketplace>,
-    session: Option<NonSendMut<Session>>,
+    mut connection: crate::net::Connection,
     remotes: Res<Remotes>,
     mut state: ResMut<TradeState>,
 ) -> Result {
-    let Some(mut session) = session else {
+    let Some(mut session) = connection.get() else {
         return Ok(());
     };
-    let client = &mut session.0;
+    let client = &mut session;
     let ctx = contexts.ctx_mut()?;
     let mut act: Option<Result<Action, String>> = None;
 

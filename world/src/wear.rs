@@ -14,7 +14,6 @@ use crate::AppSystems;
 use crate::avatar::LocalAvatar;
 use crate::marketplace::Marketplace;
 use crate::motion::AVATAR_RADIUS;
-use crate::net::Session;
 use crate::stalls::model_scene;
 
 /// The widest a worn model is drawn, metres.
@@ -55,15 +54,15 @@ impl Plugin for WearPlugin {
 fn wear(
     mut commands: Commands,
     mut marketplace: ResMut<Marketplace>,
-    session: Option<NonSendMut<Session>>,
+    mut connection: crate::net::Connection,
     avatar: Query<Entity, With<LocalAvatar>>,
     worn: Query<(Entity, &Worn)>,
     assets: Option<Res<AssetServer>>,
 ) {
-    let (Some(mut session), Ok(avatar)) = (session, avatar.single()) else {
+    let (Some(mut session), Ok(avatar)) = (connection.get(), avatar.single()) else {
         return;
     };
-    let client = &mut session.0;
+    let client = &mut session;
     let renting = marketplace.renting();
     for asset in &renting {
         marketplace.want_manifest(client, *asset);
@@ -142,15 +141,15 @@ impl Plugin for PlacePlugin {
 fn place(
     mut commands: Commands,
     mut marketplace: ResMut<Marketplace>,
-    session: Option<NonSendMut<Session>>,
+    mut connection: crate::net::Connection,
     mut placements: ResMut<Placements>,
     placed: Query<(Entity, &Placed)>,
     assets: Option<Res<AssetServer>>,
 ) {
-    let Some(mut session) = session else {
+    let Some(mut session) = connection.get() else {
         return;
     };
-    let client = &mut session.0;
+    let client = &mut session;
     let renting = marketplace.renting();
     // A rental that ended takes its thing back.
     if marketplace.holdings.is_some() {

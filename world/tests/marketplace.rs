@@ -22,7 +22,9 @@ use world::camera::CameraPlugin;
 use world::embedded::Embedded;
 use world::inventory::ListForm;
 use world::marketplace::{Marketplace, MarketplacePlugin, TxProgress};
-use world::net::{NetPlugin, Remotes, Session};
+use bevy_renet::RenetClient;
+use plaza_client::client::Session;
+use world::net::{HostSession, NetPlugin, Remotes, insert_session};
 use world::rental::rent_op;
 use world::wear::{PlacePlugin, Placed, Placements, WearPlugin, Worn};
 
@@ -40,9 +42,9 @@ fn player(embedded: &Embedded, name: &str, cache: &Path) -> App {
             "embedded".into(),
         ))
         .insert_resource(Remotes::new(welcome.player, &welcome.players))
-        .insert_resource(Marketplace::new(key.address()).with_cache(cache.to_owned()))
-        .insert_non_send(Session(client))
-        .init_resource::<ButtonInput<KeyCode>>()
+        .insert_resource(Marketplace::new(key.address()).with_cache(cache.to_owned()));
+    insert_session(&mut app, client);
+    app.init_resource::<ButtonInput<KeyCode>>()
         .add_plugins((
             NetPlugin,
             MarketplacePlugin,
@@ -56,11 +58,17 @@ fn player(embedded: &Embedded, name: &str, cache: &Path) -> App {
 }
 
 /// Calls `f` with the app's marketplace and client, as a panel would.
-fn with<T>(app: &mut App, f: impl FnOnce(&mut Marketplace, &mut Client) -> T) -> T {
+fn with<T>(app: &mut App, f: impl FnOnce(&mut Marketplace, &mut Session<'_>) -> T) -> T {
     app.world_mut()
         .resource_scope(|world, mut marketplace: Mut<Marketplace>| {
-            let mut session = world.non_send_mut::<Session>();
-            f(&mut marketplace, &mut session.0)
+            world.resource_scope(|world, mut renet: Mut<RenetClient>| {
+                let mut state = world.resource_mut::<HostSession>();
+                let mut session = Session {
+                    renet: &mut renet.0,
+                    state: &mut state.0,
+                };
+                f(&mut marketplace, &mut session)
+            })
         })
 }
 
@@ -448,7 +456,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     // The trade window: cy invites bo, bo accepts; cy offers an asset,
     // bo 1,000 tokens; a change after a confirmation clears both; both
     // confirm and sign, and cy's marketplace submits the swap.
-    let bo_player = bo.world().non_send::<Session>().0.welcome().unwrap().player;
+    let bo_player = bo.world().resource::<HostSession>().0.welcome().unwrap().player;
     until(&mut [&mut bo], "bo's account", |marketplace| {
         marketplace.holdings.is_some()
     });

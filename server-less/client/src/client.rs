@@ -52,12 +52,13 @@ pub struct Welcome {
     pub players: Vec<PlayerInfo>,
 }
 
-/// A connected client.
-pub struct Client {
+/// What a session remembers between packets: the welcome, requests in
+/// flight and held back, answers not yet taken, the avatars in view. It
+/// is plain data (a Bevy resource in the world client); [`Session`] works
+/// on it together with the renet connection.
+#[derive(Debug)]
+pub struct SessionState {
     key: Keypair,
-    renet: RenetClient,
-    transport: ClientTransport,
-    last: Instant,
     next_request: u32,
     move_seq: u32,
     welcome: Option<Welcome>,
@@ -74,58 +75,11 @@ pub struct Client {
     tokens: (f32, Instant),
 }
 
-impl Client {
-    /// Joins the host whose join endpoint is `join` as `key`'s account and
-    /// waits until the session is connected.
-    pub fn connect(
-        join: SocketAddr,
-        key: &Keypair,
-        timeout: Duration,
-    ) -> Result<Client, ClientError> {
-        let mut client = Client::start(join, key)?;
-        let deadline = Instant::now() + timeout;
-        while !client.renet.is_connected() {
-            client.pump()?;
-            if Instant::now() >= deadline {
-                return Err(ClientError::Timeout {
-                    what: "the session to connect",
-                    secs: timeout.as_secs(),
-                });
-            }
-            std::thread::sleep(POLL);
-        }
-        Ok(client)
-    }
-
-    /// Joins as [`Client::connect`] does, without waiting for the session:
-    /// it connects as [`Client::pump`] is called.
-    pub fn start(join: SocketAddr, key: &Keypair) -> Result<Client, ClientError> {
-        let token = crate::join::join_host(join, key, None)?.token;
-        // Loopback for a host on this machine, every interface otherwise.
-        let ip: std::net::IpAddr = match (join.ip().is_loopback(), join.is_ipv4()) {
-            (true, true) => std::net::Ipv4Addr::LOCALHOST.into(),
-            (true, false) => std::net::Ipv6Addr::LOCALHOST.into(),
-            (false, true) => std::net::Ipv4Addr::UNSPECIFIED.into(),
-            (false, false) => std::net::Ipv6Addr::UNSPECIFIED.into(),
-        };
-        let bind = SocketAddr::new(ip, 0);
-        let socket =
-            UdpSocket::bind(bind).map_err(|err| ClientError::net("binding a UDP socket", err))?;
-        let transport = ClientTransport::new(
-            unix_time(),
-            ClientAuthentication::Secure {
-                connect_token: token,
-            },
-            socket,
-        )
-        .map_err(|err| {
-            ClientError::from(ProtocolError::new(ErrorCode::Unavailable, err.to_string()))
-        })?;
-        Ok(Client {
+impl SessionState {
+    /// A session for `key`'s account, before anything was said.
+    pub fn new(key: &Keypair) -> Self {
+        SessionState {
             key: key.clone(),
-            renet: RenetClient::new(protocol::connection_config(protocol::End::Client)),
-            transport,
-            last: Instant::now(),
             next_request: 1,
             move_seq: 0,
             welcome: None,
@@ -136,10 +90,10 @@ impl Client {
             waiting: HashMap::new(),
             held: VecDeque::new(),
             tokens: (2.0 * protocol::CLIENT_REQUESTS_PER_SEC, Instant::now()),
-        })
+        }
     }
 
-    /// The client's key.
+    /// The session's key.
     pub fn key(&self) -> &Keypair {
         &self.key
     }
@@ -159,53 +113,14 @@ impl Client {
         self.received_bytes
     }
 
-    /// Whether the session is up.
-    pub fn is_connected(&self) -> bool {
-        self.renet.is_connected()
+    /// Takes the messages that arrived and were not taken by a request.
+    pub fn drain(&mut self) -> Vec<ServerMessage> {
+        self.inbox.drain(..).collect()
     }
 
-    /// Exchanges packets with the host: reads what arrived, sends what is
-    /// queued. An error means the session has ended.
-    pub fn pump(&mut self) -> Result<(), ClientError> {
-        let now = Instant::now();
-        let elapsed = now - self.last;
-        self.last = now;
-        self.renet.update(elapsed);
-        if let Err(reason) = self.transport.update(elapsed, &mut self.renet) {
-            return Err(ClientError::Disconnected(reason));
-        }
-        if let Some(reason) = self.renet.disconnect_reason() {
-            return Err(ClientError::Disconnected(reason.to_string()));
-        }
-        while let Some(bytes) = self.renet.receive_message(CHANNEL_AVATAR) {
-            self.received_bytes += bytes.len() as u64;
-            match Avatars::decode(&bytes) {
-                Ok(update) => {
-                    for (player, state) in update.avatars {
-                        self.avatars.insert(player, (state, now));
-                    }
-                }
-                Err(err) => warn!(%err, "a malformed avatar update from the host"),
-            }
-        }
-        for channel in [CHANNEL_RELIABLE, CHANNEL_ASSETS] {
-            while let Some(bytes) = self.renet.receive_message(channel) {
-                self.received_bytes += bytes.len() as u64;
-                match ServerMessage::decode(&bytes) {
-                    Ok(message) => self.arrived(message),
-                    Err(err) => warn!(%err, "a malformed message from the host"),
-                }
-            }
-        }
-        self.give_up_on_silence();
-        self.send_held();
-        // Avatars not heard of for two keyframes have left the view.
-        self.avatars
-            .retain(|_, (_, heard)| now.duration_since(*heard) < Duration::from_secs(2));
-        if let Err(reason) = self.transport.send_packets(&mut self.renet) {
-            return Err(ClientError::Disconnected(reason));
-        }
-        Ok(())
+    /// Requests held back, not yet sent.
+    pub fn held_requests(&self) -> usize {
+        self.held.len()
     }
 
     fn arrived(&mut self, message: ServerMessage) {
@@ -282,85 +197,6 @@ impl Client {
         self.inbox.push_back(message);
     }
 
-    /// Takes the messages that arrived and were not taken by a request.
-    pub fn drain(&mut self) -> Vec<ServerMessage> {
-        self.inbox.drain(..).collect()
-    }
-
-    /// Sends a message on the reliable channel; refused if it cannot be
-    /// encoded.
-    pub fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
-        let bytes = protocol::encode(message)?;
-        self.renet.send_message(CHANNEL_RELIABLE, bytes);
-        Ok(())
-    }
-
-    /// Sends raw bytes on a channel (for tests of the host's defences).
-    pub fn send_raw(&mut self, channel: u8, bytes: Vec<u8>) {
-        self.renet.send_message(channel, bytes);
-    }
-
-    /// Sends the avatar's state (unreliable channel).
-    pub fn send_move(&mut self, state: AvatarState) -> Result<(), ClientError> {
-        self.move_seq = self.move_seq.wrapping_add(1);
-        let update = Move {
-            seq: self.move_seq,
-            state,
-        };
-        let bytes = protocol::encode(&update)?;
-        self.renet.send_message(CHANNEL_AVATAR, bytes);
-        Ok(())
-    }
-
-    /// Waits for the first message `wanted` picks, pumping meanwhile;
-    /// other messages stay in the inbox.
-    pub fn wait_for<T>(
-        &mut self,
-        what: &'static str,
-        timeout: Duration,
-        mut wanted: impl FnMut(&ServerMessage) -> Option<T>,
-    ) -> Result<T, ClientError> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(at) = self.inbox.iter().position(|m| wanted(m).is_some()) {
-                let message = self.inbox.remove(at).unwrap_or_else(|| unreachable!());
-                return wanted(&message).ok_or(ClientError::Timeout {
-                    what,
-                    secs: timeout.as_secs(),
-                });
-            }
-            if Instant::now() >= deadline {
-                return Err(ClientError::Timeout {
-                    what,
-                    secs: timeout.as_secs(),
-                });
-            }
-            self.pump()?;
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// Sends the request `build` makes with a fresh request id, without
-    /// waiting: the answer, which repeats the id, arrives in the inbox.
-    ///
-    /// The client keeps within the host's limits by itself: at most
-    /// [`protocol::CLIENT_REQUESTS_WAITING`] requests wait for answers and
-    /// at most [`protocol::CLIENT_REQUESTS_PER_SEC`] go out a second; the
-    /// rest are held, in order, and sent by [`Client::pump`] as answers
-    /// come. Callers bound how much they ask.
-    pub fn ask(&mut self, build: impl FnOnce(u32) -> ClientMessage) -> u32 {
-        let id = self.next_request;
-        self.next_request = self.next_request.wrapping_add(1);
-        self.held.push_back(build(id));
-        self.send_held();
-        id
-    }
-
-    /// Requests held back, not yet sent.
-    pub fn held_requests(&self) -> usize {
-        self.held.len()
-    }
-
     /// Gives up on requests the host has not answered in
     /// [`ANSWER_WAIT`]: each gets an error answer in the inbox, and its
     /// place goes to a held one.
@@ -380,21 +216,143 @@ impl Client {
             });
         }
     }
+}
+
+/// A session as one step of a loop sees it: the renet connection (which
+/// its transport feeds) and what the session remembers.
+pub struct Session<'a> {
+    /// The renet connection.
+    pub renet: &'a mut RenetClient,
+    /// What the session remembers.
+    pub state: &'a mut SessionState,
+}
+
+impl Session<'_> {
+    /// Takes what renet received: avatar updates, answers and events
+    /// (decoded and checked), gives up on requests the host left
+    /// unanswered, and sends held requests that now fit. An error means
+    /// the session has ended.
+    pub fn receive(&mut self) -> Result<(), ClientError> {
+        let now = Instant::now();
+        if let Some(reason) = self.renet.disconnect_reason() {
+            return Err(ClientError::Disconnected(reason.to_string()));
+        }
+        while let Some(bytes) = self.renet.receive_message(CHANNEL_AVATAR) {
+            self.state.received_bytes += bytes.len() as u64;
+            match Avatars::decode(&bytes) {
+                Ok(update) => {
+                    for (player, state) in update.avatars {
+                        self.state.avatars.insert(player, (state, now));
+                    }
+                }
+                Err(err) => warn!(%err, "a malformed avatar update from the host"),
+            }
+        }
+        for channel in [CHANNEL_RELIABLE, CHANNEL_ASSETS] {
+            while let Some(bytes) = self.renet.receive_message(channel) {
+                self.state.received_bytes += bytes.len() as u64;
+                match ServerMessage::decode(&bytes) {
+                    Ok(message) => self.state.arrived(message),
+                    Err(err) => warn!(%err, "a malformed message from the host"),
+                }
+            }
+        }
+        self.state.give_up_on_silence();
+        self.send_held();
+        // Avatars not heard of for two keyframes have left the view.
+        self.state
+            .avatars
+            .retain(|_, (_, heard)| now.duration_since(*heard) < Duration::from_secs(2));
+        Ok(())
+    }
+
+    /// Whether the session is up.
+    pub fn is_connected(&self) -> bool {
+        self.renet.is_connected()
+    }
+
+    /// The session's key.
+    pub fn key(&self) -> &Keypair {
+        self.state.key()
+    }
+
+    /// What the host said on entering the world, once entered.
+    pub fn welcome(&self) -> Option<&Welcome> {
+        self.state.welcome()
+    }
+
+    /// The avatars in view.
+    pub fn avatars(&self) -> &HashMap<u16, (AvatarState, Instant)> {
+        self.state.avatars()
+    }
+
+    /// Takes the messages that arrived and were not taken by a request.
+    pub fn drain(&mut self) -> Vec<ServerMessage> {
+        self.state.drain()
+    }
+
+    /// Requests held back, not yet sent.
+    pub fn held_requests(&self) -> usize {
+        self.state.held_requests()
+    }
+
+    /// Sends a message on the reliable channel; refused if it cannot be
+    /// encoded.
+    pub fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
+        let bytes = protocol::encode(message)?;
+        self.renet.send_message(CHANNEL_RELIABLE, bytes);
+        Ok(())
+    }
+
+    /// Sends raw bytes on a channel (for tests of the host's defences).
+    pub fn send_raw(&mut self, channel: u8, bytes: Vec<u8>) {
+        self.renet.send_message(channel, bytes);
+    }
+
+    /// Sends the avatar's state (unreliable channel).
+    pub fn send_move(&mut self, state: AvatarState) -> Result<(), ClientError> {
+        self.state.move_seq = self.state.move_seq.wrapping_add(1);
+        let update = Move {
+            seq: self.state.move_seq,
+            state,
+        };
+        let bytes = protocol::encode(&update)?;
+        self.renet.send_message(CHANNEL_AVATAR, bytes);
+        Ok(())
+    }
+
+    /// Sends the request `build` makes with a fresh request id, without
+    /// waiting: the answer, which repeats the id, arrives in the inbox.
+    ///
+    /// The client keeps within the host's limits by itself: at most
+    /// [`protocol::CLIENT_REQUESTS_WAITING`] requests wait for answers and
+    /// at most [`protocol::CLIENT_REQUESTS_PER_SEC`] go out a second; the
+    /// rest are held, in order, and sent by [`Session::receive`] as answers
+    /// come. Callers bound how much they ask.
+    pub fn ask(&mut self, build: impl FnOnce(u32) -> ClientMessage) -> u32 {
+        let id = self.state.next_request;
+        self.state.next_request = self.state.next_request.wrapping_add(1);
+        self.state.held.push_back(build(id));
+        self.send_held();
+        id
+    }
 
     fn send_held(&mut self) {
-        let (tokens, at) = &mut self.tokens;
+        let (tokens, at) = &mut self.state.tokens;
         let rate = protocol::CLIENT_REQUESTS_PER_SEC;
         *tokens = (*tokens + at.elapsed().as_secs_f32() * rate).min(2.0 * rate);
         *at = Instant::now();
-        while self.waiting.len() < protocol::CLIENT_REQUESTS_WAITING && self.tokens.0 >= 1.0 {
-            let Some(message) = self.held.pop_front() else {
+        while self.state.waiting.len() < protocol::CLIENT_REQUESTS_WAITING
+            && self.state.tokens.0 >= 1.0
+        {
+            let Some(message) = self.state.held.pop_front() else {
                 break;
             };
-            self.tokens.0 -= 1.0;
+            self.state.tokens.0 -= 1.0;
             // A request that cannot be encoded is answered here, as the
             // host would refuse it, so that nobody waits for it.
             if let Err(err) = self.send(&message) {
-                self.inbox.push_back(ServerMessage::Error {
+                self.state.inbox.push_back(ServerMessage::Error {
                     request: message.request(),
                     code: ErrorCode::TooLarge,
                     message: err.to_string(),
@@ -402,8 +360,193 @@ impl Client {
                 continue;
             }
             if let Some(id) = message.request() {
-                self.waiting.insert(id, Instant::now());
+                self.state.waiting.insert(id, Instant::now());
             }
+        }
+    }
+}
+
+/// A connected client: a session with its own transport, for a program
+/// without a game loop (bots, benchmarks, the command line, tests).
+pub struct Client {
+    renet: RenetClient,
+    transport: ClientTransport,
+    last: Instant,
+    state: SessionState,
+}
+
+impl Client {
+    /// Joins the host whose join endpoint is `join` as `key`'s account and
+    /// waits until the session is connected.
+    pub fn connect(
+        join: SocketAddr,
+        key: &Keypair,
+        timeout: Duration,
+    ) -> Result<Client, ClientError> {
+        let mut client = Client::start(join, key)?;
+        let deadline = Instant::now() + timeout;
+        while !client.renet.is_connected() {
+            client.pump()?;
+            if Instant::now() >= deadline {
+                return Err(ClientError::Timeout {
+                    what: "the session to connect",
+                    secs: timeout.as_secs(),
+                });
+            }
+            std::thread::sleep(POLL);
+        }
+        Ok(client)
+    }
+
+    /// Joins as [`Client::connect`] does, without waiting for the session:
+    /// it connects as [`Client::pump`] is called.
+    pub fn start(join: SocketAddr, key: &Keypair) -> Result<Client, ClientError> {
+        let token = crate::join::join_host(join, key, None)?.token;
+        // Loopback for a host on this machine, every interface otherwise.
+        let ip: std::net::IpAddr = match (join.ip().is_loopback(), join.is_ipv4()) {
+            (true, true) => std::net::Ipv4Addr::LOCALHOST.into(),
+            (true, false) => std::net::Ipv6Addr::LOCALHOST.into(),
+            (false, true) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+            (false, false) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+        };
+        let bind = SocketAddr::new(ip, 0);
+        let socket =
+            UdpSocket::bind(bind).map_err(|err| ClientError::net("binding a UDP socket", err))?;
+        let transport = ClientTransport::new(
+            unix_time(),
+            ClientAuthentication::Secure {
+                connect_token: token,
+            },
+            socket,
+        )
+        .map_err(|err| {
+            ClientError::from(ProtocolError::new(ErrorCode::Unavailable, err.to_string()))
+        })?;
+        Ok(Client {
+            renet: RenetClient::new(protocol::connection_config(protocol::End::Client)),
+            transport,
+            last: Instant::now(),
+            state: SessionState::new(key),
+        })
+    }
+
+    /// The session: the connection and what it remembers.
+    pub fn session(&mut self) -> Session<'_> {
+        Session {
+            renet: &mut self.renet,
+            state: &mut self.state,
+        }
+    }
+
+    /// The connection, its transport and the session's state, apart: for
+    /// a game loop that runs each on its own.
+    pub fn into_parts(self) -> (RenetClient, ClientTransport, SessionState) {
+        (self.renet, self.transport, self.state)
+    }
+
+    /// Whether the session is up.
+    pub fn is_connected(&self) -> bool {
+        self.renet.is_connected()
+    }
+
+    /// Exchanges packets with the host: reads what arrived, sends what is
+    /// queued. An error means the session has ended.
+    pub fn pump(&mut self) -> Result<(), ClientError> {
+        let now = Instant::now();
+        let elapsed = now - self.last;
+        self.last = now;
+        self.renet.update(elapsed);
+        if let Err(reason) = self.transport.update(elapsed, &mut self.renet) {
+            return Err(ClientError::Disconnected(reason));
+        }
+        self.session().receive()?;
+        if let Err(reason) = self.transport.send_packets(&mut self.renet) {
+            return Err(ClientError::Disconnected(reason));
+        }
+        Ok(())
+    }
+
+    /// The client's key.
+    pub fn key(&self) -> &Keypair {
+        self.state.key()
+    }
+
+    /// What the host said on entering the world, once entered.
+    pub fn welcome(&self) -> Option<&Welcome> {
+        self.state.welcome()
+    }
+
+    /// The avatars in view, by player, with when each was last heard of.
+    pub fn avatars(&self) -> &HashMap<u16, (AvatarState, Instant)> {
+        self.state.avatars()
+    }
+
+    /// Bytes of messages received so far.
+    pub fn received_bytes(&self) -> u64 {
+        self.state.received_bytes()
+    }
+
+    /// Takes the messages that arrived and were not taken by a request.
+    pub fn drain(&mut self) -> Vec<ServerMessage> {
+        self.state.drain()
+    }
+
+    /// Requests held back, not yet sent.
+    pub fn held_requests(&self) -> usize {
+        self.state.held_requests()
+    }
+
+    /// Sends a message on the reliable channel; refused if it cannot be
+    /// encoded.
+    pub fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
+        self.session().send(message)
+    }
+
+    /// Sends raw bytes on a channel (for tests of the host's defences).
+    pub fn send_raw(&mut self, channel: u8, bytes: Vec<u8>) {
+        self.session().send_raw(channel, bytes);
+    }
+
+    /// Sends the avatar's state (unreliable channel).
+    pub fn send_move(&mut self, state: AvatarState) -> Result<(), ClientError> {
+        self.session().send_move(state)
+    }
+
+    /// Sends the request `build` makes without waiting (see
+    /// [`Session::ask`]); its id.
+    pub fn ask(&mut self, build: impl FnOnce(u32) -> ClientMessage) -> u32 {
+        self.session().ask(build)
+    }
+
+    /// Waits for the first message `wanted` picks, pumping meanwhile;
+    /// other messages stay in the inbox.
+    pub fn wait_for<T>(
+        &mut self,
+        what: &'static str,
+        timeout: Duration,
+        mut wanted: impl FnMut(&ServerMessage) -> Option<T>,
+    ) -> Result<T, ClientError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(at) = self.state.inbox.iter().position(|m| wanted(m).is_some()) {
+                let message = self
+                    .state
+                    .inbox
+                    .remove(at)
+                    .unwrap_or_else(|| unreachable!());
+                return wanted(&message).ok_or(ClientError::Timeout {
+                    what,
+                    secs: timeout.as_secs(),
+                });
+            }
+            if Instant::now() >= deadline {
+                return Err(ClientError::Timeout {
+                    what,
+                    secs: timeout.as_secs(),
+                });
+            }
+            self.pump()?;
+            std::thread::sleep(POLL);
         }
     }
 
@@ -430,7 +573,7 @@ impl Client {
             version: VERSION,
             world: world.to_owned(),
         })?;
-        self.welcome = None;
+        self.state.welcome = None;
         self.wait_for("the welcome", timeout, |message| match message {
             ServerMessage::Welcome { .. } => Some(Ok(())),
             ServerMessage::Error {
@@ -440,7 +583,7 @@ impl Client {
             } => Some(Err(ProtocolError::new(*code, message.clone()))),
             _ => None,
         })??;
-        self.welcome.as_ref().ok_or(ClientError::Timeout {
+        self.state.welcome.as_ref().ok_or(ClientError::Timeout {
             what: "the welcome",
             secs: timeout.as_secs(),
         })
@@ -583,7 +726,7 @@ impl Client {
         timeout: Duration,
     ) -> Result<(TxId, TxState), ClientError> {
         let (account, now) = self.account_now(timeout)?;
-        let chain_id = match &self.welcome {
+        let chain_id = match &self.state.welcome {
             Some(welcome) => welcome.chain_id.clone(),
             None => {
                 return Err(ProtocolError::new(
@@ -595,12 +738,12 @@ impl Client {
         };
         let tx = ledger::Transaction {
             chain_id,
-            signer: self.key.address(),
+            signer: self.state.key.address(),
             nonce: account.nonce,
             valid_until: now + market::VALID_SECS,
             op,
         }
-        .sign(&self.key);
+        .sign(&self.state.key);
         let id = tx.id();
         let state = self.submit_final(tx, timeout)?;
         Ok((id, state))
@@ -625,8 +768,8 @@ impl Client {
             .into());
         }
         let id = ContentId::of(codec, bytes);
-        let request = self.next_request;
-        self.next_request = self.next_request.wrapping_add(1);
+        let request = self.state.next_request;
+        self.state.next_request = self.state.next_request.wrapping_add(1);
         self.renet.send_message(
             CHANNEL_ASSETS,
             protocol::encode(&Upload::Begin {
@@ -653,13 +796,13 @@ impl Client {
                 offset = end;
             }
             self.pump()?;
-            let answer = self.inbox.iter().position(|message| match message {
+            let answer = self.state.inbox.iter().position(|message| match message {
                 ServerMessage::Stored { request: r, .. } => *r == request,
                 ServerMessage::Error { request: r, .. } => *r == Some(request),
                 _ => false,
             });
             if let Some(at) = answer {
-                return match self.inbox.remove(at) {
+                return match self.state.inbox.remove(at) {
                     Some(ServerMessage::Stored { id: stored, .. }) if stored == id.to_bytes() => {
                         Ok(id)
                     }
@@ -739,14 +882,6 @@ impl Client {
     /// Leaves: tells the host and closes the session.
     pub fn disconnect(&mut self) {
         self.transport.disconnect();
-    }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        if self.renet.is_connected() {
-            self.transport.disconnect();
-        }
     }
 }
 

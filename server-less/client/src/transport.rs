@@ -448,6 +448,16 @@ impl ClientTransport {
     }
 }
 
+impl Drop for ClientTransport {
+    /// A session dropped while connected tells the host at once, rather
+    /// than leave it to time out.
+    fn drop(&mut self) {
+        if self.netcode.is_connected() {
+            self.disconnect();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -6,14 +6,14 @@ use plaza_client::protocol::MAX_PAGE_HITS;
 use assets::ContentId;
 use bevy::prelude::*;
 use ledger::AssetId;
-use plaza_client::client::Client;
+use plaza_client::client::Session;
 use plaza_client::protocol::{Browse, ClientMessage};
 
 use super::{Asked, MANIFESTS_KEPT, Marketplace};
 
 impl Marketplace {
     /// Searches the catalogue from its first page.
-    pub fn search(&mut self, client: &mut Client, mut query: Browse) {
+    pub fn search(&mut self, client: &mut Session<'_>, mut query: Browse) {
         query.after = None;
         query.page_size = query.page_size.clamp(1, MAX_PAGE_HITS);
         self.catalogue.query = query;
@@ -24,7 +24,7 @@ impl Marketplace {
     }
 
     /// The next page, if there is one.
-    pub fn next_page(&mut self, client: &mut Client) {
+    pub fn next_page(&mut self, client: &mut Session<'_>) {
         if self.catalogue.waiting {
             return;
         }
@@ -38,7 +38,7 @@ impl Marketplace {
     }
 
     /// The page before, if there is one.
-    pub fn previous_page(&mut self, client: &mut Client) {
+    pub fn previous_page(&mut self, client: &mut Session<'_>) {
         if self.catalogue.waiting {
             return;
         }
@@ -50,7 +50,7 @@ impl Marketplace {
         self.request_page(client);
     }
 
-    pub(super) fn request_page(&mut self, client: &mut Client) {
+    pub(super) fn request_page(&mut self, client: &mut Session<'_>) {
         let mut query = self.catalogue.query.clone();
         query.after = self.catalogue.this.clone();
         self.catalogue.waiting = true;
@@ -62,7 +62,7 @@ impl Marketplace {
 
     /// Fetches an asset's manifest for its card, unless it is known or
     /// already asked for.
-    pub fn want_manifest(&mut self, client: &mut Client, asset: AssetId) {
+    pub fn want_manifest(&mut self, client: &mut Session<'_>, asset: AssetId) {
         let why = Asked::Manifest(asset);
         if self.manifests.contains_key(&asset)
             || self.missing.contains(&asset.0)
@@ -76,7 +76,7 @@ impl Marketplace {
     }
 
     /// Fetches a preview picture, unless it is known or already asked for.
-    pub fn want_preview(&mut self, client: &mut Client, preview: ContentId) {
+    pub fn want_preview(&mut self, client: &mut Session<'_>, preview: ContentId) {
         let why = Asked::Preview(preview);
         if self.previews.contains_key(&preview)
             || self.missing.contains(&preview)
@@ -91,7 +91,7 @@ impl Marketplace {
 
     /// The cache's file name of `model` once it is there; until then it is
     /// fetched (once) and `None`.
-    pub fn model_file(&mut self, client: &mut Client, model: &ContentId) -> Option<String> {
+    pub fn model_file(&mut self, client: &mut Session<'_>, model: &ContentId) -> Option<String> {
         let cache = self.cache.as_ref()?;
         let file = format!("{model}.glb");
         if cache.join(&file).exists() {

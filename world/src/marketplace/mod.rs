@@ -20,7 +20,7 @@ use std::time::Instant;
 use assets::{ContentId, Manifest};
 use bevy::prelude::*;
 use ledger::{Account, Address, AssetId, Nonce, Operation, Timestamp, TxId};
-use plaza_client::client::Client;
+use plaza_client::client::Session;
 use plaza_client::protocol::{
     Browse, Card, ClientMessage, Event, Holding, Quote, QuoteAsk, ServerMessage, TradeView,
 };
@@ -257,11 +257,16 @@ impl Marketplace {
 
     /// Whether the client has enough requests held back that files wanted
     /// for display can wait for a later frame.
-    fn backed_up(client: &Client) -> bool {
+    fn backed_up(client: &Session<'_>) -> bool {
         client.held_requests() >= HELD_FOR_FILES
     }
 
-    fn ask(&mut self, client: &mut Client, why: Asked, build: impl FnOnce(u32) -> ClientMessage) {
+    fn ask(
+        &mut self,
+        client: &mut Session<'_>,
+        why: Asked,
+        build: impl FnOnce(u32) -> ClientMessage,
+    ) {
         let id = client.ask(build);
         self.asked.insert(id, why);
     }
@@ -272,7 +277,11 @@ impl Marketplace {
 
     /// Takes in a message from the host: answers to the marketplace's requests
     /// and news of the account and trades. Returns what is not the marketplace's.
-    pub fn take(&mut self, client: &mut Client, message: ServerMessage) -> Option<ServerMessage> {
+    pub fn take(
+        &mut self,
+        client: &mut Session<'_>,
+        message: ServerMessage,
+    ) -> Option<ServerMessage> {
         let request = message.request();
         let asked = request.and_then(|request| self.asked.remove(&request));
         match (asked, message) {
@@ -411,20 +420,14 @@ impl Plugin for MarketplacePlugin {
     }
 }
 
-fn first_look(
-    session: Option<NonSendMut<crate::net::Session>>,
-    mut marketplace: ResMut<Marketplace>,
-) {
-    let Some(mut session) = session else {
+fn first_look(mut connection: crate::net::Connection, mut marketplace: ResMut<Marketplace>) {
+    let Some(mut session) = connection.get() else {
         return;
     };
-    marketplace.refresh(&mut session.0);
-    let world = session
-        .0
-        .welcome()
-        .map(|welcome| welcome.world.name.clone());
+    marketplace.refresh(&mut session);
+    let world = session.welcome().map(|welcome| welcome.world.name.clone());
     marketplace.search(
-        &mut session.0,
+        &mut session,
         Browse {
             world,
             page_size: crate::catalogue::PAGE,

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use bevy::prelude::*;
-use plaza_client::client::Client;
+use plaza_client::client::Session;
 use plaza_client::protocol::{ClientMessage, Quote, QuoteAsk};
 
 use super::{Asked, Marketplace, QUOTE_FRESH, QUOTES_KEPT, QuoteView};
@@ -13,7 +13,11 @@ impl Marketplace {
     /// What `ask` would cost and pay out now: the host's last answer (or
     /// `None` while it is asked); asked again when older than
     /// [`QUOTE_FRESH`].
-    pub fn quote(&mut self, client: &mut Client, ask: QuoteAsk) -> Option<Result<Quote, String>> {
+    pub fn quote(
+        &mut self,
+        client: &mut Session<'_>,
+        ask: QuoteAsk,
+    ) -> Option<Result<Quote, String>> {
         let known = self.quotes.iter().rposition(|view| view.ask == ask);
         let stale = known.is_none_or(|at| {
             let view = &self.quotes[at];

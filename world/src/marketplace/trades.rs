@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bevy::prelude::*;
 use ledger::Operation;
-use plaza_client::client::Client;
+use plaza_client::client::Session;
 use plaza_client::protocol::{ClientMessage, TradeView};
 
 use super::{Asked, Marketplace, PlayerTx, Refusal, TxProgress};
@@ -15,7 +15,7 @@ use super::{Asked, Marketplace, PlayerTx, Refusal, TxProgress};
 impl Marketplace {
     /// Invites `player` to trade, unless a window or an invitation is
     /// already open (one trade at a time).
-    pub fn trade_invite(&mut self, client: &mut Client, player: u16) -> Result<(), Refusal> {
+    pub fn trade_invite(&mut self, client: &mut Session<'_>, player: u16) -> Result<(), Refusal> {
         if self.trade.view.is_some() || self.trade.inviting {
             return Err(Refusal("you are already in a trade".to_owned()));
         }
@@ -33,7 +33,7 @@ impl Marketplace {
 
     /// Answers the invitation waiting: accept (its window opens) or
     /// decline.
-    pub fn trade_answer(&mut self, client: &mut Client, accept: bool) -> Result<(), Refusal> {
+    pub fn trade_answer(&mut self, client: &mut Session<'_>, accept: bool) -> Result<(), Refusal> {
         let Some(invited) = self.trade.invitation.take() else {
             return Err(Refusal("no invitation is waiting".to_owned()));
         };
@@ -54,7 +54,11 @@ impl Marketplace {
     }
 
     /// Acts in the open trade window.
-    pub fn trade_act(&mut self, client: &mut Client, action: trade::Action) -> Result<(), Refusal> {
+    pub fn trade_act(
+        &mut self,
+        client: &mut Session<'_>,
+        action: trade::Action,
+    ) -> Result<(), Refusal> {
         let Some(trade) = self.trade.view.as_ref().map(|view| view.trade) else {
             return Err(Refusal("no trade window is open".to_owned()));
         };
@@ -79,7 +83,7 @@ impl Marketplace {
     }
 
     /// Signs the final terms of the open window.
-    pub fn trade_sign(&mut self, client: &mut Client) -> Result<(), Refusal> {
+    pub fn trade_sign(&mut self, client: &mut Session<'_>) -> Result<(), Refusal> {
         let (Some(view), Some(welcome)) = (&self.trade.view, client.welcome()) else {
             return Err(Refusal("no trade is waiting for signatures".to_owned()));
         };

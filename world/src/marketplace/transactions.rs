@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use bevy::prelude::*;
 use ledger::{Account, AssetId, Operation, Timestamp, TxId};
-use plaza_client::client::Client;
+use plaza_client::client::Session;
 use plaza_client::protocol::ClientMessage;
 
 use super::{
@@ -70,7 +70,7 @@ impl Marketplace {
     }
 
     /// Moves the first action on: asks for the nonce when it is its turn.
-    pub fn advance(&mut self, client: &mut Client) {
+    pub fn advance(&mut self, client: &mut Session<'_>) {
         let Some(first) = self.actions.front_mut() else {
             return;
         };
@@ -94,7 +94,7 @@ impl Marketplace {
         }
     }
 
-    pub(super) fn finish_first(&mut self, client: &mut Client, stage: TxProgress) {
+    pub(super) fn finish_first(&mut self, client: &mut Session<'_>, stage: TxProgress) {
         if let Some(mut action) = self.actions.pop_front() {
             action.stage = stage;
             self.done.push_back(action);
@@ -106,7 +106,12 @@ impl Marketplace {
         self.advance(client);
     }
 
-    pub(super) fn sign_first(&mut self, client: &mut Client, account: Account, now: Timestamp) {
+    pub(super) fn sign_first(
+        &mut self,
+        client: &mut Session<'_>,
+        account: Account,
+        now: Timestamp,
+    ) {
         let (Some(first), Some(welcome)) = (self.actions.front_mut(), client.welcome()) else {
             return;
         };
@@ -126,7 +131,7 @@ impl Marketplace {
         });
     }
 
-    pub(super) fn tx_state(&mut self, client: &mut Client, id: TxId, state: TxState) {
+    pub(super) fn tx_state(&mut self, client: &mut Session<'_>, id: TxId, state: TxState) {
         let ours = self.actions.front().is_some_and(
             |first| matches!(first.stage, TxProgress::Sent(sent) | TxProgress::Pending(sent) if sent == id),
         );
@@ -178,7 +183,7 @@ impl Marketplace {
     }
 
     /// Asks for the account again (unless that is already asked).
-    pub fn refresh(&mut self, client: &mut Client) {
+    pub fn refresh(&mut self, client: &mut Session<'_>) {
         let refused_lately = self
             .holdings_refused
             .is_some_and(|at| at.elapsed() < REFUSED_PAUSE);
