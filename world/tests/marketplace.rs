@@ -12,9 +12,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
+use bevy_renet::RenetClient;
 use ledger::{ListingTerms, Operation};
 use market::trade::Action;
 use plaza_client::client::Client;
+use plaza_client::client::Session;
 use plaza_client::protocol::{Browse, QuoteAsk};
 use world::WorldScene;
 use world::avatar::{AvatarPlugin, LocalAvatar};
@@ -22,8 +24,6 @@ use world::camera::CameraPlugin;
 use world::embedded::Embedded;
 use world::inventory::ListForm;
 use world::marketplace::{Marketplace, MarketplacePlugin, TxProgress};
-use bevy_renet::RenetClient;
-use plaza_client::client::Session;
 use world::net::{HostSession, NetPlugin, Remotes, insert_session};
 use world::rental::rent_op;
 use world::wear::{PlacePlugin, Placed, Placements, WearPlugin, Worn};
@@ -44,15 +44,14 @@ fn player(embedded: &Embedded, name: &str, cache: &Path) -> App {
         .insert_resource(Remotes::new(welcome.player, &welcome.players))
         .insert_resource(Marketplace::new(key.address()).with_cache(cache.to_owned()));
     insert_session(&mut app, client);
-    app.init_resource::<ButtonInput<KeyCode>>()
-        .add_plugins((
-            NetPlugin,
-            MarketplacePlugin,
-            CameraPlugin,
-            AvatarPlugin,
-            WearPlugin,
-            PlacePlugin,
-        ));
+    app.init_resource::<ButtonInput<KeyCode>>().add_plugins((
+        NetPlugin,
+        MarketplacePlugin,
+        CameraPlugin,
+        AvatarPlugin,
+        WearPlugin,
+        PlacePlugin,
+    ));
     app.update();
     app
 }
@@ -456,7 +455,13 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     // The trade window: cy invites bo, bo accepts; cy offers an asset,
     // bo 1,000 tokens; a change after a confirmation clears both; both
     // confirm and sign, and cy's marketplace submits the swap.
-    let bo_player = bo.world().resource::<HostSession>().0.welcome().unwrap().player;
+    let bo_player = bo
+        .world()
+        .resource::<HostSession>()
+        .0
+        .welcome()
+        .unwrap()
+        .player;
     until(&mut [&mut bo], "bo's account", |marketplace| {
         marketplace.holdings.is_some()
     });
