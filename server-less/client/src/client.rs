@@ -568,21 +568,36 @@ impl Client {
     }
 
     /// Enters `world` and waits for the welcome.
+    /// A host that is catching up with the network after a start is asked
+    /// again, within `timeout`.
     pub fn enter(&mut self, world: &str, timeout: Duration) -> Result<&Welcome, ClientError> {
-        self.send(&ClientMessage::Hello {
-            version: VERSION,
-            world: world.to_owned(),
-        })?;
-        self.state.welcome = None;
-        self.wait_for("the welcome", timeout, |message| match message {
-            ServerMessage::Welcome { .. } => Some(Ok(())),
-            ServerMessage::Error {
-                request: None,
-                code,
-                message,
-            } => Some(Err(ProtocolError::new(*code, message.clone()))),
-            _ => None,
-        })??;
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.send(&ClientMessage::Hello {
+                version: VERSION,
+                world: world.to_owned(),
+            })?;
+            self.state.welcome = None;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let answer = self.wait_for("the welcome", left, |message| match message {
+                ServerMessage::Welcome { .. } => Some(Ok(())),
+                ServerMessage::Error {
+                    request: None,
+                    code,
+                    message,
+                } => Some(Err(ProtocolError::new(*code, message.clone()))),
+                _ => None,
+            })?;
+            match answer {
+                Err(err) if err.code == ErrorCode::CatchingUp && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(250).min(left));
+                }
+                answer => {
+                    answer?;
+                    break;
+                }
+            }
+        }
         self.state.welcome.as_ref().ok_or(ClientError::Timeout {
             what: "the welcome",
             secs: timeout.as_secs(),

@@ -33,6 +33,7 @@ use malachitebft_signing::Signer;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
+use super::catch_up::CatchUp;
 use super::codec::{MAX_PART_BYTES, PlazaCodec, decode_certificate, encode_certificate};
 use super::context::{BlockHash, ChainHeight, Plaza, ProposalPart, ValidatorAddress, ValidatorSet};
 use super::proposals::ProposalLog;
@@ -186,7 +187,12 @@ async fn run(
         next_validators: None,
         log,
         history_min: None,
+        catch_up: CatchUp::new(std::time::Instant::now()),
     };
+    // A host that starts answers players "catching up" until it is at the
+    // network's tip.
+    app.host.set_current(false);
+    let mut check = tokio::time::interval(Duration::from_millis(250));
     let result = loop {
         tokio::select! {
             message = channels.consensus.recv() => match message {
@@ -204,6 +210,7 @@ async fn run(
                 },
                 None => break Err(HostError::Consensus("the consensus engine stopped".into())),
             },
+            _ = check.tick() => app.check_current(),
             _ = stop.changed() => break Ok(()),
         }
     };
@@ -252,9 +259,21 @@ struct App {
     log: ProposalLog,
     /// The first height with a commit certificate, once known.
     history_min: Option<ChainHeight>,
+    /// Whether this host is at the network's tip yet.
+    catch_up: CatchUp,
 }
 
 impl App {
+    /// Tells the host whether it is at the network's tip.
+    fn check_current(&mut self) {
+        let head = self.host.backlog().borrow().time;
+        let clock = self.host.now();
+        let current = self
+            .catch_up
+            .is_current(head, clock, std::time::Instant::now());
+        self.host.set_current(current);
+    }
+
     async fn handle(&mut self, message: AppMsg<Plaza>) -> Result<(), HostError> {
         match message {
             AppMsg::ConsensusReady { reply } => {
@@ -371,6 +390,7 @@ impl App {
                 value_bytes,
                 reply,
             } => {
+                self.catch_up.synced(std::time::Instant::now());
                 let outcome = match Block::from_bytes(&value_bytes) {
                     Err(_) => SyncedValueOutcome::PeerFault,
                     Ok(block) => {

@@ -9,6 +9,7 @@
 //! with the validator's ledger key, over bytes that name the network.
 
 mod app;
+mod catch_up;
 mod codec;
 mod context;
 mod proposals;

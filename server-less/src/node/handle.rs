@@ -49,6 +49,9 @@ pub struct HostHandle {
     pub(super) now: Arc<dyn crate::clock::Clock>,
     pub(super) misbehaviour: Arc<std::sync::Mutex<VecDeque<Misbehaviour>>>,
     pub(super) verifier: ledger::Verifier,
+    /// Whether the host is at the network's tip: its block engine says
+    /// so (a host alone always is; a validator once it has caught up).
+    pub(super) current: Arc<watch::Sender<bool>>,
 }
 
 impl HostHandle {
@@ -202,6 +205,20 @@ impl HostHandle {
     /// Every block committed from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<BlockEvent>> {
         self.events.subscribe()
+    }
+
+    /// Whether the host is at the network's tip, as its block engine last
+    /// said: a host still catching up after a start answers players
+    /// "catching up" rather than from an old height.
+    pub fn is_current(&self) -> bool {
+        *self.current.borrow()
+    }
+
+    /// Tells everyone holding a handle whether the host is at the
+    /// network's tip (for block engines).
+    pub fn set_current(&self, current: bool) {
+        self.current
+            .send_if_modified(|now| std::mem::replace(now, current) != current);
     }
 
     /// What the engine watches to decide when to make a block.

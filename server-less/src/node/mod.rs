@@ -267,6 +267,7 @@ pub(crate) fn start(
             now: clock,
             misbehaviour: Arc::default(),
             verifier,
+            current: Arc::new(watch::channel(true).0),
         },
         thread,
     ))

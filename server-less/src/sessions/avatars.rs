@@ -218,3 +218,16 @@ impl Server {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances_are_metres_and_interest_is_on_the_ground() {
+        assert_eq!(distance([0.0, 0.0, 0.0], [3.0, 0.0, 4.0]), 5.0);
+        assert_eq!(distance([0.0, 2.0, 0.0], [0.0, 0.0, 0.0]), 2.0);
+        // Interest ignores height: squared metres across the ground.
+        assert_eq!(distance2([0.0, 9.0, 0.0], [3.0, 0.0, 4.0]), 25.0);
+    }
+}

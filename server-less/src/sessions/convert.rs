@@ -123,3 +123,97 @@ pub(super) fn trade_view(trade: u64, window: &TradeWindow) -> TradeView {
             .map(|trade| [trade.a_signature, trade.b_signature]),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn viewer() -> Address {
+        Address::from_bytes([7; 32])
+    }
+
+    #[test]
+    fn a_transactions_status_reads_the_same_on_the_wire() {
+        assert_eq!(tx_state(TxStatus::Pending), TxState::Pending);
+        assert_eq!(tx_state(TxStatus::Unknown), TxState::Unknown);
+        assert_eq!(
+            tx_state(TxStatus::Final {
+                height: 9,
+                rejection: None
+            }),
+            TxState::Applied { height: 9 }
+        );
+        assert_eq!(
+            tx_state(TxStatus::Final {
+                height: 9,
+                rejection: Some("stale nonce".into())
+            }),
+            TxState::Rejected {
+                height: Some(9),
+                reason: "stale nonce".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_browse_request_becomes_the_markets_query_or_a_precise_refusal() {
+        let browse = Browse {
+            text: "lamp".into(),
+            kind: Some("lighting".into()),
+            rent: Some(true),
+            max_price: Some(500),
+            cheapest_first: true,
+            page_size: 20,
+            ..Browse::default()
+        };
+        let query = query_of(&browse, viewer()).unwrap();
+        assert_eq!(query.side, Some(Side::Rent));
+        assert_eq!(query.sort, Sort::PriceLow);
+        assert_eq!(query.page_size, 20);
+        assert_eq!(query.viewer, Some(viewer()));
+        assert_eq!(query.kind, Some(AssetKind::from_str("lighting").unwrap()));
+        assert_eq!(
+            query.price.map(|price| (price.range.min, price.range.max)),
+            Some((0, 500))
+        );
+        let sale = query_of(
+            &Browse {
+                rent: Some(false),
+                ..Browse::default()
+            },
+            viewer(),
+        )
+        .unwrap();
+        assert_eq!((sale.side, sale.sort), (Some(Side::Sale), Sort::Newest));
+
+        let bad_kind = query_of(
+            &Browse {
+                kind: Some("no such kind".into()),
+                ..Browse::default()
+            },
+            viewer(),
+        )
+        .unwrap_err();
+        assert_eq!(bad_kind.code, ErrorCode::Invalid);
+        assert!(
+            bad_kind.message.starts_with("kind:"),
+            "{}",
+            bad_kind.message
+        );
+        let bad_cursor = query_of(
+            &Browse {
+                after: Some("not a cursor".into()),
+                ..Browse::default()
+            },
+            viewer(),
+        )
+        .unwrap_err();
+        assert!(
+            bad_cursor.message.starts_with("cursor:"),
+            "{}",
+            bad_cursor.message
+        );
+    }
+}

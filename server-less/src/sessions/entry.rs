@@ -95,6 +95,15 @@ impl Server {
             self.renet.disconnect(client);
             return;
         }
+        if !self.handle.is_current() {
+            // Told, not struck: the client may say hello again.
+            let err = ProtocolError::new(
+                ErrorCode::CatchingUp,
+                "this host is catching up with the network; try again in a few seconds",
+            );
+            self.send(client, &error(None, &err));
+            return;
+        }
         let Some(index) = self
             .worlds
             .iter()

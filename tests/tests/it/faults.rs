@@ -404,3 +404,65 @@ fn a_validator_whose_wal_is_damaged_keeps_it_aside_and_waits_for_the_operator() 
     agree(&net, 4);
     none_lost(&net, 4, &finals);
 }
+
+#[test]
+fn a_restarted_validator_lets_players_in_only_once_it_has_caught_up() {
+    let _serial = one_at_a_time();
+    let mut net = Network::make(4, 0, "plaza-catch-up");
+    for n in 1..=4 {
+        net.start(n);
+    }
+    let mut payer = Payer::at(&net, 1, "bo", "cy");
+    payer.pay();
+    net.kill(4);
+    // The network goes on without host 4, then a while longer, so that
+    // whatever head is recent enough to serve comes after every payment.
+    for _ in 0..10 {
+        payer.pay();
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let last = *payer.finals.last().unwrap();
+    net.start(4);
+    // The moment it takes players, it is asked; it says "catching up", or
+    // lets the player in with every payment made while it was down.
+    let key = read_key(&net.home(1).join("demo/cy.key")).unwrap();
+    let mut client = Client::connect(net.join(4), &key, WAIT).unwrap();
+    client
+        .send(&plaza_client::protocol::ClientMessage::Hello {
+            version: plaza_client::protocol::VERSION,
+            world: "Plaza Square".into(),
+        })
+        .unwrap();
+    let first = client
+        .wait_for("an answer to hello", WAIT, |message| match message {
+            plaza_client::protocol::ServerMessage::Welcome { height, .. } => Some(Ok(*height)),
+            plaza_client::protocol::ServerMessage::Error {
+                request: None,
+                code,
+                ..
+            } => Some(Err(*code)),
+            _ => None,
+        })
+        .unwrap();
+    match first {
+        Err(code) => assert_eq!(code, plaza_client::protocol::ErrorCode::CatchingUp),
+        Ok(_) => assert!(
+            matches!(
+                client.tx_status(last, WAIT).unwrap(),
+                plaza_client::protocol::TxState::Applied { .. }
+            ),
+            "host 4 let a player in before it had the payments made while it was down"
+        ),
+    }
+    // A player who keeps knocking gets in, and sees them all.
+    let mut watcher = Client::connect(net.join(4), &key, WAIT).unwrap();
+    watcher
+        .enter("Plaza Square", Duration::from_secs(90))
+        .unwrap();
+    for id in &payer.finals {
+        assert!(matches!(
+            watcher.tx_status(*id, WAIT).unwrap(),
+            plaza_client::protocol::TxState::Applied { .. }
+        ));
+    }
+}

@@ -214,6 +214,9 @@ pub enum ErrorCode {
     Refused,
     /// The host cannot answer now.
     Unavailable,
+    /// The host has just started and is catching up with the network:
+    /// say hello again shortly.
+    CatchingUp,
 }
 
 /// A message that broke the protocol.
