@@ -12,7 +12,8 @@ use rand::rngs::OsRng;
 use rand::{Rng, SeedableRng};
 use tracing::{info, warn};
 
-use super::{percentile, settle, submit_in_turn};
+use super::finality::{settle, submit_in_turn};
+use super::percentile;
 use crate::clock::{Clock, SystemClock};
 use crate::error::HostError;
 use crate::home::{self, DEMO_ACCOUNTS, Home, Signer};

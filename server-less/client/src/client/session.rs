@@ -1,0 +1,331 @@
+//! A session's own state, apart from any transport: what a game loop
+//! keeps as data and works on each frame through a [`Session`] view.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use ledger::{ChainId, Keypair};
+use renet::RenetClient;
+use tracing::warn;
+
+use crate::error::ClientError;
+use crate::protocol::{
+    self, AvatarState, Avatars, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, ClientMessage,
+    ErrorCode, Move, ServerMessage,
+};
+
+use super::{ANSWER_WAIT, INBOX, Welcome};
+
+/// What a session remembers between packets: the welcome, requests in
+/// flight and held back, answers not yet taken, the avatars in view. It
+/// is plain data (a Bevy resource in the world client); [`Session`] works
+/// on it together with the renet connection.
+#[derive(Debug)]
+pub struct SessionState {
+    pub(super) key: Keypair,
+    pub(super) next_request: u32,
+    pub(super) move_seq: u32,
+    pub(super) welcome: Option<Welcome>,
+    pub(super) inbox: VecDeque<ServerMessage>,
+    pub(super) avatars: HashMap<u16, (AvatarState, Instant)>,
+    pub(super) downloads: HashMap<u32, Vec<u8>>,
+    pub(super) received_bytes: u64,
+    /// Requests sent and not yet answered, and when each was sent.
+    pub(super) waiting: HashMap<u32, Instant>,
+    /// Requests held back until answers make room.
+    pub(super) held: VecDeque<ClientMessage>,
+    /// Tokens for sending requests (refilled at
+    /// [`protocol::CLIENT_REQUESTS_PER_SEC`]), and when last refilled.
+    pub(super) tokens: (f32, Instant),
+}
+
+impl SessionState {
+    /// A session for `key`'s account, before anything was said.
+    pub fn new(key: &Keypair) -> Self {
+        SessionState {
+            key: key.clone(),
+            next_request: 1,
+            move_seq: 0,
+            welcome: None,
+            inbox: VecDeque::new(),
+            avatars: HashMap::new(),
+            downloads: HashMap::new(),
+            received_bytes: 0,
+            waiting: HashMap::new(),
+            held: VecDeque::new(),
+            tokens: (2.0 * protocol::CLIENT_REQUESTS_PER_SEC, Instant::now()),
+        }
+    }
+
+    /// The session's key.
+    pub fn key(&self) -> &Keypair {
+        &self.key
+    }
+
+    /// What the host said on entering the world, once entered.
+    pub fn welcome(&self) -> Option<&Welcome> {
+        self.welcome.as_ref()
+    }
+
+    /// The avatars in view, by player, with when each was last heard of.
+    pub fn avatars(&self) -> &HashMap<u16, (AvatarState, Instant)> {
+        &self.avatars
+    }
+
+    /// Bytes of messages received so far.
+    pub fn received_bytes(&self) -> u64 {
+        self.received_bytes
+    }
+
+    /// Takes the messages that arrived and were not taken by a request.
+    pub fn drain(&mut self) -> Vec<ServerMessage> {
+        self.inbox.drain(..).collect()
+    }
+
+    /// Requests held back, not yet sent.
+    pub fn held_requests(&self) -> usize {
+        self.held.len()
+    }
+
+    pub(super) fn arrived(&mut self, message: ServerMessage) {
+        match message {
+            ServerMessage::Chunk {
+                request,
+                offset,
+                size,
+                bytes,
+            } => {
+                let buffer = self.downloads.entry(request).or_default();
+                if offset != buffer.len() as u64 || offset + bytes.len() as u64 > size {
+                    self.downloads.remove(&request);
+                    self.keep(ServerMessage::Error {
+                        request: Some(request),
+                        code: ErrorCode::Malformed,
+                        message: format!("a chunk at {offset} out of order"),
+                    });
+                    return;
+                }
+                buffer.extend_from_slice(&bytes);
+                if buffer.len() as u64 == size {
+                    let whole = self.downloads.remove(&request).unwrap_or_default();
+                    self.keep(ServerMessage::Chunk {
+                        request,
+                        offset: 0,
+                        size,
+                        bytes: whole,
+                    });
+                }
+            }
+            ServerMessage::Welcome {
+                player,
+                ref chain_id,
+                height,
+                time,
+                ref world,
+                ref worlds,
+                ref players,
+                ..
+            } => {
+                match ChainId::new(chain_id.clone()) {
+                    Ok(chain_id) => {
+                        self.avatars.clear();
+                        self.welcome = Some(Welcome {
+                            player,
+                            chain_id,
+                            height,
+                            time,
+                            world: world.clone(),
+                            worlds: worlds.clone(),
+                            players: players.clone(),
+                        });
+                    }
+                    Err(err) => warn!(%err, "a welcome with a malformed chain id"),
+                }
+                self.keep(message);
+            }
+            ServerMessage::PlayerLeft { player } => {
+                self.avatars.remove(&player);
+                self.keep(ServerMessage::PlayerLeft { player });
+            }
+            other => self.keep(other),
+        }
+    }
+
+    pub(super) fn keep(&mut self, message: ServerMessage) {
+        if let Some(request) = message.request() {
+            self.waiting.remove(&request);
+        }
+        if self.inbox.len() >= INBOX {
+            self.inbox.pop_front();
+        }
+        self.inbox.push_back(message);
+    }
+
+    /// Gives up on requests the host has not answered in
+    /// [`ANSWER_WAIT`]: each gets an error answer in the inbox, and its
+    /// place goes to a held one.
+    pub(super) fn give_up_on_silence(&mut self) {
+        let silent: Vec<u32> = self
+            .waiting
+            .iter()
+            .filter(|(_, sent)| sent.elapsed() >= ANSWER_WAIT)
+            .map(|(id, _)| *id)
+            .collect();
+        for request in silent {
+            warn!(request, "no answer from the host: given up");
+            self.keep(ServerMessage::Error {
+                request: Some(request),
+                code: ErrorCode::Unavailable,
+                message: format!("the host did not answer in {} s", ANSWER_WAIT.as_secs()),
+            });
+        }
+    }
+}
+
+/// A session as one step of a loop sees it: the renet connection (which
+/// its transport feeds) and what the session remembers.
+pub struct Session<'a> {
+    /// The renet connection.
+    pub renet: &'a mut RenetClient,
+    /// What the session remembers.
+    pub state: &'a mut SessionState,
+}
+
+impl Session<'_> {
+    /// Takes what renet received: avatar updates, answers and events
+    /// (decoded and checked), gives up on requests the host left
+    /// unanswered, and sends held requests that now fit. An error means
+    /// the session has ended.
+    pub fn receive(&mut self) -> Result<(), ClientError> {
+        let now = Instant::now();
+        if let Some(reason) = self.renet.disconnect_reason() {
+            return Err(ClientError::Disconnected(reason.to_string()));
+        }
+        while let Some(bytes) = self.renet.receive_message(CHANNEL_AVATAR) {
+            self.state.received_bytes += bytes.len() as u64;
+            match Avatars::decode(&bytes) {
+                Ok(update) => {
+                    for (player, state) in update.avatars {
+                        self.state.avatars.insert(player, (state, now));
+                    }
+                }
+                Err(err) => warn!(%err, "a malformed avatar update from the host"),
+            }
+        }
+        for channel in [CHANNEL_RELIABLE, CHANNEL_ASSETS] {
+            while let Some(bytes) = self.renet.receive_message(channel) {
+                self.state.received_bytes += bytes.len() as u64;
+                match ServerMessage::decode(&bytes) {
+                    Ok(message) => self.state.arrived(message),
+                    Err(err) => warn!(%err, "a malformed message from the host"),
+                }
+            }
+        }
+        self.state.give_up_on_silence();
+        self.send_held();
+        // Avatars not heard of for two keyframes have left the view.
+        self.state
+            .avatars
+            .retain(|_, (_, heard)| now.duration_since(*heard) < Duration::from_secs(2));
+        Ok(())
+    }
+
+    /// Whether the session is up.
+    pub fn is_connected(&self) -> bool {
+        self.renet.is_connected()
+    }
+
+    /// The session's key.
+    pub fn key(&self) -> &Keypair {
+        self.state.key()
+    }
+
+    /// What the host said on entering the world, once entered.
+    pub fn welcome(&self) -> Option<&Welcome> {
+        self.state.welcome()
+    }
+
+    /// The avatars in view.
+    pub fn avatars(&self) -> &HashMap<u16, (AvatarState, Instant)> {
+        self.state.avatars()
+    }
+
+    /// Takes the messages that arrived and were not taken by a request.
+    pub fn drain(&mut self) -> Vec<ServerMessage> {
+        self.state.drain()
+    }
+
+    /// Requests held back, not yet sent.
+    pub fn held_requests(&self) -> usize {
+        self.state.held_requests()
+    }
+
+    /// Sends a message on the reliable channel; refused if it cannot be
+    /// encoded.
+    pub fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
+        let bytes = protocol::encode(message)?;
+        self.renet.send_message(CHANNEL_RELIABLE, bytes);
+        Ok(())
+    }
+
+    /// Sends raw bytes on a channel (for tests of the host's defences).
+    pub fn send_raw(&mut self, channel: u8, bytes: Vec<u8>) {
+        self.renet.send_message(channel, bytes);
+    }
+
+    /// Sends the avatar's state (unreliable channel).
+    pub fn send_move(&mut self, state: AvatarState) -> Result<(), ClientError> {
+        self.state.move_seq = self.state.move_seq.wrapping_add(1);
+        let update = Move {
+            seq: self.state.move_seq,
+            state,
+        };
+        let bytes = protocol::encode(&update)?;
+        self.renet.send_message(CHANNEL_AVATAR, bytes);
+        Ok(())
+    }
+
+    /// Sends the request `build` makes with a fresh request id, without
+    /// waiting: the answer, which repeats the id, arrives in the inbox.
+    ///
+    /// The client keeps within the host's limits by itself: at most
+    /// [`protocol::CLIENT_REQUESTS_WAITING`] requests wait for answers and
+    /// at most [`protocol::CLIENT_REQUESTS_PER_SEC`] go out a second; the
+    /// rest are held, in order, and sent by [`Session::receive`] as answers
+    /// come. Callers bound how much they ask.
+    pub fn ask(&mut self, build: impl FnOnce(u32) -> ClientMessage) -> u32 {
+        let id = self.state.next_request;
+        self.state.next_request = self.state.next_request.wrapping_add(1);
+        self.state.held.push_back(build(id));
+        self.send_held();
+        id
+    }
+
+    pub(super) fn send_held(&mut self) {
+        let (tokens, at) = &mut self.state.tokens;
+        let rate = protocol::CLIENT_REQUESTS_PER_SEC;
+        *tokens = (*tokens + at.elapsed().as_secs_f32() * rate).min(2.0 * rate);
+        *at = Instant::now();
+        while self.state.waiting.len() < protocol::CLIENT_REQUESTS_WAITING
+            && self.state.tokens.0 >= 1.0
+        {
+            let Some(message) = self.state.held.pop_front() else {
+                break;
+            };
+            self.state.tokens.0 -= 1.0;
+            // A request that cannot be encoded is answered here, as the
+            // host would refuse it, so that nobody waits for it.
+            if let Err(err) = self.send(&message) {
+                self.state.inbox.push_back(ServerMessage::Error {
+                    request: message.request(),
+                    code: ErrorCode::TooLarge,
+                    message: err.to_string(),
+                });
+                continue;
+            }
+            if let Some(id) = message.request() {
+                self.state.waiting.insert(id, Instant::now());
+            }
+        }
+    }
+}
