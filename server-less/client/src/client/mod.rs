@@ -10,7 +10,6 @@ mod session;
 
 pub use self::session::{Session, SessionState};
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -153,36 +152,6 @@ impl Client {
             return Err(ClientError::Disconnected(reason));
         }
         Ok(())
-    }
-
-    /// The client's key.
-    pub fn key(&self) -> &Keypair {
-        self.state.key()
-    }
-
-    /// What the host said on entering the world, once entered.
-    pub fn welcome(&self) -> Option<&Welcome> {
-        self.state.welcome()
-    }
-
-    /// The avatars in view, by player, with when each was last heard of.
-    pub fn avatars(&self) -> &HashMap<u16, (AvatarState, Instant)> {
-        self.state.avatars()
-    }
-
-    /// Bytes of messages received so far.
-    pub fn received_bytes(&self) -> u64 {
-        self.state.received_bytes()
-    }
-
-    /// Takes the messages that arrived and were not taken by a request.
-    pub fn drain(&mut self) -> Vec<ServerMessage> {
-        self.state.drain()
-    }
-
-    /// Requests held back, not yet sent.
-    pub fn held_requests(&self) -> usize {
-        self.state.held_requests()
     }
 
     /// Sends a message on the reliable channel; refused if it cannot be
@@ -586,6 +555,22 @@ impl Client {
     /// Leaves: tells the host and closes the session.
     pub fn disconnect(&mut self) {
         self.transport.disconnect();
+    }
+}
+
+/// A client is its session's state too: its key, welcome, avatars in view,
+/// answers waiting and requests held.
+impl std::ops::Deref for Client {
+    type Target = SessionState;
+
+    fn deref(&self) -> &SessionState {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for Client {
+    fn deref_mut(&mut self) -> &mut SessionState {
+        &mut self.state
     }
 }
 

@@ -235,31 +235,6 @@ impl Session<'_> {
         self.renet.is_connected()
     }
 
-    /// The session's key.
-    pub fn key(&self) -> &Keypair {
-        self.state.key()
-    }
-
-    /// What the host said on entering the world, once entered.
-    pub fn welcome(&self) -> Option<&Welcome> {
-        self.state.welcome()
-    }
-
-    /// The avatars in view.
-    pub fn avatars(&self) -> &HashMap<u16, (AvatarState, Instant)> {
-        self.state.avatars()
-    }
-
-    /// Takes the messages that arrived and were not taken by a request.
-    pub fn drain(&mut self) -> Vec<ServerMessage> {
-        self.state.drain()
-    }
-
-    /// Requests held back, not yet sent.
-    pub fn held_requests(&self) -> usize {
-        self.state.held_requests()
-    }
-
     /// Sends a message on the reliable channel; refused if it cannot be
     /// encoded.
     pub fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
@@ -327,5 +302,21 @@ impl Session<'_> {
                 self.state.waiting.insert(id, Instant::now());
             }
         }
+    }
+}
+
+/// A session view is its state too: its key, welcome, avatars in view,
+/// answers waiting and requests held.
+impl std::ops::Deref for Session<'_> {
+    type Target = SessionState;
+
+    fn deref(&self) -> &SessionState {
+        self.state
+    }
+}
+
+impl std::ops::DerefMut for Session<'_> {
+    fn deref_mut(&mut self) -> &mut SessionState {
+        self.state
     }
 }
