@@ -17,6 +17,12 @@ pub mod net;
 pub mod processes;
 pub mod testnet;
 
+/// Tests that run a whole network of hosts (in this process or as
+/// processes) take turns: two at once on a small machine starve each
+/// other's round timers. Async tests `lock().await` it, others
+/// `blocking_lock()` it.
+pub static WHOLE_NETWORK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// This process's resident memory, in bytes (Linux).
 pub fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();

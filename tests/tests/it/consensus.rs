@@ -9,6 +9,7 @@ use server_less::node::TxStatus;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_network_of_one_validator_finalises_blocks_through_consensus() {
+    let _turn = plaza_tests::WHOLE_NETWORK.lock().await;
     let mut net = Testnet::new(1, 0);
     net.start(0);
     let before = net.balance_of_bo(0).await;
@@ -20,6 +21,7 @@ async fn a_network_of_one_validator_finalises_blocks_through_consensus() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_validators_agree_on_every_block_and_a_rent_at_one_is_final_at_all() {
+    let _turn = plaza_tests::WHOLE_NETWORK.lock().await;
     let mut net = Testnet::new(4, 0);
     for index in 0..4 {
         net.start(index);
@@ -69,6 +71,7 @@ async fn four_validators_agree_on_every_block_and_a_rent_at_one_is_final_at_all(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_validators_go_on_without_the_fourth_which_catches_up_when_back() {
+    let _turn = plaza_tests::WHOLE_NETWORK.lock().await;
     let mut net = Testnet::new(4, 0);
     for index in 0..4 {
         net.start(index);
@@ -91,6 +94,7 @@ async fn three_validators_go_on_without_the_fourth_which_catches_up_when_back() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_that_is_not_a_validator_joins_late_and_syncs_the_whole_chain() {
+    let _turn = plaza_tests::WHOLE_NETWORK.lock().await;
     let mut net = Testnet::new(4, 1);
     for index in 0..4 {
         net.start(index);
@@ -109,6 +113,7 @@ async fn a_host_that_is_not_a_validator_joins_late_and_syncs_the_whole_chain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitioned_two_against_two_nothing_is_final_and_three_against_one_the_three_go_on() {
+    let _turn = plaza_tests::WHOLE_NETWORK.lock().await;
     let mut net = Testnet::with_links(4).await;
     for index in 0..4 {
         net.start(index);
@@ -170,6 +175,7 @@ async fn partitioned_two_against_two_nothing_is_final_and_three_against_one_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_that_stakes_votes_from_two_blocks_on_and_stops_when_it_unstakes() {
+    let _turn = plaza_tests::WHOLE_NETWORK.lock().await;
     // Three genesis validators and a fourth host that follows the chain.
     let mut net = Testnet::new(3, 1);
     for index in 0..4 {
@@ -224,6 +230,7 @@ async fn a_host_that_stakes_votes_from_two_blocks_on_and_stops_when_it_unstakes(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_validator_run_twice_is_reported_for_its_conflicting_votes_and_the_chain_does_not_fork() {
+    let _turn = plaza_tests::WHOLE_NETWORK.lock().await;
     // Host 5 runs with validator 4's key (and a node key of its own): one
     // validator twice, each copy proposing from what it alone was sent and
     // voting for its own block.

@@ -24,17 +24,6 @@ const WAIT: Duration = Duration::from_secs(30);
 /// timeouts before it decides again.
 const PATIENT: Duration = Duration::from_secs(120);
 
-/// The fault tests run one at a time: each runs four or five host
-/// processes, and two at once on a small machine starve each other's
-/// timers.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// Every validator's ledger agrees block by block up to the lowest
 /// height among them, and `validators` all still hold their full power
 /// (none was slashed for signing twice). Returns that height.
@@ -151,7 +140,7 @@ fn seed() -> u64 {
 
 #[test]
 fn a_validator_whose_wal_is_cut_into_its_header_stops_and_says_why() {
-    let _serial = one_at_a_time();
+    let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
     let mut net = Network::make(4, 0, "plaza-wal-header");
     for n in 1..=4 {
         net.start(n);
@@ -236,14 +225,14 @@ fn restarted_with_wal_tails_cut(rounds: usize) {
 
 #[test]
 fn a_validator_restarted_with_the_tail_of_its_wal_cut_catches_up_and_never_signs_twice() {
-    let _serial = one_at_a_time();
+    let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
     restarted_with_wal_tails_cut(3);
 }
 
 #[test]
 #[ignore = "long: a minute of restarts"]
 fn a_validator_restarted_with_the_tail_of_its_wal_cut_many_times() {
-    let _serial = one_at_a_time();
+    let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
     restarted_with_wal_tails_cut(25);
 }
 
@@ -282,14 +271,14 @@ fn random_restarter(seconds: u64) {
 
 #[test]
 fn a_random_restarter_forks_nothing_and_loses_nothing() {
-    let _serial = one_at_a_time();
+    let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
     random_restarter(20);
 }
 
 #[test]
 #[ignore = "long: two minutes of restarts"]
 fn a_random_restarter_for_two_minutes_forks_nothing_and_loses_nothing() {
-    let _serial = one_at_a_time();
+    let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
     random_restarter(120);
 }
 
@@ -336,20 +325,20 @@ fn frozen_and_let_go(seconds: u64) {
 
 #[test]
 fn a_validator_frozen_for_a_while_catches_up_and_never_signs_twice() {
-    let _serial = one_at_a_time();
+    let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
     frozen_and_let_go(8);
 }
 
 #[test]
 #[ignore = "long: thirty seconds frozen"]
 fn a_validator_frozen_for_thirty_seconds_catches_up_and_never_signs_twice() {
-    let _serial = one_at_a_time();
+    let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
     frozen_and_let_go(30);
 }
 
 #[test]
 fn a_validator_whose_wal_is_damaged_keeps_it_aside_and_waits_for_the_operator() {
-    let _serial = one_at_a_time();
+    let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
     let mut net = Network::make(4, 0, "plaza-wal-damaged");
     for n in 1..=4 {
         net.start(n);
@@ -407,7 +396,7 @@ fn a_validator_whose_wal_is_damaged_keeps_it_aside_and_waits_for_the_operator() 
 
 #[test]
 fn a_restarted_validator_lets_players_in_only_once_it_has_caught_up() {
-    let _serial = one_at_a_time();
+    let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
     let mut net = Network::make(4, 0, "plaza-catch-up");
     for n in 1..=4 {
         net.start(n);

@@ -14,6 +14,7 @@ use plaza_tests::processes::Network;
 
 #[test]
 fn four_validator_processes_finalise_what_a_follower_gossips_and_a_killed_one_catches_up() {
+    let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
     let wait = Duration::from_secs(30);
     let mut net = Network::make(4, 1, "plaza-four");
     for n in 1..=5 {

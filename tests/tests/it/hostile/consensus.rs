@@ -50,6 +50,7 @@ async fn honest_validators_carry_on(faults: Faults) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_validator_proposing_invalid_blocks_amid_64_bogus_streams_does_not_halt_a_height() {
+    let _turn = plaza_tests::WHOLE_NETWORK.lock().await;
     honest_validators_carry_on(Faults {
         invalid_proposals: true,
         bogus_streams: 64,
@@ -60,6 +61,7 @@ async fn a_validator_proposing_invalid_blocks_amid_64_bogus_streams_does_not_hal
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_validator_with_its_clock_two_minutes_ahead_has_its_proposals_refused() {
+    let _turn = plaza_tests::WHOLE_NETWORK.lock().await;
     honest_validators_carry_on(Faults {
         invalid_proposals: false,
         bogus_streams: 0,
