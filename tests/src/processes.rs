@@ -64,19 +64,10 @@ impl HostProcess {
     /// Starts `plaza-host run` in `home` and waits until its log says
     /// `ready`.
     pub fn start(home: &Path, ready: &str) -> HostProcess {
-        let mut child = plaza_host(home)
-            .arg("run")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
         let (lines, log) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                // Once the test stops listening the rest is drained unread.
-                let _ = lines.send(line);
-            }
+        // Once the test stops listening the rest is drained unread.
+        let child = run(home, move |line| {
+            let _ = lines.send(line);
         });
         let said = std::iter::from_fn(|| log.recv_timeout(Duration::from_secs(60)).ok())
             .any(|line| line.contains(ready));
@@ -96,6 +87,24 @@ impl Drop for HostProcess {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Starts `plaza-host run` in `home`, handing each line it logs to
+/// `line` on a thread of its own.
+fn run(home: &Path, mut line: impl FnMut(String) + Send + 'static) -> Child {
+    let mut child = plaza_host(home)
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for text in BufReader::new(stderr).lines().map_while(Result::ok) {
+            line(text);
+        }
+    });
+    child
 }
 
 /// One host process and its log so far.
@@ -183,27 +192,15 @@ impl Network {
     /// Starts host `n` without waiting for it.
     pub fn spawn(&mut self, n: usize) {
         assert!(self.hosts[n - 1].is_none(), "host {n} is running");
-        let mut child = plaza_host(&self.home(n))
-            .arg("run")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
         let log = self.logs[n - 1].clone();
-        {
-            let mut lines = log.lock().unwrap();
-            lines.push(format!("---- run {n} ----"));
-        }
+        log.lock().unwrap().push(format!("---- run {n} ----"));
         let keep = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut lines = keep.lock().unwrap();
-                if lines.len() >= LOG_LINES {
-                    lines.remove(0);
-                }
-                lines.push(line);
+        let child = run(&self.home(n), move |line| {
+            let mut lines = keep.lock().unwrap();
+            if lines.len() >= LOG_LINES {
+                lines.remove(0);
             }
+            lines.push(line);
         });
         self.hosts[n - 1] = Some(Running { child, log });
     }

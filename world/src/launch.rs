@@ -124,80 +124,64 @@ impl Launched {
     /// world. Running it consumes the session; the host this process runs
     /// (if any) comes back, to be stopped after.
     #[cfg(feature = "embedded-host")]
-    pub fn into_app(self) -> (App, Option<Embedded>) {
-        let embedded = self.embedded;
-        let app = app(
-            self.client,
-            self.welcome,
-            &self.key,
-            self.host,
-            self.cache,
-            self.loader,
-            self.screenshot,
-        );
-        (app, embedded)
+    pub fn into_app(mut self) -> (App, Option<Embedded>) {
+        let embedded = self.embedded.take();
+        (self.app(), embedded)
     }
 
     /// The app: the window, the asset server on the model cache, and the
     /// world. Running it consumes the session.
     #[cfg(not(feature = "embedded-host"))]
     pub fn into_app(self) -> App {
-        app(
-            self.client,
-            self.welcome,
-            &self.key,
-            self.host,
-            self.cache,
-            self.loader,
-            self.screenshot,
-        )
+        self.app()
     }
-}
 
-#[allow(clippy::too_many_arguments)]
-fn app(
-    client: Client,
-    welcome: Welcome,
-    key: &Keypair,
-    host: String,
-    cache: PathBuf,
-    loader: stalls::Loader,
-    screenshot: Option<PathBuf>,
-) -> App {
-    let mut app = App::new();
-    app.add_plugins(
-        DefaultPlugins
-            .set(WindowPlugin {
-                primary_window: Some(Window {
-                    title: format!("Plaza - {}", welcome.world.name),
-                    resolution: (1280, 720).into(),
+    fn app(self) -> App {
+        let Launched {
+            client,
+            welcome,
+            key,
+            host,
+            cache,
+            loader,
+            screenshot,
+            ..
+        } = self;
+        let mut app = App::new();
+        app.add_plugins(
+            DefaultPlugins
+                .set(WindowPlugin {
+                    primary_window: Some(Window {
+                        title: format!("Plaza - {}", welcome.world.name),
+                        resolution: (1280, 720).into(),
+                        ..default()
+                    }),
                     ..default()
-                }),
-                ..default()
-            })
-            .set(AssetPlugin {
-                file_path: cache.to_string_lossy().into_owned(),
-                ..default()
-            })
-            .disable::<LogPlugin>(),
-    )
-    .insert_resource(loader)
-    .insert_resource(WorldScene::new(
-        welcome.clone(),
-        key.address().to_string(),
-        host,
-    ))
-    .insert_resource(Remotes::new(welcome.player, &welcome.players))
-    .insert_resource(Marketplace::new(key.address()).with_cache(cache.clone()));
-    insert_session(&mut app, client);
-    app.add_plugins(WorldPlugin);
-    if let Some(path) = screenshot {
-        app.add_plugins(ShotPlugin(ShotPlan {
-            path,
-            after_frames: 90,
-        }));
+                })
+                .set(AssetPlugin {
+                    file_path: cache.to_string_lossy().into_owned(),
+                    ..default()
+                })
+                .disable::<LogPlugin>(),
+        )
+        .insert_resource(loader)
+        .insert_resource(WorldScene::new(
+            welcome.clone(),
+            key.address().to_string(),
+            host,
+        ))
+        .insert_resource(Remotes::new(welcome.player, &welcome.players))
+        .insert_resource(Marketplace::new(key.address()).with_cache(cache.clone()));
+        insert_session(&mut app, client);
+        app.add_plugins(WorldPlugin);
+        if let Some(path) = screenshot {
+            app.add_plugins(ShotPlugin(ShotPlan {
+                path,
+                after_frames: 90,
+            }));
+        }
+        app
     }
-    app
 }
 
 /// The key to play with: a demo account of the embedded network, or the

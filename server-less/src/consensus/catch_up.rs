@@ -50,11 +50,10 @@ impl CatchUp {
         if clock.saturating_sub(head_time) <= FRESH_SECS {
             return true;
         }
-        let quiet = match self.last_synced {
+        match self.last_synced {
             Some(synced) => now.saturating_duration_since(synced) >= QUIET,
             None => now.saturating_duration_since(self.started) >= GRACE,
-        };
-        quiet && now.saturating_duration_since(self.started) >= GRACE.min(QUIET)
+        }
     }
 }
 
