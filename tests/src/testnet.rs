@@ -263,13 +263,13 @@ impl Testnet {
     }
 
     /// Ada pays bo `amount` through host `index`; the height it is final
-    /// at.
+    /// at, once host `index` has every block the furthest running host has
+    /// (so that the nonce it gives for ada is the latest).
     pub async fn pay(&self, index: usize, amount: u64) -> u64 {
-        let to = self.key("bo").address();
-        let tx = self
-            .tx(index, &self.key("ada"), Operation::Pay { to, amount })
-            .await;
-        self.final_at(index, tx).await
+        let running: Vec<usize> = (0..self.hosts.len())
+            .filter(|other| self.hosts[*other].is_some())
+            .collect();
+        self.pay_caught_up(index, &running, amount).await
     }
 
     /// Ada pays bo `amount` through host `index`; the height it is final
