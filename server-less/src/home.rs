@@ -433,7 +433,9 @@ impl Signer {
         }
     }
 
-    /// Counts `address`'s nonces from `next` on.
+    /// Counts `address`'s nonces from `next` on (the benchmarks sign for
+    /// accounts that already used some).
+    #[cfg(feature = "tools")]
     pub(crate) fn set_next_nonce(&mut self, address: Address, next: Nonce) {
         self.nonces.insert(address, next);
     }

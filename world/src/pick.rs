@@ -28,9 +28,10 @@ pub struct Pickable {
     pub offset: Vec3,
 }
 
-/// The last thing clicked, taken by the panel that shows it.
-#[derive(Resource, Debug, Default)]
-pub struct Clicked(pub Option<Target>);
+/// A click on something in the world, triggered once per click; the
+/// panel that shows that kind of thing observes it.
+#[derive(Event, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clicked(pub Target);
 
 /// Whether the panels have the pointer or the keyboard this frame (then
 /// the world does not take them).
@@ -85,8 +86,7 @@ pub struct PickPlugin;
 impl Plugin for PickPlugin {
     fn build(&self, app: &mut App) {
         crate::ordered(app);
-        app.init_resource::<Clicked>()
-            .init_resource::<UiFocus>()
+        app.init_resource::<UiFocus>()
             .add_systems(Update, (mark_players, click).in_set(AppSystems::Input));
     }
 }
@@ -106,13 +106,13 @@ fn mark_players(
 }
 
 fn click(
+    mut commands: Commands,
     buttons: Option<Res<ButtonInput<MouseButton>>>,
     focus: Res<UiFocus>,
     windows: Query<&Window>,
     camera: Query<(&Camera, &GlobalTransform), With<Camera3d>>,
     pickable: Query<(&Pickable, &GlobalTransform)>,
     mut pressed_at: Local<Option<Vec2>>,
-    mut clicked: ResMut<Clicked>,
 ) {
     let (Some(buttons), Ok(window)) = (buttons, windows.single()) else {
         return;
@@ -141,7 +141,7 @@ fn click(
         (pick.target, centre - pick.half, centre + pick.half)
     });
     if let Some(target) = nearest(ray.origin, *ray.direction, boxes) {
-        clicked.0 = Some(target);
+        commands.trigger(Clicked(target));
     }
 }
 

@@ -11,7 +11,6 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use ledger::{ListingStatus, ListingTerms, Operation};
 use plaza_client::protocol::{Card, Quote, QuoteAsk};
 
-use crate::AppSystems;
 use crate::marketplace::Marketplace;
 use crate::pick::{Clicked, Target};
 use crate::stalls::StallItems;
@@ -55,23 +54,22 @@ pub struct RentalPlugin;
 
 impl Plugin for RentalPlugin {
     fn build(&self, app: &mut App) {
-        crate::ordered(app);
-        app.add_systems(Update, open_clicked.in_set(AppSystems::React))
+        app.add_observer(open_clicked)
             .add_systems(EguiPrimaryContextPass, card_window);
     }
 }
 
+/// Opens the card of a clicked stall item.
 fn open_clicked(
-    mut clicked: ResMut<Clicked>,
+    click: On<Clicked>,
     stock: Option<Res<StallItems>>,
     mut card: ResMut<CardFocus>,
     mut marketplace: ResMut<Marketplace>,
     mut highlight: ResMut<ui::Highlight>,
 ) {
-    let Some(Target::Item(index)) = clicked.0 else {
+    let Target::Item(index) = click.0 else {
         return;
     };
-    clicked.0 = None;
     let Some(item) = stock.as_ref().and_then(|stock| stock.0.get(index)) else {
         return;
     };

@@ -11,7 +11,6 @@ use ledger::{Address, AssetId};
 use market::trade::{Action, Stage};
 use plaza_client::protocol::TradeView;
 
-use crate::AppSystems;
 use crate::marketplace::Marketplace;
 use crate::net::Remotes;
 use crate::pick::{Clicked, Target};
@@ -53,9 +52,8 @@ pub struct TradePlugin;
 
 impl Plugin for TradePlugin {
     fn build(&self, app: &mut App) {
-        crate::ordered(app);
         app.init_resource::<TradeState>()
-            .add_systems(Update, clicked_player.in_set(AppSystems::React))
+            .add_observer(clicked_player)
             .add_systems(EguiPrimaryContextPass, trade_panels);
     }
 }
@@ -68,9 +66,9 @@ pub fn stage_words(stage: &Stage) -> String {
     }
 }
 
-fn clicked_player(mut clicked: ResMut<Clicked>, mut state: ResMut<TradeState>) {
-    if let Some(Target::Player(player)) = clicked.0 {
-        clicked.0 = None;
+/// Offers a Trade button for a clicked player.
+fn clicked_player(click: On<Clicked>, mut state: ResMut<TradeState>) {
+    if let Target::Player(player) = click.0 {
         state.player = Some(player);
     }
 }

@@ -12,11 +12,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
-use bevy_renet::RenetClient;
 use ledger::{ListingTerms, Operation};
 use market::trade::Action;
 use plaza_client::client::Client;
-use plaza_client::client::Session;
 use plaza_client::protocol::{Browse, QuoteAsk};
 use world::WorldScene;
 use world::avatar::{AvatarPlugin, LocalAvatar};
@@ -28,7 +26,9 @@ use world::net::{HostSession, NetPlugin, Remotes, insert_session};
 use world::rental::rent_op;
 use world::wear::{PlacePlugin, Placed, Placements, WearPlugin, Worn};
 
-const WAIT: Duration = Duration::from_secs(30);
+mod support;
+
+use support::{WAIT, settle, with};
 
 fn player(embedded: &Embedded, name: &str, cache: &Path) -> App {
     let key = embedded.home().load_demo_key(name).unwrap();
@@ -56,21 +56,6 @@ fn player(embedded: &Embedded, name: &str, cache: &Path) -> App {
     app
 }
 
-/// Calls `f` with the app's marketplace and client, as a panel would.
-fn with<T>(app: &mut App, f: impl FnOnce(&mut Marketplace, &mut Session<'_>) -> T) -> T {
-    app.world_mut()
-        .resource_scope(|world, mut marketplace: Mut<Marketplace>| {
-            world.resource_scope(|world, mut renet: Mut<RenetClient>| {
-                let mut state = world.resource_mut::<HostSession>();
-                let mut session = Session {
-                    renet: &mut renet.0,
-                    state: &mut state.0,
-                };
-                f(&mut marketplace, &mut session)
-            })
-        })
-}
-
 /// Updates the apps until `done` holds of the first one's marketplace.
 fn until(apps: &mut [&mut App], what: &str, done: impl Fn(&Marketplace) -> bool) {
     let deadline = Instant::now() + WAIT;
@@ -82,16 +67,6 @@ fn until(apps: &mut [&mut App], what: &str, done: impl Fn(&Marketplace) -> bool)
             return;
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Updates `app` until `done` holds of it.
-fn settle(app: &mut App, what: &str, mut done: impl FnMut(&mut App) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done(app) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        app.update();
         std::thread::sleep(Duration::from_millis(5));
     }
 }
