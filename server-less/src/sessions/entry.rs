@@ -1,8 +1,6 @@
 //! Entering and leaving a world: a client connects with a token that
 //! names its account, says hello for a world, and leaves it again.
 
-use std::collections::VecDeque;
-
 use ledger::Address;
 use renet::ClientId;
 use tracing::{debug, info};
@@ -12,8 +10,7 @@ use super::limits::Session;
 use super::server::{Reply, Server, deliver, error, refused};
 use crate::rate::Bucket;
 use plaza_client::protocol::{
-    self, ErrorCode, PlayerInfo, ProtocolError, ServerMessage, SessionState, TICK_HZ, VERSION,
-    WorldInfo,
+    self, ErrorCode, PlayerInfo, ProtocolError, ServerMessage, SessionState, VERSION, WorldInfo,
 };
 
 impl Server {
@@ -24,33 +21,10 @@ impl Server {
         };
         let mut account = [0u8; 32];
         account.copy_from_slice(&user_data[..32]);
-        let rate = self.settings.messages_per_sec;
-        let per_tick = TICK_HZ as f32;
-        self.sessions.insert(
-            client,
-            Session {
-                account: Address::from_bytes(account),
-                state: SessionState::Connected,
-                world: 0,
-                player: 0,
-                avatar: None,
-                stride: Bucket::new(MAX_SPEED + STRIDE_SLACK, STRIDE_BURST),
-                last_seq: 0,
-                changed: false,
-                in_flight: 0,
-                balance: None,
-                downloads: VecDeque::new(),
-                upload: None,
-                dropped_upload: None,
-                trades: Vec::new(),
-                messages: Bucket::new(rate, rate * 2.0),
-                moves: Bucket::new(per_tick * 1.5, per_tick),
-                chats: Bucket::new(1.0, 5.0),
-                strikes: 0.0,
-                noticed: None,
-            },
-        );
-        debug!(client, account = %Address::from_bytes(account), "client connected");
+        let account = Address::from_bytes(account);
+        self.sessions
+            .insert(client, Session::new(account, &self.settings));
+        debug!(client, %account, "client connected");
     }
 
     pub(super) fn disconnected(&mut self, client: ClientId) {
@@ -92,7 +66,7 @@ impl Server {
                 format!("this host speaks protocol {VERSION}, the client {version}"),
             );
             self.send(client, &error(None, &err));
-            self.renet.disconnect(client);
+            self.let_go(client);
             return;
         }
         if !self.handle.is_current() {
@@ -211,5 +185,123 @@ impl Server {
             }
         });
         info!(client, %account, world = name, player, "player entered a world");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sessions::fixture::{Fixture, SQUARE};
+    use plaza_client::protocol::ClientMessage;
+
+    fn hello(world: &str) -> ClientMessage {
+        ClientMessage::Hello {
+            version: VERSION,
+            world: world.to_owned(),
+        }
+    }
+
+    fn is_error(code: ErrorCode) -> impl Fn(&ServerMessage) -> bool {
+        move |message| matches!(message, ServerMessage::Error { code: got, .. } if *got == code)
+    }
+
+    #[test]
+    fn another_protocol_version_is_told_which_and_let_go() {
+        let mut fixture = Fixture::new();
+        let client = fixture.connect(fixture.key("ada").address());
+        fixture.send(
+            client,
+            &ClientMessage::Hello {
+                version: VERSION + 1,
+                world: SQUARE.into(),
+            },
+        );
+        let told = fixture.until(client, "the refusal", is_error(ErrorCode::WrongVersion));
+        let ServerMessage::Error { message, .. } = told else {
+            unreachable!()
+        };
+        assert!(
+            message.contains(&format!("protocol {VERSION}")),
+            "{message}"
+        );
+        fixture.step();
+        assert!(!fixture.connected(client));
+    }
+
+    #[test]
+    fn a_world_this_host_does_not_serve_is_refused_with_the_ones_it_does() {
+        let mut fixture = Fixture::new();
+        let client = fixture.connect(fixture.key("ada").address());
+        fixture.send(client, &hello("Atlantis"));
+        let told = fixture.until(client, "the refusal", is_error(ErrorCode::NotFound));
+        let ServerMessage::Error { message, .. } = told else {
+            unreachable!()
+        };
+        assert!(message.contains(SQUARE), "{message}");
+        // Still connected, still outside: hello again works.
+        assert_eq!(
+            fixture.server.sessions[&client].state,
+            SessionState::Connected
+        );
+        fixture.send(client, &hello(SQUARE));
+        fixture.until(client, "the welcome", |message| {
+            matches!(message, ServerMessage::Welcome { .. })
+        });
+    }
+
+    #[test]
+    fn players_entering_and_leaving_are_told_to_the_others_and_numbers_are_reused() {
+        let mut fixture = Fixture::new();
+        let (ada, ada_player) = fixture.enter("ada", SQUARE);
+        let bo_account = fixture.key("bo").address();
+        let bo = fixture.connect(bo_account);
+        fixture.send(bo, &hello(SQUARE));
+        let welcome = fixture.until(bo, "bo's welcome", |message| {
+            matches!(message, ServerMessage::Welcome { .. })
+        });
+        let ServerMessage::Welcome {
+            player: bo_player,
+            players,
+            account,
+            world,
+            ..
+        } = welcome
+        else {
+            unreachable!()
+        };
+        assert_eq!(account, bo_account);
+        assert_eq!(world.name, SQUARE);
+        assert_ne!(bo_player, ada_player);
+        // Bo is told who was there; Ada that Bo came.
+        assert!(players.iter().any(|info| info.player == ada_player));
+        fixture.until(ada, "bo joining", |message| {
+            *message
+                == ServerMessage::PlayerJoined(PlayerInfo {
+                    player: bo_player,
+                    account: bo_account,
+                })
+        });
+        // Bo goes: Ada is told, and the next to come gets Bo's number.
+        fixture.server.renet.disconnect(bo);
+        fixture.until(ada, "bo leaving", |message| {
+            *message == ServerMessage::PlayerLeft { player: bo_player }
+        });
+        let (_, cy_player) = fixture.enter("cy", SQUARE);
+        assert_eq!(cy_player, bo_player);
+    }
+
+    #[test]
+    fn a_host_catching_up_asks_players_to_come_back_without_striking_them() {
+        let mut fixture = Fixture::new();
+        let client = fixture.connect(fixture.key("ada").address());
+        fixture.server.handle.set_current(false);
+        fixture.send(client, &hello(SQUARE));
+        fixture.until(client, "the refusal", is_error(ErrorCode::CatchingUp));
+        assert_eq!(fixture.server.sessions[&client].strikes, 0.0);
+        fixture.server.handle.set_current(true);
+        fixture.send(client, &hello(SQUARE));
+        fixture.until(client, "the welcome", |message| {
+            matches!(message, ServerMessage::Welcome { .. })
+        });
     }
 }

@@ -420,3 +420,162 @@ impl Server {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sessions::fixture::{Fixture, SQUARE};
+    use assets::Codec;
+    use plaza_client::protocol::{Browse, ClientMessage};
+
+    fn code(message: &ServerMessage) -> Option<ErrorCode> {
+        match message {
+            ServerMessage::Error { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The manifest id of the first asset in the catalogue.
+    fn a_manifest(fixture: &mut Fixture, client: ClientId) -> ContentId {
+        let query = Browse {
+            page_size: 1,
+            ..Browse::default()
+        };
+        fixture.send(client, &ClientMessage::Browse { request: 90, query });
+        let page = fixture.until(client, "a page", |message| message.request() == Some(90));
+        let ServerMessage::Page { hits, .. } = page else {
+            panic!("not a page: {page:?}");
+        };
+        hits[0].listing.asset.0
+    }
+
+    #[test]
+    fn a_fetched_blob_arrives_whole_in_pieces_and_a_bad_or_unknown_id_is_refused() {
+        let mut fixture = Fixture::new();
+        let (client, _) = fixture.enter("ada", SQUARE);
+        let id = a_manifest(&mut fixture, client);
+        fixture.send(
+            client,
+            &ClientMessage::Fetch {
+                request: 1,
+                id: id.to_bytes(),
+            },
+        );
+        let mut blob = Vec::new();
+        loop {
+            let chunk = fixture.until(client, "a chunk", |message| message.request() == Some(1));
+            let ServerMessage::Chunk {
+                offset,
+                size,
+                bytes,
+                ..
+            } = chunk
+            else {
+                panic!("not a chunk: {chunk:?}");
+            };
+            assert_eq!(offset, blob.len() as u64);
+            blob.extend_from_slice(&bytes);
+            if blob.len() as u64 == size {
+                break;
+            }
+        }
+        assert_eq!(ContentId::of(id.codec(), &blob), id);
+        assert!(fixture.server.sessions[&client].downloads.is_empty());
+
+        let unknown = ContentId::of(Codec::Raw, b"nobody has this");
+        fixture.send(
+            client,
+            &ClientMessage::Fetch {
+                request: 2,
+                id: unknown.to_bytes(),
+            },
+        );
+        let missing = fixture.until(client, "a refusal", |message| message.request() == Some(2));
+        assert_eq!(code(&missing), Some(ErrorCode::NotFound), "{missing:?}");
+        fixture.send(
+            client,
+            &ClientMessage::Fetch {
+                request: 3,
+                id: vec![1, 2, 3],
+            },
+        );
+        let bad = fixture.until(client, "a refusal", |message| message.request() == Some(3));
+        assert_eq!(code(&bad), Some(ErrorCode::Invalid), "{bad:?}");
+    }
+
+    fn upload(fixture: &mut Fixture, client: ClientId, message: &Upload) {
+        fixture.send_bytes(client, CHANNEL_ASSETS, protocol::encode(message).unwrap());
+    }
+
+    #[test]
+    fn an_upload_is_stored_when_whole_and_abandoned_when_out_of_order_or_not_its_id() {
+        let mut fixture = Fixture::new();
+        let (client, _) = fixture.enter("ada", SQUARE);
+        let blob: Vec<u8> = (0..(CHUNK_BYTES * 2 + 100)).map(|n| n as u8).collect();
+        let id = ContentId::of(Codec::Raw, &blob);
+        let begin = |request: u32, id: &ContentId| Upload::Begin {
+            request,
+            id: id.to_bytes(),
+            size: blob.len() as u64,
+        };
+        upload(&mut fixture, client, &begin(1, &id));
+        for (n, bytes) in blob.chunks(CHUNK_BYTES).enumerate() {
+            let piece = Upload::Bytes {
+                request: 1,
+                offset: (n * CHUNK_BYTES) as u64,
+                bytes: bytes.to_vec(),
+            };
+            upload(&mut fixture, client, &piece);
+        }
+        let stored = fixture.until(client, "stored", |message| message.request() == Some(1));
+        assert_eq!(
+            stored,
+            ServerMessage::Stored {
+                request: 1,
+                id: id.to_bytes()
+            }
+        );
+        assert!(fixture.server.sessions[&client].upload.is_none());
+
+        // A piece out of order abandons the upload; its later pieces are
+        // dropped without more refusals.
+        upload(&mut fixture, client, &begin(2, &id));
+        let late = Upload::Bytes {
+            request: 2,
+            offset: CHUNK_BYTES as u64,
+            bytes: blob[CHUNK_BYTES..CHUNK_BYTES * 2].to_vec(),
+        };
+        upload(&mut fixture, client, &late);
+        let abandoned = fixture.until(client, "a refusal", |message| message.request() == Some(2));
+        assert_eq!(code(&abandoned), Some(ErrorCode::Invalid), "{abandoned:?}");
+        let first = Upload::Bytes {
+            request: 2,
+            offset: 0,
+            bytes: blob[..CHUNK_BYTES].to_vec(),
+        };
+        upload(&mut fixture, client, &first);
+        for _ in 0..5 {
+            fixture.step();
+        }
+        assert!(
+            !fixture
+                .heard(client)
+                .iter()
+                .any(|message| message.request() == Some(2))
+        );
+
+        // Bytes that are not the id's: refused once whole.
+        let other = ContentId::of(Codec::Raw, b"something else");
+        upload(&mut fixture, client, &begin(3, &other));
+        for (n, bytes) in blob.chunks(CHUNK_BYTES).enumerate() {
+            let piece = Upload::Bytes {
+                request: 3,
+                offset: (n * CHUNK_BYTES) as u64,
+                bytes: bytes.to_vec(),
+            };
+            upload(&mut fixture, client, &piece);
+        }
+        let wrong = fixture.until(client, "a refusal", |message| message.request() == Some(3));
+        assert_eq!(code(&wrong), Some(ErrorCode::Invalid), "{wrong:?}");
+    }
+}

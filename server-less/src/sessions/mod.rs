@@ -22,6 +22,8 @@ mod avatars;
 mod convert;
 mod entry;
 mod files;
+#[cfg(test)]
+mod fixture;
 mod join;
 mod limits;
 mod news;
@@ -254,6 +256,7 @@ impl Parts {
             settings: self.settings.clone(),
             tick: 0,
             gauges: self.gauges.clone(),
+            leaving: Vec::new(),
         })
     }
 }
@@ -298,18 +301,27 @@ fn supervise(parts: Parts, first: Server, stop: &AtomicBool) {
         if stop.load(Ordering::Acquire) {
             return;
         }
-        // A server that keeps panicking is started again more slowly.
-        if started.elapsed() > RESTART_BACKOFF_MAX * 4 {
-            backoff = RESTART_BACKOFF_MIN;
-        }
+        let wait = restart_wait(backoff, started.elapsed());
         let waited = Instant::now();
-        while waited.elapsed() < backoff {
+        while waited.elapsed() < wait {
             if stop.load(Ordering::Acquire) {
                 return;
             }
             std::thread::sleep(SOCKET_POLL);
         }
-        backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
+        backoff = (wait * 2).min(RESTART_BACKOFF_MAX);
+    }
+}
+
+/// How long to wait before starting a server that panicked after
+/// running `ran`, when the last wait was `backoff`: one that keeps
+/// panicking is started again more slowly (the wait doubling up to
+/// [`RESTART_BACKOFF_MAX`]), one that ran a good while first, at once.
+fn restart_wait(backoff: Duration, ran: Duration) -> Duration {
+    if ran > RESTART_BACKOFF_MAX * 4 {
+        RESTART_BACKOFF_MIN
+    } else {
+        backoff
     }
 }
 
@@ -490,4 +502,38 @@ fn session_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     }
     socket.bind(&addr.into())?;
     Ok(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_that_keeps_panicking_is_restarted_more_and_more_slowly() {
+        let mut backoff = RESTART_BACKOFF_MIN;
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            let wait = restart_wait(backoff, Duration::from_millis(10));
+            waits.push(wait);
+            backoff = (wait * 2).min(RESTART_BACKOFF_MAX);
+        }
+        assert_eq!(waits[0], RESTART_BACKOFF_MIN);
+        assert!(waits.windows(2).all(|pair| pair[1] >= pair[0]));
+        assert_eq!(*waits.last().unwrap(), RESTART_BACKOFF_MAX);
+        // One that served a good while before it panicked: at once again.
+        assert_eq!(
+            restart_wait(RESTART_BACKOFF_MAX, RESTART_BACKOFF_MAX * 5),
+            RESTART_BACKOFF_MIN
+        );
+    }
+
+    #[test]
+    fn a_panic_is_logged_with_its_message_whatever_its_payload() {
+        let text: Box<dyn std::any::Any + Send> = Box::new("a str");
+        let owned: Box<dyn std::any::Any + Send> = Box::new(String::from("a string"));
+        let other: Box<dyn std::any::Any + Send> = Box::new(42_u8);
+        assert_eq!(panic_message(&text), "a str");
+        assert_eq!(panic_message(&owned), "a string");
+        assert_eq!(panic_message(&other), "(no message)");
+    }
 }

@@ -98,3 +98,65 @@ impl Server {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sessions::fixture::{Fixture, SQUARE};
+
+    #[test]
+    fn a_block_tells_its_players_the_height_and_the_balances_it_changed() {
+        let mut fixture = Fixture::new();
+        let (ada, _) = fixture.enter("ada", SQUARE);
+        let (bo, _) = fixture.enter("bo", SQUARE);
+        let (cy, _) = fixture.enter("cy", SQUARE);
+        // The sessions learn each balance as they enter: let it arrive.
+        for _ in 0..20 {
+            fixture.step();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let key = fixture.key("ada");
+        let to = fixture.key("bo").address();
+        let tx = fixture.sign(ada, &key, ledger::Operation::Pay { to, amount: 7 });
+        let id = tx.id();
+        fixture.send(
+            ada,
+            &plaza_client::protocol::ClientMessage::Submit { request: 1, tx },
+        );
+        let fin = fixture.until(ada, "finality", |message| {
+            matches!(message, ServerMessage::Tx { request: None, id: got, .. } if *got == id)
+        });
+        let ServerMessage::Tx {
+            state: TxState::Applied { height },
+            ..
+        } = fin
+        else {
+            panic!("not applied: {fin:?}");
+        };
+        // Bo is told of the 7 tokens; Ada of her fee and payment.
+        let gained = fixture.until(bo, "bo's balance", |message| {
+            matches!(message, ServerMessage::Event(Event::Balance { .. }))
+        });
+        let ServerMessage::Event(Event::Balance { before, after }) = gained else {
+            unreachable!()
+        };
+        assert_eq!(after, before + 7);
+        let paid = fixture.until(ada, "ada's balance", |message| {
+            matches!(message, ServerMessage::Event(Event::Balance { .. }))
+        });
+        let ServerMessage::Event(Event::Balance { before, after }) = paid else {
+            unreachable!()
+        };
+        assert!(after <= before - 7, "{before} -> {after}");
+        // Cy heard the block go by, and nothing of others' balances.
+        fixture.until(cy, "the block", |message| {
+            matches!(message, ServerMessage::Event(Event::Block { height: got, .. }) if *got == height)
+        });
+        assert!(
+            !fixture
+                .heard(cy)
+                .iter()
+                .any(|message| matches!(message, ServerMessage::Event(Event::Balance { .. })))
+        );
+    }
+}

@@ -95,3 +95,129 @@ impl Server {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sessions::fixture::{Fixture, SQUARE};
+    use plaza_client::protocol::ClientMessage;
+
+    #[test]
+    fn a_catalogue_page_comes_back_and_a_bad_query_is_refused() {
+        let mut fixture = Fixture::new();
+        let (client, _) = fixture.enter("ada", SQUARE);
+        let query = Browse {
+            page_size: 2,
+            ..Browse::default()
+        };
+        fixture.send(client, &ClientMessage::Browse { request: 1, query });
+        let page = fixture.until(client, "a page", |message| message.request() == Some(1));
+        let ServerMessage::Page { hits, next, .. } = page else {
+            panic!("not a page: {page:?}");
+        };
+        assert_eq!(hits.len(), 2);
+        assert!(
+            next.is_some(),
+            "the demo network has more than two listings"
+        );
+        // A cursor that is not one: refused, with the request's id.
+        let query = Browse {
+            after: Some("not a cursor".into()),
+            ..Browse::default()
+        };
+        fixture.send(client, &ClientMessage::Browse { request: 2, query });
+        let refused = fixture.until(client, "the refusal", |message| {
+            message.request() == Some(2)
+        });
+        assert!(
+            matches!(refused, ServerMessage::Error { .. }),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn a_transaction_is_watched_to_finality_and_one_signed_by_another_is_refused() {
+        let mut fixture = Fixture::new();
+        let (ada, _) = fixture.enter("ada", SQUARE);
+        let (ada_key, bo) = (fixture.key("ada"), fixture.key("bo").address());
+        let pay = ledger::Operation::Pay { to: bo, amount: 5 };
+        let tx = fixture.sign(ada, &ada_key, pay.clone());
+        let id = tx.id();
+        fixture.send(ada, &ClientMessage::Submit { request: 1, tx });
+        let pending = fixture.until(ada, "the answer", |message| message.request() == Some(1));
+        assert_eq!(
+            pending,
+            ServerMessage::Tx {
+                request: Some(1),
+                id,
+                state: TxState::Pending
+            }
+        );
+        let fin = fixture.until(ada, "finality", |message| {
+            matches!(message, ServerMessage::Tx { request: None, id: got, .. } if *got == id)
+        });
+        assert!(
+            matches!(
+                fin,
+                ServerMessage::Tx {
+                    state: TxState::Applied { .. },
+                    ..
+                }
+            ),
+            "{fin:?}"
+        );
+        assert!(fixture.server.watched.is_empty());
+
+        // Bo's transaction sent over Ada's session: refused and struck.
+        let (bo_client, _) = fixture.enter("bo", SQUARE);
+        let bo_key = fixture.key("bo");
+        let theirs = fixture.sign(bo_client, &bo_key, pay);
+        fixture.send(
+            ada,
+            &ClientMessage::Submit {
+                request: 2,
+                tx: theirs,
+            },
+        );
+        let refused = fixture.until(ada, "the refusal", |message| message.request() == Some(2));
+        assert!(
+            matches!(
+                refused,
+                ServerMessage::Error {
+                    code: ErrorCode::Refused,
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+        assert!(fixture.server.sessions[&ada].strikes >= 1.0);
+    }
+
+    #[test]
+    fn a_client_watching_as_many_transactions_as_allowed_must_wait_for_one() {
+        let mut fixture = Fixture::new();
+        let (ada, _) = fixture.enter("ada", SQUARE);
+        for n in 0..MAX_WATCHED {
+            let id = ledger::TxId([n as u8; 32]);
+            fixture.server.watched.insert(id, ada);
+        }
+        let key = fixture.key("ada");
+        let op = ledger::Operation::Pay {
+            to: fixture.key("bo").address(),
+            amount: 1,
+        };
+        let tx = fixture.sign(ada, &key, op);
+        fixture.send(ada, &ClientMessage::Submit { request: 3, tx });
+        let busy = fixture.until(ada, "the refusal", |message| message.request() == Some(3));
+        assert!(
+            matches!(
+                busy,
+                ServerMessage::Error {
+                    code: ErrorCode::Busy,
+                    ..
+                }
+            ),
+            "{busy:?}"
+        );
+    }
+}

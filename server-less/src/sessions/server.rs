@@ -85,6 +85,9 @@ pub(super) struct Server {
     pub(super) settings: SessionSettings,
     pub(super) tick: u32,
     pub(super) gauges: Arc<Gauges>,
+    /// Clients to drop at the next tick, once what was last sent to them
+    /// (why they are dropped) has gone out.
+    pub(super) leaving: Vec<ClientId>,
 }
 
 pub(super) fn error(request: Option<u32>, err: &ProtocolError) -> ServerMessage {
@@ -185,9 +188,21 @@ impl Server {
         if self.gauges.panic_next_tick.swap(false, Ordering::AcqRel) {
             panic!("a fault injected into the session server");
         }
-        self.tick = self.tick.wrapping_add(1);
         self.renet.update(elapsed);
         self.transport.update(elapsed, &mut self.renet);
+        self.serve(since_tick);
+        self.transport.send_packets(&mut self.renet);
+    }
+
+    /// One tick's work between reading the socket and writing to it:
+    /// connections and disconnections, what each client sent (`since_tick`
+    /// refills its rate buckets), answers and blocks, expiries, and what
+    /// goes out (avatars, file pieces) into renet's channels.
+    pub(super) fn serve(&mut self, since_tick: Duration) {
+        self.tick = self.tick.wrapping_add(1);
+        for client in std::mem::take(&mut self.leaving) {
+            self.renet.disconnect(client);
+        }
         while let Some(event) = self.renet.get_event() {
             match event {
                 ServerEvent::ClientConnected { client_id } => self.connected(client_id),
@@ -214,7 +229,6 @@ impl Server {
         }
         self.send_avatars();
         self.send_chunks();
-        self.transport.send_packets(&mut self.renet);
     }
 
     pub(super) fn send(&mut self, client: ClientId, message: &ServerMessage) {
@@ -229,13 +243,20 @@ impl Server {
         }
     }
 
+    /// Drops `client` at the next tick: what was sent to it this tick (the
+    /// reason) goes out first, and nothing more it sends is read.
+    pub(super) fn let_go(&mut self, client: ClientId) {
+        if !self.leaving.contains(&client) {
+            self.leaving.push(client);
+        }
+    }
+
     pub(super) fn receive(&mut self, client: ClientId, seconds: f32) {
+        if self.leaving.contains(&client) {
+            return;
+        }
         if let Some(session) = self.sessions.get_mut(&client) {
-            session.messages.refill(seconds);
-            session.moves.refill(seconds);
-            session.chats.refill(seconds);
-            session.stride.refill(seconds);
-            session.strikes = (session.strikes - seconds).max(0.0);
+            session.refill(seconds);
         }
         while let Some(bytes) = self.renet.receive_message(client, CHANNEL_AVATAR) {
             let Some(session) = self.sessions.get_mut(&client) else {
@@ -256,6 +277,9 @@ impl Server {
             self.upload(client, &bytes);
         }
         for _ in 0..MESSAGES_PER_TICK {
+            if self.leaving.contains(&client) {
+                return;
+            }
             let Some(bytes) = self.renet.receive_message(client, CHANNEL_RELIABLE) else {
                 break;
             };
@@ -462,5 +486,104 @@ impl Server {
                 Err(_) => break,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sessions::fixture::{Fixture, SQUARE};
+    use plaza_client::protocol::VERSION;
+
+    fn code(message: &ServerMessage) -> Option<ErrorCode> {
+        match message {
+            ServerMessage::Error { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_request_before_hello_is_refused_with_its_id_and_nothing_is_asked() {
+        let mut fixture = Fixture::new();
+        let client = fixture.connect(fixture.key("ada").address());
+        fixture.send(client, &ClientMessage::Inventory { request: 7 });
+        let refused = fixture.until(client, "a refusal", |message| message.request() == Some(7));
+        assert_eq!(code(&refused), Some(ErrorCode::WrongState), "{refused:?}");
+        assert_eq!(fixture.server.sessions[&client].in_flight, 0);
+        // A hello is what it may send.
+        fixture.send(
+            client,
+            &ClientMessage::Hello {
+                version: VERSION,
+                world: SQUARE.into(),
+            },
+        );
+        fixture.until(client, "the welcome", |message| {
+            matches!(message, ServerMessage::Welcome { .. })
+        });
+    }
+
+    #[test]
+    fn a_client_with_every_request_slot_in_use_waits_and_is_answered_after() {
+        let mut fixture = Fixture::new();
+        let (client, _) = fixture.enter("ada", SQUARE);
+        fixture.server.sessions.get_mut(&client).unwrap().in_flight = MAX_REQUESTS_WAITING;
+        fixture.send(client, &ClientMessage::Inventory { request: 1 });
+        let busy = fixture.until(client, "a refusal", |message| message.request() == Some(1));
+        assert_eq!(code(&busy), Some(ErrorCode::Busy), "{busy:?}");
+        // A slot frees: the next request is answered.
+        fixture.server.answered(client);
+        fixture.send(client, &ClientMessage::Inventory { request: 2 });
+        let answer = fixture.until(client, "the answer", |message| message.request() == Some(2));
+        assert!(
+            matches!(answer, ServerMessage::Inventory { .. }),
+            "{answer:?}"
+        );
+    }
+
+    #[test]
+    fn more_messages_a_second_than_allowed_are_dropped_and_told_once() {
+        let mut fixture = Fixture::with(|settings| settings.messages_per_sec = 4.0);
+        let (client, _) = fixture.enter("ada", SQUARE);
+        // The bucket holds two seconds' worth: 8 of the 20 are read, the
+        // rest dropped, and the client is told once.
+        for request in 1..=20 {
+            fixture.send(client, &ClientMessage::Inventory { request });
+        }
+        let mut heard = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let answered = |heard: &[ServerMessage]| {
+            heard
+                .iter()
+                .filter(|message| matches!(message, ServerMessage::Inventory { .. }))
+                .count()
+        };
+        while answered(&heard) < 8 && Instant::now() < deadline {
+            fixture.step();
+            heard.extend(fixture.heard(client));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        for _ in 0..10 {
+            fixture.step();
+        }
+        heard.extend(fixture.heard(client));
+        let limited = heard
+            .iter()
+            .filter(|message| code(message) == Some(ErrorCode::RateLimited))
+            .count();
+        assert_eq!(limited, 1, "{heard:?}");
+        assert!((7..=8).contains(&answered(&heard)), "{heard:?}");
+    }
+
+    #[test]
+    fn an_answer_for_a_full_queue_is_dropped_rather_than_waited_for() {
+        let (replies, inbox) = std::sync::mpsc::sync_channel(1);
+        deliver(&replies, Reply::Balance(1, 10));
+        deliver(&replies, Reply::Balance(2, 20));
+        assert!(matches!(inbox.try_recv(), Ok(Reply::Balance(1, 10))));
+        assert!(inbox.try_recv().is_err());
+        // A closed queue is not an error either.
+        drop(inbox);
+        deliver(&replies, Reply::Balance(3, 30));
     }
 }

@@ -255,3 +255,148 @@ impl Server {
         self.next_trade_action(trade);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sessions::fixture::{Fixture, SQUARE};
+    use plaza_client::protocol::{ClientMessage, TradeView};
+
+    fn view(message: ServerMessage) -> TradeView {
+        match message {
+            ServerMessage::Trade { view, .. } => *view,
+            other => panic!("not a trade: {other:?}"),
+        }
+    }
+
+    fn refusal(message: &ServerMessage) -> Option<ErrorCode> {
+        match message {
+            ServerMessage::Error { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_trade_opens_between_two_players_and_closes_for_both_when_one_cancels() {
+        let mut fixture = Fixture::new();
+        let (ada, ada_player) = fixture.enter("ada", SQUARE);
+        let (bo, bo_player) = fixture.enter("bo", SQUARE);
+
+        // No one to trade with: nobody at that number, or oneself.
+        fixture.send(
+            ada,
+            &ClientMessage::TradeInvite {
+                request: 1,
+                player: 999,
+            },
+        );
+        let nobody = fixture.until(ada, "a refusal", |message| message.request() == Some(1));
+        assert_eq!(refusal(&nobody), Some(ErrorCode::NotFound));
+        fixture.send(
+            ada,
+            &ClientMessage::TradeInvite {
+                request: 2,
+                player: ada_player,
+            },
+        );
+        let oneself = fixture.until(ada, "a refusal", |message| message.request() == Some(2));
+        assert_eq!(refusal(&oneself), Some(ErrorCode::NotFound));
+
+        // Ada invites Bo: both see the window.
+        fixture.send(
+            ada,
+            &ClientMessage::TradeInvite {
+                request: 3,
+                player: bo_player,
+            },
+        );
+        let opened = view(fixture.until(ada, "the window", |message| message.request() == Some(3)));
+        let told = view(fixture.until(bo, "the invitation", |message| {
+            matches!(message, ServerMessage::Trade { .. })
+        }));
+        assert_eq!(opened.trade, told.trade);
+        assert_eq!(opened.inviter, fixture.key("ada").address());
+        assert_eq!(opened.invitee, fixture.key("bo").address());
+        let trade = opened.trade;
+
+        // A window that is not theirs, or not there, is refused.
+        let (cy, _) = fixture.enter("cy", SQUARE);
+        fixture.send(
+            cy,
+            &ClientMessage::TradeAct {
+                request: 4,
+                trade,
+                action: Action::Cancel,
+            },
+        );
+        let theirs = fixture.until(cy, "a refusal", |message| message.request() == Some(4));
+        assert_eq!(refusal(&theirs), Some(ErrorCode::NotFound));
+        fixture.send(
+            cy,
+            &ClientMessage::TradeAct {
+                request: 5,
+                trade: trade + 100,
+                action: Action::Cancel,
+            },
+        );
+        let gone = fixture.until(cy, "a refusal", |message| message.request() == Some(5));
+        assert_eq!(refusal(&gone), Some(ErrorCode::NotFound));
+
+        // Bo cancels: both are told, and the window is gone.
+        fixture.send(
+            bo,
+            &ClientMessage::TradeAct {
+                request: 6,
+                trade,
+                action: Action::Cancel,
+            },
+        );
+        let answer = view(fixture.until(bo, "the answer", |message| message.request() == Some(6)));
+        let bo_address = fixture.key("bo").address();
+        assert_eq!(answer.stage, Stage::Cancelled { by: bo_address });
+        let news = view(fixture.until(ada, "the news", |message| {
+            matches!(message, ServerMessage::Trade { request: None, .. })
+        }));
+        assert_eq!(news.stage, Stage::Cancelled { by: bo_address });
+        assert!(fixture.server.trades.is_empty());
+        assert!(fixture.server.sessions[&ada].trades.is_empty());
+    }
+
+    #[test]
+    fn a_player_in_as_many_trades_as_allowed_is_busy_and_a_leaver_cancels_theirs() {
+        let mut fixture = Fixture::new();
+        let (ada, _) = fixture.enter("ada", SQUARE);
+        let mut others = Vec::new();
+        for name in ["bo", "cy", "dee"] {
+            others.push(fixture.enter(name, SQUARE));
+        }
+        for (request, (_, player)) in others.iter().enumerate() {
+            let request = request as u32 + 1;
+            fixture.send(
+                ada,
+                &ClientMessage::TradeInvite {
+                    request,
+                    player: *player,
+                },
+            );
+            let answer = fixture.until(ada, "the answer", |message| {
+                message.request() == Some(request)
+            });
+            if (request as usize) <= MAX_TRADES {
+                view(answer);
+            } else {
+                assert_eq!(refusal(&answer), Some(ErrorCode::Busy), "{answer:?}");
+            }
+        }
+        // Ada leaves: the windows she was in close as cancelled by her.
+        let ada_address = fixture.key("ada").address();
+        fixture.server.renet.disconnect(ada);
+        for (client, _) in others.iter().take(MAX_TRADES) {
+            let closed = view(fixture.until(*client, "the window closing", |message| {
+                matches!(message, ServerMessage::Trade { view, .. } if view.stage.is_closed())
+            }));
+            assert_eq!(closed.stage, Stage::Cancelled { by: ada_address });
+        }
+        assert!(fixture.server.trades.is_empty());
+    }
+}

@@ -1,0 +1,261 @@
+//! A session server for the sessions modules' unit tests: a real host
+//! (its RocksDB ledger in a temporary home, the solo block engine) behind
+//! a real [`Server`], and players whose renet clients live in memory. What
+//! a player sends goes through renet into the server's own reading of
+//! messages (rate buckets, decoding, state checks); what the server sends
+//! comes back through renet and is decoded. There is no socket and no
+//! netcode here: the join handshake and the transport are tested on their
+//! own, and end to end in `tests/it`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ledger::{Address, ChainId, Keypair, Operation, SignedTransaction, Transaction};
+use renet::{ClientId, RenetClient};
+use zeroize::Zeroizing;
+
+use super::limits::Session;
+use super::server::Server;
+use super::{Gauges, Parts, SessionSettings};
+use crate::Host;
+use crate::clock::{Clock, SystemClock};
+use crate::home::{self, Home};
+use plaza_client::protocol::{
+    self, CHANNEL_ASSETS, CHANNEL_RELIABLE, ClientMessage, End, ServerMessage, TICK_HZ, VERSION,
+};
+
+/// How long a test waits for an answer.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A host, its session server, and players in memory.
+pub(super) struct Fixture {
+    pub(super) server: Server,
+    players: HashMap<ClientId, Player>,
+    next_client: ClientId,
+    pub(super) home: Home,
+    pub(super) chain_id: ChainId,
+    host: Option<Host>,
+    runtime: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+/// A player's end: its renet client and what it has heard, in order.
+struct Player {
+    renet: RenetClient,
+    heard: Vec<ServerMessage>,
+}
+
+impl Fixture {
+    /// A new network of one host with the demo accounts, serving the
+    /// built-in worlds with the default session settings.
+    pub(super) fn new() -> Fixture {
+        Self::with(|_| {})
+    }
+
+    /// As [`Fixture::new`], with the session settings changed by `adjust`.
+    pub(super) fn with(adjust: impl FnOnce(&mut SessionSettings)) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        home::init(&home, None, SystemClock.now()).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let host = {
+            let _entered = runtime.enter();
+            Host::start(&home, Arc::new(SystemClock)).unwrap()
+        };
+        let mut settings = host.config().session_settings();
+        adjust(&mut settings);
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let udp_addr = socket.local_addr().unwrap();
+        let chain_id = runtime.block_on(host.handle().status()).unwrap().chain_id;
+        let parts = Parts {
+            handle: host.handle(),
+            runtime: runtime.handle().clone(),
+            blobs: host.blobs(),
+            uploads: host.uploads(),
+            protocol_id: protocol::protocol_id(&chain_id),
+            chain_id: chain_id.clone(),
+            worlds: crate::worlds::builtin(),
+            settings,
+            socket,
+            udp_addr,
+            private_key: Zeroizing::new([7; 32]),
+            gauges: Arc::new(Gauges::default()),
+        };
+        let server = {
+            let _entered = runtime.enter();
+            parts.server().unwrap()
+        };
+        Fixture {
+            server,
+            players: HashMap::new(),
+            next_client: 1,
+            home,
+            chain_id,
+            host: Some(host),
+            runtime,
+            _dir: dir,
+        }
+    }
+
+    /// The key of demo account `name` (ada, bo, cy, dee).
+    pub(super) fn key(&self, name: &str) -> Keypair {
+        self.home.load_demo_key(name).unwrap()
+    }
+
+    /// A player of `account` connects, as netcode would have let it.
+    pub(super) fn connect(&mut self, account: Address) -> ClientId {
+        let client = self.next_client;
+        self.next_client += 1;
+        self.server.renet.add_connection(client);
+        // The connection event is this fixture's: the account comes from
+        // the test, not from a connect token.
+        while self.server.renet.get_event().is_some() {}
+        self.server
+            .sessions
+            .insert(client, Session::new(account, &self.server.settings));
+        let mut renet = RenetClient::new(protocol::connection_config(End::Client));
+        renet.set_connected();
+        self.players.insert(
+            client,
+            Player {
+                renet,
+                heard: Vec::new(),
+            },
+        );
+        client
+    }
+
+    /// Demo account `name` connects and enters `world`; its player number.
+    pub(super) fn enter(&mut self, name: &str, world: &str) -> (ClientId, u16) {
+        let account = self.key(name).address();
+        let client = self.connect(account);
+        self.send(
+            client,
+            &ClientMessage::Hello {
+                version: VERSION,
+                world: world.to_owned(),
+            },
+        );
+        let welcome = self.until(client, "the welcome", |message| {
+            matches!(message, ServerMessage::Welcome { .. })
+        });
+        let ServerMessage::Welcome { player, .. } = welcome else {
+            unreachable!("until returns what it was asked for");
+        };
+        (client, player)
+    }
+
+    /// `client` sends `message` on the reliable channel.
+    pub(super) fn send(&mut self, client: ClientId, message: &ClientMessage) {
+        self.send_bytes(client, CHANNEL_RELIABLE, protocol::encode(message).unwrap());
+    }
+
+    /// `client` sends `bytes`, whatever they are, on `channel`.
+    pub(super) fn send_bytes(&mut self, client: ClientId, channel: u8, bytes: Vec<u8>) {
+        let player = self.players.get_mut(&client).unwrap();
+        player.renet.send_message(channel, bytes);
+        for packet in player.renet.get_packets_to_send() {
+            // A client the server dropped is no longer heard.
+            let _ = self.server.renet.process_packet_from(&packet, client);
+        }
+    }
+
+    /// One tick: the server reads what was sent, serves, and what it sent
+    /// reaches the players.
+    pub(super) fn step(&mut self) {
+        let tick = Duration::from_secs(1) / TICK_HZ;
+        self.server.renet.update(tick);
+        // What the transport does: connections renet has closed go.
+        for client in self.server.renet.disconnections_id() {
+            self.server.renet.remove_connection(client);
+        }
+        self.server.serve(tick);
+        for (client, player) in &mut self.players {
+            player.renet.update(tick);
+            if let Ok(packets) = self.server.renet.get_packets_to_send(*client) {
+                for packet in packets {
+                    player.renet.process_packet(&packet);
+                }
+            }
+            for channel in [CHANNEL_RELIABLE, CHANNEL_ASSETS] {
+                while let Some(bytes) = player.renet.receive_message(channel) {
+                    player.heard.push(ServerMessage::decode(&bytes).unwrap());
+                }
+            }
+        }
+    }
+
+    /// Ticks until `client` hears a message `wanted` holds of; that
+    /// message (the ones heard before it stay to be read).
+    pub(super) fn until(
+        &mut self,
+        client: ClientId,
+        what: &str,
+        mut wanted: impl FnMut(&ServerMessage) -> bool,
+    ) -> ServerMessage {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let heard = &mut self.players.get_mut(&client).unwrap().heard;
+            if let Some(at) = heard.iter().position(&mut wanted) {
+                return heard.remove(at);
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            self.step();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Everything `client` has heard and not yet read.
+    pub(super) fn heard(&mut self, client: ClientId) -> Vec<ServerMessage> {
+        std::mem::take(&mut self.players.get_mut(&client).unwrap().heard)
+    }
+
+    /// Whether the server still holds a session for `client`.
+    pub(super) fn connected(&self, client: ClientId) -> bool {
+        self.server.renet.is_connected(client) && self.server.sessions.contains_key(&client)
+    }
+
+    /// `op` signed by `key` for `client`'s session, with the nonce and
+    /// time its inventory gives (asked for through the session).
+    pub(super) fn sign(
+        &mut self,
+        client: ClientId,
+        key: &Keypair,
+        op: Operation,
+    ) -> SignedTransaction {
+        self.send(client, &ClientMessage::Inventory { request: 9_000 });
+        let answer = self.until(client, "the inventory", |message| {
+            matches!(message, ServerMessage::Inventory { .. })
+        });
+        let ServerMessage::Inventory { account, now, .. } = answer else {
+            unreachable!("until returns what it was asked for");
+        };
+        Transaction {
+            chain_id: self.chain_id.clone(),
+            signer: key.address(),
+            nonce: account.nonce,
+            valid_until: now + 600,
+            op,
+        }
+        .sign(key)
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some(host) = self.host.take() {
+            let _ = self.runtime.block_on(host.stop());
+        }
+    }
+}
+
+/// The built-in world the tests' players enter.
+pub(super) const SQUARE: &str = "Plaza Square";
