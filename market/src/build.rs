@@ -5,7 +5,8 @@
 //! anything is signed.
 
 use ledger::{
-    Address, ChainState, LedgerError, Nonce, Operation, StateReader, Timestamp, Transaction,
+    Address, ChainId, ChainState, LedgerError, Nonce, Operation, StateReader, Timestamp,
+    Transaction,
 };
 
 use crate::error::MarketError;
@@ -30,11 +31,7 @@ pub fn build(
     now: Timestamp,
 ) -> Result<Transaction, MarketError> {
     let next = state.account(&signer)?.unwrap_or_default().nonce;
-    let nonce = match &op {
-        Operation::Trade(trade) if trade.terms.a == signer => trade.terms.a_nonce,
-        Operation::Trade(trade) if trade.terms.b == signer => trade.terms.b_nonce,
-        _ => nonce,
-    };
+    let nonce = nonce_for(&op, &signer, nonce);
     if nonce < next {
         return Err(LedgerError::StaleNonce {
             account: signer,
@@ -49,14 +46,40 @@ pub fn build(
         terms.verify(&chain.chain_id, &terms.a, &trade.a_signature)?;
         terms.verify(&chain.chain_id, &terms.b, &trade.b_signature)?;
     }
-    let mut tx = Transaction {
-        chain_id: chain.chain_id.clone(),
-        signer,
-        nonce: next,
-        valid_until: now.saturating_add(VALID_SECS),
-        op,
-    };
+    // Checked as the account's next transaction; signed with its own.
+    let mut tx = transaction(chain.chain_id.clone(), signer, next, op, now);
     ledger::check_transaction(state, chain, &tx, now)?;
     tx.nonce = nonce;
     Ok(tx)
+}
+
+/// The nonce `signer` signs `op` with, `next` being the nonce it would
+/// use otherwise (its account's next): a party to a trade uses the nonce
+/// the trade's terms fixed when both signed them.
+pub fn nonce_for(op: &Operation, signer: &Address, next: Nonce) -> Nonce {
+    match op {
+        Operation::Trade(trade) if trade.terms.a == *signer => trade.terms.a_nonce,
+        Operation::Trade(trade) if trade.terms.b == *signer => trade.terms.b_nonce,
+        _ => next,
+    }
+}
+
+/// The transaction by which `signer` does `op` at the host's time `now`,
+/// unsigned and unchecked: the nonce [`nonce_for`] gives from `next`,
+/// valid for [`VALID_SECS`]. Every client signs what this makes; [`build`]
+/// also checks it against the ledger's rules first.
+pub fn transaction(
+    chain_id: ChainId,
+    signer: Address,
+    next: Nonce,
+    op: Operation,
+    now: Timestamp,
+) -> Transaction {
+    Transaction {
+        chain_id,
+        signer,
+        nonce: nonce_for(&op, &signer, next),
+        valid_until: now.saturating_add(VALID_SECS),
+        op,
+    }
 }

@@ -14,7 +14,7 @@ mod error;
 mod quote;
 pub mod trade;
 
-pub use crate::build::{VALID_SECS, build};
+pub use crate::build::{VALID_SECS, build, nonce_for, transaction};
 pub use crate::catalogue::Catalogue;
 pub use crate::error::MarketError;
 pub use crate::quote::{RentQuote, ReturnQuote, SaleQuote, rent_quote, return_quote, sale_quote};

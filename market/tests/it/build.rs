@@ -298,3 +298,39 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn every_client_signs_with_one_nonce_and_deadline_rule() {
+    let (a, b, c) = (
+        ledger::Address::from_bytes([1; 32]),
+        ledger::Address::from_bytes([2; 32]),
+        ledger::Address::from_bytes([3; 32]),
+    );
+    let pay = Operation::Pay { to: b, amount: 5 };
+    let tx = market::transaction(chain_id(), a, 7, pay, 1_000);
+    assert_eq!((tx.signer, tx.nonce), (a, 7));
+    assert_eq!(tx.valid_until, 1_000 + VALID_SECS);
+    // A trade's parties sign with the nonces its terms fixed; anyone else
+    // (a third party cannot submit it, but the rule is the same) with
+    // the next.
+    let terms = ledger::TradeTerms {
+        a,
+        b,
+        a_gives: ledger::TradeSide::default(),
+        b_gives: ledger::TradeSide::default(),
+        a_nonce: 4,
+        b_nonce: 9,
+        expires_at: 2_000,
+        revision: 1,
+        offers_hash: [0; 32],
+    };
+    let trade = Operation::Trade(Box::new(ledger::Trade {
+        terms,
+        a_signature: ledger::Signature([0; 64]),
+        b_signature: ledger::Signature([0; 64]),
+    }));
+    assert_eq!(market::nonce_for(&trade, &a, 6), 4);
+    assert_eq!(market::nonce_for(&trade, &b, 6), 9);
+    assert_eq!(market::nonce_for(&trade, &c, 6), 6);
+    assert_eq!(market::transaction(chain_id(), b, 11, trade, 0).nonce, 9);
+}

@@ -162,13 +162,14 @@ pub async fn hostile(home: &Home, options: HostileOptions) -> Result<HostileRepo
             let mut timed = 0;
             while !stop.load(Ordering::Acquire) {
                 let account = handle.account(payer.address()).await?;
-                let tx = ledger::Transaction {
-                    chain_id: chain.clone(),
-                    signer: payer.address(),
-                    nonce: account.nonce,
-                    valid_until: SystemClock.now() + 600,
-                    op: Operation::Pay { to, amount: 1 },
-                }
+                let op = Operation::Pay { to, amount: 1 };
+                let tx = market::transaction(
+                    chain.clone(),
+                    payer.address(),
+                    account.nonce,
+                    op,
+                    SystemClock.now(),
+                )
                 .sign(&payer);
                 let sent = Instant::now();
                 let id = handle.submit(tx).await?.id();
@@ -298,17 +299,14 @@ fn play(
             if !rented[index] && now_phase >= 2 && !listings.is_empty() {
                 rented[index] = true;
                 let listing = listings[index % listings.len()];
-                let tx = ledger::Transaction {
-                    chain_id: chain.clone(),
-                    signer: players[index].address(),
-                    nonce: 0,
-                    valid_until: SystemClock.now() + 600,
-                    op: Operation::Rent {
-                        listing,
-                        periods: 1,
-                    },
-                }
-                .sign(&players[index]);
+                let op = Operation::Rent {
+                    listing,
+                    periods: 1,
+                };
+                // A new player's first transaction.
+                let signer = players[index].address();
+                let tx = market::transaction(chain.clone(), signer, 0, op, SystemClock.now())
+                    .sign(&players[index]);
                 bot.ask(|request| ClientMessage::Submit { request, tx });
             }
             if let Err(err) = bot.pump() {

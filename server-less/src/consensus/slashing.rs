@@ -82,14 +82,8 @@ async fn submit_reports(
     };
     for (report, nonce) in reports.into_iter().zip(nonce..) {
         let validator = report.validator;
-        let tx = ledger::Transaction {
-            chain_id: chain.clone(),
-            signer: me,
-            nonce,
-            valid_until: host.now().saturating_add(600),
-            op: ledger::Operation::ReportEquivocation(Box::new(report)),
-        }
-        .sign(&key);
+        let op = ledger::Operation::ReportEquivocation(Box::new(report));
+        let tx = market::transaction(chain.clone(), me, nonce, op, host.now()).sign(&key);
         match host.submit(tx).await {
             Ok(_) => info!(%validator, "reported a validator's conflicting messages to the ledger"),
             Err(err) => debug!(%validator, %err, "a report of equivocation was not taken"),

@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ledger::{Address, ChainId, Keypair, Operation, SignedTransaction, Transaction};
+use ledger::{Address, ChainId, Keypair, Operation, SignedTransaction};
 use renet::{ClientId, RenetClient};
 use zeroize::Zeroizing;
 
@@ -238,14 +238,7 @@ impl Fixture {
         let ServerMessage::Inventory { account, now, .. } = answer else {
             unreachable!("until returns what it was asked for");
         };
-        Transaction {
-            chain_id: self.chain_id.clone(),
-            signer: key.address(),
-            nonce: account.nonce,
-            valid_until: now + 600,
-            op,
-        }
-        .sign(key)
+        market::transaction(self.chain_id.clone(), key.address(), account.nonce, op, now).sign(key)
     }
 }
 

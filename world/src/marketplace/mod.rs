@@ -1,11 +1,12 @@
-//! The market marketplace: what the player asks of the host and what it answers,
+//! The marketplace: what the player asks of the host and what it answers,
 //! kept for the panels to show. No UI here: the panels call the marketplace's
 //! methods, the marketplace turns them into protocol requests, and each answer
 //! the session brings lands in the marketplace by its request id.
 //!
-//! Transactions go one at a time, so each takes the account's next nonce:
-//! the marketplace asks for the account and the host's time, signs with the
-//! player's key, submits, and follows the transaction until it is final
+//! Transactions go one at a time, so each takes the account's next nonce
+//! (a trade, the one its terms fixed; `market::transaction` writes the
+//! rule): the marketplace asks for the account and the host's time, signs
+//! with the player's key, submits, and follows the transaction until it is final
 //! (applied, or rejected with the ledger's reason).
 
 mod browse;
@@ -19,7 +20,7 @@ use std::time::Instant;
 
 use assets::{ContentId, Manifest};
 use bevy::prelude::*;
-use ledger::{Account, Address, AssetId, Nonce, Operation, Timestamp, TxId};
+use ledger::{Account, Address, AssetId, Operation, Timestamp, TxId};
 use plaza_client::client::Session;
 use plaza_client::protocol::{
     Browse, Card, ClientMessage, Event, Holding, Quote, QuoteAsk, ServerMessage, TradeView,
@@ -118,8 +119,6 @@ pub struct PlayerTx {
     pub label: String,
     /// The operation.
     pub op: Operation,
-    /// A nonce the operation fixes (a trade's), else the account's next.
-    nonce: Option<Nonce>,
     /// Where it stands.
     pub stage: TxProgress,
     /// When it reached its stage (or was last asked about).

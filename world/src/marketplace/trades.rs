@@ -149,7 +149,6 @@ impl Marketplace {
         let (Some(terms), Some([a_signature, b_signature])) = (&view.terms, view.signatures) else {
             return;
         };
-        let nonce = terms.a_nonce;
         let op = Operation::Trade(Box::new(Trade {
             terms: terms.clone(),
             a_signature,
@@ -166,7 +165,6 @@ impl Marketplace {
             PlayerTx {
                 label: format!("trade {}", view.trade),
                 op,
-                nonce: Some(nonce),
                 stage: TxProgress::Queued,
                 since: Instant::now(),
             },

@@ -41,7 +41,6 @@ impl Marketplace {
         self.actions.push_back(PlayerTx {
             label: label.into(),
             op,
-            nonce: None,
             stage: TxProgress::Queued,
             since: Instant::now(),
         });
@@ -115,13 +114,14 @@ impl Marketplace {
         let (Some(first), Some(welcome)) = (self.actions.front_mut(), client.welcome()) else {
             return;
         };
-        let tx = ledger::Transaction {
-            chain_id: welcome.chain_id.clone(),
-            signer: client.key().address(),
-            nonce: first.nonce.unwrap_or(account.nonce),
-            valid_until: now + market::VALID_SECS,
-            op: first.op.clone(),
-        }
+        let signer = client.key().address();
+        let tx = market::transaction(
+            welcome.chain_id.clone(),
+            signer,
+            account.nonce,
+            first.op.clone(),
+            now,
+        )
         .sign(client.key());
         first.stage = TxProgress::Sent(tx.id());
         first.since = Instant::now();

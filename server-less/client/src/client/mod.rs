@@ -409,14 +409,9 @@ impl Client {
                 .into());
             }
         };
-        let tx = ledger::Transaction {
-            chain_id,
-            signer: self.state.key.address(),
-            nonce: account.nonce,
-            valid_until: now + market::VALID_SECS,
-            op,
-        }
-        .sign(&self.state.key);
+        let signer = self.state.key.address();
+        let tx =
+            market::transaction(chain_id, signer, account.nonce, op, now).sign(&self.state.key);
         let id = tx.id();
         let state = self.submit_final(tx, timeout)?;
         Ok((id, state))
