@@ -46,8 +46,11 @@ pub fn build(
         terms.verify(&chain.chain_id, &terms.a, &trade.a_signature)?;
         terms.verify(&chain.chain_id, &terms.b, &trade.b_signature)?;
     }
-    // Checked as the account's next transaction; signed with its own.
+    // The ledger's rules are checked as if it were the account's next
+    // transaction (those in flight are not known yet); it is signed with
+    // its own nonce.
     let mut tx = transaction(chain.chain_id.clone(), signer, next, op, now);
+    tx.nonce = next;
     ledger::check_transaction(state, chain, &tx, now)?;
     tx.nonce = nonce;
     Ok(tx)

@@ -123,8 +123,11 @@ fn client(embedded: &Embedded, name: &str, cache: &Path) -> App {
     // What the renderer would work out for the camera: its projection
     // onto the window.
     let world = app.world_mut();
-    let mut cameras = world.query::<(&mut Camera, &Projection)>();
-    let (mut camera, projection) = cameras.single_mut(world).unwrap();
+    let mut cameras = world.query::<(&mut Camera, &mut Projection)>();
+    let (mut camera, mut projection) = cameras.single_mut(world).unwrap();
+    if let Projection::Perspective(perspective) = &mut *projection {
+        perspective.aspect_ratio = WIDTH as f32 / HEIGHT as f32;
+    }
     camera.computed.clip_from_view = projection.get_clip_from_view();
     camera.computed.target_info = Some(RenderTargetInfo {
         physical_size: UVec2::new(WIDTH, HEIGHT),
@@ -298,7 +301,8 @@ fn the_whole_client_loads_the_stalls_opens_what_is_clicked_and_offers_a_trade() 
     for _ in 0..3 {
         cy.update();
     }
-    assert!(cy.world().resource::<Drawn>().has("Inventory"));
+    // Only the inventory window says what the player owns.
+    assert!(cy.world().resource::<Drawn>().has("Owned ("));
 
     // Another player comes: cy sees bo's avatar, clicks it and is offered
     // a trade; the invitation reaches bo's panels.
@@ -321,14 +325,20 @@ fn the_whole_client_loads_the_stalls_opens_what_is_clicked_and_offers_a_trade() 
         .map(|(_, at)| at)
         .unwrap();
     let at = on_screen(&mut cy, bo_at).expect("cy's camera does not see bo");
-    click_at(&mut cy, at);
-    assert_eq!(cy.world().resource::<TradeState>().player, Some(bo_number));
-    let bo_name = cy.world().resource::<Remotes>().name(bo_number);
+    // Before the click no window offers a trade.
     cy.world_mut().resource_mut::<Drawn>().0.clear();
     for _ in 0..3 {
         cy.update();
     }
-    assert!(cy.world().resource::<Drawn>().has(&bo_name));
+    assert!(!cy.world().resource::<Drawn>().0.contains("Trade"));
+    click_at(&mut cy, at);
+    assert_eq!(cy.world().resource::<TradeState>().player, Some(bo_number));
+    cy.world_mut().resource_mut::<Drawn>().0.clear();
+    for _ in 0..3 {
+        cy.update();
+    }
+    // The window named after bo, with its Trade button.
+    assert!(cy.world().resource::<Drawn>().0.contains("Trade"));
     with(&mut cy, |marketplace, client| {
         marketplace.trade_invite(client, bo_number)
     })

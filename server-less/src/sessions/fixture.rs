@@ -3,9 +3,9 @@
 //! a real [`Server`], and players whose renet clients live in memory. What
 //! a player sends goes through renet into the server's own reading of
 //! messages (rate buckets, decoding, state checks); what the server sends
-//! comes back through renet and is decoded. There is no socket and no
-//! netcode here: the join handshake and the transport are tested on their
-//! own, and end to end in `tests/it`.
+//! comes back through renet and is decoded. The server's socket and
+//! netcode transport are made but never used: the join handshake and the
+//! transport are tested on their own, and end to end in `tests/it`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -180,6 +180,11 @@ impl Fixture {
         self.server.serve(tick);
         for (client, player) in &mut self.players {
             player.renet.update(tick);
+            // What the player's renet has to say (acks), as a client does
+            // each frame; a player the server dropped is no longer heard.
+            for packet in player.renet.get_packets_to_send() {
+                let _ = self.server.renet.process_packet_from(&packet, *client);
+            }
             if let Ok(packets) = self.server.renet.get_packets_to_send(*client) {
                 for packet in packets {
                     player.renet.process_packet(&packet);

@@ -301,7 +301,7 @@ fn supervise(parts: Parts, first: Server, stop: &AtomicBool) {
         if stop.load(Ordering::Acquire) {
             return;
         }
-        let wait = restart_wait(backoff, started.elapsed());
+        let (wait, next) = restart_wait(backoff, started.elapsed());
         let waited = Instant::now();
         while waited.elapsed() < wait {
             if stop.load(Ordering::Acquire) {
@@ -309,20 +309,22 @@ fn supervise(parts: Parts, first: Server, stop: &AtomicBool) {
             }
             std::thread::sleep(SOCKET_POLL);
         }
-        backoff = (wait * 2).min(RESTART_BACKOFF_MAX);
+        backoff = next;
     }
 }
 
 /// How long to wait before starting a server that panicked after
-/// running `ran`, when the last wait was `backoff`: one that keeps
-/// panicking is started again more slowly (the wait doubling up to
-/// [`RESTART_BACKOFF_MAX`]), one that ran a good while first, at once.
-fn restart_wait(backoff: Duration, ran: Duration) -> Duration {
-    if ran > RESTART_BACKOFF_MAX * 4 {
+/// running `ran`, the wait being `backoff` so far, and what it becomes: a
+/// server that keeps panicking is started again more slowly (the wait
+/// doubling up to [`RESTART_BACKOFF_MAX`]); one that ran a good while
+/// first, after the shortest wait again.
+fn restart_wait(backoff: Duration, ran: Duration) -> (Duration, Duration) {
+    let wait = if ran > RESTART_BACKOFF_MAX * 4 {
         RESTART_BACKOFF_MIN
     } else {
         backoff
-    }
+    };
+    (wait, (wait * 2).min(RESTART_BACKOFF_MAX))
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
@@ -513,16 +515,17 @@ mod tests {
         let mut backoff = RESTART_BACKOFF_MIN;
         let mut waits = Vec::new();
         for _ in 0..8 {
-            let wait = restart_wait(backoff, Duration::from_millis(10));
+            let (wait, next) = restart_wait(backoff, Duration::from_millis(10));
             waits.push(wait);
-            backoff = (wait * 2).min(RESTART_BACKOFF_MAX);
+            backoff = next;
         }
         assert_eq!(waits[0], RESTART_BACKOFF_MIN);
         assert!(waits.windows(2).all(|pair| pair[1] >= pair[0]));
         assert_eq!(*waits.last().unwrap(), RESTART_BACKOFF_MAX);
-        // One that served a good while before it panicked: at once again.
+        // One that served a good while before it panicked: the shortest
+        // wait again.
         assert_eq!(
-            restart_wait(RESTART_BACKOFF_MAX, RESTART_BACKOFF_MAX * 5),
+            restart_wait(RESTART_BACKOFF_MAX, RESTART_BACKOFF_MAX * 5).0,
             RESTART_BACKOFF_MIN
         );
     }

@@ -110,10 +110,17 @@ mod tests {
         let (ada, _) = fixture.enter("ada", SQUARE);
         let (bo, _) = fixture.enter("bo", SQUARE);
         let (cy, _) = fixture.enter("cy", SQUARE);
-        // The sessions learn each balance as they enter: let it arrive.
-        for _ in 0..20 {
+        // The sessions learn each balance as they enter.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while fixture
+            .server
+            .sessions
+            .values()
+            .any(|session| session.balance.is_none())
+        {
+            assert!(std::time::Instant::now() < deadline, "no balances");
             fixture.step();
-            std::thread::sleep(std::time::Duration::from_millis(5));
+            std::thread::sleep(std::time::Duration::from_millis(2));
         }
         let key = fixture.key("ada");
         let to = fixture.key("bo").address();

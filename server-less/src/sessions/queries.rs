@@ -141,7 +141,7 @@ mod tests {
         let (ada, _) = fixture.enter("ada", SQUARE);
         let (ada_key, bo) = (fixture.key("ada"), fixture.key("bo").address());
         let pay = ledger::Operation::Pay { to: bo, amount: 5 };
-        let tx = fixture.sign(ada, &ada_key, pay.clone());
+        let tx = fixture.sign(ada, &ada_key, pay);
         let id = tx.id();
         fixture.send(ada, &ClientMessage::Submit { request: 1, tx });
         let pending = fixture.until(ada, "the answer", |message| message.request() == Some(1));
@@ -171,7 +171,11 @@ mod tests {
         // Bo's transaction sent over Ada's session: refused and struck.
         let (bo_client, _) = fixture.enter("bo", SQUARE);
         let bo_key = fixture.key("bo");
-        let theirs = fixture.sign(bo_client, &bo_key, pay);
+        let to_ada = ledger::Operation::Pay {
+            to: ada_key.address(),
+            amount: 5,
+        };
+        let theirs = fixture.sign(bo_client, &bo_key, to_ada);
         fixture.send(
             ada,
             &ClientMessage::Submit {

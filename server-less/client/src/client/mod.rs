@@ -389,9 +389,9 @@ impl Client {
         }
     }
 
-    /// Signs `op` with this client's key, the account's next nonce and a
-    /// validity of [`market::VALID_SECS`] from the host's time,
-    /// submits it and waits until it is final; the transaction's id and
+    /// Signs `op` with this client's key as [`market::transaction`] makes
+    /// it (the account's next nonce, or a trade's own; valid for
+    /// [`market::VALID_SECS`] from the host's time), submits it and waits until it is final; the transaction's id and
     /// its end (applied, or rejected with the ledger's reason).
     pub fn act(
         &mut self,
