@@ -101,4 +101,40 @@ pub enum MarketError {
     /// A cursor from a query with another sort order.
     #[error("the cursor comes from a query sorted another way; start again from the first page")]
     CursorMismatch,
+    /// An asset worn in a slot its kind does not go in.
+    #[error("{asset} is {kind}, which is not worn on the {slot}")]
+    WrongSlot {
+        /// The asset.
+        asset: AssetId,
+        /// Its kind.
+        kind: assets::AssetKind,
+        /// The slot asked for.
+        slot: crate::wear::Slot,
+    },
+    /// An asset worn by someone who neither rents it nor owns it.
+    #[error(
+        "{who} does not hold {asset}: only its renter, or its owner when it is not rented out, may use it"
+    )]
+    NotHeld {
+        /// The asset.
+        asset: AssetId,
+        /// Who tried.
+        who: ledger::Address,
+    },
+    /// An asset its owner has rented out.
+    #[error("{asset} is rented out until {until}: its renter uses it until then")]
+    RentedOut {
+        /// The asset.
+        asset: AssetId,
+        /// When the rental ends.
+        until: ledger::Timestamp,
+    },
+    /// A rental that has ended, though the ledger has not settled it yet.
+    #[error("the rental of {asset} ended at {ended}")]
+    RentalOver {
+        /// The asset.
+        asset: AssetId,
+        /// When it ended.
+        ended: ledger::Timestamp,
+    },
 }

@@ -275,6 +275,14 @@ pub fn targets() -> Vec<Target> {
             request: 3,
             id: assets::ContentId::of(assets::Codec::Raw, b"x").to_bytes(),
         }),
+        seed(&ClientMessage::Wear {
+            request: 4,
+            slot: protocol::Slot::Head,
+            asset: Some(ledger::AssetId(assets::ContentId::of(
+                assets::Codec::Json,
+                b"a hat",
+            ))),
+        }),
     ];
     let upload = vec![
         seed(&Upload::Begin {
@@ -360,6 +368,14 @@ pub fn targets() -> Vec<Target> {
                     request: Some(2),
                     code: protocol::ErrorCode::Busy,
                     message: "busy".into(),
+                }),
+                seed(&ServerMessage::Appearance {
+                    request: None,
+                    player: 3,
+                    worn: vec![(
+                        protocol::Slot::Back,
+                        ledger::AssetId(assets::ContentId::of(assets::Codec::Json, b"wings")),
+                    )],
                 }),
             ],
             feed: Box::new(|bytes| ServerMessage::decode(bytes).is_ok()),

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ledger::{
-    Account, Address, Block, Height, LedgerError, SignedTransaction, StateRoot, Timestamp, TxId,
-    Validator,
+    Account, Address, AssetId, Block, Height, LedgerError, SignedTransaction, StateRoot, Timestamp,
+    TxId, Validator,
 };
 use market::TradeWindow;
 use market::catalogue::{Page, Query};
 use market::trade::Action;
+use market::wear::Slot;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::{
@@ -153,6 +154,19 @@ impl HostHandle {
     /// An account's balance and next nonce.
     pub async fn account(&self, address: Address) -> Result<Account, HostError> {
         self.request(|reply| Command::Account(address, reply))
+            .await?
+    }
+
+    /// Whether `who` may wear `asset` in `slot` now, by the committed
+    /// state and the asset's manifest (`market::wear::may_wear`): the
+    /// height of the state it was checked against, or why not.
+    pub async fn may_wear(
+        &self,
+        who: Address,
+        asset: AssetId,
+        slot: Slot,
+    ) -> Result<Height, HostError> {
+        self.request(|reply| Command::Wear(who, asset, slot, reply))
             .await?
     }
 

@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use assets::BlobStore;
 use ledger::{
-    Account, Address, Asset, Block, ChainId, CommittedBlock, Height, Ledger, LedgerError,
+    Account, Address, Asset, AssetId, Block, ChainId, CommittedBlock, Height, Ledger, LedgerError,
     MAX_BLOCK_TXS, SignedTransaction, StateRoot, Timestamp, TxId, Validator,
 };
 use market::catalogue::{Page, Query, WorldLayout};
 use market::trade::Action;
+use market::wear::Slot;
 use market::{MarketError, TradeWindow};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info};
@@ -175,6 +176,12 @@ enum Command {
     Account(Address, oneshot::Sender<Result<Account, HostError>>),
     Browse(Box<Query>, oneshot::Sender<Result<Page, HostError>>),
     Inventory(Address, oneshot::Sender<Result<Inventory, HostError>>),
+    Wear(
+        Address,
+        AssetId,
+        Slot,
+        oneshot::Sender<Result<Height, HostError>>,
+    ),
     Quote(Address, QuoteAsk, oneshot::Sender<Result<Quote, HostError>>),
     TradeAct(
         Box<TradeWindow>,

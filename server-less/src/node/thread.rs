@@ -12,6 +12,7 @@ use ledger::{
 };
 use market::Catalogue;
 use market::catalogue::{Changes, Manifests, WorldLayout};
+use market::wear::Slot;
 use tokio::sync::{broadcast, watch};
 use tracing::{debug, warn};
 
@@ -174,6 +175,10 @@ impl Node {
             Command::Account(address, reply) => {
                 let _ = reply.send(self.ledger.account(&address).map_err(Into::into));
             }
+            Command::Wear(who, asset, slot, reply) => {
+                let now = self.clock.now().max(self.ledger.chain().time);
+                let _ = reply.send(self.may_wear(&who, &asset, slot, now));
+            }
             Command::Browse(query, reply) => {
                 let now = self.clock.now().max(self.ledger.chain().time);
                 let _ = reply.send(self.catalogue.search(&query, now).map_err(Into::into));
@@ -248,6 +253,24 @@ impl Node {
             height: location.height,
             rejection,
         })
+    }
+
+    /// Whether `who` may wear `id` in `slot` at `now`: the asset's record
+    /// on the ledger and its kind from its manifest; the height checked at.
+    pub(super) fn may_wear(
+        &self,
+        who: &Address,
+        id: &AssetId,
+        slot: Slot,
+        now: Timestamp,
+    ) -> Result<Height, HostError> {
+        let asset = self
+            .ledger
+            .asset(id)?
+            .ok_or(LedgerError::AssetNotFound(*id))?;
+        let manifest = Manifest::from_json(&self.blobs.get(&id.0)?)?;
+        market::wear::may_wear(&asset, manifest.kind, who, slot, now)?;
+        Ok(self.ledger.chain().height)
     }
 
     pub(super) fn inventory(

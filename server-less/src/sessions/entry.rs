@@ -136,6 +136,7 @@ impl Server {
         session.stride = Bucket::new(MAX_SPEED + STRIDE_SLACK, STRIDE_BURST);
         session.changed = true;
         let account = session.account;
+        let worn = session.worn.clone();
         let players: Vec<PlayerInfo> = world
             .slots
             .iter()
@@ -146,6 +147,7 @@ impl Server {
                 Some(PlayerInfo {
                     player: u16::try_from(slot).ok()?,
                     account: other_session.account,
+                    worn: other_session.worn.clone(),
                 })
             })
             .collect();
@@ -169,11 +171,26 @@ impl Server {
             players,
         };
         self.send(client, &welcome);
+        if !worn.is_empty() {
+            // What it wears comes with it from the world it left.
+            self.send(
+                client,
+                &ServerMessage::Appearance {
+                    request: None,
+                    player,
+                    worn: worn.clone(),
+                },
+            );
+        }
         for other in others {
             if other != client {
                 self.send(
                     other,
-                    &ServerMessage::PlayerJoined(PlayerInfo { player, account }),
+                    &ServerMessage::PlayerJoined(PlayerInfo {
+                        player,
+                        account,
+                        worn: worn.clone(),
+                    }),
                 );
             }
         }
@@ -279,6 +296,7 @@ mod tests {
                 == ServerMessage::PlayerJoined(PlayerInfo {
                     player: bo_player,
                     account: bo_account,
+                    worn: Vec::new(),
                 })
         });
         // Bo goes: Ada is told, and the next to come gets Bo's number.

@@ -228,6 +228,11 @@ impl Fixture {
         self.server.renet.is_connected(client) && self.server.sessions.contains_key(&client)
     }
 
+    /// Runs `job` on the host's runtime, waiting for it.
+    pub(super) fn block_on<T>(&self, job: impl Future<Output = T>) -> T {
+        self.runtime.block_on(job)
+    }
+
     /// `op` signed by `key` for `client`'s session, with the nonce and
     /// time its inventory gives (asked for through the session).
     pub(super) fn sign(

@@ -13,7 +13,7 @@ use super::avatars::{MAX_SPEED, STRIDE_BURST, STRIDE_SLACK};
 use super::files::{Download, Uploading};
 use super::server::{Server, error};
 use crate::rate::Bucket;
-use plaza_client::protocol::{self, ErrorCode, ProtocolError, SessionState, TICK_HZ};
+use plaza_client::protocol::{self, ErrorCode, ProtocolError, SessionState, TICK_HZ, Worn};
 
 /// One connected client.
 pub(super) struct Session {
@@ -35,6 +35,8 @@ pub(super) struct Session {
     /// dropped without a strike.
     pub(super) dropped_upload: Option<u32>,
     pub(super) trades: Vec<u64>,
+    /// What the player wears, as checked against the ledger.
+    pub(super) worn: Worn,
     pub(super) messages: Bucket,
     pub(super) moves: Bucket,
     pub(super) chats: Bucket,
@@ -71,6 +73,7 @@ impl Session {
             upload: None,
             dropped_upload: None,
             trades: Vec::new(),
+            worn: Worn::new(),
             messages: Bucket::new(rate, rate * 2.0),
             moves: Bucket::new(per_tick * 1.5, per_tick),
             chats: Bucket::new(1.0, 5.0),

@@ -30,6 +30,7 @@ mod news;
 mod queries;
 mod server;
 mod trades;
+mod wear;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener as StdTcpListener, UdpSocket};
@@ -255,6 +256,7 @@ impl Parts {
             inbox,
             settings: self.settings.clone(),
             tick: 0,
+            height: self.handle.backlog().borrow().height,
             gauges: self.gauges.clone(),
             leaving: Vec::new(),
         })

@@ -15,6 +15,8 @@ impl Server {
     pub(super) fn block(&mut self, event: &BlockEvent) {
         self.keep_minted_files(event);
         let block = &event.block;
+        self.height = self.height.max(block.height);
+        self.undress(block);
         let mut news: HashMap<Address, Vec<Event>> = HashMap::new();
         for listing in &block.listings {
             news.entry(listing.lister)

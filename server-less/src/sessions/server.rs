@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use assets::{BlobStore, ContentId};
-use ledger::{Amount, ChainId, TxId};
+use ledger::{Amount, AssetId, ChainId, Height, TxId};
 use renet::{ClientId, RenetServer, ServerEvent};
 use tokio::sync::broadcast;
 use tracing::{debug, error, warn};
@@ -26,7 +26,7 @@ use crate::uploads::Uploads;
 use crate::worlds::World;
 use plaza_client::protocol::{
     self, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, ClientMessage, ErrorCode, Holding,
-    MAX_REQUESTS_WAITING, Move, ProtocolError, ServerMessage, TICK_HZ,
+    MAX_REQUESTS_WAITING, Move, ProtocolError, ServerMessage, Slot, TICK_HZ,
 };
 use plaza_client::transport::Transport;
 
@@ -59,6 +59,9 @@ pub(super) enum Reply {
     Trade(u64, ClientId, u32, Result<TradeOutcome, HostError>),
     /// A player's balance when it entered a world.
     Balance(ClientId, Amount),
+    /// Whether a player may wear an asset in a slot: the height checked
+    /// at, or why not.
+    Wear(ClientId, u32, Slot, AssetId, Result<Height, HostError>),
 }
 
 pub(super) struct Server {
@@ -84,6 +87,8 @@ pub(super) struct Server {
     pub(super) inbox: Receiver<Reply>,
     pub(super) settings: SessionSettings,
     pub(super) tick: u32,
+    /// The last block heard of.
+    pub(super) height: Height,
     pub(super) gauges: Arc<Gauges>,
     /// Clients to drop at the next tick, once what was last sent to them
     /// (why they are dropped) has gone out.
@@ -394,6 +399,11 @@ impl Server {
                 trade,
                 action,
             } => self.trade_act(client, request, trade, action),
+            ClientMessage::Wear {
+                request,
+                slot,
+                asset,
+            } => self.wear(client, request, slot, asset),
         }
     }
 
@@ -474,6 +484,9 @@ impl Server {
                 Reply::Trade(trade, client, request, outcome) => {
                     self.answered(client);
                     self.traded(trade, client, request, outcome);
+                }
+                Reply::Wear(client, request, slot, asset, checked) => {
+                    self.wear_checked(client, request, slot, asset, checked);
                 }
             }
         }

@@ -80,6 +80,7 @@ fn world_scene(stalls: usize, players: u16) -> WorldScene {
             .map(|player| PlayerInfo {
                 player,
                 account: Address::from_bytes([(player % 251) as u8; 32]),
+                worn: Vec::new(),
             })
             .collect(),
     };

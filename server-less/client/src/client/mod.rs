@@ -14,15 +14,15 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use assets::{Codec, ContentId};
-use ledger::{ChainId, Keypair, SignedTransaction, TxId};
+use ledger::{AssetId, ChainId, Keypair, SignedTransaction, TxId};
 use renet::RenetClient;
 use renet_netcode::ClientAuthentication;
 
 use crate::error::ClientError;
 use crate::protocol::{
     self, AvatarState, Browse, CHANNEL_ASSETS, CHUNK_BYTES, Card, ClientMessage, ErrorCode,
-    Holding, MAX_UPLOAD_BYTES, PlayerInfo, ProtocolError, Quote, QuoteAsk, ServerMessage,
-    TradeView, TxState, Upload, VERSION, WorldInfo,
+    Holding, MAX_UPLOAD_BYTES, PlayerInfo, ProtocolError, Quote, QuoteAsk, ServerMessage, Slot,
+    TradeView, TxState, Upload, VERSION, WorldInfo, Worn,
 };
 use crate::time::unix_time;
 use crate::transport::ClientTransport;
@@ -385,6 +385,25 @@ impl Client {
             ask,
         })? {
             ServerMessage::Quote { quote, .. } => Ok(quote),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Wears `asset` in `slot` (or takes off what is there, `asset`
+    /// none) and waits for the host's word: what this player wears now,
+    /// as the host checked it against the ledger, or its refusal.
+    pub fn wear(
+        &mut self,
+        slot: Slot,
+        asset: Option<AssetId>,
+        timeout: Duration,
+    ) -> Result<Worn, ClientError> {
+        match self.request("wearing", timeout, |request| ClientMessage::Wear {
+            request,
+            slot,
+            asset,
+        })? {
+            ServerMessage::Appearance { worn, .. } => Ok(worn),
             other => Err(unexpected(&other)),
         }
     }

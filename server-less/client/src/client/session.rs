@@ -11,7 +11,7 @@ use tracing::warn;
 use crate::error::ClientError;
 use crate::protocol::{
     self, AvatarState, Avatars, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, ClientMessage,
-    ErrorCode, Move, ServerMessage,
+    ErrorCode, MAX_WORN, Move, ServerMessage, Worn,
 };
 
 use super::{ANSWER_WAIT, INBOX, Welcome};
@@ -28,6 +28,9 @@ pub struct SessionState {
     pub(super) welcome: Option<Welcome>,
     pub(super) inbox: VecDeque<ServerMessage>,
     pub(super) avatars: HashMap<u16, (AvatarState, Instant)>,
+    /// What each player in the world wears (this one too), as the host
+    /// last said.
+    pub(super) appearances: HashMap<u16, Worn>,
     pub(super) downloads: HashMap<u32, Vec<u8>>,
     pub(super) received_bytes: u64,
     /// Requests sent and not yet answered, and when each was sent.
@@ -49,6 +52,7 @@ impl SessionState {
             welcome: None,
             inbox: VecDeque::new(),
             avatars: HashMap::new(),
+            appearances: HashMap::new(),
             downloads: HashMap::new(),
             received_bytes: 0,
             waiting: HashMap::new(),
@@ -70,6 +74,12 @@ impl SessionState {
     /// The avatars in view, by player, with when each was last heard of.
     pub fn avatars(&self) -> &HashMap<u16, (AvatarState, Instant)> {
         &self.avatars
+    }
+
+    /// What each player in the world wears (this one too), by player, as
+    /// the host checked it against the ledger.
+    pub fn appearances(&self) -> &HashMap<u16, Worn> {
+        &self.appearances
     }
 
     /// Bytes of messages received so far.
@@ -129,6 +139,10 @@ impl SessionState {
                 match ChainId::new(chain_id.clone()) {
                     Ok(chain_id) => {
                         self.avatars.clear();
+                        self.appearances = players
+                            .iter()
+                            .map(|info| (info.player, bounded(&info.worn)))
+                            .collect();
                         self.welcome = Some(Welcome {
                             player,
                             chain_id,
@@ -145,7 +159,18 @@ impl SessionState {
             }
             ServerMessage::PlayerLeft { player } => {
                 self.avatars.remove(&player);
+                self.appearances.remove(&player);
                 self.keep(ServerMessage::PlayerLeft { player });
+            }
+            ServerMessage::PlayerJoined(ref info) => {
+                self.appearances.insert(info.player, bounded(&info.worn));
+                self.keep(message);
+            }
+            ServerMessage::Appearance {
+                player, ref worn, ..
+            } => {
+                self.appearances.insert(player, bounded(worn));
+                self.keep(message);
             }
             other => self.keep(other),
         }
@@ -319,4 +344,9 @@ impl std::ops::DerefMut for Session<'_> {
     fn deref_mut(&mut self) -> &mut SessionState {
         self.state
     }
+}
+
+/// What an avatar wears as a host said it, cut to [`MAX_WORN`] things.
+fn bounded(worn: &Worn) -> Worn {
+    worn.iter().take(MAX_WORN).copied().collect()
 }

@@ -29,12 +29,13 @@ use std::time::Duration;
 
 pub use self::avatar::{AvatarState, Avatars, Gait, Move, heading_towards};
 pub use self::replies::{
-    Card, Event, Holding, ParcelInfo, PlayerInfo, ServerMessage, Shown, StallInfo, TradeView,
-    TxState, WorldInfo,
+    Card, Event, Holding, MAX_WORN, ParcelInfo, PlayerInfo, ServerMessage, Shown, StallInfo,
+    TradeView, TxState, WorldInfo, Worn,
 };
 pub use self::requests::{Browse, ClientMessage, Quote, QuoteAsk, Upload};
 use borsh::{BorshDeserialize, BorshSerialize};
 use ledger::ChainId;
+pub use market::wear::Slot;
 use renet::{ChannelConfig, ConnectionConfig, SendType};
 
 /// The protocol's version. It is part of the netcode protocol id, so a
@@ -44,7 +45,7 @@ use renet::{ChannelConfig, ConnectionConfig, SendType};
 /// and the connect token travels sealed ([`crate::join`]). Version 4: a
 /// trade's stage is the market's `Stage`, and its actions the market's
 /// `Action`.
-pub const VERSION: u16 = 4;
+pub const VERSION: u16 = 5;
 
 /// Avatar updates per second, both ways.
 pub const TICK_HZ: u32 = 20;

@@ -9,6 +9,10 @@ use ledger::{
     TradeSide, TradeTerms, TxId,
 };
 use market::trade::Stage;
+use market::wear::Slot;
+
+/// The most things one avatar wears: one in each slot.
+pub const MAX_WORN: usize = Slot::ALL.len();
 
 /// What a client is told about another player.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -17,7 +21,12 @@ pub struct PlayerInfo {
     pub player: u16,
     /// Their account.
     pub account: Address,
+    /// What they wear, checked against the ledger by the host.
+    pub worn: Worn,
 }
+
+/// What an avatar wears: at most one asset in each slot, in slot order.
+pub type Worn = Vec<(Slot, AssetId)>;
 
 /// A market stall in a world.
 #[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
@@ -284,6 +293,20 @@ pub enum ServerMessage {
         /// The window.
         view: Box<TradeView>,
     },
+    /// What a player in your world wears now, as the host checked it
+    /// against the ledger: the answer to your own [`Wear`] (`request`
+    /// set), or news (someone put something on or took it off, or the
+    /// ledger took it from them: a rental ended, a sale or a trade).
+    ///
+    /// [`Wear`]: super::ClientMessage::Wear
+    Appearance {
+        /// Request id, for an answer.
+        request: Option<u32>,
+        /// The player.
+        player: u16,
+        /// What they wear, at most [`MAX_WORN`] things.
+        worn: Worn,
+    },
     /// A refusal.
     Error {
         /// The request refused, if it had an id.
@@ -306,6 +329,7 @@ impl ServerMessage {
             | ServerMessage::Chunk { request, .. } => Some(*request),
             ServerMessage::Tx { request, .. }
             | ServerMessage::Trade { request, .. }
+            | ServerMessage::Appearance { request, .. }
             | ServerMessage::Error { request, .. } => *request,
             _ => None,
         }

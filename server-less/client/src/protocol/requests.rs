@@ -7,8 +7,9 @@ use super::{
     check_text, decode,
 };
 use borsh::{BorshDeserialize, BorshSerialize};
-use ledger::{Address, Amount, ListingId, RentalId, SignedTransaction, Timestamp, TxId};
+use ledger::{Address, Amount, AssetId, ListingId, RentalId, SignedTransaction, Timestamp, TxId};
 use market::trade::Action;
+use market::wear::Slot;
 
 /// A catalogue question (the market crate's query, in wire form).
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -97,6 +98,18 @@ pub enum ClientMessage {
         /// The player.
         player: u16,
     },
+    /// Wear `asset` in `slot` (one you hold now, of a kind that goes
+    /// there), or take off what is there (`asset` none). The host checks
+    /// it against the ledger and tells everyone in the world what you
+    /// wear.
+    Wear {
+        /// Request id.
+        request: u32,
+        /// Where.
+        slot: Slot,
+        /// What, or nothing.
+        asset: Option<AssetId>,
+    },
     /// Act in a trade window you are part of.
     TradeAct {
         /// Request id.
@@ -168,7 +181,8 @@ impl ClientMessage {
             | ClientMessage::Submit { .. }
             | ClientMessage::TxStatus { .. }
             | ClientMessage::TradeInvite { .. }
-            | ClientMessage::TradeAct { .. } => Ok(()),
+            | ClientMessage::TradeAct { .. }
+            | ClientMessage::Wear { .. } => Ok(()),
         }
     }
 
@@ -183,7 +197,8 @@ impl ClientMessage {
             | ClientMessage::Fetch { request, .. }
             | ClientMessage::Quote { request, .. }
             | ClientMessage::TradeInvite { request, .. }
-            | ClientMessage::TradeAct { request, .. } => Some(*request),
+            | ClientMessage::TradeAct { request, .. }
+            | ClientMessage::Wear { request, .. } => Some(*request),
         }
     }
 
@@ -200,6 +215,7 @@ impl ClientMessage {
             ClientMessage::Quote { .. } => "quote",
             ClientMessage::TradeInvite { .. } => "trade invite",
             ClientMessage::TradeAct { .. } => "trade action",
+            ClientMessage::Wear { .. } => "wear",
         }
     }
 

@@ -1,0 +1,193 @@
+//! What an avatar may wear: the slots on an avatar, which kinds of asset
+//! go in which, and whether a player holds an asset now (owns it and has
+//! not rented it out, or rents it and the rental has not ended). Every
+//! host checks an avatar's appearance with this against its latest final
+//! state before showing it to anyone.
+
+use std::fmt;
+
+use assets::AssetKind;
+use borsh::{BorshDeserialize, BorshSerialize};
+use ledger::{Address, Asset, Timestamp};
+
+use crate::error::MarketError;
+
+/// A place on an avatar where a thing is worn.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
+pub enum Slot {
+    /// On the head: hats, crowns, glasses.
+    Head,
+    /// On the body: coats, capes.
+    Body,
+    /// In the hand: a lantern, a bouquet.
+    Hand,
+    /// On the back: backpacks, wings.
+    Back,
+}
+
+impl Slot {
+    /// Every slot, head first.
+    pub const ALL: [Slot; 4] = [Slot::Head, Slot::Body, Slot::Hand, Slot::Back];
+
+    /// The slot's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Slot::Head => "head",
+            Slot::Body => "body",
+            Slot::Hand => "hand",
+            Slot::Back => "back",
+        }
+    }
+}
+
+impl fmt::Display for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The slots an asset of `kind` may be worn in, the one it goes in
+/// unless the player chooses first: wearables on the head, body or back;
+/// a lamp or a plant carried in the hand; nothing else.
+pub fn slots(kind: AssetKind) -> &'static [Slot] {
+    match kind {
+        AssetKind::Wearable => &[Slot::Head, Slot::Body, Slot::Back],
+        AssetKind::Lighting | AssetKind::Plant => &[Slot::Hand],
+        AssetKind::Furniture
+        | AssetKind::Vehicle
+        | AssetKind::Art
+        | AssetKind::Decoration
+        | AssetKind::Structure
+        | AssetKind::Parcel => &[],
+    }
+}
+
+/// Whether `who` may wear `asset` (of `kind`) in `slot` at `now`, by the
+/// ledger's state: the asset's user (its renter during a rental that has
+/// not ended, else its owner when it is not rented out) and a slot its
+/// kind goes in.
+pub fn may_wear(
+    asset: &Asset,
+    kind: AssetKind,
+    who: &Address,
+    slot: Slot,
+    now: Timestamp,
+) -> Result<(), MarketError> {
+    if !slots(kind).contains(&slot) {
+        return Err(MarketError::WrongSlot {
+            asset: asset.id,
+            kind,
+            slot,
+        });
+    }
+    holds(asset, who, now)
+}
+
+/// Whether `who` has the use of `asset` at `now`: its renter while the
+/// rental runs, its owner while it is not rented out.
+pub fn holds(asset: &Asset, who: &Address, now: Timestamp) -> Result<(), MarketError> {
+    match asset.rental {
+        Some(rental) if rental.renter == *who => {
+            if now < rental.ends_at {
+                Ok(())
+            } else {
+                Err(MarketError::RentalOver {
+                    asset: asset.id,
+                    ended: rental.ends_at,
+                })
+            }
+        }
+        Some(rental) if asset.owner == *who => Err(MarketError::RentedOut {
+            asset: asset.id,
+            until: rental.ends_at,
+        }),
+        None if asset.owner == *who => Ok(()),
+        _ => Err(MarketError::NotHeld {
+            asset: asset.id,
+            who: *who,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger::{ActiveRental, AssetId, RentalId};
+
+    fn asset(owner: Address, rental: Option<ActiveRental>) -> Asset {
+        Asset {
+            id: AssetId(assets::ContentId::of(assets::Codec::Json, b"a hat")),
+            creator: owner,
+            owner,
+            royalty_bps: 0,
+            minted_at: 1,
+            owner_seq: 0,
+            listing: None,
+            rental,
+        }
+    }
+
+    #[test]
+    fn the_user_of_an_asset_may_wear_it_in_a_slot_its_kind_goes_in() {
+        let (owner, renter, stranger) = (
+            Address::from_bytes([1; 32]),
+            Address::from_bytes([2; 32]),
+            Address::from_bytes([3; 32]),
+        );
+        let hat = asset(owner, None);
+        assert_eq!(
+            may_wear(&hat, AssetKind::Wearable, &owner, Slot::Head, 10),
+            Ok(())
+        );
+        assert!(matches!(
+            may_wear(&hat, AssetKind::Wearable, &owner, Slot::Hand, 10),
+            Err(MarketError::WrongSlot {
+                slot: Slot::Hand,
+                ..
+            })
+        ));
+        assert!(matches!(
+            may_wear(&hat, AssetKind::Furniture, &owner, Slot::Head, 10),
+            Err(MarketError::WrongSlot { .. })
+        ));
+        assert!(matches!(
+            may_wear(&hat, AssetKind::Wearable, &stranger, Slot::Head, 10),
+            Err(MarketError::NotHeld { .. })
+        ));
+
+        // Rented out: the renter wears it until the rental's end, the
+        // owner not at all.
+        let rented = asset(
+            owner,
+            Some(ActiveRental {
+                id: RentalId(4),
+                renter,
+                ends_at: 100,
+            }),
+        );
+        assert_eq!(
+            may_wear(&rented, AssetKind::Wearable, &renter, Slot::Body, 99),
+            Ok(())
+        );
+        assert!(matches!(
+            may_wear(&rented, AssetKind::Wearable, &renter, Slot::Body, 100),
+            Err(MarketError::RentalOver { ended: 100, .. })
+        ));
+        assert!(matches!(
+            may_wear(&rented, AssetKind::Wearable, &owner, Slot::Head, 50),
+            Err(MarketError::RentedOut { until: 100, .. })
+        ));
+        assert!(matches!(
+            may_wear(&rented, AssetKind::Wearable, &stranger, Slot::Head, 50),
+            Err(MarketError::NotHeld { .. })
+        ));
+        // A lantern is carried.
+        assert_eq!(
+            may_wear(&hat, AssetKind::Lighting, &owner, Slot::Hand, 10),
+            Ok(())
+        );
+        assert_eq!(slots(AssetKind::Wearable)[0], Slot::Head);
+    }
+}
