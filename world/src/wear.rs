@@ -1,19 +1,23 @@
-//! Rented things in the world: while the player rents a wearable its
-//! model sits on their avatar's head, and another rented thing can be put
-//! down on a parcel, with a countdown over it. When the ledger ends the
-//! rental (settled at its end, or returned) the inventory no longer lists
-//! it and the model goes with it. Only this player sees them: the avatar
-//! updates do not carry them.
+//! What avatars wear, and rented things put down in the world. While the
+//! player rents a wearable the client asks the host to put it on (in the
+//! first free slot its kind goes in); the host checks it against the
+//! ledger and tells everyone in the world, and every avatar (this
+//! player's and the others') is drawn with what the host says it wears.
+//! When the ledger ends the rental (settled at its end, or returned) the
+//! host takes it off for everyone. Another rented thing can be put down
+//! on a parcel, with a countdown over it; only this player sees those.
 
 use bevy::prelude::*;
 use ledger::AssetId;
+use plaza_client::protocol::Slot;
 
-use assets::{AssetKind, Manifest};
+use assets::Manifest;
 
 use crate::AppSystems;
 use crate::avatar::LocalAvatar;
 use crate::marketplace::Marketplace;
 use crate::motion::AVATAR_RADIUS;
+use crate::net::RemoteAvatar;
 use crate::stalls::model_scene;
 
 /// The widest a worn model is drawn, metres.
@@ -21,12 +25,19 @@ const WORN_SIZE: f32 = 0.5;
 /// The top of the avatar's head above its centre, metres.
 const HEAD_TOP: f32 = 0.5 + AVATAR_RADIUS;
 
-/// A model worn by the player's avatar.
-#[derive(Component, Debug)]
-pub struct Worn(pub AssetId);
+/// A model worn by an avatar (this player's or another's).
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Worn {
+    /// The wearer's player number.
+    pub player: u16,
+    /// Where on the avatar.
+    pub slot: Slot,
+    /// What.
+    pub asset: AssetId,
+}
 
-/// The wearables the player rents now whose manifests are known: asset,
-/// manifest.
+/// The wearables the player rents now whose manifests are known, with
+/// the slots their kinds go in: asset, manifest.
 pub fn rented_wearables(marketplace: &Marketplace) -> Vec<(AssetId, Manifest)> {
     let Some(held) = &marketplace.holdings else {
         return Vec::new();
@@ -35,68 +46,140 @@ pub fn rented_wearables(marketplace: &Marketplace) -> Vec<(AssetId, Manifest)> {
         .iter()
         .filter_map(|holding| {
             let manifest = marketplace.manifests.get(&holding.asset)?;
-            (manifest.kind == AssetKind::Wearable).then(|| (holding.asset, manifest.clone()))
+            let wearable = !market::wear::slots(manifest.kind).is_empty();
+            wearable.then(|| (holding.asset, manifest.clone()))
         })
         .collect()
 }
 
-/// Puts rented wearables on the avatar and takes them off when the
-/// rental ends.
+/// Where a model worn in `slot` sits on an avatar (from its centre) and
+/// how it is scaled, for a model of `manifest`'s bounds.
+pub fn worn_at(slot: Slot, manifest: &Manifest) -> Transform {
+    let size = manifest.bounds.size().map(|side| side * manifest.scale);
+    let largest = size.iter().copied().fold(0.0_f32, f32::max).max(0.01);
+    let fit = WORN_SIZE / largest;
+    let bottom = manifest.bounds.min[1] * manifest.scale * fit;
+    let centre_y = (manifest.bounds.min[1] + manifest.bounds.max[1]) / 2.0 * manifest.scale * fit;
+    let at = match slot {
+        // Standing on the head.
+        Slot::Head => Vec3::new(0.0, HEAD_TOP - bottom, 0.0),
+        // Round the chest.
+        Slot::Body => Vec3::new(0.0, 0.2 - centre_y, 0.0),
+        // At the right hand.
+        Slot::Hand => Vec3::new(-(AVATAR_RADIUS + 0.15), -0.1 - centre_y, 0.0),
+        // On the back (the avatar faces -z).
+        Slot::Back => Vec3::new(0.0, 0.3 - centre_y, AVATAR_RADIUS + 0.12),
+    };
+    Transform::from_translation(at).with_scale(Vec3::splat(fit))
+}
+
+/// Puts rented wearables on (through the host) and draws what every
+/// avatar wears.
 pub struct WearPlugin;
 
 impl Plugin for WearPlugin {
     fn build(&self, app: &mut App) {
         crate::ordered(app);
-        app.add_systems(Update, wear.in_set(AppSystems::Draw));
+        app.add_systems(Update, dress.in_set(AppSystems::React))
+            .add_systems(Update, draw_worn.in_set(AppSystems::Draw));
     }
 }
 
-fn wear(
-    mut commands: Commands,
-    mut marketplace: ResMut<Marketplace>,
-    mut connection: crate::net::Connection,
-    avatar: Query<Entity, With<LocalAvatar>>,
-    worn: Query<(Entity, &Worn)>,
-    assets: Option<Res<AssetServer>>,
-) {
-    let (Some(mut session), Ok(avatar)) = (connection.get(), avatar.single()) else {
+/// Asks the host to put on each rented wearable the player does not wear
+/// yet, in the first free slot its kind goes in.
+fn dress(mut marketplace: ResMut<Marketplace>, mut connection: crate::net::Connection) {
+    let Some(mut session) = connection.get() else {
         return;
     };
     let client = &mut session;
-    let renting = marketplace.renting();
-    for asset in &renting {
-        marketplace.want_manifest(client, *asset);
+    for asset in marketplace.renting() {
+        marketplace.want_manifest(client, asset);
     }
-    let wanted = rented_wearables(&marketplace);
-    for (entity, on) in &worn {
-        if !wanted.iter().any(|(asset, _)| *asset == on.0) {
+    let Some(me) = client.welcome().map(|welcome| welcome.player) else {
+        return;
+    };
+    let worn = client.appearances().get(&me).cloned().unwrap_or_default();
+    for (asset, manifest) in rented_wearables(&marketplace) {
+        if worn.iter().any(|(_, on)| *on == asset) {
+            continue;
+        }
+        let free = market::wear::slots(manifest.kind)
+            .iter()
+            .find(|slot| !worn.iter().any(|(taken, _)| taken == *slot));
+        if let Some(slot) = free {
+            marketplace.wear(client, *slot, asset);
+        }
+    }
+}
+
+/// Draws on each avatar in view what the host says it wears, and takes
+/// off what it no longer does.
+fn draw_worn(
+    mut commands: Commands,
+    mut marketplace: ResMut<Marketplace>,
+    mut connection: crate::net::Connection,
+    local: Query<Entity, With<LocalAvatar>>,
+    remotes: Query<(Entity, &RemoteAvatar)>,
+    drawn: Query<(Entity, &Worn, &ChildOf)>,
+    assets: Option<Res<AssetServer>>,
+) {
+    let Some(mut session) = connection.get() else {
+        return;
+    };
+    let client = &mut session;
+    let Some(me) = client.welcome().map(|welcome| welcome.player) else {
+        return;
+    };
+    // Each avatar drawn, by player.
+    let mut avatars: Vec<(u16, Entity)> = remotes
+        .iter()
+        .map(|(entity, remote)| (remote.0, entity))
+        .collect();
+    if let Ok(entity) = local.single() {
+        avatars.push((me, entity));
+    }
+    let appearances = client.appearances().clone();
+    let wears = |player: u16| appearances.get(&player).cloned().unwrap_or_default();
+    for (entity, worn, parent) in &drawn {
+        let still = avatars
+            .iter()
+            .any(|(player, avatar)| *player == worn.player && *avatar == parent.parent())
+            && wears(worn.player).contains(&(worn.slot, worn.asset));
+        if !still {
             commands.entity(entity).despawn();
         }
     }
-    for (index, (asset, manifest)) in wanted.iter().enumerate() {
-        if worn.iter().any(|(_, on)| on.0 == *asset) {
-            continue;
+    for (player, avatar) in avatars {
+        for (slot, asset) in wears(player) {
+            let shown = drawn.iter().any(|(_, worn, parent)| {
+                parent.parent() == avatar && worn.slot == slot && worn.asset == asset
+            });
+            if shown {
+                continue;
+            }
+            let Some(manifest) = marketplace.manifests.get(&asset).cloned() else {
+                marketplace.want_manifest(client, asset);
+                continue;
+            };
+            let Some(file) = marketplace.model_file(client, &manifest.model) else {
+                // Asked for; drawn once it is cached.
+                continue;
+            };
+            let mut on = commands.spawn((
+                Worn {
+                    player,
+                    slot,
+                    asset,
+                },
+                worn_at(slot, &manifest),
+                Visibility::default(),
+                ChildOf(avatar),
+            ));
+            if let Some(assets) = &assets {
+                on.insert(model_scene(assets, file));
+            }
+            debug!(player, %asset, %slot, name = %manifest.name, "drawing what an avatar wears");
         }
-        let Some(file) = marketplace.model_file(client, &manifest.model) else {
-            // Asked for; worn once it is cached.
-            continue;
-        };
-        let size = manifest.bounds.size().map(|side| side * manifest.scale);
-        let largest = size.iter().copied().fold(0.0_f32, f32::max).max(0.01);
-        let fit = WORN_SIZE / largest;
-        let bottom = manifest.bounds.min[1] * manifest.scale * fit;
-        // A second wearable sits on the first.
-        let lift = index as f32 * WORN_SIZE;
-        let mut on = commands.spawn((
-            Worn(*asset),
-            Transform::from_xyz(0.0, HEAD_TOP + lift - bottom, 0.0).with_scale(Vec3::splat(fit)),
-            Visibility::default(),
-            ChildOf(avatar),
-        ));
-        if let Some(assets) = &assets {
-            on.insert(model_scene(assets, file));
-        }
-        info!(%asset, name = %manifest.name, "wearing a rented wearable");
     }
 }
 

@@ -34,7 +34,7 @@ use world::{WorldPlugin, WorldScene};
 
 mod support;
 
-use support::{WAIT, with};
+use support::{WAIT, update_until, with};
 
 const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 720;
@@ -136,24 +136,6 @@ fn client(embedded: &Embedded, name: &str, cache: &Path) -> App {
     app
 }
 
-/// Updates the apps (the first is checked) until `done` holds of it.
-fn until(apps: &mut [&mut App], what: &str, mut done: impl FnMut(&mut App) -> bool) {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        for app in apps.iter_mut() {
-            app.update();
-        }
-        if done(apps[0]) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-}
-
 /// Where `point` is on the window, if the camera sees it.
 fn on_screen(app: &mut App, point: Vec3) -> Option<Vec2> {
     let world = app.world_mut();
@@ -199,7 +181,7 @@ fn the_whole_client_loads_the_stalls_opens_what_is_clicked_and_offers_a_trade() 
     let mut cy = client(&embedded, "cy", &cache);
 
     // The loading screen, then the stalls' models on their counters.
-    until(&mut [&mut cy], "the stalls' items", |app| {
+    update_until(&mut [&mut cy], "the stalls' items", |app| {
         app.world().resource::<Loader>().done
     });
     assert!(cy.world().resource::<Drawn>().has("Entering Plaza Square"));
@@ -235,7 +217,7 @@ fn the_whole_client_loads_the_stalls_opens_what_is_clicked_and_offers_a_trade() 
     }
 
     // The status panel and the catalogue, with what the host answered.
-    until(&mut [&mut cy], "the balance and the catalogue", |app| {
+    update_until(&mut [&mut cy], "the balance and the catalogue", |app| {
         let marketplace = app.world().resource::<Marketplace>();
         marketplace.holdings.is_some() && !marketplace.catalogue.hits.is_empty()
     });
@@ -308,7 +290,7 @@ fn the_whole_client_loads_the_stalls_opens_what_is_clicked_and_offers_a_trade() 
     // a trade; the invitation reaches bo's panels.
     let mut bo = client(&embedded, "bo", &cache);
     let bo_number = bo.world().resource::<WorldScene>().welcome.player;
-    until(
+    update_until(
         &mut [&mut cy, &mut bo],
         "bo's avatar in cy's world",
         |app| {
@@ -343,7 +325,7 @@ fn the_whole_client_loads_the_stalls_opens_what_is_clicked_and_offers_a_trade() 
         marketplace.trade_invite(client, bo_number)
     })
     .unwrap();
-    until(&mut [&mut bo, &mut cy], "bo's invitation", |app| {
+    update_until(&mut [&mut bo, &mut cy], "bo's invitation", |app| {
         app.world().resource::<Drawn>().has("Trade invitation")
     });
 

@@ -22,13 +22,13 @@ use world::camera::CameraPlugin;
 use world::embedded::Embedded;
 use world::inventory::ListForm;
 use world::marketplace::{Marketplace, MarketplacePlugin, TxProgress};
-use world::net::{HostSession, NetPlugin, Remotes, insert_session};
+use world::net::{HostSession, NetPlugin, RemoteAvatar, Remotes, insert_session};
 use world::rental::rent_op;
 use world::wear::{PlacePlugin, Placed, Placements, WearPlugin, Worn};
 
 mod support;
 
-use support::{WAIT, settle, with};
+use support::{WAIT, settle, update_until, with};
 
 fn player(embedded: &Embedded, name: &str, cache: &Path) -> App {
     let key = embedded.home().load_demo_key(name).unwrap();
@@ -58,17 +58,9 @@ fn player(embedded: &Embedded, name: &str, cache: &Path) -> App {
 
 /// Updates the apps until `done` holds of the first one's marketplace.
 fn until(apps: &mut [&mut App], what: &str, done: impl Fn(&Marketplace) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        for app in apps.iter_mut() {
-            app.update();
-        }
-        if done(apps[0].world().resource::<Marketplace>()) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    update_until(apps, what, |app| {
+        done(app.world().resource::<Marketplace>())
+    });
 }
 
 /// Asks for a quote as a panel does, frame after frame, until it comes.
@@ -325,11 +317,31 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         world
             .query::<(&Worn, &ChildOf)>()
             .iter(world)
-            .map(|(worn, parent)| (worn.0, parent.parent()))
+            .map(|(worn, parent)| (worn.player, worn.asset, parent.parent()))
             .collect::<Vec<_>>()
     };
-    settle(&mut cy, "the hat to go on", |app| !worn(app).is_empty());
-    assert_eq!(worn(&mut cy), vec![(hat.listing.asset, avatar)]);
+    // Cy's client asks the host to put the hat on; the host checks the
+    // rental on the ledger and tells everyone: cy's avatar wears it in
+    // cy's view and in bo's.
+    let cy_player = cy.world().resource::<WorldScene>().welcome.player;
+    update_until(&mut [&mut cy, &mut bo], "the hat to go on", |app| {
+        !worn(app).is_empty()
+    });
+    assert_eq!(worn(&mut cy), vec![(cy_player, hat.listing.asset, avatar)]);
+    update_until(&mut [&mut bo, &mut cy], "bo to see cy's hat", |app| {
+        !worn(app).is_empty()
+    });
+    let seen = worn(&mut bo);
+    let cy_in_bo = {
+        let world = bo.world_mut();
+        world
+            .query::<(Entity, &RemoteAvatar)>()
+            .iter(world)
+            .find(|(_, remote)| remote.0 == cy_player)
+            .map(|(entity, _)| entity)
+            .expect("cy's avatar in bo's world")
+    };
+    assert_eq!(seen, vec![(cy_player, hat.listing.asset, cy_in_bo)]);
     let hat_rental = cy
         .world()
         .resource::<Marketplace>()
@@ -358,9 +370,14 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         last_done(cy.world().resource::<Marketplace>()),
         Some(TxProgress::Applied { .. })
     ));
-    settle(
-        &mut cy,
+    update_until(
+        &mut [&mut cy, &mut bo],
         "the hat to come off when its rental ended",
+        |app| worn(app).is_empty(),
+    );
+    update_until(
+        &mut [&mut bo, &mut cy],
+        "the hat to leave bo's view of cy",
         |app| worn(app).is_empty(),
     );
 

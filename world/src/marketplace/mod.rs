@@ -9,6 +9,7 @@
 //! with the player's key, submits, and follows the transaction until it is final
 //! (applied, or rejected with the ledger's reason).
 
+mod appearance;
 mod browse;
 mod quotes;
 mod trades;
@@ -69,6 +70,8 @@ enum Asked {
     Model(ContentId),
     /// A trade invitation or action.
     Trade,
+    /// Putting on this asset.
+    Wear(AssetId),
 }
 
 /// Where an action stands.
@@ -220,6 +223,9 @@ pub struct Marketplace {
     pub block_time: Option<(Timestamp, Instant)>,
     /// Where models are cached (the asset server's folder), if anywhere.
     pub cache: Option<PathBuf>,
+    /// Wearables the host would not put on: not asked for again until
+    /// the account changes.
+    wear_refused: HashSet<AssetId>,
 }
 
 /// Why the marketplace refused something before asking the host.
@@ -245,6 +251,7 @@ impl Marketplace {
             trade: TradeProgress::default(),
             block_time: None,
             cache: None,
+            wear_refused: HashSet::new(),
         }
     }
 
@@ -391,6 +398,11 @@ impl Marketplace {
                 self.trade.inviting = false;
                 self.trade.error = Some(message);
             }
+            // The session keeps every player's appearance.
+            (Some(Asked::Wear(_)), ServerMessage::Appearance { .. }) => {}
+            (Some(Asked::Wear(asset)), ServerMessage::Error { message, .. }) => {
+                self.wear_refused(asset, message);
+            }
             (None, ServerMessage::Tx { id, state, .. }) => self.tx_state(client, id, state),
             (None, ServerMessage::Trade { view, .. }) => self.trade_view(*view, false),
             (None, ServerMessage::Event(event)) => {
@@ -399,7 +411,10 @@ impl Marketplace {
                     Event::Listing(_)
                     | Event::RentalStarted(_)
                     | Event::RentalEnded(_)
-                    | Event::Balance { .. } => self.refresh(client),
+                    | Event::Balance { .. } => {
+                        self.wear_refused.clear();
+                        self.refresh(client)
+                    }
                 }
                 return Some(ServerMessage::Event(event));
             }

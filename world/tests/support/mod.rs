@@ -37,3 +37,22 @@ pub(crate) fn settle(app: &mut App, what: &str, mut done: impl FnMut(&mut App) -
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// Updates the apps in turn until `done` holds of the first one.
+pub(crate) fn update_until(
+    apps: &mut [&mut App],
+    what: &str,
+    mut done: impl FnMut(&mut App) -> bool,
+) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        for app in apps.iter_mut() {
+            app.update();
+        }
+        if done(apps[0]) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
