@@ -20,6 +20,7 @@ use crate::home::Home;
 use crate::home::HomeError;
 use crate::node::{self, HostHandle};
 use crate::peers::{self, PeerConfig, PeerHandle, PeerLimits};
+use crate::presence::{PresenceLink, PresenceRelay};
 use crate::uploads::{UploadLimits, Uploads};
 
 /// A host that is running.
@@ -36,6 +37,8 @@ pub struct Host {
     config: Config,
     /// Why the block engine stopped, once it has stopped on its own.
     engine_fault: watch::Receiver<Option<String>>,
+    /// The presence topic's end for the session server, until taken.
+    presence: std::sync::Mutex<Option<PresenceLink>>,
 }
 
 impl Host {
@@ -101,6 +104,7 @@ impl Host {
         let chain = handle.backlog().borrow().height;
         info!(home = %home.root().display(), height = chain, "host started");
         let (stop, stop_rx) = watch::channel(false);
+        let mut presence = None;
         let network = match &config.network {
             None => None,
             Some(network) => {
@@ -114,12 +118,15 @@ impl Host {
                     mdns: network.mdns,
                     limits: PeerLimits::default(),
                 };
+                let (link, relayed) = crate::presence::link();
+                presence = Some(link);
                 Some(tokio::spawn(relay(
                     handle.clone(),
                     peers::identity(key.seed())?,
                     ChainId::new(config.chain_id.as_str())?,
                     peers,
                     blobs.clone(),
+                    relayed,
                     stop_rx.clone(),
                 )))
             }
@@ -150,7 +157,18 @@ impl Host {
             uploads,
             config: config.clone(),
             engine_fault,
+            presence: std::sync::Mutex::new(presence),
         })
+    }
+
+    /// The session server's end of the peer network's presence topic,
+    /// once (`None` for a host of a network of one, and after the first
+    /// call).
+    pub fn take_presence(&self) -> Option<PresenceLink> {
+        self.presence
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
     }
 
     /// Why the block engine stopped on its own (`None` while it runs):
@@ -256,12 +274,14 @@ const FILE_BYTES_PER_HOUR: u64 = 2 << 30;
 /// players submit are gossiped to the others. Every asset minted in a
 /// block has its files fetched from a host that has them, unless this
 /// host has them already, and this host then offers them too.
+#[allow(clippy::too_many_arguments)]
 async fn relay(
     handle: HostHandle,
     key: libp2p::identity::Keypair,
     chain: ChainId,
     config: PeerConfig,
     blobs: Arc<BlobStore>,
+    presence: PresenceRelay,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), HostError> {
     let (peers, mut inbound) = match peers::start(key, &chain, config, Some(blobs.clone())).await {
@@ -272,6 +292,13 @@ async fn relay(
         }
     };
     info!(peer = %peers.id(), addresses = ?peers.addresses(), "peer network up");
+    let PresenceRelay {
+        outgoing: mut presence_out,
+        incoming: presence_in,
+    } = presence;
+    if let Err(err) = peers.follow_presence(presence_in).await {
+        warn!(%err, "players on other hosts will not be seen here");
+    }
     let (want, wanted) = mpsc::channel(WANTED_FILES);
     let _files = AbortOnDrop(tokio::spawn(share_files(peers.clone(), blobs, wanted)));
     let mut blocks = handle.subscribe();
@@ -312,6 +339,7 @@ async fn relay(
                 }
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             },
+            Some(presence) = presence_out.recv() => peers.publish_presence(&presence),
             gossiped = inbound.recv() => {
                 let Some(first) = gossiped else { return Ok(()) };
                 // What else has arrived goes to the ledger thread with it.

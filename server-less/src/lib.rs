@@ -21,6 +21,7 @@ pub mod hostile;
 pub mod mempool;
 pub mod node;
 pub mod peers;
+pub mod presence;
 mod rate;
 pub mod sessions;
 pub mod uploads;

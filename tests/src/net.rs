@@ -63,6 +63,7 @@ impl TestHost {
             worlds::builtin(),
             home.load_host_key().unwrap(),
             SessionSettings::default(),
+            host.take_presence(),
         )
         .await
         .unwrap();
@@ -119,6 +120,7 @@ impl TestHost {
             worlds::builtin(),
             self.home.load_host_key().unwrap(),
             SessionSettings::default(),
+            host.take_presence(),
         )
         .await
         .unwrap()

@@ -27,6 +27,7 @@ use super::{
     Verdict,
 };
 use crate::error::HostError;
+use crate::presence::{Presence, SignedPresence};
 use crate::rate::Bucket;
 
 use super::swarm::{Behaviour, BehaviourEvent, peer_of};
@@ -38,6 +39,9 @@ pub(super) type Served = (PeerId, ResponseChannel<FileResponse>, FileResponse);
 pub(super) struct EventLoop {
     pub(super) swarm: Swarm<Behaviour>,
     pub(super) topic: IdentTopic,
+    /// The presence topic, and where checked presence goes once the host
+    /// follows it.
+    pub(super) presence: (IdentTopic, Option<mpsc::Sender<Presence>>),
     pub(super) verifier: Verifier,
     pub(super) inbound: mpsc::Sender<GossipedTx>,
     pub(super) verdicts: FuturesUnordered<VerdictWait>,
@@ -103,6 +107,28 @@ impl EventLoop {
                     Err(PublishError::NoPeersSubscribedToTopic) => Ok(false),
                     Err(err) => Err(HostError::peer(format!("cannot gossip: {err}"))),
                 };
+                let _ = reply.send(result);
+            }
+            Command::PublishPresence(bytes) => {
+                let topic = self.presence.0.clone();
+                match self.swarm.behaviour_mut().gossip.publish(topic, bytes) {
+                    Ok(_)
+                    | Err(PublishError::Duplicate | PublishError::NoPeersSubscribedToTopic) => {}
+                    Err(err) => debug!(%err, "presence could not be published"),
+                }
+            }
+            Command::FollowPresence(sender, reply) => {
+                let topic = self.presence.0.clone();
+                let result = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossip
+                    .subscribe(&topic)
+                    .map(|_| ())
+                    .map_err(|err| HostError::peer(format!("cannot subscribe to {topic}: {err}")));
+                if result.is_ok() {
+                    self.presence.1 = Some(sender);
+                }
                 let _ = reply.send(result);
             }
             Command::Dial(address, reply) => {
@@ -263,6 +289,11 @@ impl EventLoop {
     /// Checks a gossiped transaction and hands it to the host for its
     /// verdict, or gives the verdict at once.
     pub(super) fn gossiped(&mut self, from: PeerId, id: MessageId, message: gossipsub::Message) {
+        if message.topic == self.presence.0.hash() {
+            let verdict = self.presence_gossiped(&from, &message.data);
+            self.report(&id, &from, verdict);
+            return;
+        }
         let verdict = if message.topic != self.topic.hash() {
             Verdict::Reject
         } else {
@@ -405,6 +436,28 @@ impl EventLoop {
             gossip.set_application_score(peer, -*penalty);
             *penalty != 0.0
         });
+    }
+
+    /// Checks a presence message (bounded, decoded, for this network,
+    /// signed by the host it names) and hands it to the sessions: a bad
+    /// one is rejected, which lowers the score of the peer that passed it
+    /// on; a good one is passed on to other peers.
+    fn presence_gossiped(&mut self, from: &PeerId, data: &[u8]) -> Verdict {
+        let Some(sessions) = &self.presence.1 else {
+            return Verdict::Ignore;
+        };
+        match SignedPresence::verified(data, self.verifier.chain_id()) {
+            Ok(presence) => {
+                if sessions.try_send(presence).is_err() {
+                    debug!("presence waiting for the sessions is full: dropped");
+                }
+                Verdict::Accept
+            }
+            Err(err) => {
+                debug!(peer = %from, %err, "presence refused");
+                Verdict::Reject
+            }
+        }
     }
 
     pub(super) fn report(&mut self, id: &MessageId, from: &PeerId, verdict: Verdict) {

@@ -14,11 +14,14 @@ use super::PeerStatus;
 use super::event_loop::Failure;
 use super::files::{FileRequest, FileResponse};
 use crate::error::HostError;
+use crate::presence::{Presence, SignedPresence};
 
 pub(super) type Reply<T> = oneshot::Sender<T>;
 
 pub(super) enum Command {
     Publish(Vec<u8>, Reply<Result<bool, HostError>>),
+    PublishPresence(Vec<u8>),
+    FollowPresence(mpsc::Sender<Presence>, Reply<Result<(), HostError>>),
     Dial(Multiaddr, Reply<Result<(), HostError>>),
     Status(Reply<PeerStatus>),
     Score(PeerId, Reply<Option<f64>>),
@@ -69,6 +72,21 @@ impl PeerHandle {
     pub async fn publish(&self, tx: &SignedTransaction) -> Result<bool, HostError> {
         let bytes = tx.to_bytes();
         self.ask(|reply| Command::Publish(bytes, reply)).await?
+    }
+
+    /// Publishes this host's presence to the hosts that follow it; if the
+    /// loop is busy it is dropped (the next comes a tenth of a second on).
+    pub fn publish_presence(&self, presence: &SignedPresence) {
+        let _ = self
+            .commands
+            .try_send(Command::PublishPresence(presence.to_bytes()));
+    }
+
+    /// Follows the presence topic: checked presence from other hosts goes
+    /// to `sessions` (dropped when it is full).
+    pub async fn follow_presence(&self, sessions: mpsc::Sender<Presence>) -> Result<(), HostError> {
+        self.ask(|reply| Command::FollowPresence(sessions, reply))
+            .await?
     }
 
     /// Connects to a host at `address`.

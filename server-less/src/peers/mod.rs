@@ -71,6 +71,13 @@ pub enum PeerError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A presence message that cannot be believed: malformed, out of
+    /// range, for another network, or not signed by the host it names.
+    #[error("a presence message was refused: {reason}")]
+    Presence {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// No peer that was asked has the blob.
     #[error("no peer provides {blob}{}", last.as_ref().map(|last| format!(" (last answer: {last})")).unwrap_or_default())]
     NoProvider {
@@ -313,9 +320,11 @@ pub async fn start(
     let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
     let (inbound, inbound_rx) = mpsc::channel(config.limits.inbound_txs.max(1));
     let (served, served_rx) = mpsc::channel(config.limits.serving.max(1));
+    let presence = IdentTopic::new(format!("/plaza/{network}/presence/1"));
     let event_loop = EventLoop {
         swarm,
         topic,
+        presence: (presence, None),
         verifier: Verifier::new(chain.clone()),
         inbound,
         verdicts: FuturesUnordered::new(),

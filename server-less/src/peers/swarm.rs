@@ -168,6 +168,20 @@ pub(super) fn gossip(network: &str) -> Result<gossipsub::Behaviour, String> {
             ..TopicScoreParams::default()
         },
     );
+    // Presence that fails its checks counts against the peer that passed
+    // it on, as a bad transaction does.
+    params.topics.insert(
+        IdentTopic::new(format!("/plaza/{network}/presence/1")).hash(),
+        TopicScoreParams {
+            topic_weight: 1.0,
+            mesh_message_deliveries_weight: 0.0,
+            mesh_failure_penalty_weight: 0.0,
+            first_message_deliveries_weight: 0.0,
+            invalid_message_deliveries_weight: -20.0,
+            invalid_message_deliveries_decay: 0.9,
+            ..TopicScoreParams::default()
+        },
+    );
     // Each gossiped transaction dropped beyond a peer's free allowance
     // (see `EventLoop::ignored`) lowers its application score by one; at
     // the default graylist threshold of -80 it is ignored altogether.

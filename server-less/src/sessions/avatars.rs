@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use renet::ClientId;
 use tracing::error;
 
-use super::server::Server;
+use super::server::{Occupant, Server};
 use plaza_client::protocol::{
     self, Avatars, CHANNEL_AVATAR, ErrorCode, MAX_AVATARS_PER_UPDATE, Move, ProtocolError,
     ServerMessage, SessionState, TICK_HZ,
@@ -122,10 +122,7 @@ impl Server {
             return;
         };
         let listeners: Vec<ClientId> = world
-            .slots
-            .iter()
-            .flatten()
-            .copied()
+            .clients()
             .filter(|other| {
                 self.sessions.get(other).is_some_and(|s| {
                     s.avatar
@@ -145,13 +142,27 @@ impl Server {
         let radius = self.settings.view_radius;
         let cell = radius.max(1.0);
         for world in 0..self.worlds.len() {
-            let members: Vec<(ClientId, u16, protocol::AvatarState, bool)> = self.worlds[world]
+            // Every avatar in the world, this host's players' and other
+            // hosts': (client if this host's, number, state, moved).
+            let members: Vec<(Option<ClientId>, u16, protocol::AvatarState, bool)> = self.worlds
+                [world]
                 .slots
                 .iter()
                 .flatten()
-                .filter_map(|client| {
-                    let session = self.sessions.get(client)?;
-                    Some((*client, session.player, session.avatar?, session.changed))
+                .filter_map(|occupant| match occupant {
+                    Occupant::Local(client) => {
+                        let session = self.sessions.get(client)?;
+                        Some((
+                            Some(*client),
+                            session.player,
+                            session.avatar?,
+                            session.changed,
+                        ))
+                    }
+                    Occupant::Remote(key) => {
+                        let remote = self.worlds[world].remotes.get(key)?;
+                        Some((None, remote.player, remote.state, remote.changed))
+                    }
                 })
                 .collect();
             if members.is_empty() {
@@ -171,6 +182,10 @@ impl Server {
             }
             let mut near: Vec<(f32, usize)> = Vec::new();
             for (viewer, &(client, player, state, _)) in members.iter().enumerate() {
+                // Other hosts send their own players' views.
+                let Some(client) = client else {
+                    continue;
+                };
                 let here = state.position();
                 let (cx, cz) = key(here);
                 let keyframe = (self.tick.wrapping_add(u32::from(player))) % KEYFRAME_TICKS == 0;
@@ -211,9 +226,12 @@ impl Server {
                 }
             }
             for (client, ..) in members {
-                if let Some(session) = self.sessions.get_mut(&client) {
+                if let Some(session) = client.and_then(|client| self.sessions.get_mut(&client)) {
                     session.changed = false;
                 }
+            }
+            for remote in self.worlds[world].remotes.values_mut() {
+                remote.changed = false;
             }
         }
     }

@@ -7,7 +7,7 @@ use tracing::{debug, info};
 
 use super::avatars::{MAX_SPEED, STRIDE_BURST, STRIDE_SLACK};
 use super::limits::Session;
-use super::server::{Reply, Server, deliver, error, refused};
+use super::server::{Occupant, Reply, Server, deliver, error, refused};
 use crate::rate::Bucket;
 use plaza_client::protocol::{
     self, ErrorCode, PlayerInfo, ProtocolError, ServerMessage, SessionState, VERSION, WorldInfo,
@@ -42,10 +42,12 @@ impl Server {
 
     pub(super) fn leave_world(&mut self, client: ClientId, session: &Session) {
         if let Some(world) = self.worlds.get_mut(session.world) {
-            if let Some(slot) = world.slots.get_mut(usize::from(session.player)) {
-                *slot = None;
+            world.free_number(session.player);
+            world.published.remove(&session.player);
+            if world.left.len() < crate::presence::MAX_PRESENT {
+                world.left.push(session.player);
             }
-            let others: Vec<ClientId> = world.slots.iter().flatten().copied().collect();
+            let others: Vec<ClientId> = world.clients().collect();
             for other in others {
                 if other != client {
                     self.send(
@@ -110,14 +112,7 @@ impl Server {
             self.sessions.insert(client, session);
             return;
         };
-        let player = match world.slots.iter().position(Option::is_none) {
-            Some(free) => free,
-            None => {
-                world.slots.push(None);
-                world.slots.len() - 1
-            }
-        };
-        let Ok(player) = u16::try_from(player) else {
+        let Some(player) = world.take_number(Occupant::Local(client)) else {
             self.sessions.insert(client, session);
             self.send(
                 client,
@@ -125,9 +120,6 @@ impl Server {
             );
             return;
         };
-        if let Some(slot) = world.slots.get_mut(usize::from(player)) {
-            *slot = Some(client);
-        }
         let spawn = world.world.info.spawn;
         session.state = SessionState::InWorld;
         session.world = index;
@@ -142,16 +134,25 @@ impl Server {
             .iter()
             .enumerate()
             .filter_map(|(slot, other)| {
-                let other = (*other)?;
-                let other_session = self.sessions.get(&other)?;
+                let player = u16::try_from(slot).ok()?;
+                let (account, worn) = match (*other)? {
+                    Occupant::Local(other) => {
+                        let other = self.sessions.get(&other)?;
+                        (other.account, other.worn.clone())
+                    }
+                    Occupant::Remote(key) => {
+                        let other = world.remotes.get(&key)?;
+                        (other.account, other.worn.clone())
+                    }
+                };
                 Some(PlayerInfo {
-                    player: u16::try_from(slot).ok()?,
-                    account: other_session.account,
-                    worn: other_session.worn.clone(),
+                    player,
+                    account,
+                    worn,
                 })
             })
             .collect();
-        let others: Vec<ClientId> = world.slots.iter().flatten().copied().collect();
+        let others: Vec<ClientId> = world.clients().collect();
         let info: WorldInfo = world.world.info.clone();
         self.sessions.insert(client, session);
         let work = *self.handle.backlog().borrow();

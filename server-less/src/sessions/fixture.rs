@@ -24,8 +24,10 @@ use super::{Gauges, Parts, SessionSettings};
 use crate::Host;
 use crate::clock::{Clock, SystemClock};
 use crate::home::{self, Home};
+use crate::presence::PresenceRelay;
 use plaza_client::protocol::{
-    self, CHANNEL_ASSETS, CHANNEL_RELIABLE, ClientMessage, End, ServerMessage, TICK_HZ, VERSION,
+    self, AvatarState, Avatars, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, ClientMessage,
+    End, ServerMessage, TICK_HZ, VERSION,
 };
 
 /// How long a test waits for an answer.
@@ -38,6 +40,9 @@ pub(super) struct Fixture {
     next_client: ClientId,
     pub(super) home: Home,
     pub(super) chain_id: ChainId,
+    /// The peer network's end of the server's presence link: what the
+    /// server publishes, and where other hosts' presence is put in.
+    pub(super) relay: PresenceRelay,
     host: Option<Host>,
     runtime: tokio::runtime::Runtime,
     _dir: tempfile::TempDir,
@@ -47,6 +52,8 @@ pub(super) struct Fixture {
 struct Player {
     renet: RenetClient,
     heard: Vec<ServerMessage>,
+    /// The latest state of each avatar the avatar updates named.
+    avatars: HashMap<u16, AvatarState>,
 }
 
 impl Fixture {
@@ -72,6 +79,7 @@ impl Fixture {
         };
         let mut settings = host.config().session_settings();
         adjust(&mut settings);
+        let (link, relay) = crate::presence::link();
         let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let udp_addr = socket.local_addr().unwrap();
         let chain_id = runtime.block_on(host.handle().status()).unwrap().chain_id;
@@ -87,6 +95,8 @@ impl Fixture {
             socket,
             udp_addr,
             private_key: Zeroizing::new([7; 32]),
+            identity: home.load_host_key().unwrap(),
+            presence: Some(link.into()),
             gauges: Arc::new(Gauges::default()),
         };
         let server = {
@@ -99,6 +109,7 @@ impl Fixture {
             next_client: 1,
             home,
             chain_id,
+            relay,
             host: Some(host),
             runtime,
             _dir: dir,
@@ -128,6 +139,7 @@ impl Fixture {
             Player {
                 renet,
                 heard: Vec::new(),
+                avatars: HashMap::new(),
             },
         );
         client
@@ -190,6 +202,10 @@ impl Fixture {
                     player.renet.process_packet(&packet);
                 }
             }
+            while let Some(bytes) = player.renet.receive_message(CHANNEL_AVATAR) {
+                let update = Avatars::decode(&bytes).unwrap();
+                player.avatars.extend(update.avatars);
+            }
             for channel in [CHANNEL_RELIABLE, CHANNEL_ASSETS] {
                 while let Some(bytes) = player.renet.receive_message(channel) {
                     player.heard.push(ServerMessage::decode(&bytes).unwrap());
@@ -216,6 +232,11 @@ impl Fixture {
             self.step();
             std::thread::sleep(Duration::from_millis(2));
         }
+    }
+
+    /// Where `client` last heard avatar `player` was.
+    pub(super) fn avatar_of(&self, client: ClientId, player: u16) -> Option<AvatarState> {
+        self.players[&client].avatars.get(&player).copied()
     }
 
     /// Everything `client` has heard and not yet read.

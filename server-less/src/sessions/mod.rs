@@ -27,6 +27,7 @@ mod fixture;
 mod join;
 mod limits;
 mod news;
+mod presence;
 mod queries;
 mod server;
 mod trades;
@@ -93,6 +94,7 @@ pub async fn serve(
                 crate::worlds::builtin(),
                 identity,
                 settings,
+                host.take_presence(),
             )
             .await
         }
@@ -203,6 +205,11 @@ struct Parts {
     protocol_id: u64,
     /// Netcode's key for connect tokens, shared with the join endpoint.
     private_key: Zeroizing<[u8; 32]>,
+    /// The host's key, which signs its players' presence.
+    identity: Keypair,
+    /// The peer network's presence topic: where to publish, and what
+    /// other hosts published (shared by each server made).
+    presence: Option<presence::PresenceIo>,
     gauges: Arc<Gauges>,
 }
 
@@ -239,10 +246,7 @@ impl Parts {
             worlds: self
                 .worlds
                 .iter()
-                .map(|world| WorldState {
-                    world: world.clone(),
-                    slots: Vec::new(),
-                })
+                .map(|world| WorldState::new(world.clone()))
                 .collect(),
             sessions: HashMap::new(),
             watched: HashMap::new(),
@@ -257,6 +261,9 @@ impl Parts {
             settings: self.settings.clone(),
             tick: 0,
             height: self.handle.backlog().borrow().height,
+            identity: self.identity.clone(),
+            presence: self.presence.clone(),
+            hosts: HashMap::new(),
             gauges: self.gauges.clone(),
             leaving: Vec::new(),
         })
@@ -341,7 +348,9 @@ impl Sessions {
     /// Opens both endpoints and starts serving `worlds` from the host
     /// behind `handle`, with its files in `blobs` and players' uploads
     /// waiting in `uploads`; `identity` is the host's key, which signs
-    /// join challenges. Must be called inside a Tokio runtime.
+    /// join challenges and its players' presence; through `presence` (a
+    /// host with peers) its players meet those of the other hosts of
+    /// their world. Must be called inside a Tokio runtime.
     pub async fn start(
         handle: HostHandle,
         blobs: Arc<BlobStore>,
@@ -349,6 +358,7 @@ impl Sessions {
         worlds: Vec<World>,
         identity: Keypair,
         settings: SessionSettings,
+        presence: Option<crate::presence::PresenceLink>,
     ) -> Result<Sessions, HostError> {
         let status = handle.status().await?;
         let chain_id = status.chain_id;
@@ -376,7 +386,7 @@ impl Sessions {
             private_key: private_key.clone(),
             udp_addr,
             next_client: AtomicU64::new(1),
-            identity,
+            identity: identity.clone(),
             worlds: worlds.iter().map(|world| world.info.name.clone()).collect(),
         });
         let joins = settings.joins;
@@ -394,6 +404,8 @@ impl Sessions {
             udp_addr,
             protocol_id,
             private_key,
+            identity,
+            presence: presence.map(presence::PresenceIo::from),
             gauges: gauges.clone(),
         };
         // The first server is made here, so that what stops it from

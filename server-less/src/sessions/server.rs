@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use assets::{BlobStore, ContentId};
-use ledger::{Amount, AssetId, ChainId, Height, TxId};
+use ledger::{Address, Amount, AssetId, ChainId, Height, Keypair, TxId};
 use renet::{ClientId, RenetServer, ServerEvent};
 use tokio::sync::broadcast;
 use tracing::{debug, error, warn};
@@ -17,6 +17,7 @@ use tracing::{debug, error, warn};
 use super::convert::tx_state;
 use super::files::{Download, UPLOAD_CHUNKS_PER_TICK};
 use super::limits::Session;
+use super::presence::{HostRecord, PresenceIo, Remote, RemoteKey};
 use super::queries::unavailable;
 use super::trades::TradeSlot;
 use super::{Gauges, SOCKET_POLL, SessionSettings, TICK_HISTORY};
@@ -26,7 +27,7 @@ use crate::uploads::Uploads;
 use crate::worlds::World;
 use plaza_client::protocol::{
     self, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, ClientMessage, ErrorCode, Holding,
-    MAX_REQUESTS_WAITING, Move, ProtocolError, ServerMessage, Slot, TICK_HZ,
+    MAX_REQUESTS_WAITING, Move, ProtocolError, ServerMessage, Slot, TICK_HZ, Worn,
 };
 use plaza_client::transport::Transport;
 
@@ -41,8 +42,76 @@ pub(super) const MESSAGES_PER_TICK: usize = 16;
 
 pub(super) struct WorldState {
     pub(super) world: World,
-    /// Player number → client.
-    pub(super) slots: Vec<Option<ClientId>>,
+    /// Player number → who has it: a client of this host, or a player of
+    /// another host of this world.
+    pub(super) slots: Vec<Option<Occupant>>,
+    /// Players of other hosts of this world, by host and their number
+    /// there.
+    pub(super) remotes: HashMap<RemoteKey, Remote>,
+    /// What this host last published of each of its players here.
+    pub(super) published: HashMap<u16, (protocol::AvatarState, Worn)>,
+    /// This host's players who left since its last presence message.
+    pub(super) left: Vec<u16>,
+    /// The last presence message's number.
+    pub(super) seq: u64,
+}
+
+/// Who holds a player number in a world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Occupant {
+    /// A client of this host.
+    Local(ClientId),
+    /// A player of another host.
+    Remote(RemoteKey),
+}
+
+impl WorldState {
+    /// A world with nobody in it yet.
+    pub(super) fn new(world: World) -> Self {
+        WorldState {
+            world,
+            slots: Vec::new(),
+            remotes: HashMap::new(),
+            published: HashMap::new(),
+            left: Vec::new(),
+            seq: 0,
+        }
+    }
+
+    /// This host's clients in the world.
+    pub(super) fn clients(&self) -> impl Iterator<Item = ClientId> + '_ {
+        self.slots
+            .iter()
+            .flatten()
+            .filter_map(|occupant| match occupant {
+                Occupant::Local(client) => Some(*client),
+                Occupant::Remote(_) => None,
+            })
+    }
+
+    /// Gives `occupant` the lowest free player number, if one is left.
+    pub(super) fn take_number(&mut self, occupant: Occupant) -> Option<u16> {
+        let free = match self.slots.iter().position(Option::is_none) {
+            Some(free) => free,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        let Ok(number) = u16::try_from(free) else {
+            self.slots.pop();
+            return None;
+        };
+        self.slots[free] = Some(occupant);
+        Some(number)
+    }
+
+    /// Frees player number `number`.
+    pub(super) fn free_number(&mut self, number: u16) {
+        if let Some(slot) = self.slots.get_mut(usize::from(number)) {
+            *slot = None;
+        }
+    }
 }
 
 /// What a ledger task hands back to the tick.
@@ -62,6 +131,8 @@ pub(super) enum Reply {
     /// Whether a player may wear an asset in a slot: the height checked
     /// at, or why not.
     Wear(ClientId, u32, Slot, AssetId, Result<Height, HostError>),
+    /// The same for a player of another host, by world.
+    RemoteWear(usize, RemoteKey, Slot, AssetId, Result<Height, HostError>),
 }
 
 pub(super) struct Server {
@@ -89,6 +160,12 @@ pub(super) struct Server {
     pub(super) tick: u32,
     /// The last block heard of.
     pub(super) height: Height,
+    /// This host's key: it signs the presence of its players.
+    pub(super) identity: Keypair,
+    /// The peer network's presence topic, where the host has peers.
+    pub(super) presence: Option<PresenceIo>,
+    /// Other hosts that told of their players.
+    pub(super) hosts: HashMap<Address, HostRecord>,
     pub(super) gauges: Arc<Gauges>,
     /// Clients to drop at the next tick, once what was last sent to them
     /// (why they are dropped) has gone out.
@@ -224,6 +301,8 @@ impl Server {
         }
         self.drain_replies();
         self.drain_blocks();
+        self.drain_presence();
+        self.expire_remotes();
         if self.tick.is_multiple_of(TICK_HZ) {
             self.expire_trades();
             self.expire_uploads();
@@ -233,6 +312,7 @@ impl Server {
             self.runtime.spawn_blocking(move || uploads.collect());
         }
         self.send_avatars();
+        self.publish_presence();
         self.send_chunks();
     }
 
@@ -487,6 +567,9 @@ impl Server {
                 }
                 Reply::Wear(client, request, slot, asset, checked) => {
                     self.wear_checked(client, request, slot, asset, checked);
+                }
+                Reply::RemoteWear(world, key, slot, asset, checked) => {
+                    self.remote_wear_checked(world, key, slot, asset, checked);
                 }
             }
         }

@@ -11,7 +11,7 @@ use renet::ClientId;
 
 use super::convert::trade_view;
 use super::queries::unavailable;
-use super::server::{Reply, Server, deliver, refused};
+use super::server::{Occupant, Reply, Server, deliver, refused};
 use crate::error::HostError;
 use crate::node::TradeOutcome;
 use plaza_client::protocol::{ErrorCode, ProtocolError, ServerMessage};
@@ -36,10 +36,27 @@ impl Server {
             return;
         };
         let from = session.account;
-        let target = self
+        let occupant = self
             .worlds
             .get(session.world)
             .and_then(|world| world.slots.get(usize::from(player)).copied().flatten());
+        let target = match occupant {
+            Some(Occupant::Local(target)) => Some(target),
+            Some(Occupant::Remote(_)) => {
+                self.send(
+                    client,
+                    &refused(
+                        Some(request),
+                        ErrorCode::Unavailable,
+                        format!(
+                            "player {player} is on another host of this world: trading across hosts is not possible yet"
+                        ),
+                    ),
+                );
+                return;
+            }
+            None => None,
+        };
         let Some(target) = target.filter(|target| *target != client) else {
             let err = ProtocolError::new(
                 ErrorCode::NotFound,

@@ -117,7 +117,7 @@ impl Server {
         let others: Vec<ClientId> = self
             .worlds
             .get(world)
-            .map(|world| world.slots.iter().flatten().copied().collect())
+            .map(|world| world.clients().collect())
             .unwrap_or_default();
         for other in others {
             if other != client {
@@ -155,6 +155,24 @@ impl Server {
             self.change_worn(client, None, |worn| {
                 worn.retain(|(_, asset)| !lost.contains(asset))
             });
+        }
+        // Players of other hosts, shown by this host, alike.
+        for world in 0..self.worlds.len() {
+            let mut undressed = Vec::new();
+            for (key, remote) in &mut self.worlds[world].remotes {
+                let before = remote.worn.len();
+                remote.worn.retain(|(_, asset)| {
+                    changed.get(asset).is_none_or(|after| {
+                        market::wear::holds(after, &remote.account, block.time).is_ok()
+                    })
+                });
+                if remote.worn.len() != before {
+                    undressed.push(*key);
+                }
+            }
+            for key in undressed {
+                self.remote_appearance(world, key);
+            }
         }
     }
 }

@@ -1,0 +1,223 @@
+//! Presence between hosts: every host serving a world tells the others,
+//! over the peer network's presence topic, where its players in that
+//! world are and what they say they wear, ten times a second (the players
+//! that moved, and all of them once a second). Each message is signed by
+//! the host that owns those players' sessions, so a receiving host knows
+//! whom to hold it against; it still believes nothing: a relayed avatar
+//! that moves faster than the world allows is cut short, and every worn
+//! item is checked against its own ledger before anyone sees it (see
+//! `sessions::presence`).
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use ledger::{Address, ChainId, Keypair, Signature};
+use plaza_client::protocol::{AvatarState, MAX_WORN, Worn};
+use tokio::sync::mpsc;
+
+use crate::peers::PeerError;
+
+/// Players one presence message names at most; a host with more in one
+/// world sends several.
+pub const MAX_PRESENT: usize = 64;
+
+/// The largest presence message, bytes.
+pub const MAX_PRESENCE_BYTES: usize = 16 * 1024;
+
+/// The longest world name a presence message carries.
+const MAX_WORLD_NAME: usize = 64;
+
+/// What a host signs presence with, before the message.
+const DOMAIN: &[u8] = b"plaza/presence/1";
+
+/// One player of the sending host, as it stands.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Present {
+    /// Its number on the sending host.
+    pub id: u16,
+    /// Its account (proven to the sending host when it joined).
+    pub account: Address,
+    /// Where it is.
+    pub state: AvatarState,
+    /// What the sending host says it wears.
+    pub worn: Worn,
+}
+
+/// Where a host's players in one world are.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Presence {
+    /// The network.
+    pub chain_id: String,
+    /// The sending host, whose key signs it.
+    pub host: Address,
+    /// The world.
+    pub world: String,
+    /// Counts up with each message the host sends for this world; an
+    /// older one arriving late is dropped.
+    pub seq: u64,
+    /// Players that moved or changed (all of them once a second).
+    pub players: Vec<Present>,
+    /// Players that left the world since the last message, by number.
+    pub left: Vec<u16>,
+}
+
+/// A presence message and its host's signature.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SignedPresence {
+    /// What it says.
+    pub presence: Presence,
+    /// The host's signature of [`DOMAIN`] and the presence's bytes.
+    pub signature: Signature,
+}
+
+fn signed_bytes(presence: &Presence) -> Vec<u8> {
+    let mut bytes = DOMAIN.to_vec();
+    // Borsh of plain fields cannot fail.
+    bytes.extend(borsh::to_vec(presence).unwrap_or_default());
+    bytes
+}
+
+impl SignedPresence {
+    /// `presence` signed by `key`, the host's key (whose address it names).
+    pub fn sign(presence: Presence, key: &Keypair) -> Self {
+        let signature = key.sign(&signed_bytes(&presence));
+        SignedPresence {
+            presence,
+            signature,
+        }
+    }
+
+    /// The message's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        borsh::to_vec(self).unwrap_or_default()
+    }
+
+    /// Reads a presence message from the peer network for `chain`:
+    /// bounded, decoded, in range, and signed by the host it names.
+    pub fn verified(bytes: &[u8], chain: &ChainId) -> Result<Presence, PeerError> {
+        let bad = |reason: String| PeerError::Presence { reason };
+        if bytes.len() > MAX_PRESENCE_BYTES {
+            return Err(bad(format!(
+                "{} bytes, the most is {MAX_PRESENCE_BYTES}",
+                bytes.len()
+            )));
+        }
+        let signed: SignedPresence =
+            borsh::from_slice(bytes).map_err(|err| bad(format!("cannot decode: {err}")))?;
+        let presence = signed.presence;
+        if presence.chain_id != chain.as_str() {
+            return Err(bad(format!("for network {:?}", presence.chain_id)));
+        }
+        if presence.world.len() > MAX_WORLD_NAME {
+            return Err(bad("a world name too long".to_owned()));
+        }
+        if presence.players.len() > MAX_PRESENT || presence.left.len() > MAX_PRESENT {
+            return Err(bad(format!(
+                "{} players and {} left: the most is {MAX_PRESENT} each",
+                presence.players.len(),
+                presence.left.len()
+            )));
+        }
+        if let Some(player) = presence.players.iter().find(|p| p.worn.len() > MAX_WORN) {
+            return Err(bad(format!(
+                "player {} wears {} things: the most is {MAX_WORN}",
+                player.id,
+                player.worn.len()
+            )));
+        }
+        let key = presence
+            .host
+            .verifying_key()
+            .map_err(|err| bad(format!("host key: {err}")))?;
+        key.verify_strict(&signed_bytes(&presence), &signed.signature.to_dalek())
+            .map_err(|_| bad(format!("not signed by {}", presence.host)))?;
+        Ok(presence)
+    }
+}
+
+/// Messages waiting each way between the session server and the peer
+/// network; more are dropped (presence is sent again ten times a second).
+pub const PRESENCE_QUEUE: usize = 256;
+
+/// The session server's end of the presence topic: what it publishes, and
+/// what other hosts published (checked: decoded, bounded and signed).
+pub struct PresenceLink {
+    /// Presence of this host's players, to publish.
+    pub outgoing: mpsc::Sender<SignedPresence>,
+    /// Presence of other hosts' players.
+    pub incoming: mpsc::Receiver<Presence>,
+}
+
+/// The peer network's end of a [`PresenceLink`].
+pub struct PresenceRelay {
+    /// Presence to publish.
+    pub outgoing: mpsc::Receiver<SignedPresence>,
+    /// Where checked presence from other hosts goes.
+    pub incoming: mpsc::Sender<Presence>,
+}
+
+/// A link and its relay, joined.
+pub fn link() -> (PresenceLink, PresenceRelay) {
+    let (out_tx, out_rx) = mpsc::channel(PRESENCE_QUEUE);
+    let (in_tx, in_rx) = mpsc::channel(PRESENCE_QUEUE);
+    (
+        PresenceLink {
+            outgoing: out_tx,
+            incoming: in_rx,
+        },
+        PresenceRelay {
+            outgoing: out_rx,
+            incoming: in_tx,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plaza_client::protocol::{Gait, Slot};
+
+    fn presence(host: &Keypair) -> Presence {
+        Presence {
+            chain_id: "plaza-test".into(),
+            host: host.address(),
+            world: "Plaza Square".into(),
+            seq: 3,
+            players: vec![Present {
+                id: 1,
+                account: Address::from_bytes([4; 32]),
+                state: AvatarState::new([1.0, 0.0, 2.0], 0.0, Gait::Walk),
+                worn: vec![(
+                    Slot::Head,
+                    ledger::AssetId(assets::ContentId::of(assets::Codec::Json, b"hat")),
+                )],
+            }],
+            left: vec![2],
+        }
+    }
+
+    #[test]
+    fn presence_is_read_only_when_signed_by_the_host_it_names_for_this_network() {
+        let host = Keypair::from_seed([1; 32]);
+        let chain = ChainId::new("plaza-test".to_owned()).unwrap();
+        let signed = SignedPresence::sign(presence(&host), &host);
+        assert_eq!(
+            SignedPresence::verified(&signed.to_bytes(), &chain).unwrap(),
+            presence(&host)
+        );
+        // Another host's signature over it, a changed field, another
+        // network, garbage: refused.
+        let other = Keypair::from_seed([2; 32]);
+        let forged = SignedPresence::sign(presence(&host), &other);
+        assert!(SignedPresence::verified(&forged.to_bytes(), &chain).is_err());
+        let mut changed = signed.clone();
+        changed.presence.seq += 1;
+        assert!(SignedPresence::verified(&changed.to_bytes(), &chain).is_err());
+        let elsewhere = ChainId::new("plaza-other".to_owned()).unwrap();
+        assert!(SignedPresence::verified(&signed.to_bytes(), &elsewhere).is_err());
+        assert!(SignedPresence::verified(&[0xff; 40], &chain).is_err());
+        // Too many players: refused before the signature is checked.
+        let mut crowd = presence(&host);
+        crowd.players = vec![crowd.players[0].clone(); MAX_PRESENT + 1];
+        let crowd = SignedPresence::sign(crowd, &host);
+        assert!(SignedPresence::verified(&crowd.to_bytes(), &chain).is_err());
+    }
+}

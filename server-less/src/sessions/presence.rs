@@ -1,0 +1,790 @@
+//! Players of other hosts of the same world: this host publishes where
+//! its players are (`crate::presence`), and shows its players those of
+//! the other hosts, as it does its own (numbers, joins and leaves, avatar
+//! updates, what they wear). It believes no host: a relayed avatar that
+//! moves faster than the world allows is cut short where the time since
+//! allows, one off the world is dropped, each thing it wears is checked
+//! against this host's ledger before anyone sees it, and a host that
+//! keeps sending what fails those checks is ignored for a while.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ledger::{Address, AssetId, Height};
+use renet::ClientId;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use super::avatars::{MAX_HEIGHT, MAX_SPEED, STRIDE_BURST, STRIDE_SLACK, distance};
+use super::server::{Occupant, Reply, Server, deliver};
+use crate::error::HostError;
+use crate::presence::{MAX_PRESENT, Presence, PresenceLink, Present, SignedPresence};
+use crate::rate::Bucket;
+use plaza_client::protocol::{
+    AvatarState, MAX_WORN, PlayerInfo, ServerMessage, SessionState, Slot, TICK_HZ, Worn,
+};
+
+/// A player of another host: that host and its number there.
+pub(super) type RemoteKey = (Address, u16);
+
+/// Presence is published every this many ticks (ten times a second).
+const PUBLISH_TICKS: u32 = 2;
+/// A player of another host not heard of for this long has left.
+pub(super) const REMOTE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Presence messages read from the peer network in one tick, at most.
+const PRESENCE_PER_TICK: usize = 64;
+/// Presence messages one host may send a second (each world, each part),
+/// and at once.
+const HOST_RATE: f32 = 60.0;
+const HOST_BURST: f32 = 120.0;
+/// Other hosts this host keeps a record of, at most.
+const MAX_HOSTS: usize = 256;
+/// Players of other hosts one world shows, at most.
+const MAX_REMOTES_PER_WORLD: usize = 1_024;
+/// Checks a host may fail (each forgotten after a second) before it is
+/// ignored, and for how long.
+const HOST_STRIKES: f32 = 20.0;
+const IGNORED_FOR: Duration = Duration::from_secs(60);
+
+/// A player of another host, as this host shows it.
+pub(super) struct Remote {
+    /// Its number in this host's world.
+    pub(super) player: u16,
+    /// Its account.
+    pub(super) account: Address,
+    /// Where it is, after this host's checks.
+    pub(super) state: AvatarState,
+    /// Whether it moved since the last avatar update.
+    pub(super) changed: bool,
+    /// When its host last told of it.
+    pub(super) heard: Instant,
+    /// Metres it may still cover, as a local player's.
+    stride: Bucket,
+    /// What its host says it wears.
+    claimed: Worn,
+    /// What of that this host's ledger agrees it holds: what is shown.
+    pub(super) worn: Worn,
+}
+
+/// What this host knows of another.
+pub(super) struct HostRecord {
+    /// The last message number taken, per world.
+    seqs: HashMap<String, u64>,
+    /// Messages it may still send.
+    rate: Bucket,
+    /// When it was last heard from.
+    heard: Instant,
+    /// Checks it failed lately.
+    strikes: f32,
+    /// Ignored until then.
+    ignored_until: Option<Instant>,
+}
+
+/// The session server's end of the presence topic.
+#[derive(Clone)]
+pub(super) struct PresenceIo {
+    /// Where this host's presence goes to be published.
+    pub(super) outgoing: mpsc::Sender<SignedPresence>,
+    /// Other hosts' presence, checked by the peer network. Shared, so a
+    /// server made again after a panic reads on.
+    pub(super) incoming: Arc<Mutex<mpsc::Receiver<Presence>>>,
+}
+
+impl From<PresenceLink> for PresenceIo {
+    fn from(link: PresenceLink) -> Self {
+        PresenceIo {
+            outgoing: link.outgoing,
+            incoming: Arc::new(Mutex::new(link.incoming)),
+        }
+    }
+}
+
+impl Server {
+    /// Publishes where this host's players are, world by world: those
+    /// that moved or changed what they wear, all of them once a second,
+    /// and those that left.
+    pub(super) fn publish_presence(&mut self) {
+        if !self.tick.is_multiple_of(PUBLISH_TICKS) {
+            return;
+        }
+        let Some(io) = &self.presence else {
+            return;
+        };
+        let keyframe = self.tick.is_multiple_of(TICK_HZ);
+        let host = self.identity.address();
+        for world in &mut self.worlds {
+            let mut players = Vec::new();
+            let clients: Vec<ClientId> = world.clients().collect();
+            for client in clients {
+                let Some(session) = self.sessions.get(&client) else {
+                    continue;
+                };
+                let (Some(state), SessionState::InWorld) = (session.avatar, session.state) else {
+                    continue;
+                };
+                let now = (state, session.worn.clone());
+                if keyframe || world.published.get(&session.player) != Some(&now) {
+                    players.push(Present {
+                        id: session.player,
+                        account: session.account,
+                        state,
+                        worn: session.worn.clone(),
+                    });
+                    world.published.insert(session.player, now);
+                }
+            }
+            let left = std::mem::take(&mut world.left);
+            if players.is_empty() && left.is_empty() {
+                continue;
+            }
+            let mut parts: Vec<Vec<Present>> = players
+                .chunks(MAX_PRESENT)
+                .map(<[Present]>::to_vec)
+                .collect();
+            if parts.is_empty() {
+                parts.push(Vec::new());
+            }
+            for (index, players) in parts.into_iter().enumerate() {
+                world.seq += 1;
+                let presence = Presence {
+                    chain_id: self.chain_id.as_str().to_owned(),
+                    host,
+                    world: world.world.info.name.clone(),
+                    seq: world.seq,
+                    players,
+                    left: if index == 0 { left.clone() } else { Vec::new() },
+                };
+                if io
+                    .outgoing
+                    .try_send(SignedPresence::sign(presence, &self.identity))
+                    .is_err()
+                {
+                    debug!("presence to publish is backed up: dropped");
+                }
+            }
+        }
+    }
+
+    /// Takes in what other hosts said of their players.
+    pub(super) fn drain_presence(&mut self) {
+        let Some(io) = &self.presence else {
+            return;
+        };
+        let mut arrived = Vec::new();
+        {
+            let mut incoming = io.incoming.lock().unwrap_or_else(|p| p.into_inner());
+            while arrived.len() < PRESENCE_PER_TICK {
+                match incoming.try_recv() {
+                    Ok(presence) => arrived.push(presence),
+                    Err(_) => break,
+                }
+            }
+        }
+        for presence in arrived {
+            self.presence_arrived(presence);
+        }
+    }
+
+    /// One host's word on its players in one world: taken if the host is
+    /// not ignored, within its rate and newer than the last.
+    pub(super) fn presence_arrived(&mut self, presence: Presence) {
+        let host = presence.host;
+        if host == self.identity.address() {
+            return;
+        }
+        let now = Instant::now();
+        if !self.hosts.contains_key(&host) && self.hosts.len() >= MAX_HOSTS {
+            // Forget the longest silent before taking a new one.
+            let quietest = self
+                .hosts
+                .iter()
+                .min_by_key(|(_, record)| record.heard)
+                .map(|(address, _)| *address);
+            if let Some(quietest) = quietest {
+                self.hosts.remove(&quietest);
+            }
+        }
+        let record = self.hosts.entry(host).or_insert_with(|| HostRecord {
+            seqs: HashMap::new(),
+            rate: Bucket::new(HOST_RATE, HOST_BURST),
+            heard: now,
+            strikes: 0.0,
+            ignored_until: None,
+        });
+        let since = now.saturating_duration_since(record.heard).as_secs_f32();
+        record.heard = now;
+        record.rate.refill(since);
+        record.strikes = (record.strikes - since).max(0.0);
+        if let Some(until) = record.ignored_until {
+            if now < until {
+                return;
+            }
+            record.ignored_until = None;
+        }
+        if !record.rate.take() {
+            return;
+        }
+        let Some(world) = self
+            .worlds
+            .iter()
+            .position(|world| world.world.info.name == presence.world)
+        else {
+            return;
+        };
+        let last = record.seqs.get(&presence.world).copied().unwrap_or(0);
+        if presence.seq <= last {
+            return;
+        }
+        if record.seqs.len() < self.worlds.len() || record.seqs.contains_key(&presence.world) {
+            record.seqs.insert(presence.world.clone(), presence.seq);
+        }
+        for id in presence.left {
+            self.remote_left(world, (host, id));
+        }
+        for present in presence.players {
+            self.remote_moved(world, host, present, now);
+        }
+    }
+
+    /// A player of `host` where its host says it is: shown as a new player
+    /// of this world, or moved as far as the time since allows.
+    fn remote_moved(&mut self, world: usize, host: Address, present: Present, now: Instant) {
+        let key = (host, present.id);
+        let Some(state) = self.worlds.get(world) else {
+            return;
+        };
+        let half = state.world.info.half_size;
+        let position = present.state.position();
+        if position[0].abs() > half || position[2].abs() > half || position[1].abs() > MAX_HEIGHT {
+            self.strike_host(&host, "a player off the world");
+            return;
+        }
+        let known = state
+            .remotes
+            .get(&key)
+            .is_some_and(|remote| remote.account == present.account);
+        if !known {
+            // A number its host gave to another account: the old one left.
+            self.remote_left(world, key);
+            self.remote_joined(world, key, present, now);
+            return;
+        }
+        let mut cut = false;
+        let Some(remote) = self.worlds[world].remotes.get_mut(&key) else {
+            return;
+        };
+        remote
+            .stride
+            .refill(now.saturating_duration_since(remote.heard).as_secs_f32());
+        remote.heard = now;
+        let from = remote.state.position();
+        let wanted = distance(from, position);
+        let allowed = remote.stride.take_up_to(wanted);
+        let mut state = present.state;
+        if allowed < wanted {
+            let part = if wanted > 0.0 { allowed / wanted } else { 0.0 };
+            let at = [0, 1, 2].map(|axis| from[axis] + (position[axis] - from[axis]) * part);
+            state = AvatarState::new(at, present.state.yaw(), present.state.gait);
+            cut = wanted - allowed > STRIDE_BURST;
+        }
+        remote.changed |= remote.state != state;
+        remote.state = state;
+        let claimed = bounded(&present.worn);
+        let newly: Vec<(Slot, AssetId)> = claimed
+            .iter()
+            .filter(|item| !remote.claimed.contains(item))
+            .copied()
+            .collect();
+        let dropped = remote.worn.iter().any(|item| !claimed.contains(item));
+        remote.claimed = claimed.clone();
+        if dropped {
+            remote.worn.retain(|item| claimed.contains(item));
+            self.remote_appearance(world, key);
+        }
+        if cut {
+            self.strike_host(&host, "a player moving faster than running");
+        }
+        for (slot, asset) in newly {
+            self.check_remote_wear(world, key, slot, asset);
+        }
+    }
+
+    /// A new player of another host: given a number here and shown to
+    /// this host's players; what it wears is shown once checked.
+    fn remote_joined(&mut self, world: usize, key: RemoteKey, present: Present, now: Instant) {
+        let Some(state) = self.worlds.get_mut(world) else {
+            return;
+        };
+        if state.remotes.len() >= MAX_REMOTES_PER_WORLD {
+            return;
+        }
+        let Some(player) = state.take_number(Occupant::Remote(key)) else {
+            return;
+        };
+        let claimed = bounded(&present.worn);
+        state.remotes.insert(
+            key,
+            Remote {
+                player,
+                account: present.account,
+                state: present.state,
+                changed: true,
+                heard: now,
+                stride: Bucket::new(MAX_SPEED + STRIDE_SLACK, STRIDE_BURST),
+                claimed: claimed.clone(),
+                worn: Worn::new(),
+            },
+        );
+        let joined = ServerMessage::PlayerJoined(PlayerInfo {
+            player,
+            account: present.account,
+            worn: Worn::new(),
+        });
+        let clients: Vec<ClientId> = state.clients().collect();
+        for client in clients {
+            self.send(client, &joined);
+        }
+        for (slot, asset) in claimed {
+            self.check_remote_wear(world, key, slot, asset);
+        }
+    }
+
+    /// A player of another host left: its number is freed and this host's
+    /// players are told.
+    pub(super) fn remote_left(&mut self, world: usize, key: RemoteKey) {
+        let Some(state) = self.worlds.get_mut(world) else {
+            return;
+        };
+        let Some(remote) = state.remotes.remove(&key) else {
+            return;
+        };
+        state.free_number(remote.player);
+        let left = ServerMessage::PlayerLeft {
+            player: remote.player,
+        };
+        let clients: Vec<ClientId> = state.clients().collect();
+        for client in clients {
+            self.send(client, &left);
+        }
+    }
+
+    /// Players of other hosts not heard of for [`REMOTE_TIMEOUT`] have
+    /// left (their host went away, or stopped telling).
+    pub(super) fn expire_remotes(&mut self) {
+        let now = Instant::now();
+        for world in 0..self.worlds.len() {
+            let gone: Vec<RemoteKey> = self.worlds[world]
+                .remotes
+                .iter()
+                .filter(|(_, remote)| now.saturating_duration_since(remote.heard) > REMOTE_TIMEOUT)
+                .map(|(key, _)| *key)
+                .collect();
+            for key in gone {
+                self.remote_left(world, key);
+            }
+        }
+    }
+
+    /// Asks the ledger thread whether a player of another host holds what
+    /// its host says it wears.
+    fn check_remote_wear(&mut self, world: usize, key: RemoteKey, slot: Slot, asset: AssetId) {
+        let Some(account) = self
+            .worlds
+            .get(world)
+            .and_then(|state| state.remotes.get(&key))
+            .map(|remote| remote.account)
+        else {
+            return;
+        };
+        let handle = self.handle.clone();
+        let replies = self.replies.clone();
+        self.runtime.spawn(async move {
+            let checked = handle.may_wear(account, asset, slot).await;
+            deliver(
+                &replies,
+                Reply::RemoteWear(world, key, slot, asset, checked),
+            );
+        });
+    }
+
+    /// The ledger thread's word on what a player of another host wears:
+    /// shown to this host's players if it holds it (and its host still
+    /// says so), else not shown and held against its host.
+    pub(super) fn remote_wear_checked(
+        &mut self,
+        world: usize,
+        key: RemoteKey,
+        slot: Slot,
+        asset: AssetId,
+        checked: Result<Height, HostError>,
+    ) {
+        let Some(remote) = self
+            .worlds
+            .get_mut(world)
+            .and_then(|state| state.remotes.get_mut(&key))
+        else {
+            return;
+        };
+        if !remote.claimed.contains(&(slot, asset)) {
+            return;
+        }
+        match checked {
+            Ok(height) if height < self.height => self.check_remote_wear(world, key, slot, asset),
+            Ok(_) => {
+                remote
+                    .worn
+                    .retain(|(on, what)| *on != slot && *what != asset);
+                remote.worn.push((slot, asset));
+                remote.worn.sort_unstable();
+                remote.worn.truncate(MAX_WORN);
+                self.remote_appearance(world, key);
+            }
+            Err(err) if err.is_internal() || matches!(err, HostError::Stopped) => {}
+            Err(err) => {
+                debug!(%err, %asset, "a player of another host claims what it does not hold");
+                self.strike_host(&key.0, "a worn item its player does not hold");
+            }
+        }
+    }
+
+    /// Tells this host's players in `world` what the player of another
+    /// host `key` is shown wearing.
+    pub(super) fn remote_appearance(&mut self, world: usize, key: RemoteKey) {
+        let Some(state) = self.worlds.get(world) else {
+            return;
+        };
+        let Some(remote) = state.remotes.get(&key) else {
+            return;
+        };
+        let news = ServerMessage::Appearance {
+            request: None,
+            player: remote.player,
+            worn: remote.worn.clone(),
+        };
+        let clients: Vec<ClientId> = state.clients().collect();
+        for client in clients {
+            self.send(client, &news);
+        }
+    }
+
+    /// `host` sent something that failed a check: counted, and the host
+    /// ignored for a while if it keeps at it.
+    fn strike_host(&mut self, host: &Address, what: &str) {
+        let Some(record) = self.hosts.get_mut(host) else {
+            return;
+        };
+        record.strikes += 1.0;
+        if record.strikes > HOST_STRIKES && record.ignored_until.is_none() {
+            warn!(%host, what, "ignoring a host whose players' presence keeps failing checks");
+            record.ignored_until = Some(Instant::now() + IGNORED_FOR);
+            record.strikes = 0.0;
+        } else {
+            debug!(%host, what, "a host's presence failed a check");
+        }
+    }
+}
+
+/// What a host says its player wears, at most one thing a slot.
+fn bounded(worn: &Worn) -> Worn {
+    let mut kept: Worn = Vec::with_capacity(MAX_WORN);
+    for (slot, asset) in worn {
+        if kept.len() < MAX_WORN && !kept.iter().any(|(taken, _)| taken == slot) {
+            kept.push((*slot, *asset));
+        }
+    }
+    kept.sort_unstable();
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sessions::fixture::{Fixture, SQUARE};
+    use assets::{AssetKind, Manifest};
+    use ledger::Keypair;
+    use plaza_client::protocol::{CHANNEL_AVATAR, Gait, Move};
+
+    fn other_host() -> Keypair {
+        Keypair::from_seed([9; 32])
+    }
+
+    fn present(id: u16, account: Address, at: [f32; 3], worn: Worn) -> Present {
+        Present {
+            id,
+            account,
+            state: AvatarState::new(at, 0.0, Gait::Walk),
+            worn,
+        }
+    }
+
+    /// Puts what `host` says in, as the peer network hands it on.
+    fn arrives(
+        fixture: &mut Fixture,
+        host: &Keypair,
+        seq: u64,
+        players: Vec<Present>,
+        left: Vec<u16>,
+    ) {
+        let presence = Presence {
+            chain_id: fixture.chain_id.as_str().to_owned(),
+            host: host.address(),
+            world: SQUARE.into(),
+            seq,
+            players,
+            left,
+        };
+        fixture.relay.incoming.try_send(presence).unwrap();
+    }
+
+    fn joined_as(fixture: &mut Fixture, client: ClientId, account: Address) -> u16 {
+        let joined = fixture.until(client, "the other host's player", |message| {
+            matches!(message, ServerMessage::PlayerJoined(info) if info.account == account)
+        });
+        let ServerMessage::PlayerJoined(info) = joined else {
+            unreachable!()
+        };
+        info.player
+    }
+
+    fn seen_at(fixture: &mut Fixture, client: ClientId, player: u16, near: [f32; 3]) -> [f32; 3] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(state) = fixture.avatar_of(client, player)
+                && distance(state.position(), near) < 0.05
+            {
+                return state.position();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "player {player} never seen near {near:?}"
+            );
+            fixture.step();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn players_of_another_host_walk_here_as_fast_as_the_world_allows_and_leave() {
+        let mut fixture = Fixture::new();
+        let (ada, _) = fixture.enter("ada", SQUARE);
+        let host = other_host();
+        let bo = fixture.key("bo").address();
+        arrives(
+            &mut fixture,
+            &host,
+            1,
+            vec![present(5, bo, [2.0, 0.0, 3.0], Vec::new())],
+            Vec::new(),
+        );
+        let player = joined_as(&mut fixture, ada, bo);
+        seen_at(&mut fixture, ada, player, [2.0, 0.0, 3.0]);
+
+        // A step: shown where its host says.
+        std::thread::sleep(Duration::from_millis(100));
+        arrives(
+            &mut fixture,
+            &host,
+            2,
+            vec![present(5, bo, [2.5, 0.0, 3.0], Vec::new())],
+            Vec::new(),
+        );
+        seen_at(&mut fixture, ada, player, [2.5, 0.0, 3.0]);
+        // A jump across the square: cut short where running would end.
+        arrives(
+            &mut fixture,
+            &host,
+            3,
+            vec![present(5, bo, [30.0, 0.0, 3.0], Vec::new())],
+            Vec::new(),
+        );
+        for _ in 0..5 {
+            fixture.step();
+        }
+        let (world, key) = (0, (host.address(), 5));
+        let shown = fixture.server.worlds[world].remotes[&key].state.position();
+        assert!(shown[0] < 2.5 + STRIDE_BURST + 1.0, "jumped to {shown:?}");
+        // An older message arriving late changes nothing.
+        arrives(
+            &mut fixture,
+            &host,
+            2,
+            vec![present(5, bo, [-10.0, 0.0, 3.0], Vec::new())],
+            Vec::new(),
+        );
+        for _ in 0..3 {
+            fixture.step();
+        }
+        assert_eq!(
+            fixture.server.worlds[world].remotes[&key].state.position(),
+            shown
+        );
+
+        // Its host says it left: gone for ada too.
+        arrives(&mut fixture, &host, 4, Vec::new(), vec![5]);
+        fixture.until(ada, "the player leaving", |message| {
+            *message == ServerMessage::PlayerLeft { player }
+        });
+
+        // One its host stops telling of is gone after the timeout.
+        let cy = fixture.key("cy").address();
+        arrives(
+            &mut fixture,
+            &host,
+            5,
+            vec![present(6, cy, [0.0, 0.0, 0.0], Vec::new())],
+            Vec::new(),
+        );
+        let quiet = joined_as(&mut fixture, ada, cy);
+        let started = Instant::now();
+        fixture.until(ada, "the quiet player leaving", |message| {
+            *message == ServerMessage::PlayerLeft { player: quiet }
+        });
+        assert!(started.elapsed() >= REMOTE_TIMEOUT - Duration::from_millis(100));
+    }
+
+    #[test]
+    fn what_a_player_of_another_host_wears_is_shown_only_if_this_ledger_agrees() {
+        let mut fixture = Fixture::new();
+        // A demo account's own wearable, and an asset it does not hold.
+        let mut found = None;
+        for name in ["ada", "bo", "cy", "dee"] {
+            let account = fixture.key(name).address();
+            let held = fixture
+                .block_on(fixture.server.handle.inventory(account))
+                .unwrap();
+            let hat = held.owned.iter().find(|asset| {
+                let bytes = fixture.server.blobs.get(&asset.id.0).unwrap();
+                asset.rental.is_none()
+                    && Manifest::from_json(&bytes).unwrap().kind == AssetKind::Wearable
+            });
+            if let Some(hat) = hat {
+                found = Some((name, account, hat.id));
+                break;
+            }
+        }
+        let (owner, account, hat) = found.expect("a demo account owning a wearable");
+        let watcher = ["ada", "bo", "cy", "dee"]
+            .into_iter()
+            .find(|name| *name != owner)
+            .unwrap();
+        let theirs = {
+            let other = fixture.key(watcher).address();
+            let held = fixture
+                .block_on(fixture.server.handle.inventory(other))
+                .unwrap();
+            held.owned.first().expect("an asset of the watcher's").id
+        };
+        let (client, _) = fixture.enter(watcher, SQUARE);
+        let host = other_host();
+        let claims = vec![(Slot::Head, hat), (Slot::Back, theirs)];
+        arrives(
+            &mut fixture,
+            &host,
+            1,
+            vec![present(1, account, [1.0, 0.0, 1.0], claims)],
+            Vec::new(),
+        );
+        let player = joined_as(&mut fixture, client, account);
+        let shown = fixture.until(client, "what it wears", |message| {
+            matches!(message, ServerMessage::Appearance { player: got, .. } if *got == player)
+        });
+        assert_eq!(
+            shown,
+            ServerMessage::Appearance {
+                request: None,
+                player,
+                worn: vec![(Slot::Head, hat)],
+            }
+        );
+        for _ in 0..20 {
+            fixture.step();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let later = fixture.heard(client);
+        assert!(
+            !later.iter().any(|message| matches!(
+                message,
+                ServerMessage::Appearance { worn, .. } if worn.iter().any(|(_, asset)| *asset == theirs)
+            )),
+            "the forged item was shown: {later:?}"
+        );
+        assert!(fixture.server.hosts[&host.address()].strikes >= 1.0);
+    }
+
+    #[test]
+    fn this_hosts_players_are_published_signed_and_their_leaving_too() {
+        let mut fixture = Fixture::new();
+        let (ada, player) = fixture.enter("ada", SQUARE);
+        let step = Move {
+            seq: 1,
+            state: AvatarState::new([1.0, 0.0, 1.0], 0.0, Gait::Walk),
+        };
+        fixture.send_bytes(ada, CHANNEL_AVATAR, borsh::to_vec(&step).unwrap());
+        let host = fixture.home.load_host_key().unwrap();
+        let mut seen = false;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !seen {
+            assert!(Instant::now() < deadline, "ada's presence never published");
+            fixture.step();
+            while let Ok(signed) = fixture.relay.outgoing.try_recv() {
+                let read = SignedPresence::verified(&signed.to_bytes(), &fixture.chain_id).unwrap();
+                assert_eq!((read.host, read.world.as_str()), (host.address(), SQUARE));
+                seen |= read.players.iter().any(|present| {
+                    present.id == player
+                        && present.account == fixture.key("ada").address()
+                        && distance(present.state.position(), [1.0, 0.0, 1.0]) < 0.05
+                });
+            }
+        }
+        fixture.server.renet.disconnect(ada);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(Instant::now() < deadline, "ada's leaving never published");
+            fixture.step();
+            let mut left = false;
+            while let Ok(signed) = fixture.relay.outgoing.try_recv() {
+                left |= signed.presence.left.contains(&player);
+            }
+            if left {
+                break;
+            }
+        }
+    }
+
+    #[test]
+    fn a_host_whose_presence_keeps_failing_checks_is_ignored() {
+        let mut fixture = Fixture::new();
+        let (ada, _) = fixture.enter("ada", SQUARE);
+        let host = other_host();
+        let bo = fixture.key("bo").address();
+        for seq in 1..=(HOST_STRIKES as u64 + 5) {
+            arrives(
+                &mut fixture,
+                &host,
+                seq,
+                vec![present(1, bo, [900.0, 0.0, 0.0], Vec::new())],
+                Vec::new(),
+            );
+            fixture.step();
+        }
+        // Now even a good word from it is not taken.
+        arrives(
+            &mut fixture,
+            &host,
+            100,
+            vec![present(2, bo, [1.0, 0.0, 1.0], Vec::new())],
+            Vec::new(),
+        );
+        for _ in 0..10 {
+            fixture.step();
+        }
+        assert!(fixture.server.worlds[0].remotes.is_empty());
+        assert!(
+            !fixture
+                .heard(ada)
+                .iter()
+                .any(|message| matches!(message, ServerMessage::PlayerJoined(_)))
+        );
+    }
+}
