@@ -1,13 +1,13 @@
 //! Four validator processes and a follower made by `plaza-host testnet`,
 //! each its own ledger, agreeing through consensus over loopback; players
 //! connected to different hosts see the same chain, and an asset's files
-//! reach the hosts that lack them.
+//! reach the hosts that lack them. Players on two hosts of one world meet.
 
 use std::time::{Duration, Instant};
 
 use ledger::{Operation, Transaction};
 use plaza_client::client::Client;
-use plaza_client::protocol::TxState;
+use plaza_client::protocol::{AvatarState, Gait, ServerMessage, Slot, TxState};
 use server_less::home::read_key;
 
 use plaza_tests::processes::Network;
@@ -125,4 +125,107 @@ fn four_validator_processes_finalise_what_a_follower_gossips_and_a_killed_one_ca
     // Back, it catches up from the others.
     net.start(4);
     balance_at(4, before.balance + 5);
+}
+
+/// Walks `client`'s avatar from `from` to `to` at walking pace.
+fn walk(client: &mut Client, from: [f32; 3], to: [f32; 3]) {
+    let steps = 20;
+    for step in 1..=steps {
+        let t = step as f32 / steps as f32;
+        let at = [0, 1, 2].map(|axis| from[axis] + (to[axis] - from[axis]) * t);
+        client
+            .send_move(AvatarState::new(at, 0.0, Gait::Walk))
+            .unwrap();
+        client.pump().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn players_on_two_hosts_of_one_world_meet_walk_and_see_what_they_wear() {
+    let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
+    let wait = Duration::from_secs(30);
+    let mut net = Network::make(1, 1, "plaza-two");
+    net.start(1);
+    net.start(2);
+    let cy_key = read_key(&net.home(1).join("demo/cy.key")).unwrap();
+    let bo_key = read_key(&net.home(1).join("demo/bo.key")).unwrap();
+    // Cy plays at the validator, bo at the follower.
+    let mut cy = Client::connect(net.join(1), &cy_key, wait).unwrap();
+    let spawn = cy.enter("Plaza Square", wait).unwrap().world.spawn;
+    let mut bo = Client::connect(net.join(2), &bo_key, wait).unwrap();
+    bo.enter("Plaza Square", wait).unwrap();
+
+    // Each host shows the other's player as one of its world.
+    let joined = |account: ledger::Address| {
+        move |message: &ServerMessage| match message {
+            ServerMessage::PlayerJoined(info) if info.account == account => Some(info.player),
+            _ => None,
+        }
+    };
+    let meet = Duration::from_secs(60);
+    let bo_at_cy = cy
+        .wait_for("bo, from the other host", meet, joined(bo_key.address()))
+        .unwrap();
+    let cy_at_bo = bo
+        .wait_for("cy, from the other host", meet, joined(cy_key.address()))
+        .unwrap();
+
+    // Bo walks a few metres; cy sees bo arrive there, and bo sees cy.
+    let to = [spawn[0] + 4.0, spawn[1], spawn[2] + 2.0];
+    walk(&mut bo, spawn, to);
+    let deadline = Instant::now() + wait;
+    loop {
+        cy.pump().unwrap();
+        bo.pump().unwrap();
+        let seen = cy
+            .avatars()
+            .get(&bo_at_cy)
+            .map(|(state, _)| state.position());
+        if seen.is_some_and(|at| (at[0] - to[0]).abs() < 0.05 && (at[2] - to[2]).abs() < 0.05) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cy never saw bo walk to {to:?} (last seen {seen:?})"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(bo.avatars().contains_key(&cy_at_bo));
+
+    // Bo puts on something of its own; its host checks it, and cy's host
+    // checks it again before cy sees it on bo.
+    let (_, owned, _) = bo.inventory(wait).unwrap();
+    let worn = owned
+        .iter()
+        .filter(|holding| holding.rented.is_none())
+        .find_map(|holding| {
+            bo.wear(Slot::Head, Some(holding.asset), wait)
+                .ok()
+                .map(|_| holding.asset)
+        })
+        .expect("bo owns something worn on the head");
+    let shown = cy
+        .wait_for(
+            "bo's appearance at cy's host",
+            wait,
+            |message| match message {
+                ServerMessage::Appearance { player, worn, .. } if *player == bo_at_cy => {
+                    Some(worn.clone())
+                }
+                _ => None,
+            },
+        )
+        .unwrap();
+    assert_eq!(shown, vec![(Slot::Head, worn)]);
+    assert_eq!(cy.appearances()[&bo_at_cy], vec![(Slot::Head, worn)]);
+
+    // Bo leaves: cy's host tells cy.
+    drop(bo);
+    cy.wait_for("bo leaving", wait, |message| {
+        (*message == ServerMessage::PlayerLeft { player: bo_at_cy }).then_some(())
+    })
+    .unwrap();
+    net.kill(2);
+    net.kill(1);
 }
