@@ -50,9 +50,14 @@ pub struct Presence {
     pub host: Address,
     /// The world.
     pub world: String,
-    /// Counts up with each message the host sends for this world; an
-    /// older one arriving late is dropped.
+    /// Counts up with each message the host sends for this world (from
+    /// the time its session server started, in microseconds, so that it
+    /// counts on across restarts); an older one arriving late is dropped.
     pub seq: u64,
+    /// When the host sent it, by its clock (unix milliseconds): a message
+    /// too far from the receiver's time is dropped, and how far a player
+    /// may have moved since its last message is reckoned from these.
+    pub sent_at: u64,
     /// Players that moved or changed (all of them once a second).
     pub players: Vec<Present>,
     /// Players that left the world since the last message, by number.
@@ -133,6 +138,13 @@ impl SignedPresence {
     }
 }
 
+/// Unix time in milliseconds, by this machine's clock.
+pub fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
 /// Messages waiting each way between the session server and the peer
 /// network; more are dropped (presence is sent again ten times a second).
 pub const PRESENCE_QUEUE: usize = 256;
@@ -181,6 +193,7 @@ mod tests {
             host: host.address(),
             world: "Plaza Square".into(),
             seq: 3,
+            sent_at: 1_800_000_000_000,
             players: vec![Present {
                 id: 1,
                 account: Address::from_bytes([4; 32]),

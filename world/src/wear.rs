@@ -11,7 +11,7 @@ use bevy::prelude::*;
 use ledger::AssetId;
 use plaza_client::protocol::Slot;
 
-use assets::Manifest;
+use assets::{AssetKind, Manifest};
 
 use crate::AppSystems;
 use crate::avatar::LocalAvatar;
@@ -36,8 +36,8 @@ pub struct Worn {
     pub asset: AssetId,
 }
 
-/// The wearables the player rents now whose manifests are known, with
-/// the slots their kinds go in: asset, manifest.
+/// The wearables the player rents now whose manifests are known: asset,
+/// manifest. (A rented lamp or plant is put down on a parcel instead.)
 pub fn rented_wearables(marketplace: &Marketplace) -> Vec<(AssetId, Manifest)> {
     let Some(held) = &marketplace.holdings else {
         return Vec::new();
@@ -46,8 +46,7 @@ pub fn rented_wearables(marketplace: &Marketplace) -> Vec<(AssetId, Manifest)> {
         .iter()
         .filter_map(|holding| {
             let manifest = marketplace.manifests.get(&holding.asset)?;
-            let wearable = !market::wear::slots(manifest.kind).is_empty();
-            wearable.then(|| (holding.asset, manifest.clone()))
+            (manifest.kind == AssetKind::Wearable).then(|| (holding.asset, manifest.clone()))
         })
         .collect()
 }

@@ -13,6 +13,10 @@ use plaza_client::protocol::{
     self, ErrorCode, PlayerInfo, ProtocolError, ServerMessage, SessionState, VERSION, WorldInfo,
 };
 
+/// Players one welcome names at most (each with what it wears: well
+/// within a message's size).
+const MAX_WELCOME_PLAYERS: usize = 128;
+
 impl Server {
     pub(super) fn connected(&mut self, client: ClientId) {
         let Some(user_data) = self.transport.user_data(client) else {
@@ -154,6 +158,10 @@ impl Server {
             .collect();
         let others: Vec<ClientId> = world.clients().collect();
         let info: WorldInfo = world.world.info.clone();
+        // The welcome names as many players as fit in one message; the
+        // rest follow as joins.
+        let mut players = players;
+        let later = players.split_off(players.len().min(MAX_WELCOME_PLAYERS));
         self.sessions.insert(client, session);
         let work = *self.handle.backlog().borrow();
         let welcome = ServerMessage::Welcome {
@@ -172,6 +180,9 @@ impl Server {
             players,
         };
         self.send(client, &welcome);
+        for info in later {
+            self.send(client, &ServerMessage::PlayerJoined(info));
+        }
         if !worn.is_empty() {
             // What it wears comes with it from the world it left.
             self.send(

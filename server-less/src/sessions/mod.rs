@@ -264,6 +264,7 @@ impl Parts {
             identity: self.identity.clone(),
             presence: self.presence.clone(),
             hosts: HashMap::new(),
+            remote_checks: 0,
             gauges: self.gauges.clone(),
             leaving: Vec::new(),
         })

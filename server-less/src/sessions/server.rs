@@ -74,7 +74,9 @@ impl WorldState {
             remotes: HashMap::new(),
             published: HashMap::new(),
             left: Vec::new(),
-            seq: 0,
+            // Counting from the time in microseconds: a server made again
+            // (or a host restarted) goes on past every number it sent.
+            seq: crate::presence::unix_millis().saturating_mul(1_000),
         }
     }
 
@@ -131,8 +133,16 @@ pub(super) enum Reply {
     /// Whether a player may wear an asset in a slot: the height checked
     /// at, or why not.
     Wear(ClientId, u32, Slot, AssetId, Result<Height, HostError>),
-    /// The same for a player of another host, by world.
-    RemoteWear(usize, RemoteKey, Slot, AssetId, Result<Height, HostError>),
+    /// The same for a player of another host (by world, key and
+    /// account).
+    RemoteWear(
+        usize,
+        RemoteKey,
+        Address,
+        Slot,
+        AssetId,
+        Result<Height, HostError>,
+    ),
 }
 
 pub(super) struct Server {
@@ -166,6 +176,8 @@ pub(super) struct Server {
     pub(super) presence: Option<PresenceIo>,
     /// Other hosts that told of their players.
     pub(super) hosts: HashMap<Address, HostRecord>,
+    /// Checks of what other hosts' players wear, in flight.
+    pub(super) remote_checks: usize,
     pub(super) gauges: Arc<Gauges>,
     /// Clients to drop at the next tick, once what was last sent to them
     /// (why they are dropped) has gone out.
@@ -568,8 +580,9 @@ impl Server {
                 Reply::Wear(client, request, slot, asset, checked) => {
                     self.wear_checked(client, request, slot, asset, checked);
                 }
-                Reply::RemoteWear(world, key, slot, asset, checked) => {
-                    self.remote_wear_checked(world, key, slot, asset, checked);
+                Reply::RemoteWear(world, key, account, slot, asset, checked) => {
+                    self.remote_checks = self.remote_checks.saturating_sub(1);
+                    self.remote_wear_checked(world, (key, account), slot, asset, checked);
                 }
             }
         }
@@ -581,6 +594,10 @@ impl Server {
                 Ok(event) => self.block(&event),
                 Err(broadcast::error::TryRecvError::Lagged(missed)) => {
                     warn!(missed, "world sessions fell behind the ledger's blocks");
+                    // What the missed blocks took from their wearers is
+                    // not known: everything worn is taken off, and put on
+                    // again once checked.
+                    self.undress_all();
                 }
                 Err(_) => break,
             }

@@ -126,6 +126,36 @@ impl Server {
         }
     }
 
+    /// Takes off everything every player wears (blocks were missed):
+    /// this host's players' clients put on again what they hold, and other
+    /// hosts' players' claims are checked again as they come.
+    pub(super) fn undress_all(&mut self) {
+        let clients: Vec<ClientId> = self
+            .sessions
+            .iter()
+            .filter(|(_, session)| !session.worn.is_empty())
+            .map(|(client, _)| *client)
+            .collect();
+        for client in clients {
+            self.change_worn(client, None, Vec::clear);
+        }
+        for world in 0..self.worlds.len() {
+            let dressed: Vec<_> = self.worlds[world]
+                .remotes
+                .iter_mut()
+                .filter(|(_, remote)| !remote.worn.is_empty() || !remote.claimed.is_empty())
+                .map(|(key, remote)| {
+                    remote.worn.clear();
+                    remote.claimed.clear();
+                    *key
+                })
+                .collect();
+            for key in dressed {
+                self.remote_appearance(world, key);
+            }
+        }
+    }
+
     /// Takes off what `block` took from its wearers: an asset the block
     /// changed that its wearer no longer holds at the block's time.
     pub(super) fn undress(&mut self, block: &CommittedBlock) {
@@ -161,11 +191,15 @@ impl Server {
             let mut undressed = Vec::new();
             for (key, remote) in &mut self.worlds[world].remotes {
                 let before = remote.worn.len();
-                remote.worn.retain(|(_, asset)| {
+                let account = remote.account;
+                let held = |asset: &AssetId| {
                     changed.get(asset).is_none_or(|after| {
-                        market::wear::holds(after, &remote.account, block.time).is_ok()
+                        market::wear::holds(after, &account, block.time).is_ok()
                     })
-                });
+                };
+                remote.worn.retain(|(_, asset)| held(asset));
+                // Put on again later, it is checked again.
+                remote.claimed.retain(|(_, asset)| held(asset));
                 if remote.worn.len() != before {
                     undressed.push(*key);
                 }

@@ -24,7 +24,8 @@ use bevy::prelude::*;
 use ledger::{Account, Address, AssetId, Operation, Timestamp, TxId};
 use plaza_client::client::Session;
 use plaza_client::protocol::{
-    Browse, Card, ClientMessage, Event, Holding, Quote, QuoteAsk, ServerMessage, TradeView,
+    Browse, Card, ClientMessage, ErrorCode, Event, Holding, Quote, QuoteAsk, ServerMessage,
+    TradeView,
 };
 
 /// Finished actions kept for the activity list.
@@ -400,9 +401,17 @@ impl Marketplace {
             }
             // The session keeps every player's appearance.
             (Some(Asked::Wear(_)), ServerMessage::Appearance { .. }) => {}
-            (Some(Asked::Wear(asset)), ServerMessage::Error { message, .. }) => {
-                self.wear_refused(asset, message);
-            }
+            // Refused: not asked again until the account changes; a
+            // busy or catching-up host is asked again.
+            (
+                Some(Asked::Wear(asset)),
+                ServerMessage::Error {
+                    code: ErrorCode::Refused,
+                    message,
+                    ..
+                },
+            ) => self.wear_refused(asset, message),
+            (Some(Asked::Wear(_)), ServerMessage::Error { .. }) => {}
             (None, ServerMessage::Tx { id, state, .. }) => self.tx_state(client, id, state),
             (None, ServerMessage::Trade { view, .. }) => self.trade_view(*view, false),
             (None, ServerMessage::Event(event)) => {
