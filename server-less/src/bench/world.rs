@@ -1,6 +1,10 @@
-//! `plaza-host bench world`: a crowd of bots walks one world; the
-//! session server's tick and the bytes each client receives are measured.
+//! `plaza-host bench world`: a crowd of bots walks one world, served by
+//! one host or by several hosts of one network (the bots split between
+//! them); each session server's tick and the bytes each client receives
+//! are measured, and with several hosts how long a player's move at one
+//! host takes to reach a player at another.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +23,9 @@ use super::percentile;
 /// How the world benchmark runs.
 #[derive(Clone, Copy, Debug)]
 pub struct WorldOptions {
+    /// Hosts serving the world (validators of one network); the bots are
+    /// split between them.
+    pub hosts: usize,
     /// Bots on loopback.
     pub bots: usize,
     /// Seconds measured, after a warm-up.
@@ -30,8 +37,14 @@ pub struct WorldOptions {
 pub struct WorldReport {
     /// Bots that were connected and walking to the end.
     pub bots: usize,
-    /// The host's tick processing times, sorted.
+    /// The tick processing times of the host whose 99th percentile was
+    /// the highest, sorted.
     pub ticks: Vec<Duration>,
+    /// With several hosts: the time from a probe player's move at the
+    /// first host to a watcher at the last seeing it there, sorted.
+    pub crossings: Vec<Duration>,
+    /// Probe moves the watcher did not see within half a second.
+    pub cross_host_missed: usize,
     /// Bytes per second the host sent each client, sampled each second
     /// for each client (renet's measure: packets without UDP headers).
     pub client_rates: Vec<f64>,
@@ -43,6 +56,12 @@ impl WorldReport {
     /// The `p`th fraction of the tick times.
     pub fn tick(&self, p: f64) -> Duration {
         percentile(&self.ticks, p)
+    }
+
+    /// The `p`th fraction of the times from a move at one host to its
+    /// sight at another.
+    pub fn cross_host(&self, p: f64) -> Duration {
+        percentile(&self.crossings, p)
     }
 
     /// The mean of the per-client send rates, bytes per second.
@@ -63,14 +82,110 @@ impl WorldReport {
 /// to run out from the spawn point to its patch.
 pub(super) const WARM_UP_SECS: u64 = 12;
 
-/// Makes a network in `home`, serves it on loopback, and has
-/// `options.bots` bots walk one world at the avatar tick while the host's
-/// ticks and per-client traffic are measured.
-pub async fn world(home: &Home, options: WorldOptions) -> Result<WorldReport, HostError> {
-    home::init(home, Some("plaza-bench"), SystemClock.now())?;
-    let (host, sessions) = crate::sessions::serve(home, Arc::new(SystemClock), |settings| {
+/// Makes a network of `options.hosts` hosts under `dir`, serves it on
+/// loopback, and has `options.bots` bots (split between the hosts) walk
+/// one world at the avatar tick while each host's ticks and per-client
+/// traffic are measured, and, with several hosts, a probe's moves at the
+/// first host are timed to a watcher at the last.
+pub async fn world(dir: &Path, options: WorldOptions) -> Result<WorldReport, HostError> {
+    let count = options.hosts.max(1);
+    let homes = if count == 1 {
+        let home = Home::new(dir.join("host"));
+        home::init(&home, Some("plaza-bench"), SystemClock.now())?;
+        vec![home]
+    } else {
+        let homes = home::testnet(dir, count, 0, Some("plaza-bench"), SystemClock.now())?;
+        home::connect_testnet(&homes, count, super::free_port_block()?)?;
+        homes
+    };
+    let per_host = options.bots.div_ceil(count);
+    let mut served = Vec::with_capacity(count);
+    for home in &homes {
+        served.push(serve_bench(home, per_host).await?);
+    }
+    let joins: Vec<std::net::SocketAddr> = served
+        .iter()
+        .map(|(_, sessions)| sessions.join_addr())
+        .collect();
+    let walking = Duration::from_secs(WARM_UP_SECS + u64::from(options.seconds) + 1);
+    let mut crowds = Vec::with_capacity(count);
+    let mut readies = Vec::with_capacity(count);
+    for (index, join) in joins.iter().copied().enumerate() {
+        let (ready_tx, ready) = tokio::sync::oneshot::channel();
+        let bots = per_host.min(options.bots.saturating_sub(index * per_host));
+        crowds.push(tokio::task::spawn_blocking(move || {
+            walk_crowd(join, bots, walking, ready_tx)
+        }));
+        readies.push(ready);
+    }
+    let probe = (count > 1).then(|| {
+        let (from, to) = (joins[0], joins[count - 1]);
+        let key = homes[0].load_demo_key("ada");
+        tokio::task::spawn_blocking(move || time_crossings(from, to, key?, walking))
+    });
+    let outcome = async {
+        for ready in readies {
+            ready.await.map_err(|_| {
+                HostError::Client(ClientError::Disconnected("the bots never got in".into()))
+            })??;
+        }
+        tokio::time::sleep(Duration::from_secs(WARM_UP_SECS)).await;
+        for (_, sessions) in &served {
+            sessions.take_tick_times();
+            sessions.take_client_rates();
+        }
+        tokio::time::sleep(Duration::from_secs(u64::from(options.seconds))).await;
+        Ok::<_, HostError>(
+            served
+                .iter()
+                .map(|(_, sessions)| (sessions.take_tick_times(), sessions.take_client_rates()))
+                .collect::<Vec<_>>(),
+        )
+    }
+    .await;
+    let mut connected = 0;
+    let mut in_view = 0.0;
+    for crowd in crowds {
+        let (bots, view) = crowd.await.map_err(|_| HostError::Stopped)??;
+        in_view += view * bots as f64;
+        connected += bots;
+    }
+    let (mut crossings, cross_host_missed) = match probe {
+        Some(probe) => probe.await.map_err(|_| HostError::Stopped)??,
+        None => (Vec::new(), 0),
+    };
+    crossings.sort_unstable();
+    for (host, sessions) in served {
+        sessions.stop().await;
+        host.stop().await?;
+    }
+    let mut ticks = Vec::new();
+    let mut client_rates = Vec::new();
+    for (mut host_ticks, rates) in outcome? {
+        host_ticks.sort_unstable();
+        if ticks.is_empty() || percentile(&host_ticks, 0.99) > percentile(&ticks, 0.99) {
+            ticks = host_ticks;
+        }
+        client_rates.extend(rates);
+    }
+    Ok(WorldReport {
+        bots: connected,
+        ticks,
+        crossings,
+        cross_host_missed,
+        client_rates,
+        in_view: in_view / connected.max(1) as f64,
+    })
+}
+
+/// Serves `home` on loopback for `bots` bots from this machine.
+async fn serve_bench(
+    home: &Home,
+    bots: usize,
+) -> Result<(crate::Host, crate::sessions::Sessions), HostError> {
+    crate::sessions::serve(home, Arc::new(SystemClock), |settings| {
         *settings = crate::sessions::SessionSettings {
-            max_players: (options.bots + 8).min(1024),
+            max_players: (bots + 8).min(1024),
             // Every bot joins from this machine's one address.
             joins: crate::sessions::JoinLimits {
                 per_address_per_sec: 1_000.0,
@@ -80,35 +195,83 @@ pub async fn world(home: &Home, options: WorldOptions) -> Result<WorldReport, Ho
             ..crate::sessions::SessionSettings::default()
         };
     })
-    .await?;
-    let join = sessions.join_addr();
-    let (ready_tx, ready) = tokio::sync::oneshot::channel();
-    let walking = Duration::from_secs(WARM_UP_SECS + u64::from(options.seconds) + 1);
-    let bots = options.bots;
-    let crowd = tokio::task::spawn_blocking(move || walk_crowd(join, bots, walking, ready_tx));
-    let outcome = async {
-        ready.await.map_err(|_| {
-            HostError::Client(ClientError::Disconnected("the bots never got in".into()))
-        })??;
-        tokio::time::sleep(Duration::from_secs(WARM_UP_SECS)).await;
-        sessions.take_tick_times();
-        sessions.take_client_rates();
-        tokio::time::sleep(Duration::from_secs(u64::from(options.seconds))).await;
-        Ok::<_, HostError>((sessions.take_tick_times(), sessions.take_client_rates()))
+    .await
+}
+
+/// How often the probe moves.
+const PROBE_EVERY: Duration = Duration::from_millis(500);
+
+/// A probe player at `from` steps between two spots every half second
+/// for `walking`; a watcher at `to` (another host of the network) times
+/// each step from the probe sending it to the watcher seeing it; the
+/// times, and how many steps it did not see within the half second.
+fn time_crossings(
+    from: std::net::SocketAddr,
+    to: std::net::SocketAddr,
+    key: Keypair,
+    walking: Duration,
+) -> Result<(Vec<Duration>, usize), HostError> {
+    let wait = Duration::from_secs(30);
+    let mut probe = plaza_client::client::Client::connect(from, &key, wait)?;
+    let spawn = probe.enter("Plaza Square", wait)?.world.spawn;
+    let watcher_key = Keypair::generate(&mut OsRng);
+    let mut watcher = plaza_client::client::Client::connect(to, &watcher_key, wait)?;
+    watcher.enter("Plaza Square", wait)?;
+    let account = key.address();
+    let seen_as = watcher.wait_for(
+        "the probe at the other host",
+        Duration::from_secs(60),
+        |m| match m {
+            plaza_client::protocol::ServerMessage::PlayerJoined(info)
+                if info.account == account =>
+            {
+                Some(info.player)
+            }
+            _ => None,
+        },
+    )?;
+    // Two spots 2 m apart by the spawn point: a step the stride allows.
+    let spots = [
+        [spawn[0] - 6.0, spawn[1], spawn[2] - 6.0],
+        [spawn[0] - 4.0, spawn[1], spawn[2] - 6.0],
+    ];
+    let started = Instant::now();
+    let mut times = Vec::new();
+    let mut missed = 0;
+    let mut step = 0usize;
+    while started.elapsed() < walking {
+        let spot = spots[step % 2];
+        step += 1;
+        let sent = Instant::now();
+        probe.send_move(plaza_client::protocol::AvatarState::new(
+            spot,
+            0.0,
+            plaza_client::protocol::Gait::Walk,
+        ))?;
+        probe.pump()?;
+        let mut seen = false;
+        while sent.elapsed() < PROBE_EVERY {
+            probe.pump()?;
+            watcher.pump()?;
+            watcher.drain();
+            probe.drain();
+            if !seen && let Some((state, _)) = watcher.avatars().get(&seen_as) {
+                let at = state.position();
+                if (at[0] - spot[0]).abs() < 0.05 && (at[2] - spot[2]).abs() < 0.05 {
+                    // The warm-up's steps are not measured.
+                    if started.elapsed() > Duration::from_secs(WARM_UP_SECS) {
+                        times.push(sent.elapsed());
+                    }
+                    seen = true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if !seen && started.elapsed() > Duration::from_secs(WARM_UP_SECS) {
+            missed += 1;
+        }
     }
-    .await;
-    let crowd = crowd.await.map_err(|_| HostError::Stopped)?;
-    sessions.stop().await;
-    host.stop().await?;
-    let (mut ticks, client_rates) = outcome?;
-    let (connected, in_view) = crowd?;
-    ticks.sort_unstable();
-    Ok(WorldReport {
-        bots: connected,
-        ticks,
-        client_rates,
-        in_view,
-    })
+    Ok((times, missed))
 }
 
 /// Joins `count` bots, enters them into the first world, says so on
