@@ -10,7 +10,7 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use ledger::{Address, ChainId, Keypair, Signature};
-use plaza_client::protocol::{AvatarState, MAX_WORN, Worn};
+use plaza_client::protocol::{AvatarState, MAX_CHAT_BYTES, MAX_WORN, Worn};
 use tokio::sync::mpsc;
 
 use crate::peers::PeerError;
@@ -62,7 +62,22 @@ pub struct Presence {
     pub players: Vec<Present>,
     /// Players that left the world since the last message, by number.
     pub left: Vec<u16>,
+    /// What its players said since the last message (each heard within
+    /// the chat distance of where the player is).
+    pub said: Vec<Said>,
 }
+
+/// A chat line of one of the sending host's players.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Said {
+    /// The player, by its number on the sending host.
+    pub id: u16,
+    /// The line.
+    pub text: String,
+}
+
+/// Chat lines one presence message carries at most.
+pub const MAX_SAID: usize = 16;
 
 /// A presence message and its host's signature.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -119,6 +134,22 @@ impl SignedPresence {
                 "{} players and {} left: the most is {MAX_PRESENT} each",
                 presence.players.len(),
                 presence.left.len()
+            )));
+        }
+        if presence.said.len() > MAX_SAID {
+            return Err(bad(format!(
+                "{} chat lines: the most is {MAX_SAID}",
+                presence.said.len()
+            )));
+        }
+        if let Some(line) = presence.said.iter().find(|line| {
+            line.text.trim().is_empty()
+                || line.text.len() > MAX_CHAT_BYTES
+                || line.text.chars().any(char::is_control)
+        }) {
+            return Err(bad(format!(
+                "player {}'s chat line is empty, over {MAX_CHAT_BYTES} bytes or has control characters",
+                line.id
             )));
         }
         if let Some(player) = presence.players.iter().find(|p| p.worn.len() > MAX_WORN) {
@@ -204,6 +235,10 @@ mod tests {
                 )],
             }],
             left: vec![2],
+            said: vec![Said {
+                id: 1,
+                text: "hello from the harbour".into(),
+            }],
         }
     }
 
@@ -232,5 +267,10 @@ mod tests {
         crowd.players = vec![crowd.players[0].clone(); MAX_PRESENT + 1];
         let crowd = SignedPresence::sign(crowd, &host);
         assert!(SignedPresence::verified(&crowd.to_bytes(), &chain).is_err());
+        // A chat line with a control character: refused.
+        let mut shout = presence(&host);
+        shout.said[0].text = "bell\u{7}".into();
+        let shout = SignedPresence::sign(shout, &host);
+        assert!(SignedPresence::verified(&shout.to_bytes(), &chain).is_err());
     }
 }

@@ -103,22 +103,10 @@ impl Server {
         session.last_seq = update.seq;
     }
 
-    pub(super) fn chat(&mut self, client: ClientId, text: String) {
-        let Some(session) = self.sessions.get_mut(&client) else {
-            return;
-        };
-        if !session.chats.take() {
-            let err = ProtocolError::new(ErrorCode::RateLimited, "chat: one line a second");
-            self.breach(client, None, &err);
-            return;
-        }
-        let here = session.avatar.map(|a| a.position()).unwrap_or_default();
-        let message = ServerMessage::Chat {
-            player: session.player,
-            account: session.account,
-            text,
-        };
-        let Some(world) = self.worlds.get(session.world) else {
+    /// A chat line of a player at `here`, delivered to this host's
+    /// players in `world` within [`CHAT_RADIUS`].
+    pub(super) fn say_near(&mut self, world: usize, here: [f32; 3], message: &ServerMessage) {
+        let Some(world) = self.worlds.get(world) else {
             return;
         };
         let listeners: Vec<ClientId> = world
@@ -131,8 +119,36 @@ impl Server {
             })
             .collect();
         for listener in listeners {
-            self.send(listener, &message);
+            self.send(listener, message);
         }
+    }
+
+    pub(super) fn chat(&mut self, client: ClientId, text: String) {
+        let Some(session) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        if !session.chats.take() {
+            let err = ProtocolError::new(ErrorCode::RateLimited, "chat: one line a second");
+            self.breach(client, None, &err);
+            return;
+        }
+        let here = session.avatar.map(|a| a.position()).unwrap_or_default();
+        let (player, index) = (session.player, session.world);
+        let message = ServerMessage::Chat {
+            player,
+            account: session.account,
+            text: text.clone(),
+        };
+        let relayed = self.presence.is_some();
+        let Some(world) = self.worlds.get_mut(index) else {
+            return;
+        };
+        // Other hosts of the world hear it too; a line past what one
+        // presence message carries is dropped for them.
+        if relayed && world.said.len() < crate::presence::MAX_SAID {
+            world.said.push(crate::presence::Said { id: player, text });
+        }
+        self.say_near(index, here, &message);
     }
 
     /// Sends each player the avatars within its view radius that moved,

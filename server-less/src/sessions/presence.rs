@@ -76,6 +76,8 @@ pub(super) struct Remote {
     pub(super) claimed: Worn,
     /// What of that this host's ledger agrees it holds: what is shown.
     pub(super) worn: Worn,
+    /// Chat lines it may still say, and when last refilled.
+    chatted: (Bucket, Instant),
 }
 
 /// What this host knows of another.
@@ -148,7 +150,8 @@ impl Server {
                 }
             }
             let left = std::mem::take(&mut world.left);
-            if players.is_empty() && left.is_empty() {
+            let said = std::mem::take(&mut world.said);
+            if players.is_empty() && left.is_empty() && said.is_empty() {
                 continue;
             }
             let mut parts: Vec<Vec<Present>> = players
@@ -168,6 +171,7 @@ impl Server {
                     sent_at: crate::presence::unix_millis(),
                     players,
                     left: if index == 0 { left.clone() } else { Vec::new() },
+                    said: if index == 0 { said.clone() } else { Vec::new() },
                 };
                 if io
                     .outgoing
@@ -266,6 +270,9 @@ impl Server {
         for present in presence.players {
             self.remote_moved(world, host, present, presence.sent_at, now);
         }
+        for said in presence.said {
+            self.remote_said(world, (host, said.id), said.text);
+        }
     }
 
     /// A player of `host` where its host says it is, at `sent_at` by the
@@ -339,6 +346,31 @@ impl Server {
         }
     }
 
+    /// A player of another host said `text`: heard by this host's players
+    /// near it, at most a line a second (and five at once) from each.
+    fn remote_said(&mut self, world: usize, key: RemoteKey, text: String) {
+        let Some(remote) = self
+            .worlds
+            .get_mut(world)
+            .and_then(|state| state.remotes.get_mut(&key))
+        else {
+            return;
+        };
+        let since = remote.chatted.1.elapsed().as_secs_f32();
+        remote.chatted.1 = Instant::now();
+        remote.chatted.0.refill(since);
+        if !remote.chatted.0.take() {
+            return;
+        }
+        let message = ServerMessage::Chat {
+            player: remote.player,
+            account: remote.account,
+            text,
+        };
+        let here = remote.state.position();
+        self.say_near(world, here, &message);
+    }
+
     /// A new player of another host: given a number here and shown to
     /// this host's players; what it wears is shown once checked.
     fn remote_joined(
@@ -382,6 +414,7 @@ impl Server {
                 sent_at,
                 claimed: claimed.clone(),
                 worn: Worn::new(),
+                chatted: (Bucket::new(1.0, 5.0), now),
             },
         );
         let joined = ServerMessage::PlayerJoined(PlayerInfo {
@@ -593,8 +626,81 @@ mod tests {
             sent_at: crate::presence::unix_millis(),
             players,
             left,
+            said: Vec::new(),
         };
         fixture.relay.incoming.try_send(presence).unwrap();
+    }
+
+    #[test]
+    fn what_players_say_is_heard_across_hosts_a_line_a_second_each() {
+        let mut fixture = Fixture::new();
+        let (ada, ada_player) = fixture.enter("ada", SQUARE);
+        let host = other_host();
+        let bo = fixture.key("bo").address();
+        arrives(
+            &mut fixture,
+            &host,
+            1,
+            vec![present(3, bo, [1.0, 0.0, 1.0], Vec::new())],
+            Vec::new(),
+        );
+        let player = joined_as(&mut fixture, ada, bo);
+        // Eight lines at once: the first five are heard.
+        let presence = Presence {
+            chain_id: fixture.chain_id.as_str().to_owned(),
+            host: host.address(),
+            world: SQUARE.into(),
+            seq: 2,
+            sent_at: crate::presence::unix_millis(),
+            players: Vec::new(),
+            left: Vec::new(),
+            said: (0..8)
+                .map(|n| crate::presence::Said {
+                    id: 3,
+                    text: format!("line {n}"),
+                })
+                .collect(),
+        };
+        fixture.relay.incoming.try_send(presence).unwrap();
+        fixture.until(ada, "bo's first line", |message| {
+            matches!(message, ServerMessage::Chat { player: got, text, .. } if *got == player && text == "line 0")
+        });
+        for _ in 0..10 {
+            fixture.step();
+        }
+        let lines: Vec<String> = fixture
+            .heard(ada)
+            .into_iter()
+            .filter_map(|message| match message {
+                ServerMessage::Chat { account, text, .. } if account == bo => Some(text),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lines, ["line 1", "line 2", "line 3", "line 4"]);
+
+        // What ada says goes out to the other hosts.
+        fixture.send(
+            ada,
+            &plaza_client::protocol::ClientMessage::Chat {
+                text: "hi bo".into(),
+            },
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(Instant::now() < deadline, "ada's line never published");
+            fixture.step();
+            let mut said = false;
+            while let Ok(signed) = fixture.relay.outgoing.try_recv() {
+                said |= signed
+                    .presence
+                    .said
+                    .iter()
+                    .any(|line| line.id == ada_player && line.text == "hi bo");
+            }
+            if said {
+                break;
+            }
+        }
     }
 
     fn joined_as(fixture: &mut Fixture, client: ClientId, account: Address) -> u16 {

@@ -52,6 +52,8 @@ pub(super) struct WorldState {
     pub(super) published: HashMap<u16, (protocol::AvatarState, Worn)>,
     /// This host's players who left since its last presence message.
     pub(super) left: Vec<u16>,
+    /// What this host's players said since its last presence message.
+    pub(super) said: Vec<crate::presence::Said>,
     /// The last presence message's number.
     pub(super) seq: u64,
 }
@@ -74,6 +76,7 @@ impl WorldState {
             remotes: HashMap::new(),
             published: HashMap::new(),
             left: Vec::new(),
+            said: Vec::new(),
             // Counting from the time in microseconds: a server made again
             // (or a host restarted) goes on past every number it sent.
             seq: crate::presence::unix_millis().saturating_mul(1_000),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ledger::{Operation, Transaction};
 use plaza_client::client::Client;
-use plaza_client::protocol::{AvatarState, Gait, ServerMessage, Slot, TxState};
+use plaza_client::protocol::{AvatarState, ClientMessage, Gait, ServerMessage, Slot, TxState};
 use server_less::home::read_key;
 
 use plaza_tests::processes::Network;
@@ -142,7 +142,7 @@ fn walk(client: &mut Client, from: [f32; 3], to: [f32; 3]) {
 }
 
 #[test]
-fn players_on_two_hosts_of_one_world_meet_walk_and_see_what_they_wear() {
+fn players_on_two_hosts_of_one_world_meet_walk_talk_and_see_what_they_wear() {
     let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
     let wait = Duration::from_secs(30);
     let mut net = Network::make(1, 1, "plaza-two");
@@ -219,6 +219,22 @@ fn players_on_two_hosts_of_one_world_meet_walk_and_see_what_they_wear() {
         .unwrap();
     assert_eq!(shown, vec![(Slot::Head, worn)]);
     assert_eq!(cy.appearances()[&bo_at_cy], vec![(Slot::Head, worn)]);
+
+    // What cy says at one host, bo hears at the other.
+    cy.send(&ClientMessage::Chat {
+        text: "hello from the other host".into(),
+    })
+    .unwrap();
+    cy.pump().unwrap();
+    let heard = bo
+        .wait_for("cy's line at bo's host", wait, |message| match message {
+            ServerMessage::Chat { account, text, .. } if *account == cy_key.address() => {
+                Some(text.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(heard, "hello from the other host");
 
     // Bo leaves: cy's host tells cy.
     drop(bo);
