@@ -275,6 +275,11 @@ pub fn targets() -> Vec<Target> {
             request: 3,
             id: assets::ContentId::of(assets::Codec::Raw, b"x").to_bytes(),
         }),
+        seed(&ClientMessage::Block {
+            request: 5,
+            account: key.address(),
+            blocked: true,
+        }),
         seed(&ClientMessage::Wear {
             request: 4,
             slot: protocol::Slot::Head,

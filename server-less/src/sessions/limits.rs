@@ -37,6 +37,8 @@ pub(super) struct Session {
     pub(super) trades: Vec<u64>,
     /// What the player wears, as checked against the ledger.
     pub(super) worn: Worn,
+    /// Accounts whose chat and trade invitations it does not take.
+    pub(super) blocked: std::collections::BTreeSet<Address>,
     pub(super) messages: Bucket,
     pub(super) moves: Bucket,
     pub(super) chats: Bucket,
@@ -74,6 +76,7 @@ impl Session {
             dropped_upload: None,
             trades: Vec::new(),
             worn: Worn::new(),
+            blocked: std::collections::BTreeSet::new(),
             messages: Bucket::new(rate, rate * 2.0),
             moves: Bucket::new(per_tick * 1.5, per_tick),
             chats: Bucket::new(1.0, 5.0),

@@ -367,8 +367,8 @@ impl Server {
             account: remote.account,
             text,
         };
-        let here = remote.state.position();
-        self.say_near(world, here, &message);
+        let (here, speaker) = (remote.state.position(), remote.account);
+        self.say_near(world, here, &speaker, &message);
     }
 
     /// A new player of another host: given a number here and shown to

@@ -499,6 +499,11 @@ impl Server {
                 slot,
                 asset,
             } => self.wear(client, request, slot, asset),
+            ClientMessage::Block {
+                request,
+                account,
+                blocked,
+            } => self.block_account(client, request, account, blocked),
         }
     }
 

@@ -65,9 +65,24 @@ impl Server {
             self.breach(client, Some(request), &err);
             return;
         };
-        let Some(to) = self.sessions.get(&target).map(|session| session.account) else {
+        let Some((to, blocks)) = self
+            .sessions
+            .get(&target)
+            .map(|session| (session.account, session.blocked.contains(&from)))
+        else {
             return;
         };
+        if blocks {
+            self.send(
+                client,
+                &refused(
+                    Some(request),
+                    ErrorCode::Refused,
+                    format!("player {player} does not take trade invitations from you"),
+                ),
+            );
+            return;
+        }
         let busy = [client, target].iter().any(|c| {
             self.sessions
                 .get(c)

@@ -80,6 +80,9 @@ pub const MAX_UPLOAD_BYTES: u64 = 16 << 20;
 /// Longest chat line, in bytes.
 pub const MAX_CHAT_BYTES: usize = 280;
 
+/// Accounts one player may block at once.
+pub const MAX_BLOCKED: usize = 256;
+
 /// Longest world name, in bytes.
 pub const MAX_WORLD_NAME_BYTES: usize = 64;
 

@@ -307,6 +307,14 @@ pub enum ServerMessage {
         /// What they wear, at most [`MAX_WORN`] things.
         worn: Worn,
     },
+    /// The accounts you block: the answer to a
+    /// [`Block`](super::ClientMessage::Block).
+    Blocked {
+        /// Request id.
+        request: u32,
+        /// The accounts, at most [`MAX_BLOCKED`](super::MAX_BLOCKED).
+        accounts: Vec<Address>,
+    },
     /// A refusal.
     Error {
         /// The request refused, if it had an id.
@@ -326,6 +334,7 @@ impl ServerMessage {
             | ServerMessage::Inventory { request, .. }
             | ServerMessage::Quote { request, .. }
             | ServerMessage::Stored { request, .. }
+            | ServerMessage::Blocked { request, .. }
             | ServerMessage::Chunk { request, .. } => Some(*request),
             ServerMessage::Tx { request, .. }
             | ServerMessage::Trade { request, .. }

@@ -110,6 +110,19 @@ pub enum ClientMessage {
         /// What, or nothing.
         asset: Option<AssetId>,
     },
+    /// Block another account (its chat lines and trade invitations no
+    /// longer reach you), or unblock it; answered with the accounts you
+    /// block, at most [`MAX_BLOCKED`].
+    ///
+    /// [`MAX_BLOCKED`]: super::MAX_BLOCKED
+    Block {
+        /// Request id.
+        request: u32,
+        /// The account.
+        account: Address,
+        /// Blocked (true) or not (false).
+        blocked: bool,
+    },
     /// Act in a trade window you are part of.
     TradeAct {
         /// Request id.
@@ -182,7 +195,8 @@ impl ClientMessage {
             | ClientMessage::TxStatus { .. }
             | ClientMessage::TradeInvite { .. }
             | ClientMessage::TradeAct { .. }
-            | ClientMessage::Wear { .. } => Ok(()),
+            | ClientMessage::Wear { .. }
+            | ClientMessage::Block { .. } => Ok(()),
         }
     }
 
@@ -198,7 +212,8 @@ impl ClientMessage {
             | ClientMessage::Quote { request, .. }
             | ClientMessage::TradeInvite { request, .. }
             | ClientMessage::TradeAct { request, .. }
-            | ClientMessage::Wear { request, .. } => Some(*request),
+            | ClientMessage::Wear { request, .. }
+            | ClientMessage::Block { request, .. } => Some(*request),
         }
     }
 
@@ -216,6 +231,7 @@ impl ClientMessage {
             ClientMessage::TradeInvite { .. } => "trade invite",
             ClientMessage::TradeAct { .. } => "trade action",
             ClientMessage::Wear { .. } => "wear",
+            ClientMessage::Block { .. } => "block",
         }
     }
 
