@@ -26,6 +26,12 @@ impl Plugin for AvatarPlugin {
     fn build(&self, app: &mut App) {
         crate::ordered(app);
         app.add_systems(Startup, spawn_avatar)
+            .add_systems(
+                Update,
+                to_spawn
+                    .run_if(resource_changed::<WorldScene>)
+                    .in_set(AppSystems::Session),
+            )
             .add_systems(Update, walk.in_set(AppSystems::Move));
     }
 }
@@ -59,6 +65,15 @@ fn spawn_avatar(
                 ..default()
             })),
         ));
+    }
+}
+
+/// Puts the avatar at the spawn point of the world the player is in
+/// (where it starts, and where it arrives when it travels).
+fn to_spawn(scene: Res<WorldScene>, mut avatar: Query<&mut Transform, With<LocalAvatar>>) {
+    let spawn = scene.welcome.world.spawn;
+    for mut transform in &mut avatar {
+        transform.translation = Vec3::new(spawn[0], 0.9, spawn[2]);
     }
 }
 

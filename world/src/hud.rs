@@ -90,6 +90,7 @@ fn status_panel(
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let mut say = None;
+    let mut go = None;
     egui::Window::new("Plaza")
         .default_pos([12.0, 12.0])
         .default_width(360.0)
@@ -141,6 +142,16 @@ fn status_panel(
                 ui.toggle_value(&mut panels.catalogue, "Catalogue");
                 ui.toggle_value(&mut panels.inventory, "Inventory");
             });
+            // The other worlds this host serves, one click away.
+            ui.horizontal(|ui| {
+                for world in &scene.welcome.worlds {
+                    if *world != scene.welcome.world.name
+                        && ui.button(format!("Go to {world}")).clicked()
+                    {
+                        go = Some(world.clone());
+                    }
+                }
+            });
             if !marketplace.actions.is_empty() || !marketplace.done.is_empty() {
                 ui.separator();
                 for action in marketplace.done.iter().chain(marketplace.actions.iter()) {
@@ -171,6 +182,9 @@ fn status_panel(
         });
     if let (Some(message), Some(mut session)) = (say, connection.get()) {
         session.send(&message)?;
+    }
+    if let (Some(world), Some(mut session)) = (go, connection.get()) {
+        crate::net::travel(&mut session, &world)?;
     }
     Ok(())
 }

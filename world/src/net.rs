@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_renet::{RenetClient, RenetClientPlugin, RenetReceive, RenetSend};
-use plaza_client::client::{Client, Session, SessionState};
-use plaza_client::protocol::{self, AvatarState, Event, PlayerInfo, ServerMessage};
+use plaza_client::client::{Client, Session, SessionState, Welcome};
+use plaza_client::protocol::{self, AvatarState, ClientMessage, Event, PlayerInfo, ServerMessage};
 use plaza_client::transport::ClientTransport;
 
 use crate::AppSystems;
@@ -228,18 +228,69 @@ fn end(status: &mut NetStatus, ended: &mut MessageWriter<SessionEnded>, reason: 
     ended.write(SessionEnded { reason });
 }
 
+/// What changes when the player arrives in another world.
+#[derive(SystemParam)]
+pub struct Arrival<'w, 's> {
+    commands: Commands<'w, 's>,
+    scene: Option<ResMut<'w, crate::WorldScene>>,
+    remotes: ResMut<'w, Remotes>,
+    status: ResMut<'w, NetStatus>,
+    stock: Option<ResMut<'w, crate::stalls::StallItems>>,
+    marketplace: Option<ResMut<'w, Marketplace>>,
+}
+
+/// Sends the player to `world` (one of those its host serves): the
+/// host's welcome there rebuilds the scene.
+pub fn travel(client: &mut Session<'_>, world: &str) -> Result<(), plaza_client::ClientError> {
+    client.send(&ClientMessage::Hello {
+        version: plaza_client::protocol::VERSION,
+        world: world.to_owned(),
+    })
+}
+
+/// The player is in `welcome`'s world now: its scene, its players, and
+/// its stalls' items loading.
+fn arrived(arrival: &mut Arrival<'_, '_>, client: &mut Session<'_>, welcome: Welcome) {
+    let name = welcome.world.name.clone();
+    *arrival.remotes = Remotes::new(welcome.player, &welcome.players);
+    arrival.status.height = arrival.status.height.max(welcome.height);
+    if let Some(scene) = arrival.scene.as_mut() {
+        let (account, host) = (scene.account.clone(), scene.host.clone());
+        **scene = crate::WorldScene::new(welcome, account, host);
+    }
+    if let Some(stock) = arrival.stock.as_mut() {
+        stock.0.clear();
+    }
+    let Some(marketplace) = arrival.marketplace.as_mut() else {
+        return;
+    };
+    marketplace.search(
+        client,
+        plaza_client::protocol::Browse {
+            world: Some(name.clone()),
+            page_size: crate::catalogue::PAGE,
+            ..plaza_client::protocol::Browse::default()
+        },
+    );
+    if let Some(cache) = marketplace.cache.clone() {
+        match Loader::start(client, &name, &cache) {
+            Ok(loader) => arrival.commands.insert_resource(loader),
+            Err(err) => warn!(%err, world = %name, "the stalls' items cannot be loaded"),
+        }
+    }
+    info!(world = %name, "arrived in another world");
+}
+
 /// Takes what the session received and hands it on: answers to the
 /// loader and the marketplace, players and chat to the scene.
 fn pump(
     mut connection: Connection,
-    mut remotes: ResMut<Remotes>,
-    mut status: ResMut<NetStatus>,
     mut ended: MessageWriter<SessionEnded>,
-    mut marketplace: Option<ResMut<Marketplace>>,
     mut loader: Option<ResMut<Loader>>,
+    mut arrival: Arrival,
 ) {
-    if status.ended.is_some() {
-        remotes.tracks.clear();
+    if arrival.status.ended.is_some() {
+        arrival.remotes.tracks.clear();
         return;
     }
     let Some(mut client) = connection.get() else {
@@ -247,8 +298,8 @@ fn pump(
     };
     let client = &mut client;
     if let Err(err) = client.receive() {
-        end(&mut status, &mut ended, err.to_string());
-        remotes.tracks.clear();
+        end(&mut arrival.status, &mut ended, err.to_string());
+        arrival.remotes.tracks.clear();
         return;
     }
     for message in client.drain() {
@@ -259,7 +310,7 @@ fn pump(
             },
             None => message,
         };
-        let message = match marketplace.as_mut() {
+        let message = match arrival.marketplace.as_mut() {
             Some(marketplace) => match marketplace.take(client, message) {
                 Some(message) => message,
                 None => continue,
@@ -268,27 +319,38 @@ fn pump(
         };
         match message {
             ServerMessage::PlayerJoined(info) => {
-                remotes
+                arrival
+                    .remotes
                     .names
                     .insert(info.player, short(&info.account.to_string()));
             }
             ServerMessage::PlayerLeft { player } => {
-                remotes.names.remove(&player);
+                arrival.remotes.names.remove(&player);
             }
-            ServerMessage::Event(Event::Block { height, .. }) => status.height = height,
+            ServerMessage::Event(Event::Block { height, .. }) => {
+                arrival.status.height = height;
+            }
+            // In another world (the player travelled): its scene, its
+            // players, its stalls.
+            ServerMessage::Welcome { .. } => {
+                if let Some(welcome) = client.welcome().cloned() {
+                    arrived(&mut arrival, client, welcome);
+                }
+            }
             ServerMessage::Chat { player, text, .. } => {
-                let who = remotes.name(player);
-                status.chat.push(format!("{who}: {text}"));
-                let extra = status.chat.len().saturating_sub(6);
-                status.chat.drain(..extra);
+                let who = arrival.remotes.name(player);
+                let chat = &mut arrival.status.chat;
+                chat.push(format!("{who}: {text}"));
+                let extra = chat.len().saturating_sub(6);
+                chat.drain(..extra);
             }
             _ => {}
         }
     }
-    if let Some(marketplace) = marketplace.as_mut() {
+    if let Some(marketplace) = arrival.marketplace.as_mut() {
         marketplace.advance(client);
     }
-    remotes.heard(client.avatars());
+    arrival.remotes.heard(client.avatars());
 }
 
 /// An account shown short: `plaza1abcd..wxyz` (the world's font has

@@ -8,27 +8,43 @@ use crate::WorldScene;
 /// Half a stall's footprint (x, z), metres.
 pub const STALL_HALF: Vec2 = Vec2::new(2.0, 1.0);
 
-/// Builds the scene once the world is known.
+/// Builds the scene once the world is known, and again for each world
+/// the player travels to.
 pub struct ScenePlugin;
+
+/// A part of the scene of the world the player is in (ground, walls,
+/// stalls, parcels, sun): replaced when the player travels.
+#[derive(Component, Debug)]
+pub struct SceneEntity;
 
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
+        crate::ordered(app);
         app.insert_resource(ClearColor(Color::srgb(0.55, 0.74, 0.92)))
             .insert_resource(GlobalAmbientLight {
                 color: Color::srgb(0.85, 0.9, 1.0),
                 brightness: 160.0,
                 ..default()
             })
-            .add_systems(Startup, build_scene);
+            .add_systems(
+                Update,
+                build_scene
+                    .run_if(resource_changed::<WorldScene>)
+                    .in_set(crate::AppSystems::Session),
+            );
     }
 }
 
 fn build_scene(
     mut commands: Commands,
     scene: Res<WorldScene>,
+    old: Query<Entity, With<SceneEntity>>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
 ) {
+    for entity in &old {
+        commands.entity(entity).despawn();
+    }
     let world = &scene.welcome.world;
     let side = world.half_size * 2.0;
     let matte = |color: Color| StandardMaterial {
@@ -42,11 +58,13 @@ fn build_scene(
         Mesh3d(meshes.add(Plane3d::default().mesh().size(side, side))),
         MeshMaterial3d(materials.add(matte(Color::srgb(0.58, 0.54, 0.48)))),
         Transform::default(),
+        SceneEntity,
     ));
     commands.spawn((
         Mesh3d(meshes.add(Plane3d::default().mesh().size(side * 4.0, side * 4.0))),
         MeshMaterial3d(materials.add(matte(Color::srgb(0.36, 0.55, 0.3)))),
         Transform::from_xyz(0.0, -0.02, 0.0),
+        SceneEntity,
     ));
     // A low wall round the edge.
     let wall = materials.add(matte(Color::srgb(0.62, 0.56, 0.5)));
@@ -60,6 +78,7 @@ fn build_scene(
             Mesh3d(meshes.add(Cuboid::new(w, 0.8, d))),
             MeshMaterial3d(wall.clone()),
             Transform::from_xyz(x, 0.4, z),
+            SceneEntity,
         ));
     }
 
@@ -77,6 +96,7 @@ fn build_scene(
             MeshMaterial3d(wood.clone()),
             Transform::from_translation(at + Vec3::Y * 0.5),
             Name::new(stall.name.clone()),
+            SceneEntity,
         ));
         for (dx, dz) in [(-1.0, -1.0), (1.0, -1.0), (-1.0, 1.0), (1.0, 1.0)] {
             commands.spawn((
@@ -85,12 +105,14 @@ fn build_scene(
                 Transform::from_translation(
                     at + Vec3::new(dx * STALL_HALF.x, 1.3, dz * STALL_HALF.y),
                 ),
+                SceneEntity,
             ));
         }
         commands.spawn((
             Mesh3d(awning.clone()),
             MeshMaterial3d(cloth),
             Transform::from_translation(at + Vec3::Y * 2.66),
+            SceneEntity,
         ));
     }
 
@@ -110,6 +132,7 @@ fn build_scene(
             MeshMaterial3d(materials.add(matte(tone))),
             Transform::from_xyz(centre.x, 0.03, centre.y),
             Name::new(parcel.name.clone()),
+            SceneEntity,
         ));
     }
 
@@ -120,5 +143,6 @@ fn build_scene(
             ..default()
         },
         Transform::from_xyz(30.0, 50.0, 20.0).looking_at(Vec3::ZERO, Vec3::Y),
+        SceneEntity,
     ));
 }

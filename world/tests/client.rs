@@ -3,7 +3,8 @@
 //! UDP on 127.0.0.1 to a real embedded host. The test reads what the
 //! panels drew (the text of egui's shapes each frame), clicks in the world
 //! through the input messages a window would send, and checks what the
-//! stalls, the picker, the card, the inventory and the trade panels did.
+//! stalls, the picker, the card, the inventory and the trade panels did,
+//! and a journey to another world.
 
 // They run the embedded host.
 #![cfg(feature = "embedded-host")]
@@ -27,6 +28,7 @@ use world::embedded::Embedded;
 use world::marketplace::Marketplace;
 use world::net::{RemoteAvatar, Remotes, insert_session};
 use world::pick::{Pickable, Target};
+use world::scene::SceneEntity;
 use world::stalls::{Loader, StallItems, StallModel};
 use world::trade::TradeState;
 use world::ui::{CardFocus, Highlight, Panels};
@@ -327,6 +329,62 @@ fn the_whole_client_loads_the_stalls_opens_what_is_clicked_and_offers_a_trade() 
     .unwrap();
     update_until(&mut [&mut bo, &mut cy], "bo's invitation", |app| {
         app.world().resource::<Drawn>().has("Trade invitation")
+    });
+
+    // Cy travels to the harbour without leaving the client: its scene,
+    // its stalls and its spawn point; bo, in the square, sees cy go.
+    let harbour = server_less::worlds::builtin()
+        .into_iter()
+        .find(|world| world.info.name == "Harbour Market")
+        .expect("the harbour");
+    let stall_names = |app: &mut App| {
+        let world = app.world_mut();
+        world
+            .query_filtered::<&Name, With<SceneEntity>>()
+            .iter(world)
+            .map(|name| name.to_string())
+            .collect::<Vec<_>>()
+    };
+    let square_stalls = stall_names(&mut cy);
+    assert!(!bo.world().resource::<Remotes>().names.is_empty());
+    with(&mut cy, |_, client| {
+        world::net::travel(client, "Harbour Market")
+    })
+    .unwrap();
+    update_until(
+        &mut [&mut cy, &mut bo],
+        "cy's arrival in the harbour",
+        |app| {
+            app.world().resource::<WorldScene>().welcome.world.name == "Harbour Market"
+                && app.world().resource::<Loader>().done
+        },
+    );
+    let here = stall_names(&mut cy);
+    assert!(
+        harbour
+            .info
+            .stalls
+            .iter()
+            .all(|stall| here.contains(&stall.name)),
+        "{here:?}"
+    );
+    assert!(
+        square_stalls.iter().all(|name| !here.contains(name)),
+        "the square's stalls are still there: {here:?}"
+    );
+    let spawn = harbour.info.spawn;
+    let world = cy.world_mut();
+    let at = world
+        .query_filtered::<&Transform, With<world::avatar::LocalAvatar>>()
+        .single(world)
+        .unwrap()
+        .translation;
+    assert!(
+        (at.x - spawn[0]).abs() < 1.0 && (at.z - spawn[2]).abs() < 1.0,
+        "{at}"
+    );
+    update_until(&mut [&mut bo, &mut cy], "bo to see cy go", |app| {
+        app.world().resource::<Remotes>().names.is_empty()
     });
 
     drop((cy, bo));
