@@ -22,11 +22,10 @@ use bevy::shader::Shader;
 use bevy::window::{ExitCondition, PrimaryWindow, WindowResolution};
 use bevy::world_serialization::WorldAsset;
 use bevy_egui::{EguiFullOutput, EguiPostUpdateSet, egui};
-use plaza_client::client::Client;
 use world::catalogue::Beacon;
 use world::embedded::Embedded;
 use world::marketplace::Marketplace;
-use world::net::{RemoteAvatar, Remotes, insert_session};
+use world::net::{RemoteAvatar, Remotes};
 use world::pick::{Pickable, Target};
 use world::scene::SceneEntity;
 use world::stalls::{Loader, StallItems, StallModel};
@@ -36,7 +35,7 @@ use world::{WorldPlugin, WorldScene};
 
 mod support;
 
-use support::{WAIT, update_until, with};
+use support::{join_into, update_until, with};
 
 const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 720;
@@ -76,10 +75,6 @@ fn read_drawn(outputs: Query<&EguiFullOutput>, mut drawn: ResMut<Drawn>) {
 /// The client as `plaza` builds it, with a window that is never opened,
 /// an asset server on the model cache, and no renderer.
 fn client(embedded: &Embedded, name: &str, cache: &Path) -> App {
-    let key = embedded.home().load_demo_key(name).unwrap();
-    let mut client = Client::connect(embedded.join_addr(), &key, WAIT).unwrap();
-    let welcome = client.enter("Plaza Square", WAIT).unwrap().clone();
-    let loader = Loader::start(&mut client.session(), &welcome.world.name, cache).unwrap();
     let mut app = App::new();
     app.add_plugins((
         MinimalPlugins,
@@ -103,16 +98,14 @@ fn client(embedded: &Embedded, name: &str, cache: &Path) -> App {
     .init_asset::<StandardMaterial>()
     .init_asset::<Image>()
     .init_asset::<WorldAsset>()
-    .init_asset::<Shader>()
-    .insert_resource(loader)
-    .insert_resource(WorldScene::new(
-        welcome.clone(),
-        key.address().to_string(),
-        "embedded".into(),
-    ))
-    .insert_resource(Remotes::new(welcome.player, &welcome.players))
-    .insert_resource(Marketplace::new(key.address()).with_cache(cache.to_owned()));
-    insert_session(&mut app, client);
+    .init_asset::<Shader>();
+    // The stalls' items start loading as the client enters, as `plaza`'s
+    // launch does.
+    join_into(&mut app, embedded, name, cache, |app, client| {
+        let world = client.welcome().unwrap().world.name.clone();
+        let loader = Loader::start(&mut client.session(), &world, cache).unwrap();
+        app.insert_resource(loader);
+    });
     app.add_plugins(WorldPlugin)
         .init_resource::<Drawn>()
         .add_systems(

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 use ledger::{ListingTerms, Operation};
 use market::trade::Action;
-use plaza_client::client::Client;
 use plaza_client::protocol::{Browse, QuoteAsk};
 use world::WorldScene;
 use world::avatar::{AvatarPlugin, LocalAvatar};
@@ -22,28 +21,18 @@ use world::camera::CameraPlugin;
 use world::embedded::Embedded;
 use world::inventory::ListForm;
 use world::marketplace::{Marketplace, MarketplacePlugin, TxProgress};
-use world::net::{HostSession, NetPlugin, RemoteAvatar, Remotes, insert_session};
+use world::net::{HostSession, NetPlugin, RemoteAvatar};
 use world::rental::rent_op;
 use world::wear::{PlacePlugin, Placed, Placements, WearPlugin, Worn};
 
 mod support;
 
-use support::{WAIT, settle, update_until, with};
+use support::{WAIT, join_into, settle, update_until, with};
 
 fn player(embedded: &Embedded, name: &str, cache: &Path) -> App {
-    let key = embedded.home().load_demo_key(name).unwrap();
-    let mut client = Client::connect(embedded.join_addr(), &key, WAIT).unwrap();
-    let welcome = client.enter("Plaza Square", WAIT).unwrap().clone();
     let mut app = App::new();
-    app.add_plugins(MinimalPlugins)
-        .insert_resource(WorldScene::new(
-            welcome.clone(),
-            key.address().to_string(),
-            "embedded".into(),
-        ))
-        .insert_resource(Remotes::new(welcome.player, &welcome.players))
-        .insert_resource(Marketplace::new(key.address()).with_cache(cache.to_owned()));
-    insert_session(&mut app, client);
+    app.add_plugins(MinimalPlugins);
+    join_into(&mut app, embedded, name, cache, |_, _| {});
     app.init_resource::<ButtonInput<KeyCode>>().add_plugins((
         NetPlugin,
         MarketplacePlugin,

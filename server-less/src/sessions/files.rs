@@ -424,16 +424,9 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sessions::fixture::{Fixture, SQUARE};
+    use crate::sessions::fixture::{Fixture, SQUARE, code};
     use assets::Codec;
     use plaza_client::protocol::{Browse, ClientMessage};
-
-    fn code(message: &ServerMessage) -> Option<ErrorCode> {
-        match message {
-            ServerMessage::Error { code, .. } => Some(*code),
-            _ => None,
-        }
-    }
 
     /// The manifest id of the first asset in the catalogue.
     fn a_manifest(fixture: &mut Fixture, client: ClientId) -> ContentId {

@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ledger::{Address, ChainId, Keypair, Operation, SignedTransaction};
+use ledger::{Address, ChainId, Keypair, Operation, SignedTransaction, TxId};
 use renet::{ClientId, RenetClient};
 use zeroize::Zeroizing;
 
@@ -27,7 +27,7 @@ use crate::home::{self, Home};
 use crate::presence::PresenceRelay;
 use plaza_client::protocol::{
     self, AvatarState, Avatars, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, ClientMessage,
-    End, ServerMessage, TICK_HZ, VERSION,
+    End, ErrorCode, ServerMessage, TICK_HZ, TxState, VERSION,
 };
 
 /// How long a test waits for an answer.
@@ -249,6 +249,24 @@ impl Fixture {
         self.server.renet.is_connected(client) && self.server.sessions.contains_key(&client)
     }
 
+    /// Waits until `client` hears that its transaction `id` is final, and
+    /// insists that it applied.
+    pub(super) fn wait_applied(&mut self, client: ClientId, id: TxId) {
+        let fin = self.until(client, "finality", |message| {
+            matches!(message, ServerMessage::Tx { request: None, id: got, .. } if *got == id)
+        });
+        assert!(
+            matches!(
+                fin,
+                ServerMessage::Tx {
+                    state: TxState::Applied { .. },
+                    ..
+                }
+            ),
+            "{fin:?}"
+        );
+    }
+
     /// Runs `job` on the host's runtime, waiting for it.
     pub(super) fn block_on<T>(&self, job: impl Future<Output = T>) -> T {
         self.runtime.block_on(job)
@@ -278,6 +296,14 @@ impl Drop for Fixture {
         if let Some(host) = self.host.take() {
             let _ = self.runtime.block_on(host.stop());
         }
+    }
+}
+
+/// The code of a refusal, if `message` is one.
+pub(super) fn code(message: &ServerMessage) -> Option<ErrorCode> {
+    match message {
+        ServerMessage::Error { code, .. } => Some(*code),
+        _ => None,
     }
 }
 

@@ -617,15 +617,8 @@ impl Server {
 mod tests {
     use super::*;
     use crate::rate::Bucket;
-    use crate::sessions::fixture::{Fixture, SQUARE};
+    use crate::sessions::fixture::{Fixture, SQUARE, code};
     use plaza_client::protocol::VERSION;
-
-    fn code(message: &ServerMessage) -> Option<ErrorCode> {
-        match message {
-            ServerMessage::Error { code, .. } => Some(*code),
-            _ => None,
-        }
-    }
 
     #[test]
     fn a_request_before_hello_is_refused_with_its_id_and_nothing_is_asked() {

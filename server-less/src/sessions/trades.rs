@@ -291,20 +291,13 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sessions::fixture::{Fixture, SQUARE};
+    use crate::sessions::fixture::{Fixture, SQUARE, code};
     use plaza_client::protocol::{ClientMessage, TradeView};
 
     fn view(message: ServerMessage) -> TradeView {
         match message {
             ServerMessage::Trade { view, .. } => *view,
             other => panic!("not a trade: {other:?}"),
-        }
-    }
-
-    fn refusal(message: &ServerMessage) -> Option<ErrorCode> {
-        match message {
-            ServerMessage::Error { code, .. } => Some(*code),
-            _ => None,
         }
     }
 
@@ -323,7 +316,7 @@ mod tests {
             },
         );
         let nobody = fixture.until(ada, "a refusal", |message| message.request() == Some(1));
-        assert_eq!(refusal(&nobody), Some(ErrorCode::NotFound));
+        assert_eq!(code(&nobody), Some(ErrorCode::NotFound));
         fixture.send(
             ada,
             &ClientMessage::TradeInvite {
@@ -332,7 +325,7 @@ mod tests {
             },
         );
         let oneself = fixture.until(ada, "a refusal", |message| message.request() == Some(2));
-        assert_eq!(refusal(&oneself), Some(ErrorCode::NotFound));
+        assert_eq!(code(&oneself), Some(ErrorCode::NotFound));
 
         // Ada invites Bo: both see the window.
         fixture.send(
@@ -362,7 +355,7 @@ mod tests {
             },
         );
         let theirs = fixture.until(cy, "a refusal", |message| message.request() == Some(4));
-        assert_eq!(refusal(&theirs), Some(ErrorCode::NotFound));
+        assert_eq!(code(&theirs), Some(ErrorCode::NotFound));
         fixture.send(
             cy,
             &ClientMessage::TradeAct {
@@ -372,7 +365,7 @@ mod tests {
             },
         );
         let gone = fixture.until(cy, "a refusal", |message| message.request() == Some(5));
-        assert_eq!(refusal(&gone), Some(ErrorCode::NotFound));
+        assert_eq!(code(&gone), Some(ErrorCode::NotFound));
 
         // Bo cancels: both are told, and the window is gone.
         fixture.send(
@@ -417,7 +410,7 @@ mod tests {
             if (request as usize) <= MAX_TRADES {
                 view(answer);
             } else {
-                assert_eq!(refusal(&answer), Some(ErrorCode::Busy), "{answer:?}");
+                assert_eq!(code(&answer), Some(ErrorCode::Busy), "{answer:?}");
             }
         }
         // Ada leaves: the windows she was in close as cancelled by her.

@@ -217,7 +217,7 @@ mod tests {
     use crate::sessions::fixture::{Fixture, SQUARE};
     use assets::{AssetKind, Manifest};
     use ledger::Operation;
-    use plaza_client::protocol::{Browse, ClientMessage, PlayerInfo, TxState};
+    use plaza_client::protocol::{Browse, ClientMessage, PlayerInfo};
 
     const DEMO: [&str; 4] = ["ada", "bo", "cy", "dee"];
 
@@ -272,19 +272,7 @@ mod tests {
         let tx = fixture.sign(client, &key, op);
         let id = tx.id();
         fixture.send(client, &ClientMessage::Submit { request, tx });
-        let fin = fixture.until(client, "finality", |message| {
-            matches!(message, ServerMessage::Tx { request: None, id: got, .. } if *got == id)
-        });
-        assert!(
-            matches!(
-                fin,
-                ServerMessage::Tx {
-                    state: TxState::Applied { .. },
-                    ..
-                }
-            ),
-            "{fin:?}"
-        );
+        fixture.wait_applied(client, id);
     }
 
     #[test]

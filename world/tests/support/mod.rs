@@ -4,11 +4,15 @@
 
 use std::time::{Duration, Instant};
 
+use std::path::Path;
+
 use bevy::prelude::*;
 use bevy_renet::RenetClient;
-use plaza_client::client::Session;
+use plaza_client::client::{Client, Session};
+use world::WorldScene;
+use world::embedded::Embedded;
 use world::marketplace::Marketplace;
-use world::net::HostSession;
+use world::net::{HostSession, Remotes, insert_session};
 
 /// How long a test waits for the host.
 pub(crate) const WAIT: Duration = Duration::from_secs(30);
@@ -55,4 +59,29 @@ pub(crate) fn update_until(
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Demo account `name` joins `embedded` and enters the square; its
+/// session and what the client keeps of it (the scene, the players, the
+/// marketplace caching models in `cache`) go into `app`, before `ready`
+/// adds what else the app needs (given the session first).
+pub(crate) fn join_into(
+    app: &mut App,
+    embedded: &Embedded,
+    name: &str,
+    cache: &Path,
+    ready: impl FnOnce(&mut App, &mut Client),
+) {
+    let key = embedded.home().load_demo_key(name).unwrap();
+    let mut client = Client::connect(embedded.join_addr(), &key, WAIT).unwrap();
+    let welcome = client.enter("Plaza Square", WAIT).unwrap().clone();
+    ready(app, &mut client);
+    app.insert_resource(WorldScene::new(
+        welcome.clone(),
+        key.address().to_string(),
+        "embedded".into(),
+    ))
+    .insert_resource(Remotes::new(welcome.player, &welcome.players))
+    .insert_resource(Marketplace::new(key.address()).with_cache(cache.to_owned()));
+    insert_session(app, client);
 }
