@@ -633,18 +633,8 @@ mod tests {
 
     #[test]
     fn what_players_say_is_heard_across_hosts_a_line_a_second_each() {
-        let mut fixture = Fixture::new();
-        let (ada, ada_player) = fixture.enter("ada", SQUARE);
-        let host = other_host();
-        let bo = fixture.key("bo").address();
-        arrives(
-            &mut fixture,
-            &host,
-            1,
-            vec![present(3, bo, [1.0, 0.0, 1.0], Vec::new())],
-            Vec::new(),
-        );
-        let player = joined_as(&mut fixture, ada, bo);
+        let (mut fixture, ada, host, bo, player) = bo_visits(3, [1.0, 0.0, 1.0]);
+        let ada_player = fixture.server.sessions[&ada].player;
         // Eight lines at once: the first five are heard.
         let presence = Presence {
             chain_id: fixture.chain_id.as_str().to_owned(),
@@ -703,6 +693,25 @@ mod tests {
         }
     }
 
+    /// Ada plays here; bo, player `id` of another host, is said to be at
+    /// `at` and shown to ada: the fixture, ada, that host, bo's account
+    /// and bo's number here.
+    fn bo_visits(id: u16, at: [f32; 3]) -> (Fixture, ClientId, Keypair, Address, u16) {
+        let mut fixture = Fixture::new();
+        let (ada, _) = fixture.enter("ada", SQUARE);
+        let host = other_host();
+        let bo = fixture.key("bo").address();
+        arrives(
+            &mut fixture,
+            &host,
+            1,
+            vec![present(id, bo, at, Vec::new())],
+            Vec::new(),
+        );
+        let player = joined_as(&mut fixture, ada, bo);
+        (fixture, ada, host, bo, player)
+    }
+
     fn joined_as(fixture: &mut Fixture, client: ClientId, account: Address) -> u16 {
         let joined = fixture.until(client, "the other host's player", |message| {
             matches!(message, ServerMessage::PlayerJoined(info) if info.account == account)
@@ -732,18 +741,7 @@ mod tests {
 
     #[test]
     fn players_of_another_host_walk_here_as_fast_as_the_world_allows_and_leave() {
-        let mut fixture = Fixture::new();
-        let (ada, _) = fixture.enter("ada", SQUARE);
-        let host = other_host();
-        let bo = fixture.key("bo").address();
-        arrives(
-            &mut fixture,
-            &host,
-            1,
-            vec![present(5, bo, [2.0, 0.0, 3.0], Vec::new())],
-            Vec::new(),
-        );
-        let player = joined_as(&mut fixture, ada, bo);
+        let (mut fixture, ada, host, bo, player) = bo_visits(5, [2.0, 0.0, 3.0]);
         seen_at(&mut fixture, ada, player, [2.0, 0.0, 3.0]);
 
         // A step: shown where its host says.
