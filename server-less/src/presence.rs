@@ -48,6 +48,9 @@ pub struct Presence {
     pub chain_id: String,
     /// The sending host, whose key signs it.
     pub host: Address,
+    /// Where players join it (`ip:port`), if it says: a player whose host
+    /// goes away joins another of the world's hosts there.
+    pub join: Option<String>,
     /// The world.
     pub world: String,
     /// Counts up with each message the host sends for this world (from
@@ -128,6 +131,11 @@ impl SignedPresence {
         }
         if presence.world.len() > MAX_WORLD_NAME {
             return Err(bad("a world name too long".to_owned()));
+        }
+        if let Some(join) = &presence.join
+            && join.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(bad(format!("a join address {join:?} that is not ip:port")));
         }
         if presence.players.len() > MAX_PRESENT || presence.left.len() > MAX_PRESENT {
             return Err(bad(format!(
@@ -222,6 +230,7 @@ mod tests {
         Presence {
             chain_id: "plaza-test".into(),
             host: host.address(),
+            join: Some("127.0.0.1:7480".into()),
             world: "Plaza Square".into(),
             seq: 3,
             sent_at: 1_800_000_000_000,

@@ -59,6 +59,14 @@ pub enum ClientError {
     /// A key to import is in no form a wallet reads.
     #[error("{0}")]
     KeyFormat(String),
+    /// The host went away and no other host of the world could be joined.
+    #[error("no other host of world {world:?} could be joined{}", last.as_ref().map(|last| format!(" (the last one tried: {last})")).unwrap_or_default())]
+    NoOtherHost {
+        /// The world.
+        world: String,
+        /// Why the last host tried could not be joined, if one was tried.
+        last: Option<String>,
+    },
 }
 
 impl ClientError {

@@ -183,6 +183,10 @@ impl Server {
         for info in later {
             self.send(client, &ServerMessage::PlayerJoined(info));
         }
+        let hosts = self.hosts_of(index);
+        if !hosts.is_empty() {
+            self.send(client, &ServerMessage::Hosts { joins: hosts });
+        }
         if !worn.is_empty() {
             // What it wears comes with it from the world it left.
             self.send(

@@ -96,6 +96,7 @@ impl Fixture {
             udp_addr,
             private_key: Zeroizing::new([7; 32]),
             identity: home.load_host_key().unwrap(),
+            advertised: Some("127.0.0.1:7480".parse().unwrap()),
             presence: Some(link.into()),
             gauges: Arc::new(Gauges::default()),
         };

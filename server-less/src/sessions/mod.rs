@@ -207,6 +207,10 @@ struct Parts {
     private_key: Zeroizing<[u8; 32]>,
     /// The host's key, which signs its players' presence.
     identity: Keypair,
+    /// Where players join this host, as other hosts tell their players
+    /// (none when bound to every interface: the address others reach it
+    /// at is not known here).
+    advertised: Option<SocketAddr>,
     /// The peer network's presence topic: where to publish, and what
     /// other hosts published (shared by each server made).
     presence: Option<presence::PresenceIo>,
@@ -262,6 +266,7 @@ impl Parts {
             tick: 0,
             height: self.handle.backlog().borrow().height,
             identity: self.identity.clone(),
+            advertised: self.advertised,
             presence: self.presence.clone(),
             hosts: HashMap::new(),
             remote_checks: 0,
@@ -406,6 +411,7 @@ impl Sessions {
             protocol_id,
             private_key,
             identity,
+            advertised: (!join_addr.ip().is_unspecified()).then_some(join_addr),
             presence: presence.map(presence::PresenceIo::from),
             gauges: gauges.clone(),
         };

@@ -22,7 +22,8 @@ use crate::error::HostError;
 use crate::presence::{MAX_PRESENT, Presence, PresenceLink, Present, SignedPresence};
 use crate::rate::Bucket;
 use plaza_client::protocol::{
-    AvatarState, MAX_WORN, PlayerInfo, ServerMessage, SessionState, Slot, TICK_HZ, Worn,
+    AvatarState, MAX_HOSTS_TOLD, MAX_WORN, PlayerInfo, ServerMessage, SessionState, Slot, TICK_HZ,
+    Worn,
 };
 
 /// A player of another host: that host and its number there.
@@ -90,6 +91,8 @@ pub(super) struct HostRecord {
     joins: Bucket,
     /// When it was last heard from.
     heard: Instant,
+    /// Where its players join it, as it last said.
+    join: Option<std::net::SocketAddr>,
     /// Checks it failed lately.
     strikes: f32,
     /// Ignored until then.
@@ -166,6 +169,7 @@ impl Server {
                 let presence = Presence {
                     chain_id: self.chain_id.as_str().to_owned(),
                     host,
+                    join: self.advertised.map(|join| join.to_string()),
                     world: world.world.info.name.clone(),
                     seq: world.seq,
                     sent_at: crate::presence::unix_millis(),
@@ -228,6 +232,7 @@ impl Server {
             rate: Bucket::new(HOST_RATE, HOST_BURST),
             joins: Bucket::new(HOST_JOINS, HOST_JOIN_BURST),
             heard: now,
+            join: None,
             strikes: 0.0,
             ignored_until: None,
         });
@@ -263,7 +268,16 @@ impl Server {
             return;
         }
         // One entry a world this host serves, at most.
-        record.seqs.insert(presence.world.clone(), presence.seq);
+        let new_here = record
+            .seqs
+            .insert(presence.world.clone(), presence.seq)
+            .is_none();
+        let join = presence.join.as_deref().and_then(|join| join.parse().ok());
+        let moved = record.join != join;
+        record.join = join;
+        if new_here || moved {
+            self.tell_hosts(world);
+        }
         for id in presence.left {
             self.remote_left(world, (host, id));
         }
@@ -272,6 +286,42 @@ impl Server {
         }
         for said in presence.said {
             self.remote_said(world, (host, said.id), said.text);
+        }
+    }
+
+    /// The join addresses of the other hosts serving `world` that were
+    /// heard from lately, at most [`MAX_HOSTS_TOLD`].
+    pub(super) fn hosts_of(&self, world: usize) -> Vec<String> {
+        let Some(name) = self.worlds.get(world).map(|state| &state.world.info.name) else {
+            return Vec::new();
+        };
+        let mut joins: Vec<(Instant, String)> = self
+            .hosts
+            .values()
+            .filter(|record| record.seqs.contains_key(name) && record.ignored_until.is_none())
+            .filter(|record| record.heard.elapsed() < REMOTE_TIMEOUT * 10)
+            .filter_map(|record| Some((record.heard, record.join?.to_string())))
+            .collect();
+        joins.sort_by(|a, b| b.0.cmp(&a.0));
+        joins
+            .into_iter()
+            .map(|(_, join)| join)
+            .take(MAX_HOSTS_TOLD)
+            .collect()
+    }
+
+    /// Tells this host's players in `world` where its other hosts are.
+    fn tell_hosts(&mut self, world: usize) {
+        let message = ServerMessage::Hosts {
+            joins: self.hosts_of(world),
+        };
+        let clients: Vec<ClientId> = self
+            .worlds
+            .get(world)
+            .map(|state| state.clients().collect())
+            .unwrap_or_default();
+        for client in clients {
+            self.send(client, &message);
         }
     }
 
@@ -621,6 +671,7 @@ mod tests {
         let presence = Presence {
             chain_id: fixture.chain_id.as_str().to_owned(),
             host: host.address(),
+            join: None,
             world: SQUARE.into(),
             seq,
             sent_at: crate::presence::unix_millis(),
@@ -639,6 +690,7 @@ mod tests {
         let presence = Presence {
             chain_id: fixture.chain_id.as_str().to_owned(),
             host: host.address(),
+            join: None,
             world: SQUARE.into(),
             seq: 2,
             sent_at: crate::presence::unix_millis(),

@@ -175,6 +175,8 @@ pub(super) struct Server {
     pub(super) height: Height,
     /// This host's key: it signs the presence of its players.
     pub(super) identity: Keypair,
+    /// Where players join this host, told to other hosts.
+    pub(super) advertised: Option<std::net::SocketAddr>,
     /// The peer network's presence topic, where the host has peers.
     pub(super) presence: Option<PresenceIo>,
     /// Other hosts that told of their players.

@@ -245,3 +245,86 @@ fn players_on_two_hosts_of_one_world_meet_walk_talk_and_see_what_they_wear() {
     net.kill(2);
     net.kill(1);
 }
+
+#[test]
+fn a_player_whose_host_dies_is_back_in_the_world_at_another_host_within_five_seconds() {
+    let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
+    let wait = Duration::from_secs(30);
+    let mut net = Network::make(1, 1, "plaza-failover");
+    net.start(1);
+    net.start(2);
+    let cy_key = read_key(&net.home(1).join("demo/cy.key")).unwrap();
+    let bo_key = read_key(&net.home(1).join("demo/bo.key")).unwrap();
+    // Cy plays at the follower, bo at the validator.
+    let mut cy = Client::connect(net.join(2), &cy_key, wait).unwrap();
+    let spawn = cy.enter("Plaza Square", wait).unwrap().world.spawn;
+    let mut bo = Client::connect(net.join(1), &bo_key, wait).unwrap();
+    bo.enter("Plaza Square", wait).unwrap();
+
+    // Cy's host tells it of the world's other host.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cy.other_hosts().contains(&net.join(1)) {
+        assert!(
+            Instant::now() < deadline,
+            "cy never heard of the other host"
+        );
+        cy.pump().unwrap();
+        bo.pump().unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Cy wears something of its own and walks off a little.
+    let (_, owned, _) = cy.inventory(wait).unwrap();
+    let hat = owned
+        .iter()
+        .filter(|holding| holding.rented.is_none())
+        .find_map(|holding| {
+            cy.wear(Slot::Head, Some(holding.asset), wait)
+                .ok()
+                .map(|_| holding.asset)
+        })
+        .expect("cy owns something worn on the head");
+    let to = [spawn[0] + 3.0, spawn[1], spawn[2]];
+    walk(&mut cy, spawn, to);
+    bo.pump().unwrap();
+    bo.drain();
+
+    // Cy's host dies; cy notices the silence and joins the other host.
+    let died = Instant::now();
+    net.kill(2);
+    loop {
+        if cy.pump().is_err() || cy.silent_for() > Duration::from_secs(2) {
+            break;
+        }
+        assert!(
+            died.elapsed() < Duration::from_secs(10),
+            "cy never noticed its host had gone"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut cy = cy.join_another(wait).unwrap();
+    let took = died.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "back in the world after {took:?}"
+    );
+    let me = cy.welcome().unwrap().player;
+    assert_eq!(cy.appearances()[&me], vec![(Slot::Head, hat)]);
+
+    // Bo, at that host, sees cy arrive with the hat back on.
+    let cy_at_bo = bo
+        .wait_for("cy at bo's host", wait, |message| match message {
+            ServerMessage::PlayerJoined(info) if info.account == cy_key.address() => {
+                Some(info.player)
+            }
+            _ => None,
+        })
+        .unwrap();
+    let deadline = Instant::now() + wait;
+    while bo.appearances().get(&cy_at_bo) != Some(&vec![(Slot::Head, hat)]) {
+        assert!(Instant::now() < deadline, "bo never saw cy's hat");
+        bo.pump().unwrap();
+        cy.pump().unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    net.kill(1);
+}

@@ -389,6 +389,47 @@ impl Client {
         }
     }
 
+    /// The host went away: joins another host of the world it told of (in
+    /// turn, until one lets it in), enters the same world, walks back
+    /// towards where the avatar was (as fast as the new host allows) and
+    /// puts on again what it wore; the new session.
+    pub fn join_another(&self, timeout: Duration) -> Result<Client, ClientError> {
+        let world = self
+            .state
+            .welcome
+            .as_ref()
+            .map(|welcome| welcome.world.name.clone())
+            .unwrap_or_default();
+        let worn = self
+            .state
+            .welcome
+            .as_ref()
+            .and_then(|welcome| self.state.appearances.get(&welcome.player))
+            .cloned()
+            .unwrap_or_default();
+        let mut last = None;
+        for join in self.state.other_hosts.clone() {
+            let entered = Client::connect(join, &self.state.key, timeout).and_then(|mut next| {
+                next.enter(&world, timeout)?;
+                Ok(next)
+            });
+            match entered {
+                Ok(mut next) => {
+                    if let Some(state) = self.state.last_move {
+                        next.send_move(state)?;
+                    }
+                    for (slot, asset) in worn {
+                        // What it no longer holds stays off.
+                        let _ = next.wear(slot, Some(asset), timeout);
+                    }
+                    return Ok(next);
+                }
+                Err(err) => last = Some(err.to_string()),
+            }
+        }
+        Err(ClientError::NoOtherHost { world, last })
+    }
+
     /// Wears `asset` in `slot` (or takes off what is there, `asset`
     /// none) and waits for the host's word: what this player wears now,
     /// as the host checked it against the ledger, or its refusal.

@@ -2,6 +2,7 @@
 //! keeps as data and works on each frame through a [`Session`] view.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ledger::{ChainId, Keypair};
@@ -11,7 +12,7 @@ use tracing::warn;
 use crate::error::ClientError;
 use crate::protocol::{
     self, AvatarState, Avatars, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, ClientMessage,
-    ErrorCode, MAX_WORN, Move, ServerMessage, Worn,
+    ErrorCode, MAX_HOSTS_TOLD, MAX_WORN, Move, ServerMessage, Worn,
 };
 
 use super::{ANSWER_WAIT, INBOX, Welcome};
@@ -31,6 +32,12 @@ pub struct SessionState {
     /// What each player in the world wears (this one too), as the host
     /// last said.
     pub(super) appearances: HashMap<u16, Worn>,
+    /// The world's other hosts, where to go on if this one goes away.
+    pub(super) other_hosts: Vec<SocketAddr>,
+    /// The avatar's state last sent.
+    pub(super) last_move: Option<AvatarState>,
+    /// When the host last sent a message.
+    pub(super) last_heard: Instant,
     pub(super) downloads: HashMap<u32, Vec<u8>>,
     pub(super) received_bytes: u64,
     /// Requests sent and not yet answered, and when each was sent.
@@ -53,6 +60,9 @@ impl SessionState {
             inbox: VecDeque::new(),
             avatars: HashMap::new(),
             appearances: HashMap::new(),
+            other_hosts: Vec::new(),
+            last_move: None,
+            last_heard: Instant::now(),
             downloads: HashMap::new(),
             received_bytes: 0,
             waiting: HashMap::new(),
@@ -80,6 +90,19 @@ impl SessionState {
     /// the host checked it against the ledger.
     pub fn appearances(&self) -> &HashMap<u16, Worn> {
         &self.appearances
+    }
+
+    /// The world's other hosts the host told of (where to go on if it
+    /// goes away).
+    pub fn other_hosts(&self) -> &[SocketAddr] {
+        &self.other_hosts
+    }
+
+    /// How long since the host last sent a message (on a network, a block
+    /// comes every second or so: a few seconds of silence mean the host
+    /// is gone, before netcode's own timeout says so).
+    pub fn silent_for(&self) -> Duration {
+        self.last_heard.elapsed()
     }
 
     /// Bytes of messages received so far.
@@ -166,6 +189,14 @@ impl SessionState {
                 self.appearances.insert(info.player, bounded(&info.worn));
                 self.keep(message);
             }
+            ServerMessage::Hosts { ref joins } => {
+                self.other_hosts = joins
+                    .iter()
+                    .filter_map(|join| join.parse().ok())
+                    .take(MAX_HOSTS_TOLD)
+                    .collect();
+                self.keep(message);
+            }
             ServerMessage::Appearance {
                 player, ref worn, ..
             } => {
@@ -226,6 +257,7 @@ impl Session<'_> {
         if let Some(reason) = self.renet.disconnect_reason() {
             return Err(ClientError::Disconnected(reason.to_string()));
         }
+        let before = self.state.received_bytes;
         while let Some(bytes) = self.renet.receive_message(CHANNEL_AVATAR) {
             self.state.received_bytes += bytes.len() as u64;
             match Avatars::decode(&bytes) {
@@ -245,6 +277,9 @@ impl Session<'_> {
                     Err(err) => warn!(%err, "a malformed message from the host"),
                 }
             }
+        }
+        if self.state.received_bytes != before {
+            self.state.last_heard = now;
         }
         self.state.give_up_on_silence();
         self.send_held();
@@ -276,6 +311,7 @@ impl Session<'_> {
     /// Sends the avatar's state (unreliable channel).
     pub fn send_move(&mut self, state: AvatarState) -> Result<(), ClientError> {
         self.state.move_seq = self.state.move_seq.wrapping_add(1);
+        self.state.last_move = Some(state);
         let update = Move {
             seq: self.state.move_seq,
             state,

@@ -83,6 +83,9 @@ pub const MAX_CHAT_BYTES: usize = 280;
 /// Accounts one player may block at once.
 pub const MAX_BLOCKED: usize = 256;
 
+/// Other hosts of a world a host tells its players of, at most.
+pub const MAX_HOSTS_TOLD: usize = 8;
+
 /// Longest world name, in bytes.
 pub const MAX_WORLD_NAME_BYTES: usize = 64;
 

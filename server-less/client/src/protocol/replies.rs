@@ -307,6 +307,13 @@ pub enum ServerMessage {
         /// What they wear, at most [`MAX_WORN`] things.
         worn: Worn,
     },
+    /// Other hosts of your world and where to join them (`ip:port`), at
+    /// most [`MAX_HOSTS_TOLD`](super::MAX_HOSTS_TOLD): where to go on if
+    /// this host goes away.
+    Hosts {
+        /// Their join addresses.
+        joins: Vec<String>,
+    },
     /// The accounts you block: the answer to a
     /// [`Block`](super::ClientMessage::Block).
     Blocked {
