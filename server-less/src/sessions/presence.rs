@@ -302,7 +302,7 @@ impl Server {
             .filter(|record| record.heard.elapsed() < REMOTE_TIMEOUT * 10)
             .filter_map(|record| Some((record.heard, record.join?.to_string())))
             .collect();
-        joins.sort_by(|a, b| b.0.cmp(&a.0));
+        joins.sort_by_key(|(heard, _)| std::cmp::Reverse(*heard));
         joins
             .into_iter()
             .map(|(_, join)| join)
