@@ -114,6 +114,29 @@ impl Payer {
     }
 }
 
+/// Waits until each of the first `validators` hosts answers that every
+/// payment in `finals` is applied (a host just restarted catches up
+/// first), so that stopping them then leaves every one with them all.
+fn all_caught_up(net: &Network, validators: usize, finals: &[ledger::TxId]) {
+    for n in 1..=validators {
+        let mut watcher = Payer::at(net, n, "dee", "bo");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !finals.iter().all(|id| {
+            matches!(
+                watcher.client.tx_status(*id, WAIT),
+                Ok(plaza_client::protocol::TxState::Applied { .. })
+            )
+        }) {
+            assert!(
+                Instant::now() < deadline,
+                "host {n} never caught up:\n{}",
+                net.tail(n, 30)
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
 /// Every payment reported final is in every validator's ledger.
 fn none_lost(net: &Network, validators: usize, finals: &[ledger::TxId]) {
     for n in 1..=validators {
@@ -215,7 +238,7 @@ fn restarted_with_wal_tails_cut(rounds: usize) {
     let finals = std::mem::take(&mut payer.finals);
     drop(payer);
     // Let host 4 catch up, then stop everyone.
-    std::thread::sleep(Duration::from_secs(3));
+    all_caught_up(&net, 4, &finals);
     for n in 1..=4 {
         assert!(net.interrupt(n).success(), "host {n}:\n{}", net.tail(n, 30));
     }
@@ -261,7 +284,7 @@ fn random_restarter(seconds: u64) {
     payer.pay();
     let finals = std::mem::take(&mut payer.finals);
     drop(payer);
-    std::thread::sleep(Duration::from_secs(3));
+    all_caught_up(&net, 4, &finals);
     for n in 1..=5 {
         assert!(net.interrupt(n).success(), "host {n}:\n{}", net.tail(n, 30));
     }
@@ -386,7 +409,7 @@ fn a_validator_whose_wal_is_damaged_keeps_it_aside_and_waits_for_the_operator() 
     }
     let finals = std::mem::take(&mut payer.finals);
     drop(payer);
-    std::thread::sleep(Duration::from_secs(2));
+    all_caught_up(&net, 4, &finals);
     for n in 1..=4 {
         assert!(net.interrupt(n).success(), "host {n}:\n{}", net.tail(n, 30));
     }
