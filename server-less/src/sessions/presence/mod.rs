@@ -11,20 +11,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ledger::{Address, AssetId, Height};
+use ledger::Address;
 use renet::ClientId;
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
+use tracing::debug;
 
-use super::avatars::{MAX_HEIGHT, MAX_SPEED, STRIDE_BURST, STRIDE_SLACK, distance};
-use super::server::{Occupant, Reply, Server, deliver};
-use crate::error::HostError;
+use super::server::Server;
 use crate::presence::{MAX_PRESENT, Presence, PresenceLink, Present, SignedPresence};
 use crate::rate::Bucket;
 use plaza_client::protocol::{
-    AvatarState, MAX_HOSTS_TOLD, MAX_WORN, PlayerInfo, ServerMessage, SessionState, Slot, TICK_HZ,
-    Worn,
+    AvatarState, MAX_HOSTS_TOLD, ServerMessage, SessionState, TICK_HZ, Worn,
 };
+
+mod remotes;
 
 /// A player of another host: that host and its number there.
 pub(super) type RemoteKey = (Address, u16);
@@ -324,327 +323,16 @@ impl Server {
             self.send(client, &message);
         }
     }
-
-    /// A player of `host` where its host says it is, at `sent_at` by the
-    /// host's clock: shown as a new player of this world, or moved as far
-    /// as the time since its last word allows.
-    fn remote_moved(
-        &mut self,
-        world: usize,
-        host: Address,
-        present: Present,
-        sent_at: u64,
-        now: Instant,
-    ) {
-        let key = (host, present.id);
-        let Some(state) = self.worlds.get(world) else {
-            return;
-        };
-        let half = state.world.info.half_size;
-        let position = present.state.position();
-        if position[0].abs() > half || position[2].abs() > half || position[1].abs() > MAX_HEIGHT {
-            self.strike_host(&host, "a player off the world");
-            return;
-        }
-        let known = state
-            .remotes
-            .get(&key)
-            .is_some_and(|remote| remote.account == present.account);
-        if !known {
-            // A number its host gave to another account: the old one left.
-            self.remote_left(world, key);
-            self.remote_joined(world, key, present, sent_at, now);
-            return;
-        }
-        let Some(remote) = self.worlds[world].remotes.get_mut(&key) else {
-            return;
-        };
-        remote.heard = now;
-        // How far it may have gone since its host's last word, by the
-        // host's own clock: running, the slack, and a burst.
-        let seconds = sent_at.saturating_sub(remote.sent_at) as f32 / 1_000.0;
-        remote.sent_at = remote.sent_at.max(sent_at);
-        let from = remote.state.position();
-        let wanted = distance(from, position);
-        let allowed = (MAX_SPEED + STRIDE_SLACK) * seconds + STRIDE_BURST;
-        let mut state = present.state;
-        let cut = wanted > allowed;
-        if cut {
-            let part = allowed / wanted;
-            let at = [0, 1, 2].map(|axis| from[axis] + (position[axis] - from[axis]) * part);
-            state = AvatarState::new(at, present.state.yaw(), present.state.gait);
-        }
-        remote.changed |= remote.state != state;
-        remote.state = state;
-        let claimed = bounded(&present.worn);
-        let newly: Vec<(Slot, AssetId)> = claimed
-            .iter()
-            .filter(|item| !remote.claimed.contains(item))
-            .copied()
-            .collect();
-        let dropped = remote.worn.iter().any(|item| !claimed.contains(item));
-        remote.claimed = claimed.clone();
-        if dropped {
-            remote.worn.retain(|item| claimed.contains(item));
-            self.remote_appearance(world, key);
-        }
-        if cut {
-            self.strike_host(&host, "a player moving faster than running");
-        }
-        for (slot, asset) in newly {
-            self.check_remote_wear(world, key, slot, asset);
-        }
-    }
-
-    /// A player of another host said `text`: heard by this host's players
-    /// near it, at most a line a second (and five at once) from each.
-    fn remote_said(&mut self, world: usize, key: RemoteKey, text: String) {
-        let Some(remote) = self
-            .worlds
-            .get_mut(world)
-            .and_then(|state| state.remotes.get_mut(&key))
-        else {
-            return;
-        };
-        let since = remote.chatted.1.elapsed().as_secs_f32();
-        remote.chatted.1 = Instant::now();
-        remote.chatted.0.refill(since);
-        if !remote.chatted.0.take() {
-            return;
-        }
-        let message = ServerMessage::Chat {
-            player: remote.player,
-            account: remote.account,
-            text,
-        };
-        let (here, speaker) = (remote.state.position(), remote.account);
-        self.say_near(world, here, &speaker, &message);
-    }
-
-    /// A new player of another host: given a number here and shown to
-    /// this host's players; what it wears is shown once checked.
-    fn remote_joined(
-        &mut self,
-        world: usize,
-        key: RemoteKey,
-        present: Present,
-        sent_at: u64,
-        now: Instant,
-    ) {
-        let may_join = self
-            .hosts
-            .get_mut(&key.0)
-            .is_some_and(|record| record.joins.take());
-        let Some(state) = self.worlds.get_mut(world) else {
-            return;
-        };
-        let of_host = state
-            .remotes
-            .keys()
-            .filter(|(host, _)| *host == key.0)
-            .count();
-        if !may_join
-            || state.remotes.len() >= MAX_REMOTES_PER_WORLD
-            || of_host >= MAX_REMOTES_PER_HOST
-        {
-            return;
-        }
-        let Some(player) = state.take_number(Occupant::Remote(key)) else {
-            return;
-        };
-        let claimed = bounded(&present.worn);
-        state.remotes.insert(
-            key,
-            Remote {
-                player,
-                account: present.account,
-                state: present.state,
-                changed: true,
-                heard: now,
-                sent_at,
-                claimed: claimed.clone(),
-                worn: Worn::new(),
-                chatted: (Bucket::new(1.0, 5.0), now),
-            },
-        );
-        let joined = ServerMessage::PlayerJoined(PlayerInfo {
-            player,
-            account: present.account,
-            worn: Worn::new(),
-        });
-        let clients: Vec<ClientId> = state.clients().collect();
-        for client in clients {
-            self.send(client, &joined);
-        }
-        for (slot, asset) in claimed {
-            self.check_remote_wear(world, key, slot, asset);
-        }
-    }
-
-    /// A player of another host left: its number is freed and this host's
-    /// players are told.
-    pub(super) fn remote_left(&mut self, world: usize, key: RemoteKey) {
-        let Some(state) = self.worlds.get_mut(world) else {
-            return;
-        };
-        let Some(remote) = state.remotes.remove(&key) else {
-            return;
-        };
-        state.free_number(remote.player);
-        let left = ServerMessage::PlayerLeft {
-            player: remote.player,
-        };
-        let clients: Vec<ClientId> = state.clients().collect();
-        for client in clients {
-            self.send(client, &left);
-        }
-    }
-
-    /// Players of other hosts not heard of for [`REMOTE_TIMEOUT`] have
-    /// left (their host went away, or stopped telling).
-    pub(super) fn expire_remotes(&mut self) {
-        let now = Instant::now();
-        for world in 0..self.worlds.len() {
-            let gone: Vec<RemoteKey> = self.worlds[world]
-                .remotes
-                .iter()
-                .filter(|(_, remote)| now.saturating_duration_since(remote.heard) > REMOTE_TIMEOUT)
-                .map(|(key, _)| *key)
-                .collect();
-            for key in gone {
-                self.remote_left(world, key);
-            }
-        }
-    }
-
-    /// Asks the ledger thread whether a player of another host holds what
-    /// its host says it wears.
-    fn check_remote_wear(&mut self, world: usize, key: RemoteKey, slot: Slot, asset: AssetId) {
-        let Some(remote) = self
-            .worlds
-            .get_mut(world)
-            .and_then(|state| state.remotes.get_mut(&key))
-        else {
-            return;
-        };
-        if self.remote_checks >= MAX_REMOTE_CHECKS {
-            // Checked when its host says it again.
-            remote.claimed.retain(|item| *item != (slot, asset));
-            return;
-        }
-        self.remote_checks += 1;
-        let account = remote.account;
-        let handle = self.handle.clone();
-        let replies = self.replies.clone();
-        self.runtime.spawn(async move {
-            let checked = handle.may_wear(account, asset, slot).await;
-            deliver(
-                &replies,
-                Reply::RemoteWear(world, key, account, slot, asset, checked),
-            );
-        });
-    }
-
-    /// The ledger thread's word on what a player of another host wears:
-    /// shown to this host's players if it holds it (and its host still
-    /// says so of the same account), else not shown, and checked again if
-    /// its host says it again (this host may be a block behind the other).
-    pub(super) fn remote_wear_checked(
-        &mut self,
-        world: usize,
-        (key, account): (RemoteKey, Address),
-        slot: Slot,
-        asset: AssetId,
-        checked: Result<Height, HostError>,
-    ) {
-        let Some(remote) = self
-            .worlds
-            .get_mut(world)
-            .and_then(|state| state.remotes.get_mut(&key))
-        else {
-            return;
-        };
-        if remote.account != account || !remote.claimed.contains(&(slot, asset)) {
-            return;
-        }
-        match checked {
-            Ok(height) if height < self.height => self.check_remote_wear(world, key, slot, asset),
-            Ok(_) => {
-                remote
-                    .worn
-                    .retain(|(on, what)| *on != slot && *what != asset);
-                remote.worn.push((slot, asset));
-                remote.worn.sort_unstable();
-                remote.worn.truncate(MAX_WORN);
-                self.remote_appearance(world, key);
-            }
-            Err(err) => {
-                debug!(%err, %asset, "a player of another host is not shown wearing this");
-                remote.claimed.retain(|item| *item != (slot, asset));
-                let shown = remote.worn.len();
-                remote.worn.retain(|item| *item != (slot, asset));
-                if remote.worn.len() != shown {
-                    self.remote_appearance(world, key);
-                }
-            }
-        }
-    }
-
-    /// Tells this host's players in `world` what the player of another
-    /// host `key` is shown wearing.
-    pub(super) fn remote_appearance(&mut self, world: usize, key: RemoteKey) {
-        let Some(state) = self.worlds.get(world) else {
-            return;
-        };
-        let Some(remote) = state.remotes.get(&key) else {
-            return;
-        };
-        let news = ServerMessage::Appearance {
-            request: None,
-            player: remote.player,
-            worn: remote.worn.clone(),
-        };
-        let clients: Vec<ClientId> = state.clients().collect();
-        for client in clients {
-            self.send(client, &news);
-        }
-    }
-
-    /// `host` sent something that failed a check: counted, and the host
-    /// ignored for a while if it keeps at it.
-    fn strike_host(&mut self, host: &Address, what: &str) {
-        let Some(record) = self.hosts.get_mut(host) else {
-            return;
-        };
-        record.strikes += 1.0;
-        if record.strikes > HOST_STRIKES && record.ignored_until.is_none() {
-            warn!(%host, what, "ignoring a host whose players' presence keeps failing checks");
-            record.ignored_until = Some(Instant::now() + IGNORED_FOR);
-            record.strikes = 0.0;
-        } else {
-            debug!(%host, what, "a host's presence failed a check");
-        }
-    }
-}
-
-/// What a host says its player wears, at most one thing a slot.
-fn bounded(worn: &Worn) -> Worn {
-    let mut kept: Worn = Vec::with_capacity(MAX_WORN);
-    for (slot, asset) in worn {
-        if kept.len() < MAX_WORN && !kept.iter().any(|(taken, _)| taken == slot) {
-            kept.push((*slot, *asset));
-        }
-    }
-    kept.sort_unstable();
-    kept
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sessions::avatars::{STRIDE_BURST, distance};
     use crate::sessions::fixture::{Fixture, SQUARE};
     use assets::{AssetKind, Manifest};
     use ledger::Keypair;
+    use plaza_client::protocol::Slot;
     use plaza_client::protocol::{CHANNEL_AVATAR, Gait, Move};
 
     fn other_host() -> Keypair {
