@@ -26,7 +26,7 @@ pub const MAX_PRESENCE_BYTES: usize = 16 * 1024;
 const MAX_WORLD_NAME: usize = 64;
 
 /// What a host signs presence with, before the message.
-const DOMAIN: &[u8] = b"plaza/presence/1";
+const DOMAIN: &[u8] = b"plaza/presence/2";
 
 /// One player of the sending host, as it stands.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -132,10 +132,15 @@ impl SignedPresence {
         if presence.world.len() > MAX_WORLD_NAME {
             return Err(bad("a world name too long".to_owned()));
         }
-        if let Some(join) = &presence.join
-            && join.parse::<std::net::SocketAddr>().is_err()
-        {
-            return Err(bad(format!("a join address {join:?} that is not ip:port")));
+        if let Some(join) = &presence.join {
+            let usable = join.parse::<std::net::SocketAddr>().is_ok_and(|addr| {
+                !addr.ip().is_unspecified() && !addr.ip().is_multicast() && addr.port() != 0
+            });
+            if !usable {
+                return Err(bad(format!(
+                    "a join address {join:?} that is not a reachable ip:port"
+                )));
+            }
         }
         if presence.players.len() > MAX_PRESENT || presence.left.len() > MAX_PRESENT {
             return Err(bad(format!(

@@ -28,9 +28,10 @@ impl Plugin for AvatarPlugin {
         app.add_systems(Startup, spawn_avatar)
             .add_systems(
                 Update,
+                // After the session's messages (a welcome elsewhere).
                 to_spawn
                     .run_if(resource_changed::<WorldScene>)
-                    .in_set(AppSystems::Session),
+                    .in_set(AppSystems::Input),
             )
             .add_systems(Update, walk.in_set(AppSystems::Move));
     }

@@ -237,6 +237,9 @@ pub struct Arrival<'w, 's> {
     status: ResMut<'w, NetStatus>,
     stock: Option<ResMut<'w, crate::stalls::StallItems>>,
     marketplace: Option<ResMut<'w, Marketplace>>,
+    placements: Option<ResMut<'w, crate::wear::Placements>>,
+    highlight: Option<ResMut<'w, crate::ui::Highlight>>,
+    card: Option<ResMut<'w, crate::ui::CardFocus>>,
 }
 
 /// Sends the player to `world` (one of those its host serves): the
@@ -260,6 +263,16 @@ fn arrived(arrival: &mut Arrival<'_, '_>, client: &mut Session<'_>, welcome: Wel
     }
     if let Some(stock) = arrival.stock.as_mut() {
         stock.0.clear();
+    }
+    // What was put down, pointed out or opened was the old world's.
+    if let Some(placements) = arrival.placements.as_mut() {
+        placements.0.clear();
+    }
+    if let Some(highlight) = arrival.highlight.as_mut() {
+        highlight.0 = None;
+    }
+    if let Some(card) = arrival.card.as_mut() {
+        card.0 = None;
     }
     let Some(marketplace) = arrival.marketplace.as_mut() else {
         return;

@@ -28,9 +28,10 @@ impl Plugin for ScenePlugin {
             })
             .add_systems(
                 Update,
+                // After the session's messages (a welcome elsewhere).
                 build_scene
                     .run_if(resource_changed::<WorldScene>)
-                    .in_set(crate::AppSystems::Session),
+                    .in_set(crate::AppSystems::Input),
             );
     }
 }

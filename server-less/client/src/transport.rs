@@ -363,6 +363,9 @@ pub struct ClientTransport {
     netcode: NetcodeClient,
     buffer: Box<[u8; NETCODE_MAX_PACKET_BYTES]>,
     bundle: Vec<u8>,
+    /// When the host's last datagram arrived (netcode's keep-alives
+    /// count: a quiet host is heard several times a second).
+    heard: std::time::Instant,
 }
 
 impl ClientTransport {
@@ -378,7 +381,13 @@ impl ClientTransport {
             netcode: NetcodeClient::new(now, authentication)?,
             buffer: Box::new([0; NETCODE_MAX_PACKET_BYTES]),
             bundle: Vec::with_capacity(NETCODE_MAX_PAYLOAD_BYTES),
+            heard: std::time::Instant::now(),
         })
+    }
+
+    /// How long since the host's last datagram arrived.
+    pub fn silent_for(&self) -> Duration {
+        self.heard.elapsed()
     }
 
     /// Advances netcode by `duration` and reads every datagram waiting;
@@ -403,6 +412,7 @@ impl ClientTransport {
                     if addr != self.netcode.server_addr() {
                         continue;
                     }
+                    self.heard = std::time::Instant::now();
                     if let Some(payload) = self.netcode.process_packet(&mut self.buffer[..len])
                         && unbundle(payload, |packet| client.process_packet(packet)).is_err()
                     {

@@ -211,43 +211,66 @@ fn time_crossings(
     key: Keypair,
     walking: Duration,
 ) -> Result<(Vec<Duration>, usize), HostError> {
+    use plaza_client::protocol::{AvatarState, Gait, ServerMessage};
     let wait = Duration::from_secs(30);
     let mut probe = plaza_client::client::Client::connect(from, &key, wait)?;
     let spawn = probe.enter("Plaza Square", wait)?.world.spawn;
     let watcher_key = Keypair::generate(&mut OsRng);
     let mut watcher = plaza_client::client::Client::connect(to, &watcher_key, wait)?;
-    watcher.enter("Plaza Square", wait)?;
     let account = key.address();
-    let seen_as = watcher.wait_for(
-        "the probe at the other host",
-        Duration::from_secs(60),
-        |m| match m {
-            plaza_client::protocol::ServerMessage::PlayerJoined(info)
-                if info.account == account =>
-            {
-                Some(info.player)
-            }
-            _ => None,
-        },
-    )?;
-    // Two spots 2 m apart by the spawn point: a step the stride allows.
-    let spots = [
-        [spawn[0] - 6.0, spawn[1], spawn[2] - 6.0],
-        [spawn[0] - 4.0, spawn[1], spawn[2] - 6.0],
-    ];
+    // The probe is in the welcome's players if its presence came first,
+    // else it joins later; both clients are pumped while waiting.
+    let mut seen_as = watcher
+        .enter("Plaza Square", wait)?
+        .players
+        .iter()
+        .find(|info| info.account == account)
+        .map(|info| info.player);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen_as.is_none() {
+        if Instant::now() > deadline {
+            return Err(HostError::Timeout {
+                what: "the probe at the other host",
+                secs: 60,
+            });
+        }
+        probe.pump()?;
+        watcher.pump()?;
+        probe.drain();
+        seen_as = watcher
+            .drain()
+            .into_iter()
+            .find_map(|message| match message {
+                ServerMessage::PlayerJoined(info) if info.account == account => Some(info.player),
+                _ => None,
+            });
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let Some(seen_as) = seen_as else {
+        return Ok((Vec::new(), 0));
+    };
+    // Eight spots round a circle of 2 m by the spawn point, a step of
+    // about 1.5 m apart (one the stride allows): a stale view four
+    // seconds old is the only one that matches a step's spot.
+    let spots: Vec<[f32; 3]> = (0..8)
+        .map(|n| {
+            let angle = n as f32 * std::f32::consts::TAU / 8.0;
+            [
+                spawn[0] - 6.0 + 2.0 * angle.cos(),
+                spawn[1],
+                spawn[2] - 6.0 + 2.0 * angle.sin(),
+            ]
+        })
+        .collect();
     let started = Instant::now();
     let mut times = Vec::new();
     let mut missed = 0;
     let mut step = 0usize;
     while started.elapsed() < walking {
-        let spot = spots[step % 2];
+        let spot = spots[step % spots.len()];
         step += 1;
         let sent = Instant::now();
-        probe.send_move(plaza_client::protocol::AvatarState::new(
-            spot,
-            0.0,
-            plaza_client::protocol::Gait::Walk,
-        ))?;
+        probe.send_move(AvatarState::new(spot, 0.0, Gait::Walk))?;
         probe.pump()?;
         let mut seen = false;
         while sent.elapsed() < PROBE_EVERY {
@@ -268,6 +291,8 @@ fn time_crossings(
             std::thread::sleep(Duration::from_millis(1));
         }
         if !seen && started.elapsed() > Duration::from_secs(WARM_UP_SECS) {
+            // Counted at the half second it was waited for, at least.
+            times.push(PROBE_EVERY);
             missed += 1;
         }
     }
@@ -283,7 +308,8 @@ pub(super) fn walk_crowd(
     walking: Duration,
     ready: tokio::sync::oneshot::Sender<Result<(), HostError>>,
 ) -> Result<(usize, f64), HostError> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    // Each crowd its own paths (the port of its host tells them apart).
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7 + u64::from(join.port()));
     let entered = (|| {
         let mut bots = Vec::with_capacity(count);
         for _ in 0..count {

@@ -172,6 +172,11 @@ impl Server {
         let Some(session) = self.sessions.get_mut(&client) else {
             return;
         };
+        if account == session.account {
+            let err = ProtocolError::new(ErrorCode::Invalid, "you cannot block yourself");
+            self.send(client, &super::server::error(Some(request), &err));
+            return;
+        }
         if !blocked {
             session.blocked.remove(&account);
         } else if session.blocked.len() < MAX_BLOCKED || session.blocked.contains(&account) {
@@ -339,7 +344,7 @@ mod tests {
                 .iter()
                 .any(|message| matches!(message, ServerMessage::Chat { .. }))
         );
-        // Nor does an invitation from ada reach bo; cy's does.
+        // Nor does an invitation from ada reach bo.
         let bo_player = fixture.server.sessions[&bo].player;
         fixture.send(
             ada,

@@ -183,10 +183,10 @@ impl Server {
         for info in later {
             self.send(client, &ServerMessage::PlayerJoined(info));
         }
-        let hosts = self.hosts_of(index);
-        if !hosts.is_empty() {
-            self.send(client, &ServerMessage::Hosts { joins: hosts });
-        }
+        // Where to go on if this host goes away (none, maybe: then what
+        // the player knew of another world's hosts is forgotten).
+        let joins = self.hosts_of(index);
+        self.send(client, &ServerMessage::Hosts { joins });
         if !worn.is_empty() {
             // What it wears comes with it from the world it left.
             self.send(

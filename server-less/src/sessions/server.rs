@@ -56,6 +56,8 @@ pub(super) struct WorldState {
     pub(super) said: Vec<crate::presence::Said>,
     /// The last presence message's number.
     pub(super) seq: u64,
+    /// The other hosts of this world its players were last told of.
+    pub(super) hosts_told: Vec<String>,
 }
 
 /// Who holds a player number in a world.
@@ -80,6 +82,7 @@ impl WorldState {
             // Counting from the time in microseconds: a server made again
             // (or a host restarted) goes on past every number it sent.
             seq: crate::presence::unix_millis().saturating_mul(1_000),
+            hosts_told: Vec::new(),
         }
     }
 
@@ -323,6 +326,7 @@ impl Server {
         if self.tick.is_multiple_of(TICK_HZ) {
             self.expire_trades();
             self.expire_uploads();
+            self.tell_hosts();
         }
         if self.tick.is_multiple_of(self.collect_every) {
             let uploads = self.uploads.clone();

@@ -78,7 +78,7 @@ impl Server {
                 &refused(
                     Some(request),
                     ErrorCode::Refused,
-                    format!("player {player} does not take trade invitations from you"),
+                    format!("player {player} is not taking trade invitations"),
                 ),
             );
             return;

@@ -389,11 +389,21 @@ impl Client {
         }
     }
 
-    /// The host went away: joins another host of the world it told of (in
-    /// turn, until one lets it in), enters the same world, walks back
-    /// towards where the avatar was (as fast as the new host allows) and
-    /// puts on again what it wore; the new session.
-    pub fn join_another(&self, timeout: Duration) -> Result<Client, ClientError> {
+    /// How long since the host's last datagram arrived (netcode's
+    /// keep-alives count, so a quiet host is heard several times a
+    /// second: two seconds of silence mean it is gone, before netcode's
+    /// own timeout says so).
+    pub fn silent_for(&self) -> Duration {
+        self.transport.silent_for()
+    }
+
+    /// The host went away (or is given up on): this session ends, and the
+    /// client joins another host of the world it was told of (in turn,
+    /// until one lets it in), enters the same world (at its spawn point)
+    /// and puts on again what it wore, each item checked again by the new
+    /// host; the new session.
+    pub fn join_another(mut self, timeout: Duration) -> Result<Client, ClientError> {
+        self.transport.disconnect();
         let world = self
             .state
             .welcome
@@ -415,12 +425,12 @@ impl Client {
             });
             match entered {
                 Ok(mut next) => {
-                    if let Some(state) = self.state.last_move {
-                        next.send_move(state)?;
-                    }
                     for (slot, asset) in worn {
-                        // What it no longer holds stays off.
-                        let _ = next.wear(slot, Some(asset), timeout);
+                        match next.wear(slot, Some(asset), timeout) {
+                            // Refused: no longer held (a rental ended).
+                            Ok(_) | Err(ClientError::Protocol(_)) => {}
+                            Err(err) => return Err(err),
+                        }
                     }
                     return Ok(next);
                 }

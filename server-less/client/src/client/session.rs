@@ -36,8 +36,9 @@ pub struct SessionState {
     pub(super) other_hosts: Vec<SocketAddr>,
     /// The avatar's state last sent.
     pub(super) last_move: Option<AvatarState>,
-    /// When the host last sent a message.
-    pub(super) last_heard: Instant,
+    /// A hello sent and not yet answered: moves wait, since the host puts
+    /// the avatar at the world's spawn point when it answers.
+    pub(super) entering: bool,
     pub(super) downloads: HashMap<u32, Vec<u8>>,
     pub(super) received_bytes: u64,
     /// Requests sent and not yet answered, and when each was sent.
@@ -62,7 +63,7 @@ impl SessionState {
             appearances: HashMap::new(),
             other_hosts: Vec::new(),
             last_move: None,
-            last_heard: Instant::now(),
+            entering: false,
             downloads: HashMap::new(),
             received_bytes: 0,
             waiting: HashMap::new(),
@@ -96,13 +97,6 @@ impl SessionState {
     /// goes away).
     pub fn other_hosts(&self) -> &[SocketAddr] {
         &self.other_hosts
-    }
-
-    /// How long since the host last sent a message (on a network, a block
-    /// comes every second or so: a few seconds of silence mean the host
-    /// is gone, before netcode's own timeout says so).
-    pub fn silent_for(&self) -> Duration {
-        self.last_heard.elapsed()
     }
 
     /// Bytes of messages received so far.
@@ -159,6 +153,10 @@ impl SessionState {
                 ref players,
                 ..
             } => {
+                self.entering = false;
+                // A new world: its own hosts and spawn point.
+                self.other_hosts.clear();
+                self.last_move = None;
                 match ChainId::new(chain_id.clone()) {
                     Ok(chain_id) => {
                         self.avatars.clear();
@@ -187,6 +185,11 @@ impl SessionState {
             }
             ServerMessage::PlayerJoined(ref info) => {
                 self.appearances.insert(info.player, bounded(&info.worn));
+                self.keep(message);
+            }
+            // A hello refused: moves go again.
+            ServerMessage::Error { request: None, .. } => {
+                self.entering = false;
                 self.keep(message);
             }
             ServerMessage::Hosts { ref joins } => {
@@ -257,7 +260,6 @@ impl Session<'_> {
         if let Some(reason) = self.renet.disconnect_reason() {
             return Err(ClientError::Disconnected(reason.to_string()));
         }
-        let before = self.state.received_bytes;
         while let Some(bytes) = self.renet.receive_message(CHANNEL_AVATAR) {
             self.state.received_bytes += bytes.len() as u64;
             match Avatars::decode(&bytes) {
@@ -278,9 +280,6 @@ impl Session<'_> {
                 }
             }
         }
-        if self.state.received_bytes != before {
-            self.state.last_heard = now;
-        }
         self.state.give_up_on_silence();
         self.send_held();
         // Avatars not heard of for two keyframes have left the view.
@@ -300,6 +299,9 @@ impl Session<'_> {
     pub fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
         let bytes = protocol::encode(message)?;
         self.renet.send_message(CHANNEL_RELIABLE, bytes);
+        if matches!(message, ClientMessage::Hello { .. }) {
+            self.state.entering = true;
+        }
         Ok(())
     }
 
@@ -308,8 +310,13 @@ impl Session<'_> {
         self.renet.send_message(channel, bytes);
     }
 
-    /// Sends the avatar's state (unreliable channel).
+    /// Sends the avatar's state (unreliable channel); not while a hello waits for its answer: the host puts the avatar
+    /// at the spawn point when it answers, and a move from before would
+    /// be judged from there.
     pub fn send_move(&mut self, state: AvatarState) -> Result<(), ClientError> {
+        if self.state.entering {
+            return Ok(());
+        }
         self.state.move_seq = self.state.move_seq.wrapping_add(1);
         self.state.last_move = Some(state);
         let update = Move {

@@ -44,8 +44,11 @@ use renet::{ChannelConfig, ConnectionConfig, SendType};
 /// bundled datagrams. Version 3: the join names the host and the world,
 /// and the connect token travels sealed ([`crate::join`]). Version 4: a
 /// trade's stage is the market's `Stage`, and its actions the market's
-/// `Action`.
-pub const VERSION: u16 = 5;
+/// `Action`. Version 5: what avatars wear ([`ClientMessage::Wear`],
+/// [`ServerMessage::Appearance`], [`PlayerInfo::worn`]). Version 6:
+/// blocking ([`ClientMessage::Block`], [`ServerMessage::Blocked`]) and the
+/// world's other hosts ([`ServerMessage::Hosts`]), new variants last.
+pub const VERSION: u16 = 6;
 
 /// Avatar updates per second, both ways.
 pub const TICK_HZ: u32 = 20;

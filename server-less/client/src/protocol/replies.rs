@@ -307,6 +307,15 @@ pub enum ServerMessage {
         /// What they wear, at most [`MAX_WORN`] things.
         worn: Worn,
     },
+    /// A refusal.
+    Error {
+        /// The request refused, if it had an id.
+        request: Option<u32>,
+        /// Why, as a code.
+        code: ErrorCode,
+        /// Why, in words.
+        message: String,
+    },
     /// Other hosts of your world and where to join them (`ip:port`), at
     /// most [`MAX_HOSTS_TOLD`](super::MAX_HOSTS_TOLD): where to go on if
     /// this host goes away.
@@ -321,15 +330,6 @@ pub enum ServerMessage {
         request: u32,
         /// The accounts, at most [`MAX_BLOCKED`](super::MAX_BLOCKED).
         accounts: Vec<Address>,
-    },
-    /// A refusal.
-    Error {
-        /// The request refused, if it had an id.
-        request: Option<u32>,
-        /// Why, as a code.
-        code: ErrorCode,
-        /// Why, in words.
-        message: String,
     },
 }
 

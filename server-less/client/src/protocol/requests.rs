@@ -110,6 +110,15 @@ pub enum ClientMessage {
         /// What, or nothing.
         asset: Option<AssetId>,
     },
+    /// Act in a trade window you are part of.
+    TradeAct {
+        /// Request id.
+        request: u32,
+        /// The window.
+        trade: u64,
+        /// What you do: the market's own action.
+        action: Action,
+    },
     /// Block another account (its chat lines and trade invitations no
     /// longer reach you), or unblock it; answered with the accounts you
     /// block, at most [`MAX_BLOCKED`].
@@ -122,15 +131,6 @@ pub enum ClientMessage {
         account: Address,
         /// Blocked (true) or not (false).
         blocked: bool,
-    },
-    /// Act in a trade window you are part of.
-    TradeAct {
-        /// Request id.
-        request: u32,
-        /// The window.
-        trade: u64,
-        /// What you do: the market's own action.
-        action: Action,
     },
 }
 

@@ -427,7 +427,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if hosts > 1 {
                 let cross = |p: f64| ms(report.cross_host(p));
                 eprintln!(
-                    "across hosts: {} probe steps seen at the other host, p50 {:.1} ms, p99 {:.1} ms, slowest {:.1} ms, {} not seen within 500 ms (floor p99 150 ms); the tick figures are the busiest host's",
+                    "across hosts: {} probe steps timed to their sight at the other host, p50 {:.1} ms, p99 {:.1} ms, slowest {:.1} ms; {} not seen within 500 ms (counted as 500 ms) (floor p99 150 ms); the tick figures are the busiest host's",
                     report.crossings.len(),
                     cross(0.50),
                     cross(0.99),

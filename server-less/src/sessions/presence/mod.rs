@@ -153,7 +153,10 @@ impl Server {
             }
             let left = std::mem::take(&mut world.left);
             let said = std::mem::take(&mut world.said);
-            if players.is_empty() && left.is_empty() && said.is_empty() {
+            // A host others may send their players to says so once a
+            // second for each world it serves, players or not.
+            let heartbeat = keyframe && self.advertised.is_some();
+            if players.is_empty() && left.is_empty() && said.is_empty() && !heartbeat {
                 continue;
             }
             let mut parts: Vec<Vec<Present>> = players
@@ -163,6 +166,7 @@ impl Server {
             if parts.is_empty() {
                 parts.push(Vec::new());
             }
+            let last = parts.len() - 1;
             for (index, players) in parts.into_iter().enumerate() {
                 world.seq += 1;
                 let presence = Presence {
@@ -174,7 +178,12 @@ impl Server {
                     sent_at: crate::presence::unix_millis(),
                     players,
                     left: if index == 0 { left.clone() } else { Vec::new() },
-                    said: if index == 0 { said.clone() } else { Vec::new() },
+                    // Last, once every speaker has been named.
+                    said: if index == last {
+                        said.clone()
+                    } else {
+                        Vec::new()
+                    },
                 };
                 if io
                     .outgoing
@@ -267,16 +276,8 @@ impl Server {
             return;
         }
         // One entry a world this host serves, at most.
-        let new_here = record
-            .seqs
-            .insert(presence.world.clone(), presence.seq)
-            .is_none();
-        let join = presence.join.as_deref().and_then(|join| join.parse().ok());
-        let moved = record.join != join;
-        record.join = join;
-        if new_here || moved {
-            self.tell_hosts(world);
-        }
+        record.seqs.insert(presence.world.clone(), presence.seq);
+        record.join = presence.join.as_deref().and_then(|join| join.parse().ok());
         for id in presence.left {
             self.remote_left(world, (host, id));
         }
@@ -309,18 +310,21 @@ impl Server {
             .collect()
     }
 
-    /// Tells this host's players in `world` where its other hosts are.
-    fn tell_hosts(&mut self, world: usize) {
-        let message = ServerMessage::Hosts {
-            joins: self.hosts_of(world),
-        };
-        let clients: Vec<ClientId> = self
-            .worlds
-            .get(world)
-            .map(|state| state.clients().collect())
-            .unwrap_or_default();
-        for client in clients {
-            self.send(client, &message);
+    /// Tells this host's players in each world where its other hosts
+    /// are, when that changed (called once a second: a host that keeps
+    /// changing its address cannot flood the players).
+    pub(super) fn tell_hosts(&mut self) {
+        for world in 0..self.worlds.len() {
+            let joins = self.hosts_of(world);
+            if self.worlds[world].hosts_told == joins {
+                continue;
+            }
+            self.worlds[world].hosts_told = joins.clone();
+            let message = ServerMessage::Hosts { joins };
+            let clients: Vec<ClientId> = self.worlds[world].clients().collect();
+            for client in clients {
+                self.send(client, &message);
+            }
         }
     }
 }
