@@ -120,20 +120,26 @@ impl Payer {
 fn all_caught_up(net: &Network, validators: usize, finals: &[ledger::TxId]) {
     for n in 1..=validators {
         let mut watcher = Payer::at(net, n, "dee", "bo");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !finals.iter().all(|id| {
-            matches!(
-                watcher.client.tx_status(*id, WAIT),
-                Ok(plaza_client::protocol::TxState::Applied { .. })
-            )
-        }) {
-            assert!(
-                Instant::now() < deadline,
-                "host {n} never caught up:\n{}",
-                net.tail(n, 30)
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        sees_all(net, n, &mut watcher, finals);
+    }
+}
+
+/// Waits until `watcher`'s host `n` answers that every payment in
+/// `finals` is applied.
+fn sees_all(net: &Network, n: usize, watcher: &mut Payer, finals: &[ledger::TxId]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !finals.iter().all(|id| {
+        matches!(
+            watcher.client.tx_status(*id, WAIT),
+            Ok(plaza_client::protocol::TxState::Applied { .. })
+        )
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "host {n} never caught up:\n{}",
+            net.tail(n, 30)
+        );
+        std::thread::sleep(Duration::from_millis(250));
     }
 }
 
@@ -323,20 +329,7 @@ fn frozen_and_let_go(seconds: u64) {
     let finals = std::mem::take(&mut payer.finals);
     // Host 4 answers again and shows the payments made while it slept.
     let mut watcher = Payer::at(&net, 4, "cy", "bo");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let seen = finals.iter().all(|id| {
-            matches!(
-                watcher.client.tx_status(*id, WAIT),
-                Ok(plaza_client::protocol::TxState::Applied { .. })
-            )
-        });
-        if seen {
-            break;
-        }
-        assert!(Instant::now() < deadline, "host 4 never caught up");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    sees_all(&net, 4, &mut watcher, &finals);
     watcher.pay();
     drop((payer, watcher));
     for n in 1..=4 {

@@ -127,6 +127,39 @@ fn four_validator_processes_finalise_what_a_follower_gossips_and_a_killed_one_ca
     balance_at(4, before.balance + 5);
 }
 
+/// A network of a validator (host 1) and a follower (host 2) taking
+/// players, with cy in the square at host `cy_at` and bo at the other.
+struct TwoHosts {
+    net: Network,
+    cy_key: ledger::Keypair,
+    bo_key: ledger::Keypair,
+    cy: Client,
+    bo: Client,
+    /// The square's spawn point.
+    spawn: [f32; 3],
+}
+
+fn two_hosts(chain: &str, cy_at: usize) -> TwoHosts {
+    let wait = Duration::from_secs(30);
+    let mut net = Network::make(1, 1, chain);
+    net.start(1);
+    net.start(2);
+    let cy_key = read_key(&net.home(1).join("demo/cy.key")).unwrap();
+    let bo_key = read_key(&net.home(1).join("demo/bo.key")).unwrap();
+    let mut cy = Client::connect(net.join(cy_at), &cy_key, wait).unwrap();
+    let spawn = cy.enter("Plaza Square", wait).unwrap().world.spawn;
+    let mut bo = Client::connect(net.join(3 - cy_at), &bo_key, wait).unwrap();
+    bo.enter("Plaza Square", wait).unwrap();
+    TwoHosts {
+        net,
+        cy_key,
+        bo_key,
+        cy,
+        bo,
+        spawn,
+    }
+}
+
 /// Walks `client`'s avatar from `from` to `to` at walking pace.
 fn walk(client: &mut Client, from: [f32; 3], to: [f32; 3]) {
     let steps = 20;
@@ -145,16 +178,15 @@ fn walk(client: &mut Client, from: [f32; 3], to: [f32; 3]) {
 fn players_on_two_hosts_of_one_world_meet_walk_talk_and_see_what_they_wear() {
     let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
     let wait = Duration::from_secs(30);
-    let mut net = Network::make(1, 1, "plaza-two");
-    net.start(1);
-    net.start(2);
-    let cy_key = read_key(&net.home(1).join("demo/cy.key")).unwrap();
-    let bo_key = read_key(&net.home(1).join("demo/bo.key")).unwrap();
     // Cy plays at the validator, bo at the follower.
-    let mut cy = Client::connect(net.join(1), &cy_key, wait).unwrap();
-    let spawn = cy.enter("Plaza Square", wait).unwrap().world.spawn;
-    let mut bo = Client::connect(net.join(2), &bo_key, wait).unwrap();
-    bo.enter("Plaza Square", wait).unwrap();
+    let TwoHosts {
+        mut net,
+        cy_key,
+        bo_key,
+        mut cy,
+        mut bo,
+        spawn,
+    } = two_hosts("plaza-two", 1);
 
     // Each host shows the other's player as one of its world.
     let joined = |account: ledger::Address| {
@@ -250,16 +282,15 @@ fn players_on_two_hosts_of_one_world_meet_walk_talk_and_see_what_they_wear() {
 fn a_player_whose_host_dies_is_back_in_the_world_at_another_host_within_five_seconds() {
     let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
     let wait = Duration::from_secs(30);
-    let mut net = Network::make(1, 1, "plaza-failover");
-    net.start(1);
-    net.start(2);
-    let cy_key = read_key(&net.home(1).join("demo/cy.key")).unwrap();
-    let bo_key = read_key(&net.home(1).join("demo/bo.key")).unwrap();
     // Cy plays at the follower, bo at the validator.
-    let mut cy = Client::connect(net.join(2), &cy_key, wait).unwrap();
-    let spawn = cy.enter("Plaza Square", wait).unwrap().world.spawn;
-    let mut bo = Client::connect(net.join(1), &bo_key, wait).unwrap();
-    bo.enter("Plaza Square", wait).unwrap();
+    let TwoHosts {
+        mut net,
+        cy_key,
+        mut cy,
+        mut bo,
+        spawn,
+        ..
+    } = two_hosts("plaza-failover", 2);
 
     // Cy's host tells it of the world's other host.
     let deadline = Instant::now() + Duration::from_secs(60);
