@@ -211,23 +211,21 @@ fn time_crossings(
     key: Keypair,
     walking: Duration,
 ) -> Result<(Vec<Duration>, usize), HostError> {
-    use plaza_client::protocol::{AvatarState, Gait, ServerMessage};
+    use plaza_client::protocol::{AvatarState, Gait};
     let wait = Duration::from_secs(30);
     let mut probe = plaza_client::client::Client::connect(from, &key, wait)?;
     let spawn = probe.enter("Plaza Square", wait)?.world.spawn;
     let watcher_key = Keypair::generate(&mut OsRng);
     let mut watcher = plaza_client::client::Client::connect(to, &watcher_key, wait)?;
     let account = key.address();
-    // The probe is in the welcome's players if its presence came first,
-    // else it joins later; both clients are pumped while waiting.
-    let mut seen_as = watcher
-        .enter("Plaza Square", wait)?
-        .players
-        .iter()
-        .find(|info| info.account == account)
-        .map(|info| info.player);
+    // The probe is in the world's roster once the watcher's host shows
+    // it (in the welcome, or joining later); both clients are pumped.
+    watcher.enter("Plaza Square", wait)?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while seen_as.is_none() {
+    let seen_as = loop {
+        if let Some(player) = watcher.player_of(&account) {
+            break player;
+        }
         if Instant::now() > deadline {
             return Err(HostError::Timeout {
                 what: "the probe at the other host",
@@ -237,17 +235,8 @@ fn time_crossings(
         probe.pump()?;
         watcher.pump()?;
         probe.drain();
-        seen_as = watcher
-            .drain()
-            .into_iter()
-            .find_map(|message| match message {
-                ServerMessage::PlayerJoined(info) if info.account == account => Some(info.player),
-                _ => None,
-            });
+        watcher.drain();
         std::thread::sleep(Duration::from_millis(5));
-    }
-    let Some(seen_as) = seen_as else {
-        return Ok((Vec::new(), 0));
     };
     // Eight spots round a circle of 2 m by the spawn point, a step of
     // about 1.5 m apart (one the stride allows): a stale view four

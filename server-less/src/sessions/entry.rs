@@ -7,6 +7,7 @@ use tracing::{debug, info};
 
 use super::avatars::{MAX_SPEED, STRIDE_BURST, STRIDE_SLACK};
 use super::limits::Session;
+use super::presence::RemoteKey;
 use super::server::{Occupant, Reply, Server, deliver, error, refused};
 use crate::rate::Bucket;
 use plaza_client::protocol::{
@@ -110,6 +111,19 @@ impl Server {
         };
         if session.state == SessionState::InWorld {
             self.leave_world(client, &session);
+        }
+        // A player shown as another host's that came here from there: only
+        // the one here is shown from now on.
+        let twins: Vec<RemoteKey> = self.worlds.get(index).map_or_else(Vec::new, |world| {
+            world
+                .remotes
+                .iter()
+                .filter(|(_, remote)| remote.account == session.account)
+                .map(|(key, _)| *key)
+                .collect()
+        });
+        for key in twins {
+            self.remote_left(index, key);
         }
         let mut session = session;
         let Some(world) = self.worlds.get_mut(index) else {

@@ -160,6 +160,24 @@ fn two_hosts(chain: &str, cy_at: usize) -> TwoHosts {
     }
 }
 
+/// Waits until `watcher` has `account`, `other`'s player, in its world,
+/// pumping both; the player's number at `watcher`'s host.
+fn meet(watcher: &mut Client, other: &mut Client, account: &ledger::Address) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        watcher.pump().unwrap();
+        other.pump().unwrap();
+        if let Some(player) = watcher.player_of(account) {
+            return player;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{account} never showed up in the world at the other host"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Walks `client`'s avatar from `from` to `to` at walking pace.
 fn walk(client: &mut Client, from: [f32; 3], to: [f32; 3]) {
     let steps = 20;
@@ -188,20 +206,10 @@ fn players_on_two_hosts_of_one_world_meet_walk_talk_and_see_what_they_wear() {
         spawn,
     } = two_hosts("plaza-two", 1);
 
-    // Each host shows the other's player as one of its world.
-    let joined = |account: ledger::Address| {
-        move |message: &ServerMessage| match message {
-            ServerMessage::PlayerJoined(info) if info.account == account => Some(info.player),
-            _ => None,
-        }
-    };
-    let meet = Duration::from_secs(60);
-    let bo_at_cy = cy
-        .wait_for("bo, from the other host", meet, joined(bo_key.address()))
-        .unwrap();
-    let cy_at_bo = bo
-        .wait_for("cy, from the other host", meet, joined(cy_key.address()))
-        .unwrap();
+    // Each host shows the other's player as one of its world (in the
+    // welcome, or as joining after it, whichever came first).
+    let bo_at_cy = meet(&mut cy, &mut bo, &bo_key.address());
+    let cy_at_bo = meet(&mut bo, &mut cy, &cy_key.address());
 
     // Bo walks a few metres; cy sees bo arrive there, and bo sees cy.
     let to = [spawn[0] + 4.0, spawn[1], spawn[2] + 2.0];
@@ -341,7 +349,8 @@ fn a_player_whose_host_dies_is_back_in_the_world_at_another_host_within_five_sec
     let me = cy.welcome().unwrap().player;
     assert_eq!(cy.appearances()[&me], vec![(Slot::Head, hat)]);
 
-    // Bo, at that host, sees cy arrive with the hat back on.
+    // Bo, at that host, sees cy arrive with the hat back on (as a player
+    // of bo's host now: the other host's cy is gone first).
     let cy_at_bo = bo
         .wait_for("cy at bo's host", wait, |message| match message {
             ServerMessage::PlayerJoined(info) if info.account == cy_key.address() => {

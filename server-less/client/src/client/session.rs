@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ledger::{ChainId, Keypair};
+use ledger::{Address, ChainId, Keypair};
 use renet::RenetClient;
 use tracing::warn;
 
@@ -32,6 +32,8 @@ pub struct SessionState {
     /// What each player in the world wears (this one too), as the host
     /// last said.
     pub(super) appearances: HashMap<u16, Worn>,
+    /// The world's players (this one too), by player, with their accounts.
+    pub(super) players: HashMap<u16, Address>,
     /// The world's other hosts, where to go on if this one goes away.
     pub(super) other_hosts: Vec<SocketAddr>,
     /// The avatar's state last sent.
@@ -61,6 +63,7 @@ impl SessionState {
             inbox: VecDeque::new(),
             avatars: HashMap::new(),
             appearances: HashMap::new(),
+            players: HashMap::new(),
             other_hosts: Vec::new(),
             last_move: None,
             entering: false,
@@ -91,6 +94,19 @@ impl SessionState {
     /// the host checked it against the ledger.
     pub fn appearances(&self) -> &HashMap<u16, Worn> {
         &self.appearances
+    }
+
+    /// The world's players as the host last told (this one too, and those
+    /// of the world's other hosts), by player, with their accounts.
+    pub fn players(&self) -> &HashMap<u16, Address> {
+        &self.players
+    }
+
+    /// The player `account` is in this world, if it is in it.
+    pub fn player_of(&self, account: &Address) -> Option<u16> {
+        self.players
+            .iter()
+            .find_map(|(player, of)| (of == account).then_some(*player))
     }
 
     /// The world's other hosts the host told of (where to go on if it
@@ -164,6 +180,10 @@ impl SessionState {
                             .iter()
                             .map(|info| (info.player, bounded(&info.worn)))
                             .collect();
+                        self.players = players
+                            .iter()
+                            .map(|info| (info.player, info.account))
+                            .collect();
                         self.welcome = Some(Welcome {
                             player,
                             chain_id,
@@ -181,10 +201,12 @@ impl SessionState {
             ServerMessage::PlayerLeft { player } => {
                 self.avatars.remove(&player);
                 self.appearances.remove(&player);
+                self.players.remove(&player);
                 self.keep(ServerMessage::PlayerLeft { player });
             }
             ServerMessage::PlayerJoined(ref info) => {
                 self.appearances.insert(info.player, bounded(&info.worn));
+                self.players.insert(info.player, info.account);
                 self.keep(message);
             }
             // A hello refused: moves go again.

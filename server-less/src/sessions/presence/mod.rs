@@ -552,6 +552,74 @@ mod tests {
     }
 
     #[test]
+    fn a_player_is_one_avatar_however_many_hosts_tell_of_it() {
+        let (mut fixture, ada, host, bo, player) = bo_visits(4, [1.0, 0.0, 2.0]);
+        // Bo comes here from that host (its host died, or bo moved):
+        // ada sees the other host's bo go and this host's bo arrive.
+        let (_, here) = fixture.enter("bo", SQUARE);
+        fixture.until(ada, "the other host's bo leaving", |message| {
+            *message == ServerMessage::PlayerLeft { player }
+        });
+        fixture.until(ada, "bo arriving here", |message| {
+            matches!(message, ServerMessage::PlayerJoined(info) if info.player == here && info.account == bo)
+        });
+        // The other host goes on telling of bo for a while: not shown.
+        for seq in 2..5 {
+            arrives(
+                &mut fixture,
+                &host,
+                seq,
+                vec![present(4, bo, [1.0, 0.0, 2.0], Vec::new())],
+                Vec::new(),
+            );
+            fixture.step();
+        }
+        assert!(fixture.server.worlds[0].remotes.is_empty());
+
+        // Two other hosts tell of cy: the first to is shown, once.
+        let cy = fixture.key("cy").address();
+        arrives(
+            &mut fixture,
+            &host,
+            5,
+            vec![present(6, cy, [0.0, 0.0, 0.0], Vec::new())],
+            Vec::new(),
+        );
+        let cy_here = joined_as(&mut fixture, ada, cy);
+        let third = Keypair::from_seed([10; 32]);
+        for seq in 1..4 {
+            arrives(
+                &mut fixture,
+                &third,
+                seq,
+                vec![present(2, cy, [3.0, 0.0, 0.0], Vec::new())],
+                Vec::new(),
+            );
+            fixture.step();
+        }
+        let shown: Vec<&RemoteKey> = fixture.server.worlds[0].remotes.keys().collect();
+        assert_eq!(shown, [&(host.address(), 6)]);
+        // Once the first says cy left, the other's word shows cy again.
+        arrives(&mut fixture, &host, 6, Vec::new(), vec![6]);
+        fixture.until(ada, "cy leaving the first host", |message| {
+            *message == ServerMessage::PlayerLeft { player: cy_here }
+        });
+        arrives(
+            &mut fixture,
+            &third,
+            4,
+            vec![present(2, cy, [3.0, 0.0, 0.0], Vec::new())],
+            Vec::new(),
+        );
+        joined_as(&mut fixture, ada, cy);
+        assert!(
+            fixture.server.worlds[0]
+                .remotes
+                .contains_key(&(third.address(), 2))
+        );
+    }
+
+    #[test]
     fn what_a_player_of_another_host_wears_is_shown_only_if_this_ledger_agrees() {
         let mut fixture = Fixture::new();
         // A demo account's own wearable, and an asset it does not hold.

@@ -128,6 +128,25 @@ impl Server {
         sent_at: u64,
         now: Instant,
     ) {
+        // One account, one avatar: a player already shown (playing here,
+        // or said to be at another host first) is not shown twice; one
+        // that moved hosts shows up here once its old host lets it go.
+        let Some(state) = self.worlds.get(world) else {
+            return;
+        };
+        let sessions = &self.sessions;
+        let shown = state
+            .remotes
+            .values()
+            .any(|remote| remote.account == present.account)
+            || state.clients().any(|client| {
+                sessions
+                    .get(&client)
+                    .is_some_and(|session| session.account == present.account)
+            });
+        if shown {
+            return;
+        }
         let may_join = self
             .hosts
             .get_mut(&key.0)
