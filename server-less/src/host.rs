@@ -18,9 +18,9 @@ use crate::engine::{Engine, Solo};
 use crate::error::HostError;
 use crate::home::Home;
 use crate::home::HomeError;
+use crate::link::{WorldLink, WorldRelay};
 use crate::node::{self, HostHandle};
 use crate::peers::{self, PeerConfig, PeerHandle, PeerLimits};
-use crate::presence::{PresenceLink, PresenceRelay};
 use crate::uploads::{UploadLimits, Uploads};
 
 /// A host that is running.
@@ -37,8 +37,8 @@ pub struct Host {
     config: Config,
     /// Why the block engine stopped, once it has stopped on its own.
     engine_fault: watch::Receiver<Option<String>>,
-    /// The presence topic's end for the session server, until taken.
-    presence: std::sync::Mutex<Option<PresenceLink>>,
+    /// The session server's end of the peer network, until taken.
+    link: std::sync::Mutex<Option<WorldLink>>,
 }
 
 impl Host {
@@ -104,7 +104,7 @@ impl Host {
         let chain = handle.backlog().borrow().height;
         info!(home = %home.root().display(), height = chain, "host started");
         let (stop, stop_rx) = watch::channel(false);
-        let mut presence = None;
+        let mut link = None;
         let network = match &config.network {
             None => None,
             Some(network) => {
@@ -118,8 +118,8 @@ impl Host {
                     mdns: network.mdns,
                     limits: PeerLimits::default(),
                 };
-                let (link, relayed) = crate::presence::link();
-                presence = Some(link);
+                let (ends, relayed) = crate::link::link();
+                link = Some(ends);
                 Some(tokio::spawn(relay(
                     handle.clone(),
                     peers::identity(key.seed())?,
@@ -157,15 +157,15 @@ impl Host {
             uploads,
             config: config.clone(),
             engine_fault,
-            presence: std::sync::Mutex::new(presence),
+            link: std::sync::Mutex::new(link),
         })
     }
 
-    /// The session server's end of the peer network's presence topic,
-    /// once (`None` for a host of a network of one, and after the first
-    /// call).
-    pub fn take_presence(&self) -> Option<PresenceLink> {
-        self.presence
+    /// The session server's end of the peer network (presence, and calls
+    /// between hosts), once (`None` for a host of a network of one, and
+    /// after the first call).
+    pub fn take_world_link(&self) -> Option<WorldLink> {
+        self.link
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take()
@@ -281,7 +281,7 @@ async fn relay(
     chain: ChainId,
     config: PeerConfig,
     blobs: Arc<BlobStore>,
-    presence: PresenceRelay,
+    relay: WorldRelay,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), HostError> {
     let (peers, mut inbound) = match peers::start(key, &chain, config, Some(blobs.clone())).await {
@@ -292,12 +292,17 @@ async fn relay(
         }
     };
     info!(peer = %peers.id(), addresses = ?peers.addresses(), "peer network up");
-    let PresenceRelay {
+    let WorldRelay {
         outgoing: mut presence_out,
         incoming: presence_in,
-    } = presence;
+        calls: mut calls_out,
+        called,
+    } = relay;
     if let Err(err) = peers.follow_presence(presence_in).await {
         warn!(%err, "players on other hosts will not be seen here");
+    }
+    if let Err(err) = peers.follow_calls(called).await {
+        warn!(%err, "players here cannot trade with players of other hosts");
     }
     let (want, wanted) = mpsc::channel(WANTED_FILES);
     let _files = AbortOnDrop(tokio::spawn(share_files(peers.clone(), blobs, wanted)));
@@ -340,6 +345,7 @@ async fn relay(
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             },
             Some(presence) = presence_out.recv() => peers.publish_presence(&presence),
+            Some(call) = calls_out.recv() => peers.call(call),
             gossiped = inbound.recv() => {
                 let Some(first) = gossiped else { return Ok(()) };
                 // What else has arrived goes to the ledger thread with it.

@@ -9,6 +9,7 @@
 
 #[cfg(feature = "tools")]
 pub mod bench;
+pub mod calls;
 pub mod clock;
 pub mod config;
 pub mod consensus;
@@ -18,6 +19,7 @@ pub mod home;
 mod host;
 #[cfg(feature = "tools")]
 pub mod hostile;
+pub mod link;
 pub mod mempool;
 pub mod node;
 pub mod peers;

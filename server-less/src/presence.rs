@@ -11,7 +11,6 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use ledger::{Address, ChainId, Keypair, Signature};
 use plaza_client::protocol::{AvatarState, MAX_CHAT_BYTES, MAX_WORN, Worn};
-use tokio::sync::mpsc;
 
 use crate::peers::PeerError;
 
@@ -187,43 +186,6 @@ pub fn unix_millis() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as u64)
-}
-
-/// Messages waiting each way between the session server and the peer
-/// network; more are dropped (presence is sent again ten times a second).
-pub const PRESENCE_QUEUE: usize = 256;
-
-/// The session server's end of the presence topic: what it publishes, and
-/// what other hosts published (checked: decoded, bounded and signed).
-pub struct PresenceLink {
-    /// Presence of this host's players, to publish.
-    pub outgoing: mpsc::Sender<SignedPresence>,
-    /// Presence of other hosts' players.
-    pub incoming: mpsc::Receiver<Presence>,
-}
-
-/// The peer network's end of a [`PresenceLink`].
-pub struct PresenceRelay {
-    /// Presence to publish.
-    pub outgoing: mpsc::Receiver<SignedPresence>,
-    /// Where checked presence from other hosts goes.
-    pub incoming: mpsc::Sender<Presence>,
-}
-
-/// A link and its relay, joined.
-pub fn link() -> (PresenceLink, PresenceRelay) {
-    let (out_tx, out_rx) = mpsc::channel(PRESENCE_QUEUE);
-    let (in_tx, in_rx) = mpsc::channel(PRESENCE_QUEUE);
-    (
-        PresenceLink {
-            outgoing: out_tx,
-            incoming: in_rx,
-        },
-        PresenceRelay {
-            outgoing: out_rx,
-            incoming: in_tx,
-        },
-    )
 }
 
 #[cfg(test)]

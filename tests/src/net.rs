@@ -63,7 +63,7 @@ impl TestHost {
             worlds::builtin(),
             home.load_host_key().unwrap(),
             SessionSettings::default(),
-            host.take_presence(),
+            host.take_world_link(),
         )
         .await
         .unwrap();
@@ -120,7 +120,7 @@ impl TestHost {
             worlds::builtin(),
             self.home.load_host_key().unwrap(),
             SessionSettings::default(),
-            host.take_presence(),
+            host.take_world_link(),
         )
         .await
         .unwrap()

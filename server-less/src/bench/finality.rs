@@ -142,7 +142,7 @@ pub async fn finality(home: &Home, options: FinalityOptions) -> Result<FinalityR
         crate::worlds::builtin(),
         home.load_host_key()?,
         crate::sessions::SessionSettings::default(),
-        host.take_presence(),
+        host.take_world_link(),
     )
     .await?;
     let join = sessions.join_addr();

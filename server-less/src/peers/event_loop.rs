@@ -19,22 +19,34 @@ use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identify, mdns};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+use super::calls::host_of_peer;
 use super::files::{FileRequest, FileResponse};
 use super::handle::{Command, Reply};
 use super::{
-    BOOTSTRAP_EVERY, FREE_IGNORED_BURST, FREE_IGNORED_PER_SEC, GossipedTx, MAX_ADDRESSES_PER_PEER,
+    BOOTSTRAP_EVERY, CALL_BURST, CALL_TIMEOUT, CALLS_PER_SEC, FREE_IGNORED_BURST,
+    FREE_IGNORED_PER_SEC, GossipedTx, MAX_ADDRESSES_PER_PEER, MAX_CALLS_WAITING,
     MAX_PROVIDED_BY_OTHERS, MAX_PROVIDED_BY_PEER_PER_HOUR, PeerLimits, PeerStatus, VERDICT_WAIT,
     Verdict,
 };
+use crate::calls::{CallAnswer, HostCall, InCall};
 use crate::error::HostError;
 use crate::presence::{Presence, SignedPresence};
 use crate::rate::Bucket;
+use plaza_client::protocol::ErrorCode;
 
 use super::swarm::{Behaviour, BehaviourEvent, peer_of};
 
 pub(super) type VerdictWait = Pin<Box<dyn Future<Output = (MessageId, PeerId, Verdict)> + Send>>;
 
 pub(super) type Served = (PeerId, ResponseChannel<FileResponse>, FileResponse);
+
+/// A call from another host waiting for the session server's answer.
+pub(super) type Answering =
+    Pin<Box<dyn Future<Output = (PeerId, ResponseChannel<CallAnswer>, CallAnswer)> + Send>>;
+
+/// Peers whose call rates are kept, at most; past it, those quiet for a
+/// minute are forgotten.
+const MAX_CALLERS: usize = 1_024;
 
 pub(super) struct EventLoop {
     pub(super) swarm: Swarm<Behaviour>,
@@ -62,6 +74,15 @@ pub(super) struct EventLoop {
     /// Per peer: the allowance of dropped gossip left, when it was last
     /// topped up, and the penalty earned beyond it.
     pub(super) ignored: HashMap<PeerId, (Bucket, tokio::time::Instant, f64)>,
+    /// Calls made to other hosts, waiting for their answers.
+    pub(super) calls: HashMap<OutboundRequestId, Reply<Result<CallAnswer, String>>>,
+    /// Where calls from other hosts go, once the session server takes
+    /// them.
+    pub(super) called: Option<mpsc::Sender<InCall>>,
+    /// Calls from other hosts waiting for their answers.
+    pub(super) answering: FuturesUnordered<Answering>,
+    /// Per peer: the calls it may still make, and when last topped up.
+    pub(super) callers: HashMap<PeerId, (Bucket, tokio::time::Instant)>,
 }
 
 impl EventLoop {
@@ -86,6 +107,11 @@ impl EventLoop {
                     self.done_serving(peer);
                     if self.swarm.behaviour_mut().files.send_response(channel, response).is_err() {
                         debug!(%peer, "file request closed before its answer");
+                    }
+                }
+                Some((peer, channel, answer)) = self.answering.next(), if !self.answering.is_empty() => {
+                    if self.swarm.behaviour_mut().calls.send_response(channel, answer).is_err() {
+                        debug!(%peer, "a call closed before its answer");
                     }
                 }
                 _ = bootstrap.tick() => {
@@ -187,6 +213,25 @@ impl EventLoop {
                     .send_request(&peer, request);
                 self.requests.insert(id, reply);
             }
+            Command::Call(call) => match super::calls::peer_of_host(&call.host) {
+                Some(peer) => {
+                    let id = self
+                        .swarm
+                        .behaviour_mut()
+                        .calls
+                        .send_request(&peer, call.call);
+                    self.calls.insert(id, call.answer);
+                }
+                None => {
+                    let _ = call
+                        .answer
+                        .send(Err(format!("{} is not a host's key", call.host)));
+                }
+            },
+            Command::FollowCalls(sessions, reply) => {
+                self.called = Some(sessions);
+                let _ = reply.send(());
+            }
             Command::Ban(peer, reply) => {
                 self.ban(peer);
                 let _ = reply.send(());
@@ -264,6 +309,7 @@ impl EventLoop {
                 message,
             }) => self.gossiped(propagation_source, message_id, message),
             BehaviourEvent::Files(event) => self.files(event),
+            BehaviourEvent::Calls(event) => self.calls(event),
             _ => {}
         }
     }
@@ -514,6 +560,126 @@ impl EventLoop {
             }
             request_response::Event::ResponseSent { .. } => {}
         }
+    }
+
+    pub(super) fn calls(&mut self, event: request_response::Event<HostCall, CallAnswer>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => self.called(peer, request, channel),
+            request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(answer) = self.calls.remove(&request_id) {
+                    let _ = answer.send(Ok(response));
+                }
+            }
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some(answer) = self.calls.remove(&request_id) {
+                    let _ = answer.send(Err(format!("the call to {peer} failed: {error}")));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                debug!(%peer, %error, "a call from a peer failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    /// A call from `peer`: handed to the session server if the peer is a
+    /// host, within its rate and there is room; answered "busy" or why
+    /// not otherwise. An answer not given in [`CALL_TIMEOUT`] is "the
+    /// host could not answer".
+    pub(super) fn called(
+        &mut self,
+        peer: PeerId,
+        call: HostCall,
+        channel: ResponseChannel<CallAnswer>,
+    ) {
+        let sessions = self.called.clone();
+        let refusal = match (host_of_peer(&peer), sessions) {
+            (None, _) => Some(CallAnswer::refused(
+                ErrorCode::Malformed,
+                "the caller's peer id names no host key",
+            )),
+            (Some(_), None) => Some(CallAnswer::refused(
+                ErrorCode::Unavailable,
+                "this host takes no calls",
+            )),
+            (Some(_), Some(_)) if !self.may_call(peer) => Some(CallAnswer::refused(
+                ErrorCode::Busy,
+                format!("more than {CALLS_PER_SEC} calls a second"),
+            )),
+            (Some(_), Some(_)) if self.answering.len() >= MAX_CALLS_WAITING => Some(
+                CallAnswer::refused(ErrorCode::Busy, "too many calls waiting"),
+            ),
+            (Some(host), Some(sessions)) => {
+                let (answer, answered) = oneshot::channel();
+                match sessions.try_send(InCall { host, call, answer }) {
+                    Ok(()) => {
+                        self.answering.push(Box::pin(async move {
+                            let answer = match tokio::time::timeout(CALL_TIMEOUT, answered).await {
+                                Ok(Ok(answer)) => answer,
+                                _ => CallAnswer::refused(
+                                    ErrorCode::Unavailable,
+                                    "the host could not answer",
+                                ),
+                            };
+                            (peer, channel, answer)
+                        }));
+                        return;
+                    }
+                    Err(_) => Some(CallAnswer::refused(
+                        ErrorCode::Busy,
+                        "too many calls waiting",
+                    )),
+                }
+            }
+        };
+        if let Some(refusal) = refusal
+            && self
+                .swarm
+                .behaviour_mut()
+                .calls
+                .send_response(channel, refusal)
+                .is_err()
+        {
+            debug!(%peer, "a call closed before its answer");
+        }
+    }
+
+    /// Takes one call from `peer`'s allowance, if any is left.
+    fn may_call(&mut self, peer: PeerId) -> bool {
+        let now = tokio::time::Instant::now();
+        if self.callers.len() >= MAX_CALLERS && !self.callers.contains_key(&peer) {
+            self.callers
+                .retain(|_, (_, topped)| now.duration_since(*topped) < Duration::from_secs(60));
+            if self.callers.len() >= MAX_CALLERS {
+                return false;
+            }
+        }
+        let (bucket, topped) = self
+            .callers
+            .entry(peer)
+            .or_insert_with(|| (Bucket::new(CALLS_PER_SEC, CALL_BURST), now));
+        bucket.refill(now.duration_since(*topped).as_secs_f32());
+        *topped = now;
+        bucket.take()
     }
 
     /// Answers a file request from the store, off the event loop; at most

@@ -13,6 +13,7 @@ use super::PeerError;
 use super::PeerStatus;
 use super::event_loop::Failure;
 use super::files::{FileRequest, FileResponse};
+use crate::calls::{InCall, OutCall};
 use crate::error::HostError;
 use crate::presence::{Presence, SignedPresence};
 
@@ -29,6 +30,8 @@ pub(super) enum Command {
     Providers(ContentId, Reply<Vec<PeerId>>),
     Request(PeerId, FileRequest, Reply<Result<FileResponse, HostError>>),
     Ban(PeerId, Reply<()>),
+    Call(Box<OutCall>),
+    FollowCalls(mpsc::Sender<InCall>, Reply<()>),
 }
 
 /// Talks to the peer network's event loop. Cheap to clone; the loop stops
@@ -87,6 +90,28 @@ impl PeerHandle {
     pub async fn follow_presence(&self, sessions: mpsc::Sender<Presence>) -> Result<(), HostError> {
         self.ask(|reply| Command::FollowPresence(sessions, reply))
             .await?
+    }
+
+    /// Calls another host; its answer (or why none came) goes where the
+    /// call says. A loop too busy to take it answers at once.
+    pub fn call(&self, call: OutCall) {
+        if let Err(err) = self.commands.try_send(Command::Call(Box::new(call))) {
+            let (mpsc::error::TrySendError::Full(Command::Call(call))
+            | mpsc::error::TrySendError::Closed(Command::Call(call))) = err
+            else {
+                return;
+            };
+            let _ = call
+                .answer
+                .send(Err("the peer network is too busy to call".to_owned()));
+        }
+    }
+
+    /// Takes calls from other hosts: each goes to `sessions` (answered
+    /// "busy" when it is full).
+    pub async fn follow_calls(&self, sessions: mpsc::Sender<InCall>) -> Result<(), HostError> {
+        self.ask(|reply| Command::FollowCalls(sessions, reply))
+            .await
     }
 
     /// Connects to a host at `address`.

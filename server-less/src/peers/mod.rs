@@ -21,11 +21,19 @@
 //! the content id, then checks every piece against the list before it is
 //! stored. A peer that sends anything that fails those checks is dropped
 //! and refused from then on.
+//!
+//! Hosts also call one another directly about their players (a trade
+//! between players of two hosts; see [`crate::calls`]): each call is one
+//! request and its answer, from a peer whose key is the calling host's,
+//! at most [`CALLS_PER_SEC`] a second from one peer and
+//! [`MAX_CALLS_WAITING`] waiting for the session server at once.
 
+mod calls;
 mod event_loop;
 mod handle;
 mod swarm;
 
+pub use self::calls::{host_of_peer, peer_of_host};
 use self::event_loop::EventLoop;
 pub use self::handle::PeerHandle;
 pub(crate) use self::handle::blocking;
@@ -134,6 +142,19 @@ const MAX_ADDRESSES_PER_PEER: usize = 8;
 const FREE_IGNORED_PER_SEC: f32 = 20.0;
 
 const FREE_IGNORED_BURST: f32 = 200.0;
+
+/// How long a call to another host waits for its answer.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Calls from other hosts waiting for this host's answer, at most; more
+/// are answered "busy".
+pub const MAX_CALLS_WAITING: usize = 64;
+
+/// Calls one peer may make a second, and at once; more are answered
+/// "busy".
+pub const CALLS_PER_SEC: f32 = 20.0;
+
+const CALL_BURST: f32 = 40.0;
 
 /// How a host joins the peer network.
 #[derive(Clone, Debug)]
@@ -341,6 +362,10 @@ pub async fn start(
             .map_err(|err| HostError::peer(format!("Kademlia protocol name: {err}")))?,
         provided_by_others: (0, HashMap::new(), tokio::time::Instant::now()),
         ignored: HashMap::new(),
+        calls: HashMap::new(),
+        called: None,
+        answering: FuturesUnordered::new(),
+        callers: HashMap::new(),
     };
     tokio::spawn(event_loop.run(command_rx, served_rx));
     Ok((

@@ -21,10 +21,11 @@ use libp2p::{
 };
 use tracing::warn;
 
+use super::calls::CallCodec;
 use super::files::FileCodec;
 use super::{
-    IDLE_CONNECTION, LISTEN_WAIT, MAX_GOSSIP_BYTES, MAX_PROVIDED, PROVIDER_RECORD_TTL,
-    PROVIDER_REPUBLISH, PeerConfig, files,
+    CALL_TIMEOUT, IDLE_CONNECTION, LISTEN_WAIT, MAX_CALLS_WAITING, MAX_GOSSIP_BYTES, MAX_PROVIDED,
+    PROVIDER_RECORD_TTL, PROVIDER_REPUBLISH, PeerConfig, files,
 };
 use crate::error::HostError;
 
@@ -59,6 +60,7 @@ pub(super) fn build_swarm(
     let kad_protocol = StreamProtocol::try_from_owned(format!("/plaza/{network}/kad/1"))
         .map_err(|err| failed("Kademlia protocol name", &err))?;
     let files_protocol = files::protocol(network).map_err(HostError::peer)?;
+    let calls_protocol = super::calls::protocol(network).map_err(HostError::peer)?;
     let identify_version = format!("/plaza/{network}/1");
     let limits = config.limits;
     let mdns_on = config.mdns;
@@ -121,6 +123,13 @@ pub(super) fn build_swarm(
                     request_response::Config::default()
                         .with_request_timeout(limits.request_timeout)
                         .with_max_concurrent_streams(limits.serving * 4),
+                ),
+                calls: request_response::Behaviour::with_codec(
+                    CallCodec,
+                    [(calls_protocol, ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(CALL_TIMEOUT)
+                        .with_max_concurrent_streams(MAX_CALLS_WAITING),
                 ),
             })
         })
@@ -236,4 +245,5 @@ pub(super) struct Behaviour {
     pub(super) mdns: Toggle<mdns::tokio::Behaviour>,
     pub(super) gossip: gossipsub::Behaviour,
     pub(super) files: request_response::Behaviour<FileCodec>,
+    pub(super) calls: request_response::Behaviour<CallCodec>,
 }

@@ -148,7 +148,7 @@ impl Server {
             account: session.account,
             text: text.clone(),
         };
-        let relayed = self.presence.is_some();
+        let relayed = self.link.is_some();
         let Some(world) = self.worlds.get_mut(index) else {
             return;
         };

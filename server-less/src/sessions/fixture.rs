@@ -22,9 +22,11 @@ use super::limits::Session;
 use super::server::Server;
 use super::{Gauges, Parts, SessionSettings};
 use crate::Host;
+use crate::calls::{CallAnswer, HostCall, InCall, OutCall};
 use crate::clock::{Clock, SystemClock};
 use crate::home::{self, Home};
-use crate::presence::PresenceRelay;
+use crate::link::WorldRelay;
+use crate::presence::{Presence, Present};
 use plaza_client::protocol::{
     self, AvatarState, Avatars, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, ClientMessage,
     End, ErrorCode, ServerMessage, TICK_HZ, TxState, VERSION,
@@ -42,7 +44,7 @@ pub(super) struct Fixture {
     pub(super) chain_id: ChainId,
     /// The peer network's end of the server's presence link: what the
     /// server publishes, and where other hosts' presence is put in.
-    pub(super) relay: PresenceRelay,
+    pub(super) relay: WorldRelay,
     host: Option<Host>,
     runtime: tokio::runtime::Runtime,
     _dir: tempfile::TempDir,
@@ -79,7 +81,7 @@ impl Fixture {
         };
         let mut settings = host.config().session_settings();
         adjust(&mut settings);
-        let (link, relay) = crate::presence::link();
+        let (link, relay) = crate::link::link();
         let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let udp_addr = socket.local_addr().unwrap();
         let chain_id = runtime.block_on(host.handle().status()).unwrap().chain_id;
@@ -97,7 +99,7 @@ impl Fixture {
             private_key: Zeroizing::new([7; 32]),
             identity: home.load_host_key().unwrap(),
             advertised: Some("127.0.0.1:7480".parse().unwrap()),
-            presence: Some(link.into()),
+            link: Some(link.into()),
             gauges: Arc::new(Gauges::default()),
         };
         let server = {
@@ -268,6 +270,73 @@ impl Fixture {
         );
     }
 
+    /// Puts in what `host` says of its players in the square (message
+    /// `seq`), as the peer network hands it on.
+    pub(super) fn arrives(
+        &mut self,
+        host: &Keypair,
+        seq: u64,
+        players: Vec<Present>,
+        left: Vec<u16>,
+    ) {
+        let presence = Presence {
+            chain_id: self.chain_id.as_str().to_owned(),
+            host: host.address(),
+            join: None,
+            world: SQUARE.into(),
+            seq,
+            sent_at: crate::presence::unix_millis(),
+            players,
+            left,
+            said: Vec::new(),
+        };
+        self.relay.incoming.try_send(presence).unwrap();
+    }
+
+    /// Ticks until `client` hears that `account`, a player of another
+    /// host, joined; its number here.
+    pub(super) fn joined_as(&mut self, client: ClientId, account: Address) -> u16 {
+        let joined = self.until(client, "the other host's player", |message| {
+            matches!(message, ServerMessage::PlayerJoined(info) if info.account == account)
+        });
+        let ServerMessage::PlayerJoined(info) = joined else {
+            unreachable!("until returns what it was asked for")
+        };
+        info.player
+    }
+
+    /// Ticks until the server calls another host; that call.
+    pub(super) fn next_call(&mut self) -> OutCall {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(call) = self.relay.calls.try_recv() {
+                return call;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for a call");
+            self.step();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Puts in `host`'s `call`, as the peer network hands it on, and ticks
+    /// until the server answers it; that answer.
+    pub(super) fn call_in(&mut self, host: Address, call: HostCall) -> CallAnswer {
+        let (answer, mut answered) = tokio::sync::oneshot::channel();
+        self.relay
+            .called
+            .try_send(InCall { host, call, answer })
+            .unwrap();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(answer) = answered.try_recv() {
+                return answer;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for an answer");
+            self.step();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     /// Runs `job` on the host's runtime, waiting for it.
     pub(super) fn block_on<T>(&self, job: impl Future<Output = T>) -> T {
         self.runtime.block_on(job)
@@ -305,6 +374,16 @@ pub(super) fn code(message: &ServerMessage) -> Option<ErrorCode> {
     match message {
         ServerMessage::Error { code, .. } => Some(*code),
         _ => None,
+    }
+}
+
+/// A player of another host, walking at `at` in nothing special.
+pub(super) fn present(id: u16, account: Address, at: [f32; 3], worn: protocol::Worn) -> Present {
+    Present {
+        id,
+        account,
+        state: AvatarState::new(at, 0.0, protocol::Gait::Walk),
+        worn,
     }
 }
 

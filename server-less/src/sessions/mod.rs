@@ -94,7 +94,7 @@ pub async fn serve(
                 crate::worlds::builtin(),
                 identity,
                 settings,
-                host.take_presence(),
+                host.take_world_link(),
             )
             .await
         }
@@ -211,9 +211,10 @@ struct Parts {
     /// (none when bound to every interface: the address others reach it
     /// at is not known here).
     advertised: Option<SocketAddr>,
-    /// The peer network's presence topic: where to publish, and what
-    /// other hosts published (shared by each server made).
-    presence: Option<presence::PresenceIo>,
+    /// The session server's end of the peer network: presence to
+    /// publish and heard, calls to make and taken (shared by each server
+    /// made).
+    link: Option<presence::LinkIo>,
     gauges: Arc<Gauges>,
 }
 
@@ -255,6 +256,7 @@ impl Parts {
             sessions: HashMap::new(),
             watched: HashMap::new(),
             trades: HashMap::new(),
+            relayed: HashMap::new(),
             next_trade: 1,
             uploads: self.uploads.clone(),
             // At most a minute (see `Uploads::collect_every`).
@@ -267,7 +269,7 @@ impl Parts {
             height: self.handle.backlog().borrow().height,
             identity: self.identity.clone(),
             advertised: self.advertised,
-            presence: self.presence.clone(),
+            link: self.link.clone(),
             hosts: HashMap::new(),
             remote_checks: 0,
             gauges: self.gauges.clone(),
@@ -354,9 +356,9 @@ impl Sessions {
     /// Opens both endpoints and starts serving `worlds` from the host
     /// behind `handle`, with its files in `blobs` and players' uploads
     /// waiting in `uploads`; `identity` is the host's key, which signs
-    /// join challenges and its players' presence; through `presence` (a
-    /// host with peers) its players meet those of the other hosts of
-    /// their world. Must be called inside a Tokio runtime.
+    /// join challenges and its players' presence; through `link` (a host
+    /// with peers) its players meet, and trade with, those of the other
+    /// hosts of their world. Must be called inside a Tokio runtime.
     pub async fn start(
         handle: HostHandle,
         blobs: Arc<BlobStore>,
@@ -364,7 +366,7 @@ impl Sessions {
         worlds: Vec<World>,
         identity: Keypair,
         settings: SessionSettings,
-        presence: Option<crate::presence::PresenceLink>,
+        link: Option<crate::link::WorldLink>,
     ) -> Result<Sessions, HostError> {
         let status = handle.status().await?;
         let chain_id = status.chain_id;
@@ -412,7 +414,7 @@ impl Sessions {
             private_key,
             identity,
             advertised: (!join_addr.ip().is_unspecified()).then_some(join_addr),
-            presence: presence.map(presence::PresenceIo::from),
+            link: link.map(presence::LinkIo::from),
             gauges: gauges.clone(),
         };
         // The first server is made here, so that what stops it from

@@ -17,17 +17,18 @@ use tracing::{debug, error, warn};
 use super::convert::tx_state;
 use super::files::{Download, UPLOAD_CHUNKS_PER_TICK};
 use super::limits::Session;
-use super::presence::{HostRecord, PresenceIo, Remote, RemoteKey};
+use super::presence::{HostRecord, LinkIo, Remote, RemoteKey};
 use super::queries::unavailable;
-use super::trades::TradeSlot;
+use super::trades::{Relayed, TradeSlot};
 use super::{Gauges, SOCKET_POLL, SessionSettings, TICK_HISTORY};
+use crate::calls::CallAnswer;
 use crate::error::HostError;
 use crate::node::{BlockEvent, HostHandle, TradeOutcome};
 use crate::uploads::Uploads;
 use crate::worlds::World;
 use plaza_client::protocol::{
     self, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, ClientMessage, ErrorCode, Holding,
-    MAX_REQUESTS_WAITING, Move, ProtocolError, ServerMessage, Slot, TICK_HZ, Worn,
+    MAX_REQUESTS_WAITING, Move, ProtocolError, ServerMessage, Slot, TICK_HZ, TradeView, Worn,
 };
 use plaza_client::transport::Transport;
 
@@ -132,8 +133,23 @@ pub(super) enum Reply {
     Blob(ClientId, u32, Result<(ContentId, u64), String>),
     /// A piece of a blob being streamed: request, piece index, bytes.
     Piece(ClientId, u32, u64, Result<Vec<u8>, String>),
-    /// A trade action's outcome.
-    Trade(u64, ClientId, u32, Result<TradeOutcome, HostError>),
+    /// A trade action's outcome, for whoever asked.
+    Trade(u64, super::trades::Asker, Result<TradeOutcome, HostError>),
+    /// Another host's answer to a trade invitation sent for this host's
+    /// player (the window, the inviter, its request, the window sent).
+    Invited(
+        u64,
+        ClientId,
+        u32,
+        Box<TradeView>,
+        Result<CallAnswer, String>,
+    ),
+    /// Another host's answer to a window's news (the window, if it
+    /// closes should the news not arrive).
+    Pushed(Option<u64>, Result<CallAnswer, String>),
+    /// A window's home answered this host's player's action (the window
+    /// here, the player and its request).
+    Relayed(u64, ClientId, u32, Result<CallAnswer, String>),
     /// A player's balance when it entered a world.
     Balance(ClientId, Amount),
     /// Whether a player may wear an asset in a slot: the height checked
@@ -163,6 +179,9 @@ pub(super) struct Server {
     pub(super) sessions: HashMap<ClientId, Session>,
     pub(super) watched: HashMap<TxId, ClientId>,
     pub(super) trades: HashMap<u64, TradeSlot>,
+    /// Windows at other hosts that this host's players are in, by the
+    /// number this host shows them under.
+    pub(super) relayed: HashMap<u64, Relayed>,
     pub(super) next_trade: u64,
     /// Uploads waiting to be minted, and those under way.
     pub(super) uploads: Arc<Uploads>,
@@ -181,7 +200,7 @@ pub(super) struct Server {
     /// Where players join this host, told to other hosts.
     pub(super) advertised: Option<std::net::SocketAddr>,
     /// The peer network's presence topic, where the host has peers.
-    pub(super) presence: Option<PresenceIo>,
+    pub(super) link: Option<LinkIo>,
     /// Other hosts that told of their players.
     pub(super) hosts: HashMap<Address, HostRecord>,
     /// Checks of what other hosts' players wear, in flight.
@@ -322,6 +341,7 @@ impl Server {
         self.drain_replies();
         self.drain_blocks();
         self.drain_presence();
+        self.drain_calls();
         self.expire_remotes();
         if self.tick.is_multiple_of(TICK_HZ) {
             self.expire_trades();
@@ -587,9 +607,13 @@ impl Server {
                     self.pieces_loading = self.pieces_loading.saturating_sub(1);
                     self.piece_arrived(client, request, index, result);
                 }
-                Reply::Trade(trade, client, request, outcome) => {
-                    self.answered(client);
-                    self.traded(trade, client, request, outcome);
+                Reply::Trade(trade, asker, outcome) => self.traded(trade, asker, outcome),
+                Reply::Invited(trade, client, request, sent, answer) => {
+                    self.invite_answered(trade, client, request, *sent, answer);
+                }
+                Reply::Pushed(trade, answer) => self.pushed(trade, answer),
+                Reply::Relayed(trade, client, request, answer) => {
+                    self.relay_answered(trade, client, request, answer);
                 }
                 Reply::Wear(client, request, slot, asset, checked) => {
                     self.wear_checked(client, request, slot, asset, checked);

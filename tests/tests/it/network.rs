@@ -1,11 +1,13 @@
 //! Four validator processes and a follower made by `plaza-host testnet`,
 //! each its own ledger, agreeing through consensus over loopback; players
 //! connected to different hosts see the same chain, and an asset's files
-//! reach the hosts that lack them. Players on two hosts of one world meet.
+//! reach the hosts that lack them. Players on two hosts of one world meet
+//! and trade.
 
 use std::time::{Duration, Instant};
 
 use ledger::{Operation, Transaction};
+use market::trade::{Action, Stage};
 use plaza_client::client::Client;
 use plaza_client::protocol::{AvatarState, ClientMessage, Gait, ServerMessage, Slot, TxState};
 use server_less::home::read_key;
@@ -282,6 +284,127 @@ fn players_on_two_hosts_of_one_world_meet_walk_talk_and_see_what_they_wear() {
         (*message == ServerMessage::PlayerLeft { player: bo_at_cy }).then_some(())
     })
     .unwrap();
+    net.kill(2);
+    net.kill(1);
+}
+
+#[test]
+fn players_on_two_hosts_of_one_world_trade_face_to_face_and_the_ledger_swaps_atomically() {
+    let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
+    let wait = Duration::from_secs(30);
+    // Cy plays at the validator, bo at the follower.
+    let TwoHosts {
+        mut net,
+        cy_key,
+        bo_key,
+        mut cy,
+        mut bo,
+        ..
+    } = two_hosts("plaza-trade", 1);
+    let bo_at_cy = meet(&mut cy, &mut bo, &bo_key.address());
+    let (_, owned, _) = bo.inventory(wait).unwrap();
+    let bo_asset = owned
+        .iter()
+        .find(|holding| holding.listing.is_none() && holding.rented.is_none())
+        .expect("bo holds an asset not listed or rented")
+        .asset;
+    let (cy_before, _) = cy.account_now(wait).unwrap();
+    let (bo_before, _) = bo.account_now(wait).unwrap();
+
+    // Cy invites bo: the window opens at cy's host, and bo sees it at
+    // bo's, under a number of its own.
+    let opened = cy.trade_invite(bo_at_cy, wait).unwrap();
+    let at_cy = opened.trade;
+    let invited = bo
+        .wait_trade(wait, |view| view.stage == Stage::Invited)
+        .unwrap();
+    assert_eq!(invited.inviter, cy_key.address());
+    let at_bo = invited.trade;
+    let view = bo.trade_act(at_bo, Action::Accept, wait).unwrap();
+    assert_eq!(view.stage, Stage::Open);
+
+    // Bo puts in an asset, cy 5,000 tokens; each sees the other's offer.
+    let revision = bo
+        .trade_act(
+            at_bo,
+            Action::AddAsset {
+                asset: bo_asset,
+                revision: view.revision,
+            },
+            wait,
+        )
+        .unwrap()
+        .revision;
+    cy.wait_trade(wait, |view| view.revision == revision)
+        .unwrap();
+    let revision = cy
+        .trade_act(
+            at_cy,
+            Action::SetTokens {
+                amount: 5_000,
+                revision,
+            },
+            wait,
+        )
+        .unwrap()
+        .revision;
+    let seen = bo
+        .wait_trade(wait, |view| view.revision == revision)
+        .unwrap();
+    assert_eq!(seen.offers[0].tokens, 5_000);
+    assert_eq!(seen.offers[1].assets, vec![bo_asset]);
+
+    // Both confirm and sign, each in its own client.
+    cy.trade_act(at_cy, Action::Confirm { revision }, wait)
+        .unwrap();
+    let view = bo
+        .trade_act(at_bo, Action::Confirm { revision }, wait)
+        .unwrap();
+    assert_eq!(view.stage, Stage::Signing);
+    let terms = view.terms.clone().unwrap();
+    let chain_id = bo.welcome().unwrap().chain_id.clone();
+    bo.trade_act(at_bo, Action::Sign(terms.sign(&chain_id, bo.key())), wait)
+        .unwrap();
+    cy.wait_trade(wait, |view| view.signed[1]).unwrap();
+    let view = cy
+        .trade_act(at_cy, Action::Sign(terms.sign(&chain_id, cy.key())), wait)
+        .unwrap();
+    assert_eq!(view.stage, Stage::Signed);
+    let closed = bo
+        .wait_trade(wait, |view| view.stage == Stage::Signed)
+        .unwrap();
+    assert_eq!(closed.trade, at_bo);
+
+    // Cy submits the trade; the ledger swaps both sides at once.
+    let [a_signature, b_signature] = view.signatures.unwrap();
+    let (_, now) = cy.account_now(wait).unwrap();
+    let tx = crate::world::signed(
+        &cy,
+        terms.a_nonce,
+        now,
+        Operation::Trade(Box::new(ledger::Trade {
+            terms,
+            a_signature,
+            b_signature,
+        })),
+    );
+    let state = cy.submit_final(tx, wait).unwrap();
+    assert!(matches!(state, TxState::Applied { .. }), "{state:?}");
+    let (_, owned, _) = cy.inventory(wait).unwrap();
+    assert!(owned.iter().any(|holding| holding.asset == bo_asset));
+    assert_eq!(
+        cy.account_now(wait).unwrap().0.balance,
+        cy_before.balance - 5_000
+    );
+    // Bo's host applies the same block.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while bo.account_now(wait).unwrap().0.balance != bo_before.balance + 5_000 {
+        assert!(
+            Instant::now() < deadline,
+            "bo's host never showed the trade"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     net.kill(2);
     net.kill(1);
 }

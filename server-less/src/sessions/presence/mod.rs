@@ -17,7 +17,9 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::server::Server;
-use crate::presence::{MAX_PRESENT, Presence, PresenceLink, Present, SignedPresence};
+use crate::calls::{InCall, OutCall};
+use crate::link::WorldLink;
+use crate::presence::{MAX_PRESENT, Presence, Present, SignedPresence};
 use crate::rate::Bucket;
 use plaza_client::protocol::{
     AvatarState, MAX_HOSTS_TOLD, ServerMessage, SessionState, TICK_HZ, Worn,
@@ -98,21 +100,27 @@ pub(super) struct HostRecord {
     ignored_until: Option<Instant>,
 }
 
-/// The session server's end of the presence topic.
+/// The session server's end of the peer network.
 #[derive(Clone)]
-pub(super) struct PresenceIo {
+pub(super) struct LinkIo {
     /// Where this host's presence goes to be published.
     pub(super) outgoing: mpsc::Sender<SignedPresence>,
     /// Other hosts' presence, checked by the peer network. Shared, so a
     /// server made again after a panic reads on.
     pub(super) incoming: Arc<Mutex<mpsc::Receiver<Presence>>>,
+    /// Calls to other hosts.
+    pub(super) calls: mpsc::Sender<OutCall>,
+    /// Calls from other hosts, shared the same way.
+    pub(super) called: Arc<Mutex<mpsc::Receiver<InCall>>>,
 }
 
-impl From<PresenceLink> for PresenceIo {
-    fn from(link: PresenceLink) -> Self {
-        PresenceIo {
+impl From<WorldLink> for LinkIo {
+    fn from(link: WorldLink) -> Self {
+        LinkIo {
             outgoing: link.outgoing,
             incoming: Arc::new(Mutex::new(link.incoming)),
+            calls: link.calls,
+            called: Arc::new(Mutex::new(link.called)),
         }
     }
 }
@@ -125,7 +133,7 @@ impl Server {
         if !self.tick.is_multiple_of(PUBLISH_TICKS) {
             return;
         }
-        let Some(io) = &self.presence else {
+        let Some(io) = &self.link else {
             return;
         };
         let keyframe = self.tick.is_multiple_of(TICK_HZ);
@@ -198,7 +206,7 @@ impl Server {
 
     /// Takes in what other hosts said of their players.
     pub(super) fn drain_presence(&mut self) {
-        let Some(io) = &self.presence else {
+        let Some(io) = &self.link else {
             return;
         };
         let mut arrived = Vec::new();
@@ -333,7 +341,7 @@ impl Server {
 mod tests {
     use super::*;
     use crate::sessions::avatars::{STRIDE_BURST, distance};
-    use crate::sessions::fixture::{Fixture, SQUARE};
+    use crate::sessions::fixture::{Fixture, SQUARE, present};
     use assets::{AssetKind, Manifest};
     use ledger::Keypair;
     use plaza_client::protocol::Slot;
@@ -341,37 +349,6 @@ mod tests {
 
     fn other_host() -> Keypair {
         Keypair::from_seed([9; 32])
-    }
-
-    fn present(id: u16, account: Address, at: [f32; 3], worn: Worn) -> Present {
-        Present {
-            id,
-            account,
-            state: AvatarState::new(at, 0.0, Gait::Walk),
-            worn,
-        }
-    }
-
-    /// Puts what `host` says in, as the peer network hands it on.
-    fn arrives(
-        fixture: &mut Fixture,
-        host: &Keypair,
-        seq: u64,
-        players: Vec<Present>,
-        left: Vec<u16>,
-    ) {
-        let presence = Presence {
-            chain_id: fixture.chain_id.as_str().to_owned(),
-            host: host.address(),
-            join: None,
-            world: SQUARE.into(),
-            seq,
-            sent_at: crate::presence::unix_millis(),
-            players,
-            left,
-            said: Vec::new(),
-        };
-        fixture.relay.incoming.try_send(presence).unwrap();
     }
 
     #[test]
@@ -445,25 +422,9 @@ mod tests {
         let (ada, _) = fixture.enter("ada", SQUARE);
         let host = other_host();
         let bo = fixture.key("bo").address();
-        arrives(
-            &mut fixture,
-            &host,
-            1,
-            vec![present(id, bo, at, Vec::new())],
-            Vec::new(),
-        );
-        let player = joined_as(&mut fixture, ada, bo);
+        fixture.arrives(&host, 1, vec![present(id, bo, at, Vec::new())], Vec::new());
+        let player = fixture.joined_as(ada, bo);
         (fixture, ada, host, bo, player)
-    }
-
-    fn joined_as(fixture: &mut Fixture, client: ClientId, account: Address) -> u16 {
-        let joined = fixture.until(client, "the other host's player", |message| {
-            matches!(message, ServerMessage::PlayerJoined(info) if info.account == account)
-        });
-        let ServerMessage::PlayerJoined(info) = joined else {
-            unreachable!()
-        };
-        info.player
     }
 
     fn seen_at(fixture: &mut Fixture, client: ClientId, player: u16, near: [f32; 3]) -> [f32; 3] {
@@ -490,8 +451,7 @@ mod tests {
 
         // A step: shown where its host says.
         std::thread::sleep(Duration::from_millis(100));
-        arrives(
-            &mut fixture,
+        fixture.arrives(
             &host,
             2,
             vec![present(5, bo, [2.5, 0.0, 3.0], Vec::new())],
@@ -499,8 +459,7 @@ mod tests {
         );
         seen_at(&mut fixture, ada, player, [2.5, 0.0, 3.0]);
         // A jump across the square: cut short where running would end.
-        arrives(
-            &mut fixture,
+        fixture.arrives(
             &host,
             3,
             vec![present(5, bo, [30.0, 0.0, 3.0], Vec::new())],
@@ -513,8 +472,7 @@ mod tests {
         let shown = fixture.server.worlds[world].remotes[&key].state.position();
         assert!(shown[0] < 2.5 + STRIDE_BURST + 1.0, "jumped to {shown:?}");
         // An older message arriving late changes nothing.
-        arrives(
-            &mut fixture,
+        fixture.arrives(
             &host,
             2,
             vec![present(5, bo, [-10.0, 0.0, 3.0], Vec::new())],
@@ -529,7 +487,7 @@ mod tests {
         );
 
         // Its host says it left: gone for ada too.
-        arrives(&mut fixture, &host, 4, Vec::new(), vec![5]);
+        fixture.arrives(&host, 4, Vec::new(), vec![5]);
         fixture.until(ada, "the player leaving", |message| {
             *message == ServerMessage::PlayerLeft { player }
         });
@@ -537,14 +495,13 @@ mod tests {
         // One its host stops telling of is gone after the timeout.
         let cy = fixture.key("cy").address();
         let started = Instant::now();
-        arrives(
-            &mut fixture,
+        fixture.arrives(
             &host,
             5,
             vec![present(6, cy, [0.0, 0.0, 0.0], Vec::new())],
             Vec::new(),
         );
-        let quiet = joined_as(&mut fixture, ada, cy);
+        let quiet = fixture.joined_as(ada, cy);
         fixture.until(ada, "the quiet player leaving", |message| {
             *message == ServerMessage::PlayerLeft { player: quiet }
         });
@@ -565,8 +522,7 @@ mod tests {
         });
         // The other host goes on telling of bo for a while: not shown.
         for seq in 2..5 {
-            arrives(
-                &mut fixture,
+            fixture.arrives(
                 &host,
                 seq,
                 vec![present(4, bo, [1.0, 0.0, 2.0], Vec::new())],
@@ -578,18 +534,16 @@ mod tests {
 
         // Two other hosts tell of cy: the first to is shown, once.
         let cy = fixture.key("cy").address();
-        arrives(
-            &mut fixture,
+        fixture.arrives(
             &host,
             5,
             vec![present(6, cy, [0.0, 0.0, 0.0], Vec::new())],
             Vec::new(),
         );
-        let cy_here = joined_as(&mut fixture, ada, cy);
+        let cy_here = fixture.joined_as(ada, cy);
         let third = Keypair::from_seed([10; 32]);
         for seq in 1..4 {
-            arrives(
-                &mut fixture,
+            fixture.arrives(
                 &third,
                 seq,
                 vec![present(2, cy, [3.0, 0.0, 0.0], Vec::new())],
@@ -600,18 +554,17 @@ mod tests {
         let shown: Vec<&RemoteKey> = fixture.server.worlds[0].remotes.keys().collect();
         assert_eq!(shown, [&(host.address(), 6)]);
         // Once the first says cy left, the other's word shows cy again.
-        arrives(&mut fixture, &host, 6, Vec::new(), vec![6]);
+        fixture.arrives(&host, 6, Vec::new(), vec![6]);
         fixture.until(ada, "cy leaving the first host", |message| {
             *message == ServerMessage::PlayerLeft { player: cy_here }
         });
-        arrives(
-            &mut fixture,
+        fixture.arrives(
             &third,
             4,
             vec![present(2, cy, [3.0, 0.0, 0.0], Vec::new())],
             Vec::new(),
         );
-        joined_as(&mut fixture, ada, cy);
+        fixture.joined_as(ada, cy);
         assert!(
             fixture.server.worlds[0]
                 .remotes
@@ -654,14 +607,13 @@ mod tests {
         let (client, _) = fixture.enter(watcher, SQUARE);
         let host = other_host();
         let claims = vec![(Slot::Head, hat), (Slot::Back, theirs)];
-        arrives(
-            &mut fixture,
+        fixture.arrives(
             &host,
             1,
             vec![present(1, account, [1.0, 0.0, 1.0], claims)],
             Vec::new(),
         );
-        let player = joined_as(&mut fixture, client, account);
+        let player = fixture.joined_as(client, account);
         let shown = fixture.until(client, "what it wears", |message| {
             matches!(message, ServerMessage::Appearance { player: got, .. } if *got == player)
         });
@@ -750,8 +702,7 @@ mod tests {
         let host = other_host();
         let bo = fixture.key("bo").address();
         for seq in 1..=(HOST_STRIKES as u64 + 5) {
-            arrives(
-                &mut fixture,
+            fixture.arrives(
                 &host,
                 seq,
                 vec![present(1, bo, [900.0, 0.0, 0.0], Vec::new())],
@@ -760,8 +711,7 @@ mod tests {
             fixture.step();
         }
         // Now even a good word from it is not taken.
-        arrives(
-            &mut fixture,
+        fixture.arrives(
             &host,
             100,
             vec![present(2, bo, [1.0, 0.0, 1.0], Vec::new())],

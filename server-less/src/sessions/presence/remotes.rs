@@ -214,6 +214,7 @@ impl Server {
         for client in clients {
             self.send(client, &left);
         }
+        self.trader_left(key, remote.account);
     }
 
     /// Players of other hosts not heard of for [`REMOTE_TIMEOUT`] have

@@ -1,6 +1,7 @@
 //! Face-to-face trades: windows between two players of one world,
 //! their actions queued and applied one at a time, the signed trade
-//! submitted when both have signed.
+//! submitted when both have signed. A window with a player of another
+//! host of the world lives at the inviter's host (see [`across`]).
 
 use std::collections::VecDeque;
 
@@ -10,11 +11,17 @@ use market::trade::{Action, Stage};
 use renet::ClientId;
 
 use super::convert::trade_view;
+use super::presence::RemoteKey;
 use super::queries::unavailable;
 use super::server::{Occupant, Reply, Server, deliver, refused};
+use crate::calls::CallAnswer;
 use crate::error::HostError;
 use crate::node::TradeOutcome;
 use plaza_client::protocol::{ErrorCode, ProtocolError, ServerMessage};
+use tokio::sync::oneshot;
+
+mod across;
+pub(super) use across::Relayed;
 
 /// Trade windows one player may be part of.
 pub(super) const MAX_TRADES: usize = 2;
@@ -22,12 +29,35 @@ pub(super) const MAX_TRADES: usize = 2;
 /// Actions waiting on one trade window.
 pub(super) const MAX_TRADE_QUEUE: usize = 8;
 
-/// A trade window the host relays.
+/// A trade window this host keeps.
 pub(super) struct TradeSlot {
     pub(super) window: TradeWindow,
-    pub(super) clients: [ClientId; 2],
+    /// Its players at this host: both, or the inviter alone when the
+    /// invitee plays at another host.
+    pub(super) clients: Vec<ClientId>,
+    /// The invitee, when it plays at another host of the world.
+    pub(super) remote: Option<RemoteParty>,
     pub(super) busy: bool,
-    pub(super) queue: VecDeque<(ClientId, u32, Action)>,
+    pub(super) queue: VecDeque<(Asker, Action)>,
+}
+
+/// A trade's invitee at another host.
+pub(super) struct RemoteParty {
+    /// Its host, and its number there.
+    pub(super) key: RemoteKey,
+    /// Its account.
+    pub(super) account: Address,
+    /// Whether its host took the invitation (until then the window is
+    /// not told to it).
+    pub(super) invited: bool,
+}
+
+/// Who asked for a trade action, and where its answer goes.
+pub(super) enum Asker {
+    /// A player of this host, and its request.
+    Local(ClientId, u32),
+    /// The invitee at another host, through its host's call.
+    Remote(oneshot::Sender<CallAnswer>),
 }
 
 impl Server {
@@ -42,17 +72,8 @@ impl Server {
             .and_then(|world| world.slots.get(usize::from(player)).copied().flatten());
         let target = match occupant {
             Some(Occupant::Local(target)) => Some(target),
-            Some(Occupant::Remote(_)) => {
-                self.send(
-                    client,
-                    &refused(
-                        Some(request),
-                        ErrorCode::Unavailable,
-                        format!(
-                            "player {player} is on another host of this world: trading across hosts is not possible yet"
-                        ),
-                    ),
-                );
+            Some(Occupant::Remote(key)) => {
+                self.invite_across(client, request, session.world, key);
                 return;
             }
             None => None,
@@ -121,7 +142,8 @@ impl Server {
             trade,
             TradeSlot {
                 window,
-                clients: [client, target],
+                clients: vec![client, target],
+                remote: None,
                 busy: false,
                 queue: VecDeque::new(),
             },
@@ -143,6 +165,10 @@ impl Server {
     }
 
     pub(super) fn trade_act(&mut self, client: ClientId, request: u32, trade: u64, action: Action) {
+        if self.relayed.contains_key(&trade) {
+            self.relay_act(client, request, trade, action);
+            return;
+        }
         let Some(slot) = self.trades.get_mut(&trade) else {
             let err = ProtocolError::new(ErrorCode::NotFound, format!("no open trade {trade}"));
             self.breach(client, Some(request), &err);
@@ -159,7 +185,8 @@ impl Server {
             self.breach(client, Some(request), &err);
             return;
         }
-        slot.queue.push_back((client, request, action));
+        slot.queue
+            .push_back((Asker::Local(client, request), action));
         self.next_trade_action(trade);
     }
 
@@ -172,33 +199,49 @@ impl Server {
         if slot.busy {
             return;
         }
-        let Some((client, request, action)) = slot.queue.pop_front() else {
+        let Some((asker, action)) = slot.queue.pop_front() else {
             return;
         };
-        let Some(who) = self.sessions.get(&client).map(|s| s.account) else {
-            return;
+        let who = match &asker {
+            Asker::Local(client, _) => match self.sessions.get_mut(client) {
+                Some(session) => {
+                    session.in_flight += 1;
+                    session.account
+                }
+                None => return,
+            },
+            Asker::Remote(_) => match &slot.remote {
+                Some(remote) => remote.account,
+                None => return,
+            },
         };
         slot.busy = true;
         let window = slot.window.clone();
         let handle = self.handle.clone();
         let replies = self.replies.clone();
-        if let Some(session) = self.sessions.get_mut(&client) {
-            session.in_flight += 1;
-        }
         self.runtime.spawn(async move {
             let outcome = handle.trade_act(window, who, action).await;
-            deliver(&replies, Reply::Trade(trade, client, request, outcome));
+            deliver(&replies, Reply::Trade(trade, asker, outcome));
         });
     }
 
     /// `who` left: their windows close.
     pub(super) fn close_trade_for(&mut self, trade: u64, client: ClientId, who: &Address) {
+        if self.relayed.contains_key(&trade) {
+            self.drop_relayed(trade, None);
+            return;
+        }
         let Some(slot) = self.trades.remove(&trade) else {
             return;
         };
         let mut view = trade_view(trade, &slot.window);
         if !slot.window.is_closed() {
             view.stage = Stage::Cancelled { by: *who };
+        }
+        if let Some(remote) = &slot.remote
+            && remote.invited
+        {
+            self.push_view(remote.key.0, view.clone(), None);
         }
         for other in slot.clients {
             if other != client {
@@ -224,20 +267,32 @@ impl Server {
             .filter_map(|(id, slot)| (!slot.busy && slot.window.tick(now)).then_some(*id))
             .collect();
         for trade in expired {
-            self.finish_trade(trade, None);
+            self.finish_trade(trade, None, true);
         }
     }
 
     /// Tells both sides where `trade` stands (answering `answer`'s
-    /// request), and forgets it if closed.
-    pub(super) fn finish_trade(&mut self, trade: u64, answer: Option<(ClientId, u32)>) {
+    /// request; the other host's player too if `tell_remote`), and
+    /// forgets it if closed.
+    pub(super) fn finish_trade(
+        &mut self,
+        trade: u64,
+        answer: Option<(ClientId, u32)>,
+        tell_remote: bool,
+    ) {
         let Some(slot) = self.trades.get(&trade) else {
             return;
         };
         let view = trade_view(trade, &slot.window);
-        let clients = slot.clients;
+        let clients = slot.clients.clone();
         let closed = slot.window.is_closed();
-        for client in clients {
+        if tell_remote
+            && let Some(remote) = &slot.remote
+            && remote.invited
+        {
+            self.push_view(remote.key.0, view.clone(), Some(trade));
+        }
+        for client in clients.iter().copied() {
             let request = answer
                 .filter(|(actor, _)| *actor == client)
                 .map(|(_, request)| request);
@@ -262,27 +317,48 @@ impl Server {
     pub(super) fn traded(
         &mut self,
         trade: u64,
-        client: ClientId,
-        request: u32,
+        asker: Asker,
         outcome: Result<TradeOutcome, HostError>,
     ) {
+        if let Asker::Local(client, _) = &asker {
+            self.answered(*client);
+        }
         let Some(slot) = self.trades.get_mut(&trade) else {
             // Closed meanwhile (a player left).
+            if let Asker::Remote(answer) = asker {
+                let _ = answer.send(CallAnswer::refused(
+                    ErrorCode::NotFound,
+                    format!("trade {trade} has closed"),
+                ));
+            }
             return;
         };
         slot.busy = false;
-        match outcome {
-            Ok((window, Ok(()))) => {
+        match (asker, outcome) {
+            (Asker::Local(client, request), Ok((window, Ok(())))) => {
                 slot.window = *window;
-                self.finish_trade(trade, Some((client, request)));
+                self.finish_trade(trade, Some((client, request)), true);
             }
-            Ok((_, Err(err))) => {
+            (Asker::Remote(answer), Ok((window, Ok(())))) => {
+                slot.window = *window;
+                let _ = answer.send(CallAnswer::Trade(Box::new(trade_view(trade, &slot.window))));
+                self.finish_trade(trade, None, false);
+            }
+            (Asker::Local(client, request), Ok((_, Err(err)))) => {
                 self.send(
                     client,
                     &refused(Some(request), ErrorCode::Refused, err.to_string()),
                 );
             }
-            Err(err) => self.send(client, &unavailable(request, &err)),
+            (Asker::Remote(answer), Ok((_, Err(err)))) => {
+                let _ = answer.send(CallAnswer::refused(ErrorCode::Refused, err.to_string()));
+            }
+            (Asker::Local(client, request), Err(err)) => {
+                self.send(client, &unavailable(request, &err));
+            }
+            (Asker::Remote(answer), Err(err)) => {
+                let _ = answer.send(CallAnswer::refused(ErrorCode::Unavailable, err.to_string()));
+            }
         }
         self.next_trade_action(trade);
     }

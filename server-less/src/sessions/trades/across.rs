@@ -1,0 +1,891 @@
+//! Trades between players of two hosts of one world. The window lives at
+//! the inviter's host, its *home*, which runs it exactly as a window
+//! between two of its own players, the invitee's actions arriving as
+//! calls from the invitee's host. The invitee's host *relays*: it shows
+//! its player the window under a number of its own, passes the player's
+//! actions to the home and the home's answers back.
+//!
+//! Neither host believes the other more than it must: a call about a
+//! window is taken only from the host that is the window's other end,
+//! an invitation only for a player who is here, from a player that host
+//! is showing here, and the assets move only when both players have
+//! signed the terms in their own clients (the ledger checks both
+//! signatures). When either end goes (its player leaves, or its host
+//! falls silent), the window closes on both sides as cancelled.
+
+use renet::ClientId;
+use tokio::sync::oneshot;
+use tracing::debug;
+
+use super::super::convert::trade_view;
+use super::super::server::{Occupant, Reply, Server, deliver, refused};
+use super::{Asker, MAX_TRADE_QUEUE, MAX_TRADES, RemoteParty, TradeSlot};
+use crate::calls::{CallAnswer, HostCall, InCall, OutCall};
+use crate::sessions::presence::RemoteKey;
+use ledger::Address;
+use market::TradeWindow;
+use market::trade::{Action, Stage};
+use plaza_client::protocol::{ErrorCode, MAX_REQUESTS_WAITING, ServerMessage, TradeView};
+
+/// Calls from other hosts taken in one tick, at most.
+const CALLS_PER_TICK: usize = 32;
+
+/// A window at another host that one of this host's players is in.
+pub(in crate::sessions) struct Relayed {
+    /// The window's home, and its id there.
+    home: (Address, u64),
+    /// The player here.
+    client: ClientId,
+    /// The inviter, as this host shows it.
+    inviter: RemoteKey,
+    /// The window as the home last told it.
+    last: TradeView,
+    /// The player's actions sent to the home and not yet answered.
+    asking: usize,
+}
+
+impl Server {
+    /// Calls `host`; what it answers (or why nothing came) goes to the
+    /// tick as `then` makes it.
+    fn call(
+        &self,
+        host: Address,
+        call: HostCall,
+        then: impl FnOnce(Result<CallAnswer, String>) -> Reply + Send + 'static,
+    ) {
+        let Some(link) = &self.link else {
+            deliver(
+                &self.replies,
+                then(Err("this host has no peer network".into())),
+            );
+            return;
+        };
+        let (answer, answered) = oneshot::channel();
+        if let Err(err) = link.calls.try_send(OutCall { host, call, answer }) {
+            let reason = match err {
+                tokio::sync::mpsc::error::TrySendError::Full(_) => "too many calls waiting",
+                tokio::sync::mpsc::error::TrySendError::Closed(_) => "the peer network stopped",
+            };
+            deliver(&self.replies, then(Err(reason.into())));
+            return;
+        }
+        let replies = self.replies.clone();
+        self.runtime.spawn(async move {
+            let answer = answered
+                .await
+                .unwrap_or_else(|_| Err("the peer network stopped".into()));
+            deliver(&replies, then(answer));
+        });
+    }
+
+    /// This host's player `client` invites player `key` of another host
+    /// of world `world`: the window opens here, and its host is asked to
+    /// show it to its player; the inviter hears once it has answered.
+    pub(super) fn invite_across(
+        &mut self,
+        client: ClientId,
+        request: u32,
+        world: usize,
+        key: RemoteKey,
+    ) {
+        let Some((from, trades)) = self
+            .sessions
+            .get(&client)
+            .map(|session| (session.account, session.trades.len()))
+        else {
+            return;
+        };
+        let Some((to, world_name)) = self.worlds.get(world).and_then(|state| {
+            let remote = state.remotes.get(&key)?;
+            Some((remote.account, state.world.info.name.clone()))
+        }) else {
+            return;
+        };
+        if trades >= MAX_TRADES {
+            self.send(
+                client,
+                &refused(
+                    Some(request),
+                    ErrorCode::Busy,
+                    format!("a player is already in {MAX_TRADES} trades"),
+                ),
+            );
+            return;
+        }
+        let window = match TradeWindow::invite(self.chain_id.clone(), from, to, self.handle.now()) {
+            Ok(window) => window,
+            Err(err) => {
+                self.send(
+                    client,
+                    &refused(Some(request), ErrorCode::Refused, err.to_string()),
+                );
+                return;
+            }
+        };
+        let trade = self.next_trade;
+        self.next_trade += 1;
+        let view = trade_view(trade, &window);
+        if let Some(session) = self.sessions.get_mut(&client) {
+            session.trades.push(trade);
+            session.in_flight += 1;
+        }
+        self.trades.insert(
+            trade,
+            TradeSlot {
+                window,
+                clients: vec![client],
+                remote: Some(RemoteParty {
+                    key,
+                    account: to,
+                    invited: false,
+                }),
+                busy: false,
+                queue: std::collections::VecDeque::new(),
+            },
+        );
+        let call = HostCall::TradeInvite {
+            world: world_name,
+            player: key.1,
+            view: view.clone(),
+        };
+        self.call(key.0, call, move |answer| {
+            Reply::Invited(trade, client, request, Box::new(view), answer)
+        });
+    }
+
+    /// The invitee's host answered the invitation of `trade`.
+    pub(in crate::sessions) fn invite_answered(
+        &mut self,
+        trade: u64,
+        client: ClientId,
+        request: u32,
+        sent: TradeView,
+        answer: Result<CallAnswer, String>,
+    ) {
+        self.answered(client);
+        let Some(slot) = self.trades.get_mut(&trade) else {
+            // The inviter gave up meanwhile: the invitee's host, which
+            // took it, hears the window closed.
+            if let Ok(CallAnswer::Done) = answer
+                && let Some(host) = self.host_of_invitee(&sent)
+            {
+                let mut closed = sent;
+                closed.stage = Stage::Cancelled { by: closed.inviter };
+                self.push_view(host, closed, None);
+            }
+            return;
+        };
+        let refusal = match answer {
+            Ok(CallAnswer::Done) => {
+                if let Some(remote) = &mut slot.remote {
+                    remote.invited = true;
+                }
+                let view = trade_view(trade, &slot.window);
+                self.send(
+                    client,
+                    &ServerMessage::Trade {
+                        request: Some(request),
+                        view: Box::new(view),
+                    },
+                );
+                return;
+            }
+            Ok(CallAnswer::Refused { code, message }) => (code, message),
+            Ok(CallAnswer::Trade(_)) => (
+                ErrorCode::Unavailable,
+                "the other host answered the invitation with a window".to_owned(),
+            ),
+            Err(reason) => (
+                ErrorCode::Unavailable,
+                format!("the player's host could not be reached: {reason}"),
+            ),
+        };
+        self.trades.remove(&trade);
+        if let Some(session) = self.sessions.get_mut(&client) {
+            session.trades.retain(|t| *t != trade);
+        }
+        self.send(client, &refused(Some(request), refusal.0, refusal.1));
+    }
+
+    /// The host of `view`'s invitee, from the windows' records: none once
+    /// the window is gone, so this reads the world's remotes.
+    fn host_of_invitee(&self, view: &TradeView) -> Option<Address> {
+        self.worlds
+            .iter()
+            .flat_map(|world| world.remotes.iter())
+            .find(|(_, remote)| remote.account == view.invitee)
+            .map(|(key, _)| key.0)
+    }
+
+    /// Tells `host` where a window whose invitee plays there stands; if
+    /// it cannot be told, window `trade` (still open here) closes.
+    pub(super) fn push_view(&self, host: Address, view: TradeView, trade: Option<u64>) {
+        self.call(host, HostCall::TradeView { view }, move |answer| {
+            Reply::Pushed(trade, answer)
+        });
+    }
+
+    /// What the invitee's host said to a window's news.
+    pub(in crate::sessions) fn pushed(
+        &mut self,
+        trade: Option<u64>,
+        answer: Result<CallAnswer, String>,
+    ) {
+        let failed = match answer {
+            Ok(CallAnswer::Done) => return,
+            Ok(CallAnswer::Refused { message, .. }) => message,
+            Ok(CallAnswer::Trade(_)) => "a window for news".to_owned(),
+            Err(reason) => reason,
+        };
+        debug!(?trade, %failed, "a trade's news did not reach the invitee's host");
+        if let Some(trade) = trade
+            && let Some(by) = self
+                .trades
+                .get(&trade)
+                .and_then(|slot| slot.remote.as_ref().map(|remote| remote.account))
+        {
+            self.close_home_trade(trade, by, false);
+        }
+    }
+
+    /// Closes window `trade` here as cancelled by `by` (unless it closed
+    /// already), telling this host's players in it, and the other host's
+    /// if `tell_remote`.
+    fn close_home_trade(&mut self, trade: u64, by: Address, tell_remote: bool) {
+        let Some(slot) = self.trades.remove(&trade) else {
+            return;
+        };
+        let mut view = trade_view(trade, &slot.window);
+        if !slot.window.is_closed() {
+            view.stage = Stage::Cancelled { by };
+        }
+        if tell_remote
+            && let Some(remote) = &slot.remote
+            && remote.invited
+        {
+            self.push_view(remote.key.0, view.clone(), None);
+        }
+        for client in slot.clients {
+            if let Some(session) = self.sessions.get_mut(&client) {
+                session.trades.retain(|t| *t != trade);
+            }
+            self.send(
+                client,
+                &ServerMessage::Trade {
+                    request: None,
+                    view: Box::new(view.clone()),
+                },
+            );
+        }
+    }
+
+    /// Player `key` of another host is no longer shown here: the windows
+    /// it was in close on this side, and the other side is told.
+    pub(in crate::sessions) fn trader_left(&mut self, key: RemoteKey, account: Address) {
+        let homed: Vec<u64> = self
+            .trades
+            .iter()
+            .filter(|(_, slot)| slot.remote.as_ref().is_some_and(|r| r.key == key))
+            .map(|(trade, _)| *trade)
+            .collect();
+        for trade in homed {
+            self.close_home_trade(trade, account, true);
+        }
+        let relayed: Vec<u64> = self
+            .relayed
+            .iter()
+            .filter(|(_, relayed)| relayed.inviter == key)
+            .map(|(trade, _)| *trade)
+            .collect();
+        for trade in relayed {
+            self.drop_relayed(trade, Some(account));
+        }
+    }
+
+    /// Takes in the calls other hosts made of this one.
+    pub(in crate::sessions) fn drain_calls(&mut self) {
+        let Some(link) = &self.link else {
+            return;
+        };
+        let mut calls = Vec::new();
+        {
+            let mut called = link.called.lock().unwrap_or_else(|p| p.into_inner());
+            while calls.len() < CALLS_PER_TICK {
+                match called.try_recv() {
+                    Ok(call) => calls.push(call),
+                    Err(_) => break,
+                }
+            }
+        }
+        for InCall { host, call, answer } in calls {
+            match call {
+                HostCall::TradeInvite {
+                    world,
+                    player,
+                    view,
+                } => {
+                    let said = self.invited_here(host, &world, player, view);
+                    let _ = answer.send(said);
+                }
+                HostCall::TradeView { view } => {
+                    let said = self.news_here(host, view);
+                    let _ = answer.send(said);
+                }
+                HostCall::TradeAct { trade, action } => self.act_here(host, trade, action, answer),
+            }
+        }
+    }
+
+    /// Another host's player invites `player` of this host in `world`.
+    fn invited_here(
+        &mut self,
+        host: Address,
+        world: &str,
+        player: u16,
+        view: TradeView,
+    ) -> CallAnswer {
+        let Some(index) = self
+            .worlds
+            .iter()
+            .position(|state| state.world.info.name == world)
+        else {
+            return CallAnswer::refused(ErrorCode::NotFound, format!("no world {world:?} here"));
+        };
+        let state = &self.worlds[index];
+        let client = match state.slots.get(usize::from(player)).copied().flatten() {
+            Some(Occupant::Local(client)) => client,
+            _ => {
+                return CallAnswer::refused(
+                    ErrorCode::NotFound,
+                    format!("no player {player} of this host in {world}"),
+                );
+            }
+        };
+        let inviter = state
+            .remotes
+            .iter()
+            .find(|(key, remote)| key.0 == host && remote.account == view.inviter)
+            .map(|(key, _)| *key);
+        let Some(inviter) = inviter else {
+            return CallAnswer::refused(
+                ErrorCode::NotFound,
+                "the inviter is not one of your players this host shows",
+            );
+        };
+        let Some(session) = self.sessions.get(&client) else {
+            return CallAnswer::refused(ErrorCode::NotFound, "the player has gone");
+        };
+        if session.account != view.invitee || view.stage != Stage::Invited {
+            return CallAnswer::refused(
+                ErrorCode::Malformed,
+                "an invitation that is not one: another invitee, or past the invitation",
+            );
+        }
+        if session.blocked.contains(&view.inviter) {
+            return CallAnswer::refused(
+                ErrorCode::Refused,
+                format!("player {player} is not taking trade invitations"),
+            );
+        }
+        if session.trades.len() >= MAX_TRADES {
+            return CallAnswer::refused(
+                ErrorCode::Busy,
+                format!("a player is already in {MAX_TRADES} trades"),
+            );
+        }
+        if self
+            .relayed
+            .values()
+            .any(|relayed| relayed.home == (host, view.trade))
+        {
+            return CallAnswer::refused(ErrorCode::Malformed, "that window was opened already");
+        }
+        let local = self.next_trade;
+        self.next_trade += 1;
+        if let Some(session) = self.sessions.get_mut(&client) {
+            session.trades.push(local);
+        }
+        let mut shown = view.clone();
+        shown.trade = local;
+        self.relayed.insert(
+            local,
+            Relayed {
+                home: (host, view.trade),
+                client,
+                inviter,
+                last: view,
+                asking: 0,
+            },
+        );
+        self.send(
+            client,
+            &ServerMessage::Trade {
+                request: None,
+                view: Box::new(shown),
+            },
+        );
+        CallAnswer::Done
+    }
+
+    /// A window's home tells where it stands.
+    fn news_here(&mut self, host: Address, view: TradeView) -> CallAnswer {
+        let found = self
+            .relayed
+            .iter()
+            .find(|(_, relayed)| relayed.home == (host, view.trade))
+            .map(|(local, _)| *local);
+        let Some(local) = found else {
+            return CallAnswer::refused(
+                ErrorCode::NotFound,
+                format!("no window {} of yours here", view.trade),
+            );
+        };
+        if !self.take_news(local, view, None) {
+            return CallAnswer::refused(ErrorCode::Malformed, "news of another trade");
+        }
+        CallAnswer::Done
+    }
+
+    /// Shows window `local`'s player the home's `view` (answering
+    /// `request`); forgets the window if it closed. False, and nothing
+    /// shown, if the view is of other parties.
+    fn take_news(&mut self, local: u64, view: TradeView, request: Option<u32>) -> bool {
+        let Some(relayed) = self.relayed.get_mut(&local) else {
+            return false;
+        };
+        if view.inviter != relayed.last.inviter
+            || view.invitee != relayed.last.invitee
+            || view.trade != relayed.home.1
+        {
+            return false;
+        }
+        relayed.last = view.clone();
+        let client = relayed.client;
+        let closed = view.stage.is_closed();
+        let mut shown = view;
+        shown.trade = local;
+        self.send(
+            client,
+            &ServerMessage::Trade {
+                request,
+                view: Box::new(shown),
+            },
+        );
+        if closed {
+            self.relayed.remove(&local);
+            if let Some(session) = self.sessions.get_mut(&client) {
+                session.trades.retain(|t| *t != local);
+            }
+        }
+        true
+    }
+
+    /// Another host's player acts on window `trade` here.
+    fn act_here(
+        &mut self,
+        host: Address,
+        trade: u64,
+        action: Action,
+        answer: oneshot::Sender<CallAnswer>,
+    ) {
+        let Some(slot) = self.trades.get_mut(&trade) else {
+            let _ = answer.send(CallAnswer::refused(
+                ErrorCode::NotFound,
+                format!("no open trade {trade}"),
+            ));
+            return;
+        };
+        let theirs = slot
+            .remote
+            .as_ref()
+            .is_some_and(|remote| remote.key.0 == host && remote.invited);
+        if !theirs {
+            let _ = answer.send(CallAnswer::refused(
+                ErrorCode::NotFound,
+                format!("trade {trade} is not your player's"),
+            ));
+            return;
+        }
+        if slot.queue.len() >= MAX_TRADE_QUEUE {
+            let _ = answer.send(CallAnswer::refused(
+                ErrorCode::Busy,
+                "too many trade actions waiting",
+            ));
+            return;
+        }
+        slot.queue.push_back((Asker::Remote(answer), action));
+        self.next_trade_action(trade);
+    }
+
+    /// This host's player acts on window `local`, whose home is another
+    /// host: the action goes there, and its answer back.
+    pub(super) fn relay_act(&mut self, client: ClientId, request: u32, local: u64, action: Action) {
+        let Some(relayed) = self.relayed.get_mut(&local) else {
+            return;
+        };
+        if relayed.client != client {
+            let err = plaza_client::protocol::ProtocolError::new(
+                ErrorCode::NotFound,
+                format!("trade {local} is not yours"),
+            );
+            self.breach(client, Some(request), &err);
+            return;
+        }
+        let busy = relayed.asking >= MAX_TRADE_QUEUE
+            || self
+                .sessions
+                .get(&client)
+                .is_none_or(|session| session.in_flight >= MAX_REQUESTS_WAITING);
+        if busy {
+            let err = plaza_client::protocol::ProtocolError::new(
+                ErrorCode::Busy,
+                "too many trade actions waiting",
+            );
+            self.breach(client, Some(request), &err);
+            return;
+        }
+        relayed.asking += 1;
+        let (host, trade) = relayed.home;
+        if let Some(session) = self.sessions.get_mut(&client) {
+            session.in_flight += 1;
+        }
+        self.call(host, HostCall::TradeAct { trade, action }, move |answer| {
+            Reply::Relayed(local, client, request, answer)
+        });
+    }
+
+    /// The home answered this host's player's action on window `local`.
+    pub(in crate::sessions) fn relay_answered(
+        &mut self,
+        local: u64,
+        client: ClientId,
+        request: u32,
+        answer: Result<CallAnswer, String>,
+    ) {
+        self.answered(client);
+        if let Some(relayed) = self.relayed.get_mut(&local) {
+            relayed.asking = relayed.asking.saturating_sub(1);
+        }
+        let refusal = match answer {
+            Ok(CallAnswer::Trade(view)) => {
+                if self.take_news(local, *view, Some(request)) {
+                    return;
+                }
+                (
+                    ErrorCode::Unavailable,
+                    "the trade's host answered with another trade".to_owned(),
+                )
+            }
+            Ok(CallAnswer::Refused { code, message }) => (code, message),
+            Ok(CallAnswer::Done) => (
+                ErrorCode::Unavailable,
+                "the trade's host answered without the window".to_owned(),
+            ),
+            Err(reason) => (
+                ErrorCode::Unavailable,
+                format!("the trade's host could not be reached: {reason}"),
+            ),
+        };
+        self.send(client, &refused(Some(request), refusal.0, refusal.1));
+    }
+
+    /// Forgets window `local` relayed for this host's player; its home
+    /// hears it cancelled, and the player too, as cancelled by `by`, if
+    /// given (a player that left is not told).
+    pub(super) fn drop_relayed(&mut self, local: u64, by: Option<Address>) {
+        let Some(relayed) = self.relayed.remove(&local) else {
+            return;
+        };
+        if let Some(session) = self.sessions.get_mut(&relayed.client) {
+            session.trades.retain(|t| *t != local);
+        }
+        if relayed.last.stage.is_closed() {
+            return;
+        }
+        let (host, trade) = relayed.home;
+        self.call(
+            host,
+            HostCall::TradeAct {
+                trade,
+                action: Action::Cancel,
+            },
+            |_| Reply::Pushed(None, Ok(CallAnswer::Done)),
+        );
+        if let Some(by) = by {
+            let mut shown = relayed.last;
+            shown.trade = local;
+            shown.stage = Stage::Cancelled { by };
+            self.send(
+                relayed.client,
+                &ServerMessage::Trade {
+                    request: None,
+                    view: Box::new(shown),
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sessions::fixture::{Fixture, SQUARE, present};
+    use ledger::Keypair;
+    use plaza_client::protocol::ClientMessage;
+
+    fn view_of(message: ServerMessage) -> TradeView {
+        match message {
+            ServerMessage::Trade { view, .. } => *view,
+            other => panic!("not a trade: {other:?}"),
+        }
+    }
+
+    fn refused_with(answer: &CallAnswer) -> Option<ErrorCode> {
+        match answer {
+            CallAnswer::Refused { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Ada plays here; bo is player 3 of `host`, shown to ada: the
+    /// fixture, ada, ada's and bo's accounts, and bo's number here.
+    fn ada_meets_bo(host: &Keypair) -> (Fixture, ClientId, Address, Address, u16) {
+        let mut fixture = Fixture::new();
+        let (ada, _) = fixture.enter("ada", SQUARE);
+        let bo = fixture.key("bo").address();
+        fixture.arrives(
+            host,
+            1,
+            vec![present(3, bo, [1.0, 0.0, 1.0], Vec::new())],
+            Vec::new(),
+        );
+        let bo_here = fixture.joined_as(ada, bo);
+        let ada_account = fixture.key("ada").address();
+        (fixture, ada, ada_account, bo, bo_here)
+    }
+
+    #[test]
+    fn a_window_with_a_player_of_another_host_lives_at_the_inviters_host() {
+        let host = Keypair::from_seed([9; 32]);
+        let (mut fixture, ada, ada_account, bo, bo_here) = ada_meets_bo(&host);
+
+        // Ada invites bo: bo's host is asked, and ada hears once it says yes.
+        fixture.send(
+            ada,
+            &ClientMessage::TradeInvite {
+                request: 1,
+                player: bo_here,
+            },
+        );
+        let call = fixture.next_call();
+        assert_eq!(call.host, host.address());
+        let HostCall::TradeInvite {
+            world,
+            player,
+            view,
+        } = call.call
+        else {
+            panic!("not an invitation: {:?}", call.call);
+        };
+        assert_eq!((world.as_str(), player), (SQUARE, 3));
+        assert_eq!((view.inviter, view.invitee), (ada_account, bo));
+        assert_eq!(view.stage, Stage::Invited);
+        call.answer.send(Ok(CallAnswer::Done)).unwrap();
+        let opened = view_of(fixture.until(ada, "the window", |m| m.request() == Some(1)));
+        let trade = opened.trade;
+
+        // Another host cannot act on the window; bo's host can, for bo.
+        let stranger = Keypair::from_seed([10; 32]).address();
+        let cancel = HostCall::TradeAct {
+            trade,
+            action: Action::Cancel,
+        };
+        let answer = fixture.call_in(stranger, cancel);
+        assert_eq!(refused_with(&answer), Some(ErrorCode::NotFound));
+        let accept = HostCall::TradeAct {
+            trade,
+            action: Action::Accept,
+        };
+        let CallAnswer::Trade(accepted) = fixture.call_in(host.address(), accept) else {
+            panic!("no window back");
+        };
+        assert_eq!(
+            (accepted.trade, accepted.stage.clone()),
+            (trade, Stage::Open)
+        );
+        fixture.until(ada, "bo accepting", |m| {
+            matches!(m, ServerMessage::Trade { request: None, view } if view.stage == Stage::Open)
+        });
+
+        // Ada's own change is news for bo's host.
+        fixture.send(
+            ada,
+            &ClientMessage::TradeAct {
+                request: 2,
+                trade,
+                action: Action::SetTokens {
+                    amount: 5,
+                    revision: accepted.revision,
+                },
+            },
+        );
+        let call = fixture.next_call();
+        let HostCall::TradeView { view } = &call.call else {
+            panic!("not news: {:?}", call.call);
+        };
+        assert_eq!(view.offers[0].tokens, 5);
+        call.answer.send(Ok(CallAnswer::Done)).unwrap();
+        fixture.until(ada, "ada's answer", |m| m.request() == Some(2));
+
+        // Bo leaves its host: the window closes here as cancelled by bo,
+        // and bo's host is told.
+        fixture.arrives(&host, 2, Vec::new(), vec![3]);
+        let closed = view_of(fixture.until(
+            ada,
+            "the window closing",
+            |m| matches!(m, ServerMessage::Trade { view, .. } if view.stage.is_closed()),
+        ));
+        assert_eq!(closed.stage, Stage::Cancelled { by: bo });
+        assert!(fixture.server.trades.is_empty());
+        assert!(fixture.server.sessions[&ada].trades.is_empty());
+        let call = fixture.next_call();
+        assert!(
+            matches!(&call.call, HostCall::TradeView { view } if view.stage == Stage::Cancelled { by: bo }),
+            "{:?}",
+            call.call
+        );
+    }
+
+    #[test]
+    fn an_invitation_the_invitees_host_refuses_or_cannot_hear_closes_the_window() {
+        let host = Keypair::from_seed([9; 32]);
+        let (mut fixture, ada, _, _, bo_here) = ada_meets_bo(&host);
+        for (request, answer) in [
+            (
+                1,
+                Ok(CallAnswer::refused(ErrorCode::Refused, "not taking trades")),
+            ),
+            (2, Err("the call timed out".to_owned())),
+        ] {
+            fixture.send(
+                ada,
+                &ClientMessage::TradeInvite {
+                    request,
+                    player: bo_here,
+                },
+            );
+            fixture.next_call().answer.send(answer).unwrap();
+            let said = fixture.until(ada, "the refusal", |m| m.request() == Some(request));
+            let ServerMessage::Error { code, message, .. } = said else {
+                panic!("not refused: {said:?}");
+            };
+            let expected = if request == 1 {
+                ErrorCode::Refused
+            } else {
+                ErrorCode::Unavailable
+            };
+            assert_eq!(code, expected, "{message}");
+            assert!(fixture.server.trades.is_empty());
+            assert!(fixture.server.sessions[&ada].trades.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_player_here_trades_with_a_player_of_another_host_through_this_host() {
+        let host = Keypair::from_seed([9; 32]);
+        let (mut fixture, ada, ada_account, bo, _) = ada_meets_bo(&host);
+        let ada_player = fixture.server.sessions[&ada].player;
+        let now = fixture.server.handle.now();
+        let window = TradeWindow::invite(fixture.chain_id.clone(), bo, ada_account, now).unwrap();
+        let view = trade_view(40, &window);
+        let invite = |player: u16, view: &TradeView| HostCall::TradeInvite {
+            world: SQUARE.into(),
+            player,
+            view: view.clone(),
+        };
+
+        // From a host that does not show bo here, or for another player:
+        // refused.
+        let stranger = Keypair::from_seed([10; 32]).address();
+        let answer = fixture.call_in(stranger, invite(ada_player, &view));
+        assert_eq!(refused_with(&answer), Some(ErrorCode::NotFound));
+        let answer = fixture.call_in(host.address(), invite(ada_player + 1, &view));
+        assert_eq!(refused_with(&answer), Some(ErrorCode::NotFound));
+
+        // From bo's host: ada sees the window under a number of this
+        // host's; the same window again is refused.
+        let answer = fixture.call_in(host.address(), invite(ada_player, &view));
+        assert_eq!(answer, CallAnswer::Done);
+        let shown = view_of(fixture.until(ada, "the invitation", |m| {
+            matches!(m, ServerMessage::Trade { .. })
+        }));
+        assert_eq!((shown.inviter, shown.invitee), (bo, ada_account));
+        let local = shown.trade;
+        let answer = fixture.call_in(host.address(), invite(ada_player, &view));
+        assert_eq!(refused_with(&answer), Some(ErrorCode::Malformed));
+
+        // Ada accepts: the action goes to bo's host, its answer to ada.
+        fixture.send(
+            ada,
+            &ClientMessage::TradeAct {
+                request: 1,
+                trade: local,
+                action: Action::Accept,
+            },
+        );
+        let call = fixture.next_call();
+        assert_eq!(call.host, host.address());
+        assert_eq!(
+            call.call,
+            HostCall::TradeAct {
+                trade: 40,
+                action: Action::Accept
+            }
+        );
+        let mut open = view.clone();
+        open.stage = Stage::Open;
+        call.answer
+            .send(Ok(CallAnswer::Trade(Box::new(open.clone()))))
+            .unwrap();
+        let answered = view_of(fixture.until(ada, "the answer", |m| m.request() == Some(1)));
+        assert_eq!((answered.trade, answered.stage), (local, Stage::Open));
+
+        // News of the window from another host is refused; from bo's
+        // host, ada sees it.
+        let mut news = open;
+        news.revision = 2;
+        let answer = fixture.call_in(stranger, HostCall::TradeView { view: news.clone() });
+        assert_eq!(refused_with(&answer), Some(ErrorCode::NotFound));
+        let answer = fixture.call_in(host.address(), HostCall::TradeView { view: news });
+        assert_eq!(answer, CallAnswer::Done);
+        let seen = view_of(fixture.until(
+            ada,
+            "the news",
+            |m| matches!(m, ServerMessage::Trade { request: None, view } if view.revision == 2),
+        ));
+        assert_eq!(seen.trade, local);
+
+        // Bo leaves its host: ada's window closes as cancelled by bo, and
+        // bo's host hears it cancelled.
+        fixture.arrives(&host, 2, Vec::new(), vec![3]);
+        let closed = view_of(fixture.until(
+            ada,
+            "the window closing",
+            |m| matches!(m, ServerMessage::Trade { view, .. } if view.stage.is_closed()),
+        ));
+        assert_eq!(
+            (closed.trade, closed.stage),
+            (local, Stage::Cancelled { by: bo })
+        );
+        let call = fixture.next_call();
+        assert_eq!(
+            call.call,
+            HostCall::TradeAct {
+                trade: 40,
+                action: Action::Cancel
+            }
+        );
+        assert!(fixture.server.relayed.is_empty());
+        assert!(fixture.server.sessions[&ada].trades.is_empty());
+    }
+}
