@@ -36,6 +36,10 @@ pub enum HostCall {
     /// A trade window at the calling host changed: for the called host's
     /// player in it.
     TradeView {
+        /// Counts up with each view of this window the calling host
+        /// sends (news or answers): news arriving after a newer view is
+        /// dropped.
+        seq: u64,
         /// The window as it stands now.
         view: TradeView,
     },
@@ -54,8 +58,13 @@ pub enum HostCall {
 pub enum CallAnswer {
     /// Done.
     Done,
-    /// The window after the action.
-    Trade(Box<TradeView>),
+    /// The window after the action, numbered as news is.
+    Trade {
+        /// The view's number among the window's views.
+        seq: u64,
+        /// The window.
+        view: Box<TradeView>,
+    },
     /// Not done, and why.
     Refused {
         /// What kind of refusal, as a player would be told it.
@@ -152,7 +161,10 @@ mod tests {
                 player: 3,
                 view: view.clone(),
             },
-            HostCall::TradeView { view: view.clone() },
+            HostCall::TradeView {
+                seq: 2,
+                view: view.clone(),
+            },
             HostCall::TradeAct {
                 trade: 7,
                 action: Action::Accept,

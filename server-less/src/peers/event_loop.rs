@@ -23,10 +23,9 @@ use super::calls::host_of_peer;
 use super::files::{FileRequest, FileResponse};
 use super::handle::{Command, Reply};
 use super::{
-    BOOTSTRAP_EVERY, CALL_BURST, CALL_TIMEOUT, CALLS_PER_SEC, FREE_IGNORED_BURST,
-    FREE_IGNORED_PER_SEC, GossipedTx, MAX_ADDRESSES_PER_PEER, MAX_CALLS_WAITING,
-    MAX_PROVIDED_BY_OTHERS, MAX_PROVIDED_BY_PEER_PER_HOUR, PeerLimits, PeerStatus, VERDICT_WAIT,
-    Verdict,
+    BOOTSTRAP_EVERY, CALL_BURST, CALLS_PER_SEC, FREE_IGNORED_BURST, FREE_IGNORED_PER_SEC,
+    GossipedTx, MAX_ADDRESSES_PER_PEER, MAX_CALLS_WAITING, MAX_PROVIDED_BY_OTHERS,
+    MAX_PROVIDED_BY_PEER_PER_HOUR, PeerLimits, PeerStatus, VERDICT_WAIT, Verdict,
 };
 use crate::calls::{CallAnswer, HostCall, InCall};
 use crate::error::HostError;
@@ -44,9 +43,22 @@ pub(super) type Served = (PeerId, ResponseChannel<FileResponse>, FileResponse);
 pub(super) type Answering =
     Pin<Box<dyn Future<Output = (PeerId, ResponseChannel<CallAnswer>, CallAnswer)> + Send>>;
 
-/// Peers whose call rates are kept, at most; past it, those quiet for a
-/// minute are forgotten.
+/// Hosts whose presence was heard that may call, at most; past it, the
+/// one heard from longest ago is forgotten.
 const MAX_CALLERS: usize = 1_024;
+
+/// How long a call from another host waits for the session server's
+/// answer: well inside the caller's own timeout, so that the caller hears
+/// "could not answer" rather than nothing.
+const ANSWER_WAIT: Duration = Duration::from_secs(7);
+
+/// A host that may call: one whose signed presence this host heard.
+pub(super) struct Caller {
+    /// When its presence was last heard.
+    heard: tokio::time::Instant,
+    /// The calls it may still make, and when last topped up.
+    allowance: (Bucket, tokio::time::Instant),
+}
 
 pub(super) struct EventLoop {
     pub(super) swarm: Swarm<Behaviour>,
@@ -81,8 +93,8 @@ pub(super) struct EventLoop {
     pub(super) called: Option<mpsc::Sender<InCall>>,
     /// Calls from other hosts waiting for their answers.
     pub(super) answering: FuturesUnordered<Answering>,
-    /// Per peer: the calls it may still make, and when last topped up.
-    pub(super) callers: HashMap<PeerId, (Bucket, tokio::time::Instant)>,
+    /// The hosts that may call, by key: those whose presence was heard.
+    pub(super) callers: HashMap<ledger::Address, Caller>,
 }
 
 impl EventLoop {
@@ -489,11 +501,12 @@ impl EventLoop {
     /// one is rejected, which lowers the score of the peer that passed it
     /// on; a good one is passed on to other peers.
     fn presence_gossiped(&mut self, from: &PeerId, data: &[u8]) -> Verdict {
-        let Some(sessions) = &self.presence.1 else {
+        let Some(sessions) = self.presence.1.clone() else {
             return Verdict::Ignore;
         };
         match SignedPresence::verified(data, self.verifier.chain_id()) {
             Ok(presence) => {
+                self.heard_host(presence.host);
                 if sessions.try_send(presence).is_err() {
                     debug!("presence waiting for the sessions is full: dropped");
                 }
@@ -603,7 +616,7 @@ impl EventLoop {
 
     /// A call from `peer`: handed to the session server if the peer is a
     /// host, within its rate and there is room; answered "busy" or why
-    /// not otherwise. An answer not given in [`CALL_TIMEOUT`] is "the
+    /// not otherwise. An answer not given in [`ANSWER_WAIT`] is "the
     /// host could not answer".
     pub(super) fn called(
         &mut self,
@@ -612,7 +625,9 @@ impl EventLoop {
         channel: ResponseChannel<CallAnswer>,
     ) {
         let sessions = self.called.clone();
-        let refusal = match (host_of_peer(&peer), sessions) {
+        let host = host_of_peer(&peer);
+        let known = host.is_some_and(|host| self.callers.contains_key(&host));
+        let refusal = match (host, sessions) {
             (None, _) => Some(CallAnswer::refused(
                 ErrorCode::Malformed,
                 "the caller's peer id names no host key",
@@ -621,7 +636,11 @@ impl EventLoop {
                 ErrorCode::Unavailable,
                 "this host takes no calls",
             )),
-            (Some(_), Some(_)) if !self.may_call(peer) => Some(CallAnswer::refused(
+            (Some(_), Some(_)) if !known => Some(CallAnswer::refused(
+                ErrorCode::NotFound,
+                "this host has heard no presence of yours",
+            )),
+            (Some(host), Some(_)) if !self.may_call(&host) => Some(CallAnswer::refused(
                 ErrorCode::Busy,
                 format!("more than {CALLS_PER_SEC} calls a second"),
             )),
@@ -633,7 +652,7 @@ impl EventLoop {
                 match sessions.try_send(InCall { host, call, answer }) {
                     Ok(()) => {
                         self.answering.push(Box::pin(async move {
-                            let answer = match tokio::time::timeout(CALL_TIMEOUT, answered).await {
+                            let answer = match tokio::time::timeout(ANSWER_WAIT, answered).await {
                                 Ok(Ok(answer)) => answer,
                                 _ => CallAnswer::refused(
                                     ErrorCode::Unavailable,
@@ -663,20 +682,41 @@ impl EventLoop {
         }
     }
 
-    /// Takes one call from `peer`'s allowance, if any is left.
-    fn may_call(&mut self, peer: PeerId) -> bool {
+    /// `host`'s signed presence was heard: it may call (the host heard
+    /// from longest ago is forgotten to make room).
+    fn heard_host(&mut self, host: ledger::Address) {
         let now = tokio::time::Instant::now();
-        if self.callers.len() >= MAX_CALLERS && !self.callers.contains_key(&peer) {
-            self.callers
-                .retain(|_, (_, topped)| now.duration_since(*topped) < Duration::from_secs(60));
-            if self.callers.len() >= MAX_CALLERS {
-                return false;
+        if let Some(caller) = self.callers.get_mut(&host) {
+            caller.heard = now;
+            return;
+        }
+        if self.callers.len() >= MAX_CALLERS {
+            let oldest = self
+                .callers
+                .iter()
+                .min_by_key(|(_, caller)| caller.heard)
+                .map(|(host, _)| *host);
+            if let Some(oldest) = oldest {
+                self.callers.remove(&oldest);
             }
         }
-        let (bucket, topped) = self
-            .callers
-            .entry(peer)
-            .or_insert_with(|| (Bucket::new(CALLS_PER_SEC, CALL_BURST), now));
+        self.callers.insert(
+            host,
+            Caller {
+                heard: now,
+                allowance: (Bucket::new(CALLS_PER_SEC, CALL_BURST), now),
+            },
+        );
+    }
+
+    /// Takes one call from `host`'s allowance, if it may call and any is
+    /// left.
+    fn may_call(&mut self, host: &ledger::Address) -> bool {
+        let now = tokio::time::Instant::now();
+        let Some(caller) = self.callers.get_mut(host) else {
+            return false;
+        };
+        let (bucket, topped) = &mut caller.allowance;
         bucket.refill(now.duration_since(*topped).as_secs_f32());
         *topped = now;
         bucket.take()

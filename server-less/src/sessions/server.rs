@@ -136,11 +136,13 @@ pub(super) enum Reply {
     /// A trade action's outcome, for whoever asked.
     Trade(u64, super::trades::Asker, Result<TradeOutcome, HostError>),
     /// Another host's answer to a trade invitation sent for this host's
-    /// player (the window, the inviter, its request, the window sent).
+    /// player (the window, the inviter, its request, the host asked, the
+    /// window sent).
     Invited(
         u64,
         ClientId,
         u32,
+        Address,
         Box<TradeView>,
         Result<CallAnswer, String>,
     ),
@@ -608,8 +610,8 @@ impl Server {
                     self.piece_arrived(client, request, index, result);
                 }
                 Reply::Trade(trade, asker, outcome) => self.traded(trade, asker, outcome),
-                Reply::Invited(trade, client, request, sent, answer) => {
-                    self.invite_answered(trade, client, request, *sent, answer);
+                Reply::Invited(trade, client, request, host, sent, answer) => {
+                    self.invite_answered(trade, (client, request), host, *sent, answer);
                 }
                 Reply::Pushed(trade, answer) => self.pushed(trade, answer),
                 Reply::Relayed(trade, client, request, answer) => {

@@ -13,6 +13,8 @@
 //! signatures). When either end goes (its player leaves, or its host
 //! falls silent), the window closes on both sides as cancelled.
 
+use std::time::{Duration, Instant};
+
 use renet::ClientId;
 use tokio::sync::oneshot;
 use tracing::debug;
@@ -30,6 +32,11 @@ use plaza_client::protocol::{ErrorCode, MAX_REQUESTS_WAITING, ServerMessage, Tra
 /// Calls from other hosts taken in one tick, at most.
 const CALLS_PER_TICK: usize = 32;
 
+/// A relayed window its home has said nothing of for this long is
+/// forgotten as timed out: each of the home's stages times out sooner,
+/// and its closing would have been news.
+const RELAYED_IDLE: Duration = Duration::from_secs(market::trade::IDLE_SECS + 30);
+
 /// A window at another host that one of this host's players is in.
 pub(in crate::sessions) struct Relayed {
     /// The window's home, and its id there.
@@ -38,10 +45,12 @@ pub(in crate::sessions) struct Relayed {
     client: ClientId,
     /// The inviter, as this host shows it.
     inviter: RemoteKey,
-    /// The window as the home last told it.
-    last: TradeView,
+    /// The window as the home last told it, and that view's number.
+    last: (u64, TradeView),
     /// The player's actions sent to the home and not yet answered.
     asking: usize,
+    /// Forgotten as timed out then, unless the home speaks first.
+    expires: Instant,
 }
 
 impl Server {
@@ -138,6 +147,7 @@ impl Server {
                     key,
                     account: to,
                     invited: false,
+                    views: 0,
                 }),
                 busy: false,
                 queue: std::collections::VecDeque::new(),
@@ -148,31 +158,29 @@ impl Server {
             player: key.1,
             view: view.clone(),
         };
-        self.call(key.0, call, move |answer| {
-            Reply::Invited(trade, client, request, Box::new(view), answer)
+        let host = key.0;
+        self.call(host, call, move |answer| {
+            Reply::Invited(trade, client, request, host, Box::new(view), answer)
         });
     }
 
-    /// The invitee's host answered the invitation of `trade`.
+    /// `host`, the invitee's, answered the invitation of `trade` (sent
+    /// as `sent`).
     pub(in crate::sessions) fn invite_answered(
         &mut self,
         trade: u64,
-        client: ClientId,
-        request: u32,
+        (client, request): (ClientId, u32),
+        host: Address,
         sent: TradeView,
         answer: Result<CallAnswer, String>,
     ) {
         self.answered(client);
+        let mut closed = sent;
+        closed.stage = Stage::Cancelled { by: closed.inviter };
         let Some(slot) = self.trades.get_mut(&trade) else {
             // The inviter gave up meanwhile: the invitee's host, which
-            // took it, hears the window closed.
-            if let Ok(CallAnswer::Done) = answer
-                && let Some(host) = self.host_of_invitee(&sent)
-            {
-                let mut closed = sent;
-                closed.stage = Stage::Cancelled { by: closed.inviter };
-                self.push_view(host, closed, None);
-            }
+            // may have taken it, hears the window closed.
+            self.push_view(host, 1, closed, None);
             return;
         };
         let refusal = match answer {
@@ -191,7 +199,7 @@ impl Server {
                 return;
             }
             Ok(CallAnswer::Refused { code, message }) => (code, message),
-            Ok(CallAnswer::Trade(_)) => (
+            Ok(CallAnswer::Trade { .. }) => (
                 ErrorCode::Unavailable,
                 "the other host answered the invitation with a window".to_owned(),
             ),
@@ -204,23 +212,15 @@ impl Server {
         if let Some(session) = self.sessions.get_mut(&client) {
             session.trades.retain(|t| *t != trade);
         }
+        // Taken after all (the answer lost on the way): closed there too.
+        self.push_view(host, 1, closed, None);
         self.send(client, &refused(Some(request), refusal.0, refusal.1));
-    }
-
-    /// The host of `view`'s invitee, from the windows' records: none once
-    /// the window is gone, so this reads the world's remotes.
-    fn host_of_invitee(&self, view: &TradeView) -> Option<Address> {
-        self.worlds
-            .iter()
-            .flat_map(|world| world.remotes.iter())
-            .find(|(_, remote)| remote.account == view.invitee)
-            .map(|(key, _)| key.0)
     }
 
     /// Tells `host` where a window whose invitee plays there stands; if
     /// it cannot be told, window `trade` (still open here) closes.
-    pub(super) fn push_view(&self, host: Address, view: TradeView, trade: Option<u64>) {
-        self.call(host, HostCall::TradeView { view }, move |answer| {
+    pub(super) fn push_view(&self, host: Address, seq: u64, view: TradeView, trade: Option<u64>) {
+        self.call(host, HostCall::TradeView { seq, view }, move |answer| {
             Reply::Pushed(trade, answer)
         });
     }
@@ -234,36 +234,36 @@ impl Server {
         let failed = match answer {
             Ok(CallAnswer::Done) => return,
             Ok(CallAnswer::Refused { message, .. }) => message,
-            Ok(CallAnswer::Trade(_)) => "a window for news".to_owned(),
+            Ok(CallAnswer::Trade { .. }) => "a window for news".to_owned(),
             Err(reason) => reason,
         };
         debug!(?trade, %failed, "a trade's news did not reach the invitee's host");
+        // The two sides no longer agree: the window closes here, and the
+        // other side is told so (if that too fails, it forgets the window
+        // once its home is silent or says it is gone).
         if let Some(trade) = trade
             && let Some(by) = self
                 .trades
                 .get(&trade)
                 .and_then(|slot| slot.remote.as_ref().map(|remote| remote.account))
         {
-            self.close_home_trade(trade, by, false);
+            self.close_home_trade(trade, by);
         }
     }
 
     /// Closes window `trade` here as cancelled by `by` (unless it closed
-    /// already), telling this host's players in it, and the other host's
-    /// if `tell_remote`.
-    fn close_home_trade(&mut self, trade: u64, by: Address, tell_remote: bool) {
-        let Some(slot) = self.trades.remove(&trade) else {
+    /// already), telling this host's players in it and the other host.
+    fn close_home_trade(&mut self, trade: u64, by: Address) {
+        let Some(mut slot) = self.trades.remove(&trade) else {
             return;
         };
         let mut view = trade_view(trade, &slot.window);
         if !slot.window.is_closed() {
             view.stage = Stage::Cancelled { by };
         }
-        if tell_remote
-            && let Some(remote) = &slot.remote
-            && remote.invited
-        {
-            self.push_view(remote.key.0, view.clone(), None);
+        if let Some(remote) = &mut slot.remote {
+            let seq = remote.next_view();
+            self.push_view(remote.key.0, seq, view.clone(), None);
         }
         for client in slot.clients {
             if let Some(session) = self.sessions.get_mut(&client) {
@@ -289,7 +289,7 @@ impl Server {
             .map(|(trade, _)| *trade)
             .collect();
         for trade in homed {
-            self.close_home_trade(trade, account, true);
+            self.close_home_trade(trade, account);
         }
         let relayed: Vec<u64> = self
             .relayed
@@ -298,7 +298,22 @@ impl Server {
             .map(|(trade, _)| *trade)
             .collect();
         for trade in relayed {
-            self.drop_relayed(trade, Some(account));
+            self.drop_relayed(trade, Some(Stage::Cancelled { by: account }), None);
+        }
+    }
+
+    /// Relayed windows whose home has been silent too long are forgotten
+    /// as timed out.
+    pub(super) fn expire_relayed(&mut self) {
+        let now = Instant::now();
+        let silent: Vec<u64> = self
+            .relayed
+            .iter()
+            .filter(|(_, relayed)| relayed.expires <= now)
+            .map(|(trade, _)| *trade)
+            .collect();
+        for trade in silent {
+            self.drop_relayed(trade, Some(Stage::TimedOut), None);
         }
     }
 
@@ -318,6 +333,13 @@ impl Server {
             }
         }
         for InCall { host, call, answer } in calls {
+            if !self.hosts.contains_key(&host) {
+                let _ = answer.send(CallAnswer::refused(
+                    ErrorCode::NotFound,
+                    "this host has heard no presence of yours",
+                ));
+                continue;
+            }
             match call {
                 HostCall::TradeInvite {
                     world,
@@ -327,8 +349,8 @@ impl Server {
                     let said = self.invited_here(host, &world, player, view);
                     let _ = answer.send(said);
                 }
-                HostCall::TradeView { view } => {
-                    let said = self.news_here(host, view);
+                HostCall::TradeView { seq, view } => {
+                    let said = self.news_here(host, seq, view);
                     let _ = answer.send(said);
                 }
                 HostCall::TradeAct { trade, action } => self.act_here(host, trade, action, answer),
@@ -413,8 +435,9 @@ impl Server {
                 home: (host, view.trade),
                 client,
                 inviter,
-                last: view,
+                last: (0, view),
                 asking: 0,
+                expires: Instant::now() + RELAYED_IDLE,
             },
         );
         self.send(
@@ -428,7 +451,7 @@ impl Server {
     }
 
     /// A window's home tells where it stands.
-    fn news_here(&mut self, host: Address, view: TradeView) -> CallAnswer {
+    fn news_here(&mut self, host: Address, seq: u64, view: TradeView) -> CallAnswer {
         let found = self
             .relayed
             .iter()
@@ -440,29 +463,39 @@ impl Server {
                 format!("no window {} of yours here", view.trade),
             );
         };
-        if !self.take_news(local, view, None) {
+        if !self.take_news(local, seq, view, None) {
             return CallAnswer::refused(ErrorCode::Malformed, "news of another trade");
         }
         CallAnswer::Done
     }
 
-    /// Shows window `local`'s player the home's `view` (answering
-    /// `request`); forgets the window if it closed. False, and nothing
-    /// shown, if the view is of other parties.
-    fn take_news(&mut self, local: u64, view: TradeView, request: Option<u32>) -> bool {
+    /// Shows window `local`'s player the home's view number `seq`
+    /// (answering `request`; a view older than one shown already is not
+    /// shown again, and a request is answered with the newer); forgets
+    /// the window if it closed. False, and nothing shown, if the view is
+    /// of other parties.
+    fn take_news(&mut self, local: u64, seq: u64, view: TradeView, request: Option<u32>) -> bool {
         let Some(relayed) = self.relayed.get_mut(&local) else {
             return false;
         };
-        if view.inviter != relayed.last.inviter
-            || view.invitee != relayed.last.invitee
+        let (last_seq, last) = &relayed.last;
+        if view.inviter != last.inviter
+            || view.invitee != last.invitee
             || view.trade != relayed.home.1
         {
             return false;
         }
-        relayed.last = view.clone();
+        relayed.expires = Instant::now() + RELAYED_IDLE;
         let client = relayed.client;
-        let closed = view.stage.is_closed();
-        let mut shown = view;
+        let mut shown = if seq > *last_seq {
+            relayed.last = (seq, view.clone());
+            view
+        } else if request.is_some() {
+            last.clone()
+        } else {
+            return true;
+        };
+        let closed = shown.stage.is_closed();
         shown.trade = local;
         self.send(
             client,
@@ -495,10 +528,15 @@ impl Server {
             ));
             return;
         };
-        let theirs = slot
-            .remote
-            .as_ref()
-            .is_some_and(|remote| remote.key.0 == host && remote.invited);
+        // Only the invitee's host was told the window's id; it may act
+        // before its answer to the invitation arrives.
+        let theirs = match &mut slot.remote {
+            Some(remote) if remote.key.0 == host => {
+                remote.invited = true;
+                true
+            }
+            _ => false,
+        };
         if !theirs {
             let _ = answer.send(CallAnswer::refused(
                 ErrorCode::NotFound,
@@ -523,6 +561,13 @@ impl Server {
         let Some(relayed) = self.relayed.get_mut(&local) else {
             return;
         };
+        if relayed.client == client && action == Action::Cancel {
+            // Closed here at once, whatever the home does with the news.
+            if let Some(account) = self.sessions.get(&client).map(|s| s.account) {
+                self.drop_relayed(local, Some(Stage::Cancelled { by: account }), Some(request));
+            }
+            return;
+        }
         if relayed.client != client {
             let err = plaza_client::protocol::ProtocolError::new(
                 ErrorCode::NotFound,
@@ -563,18 +608,40 @@ impl Server {
         answer: Result<CallAnswer, String>,
     ) {
         self.answered(client);
-        if let Some(relayed) = self.relayed.get_mut(&local) {
-            relayed.asking = relayed.asking.saturating_sub(1);
-        }
+        let Some(relayed) = self.relayed.get_mut(&local) else {
+            self.send(
+                client,
+                &refused(
+                    Some(request),
+                    ErrorCode::NotFound,
+                    format!("trade {local} has closed"),
+                ),
+            );
+            return;
+        };
+        relayed.asking = relayed.asking.saturating_sub(1);
+        let inviter = relayed.last.1.inviter;
         let refusal = match answer {
-            Ok(CallAnswer::Trade(view)) => {
-                if self.take_news(local, *view, Some(request)) {
+            Ok(CallAnswer::Trade { seq, view }) => {
+                if self.take_news(local, seq, *view, Some(request)) {
                     return;
                 }
                 (
                     ErrorCode::Unavailable,
                     "the trade's host answered with another trade".to_owned(),
                 )
+            }
+            Ok(CallAnswer::Refused {
+                code: ErrorCode::NotFound,
+                message,
+            }) => {
+                // The home no longer has the window: closed here too.
+                self.send(
+                    client,
+                    &refused(Some(request), ErrorCode::NotFound, message),
+                );
+                self.drop_relayed(local, Some(Stage::Cancelled { by: inviter }), None);
+                return;
             }
             Ok(CallAnswer::Refused { code, message }) => (code, message),
             Ok(CallAnswer::Done) => (
@@ -590,16 +657,17 @@ impl Server {
     }
 
     /// Forgets window `local` relayed for this host's player; its home
-    /// hears it cancelled, and the player too, as cancelled by `by`, if
-    /// given (a player that left is not told).
-    pub(super) fn drop_relayed(&mut self, local: u64, by: Option<Address>) {
+    /// hears it cancelled, and the player sees it closed at `stage`, if
+    /// given (answering `request`; a player that left is not told).
+    pub(super) fn drop_relayed(&mut self, local: u64, stage: Option<Stage>, request: Option<u32>) {
         let Some(relayed) = self.relayed.remove(&local) else {
             return;
         };
         if let Some(session) = self.sessions.get_mut(&relayed.client) {
             session.trades.retain(|t| *t != local);
         }
-        if relayed.last.stage.is_closed() {
+        let (_, last) = relayed.last;
+        if last.stage.is_closed() {
             return;
         }
         let (host, trade) = relayed.home;
@@ -611,14 +679,14 @@ impl Server {
             },
             |_| Reply::Pushed(None, Ok(CallAnswer::Done)),
         );
-        if let Some(by) = by {
-            let mut shown = relayed.last;
+        if let Some(stage) = stage {
+            let mut shown = last;
             shown.trade = local;
-            shown.stage = Stage::Cancelled { by };
+            shown.stage = stage;
             self.send(
                 relayed.client,
                 &ServerMessage::Trade {
-                    request: None,
+                    request,
                     view: Box::new(shown),
                 },
             );
@@ -690,32 +758,40 @@ mod tests {
         assert_eq!((world.as_str(), player), (SQUARE, 3));
         assert_eq!((view.inviter, view.invitee), (ada_account, bo));
         assert_eq!(view.stage, Stage::Invited);
-        call.answer.send(Ok(CallAnswer::Done)).unwrap();
-        let opened = view_of(fixture.until(ada, "the window", |m| m.request() == Some(1)));
-        let trade = opened.trade;
+        let trade = view.trade;
 
-        // Another host cannot act on the window; bo's host can, for bo.
-        let stranger = Keypair::from_seed([10; 32]).address();
+        // Another host cannot act on the window, even one that told of
+        // its players here; bo's host can, for bo, even before its
+        // answer to the invitation arrives.
+        let stranger = Keypair::from_seed([10; 32]);
         let cancel = HostCall::TradeAct {
             trade,
             action: Action::Cancel,
         };
-        let answer = fixture.call_in(stranger, cancel);
+        let answer = fixture.call_in(stranger.address(), cancel.clone());
+        assert_eq!(refused_with(&answer), Some(ErrorCode::NotFound));
+        fixture.arrives(&stranger, 1, Vec::new(), Vec::new());
+        let answer = fixture.call_in(stranger.address(), cancel);
         assert_eq!(refused_with(&answer), Some(ErrorCode::NotFound));
         let accept = HostCall::TradeAct {
             trade,
             action: Action::Accept,
         };
-        let CallAnswer::Trade(accepted) = fixture.call_in(host.address(), accept) else {
+        let CallAnswer::Trade {
+            seq,
+            view: accepted,
+        } = fixture.call_in(host.address(), accept)
+        else {
             panic!("no window back");
         };
+        assert_eq!(seq, 1);
         assert_eq!(
             (accepted.trade, accepted.stage.clone()),
             (trade, Stage::Open)
         );
-        fixture.until(ada, "bo accepting", |m| {
-            matches!(m, ServerMessage::Trade { request: None, view } if view.stage == Stage::Open)
-        });
+        call.answer.send(Ok(CallAnswer::Done)).unwrap();
+        let opened = view_of(fixture.until(ada, "the window", |m| m.request() == Some(1)));
+        assert_eq!(opened.stage, Stage::Open);
 
         // Ada's own change is news for bo's host.
         fixture.send(
@@ -730,10 +806,10 @@ mod tests {
             },
         );
         let call = fixture.next_call();
-        let HostCall::TradeView { view } = &call.call else {
+        let HostCall::TradeView { seq, view } = &call.call else {
             panic!("not news: {:?}", call.call);
         };
-        assert_eq!(view.offers[0].tokens, 5);
+        assert_eq!((*seq, view.offers[0].tokens), (2, 5));
         call.answer.send(Ok(CallAnswer::Done)).unwrap();
         fixture.until(ada, "ada's answer", |m| m.request() == Some(2));
 
@@ -750,7 +826,7 @@ mod tests {
         assert!(fixture.server.sessions[&ada].trades.is_empty());
         let call = fixture.next_call();
         assert!(
-            matches!(&call.call, HostCall::TradeView { view } if view.stage == Stage::Cancelled { by: bo }),
+            matches!(&call.call, HostCall::TradeView { seq: 3, view } if view.stage == Stage::Cancelled { by: bo }),
             "{:?}",
             call.call
         );
@@ -759,7 +835,7 @@ mod tests {
     #[test]
     fn an_invitation_the_invitees_host_refuses_or_cannot_hear_closes_the_window() {
         let host = Keypair::from_seed([9; 32]);
-        let (mut fixture, ada, _, _, bo_here) = ada_meets_bo(&host);
+        let (mut fixture, ada, ada_account, _, bo_here) = ada_meets_bo(&host);
         for (request, answer) in [
             (
                 1,
@@ -787,6 +863,14 @@ mod tests {
             assert_eq!(code, expected, "{message}");
             assert!(fixture.server.trades.is_empty());
             assert!(fixture.server.sessions[&ada].trades.is_empty());
+            // Had it taken the invitation after all, bo's host hears the
+            // window closed.
+            let told = fixture.next_call();
+            assert!(
+                matches!(&told.call, HostCall::TradeView { view, .. } if view.stage == Stage::Cancelled { by: ada_account }),
+                "{:?}",
+                told.call
+            );
         }
     }
 
@@ -845,25 +929,36 @@ mod tests {
         let mut open = view.clone();
         open.stage = Stage::Open;
         call.answer
-            .send(Ok(CallAnswer::Trade(Box::new(open.clone()))))
+            .send(Ok(CallAnswer::Trade {
+                seq: 1,
+                view: Box::new(open.clone()),
+            }))
             .unwrap();
         let answered = view_of(fixture.until(ada, "the answer", |m| m.request() == Some(1)));
         assert_eq!((answered.trade, answered.stage), (local, Stage::Open));
 
         // News of the window from another host is refused; from bo's
-        // host, ada sees it.
+        // host, ada sees it, unless newer news came first.
         let mut news = open;
-        news.revision = 2;
-        let answer = fixture.call_in(stranger, HostCall::TradeView { view: news.clone() });
+        news.revision = 3;
+        let tell = |seq: u64, view: &TradeView| HostCall::TradeView {
+            seq,
+            view: view.clone(),
+        };
+        let answer = fixture.call_in(stranger, tell(3, &news));
         assert_eq!(refused_with(&answer), Some(ErrorCode::NotFound));
-        let answer = fixture.call_in(host.address(), HostCall::TradeView { view: news });
+        let answer = fixture.call_in(host.address(), tell(3, &news));
         assert_eq!(answer, CallAnswer::Done);
         let seen = view_of(fixture.until(
             ada,
             "the news",
-            |m| matches!(m, ServerMessage::Trade { request: None, view } if view.revision == 2),
+            |m| matches!(m, ServerMessage::Trade { request: None, view } if view.revision == 3),
         ));
         assert_eq!(seen.trade, local);
+        news.revision = 2;
+        let answer = fixture.call_in(host.address(), tell(2, &news));
+        assert_eq!(answer, CallAnswer::Done);
+        assert_eq!(fixture.server.relayed[&local].last.1.revision, 3);
 
         // Bo leaves its host: ada's window closes as cancelled by bo, and
         // bo's host hears it cancelled.
@@ -887,5 +982,80 @@ mod tests {
         );
         assert!(fixture.server.relayed.is_empty());
         assert!(fixture.server.sessions[&ada].trades.is_empty());
+    }
+
+    #[test]
+    fn a_relayed_window_closes_here_at_once_when_its_player_cancels_or_its_home_lost_it() {
+        let host = Keypair::from_seed([9; 32]);
+        let (mut fixture, ada, ada_account, bo, _) = ada_meets_bo(&host);
+        let ada_player = fixture.server.sessions[&ada].player;
+        for (trade, request) in [(40_u64, 1_u32), (41, 2)] {
+            let now = fixture.server.handle.now();
+            let window =
+                TradeWindow::invite(fixture.chain_id.clone(), bo, ada_account, now).unwrap();
+            let invite = HostCall::TradeInvite {
+                world: SQUARE.into(),
+                player: ada_player,
+                view: trade_view(trade, &window),
+            };
+            assert_eq!(fixture.call_in(host.address(), invite), CallAnswer::Done);
+            let local = view_of(fixture.until(
+                ada,
+                "the invitation",
+                |m| matches!(m, ServerMessage::Trade { view, .. } if view.stage == Stage::Invited),
+            ))
+            .trade;
+            let cancel = HostCall::TradeAct {
+                trade,
+                action: Action::Cancel,
+            };
+            if request == 1 {
+                // Ada declines: closed here at once, and the home told.
+                fixture.send(
+                    ada,
+                    &ClientMessage::TradeAct {
+                        request,
+                        trade: local,
+                        action: Action::Cancel,
+                    },
+                );
+                let answer =
+                    view_of(fixture.until(ada, "the answer", |m| m.request() == Some(request)));
+                assert_eq!(answer.stage, Stage::Cancelled { by: ada_account });
+                assert_eq!(fixture.next_call().call, cancel);
+            } else {
+                // The home lost the window: ada's action is refused, and
+                // the window closes here.
+                fixture.send(
+                    ada,
+                    &ClientMessage::TradeAct {
+                        request,
+                        trade: local,
+                        action: Action::Accept,
+                    },
+                );
+                let call = fixture.next_call();
+                call.answer
+                    .send(Ok(CallAnswer::refused(
+                        ErrorCode::NotFound,
+                        "no open trade",
+                    )))
+                    .unwrap();
+                let refusal = fixture.until(ada, "the refusal", |m| m.request() == Some(request));
+                assert_eq!(
+                    crate::sessions::fixture::code(&refusal),
+                    Some(ErrorCode::NotFound)
+                );
+                let closed = view_of(fixture.until(
+                    ada,
+                    "the window closing",
+                    |m| matches!(m, ServerMessage::Trade { view, .. } if view.stage.is_closed()),
+                ));
+                assert_eq!(closed.stage, Stage::Cancelled { by: bo });
+                assert_eq!(fixture.next_call().call, cancel);
+            }
+            assert!(fixture.server.relayed.is_empty());
+            assert!(fixture.server.sessions[&ada].trades.is_empty());
+        }
     }
 }

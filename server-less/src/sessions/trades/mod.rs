@@ -50,6 +50,17 @@ pub(super) struct RemoteParty {
     /// Whether its host took the invitation (until then the window is
     /// not told to it).
     pub(super) invited: bool,
+    /// Views of the window sent to its host so far (news and answers):
+    /// each is numbered, so that its host drops one overtaken by a newer.
+    pub(super) views: u64,
+}
+
+impl RemoteParty {
+    /// The next view's number.
+    pub(super) fn next_view(&mut self) -> u64 {
+        self.views += 1;
+        self.views
+    }
 }
 
 /// Who asked for a trade action, and where its answer goes.
@@ -228,20 +239,19 @@ impl Server {
     /// `who` left: their windows close.
     pub(super) fn close_trade_for(&mut self, trade: u64, client: ClientId, who: &Address) {
         if self.relayed.contains_key(&trade) {
-            self.drop_relayed(trade, None);
+            self.drop_relayed(trade, None, None);
             return;
         }
-        let Some(slot) = self.trades.remove(&trade) else {
+        let Some(mut slot) = self.trades.remove(&trade) else {
             return;
         };
         let mut view = trade_view(trade, &slot.window);
         if !slot.window.is_closed() {
             view.stage = Stage::Cancelled { by: *who };
         }
-        if let Some(remote) = &slot.remote
-            && remote.invited
-        {
-            self.push_view(remote.key.0, view.clone(), None);
+        if let Some(remote) = &mut slot.remote {
+            let seq = remote.next_view();
+            self.push_view(remote.key.0, seq, view.clone(), None);
         }
         for other in slot.clients {
             if other != client {
@@ -269,6 +279,7 @@ impl Server {
         for trade in expired {
             self.finish_trade(trade, None, true);
         }
+        self.expire_relayed();
     }
 
     /// Tells both sides where `trade` stands (answering `answer`'s
@@ -280,17 +291,20 @@ impl Server {
         answer: Option<(ClientId, u32)>,
         tell_remote: bool,
     ) {
-        let Some(slot) = self.trades.get(&trade) else {
+        let Some(slot) = self.trades.get_mut(&trade) else {
             return;
         };
         let view = trade_view(trade, &slot.window);
         let clients = slot.clients.clone();
         let closed = slot.window.is_closed();
-        if tell_remote
-            && let Some(remote) = &slot.remote
-            && remote.invited
-        {
-            self.push_view(remote.key.0, view.clone(), Some(trade));
+        let news = match &mut slot.remote {
+            Some(remote) if tell_remote && remote.invited => {
+                Some((remote.key.0, remote.next_view()))
+            }
+            _ => None,
+        };
+        if let Some((host, seq)) = news {
+            self.push_view(host, seq, view.clone(), Some(trade));
         }
         for client in clients.iter().copied() {
             let request = answer
@@ -341,8 +355,11 @@ impl Server {
             }
             (Asker::Remote(answer), Ok((window, Ok(())))) => {
                 slot.window = *window;
-                let _ = answer.send(CallAnswer::Trade(Box::new(trade_view(trade, &slot.window))));
-                self.finish_trade(trade, None, false);
+                let seq = slot.remote.as_mut().map_or(0, RemoteParty::next_view);
+                let view = Box::new(trade_view(trade, &slot.window));
+                // The other host gave up waiting: it hears as news.
+                let unheard = answer.send(CallAnswer::Trade { seq, view }).is_err();
+                self.finish_trade(trade, None, unheard);
             }
             (Asker::Local(client, request), Ok((_, Err(err)))) => {
                 self.send(
