@@ -1,8 +1,10 @@
 //! `plaza-host bench world`: a crowd of bots walks one world, served by
 //! one host or by several hosts of one network (the bots split between
 //! them); each session server's tick and the bytes each client receives
-//! are measured, and with several hosts how long a player's move at one
-//! host takes to reach a player at another.
+//! are measured (wall-clock, and the session thread's own CPU time), and
+//! with several hosts how long a player's move at one host takes to reach
+//! a player at another, and how long a player whose host is killed takes
+//! to be back in the world at another.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -40,6 +42,12 @@ pub struct WorldReport {
     /// The tick processing times of the host whose 99th percentile was
     /// the highest, sorted.
     pub ticks: Vec<Duration>,
+    /// That host's session thread's CPU time in each tick, sorted (empty
+    /// where the system does not say).
+    pub tick_cpu: Vec<Duration>,
+    /// With several hosts: from killing the first host to a player of
+    /// it being back in the world at another (what it wore on again).
+    pub failover: Option<Duration>,
     /// With several hosts: the time from a probe player's move at the
     /// first host to a watcher at the last seeing it there, sorted.
     pub crossings: Vec<Duration>,
@@ -56,6 +64,11 @@ impl WorldReport {
     /// The `p`th fraction of the tick times.
     pub fn tick(&self, p: f64) -> Duration {
         percentile(&self.ticks, p)
+    }
+
+    /// The `p`th fraction of the session thread's CPU time per tick.
+    pub fn tick_cpu(&self, p: f64) -> Duration {
+        percentile(&self.tick_cpu, p)
     }
 
     /// The `p`th fraction of the times from a move at one host to its
@@ -132,13 +145,20 @@ pub async fn world(dir: &Path, options: WorldOptions) -> Result<WorldReport, Hos
         tokio::time::sleep(Duration::from_secs(WARM_UP_SECS)).await;
         for (_, sessions) in &served {
             sessions.take_tick_times();
+            sessions.take_tick_cpu();
             sessions.take_client_rates();
         }
         tokio::time::sleep(Duration::from_secs(u64::from(options.seconds))).await;
         Ok::<_, HostError>(
             served
                 .iter()
-                .map(|(_, sessions)| (sessions.take_tick_times(), sessions.take_client_rates()))
+                .map(|(_, sessions)| {
+                    (
+                        sessions.take_tick_times(),
+                        sessions.take_tick_cpu(),
+                        sessions.take_client_rates(),
+                    )
+                })
                 .collect::<Vec<_>>(),
         )
     }
@@ -155,22 +175,32 @@ pub async fn world(dir: &Path, options: WorldOptions) -> Result<WorldReport, Hos
         None => (Vec::new(), 0),
     };
     crossings.sort_unstable();
+    let failover = if count > 1 {
+        Some(time_failover(&served, homes[0].load_demo_key("bo")?).await?)
+    } else {
+        None
+    };
     for (host, sessions) in served {
         sessions.stop().await;
         host.stop().await?;
     }
     let mut ticks = Vec::new();
+    let mut tick_cpu = Vec::new();
     let mut client_rates = Vec::new();
-    for (mut host_ticks, rates) in outcome? {
+    for (mut host_ticks, mut host_cpu, rates) in outcome? {
         host_ticks.sort_unstable();
+        host_cpu.sort_unstable();
         if ticks.is_empty() || percentile(&host_ticks, 0.99) > percentile(&ticks, 0.99) {
             ticks = host_ticks;
+            tick_cpu = host_cpu;
         }
         client_rates.extend(rates);
     }
     Ok(WorldReport {
         bots: connected,
         ticks,
+        tick_cpu,
+        failover,
         crossings,
         cross_host_missed,
         client_rates,
@@ -196,6 +226,67 @@ async fn serve_bench(
         };
     })
     .await
+}
+
+/// A player at the first host, wearing what it owns, is told of the
+/// world's other hosts; then the first host's session server is stopped
+/// dead (no goodbye, as a killed host's); the time from then until the
+/// player, having noticed the silence, is back in the world at another
+/// host with what it wore on again.
+async fn time_failover(
+    served: &[(crate::Host, crate::sessions::Sessions)],
+    key: Keypair,
+) -> Result<Duration, HostError> {
+    use plaza_client::client::{Client, HOST_GONE_AFTER};
+    let wait = Duration::from_secs(30);
+    let Some(((_, first), _)) = served.split_first() else {
+        return Err(HostError::Stopped);
+    };
+    let join = first.join_addr();
+    let player = tokio::task::spawn_blocking(move || {
+        let mut player = Client::connect(join, &key, wait)?;
+        player.enter("Plaza Square", wait)?;
+        let (_, owned, _) = player.inventory(wait)?;
+        for holding in owned.iter().filter(|holding| holding.rented.is_none()) {
+            if player
+                .wear(
+                    plaza_client::protocol::Slot::Head,
+                    Some(holding.asset),
+                    wait,
+                )
+                .is_ok()
+            {
+                break;
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while player.other_hosts().is_empty() {
+            if Instant::now() > deadline {
+                return Err(HostError::Timeout {
+                    what: "the player to hear of the world's other hosts",
+                    secs: 60,
+                });
+            }
+            player.pump()?;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok::<_, HostError>(player)
+    })
+    .await
+    .map_err(|_| HostError::Stopped)??;
+    first.halt();
+    let killed = Instant::now();
+    tokio::task::spawn_blocking(move || {
+        let mut player = player;
+        while player.pump().is_ok() && player.silent_for() <= HOST_GONE_AFTER {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let back = player.join_another(wait)?;
+        drop(back);
+        Ok::<_, HostError>(killed.elapsed())
+    })
+    .await
+    .map_err(|_| HostError::Stopped)?
 }
 
 /// How often the probe moves.

@@ -20,6 +20,7 @@
 
 mod avatars;
 mod convert;
+mod cpu;
 mod entry;
 mod files;
 #[cfg(test)]
@@ -180,6 +181,9 @@ pub struct Sessions {
 struct Gauges {
     /// The processing time of each tick.
     ticks: Mutex<Vec<Duration>>,
+    /// The CPU time the session thread used in each tick, where the
+    /// system says.
+    tick_cpu: Mutex<Vec<Duration>>,
     /// Bytes per second sent to each client, sampled once a second.
     traffic: Mutex<Vec<f64>>,
     /// Datagrams netcode refused.
@@ -188,6 +192,9 @@ struct Gauges {
     restarts: AtomicU64,
     /// Set to make the server panic at its next tick (fault injection).
     panic_next_tick: AtomicBool,
+    /// Set to stop the server dead at its next tick, without a word to
+    /// anyone (fault injection: a killed host).
+    halt: AtomicBool,
 }
 
 /// What a session server is made of: kept, so that a server that panicked
@@ -454,6 +461,20 @@ impl Sessions {
         std::mem::take(&mut *self.gauges.ticks.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// The CPU time the session thread used in each tick since the last
+    /// call (empty where the system does not say): beside
+    /// [`Sessions::take_tick_times`], it tells a slow tick from a machine
+    /// too busy to run it.
+    pub fn take_tick_cpu(&self) -> Vec<Duration> {
+        std::mem::take(
+            &mut *self
+                .gauges
+                .tick_cpu
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
+    }
+
     /// Bytes per second sent to each connected client, as renet measures
     /// it, sampled once a second since the last call.
     pub fn take_client_rates(&self) -> Vec<f64> {
@@ -481,6 +502,15 @@ impl Sessions {
     /// foresaw would: for fault-injection tests of the restart.
     pub fn panic_next_tick(&self) {
         self.gauges.panic_next_tick.store(true, Ordering::Release);
+    }
+
+    /// Stops the session server dead at its next tick, as a killed host
+    /// would: no goodbye to any player, nothing more read or sent, no
+    /// more presence; the join endpoint closes. For fault injection (the
+    /// world benchmark's failover time).
+    pub fn halt(&self) {
+        self.gauges.halt.store(true, Ordering::Release);
+        self.join_task.abort();
     }
 
     /// Disconnects every client and stops both endpoints.

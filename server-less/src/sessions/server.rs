@@ -249,8 +249,14 @@ impl Server {
         let mut next = last + period;
         let mut second = Instant::now();
         let mut last_tick = last;
+        let mut cpu = super::cpu::ThreadCpu::open();
         while !stop.load(Ordering::Acquire) {
+            if self.gauges.halt.load(Ordering::Acquire) {
+                // Dead, as a killed host is: nobody is told.
+                return;
+            }
             let started = Instant::now();
+            let cpu_before = cpu.used();
             let (elapsed, since_tick) = (started - last, started - last_tick);
             last = started;
             last_tick = started;
@@ -260,6 +266,16 @@ impl Server {
                 let mut ticks = self.gauges.ticks.lock().unwrap_or_else(|p| p.into_inner());
                 if ticks.len() < TICK_HISTORY {
                     ticks.push(took);
+                }
+            }
+            if let (Some(before), Some(after)) = (cpu_before, cpu.used()) {
+                let mut used = self
+                    .gauges
+                    .tick_cpu
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                if used.len() < TICK_HISTORY {
+                    used.push(after.saturating_sub(before));
                 }
             }
             if second.elapsed() >= Duration::from_secs(1) {

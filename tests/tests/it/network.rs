@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ledger::{Operation, Transaction};
 use market::trade::{Action, Stage};
-use plaza_client::client::Client;
+use plaza_client::client::{Client, HOST_GONE_AFTER};
 use plaza_client::protocol::{AvatarState, ClientMessage, Gait, ServerMessage, Slot, TxState};
 use server_less::home::read_key;
 
@@ -454,7 +454,7 @@ fn a_player_whose_host_dies_is_back_in_the_world_at_another_host_within_five_sec
     let died = Instant::now();
     net.kill(2);
     loop {
-        if cy.pump().is_err() || cy.silent_for() > Duration::from_secs(2) {
+        if cy.pump().is_err() || cy.silent_for() > HOST_GONE_AFTER {
             break;
         }
         assert!(

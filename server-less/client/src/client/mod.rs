@@ -35,6 +35,11 @@ pub const ANSWER_WAIT: Duration = Duration::from_secs(30);
 /// How long a client waits between pumps while it waits for an answer.
 const POLL: Duration = Duration::from_millis(5);
 
+/// A host not heard from for this long is taken for gone: it is heard
+/// several times a second while it lives (avatar updates, netcode's
+/// keep-alives), so this is sooner than netcode's own timeout says so.
+pub const HOST_GONE_AFTER: Duration = Duration::from_secs(2);
+
 /// What the host said when the client entered a world.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Welcome {
@@ -391,8 +396,7 @@ impl Client {
 
     /// How long since the host's last datagram arrived (netcode's
     /// keep-alives count, so a quiet host is heard several times a
-    /// second: two seconds of silence mean it is gone, before netcode's
-    /// own timeout says so).
+    /// second: [`HOST_GONE_AFTER`] of silence means it is gone).
     pub fn silent_for(&self) -> Duration {
         self.transport.silent_for()
     }
