@@ -87,6 +87,7 @@ fn status_panel(
     mut panels: ResMut<Panels>,
     mut connection: crate::net::Connection,
     mut state: Local<HudState>,
+    failover: Option<Res<crate::failover::Failover>>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let mut say = None;
@@ -97,6 +98,9 @@ fn status_panel(
         .resizable(false)
         .show(ctx, |ui| {
             ui.label(status_line(&scene, &status, remotes.names.len()));
+            if let Some(note) = failover.as_ref().and_then(|failover| failover.note.clone()) {
+                ui::warning(ui, note);
+            }
             if let Some((_, at)) = marketplace.block_time {
                 ui.small(format!(
                     "last block {} ago",

@@ -13,6 +13,7 @@ pub mod camera;
 pub mod catalogue;
 #[cfg(feature = "embedded-host")]
 pub mod embedded;
+pub mod failover;
 pub mod hud;
 pub mod interp;
 pub mod inventory;
@@ -94,7 +95,7 @@ impl Plugin for WorldPlugin {
             scene::ScenePlugin,
             camera::CameraPlugin,
             avatar::AvatarPlugin,
-            net::NetPlugin,
+            (net::NetPlugin, failover::FailoverPlugin),
             stalls::StallsPlugin,
             pick::PickPlugin,
             ui::UiPlugin,

@@ -234,7 +234,7 @@ pub struct Arrival<'w, 's> {
     commands: Commands<'w, 's>,
     scene: Option<ResMut<'w, crate::WorldScene>>,
     remotes: ResMut<'w, Remotes>,
-    status: ResMut<'w, NetStatus>,
+    pub(crate) status: ResMut<'w, NetStatus>,
     stock: Option<ResMut<'w, crate::stalls::StallItems>>,
     marketplace: Option<ResMut<'w, Marketplace>>,
     placements: Option<ResMut<'w, crate::wear::Placements>>,
@@ -252,13 +252,21 @@ pub fn travel(client: &mut Session<'_>, world: &str) -> Result<(), plaza_client:
 }
 
 /// The player is in `welcome`'s world now: its scene, its players, and
-/// its stalls' items loading.
-fn arrived(arrival: &mut Arrival<'_, '_>, client: &mut Session<'_>, welcome: Welcome) {
+/// its stalls' items loading; at another host (`new_host`, its join
+/// address), if it moved there, where what was asked of the old host is
+/// asked again or let go.
+pub(crate) fn arrived(
+    arrival: &mut Arrival<'_, '_>,
+    client: &mut Session<'_>,
+    welcome: Welcome,
+    new_host: Option<String>,
+) {
     let name = welcome.world.name.clone();
     *arrival.remotes = Remotes::new(welcome.player, &welcome.players);
     arrival.status.height = arrival.status.height.max(welcome.height);
     if let Some(scene) = arrival.scene.as_mut() {
-        let (account, host) = (scene.account.clone(), scene.host.clone());
+        let account = scene.account.clone();
+        let host = new_host.clone().unwrap_or_else(|| scene.host.clone());
         **scene = crate::WorldScene::new(welcome, account, host);
     }
     if let Some(stock) = arrival.stock.as_mut() {
@@ -277,6 +285,9 @@ fn arrived(arrival: &mut Arrival<'_, '_>, client: &mut Session<'_>, welcome: Wel
     let Some(marketplace) = arrival.marketplace.as_mut() else {
         return;
     };
+    if new_host.is_some() {
+        marketplace.host_changed();
+    }
     marketplace.search(
         client,
         plaza_client::protocol::Browse {
@@ -296,7 +307,7 @@ fn arrived(arrival: &mut Arrival<'_, '_>, client: &mut Session<'_>, welcome: Wel
 
 /// Takes what the session received and hands it on: answers to the
 /// loader and the marketplace, players and chat to the scene.
-fn pump(
+pub(crate) fn pump(
     mut connection: Connection,
     mut ended: MessageWriter<SessionEnded>,
     mut loader: Option<ResMut<Loader>>,
@@ -347,7 +358,7 @@ fn pump(
             // players, its stalls.
             ServerMessage::Welcome { .. } => {
                 if let Some(welcome) = client.welcome().cloned() {
-                    arrived(&mut arrival, client, welcome);
+                    arrived(&mut arrival, client, welcome, None);
                 }
             }
             ServerMessage::Chat { player, text, .. } => {

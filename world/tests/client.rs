@@ -15,12 +15,9 @@ use std::path::Path;
 
 use bevy::camera::RenderTargetInfo;
 use bevy::input::ButtonState;
-use bevy::input::InputPlugin;
 use bevy::input::mouse::MouseButtonInput;
 use bevy::prelude::*;
-use bevy::shader::Shader;
-use bevy::window::{ExitCondition, PrimaryWindow, WindowResolution};
-use bevy::world_serialization::WorldAsset;
+use bevy::window::PrimaryWindow;
 use bevy_egui::{EguiFullOutput, EguiPostUpdateSet, egui};
 use world::catalogue::Beacon;
 use world::embedded::Embedded;
@@ -35,7 +32,7 @@ use world::{WorldPlugin, WorldScene};
 
 mod support;
 
-use support::{join_into, update_until, with};
+use support::{join_into, update_until, windowless, with};
 
 const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 720;
@@ -75,30 +72,7 @@ fn read_drawn(outputs: Query<&EguiFullOutput>, mut drawn: ResMut<Drawn>) {
 /// The client as `plaza` builds it, with a window that is never opened,
 /// an asset server on the model cache, and no renderer.
 fn client(embedded: &Embedded, name: &str, cache: &Path) -> App {
-    let mut app = App::new();
-    app.add_plugins((
-        MinimalPlugins,
-        TransformPlugin,
-        InputPlugin,
-        WindowPlugin {
-            primary_window: Some(Window {
-                resolution: WindowResolution::new(WIDTH, HEIGHT),
-                ..default()
-            }),
-            exit_condition: ExitCondition::DontExit,
-            close_when_requested: false,
-            ..default()
-        },
-        AssetPlugin {
-            file_path: cache.to_string_lossy().into_owned(),
-            ..default()
-        },
-    ))
-    .init_asset::<Mesh>()
-    .init_asset::<StandardMaterial>()
-    .init_asset::<Image>()
-    .init_asset::<WorldAsset>()
-    .init_asset::<Shader>();
+    let mut app = windowless(cache, WIDTH, HEIGHT);
     // The stalls' items start loading as the client enters, as `plaza`'s
     // launch does.
     join_into(&mut app, embedded, name, cache, |app, client| {

@@ -262,6 +262,33 @@ impl Marketplace {
         self
     }
 
+    /// The player goes on at another host: what was asked of the old
+    /// one is forgotten (the new session numbers its requests afresh), an
+    /// action being signed is signed again and one sent is asked after
+    /// at once, and an open trade ends (its window lived at the old
+    /// host).
+    pub fn host_changed(&mut self) {
+        self.asked.clear();
+        if let Some(first) = self.actions.front_mut() {
+            first.stage = match first.stage {
+                TxProgress::Signing => TxProgress::Queued,
+                TxProgress::Sent(id) => TxProgress::Pending(id),
+                ref other => other.clone(),
+            };
+            // Long enough ago that a pending one is asked after now.
+            first.since = Instant::now()
+                .checked_sub(STATUS_AFTER)
+                .unwrap_or_else(Instant::now);
+        }
+        let open = self.trade.view.is_some() || self.trade.invitation.is_some();
+        let inviting = self.trade.inviting;
+        self.trade = TradeProgress::default();
+        if open || inviting {
+            self.trade.error =
+                Some("the trade ended: its host went away (nothing was exchanged)".into());
+        }
+    }
+
     /// Whether the client has enough requests held back that files wanted
     /// for display can wait for a later frame.
     fn backed_up(client: &Session<'_>) -> bool {

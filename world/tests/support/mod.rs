@@ -74,14 +74,56 @@ pub(crate) fn join_into(
 ) {
     let key = embedded.home().load_demo_key(name).unwrap();
     let mut client = Client::connect(embedded.join_addr(), &key, WAIT).unwrap();
-    let welcome = client.enter("Plaza Square", WAIT).unwrap().clone();
+    client.enter("Plaza Square", WAIT).unwrap();
     ready(app, &mut client);
+    session_into(app, client, "embedded", cache);
+}
+
+/// `client`'s session, in a world already, and what the client keeps of
+/// it (the scene, served by `host`; the players; the marketplace caching
+/// models in `cache`) go into `app`.
+pub(crate) fn session_into(app: &mut App, client: Client, host: &str, cache: &Path) {
+    let welcome = client.welcome().unwrap().clone();
+    let account = client.key().address();
     app.insert_resource(WorldScene::new(
         welcome.clone(),
-        key.address().to_string(),
-        "embedded".into(),
+        account.to_string(),
+        host.into(),
     ))
     .insert_resource(Remotes::new(welcome.player, &welcome.players))
-    .insert_resource(Marketplace::new(key.address()).with_cache(cache.to_owned()));
+    .insert_resource(Marketplace::new(account).with_cache(cache.to_owned()));
     insert_session(app, client);
+}
+
+/// An app as `plaza` builds one, with a window that is never opened, an
+/// asset server on the model cache `cache`, and no renderer; no session
+/// yet, and none of the client's plugins.
+pub(crate) fn windowless(cache: &Path, width: u32, height: u32) -> App {
+    use bevy::input::InputPlugin;
+    use bevy::window::{ExitCondition, WindowResolution};
+    let mut app = App::new();
+    app.add_plugins((
+        MinimalPlugins,
+        TransformPlugin,
+        InputPlugin,
+        WindowPlugin {
+            primary_window: Some(Window {
+                resolution: WindowResolution::new(width, height),
+                ..default()
+            }),
+            exit_condition: ExitCondition::DontExit,
+            close_when_requested: false,
+            ..default()
+        },
+        AssetPlugin {
+            file_path: cache.to_string_lossy().into_owned(),
+            ..default()
+        },
+    ))
+    .init_asset::<Mesh>()
+    .init_asset::<StandardMaterial>()
+    .init_asset::<Image>()
+    .init_asset::<bevy::world_serialization::WorldAsset>()
+    .init_asset::<bevy::shader::Shader>();
+    app
 }

@@ -35,6 +35,55 @@ pub const ANSWER_WAIT: Duration = Duration::from_secs(30);
 /// How long a client waits between pumps while it waits for an answer.
 const POLL: Duration = Duration::from_millis(5);
 
+/// What a player needs to go on in its world at another host: the
+/// world's other hosts it was told of, its key, the world and what it
+/// wore. Made from a session ([`SessionState::rejoin`]); joining blocks,
+/// so a frame loop runs it on a thread of its own.
+#[derive(Clone, Debug)]
+pub struct Rejoin {
+    /// Where the world's other hosts take players.
+    pub hosts: Vec<std::net::SocketAddr>,
+    /// The player's key.
+    pub key: Keypair,
+    /// The world.
+    pub world: String,
+    /// What it wore.
+    pub worn: crate::protocol::Worn,
+}
+
+impl Rejoin {
+    /// Joins the hosts in turn until one lets the player in, enters the
+    /// world (at that host's spawn point) and puts on again what it wore
+    /// (each item checked again by the new host; one no longer held, a
+    /// rental that ended meanwhile, stays off); where that host takes
+    /// players, and the new session.
+    pub fn join(self, timeout: Duration) -> Result<(std::net::SocketAddr, Client), ClientError> {
+        let mut last = None;
+        for join in self.hosts {
+            let entered = Client::connect(join, &self.key, timeout).and_then(|mut next| {
+                next.enter(&self.world, timeout)?;
+                Ok(next)
+            });
+            match entered {
+                Ok(mut next) => {
+                    for (slot, asset) in self.worn {
+                        match next.wear(slot, Some(asset), timeout) {
+                            Ok(_) | Err(ClientError::Protocol(_)) => {}
+                            Err(err) => return Err(err),
+                        }
+                    }
+                    return Ok((join, next));
+                }
+                Err(err) => last = Some(err.to_string()),
+            }
+        }
+        Err(ClientError::NoOtherHost {
+            world: self.world,
+            last,
+        })
+    }
+}
+
 /// A host not heard from for this long is taken for gone: it is heard
 /// several times a second while it lives (avatar updates, netcode's
 /// keep-alives), so this is sooner than netcode's own timeout says so.
@@ -408,40 +457,8 @@ impl Client {
     /// host; the new session.
     pub fn join_another(mut self, timeout: Duration) -> Result<Client, ClientError> {
         self.transport.disconnect();
-        let world = self
-            .state
-            .welcome
-            .as_ref()
-            .map(|welcome| welcome.world.name.clone())
-            .unwrap_or_default();
-        let worn = self
-            .state
-            .welcome
-            .as_ref()
-            .and_then(|welcome| self.state.appearances.get(&welcome.player))
-            .cloned()
-            .unwrap_or_default();
-        let mut last = None;
-        for join in self.state.other_hosts.clone() {
-            let entered = Client::connect(join, &self.state.key, timeout).and_then(|mut next| {
-                next.enter(&world, timeout)?;
-                Ok(next)
-            });
-            match entered {
-                Ok(mut next) => {
-                    for (slot, asset) in worn {
-                        match next.wear(slot, Some(asset), timeout) {
-                            // Refused: no longer held (a rental ended).
-                            Ok(_) | Err(ClientError::Protocol(_)) => {}
-                            Err(err) => return Err(err),
-                        }
-                    }
-                    return Ok(next);
-                }
-                Err(err) => last = Some(err.to_string()),
-            }
-        }
-        Err(ClientError::NoOtherHost { world, last })
+        let (_, next) = self.state.rejoin().join(timeout)?;
+        Ok(next)
     }
 
     /// Wears `asset` in `slot` (or takes off what is there, `asset`

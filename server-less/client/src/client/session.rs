@@ -109,6 +109,27 @@ impl SessionState {
             .find_map(|(player, of)| (of == account).then_some(*player))
     }
 
+    /// What joining another host of this world takes (see
+    /// [`Rejoin::join`](super::Rejoin::join)).
+    pub fn rejoin(&self) -> super::Rejoin {
+        let worn = self
+            .welcome
+            .as_ref()
+            .and_then(|welcome| self.appearances.get(&welcome.player))
+            .cloned()
+            .unwrap_or_default();
+        super::Rejoin {
+            hosts: self.other_hosts.clone(),
+            key: self.key.clone(),
+            world: self
+                .welcome
+                .as_ref()
+                .map(|welcome| welcome.world.name.clone())
+                .unwrap_or_default(),
+            worn,
+        }
+    }
+
     /// The world's other hosts the host told of (where to go on if it
     /// goes away).
     pub fn other_hosts(&self) -> &[SocketAddr] {
