@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use ledger::{Operation, Transaction};
 use market::trade::{Action, Stage};
 use plaza_client::client::{Client, HOST_GONE_AFTER};
-use plaza_client::protocol::{AvatarState, ClientMessage, Gait, ServerMessage, Slot, TxState};
+use plaza_client::protocol::{
+    AvatarState, Browse, ClientMessage, Gait, ServerMessage, Slot, TxState,
+};
 use server_less::home::read_key;
 
 use plaza_tests::processes::Network;
@@ -405,6 +407,103 @@ fn players_on_two_hosts_of_one_world_trade_face_to_face_and_the_ledger_swaps_ato
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    net.kill(2);
+    net.kill(1);
+}
+
+#[test]
+fn a_wearable_rented_at_one_host_is_seen_at_the_other_until_the_rental_ends() {
+    let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
+    let wait = Duration::from_secs(30);
+    // Cy plays at the validator, bo at the follower.
+    let TwoHosts {
+        mut net,
+        cy_key,
+        bo_key,
+        mut cy,
+        mut bo,
+        ..
+    } = two_hosts("plaza-rent", 1);
+    let cy_at_bo = meet(&mut bo, &mut cy, &cy_key.address());
+    meet(&mut cy, &mut bo, &bo_key.address());
+
+    // Cy rents someone else's wearable and puts it on.
+    let (hits, _) = cy
+        .browse(
+            Browse {
+                kind: Some("wearable".into()),
+                rent: Some(true),
+                page_size: 20,
+                ..Browse::default()
+            },
+            wait,
+        )
+        .unwrap();
+    let card = hits
+        .into_iter()
+        .find(|card| card.listing.lister != cy_key.address() && card.rented_until.is_none())
+        .expect("a wearable of another's for rent");
+    let asset = card.listing.asset;
+    let (_, state) = cy
+        .act(
+            Operation::Rent {
+                listing: card.listing.id,
+                periods: 1,
+            },
+            wait,
+        )
+        .unwrap();
+    assert!(matches!(state, TxState::Applied { .. }), "{state:?}");
+    let slot = Slot::ALL
+        .into_iter()
+        .find(|slot| cy.wear(*slot, Some(asset), wait).is_ok())
+        .expect("the wearable goes on some slot");
+
+    // Bo's host checks it against its own ledger and shows it on cy.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while bo.appearances().get(&cy_at_bo) != Some(&vec![(slot, asset)]) {
+        assert!(
+            Instant::now() < deadline,
+            "bo never saw cy's rented wearable"
+        );
+        bo.pump().unwrap();
+        cy.pump().unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    // Cy returns it early: the block that settles the rental takes it off
+    // cy at both hosts.
+    let (_, _, renting) = cy.inventory(wait).unwrap();
+    let rental = renting
+        .iter()
+        .find(|holding| holding.asset == asset)
+        .and_then(|holding| holding.rented.as_ref())
+        .expect("cy rents it")
+        .id;
+    let (_, state) = cy.act(Operation::ReturnRental { rental }, wait).unwrap();
+    let TxState::Applied { height } = state else {
+        panic!("the return was not applied: {state:?}");
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bo
+        .appearances()
+        .get(&cy_at_bo)
+        .is_some_and(|worn| worn.iter().any(|(_, worn)| *worn == asset))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "bo still sees the wearable on cy after the rental ended at block {height}"
+        );
+        bo.pump().unwrap();
+        cy.pump().unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let me = cy.welcome().unwrap().player;
+    cy.pump().unwrap();
+    assert!(
+        !cy.appearances()[&me].iter().any(|(_, worn)| *worn == asset),
+        "cy's own host still shows it"
+    );
     net.kill(2);
     net.kill(1);
 }
