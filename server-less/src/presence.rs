@@ -25,7 +25,7 @@ pub const MAX_PRESENCE_BYTES: usize = 16 * 1024;
 const MAX_WORLD_NAME: usize = 64;
 
 /// What a host signs presence with, before the message.
-const DOMAIN: &[u8] = b"plaza/presence/2";
+const DOMAIN: &[u8] = b"plaza/presence/3";
 
 /// One player of the sending host, as it stands.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -52,6 +52,10 @@ pub struct Presence {
     pub join: Option<String>,
     /// The world.
     pub world: String,
+    /// How many players the host has in the world now (all of them, not
+    /// only those this message names): worlds are listed with their
+    /// players by it.
+    pub count: u16,
     /// Counts up with each message the host sends for this world (from
     /// the time its session server started, in microseconds, so that it
     /// counts on across restarts); an older one arriving late is dropped.
@@ -199,6 +203,7 @@ mod tests {
             host: host.address(),
             join: Some("127.0.0.1:7480".into()),
             world: "Plaza Square".into(),
+            count: 1,
             seq: 3,
             sent_at: 1_800_000_000_000,
             players: vec![Present {

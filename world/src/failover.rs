@@ -1,4 +1,6 @@
-//! When the host goes: a player whose host falls silent (nothing heard
+//! Moving to another host: when the player goes to a world its host does
+//! not serve (the world list names hosts that do), and when the host
+//! goes. A player whose host falls silent (nothing heard
 //! for [`HOST_GONE_AFTER`], though a living host is heard several times a
 //! second) or ends the session, and that was told of other hosts of its
 //! world, is taken to one of them. The join runs on a thread of its own,
@@ -15,7 +17,7 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 use bevy_renet::RenetClient;
 use plaza_client::ClientError;
-use plaza_client::client::{Client, HOST_GONE_AFTER, Session};
+use plaza_client::client::{Client, HOST_GONE_AFTER, Rejoin, Session};
 
 use crate::AppSystems;
 use crate::net::{Arrival, Connection, HostSession, HostTransport, NetStatus, arrived};
@@ -41,6 +43,25 @@ impl Failover {
     /// Whether a join is under way.
     pub fn joining(&self) -> bool {
         self.joining.is_some()
+    }
+
+    /// Starts joining as `rejoin` says, on a thread of its own, telling
+    /// the player `note` meanwhile; the session there replaces this one
+    /// once in. Nothing starts while another join is under way.
+    pub fn start(&mut self, rejoin: Rejoin, note: String) -> Result<(), String> {
+        if self.joining() {
+            return Err("already joining another host".into());
+        }
+        let (done, comes) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("plaza-rejoin".into())
+            .spawn(move || {
+                let _ = done.send(rejoin.join(JOIN_WAIT));
+            })
+            .map_err(|err| format!("cannot start joining: {err}"))?;
+        self.joining = Some((Instant::now(), Mutex::new(comes)));
+        self.note = Some(note);
+        Ok(())
     }
 }
 
@@ -96,28 +117,20 @@ fn watch_host(
         hosts = rejoin.hosts.len(),
         "the host is gone: joining another host of this world"
     );
-    let (done, comes) = mpsc::channel();
-    let spawned = std::thread::Builder::new()
-        .name("plaza-rejoin".into())
-        .spawn(move || {
-            let _ = done.send(rejoin.join(JOIN_WAIT));
-        });
-    match spawned {
-        Ok(_) => {
-            failover.joining = Some((Instant::now(), Mutex::new(comes)));
-            failover.note = Some("the host is gone: joining another host of this world…".into());
-        }
-        Err(err) => {
-            status.ended = Some(format!(
-                "the host is gone, and joining another failed: {err}"
-            ));
-        }
+    let note = "the host is gone: joining another host of this world…".to_owned();
+    if let Err(err) = failover.start(rejoin, note) {
+        status.ended = Some(format!("the host is gone, and {err}"));
     }
 }
 
 /// Once in at another host: its session replaces the old one, and the
 /// world is entered again there.
-fn go_on(mut commands: Commands, mut failover: ResMut<Failover>, mut arrival: Arrival) {
+fn go_on(
+    mut commands: Commands,
+    mut failover: ResMut<Failover>,
+    mut arrival: Arrival,
+    old: Option<ResMut<HostTransport>>,
+) {
     let Some((since, comes)) = &failover.joining else {
         return;
     };
@@ -147,6 +160,10 @@ fn go_on(mut commands: Commands, mut failover: ResMut<Failover>, mut arrival: Ar
         arrival.status.ended = Some("another host let you in but said no welcome".into());
         return;
     };
+    // The old host, if it still lives, hears the player go.
+    if let Some(mut old) = old {
+        old.0.disconnect();
+    }
     arrival.status.ended = None;
     arrived(
         &mut arrival,

@@ -5,7 +5,7 @@
 
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
-use plaza_client::protocol::{ClientMessage, MAX_CHAT_BYTES};
+use plaza_client::protocol::{ClientMessage, MAX_CHAT_BYTES, WorldEntry};
 
 use crate::WorldScene;
 use crate::marketplace::Marketplace;
@@ -87,11 +87,15 @@ fn status_panel(
     mut panels: ResMut<Panels>,
     mut connection: crate::net::Connection,
     mut state: Local<HudState>,
-    failover: Option<Res<crate::failover::Failover>>,
+    mut failover: Option<ResMut<crate::failover::Failover>>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let mut say = None;
     let mut go = None;
+    let listed: Vec<WorldEntry> = connection
+        .get()
+        .map(|session| session.state.worlds().to_vec())
+        .unwrap_or_default();
     egui::Window::new("Plaza")
         .default_pos([12.0, 12.0])
         .default_width(360.0)
@@ -147,15 +151,23 @@ fn status_panel(
                 ui.toggle_value(&mut panels.inventory, "Inventory");
             });
             // The other worlds this host serves, one click away.
-            ui.horizontal(|ui| {
-                for world in &scene.welcome.worlds {
-                    if *world != scene.welcome.world.name
-                        && ui.button(format!("Go to {world}")).clicked()
+            for (world, players, here) in world_rows(&scene, &listed) {
+                ui.horizontal(|ui| {
+                    ui.label(format!("{world}: {}", players_text(players)));
+                    if world == scene.welcome.world.name {
+                        ui.small("(you are here)");
+                    } else if ui
+                        .button(if here {
+                            format!("Go to {world}")
+                        } else {
+                            format!("Go to {world} (another host)")
+                        })
+                        .clicked()
                     {
-                        go = Some(world.clone());
+                        go = Some((world.clone(), here));
                     }
-                }
-            });
+                });
+            }
             if !marketplace.actions.is_empty() || !marketplace.done.is_empty() {
                 ui.separator();
                 for action in marketplace.done.iter().chain(marketplace.actions.iter()) {
@@ -187,10 +199,46 @@ fn status_panel(
     if let (Some(message), Some(mut session)) = (say, connection.get()) {
         session.send(&message)?;
     }
-    if let (Some(world), Some(mut session)) = (go, connection.get()) {
-        crate::net::travel(&mut session, &world)?;
+    match (go, connection.get()) {
+        (Some((world, true)), Some(mut session)) => crate::net::travel(&mut session, &world)?,
+        (Some((world, false)), Some(session)) => {
+            if let (Some(rejoin), Some(failover)) =
+                (session.state.elsewhere(&world), failover.as_mut())
+                && let Err(err) = failover.start(rejoin, format!("joining a host of {world}…"))
+            {
+                warn!(%err, %world, "cannot go there");
+            }
+        }
+        _ => {}
     }
     Ok(())
+}
+
+/// The worlds to list: each name, how many players are in it (not known
+/// before the host's first list) and whether this host serves it.
+fn world_rows(scene: &WorldScene, listed: &[WorldEntry]) -> Vec<(String, Option<u32>, bool)> {
+    if listed.is_empty() {
+        return scene
+            .welcome
+            .worlds
+            .iter()
+            .map(|world| (world.clone(), None, true))
+            .collect();
+    }
+    listed
+        .iter()
+        .map(|entry| (entry.name.clone(), Some(entry.players), entry.here))
+        .collect()
+}
+
+/// "3 players", "1 player", "nobody", or "…" while not known.
+fn players_text(players: Option<u32>) -> String {
+    match players {
+        None => "…".to_owned(),
+        Some(0) => "nobody".to_owned(),
+        Some(1) => "1 player".to_owned(),
+        Some(n) => format!("{n} players"),
+    }
 }
 
 /// Puts `text` on the system clipboard; says what happened.

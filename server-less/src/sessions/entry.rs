@@ -201,6 +201,8 @@ impl Server {
         // the player knew of another world's hosts is forgotten).
         let joins = self.hosts_of(index);
         self.send(client, &ServerMessage::Hosts { joins });
+        let worlds = self.world_list();
+        self.send(client, &ServerMessage::Worlds { worlds });
         if !worn.is_empty() {
             // What it wears comes with it from the world it left.
             self.send(

@@ -284,6 +284,7 @@ impl Fixture {
             host: host.address(),
             join: None,
             world: SQUARE.into(),
+            count: 1,
             seq,
             sent_at: crate::presence::unix_millis(),
             players,

@@ -278,6 +278,7 @@ impl Parts {
             advertised: self.advertised,
             link: self.link.clone(),
             hosts: HashMap::new(),
+            worlds_told: Vec::new(),
             remote_checks: 0,
             gauges: self.gauges.clone(),
             leaving: Vec::new(),

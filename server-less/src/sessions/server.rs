@@ -205,6 +205,8 @@ pub(super) struct Server {
     pub(super) link: Option<LinkIo>,
     /// Other hosts that told of their players.
     pub(super) hosts: HashMap<Address, HostRecord>,
+    /// The world list this host's players were last told.
+    pub(super) worlds_told: Vec<protocol::WorldEntry>,
     /// Checks of what other hosts' players wear, in flight.
     pub(super) remote_checks: usize,
     pub(super) gauges: Arc<Gauges>,
@@ -365,6 +367,9 @@ impl Server {
             self.expire_trades();
             self.expire_uploads();
             self.tell_hosts();
+        }
+        if self.tick.is_multiple_of(2 * TICK_HZ) {
+            self.tell_worlds();
         }
         if self.tick.is_multiple_of(self.collect_every) {
             let uploads = self.uploads.clone();

@@ -215,6 +215,27 @@ fn players_on_two_hosts_of_one_world_meet_walk_talk_and_see_what_they_wear() {
     let bo_at_cy = meet(&mut cy, &mut bo, &bo_key.address());
     let cy_at_bo = meet(&mut bo, &mut cy, &cy_key.address());
 
+    // The world list counts both hosts' players in the square.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let square = cy
+            .worlds()
+            .iter()
+            .find(|entry| entry.name == "Plaza Square")
+            .map(|entry| (entry.players, entry.here));
+        if square == Some((2, true)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cy's world list never counted both players: {:?}",
+            cy.worlds()
+        );
+        cy.pump().unwrap();
+        bo.pump().unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
     // Bo walks a few metres; cy sees bo arrive there, and bo sees cy.
     let to = [spawn[0] + 4.0, spawn[1], spawn[2] + 2.0];
     walk(&mut bo, spawn, to);

@@ -12,7 +12,8 @@ use tracing::warn;
 use crate::error::ClientError;
 use crate::protocol::{
     self, AvatarState, Avatars, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, ClientMessage,
-    ErrorCode, MAX_HOSTS_TOLD, MAX_WORN, Move, ServerMessage, Worn,
+    ErrorCode, MAX_HOSTS_TOLD, MAX_WORLD_NAME_BYTES, MAX_WORLDS_TOLD, MAX_WORN, Move,
+    ServerMessage, WorldEntry, Worn,
 };
 
 use super::{ANSWER_WAIT, INBOX, Welcome};
@@ -34,6 +35,8 @@ pub struct SessionState {
     pub(super) appearances: HashMap<u16, Worn>,
     /// The world's players (this one too), by player, with their accounts.
     pub(super) players: HashMap<u16, Address>,
+    /// The worlds the network knows, as the host last told.
+    pub(super) worlds: Vec<WorldEntry>,
     /// The world's other hosts, where to go on if this one goes away.
     pub(super) other_hosts: Vec<SocketAddr>,
     /// The avatar's state last sent.
@@ -64,6 +67,7 @@ impl SessionState {
             avatars: HashMap::new(),
             appearances: HashMap::new(),
             players: HashMap::new(),
+            worlds: Vec::new(),
             other_hosts: Vec::new(),
             last_move: None,
             entering: false,
@@ -107,6 +111,34 @@ impl SessionState {
         self.players
             .iter()
             .find_map(|(player, of)| (of == account).then_some(*player))
+    }
+
+    /// The worlds the network knows and how many players are in each, as
+    /// the host last told (its own first).
+    pub fn worlds(&self) -> &[WorldEntry] {
+        &self.worlds
+    }
+
+    /// What going to `world`, served by other hosts and not this one,
+    /// takes (see [`Rejoin::join`](super::Rejoin::join)): none if the
+    /// host named no host of it.
+    pub fn elsewhere(&self, world: &str) -> Option<super::Rejoin> {
+        let entry = self
+            .worlds
+            .iter()
+            .find(|entry| entry.name == world && !entry.here)?;
+        let hosts: Vec<SocketAddr> = entry
+            .joins
+            .iter()
+            .filter_map(|join| join.parse().ok())
+            .collect();
+        if hosts.is_empty() {
+            return None;
+        }
+        let mut rejoin = self.rejoin();
+        rejoin.hosts = hosts;
+        rejoin.world = world.to_owned();
+        Some(rejoin)
     }
 
     /// What joining another host of this world takes (see
@@ -240,6 +272,20 @@ impl SessionState {
                     .iter()
                     .filter_map(|join| join.parse().ok())
                     .take(MAX_HOSTS_TOLD)
+                    .collect();
+                self.keep(message);
+            }
+            ServerMessage::Worlds { ref worlds } => {
+                self.worlds = worlds
+                    .iter()
+                    .filter(|entry| entry.name.len() <= MAX_WORLD_NAME_BYTES)
+                    .take(MAX_WORLDS_TOLD)
+                    .map(|entry| WorldEntry {
+                        name: entry.name.clone(),
+                        players: entry.players,
+                        here: entry.here,
+                        joins: entry.joins.iter().take(MAX_HOSTS_TOLD).cloned().collect(),
+                    })
                     .collect();
                 self.keep(message);
             }

@@ -30,7 +30,7 @@ use std::time::Duration;
 pub use self::avatar::{AvatarState, Avatars, Gait, Move, heading_towards};
 pub use self::replies::{
     Card, Event, Holding, MAX_WORN, ParcelInfo, PlayerInfo, ServerMessage, Shown, StallInfo,
-    TradeView, TxState, WorldInfo, Worn,
+    TradeView, TxState, WorldEntry, WorldInfo, Worn,
 };
 pub use self::requests::{Browse, ClientMessage, Quote, QuoteAsk, Upload};
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -48,7 +48,9 @@ use renet::{ChannelConfig, ConnectionConfig, SendType};
 /// [`ServerMessage::Appearance`], [`PlayerInfo::worn`]). Version 6:
 /// blocking ([`ClientMessage::Block`], [`ServerMessage::Blocked`]) and the
 /// world's other hosts ([`ServerMessage::Hosts`]), new variants last.
-pub const VERSION: u16 = 6;
+/// Version 7: the worlds the network knows and how many are in each
+/// ([`ServerMessage::Worlds`]).
+pub const VERSION: u16 = 7;
 
 /// Avatar updates per second, both ways.
 pub const TICK_HZ: u32 = 20;
@@ -88,6 +90,9 @@ pub const MAX_BLOCKED: usize = 256;
 
 /// Other hosts of a world a host tells its players of, at most.
 pub const MAX_HOSTS_TOLD: usize = 8;
+
+/// Worlds one [`ServerMessage::Worlds`] names at most.
+pub const MAX_WORLDS_TOLD: usize = 32;
 
 /// Longest world name, in bytes.
 pub const MAX_WORLD_NAME_BYTES: usize = 64;

@@ -331,6 +331,28 @@ pub enum ServerMessage {
         /// The accounts, at most [`MAX_BLOCKED`](super::MAX_BLOCKED).
         accounts: Vec<Address>,
     },
+    /// The worlds the network knows and how many players are in each (on
+    /// entry, and when it changed, every two seconds at most), at most
+    /// [`MAX_WORLDS_TOLD`](super::MAX_WORLDS_TOLD): this host's first.
+    Worlds {
+        /// The worlds.
+        worlds: Vec<WorldEntry>,
+    },
+}
+
+/// A world the network knows.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct WorldEntry {
+    /// Its name.
+    pub name: String,
+    /// Players in it, at every host that serves it.
+    pub players: u32,
+    /// Whether this host serves it (travel there is a hello away).
+    pub here: bool,
+    /// Where hosts that serve it take players (`ip:port`), for a world
+    /// this host does not serve, at most
+    /// [`MAX_HOSTS_TOLD`](super::MAX_HOSTS_TOLD).
+    pub joins: Vec<String>,
 }
 
 impl ServerMessage {

@@ -26,6 +26,7 @@ use plaza_client::protocol::{
 };
 
 mod remotes;
+mod world_list;
 
 /// A player of another host: that host and its number there.
 pub(super) type RemoteKey = (Address, u16);
@@ -51,6 +52,12 @@ const MAX_AGE_MS: u64 = 10_000;
 /// Checks of other hosts' players' worn items in flight, at most; a claim
 /// left unchecked is checked when its host says it again.
 const MAX_REMOTE_CHECKS: usize = 256;
+/// Worlds of one other host whose players are counted, at most.
+const MAX_WORLDS_PER_HOST: usize = 32;
+/// A host not heard from for this long no longer counts towards the
+/// world list, nor is named as a world's host.
+const HOST_HEARD_LATELY: Duration = Duration::from_secs(5);
+
 /// Other hosts this host keeps a record of, at most.
 const MAX_HOSTS: usize = 256;
 /// Players of other hosts one world shows, at most.
@@ -94,6 +101,9 @@ pub(super) struct HostRecord {
     heard: Instant,
     /// Where its players join it, as it last said.
     join: Option<std::net::SocketAddr>,
+    /// How many players it has in each world it told of (at most
+    /// [`MAX_WORLDS_PER_HOST`]).
+    worlds: HashMap<String, u16>,
     /// Checks it failed lately.
     strikes: f32,
     /// Ignored until then.
@@ -141,6 +151,7 @@ impl Server {
         for world in &mut self.worlds {
             let mut players = Vec::new();
             let clients: Vec<ClientId> = world.clients().collect();
+            let count = u16::try_from(clients.len()).unwrap_or(u16::MAX);
             for client in clients {
                 let Some(session) = self.sessions.get(&client) else {
                     continue;
@@ -182,6 +193,7 @@ impl Server {
                     host,
                     join: self.advertised.map(|join| join.to_string()),
                     world: world.world.info.name.clone(),
+                    count,
                     seq: world.seq,
                     sent_at: crate::presence::unix_millis(),
                     players,
@@ -249,6 +261,7 @@ impl Server {
             joins: Bucket::new(HOST_JOINS, HOST_JOIN_BURST),
             heard: now,
             join: None,
+            worlds: HashMap::new(),
             strikes: 0.0,
             ignored_until: None,
         });
@@ -272,6 +285,12 @@ impl Server {
             // off: either way not where the players are now.
             return;
         }
+        // Counted for the world list, this host's worlds or not.
+        if record.worlds.len() < MAX_WORLDS_PER_HOST || record.worlds.contains_key(&presence.world)
+        {
+            record.worlds.insert(presence.world.clone(), presence.count);
+        }
+        record.join = presence.join.as_deref().and_then(|join| join.parse().ok());
         let Some(world) = self
             .worlds
             .iter()
@@ -285,7 +304,6 @@ impl Server {
         }
         // One entry a world this host serves, at most.
         record.seqs.insert(presence.world.clone(), presence.seq);
-        record.join = presence.join.as_deref().and_then(|join| join.parse().ok());
         for id in presence.left {
             self.remote_left(world, (host, id));
         }
@@ -361,6 +379,7 @@ mod tests {
             host: host.address(),
             join: None,
             world: SQUARE.into(),
+            count: 1,
             seq: 2,
             sent_at: crate::presence::unix_millis(),
             players: Vec::new(),
