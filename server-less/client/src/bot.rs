@@ -10,7 +10,7 @@ use tracing::info;
 
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::protocol::{AvatarState, Browse, Gait};
+use crate::protocol::{AvatarState, Browse, Gait, Slot, Worn};
 
 /// Walking speed, metres per second.
 const WALK: f32 = 1.4;
@@ -93,9 +93,53 @@ impl Walker {
     }
 }
 
-/// Runs one bot on `client` in `world` for `duration`: walks at the
-/// avatar tick and browses the catalogue every ten seconds.
-pub fn wander(client: &mut Client, world: &str, duration: Duration) -> Result<(), ClientError> {
+/// How a bot plays.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Wandering {
+    /// Put on what the account holds first, one thing a slot.
+    pub dress: bool,
+    /// Wander within this many metres of the spawn point (a quarter of
+    /// the world's half-width if none).
+    pub radius: Option<f32>,
+}
+
+/// Puts on what `client`'s account holds (owns and has not rented out,
+/// or rents now), one thing in each slot it goes in, as the host checks
+/// it; what it wears then.
+pub fn dress(client: &mut Client, wait: Duration) -> Result<Worn, ClientError> {
+    let (_, owned, renting) = client.inventory(wait)?;
+    let mut worn = Worn::new();
+    let held = owned
+        .iter()
+        .filter(|holding| holding.rented.is_none())
+        .chain(renting.iter());
+    for holding in held {
+        for slot in Slot::ALL {
+            if worn.iter().any(|(taken, _)| *taken == slot) {
+                continue;
+            }
+            match client.wear(slot, Some(holding.asset), wait) {
+                Ok(now) => {
+                    worn = now;
+                    break;
+                }
+                // Not for this slot, or not to be worn at all.
+                Err(ClientError::Protocol(_)) => {}
+                Err(err) => return Err(err),
+            }
+        }
+    }
+    Ok(worn)
+}
+
+/// Runs one bot on `client` in `world` for `duration`: dresses if asked,
+/// walks at the avatar tick and browses the catalogue every ten seconds.
+pub fn wander(
+    client: &mut Client,
+    world: &str,
+    duration: Duration,
+    how: Wandering,
+) -> Result<(), ClientError> {
     let wait = Duration::from_secs(10);
     let welcome = client.enter(world, wait)?.clone();
     info!(
@@ -105,11 +149,15 @@ pub fn wander(client: &mut Client, world: &str, duration: Duration) -> Result<()
         height = welcome.height,
         "bot entered"
     );
+    if how.dress {
+        let worn = dress(client, wait)?;
+        info!(worn = worn.len(), "bot dressed");
+    }
     let spawn = welcome.world.spawn;
     let mut walker = Walker::new(
         u64::from(welcome.player),
         [spawn[0], spawn[2]],
-        welcome.world.half_size / 4.0,
+        how.radius.unwrap_or(welcome.world.half_size / 4.0),
     );
     let tick = Duration::from_secs(1) / crate::protocol::TICK_HZ;
     let started = Instant::now();

@@ -103,6 +103,12 @@ enum Command {
         /// How long to play, in seconds.
         #[arg(long, default_value_t = 60)]
         seconds: u64,
+        /// Put on what the account holds first, one thing a slot.
+        #[arg(long)]
+        dress: bool,
+        /// Wander within this many metres of the spawn point.
+        #[arg(long)]
+        radius: Option<f32>,
     },
     /// Your wallet: a key sealed with a passphrase (the host never sees
     /// it), and your account as the host sees it.
@@ -462,6 +468,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             demo,
             world,
             seconds,
+            dress,
+            radius,
         } => {
             let key = match demo {
                 Some(name) => home.load_demo_key(&name)?,
@@ -469,7 +477,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             println!("playing as {}", key.address());
             let mut client = Client::connect(join, &key, std::time::Duration::from_secs(10))?;
-            bot::wander(&mut client, &world, std::time::Duration::from_secs(seconds))?;
+            bot::wander(
+                &mut client,
+                &world,
+                std::time::Duration::from_secs(seconds),
+                bot::Wandering { dress, radius },
+            )?;
             client.disconnect();
         }
         Command::Wallet { player, command } => player::wallet(&player, command)?,
