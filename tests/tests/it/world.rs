@@ -782,3 +782,30 @@ async fn a_client_that_stops_reading_for_a_while_gets_its_downloads_whole() {
     assert!(ada.is_connected());
     sessions.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_dresses_in_what_its_account_holds_one_thing_a_slot_as_the_host_checks_it() {
+    let net = TestHost::manual();
+    let sessions = net.serve().await;
+    let join = sessions.join_addr();
+    let mut bo = player(&net, join, "bo", "Plaza Square");
+    let worn = plaza_client::bot::dress(&mut bo, WAIT).unwrap();
+    assert!(!worn.is_empty(), "bo holds something to wear");
+    let mut slots: Vec<_> = worn.iter().map(|(slot, _)| *slot).collect();
+    slots.dedup();
+    assert_eq!(slots.len(), worn.len(), "one thing a slot: {worn:?}");
+    // What the host says bo wears is what it put on.
+    let me = bo.welcome().unwrap().player;
+    assert_eq!(bo.appearances()[&me], worn);
+    // Everything worn is bo's to wear.
+    let (_, owned, renting) = bo.inventory(WAIT).unwrap();
+    for (_, asset) in &worn {
+        assert!(
+            owned
+                .iter()
+                .chain(renting.iter())
+                .any(|holding| holding.asset == *asset)
+        );
+    }
+    sessions.stop().await;
+}
