@@ -2,6 +2,10 @@
 //! directly (a libp2p request and its answer, on the connection the noise
 //! handshake authenticated, so the called host knows which host asks).
 //!
+//! A player may say a line to one player of another host: its host
+//! passes it on, and the other host gives it to its player, unless that
+//! player blocks the speaker.
+//!
 //! A trade between players of two hosts of one world lives at the
 //! inviter's host, its *home*: the home invites the other host's player
 //! and tells that host each change of the window; the other host relays
@@ -50,6 +54,18 @@ pub enum HostCall {
         trade: u64,
         /// What the player does.
         action: Action,
+    },
+    /// The calling host's player `from` says `text` to the called host's
+    /// player `player` (its number there) in `world`, alone.
+    Tell {
+        /// The world both are in.
+        world: String,
+        /// The player told, by its number at the called host.
+        player: u16,
+        /// The speaker's account.
+        from: Address,
+        /// The line.
+        text: String,
     },
 }
 
@@ -168,6 +184,12 @@ mod tests {
             HostCall::TradeAct {
                 trade: 7,
                 action: Action::Accept,
+            },
+            HostCall::Tell {
+                world: "Plaza Square".into(),
+                player: 3,
+                from: ada,
+                text: "over here".into(),
             },
         ] {
             let bytes = encode(&call).unwrap();

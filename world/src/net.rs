@@ -148,6 +148,18 @@ pub struct NetStatus {
     pub chat: Vec<String>,
 }
 
+impl NetStatus {
+    /// Keeps `line` among the latest chat lines.
+    pub fn hear(&mut self, line: String) {
+        self.chat.push(line);
+        let extra = self.chat.len().saturating_sub(CHAT_KEPT);
+        self.chat.drain(..extra);
+    }
+}
+
+/// Chat lines kept for the status panel.
+const CHAT_KEPT: usize = 6;
+
 /// Another player's avatar.
 #[derive(Component, Debug)]
 pub struct RemoteAvatar(pub u16);
@@ -287,6 +299,7 @@ pub(crate) fn arrived(
     };
     if new_host.is_some() {
         marketplace.host_changed();
+        marketplace.block_again(client);
     }
     marketplace.search(
         client,
@@ -363,10 +376,11 @@ pub(crate) fn pump(
             }
             ServerMessage::Chat { player, text, .. } => {
                 let who = arrival.remotes.name(player);
-                let chat = &mut arrival.status.chat;
-                chat.push(format!("{who}: {text}"));
-                let extra = chat.len().saturating_sub(6);
-                chat.drain(..extra);
+                arrival.status.hear(format!("{who}: {text}"));
+            }
+            ServerMessage::Told { player, text, .. } => {
+                let who = arrival.remotes.name(player);
+                arrival.status.hear(format!("{who} (to you): {text}"));
             }
             _ => {}
         }

@@ -43,6 +43,8 @@ pub struct TradeState {
     pub player: Option<u16>,
     /// The tokens field.
     pub tokens: String,
+    /// The line to say to the clicked player alone.
+    pub line: String,
     /// Why the last action was refused before it was sent.
     pub problem: Option<String>,
 }
@@ -95,11 +97,47 @@ fn trade_panels(
             .default_pos([500.0, 300.0])
             .collapsible(false)
             .show(ctx, |ui| {
-                if ui.button("Trade").clicked() {
-                    match marketplace.trade_invite(client, player) {
-                        Ok(()) => state.player = None,
-                        Err(refusal) => state.problem = Some(refusal.0),
+                let account = client.state.players().get(&player).copied();
+                ui.horizontal(|ui| {
+                    if ui.button("Trade").clicked() {
+                        match marketplace.trade_invite(client, player) {
+                            Ok(()) => state.player = None,
+                            Err(refusal) => state.problem = Some(refusal.0),
+                        }
                     }
+                    if let Some(account) = account {
+                        let blocked = marketplace.people.blocked.contains(&account);
+                        if ui
+                            .button(if blocked { "Unblock" } else { "Block" })
+                            .clicked()
+                        {
+                            marketplace.block(client, account, !blocked);
+                        }
+                        if blocked {
+                            ui.small("blocked: you hear nothing from them");
+                        }
+                    }
+                });
+                ui.horizontal(|ui| {
+                    let field = ui.add(
+                        egui::TextEdit::singleline(&mut state.line)
+                            .hint_text("say to them alone")
+                            .desired_width(200.0),
+                    );
+                    let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    if (ui.button("Send").clicked() || enter) && !state.line.trim().is_empty() {
+                        match marketplace.tell(client, player, &state.line) {
+                            Ok(()) => state.line.clear(),
+                            Err(refusal) => state.problem = Some(refusal.0),
+                        }
+                    }
+                });
+                match &marketplace.people.told {
+                    Some(Ok(to)) if *to == player => {
+                        ui.small("delivered");
+                    }
+                    Some(Err(why)) => ui::warning(ui, why.clone()),
+                    _ => {}
                 }
                 if let Some(why) = &state.problem {
                     ui::warning(ui, why.clone());

@@ -21,7 +21,7 @@ use world::camera::CameraPlugin;
 use world::embedded::Embedded;
 use world::inventory::ListForm;
 use world::marketplace::{Marketplace, MarketplacePlugin, TxProgress};
-use world::net::{HostSession, NetPlugin, RemoteAvatar};
+use world::net::{HostSession, NetPlugin, NetStatus, RemoteAvatar};
 use world::rental::rent_op;
 use world::wear::{PlacePlugin, Placed, Placements, WearPlugin, Worn};
 
@@ -671,6 +671,75 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
             !held.owned.iter().any(|h| h.asset == to_trade)
                 && held.account.balance == cy_balance + 900
         })
+    });
+
+    drop(cy);
+    drop(bo);
+    embedded.stop().unwrap();
+}
+
+#[test]
+fn a_line_said_to_one_player_lands_in_its_chat_until_it_blocks_the_speaker() {
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = Embedded::start(&dir.path().join("host"), true).unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let mut cy = player(&embedded, "cy", &cache);
+    let mut bo = player(&embedded, "bo", &cache);
+    let bo_player = bo
+        .world()
+        .resource::<HostSession>()
+        .0
+        .welcome()
+        .unwrap()
+        .player;
+    let cy_address = cy.world().resource::<Marketplace>().me;
+
+    // Cy says a line to bo alone: it lands in bo's chat as said to him.
+    with(&mut cy, |marketplace, client| {
+        marketplace
+            .tell(client, bo_player, "  over here  ")
+            .unwrap()
+    });
+    until(
+        &mut [&mut cy, &mut bo],
+        "the line delivered",
+        |marketplace| marketplace.people.told == Some(Ok(bo_player)),
+    );
+    update_until(&mut [&mut bo, &mut cy], "the line in bo's chat", |app| {
+        app.world()
+            .resource::<NetStatus>()
+            .chat
+            .iter()
+            .any(|line| line.ends_with("(to you): over here"))
+    });
+    // An empty line is refused before it is sent.
+    assert!(
+        with(&mut cy, |marketplace, client| marketplace
+            .tell(client, bo_player, "  "))
+        .is_err()
+    );
+
+    // Bo blocks cy: the host says so, and cy's next line is refused.
+    with(&mut bo, |marketplace, client| {
+        marketplace.block(client, cy_address, true)
+    });
+    until(&mut [&mut bo, &mut cy], "cy blocked", |marketplace| {
+        marketplace.people.blocked.contains(&cy_address)
+    });
+    std::thread::sleep(Duration::from_millis(1_100));
+    with(&mut cy, |marketplace, client| {
+        marketplace.tell(client, bo_player, "hello?").unwrap()
+    });
+    until(&mut [&mut cy, &mut bo], "the refusal", |marketplace| {
+        matches!(marketplace.people.told, Some(Err(_)))
+    });
+    // Unblocked, the host's list is empty again.
+    with(&mut bo, |marketplace, client| {
+        marketplace.block(client, cy_address, false)
+    });
+    until(&mut [&mut bo, &mut cy], "cy unblocked", |marketplace| {
+        marketplace.people.blocked.is_empty()
     });
 
     drop(cy);

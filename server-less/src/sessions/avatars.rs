@@ -1,6 +1,5 @@
-//! Avatars: movement checked against the world's speed and bounds,
-//! chat that carries a fixed distance, and each client's view of the
-//! avatars near it.
+//! Avatars: movement checked against the world's speed and bounds, and
+//! each client's view of the avatars near it.
 
 use std::collections::HashMap;
 
@@ -8,10 +7,9 @@ use renet::ClientId;
 use tracing::error;
 
 use super::server::{Occupant, Server};
-use ledger::Address;
 use plaza_client::protocol::{
-    self, Avatars, CHANNEL_AVATAR, ErrorCode, MAX_AVATARS_PER_UPDATE, MAX_BLOCKED, Move,
-    ProtocolError, ServerMessage, SessionState, TICK_HZ,
+    self, Avatars, CHANNEL_AVATAR, ErrorCode, MAX_AVATARS_PER_UPDATE, Move, ProtocolError,
+    SessionState, TICK_HZ,
 };
 
 /// Fastest an avatar may move, metres per second.
@@ -27,9 +25,6 @@ pub(super) const STRIDE_BURST: f32 = (MAX_SPEED + STRIDE_SLACK) / 4.0;
 
 /// How far above or below the ground an avatar may be, metres.
 pub(super) const MAX_HEIGHT: f32 = 8.0;
-
-/// How far a chat line carries, metres.
-pub(super) const CHAT_RADIUS: f32 = 64.0;
 
 /// Every avatar in view is sent at least this often, in ticks.
 pub(super) const KEYFRAME_TICKS: u32 = TICK_HZ;
@@ -102,95 +97,6 @@ impl Server {
         session.changed |= session.avatar != Some(state);
         session.avatar = Some(state);
         session.last_seq = update.seq;
-    }
-
-    /// A chat line of `speaker` at `here`, delivered to this host's
-    /// players in `world` within [`CHAT_RADIUS`] who do not block it.
-    pub(super) fn say_near(
-        &mut self,
-        world: usize,
-        here: [f32; 3],
-        speaker: &Address,
-        message: &ServerMessage,
-    ) {
-        let Some(world) = self.worlds.get(world) else {
-            return;
-        };
-        let listeners: Vec<ClientId> = world
-            .clients()
-            .filter(|other| {
-                self.sessions.get(other).is_some_and(|s| {
-                    !s.blocked.contains(speaker)
-                        && s.avatar.is_some_and(|a| {
-                            distance2(a.position(), here) <= CHAT_RADIUS * CHAT_RADIUS
-                        })
-                })
-            })
-            .collect();
-        for listener in listeners {
-            self.send(listener, message);
-        }
-    }
-
-    pub(super) fn chat(&mut self, client: ClientId, text: String) {
-        let Some(session) = self.sessions.get_mut(&client) else {
-            return;
-        };
-        if !session.chats.take() {
-            let err = ProtocolError::new(ErrorCode::RateLimited, "chat: one line a second");
-            self.breach(client, None, &err);
-            return;
-        }
-        let here = session.avatar.map(|a| a.position()).unwrap_or_default();
-        let (player, index, speaker) = (session.player, session.world, session.account);
-        let message = ServerMessage::Chat {
-            player,
-            account: session.account,
-            text: text.clone(),
-        };
-        let relayed = self.link.is_some();
-        let Some(world) = self.worlds.get_mut(index) else {
-            return;
-        };
-        // Other hosts of the world hear it too; a line past what one
-        // presence message carries is dropped for them.
-        if relayed && world.said.len() < crate::presence::MAX_SAID {
-            world.said.push(crate::presence::Said { id: player, text });
-        }
-        self.say_near(index, here, &speaker, &message);
-    }
-
-    /// `client` blocks `account` (or not): its chat lines and trade
-    /// invitations no longer reach the player; answered with the list.
-    pub(super) fn block_account(
-        &mut self,
-        client: ClientId,
-        request: u32,
-        account: Address,
-        blocked: bool,
-    ) {
-        let Some(session) = self.sessions.get_mut(&client) else {
-            return;
-        };
-        if account == session.account {
-            let err = ProtocolError::new(ErrorCode::Invalid, "you cannot block yourself");
-            self.send(client, &super::server::error(Some(request), &err));
-            return;
-        }
-        if !blocked {
-            session.blocked.remove(&account);
-        } else if session.blocked.len() < MAX_BLOCKED || session.blocked.contains(&account) {
-            session.blocked.insert(account);
-        } else {
-            let err = ProtocolError::new(
-                ErrorCode::Busy,
-                format!("you block {MAX_BLOCKED} accounts already: unblock one first"),
-            );
-            self.send(client, &super::server::error(Some(request), &err));
-            return;
-        }
-        let accounts = session.blocked.iter().copied().collect();
-        self.send(client, &ServerMessage::Blocked { request, accounts });
     }
 
     /// Sends each player the avatars within its view radius that moved,
@@ -298,81 +204,6 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sessions::fixture::{Fixture, SQUARE, code};
-    use plaza_client::protocol::ClientMessage;
-
-    fn says(fixture: &mut Fixture, client: ClientId, text: &str) {
-        fixture.send(client, &ClientMessage::Chat { text: text.into() });
-    }
-
-    #[test]
-    fn a_player_who_blocks_another_hears_none_of_its_lines_nor_its_invitations() {
-        let mut fixture = Fixture::new();
-        let (ada, _) = fixture.enter("ada", SQUARE);
-        let (bo, _) = fixture.enter("bo", SQUARE);
-        let (cy, _) = fixture.enter("cy", SQUARE);
-        let ada_address = fixture.key("ada").address();
-        fixture.send(
-            bo,
-            &ClientMessage::Block {
-                request: 1,
-                account: ada_address,
-                blocked: true,
-            },
-        );
-        let answer = fixture.until(bo, "the list", |message| message.request() == Some(1));
-        assert_eq!(
-            answer,
-            ServerMessage::Blocked {
-                request: 1,
-                accounts: vec![ada_address]
-            }
-        );
-        // Ada speaks: cy hears it, bo does not.
-        says(&mut fixture, ada, "anyone here?");
-        fixture.until(
-            cy,
-            "ada's line",
-            |message| matches!(message, ServerMessage::Chat { text, .. } if text == "anyone here?"),
-        );
-        for _ in 0..5 {
-            fixture.step();
-        }
-        assert!(
-            !fixture
-                .heard(bo)
-                .iter()
-                .any(|message| matches!(message, ServerMessage::Chat { .. }))
-        );
-        // Nor does an invitation from ada reach bo.
-        let bo_player = fixture.server.sessions[&bo].player;
-        fixture.send(
-            ada,
-            &ClientMessage::TradeInvite {
-                request: 2,
-                player: bo_player,
-            },
-        );
-        let refused = fixture.until(ada, "the refusal", |message| message.request() == Some(2));
-        assert_eq!(code(&refused), Some(ErrorCode::Refused), "{refused:?}");
-        assert!(fixture.server.trades.is_empty());
-        // Unblocked, ada is heard again.
-        fixture.send(
-            bo,
-            &ClientMessage::Block {
-                request: 3,
-                account: ada_address,
-                blocked: false,
-            },
-        );
-        fixture.until(bo, "the list", |message| message.request() == Some(3));
-        says(&mut fixture, ada, "hello again");
-        fixture.until(
-            bo,
-            "ada's line",
-            |message| matches!(message, ServerMessage::Chat { text, .. } if text == "hello again"),
-        );
-    }
 
     #[test]
     fn distances_are_metres_and_interest_is_on_the_ground() {

@@ -19,6 +19,7 @@
 //! disconnected).
 
 mod avatars;
+mod chat;
 mod convert;
 mod cpu;
 mod entry;

@@ -482,6 +482,11 @@ impl Server {
         match message {
             ClientMessage::Hello { version, world } => self.hello(client, version, &world),
             ClientMessage::Chat { text } => self.chat(client, text),
+            ClientMessage::Tell {
+                request,
+                player,
+                text,
+            } => self.tell(client, request, player, text),
             ClientMessage::Browse { request, query } => {
                 self.browse(client, account, request, query)
             }

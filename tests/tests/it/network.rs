@@ -301,6 +301,44 @@ fn players_on_two_hosts_of_one_world_meet_walk_talk_and_see_what_they_wear() {
         .unwrap();
     assert_eq!(heard, "hello from the other host");
 
+    // A line to bo alone crosses through bo's host; once bo blocks cy,
+    // bo's host refuses cy's lines.
+    std::thread::sleep(Duration::from_millis(1_100));
+    let tell = |text: &str| {
+        let text = text.to_owned();
+        move |request| ClientMessage::Tell {
+            request,
+            player: bo_at_cy,
+            text,
+        }
+    };
+    let answer = cy.request("a line to bo", wait, tell("just you")).unwrap();
+    assert!(
+        matches!(answer, ServerMessage::Delivered { .. }),
+        "{answer:?}"
+    );
+    let told = bo
+        .wait_for("cy's line to bo", wait, |message| match message {
+            ServerMessage::Told { account, text, .. } if *account == cy_key.address() => {
+                Some(text.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(told, "just you");
+    bo.request("blocking cy", wait, |request| ClientMessage::Block {
+        request,
+        account: cy_key.address(),
+        blocked: true,
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1_100));
+    let refused = cy.request("a line to bo", wait, tell("still there?"));
+    assert!(
+        matches!(&refused, Err(plaza_client::ClientError::Protocol(err)) if err.code == plaza_client::protocol::ErrorCode::Refused),
+        "{refused:?}"
+    );
+
     // Bo leaves: cy's host tells cy.
     drop(bo);
     cy.wait_for("bo leaving", wait, |message| {

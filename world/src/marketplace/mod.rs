@@ -11,9 +11,12 @@
 
 mod appearance;
 mod browse;
+mod people;
 mod quotes;
 mod trades;
 mod transactions;
+
+pub use people::People;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -73,6 +76,10 @@ enum Asked {
     Trade,
     /// Putting on this asset.
     Wear(AssetId),
+    /// A line said to this player alone.
+    Tell(u16),
+    /// Blocking an account, or no longer.
+    Block,
 }
 
 /// Where an action stands.
@@ -220,6 +227,8 @@ pub struct Marketplace {
     pub done: VecDeque<PlayerTx>,
     /// The trade window.
     pub trade: TradeProgress,
+    /// Lines said to one player, and blocks.
+    pub people: People,
     /// The latest block's time, from the host's events.
     pub block_time: Option<(Timestamp, Instant)>,
     /// Where models are cached (the asset server's folder), if anywhere.
@@ -250,6 +259,7 @@ impl Marketplace {
             actions: VecDeque::new(),
             done: VecDeque::new(),
             trade: TradeProgress::default(),
+            people: People::default(),
             block_time: None,
             cache: None,
             wear_refused: HashSet::new(),
@@ -439,6 +449,15 @@ impl Marketplace {
                 },
             ) => self.wear_refused(asset, message),
             (Some(Asked::Wear(_)), ServerMessage::Error { .. }) => {}
+            (Some(Asked::Tell(player)), ServerMessage::Delivered { .. }) => {
+                self.people.told = Some(Ok(player));
+            }
+            (Some(Asked::Tell(_) | Asked::Block), ServerMessage::Error { message, .. }) => {
+                self.people.told = Some(Err(message));
+            }
+            (Some(Asked::Block), ServerMessage::Blocked { accounts, .. }) => {
+                self.people.blocked = accounts.into_iter().collect();
+            }
             (None, ServerMessage::Tx { id, state, .. }) => self.tx_state(client, id, state),
             (None, ServerMessage::Trade { view, .. }) => self.trade_view(*view, false),
             (None, ServerMessage::Event(event)) => {

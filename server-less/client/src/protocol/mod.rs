@@ -32,7 +32,7 @@ pub use self::replies::{
     Card, Event, Holding, MAX_WORN, ParcelInfo, PlayerInfo, ServerMessage, Shown, StallInfo,
     TradeView, TxState, WorldEntry, WorldInfo, Worn,
 };
-pub use self::requests::{Browse, ClientMessage, Quote, QuoteAsk, Upload};
+pub use self::requests::{Browse, ClientMessage, Quote, QuoteAsk, Upload, check_line};
 use borsh::{BorshDeserialize, BorshSerialize};
 use ledger::ChainId;
 pub use market::wear::Slot;
@@ -49,8 +49,10 @@ use renet::{ChannelConfig, ConnectionConfig, SendType};
 /// blocking ([`ClientMessage::Block`], [`ServerMessage::Blocked`]) and the
 /// world's other hosts ([`ServerMessage::Hosts`]), new variants last.
 /// Version 7: the worlds the network knows and how many are in each
-/// ([`ServerMessage::Worlds`]).
-pub const VERSION: u16 = 7;
+/// ([`ServerMessage::Worlds`]). Version 8: direct messages
+/// ([`ClientMessage::Tell`], [`ServerMessage::Told`],
+/// [`ServerMessage::Delivered`]); every new variant last.
+pub const VERSION: u16 = 8;
 
 /// Avatar updates per second, both ways.
 pub const TICK_HZ: u32 = 20;

@@ -331,6 +331,21 @@ pub enum ServerMessage {
         /// The accounts, at most [`MAX_BLOCKED`](super::MAX_BLOCKED).
         accounts: Vec<Address>,
     },
+    /// Player `player` of your world said `text` to you alone.
+    Told {
+        /// The player, by its number in this world.
+        player: u16,
+        /// Its account.
+        account: Address,
+        /// What it said.
+        text: String,
+    },
+    /// What you told a player reached it: the answer to a
+    /// [`Tell`](super::ClientMessage::Tell).
+    Delivered {
+        /// Request id.
+        request: u32,
+    },
     /// The worlds the network knows and how many players are in each (on
     /// entry, and when it changed, every two seconds at most), at most
     /// [`MAX_WORLDS_TOLD`](super::MAX_WORLDS_TOLD): this host's first.
@@ -364,6 +379,7 @@ impl ServerMessage {
             | ServerMessage::Quote { request, .. }
             | ServerMessage::Stored { request, .. }
             | ServerMessage::Blocked { request, .. }
+            | ServerMessage::Delivered { request }
             | ServerMessage::Chunk { request, .. } => Some(*request),
             ServerMessage::Tx { request, .. }
             | ServerMessage::Trade { request, .. }

@@ -132,6 +132,26 @@ pub enum ClientMessage {
         /// Blocked (true) or not (false).
         blocked: bool,
     },
+    /// Says `text` to player `player` of your world alone (wherever it
+    /// is, at this host or another); answered
+    /// [`Delivered`](super::ServerMessage::Delivered), or refused.
+    Tell {
+        /// Request id.
+        request: u32,
+        /// The player.
+        player: u16,
+        /// What to say, as a chat line.
+        text: String,
+    },
+}
+
+/// Checks a chat line: some words, at most [`MAX_CHAT_BYTES`], no
+/// control characters.
+pub fn check_line(text: &str) -> Result<(), ProtocolError> {
+    if text.trim().is_empty() {
+        return Err(ProtocolError::new(ErrorCode::Invalid, "an empty chat line"));
+    }
+    check_text("a chat line", text, MAX_CHAT_BYTES)
 }
 
 impl ClientMessage {
@@ -148,12 +168,7 @@ impl ClientMessage {
             ClientMessage::Hello { world, .. } => {
                 check_text("the world name", world, MAX_WORLD_NAME_BYTES)
             }
-            ClientMessage::Chat { text } => {
-                if text.trim().is_empty() {
-                    return Err(ProtocolError::new(ErrorCode::Invalid, "an empty chat line"));
-                }
-                check_text("a chat line", text, MAX_CHAT_BYTES)
-            }
+            ClientMessage::Chat { text } | ClientMessage::Tell { text, .. } => check_line(text),
             ClientMessage::Browse { query, .. } => {
                 check_text("the search text", &query.text, MAX_SEARCH_BYTES)?;
                 if query.page_size == 0 || query.page_size > MAX_PAGE_HITS {
@@ -213,7 +228,8 @@ impl ClientMessage {
             | ClientMessage::TradeInvite { request, .. }
             | ClientMessage::TradeAct { request, .. }
             | ClientMessage::Wear { request, .. }
-            | ClientMessage::Block { request, .. } => Some(*request),
+            | ClientMessage::Block { request, .. }
+            | ClientMessage::Tell { request, .. } => Some(*request),
         }
     }
 
@@ -232,6 +248,7 @@ impl ClientMessage {
             ClientMessage::TradeAct { .. } => "trade action",
             ClientMessage::Wear { .. } => "wear",
             ClientMessage::Block { .. } => "block",
+            ClientMessage::Tell { .. } => "tell",
         }
     }
 

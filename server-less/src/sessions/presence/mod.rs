@@ -89,6 +89,17 @@ pub(super) struct Remote {
     chatted: (Bucket, Instant),
 }
 
+impl Remote {
+    /// Takes one line from what it may say (a line a second, five at
+    /// once, chat and lines to one player alike), if any is left.
+    pub(super) fn may_say(&mut self) -> bool {
+        let since = self.chatted.1.elapsed().as_secs_f32();
+        self.chatted.1 = Instant::now();
+        self.chatted.0.refill(since);
+        self.chatted.0.take()
+    }
+}
+
 /// What this host knows of another.
 pub(super) struct HostRecord {
     /// The last message number taken, per world.

@@ -103,10 +103,7 @@ impl Server {
         else {
             return;
         };
-        let since = remote.chatted.1.elapsed().as_secs_f32();
-        remote.chatted.1 = Instant::now();
-        remote.chatted.0.refill(since);
-        if !remote.chatted.0.take() {
+        if !remote.may_say() {
             return;
         }
         let message = ServerMessage::Chat {

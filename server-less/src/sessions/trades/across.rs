@@ -56,7 +56,7 @@ pub(in crate::sessions) struct Relayed {
 impl Server {
     /// Calls `host`; what it answers (or why nothing came) goes to the
     /// tick as `then` makes it.
-    fn call(
+    pub(in crate::sessions) fn call(
         &self,
         host: Address,
         call: HostCall,
@@ -354,6 +354,15 @@ impl Server {
                     let _ = answer.send(said);
                 }
                 HostCall::TradeAct { trade, action } => self.act_here(host, trade, action, answer),
+                HostCall::Tell {
+                    world,
+                    player,
+                    from,
+                    text,
+                } => {
+                    let said = self.told_here(host, &world, player, from, text);
+                    let _ = answer.send(said);
+                }
             }
         }
     }
