@@ -7,7 +7,7 @@
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use ledger::{Address, AssetId, ChainParams, ListingId, Operation, RentTerms, RentalId, Timestamp};
-use plaza_client::protocol::{Holding, QuoteAsk};
+use plaza_client::protocol::{Holding, QuoteAsk, Slot};
 
 use crate::WorldScene;
 use crate::avatar::LocalAvatar;
@@ -186,6 +186,14 @@ fn inventory_panel(
     let now = marketplace.host_now();
     let mut open = true;
     let mut act: Option<(String, Result<Operation, String>)> = None;
+    // What the player wears now, as the host checked it; and a change
+    // asked for in this frame.
+    let worn = client
+        .welcome()
+        .and_then(|welcome| client.appearances().get(&welcome.player))
+        .cloned()
+        .unwrap_or_default();
+    let mut dressing: Option<(Slot, Option<AssetId>)> = None;
     egui::Window::new("Inventory")
         .open(&mut open)
         .default_pos([12.0, 250.0])
@@ -222,6 +230,32 @@ fn inventory_panel(
                                     if ui.small_button("List...").clicked() {
                                         state.listing = Some((holding.asset, ListForm::default()));
                                         state.problem = None;
+                                    }
+                                }
+                            }
+                            let slots = marketplace
+                                .manifests
+                                .get(&holding.asset)
+                                .map_or(&[][..], |manifest| market::wear::slots(manifest.kind));
+                            match worn.iter().find(|(_, on)| *on == holding.asset) {
+                                Some((slot, _)) => {
+                                    if ui.small_button("Take off").clicked() {
+                                        dressing = Some((*slot, None));
+                                    }
+                                }
+                                None => {
+                                    // The first free slot it goes in, else
+                                    // in place of what the first holds.
+                                    let slot = slots
+                                        .iter()
+                                        .find(|slot| !worn.iter().any(|(taken, _)| taken == *slot))
+                                        .or(slots.first());
+                                    if let Some(slot) = slot
+                                        && ui
+                                            .small_button(format!("Wear ({})", slot.name()))
+                                            .clicked()
+                                    {
+                                        dressing = Some((*slot, Some(holding.asset)));
                                     }
                                 }
                             }
@@ -397,6 +431,11 @@ fn inventory_panel(
         state.problem = op
             .and_then(|op| marketplace.act(label, op).map_err(|refusal| refusal.0))
             .err();
+    }
+    match dressing {
+        Some((slot, Some(asset))) => marketplace.wear(client, slot, asset),
+        Some((slot, None)) => marketplace.take_off(client, slot),
+        None => {}
     }
     Ok(())
 }

@@ -746,3 +746,67 @@ fn a_line_said_to_one_player_lands_in_its_chat_until_it_blocks_the_speaker() {
     drop(bo);
     embedded.stop().unwrap();
 }
+
+#[test]
+fn an_owned_wearable_goes_on_and_comes_off_as_the_inventory_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = Embedded::start(&dir.path().join("host"), true).unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let mut cy = player(&embedded, "cy", &cache);
+    until(&mut [&mut cy], "the account", |marketplace| {
+        marketplace.holdings.is_some()
+    });
+    // The inventory panel fetches each held asset's manifest.
+    let owned: Vec<ledger::AssetId> = cy
+        .world()
+        .resource::<Marketplace>()
+        .holdings
+        .as_ref()
+        .unwrap()
+        .owned
+        .iter()
+        .filter(|holding| holding.rented.is_none())
+        .map(|holding| holding.asset)
+        .collect();
+    update_until(&mut [&mut cy], "the manifests", |app| {
+        with(app, |marketplace, client| {
+            for asset in &owned {
+                marketplace.want_manifest(client, *asset);
+            }
+            owned
+                .iter()
+                .all(|asset| marketplace.manifests.contains_key(asset))
+        })
+    });
+    let (hat, slot) = {
+        let marketplace = cy.world().resource::<Marketplace>();
+        owned
+            .iter()
+            .find_map(|asset| {
+                let kind = marketplace.manifests[asset].kind;
+                (kind == assets::AssetKind::Wearable)
+                    .then(|| (*asset, market::wear::slots(kind)[0]))
+            })
+            .expect("cy owns a wearable")
+    };
+    let worn = |app: &App| {
+        let session = &app.world().resource::<HostSession>().0;
+        let me = session.welcome().unwrap().player;
+        session.appearances().get(&me).cloned().unwrap_or_default()
+    };
+    with(&mut cy, |marketplace, client| {
+        marketplace.wear(client, slot, hat)
+    });
+    update_until(&mut [&mut cy], "the wearable to go on", |app| {
+        worn(app) == vec![(slot, hat)]
+    });
+    with(&mut cy, |marketplace, client| {
+        marketplace.take_off(client, slot)
+    });
+    update_until(&mut [&mut cy], "the wearable to come off", |app| {
+        worn(app).is_empty()
+    });
+    drop(cy);
+    embedded.stop().unwrap();
+}

@@ -1,4 +1,4 @@
-//! Asking the host to put something on.
+//! Asking the host to put something on, or take it off.
 
 use ledger::AssetId;
 use plaza_client::client::Session;
@@ -21,6 +21,15 @@ impl Marketplace {
             request,
             slot,
             asset: Some(asset),
+        });
+    }
+
+    /// Asks the host to take off what is worn in `slot`.
+    pub fn take_off(&mut self, client: &mut Session<'_>, slot: Slot) {
+        self.ask(client, Asked::TakeOff, |request| ClientMessage::Wear {
+            request,
+            slot,
+            asset: None,
         });
     }
 

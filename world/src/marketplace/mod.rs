@@ -76,6 +76,8 @@ enum Asked {
     Trade,
     /// Putting on this asset.
     Wear(AssetId),
+    /// Taking off what a slot holds.
+    TakeOff,
     /// A line said to this player alone.
     Tell(u16),
     /// Blocking an account, or no longer.
@@ -449,6 +451,10 @@ impl Marketplace {
                 },
             ) => self.wear_refused(asset, message),
             (Some(Asked::Wear(_)), ServerMessage::Error { .. }) => {}
+            (Some(Asked::TakeOff), ServerMessage::Appearance { .. }) => {}
+            (Some(Asked::TakeOff), ServerMessage::Error { message, .. }) => {
+                warn!(%message, "the host would not take it off");
+            }
             (Some(Asked::Tell(player)), ServerMessage::Delivered { .. }) => {
                 self.people.told = Some(Ok(player));
             }
