@@ -7,6 +7,8 @@
 //! host takes it off for everyone. Another rented thing can be put down
 //! on a parcel, with a countdown over it; only this player sees those.
 
+use std::collections::{HashMap, HashSet};
+
 use bevy::prelude::*;
 use ledger::AssetId;
 use plaza_client::protocol::Slot;
@@ -129,31 +131,38 @@ fn draw_worn(
     let Some(me) = client.welcome().map(|welcome| welcome.player) else {
         return;
     };
-    // Each avatar drawn, by player.
-    let mut avatars: Vec<(u16, Entity)> = remotes
+    // Each avatar drawn, by player, with what the host says it wears.
+    let mut avatars: HashMap<u16, Entity> = remotes
         .iter()
         .map(|(entity, remote)| (remote.0, entity))
         .collect();
     if let Ok(entity) = local.single() {
-        avatars.push((me, entity));
+        avatars.insert(me, entity);
     }
-    let appearances = client.appearances().clone();
-    let wears = |player: u16| appearances.get(&player).cloned().unwrap_or_default();
+    let wearing: Vec<(u16, Entity, plaza_client::protocol::Worn)> = avatars
+        .iter()
+        .filter_map(|(player, avatar)| {
+            let worn = client.appearances().get(player)?;
+            (!worn.is_empty()).then(|| (*player, *avatar, worn.clone()))
+        })
+        .collect();
+    // What is drawn already, on which avatar.
+    let mut shown: HashSet<(Entity, Slot, AssetId)> = HashSet::new();
     for (entity, worn, parent) in &drawn {
-        let still = avatars
-            .iter()
-            .any(|(player, avatar)| *player == worn.player && *avatar == parent.parent())
-            && wears(worn.player).contains(&(worn.slot, worn.asset));
-        if !still {
+        let still = avatars.get(&worn.player) == Some(&parent.parent())
+            && client
+                .appearances()
+                .get(&worn.player)
+                .is_some_and(|on| on.contains(&(worn.slot, worn.asset)));
+        if still {
+            shown.insert((parent.parent(), worn.slot, worn.asset));
+        } else {
             commands.entity(entity).despawn();
         }
     }
-    for (player, avatar) in avatars {
-        for (slot, asset) in wears(player) {
-            let shown = drawn.iter().any(|(_, worn, parent)| {
-                parent.parent() == avatar && worn.slot == slot && worn.asset == asset
-            });
-            if shown {
+    for (player, avatar, worn) in wearing {
+        for (slot, asset) in worn {
+            if shown.contains(&(avatar, slot, asset)) {
                 continue;
             }
             let Some(manifest) = marketplace.manifests.get(&asset).cloned() else {
