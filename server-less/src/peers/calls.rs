@@ -3,14 +3,29 @@
 //! [`MAX_CALL_BYTES`]; a longer frame is refused before it is read.
 //! Who calls is the peer the connection authenticated, whose key is the
 //! calling host's key.
+//!
+//! The event loop takes a call only from a host whose signed presence it
+//! heard, within that host's rate and while few enough wait, and hands it
+//! to the session server, which has [`ANSWER_WAIT`] to answer.
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::time::Duration;
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use ledger::Address;
+use libp2p::request_response::{self, ResponseChannel};
 use libp2p::{PeerId, StreamProtocol};
+use tokio::sync::oneshot;
+use tracing::debug;
 
-use crate::calls::{CallAnswer, HostCall, MAX_CALL_BYTES, decode, encode};
+use super::event_loop::{EventLoop, Exchange};
+use super::{CALL_BURST, CALLS_PER_SEC, MAX_CALLS_WAITING};
+use crate::rate::Bucket;
+use plaza_client::protocol::ErrorCode;
+
+use crate::calls::{CallAnswer, HostCall, InCall, MAX_CALL_BYTES, decode, encode};
 
 /// The protocol's name on a network.
 pub(crate) fn protocol(network: &str) -> Result<StreamProtocol, String> {
@@ -109,6 +124,151 @@ impl libp2p::request_response::Codec for CallCodec {
         T: AsyncWrite + Unpin + Send,
     {
         write_frame(io, &encode(&answer).map_err(invalid)?).await
+    }
+}
+
+/// A call from another host waiting for the session server's answer.
+pub(super) type Answering =
+    Pin<Box<dyn Future<Output = (PeerId, ResponseChannel<CallAnswer>, CallAnswer)> + Send>>;
+
+/// Hosts whose presence was heard that may call, at most; past it, the
+/// one heard from longest ago is forgotten.
+const MAX_CALLERS: usize = 1_024;
+
+/// How long a call from another host waits for the session server's
+/// answer: well inside the caller's own timeout, so that the caller hears
+/// "could not answer" rather than nothing.
+const ANSWER_WAIT: Duration = Duration::from_secs(7);
+
+/// A host that may call: one whose signed presence this host heard.
+pub(super) struct Caller {
+    /// When its presence was last heard.
+    heard: tokio::time::Instant,
+    /// The calls it may still make, and when last topped up.
+    allowance: (Bucket, tokio::time::Instant),
+}
+
+/// How the event loop takes calls from other hosts and the answers to its
+/// own.
+impl EventLoop {
+    pub(super) fn calls(&mut self, event: request_response::Event<HostCall, CallAnswer>) {
+        match Exchange::of(event, "call") {
+            Some(Exchange::Asked(peer, call, channel)) => self.called(peer, call, channel),
+            Some(Exchange::Answered(id, answer)) => {
+                if let Some(waiting) = self.calls.remove(&id) {
+                    let _ = waiting.send(answer);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// A call from `peer`: handed to the session server if the peer is a
+    /// host, within its rate and there is room; answered "busy" or why
+    /// not otherwise. An answer not given in [`ANSWER_WAIT`] is "the
+    /// host could not answer".
+    pub(super) fn called(
+        &mut self,
+        peer: PeerId,
+        call: HostCall,
+        channel: ResponseChannel<CallAnswer>,
+    ) {
+        let sessions = self.called.clone();
+        let host = host_of_peer(&peer);
+        let known = host.is_some_and(|host| self.callers.contains_key(&host));
+        let refusal = match (host, sessions) {
+            (None, _) => Some(CallAnswer::refused(
+                ErrorCode::Malformed,
+                "the caller's peer id names no host key",
+            )),
+            (Some(_), None) => Some(CallAnswer::refused(
+                ErrorCode::Unavailable,
+                "this host takes no calls",
+            )),
+            (Some(_), Some(_)) if !known => Some(CallAnswer::refused(
+                ErrorCode::NotFound,
+                "this host has heard no presence of yours",
+            )),
+            (Some(host), Some(_)) if !self.may_call(&host) => Some(CallAnswer::refused(
+                ErrorCode::Busy,
+                format!("more than {CALLS_PER_SEC} calls a second"),
+            )),
+            (Some(_), Some(_)) if self.answering.len() >= MAX_CALLS_WAITING => Some(
+                CallAnswer::refused(ErrorCode::Busy, "too many calls waiting"),
+            ),
+            (Some(host), Some(sessions)) => {
+                let (answer, answered) = oneshot::channel();
+                match sessions.try_send(InCall { host, call, answer }) {
+                    Ok(()) => {
+                        self.answering.push(Box::pin(async move {
+                            let answer = match tokio::time::timeout(ANSWER_WAIT, answered).await {
+                                Ok(Ok(answer)) => answer,
+                                _ => CallAnswer::refused(
+                                    ErrorCode::Unavailable,
+                                    "the host could not answer",
+                                ),
+                            };
+                            (peer, channel, answer)
+                        }));
+                        return;
+                    }
+                    Err(_) => Some(CallAnswer::refused(
+                        ErrorCode::Busy,
+                        "too many calls waiting",
+                    )),
+                }
+            }
+        };
+        if let Some(refusal) = refusal
+            && self
+                .swarm
+                .behaviour_mut()
+                .calls
+                .send_response(channel, refusal)
+                .is_err()
+        {
+            debug!(%peer, "a call closed before its answer");
+        }
+    }
+
+    /// `host`'s signed presence was heard: it may call (the host heard
+    /// from longest ago is forgotten to make room).
+    pub(super) fn heard_host(&mut self, host: ledger::Address) {
+        let now = tokio::time::Instant::now();
+        if let Some(caller) = self.callers.get_mut(&host) {
+            caller.heard = now;
+            return;
+        }
+        if self.callers.len() >= MAX_CALLERS {
+            let oldest = self
+                .callers
+                .iter()
+                .min_by_key(|(_, caller)| caller.heard)
+                .map(|(host, _)| *host);
+            if let Some(oldest) = oldest {
+                self.callers.remove(&oldest);
+            }
+        }
+        self.callers.insert(
+            host,
+            Caller {
+                heard: now,
+                allowance: (Bucket::new(CALLS_PER_SEC, CALL_BURST), now),
+            },
+        );
+    }
+
+    /// Takes one call from `host`'s allowance, if it may call and any is
+    /// left.
+    fn may_call(&mut self, host: &ledger::Address) -> bool {
+        let now = tokio::time::Instant::now();
+        let Some(caller) = self.callers.get_mut(host) else {
+            return false;
+        };
+        let (bucket, topped) = &mut caller.allowance;
+        bucket.refill(now.duration_since(*topped).as_secs_f32());
+        *topped = now;
+        bucket.take()
     }
 }
 

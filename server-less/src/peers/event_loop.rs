@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use assets::{BlobStatus, BlobStore, ContentId};
+use assets::{BlobStore, ContentId};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use ledger::{SignedTransaction, Verifier};
@@ -19,46 +19,22 @@ use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, identify, mdns};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use super::calls::host_of_peer;
-use super::files::{FileRequest, FileResponse};
+use super::calls::{Answering, Caller};
+use super::files::{FileResponse, Served};
 use super::handle::{Command, Reply};
 use super::{
-    BOOTSTRAP_EVERY, CALL_BURST, CALLS_PER_SEC, FREE_IGNORED_BURST, FREE_IGNORED_PER_SEC,
-    GossipedTx, MAX_ADDRESSES_PER_PEER, MAX_CALLS_WAITING, MAX_PROVIDED_BY_OTHERS,
-    MAX_PROVIDED_BY_PEER_PER_HOUR, PeerLimits, PeerStatus, VERDICT_WAIT, Verdict,
+    BOOTSTRAP_EVERY, FREE_IGNORED_BURST, FREE_IGNORED_PER_SEC, GossipedTx, MAX_ADDRESSES_PER_PEER,
+    MAX_PROVIDED_BY_OTHERS, MAX_PROVIDED_BY_PEER_PER_HOUR, PeerLimits, PeerStatus, VERDICT_WAIT,
+    Verdict,
 };
-use crate::calls::{CallAnswer, HostCall, InCall};
+use crate::calls::{CallAnswer, InCall};
 use crate::error::HostError;
 use crate::presence::{Presence, SignedPresence};
 use crate::rate::Bucket;
-use plaza_client::protocol::ErrorCode;
 
 use super::swarm::{Behaviour, BehaviourEvent, peer_of};
 
 pub(super) type VerdictWait = Pin<Box<dyn Future<Output = (MessageId, PeerId, Verdict)> + Send>>;
-
-pub(super) type Served = (PeerId, ResponseChannel<FileResponse>, FileResponse);
-
-/// A call from another host waiting for the session server's answer.
-pub(super) type Answering =
-    Pin<Box<dyn Future<Output = (PeerId, ResponseChannel<CallAnswer>, CallAnswer)> + Send>>;
-
-/// Hosts whose presence was heard that may call, at most; past it, the
-/// one heard from longest ago is forgotten.
-const MAX_CALLERS: usize = 1_024;
-
-/// How long a call from another host waits for the session server's
-/// answer: well inside the caller's own timeout, so that the caller hears
-/// "could not answer" rather than nothing.
-const ANSWER_WAIT: Duration = Duration::from_secs(7);
-
-/// A host that may call: one whose signed presence this host heard.
-pub(super) struct Caller {
-    /// When its presence was last heard.
-    heard: tokio::time::Instant,
-    /// The calls it may still make, and when last topped up.
-    allowance: (Bucket, tokio::time::Instant),
-}
 
 pub(super) struct EventLoop {
     pub(super) swarm: Swarm<Behaviour>,
@@ -533,257 +509,56 @@ impl EventLoop {
             .gossip
             .report_message_validation_result(id, from, acceptance);
     }
-
-    pub(super) fn files(&mut self, event: request_response::Event<FileRequest, FileResponse>) {
-        match event {
-            request_response::Event::Message {
-                peer,
-                message:
-                    request_response::Message::Request {
-                        request, channel, ..
-                    },
-                ..
-            } => self.serve(peer, request, channel),
-            request_response::Event::Message {
-                message:
-                    request_response::Message::Response {
-                        request_id,
-                        response,
-                    },
-                ..
-            } => {
-                if let Some(reply) = self.requests.remove(&request_id) {
-                    let _ = reply.send(Ok(response));
-                }
-            }
-            request_response::Event::OutboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
-            } => {
-                if let Some(reply) = self.requests.remove(&request_id) {
-                    let _ = reply.send(Err(HostError::peer(format!(
-                        "file request to {peer} failed: {error}"
-                    ))));
-                }
-            }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                debug!(%peer, %error, "file request from a peer failed");
-            }
-            request_response::Event::ResponseSent { .. } => {}
-        }
-    }
-
-    pub(super) fn calls(&mut self, event: request_response::Event<HostCall, CallAnswer>) {
-        match event {
-            request_response::Event::Message {
-                peer,
-                message:
-                    request_response::Message::Request {
-                        request, channel, ..
-                    },
-                ..
-            } => self.called(peer, request, channel),
-            request_response::Event::Message {
-                message:
-                    request_response::Message::Response {
-                        request_id,
-                        response,
-                    },
-                ..
-            } => {
-                if let Some(answer) = self.calls.remove(&request_id) {
-                    let _ = answer.send(Ok(response));
-                }
-            }
-            request_response::Event::OutboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
-            } => {
-                if let Some(answer) = self.calls.remove(&request_id) {
-                    let _ = answer.send(Err(format!("the call to {peer} failed: {error}")));
-                }
-            }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                debug!(%peer, %error, "a call from a peer failed");
-            }
-            request_response::Event::ResponseSent { .. } => {}
-        }
-    }
-
-    /// A call from `peer`: handed to the session server if the peer is a
-    /// host, within its rate and there is room; answered "busy" or why
-    /// not otherwise. An answer not given in [`ANSWER_WAIT`] is "the
-    /// host could not answer".
-    pub(super) fn called(
-        &mut self,
-        peer: PeerId,
-        call: HostCall,
-        channel: ResponseChannel<CallAnswer>,
-    ) {
-        let sessions = self.called.clone();
-        let host = host_of_peer(&peer);
-        let known = host.is_some_and(|host| self.callers.contains_key(&host));
-        let refusal = match (host, sessions) {
-            (None, _) => Some(CallAnswer::refused(
-                ErrorCode::Malformed,
-                "the caller's peer id names no host key",
-            )),
-            (Some(_), None) => Some(CallAnswer::refused(
-                ErrorCode::Unavailable,
-                "this host takes no calls",
-            )),
-            (Some(_), Some(_)) if !known => Some(CallAnswer::refused(
-                ErrorCode::NotFound,
-                "this host has heard no presence of yours",
-            )),
-            (Some(host), Some(_)) if !self.may_call(&host) => Some(CallAnswer::refused(
-                ErrorCode::Busy,
-                format!("more than {CALLS_PER_SEC} calls a second"),
-            )),
-            (Some(_), Some(_)) if self.answering.len() >= MAX_CALLS_WAITING => Some(
-                CallAnswer::refused(ErrorCode::Busy, "too many calls waiting"),
-            ),
-            (Some(host), Some(sessions)) => {
-                let (answer, answered) = oneshot::channel();
-                match sessions.try_send(InCall { host, call, answer }) {
-                    Ok(()) => {
-                        self.answering.push(Box::pin(async move {
-                            let answer = match tokio::time::timeout(ANSWER_WAIT, answered).await {
-                                Ok(Ok(answer)) => answer,
-                                _ => CallAnswer::refused(
-                                    ErrorCode::Unavailable,
-                                    "the host could not answer",
-                                ),
-                            };
-                            (peer, channel, answer)
-                        }));
-                        return;
-                    }
-                    Err(_) => Some(CallAnswer::refused(
-                        ErrorCode::Busy,
-                        "too many calls waiting",
-                    )),
-                }
-            }
-        };
-        if let Some(refusal) = refusal
-            && self
-                .swarm
-                .behaviour_mut()
-                .calls
-                .send_response(channel, refusal)
-                .is_err()
-        {
-            debug!(%peer, "a call closed before its answer");
-        }
-    }
-
-    /// `host`'s signed presence was heard: it may call (the host heard
-    /// from longest ago is forgotten to make room).
-    fn heard_host(&mut self, host: ledger::Address) {
-        let now = tokio::time::Instant::now();
-        if let Some(caller) = self.callers.get_mut(&host) {
-            caller.heard = now;
-            return;
-        }
-        if self.callers.len() >= MAX_CALLERS {
-            let oldest = self
-                .callers
-                .iter()
-                .min_by_key(|(_, caller)| caller.heard)
-                .map(|(host, _)| *host);
-            if let Some(oldest) = oldest {
-                self.callers.remove(&oldest);
-            }
-        }
-        self.callers.insert(
-            host,
-            Caller {
-                heard: now,
-                allowance: (Bucket::new(CALLS_PER_SEC, CALL_BURST), now),
-            },
-        );
-    }
-
-    /// Takes one call from `host`'s allowance, if it may call and any is
-    /// left.
-    fn may_call(&mut self, host: &ledger::Address) -> bool {
-        let now = tokio::time::Instant::now();
-        let Some(caller) = self.callers.get_mut(host) else {
-            return false;
-        };
-        let (bucket, topped) = &mut caller.allowance;
-        bucket.refill(now.duration_since(*topped).as_secs_f32());
-        *topped = now;
-        bucket.take()
-    }
-
-    /// Answers a file request from the store, off the event loop; at most
-    /// so many at once, and fewer for one peer.
-    pub(super) fn serve(
-        &mut self,
-        peer: PeerId,
-        request: FileRequest,
-        channel: ResponseChannel<FileResponse>,
-    ) {
-        let Some(store) = self.store.clone() else {
-            let _ = self
-                .swarm
-                .behaviour_mut()
-                .files
-                .send_response(channel, FileResponse::Missing);
-            return;
-        };
-        let mine = self.serving.get(&peer).copied().unwrap_or(0);
-        if self.serving_total >= self.limits.serving || mine >= self.limits.serving_per_peer {
-            let _ = self
-                .swarm
-                .behaviour_mut()
-                .files
-                .send_response(channel, FileResponse::Busy);
-            return;
-        }
-        self.serving.insert(peer, mine + 1);
-        self.serving_total += 1;
-        let served = self.served.clone();
-        tokio::task::spawn_blocking(move || {
-            let response = answer(&store, &request);
-            // Room is kept for every request being served.
-            let _ = served.blocking_send((peer, channel, response));
-        });
-    }
-
-    pub(super) fn done_serving(&mut self, peer: PeerId) {
-        self.serving_total = self.serving_total.saturating_sub(1);
-        if let Some(count) = self.serving.get_mut(&peer) {
-            *count -= 1;
-            if *count == 0 {
-                self.serving.remove(&peer);
-            }
-        }
-    }
 }
 
-/// The store's answer to a file request: only whole blobs are offered.
-pub(super) fn answer(store: &BlobStore, request: &FileRequest) -> FileResponse {
-    let complete = |blob: &ContentId| matches!(store.status(blob), Ok(BlobStatus::Complete));
-    match request {
-        FileRequest::Info(blob) if complete(blob) => match store.info(blob) {
-            Ok(Some(info)) => FileResponse::Info(info),
-            _ => FileResponse::Missing,
-        },
-        FileRequest::Piece { blob, index } if complete(blob) => match store.piece(blob, *index) {
-            Ok(bytes) => FileResponse::Piece(bytes),
-            Err(err) => {
-                warn!(%blob, index, %err, "a stored piece could not be read");
-                FileResponse::Missing
+/// One request-response event, as the file and call protocols both take
+/// it: a peer asks, or an answer (or the failure to get one) comes back.
+pub(super) enum Exchange<Request, Response> {
+    /// A peer asks; the answer goes back on the channel.
+    Asked(PeerId, Request, ResponseChannel<Response>),
+    /// A request of ours is answered, or failed with why.
+    Answered(OutboundRequestId, Result<Response, String>),
+}
+
+impl<Request, Response> Exchange<Request, Response> {
+    /// The exchange an event is, if any (an inbound failure is logged as
+    /// `what` and is none).
+    pub(super) fn of(
+        event: request_response::Event<Request, Response>,
+        what: &str,
+    ) -> Option<Self> {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => Some(Exchange::Asked(peer, request, channel)),
+            request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => Some(Exchange::Answered(request_id, Ok(response))),
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => Some(Exchange::Answered(
+                request_id,
+                Err(format!("the {what} to {peer} failed: {error}")),
+            )),
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                debug!(%peer, %error, "a {what} from a peer failed");
+                None
             }
-        },
-        _ => FileResponse::Missing,
+            request_response::Event::ResponseSent { .. } => None,
+        }
     }
 }
 

@@ -4,13 +4,22 @@
 //!
 //! Every frame is a 4-byte big-endian length and a body; a frame longer
 //! than its kind allows is refused before it is read.
+//!
+//! The event loop answers requests from the blob store off its own task,
+//! so many at once and fewer for one peer, and offers whole blobs only.
 
 use std::io;
 
 use assets::pieces::PIECE_LEN;
 use assets::{BlobInfo, ContentId};
+use assets::{BlobStatus, BlobStore};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use libp2p::StreamProtocol;
+use libp2p::request_response::{self, ResponseChannel};
+use libp2p::{PeerId, StreamProtocol};
+use tracing::warn;
+
+use super::event_loop::{EventLoop, Exchange};
+use crate::error::HostError;
 
 /// Longest request frame.
 pub const MAX_REQUEST_BYTES: usize = 256;
@@ -214,6 +223,89 @@ impl libp2p::request_response::Codec for FileCodec {
         T: AsyncWrite + Unpin + Send,
     {
         write_frame(io, &response.to_bytes()).await
+    }
+}
+
+/// A file request answered off the event loop: who asked, where the
+/// answer goes, and the answer.
+pub(super) type Served = (PeerId, ResponseChannel<FileResponse>, FileResponse);
+
+/// How the event loop takes file requests and their answers.
+impl EventLoop {
+    pub(super) fn files(&mut self, event: request_response::Event<FileRequest, FileResponse>) {
+        match Exchange::of(event, "file request") {
+            Some(Exchange::Asked(peer, request, channel)) => self.serve(peer, request, channel),
+            Some(Exchange::Answered(id, response)) => {
+                if let Some(reply) = self.requests.remove(&id) {
+                    let _ = reply.send(response.map_err(HostError::peer));
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Answers a file request from the store, off the event loop; at most
+    /// so many at once, and fewer for one peer.
+    pub(super) fn serve(
+        &mut self,
+        peer: PeerId,
+        request: FileRequest,
+        channel: ResponseChannel<FileResponse>,
+    ) {
+        let Some(store) = self.store.clone() else {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .files
+                .send_response(channel, FileResponse::Missing);
+            return;
+        };
+        let mine = self.serving.get(&peer).copied().unwrap_or(0);
+        if self.serving_total >= self.limits.serving || mine >= self.limits.serving_per_peer {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .files
+                .send_response(channel, FileResponse::Busy);
+            return;
+        }
+        self.serving.insert(peer, mine + 1);
+        self.serving_total += 1;
+        let served = self.served.clone();
+        tokio::task::spawn_blocking(move || {
+            let response = answer(&store, &request);
+            // Room is kept for every request being served.
+            let _ = served.blocking_send((peer, channel, response));
+        });
+    }
+
+    pub(super) fn done_serving(&mut self, peer: PeerId) {
+        self.serving_total = self.serving_total.saturating_sub(1);
+        if let Some(count) = self.serving.get_mut(&peer) {
+            *count -= 1;
+            if *count == 0 {
+                self.serving.remove(&peer);
+            }
+        }
+    }
+}
+
+/// The store's answer to a file request: only whole blobs are offered.
+pub(super) fn answer(store: &BlobStore, request: &FileRequest) -> FileResponse {
+    let complete = |blob: &ContentId| matches!(store.status(blob), Ok(BlobStatus::Complete));
+    match request {
+        FileRequest::Info(blob) if complete(blob) => match store.info(blob) {
+            Ok(Some(info)) => FileResponse::Info(info),
+            _ => FileResponse::Missing,
+        },
+        FileRequest::Piece { blob, index } if complete(blob) => match store.piece(blob, *index) {
+            Ok(bytes) => FileResponse::Piece(bytes),
+            Err(err) => {
+                warn!(%blob, index, %err, "a stored piece could not be read");
+                FileResponse::Missing
+            }
+        },
+        _ => FileResponse::Missing,
     }
 }
 

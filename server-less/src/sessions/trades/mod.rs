@@ -72,6 +72,55 @@ pub(super) enum Asker {
 }
 
 impl Server {
+    /// Opens a window between `from`, this host's player `client` who
+    /// asked for it in `request`, and `to`: refused (and `None`) when one
+    /// of the `parties` at this host is in [`MAX_TRADES`] trades already
+    /// or the market will not open it; otherwise the trade's number,
+    /// counted among each party's trades, and its window.
+    fn open_window(
+        &mut self,
+        client: ClientId,
+        request: u32,
+        parties: &[ClientId],
+        from: Address,
+        to: Address,
+    ) -> Option<(u64, TradeWindow)> {
+        let busy = parties.iter().any(|c| {
+            self.sessions
+                .get(c)
+                .is_none_or(|session| session.trades.len() >= MAX_TRADES)
+        });
+        if busy {
+            self.send(
+                client,
+                &refused(
+                    Some(request),
+                    ErrorCode::Busy,
+                    format!("a player is already in {MAX_TRADES} trades"),
+                ),
+            );
+            return None;
+        }
+        let window = match TradeWindow::invite(self.chain_id.clone(), from, to, self.handle.now()) {
+            Ok(window) => window,
+            Err(err) => {
+                self.send(
+                    client,
+                    &refused(Some(request), ErrorCode::Refused, err.to_string()),
+                );
+                return None;
+            }
+        };
+        let trade = self.next_trade;
+        self.next_trade += 1;
+        for party in parties {
+            if let Some(session) = self.sessions.get_mut(party) {
+                session.trades.push(trade);
+            }
+        }
+        Some((trade, window))
+    }
+
     pub(super) fn trade_invite(&mut self, client: ClientId, request: u32, player: u16) {
         let Some(session) = self.sessions.get(&client) else {
             return;
@@ -115,39 +164,10 @@ impl Server {
             );
             return;
         }
-        let busy = [client, target].iter().any(|c| {
-            self.sessions
-                .get(c)
-                .is_none_or(|session| session.trades.len() >= MAX_TRADES)
-        });
-        if busy {
-            self.send(
-                client,
-                &refused(
-                    Some(request),
-                    ErrorCode::Busy,
-                    format!("a player is already in {MAX_TRADES} trades"),
-                ),
-            );
+        let Some((trade, window)) = self.open_window(client, request, &[client, target], from, to)
+        else {
             return;
-        }
-        let window = match TradeWindow::invite(self.chain_id.clone(), from, to, self.handle.now()) {
-            Ok(window) => window,
-            Err(err) => {
-                self.send(
-                    client,
-                    &refused(Some(request), ErrorCode::Refused, err.to_string()),
-                );
-                return;
-            }
         };
-        let trade = self.next_trade;
-        self.next_trade += 1;
-        for c in [client, target] {
-            if let Some(session) = self.sessions.get_mut(&c) {
-                session.trades.push(trade);
-            }
-        }
         let view = trade_view(trade, &window);
         self.trades.insert(
             trade,
