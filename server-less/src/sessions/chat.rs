@@ -8,7 +8,8 @@ use renet::ClientId;
 
 use super::avatars::distance2;
 use super::presence::RemoteKey;
-use super::server::{Occupant, Reply, Server, refused};
+use super::replies::Reply;
+use super::server::{Occupant, Server, refused};
 use crate::calls::{CallAnswer, HostCall};
 use ledger::Address;
 use plaza_client::protocol::{

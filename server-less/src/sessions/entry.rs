@@ -8,7 +8,8 @@ use tracing::{debug, info};
 use super::avatars::{MAX_SPEED, STRIDE_BURST, STRIDE_SLACK};
 use super::limits::Session;
 use super::presence::RemoteKey;
-use super::server::{Occupant, Reply, Server, deliver, error, refused};
+use super::replies::{Reply, deliver};
+use super::server::{Occupant, Server, error, refused};
 use crate::rate::Bucket;
 use plaza_client::protocol::{
     self, ErrorCode, PlayerInfo, ProtocolError, ServerMessage, SessionState, VERSION, WorldInfo,

@@ -8,7 +8,8 @@ use assets::{ContentId, Manifest};
 use renet::ClientId;
 use tracing::{debug, error};
 
-use super::server::{Reply, Server, deliver, refused};
+use super::replies::{Reply, deliver};
+use super::server::{Server, refused};
 use crate::error::HostError;
 use crate::node::BlockEvent;
 use plaza_client::protocol::{

@@ -31,6 +31,7 @@ mod limits;
 mod news;
 mod presence;
 mod queries;
+mod replies;
 mod server;
 mod trades;
 mod wear;
@@ -53,7 +54,8 @@ use zeroize::Zeroizing;
 
 use self::join::Issuer;
 pub use self::join::JoinLimits;
-use self::server::{REPLY_QUEUE, Server, WorldState};
+use self::replies::REPLY_QUEUE;
+use self::server::{Server, WorldState};
 use crate::clock::unix_time;
 use crate::error::HostError;
 use crate::node::HostHandle;

@@ -6,7 +6,8 @@ use renet::ClientId;
 
 use super::convert::{page_message, query_of};
 use super::limits::MAX_WATCHED;
-use super::server::{Reply, Server, deliver, refused};
+use super::replies::{Reply, deliver};
+use super::server::{Server, refused};
 use crate::error::HostError;
 use crate::node::HostHandle;
 use plaza_client::protocol::{Browse, ErrorCode, ProtocolError, ServerMessage, TxState};

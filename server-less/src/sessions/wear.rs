@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use ledger::{Asset, AssetId, CommittedBlock, Height};
 use renet::ClientId;
 
-use super::server::{Reply, Server, deliver, refused};
+use super::replies::{Reply, deliver};
+use super::server::{Server, refused};
 use crate::error::HostError;
 use plaza_client::protocol::{ErrorCode, MAX_WORN, ServerMessage, SessionState, Slot, Worn};
 

@@ -11,7 +11,8 @@ use renet::ClientId;
 use tracing::{debug, warn};
 
 use super::super::avatars::{MAX_HEIGHT, MAX_SPEED, STRIDE_BURST, STRIDE_SLACK, distance};
-use super::super::server::{Occupant, Reply, Server, deliver};
+use super::super::replies::{Reply, deliver};
+use super::super::server::{Occupant, Server};
 use super::{
     HOST_STRIKES, IGNORED_FOR, MAX_REMOTE_CHECKS, MAX_REMOTES_PER_HOST, MAX_REMOTES_PER_WORLD,
     REMOTE_TIMEOUT, Remote, RemoteKey,

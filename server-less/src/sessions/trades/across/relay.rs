@@ -10,7 +10,8 @@ use renet::ClientId;
 
 use crate::calls::{CallAnswer, HostCall};
 use crate::sessions::presence::RemoteKey;
-use crate::sessions::server::{Occupant, Reply, Server, refused};
+use crate::sessions::replies::Reply;
+use crate::sessions::server::{Occupant, Server, refused};
 use crate::sessions::trades::{MAX_TRADE_QUEUE, MAX_TRADES};
 use ledger::Address;
 use market::trade::{Action, Stage};
