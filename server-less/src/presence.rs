@@ -6,10 +6,12 @@
 //! whom to hold it against; it still believes nothing: a relayed avatar
 //! that moves faster than the world allows is cut short, and every worn
 //! item is checked against its own ledger before anyone sees it (see
-//! `sessions::presence`).
+//! `sessions::presence`). A host speaks for an account only with that
+//! player's [`Pass`], signed by the account for the host.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use ledger::{Address, ChainId, Keypair, Signature};
+use plaza_client::join::Pass;
 use plaza_client::protocol::{AvatarState, MAX_CHAT_BYTES, MAX_WORN, Worn};
 
 use crate::peers::PeerError;
@@ -25,7 +27,7 @@ pub const MAX_PRESENCE_BYTES: usize = 16 * 1024;
 const MAX_WORLD_NAME: usize = 64;
 
 /// What a host signs presence with, before the message.
-const DOMAIN: &[u8] = b"plaza/presence/3";
+const DOMAIN: &[u8] = b"plaza/presence/4";
 
 /// One player of the sending host, as it stands.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -34,6 +36,11 @@ pub struct Present {
     pub id: u16,
     /// Its account (proven to the sending host when it joined).
     pub account: Address,
+    /// The player's pass for the sending host: with a player the receiver
+    /// has not shown yet (new, and in the message naming all of them once
+    /// a second), so that a host cannot speak for an account that never
+    /// joined it, and the newer word wins when two hosts speak for one.
+    pub pass: Option<Pass>,
     /// Where it is.
     pub state: AvatarState,
     /// What the sending host says it wears.
@@ -117,7 +124,8 @@ impl SignedPresence {
     }
 
     /// Reads a presence message from the peer network for `chain`:
-    /// bounded, decoded, in range, and signed by the host it names.
+    /// bounded, decoded, in range, signed by the host it names, and every
+    /// pass it carries its player's for that host.
     pub fn verified(bytes: &[u8], chain: &ChainId) -> Result<Presence, PeerError> {
         let bad = |reason: String| PeerError::Presence { reason };
         if bytes.len() > MAX_PRESENCE_BYTES {
@@ -181,6 +189,16 @@ impl SignedPresence {
             .map_err(|err| bad(format!("host key: {err}")))?;
         key.verify_strict(&signed_bytes(&presence), &signed.signature.to_dalek())
             .map_err(|_| bad(format!("not signed by {}", presence.host)))?;
+        if let Some(player) = presence.players.iter().find(|player| {
+            player
+                .pass
+                .is_some_and(|pass| !pass.is_for(chain, &presence.host, &player.account))
+        }) {
+            return Err(bad(format!(
+                "player {}'s pass is not {}'s for {}",
+                player.id, player.account, presence.host
+            )));
+        }
         Ok(presence)
     }
 }
@@ -198,6 +216,8 @@ mod tests {
     use plaza_client::protocol::{Gait, Slot};
 
     fn presence(host: &Keypair) -> Presence {
+        let player = Keypair::from_seed([4; 32]);
+        let chain = ChainId::new("plaza-test".to_owned()).unwrap();
         Presence {
             chain_id: "plaza-test".into(),
             host: host.address(),
@@ -208,7 +228,13 @@ mod tests {
             sent_at: 1_800_000_000_000,
             players: vec![Present {
                 id: 1,
-                account: Address::from_bytes([4; 32]),
+                account: player.address(),
+                pass: Some(Pass::sign(
+                    &player,
+                    &chain,
+                    &host.address(),
+                    1_800_000_000_000,
+                )),
                 state: AvatarState::new([1.0, 0.0, 2.0], 0.0, Gait::Walk),
                 worn: vec![(
                     Slot::Head,
@@ -253,5 +279,39 @@ mod tests {
         shout.said[0].text = "bell\u{7}".into();
         let shout = SignedPresence::sign(shout, &host);
         assert!(SignedPresence::verified(&shout.to_bytes(), &chain).is_err());
+    }
+
+    #[test]
+    fn a_host_speaks_for_an_account_only_with_that_players_pass_for_it() {
+        let (host, other) = (Keypair::from_seed([1; 32]), Keypair::from_seed([2; 32]));
+        let chain = ChainId::new("plaza-test".to_owned()).unwrap();
+        let player = Keypair::from_seed([4; 32]);
+        let with = |pass: Option<Pass>| {
+            let mut presence = presence(&host);
+            presence.players[0].pass = pass;
+            SignedPresence::verified(&SignedPresence::sign(presence, &host).to_bytes(), &chain)
+        };
+        let own = Pass::sign(&player, &chain, &host.address(), 1_800_000_000_000);
+        assert!(with(Some(own)).is_ok());
+        // A pass the host signed itself, one the player gave another host,
+        // one for another network, or a redated one: refused.
+        let made_up = Pass::sign(&host, &chain, &host.address(), 1_800_000_000_000);
+        let elsewhere = Pass::sign(&player, &chain, &other.address(), 1_800_000_000_000);
+        let other_net = Pass::sign(
+            &player,
+            &ChainId::new("plaza-other".to_owned()).unwrap(),
+            &host.address(),
+            1_800_000_000_000,
+        );
+        let redated = Pass {
+            since: own.since + 1,
+            ..own
+        };
+        for pass in [made_up, elsewhere, other_net, redated] {
+            let err = with(Some(pass)).unwrap_err().to_string();
+            assert!(err.contains("pass"), "{err}");
+        }
+        // A player already shown moves on without one.
+        assert!(with(None).is_ok());
     }
 }

@@ -311,6 +311,10 @@ pub fn targets() -> Vec<Target> {
         }),
         seed(&JoinRequest::Prove {
             signature: key.sign(b"x"),
+            pass: plaza_client::join::Pass {
+                since: 1_800_000_000_000,
+                signature: key.sign(b"y"),
+            },
         }),
     ];
     let replies = vec![
@@ -338,6 +342,62 @@ pub fn targets() -> Vec<Target> {
     )
     .into_bytes();
     let verifier = ledger::Verifier::new(ledger::testkit::chain_id());
+    let chain = ledger::testkit::chain_id();
+    let presence = {
+        use server_less::presence::{Presence, Present, Said, SignedPresence};
+        let host = ledger::testkit::keypair(41, 1);
+        let since = 1_800_000_000_000;
+        SignedPresence::sign(
+            Presence {
+                chain_id: chain.as_str().to_owned(),
+                host: host.address(),
+                join: Some("127.0.0.1:7480".into()),
+                world: "Plaza Square".into(),
+                count: 2,
+                seq: 9,
+                sent_at: since,
+                players: vec![Present {
+                    id: 1,
+                    account: key.address(),
+                    pass: Some(plaza_client::join::Pass::sign(
+                        &key,
+                        &chain,
+                        &host.address(),
+                        since,
+                    )),
+                    state: avatar,
+                    worn: Vec::new(),
+                }],
+                left: vec![2],
+                said: vec![Said {
+                    id: 1,
+                    text: "hello".into(),
+                }],
+            },
+            &host,
+        )
+    };
+    let call =
+        |call: &server_less::calls::HostCall| server_less::calls::encode(call).unwrap_or_default();
+    let calls = vec![
+        call(&server_less::calls::HostCall::Tell {
+            world: "Plaza Square".into(),
+            player: 3,
+            from: key.address(),
+            text: "psst".into(),
+        }),
+        call(&server_less::calls::HostCall::TradeAct {
+            trade: 4,
+            action: market::trade::Action::Accept,
+        }),
+    ];
+    let answers = [
+        server_less::calls::CallAnswer::Done,
+        server_less::calls::CallAnswer::refused(protocol::ErrorCode::Busy, "busy"),
+    ]
+    .iter()
+    .map(|answer| server_less::calls::encode(answer).unwrap_or_default())
+    .collect();
     let limits = assets::ImportLimits::default();
     let path = Path::new("fuzzed-wallet.json");
 
@@ -421,6 +481,27 @@ pub fn targets() -> Vec<Target> {
                     true
                 }
                 Err(_) => false,
+            }),
+        },
+        Target {
+            name: "presence (gossip)",
+            seeds: vec![presence.to_bytes()],
+            feed: Box::new(move |bytes| {
+                server_less::presence::SignedPresence::verified(bytes, &chain).is_ok()
+            }),
+        },
+        Target {
+            name: "call between hosts",
+            seeds: calls,
+            feed: Box::new(|bytes| {
+                server_less::calls::decode::<server_less::calls::HostCall>(bytes).is_ok()
+            }),
+        },
+        Target {
+            name: "call answer",
+            seeds: answers,
+            feed: Box::new(|bytes| {
+                server_less::calls::decode::<server_less::calls::CallAnswer>(bytes).is_ok()
             }),
         },
         Target {

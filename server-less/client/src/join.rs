@@ -11,10 +11,15 @@
 //!    key over the [`Transcript`] of the exchange.
 //! 3. The player checks that signature and signs the same transcript with
 //!    its account's key.
+//!    With it goes its [`Pass`]: its signed word that it plays at this
+//!    host from now on, which the host shows other hosts so that they
+//!    believe it speaks for the account.
 //! 4. The host checks that the signature is the account's and names this
-//!    host, a world it serves, its challenge and both key shares, then
-//!    sends the connect token sealed (XChaCha20-Poly1305) under a key
-//!    derived from both key shares and the transcript.
+//!    host, a world it serves, its challenge and both key shares, and that
+//!    the pass is the account's, for this host and network, and dated
+//!    within [`PASS_SKEW`] of the host's clock; then it sends the connect
+//!    token sealed (XChaCha20-Poly1305) under a key derived from both key
+//!    shares and the transcript.
 //!
 //! A proof names one host, one world and one exchange, so a host that
 //! relays it to another gains nothing: the other host seals the token to
@@ -40,6 +45,7 @@ use zeroize::Zeroizing;
 use crate::error::ClientError;
 use crate::protocol::{self, ErrorCode, MAX_JOIN_FRAME_BYTES, MAX_WORLD_NAME_BYTES, ProtocolError};
 use crate::text::hex;
+use crate::time::unix_time;
 
 /// The join protocol's version; a client of another is refused with
 /// [`ErrorCode::WrongVersion`]. It follows the session protocol's.
@@ -59,11 +65,69 @@ pub enum JoinRequest {
         /// Its X25519 key share for this join.
         key_share: [u8; 32],
     },
-    /// The account's signature of [`Transcript::player_message`].
+    /// The account's signature of [`Transcript::player_message`], and its
+    /// pass for this host.
     Prove {
         /// The signature.
         signature: Signature,
+        /// The player's word that it plays at this host from now on.
+        pass: Pass,
     },
+}
+
+/// How far a pass's date may be from the host's clock when the player
+/// joins, either way.
+pub const PASS_SKEW: Duration = Duration::from_secs(60);
+
+/// A player's signed word that its account plays at one host of one
+/// network from a time on. The host passes it on with its presence; other
+/// hosts show the account as that host's player only with a pass that
+/// names that host, and when two hosts speak for one account the newer
+/// pass wins. A host cannot make one for an account it does not hold the
+/// key of, nor use one made for another host; an old pass of a player who
+/// has since joined elsewhere loses to the newer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Pass {
+    /// When the player joined, by its clock (Unix milliseconds).
+    pub since: u64,
+    /// The account's signature of [`Pass::message`].
+    pub signature: Signature,
+}
+
+impl Pass {
+    /// What the account signs: a domain, the network, the host and the
+    /// account (texts as a 4-byte little-endian length and their bytes,
+    /// keys as their 32 bytes), then `since` (8 bytes, little-endian).
+    pub fn message(chain_id: &ChainId, host: &Address, account: &Address, since: u64) -> Vec<u8> {
+        const DOMAIN: &[u8] = b"plaza/pass/v1\0";
+        let chain = chain_id.as_str().as_bytes();
+        let mut out = Vec::with_capacity(DOMAIN.len() + chain.len() + 80);
+        out.extend_from_slice(DOMAIN);
+        let len = u32::try_from(chain.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(chain);
+        out.extend_from_slice(host.as_bytes());
+        out.extend_from_slice(account.as_bytes());
+        out.extend_from_slice(&since.to_le_bytes());
+        out
+    }
+
+    /// `key`'s pass for `host` of network `chain_id`, dated `since`.
+    pub fn sign(key: &Keypair, chain_id: &ChainId, host: &Address, since: u64) -> Pass {
+        Pass {
+            since,
+            signature: key.sign(&Pass::message(chain_id, host, &key.address(), since)),
+        }
+    }
+
+    /// Whether this is `account`'s pass for `host` of network `chain_id`.
+    pub fn is_for(&self, chain_id: &ChainId, host: &Address, account: &Address) -> bool {
+        signed_by(
+            account,
+            &Pass::message(chain_id, host, account, self.since),
+            &self.signature,
+        )
+    }
 }
 
 /// The host's join frame.
@@ -408,10 +472,12 @@ pub fn join_host(
         .into());
     }
     let shared = share.shared(&transcript.host_share)?;
+    let now = u64::try_from(unix_time().as_millis()).unwrap_or(u64::MAX);
     send_frame(
         &mut stream,
         &JoinRequest::Prove {
             signature: key.sign(&transcript.player_message()),
+            pass: Pass::sign(key, &transcript.chain_id, &host, now),
         },
     )?;
     let JoinReply::Token { sealed, .. } = read_reply(&mut stream)? else {
@@ -492,5 +558,30 @@ mod tests {
         assert_eq!(frame(&[1, 2]).unwrap(), vec![0, 2, 1, 2]);
         assert!(frame_len([0xff, 0xff]).is_err());
         assert_eq!(frame_len([0, 3]).unwrap(), 3);
+    }
+
+    #[test]
+    fn a_pass_is_its_accounts_word_for_one_host_of_one_network_at_one_time() {
+        let chain = ChainId::new("plaza-test").unwrap();
+        let (ada, host) = (Keypair::from_seed([3; 32]), Keypair::from_seed([1; 32]));
+        let pass = Pass::sign(&ada, &chain, &host.address(), 1_000);
+        assert!(pass.is_for(&chain, &host.address(), &ada.address()));
+        // Another host, network or account, or another date: not this pass.
+        let other = Keypair::from_seed([9; 32]).address();
+        assert!(!pass.is_for(&chain, &other, &ada.address()));
+        assert!(!pass.is_for(
+            &ChainId::new("plaza-other").unwrap(),
+            &host.address(),
+            &ada.address()
+        ));
+        assert!(!pass.is_for(&chain, &host.address(), &other));
+        let redated = Pass {
+            since: 2_000,
+            ..pass
+        };
+        assert!(!redated.is_for(&chain, &host.address(), &ada.address()));
+        // A host signing for the account makes no pass of it.
+        let forged = Pass::sign(&host, &chain, &host.address(), 1_000);
+        assert!(!forged.is_for(&chain, &host.address(), &ada.address()));
     }
 }

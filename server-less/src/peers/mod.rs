@@ -341,7 +341,7 @@ pub async fn start(
     let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
     let (inbound, inbound_rx) = mpsc::channel(config.limits.inbound_txs.max(1));
     let (served, served_rx) = mpsc::channel(config.limits.serving.max(1));
-    let presence = IdentTopic::new(format!("/plaza/{network}/presence/3"));
+    let presence = IdentTopic::new(format!("/plaza/{network}/presence/4"));
     let event_loop = EventLoop {
         swarm,
         topic,

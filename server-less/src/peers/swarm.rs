@@ -180,7 +180,7 @@ pub(super) fn gossip(network: &str) -> Result<gossipsub::Behaviour, String> {
     // Presence that fails its checks counts against the peer that passed
     // it on, as a bad transaction does.
     params.topics.insert(
-        IdentTopic::new(format!("/plaza/{network}/presence/3")).hash(),
+        IdentTopic::new(format!("/plaza/{network}/presence/4")).hash(),
         TopicScoreParams {
             topic_weight: 1.0,
             mesh_message_deliveries_weight: 0.0,

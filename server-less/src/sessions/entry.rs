@@ -1,11 +1,11 @@
 //! Entering and leaving a world: a client connects with a token that
 //! names its account, says hello for a world, and leaves it again.
 
-use ledger::Address;
 use renet::ClientId;
 use tracing::{debug, info};
 
 use super::avatars::{MAX_SPEED, STRIDE_BURST, STRIDE_SLACK};
+use super::join::from_user_data;
 use super::limits::Session;
 use super::presence::RemoteKey;
 use super::replies::{Reply, deliver};
@@ -25,11 +25,9 @@ impl Server {
             self.renet.disconnect(client);
             return;
         };
-        let mut account = [0u8; 32];
-        account.copy_from_slice(&user_data[..32]);
-        let account = Address::from_bytes(account);
+        let (account, pass) = from_user_data(&user_data);
         self.sessions
-            .insert(client, Session::new(account, &self.settings));
+            .insert(client, Session::new(account, pass, &self.settings));
         debug!(client, %account, "client connected");
     }
 
@@ -258,7 +256,7 @@ mod tests {
     #[test]
     fn another_protocol_version_is_told_which_and_let_go() {
         let mut fixture = Fixture::new();
-        let client = fixture.connect(fixture.key("ada").address());
+        let client = fixture.connect(&fixture.key("ada"));
         fixture.send(
             client,
             &ClientMessage::Hello {
@@ -281,7 +279,7 @@ mod tests {
     #[test]
     fn a_world_this_host_does_not_serve_is_refused_with_the_ones_it_does() {
         let mut fixture = Fixture::new();
-        let client = fixture.connect(fixture.key("ada").address());
+        let client = fixture.connect(&fixture.key("ada"));
         fixture.send(client, &hello("Atlantis"));
         let told = fixture.until(client, "the refusal", is_error(ErrorCode::NotFound));
         let ServerMessage::Error { message, .. } = told else {
@@ -304,7 +302,7 @@ mod tests {
         let mut fixture = Fixture::new();
         let (ada, ada_player) = fixture.enter("ada", SQUARE);
         let bo_account = fixture.key("bo").address();
-        let bo = fixture.connect(bo_account);
+        let bo = fixture.connect(&fixture.key("bo"));
         fixture.send(bo, &hello(SQUARE));
         let welcome = fixture.until(bo, "bo's welcome", |message| {
             matches!(message, ServerMessage::Welcome { .. })
@@ -344,7 +342,7 @@ mod tests {
     #[test]
     fn a_host_catching_up_asks_players_to_come_back_without_striking_them() {
         let mut fixture = Fixture::new();
-        let client = fixture.connect(fixture.key("ada").address());
+        let client = fixture.connect(&fixture.key("ada"));
         fixture.server.handle.set_current(false);
         fixture.send(client, &hello(SQUARE));
         fixture.until(client, "the refusal", is_error(ErrorCode::CatchingUp));

@@ -27,6 +27,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::home::{self, Home};
 use crate::link::WorldRelay;
 use crate::presence::{Presence, Present};
+use plaza_client::join::Pass;
 use plaza_client::protocol::{
     self, AvatarState, Avatars, CHANNEL_ASSETS, CHANNEL_AVATAR, CHANNEL_RELIABLE, ClientMessage,
     End, ErrorCode, ServerMessage, TICK_HZ, TxState, VERSION,
@@ -124,8 +125,16 @@ impl Fixture {
         self.home.load_demo_key(name).unwrap()
     }
 
-    /// A player of `account` connects, as netcode would have let it.
-    pub(super) fn connect(&mut self, account: Address) -> ClientId {
+    /// A player of `key`'s account connects, as netcode would have let it
+    /// after its join (with its pass for this host, dated now).
+    pub(super) fn connect(&mut self, key: &Keypair) -> ClientId {
+        let account = key.address();
+        let pass = Pass::sign(
+            key,
+            &self.chain_id,
+            &self.server.identity.address(),
+            crate::presence::unix_millis(),
+        );
         let client = self.next_client;
         self.next_client += 1;
         self.server.renet.add_connection(client);
@@ -134,7 +143,7 @@ impl Fixture {
         while self.server.renet.get_event().is_some() {}
         self.server
             .sessions
-            .insert(client, Session::new(account, &self.server.settings));
+            .insert(client, Session::new(account, pass, &self.server.settings));
         let mut renet = RenetClient::new(protocol::connection_config(End::Client));
         renet.set_connected();
         self.players.insert(
@@ -150,8 +159,7 @@ impl Fixture {
 
     /// Demo account `name` connects and enters `world`; its player number.
     pub(super) fn enter(&mut self, name: &str, world: &str) -> (ClientId, u16) {
-        let account = self.key(name).address();
-        let client = self.connect(account);
+        let client = self.connect(&self.key(name));
         self.send(
             client,
             &ClientMessage::Hello {
@@ -380,9 +388,28 @@ pub(super) fn code(message: &ServerMessage) -> Option<ErrorCode> {
 
 /// A player of another host, walking at `at` in nothing special.
 pub(super) fn present(id: u16, account: Address, at: [f32; 3], worn: protocol::Worn) -> Present {
+    present_with(id, account, at, worn, Some(crate::presence::unix_millis()))
+}
+
+/// The same, with a pass dated `since` (or none). The sessions take
+/// presence as the peer network checked it, every pass already found to
+/// be its account's for the host that sent it
+/// (`presence::SignedPresence::verified`), so the passes made here are
+/// not signed.
+pub(super) fn present_with(
+    id: u16,
+    account: Address,
+    at: [f32; 3],
+    worn: protocol::Worn,
+    since: Option<u64>,
+) -> Present {
     Present {
         id,
         account,
+        pass: since.map(|since| Pass {
+            since,
+            signature: ledger::Signature([0; 64]),
+        }),
         state: AvatarState::new(at, 0.0, protocol::Gait::Walk),
         worn,
     }

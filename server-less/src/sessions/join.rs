@@ -13,9 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use borsh::BorshDeserialize;
-use ledger::{Address, ChainId, Keypair};
+use ledger::{Address, ChainId, Keypair, Signature};
 use plaza_client::join::{
-    JOIN_VERSION, JoinReply, JoinRequest, KeyShare, Transcript, frame, frame_len, seal, signed_by,
+    JOIN_VERSION, JoinReply, JoinRequest, KeyShare, PASS_SKEW, Pass, Transcript, frame, frame_len,
+    seal, signed_by,
 };
 use plaza_client::protocol::{self, ErrorCode, MAX_JOIN_FRAME_BYTES, ProtocolError};
 use plaza_client::time::unix_time;
@@ -164,10 +165,13 @@ pub(super) struct Issuer {
 }
 
 impl Issuer {
-    fn token(&self, account: &Address) -> Result<(u64, Zeroizing<Vec<u8>>), ProtocolError> {
+    fn token(
+        &self,
+        account: &Address,
+        pass: &Pass,
+    ) -> Result<(u64, Zeroizing<Vec<u8>>), ProtocolError> {
         let client_id = self.next_client.fetch_add(1, Ordering::Relaxed);
-        let mut user_data = [0u8; NETCODE_USER_DATA_BYTES];
-        user_data[..32].copy_from_slice(account.as_bytes());
+        let user_data = user_data(account, pass);
         let unavailable = |what: &str, err: &dyn std::fmt::Display| {
             warn!(%err, "{what}");
             ProtocolError::new(ErrorCode::Unavailable, "the host cannot open a session now")
@@ -189,6 +193,64 @@ impl Issuer {
             .map_err(|err| unavailable("a connect token could not be written", &err))?;
         Ok((client_id, bytes))
     }
+}
+
+/// Whether `pass` is `account`'s for this host and network, dated within
+/// [`PASS_SKEW`] of `now`.
+fn check_pass(
+    pass: &Pass,
+    issuer: &Issuer,
+    account: &Address,
+    now: Duration,
+) -> Result<(), ProtocolError> {
+    if !pass.is_for(&issuer.chain_id, &issuer.identity.address(), account) {
+        return Err(ProtocolError::new(
+            ErrorCode::BadSignature,
+            format!("the pass is not signed by {account}'s key for this host and network"),
+        ));
+    }
+    let now = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+    let off = pass.since.abs_diff(now);
+    if u128::from(off) > PASS_SKEW.as_millis() {
+        return Err(ProtocolError::new(
+            ErrorCode::Invalid,
+            format!(
+                "the pass is dated {} s from this host's clock (at most {} s): set the clock",
+                off / 1_000,
+                PASS_SKEW.as_secs()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What a connect token tells the session server of its player: the
+/// account (32 bytes), then its pass's date (8 bytes, little-endian) and
+/// signature (64 bytes).
+pub(super) fn user_data(account: &Address, pass: &Pass) -> [u8; NETCODE_USER_DATA_BYTES] {
+    let mut data = [0u8; NETCODE_USER_DATA_BYTES];
+    data[..32].copy_from_slice(account.as_bytes());
+    data[32..40].copy_from_slice(&pass.since.to_le_bytes());
+    data[40..104].copy_from_slice(&pass.signature.0);
+    data
+}
+
+/// The account and pass a connect token's user data holds (this host
+/// wrote it, and netcode checked the token it came in).
+pub(super) fn from_user_data(data: &[u8; NETCODE_USER_DATA_BYTES]) -> (Address, Pass) {
+    let mut account = [0u8; 32];
+    account.copy_from_slice(&data[..32]);
+    let mut since = [0u8; 8];
+    since.copy_from_slice(&data[32..40]);
+    let mut signature = [0u8; 64];
+    signature.copy_from_slice(&data[40..104]);
+    (
+        Address::from_bytes(account),
+        Pass {
+            since: u64::from_le_bytes(since),
+            signature: Signature(signature),
+        },
+    )
 }
 
 /// Serves the join endpoint on `listener` until the task is dropped.
@@ -343,7 +405,7 @@ async fn exchange(stream: &mut TcpStream, issuer: &Issuer) -> Result<Address, Ho
         signature: issuer.identity.sign(&transcript.host_message()),
     };
     write_frame(stream, &reply).await?;
-    let JoinRequest::Prove { signature } = read_frame::<JoinRequest>(stream).await? else {
+    let JoinRequest::Prove { signature, pass } = read_frame::<JoinRequest>(stream).await? else {
         return Err(
             ProtocolError::new(ErrorCode::WrongState, "hello twice: send the proof").into(),
         );
@@ -357,7 +419,8 @@ async fn exchange(stream: &mut TcpStream, issuer: &Issuer) -> Result<Address, Ho
         )
         .into());
     }
-    let (client_id, token) = issuer.token(&account)?;
+    check_pass(&pass, issuer, &account, unix_time())?;
+    let (client_id, token) = issuer.token(&account, &pass)?;
     let sealed = seal(&transcript.token_key(&shared), &token)?;
     write_frame(stream, &JoinReply::Token { client_id, sealed }).await?;
     Ok(account)

@@ -13,11 +13,15 @@ use super::avatars::{MAX_SPEED, STRIDE_BURST, STRIDE_SLACK};
 use super::files::{Download, Uploading};
 use super::server::{Server, error};
 use crate::rate::Bucket;
+use plaza_client::join::Pass;
 use plaza_client::protocol::{self, ErrorCode, ProtocolError, SessionState, TICK_HZ, Worn};
 
 /// One connected client.
 pub(super) struct Session {
     pub(super) account: Address,
+    /// The player's word that it plays here from when it joined: shown to
+    /// other hosts with its presence.
+    pub(super) pass: Pass,
     pub(super) state: SessionState,
     pub(super) world: usize,
     pub(super) player: u16,
@@ -55,13 +59,14 @@ pub(super) const MAX_STRIKES: f32 = 50.0;
 pub(super) const MAX_WATCHED: usize = 64;
 
 impl Session {
-    /// A client of `account` that has just connected: in no world yet,
-    /// with full rate buckets as `settings` size them.
-    pub(super) fn new(account: Address, settings: &SessionSettings) -> Session {
+    /// A client of `account` (with its `pass`) that has just connected:
+    /// in no world yet, with full rate buckets as `settings` size them.
+    pub(super) fn new(account: Address, pass: Pass, settings: &SessionSettings) -> Session {
         let rate = settings.messages_per_sec;
         let per_tick = TICK_HZ as f32;
         Session {
             account,
+            pass,
             state: SessionState::Connected,
             world: 0,
             player: 0,
@@ -151,7 +156,15 @@ mod tests {
 
     #[test]
     fn a_rate_limit_is_told_once_a_second_and_a_client_past_the_strikes_is_dropped() {
-        let mut session = Session::new(Address::from_bytes([1; 32]), &SessionSettings::default());
+        let pass = Pass {
+            since: 0,
+            signature: ledger::Signature([0; 64]),
+        };
+        let mut session = Session::new(
+            Address::from_bytes([1; 32]),
+            pass,
+            &SessionSettings::default(),
+        );
         let start = Instant::now();
         let later = |ms: u64| start + Duration::from_millis(ms);
         let told = Strike {

@@ -528,7 +528,7 @@ mod tests {
     #[test]
     fn a_request_before_hello_is_refused_with_its_id_and_nothing_is_asked() {
         let mut fixture = Fixture::new();
-        let client = fixture.connect(fixture.key("ada").address());
+        let client = fixture.connect(&fixture.key("ada"));
         fixture.send(client, &ClientMessage::Inventory { request: 7 });
         let refused = fixture.until(client, "a refusal", |message| message.request() == Some(7));
         assert_eq!(code(&refused), Some(ErrorCode::WrongState), "{refused:?}");

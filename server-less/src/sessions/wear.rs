@@ -318,7 +318,7 @@ mod tests {
             .into_iter()
             .find(|name| *name != owner && *name != other)
             .unwrap();
-        let client = fixture.connect(fixture.key(late).address());
+        let client = fixture.connect(&fixture.key(late));
         fixture.send(
             client,
             &ClientMessage::Hello {

@@ -401,7 +401,10 @@ fn join_as(
     let (transcript, _) =
         ask_challenge(&mut stream, claimed.address(), None, share.public()).unwrap();
     let signature = signer.sign(&transcript.player_message());
-    send_frame(&mut stream, &JoinRequest::Prove { signature }).unwrap();
+    let since = u64::try_from(plaza_client::time::unix_time().as_millis()).unwrap();
+    let pass =
+        plaza_client::join::Pass::sign(signer, &transcript.chain_id, &transcript.host, since);
+    send_frame(&mut stream, &JoinRequest::Prove { signature, pass }).unwrap();
     receive_frame(&mut stream).unwrap()
 }
 

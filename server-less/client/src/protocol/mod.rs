@@ -51,8 +51,9 @@ use renet::{ChannelConfig, ConnectionConfig, SendType};
 /// Version 7: the worlds the network knows and how many are in each
 /// ([`ServerMessage::Worlds`]). Version 8: direct messages
 /// ([`ClientMessage::Tell`], [`ServerMessage::Told`],
-/// [`ServerMessage::Delivered`]); every new variant last.
-pub const VERSION: u16 = 8;
+/// [`ServerMessage::Delivered`]); every new variant last. Version 9: the
+/// player's proof of a join carries its [`crate::join::Pass`].
+pub const VERSION: u16 = 9;
 
 /// Avatar updates per second, both ways.
 pub const TICK_HZ: u32 = 20;

@@ -81,6 +81,9 @@ pub(super) struct Remote {
     pub(super) heard: Instant,
     /// When its host sent that, by its clock (unix milliseconds).
     sent_at: u64,
+    /// The date of the newest pass its host showed for it: when two hosts
+    /// speak for one account, the one with the newer pass is shown.
+    since: u64,
     /// What its host says it wears and is not known to be refused.
     pub(super) claimed: Worn,
     /// What of that this host's ledger agrees it holds: what is shown.
@@ -171,10 +174,14 @@ impl Server {
                     continue;
                 };
                 let now = (state, session.worn.clone());
-                if keyframe || world.published.get(&session.player) != Some(&now) {
+                let before = world.published.get(&session.player);
+                if keyframe || before != Some(&now) {
+                    // Its pass goes with a player others may not show yet.
+                    let pass = (keyframe || before.is_none()).then_some(session.pass);
                     players.push(Present {
                         id: session.player,
                         account: session.account,
+                        pass,
                         state,
                         worn: session.worn.clone(),
                     });
@@ -370,7 +377,7 @@ impl Server {
 mod tests {
     use super::*;
     use crate::sessions::avatars::{STRIDE_BURST, distance};
-    use crate::sessions::fixture::{Fixture, SQUARE, present};
+    use crate::sessions::fixture::{Fixture, SQUARE, present, present_with};
     use assets::{AssetKind, Manifest};
     use ledger::Keypair;
     use plaza_client::protocol::Slot;
@@ -562,44 +569,59 @@ mod tests {
         }
         assert!(fixture.server.worlds[0].remotes.is_empty());
 
-        // Two other hosts tell of cy: the first to is shown, once.
+        // Two other hosts tell of cy: the one whose pass is newer (where
+        // cy went last) is shown, once.
         let cy = fixture.key("cy").address();
+        let then = crate::presence::unix_millis();
         fixture.arrives(
             &host,
             5,
-            vec![present(6, cy, [0.0, 0.0, 0.0], Vec::new())],
+            vec![present_with(6, cy, [0.0, 0.0, 0.0], Vec::new(), Some(then))],
             Vec::new(),
         );
         let cy_here = fixture.joined_as(ada, cy);
         let third = Keypair::from_seed([10; 32]);
-        for seq in 1..4 {
+        // The third host's word for cy with an older pass, or with none:
+        // not shown.
+        for (seq, since) in [(1, Some(then - 5_000)), (2, None)] {
             fixture.arrives(
                 &third,
                 seq,
-                vec![present(2, cy, [3.0, 0.0, 0.0], Vec::new())],
+                vec![present_with(2, cy, [3.0, 0.0, 0.0], Vec::new(), since)],
                 Vec::new(),
             );
             fixture.step();
         }
         let shown: Vec<&RemoteKey> = fixture.server.worlds[0].remotes.keys().collect();
         assert_eq!(shown, [&(host.address(), 6)]);
-        // Once the first says cy left, the other's word shows cy again.
-        fixture.arrives(&host, 6, Vec::new(), vec![6]);
+        // With a newer pass (cy joined the third host since): the first
+        // host's cy goes, the third's is shown, and the first host's
+        // word, pass and all, no longer shows it.
+        fixture.arrives(
+            &third,
+            3,
+            vec![present_with(
+                2,
+                cy,
+                [3.0, 0.0, 0.0],
+                Vec::new(),
+                Some(then + 1),
+            )],
+            Vec::new(),
+        );
         fixture.until(ada, "cy leaving the first host", |message| {
             *message == ServerMessage::PlayerLeft { player: cy_here }
         });
+        fixture.joined_as(ada, cy);
         fixture.arrives(
-            &third,
-            4,
-            vec![present(2, cy, [3.0, 0.0, 0.0], Vec::new())],
+            &host,
+            6,
+            vec![present_with(6, cy, [0.0, 0.0, 0.0], Vec::new(), Some(then))],
             Vec::new(),
         );
-        fixture.joined_as(ada, cy);
-        assert!(
-            fixture.server.worlds[0]
-                .remotes
-                .contains_key(&(third.address(), 2))
-        );
+        fixture.step();
+        let shown: Vec<&RemoteKey> = fixture.server.worlds[0].remotes.keys().collect();
+        assert_eq!(shown, [&(third.address(), 2)]);
     }
 
     #[test]
@@ -695,7 +717,9 @@ mod tests {
         };
         fixture.send_bytes(ada, CHANNEL_AVATAR, borsh::to_vec(&step).unwrap());
         let host = fixture.home.load_host_key().unwrap();
+        let ada_account = fixture.key("ada").address();
         let mut seen = false;
+        let mut first = true;
         let deadline = Instant::now() + Duration::from_secs(10);
         while !seen {
             assert!(Instant::now() < deadline, "ada's presence never published");
@@ -703,6 +727,13 @@ mod tests {
             while let Ok(signed) = fixture.relay.outgoing.try_recv() {
                 let read = SignedPresence::verified(&signed.to_bytes(), &fixture.chain_id).unwrap();
                 assert_eq!((read.host, read.world.as_str()), (host.address(), SQUARE));
+                // Ada's first word goes with the pass ada signed for
+                // this host when it joined.
+                if first && let Some(present) = read.players.first() {
+                    let pass = present.pass.expect("a new player's pass");
+                    assert!(pass.is_for(&fixture.chain_id, &host.address(), &ada_account));
+                    first = false;
+                }
                 seen |= read.players.iter().any(|present| {
                     present.id == player
                         && present.account == fixture.key("ada").address()

@@ -58,6 +58,9 @@ impl Server {
             return;
         };
         remote.heard = now;
+        if let Some(pass) = present.pass {
+            remote.since = remote.since.max(pass.since);
+        }
         // How far it may have gone since its host's last word, by the
         // host's own clock: running, the slack, and a burst.
         let seconds = sent_at.saturating_sub(remote.sent_at) as f32 / 1_000.0;
@@ -126,24 +129,38 @@ impl Server {
         sent_at: u64,
         now: Instant,
     ) {
-        // One account, one avatar: a player already shown (playing here,
-        // or said to be at another host first) is not shown twice; one
-        // that moved hosts shows up here once its old host lets it go.
+        // A host's word for an account is taken only with the player's
+        // pass for it; one not shown yet waits for the message naming
+        // all of a host's players, which carries every pass.
+        let Some(pass) = present.pass else {
+            return;
+        };
+        // One account, one avatar: a player playing here is shown as
+        // itself; one that two hosts speak for is shown at the host its
+        // newer pass names (where it went last), and the other's word is
+        // not shown.
         let Some(state) = self.worlds.get(world) else {
             return;
         };
         let sessions = &self.sessions;
-        let shown = state
-            .remotes
-            .values()
-            .any(|remote| remote.account == present.account)
-            || state.clients().any(|client| {
-                sessions
-                    .get(&client)
-                    .is_some_and(|session| session.account == present.account)
-            });
-        if shown {
+        let here = state.clients().any(|client| {
+            sessions
+                .get(&client)
+                .is_some_and(|session| session.account == present.account)
+        });
+        if here {
             return;
+        }
+        let twin = state
+            .remotes
+            .iter()
+            .find(|(_, remote)| remote.account == present.account)
+            .map(|(key, remote)| (*key, remote.since));
+        if let Some((twin, since)) = twin {
+            if since >= pass.since {
+                return;
+            }
+            self.remote_left(world, twin);
         }
         let may_join = self
             .hosts
@@ -176,6 +193,7 @@ impl Server {
                 changed: true,
                 heard: now,
                 sent_at,
+                since: pass.since,
                 claimed: claimed.clone(),
                 worn: Worn::new(),
                 chatted: (Bucket::new(1.0, 5.0), now),

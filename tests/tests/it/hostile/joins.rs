@@ -1,11 +1,12 @@
-//! Attacks on the join endpoint: a proof relayed to another host, a
-//! watcher of the exchange, and a flood of connections that never finish.
+//! Attacks on the join endpoint: a proof relayed to another host, a pass
+//! that is not the player's or not of now, a watcher of the exchange, and
+//! a flood of connections that never finish.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use plaza_client::join::{JoinReply, JoinRequest, KeyShare, Transcript, join_host};
+use plaza_client::join::{JoinReply, JoinRequest, KeyShare, Pass, Transcript, join_host};
 use plaza_client::protocol::ErrorCode;
 use plaza_tests::net::{TestHost, answers, enter};
 
@@ -15,6 +16,15 @@ fn send(stream: &mut TcpStream, request: &JoinRequest) {
 
 fn read(stream: &mut TcpStream) -> JoinReply {
     plaza_client::join::receive_frame(stream).unwrap()
+}
+
+/// `key`'s pass for the host and network of `transcript`, dated now.
+fn pass(key: &ledger::Keypair, transcript: &Transcript) -> Pass {
+    Pass::sign(key, &transcript.chain_id, &transcript.host, now_ms())
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(plaza_client::time::unix_time().as_millis()).unwrap()
 }
 
 /// A host's challenge, asked for in `account`'s name with `share`.
@@ -43,8 +53,14 @@ async fn a_join_proof_given_to_one_host_does_not_log_in_at_another() {
         let (_, at_first) = challenge(join_first, account, KeyShare::new().public());
         let proof = ada.sign(&at_first.player_message());
         let attacker = KeyShare::new();
-        let (mut stream, _) = challenge(join_second, account, attacker.public());
-        send(&mut stream, &JoinRequest::Prove { signature: proof });
+        let (mut stream, at_second) = challenge(join_second, account, attacker.public());
+        send(
+            &mut stream,
+            &JoinRequest::Prove {
+                signature: proof,
+                pass: pass(&ada, &at_second),
+            },
+        );
         assert!(
             matches!(
                 read(&mut stream),
@@ -65,7 +81,13 @@ async fn a_join_proof_given_to_one_host_does_not_log_in_at_another() {
         let mut as_the_player_saw_it = relayed.clone();
         as_the_player_saw_it.player_share = player.public();
         let proof = ada.sign(&as_the_player_saw_it.player_message());
-        send(&mut stream, &JoinRequest::Prove { signature: proof });
+        send(
+            &mut stream,
+            &JoinRequest::Prove {
+                signature: proof,
+                pass: pass(&ada, &relayed),
+            },
+        );
         assert!(matches!(
             read(&mut stream),
             JoinReply::Refused {
@@ -78,6 +100,62 @@ async fn a_join_proof_given_to_one_host_does_not_log_in_at_another() {
     .unwrap();
     first.stop().await;
     second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_whose_pass_is_not_the_players_for_this_host_or_not_of_now_is_refused() {
+    let host = TestHost::default().await;
+    let join = host.join();
+    let (ada, bo) = (host.key("ada"), host.key("bo"));
+    tokio::task::spawn_blocking(move || {
+        let refused_with = |make: &dyn Fn(&Transcript) -> Pass| {
+            let (mut stream, transcript) = challenge(join, ada.address(), KeyShare::new().public());
+            send(
+                &mut stream,
+                &JoinRequest::Prove {
+                    signature: ada.sign(&transcript.player_message()),
+                    pass: make(&transcript),
+                },
+            );
+            match read(&mut stream) {
+                JoinReply::Refused { code, message } => (code, message),
+                other => panic!("a bad pass was taken: {other:?}"),
+            }
+        };
+        // Signed by another account, or by ada for another host: a
+        // pass a host could show others in ada's name is ada's own.
+        let (code, message) = refused_with(&|t| Pass::sign(&bo, &t.chain_id, &t.host, now_ms()));
+        assert_eq!(code, ErrorCode::BadSignature, "{message}");
+        let elsewhere = ledger::Keypair::from_seed([77; 32]).address();
+        let (code, _) = refused_with(&|t| Pass::sign(&ada, &t.chain_id, &elsewhere, now_ms()));
+        assert_eq!(code, ErrorCode::BadSignature);
+        // Dated ten minutes ago or ahead: a pass is of the join it came with.
+        for off in [-600_000_i64, 600_000] {
+            let (code, message) = refused_with(&|t| {
+                Pass::sign(
+                    &ada,
+                    &t.chain_id,
+                    &t.host,
+                    now_ms().saturating_add_signed(off),
+                )
+            });
+            assert_eq!(code, ErrorCode::Invalid, "{message}");
+            assert!(message.contains("clock"), "{message}");
+        }
+        // The same join with ada's own pass of now gets its token.
+        let (mut stream, transcript) = challenge(join, ada.address(), KeyShare::new().public());
+        send(
+            &mut stream,
+            &JoinRequest::Prove {
+                signature: ada.sign(&transcript.player_message()),
+                pass: pass(&ada, &transcript),
+            },
+        );
+        assert!(matches!(read(&mut stream), JoinReply::Token { .. }));
+    })
+    .await
+    .unwrap();
+    host.stop().await;
 }
 
 /// Relays TCP between a client and `to`, keeping every byte either way.
