@@ -19,7 +19,9 @@ pub struct LocalAvatar {
     pub gait: Gait,
 }
 
-/// Spawns the avatar at the world's spawn point and moves it each frame.
+/// Puts the avatar where the host says the player enters (the world's
+/// spawn point, or where another host of the world last showed it) and
+/// moves it each frame.
 pub struct AvatarPlugin;
 
 impl Plugin for AvatarPlugin {
@@ -29,7 +31,7 @@ impl Plugin for AvatarPlugin {
             .add_systems(
                 Update,
                 // After the session's messages (a welcome elsewhere).
-                to_spawn
+                to_entry
                     .run_if(resource_changed::<WorldScene>)
                     .in_set(AppSystems::Input),
             )
@@ -48,13 +50,13 @@ fn spawn_avatar(
     meshes: Option<ResMut<Assets<Mesh>>>,
     materials: Option<ResMut<Assets<StandardMaterial>>>,
 ) {
-    let spawn = scene.welcome.world.spawn;
+    let at = scene.welcome.at;
     let mut avatar = commands.spawn((
         LocalAvatar {
             facing: 0.0,
             gait: Gait::Idle,
         },
-        Transform::from_xyz(spawn[0], 0.9, spawn[2]),
+        Transform::from_xyz(at[0], 0.9, at[2]),
         Visibility::default(),
     ));
     // Drawn only where there is a renderer (not in headless tests).
@@ -69,12 +71,12 @@ fn spawn_avatar(
     }
 }
 
-/// Puts the avatar at the spawn point of the world the player is in
-/// (where it starts, and where it arrives when it travels).
-fn to_spawn(scene: Res<WorldScene>, mut avatar: Query<&mut Transform, With<LocalAvatar>>) {
-    let spawn = scene.welcome.world.spawn;
+/// Puts the avatar where the player entered the world it is in (when it
+/// starts, travels, or goes on at another host).
+fn to_entry(scene: Res<WorldScene>, mut avatar: Query<&mut Transform, With<LocalAvatar>>) {
+    let at = scene.welcome.at;
     for mut transform in &mut avatar {
-        transform.translation = Vec3::new(spawn[0], 0.9, spawn[2]);
+        transform.translation = Vec3::new(at[0], 0.9, at[2]);
     }
 }
 

@@ -5,8 +5,9 @@
 //! second) or ends the session, and that was told of other hosts of its
 //! world, is taken to one of them. The join runs on a thread of its own,
 //! so the frame loop goes on drawing; once in, the new session replaces
-//! the old, the world is entered again at the new host's spawn point with
-//! what the player wore back on, and what was asked of the old host is
+//! the old, the world is entered again where the new host last saw the
+//! player at the old one (its spawn point if it saw nothing) with what the
+//! player wore back on, and what was asked of the old host is
 //! asked again or let go (an open trade ends: its window lived at the old
 //! host). Nothing final is lost: every host reads the same ledger.
 

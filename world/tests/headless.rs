@@ -39,6 +39,7 @@ fn scene() -> WorldScene {
             }],
             parcels: Vec::new(),
         },
+        at: [0.0, 0.0, 0.0],
         worlds: vec!["Test Square".into()],
         players: Vec::new(),
     };

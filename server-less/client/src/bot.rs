@@ -153,10 +153,10 @@ pub fn wander(
         let worn = dress(client, wait)?;
         info!(worn = worn.len(), "bot dressed");
     }
-    let spawn = welcome.world.spawn;
+    let start = welcome.at;
     let mut walker = Walker::new(
         u64::from(welcome.player),
-        [spawn[0], spawn[2]],
+        [start[0], start[2]],
         how.radius.unwrap_or(welcome.world.half_size / 4.0),
     );
     let tick = Duration::from_secs(1) / crate::protocol::TICK_HZ;

@@ -7,7 +7,7 @@ use tracing::{debug, info};
 use super::avatars::{MAX_SPEED, STRIDE_BURST, STRIDE_SLACK};
 use super::join::from_user_data;
 use super::limits::Session;
-use super::presence::RemoteKey;
+use super::presence::{LAST_SEEN_FOR, RemoteKey};
 use super::replies::{Reply, deliver};
 use super::server::{Occupant, Server, error, refused};
 use crate::rate::Bucket;
@@ -137,11 +137,18 @@ impl Server {
             );
             return;
         };
-        let spawn = world.world.info.spawn;
+        // A player another host of this world showed lately goes on where
+        // it was last seen there (its host went away, say); others start
+        // at the spawn point.
+        let at = world
+            .last_seen
+            .remove(&session.account)
+            .filter(|(_, left)| left.elapsed() < LAST_SEEN_FOR)
+            .map_or(world.world.info.spawn, |(at, _)| at);
         session.state = SessionState::InWorld;
         session.world = index;
         session.player = player;
-        session.avatar = Some(protocol::AvatarState::new(spawn, 0.0, protocol::Gait::Idle));
+        session.avatar = Some(protocol::AvatarState::new(at, 0.0, protocol::Gait::Idle));
         session.stride = Bucket::new(MAX_SPEED + STRIDE_SLACK, STRIDE_BURST);
         session.changed = true;
         let account = session.account;
@@ -185,6 +192,7 @@ impl Server {
             height: work.height,
             time: work.time,
             world: info,
+            at,
             worlds: self
                 .worlds
                 .iter()

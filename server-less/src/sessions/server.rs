@@ -54,6 +54,10 @@ pub(super) struct WorldState {
     pub(super) seq: u64,
     /// The other hosts of this world its players were last told of.
     pub(super) hosts_told: Vec<String>,
+    /// Where players of other hosts that left were last shown, and when
+    /// they left (for `presence::LAST_SEEN_FOR`): one that comes here goes on
+    /// from there.
+    pub(super) last_seen: HashMap<Address, ([f32; 3], Instant)>,
 }
 
 /// Who holds a player number in a world.
@@ -79,6 +83,7 @@ impl WorldState {
             // (or a host restarted) goes on past every number it sent.
             seq: crate::presence::unix_millis().saturating_mul(1_000),
             hosts_told: Vec::new(),
+            last_seen: HashMap::new(),
         }
     }
 

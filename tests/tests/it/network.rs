@@ -629,6 +629,11 @@ fn a_player_whose_host_dies_is_back_in_the_world_at_another_host_within_five_sec
     );
     let me = cy.welcome().unwrap().player;
     assert_eq!(cy.appearances()[&me], vec![(Slot::Head, hat)]);
+    // It goes on where it was, as the dead host last showed it to the
+    // new one, not from the spawn point.
+    let at = cy.welcome().unwrap().at;
+    let off = ((at[0] - to[0]).powi(2) + (at[2] - to[2]).powi(2)).sqrt();
+    assert!(off < 1.0, "cy went on at {at:?}, {off} m from where it was");
 
     // Bo, at that host, sees cy arrive with the hat back on (as a player
     // of bo's host now: the other host's cy is gone first).

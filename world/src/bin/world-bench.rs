@@ -113,6 +113,7 @@ fn wearing_session(app: &mut App, scene: &WorldScene, avatars: u16, worn: usize)
             height: welcome.height,
             time: welcome.time,
             world: welcome.world.clone(),
+            at: welcome.at,
             worlds: welcome.worlds.clone(),
             players: Vec::new(),
         },
@@ -206,6 +207,7 @@ fn world_scene(stalls: usize, players: u16) -> WorldScene {
                 .collect(),
             parcels: Vec::new(),
         },
+        at: [0.0, 0.0, 0.0],
         worlds: vec!["Bench Square".into()],
         players: (1..=players)
             .map(|player| PlayerInfo {

@@ -52,7 +52,8 @@ pub struct Rejoin {
 
 impl Rejoin {
     /// Joins the hosts in turn until one lets the player in, enters the
-    /// world (at that host's spawn point) and puts on again what it wore
+    /// world (where that host last saw it at the old host, or at its spawn
+    /// point: [`Welcome::at`]) and puts on again what it wore
     /// (each item checked again by the new host; one no longer held, a
     /// rental that ended meanwhile, stays off); where that host takes
     /// players, and the new session.
@@ -101,6 +102,9 @@ pub struct Welcome {
     pub time: ledger::Timestamp,
     /// The scene.
     pub world: WorldInfo,
+    /// Where the player is: the spawn point, or where another host of the
+    /// world last showed it.
+    pub at: [f32; 3],
     /// Every world the host serves.
     pub worlds: Vec<String>,
     /// The players already there.
@@ -324,9 +328,9 @@ impl Client {
 
     /// The host went away (or is given up on): this session ends, and the
     /// client joins another host of the world it was told of (in turn,
-    /// until one lets it in), enters the same world (at its spawn point)
-    /// and puts on again what it wore, each item checked again by the new
-    /// host; the new session.
+    /// until one lets it in), enters the same world (where the new host
+    /// last saw it, or at its spawn point) and puts on again what it wore,
+    /// each item checked again by the new host; the new session.
     pub fn join_another(mut self, timeout: Duration) -> Result<Client, ClientError> {
         self.transport.disconnect();
         let (_, next) = self.state.rejoin().join(timeout)?;

@@ -42,7 +42,7 @@ pub struct SessionState {
     /// The avatar's state last sent.
     pub(super) last_move: Option<AvatarState>,
     /// A hello sent and not yet answered: moves wait, since the host puts
-    /// the avatar at the world's spawn point when it answers.
+    /// the avatar where it enters when it answers.
     pub(super) entering: bool,
     pub(super) downloads: HashMap<u32, Vec<u8>>,
     pub(super) received_bytes: u64,
@@ -218,11 +218,18 @@ impl SessionState {
                 height,
                 time,
                 ref world,
+                at,
                 ref worlds,
                 ref players,
                 ..
             } => {
                 self.entering = false;
+                // A place off the world (or not a number) is the spawn
+                // point.
+                let on_world = at.iter().all(|v| v.is_finite())
+                    && at[0].abs() <= world.half_size
+                    && at[2].abs() <= world.half_size;
+                let at = if on_world { at } else { world.spawn };
                 // A new world: its own hosts and spawn point.
                 self.other_hosts.clear();
                 self.last_move = None;
@@ -243,6 +250,7 @@ impl SessionState {
                             height,
                             time,
                             world: world.clone(),
+                            at,
                             worlds: worlds.clone(),
                             players: players.clone(),
                         });
@@ -399,9 +407,10 @@ impl Session<'_> {
         self.renet.send_message(channel, bytes);
     }
 
-    /// Sends the avatar's state (unreliable channel); not while a hello waits for its answer: the host puts the avatar
-    /// at the spawn point when it answers, and a move from before would
-    /// be judged from there.
+    /// Sends the avatar's state (unreliable channel); not while a hello
+    /// waits for its answer: the host puts the avatar where it enters
+    /// ([`Welcome::at`]) when it answers, and a move from before would be
+    /// judged from there.
     pub fn send_move(&mut self, state: AvatarState) -> Result<(), ClientError> {
         if self.state.entering {
             return Ok(());

@@ -52,7 +52,8 @@ use renet::{ChannelConfig, ConnectionConfig, SendType};
 /// ([`ServerMessage::Worlds`]). Version 8: direct messages
 /// ([`ClientMessage::Tell`], [`ServerMessage::Told`],
 /// [`ServerMessage::Delivered`]); every new variant last. Version 9: the
-/// player's proof of a join carries its [`crate::join::Pass`].
+/// player's proof of a join carries its [`crate::join::Pass`], and the
+/// welcome says where the player is.
 pub const VERSION: u16 = 9;
 
 /// Avatar updates per second, both ways.

@@ -204,6 +204,10 @@ pub enum ServerMessage {
         time: Timestamp,
         /// The scene.
         world: WorldInfo,
+        /// Where you are: the world's spawn point, or where another host
+        /// of this world last showed you (a player whose host went away
+        /// goes on from there).
+        at: [f32; 3],
         /// Every world this host serves.
         worlds: Vec<String>,
         /// The players already here.

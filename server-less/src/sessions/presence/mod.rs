@@ -35,6 +35,10 @@ pub(super) type RemoteKey = (Address, u16);
 const PUBLISH_TICKS: u32 = 2;
 /// A player of another host not heard of for this long has left.
 pub(super) const REMOTE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a player of another host that left is remembered where it
+/// was: one whose host went away and that joins here within it goes on
+/// from there, not from the spawn point.
+pub(super) const LAST_SEEN_FOR: Duration = Duration::from_secs(30);
 /// Presence messages read from the peer network in one tick, at most.
 const PRESENCE_PER_TICK: usize = 64;
 /// Presence messages one host may send a second (each world, each part),
@@ -381,7 +385,7 @@ mod tests {
     use assets::{AssetKind, Manifest};
     use ledger::Keypair;
     use plaza_client::protocol::Slot;
-    use plaza_client::protocol::{CHANNEL_AVATAR, Gait, Move};
+    use plaza_client::protocol::{CHANNEL_AVATAR, ClientMessage, Gait, Move};
 
     fn other_host() -> Keypair {
         Keypair::from_seed([9; 32])
@@ -462,6 +466,47 @@ mod tests {
         fixture.arrives(&host, 1, vec![present(id, bo, at, Vec::new())], Vec::new());
         let player = fixture.joined_as(ada, bo);
         (fixture, ada, host, bo, player)
+    }
+
+    /// `name` connects and says hello for the square: where its welcome
+    /// puts it, and the world's spawn point.
+    fn enters_at(fixture: &mut Fixture, name: &str) -> ([f32; 3], [f32; 3]) {
+        let client = fixture.connect(&fixture.key(name));
+        fixture.send(
+            client,
+            &ClientMessage::Hello {
+                version: plaza_client::protocol::VERSION,
+                world: SQUARE.into(),
+            },
+        );
+        let welcome = fixture.until(client, "the welcome", |message| {
+            matches!(message, ServerMessage::Welcome { .. })
+        });
+        let ServerMessage::Welcome { at, world, .. } = welcome else {
+            unreachable!("until returns what it was asked for")
+        };
+        let here = fixture.server.sessions[&client]
+            .avatar
+            .map(|state| state.position());
+        assert_eq!(here, Some(at), "the host put {name} where it said");
+        (at, world.spawn)
+    }
+
+    #[test]
+    fn a_player_of_another_host_that_comes_here_goes_on_where_it_was_seen() {
+        // Bo was shown here as the other host's player; its host goes
+        // away (or bo leaves it) and bo joins this host: it goes on from
+        // where it was last seen, not from the spawn point.
+        let (mut fixture, _, _, _, _) = bo_visits(4, [5.0, 0.0, -6.0]);
+        let (at, spawn) = enters_at(&mut fixture, "bo");
+        assert!(
+            distance(at, [5.0, 0.0, -6.0]) < 0.05,
+            "bo entered at {at:?}"
+        );
+        assert!(distance(at, spawn) > 1.0);
+        // A player no other host showed starts at the spawn point.
+        let (at, spawn) = enters_at(&mut fixture, "cy");
+        assert_eq!(at, spawn);
     }
 
     fn seen_at(fixture: &mut Fixture, client: ClientId, player: u16, near: [f32; 3]) -> [f32; 3] {

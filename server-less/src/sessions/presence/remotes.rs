@@ -14,8 +14,8 @@ use super::super::avatars::{MAX_HEIGHT, MAX_SPEED, STRIDE_BURST, STRIDE_SLACK, d
 use super::super::replies::{Reply, deliver};
 use super::super::server::{Occupant, Server};
 use super::{
-    HOST_STRIKES, IGNORED_FOR, MAX_REMOTE_CHECKS, MAX_REMOTES_PER_HOST, MAX_REMOTES_PER_WORLD,
-    REMOTE_TIMEOUT, Remote, RemoteKey,
+    HOST_STRIKES, IGNORED_FOR, LAST_SEEN_FOR, MAX_REMOTE_CHECKS, MAX_REMOTES_PER_HOST,
+    MAX_REMOTES_PER_WORLD, REMOTE_TIMEOUT, Remote, RemoteKey,
 };
 use crate::error::HostError;
 use crate::presence::Present;
@@ -223,6 +223,16 @@ impl Server {
             return;
         };
         state.free_number(remote.player);
+        if state.last_seen.len() >= MAX_REMOTES_PER_WORLD {
+            state
+                .last_seen
+                .retain(|_, (_, left)| left.elapsed() < LAST_SEEN_FOR);
+        }
+        if state.last_seen.len() < MAX_REMOTES_PER_WORLD {
+            state
+                .last_seen
+                .insert(remote.account, (remote.state.position(), Instant::now()));
+        }
         let left = ServerMessage::PlayerLeft {
             player: remote.player,
         };
@@ -247,6 +257,9 @@ impl Server {
             for key in gone {
                 self.remote_left(world, key);
             }
+            self.worlds[world]
+                .last_seen
+                .retain(|_, (_, left)| now.saturating_duration_since(*left) < LAST_SEEN_FOR);
         }
     }
 
