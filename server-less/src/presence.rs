@@ -9,6 +9,8 @@
 //! `sessions::presence`). A host speaks for an account only with that
 //! player's [`Pass`], signed by the account for the host.
 
+use std::collections::HashMap;
+
 use borsh::{BorshDeserialize, BorshSerialize};
 use ledger::{Address, ChainId, Keypair, Signature};
 use plaza_client::join::Pass;
@@ -17,8 +19,10 @@ use plaza_client::protocol::{AvatarState, MAX_CHAT_BYTES, MAX_WORN, Worn};
 use crate::peers::PeerError;
 
 /// Players one presence message names at most; a host with more in one
-/// world sends several.
-pub const MAX_PRESENT: usize = 64;
+/// world sends several. With each player's pass and everything it wears,
+/// and the most chat lines, a message stays within
+/// [`MAX_PRESENCE_BYTES`] (about 15.8 of its 16 KiB; tested).
+pub const MAX_PRESENT: usize = 40;
 
 /// The largest presence message, bytes.
 pub const MAX_PRESENCE_BYTES: usize = 16 * 1024;
@@ -127,6 +131,17 @@ impl SignedPresence {
     /// bounded, decoded, in range, signed by the host it names, and every
     /// pass it carries its player's for that host.
     pub fn verified(bytes: &[u8], chain: &ChainId) -> Result<Presence, PeerError> {
+        Self::verified_with(bytes, chain, &mut PassCache::default())
+    }
+
+    /// The same, a pass found good before (the same pass from the same
+    /// host, as `known` remembers) not checked again: a host sends every
+    /// player's pass once a second.
+    pub fn verified_with(
+        bytes: &[u8],
+        chain: &ChainId,
+        known: &mut PassCache,
+    ) -> Result<Presence, PeerError> {
         let bad = |reason: String| PeerError::Presence { reason };
         if bytes.len() > MAX_PRESENCE_BYTES {
             return Err(bad(format!(
@@ -189,18 +204,37 @@ impl SignedPresence {
             .map_err(|err| bad(format!("host key: {err}")))?;
         key.verify_strict(&signed_bytes(&presence), &signed.signature.to_dalek())
             .map_err(|_| bad(format!("not signed by {}", presence.host)))?;
-        if let Some(player) = presence.players.iter().find(|player| {
-            player
-                .pass
-                .is_some_and(|pass| !pass.is_for(chain, &presence.host, &player.account))
-        }) {
-            return Err(bad(format!(
-                "player {}'s pass is not {}'s for {}",
-                player.id, player.account, presence.host
-            )));
+        for player in &presence.players {
+            let Some(pass) = player.pass else {
+                continue;
+            };
+            let seen = (presence.host, player.account);
+            if known.good.get(&seen) == Some(&pass) {
+                continue;
+            }
+            if !pass.is_for(chain, &presence.host, &player.account) {
+                return Err(bad(format!(
+                    "player {}'s pass is not {}'s for {}",
+                    player.id, player.account, presence.host
+                )));
+            }
+            if known.good.len() >= MAX_PASSES_KNOWN {
+                known.good.clear();
+            }
+            known.good.insert(seen, pass);
         }
         Ok(presence)
     }
+}
+
+/// Passes a [`PassCache`] remembers at most; past it, it starts again.
+const MAX_PASSES_KNOWN: usize = 16_384;
+
+/// Passes found to be their players' for the hosts that sent them, by
+/// host and account.
+#[derive(Debug, Default)]
+pub struct PassCache {
+    good: HashMap<(Address, Address), Pass>,
 }
 
 /// Unix time in milliseconds, by this machine's clock.
@@ -313,5 +347,71 @@ mod tests {
         }
         // A player already shown moves on without one.
         assert!(with(None).is_ok());
+        // A pass found good is not checked again, but only that pass: a
+        // forged one for the same host and player still is.
+        let mut known = PassCache::default();
+        let signed = |pass: Pass| {
+            let mut presence = presence(&host);
+            presence.players[0].pass = Some(pass);
+            SignedPresence::sign(presence, &host).to_bytes()
+        };
+        for _ in 0..2 {
+            assert!(SignedPresence::verified_with(&signed(own), &chain, &mut known).is_ok());
+        }
+        for pass in [made_up, redated] {
+            assert!(SignedPresence::verified_with(&signed(pass), &chain, &mut known).is_err());
+        }
+    }
+
+    #[test]
+    fn the_fullest_presence_message_a_host_sends_fits_the_limit() {
+        // The most players a message names, each with its pass and
+        // everything it may wear; the most who left; the most lines, each
+        // as long as a line may be; the longest world name and address.
+        let host = Keypair::from_seed([1; 32]);
+        let player = Keypair::from_seed([4; 32]);
+        let chain = ChainId::new("plaza-test".to_owned()).unwrap();
+        let worn: Worn = Slot::ALL
+            .iter()
+            .enumerate()
+            .map(|(index, slot)| {
+                let bytes = [u8::try_from(index).unwrap(); 8];
+                let id = assets::ContentId::of(assets::Codec::Raw, &bytes);
+                (*slot, ledger::AssetId(id))
+            })
+            .collect();
+        let fullest = Presence {
+            chain_id: chain.as_str().to_owned(),
+            host: host.address(),
+            join: Some("[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535".into()),
+            world: "w".repeat(MAX_WORLD_NAME),
+            count: u16::MAX,
+            seq: u64::MAX,
+            sent_at: u64::MAX,
+            players: (0..MAX_PRESENT)
+                .map(|id| Present {
+                    id: u16::try_from(id).unwrap(),
+                    account: player.address(),
+                    pass: Some(Pass::sign(&player, &chain, &host.address(), u64::MAX)),
+                    state: AvatarState::new([1.0, 0.0, 2.0], 0.0, Gait::Run),
+                    worn: worn.clone(),
+                })
+                .collect(),
+            left: vec![u16::MAX; MAX_PRESENT],
+            said: (0..MAX_SAID)
+                .map(|id| Said {
+                    id: u16::try_from(id).unwrap(),
+                    text: "é".repeat(MAX_CHAT_BYTES / 2),
+                })
+                .collect(),
+        };
+        assert_eq!(worn.len(), MAX_WORN);
+        let bytes = SignedPresence::sign(fullest, &host).to_bytes();
+        assert!(
+            bytes.len() <= MAX_PRESENCE_BYTES,
+            "{} bytes, the limit {MAX_PRESENCE_BYTES}",
+            bytes.len()
+        );
+        assert!(SignedPresence::verified(&bytes, &chain).is_ok());
     }
 }

@@ -29,7 +29,7 @@ use super::{
 };
 use crate::calls::{CallAnswer, InCall};
 use crate::error::HostError;
-use crate::presence::{Presence, SignedPresence};
+use crate::presence::{PassCache, Presence, SignedPresence};
 use crate::rate::Bucket;
 
 use super::swarm::{Behaviour, BehaviourEvent, peer_of};
@@ -42,6 +42,8 @@ pub(super) struct EventLoop {
     /// The presence topic, and where checked presence goes once the host
     /// follows it.
     pub(super) presence: (IdentTopic, Option<mpsc::Sender<Presence>>),
+    /// Players' passes in presence found good.
+    pub(super) passes: PassCache,
     pub(super) verifier: Verifier,
     pub(super) inbound: mpsc::Sender<GossipedTx>,
     pub(super) verdicts: FuturesUnordered<VerdictWait>,
@@ -480,7 +482,7 @@ impl EventLoop {
         let Some(sessions) = self.presence.1.clone() else {
             return Verdict::Ignore;
         };
-        match SignedPresence::verified(data, self.verifier.chain_id()) {
+        match SignedPresence::verified_with(data, self.verifier.chain_id(), &mut self.passes) {
             Ok(presence) => {
                 self.heard_host(presence.host);
                 if sessions.try_send(presence).is_err() {

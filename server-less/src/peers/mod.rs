@@ -58,6 +58,7 @@ use tracing::{info, warn};
 
 use crate::error::HostError;
 use crate::mempool::Added;
+use crate::presence::PassCache;
 
 pub use files::{FileCodec, FileRequest, FileResponse, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 
@@ -346,6 +347,7 @@ pub async fn start(
         swarm,
         topic,
         presence: (presence, None),
+        passes: PassCache::default(),
         verifier: Verifier::new(chain.clone()),
         inbound,
         verdicts: FuturesUnordered::new(),

@@ -111,18 +111,24 @@ impl Server {
         if session.state == SessionState::InWorld {
             self.leave_world(client, &session);
         }
-        // A player shown as another host's that came here from there: only
-        // the one here is shown from now on.
-        let twins: Vec<RemoteKey> = self.worlds.get(index).map_or_else(Vec::new, |world| {
-            world
-                .remotes
-                .iter()
-                .filter(|(_, remote)| remote.account == session.account)
-                .map(|(key, _)| *key)
-                .collect()
-        });
-        for key in twins {
-            self.remote_left(index, key);
+        // A player shown as another host's (in this world or another)
+        // that came here: only the one here is shown from now on, and its
+        // pass is the newest of the account.
+        self.saw_pass(session.account, session.pass.since);
+        let twins: Vec<(usize, RemoteKey)> = self
+            .worlds
+            .iter()
+            .enumerate()
+            .flat_map(|(world, state)| {
+                state
+                    .remotes
+                    .iter()
+                    .filter(|(_, remote)| remote.account == session.account)
+                    .map(move |(key, _)| (world, *key))
+            })
+            .collect();
+        for (world, key) in twins {
+            self.remote_left(world, key);
         }
         let mut session = session;
         let Some(world) = self.worlds.get_mut(index) else {
@@ -140,11 +146,13 @@ impl Server {
         // A player another host of this world showed lately goes on where
         // it was last seen there (its host went away, say); others start
         // at the spawn point.
+        let spawn = world.world.info.spawn;
         let at = world
             .last_seen
             .remove(&session.account)
             .filter(|(_, left)| left.elapsed() < LAST_SEEN_FOR)
-            .map_or(world.world.info.spawn, |(at, _)| at);
+            // On the ground as this world has it: a client keeps its own.
+            .map_or(spawn, |(at, _)| [at[0], spawn[1], at[2]]);
         session.state = SessionState::InWorld;
         session.world = index;
         session.player = player;

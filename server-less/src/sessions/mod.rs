@@ -281,6 +281,7 @@ impl Parts {
             advertised: self.advertised,
             link: self.link.clone(),
             hosts: HashMap::new(),
+            passes: HashMap::new(),
             worlds_told: Vec::new(),
             remote_checks: 0,
             gauges: self.gauges.clone(),

@@ -159,6 +159,9 @@ pub(super) struct Server {
     pub(super) link: Option<LinkIo>,
     /// Other hosts that told of their players.
     pub(super) hosts: HashMap<Address, HostRecord>,
+    /// The date of the newest pass seen of each account (its own players'
+    /// and other hosts'): another host's older word for it is not shown.
+    pub(super) passes: HashMap<Address, u64>,
     /// The world list this host's players were last told.
     pub(super) worlds_told: Vec<protocol::WorldEntry>,
     /// Checks of what other hosts' players wear, in flight.

@@ -39,6 +39,8 @@ pub(super) const REMOTE_TIMEOUT: Duration = Duration::from_secs(3);
 /// was: one whose host went away and that joins here within it goes on
 /// from there, not from the spawn point.
 pub(super) const LAST_SEEN_FOR: Duration = Duration::from_secs(30);
+/// Accounts whose newest pass a host remembers, at most.
+const MAX_PASSES: usize = 16_384;
 /// Presence messages read from the peer network in one tick, at most.
 const PRESENCE_PER_TICK: usize = 64;
 /// Presence messages one host may send a second (each world, each part),
@@ -667,6 +669,18 @@ mod tests {
         fixture.step();
         let shown: Vec<&RemoteKey> = fixture.server.worlds[0].remotes.keys().collect();
         assert_eq!(shown, [&(third.address(), 2)]);
+        // Cy leaves the third host (logs off): the first host's older
+        // word is still not shown, since this host saw a newer pass.
+        fixture.arrives(&third, 4, Vec::new(), vec![2]);
+        fixture.step();
+        fixture.arrives(
+            &host,
+            7,
+            vec![present_with(6, cy, [0.0, 0.0, 0.0], Vec::new(), Some(then))],
+            Vec::new(),
+        );
+        fixture.step();
+        assert!(fixture.server.worlds[0].remotes.is_empty());
     }
 
     #[test]

@@ -14,13 +14,15 @@ use super::super::avatars::{MAX_HEIGHT, MAX_SPEED, STRIDE_BURST, STRIDE_SLACK, d
 use super::super::replies::{Reply, deliver};
 use super::super::server::{Occupant, Server};
 use super::{
-    HOST_STRIKES, IGNORED_FOR, LAST_SEEN_FOR, MAX_REMOTE_CHECKS, MAX_REMOTES_PER_HOST,
+    HOST_STRIKES, IGNORED_FOR, LAST_SEEN_FOR, MAX_PASSES, MAX_REMOTE_CHECKS, MAX_REMOTES_PER_HOST,
     MAX_REMOTES_PER_WORLD, REMOTE_TIMEOUT, Remote, RemoteKey,
 };
 use crate::error::HostError;
 use crate::presence::Present;
 use crate::rate::Bucket;
-use plaza_client::protocol::{AvatarState, MAX_WORN, PlayerInfo, ServerMessage, Slot, Worn};
+use plaza_client::protocol::{
+    AvatarState, MAX_WORN, PlayerInfo, ServerMessage, SessionState, Slot, Worn,
+};
 
 impl Server {
     /// A player of `host` where its host says it is, at `sent_at` by the
@@ -58,8 +60,9 @@ impl Server {
             return;
         };
         remote.heard = now;
-        if let Some(pass) = present.pass {
-            remote.since = remote.since.max(pass.since);
+        let newer = present.pass.filter(|pass| pass.since > remote.since);
+        if let Some(pass) = newer {
+            remote.since = pass.since;
         }
         // How far it may have gone since its host's last word, by the
         // host's own clock: running, the slack, and a burst.
@@ -88,6 +91,9 @@ impl Server {
         if dropped {
             remote.worn.retain(|item| claimed.contains(item));
             self.remote_appearance(world, key);
+        }
+        if let Some(pass) = newer {
+            self.saw_pass(present.account, pass.since);
         }
         if cut {
             self.strike_host(&host, "a player moving faster than running");
@@ -137,36 +143,35 @@ impl Server {
         };
         // One account, one avatar: a player playing here is shown as
         // itself; one that two hosts speak for is shown at the host its
-        // newer pass names (where it went last), and the other's word is
-        // not shown.
-        let Some(state) = self.worlds.get(world) else {
-            return;
-        };
-        let sessions = &self.sessions;
-        let here = state.clients().any(|client| {
-            sessions
-                .get(&client)
-                .is_some_and(|session| session.account == present.account)
-        });
-        if here {
+        // newer pass names (where it went last), in whichever world, and
+        // an older word than the newest this host has seen is not shown
+        // (a player that has since gone elsewhere, or logged off there).
+        if self.newer_pass_seen(&present.account, pass.since) {
             return;
         }
-        let twin = state
-            .remotes
+        let here = self.sessions.values().any(|session| {
+            session.account == present.account && session.state == SessionState::InWorld
+        });
+        let twins: Vec<(usize, RemoteKey, u64)> = self
+            .worlds
             .iter()
-            .find(|(_, remote)| remote.account == present.account)
-            .map(|(key, remote)| (*key, remote.since));
-        if let Some((twin, since)) = twin {
-            if since >= pass.since {
-                return;
-            }
-            self.remote_left(world, twin);
+            .enumerate()
+            .flat_map(|(index, state)| {
+                state
+                    .remotes
+                    .iter()
+                    .filter(|(_, remote)| remote.account == present.account)
+                    .map(move |(key, remote)| (index, *key, remote.since))
+            })
+            .collect();
+        if here || twins.iter().any(|(_, _, since)| *since >= pass.since) {
+            return;
         }
         let may_join = self
             .hosts
             .get_mut(&key.0)
             .is_some_and(|record| record.joins.take());
-        let Some(state) = self.worlds.get_mut(world) else {
+        let Some(state) = self.worlds.get(world) else {
             return;
         };
         let of_host = state
@@ -180,6 +185,14 @@ impl Server {
         {
             return;
         }
+        // Shown here from now on: the older words go.
+        self.saw_pass(present.account, pass.since);
+        for (index, twin, _) in twins {
+            self.remote_left(index, twin);
+        }
+        let Some(state) = self.worlds.get_mut(world) else {
+            return;
+        };
         let Some(player) = state.take_number(Occupant::Remote(key)) else {
             return;
         };
@@ -224,15 +237,19 @@ impl Server {
         };
         state.free_number(remote.player);
         if state.last_seen.len() >= MAX_REMOTES_PER_WORLD {
-            state
+            // Full: the one that left longest ago makes room.
+            let oldest = state
                 .last_seen
-                .retain(|_, (_, left)| left.elapsed() < LAST_SEEN_FOR);
+                .iter()
+                .min_by_key(|(_, (_, left))| *left)
+                .map(|(account, _)| *account);
+            if let Some(oldest) = oldest {
+                state.last_seen.remove(&oldest);
+            }
         }
-        if state.last_seen.len() < MAX_REMOTES_PER_WORLD {
-            state
-                .last_seen
-                .insert(remote.account, (remote.state.position(), Instant::now()));
-        }
+        state
+            .last_seen
+            .insert(remote.account, (remote.state.position(), Instant::now()));
         let left = ServerMessage::PlayerLeft {
             player: remote.player,
         };
@@ -354,6 +371,35 @@ impl Server {
         for client in clients {
             self.send(client, &news);
         }
+    }
+
+    /// Whether a pass of `account` newer than one dated `since` was seen
+    /// (from any host, this one included).
+    pub(in crate::sessions) fn newer_pass_seen(&self, account: &Address, since: u64) -> bool {
+        self.passes
+            .get(account)
+            .is_some_and(|newest| *newest > since)
+    }
+
+    /// Remembers a pass of `account` dated `since`, if newer than the one
+    /// remembered ([`MAX_PASSES`] accounts at most: the oldest pass is
+    /// forgotten to make room).
+    pub(in crate::sessions) fn saw_pass(&mut self, account: Address, since: u64) {
+        if let Some(newest) = self.passes.get_mut(&account) {
+            *newest = (*newest).max(since);
+            return;
+        }
+        if self.passes.len() >= MAX_PASSES {
+            let oldest = self
+                .passes
+                .iter()
+                .min_by_key(|(_, since)| **since)
+                .map(|(account, _)| *account);
+            if let Some(oldest) = oldest {
+                self.passes.remove(&oldest);
+            }
+        }
+        self.passes.insert(account, since);
     }
 
     /// `host` sent something that failed a check: counted, and the host

@@ -18,8 +18,8 @@ use zeroize::Zeroizing;
 
 mod market;
 
-use market::describe_owned;
-pub(crate) use market::{MarketCommand, market};
+use self::market::describe_owned;
+pub(crate) use self::market::{MarketCommand, market};
 
 /// How long one exchange with the host may take.
 pub(crate) const WAIT: Duration = Duration::from_secs(30);
