@@ -23,7 +23,7 @@ use crate::AppSystems;
 use crate::avatar::{LocalAvatar, body_mesh};
 use crate::interp::Track;
 use crate::marketplace::Marketplace;
-use crate::stalls::Loader;
+use crate::stalls::{Loader, Restock};
 
 /// What the session with the host remembers: requests in flight and held
 /// back, answers not yet taken, the avatars in view, the welcome.
@@ -325,6 +325,7 @@ pub(crate) fn pump(
     mut ended: MessageWriter<SessionEnded>,
     mut loader: Option<ResMut<Loader>>,
     mut arrival: Arrival,
+    mut restock: Local<Restock>,
 ) {
     if arrival.status.ended.is_some() {
         arrival.remotes.tracks.clear();
@@ -364,8 +365,11 @@ pub(crate) fn pump(
             ServerMessage::PlayerLeft { player } => {
                 arrival.remotes.names.remove(&player);
             }
-            ServerMessage::Event(Event::Block { height, .. }) => {
+            ServerMessage::Event(Event::Block {
+                height, restock: r, ..
+            }) => {
                 arrival.status.height = height;
+                restock.wanted |= r;
             }
             // In another world (the player travelled): its scene, its
             // players, its stalls.
@@ -389,6 +393,22 @@ pub(crate) fn pump(
         marketplace.advance(client);
     }
     arrival.remotes.heard(client.avatars());
+    // The stalls show other listings: read them again, one reading at a
+    // time (a world's first loading included).
+    let reading = loader.as_ref().is_some_and(|loader| !loader.done);
+    if !reading && restock.due(Instant::now()) {
+        let world = client.welcome().map(|welcome| welcome.world.name.clone());
+        let cache = arrival
+            .marketplace
+            .as_ref()
+            .and_then(|marketplace| marketplace.cache.clone());
+        if let (Some(world), Some(cache)) = (world, cache) {
+            match Loader::restock(client, &world, &cache) {
+                Ok(loader) => arrival.commands.insert_resource(loader),
+                Err(err) => warn!(%err, %world, "the stalls cannot be read again"),
+            }
+        }
+    }
 }
 
 /// An account shown short: `plaza1abcd..wxyz` (the world's font has

@@ -2,10 +2,13 @@
 //! a world shows on its stalls, each model fetched from the host by
 //! content id (checked against it), kept in a cache, and drawn on its
 //! stall's counter. They load while the world is on screen, under a
-//! loading screen that shows what has arrived.
+//! loading screen that shows what has arrived; when the host says a block
+//! changed what the world's stalls show, they are read again quietly and
+//! the new stock replaces the old once it has loaded.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use assets::Manifest;
 use bevy::prelude::*;
@@ -27,6 +30,9 @@ pub const PER_STALL: usize = 3;
 const COUNTER_TOP: f32 = 1.0;
 /// Catalogue pages read to find them.
 const PAGES: usize = 8;
+/// The stalls are read again at most this often, however often blocks
+/// change them.
+pub const RESTOCK_EVERY: Duration = Duration::from_secs(5);
 
 /// One model on a stall.
 #[derive(Clone, Debug, PartialEq)]
@@ -113,6 +119,9 @@ pub struct Loader {
     pub finished: Option<StallItems>,
     /// Whether the items were handed over.
     pub done: bool,
+    /// Reading the stalls again while the world is played: no loading
+    /// screen.
+    pub quiet: bool,
 }
 
 impl Loader {
@@ -129,8 +138,17 @@ impl Loader {
             files: (0, 0),
             finished: None,
             done: false,
+            quiet: false,
         };
         loader.page(client, None);
+        Ok(loader)
+    }
+
+    /// Starts reading `world`'s stalls again, with no loading screen:
+    /// what they show stays until the new stock has loaded.
+    pub fn restock(client: &mut Session<'_>, world: &str, cache: &Path) -> anyhow::Result<Loader> {
+        let mut loader = Loader::start(client, world, cache)?;
+        loader.quiet = true;
         Ok(loader)
     }
 
@@ -289,6 +307,31 @@ impl Loader {
     }
 }
 
+/// When to read the stalls again: once the host says a block changed
+/// them, at most every [`RESTOCK_EVERY`].
+#[derive(Debug, Default)]
+pub struct Restock {
+    /// A block changed the stalls since they were last read.
+    pub wanted: bool,
+    /// When they were last read again.
+    last: Option<Instant>,
+}
+
+impl Restock {
+    /// Whether to read them again `now` (and if so, it is done).
+    pub fn due(&mut self, now: Instant) -> bool {
+        let waited = self
+            .last
+            .is_none_or(|last| now.saturating_duration_since(last) >= RESTOCK_EVERY);
+        if !self.wanted || !waited {
+            return false;
+        }
+        self.wanted = false;
+        self.last = Some(now);
+        true
+    }
+}
+
 /// Writes `bytes` to `dir/name` whole, then renames: a half-written model
 /// is never read as one.
 pub(crate) fn write_whole(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
@@ -336,7 +379,7 @@ fn loading_screen(
     scene: Res<WorldScene>,
     status: Res<crate::net::NetStatus>,
 ) -> Result {
-    let Some(loader) = loader.filter(|loader| !loader.done) else {
+    let Some(loader) = loader.filter(|loader| !loader.done && !loader.quiet) else {
         return Ok(());
     };
     let ctx = contexts.ctx_mut()?;

@@ -23,6 +23,7 @@ use world::inventory::ListForm;
 use world::marketplace::{Marketplace, MarketplacePlugin, TxProgress};
 use world::net::{HostSession, NetPlugin, NetStatus, RemoteAvatar};
 use world::rental::rent_op;
+use world::stalls::{Loader, StallItems, StallsPlugin};
 use world::wear::{PlacePlugin, Placed, Placements, WearPlugin, Worn};
 
 mod support;
@@ -808,5 +809,74 @@ fn an_owned_wearable_goes_on_and_comes_off_as_the_inventory_asks() {
         worn(app).is_empty()
     });
     drop(cy);
+    embedded.stop().unwrap();
+}
+
+#[test]
+fn the_stalls_are_restocked_when_a_listing_they_show_is_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = Embedded::start(&dir.path().join("host"), true).unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let mut ada = player(&embedded, "ada", &cache);
+    ada.add_plugins(StallsPlugin);
+    // The stalls load as the client's launch loads them.
+    let loader = with(&mut ada, |_, client| {
+        Loader::start(client, "Plaza Square", &cache)
+    })
+    .unwrap();
+    ada.insert_resource(loader);
+    let shown = |app: &App| -> Vec<(ledger::ListingId, ledger::Address)> {
+        app.world()
+            .resource::<StallItems>()
+            .0
+            .iter()
+            .map(|item| (item.card.listing.id, item.card.listing.lister))
+            .collect()
+    };
+    update_until(&mut [&mut ada], "the stalls to load", |app| {
+        !shown(app).is_empty()
+    });
+    // A listing a stall shows is cancelled by its lister, another player
+    // of the world.
+    let (listing, lister) = shown(&ada)[0];
+    let key = server_less::home::DEMO_ACCOUNTS
+        .iter()
+        .map(|name| embedded.home().load_demo_key(name).unwrap())
+        .find(|key| key.address() == lister)
+        .expect("a demo account lists what the stalls show");
+    let mut other = plaza_client::Client::connect(embedded.join_addr(), &key, WAIT).unwrap();
+    other.enter("Plaza Square", WAIT).unwrap();
+    let cancelling = std::thread::spawn(move || {
+        other
+            .act(Operation::CancelListing { listing }, WAIT)
+            .map(|(_, state)| state)
+    });
+    while !cancelling.is_finished() {
+        ada.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let state = cancelling.join().unwrap().unwrap();
+    assert!(
+        matches!(state, plaza_client::protocol::TxState::Applied { .. }),
+        "{state:?}"
+    );
+    // The host says the block changed what the square's stalls show: they
+    // are read again, and the cancelled listing is gone from them while
+    // the others stay.
+    let before = shown(&ada);
+    update_until(&mut [&mut ada], "the stalls to be restocked", |app| {
+        let now = shown(app);
+        !now.is_empty() && now.iter().all(|(id, _)| *id != listing)
+    });
+    let after = shown(&ada);
+    assert!(
+        before
+            .iter()
+            .filter(|(id, _)| *id != listing)
+            .all(|item| after.contains(item)),
+        "{before:?} -> {after:?}"
+    );
+    drop(ada);
     embedded.stop().unwrap();
 }

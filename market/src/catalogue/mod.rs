@@ -309,6 +309,9 @@ pub struct Catalogue {
     worlds: Vec<WorldLayout>,
     /// Each world's placement rule, ready to apply.
     placers: Vec<Placer>,
+    /// The worlds (one bit each, by index) whose stalls or parcels
+    /// gained, lost or changed a listing since they were last taken.
+    changed_worlds: u64,
     /// Scratch space for [`Catalogue::apply`]: the block's assets by id.
     changed_assets: HashMap<AssetId, usize>,
     scratch: Scratch,
@@ -339,6 +342,7 @@ impl Catalogue {
             addresses: Interned::default(),
             worlds: Vec::new(),
             placers: Vec::new(),
+            changed_worlds: 0,
             changed_assets: HashMap::default(),
             scratch: Scratch::default(),
             time: 0,
@@ -608,6 +612,7 @@ impl Catalogue {
                 .or_default()
                 .insert(slot);
         }
+        self.changed_worlds |= self.columns.worlds[at];
         self.records[at] = Some(record);
     }
 
@@ -646,15 +651,19 @@ impl Catalogue {
             remove_from(&mut self.places, key, slot);
         }
         self.expiry.remove(&(columns.expires[at], slot));
+        self.changed_worlds |= columns.worlds[at];
         columns.flags[at] = 0;
         columns.worlds[at] = 0;
         self.free.push(slot);
     }
 
     fn set_rented(&mut self, slot: u32, until: Option<Timestamp>) {
-        if let Some(Some(record)) = self.records.get_mut(slot as usize) {
+        if let Some(Some(record)) = self.records.get_mut(slot as usize)
+            && record.rented_until != until
+        {
             record.rented_until = until;
             self.columns.free_at[slot as usize] = until.unwrap_or(0);
+            self.changed_worlds |= self.columns.worlds[slot as usize];
         }
     }
 
@@ -741,6 +750,20 @@ impl Catalogue {
         &self.worlds
     }
 
+    /// The names of the worlds whose stalls or parcels gained, lost or
+    /// changed a listing (one opened, closed, expired, rented out or
+    /// back, or placed elsewhere) since the last call, in the order they
+    /// were added; a world's players restock what they show from them.
+    pub fn take_changed_worlds(&mut self) -> Vec<String> {
+        let changed = std::mem::take(&mut self.changed_worlds);
+        self.worlds
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| changed & (1u64 << index) != 0)
+            .map(|(_, world)| world.name.clone())
+            .collect()
+    }
+
     /// Gives a parcel to `holder` (or to nobody): the listings of its old
     /// and new holder move accordingly.
     pub fn set_parcel_holder(
@@ -792,6 +815,7 @@ impl Catalogue {
             for key in &old {
                 remove_from(&mut self.places, key, slot);
             }
+            self.changed_worlds |= self.columns.worlds[at];
             self.columns.worlds[at] = 0;
             for (world, place) in &places {
                 self.columns.worlds[at] |= 1u64 << world;
@@ -800,6 +824,7 @@ impl Catalogue {
                     .or_default()
                     .insert(slot);
             }
+            self.changed_worlds |= self.columns.worlds[at];
             if let Some(record) = self.records[at].as_mut() {
                 record.places = places;
             }

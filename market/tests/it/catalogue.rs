@@ -612,6 +612,74 @@ fn paging_is_stable_while_listings_come_and_go() {
 }
 
 #[test]
+fn a_world_is_named_changed_when_what_its_stalls_and_parcels_show_changes() {
+    let mut net = Net::new(100);
+    net.catalogue.add_world(harbour()).unwrap();
+    net.catalogue.take_changed_worlds();
+    let (alice, bob, carol) = (
+        net.players[3].clone(),
+        net.players[4].clone(),
+        net.players[5].clone(),
+    );
+    let lamp = net.mint(
+        &alice,
+        manifest("Brass lamp", AssetKind::Lighting, "", "gold"),
+    );
+    let fern = net.mint(&bob, manifest("Tall fern", AssetKind::Plant, "", "green"));
+    assert!(
+        net.catalogue.take_changed_worlds().is_empty(),
+        "mints list nothing"
+    );
+    // A lamp listed: the harbour's lighting stall shows it.
+    let lamp_listing = net.list_for_rent(&alice, lamp, hourly(5), net.time + 50_000);
+    assert_eq!(net.catalogue.take_changed_worlds(), ["harbour"]);
+    assert!(net.catalogue.take_changed_worlds().is_empty(), "taken once");
+    // A fern listed: no stall of the harbour shows plants.
+    net.list_for_sale(&bob, fern, 9, net.time + 50_000);
+    assert!(net.catalogue.take_changed_worlds().is_empty());
+    // The lamp rented out, then its listing cancelled once it is back.
+    net.run(
+        &carol,
+        Operation::Rent {
+            listing: lamp_listing,
+            periods: 1,
+        },
+    )
+    .unwrap();
+    assert_eq!(net.catalogue.take_changed_worlds(), ["harbour"]);
+    // Transferring money changes nothing shown.
+    net.run(
+        &carol,
+        Operation::Pay {
+            to: alice.address(),
+            amount: 1,
+        },
+    )
+    .unwrap();
+    assert!(net.catalogue.take_changed_worlds().is_empty());
+    let back = net.time + 3_600 + 1;
+    net.commit_at(back, Vec::new());
+    assert_eq!(net.catalogue.take_changed_worlds(), ["harbour"], "returned");
+    net.run(
+        &alice,
+        Operation::CancelListing {
+            listing: lamp_listing,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        net.catalogue.take_changed_worlds(),
+        ["harbour"],
+        "cancelled"
+    );
+    // Bob takes the pier: his fern is shown there now.
+    net.catalogue
+        .set_parcel_holder("harbour", 0, Some(bob.address()))
+        .unwrap();
+    assert_eq!(net.catalogue.take_changed_worlds(), ["harbour"]);
+}
+
+#[test]
 fn stalls_and_parcels_show_the_listings_placed_there() {
     let mut net = Net::new(100);
     net.catalogue.add_world(harbour()).unwrap();

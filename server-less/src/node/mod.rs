@@ -95,6 +95,10 @@ pub struct BlockEvent {
     pub block: CommittedBlock,
     /// Waiting transactions that can no longer go through, with the reason.
     pub dropped: Vec<(TxId, LedgerError)>,
+    /// The worlds whose stalls or parcels show other listings after it
+    /// (a listing opened, closed, expired, rented out or back, or placed
+    /// elsewhere): their players restock what they show.
+    pub restock: Vec<String>,
 }
 
 /// Where a transaction is.

@@ -413,6 +413,7 @@ impl Node {
             warn!(%err, height, "catalogue out of step with the ledger; rebuilding it");
             self.catalogue = catalogue_of(&self.ledger, &self.blobs, &self.worlds)?;
         }
+        let restock = self.catalogue.take_changed_worlds();
         self.holdings.update(&committed.assets);
         let dropped = self
             .mempool
@@ -428,6 +429,7 @@ impl Node {
         let _ = self.events.send(Arc::new(BlockEvent {
             block: committed,
             dropped,
+            restock,
         }));
         Ok(height)
     }

@@ -37,10 +37,19 @@ impl Server {
             .iter()
             .map(|(address, account)| (*address, account.balance))
             .collect();
-        let heading = ServerMessage::Event(Event::Block {
-            height: block.height,
-            time: block.time,
-        });
+        // Whether each world's stalls show other listings now.
+        let restock: Vec<bool> = self
+            .worlds
+            .iter()
+            .map(|world| event.restock.contains(&world.world.info.name))
+            .collect();
+        let heading = |restock: bool| {
+            ServerMessage::Event(Event::Block {
+                height: block.height,
+                time: block.time,
+                restock,
+            })
+        };
         let clients: Vec<ClientId> = self.sessions.keys().copied().collect();
         for client in clients {
             let Some(session) = self.sessions.get_mut(&client) else {
@@ -50,7 +59,9 @@ impl Server {
                 continue;
             }
             let account = session.account;
-            let mut out = vec![heading.clone()];
+            let mut out = vec![heading(
+                restock.get(session.world).copied().unwrap_or(false),
+            )];
             if let Some(after) = balances.get(&account).copied()
                 && let Some(before) = session.balance.replace(after)
                 && before != after
@@ -157,10 +168,15 @@ mod tests {
             unreachable!()
         };
         assert!(after <= before - 7, "{before} -> {after}");
-        // Cy heard the block go by, and nothing of others' balances.
-        fixture.until(cy, "the block", |message| {
+        // Cy heard the block go by (a payment: the stalls show the same
+        // listings), and nothing of others' balances.
+        let heard = fixture.until(cy, "the block", |message| {
             matches!(message, ServerMessage::Event(Event::Block { height: got, .. }) if *got == height)
         });
+        assert!(matches!(
+            heard,
+            ServerMessage::Event(Event::Block { restock: false, .. })
+        ));
         assert!(
             !fixture
                 .heard(cy)

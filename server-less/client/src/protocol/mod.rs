@@ -52,8 +52,9 @@ use renet::{ChannelConfig, ConnectionConfig, SendType};
 /// ([`ServerMessage::Worlds`]). Version 8: direct messages
 /// ([`ClientMessage::Tell`], [`ServerMessage::Told`],
 /// [`ServerMessage::Delivered`]); every new variant last. Version 9: the
-/// player's proof of a join carries its [`crate::join::Pass`], and the
-/// welcome says where the player is.
+/// player's proof of a join carries its [`crate::join::Pass`], the
+/// welcome says where the player is, and a block's event whether the
+/// world's stalls show other listings.
 pub const VERSION: u16 = 9;
 
 /// Avatar updates per second, both ways.

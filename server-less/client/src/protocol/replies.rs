@@ -142,6 +142,10 @@ pub enum Event {
         height: Height,
         /// Its time.
         time: Timestamp,
+        /// Whether it changed what the stalls and parcels of your world
+        /// show (a listing opened, closed, expired, rented out or back):
+        /// read them again.
+        restock: bool,
     },
     /// One of the player's listings was made or changed.
     Listing(Listing),
