@@ -49,6 +49,9 @@ pub(super) fn catalogue_of(
     for world in worlds {
         catalogue.add_world(world.clone())?;
     }
+    // Placing what was there is no change: a world's players read its
+    // stalls when they enter.
+    catalogue.take_changed_worlds();
     Ok(catalogue)
 }
 
@@ -405,15 +408,19 @@ impl Node {
         let committed = self.ledger.commit_prepared(prepared, certificate)?;
         let height = committed.height;
         self.keep_manifests(&committed, manifests);
-        if let Err(err) = self
+        let restock = match self
             .catalogue
             .apply(Changes::from(&committed), &StoredManifests(&self.blobs))
         {
-            // The ledger is the truth: rebuild the index from it.
-            warn!(%err, height, "catalogue out of step with the ledger; rebuilding it");
-            self.catalogue = catalogue_of(&self.ledger, &self.blobs, &self.worlds)?;
-        }
-        let restock = self.catalogue.take_changed_worlds();
+            Ok(()) => self.catalogue.take_changed_worlds(),
+            Err(err) => {
+                // The ledger is the truth: rebuild the index from it, and
+                // every world's stalls are read again.
+                warn!(%err, height, "catalogue out of step with the ledger; rebuilding it");
+                self.catalogue = catalogue_of(&self.ledger, &self.blobs, &self.worlds)?;
+                self.worlds.iter().map(|world| world.name.clone()).collect()
+            }
+        };
         self.holdings.update(&committed.assets);
         let dropped = self
             .mempool

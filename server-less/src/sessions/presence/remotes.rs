@@ -430,3 +430,313 @@ fn bounded(worn: &Worn) -> Worn {
     kept.sort_unstable();
     kept
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::REMOTE_TIMEOUT;
+    use super::super::tests::{bo_visits, other_host};
+    use super::*;
+    use crate::sessions::avatars::{STRIDE_BURST, distance};
+    use crate::sessions::fixture::{Fixture, SQUARE, present, present_with};
+    use assets::{AssetKind, Manifest};
+    use ledger::Keypair;
+    use plaza_client::protocol::ClientMessage;
+
+    /// `name` connects and says hello for the square: where its welcome
+    /// puts it, and the world's spawn point.
+    fn enters_at(fixture: &mut Fixture, name: &str) -> ([f32; 3], [f32; 3]) {
+        let client = fixture.connect(&fixture.key(name));
+        fixture.send(
+            client,
+            &ClientMessage::Hello {
+                version: plaza_client::protocol::VERSION,
+                world: SQUARE.into(),
+            },
+        );
+        let welcome = fixture.until(client, "the welcome", |message| {
+            matches!(message, ServerMessage::Welcome { .. })
+        });
+        let ServerMessage::Welcome { at, world, .. } = welcome else {
+            unreachable!("until returns what it was asked for")
+        };
+        let here = fixture.server.sessions[&client]
+            .avatar
+            .map(|state| state.position());
+        assert_eq!(here, Some(at), "the host put {name} where it said");
+        (at, world.spawn)
+    }
+
+    #[test]
+    fn a_player_of_another_host_that_comes_here_goes_on_where_it_was_seen() {
+        // Bo was shown here as the other host's player; its host goes
+        // away (or bo leaves it) and bo joins this host: it goes on from
+        // where it was last seen, not from the spawn point.
+        let (mut fixture, _, _, _, _) = bo_visits(4, [5.0, 0.0, -6.0]);
+        let (at, spawn) = enters_at(&mut fixture, "bo");
+        assert!(
+            distance(at, [5.0, 0.0, -6.0]) < 0.05,
+            "bo entered at {at:?}"
+        );
+        assert!(distance(at, spawn) > 1.0);
+        // A player no other host showed starts at the spawn point.
+        let (at, spawn) = enters_at(&mut fixture, "cy");
+        assert_eq!(at, spawn);
+    }
+
+    fn seen_at(fixture: &mut Fixture, client: ClientId, player: u16, near: [f32; 3]) -> [f32; 3] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(state) = fixture.avatar_of(client, player)
+                && distance(state.position(), near) < 0.05
+            {
+                return state.position();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "player {player} never seen near {near:?}"
+            );
+            fixture.step();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn players_of_another_host_walk_here_as_fast_as_the_world_allows_and_leave() {
+        let (mut fixture, ada, host, bo, player) = bo_visits(5, [2.0, 0.0, 3.0]);
+        seen_at(&mut fixture, ada, player, [2.0, 0.0, 3.0]);
+
+        // A step: shown where its host says.
+        std::thread::sleep(Duration::from_millis(100));
+        fixture.arrives(
+            &host,
+            2,
+            vec![present(5, bo, [2.5, 0.0, 3.0], Vec::new())],
+            Vec::new(),
+        );
+        seen_at(&mut fixture, ada, player, [2.5, 0.0, 3.0]);
+        // A jump across the square: cut short where running would end.
+        fixture.arrives(
+            &host,
+            3,
+            vec![present(5, bo, [30.0, 0.0, 3.0], Vec::new())],
+            Vec::new(),
+        );
+        for _ in 0..5 {
+            fixture.step();
+        }
+        let (world, key) = (0, (host.address(), 5));
+        let shown = fixture.server.worlds[world].remotes[&key].state.position();
+        assert!(shown[0] < 2.5 + STRIDE_BURST + 1.0, "jumped to {shown:?}");
+        // An older message arriving late changes nothing.
+        fixture.arrives(
+            &host,
+            2,
+            vec![present(5, bo, [-10.0, 0.0, 3.0], Vec::new())],
+            Vec::new(),
+        );
+        for _ in 0..3 {
+            fixture.step();
+        }
+        assert_eq!(
+            fixture.server.worlds[world].remotes[&key].state.position(),
+            shown
+        );
+
+        // Its host says it left: gone for ada too.
+        fixture.arrives(&host, 4, Vec::new(), vec![5]);
+        fixture.until(ada, "the player leaving", |message| {
+            *message == ServerMessage::PlayerLeft { player }
+        });
+
+        // One its host stops telling of is gone after the timeout.
+        let cy = fixture.key("cy").address();
+        let started = Instant::now();
+        fixture.arrives(
+            &host,
+            5,
+            vec![present(6, cy, [0.0, 0.0, 0.0], Vec::new())],
+            Vec::new(),
+        );
+        let quiet = fixture.joined_as(ada, cy);
+        fixture.until(ada, "the quiet player leaving", |message| {
+            *message == ServerMessage::PlayerLeft { player: quiet }
+        });
+        assert!(started.elapsed() >= REMOTE_TIMEOUT);
+    }
+
+    #[test]
+    fn a_player_is_one_avatar_however_many_hosts_tell_of_it() {
+        let (mut fixture, ada, host, bo, player) = bo_visits(4, [1.0, 0.0, 2.0]);
+        // Bo comes here from that host (its host died, or bo moved):
+        // ada sees the other host's bo go and this host's bo arrive.
+        let (_, here) = fixture.enter("bo", SQUARE);
+        fixture.until(ada, "the other host's bo leaving", |message| {
+            *message == ServerMessage::PlayerLeft { player }
+        });
+        fixture.until(ada, "bo arriving here", |message| {
+            matches!(message, ServerMessage::PlayerJoined(info) if info.player == here && info.account == bo)
+        });
+        // The other host goes on telling of bo for a while: not shown.
+        for seq in 2..5 {
+            fixture.arrives(
+                &host,
+                seq,
+                vec![present(4, bo, [1.0, 0.0, 2.0], Vec::new())],
+                Vec::new(),
+            );
+            fixture.step();
+        }
+        assert!(fixture.server.worlds[0].remotes.is_empty());
+
+        // Two other hosts tell of cy: the one whose pass is newer (where
+        // cy went last) is shown, once.
+        let cy = fixture.key("cy").address();
+        let then = crate::presence::unix_millis();
+        fixture.arrives(
+            &host,
+            5,
+            vec![present_with(6, cy, [0.0, 0.0, 0.0], Vec::new(), Some(then))],
+            Vec::new(),
+        );
+        let cy_here = fixture.joined_as(ada, cy);
+        let third = Keypair::from_seed([10; 32]);
+        // The third host's word for cy with an older pass, or with none:
+        // not shown.
+        for (seq, since) in [(1, Some(then - 5_000)), (2, None)] {
+            fixture.arrives(
+                &third,
+                seq,
+                vec![present_with(2, cy, [3.0, 0.0, 0.0], Vec::new(), since)],
+                Vec::new(),
+            );
+            fixture.step();
+        }
+        let shown: Vec<&RemoteKey> = fixture.server.worlds[0].remotes.keys().collect();
+        assert_eq!(shown, [&(host.address(), 6)]);
+        // With a newer pass (cy joined the third host since): the first
+        // host's cy goes, the third's is shown, and the first host's
+        // word, pass and all, no longer shows it.
+        fixture.arrives(
+            &third,
+            3,
+            vec![present_with(
+                2,
+                cy,
+                [3.0, 0.0, 0.0],
+                Vec::new(),
+                Some(then + 1),
+            )],
+            Vec::new(),
+        );
+        fixture.until(ada, "cy leaving the first host", |message| {
+            *message == ServerMessage::PlayerLeft { player: cy_here }
+        });
+        fixture.joined_as(ada, cy);
+        fixture.arrives(
+            &host,
+            6,
+            vec![present_with(6, cy, [0.0, 0.0, 0.0], Vec::new(), Some(then))],
+            Vec::new(),
+        );
+        fixture.step();
+        let shown: Vec<&RemoteKey> = fixture.server.worlds[0].remotes.keys().collect();
+        assert_eq!(shown, [&(third.address(), 2)]);
+        // Cy leaves the third host (logs off): the first host's older
+        // word is still not shown, since this host saw a newer pass.
+        fixture.arrives(&third, 4, Vec::new(), vec![2]);
+        fixture.step();
+        fixture.arrives(
+            &host,
+            7,
+            vec![present_with(6, cy, [0.0, 0.0, 0.0], Vec::new(), Some(then))],
+            Vec::new(),
+        );
+        fixture.step();
+        assert!(fixture.server.worlds[0].remotes.is_empty());
+    }
+
+    #[test]
+    fn what_a_player_of_another_host_wears_is_shown_only_if_this_ledger_agrees() {
+        let mut fixture = Fixture::new();
+        // A demo account's own wearable, and an asset it does not hold.
+        let mut found = None;
+        for name in ["ada", "bo", "cy", "dee"] {
+            let account = fixture.key(name).address();
+            let held = fixture
+                .block_on(fixture.server.handle.inventory(account))
+                .unwrap();
+            let hat = held.owned.iter().find(|asset| {
+                let bytes = fixture.server.blobs.get(&asset.id.0).unwrap();
+                asset.rental.is_none()
+                    && Manifest::from_json(&bytes).unwrap().kind == AssetKind::Wearable
+            });
+            if let Some(hat) = hat {
+                found = Some((name, account, hat.id));
+                break;
+            }
+        }
+        let (owner, account, hat) = found.expect("a demo account owning a wearable");
+        let watcher = ["ada", "bo", "cy", "dee"]
+            .into_iter()
+            .find(|name| *name != owner)
+            .unwrap();
+        let theirs = {
+            let other = fixture.key(watcher).address();
+            let held = fixture
+                .block_on(fixture.server.handle.inventory(other))
+                .unwrap();
+            held.owned.first().expect("an asset of the watcher's").id
+        };
+        let (client, _) = fixture.enter(watcher, SQUARE);
+        let host = other_host();
+        let claims = vec![(Slot::Head, hat), (Slot::Back, theirs)];
+        fixture.arrives(
+            &host,
+            1,
+            vec![present(1, account, [1.0, 0.0, 1.0], claims)],
+            Vec::new(),
+        );
+        let player = fixture.joined_as(client, account);
+        let shown = fixture.until(client, "what it wears", |message| {
+            matches!(message, ServerMessage::Appearance { player: got, .. } if *got == player)
+        });
+        assert_eq!(
+            shown,
+            ServerMessage::Appearance {
+                request: None,
+                player,
+                worn: vec![(Slot::Head, hat)],
+            }
+        );
+        // Refused, the claim is dropped (to be checked again if its host
+        // says it again), and never shown.
+        let key = (host.address(), 1);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fixture.server.worlds[0].remotes[&key]
+            .claimed
+            .iter()
+            .any(|(_, asset)| *asset == theirs)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the forged claim was never refused"
+            );
+            fixture.step();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let later = fixture.heard(client);
+        assert!(
+            !later.iter().any(|message| matches!(
+                message,
+                ServerMessage::Appearance { worn, .. } if worn.iter().any(|(_, asset)| *asset == theirs)
+            )),
+            "the forged item was shown: {later:?}"
+        );
+        assert_eq!(
+            fixture.server.worlds[0].remotes[&key].worn,
+            vec![(Slot::Head, hat)]
+        );
+    }
+}
