@@ -19,10 +19,10 @@ use plaza_client::protocol::{AvatarState, MAX_CHAT_BYTES, MAX_WORN, Worn};
 use crate::peers::PeerError;
 
 /// Players one presence message names at most; a host with more in one
-/// world sends several. With each player's pass and everything it wears,
-/// and the most chat lines, a message stays within
-/// [`MAX_PRESENCE_BYTES`] (about 15.8 of its 16 KiB; tested).
-pub const MAX_PRESENT: usize = 40;
+/// world sends several ([`split`] also keeps each within
+/// [`MAX_PRESENCE_BYTES`], so a message of players with their passes and
+/// whole outfits names fewer).
+pub const MAX_PRESENT: usize = 64;
 
 /// The largest presence message, bytes.
 pub const MAX_PRESENCE_BYTES: usize = 16 * 1024;
@@ -237,6 +237,57 @@ pub struct PassCache {
     good: HashMap<(Address, Address), Pass>,
 }
 
+/// `template` (a host's message for one world, naming no players, with
+/// who left and what was said) once for each part of `players`: parts of
+/// at most [`MAX_PRESENT`] players, each message within
+/// [`MAX_PRESENCE_BYTES`] once signed; who left goes in the first, what
+/// was said in the last (once every speaker has been named). One message
+/// when there are no players. Each part's `seq` is the caller's to set.
+pub fn split(template: Presence, players: Vec<Present>) -> Vec<Presence> {
+    let fixed = SignedPresence {
+        presence: template.clone(),
+        signature: Signature([0; 64]),
+    }
+    .to_bytes()
+    .len();
+    let room = MAX_PRESENCE_BYTES.saturating_sub(fixed);
+    let mut parts: Vec<Vec<Present>> = Vec::new();
+    let mut part: Vec<Present> = Vec::new();
+    let mut used = 0;
+    for present in players {
+        // Borsh of plain fields cannot fail.
+        let size = borsh::to_vec(&present).map_or(room, |bytes| bytes.len());
+        if !part.is_empty() && (part.len() == MAX_PRESENT || used + size > room) {
+            parts.push(std::mem::take(&mut part));
+            used = 0;
+        }
+        used += size;
+        part.push(present);
+    }
+    if !part.is_empty() || parts.is_empty() {
+        parts.push(part);
+    }
+    let last = parts.len() - 1;
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(index, players)| Presence {
+            players,
+            left: if index == 0 {
+                template.left.clone()
+            } else {
+                Vec::new()
+            },
+            said: if index == last {
+                template.said.clone()
+            } else {
+                Vec::new()
+            },
+            ..template.clone()
+        })
+        .collect()
+}
+
 /// Unix time in milliseconds, by this machine's clock.
 pub fn unix_millis() -> u64 {
     std::time::SystemTime::now()
@@ -364,10 +415,11 @@ mod tests {
     }
 
     #[test]
-    fn the_fullest_presence_message_a_host_sends_fits_the_limit() {
-        // The most players a message names, each with its pass and
-        // everything it may wear; the most who left; the most lines, each
-        // as long as a line may be; the longest world name and address.
+    fn a_host_splits_its_word_into_messages_that_fit_the_limit_however_full() {
+        // The most players a message names, twice over, each with its
+        // pass and everything it may wear; the most who left; the most
+        // lines, each as long as a line may be; the longest world name
+        // and address.
         let host = Keypair::from_seed([1; 32]);
         let player = Keypair::from_seed([4; 32]);
         let chain = ChainId::new("plaza-test".to_owned()).unwrap();
@@ -380,7 +432,8 @@ mod tests {
                 (*slot, ledger::AssetId(id))
             })
             .collect();
-        let fullest = Presence {
+        assert_eq!(worn.len(), MAX_WORN);
+        let template = Presence {
             chain_id: chain.as_str().to_owned(),
             host: host.address(),
             join: Some("[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535".into()),
@@ -388,15 +441,7 @@ mod tests {
             count: u16::MAX,
             seq: u64::MAX,
             sent_at: u64::MAX,
-            players: (0..MAX_PRESENT)
-                .map(|id| Present {
-                    id: u16::try_from(id).unwrap(),
-                    account: player.address(),
-                    pass: Some(Pass::sign(&player, &chain, &host.address(), u64::MAX)),
-                    state: AvatarState::new([1.0, 0.0, 2.0], 0.0, Gait::Run),
-                    worn: worn.clone(),
-                })
-                .collect(),
+            players: Vec::new(),
             left: vec![u16::MAX; MAX_PRESENT],
             said: (0..MAX_SAID)
                 .map(|id| Said {
@@ -405,13 +450,46 @@ mod tests {
                 })
                 .collect(),
         };
-        assert_eq!(worn.len(), MAX_WORN);
-        let bytes = SignedPresence::sign(fullest, &host).to_bytes();
+        let present = |id: usize, pass: bool, worn: &Worn| Present {
+            id: u16::try_from(id).unwrap(),
+            account: player.address(),
+            pass: pass.then(|| Pass::sign(&player, &chain, &host.address(), u64::MAX)),
+            state: AvatarState::new([1.0, 0.0, 2.0], 0.0, Gait::Run),
+            worn: worn.clone(),
+        };
+        let fullest: Vec<Present> = (0..2 * MAX_PRESENT)
+            .map(|id| present(id, true, &worn))
+            .collect();
+        let parts = split(template.clone(), fullest.clone());
+        assert!(parts.len() > 2, "{} parts", parts.len());
+        for part in &parts {
+            let bytes = SignedPresence::sign(part.clone(), &host).to_bytes();
+            assert!(
+                bytes.len() <= MAX_PRESENCE_BYTES,
+                "{} bytes, the limit {MAX_PRESENCE_BYTES}",
+                bytes.len()
+            );
+            assert!(SignedPresence::verified(&bytes, &chain).is_ok());
+        }
+        // Every player once, in order; who left first, what was said last.
+        let named: Vec<Present> = parts.iter().flat_map(|part| part.players.clone()).collect();
+        assert_eq!(named, fullest);
+        assert_eq!(parts[0].left, template.left);
+        assert!(parts[1..].iter().all(|part| part.left.is_empty()));
+        assert_eq!(parts[parts.len() - 1].said, template.said);
         assert!(
-            bytes.len() <= MAX_PRESENCE_BYTES,
-            "{} bytes, the limit {MAX_PRESENCE_BYTES}",
-            bytes.len()
+            parts[..parts.len() - 1]
+                .iter()
+                .all(|part| part.said.is_empty())
         );
-        assert!(SignedPresence::verified(&bytes, &chain).is_ok());
+        // Movers with nothing on and no pass: the most a message names.
+        let movers: Vec<Present> = (0..2 * MAX_PRESENT)
+            .map(|id| present(id, false, &Vec::new()))
+            .collect();
+        let parts = split(template.clone(), movers);
+        assert_eq!(parts.len(), 2);
+        assert!(parts.iter().all(|part| part.players.len() == MAX_PRESENT));
+        // Nobody: one message still (who left, what was said).
+        assert_eq!(split(template, Vec::new()).len(), 1);
     }
 }

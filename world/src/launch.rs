@@ -48,6 +48,8 @@ pub struct Launched {
     key: Keypair,
     host: String,
     cache: PathBuf,
+    /// Where the player's blocks and mutes are kept.
+    people: PathBuf,
     loader: stalls::Loader,
     screenshot: Option<PathBuf>,
 }
@@ -105,6 +107,7 @@ pub fn prepare(cli: Options) -> anyhow::Result<Launched> {
     tracing::info!(world = %welcome.world.name, player = welcome.player, account = %key.address(), "entered");
     let cache = data.join("cache").join("models");
     let loader = stalls::Loader::start(&mut client.session(), &welcome.world.name, &cache)?;
+    let people = crate::marketplace::people_file(&data, &key.address());
 
     Ok(Launched {
         #[cfg(feature = "embedded-host")]
@@ -114,6 +117,7 @@ pub fn prepare(cli: Options) -> anyhow::Result<Launched> {
         key,
         host,
         cache,
+        people,
         loader,
         screenshot: cli.screenshot,
     })
@@ -143,6 +147,7 @@ impl Launched {
             key,
             host,
             cache,
+            people,
             loader,
             screenshot,
             ..
@@ -171,7 +176,11 @@ impl Launched {
             host,
         ))
         .insert_resource(Remotes::new(welcome.player, &welcome.players))
-        .insert_resource(Marketplace::new(key.address()).with_cache(cache.clone()));
+        .insert_resource(
+            Marketplace::new(key.address())
+                .with_cache(cache.clone())
+                .with_people(people),
+        );
         insert_session(&mut app, client);
         app.add_plugins(WorldPlugin);
         if let Some(path) = screenshot {

@@ -378,11 +378,20 @@ pub(crate) fn pump(
                     arrived(&mut arrival, client, welcome, None);
                 }
             }
-            ServerMessage::Chat { player, text, .. } => {
+            // A muted player's lines are not shown.
+            ServerMessage::Chat {
+                player,
+                account,
+                text,
+            } if hears(&arrival, &account) => {
                 let who = arrival.remotes.name(player);
                 arrival.status.hear(format!("{who}: {text}"));
             }
-            ServerMessage::Told { player, text, .. } => {
+            ServerMessage::Told {
+                player,
+                account,
+                text,
+            } if hears(&arrival, &account) => {
                 let who = arrival.remotes.name(player);
                 arrival.status.hear(format!("{who} (to you): {text}"));
             }
@@ -409,6 +418,14 @@ pub(crate) fn pump(
             }
         }
     }
+}
+
+/// Whether lines of `account` are shown (not when the player mutes it).
+fn hears(arrival: &Arrival, account: &ledger::Address) -> bool {
+    arrival
+        .marketplace
+        .as_ref()
+        .is_none_or(|marketplace| marketplace.hears(account))
 }
 
 /// An account shown short: `plaza1abcd..wxyz` (the world's font has

@@ -113,8 +113,14 @@ fn trade_panels(
                         {
                             marketplace.block(client, account, !blocked);
                         }
+                        let muted = !marketplace.hears(&account);
+                        if ui.button(if muted { "Unmute" } else { "Mute" }).clicked() {
+                            marketplace.mute(account, !muted);
+                        }
                         if blocked {
                             ui.small("blocked: you hear nothing from them");
+                        } else if muted {
+                            ui.small("muted: their lines are not shown");
                         }
                     }
                 });

@@ -880,3 +880,122 @@ fn the_stalls_are_restocked_when_a_listing_they_show_is_cancelled() {
     drop(ada);
     embedded.stop().unwrap();
 }
+
+#[test]
+fn blocks_and_mutes_outlive_the_client_and_a_muted_players_lines_are_not_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = Embedded::start(&dir.path().join("host"), true).unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let kept = dir.path().join("people").join("bo.txt");
+    let bo_with_file = |embedded: &Embedded| {
+        let mut bo = player(embedded, "bo", &cache);
+        let me = bo.world().resource::<Marketplace>().me;
+        bo.insert_resource(
+            Marketplace::new(me)
+                .with_cache(cache.clone())
+                .with_people(kept.clone()),
+        );
+        bo
+    };
+    let mut bo = bo_with_file(&embedded);
+    let mut cy = player(&embedded, "cy", &cache);
+    let mut ada = player(&embedded, "ada", &cache);
+    let cy_address = cy.world().resource::<Marketplace>().me;
+    let dee_address = embedded.home().load_demo_key("dee").unwrap().address();
+
+    // Bo mutes cy and blocks dee: both are kept in bo's file.
+    with(&mut bo, |marketplace, client| {
+        marketplace.mute(cy_address, true);
+        marketplace.block(client, dee_address, true);
+    });
+    until(
+        &mut [&mut bo, &mut cy, &mut ada],
+        "dee blocked",
+        |marketplace| marketplace.people.blocked.contains(&dee_address),
+    );
+    let text = std::fs::read_to_string(&kept).unwrap();
+    assert!(text.contains(&format!("block {dee_address}")), "{text}");
+    assert!(text.contains(&format!("mute {cy_address}")), "{text}");
+
+    // Cy speaks, then ada: bo's chat shows ada's line and not cy's.
+    let say = |app: &mut App, text: &str| {
+        with(app, |_, client| {
+            client
+                .send(&plaza_client::protocol::ClientMessage::Chat { text: text.into() })
+                .unwrap()
+        });
+    };
+    say(&mut cy, "psst, bo");
+    update_until(&mut [&mut cy, &mut bo, &mut ada], "cy's line said", |_| {
+        true
+    });
+    say(&mut ada, "hello, bo");
+    let chat = |app: &App| app.world().resource::<NetStatus>().chat.clone();
+    update_until(
+        &mut [&mut bo, &mut cy, &mut ada],
+        "ada's line at bo",
+        |app| chat(app).iter().any(|line| line.ends_with("hello, bo")),
+    );
+    assert!(
+        !chat(&bo).iter().any(|line| line.contains("psst")),
+        "{:?}",
+        chat(&bo)
+    );
+    // Cy's line did reach the others.
+    update_until(
+        &mut [&mut ada, &mut cy, &mut bo],
+        "cy's line at ada",
+        |app| chat(app).iter().any(|line| line.ends_with("psst, bo")),
+    );
+
+    // Bo's client stops; the next run reads the file, asks the new
+    // session's host to block dee again, and still mutes cy.
+    drop(bo);
+    let mut bo = bo_with_file(&embedded);
+    assert!(!bo.world().resource::<Marketplace>().hears(&cy_address));
+    let bo_player = bo
+        .world()
+        .resource::<HostSession>()
+        .0
+        .welcome()
+        .unwrap()
+        .player;
+    // Dee's lines to bo are delivered until bo's new session has blocked
+    // dee again; then the host refuses them.
+    let dee_key = embedded.home().load_demo_key("dee").unwrap();
+    let mut dee = plaza_client::Client::connect(embedded.join_addr(), &dee_key, WAIT).unwrap();
+    dee.enter("Plaza Square", WAIT).unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        for _ in 0..20 {
+            bo.update();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let told = dee.request("dee's line to bo", WAIT, |request| {
+            plaza_client::protocol::ClientMessage::Tell {
+                request,
+                player: bo_player,
+                text: "it's dee".into(),
+            }
+        });
+        match told {
+            Err(plaza_client::ClientError::Protocol(err))
+                if err.code == plaza_client::protocol::ErrorCode::Refused =>
+            {
+                break;
+            }
+            Err(err) if !err.to_string().contains("a second") => panic!("{err}"),
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "bo's kept block never reached the host"
+        );
+        // A line a second.
+        std::thread::sleep(Duration::from_millis(1_100));
+    }
+
+    drop((bo, cy, ada, dee));
+    embedded.stop().unwrap();
+}

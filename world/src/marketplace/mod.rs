@@ -16,7 +16,7 @@ mod quotes;
 mod trades;
 mod transactions;
 
-pub use people::People;
+pub use people::{People, people_file};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -274,6 +274,13 @@ impl Marketplace {
         self
     }
 
+    /// The marketplace, keeping blocks and mutes in `file` (and asking
+    /// the host for the blocks kept there once the session is up).
+    pub fn with_people(mut self, file: PathBuf) -> Self {
+        self.people = People::kept_in(file);
+        self
+    }
+
     /// The player goes on at another host: what was asked of the old
     /// one is forgotten (the new session numbers its requests afresh), an
     /// action being signed is signed again and one sent is asked after
@@ -462,7 +469,7 @@ impl Marketplace {
                 self.people.told = Some(Err(message));
             }
             (Some(Asked::Block), ServerMessage::Blocked { accounts, .. }) => {
-                self.people.blocked = accounts.into_iter().collect();
+                self.people.blocked_now(accounts.into_iter().collect());
             }
             (None, ServerMessage::Tx { id, state, .. }) => self.tx_state(client, id, state),
             (None, ServerMessage::Trade { view, .. }) => self.trade_view(*view, false),

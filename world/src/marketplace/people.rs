@@ -1,22 +1,114 @@
-//! Other players, from this side: a line said to one of them alone, and
-//! the accounts this player blocks (whose lines and trade invitations the
-//! host no longer delivers).
+//! Other players, from this side: a line said to one of them alone, the
+//! accounts this player blocks (whose lines and trade invitations the
+//! host no longer delivers) and those it mutes (whose lines this client
+//! does not show). Blocks and mutes are kept in a file of the player's,
+//! so that they outlive the client: read at start, the blocks asked of
+//! the host again.
 
 use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use ledger::Address;
 use plaza_client::client::Session;
 use plaza_client::protocol::{ClientMessage, MAX_CHAT_BYTES, check_line};
+use tracing::warn;
 
 use super::{Asked, Marketplace, Refusal};
 
-/// What is known of talking to and blocking other players.
+/// The most of a people file that is read, bytes: a line per account,
+/// well over the host's 256 blocks and as many mutes.
+const MAX_FILE_BYTES: u64 = 64 * 1024;
+
+/// What is known of talking to, blocking and muting other players.
 #[derive(Clone, Debug, Default)]
 pub struct People {
     /// The accounts this player blocks, as the host last said.
     pub blocked: HashSet<Address>,
+    /// The accounts this player mutes: their lines are not shown.
+    pub muted: HashSet<Address>,
     /// The last line said to one player: to whom it went, or why not.
     pub told: Option<Result<u16, String>>,
+    /// Where blocks and mutes are kept, if anywhere.
+    file: Option<PathBuf>,
+    /// Blocks read from the file and not yet asked of the host.
+    to_ask: bool,
+}
+
+impl People {
+    /// Blocks and mutes kept in `file`: what it holds now (a line
+    /// `block <account>` or `mute <account>`; one that does not read is
+    /// skipped), the blocks to be asked of the host once the session is
+    /// up.
+    pub fn kept_in(file: PathBuf) -> People {
+        let mut people = People::default();
+        match std::fs::File::open(&file) {
+            Ok(opened) => {
+                let mut text = String::new();
+                if let Err(err) = opened.take(MAX_FILE_BYTES).read_to_string(&mut text) {
+                    warn!(file = %file.display(), %err, "blocks and mutes could not be read");
+                }
+                for line in text.lines().filter(|line| !line.trim().is_empty()) {
+                    let mut words = line.split_whitespace();
+                    let account = words.nth(1).and_then(|word| word.parse::<Address>().ok());
+                    match (line.split_whitespace().next(), account) {
+                        (Some("block"), Some(account)) => {
+                            people.blocked.insert(account);
+                        }
+                        (Some("mute"), Some(account)) => {
+                            people.muted.insert(account);
+                        }
+                        _ => {
+                            warn!(file = %file.display(), %line, "a line that does not read: skipped")
+                        }
+                    }
+                }
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => warn!(file = %file.display(), %err, "blocks and mutes could not be read"),
+        }
+        people.to_ask = !people.blocked.is_empty();
+        people.file = Some(file);
+        people
+    }
+
+    /// Writes the blocks and mutes to the file, whole (if there is one).
+    fn keep(&self) {
+        let Some(file) = &self.file else {
+            return;
+        };
+        let mut lines: Vec<String> = self
+            .blocked
+            .iter()
+            .map(|account| format!("block {account}"))
+            .chain(self.muted.iter().map(|account| format!("mute {account}")))
+            .collect();
+        lines.sort();
+        let text = lines.join("\n") + "\n";
+        let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
+            return;
+        };
+        let written = std::fs::create_dir_all(dir)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| {
+                crate::stalls::write_whole(dir, &name.to_string_lossy(), text.as_bytes())
+            });
+        if let Err(err) = written {
+            warn!(file = %file.display(), %err, "blocks and mutes could not be kept");
+        }
+    }
+
+    /// The host's word on what this player blocks now: kept.
+    pub(super) fn blocked_now(&mut self, blocked: HashSet<Address>) {
+        self.blocked = blocked;
+        self.keep();
+    }
+}
+
+/// Where the player `account` keeps its blocks and mutes, under the
+/// client's data directory.
+pub fn people_file(data: &Path, account: &Address) -> PathBuf {
+    data.join("people").join(format!("{account}.txt"))
 }
 
 impl Marketplace {
@@ -49,6 +141,29 @@ impl Marketplace {
             account,
             blocked,
         });
+    }
+
+    /// Mutes `account` (or no longer does): its lines are not shown. Kept
+    /// in the file.
+    pub fn mute(&mut self, account: Address, muted: bool) {
+        if muted {
+            self.people.muted.insert(account);
+        } else {
+            self.people.muted.remove(&account);
+        }
+        self.people.keep();
+    }
+
+    /// Whether lines of `account` are shown.
+    pub fn hears(&self, account: &Address) -> bool {
+        !self.people.muted.contains(account)
+    }
+
+    /// Asks the host to block what the file kept, once the session is up.
+    pub(super) fn ask_kept_blocks(&mut self, client: &mut Session<'_>) {
+        if std::mem::take(&mut self.people.to_ask) {
+            self.block_again(client);
+        }
     }
 
     /// At a new host (which knows nothing of this player's blocks), asks

@@ -69,7 +69,9 @@ impl Marketplace {
     }
 
     /// Moves the first action on: asks for the nonce when it is its turn.
+    /// (First, once, asks the host to block what an earlier run kept.)
     pub fn advance(&mut self, client: &mut Session<'_>) {
+        self.ask_kept_blocks(client);
         let Some(first) = self.actions.front_mut() else {
             return;
         };

@@ -19,7 +19,7 @@ use tracing::debug;
 use super::server::Server;
 use crate::calls::{InCall, OutCall};
 use crate::link::WorldLink;
-use crate::presence::{MAX_PRESENT, Presence, Present, SignedPresence};
+use crate::presence::{Presence, Present, SignedPresence};
 use crate::rate::Bucket;
 use plaza_client::protocol::{
     AvatarState, MAX_HOSTS_TOLD, ServerMessage, SessionState, TICK_HZ, Worn,
@@ -202,33 +202,21 @@ impl Server {
             if players.is_empty() && left.is_empty() && said.is_empty() && !heartbeat {
                 continue;
             }
-            let mut parts: Vec<Vec<Present>> = players
-                .chunks(MAX_PRESENT)
-                .map(<[Present]>::to_vec)
-                .collect();
-            if parts.is_empty() {
-                parts.push(Vec::new());
-            }
-            let last = parts.len() - 1;
-            for (index, players) in parts.into_iter().enumerate() {
+            let template = Presence {
+                chain_id: self.chain_id.as_str().to_owned(),
+                host,
+                join: self.advertised.map(|join| join.to_string()),
+                world: world.world.info.name.clone(),
+                count,
+                seq: 0,
+                sent_at: crate::presence::unix_millis(),
+                players: Vec::new(),
+                left,
+                said,
+            };
+            for mut presence in crate::presence::split(template, players) {
                 world.seq += 1;
-                let presence = Presence {
-                    chain_id: self.chain_id.as_str().to_owned(),
-                    host,
-                    join: self.advertised.map(|join| join.to_string()),
-                    world: world.world.info.name.clone(),
-                    count,
-                    seq: world.seq,
-                    sent_at: crate::presence::unix_millis(),
-                    players,
-                    left: if index == 0 { left.clone() } else { Vec::new() },
-                    // Last, once every speaker has been named.
-                    said: if index == last {
-                        said.clone()
-                    } else {
-                        Vec::new()
-                    },
-                };
+                presence.seq = world.seq;
                 if io
                     .outgoing
                     .try_send(SignedPresence::sign(presence, &self.identity))
