@@ -280,6 +280,14 @@ pub fn targets() -> Vec<Target> {
             account: key.address(),
             blocked: true,
         }),
+        seed(&ClientMessage::Pass {
+            pass: plaza_client::join::Pass::sign(
+                &key,
+                &ledger::testkit::chain_id(),
+                &key.address(),
+                1_800_000_000_000,
+            ),
+        }),
         seed(&ClientMessage::Wear {
             request: 4,
             slot: protocol::Slot::Head,

@@ -76,8 +76,16 @@ pub enum JoinRequest {
 }
 
 /// How far a pass's date may be from the host's clock when the player
-/// joins, either way.
+/// joins (or sends it again), either way.
 pub const PASS_SKEW: Duration = Duration::from_secs(60);
+
+/// How often a player in a world signs its pass again and sends it to its
+/// host ([`crate::protocol::ClientMessage::Pass`]).
+pub const PASS_RENEW: Duration = Duration::from_secs(60);
+
+/// The oldest pass a host believes of another host's player: a host whose
+/// player has gone (logged off, or moved on) cannot show it for longer.
+pub const PASS_MAX_AGE: Duration = Duration::from_secs(300);
 
 /// A player's signed word that its account plays at one host of one
 /// network from a time on. The host passes it on with its presence; other
@@ -85,7 +93,10 @@ pub const PASS_SKEW: Duration = Duration::from_secs(60);
 /// names that host, and when two hosts speak for one account the newer
 /// pass wins. A host cannot make one for an account it does not hold the
 /// key of, nor use one made for another host; an old pass of a player who
-/// has since joined elsewhere loses to the newer.
+/// has since joined elsewhere loses to the newer. A player signs its pass
+/// again every [`PASS_RENEW`] while it plays, and hosts believe none older
+/// than [`PASS_MAX_AGE`], so a host cannot go on showing a player that
+/// left it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Pass {
     /// When the player joined, by its clock (Unix milliseconds).

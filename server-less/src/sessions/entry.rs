@@ -1,16 +1,19 @@
 //! Entering and leaving a world: a client connects with a token that
-//! names its account, says hello for a world, and leaves it again.
+//! names its account and its pass, says hello for a world, sends its pass
+//! again now and then, and leaves.
 
+use plaza_client::time::unix_time;
 use renet::ClientId;
 use tracing::{debug, info};
 
 use super::avatars::{MAX_SPEED, STRIDE_BURST, STRIDE_SLACK};
-use super::join::from_user_data;
+use super::join::{check_pass, from_user_data};
 use super::limits::Session;
 use super::presence::{LAST_SEEN_FOR, RemoteKey};
 use super::replies::{Reply, deliver};
 use super::server::{Occupant, Server, error, refused};
 use crate::rate::Bucket;
+use plaza_client::join::{PASS_RENEW, Pass};
 use plaza_client::protocol::{
     self, ErrorCode, PlayerInfo, ProtocolError, ServerMessage, SessionState, VERSION, WorldInfo,
 };
@@ -63,6 +66,45 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// The player's pass signed again: kept, and shown to other hosts
+    /// from the next message naming all the world's players, if it is
+    /// the player's for this host, of now and newer than the last; at
+    /// most one every half [`PASS_RENEW`] is checked. Anything else is a
+    /// breach.
+    pub(super) fn pass_again(&mut self, client: ClientId, pass: Pass) {
+        let Some(session) = self.sessions.get(&client) else {
+            return;
+        };
+        let account = session.account;
+        let checked = if session.passed.elapsed() < PASS_RENEW / 2 {
+            Err(ProtocolError::new(
+                ErrorCode::RateLimited,
+                format!("a pass at most every {} s", PASS_RENEW.as_secs() / 2),
+            ))
+        } else if pass.since <= session.pass.since {
+            Err(ProtocolError::new(
+                ErrorCode::Invalid,
+                "a pass no newer than the last",
+            ))
+        } else {
+            check_pass(
+                &pass,
+                (&self.chain_id, &self.identity.address()),
+                &account,
+                unix_time(),
+            )
+        };
+        if let Err(err) = checked {
+            self.breach(client, None, &err);
+            return;
+        }
+        if let Some(session) = self.sessions.get_mut(&client) {
+            session.pass = pass;
+            session.passed = std::time::Instant::now();
+        }
+        self.saw_pass(account, pass.since);
     }
 
     pub(super) fn hello(&mut self, client: ClientId, version: u16, name: &str) {
@@ -368,5 +410,75 @@ mod tests {
         fixture.until(client, "the welcome", |message| {
             matches!(message, ServerMessage::Welcome { .. })
         });
+    }
+
+    #[test]
+    fn a_player_sends_its_pass_again_and_only_its_own_newer_one_of_now_is_taken() {
+        use crate::sessions::fixture::code;
+        use std::time::{Duration, Instant};
+
+        let mut fixture = Fixture::new();
+        let (ada, _) = fixture.enter("ada", SQUARE);
+        let key = fixture.key("ada");
+        let host = fixture.server.identity.address();
+        let chain = fixture.chain_id.clone();
+        let joined = fixture.server.sessions[&ada].pass;
+        let now = || crate::presence::unix_millis();
+        let refused = |fixture: &mut Fixture, pass: Pass| {
+            fixture.send(ada, &ClientMessage::Pass { pass });
+            let heard = fixture.until(ada, "the refusal", |message| code(message).is_some());
+            assert_eq!(
+                fixture.server.sessions[&ada].pass, joined,
+                "a refused pass was taken"
+            );
+            code(&heard).unwrap()
+        };
+        // Half a minute not yet gone since the join: not even checked.
+        let fresh = Pass::sign(&key, &chain, &host, now());
+        assert_eq!(refused(&mut fixture, fresh), ErrorCode::RateLimited);
+        let long_ago = |fixture: &mut Fixture| {
+            let session = fixture.server.sessions.get_mut(&ada).unwrap();
+            session.passed = Instant::now()
+                .checked_sub(PASS_RENEW)
+                .unwrap_or(session.passed);
+        };
+        // Another's signature, another host's pass, one dated ten minutes
+        // off, one no newer than the last: refused.
+        long_ago(&mut fixture);
+        let bo = fixture.key("bo");
+        assert_eq!(
+            refused(&mut fixture, Pass::sign(&bo, &chain, &host, now())),
+            ErrorCode::BadSignature
+        );
+        let elsewhere = ledger::Keypair::from_seed([77; 32]).address();
+        assert_eq!(
+            refused(&mut fixture, Pass::sign(&key, &chain, &elsewhere, now())),
+            ErrorCode::BadSignature
+        );
+        assert_eq!(
+            refused(
+                &mut fixture,
+                Pass::sign(&key, &chain, &host, now() + 600_000)
+            ),
+            ErrorCode::Invalid
+        );
+        assert_eq!(
+            refused(&mut fixture, Pass::sign(&key, &chain, &host, joined.since)),
+            ErrorCode::Invalid
+        );
+        // Its own, for this host, of now: taken, and the account's newest.
+        let renewed = Pass::sign(&key, &chain, &host, joined.since + 1_000);
+        fixture.send(ada, &ClientMessage::Pass { pass: renewed });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fixture.server.sessions[&ada].pass != renewed {
+            assert!(Instant::now() < deadline, "the renewed pass was not taken");
+            fixture.step();
+        }
+        assert!(
+            !fixture
+                .server
+                .newer_pass_seen(&key.address(), renewed.since)
+        );
+        assert!(fixture.server.newer_pass_seen(&key.address(), joined.since));
     }
 }

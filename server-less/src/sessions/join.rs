@@ -195,15 +195,16 @@ impl Issuer {
     }
 }
 
-/// Whether `pass` is `account`'s for this host and network, dated within
-/// [`PASS_SKEW`] of `now`.
-fn check_pass(
+/// Whether `pass` is `account`'s for `host` of network `chain`, dated
+/// within [`PASS_SKEW`] of `now` (the host's clock); at a join, and when a
+/// player sends its pass again.
+pub(super) fn check_pass(
     pass: &Pass,
-    issuer: &Issuer,
+    (chain, host): (&ChainId, &Address),
     account: &Address,
     now: Duration,
 ) -> Result<(), ProtocolError> {
-    if !pass.is_for(&issuer.chain_id, &issuer.identity.address(), account) {
+    if !pass.is_for(chain, host, account) {
         return Err(ProtocolError::new(
             ErrorCode::BadSignature,
             format!("the pass is not signed by {account}'s key for this host and network"),
@@ -419,7 +420,12 @@ async fn exchange(stream: &mut TcpStream, issuer: &Issuer) -> Result<Address, Ho
         )
         .into());
     }
-    check_pass(&pass, issuer, &account, unix_time())?;
+    check_pass(
+        &pass,
+        (&issuer.chain_id, &issuer.identity.address()),
+        &account,
+        unix_time(),
+    )?;
     let (client_id, token) = issuer.token(&account, &pass)?;
     let sealed = seal(&transcript.token_key(&shared), &token)?;
     write_frame(stream, &JoinReply::Token { client_id, sealed }).await?;

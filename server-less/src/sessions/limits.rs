@@ -19,9 +19,11 @@ use plaza_client::protocol::{self, ErrorCode, ProtocolError, SessionState, TICK_
 /// One connected client.
 pub(super) struct Session {
     pub(super) account: Address,
-    /// The player's word that it plays here from when it joined: shown to
-    /// other hosts with its presence.
+    /// The player's word that it plays here (from when it joined, or
+    /// signed again since): shown to other hosts with its presence.
     pub(super) pass: Pass,
+    /// When the pass was last taken.
+    pub(super) passed: Instant,
     pub(super) state: SessionState,
     pub(super) world: usize,
     pub(super) player: u16,
@@ -67,6 +69,7 @@ impl Session {
         Session {
             account,
             pass,
+            passed: Instant::now(),
             state: SessionState::Connected,
             world: 0,
             player: 0,

@@ -435,6 +435,7 @@ impl Server {
                 player,
                 text,
             } => self.tell(client, request, player, text),
+            ClientMessage::Pass { pass } => self.pass_again(client, pass),
             ClientMessage::Browse { request, query } => {
                 self.browse(client, account, request, query)
             }

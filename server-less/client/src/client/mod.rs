@@ -146,7 +146,9 @@ impl Client {
     /// Joins as [`Client::connect`] does, without waiting for the session:
     /// it connects as [`Client::pump`] is called.
     pub fn start(join: SocketAddr, key: &Keypair) -> Result<Client, ClientError> {
-        let token = crate::join::join_host(join, key, None)?.token;
+        let joined = crate::join::join_host(join, key, None)?;
+        let host = joined.host;
+        let token = joined.token;
         // Loopback for a host on this machine, every interface otherwise.
         let ip: std::net::IpAddr = match (join.ip().is_loopback(), join.is_ipv4()) {
             (true, true) => std::net::Ipv4Addr::LOCALHOST.into(),
@@ -171,7 +173,11 @@ impl Client {
             renet: RenetClient::new(protocol::connection_config(protocol::End::Client)),
             transport,
             last: Instant::now(),
-            state: SessionState::new(key),
+            state: {
+                let mut state = SessionState::new(key);
+                state.joined(host);
+                state
+            },
         })
     }
 

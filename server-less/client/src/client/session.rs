@@ -17,6 +17,8 @@ use crate::protocol::{
 };
 
 use super::{ANSWER_WAIT, INBOX, Welcome};
+use crate::join::{PASS_RENEW, Pass};
+use crate::time::unix_time;
 
 /// What a session remembers between packets: the welcome, requests in
 /// flight and held back, answers not yet taken, the avatars in view. It
@@ -53,6 +55,9 @@ pub struct SessionState {
     /// Tokens for sending requests (refilled at
     /// [`protocol::CLIENT_REQUESTS_PER_SEC`]), and when last refilled.
     pub(super) tokens: (f32, Instant),
+    /// The host joined (whose key this player's passes name), and when
+    /// the pass was last signed.
+    pub(super) pass: Option<(Address, Instant)>,
 }
 
 impl SessionState {
@@ -76,7 +81,27 @@ impl SessionState {
             waiting: HashMap::new(),
             held: VecDeque::new(),
             tokens: (2.0 * protocol::CLIENT_REQUESTS_PER_SEC, Instant::now()),
+            pass: None,
         }
+    }
+
+    /// The session is with `host`, whose join took this player's pass
+    /// just now: it is signed again every [`PASS_RENEW`] from here.
+    pub fn joined(&mut self, host: Address) {
+        self.pass = Some((host, Instant::now()));
+    }
+
+    /// The pass to send the host `now`, if it is time to sign it again:
+    /// in a world, [`PASS_RENEW`] after the last.
+    pub(super) fn pass_due(&mut self, now: Instant) -> Option<Pass> {
+        let (host, signed) = self.pass.as_mut()?;
+        let welcome = self.welcome.as_ref()?;
+        if now.saturating_duration_since(*signed) < PASS_RENEW {
+            return None;
+        }
+        *signed = now;
+        let since = u64::try_from(unix_time().as_millis()).unwrap_or(u64::MAX);
+        Some(Pass::sign(&self.key, &welcome.chain_id, host, since))
     }
 
     /// The session's key.
@@ -378,6 +403,9 @@ impl Session<'_> {
             }
         }
         self.state.give_up_on_silence();
+        if let Some(pass) = self.state.pass_due(now) {
+            self.send(&ClientMessage::Pass { pass })?;
+        }
         self.send_held();
         // Avatars not heard of for two keyframes have left the view.
         self.state
@@ -490,4 +518,57 @@ impl std::ops::DerefMut for Session<'_> {
 /// What an avatar wears as a host said it, cut to [`MAX_WORN`] things.
 fn bounded(worn: &Worn) -> Worn {
     worn.iter().take(MAX_WORN).copied().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::protocol::WorldInfo;
+
+    fn welcomed(key: &Keypair) -> SessionState {
+        let mut state = SessionState::new(key);
+        state.arrived(ServerMessage::Welcome {
+            version: protocol::VERSION,
+            player: 1,
+            account: key.address(),
+            chain_id: "plaza-test".into(),
+            height: 1,
+            time: 0,
+            world: WorldInfo {
+                name: "Plaza Square".into(),
+                half_size: 40.0,
+                spawn: [0.0, 0.0, 0.0],
+                stalls: Vec::new(),
+                parcels: Vec::new(),
+            },
+            at: [1.0, 0.0, 1.0],
+            worlds: vec!["Plaza Square".into()],
+            players: Vec::new(),
+        });
+        state
+    }
+
+    #[test]
+    fn a_player_in_a_world_signs_its_pass_again_every_minute_for_its_host() {
+        let key = Keypair::from_seed([3; 32]);
+        let host = Keypair::from_seed([1; 32]).address();
+        // Not joined through the join endpoint: no pass to renew.
+        let mut state = welcomed(&key);
+        let later = Instant::now() + PASS_RENEW * 2;
+        assert_eq!(state.pass_due(later), None);
+        // Joined: not before a minute is up, then once.
+        state.joined(host);
+        assert_eq!(state.pass_due(Instant::now()), None);
+        let pass = state.pass_due(later).unwrap();
+        let chain = ChainId::new("plaza-test").unwrap();
+        assert!(pass.is_for(&chain, &host, &key.address()));
+        assert_eq!(state.pass_due(later), None);
+        assert!(state.pass_due(later + PASS_RENEW).is_some());
+        // Not in a world yet: nothing to renew.
+        let mut fresh = SessionState::new(&key);
+        fresh.joined(host);
+        assert_eq!(fresh.pass_due(later), None);
+    }
 }

@@ -143,6 +143,15 @@ pub enum ClientMessage {
         /// What to say, as a chat line.
         text: String,
     },
+    /// Your pass for this host, signed again now (every
+    /// [`PASS_RENEW`](crate::join::PASS_RENEW) while in a world): hosts
+    /// believe no pass older than [`PASS_MAX_AGE`](crate::join::PASS_MAX_AGE).
+    /// Not answered; one that is not yours for this host, not of now, or
+    /// not newer than the last is refused.
+    Pass {
+        /// The pass.
+        pass: crate::join::Pass,
+    },
 }
 
 /// Checks a chat line: some words, at most [`MAX_CHAT_BYTES`], no
@@ -211,14 +220,17 @@ impl ClientMessage {
             | ClientMessage::TradeInvite { .. }
             | ClientMessage::TradeAct { .. }
             | ClientMessage::Wear { .. }
-            | ClientMessage::Block { .. } => Ok(()),
+            | ClientMessage::Block { .. }
+            | ClientMessage::Pass { .. } => Ok(()),
         }
     }
 
     /// The request id, if the message has one.
     pub fn request(&self) -> Option<u32> {
         match self {
-            ClientMessage::Hello { .. } | ClientMessage::Chat { .. } => None,
+            ClientMessage::Hello { .. }
+            | ClientMessage::Chat { .. }
+            | ClientMessage::Pass { .. } => None,
             ClientMessage::Browse { request, .. }
             | ClientMessage::Inventory { request }
             | ClientMessage::Submit { request, .. }
@@ -249,6 +261,7 @@ impl ClientMessage {
             ClientMessage::Wear { .. } => "wear",
             ClientMessage::Block { .. } => "block",
             ClientMessage::Tell { .. } => "tell",
+            ClientMessage::Pass { .. } => "pass",
         }
     }
 

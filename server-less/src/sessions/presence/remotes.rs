@@ -20,6 +20,7 @@ use super::{
 use crate::error::HostError;
 use crate::presence::Present;
 use crate::rate::Bucket;
+use plaza_client::join::PASS_MAX_AGE;
 use plaza_client::protocol::{
     AvatarState, MAX_WORN, PlayerInfo, ServerMessage, SessionState, Slot, Worn,
 };
@@ -141,6 +142,11 @@ impl Server {
         let Some(pass) = present.pass else {
             return;
         };
+        // A pass too old to believe: its player has not signed it again,
+        // so it left that host (or never plays there now).
+        if too_old(pass.since) {
+            return;
+        }
         // One account, one avatar: a player playing here is shown as
         // itself; one that two hosts speak for is shown at the host its
         // newer pass names (where it went last), in whichever world, and
@@ -261,14 +267,19 @@ impl Server {
     }
 
     /// Players of other hosts not heard of for [`REMOTE_TIMEOUT`] have
-    /// left (their host went away, or stopped telling).
+    /// left (their host went away, or stopped telling), and so have those
+    /// whose newest pass is older than [`PASS_MAX_AGE`] (their host goes
+    /// on telling of them, but they signed nothing since).
     pub(in crate::sessions) fn expire_remotes(&mut self) {
         let now = Instant::now();
         for world in 0..self.worlds.len() {
             let gone: Vec<RemoteKey> = self.worlds[world]
                 .remotes
                 .iter()
-                .filter(|(_, remote)| now.saturating_duration_since(remote.heard) > REMOTE_TIMEOUT)
+                .filter(|(_, remote)| {
+                    now.saturating_duration_since(remote.heard) > REMOTE_TIMEOUT
+                        || too_old(remote.since)
+                })
                 .map(|(key, _)| *key)
                 .collect();
             for key in gone {
@@ -417,6 +428,13 @@ impl Server {
             debug!(%host, what, "a host's presence failed a check");
         }
     }
+}
+
+/// Whether a pass dated `since` is older than [`PASS_MAX_AGE`] by this
+/// host's clock.
+fn too_old(since: u64) -> bool {
+    let age = crate::presence::unix_millis().saturating_sub(since);
+    u128::from(age) > PASS_MAX_AGE.as_millis()
 }
 
 /// What a host says its player wears, at most one thing a slot.
@@ -738,5 +756,76 @@ mod tests {
             fixture.server.worlds[0].remotes[&key].worn,
             vec![(Slot::Head, hat)]
         );
+    }
+
+    #[test]
+    fn a_player_of_another_host_is_shown_only_while_its_pass_is_fresh() {
+        let mut fixture = Fixture::new();
+        let (ada, _) = fixture.enter("ada", SQUARE);
+        let host = other_host();
+        let bo = fixture.key("bo").address();
+        let max_age = u64::try_from(PASS_MAX_AGE.as_millis()).unwrap();
+        let now = crate::presence::unix_millis();
+        // A pass older than any host believes: bo is not shown.
+        fixture.arrives(
+            &host,
+            1,
+            vec![present_with(
+                3,
+                bo,
+                [1.0, 0.0, 1.0],
+                Vec::new(),
+                Some(now - max_age - 1_000),
+            )],
+            Vec::new(),
+        );
+        for _ in 0..5 {
+            fixture.step();
+        }
+        assert!(fixture.server.worlds[0].remotes.is_empty());
+        // A pass half a second from too old: shown, then gone once it is,
+        // though its host goes on telling of bo (and not of a newer pass).
+        let since = now - max_age + 500;
+        fixture.arrives(
+            &host,
+            2,
+            vec![present_with(
+                3,
+                bo,
+                [1.0, 0.0, 1.0],
+                Vec::new(),
+                Some(since),
+            )],
+            Vec::new(),
+        );
+        let player = fixture.joined_as(ada, bo);
+        let shown = Instant::now();
+        let mut seq = 3;
+        loop {
+            fixture.arrives(
+                &host,
+                seq,
+                vec![present_with(
+                    3,
+                    bo,
+                    [1.0, 0.0, 1.0],
+                    Vec::new(),
+                    Some(since),
+                )],
+                Vec::new(),
+            );
+            seq += 1;
+            fixture.step();
+            if fixture
+                .heard(ada)
+                .contains(&ServerMessage::PlayerLeft { player })
+            {
+                break;
+            }
+            assert!(
+                shown.elapsed() < Duration::from_secs(5),
+                "bo's stale pass kept it shown"
+            );
+        }
     }
 }
