@@ -19,6 +19,7 @@ pub mod interp;
 pub mod inventory;
 pub mod launch;
 pub mod marketplace;
+pub mod minimap;
 pub mod motion;
 pub mod net;
 pub mod pick;
@@ -100,7 +101,7 @@ impl Plugin for WorldPlugin {
             pick::PickPlugin,
             ui::UiPlugin,
             marketplace::MarketplacePlugin,
-            hud::HudPlugin,
+            (hud::HudPlugin, minimap::MinimapPlugin),
             catalogue::CataloguePlugin,
             rental::RentalPlugin,
             inventory::InventoryPlugin,

@@ -201,6 +201,8 @@ fn the_whole_client_loads_the_stalls_opens_what_is_clicked_and_offers_a_trade() 
         assert!(drawn.has("host embedded"), "{drawn:?}");
         assert!(drawn.has("balance "), "{drawn:?}");
         assert!(drawn.has("Catalogue"), "{drawn:?}");
+        // The map in the corner, north marked.
+        assert!(drawn.0.contains("N"), "{drawn:?}");
         assert!(drawn.has(first_hit.name.as_deref().unwrap()), "{drawn:?}");
         assert!(
             !drawn.has("Entering Plaza Square"),
