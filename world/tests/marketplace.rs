@@ -30,6 +30,16 @@ mod support;
 
 use support::{WAIT, join_into, settle, update_until, with};
 
+/// A host on a fresh network of demo accounts in a folder of its own, and
+/// a model cache there (the folder goes when the first is dropped).
+fn embedded_host() -> (tempfile::TempDir, Embedded, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = Embedded::start(&dir.path().join("host"), true).unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    (dir, embedded, cache)
+}
+
 fn player(embedded: &Embedded, name: &str, cache: &Path) -> App {
     let mut app = App::new();
     app.add_plugins(MinimalPlugins);
@@ -72,10 +82,7 @@ fn last_done(marketplace: &Marketplace) -> Option<TxProgress> {
 
 #[test]
 fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
-    let dir = tempfile::tempdir().unwrap();
-    let embedded = Embedded::start(&dir.path().join("host"), true).unwrap();
-    let cache = dir.path().join("cache");
-    std::fs::create_dir_all(&cache).unwrap();
+    let (_dir, embedded, cache) = embedded_host();
     let mut cy = player(&embedded, "cy", &cache);
     let mut bo = player(&embedded, "bo", &cache);
 
@@ -681,10 +688,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
 
 #[test]
 fn a_line_said_to_one_player_lands_in_its_chat_until_it_blocks_the_speaker() {
-    let dir = tempfile::tempdir().unwrap();
-    let embedded = Embedded::start(&dir.path().join("host"), true).unwrap();
-    let cache = dir.path().join("cache");
-    std::fs::create_dir_all(&cache).unwrap();
+    let (_dir, embedded, cache) = embedded_host();
     let mut cy = player(&embedded, "cy", &cache);
     let mut bo = player(&embedded, "bo", &cache);
     let bo_player = bo
@@ -750,10 +754,7 @@ fn a_line_said_to_one_player_lands_in_its_chat_until_it_blocks_the_speaker() {
 
 #[test]
 fn an_owned_wearable_goes_on_and_comes_off_as_the_inventory_asks() {
-    let dir = tempfile::tempdir().unwrap();
-    let embedded = Embedded::start(&dir.path().join("host"), true).unwrap();
-    let cache = dir.path().join("cache");
-    std::fs::create_dir_all(&cache).unwrap();
+    let (_dir, embedded, cache) = embedded_host();
     let mut cy = player(&embedded, "cy", &cache);
     until(&mut [&mut cy], "the account", |marketplace| {
         marketplace.holdings.is_some()
@@ -814,10 +815,7 @@ fn an_owned_wearable_goes_on_and_comes_off_as_the_inventory_asks() {
 
 #[test]
 fn the_stalls_are_restocked_when_a_listing_they_show_is_cancelled() {
-    let dir = tempfile::tempdir().unwrap();
-    let embedded = Embedded::start(&dir.path().join("host"), true).unwrap();
-    let cache = dir.path().join("cache");
-    std::fs::create_dir_all(&cache).unwrap();
+    let (_dir, embedded, cache) = embedded_host();
     let mut ada = player(&embedded, "ada", &cache);
     ada.add_plugins(StallsPlugin);
     // The stalls load as the client's launch loads them.
@@ -883,10 +881,7 @@ fn the_stalls_are_restocked_when_a_listing_they_show_is_cancelled() {
 
 #[test]
 fn blocks_and_mutes_outlive_the_client_and_a_muted_players_lines_are_not_shown() {
-    let dir = tempfile::tempdir().unwrap();
-    let embedded = Embedded::start(&dir.path().join("host"), true).unwrap();
-    let cache = dir.path().join("cache");
-    std::fs::create_dir_all(&cache).unwrap();
+    let (dir, embedded, cache) = embedded_host();
     let kept = dir.path().join("people").join("bo.txt");
     let bo_with_file = |embedded: &Embedded| {
         let mut bo = player(embedded, "bo", &cache);

@@ -157,9 +157,8 @@ impl Fixture {
         client
     }
 
-    /// Demo account `name` connects and enters `world`; its player number.
-    pub(super) fn enter(&mut self, name: &str, world: &str) -> (ClientId, u16) {
-        let client = self.connect(&self.key(name));
+    /// `client` says hello for `world`: the host's welcome.
+    pub(super) fn welcomed(&mut self, client: ClientId, world: &str) -> ServerMessage {
         self.send(
             client,
             &ClientMessage::Hello {
@@ -167,9 +166,15 @@ impl Fixture {
                 world: world.to_owned(),
             },
         );
-        let welcome = self.until(client, "the welcome", |message| {
+        self.until(client, "the welcome", |message| {
             matches!(message, ServerMessage::Welcome { .. })
-        });
+        })
+    }
+
+    /// Demo account `name` connects and enters `world`; its player number.
+    pub(super) fn enter(&mut self, name: &str, world: &str) -> (ClientId, u16) {
+        let client = self.connect(&self.key(name));
+        let welcome = self.welcomed(client, world);
         let ServerMessage::Welcome { player, .. } = welcome else {
             unreachable!("until returns what it was asked for");
         };

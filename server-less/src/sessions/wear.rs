@@ -319,16 +319,7 @@ mod tests {
             .find(|name| *name != owner && *name != other)
             .unwrap();
         let client = fixture.connect(&fixture.key(late));
-        fixture.send(
-            client,
-            &ClientMessage::Hello {
-                version: plaza_client::protocol::VERSION,
-                world: SQUARE.into(),
-            },
-        );
-        let welcome = fixture.until(client, "the welcome", |message| {
-            matches!(message, ServerMessage::Welcome { .. })
-        });
+        let welcome = fixture.welcomed(client, SQUARE);
         let ServerMessage::Welcome { players, .. } = welcome else {
             unreachable!()
         };

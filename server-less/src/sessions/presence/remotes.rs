@@ -460,22 +460,12 @@ mod tests {
     use crate::sessions::fixture::{Fixture, SQUARE, present, present_with};
     use assets::{AssetKind, Manifest};
     use ledger::Keypair;
-    use plaza_client::protocol::ClientMessage;
 
     /// `name` connects and says hello for the square: where its welcome
     /// puts it, and the world's spawn point.
     fn enters_at(fixture: &mut Fixture, name: &str) -> ([f32; 3], [f32; 3]) {
         let client = fixture.connect(&fixture.key(name));
-        fixture.send(
-            client,
-            &ClientMessage::Hello {
-                version: plaza_client::protocol::VERSION,
-                world: SQUARE.into(),
-            },
-        );
-        let welcome = fixture.until(client, "the welcome", |message| {
-            matches!(message, ServerMessage::Welcome { .. })
-        });
+        let welcome = fixture.welcomed(client, SQUARE);
         let ServerMessage::Welcome { at, world, .. } = welcome else {
             unreachable!("until returns what it was asked for")
         };
