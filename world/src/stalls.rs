@@ -204,6 +204,13 @@ impl Loader {
                     _ => self.place_all(client),
                 }
             }
+            (Want::Page, ServerMessage::Error { message, .. }) if self.quiet => {
+                // The stalls keep what they show until a later block.
+                warn!(%message, "the catalogue did not answer: the stalls stay as they are");
+                self.asked.clear();
+                self.done = true;
+                return None;
+            }
             (Want::Page, ServerMessage::Error { message, .. }) => {
                 warn!(%message, "the catalogue did not answer: the stalls stay empty");
                 self.place_all(client);
@@ -250,7 +257,27 @@ impl Loader {
                 self.placing[n].waiting = false;
                 self.placing[n].manifest = None;
             }
-            (_, other) => return Some(other),
+            // An answer of another kind: as if refused, and handed on.
+            (Want::Page, other) if self.quiet => {
+                warn!("the catalogue answered with something else: the stalls stay as they are");
+                self.asked.clear();
+                self.done = true;
+                return Some(other);
+            }
+            (Want::Page, other) => {
+                warn!("the catalogue answered with something else: the stalls stay empty");
+                self.place_all(client);
+                self.finish();
+                return Some(other);
+            }
+            (Want::Manifest(n) | Want::Model(n), other) => {
+                self.files.1 += 1;
+                warn!(asset = %self.placing[n].card.listing.asset, "a file answered with something else: not shown");
+                self.placing[n].waiting = false;
+                self.placing[n].manifest = None;
+                self.finish();
+                return Some(other);
+            }
         }
         self.finish();
         None

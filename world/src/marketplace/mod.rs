@@ -82,6 +82,8 @@ enum Asked {
     Tell(u16),
     /// Blocking an account, or no longer.
     Block,
+    /// Blocking again, at a new host or in a new run, what was blocked.
+    BlockAgain,
 }
 
 /// Where an action stands.
@@ -288,6 +290,8 @@ impl Marketplace {
     /// host).
     pub fn host_changed(&mut self) {
         self.asked.clear();
+        // Blocks asked again of the old host are asked of the new one.
+        self.people.reasking = 0;
         if let Some(first) = self.actions.front_mut() {
             first.stage = match first.stage {
                 TxProgress::Signing => TxProgress::Queued,
@@ -470,6 +474,13 @@ impl Marketplace {
             }
             (Some(Asked::Block), ServerMessage::Blocked { accounts, .. }) => {
                 self.people.blocked_now(accounts.into_iter().collect());
+            }
+            (Some(Asked::BlockAgain), ServerMessage::Blocked { accounts, .. }) => {
+                self.people.blocked_again(accounts, true);
+            }
+            (Some(Asked::BlockAgain), ServerMessage::Error { message, .. }) => {
+                warn!(%message, "the host would not block again");
+                self.people.blocked_again(Vec::new(), false);
             }
             (None, ServerMessage::Tx { id, state, .. }) => self.tx_state(client, id, state),
             (None, ServerMessage::Trade { view, .. }) => self.trade_view(*view, false),

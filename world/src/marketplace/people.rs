@@ -33,6 +33,9 @@ pub struct People {
     file: Option<PathBuf>,
     /// Blocks read from the file and not yet asked of the host.
     to_ask: bool,
+    /// Blocks asked of the host again and not yet answered: until all
+    /// are, its answers add to what is blocked and nothing is written.
+    pub(super) reasking: usize,
 }
 
 impl People {
@@ -46,7 +49,9 @@ impl People {
             Ok(opened) => {
                 let mut text = String::new();
                 if let Err(err) = opened.take(MAX_FILE_BYTES).read_to_string(&mut text) {
+                    // Not written over either: it stays as the player left it.
                     warn!(file = %file.display(), %err, "blocks and mutes could not be read");
+                    return people;
                 }
                 for line in text.lines().filter(|line| !line.trim().is_empty()) {
                     let mut words = line.split_whitespace();
@@ -65,7 +70,10 @@ impl People {
                 }
             }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => warn!(file = %file.display(), %err, "blocks and mutes could not be read"),
+            Err(err) => {
+                warn!(file = %file.display(), %err, "blocks and mutes could not be read");
+                return people;
+            }
         }
         people.to_ask = !people.blocked.is_empty();
         people.file = Some(file);
@@ -101,7 +109,22 @@ impl People {
     /// The host's word on what this player blocks now: kept.
     pub(super) fn blocked_now(&mut self, blocked: HashSet<Address>) {
         self.blocked = blocked;
-        self.keep();
+        if self.reasking == 0 {
+            self.keep();
+        }
+    }
+
+    /// The host's answer to a block asked again (`taken`, with what it
+    /// blocks so far, or refused): what is blocked only grows, and is
+    /// written once every one is answered.
+    pub(super) fn blocked_again(&mut self, blocked: Vec<Address>, taken: bool) {
+        if taken {
+            self.blocked.extend(blocked);
+        }
+        self.reasking = self.reasking.saturating_sub(1);
+        if self.reasking == 0 {
+            self.keep();
+        }
     }
 }
 
@@ -171,7 +194,12 @@ impl Marketplace {
     pub fn block_again(&mut self, client: &mut Session<'_>) {
         let blocked: Vec<Address> = self.people.blocked.iter().copied().collect();
         for account in blocked {
-            self.block(client, account, true);
+            self.people.reasking += 1;
+            self.ask(client, Asked::BlockAgain, |request| ClientMessage::Block {
+                request,
+                account,
+                blocked: true,
+            });
         }
     }
 }
