@@ -25,6 +25,7 @@ pub mod node;
 pub mod peers;
 pub mod presence;
 mod rate;
+mod room;
 pub mod sessions;
 pub mod uploads;
 pub mod worlds;

@@ -204,16 +204,8 @@ impl Loader {
                     _ => self.place_all(client),
                 }
             }
-            (Want::Page, ServerMessage::Error { message, .. }) if self.quiet => {
-                // The stalls keep what they show until a later block.
-                warn!(%message, "the catalogue did not answer: the stalls stay as they are");
-                self.asked.clear();
-                self.done = true;
-                return None;
-            }
             (Want::Page, ServerMessage::Error { message, .. }) => {
-                warn!(%message, "the catalogue did not answer: the stalls stay empty");
-                self.place_all(client);
+                self.page_failed(client, &message);
             }
             (Want::Manifest(n), ServerMessage::Chunk { bytes, .. }) => {
                 self.files.1 += 1;
@@ -252,35 +244,43 @@ impl Loader {
                 }
             }
             (Want::Manifest(n) | Want::Model(n), ServerMessage::Error { message, .. }) => {
-                self.files.1 += 1;
-                warn!(asset = %self.placing[n].card.listing.asset, %message, "a file did not come: not shown");
-                self.placing[n].waiting = false;
-                self.placing[n].manifest = None;
+                self.file_failed(n, &message);
             }
             // An answer of another kind: as if refused, and handed on.
-            (Want::Page, other) if self.quiet => {
-                warn!("the catalogue answered with something else: the stalls stay as they are");
-                self.asked.clear();
-                self.done = true;
-                return Some(other);
-            }
-            (Want::Page, other) => {
-                warn!("the catalogue answered with something else: the stalls stay empty");
-                self.place_all(client);
-                self.finish();
-                return Some(other);
-            }
-            (Want::Manifest(n) | Want::Model(n), other) => {
-                self.files.1 += 1;
-                warn!(asset = %self.placing[n].card.listing.asset, "a file answered with something else: not shown");
-                self.placing[n].waiting = false;
-                self.placing[n].manifest = None;
+            (want, other) => {
+                let why = "an answer of another kind";
+                match want {
+                    Want::Page => self.page_failed(client, why),
+                    Want::Manifest(n) | Want::Model(n) => self.file_failed(n, why),
+                }
                 self.finish();
                 return Some(other);
             }
         }
         self.finish();
         None
+    }
+
+    /// The catalogue did not answer a page (`why`): a first loading shows
+    /// what it has (nothing, perhaps); a restock keeps what the stalls
+    /// show until a later block.
+    fn page_failed(&mut self, client: &mut Session<'_>, why: &str) {
+        if self.quiet {
+            warn!(%why, "the catalogue did not answer: the stalls stay as they are");
+            self.asked.clear();
+            self.done = true;
+        } else {
+            warn!(%why, "the catalogue did not answer: the stalls show what came");
+            self.place_all(client);
+        }
+    }
+
+    /// Item `n`'s file did not come (`why`): it is not shown.
+    fn file_failed(&mut self, n: usize, why: &str) {
+        self.files.1 += 1;
+        warn!(asset = %self.placing[n].card.listing.asset, %why, "a file did not come: not shown");
+        self.placing[n].waiting = false;
+        self.placing[n].manifest = None;
     }
 
     fn place_all(&mut self, client: &mut Session<'_>) {

@@ -23,6 +23,7 @@ use tracing::debug;
 use super::event_loop::{EventLoop, Exchange};
 use super::{CALL_BURST, CALLS_PER_SEC, MAX_CALLS_WAITING};
 use crate::rate::Bucket;
+use crate::room::make_room;
 use plaza_client::protocol::ErrorCode;
 
 use crate::calls::{CallAnswer, HostCall, InCall, MAX_CALL_BYTES, decode, encode};
@@ -239,16 +240,7 @@ impl EventLoop {
             caller.heard = now;
             return;
         }
-        if self.callers.len() >= MAX_CALLERS {
-            let oldest = self
-                .callers
-                .iter()
-                .min_by_key(|(_, caller)| caller.heard)
-                .map(|(host, _)| *host);
-            if let Some(oldest) = oldest {
-                self.callers.remove(&oldest);
-            }
-        }
+        make_room(&mut self.callers, MAX_CALLERS, |caller| caller.heard);
         self.callers.insert(
             host,
             Caller {

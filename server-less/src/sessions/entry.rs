@@ -9,7 +9,7 @@ use tracing::{debug, info};
 use super::avatars::{MAX_SPEED, STRIDE_BURST, STRIDE_SLACK};
 use super::join::{check_pass, from_user_data};
 use super::limits::Session;
-use super::presence::{LAST_SEEN_FOR, RemoteKey};
+use super::presence::LAST_SEEN_FOR;
 use super::replies::{Reply, deliver};
 use super::server::{Occupant, Server, error, refused};
 use crate::rate::Bucket;
@@ -157,19 +157,7 @@ impl Server {
         // that came here: only the one here is shown from now on, and its
         // pass is the newest of the account.
         self.saw_pass(session.account, session.pass.since);
-        let twins: Vec<(usize, RemoteKey)> = self
-            .worlds
-            .iter()
-            .enumerate()
-            .flat_map(|(world, state)| {
-                state
-                    .remotes
-                    .iter()
-                    .filter(|(_, remote)| remote.account == session.account)
-                    .map(move |(key, _)| (world, *key))
-            })
-            .collect();
-        for (world, key) in twins {
+        for (world, key, _) in self.remotes_of(&session.account) {
             self.remote_left(world, key);
         }
         let mut session = session;

@@ -476,11 +476,11 @@ impl Marketplace {
                 self.people.blocked_now(accounts.into_iter().collect());
             }
             (Some(Asked::BlockAgain), ServerMessage::Blocked { accounts, .. }) => {
-                self.people.blocked_again(accounts, true);
+                self.people.blocked_again(accounts);
             }
             (Some(Asked::BlockAgain), ServerMessage::Error { message, .. }) => {
                 warn!(%message, "the host would not block again");
-                self.people.blocked_again(Vec::new(), false);
+                self.people.blocked_again(Vec::new());
             }
             (None, ServerMessage::Tx { id, state, .. }) => self.tx_state(client, id, state),
             (None, ServerMessage::Trade { view, .. }) => self.trade_view(*view, false),

@@ -55,8 +55,9 @@ impl People {
                 }
                 for line in text.lines().filter(|line| !line.trim().is_empty()) {
                     let mut words = line.split_whitespace();
-                    let account = words.nth(1).and_then(|word| word.parse::<Address>().ok());
-                    match (line.split_whitespace().next(), account) {
+                    let what = words.next();
+                    let account = words.next().and_then(|word| word.parse::<Address>().ok());
+                    match (what, account) {
                         (Some("block"), Some(account)) => {
                             people.blocked.insert(account);
                         }
@@ -114,13 +115,11 @@ impl People {
         }
     }
 
-    /// The host's answer to a block asked again (`taken`, with what it
-    /// blocks so far, or refused): what is blocked only grows, and is
+    /// The host's answer to a block asked again (what it blocks so far,
+    /// or nothing when it refused): what is blocked only grows, and is
     /// written once every one is answered.
-    pub(super) fn blocked_again(&mut self, blocked: Vec<Address>, taken: bool) {
-        if taken {
-            self.blocked.extend(blocked);
-        }
+    pub(super) fn blocked_again(&mut self, blocked: Vec<Address>) {
+        self.blocked.extend(blocked);
         self.reasking = self.reasking.saturating_sub(1);
         if self.reasking == 0 {
             self.keep();

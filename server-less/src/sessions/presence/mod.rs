@@ -21,6 +21,7 @@ use crate::calls::{InCall, OutCall};
 use crate::link::WorldLink;
 use crate::presence::{Presence, Present, SignedPresence};
 use crate::rate::Bucket;
+use crate::room::make_room;
 use plaza_client::protocol::{
     AvatarState, MAX_HOSTS_TOLD, ServerMessage, SessionState, TICK_HZ, Worn,
 };
@@ -256,16 +257,9 @@ impl Server {
             return;
         }
         let now = Instant::now();
-        if !self.hosts.contains_key(&host) && self.hosts.len() >= MAX_HOSTS {
+        if !self.hosts.contains_key(&host) {
             // Forget the longest silent before taking a new one.
-            let quietest = self
-                .hosts
-                .iter()
-                .min_by_key(|(_, record)| record.heard)
-                .map(|(address, _)| *address);
-            if let Some(quietest) = quietest {
-                self.hosts.remove(&quietest);
-            }
+            make_room(&mut self.hosts, MAX_HOSTS, |record| record.heard);
         }
         let record = self.hosts.entry(host).or_insert_with(|| HostRecord {
             seqs: HashMap::new(),

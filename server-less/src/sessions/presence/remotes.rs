@@ -20,6 +20,7 @@ use super::{
 use crate::error::HostError;
 use crate::presence::Present;
 use crate::rate::Bucket;
+use crate::room::make_room;
 use plaza_client::join::PASS_MAX_AGE;
 use plaza_client::protocol::{
     AvatarState, MAX_WORN, PlayerInfo, ServerMessage, SessionState, Slot, Worn,
@@ -158,18 +159,7 @@ impl Server {
         let here = self.sessions.values().any(|session| {
             session.account == present.account && session.state == SessionState::InWorld
         });
-        let twins: Vec<(usize, RemoteKey, u64)> = self
-            .worlds
-            .iter()
-            .enumerate()
-            .flat_map(|(index, state)| {
-                state
-                    .remotes
-                    .iter()
-                    .filter(|(_, remote)| remote.account == present.account)
-                    .map(move |(key, remote)| (index, *key, remote.since))
-            })
-            .collect();
+        let twins = self.remotes_of(&present.account);
         if here || twins.iter().any(|(_, _, since)| *since >= pass.since) {
             return;
         }
@@ -242,17 +232,10 @@ impl Server {
             return;
         };
         state.free_number(remote.player);
-        if state.last_seen.len() >= MAX_REMOTES_PER_WORLD {
-            // Full: the one that left longest ago makes room.
-            let oldest = state
-                .last_seen
-                .iter()
-                .min_by_key(|(_, (_, left))| *left)
-                .map(|(account, _)| *account);
-            if let Some(oldest) = oldest {
-                state.last_seen.remove(&oldest);
-            }
-        }
+        // Full: the one that left longest ago makes room.
+        make_room(&mut state.last_seen, MAX_REMOTES_PER_WORLD, |(_, left)| {
+            *left
+        });
         state
             .last_seen
             .insert(remote.account, (remote.state.position(), Instant::now()));
@@ -384,6 +367,25 @@ impl Server {
         }
     }
 
+    /// Where other hosts' players of `account` are shown, in every world:
+    /// the world, the player's key, and its pass's date.
+    pub(in crate::sessions) fn remotes_of(
+        &self,
+        account: &Address,
+    ) -> Vec<(usize, RemoteKey, u64)> {
+        self.worlds
+            .iter()
+            .enumerate()
+            .flat_map(|(index, state)| {
+                state
+                    .remotes
+                    .iter()
+                    .filter(|(_, remote)| remote.account == *account)
+                    .map(move |(key, remote)| (index, *key, remote.since))
+            })
+            .collect()
+    }
+
     /// Whether a pass of `account` newer than one dated `since` was seen
     /// (from any host, this one included).
     pub(in crate::sessions) fn newer_pass_seen(&self, account: &Address, since: u64) -> bool {
@@ -400,16 +402,7 @@ impl Server {
             *newest = (*newest).max(since);
             return;
         }
-        if self.passes.len() >= MAX_PASSES {
-            let oldest = self
-                .passes
-                .iter()
-                .min_by_key(|(_, since)| **since)
-                .map(|(account, _)| *account);
-            if let Some(oldest) = oldest {
-                self.passes.remove(&oldest);
-            }
-        }
+        make_room(&mut self.passes, MAX_PASSES, |since| *since);
         self.passes.insert(account, since);
     }
 
