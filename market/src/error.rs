@@ -111,6 +111,12 @@ pub enum MarketError {
         /// The slot asked for.
         slot: crate::wear::Slot,
     },
+    /// A parcel put down on a parcel.
+    #[error("{asset} is a parcel of land, which cannot be put down on another")]
+    NotPlaceable {
+        /// The asset.
+        asset: AssetId,
+    },
     /// An asset worn by someone who neither rents it nor owns it.
     #[error(
         "{who} does not hold {asset}: only its renter, or its owner when it is not rented out, may use it"

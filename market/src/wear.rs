@@ -1,8 +1,9 @@
-//! What an avatar may wear: the slots on an avatar, which kinds of asset
-//! go in which, and whether a player holds an asset now (owns it and has
-//! not rented it out, or rents it and the rental has not ended). Every
-//! host checks an avatar's appearance with this against its latest final
-//! state before showing it to anyone.
+//! What an avatar may wear and a holder may put down on a parcel: the
+//! slots on an avatar, which kinds of asset go in which, and whether a
+//! player holds an asset now (owns it and has not rented it out, or rents
+//! it and the rental has not ended). Every host checks an avatar's
+//! appearance and a parcel's things with this against its latest final
+//! state before showing them to anyone.
 
 use std::fmt;
 
@@ -81,6 +82,20 @@ pub fn may_wear(
             kind,
             slot,
         });
+    }
+    holds(asset, who, now)
+}
+
+/// Whether `who` may put `asset` (of `kind`) down on a parcel it holds
+/// at `now`: anything it has the use of but land.
+pub fn may_place(
+    asset: &Asset,
+    kind: AssetKind,
+    who: &Address,
+    now: Timestamp,
+) -> Result<(), MarketError> {
+    if kind == AssetKind::Parcel {
+        return Err(MarketError::NotPlaceable { asset: asset.id });
     }
     holds(asset, who, now)
 }
@@ -189,5 +204,33 @@ mod tests {
             Ok(())
         );
         assert_eq!(slots(AssetKind::Wearable)[0], Slot::Head);
+    }
+
+    #[test]
+    fn the_user_of_an_asset_may_put_it_down_unless_it_is_land() {
+        let (owner, renter) = (Address::from_bytes([1; 32]), Address::from_bytes([2; 32]));
+        let lamp = asset(
+            owner,
+            Some(ActiveRental {
+                id: RentalId(4),
+                renter,
+                ends_at: 100,
+            }),
+        );
+        assert_eq!(may_place(&lamp, AssetKind::Lighting, &renter, 99), Ok(()));
+        assert!(matches!(
+            may_place(&lamp, AssetKind::Lighting, &owner, 99),
+            Err(MarketError::RentedOut { .. })
+        ));
+        assert!(matches!(
+            may_place(&lamp, AssetKind::Lighting, &renter, 100),
+            Err(MarketError::RentalOver { .. })
+        ));
+        let plot = asset(owner, None);
+        assert!(matches!(
+            may_place(&plot, AssetKind::Parcel, &owner, 10),
+            Err(MarketError::NotPlaceable { .. })
+        ));
+        assert_eq!(may_place(&plot, AssetKind::Furniture, &owner, 10), Ok(()));
     }
 }

@@ -23,6 +23,12 @@ pub struct Config {
     /// The network this host belongs to: written by `init`, and checked
     /// against the ledger's at every start.
     pub chain_id: String,
+    /// The network's founder: the account whose deeds (assets of kind
+    /// parcel naming a world and a parcel) are the worlds' parcels.
+    /// Every host of a network names the same one; absent, no parcel has
+    /// a holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub founder: Option<String>,
     /// Block production.
     pub blocks: BlockConfig,
     /// The mempool's bounds.
@@ -144,6 +150,7 @@ impl Config {
         let sessions = SessionSettings::default();
         Config {
             chain_id: chain_id.to_owned(),
+            founder: None,
             blocks: BlockConfig {
                 min_interval_ms: 100,
                 max_txs: MAX_BLOCK_TXS,
@@ -174,7 +181,7 @@ impl Config {
 # The network this host belongs to. Written by `plaza-host init`; it must
 # match the ledger's, so do not change it.
 chain_id = "{chain_id}"
-
+{founder}
 [blocks]
 # Least time between two blocks, in milliseconds (10 to 60000). A block is
 # made when transactions wait and this long has passed since the last one,
@@ -214,6 +221,7 @@ messages_per_sec = {messages_per_sec:?}
             view_radius = self.sessions.view_radius,
             messages_per_sec = self.sessions.messages_per_sec,
             chain_id = self.chain_id,
+            founder = self.founder_toml(),
             min_interval_ms = self.blocks.min_interval_ms,
             max_block_txs = MAX_BLOCK_TXS,
             max_txs = self.blocks.max_txs,
@@ -221,6 +229,20 @@ messages_per_sec = {messages_per_sec:?}
             mempool_bytes = self.mempool.max_bytes,
             per_account = self.mempool.max_per_account,
         ) + &self.network_toml()
+    }
+
+    fn founder_toml(&self) -> String {
+        let Some(founder) = &self.founder else {
+            return String::new();
+        };
+        format!(
+            r#"
+# The network's founder: the account whose deeds (assets of kind parcel
+# naming a world and a parcel) are the worlds' parcels. Every host of the
+# network must name the same one; without it no parcel has a holder.
+founder = {founder:?}
+"#
+        )
     }
 
     fn network_toml(&self) -> String {
@@ -315,6 +337,11 @@ mdns = {mdns}
         if let Some(network) = &self.network {
             network.addresses()?;
         }
+        if let Some(founder) = &self.founder {
+            founder
+                .parse::<ledger::Address>()
+                .map_err(|err| format!("founder: {founder:?} is not an account address: {err}"))?;
+        }
         if sessions.join_port != 0 && sessions.join_port == sessions.udp_port {
             return Err(format!(
                 "sessions.join_port and sessions.udp_port are both {}; they must differ",
@@ -346,6 +373,10 @@ mdns = {mdns}
                 max_per_account: self.mempool.max_per_account,
             },
             block_max_txs: self.blocks.max_txs,
+            founder: self
+                .founder
+                .as_deref()
+                .and_then(|founder| founder.parse().ok()),
         }
     }
 }
@@ -365,6 +396,14 @@ mod tests {
             .replace("max_per_account", "max_per_acount");
         let err = toml::from_str::<Config>(&typo).expect_err("unknown field");
         assert!(err.to_string().contains("max_per_acount"), "{err}");
+
+        // The founder reads back; one that is no address is named.
+        let mut founded = config.clone();
+        founded.founder = Some(ledger::Keypair::from_seed([5; 32]).address().to_string());
+        let back: Config = toml::from_str(&founded.to_toml()).expect("parses");
+        assert_eq!(back, founded);
+        founded.founder = Some("plaza1nobody".into());
+        assert!(founded.check().expect_err("no address").contains("founder"));
 
         let mut slow = config.clone();
         slow.blocks.min_interval_ms = 5;

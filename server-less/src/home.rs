@@ -51,6 +51,9 @@ pub const DEMO_ACCOUNTS: [&str; 4] = ["ada", "bo", "cy", "dee"];
 pub const DEMO_BALANCE: Amount = 1_000_000;
 /// Tokens each genesis validator has staked: its voting power.
 pub const GENESIS_STAKE: Amount = 100_000;
+/// The demo key of the network's founder, whose deeds are the worlds'
+/// parcels (see `market::catalogue::land`).
+pub const FOUNDER: &str = "founder";
 /// The creators of the sample pack, in turn.
 const CREATORS: [&str; 2] = ["ada", "bo"];
 /// Royalty on every sample asset: 5 %.
@@ -322,10 +325,13 @@ pub fn init_network(
         keys.insert(name, key);
     }
 
+    let founder = Keypair::generate(&mut OsRng);
+    write_key(&home.demo_key(FOUNDER), &founder)?;
     let mut genesis = Genesis::new(
         chain_id.clone(),
         demo.iter()
             .map(|(_, address)| (*address, DEMO_BALANCE))
+            .chain([(founder.address(), DEMO_BALANCE)])
             .collect(),
         validators
             .iter()
@@ -402,12 +408,76 @@ pub fn init_network(
         market.push(signer.sign(&keys[owner], op, valid_until));
     }
     commit_all(&mut ledger, time, host.address(), market)?;
+
+    // The worlds' land: a deed for each parcel, minted by the founder;
+    // some let, some for sale, some given to players to hold, the rest
+    // kept.
+    let marker = assets::pack::sample_models()
+        .into_iter()
+        .find(|model| model.kind == assets::AssetKind::Parcel)
+        .ok_or_else(|| HostError::Consensus("the sample pack has no parcel model".into()))?;
+    let mut deeds = Vec::new();
+    let mut land = Vec::new();
+    for world in crate::worlds::builtin() {
+        for parcel in &world.info.parcels {
+            let request = deed_request(&world.info.name, &parcel.name, &founder.address());
+            let imported = assets::import(&blobs, &marker.glb, &request, &limits)?;
+            deeds.push(signer.sign(
+                &founder,
+                Operation::Mint {
+                    manifest: ManifestBytes(imported.manifest.to_json()?),
+                    royalty_bps: 0,
+                },
+                valid_until,
+            ));
+            land.push(AssetId(imported.manifest_id));
+        }
+    }
+    blobs.sync()?;
+    commit_all(&mut ledger, time, host.address(), deeds)?;
+    let mut dealt = Vec::new();
+    for (index, deed) in land.iter().enumerate() {
+        let op = match index % 4 {
+            0 => Operation::ListForRent {
+                asset: *deed,
+                terms: RentTerms {
+                    price_per_period: 40,
+                    period_secs: 3_600,
+                    min_periods: 1,
+                    max_periods: 72,
+                    deposit: 0,
+                    reserved_for: None,
+                },
+                expires_at,
+            },
+            1 => Operation::TransferAsset {
+                asset: *deed,
+                to: keys[DEMO_ACCOUNTS[2 + (index / 4) % 2]].address(),
+            },
+            2 => Operation::ListForSale {
+                asset: *deed,
+                price: 5_000,
+                expires_at,
+            },
+            _ => continue,
+        };
+        dealt.push(signer.sign(&founder, op, valid_until));
+    }
+    commit_all(&mut ledger, time, host.address(), dealt)?;
     drop(ledger);
 
     // Written last: a home with a configuration is a complete one.
-    let config = Config::new(chain_id.as_str());
+    let mut config = Config::new(chain_id.as_str());
+    config.founder = Some(founder.address().to_string());
     write_file(&home.config(), config.to_toml().as_bytes(), false)?;
-    info!(chain = %chain_id, host = %host.address(), minted = owned.len(), listed, "network made");
+    info!(
+        chain = %chain_id,
+        host = %host.address(),
+        minted = owned.len(),
+        listed,
+        parcels = land.len(),
+        "network made"
+    );
     Ok(Initialised {
         chain_id,
         host: host.address(),
@@ -415,6 +485,31 @@ pub fn init_network(
         minted: owned.len(),
         listed,
     })
+}
+
+/// The import request of the deed to `parcel` of `world`, minted by
+/// `founder`: a parcel naming both (see `market::catalogue::land`).
+fn deed_request(world: &str, parcel: &str, founder: &Address) -> assets::ImportRequest {
+    use assets::{Attribute, AttributeValue};
+    let text = |trait_type: &str, value: &str| Attribute {
+        trait_type: trait_type.to_owned(),
+        value: AttributeValue::Text(value.to_owned()),
+    };
+    assets::ImportRequest {
+        name: format!("{parcel}, {world}"),
+        description: format!(
+            "A parcel of land in {world}. Its holder's listings are shown on it, and its \
+             holder puts things down on it for everyone to see."
+        ),
+        kind: assets::AssetKind::Parcel,
+        creator: founder.to_string(),
+        attributes: vec![
+            text(market::catalogue::WORLD_TRAIT, world),
+            text(market::catalogue::PARCEL_TRAIT, parcel),
+        ],
+        external_url: None,
+        scale: 1.0,
+    }
 }
 
 /// Signs transactions with each key's next nonce, counted here: for a

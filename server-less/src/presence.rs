@@ -6,7 +6,8 @@
 //! whom to hold it against; it still believes nothing: a relayed avatar
 //! that moves faster than the world allows is cut short, and every worn
 //! item is checked against its own ledger before anyone sees it (see
-//! `sessions::presence`). A host speaks for an account only with that
+//! `sessions::presence`). Parcels' arrangements ride along, each signed
+//! by its parcel's holder and checked the same way (`sessions::land`). A host speaks for an account only with that
 //! player's [`Pass`], signed by the account for the host.
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use std::collections::HashMap;
 use borsh::{BorshDeserialize, BorshSerialize};
 use ledger::{Address, ChainId, Keypair, Signature};
 use plaza_client::join::Pass;
+use plaza_client::land::Arrangement;
 use plaza_client::protocol::{AvatarState, MAX_CHAT_BYTES, MAX_WORN, Worn};
 
 use crate::peers::PeerError;
@@ -31,7 +33,7 @@ pub const MAX_PRESENCE_BYTES: usize = 16 * 1024;
 const MAX_WORLD_NAME: usize = 64;
 
 /// What a host signs presence with, before the message.
-const DOMAIN: &[u8] = b"plaza/presence/4";
+const DOMAIN: &[u8] = b"plaza/presence/5";
 
 /// One player of the sending host, as it stands.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -82,6 +84,9 @@ pub struct Presence {
     /// What its players said since the last message (each heard within
     /// the chat distance of where the player is).
     pub said: Vec<Said>,
+    /// Parcels' arrangements, each signed by its parcel's holder: those
+    /// the host took lately, and those it shows, in turn.
+    pub arranged: Vec<Arrangement>,
 }
 
 /// A chat line of one of the sending host's players.
@@ -95,6 +100,9 @@ pub struct Said {
 
 /// Chat lines one presence message carries at most.
 pub const MAX_SAID: usize = 16;
+
+/// Parcels' arrangements one presence message carries at most.
+pub const MAX_ARRANGED: usize = 2;
 
 /// A presence message and its host's signature.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -191,6 +199,12 @@ impl SignedPresence {
                 line.id
             )));
         }
+        if presence.arranged.len() > MAX_ARRANGED {
+            return Err(bad(format!(
+                "{} arrangements: the most is {MAX_ARRANGED}",
+                presence.arranged.len()
+            )));
+        }
         if let Some(player) = presence.players.iter().find(|p| p.worn.len() > MAX_WORN) {
             return Err(bad(format!(
                 "player {} wears {} things: the most is {MAX_WORN}",
@@ -204,6 +218,14 @@ impl SignedPresence {
             .map_err(|err| bad(format!("host key: {err}")))?;
         key.verify_strict(&signed_bytes(&presence), &signed.signature.to_dalek())
             .map_err(|_| bad(format!("not signed by {}", presence.host)))?;
+        for arrangement in &presence.arranged {
+            arrangement.check(chain).map_err(|err| {
+                bad(format!(
+                    "an arrangement of the parcel {}: {}",
+                    arrangement.deed, err.message
+                ))
+            })?;
+        }
         for player in &presence.players {
             let Some(pass) = player.pass else {
                 continue;
@@ -238,10 +260,11 @@ pub struct PassCache {
 }
 
 /// `template` (a host's message for one world, naming no players, with
-/// who left and what was said) once for each part of `players`: parts of
-/// at most [`MAX_PRESENT`] players, each message within
-/// [`MAX_PRESENCE_BYTES`] once signed; who left goes in the first, what
-/// was said in the last (once every speaker has been named). One message
+/// who left, what was said and parcels' arrangements) once for each part
+/// of `players`: parts of at most [`MAX_PRESENT`] players, each message
+/// within [`MAX_PRESENCE_BYTES`] once signed; who left goes in the first,
+/// what was said and the arrangements in the last (once every speaker
+/// has been named). One message
 /// when there are no players. Each part's `seq` is the caller's to set.
 pub fn split(template: Presence, players: Vec<Present>) -> Vec<Presence> {
     let fixed = SignedPresence {
@@ -283,6 +306,11 @@ pub fn split(template: Presence, players: Vec<Present>) -> Vec<Presence> {
             } else {
                 Vec::new()
             },
+            arranged: if index == last {
+                template.arranged.clone()
+            } else {
+                Vec::new()
+            },
             ..template.clone()
         })
         .collect()
@@ -298,6 +326,7 @@ pub fn unix_millis() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use plaza_client::land::{MAX_PLACED, PlacedItem};
     use plaza_client::protocol::{Gait, Slot};
 
     fn presence(host: &Keypair) -> Presence {
@@ -331,6 +360,17 @@ mod tests {
                 id: 1,
                 text: "hello from the harbour".into(),
             }],
+            arranged: vec![Arrangement::sign(
+                &player,
+                &chain,
+                ledger::AssetId(assets::ContentId::of(assets::Codec::Json, b"pier")),
+                7,
+                vec![PlacedItem::new(
+                    ledger::AssetId(assets::ContentId::of(assets::Codec::Json, b"lamp")),
+                    [1.5, -2.0],
+                    64,
+                )],
+            )],
         }
     }
 
@@ -364,6 +404,17 @@ mod tests {
         shout.said[0].text = "bell\u{7}".into();
         let shout = SignedPresence::sign(shout, &host);
         assert!(SignedPresence::verified(&shout.to_bytes(), &chain).is_err());
+        // An arrangement the host moved (its holder did not sign that),
+        // or too many: refused, though the host signed the message.
+        let mut moved = presence(&host);
+        moved.arranged[0].items[0].at_cm[0] += 100;
+        let moved = SignedPresence::sign(moved, &host);
+        let err = SignedPresence::verified(&moved.to_bytes(), &chain).unwrap_err();
+        assert!(err.to_string().contains("arrangement"), "{err}");
+        let mut many = presence(&host);
+        many.arranged = vec![many.arranged[0].clone(); MAX_ARRANGED + 1];
+        let many = SignedPresence::sign(many, &host);
+        assert!(SignedPresence::verified(&many.to_bytes(), &chain).is_err());
     }
 
     #[test]
@@ -449,6 +500,18 @@ mod tests {
                     text: "é".repeat(MAX_CHAT_BYTES / 2),
                 })
                 .collect(),
+            arranged: (0..MAX_ARRANGED)
+                .map(|n| {
+                    let id = |tag: usize| {
+                        let bytes = [u8::try_from(tag).unwrap(); 8];
+                        ledger::AssetId(assets::ContentId::of(assets::Codec::Raw, &bytes))
+                    };
+                    let items = (0..MAX_PLACED)
+                        .map(|item| PlacedItem::new(id(100 + item), [-1e6, 1e6], u8::MAX))
+                        .collect();
+                    Arrangement::sign(&player, &chain, id(n), u64::MAX, items)
+                })
+                .collect(),
         };
         let present = |id: usize, pass: bool, worn: &Worn| Present {
             id: u16::try_from(id).unwrap(),
@@ -477,10 +540,11 @@ mod tests {
         assert_eq!(parts[0].left, template.left);
         assert!(parts[1..].iter().all(|part| part.left.is_empty()));
         assert_eq!(parts[parts.len() - 1].said, template.said);
+        assert_eq!(parts[parts.len() - 1].arranged, template.arranged);
         assert!(
             parts[..parts.len() - 1]
                 .iter()
-                .all(|part| part.said.is_empty())
+                .all(|part| part.said.is_empty() && part.arranged.is_empty())
         );
         // Movers with nothing on and no pass: the most a message names.
         let movers: Vec<Present> = (0..2 * MAX_PRESENT)

@@ -41,6 +41,7 @@ fn world(
                 .map(|(name, _, _)| Parcel {
                     name: (*name).to_owned(),
                     holder: None,
+                    deed: None,
                 })
                 .collect(),
         },
@@ -63,10 +64,28 @@ fn world(
                     holder: None,
                     min: *min,
                     max: *max,
+                    deed: None,
                 })
                 .collect(),
         },
     }
+}
+
+/// `world` with its parcels' deeds and holders as `lands` (the
+/// catalogue's layouts, by world name) has them.
+pub fn with_lands(mut world: World, lands: &[WorldLayout]) -> World {
+    let Some(layout) = lands.iter().find(|layout| layout.name == world.info.name) else {
+        return world;
+    };
+    for (info, parcel) in world.info.parcels.iter_mut().zip(&layout.parcels) {
+        info.deed = parcel.deed;
+        info.holder = parcel.holder;
+    }
+    for (slot, parcel) in world.layout.parcels.iter_mut().zip(&layout.parcels) {
+        slot.deed = parcel.deed;
+        slot.holder = parcel.holder;
+    }
+    world
 }
 
 /// The worlds every host serves: a town square with a stall per kind of

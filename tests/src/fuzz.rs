@@ -215,6 +215,21 @@ pub fn run(
 /// A seed's bytes. These values are small and always encode; one that
 /// did not would seed the run with an empty input, which is still one a
 /// decoder must refuse without panicking.
+/// A parcel's arrangement of two things, signed by `key`.
+fn arrangement(key: &ledger::Keypair) -> plaza_client::land::Arrangement {
+    let id = |tag: &[u8]| ledger::AssetId(assets::ContentId::of(assets::Codec::Json, tag));
+    plaza_client::land::Arrangement::sign(
+        key,
+        &ledger::testkit::chain_id(),
+        id(b"a pier"),
+        1_800_000_000_000,
+        vec![
+            plaza_client::land::PlacedItem::new(id(b"a lamp"), [1.0, 2.0], 3),
+            plaza_client::land::PlacedItem::new(id(b"a chair"), [-4.5, 6.0], 200),
+        ],
+    )
+}
+
 fn seed<T: borsh::BorshSerialize>(value: &T) -> Vec<u8> {
     plaza_client::protocol::encode(value).unwrap_or_default()
 }
@@ -295,6 +310,10 @@ pub fn targets() -> Vec<Target> {
                 assets::Codec::Json,
                 b"a hat",
             ))),
+        }),
+        seed(&ClientMessage::Arrange {
+            request: 5,
+            arrangement: arrangement(&key),
         }),
     ];
     let upload = vec![
@@ -381,6 +400,7 @@ pub fn targets() -> Vec<Target> {
                     id: 1,
                     text: "hello".into(),
                 }],
+                arranged: vec![arrangement(&key)],
             },
             &host,
         )

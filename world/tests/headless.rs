@@ -163,12 +163,14 @@ fn the_scene_builds_the_ground_walls_stalls_parcels_and_sun_the_host_described()
             holder: Some(ledger::Address::from_bytes([7; 32])),
             min: [10.0, 10.0],
             max: [18.0, 14.0],
+            deed: None,
         },
         ParcelInfo {
             name: "Empty Lot".into(),
             holder: None,
             min: [-18.0, 10.0],
             max: [-10.0, 14.0],
+            deed: None,
         },
     ];
     let mut app = App::new();

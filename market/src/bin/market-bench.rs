@@ -359,6 +359,7 @@ fn plaza() -> WorldLayout {
             .map(|i| Parcel {
                 name: format!("parcel {i}"),
                 holder: Some(person(i * 7)),
+                deed: None,
             })
             .collect(),
     }

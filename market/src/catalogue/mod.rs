@@ -6,6 +6,7 @@
 //! asks about; sets of slots by kind, creator, owner, word and place let a
 //! selective query visit only its candidates.
 
+mod land;
 mod query;
 mod slots;
 mod text;
@@ -23,6 +24,7 @@ use ledger::{
 
 use crate::error::MarketError;
 
+pub use land::{PARCEL_TRAIT, ParcelChange, WORLD_TRAIT, deed_of, holder_of};
 pub use query::{
     Availability, Cursor, Hit, MAX_PAGE, MAX_PREFIX_WORDS, Page, PriceBasis, PriceRange, Query,
     Range, Side, Sort,
@@ -312,6 +314,11 @@ pub struct Catalogue {
     /// The worlds (one bit each, by index) whose stalls or parcels
     /// gained, lost or changed a listing since they were last taken.
     changed_worlds: u64,
+    /// The founder and its deeds, once named.
+    land: Option<land::Land>,
+    /// Parcels (world, parcel) whose deed or holder changed since they
+    /// were last taken.
+    changed_parcels: Vec<(u16, u16)>,
     /// Scratch space for [`Catalogue::apply`]: the block's assets by id.
     changed_assets: HashMap<AssetId, usize>,
     scratch: Scratch,
@@ -343,6 +350,8 @@ impl Catalogue {
             worlds: Vec::new(),
             placers: Vec::new(),
             changed_worlds: 0,
+            land: None,
+            changed_parcels: Vec::new(),
             changed_assets: HashMap::default(),
             scratch: Scratch::default(),
             time: 0,
@@ -479,7 +488,7 @@ impl Catalogue {
             }
         }
         self.purge_expired();
-        Ok(())
+        self.update_land(changes.assets, manifests)
     }
 
     /// Whether a listing belongs in the catalogue at `time`.
@@ -742,7 +751,7 @@ impl Catalogue {
         self.placers.push(Placer::new(&layout));
         self.worlds.push(layout);
         self.replace_all(|_| true);
-        Ok(())
+        self.settle_land()
     }
 
     /// The worlds, in the order they were added.

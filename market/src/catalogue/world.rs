@@ -8,7 +8,7 @@
 use std::fmt;
 
 use assets::AssetKind;
-use ledger::{Address, ListingId};
+use ledger::{Address, AssetId, ListingId};
 
 use crate::error::MarketError;
 
@@ -48,6 +48,9 @@ pub struct Parcel {
     /// Who holds it, if anyone. A holder's listings are shown on their
     /// parcel instead of on the stalls.
     pub holder: Option<Address>,
+    /// The ledger asset that is the parcel (see the catalogue's `land`),
+    /// once its deed is known.
+    pub deed: Option<AssetId>,
 }
 
 /// A place in a world where listings are shown.
@@ -223,6 +226,7 @@ mod tests {
             parcels: vec![Parcel {
                 name: "Pier".into(),
                 holder: Some(Address::from_bytes([7; 32])),
+                deed: None,
             }],
         }
     }

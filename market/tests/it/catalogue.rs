@@ -64,10 +64,12 @@ fn harbour() -> WorldLayout {
             Parcel {
                 name: "Pier".into(),
                 holder: None,
+                deed: None,
             },
             Parcel {
                 name: "Lighthouse".into(),
                 holder: None,
+                deed: None,
             },
         ],
     }

@@ -5,5 +5,6 @@
 mod build;
 mod catalogue;
 mod common;
+mod land;
 mod quotes;
 mod trade;

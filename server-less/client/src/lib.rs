@@ -1,6 +1,8 @@
 //! What a Plaza player and a Plaza host both need to speak to each other.
 //!
 //! - [`protocol`]: the messages of a session, their channels and checks.
+//! - [`land`]: what a parcel's holder puts down on it, signed by the
+//!   holder.
 //! - [`join`]: the handshake that proves an account to a host and brings
 //!   back a sealed netcode connect token.
 //! - [`transport`]: netcode over UDP with bundled datagrams, both ends.
@@ -15,6 +17,7 @@ pub mod bot;
 pub mod client;
 mod error;
 pub mod join;
+pub mod land;
 pub mod protocol;
 pub mod text;
 pub mod time;

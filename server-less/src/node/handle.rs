@@ -11,7 +11,7 @@ use ledger::{
     TxId, Validator,
 };
 use market::TradeWindow;
-use market::catalogue::{Page, Query};
+use market::catalogue::{Page, Query, WorldLayout};
 use market::trade::Action;
 use market::wear::Slot;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -47,6 +47,8 @@ pub struct HostHandle {
     pub(super) events: broadcast::Sender<Arc<BlockEvent>>,
     pub(super) accepted: broadcast::Sender<SignedTransaction>,
     pub(super) work: watch::Receiver<Backlog>,
+    /// The worlds' layouts with their parcels' deeds and holders.
+    pub(super) lands: watch::Receiver<Arc<Vec<WorldLayout>>>,
     pub(super) now: Arc<dyn crate::clock::Clock>,
     pub(super) misbehaviour: Arc<std::sync::Mutex<VecDeque<Misbehaviour>>>,
     pub(super) verifier: ledger::Verifier,
@@ -56,6 +58,12 @@ pub struct HostHandle {
 }
 
 impl HostHandle {
+    /// The worlds' layouts as of the last block: each parcel with its
+    /// deed and holder.
+    pub fn lands(&self) -> Arc<Vec<WorldLayout>> {
+        self.lands.borrow().clone()
+    }
+
     /// Asks on the engine's queue, which the ledger thread serves first.
     pub(super) async fn ask<T>(
         &self,
@@ -167,6 +175,17 @@ impl HostHandle {
         slot: Slot,
     ) -> Result<Height, HostError> {
         self.request(|reply| Command::Wear(who, asset, slot, reply))
+            .await?
+    }
+
+    /// Whether `who` may put each of `assets` down on a parcel it holds,
+    /// by the ledger's state (`market::wear::may_place`).
+    pub async fn placeable(
+        &self,
+        who: Address,
+        assets: Vec<AssetId>,
+    ) -> Result<super::Placeable, HostError> {
+        self.request(|reply| Command::Placeable(who, assets, reply))
             .await?
     }
 

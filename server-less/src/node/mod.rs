@@ -15,7 +15,7 @@ use ledger::{
     Account, Address, Asset, AssetId, Block, ChainId, CommittedBlock, Height, Ledger, LedgerError,
     MAX_BLOCK_TXS, SignedTransaction, StateRoot, Timestamp, TxId, Validator,
 };
-use market::catalogue::{Page, Query, WorldLayout};
+use market::catalogue::{Page, ParcelChange, Query, WorldLayout};
 use market::trade::Action;
 use market::wear::Slot;
 use market::{MarketError, TradeWindow};
@@ -59,6 +59,8 @@ pub struct NodeSettings {
     pub mempool: MempoolLimits,
     /// Most transactions in one block.
     pub block_max_txs: usize,
+    /// The network's founder, whose deeds are the worlds' parcels.
+    pub founder: Option<Address>,
 }
 
 impl Default for NodeSettings {
@@ -66,6 +68,7 @@ impl Default for NodeSettings {
         NodeSettings {
             mempool: MempoolLimits::default(),
             block_max_txs: MAX_BLOCK_TXS,
+            founder: None,
         }
     }
 }
@@ -99,6 +102,18 @@ pub struct BlockEvent {
     /// (a listing opened, closed, expired, rented out or back, or placed
     /// elsewhere): their players restock what they show.
     pub restock: Vec<String>,
+    /// Parcels whose deed or holder changed in it.
+    pub parcels: Vec<ParcelChange>,
+}
+
+/// Whether a holder may put each of some things down on a parcel, by the
+/// ledger's state at `height`: `None` where it may, else why not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placeable {
+    /// The state checked against.
+    pub height: Height,
+    /// One verdict per thing asked about, in order.
+    pub verdicts: Vec<Option<String>>,
 }
 
 /// Where a transaction is.
@@ -186,6 +201,11 @@ enum Command {
         Slot,
         oneshot::Sender<Result<Height, HostError>>,
     ),
+    Placeable(
+        Address,
+        Vec<AssetId>,
+        oneshot::Sender<Result<Placeable, HostError>>,
+    ),
     Quote(Address, QuoteAsk, oneshot::Sender<Result<Quote, HostError>>),
     TradeAct(
         Box<TradeWindow>,
@@ -221,7 +241,7 @@ pub(crate) fn start(
     clock: Arc<dyn crate::clock::Clock>,
 ) -> Result<(HostHandle, std::thread::JoinHandle<()>), HostError> {
     let ledger = Ledger::open(ledger_path)?;
-    let catalogue = catalogue_of(&ledger, &blobs, &worlds)?;
+    let catalogue = catalogue_of(&ledger, &blobs, &worlds, settings.founder)?;
     let holdings = Holdings::of(&ledger.assets()?);
     let mempool = Mempool::new(settings.mempool, ledger.verifier());
     let (commands, mut inbox) = mpsc::channel(COMMAND_QUEUE);
@@ -229,6 +249,7 @@ pub(crate) fn start(
     let (events, _) = broadcast::channel(EVENT_QUEUE);
     let (accepted, _) = broadcast::channel(ACCEPTED_QUEUE);
     let (work, work_rx) = watch::channel(Backlog::default());
+    let (lands, lands_rx) = watch::channel(Arc::new(catalogue.worlds().to_vec()));
     let mut node = Node {
         ledger,
         blobs,
@@ -244,6 +265,7 @@ pub(crate) fn start(
         clock: clock.clone(),
         prepared: Vec::new(),
         next_due: None,
+        lands,
     };
     node.publish_work(true);
     let verifier = node.ledger.verifier();
@@ -275,6 +297,7 @@ pub(crate) fn start(
             events,
             accepted,
             work: work_rx,
+            lands: lands_rx,
             now: clock,
             misbehaviour: Arc::default(),
             verifier,

@@ -11,7 +11,7 @@ use ledger::{
     ListingId, MAX_BLOCK_BYTES, ManifestBytes, Operation, SignedTransaction, Timestamp, TxId,
 };
 use market::Catalogue;
-use market::catalogue::{Changes, Manifests, WorldLayout};
+use market::catalogue::{Changes, Manifests, ParcelChange, WorldLayout};
 use market::wear::Slot;
 use tokio::sync::{broadcast, watch};
 use tracing::{debug, warn};
@@ -35,23 +35,30 @@ impl Manifests for StoredManifests<'_> {
 
 /// The catalogue of the ledger's committed state, placing listings in
 /// `worlds`.
+/// `worlds`, with the parcels `founder`'s deeds make them.
 pub(super) fn catalogue_of(
     ledger: &Ledger,
     blobs: &BlobStore,
     worlds: &[WorldLayout],
+    founder: Option<Address>,
 ) -> Result<Catalogue, HostError> {
+    let assets = ledger.assets()?;
     let mut catalogue = Catalogue::build(
         &ledger.listings()?,
-        &ledger.assets()?,
+        &assets,
         ledger.chain().time,
         &StoredManifests(blobs),
     )?;
     for world in worlds {
         catalogue.add_world(world.clone())?;
     }
+    if let Some(founder) = founder {
+        catalogue.set_founder(founder, &assets, &StoredManifests(blobs))?;
+    }
     // Placing what was there is no change: a world's players read its
-    // stalls when they enter.
+    // stalls and parcels when they enter.
     catalogue.take_changed_worlds();
+    catalogue.take_changed_parcels();
     Ok(catalogue)
 }
 
@@ -122,6 +129,30 @@ pub(super) struct Node {
     pub(super) prepared: Vec<ledger::PreparedBlock>,
     /// The earliest end of an active rental, as of the last commit.
     pub(super) next_due: Option<Timestamp>,
+    /// The worlds' layouts with their parcels' deeds and holders, as of
+    /// the last commit.
+    pub(super) lands: watch::Sender<Arc<Vec<WorldLayout>>>,
+}
+
+/// Every parcel of `worlds`, as it is: for players to read all again.
+fn every_parcel(worlds: &[WorldLayout]) -> Vec<ParcelChange> {
+    worlds
+        .iter()
+        .flat_map(|layout| {
+            layout
+                .parcels
+                .iter()
+                .enumerate()
+                .filter_map(|(index, parcel)| {
+                    Some(ParcelChange {
+                        world: layout.name.clone(),
+                        parcel: u16::try_from(index).ok()?,
+                        deed: parcel.deed,
+                        holder: parcel.holder,
+                    })
+                })
+        })
+        .collect()
 }
 
 impl Node {
@@ -181,6 +212,21 @@ impl Node {
             Command::Wear(who, asset, slot, reply) => {
                 let now = self.clock.now().max(self.ledger.chain().time);
                 let _ = reply.send(self.may_wear(&who, &asset, slot, now));
+            }
+            Command::Placeable(who, assets, reply) => {
+                let now = self.clock.now().max(self.ledger.chain().time);
+                let verdicts = assets
+                    .iter()
+                    .map(|asset| {
+                        self.may_place(&who, asset, now)
+                            .err()
+                            .map(|err| err.for_player())
+                    })
+                    .collect();
+                let _ = reply.send(Ok(super::Placeable {
+                    height: self.ledger.chain().height,
+                    verdicts,
+                }));
             }
             Command::Browse(query, reply) => {
                 let now = self.clock.now().max(self.ledger.chain().time);
@@ -274,6 +320,21 @@ impl Node {
         let manifest = Manifest::from_json(&self.blobs.get(&id.0)?)?;
         market::wear::may_wear(&asset, manifest.kind, who, slot, now)?;
         Ok(self.ledger.chain().height)
+    }
+
+    pub(super) fn may_place(
+        &self,
+        who: &Address,
+        id: &AssetId,
+        now: Timestamp,
+    ) -> Result<(), HostError> {
+        let asset = self
+            .ledger
+            .asset(id)?
+            .ok_or(LedgerError::AssetNotFound(*id))?;
+        let manifest = Manifest::from_json(&self.blobs.get(&id.0)?)?;
+        market::wear::may_place(&asset, manifest.kind, who, now)?;
+        Ok(())
     }
 
     pub(super) fn inventory(
@@ -408,19 +469,34 @@ impl Node {
         let committed = self.ledger.commit_prepared(prepared, certificate)?;
         let height = committed.height;
         self.keep_manifests(&committed, manifests);
-        let restock = match self
+        let (restock, parcels) = match self
             .catalogue
             .apply(Changes::from(&committed), &StoredManifests(&self.blobs))
         {
-            Ok(()) => self.catalogue.take_changed_worlds(),
+            Ok(()) => (
+                self.catalogue.take_changed_worlds(),
+                self.catalogue.take_changed_parcels(),
+            ),
             Err(err) => {
                 // The ledger is the truth: rebuild the index from it, and
-                // every world's stalls are read again.
+                // every world's stalls and parcels are read again.
                 warn!(%err, height, "catalogue out of step with the ledger; rebuilding it");
-                self.catalogue = catalogue_of(&self.ledger, &self.blobs, &self.worlds)?;
-                self.worlds.iter().map(|world| world.name.clone()).collect()
+                self.catalogue = catalogue_of(
+                    &self.ledger,
+                    &self.blobs,
+                    &self.worlds,
+                    self.settings.founder,
+                )?;
+                (
+                    self.worlds.iter().map(|world| world.name.clone()).collect(),
+                    every_parcel(self.catalogue.worlds()),
+                )
             }
         };
+        if !parcels.is_empty() {
+            self.lands
+                .send_replace(Arc::new(self.catalogue.worlds().to_vec()));
+        }
         self.holdings.update(&committed.assets);
         let dropped = self
             .mempool
@@ -437,6 +513,7 @@ impl Node {
             block: committed,
             dropped,
             restock,
+            parcels,
         }));
         Ok(height)
     }

@@ -248,6 +248,7 @@ impl Server {
         self.send(client, &ServerMessage::Hosts { joins });
         let worlds = self.world_list();
         self.send(client, &ServerMessage::Worlds { worlds });
+        self.tell_parcels(client, index);
         if !worn.is_empty() {
             // What it wears comes with it from the world it left.
             self.send(

@@ -303,6 +303,7 @@ impl Fixture {
             players,
             left,
             said: Vec::new(),
+            arranged: Vec::new(),
         };
         self.relay.incoming.try_send(presence).unwrap();
     }

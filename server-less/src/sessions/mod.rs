@@ -27,6 +27,7 @@ mod files;
 #[cfg(test)]
 mod fixture;
 mod join;
+mod land;
 mod limits;
 mod news;
 mod presence;
@@ -250,10 +251,14 @@ impl Parts {
         )
         .map_err(|err| HostError::net("starting netcode", err))?;
         let (replies, inbox) = sync_channel(REPLY_QUEUE);
+        // Blocks from now on are heard; the parcels' holders are those of
+        // the last block before.
+        let events = self.handle.subscribe();
+        let lands = self.handle.lands();
         Ok(Server {
             renet: RenetServer::new(protocol::connection_config(protocol::End::Host)),
             transport,
-            events: self.handle.subscribe(),
+            events,
             handle: self.handle.clone(),
             runtime: self.runtime.clone(),
             blobs: self.blobs.clone(),
@@ -261,7 +266,7 @@ impl Parts {
             worlds: self
                 .worlds
                 .iter()
-                .map(|world| WorldState::new(world.clone()))
+                .map(|world| WorldState::new(crate::worlds::with_lands(world.clone(), &lands)))
                 .collect(),
             sessions: HashMap::new(),
             watched: HashMap::new(),

@@ -17,6 +17,7 @@ impl Server {
         let block = &event.block;
         self.height = self.height.max(block.height);
         self.undress(block);
+        self.settle_parcels(event);
         let mut news: HashMap<Address, Vec<Event>> = HashMap::new();
         for listing in &block.listings {
             news.entry(listing.lister)

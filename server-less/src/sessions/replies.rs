@@ -68,6 +68,15 @@ pub(super) enum Reply {
         AssetId,
         Result<Height, HostError>,
     ),
+    /// Whether a parcel's holder holds the things of an arrangement (by
+    /// world and parcel, for whoever asked).
+    Arrange(
+        usize,
+        u16,
+        Box<plaza_client::land::Arrangement>,
+        super::land::Asker,
+        Result<crate::node::Placeable, HostError>,
+    ),
 }
 
 /// Hands an answer to the tick; if the queue is full the answer is lost
@@ -164,6 +173,9 @@ impl Server {
                 }
                 Reply::Wear(client, request, slot, asset, checked) => {
                     self.wear_checked(client, request, slot, asset, checked);
+                }
+                Reply::Arrange(world, parcel, arrangement, asker, checked) => {
+                    self.arrangement_checked(world, parcel, *arrangement, asker, checked);
                 }
                 Reply::RemoteWear(world, key, account, slot, asset, checked) => {
                     self.remote_checks = self.remote_checks.saturating_sub(1);

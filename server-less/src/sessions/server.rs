@@ -58,6 +58,14 @@ pub(super) struct WorldState {
     /// they left (for `presence::LAST_SEEN_FOR`): one that comes here goes on
     /// from there.
     pub(super) last_seen: HashMap<Address, ([f32; 3], Instant)>,
+    /// What stands on each parcel, by parcel.
+    pub(super) plots: Vec<super::land::Plot>,
+    /// Arrangements to pass on to the world's other hosts, oldest first:
+    /// each one taken, and one shown every second in turn (for hosts that
+    /// came later).
+    pub(super) to_announce: std::collections::VecDeque<plaza_client::land::Arrangement>,
+    /// The parcel whose arrangement is passed on next in turn.
+    pub(super) announce_next: usize,
 }
 
 /// Who holds a player number in a world.
@@ -72,6 +80,7 @@ pub(super) enum Occupant {
 impl WorldState {
     /// A world with nobody in it yet.
     pub(super) fn new(world: World) -> Self {
+        let parcels = world.info.parcels.len();
         WorldState {
             world,
             slots: Vec::new(),
@@ -84,6 +93,9 @@ impl WorldState {
             seq: crate::presence::unix_millis().saturating_mul(1_000),
             hosts_told: Vec::new(),
             last_seen: HashMap::new(),
+            plots: vec![super::land::Plot::default(); parcels],
+            to_announce: std::collections::VecDeque::new(),
+            announce_next: 0,
         }
     }
 
@@ -507,6 +519,10 @@ impl Server {
                 account,
                 blocked,
             } => self.block_account(client, request, account, blocked),
+            ClientMessage::Arrange {
+                request,
+                arrangement,
+            } => self.arrange(client, request, arrangement),
         }
     }
 
@@ -518,8 +534,9 @@ impl Server {
                     warn!(missed, "world sessions fell behind the ledger's blocks");
                     // What the missed blocks took from their wearers is
                     // not known: everything worn is taken off, and put on
-                    // again once checked.
+                    // again once checked; so are the parcels' things.
                     self.undress_all();
+                    self.resettle_parcels();
                 }
                 Err(_) => break,
             }

@@ -18,6 +18,7 @@ use crate::protocol::{
 
 use super::{ANSWER_WAIT, INBOX, Welcome};
 use crate::join::{PASS_RENEW, Pass};
+use crate::land::{MAX_PLACED, PlacedItem};
 use crate::time::unix_time;
 
 /// What a session remembers between packets: the welcome, requests in
@@ -35,6 +36,9 @@ pub struct SessionState {
     /// What each player in the world wears (this one too), as the host
     /// last said.
     pub(super) appearances: HashMap<u16, Worn>,
+    /// What stands on each parcel of the world, by parcel, as the host
+    /// last said.
+    pub(super) placed: HashMap<u16, Vec<PlacedItem>>,
     /// The world's players (this one too), by player, with their accounts.
     pub(super) players: HashMap<u16, Address>,
     /// The worlds the network knows, as the host last told.
@@ -71,6 +75,7 @@ impl SessionState {
             inbox: VecDeque::new(),
             avatars: HashMap::new(),
             appearances: HashMap::new(),
+            placed: HashMap::new(),
             players: HashMap::new(),
             worlds: Vec::new(),
             other_hosts: Vec::new(),
@@ -123,6 +128,12 @@ impl SessionState {
     /// the host checked it against the ledger.
     pub fn appearances(&self) -> &HashMap<u16, Worn> {
         &self.appearances
+    }
+
+    /// What stands on each parcel of the world (by its index), as the
+    /// host checked it against the ledger.
+    pub fn placed(&self) -> &HashMap<u16, Vec<PlacedItem>> {
+        &self.placed
     }
 
     /// The world's players as the host last told (this one too, and those
@@ -261,6 +272,7 @@ impl SessionState {
                 match ChainId::new(chain_id.clone()) {
                     Ok(chain_id) => {
                         self.avatars.clear();
+                        self.placed.clear();
                         self.appearances = players
                             .iter()
                             .map(|info| (info.player, bounded(&info.worn)))
@@ -326,6 +338,42 @@ impl SessionState {
                 player, ref worn, ..
             } => {
                 self.appearances.insert(player, bounded(worn));
+                self.keep(message);
+            }
+            // The world's parcels as the host says they are now.
+            ServerMessage::Parcel {
+                parcel,
+                deed,
+                holder,
+            } => {
+                if let Some(slot) = self
+                    .welcome
+                    .as_mut()
+                    .and_then(|welcome| welcome.world.parcels.get_mut(usize::from(parcel)))
+                {
+                    if slot.deed != deed || slot.holder != holder {
+                        self.placed.remove(&parcel);
+                    }
+                    slot.deed = deed;
+                    slot.holder = holder;
+                }
+                self.keep(message);
+            }
+            ServerMessage::Arranged {
+                parcel, ref placed, ..
+            } => {
+                let parcels = self
+                    .welcome
+                    .as_ref()
+                    .map_or(0, |welcome| welcome.world.parcels.len());
+                if usize::from(parcel) < parcels {
+                    if placed.is_empty() {
+                        self.placed.remove(&parcel);
+                    } else {
+                        let placed = placed.iter().take(MAX_PLACED).copied().collect();
+                        self.placed.insert(parcel, placed);
+                    }
+                }
                 self.keep(message);
             }
             other => self.keep(other),

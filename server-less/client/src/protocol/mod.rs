@@ -54,8 +54,11 @@ use renet::{ChannelConfig, ConnectionConfig, SendType};
 /// [`ServerMessage::Delivered`]); every new variant last. Version 9: the
 /// player's proof of a join carries its [`crate::join::Pass`], the
 /// welcome says where the player is, and a block's event whether the
-/// world's stalls show other listings.
-pub const VERSION: u16 = 9;
+/// world's stalls show other listings. Version 10: parcels have deeds
+/// and holders ([`ParcelInfo::deed`], [`ServerMessage::Parcel`]) and show
+/// what their holder put down ([`ParcelInfo::placed`],
+/// [`ClientMessage::Arrange`], [`ServerMessage::Arranged`]).
+pub const VERSION: u16 = 10;
 
 /// Avatar updates per second, both ways.
 pub const TICK_HZ: u32 = 20;

@@ -44,12 +44,29 @@ pub struct StallInfo {
 pub struct ParcelInfo {
     /// Its name.
     pub name: String,
-    /// Its holder.
+    /// Its holder: its deed's renter during a rental, else its owner.
     pub holder: Option<Address>,
     /// One corner (x, z), in metres.
     pub min: [f32; 2],
     /// The opposite corner.
     pub max: [f32; 2],
+    /// The ledger asset that is the parcel, once the network has one.
+    /// What its holder put down on it follows the welcome, as
+    /// [`ServerMessage::Arranged`] messages.
+    pub deed: Option<AssetId>,
+}
+
+impl ParcelInfo {
+    /// Whether `at` (x, z) is on the parcel, edges included.
+    pub fn contains(&self, at: [f32; 2]) -> bool {
+        (0..2).all(|axis| {
+            let (low, high) = (
+                self.min[axis].min(self.max[axis]),
+                self.min[axis].max(self.max[axis]),
+            );
+            low <= at[axis] && at[axis] <= high
+        })
+    }
 }
 
 /// A world's scene as the client draws it.
@@ -361,6 +378,30 @@ pub enum ServerMessage {
         /// The worlds.
         worlds: Vec<WorldEntry>,
     },
+    /// A parcel of your world has another deed or holder (a block sold,
+    /// let, traded or took it back): what was put down on it is gone.
+    Parcel {
+        /// The parcel, by its index in the world's parcels.
+        parcel: u16,
+        /// Its deed.
+        deed: Option<AssetId>,
+        /// Its holder now.
+        holder: Option<Address>,
+    },
+    /// What a parcel of your world shows now, as the host checked it
+    /// against the ledger: the answer to your own
+    /// [`Arrange`](super::ClientMessage::Arrange) (`request` set), or news
+    /// (its holder arranged it, here or at another host of the world, or
+    /// the ledger took a thing from its holder).
+    Arranged {
+        /// Request id, for an answer.
+        request: Option<u32>,
+        /// The parcel, by its index in the world's parcels.
+        parcel: u16,
+        /// What stands on it, at most
+        /// [`MAX_PLACED`](crate::land::MAX_PLACED) things.
+        placed: Vec<crate::land::PlacedItem>,
+    },
 }
 
 /// A world the network knows.
@@ -392,6 +433,7 @@ impl ServerMessage {
             ServerMessage::Tx { request, .. }
             | ServerMessage::Trade { request, .. }
             | ServerMessage::Appearance { request, .. }
+            | ServerMessage::Arranged { request, .. }
             | ServerMessage::Error { request, .. } => *request,
             _ => None,
         }

@@ -152,6 +152,16 @@ pub enum ClientMessage {
         /// The pass.
         pass: crate::join::Pass,
     },
+    /// Put these things down on a parcel you hold, in place of what stands
+    /// there (none: take everything up). Answered with
+    /// [`ServerMessage::Arranged`](super::ServerMessage::Arranged) once
+    /// the host has checked it against the ledger, or refused with why.
+    Arrange {
+        /// Request id.
+        request: u32,
+        /// The things, signed by you.
+        arrangement: crate::land::Arrangement,
+    },
 }
 
 /// Checks a chat line: some words, at most [`MAX_CHAT_BYTES`], no
@@ -213,6 +223,7 @@ impl ClientMessage {
                 ErrorCode::Invalid,
                 "a rent quote for 0 periods",
             )),
+            ClientMessage::Arrange { arrangement, .. } => arrangement.check_shape(),
             ClientMessage::Inventory { .. }
             | ClientMessage::Quote { .. }
             | ClientMessage::Submit { .. }
@@ -241,7 +252,8 @@ impl ClientMessage {
             | ClientMessage::TradeAct { request, .. }
             | ClientMessage::Wear { request, .. }
             | ClientMessage::Block { request, .. }
-            | ClientMessage::Tell { request, .. } => Some(*request),
+            | ClientMessage::Tell { request, .. }
+            | ClientMessage::Arrange { request, .. } => Some(*request),
         }
     }
 
@@ -262,6 +274,7 @@ impl ClientMessage {
             ClientMessage::Block { .. } => "block",
             ClientMessage::Tell { .. } => "tell",
             ClientMessage::Pass { .. } => "pass",
+            ClientMessage::Arrange { .. } => "arrange",
         }
     }
 

@@ -58,7 +58,7 @@ const MAX_REMOTES_PER_HOST: usize = 256;
 const MAX_AGE_MS: u64 = 10_000;
 /// Checks of other hosts' players' worn items in flight, at most; a claim
 /// left unchecked is checked when its host says it again.
-const MAX_REMOTE_CHECKS: usize = 256;
+pub(super) const MAX_REMOTE_CHECKS: usize = 256;
 /// Worlds of one other host whose players are counted, at most.
 const MAX_WORLDS_PER_HOST: usize = 32;
 /// A host not heard from for this long no longer counts towards the
@@ -197,10 +197,16 @@ impl Server {
             }
             let left = std::mem::take(&mut world.left);
             let said = std::mem::take(&mut world.said);
+            let arranged = world.arrangements_to_announce(keyframe);
             // A host others may send their players to says so once a
             // second for each world it serves, players or not.
             let heartbeat = keyframe && self.advertised.is_some();
-            if players.is_empty() && left.is_empty() && said.is_empty() && !heartbeat {
+            if players.is_empty()
+                && left.is_empty()
+                && said.is_empty()
+                && arranged.is_empty()
+                && !heartbeat
+            {
                 continue;
             }
             let template = Presence {
@@ -214,6 +220,7 @@ impl Server {
                 players: Vec::new(),
                 left,
                 said,
+                arranged,
             };
             for mut presence in crate::presence::split(template, players) {
                 world.seq += 1;
@@ -319,6 +326,9 @@ impl Server {
         for said in presence.said {
             self.remote_said(world, (host, said.id), said.text);
         }
+        for arrangement in presence.arranged {
+            self.arrangement_heard(world, arrangement);
+        }
     }
 
     /// The join addresses of the other hosts serving `world` that were
@@ -394,6 +404,7 @@ mod tests {
                     text: format!("line {n}"),
                 })
                 .collect(),
+            arranged: Vec::new(),
         };
         fixture.relay.incoming.try_send(presence).unwrap();
         fixture.until(ada, "bo's first line", |message| {

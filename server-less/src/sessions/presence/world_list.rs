@@ -166,6 +166,7 @@ mod tests {
                 },
                 left: Vec::new(),
                 said: Vec::new(),
+                arranged: Vec::new(),
             };
             fixture.relay.incoming.try_send(presence).unwrap();
         };

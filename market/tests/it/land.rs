@@ -1,0 +1,193 @@
+//! Land: parcels are the founder's deeds on the ledger, and a parcel's
+//! holder (the deed's renter during a rental, else its owner) follows the
+//! ledger block by block, with the holder's listings shown on the parcel.
+
+use assets::{AssetKind, Attribute, AttributeValue, Manifest};
+use ledger::{Address, AssetId, Operation};
+use market::Catalogue;
+use market::catalogue::{PARCEL_TRAIT, ParcelChange, Place, Query, WORLD_TRAIT, WorldLayout};
+
+use crate::common::{Net, hourly, manifest};
+
+fn harbour() -> WorldLayout {
+    WorldLayout {
+        name: "harbour".into(),
+        stalls: vec![market::catalogue::Stall {
+            name: "Lamps".into(),
+            kinds: vec![AssetKind::Lighting],
+        }],
+        parcels: ["Pier", "Lighthouse"]
+            .map(|name| market::catalogue::Parcel {
+                name: name.into(),
+                holder: None,
+                deed: None,
+            })
+            .to_vec(),
+    }
+}
+
+/// The manifest of a deed to `parcel` of `world`.
+fn deed(world: &str, parcel: &str, colour: &str) -> Manifest {
+    let mut deed = manifest(parcel, AssetKind::Parcel, "a plot by the water", colour);
+    for (name, value) in [(WORLD_TRAIT, world), (PARCEL_TRAIT, parcel)] {
+        deed.attributes.push(Attribute {
+            trait_type: name.into(),
+            value: AttributeValue::Text(value.into()),
+        });
+    }
+    deed
+}
+
+fn holders(catalogue: &Catalogue) -> Vec<(Option<AssetId>, Option<Address>)> {
+    catalogue.worlds()[0]
+        .parcels
+        .iter()
+        .map(|parcel| (parcel.deed, parcel.holder))
+        .collect()
+}
+
+fn shown_at(net: &Net, place: Place) -> Vec<u64> {
+    let query = Query {
+        world: Some("harbour".into()),
+        place: Some(place),
+        ..Query::default()
+    };
+    net.catalogue
+        .search(&query, net.time)
+        .unwrap()
+        .hits
+        .iter()
+        .map(|hit| hit.listing.id.0)
+        .collect()
+}
+
+#[test]
+fn a_parcel_is_held_by_its_deeds_holder_and_shows_the_holders_listings() {
+    let mut net = Net::new(100);
+    net.catalogue.add_world(harbour()).unwrap();
+    let (founder, bob, alice) = (
+        net.players[0].clone(),
+        net.players[4].clone(),
+        net.players[3].clone(),
+    );
+    net.catalogue
+        .set_founder(
+            founder.address(),
+            &net.ledger.assets().unwrap(),
+            &net.manifests,
+        )
+        .unwrap();
+    assert_eq!(holders(&net.catalogue), [(None, None), (None, None)]);
+
+    // Somebody else's deed to the lighthouse is no deed; the founder's to
+    // the pier is.
+    net.mint(&alice, deed("harbour", "Lighthouse", "white"));
+    assert!(net.catalogue.take_changed_parcels().is_empty());
+    let pier = net.mint(&founder, deed("harbour", "Pier", "grey"));
+    assert_eq!(
+        net.catalogue.take_changed_parcels(),
+        [ParcelChange {
+            world: "harbour".into(),
+            parcel: 0,
+            deed: Some(pier),
+            holder: Some(founder.address()),
+        }]
+    );
+    // A second deed to the same parcel, minted later, changes nothing.
+    let second = net.mint(&founder, deed("harbour", "Pier", "red"));
+    assert_ne!(second, pier);
+    assert!(net.catalogue.take_changed_parcels().is_empty());
+    assert_eq!(
+        holders(&net.catalogue),
+        [(Some(pier), Some(founder.address())), (None, None)]
+    );
+
+    // Alice lists a lamp: it is on the stall, until she holds the pier.
+    let lamp = net.mint(
+        &alice,
+        manifest("Brass lamp", AssetKind::Lighting, "", "gold"),
+    );
+    let lamp_listing = net.list_for_sale(&alice, lamp, 30, net.time + 50_000);
+    assert_eq!(shown_at(&net, Place::Stall(0)), [lamp_listing.0]);
+
+    // The founder sells the pier's use to Bob, who lets it for an hour.
+    net.run(
+        &founder,
+        Operation::TransferAsset {
+            asset: pier,
+            to: bob.address(),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        holders(&net.catalogue)[0],
+        (Some(pier), Some(bob.address()))
+    );
+    let to_let = net.list_for_rent(&bob, pier, hourly(7), net.time + 50_000);
+    // The deed's own listing is shown on the land it names.
+    assert_eq!(shown_at(&net, Place::Parcel(0)), [to_let.0]);
+    net.catalogue.take_changed_parcels();
+    net.catalogue.take_changed_worlds();
+    net.run(
+        &alice,
+        Operation::Rent {
+            listing: to_let,
+            periods: 1,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        net.catalogue.take_changed_parcels(),
+        [ParcelChange {
+            world: "harbour".into(),
+            parcel: 0,
+            deed: Some(pier),
+            holder: Some(alice.address()),
+        }]
+    );
+    // Alice's lamp is on her parcel now, and off the stall.
+    assert_eq!(shown_at(&net, Place::Parcel(0)), [lamp_listing.0]);
+    assert!(shown_at(&net, Place::Stall(0)).is_empty());
+    assert_eq!(net.catalogue.take_changed_worlds(), ["harbour"]);
+
+    // A catalogue built afresh from the ledger agrees.
+    let mut fresh = Catalogue::build(
+        &net.ledger.listings().unwrap(),
+        &net.ledger.assets().unwrap(),
+        net.time,
+        &net.manifests,
+    )
+    .unwrap();
+    fresh
+        .set_founder(
+            founder.address(),
+            &net.ledger.assets().unwrap(),
+            &net.manifests,
+        )
+        .unwrap();
+    fresh.add_world(harbour()).unwrap();
+    assert_eq!(holders(&fresh), holders(&net.catalogue));
+
+    // The hour is up: the block that settles the rental gives the pier
+    // back to Bob, and the lamp goes back to the stall.
+    let ends = net
+        .ledger
+        .asset(&pier)
+        .unwrap()
+        .unwrap()
+        .rental
+        .unwrap()
+        .ends_at;
+    net.commit_at(ends, Vec::new());
+    assert!(net.ledger.asset(&pier).unwrap().unwrap().rental.is_none());
+    assert_eq!(
+        net.catalogue.take_changed_parcels(),
+        [ParcelChange {
+            world: "harbour".into(),
+            parcel: 0,
+            deed: Some(pier),
+            holder: Some(bob.address()),
+        }]
+    );
+    assert_eq!(shown_at(&net, Place::Stall(0)), [lamp_listing.0]);
+}
