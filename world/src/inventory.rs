@@ -1,20 +1,21 @@
 //! The inventory panel: what the player owns (and which of it is listed
 //! or rented out, until when), what they rent from others (with a
 //! countdown, and returning early with the refund quote), listing an
-//! asset for rent or sale with the ledger's checks before signing, and
-//! cancelling a listing.
+//! asset for rent or sale with the ledger's checks before signing,
+//! cancelling a listing, and, standing on a parcel the player holds,
+//! putting things down on it and taking them up.
 
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use ledger::{Address, AssetId, ChainParams, ListingId, Operation, RentTerms, RentalId, Timestamp};
+use plaza_client::land::{MAX_PLACED, PlacedItem};
 use plaza_client::protocol::{Holding, QuoteAsk, Slot};
 
 use crate::WorldScene;
 use crate::avatar::LocalAvatar;
-use crate::marketplace::Marketplace;
+use crate::marketplace::{Marketplace, with_item, without_item};
 use crate::rental::show_quote;
 use crate::ui::{self, Panels};
-use crate::wear::{Placements, parcel_at};
 
 /// A period's unit in the form.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -166,7 +167,6 @@ fn inventory_panel(
     mut state: ResMut<InventoryState>,
     scene: Res<WorldScene>,
     avatar: Query<(&Transform, &LocalAvatar)>,
-    mut placements: ResMut<Placements>,
 ) -> Result {
     let Some(mut session) = connection.get() else {
         return Ok(());
@@ -194,6 +194,39 @@ fn inventory_panel(
         .cloned()
         .unwrap_or_default();
     let mut dressing: Option<(Slot, Option<AssetId>)> = None;
+    // The parcel in front of the player, if it holds it: where things go
+    // down, and what stands there.
+    let here = avatar.single().ok().and_then(|(at, me)| {
+        let spot = at.translation + Quat::from_rotation_y(me.facing) * Vec3::NEG_Z * 1.5;
+        let index = crate::land::parcel_at(&scene, Vec2::new(spot.x, spot.z))?;
+        let held = scene.welcome.world.parcels[index].holder == Some(marketplace.me);
+        let turn = (me.facing / std::f32::consts::TAU).rem_euclid(1.0) * 256.0;
+        held.then(|| (u16::try_from(index).ok(), [spot.x, spot.z], turn as u8))
+    });
+    let here = here.and_then(|(index, spot, turn)| Some((index?, spot, turn)));
+    let placed_here: Vec<PlacedItem> = here
+        .and_then(|(parcel, ..)| client.placed().get(&parcel).cloned())
+        .unwrap_or_default();
+    let mut arranging: Option<(u16, Vec<PlacedItem>)> = None;
+    let put_down = |ui: &mut egui::Ui,
+                    marketplace: &Marketplace,
+                    asset: AssetId,
+                    arranging: &mut Option<(u16, Vec<PlacedItem>)>| {
+        let Some((parcel, spot, turn)) = here else {
+            return;
+        };
+        let land = marketplace
+            .manifests
+            .get(&asset)
+            .is_none_or(|manifest| manifest.kind == assets::AssetKind::Parcel);
+        if land || placed_here.iter().any(|item| item.asset == asset) {
+            return;
+        }
+        if ui.small_button("Put down here").clicked() {
+            let item = PlacedItem::new(asset, spot, turn);
+            *arranging = Some((parcel, with_item(&placed_here, item)));
+        }
+    };
     egui::Window::new("Inventory")
         .open(&mut open)
         .default_pos([12.0, 250.0])
@@ -201,6 +234,28 @@ fn inventory_panel(
         .show(ctx, |ui| {
             ui.label(format!("balance {}", ui::tokens(held.account.balance)));
             ui.separator();
+            if let Some((parcel, ..)) = here {
+                let name = &scene.welcome.world.parcels[usize::from(parcel)].name;
+                ui.strong(format!(
+                    "Your parcel {name}: {} of {MAX_PLACED} things",
+                    placed_here.len()
+                ));
+                for item in &placed_here {
+                    ui.horizontal(|ui| {
+                        ui.label(marketplace.asset_name(&item.asset));
+                        if ui.small_button("Take up").clicked() {
+                            arranging = Some((parcel, without_item(&placed_here, &item.asset)));
+                        }
+                    });
+                }
+                if marketplace.land.waiting {
+                    ui.small("the host is checking it...");
+                }
+                if let Some(why) = &marketplace.land.problem {
+                    ui::warning(ui, why.clone());
+                }
+                ui.separator();
+            }
             let (rented_out, free): (Vec<&Holding>, Vec<&Holding>) = held
                 .owned
                 .iter()
@@ -259,6 +314,7 @@ fn inventory_panel(
                                     }
                                 }
                             }
+                            put_down(ui, &marketplace, holding.asset, &mut arranging);
                         });
                     }
                 });
@@ -291,40 +347,8 @@ fn inventory_panel(
                         state.returning = Some(rental.id);
                         state.problem = None;
                     }
+                    put_down(ui, &marketplace, holding.asset, &mut arranging);
                 });
-                let wearable = marketplace
-                    .manifests
-                    .get(&holding.asset)
-                    .is_none_or(|manifest| manifest.kind == assets::AssetKind::Wearable);
-                if !wearable {
-                    let is_placed = placements.0.contains_key(&holding.asset);
-                    ui.horizontal(|ui| {
-                        if is_placed {
-                            if ui.small_button("Pick up").clicked() {
-                                placements.0.remove(&holding.asset);
-                            }
-                        } else {
-                            let spot = avatar.single().ok().map(|(at, me)| {
-                                at.translation
-                                    + Quat::from_rotation_y(me.facing) * Vec3::NEG_Z * 1.5
-                            });
-                            let parcel = spot.and_then(|spot| {
-                                parcel_at(&scene, Vec2::new(spot.x, spot.z)).map(|p| (spot, p))
-                            });
-                            match parcel {
-                                Some((spot, parcel)) => {
-                                    let name = &scene.welcome.world.parcels[parcel].name;
-                                    if ui.small_button(format!("Place on {name}")).clicked() {
-                                        placements.0.insert(holding.asset, spot);
-                                    }
-                                }
-                                None => {
-                                    ui.small("stand on a parcel to place it");
-                                }
-                            }
-                        }
-                    });
-                }
                 if state.returning == Some(rental.id) {
                     let ask = QuoteAsk::Return { rental: rental.id };
                     match marketplace.quote(client, ask) {
@@ -431,6 +455,11 @@ fn inventory_panel(
         state.problem = op
             .and_then(|op| marketplace.act(label, op).map_err(|refusal| refusal.0))
             .err();
+    }
+    if let Some((parcel, items)) = arranging
+        && let Err(refusal) = marketplace.arrange(client, parcel, items)
+    {
+        marketplace.land.problem = Some(refusal.0);
     }
     match dressing {
         Some((slot, Some(asset))) => marketplace.wear(client, slot, asset),

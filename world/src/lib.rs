@@ -17,6 +17,7 @@ pub mod failover;
 pub mod hud;
 pub mod interp;
 pub mod inventory;
+pub mod land;
 pub mod launch;
 pub mod marketplace;
 pub mod minimap;
@@ -107,7 +108,7 @@ impl Plugin for WorldPlugin {
             inventory::InventoryPlugin,
             trade::TradePlugin,
             wear::WearPlugin,
-            wear::PlacePlugin,
+            land::LandPlugin,
         ));
     }
 }

@@ -249,7 +249,6 @@ pub struct Arrival<'w, 's> {
     pub(crate) status: ResMut<'w, NetStatus>,
     stock: Option<ResMut<'w, crate::stalls::StallItems>>,
     marketplace: Option<ResMut<'w, Marketplace>>,
-    placements: Option<ResMut<'w, crate::wear::Placements>>,
     highlight: Option<ResMut<'w, crate::ui::Highlight>>,
     card: Option<ResMut<'w, crate::ui::CardFocus>>,
 }
@@ -284,10 +283,7 @@ pub(crate) fn arrived(
     if let Some(stock) = arrival.stock.as_mut() {
         stock.0.clear();
     }
-    // What was put down, pointed out or opened was the old world's.
-    if let Some(placements) = arrival.placements.as_mut() {
-        placements.0.clear();
-    }
+    // What was pointed out or opened was the old world's.
     if let Some(highlight) = arrival.highlight.as_mut() {
         highlight.0 = None;
     }

@@ -117,22 +117,21 @@ fn build_scene(
         ));
     }
 
-    // Parcels: a low platform each, held ones in a warmer tone.
-    for parcel in &world.parcels {
+    // Parcels: a low platform each, tinted by who holds it (the player,
+    // someone else, nobody).
+    let me = scene.account.parse::<ledger::Address>().ok();
+    for (index, parcel) in world.parcels.iter().enumerate() {
         let min = Vec2::from(parcel.min);
         let max = Vec2::from(parcel.max);
         let size = (max - min).abs();
         let centre = (min + max) / 2.0;
-        let tone = if parcel.holder.is_some() {
-            Color::srgb(0.72, 0.6, 0.45)
-        } else {
-            Color::srgb(0.66, 0.68, 0.64)
-        };
+        let tone = crate::land::floor_colour(parcel.holder.as_ref(), me.as_ref());
         commands.spawn((
             Mesh3d(meshes.add(Cuboid::new(size.x, 0.06, size.y))),
             MeshMaterial3d(materials.add(matte(tone))),
             Transform::from_xyz(centre.x, 0.03, centre.y),
             Name::new(parcel.name.clone()),
+            crate::land::ParcelFloor(index),
             SceneEntity,
         ));
     }

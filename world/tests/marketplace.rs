@@ -20,11 +20,12 @@ use world::avatar::{AvatarPlugin, LocalAvatar};
 use world::camera::CameraPlugin;
 use world::embedded::Embedded;
 use world::inventory::ListForm;
+use world::land::{LandPlugin, Placed};
 use world::marketplace::{Marketplace, MarketplacePlugin, TxProgress};
 use world::net::{HostSession, NetPlugin, NetStatus, RemoteAvatar};
 use world::rental::rent_op;
 use world::stalls::{Loader, StallItems, StallsPlugin};
-use world::wear::{PlacePlugin, Placed, Placements, WearPlugin, Worn};
+use world::wear::{WearPlugin, Worn};
 
 mod support;
 
@@ -50,7 +51,7 @@ fn player(embedded: &Embedded, name: &str, cache: &Path) -> App {
         CameraPlugin,
         AvatarPlugin,
         WearPlugin,
-        PlacePlugin,
+        LandPlugin,
     ));
     app.update();
     app
@@ -165,8 +166,17 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         .collect();
     assert_eq!(again, first_page);
 
-    // The card: two periods of the first hit, quoted, then rented.
-    let card = cy.world().resource::<Marketplace>().catalogue.hits[0].clone();
+    // The card: two periods of the first hit that is not land, quoted,
+    // then rented.
+    let card = cy
+        .world()
+        .resource::<Marketplace>()
+        .catalogue
+        .hits
+        .iter()
+        .find(|hit| hit.kind.as_deref() != Some("parcel"))
+        .expect("a rent listing of a thing")
+        .clone();
     let ask = QuoteAsk::Rent {
         listing: card.listing.id,
         periods: 2,
@@ -226,45 +236,73 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
     // Returned in its first period: the other period and the deposit back.
     assert_eq!(refund.to_renter, terms.price_per_period + terms.deposit);
 
-    // A rented thing put down on a parcel stands there until it is picked
-    // up (or its rental ends).
-    let parcel = cy.world().resource::<WorldScene>().welcome.world.parcels[0].clone();
-    let spot = Vec3::new(
+    // Cy holds a parcel of the square: a rented thing put down there
+    // stands there for everyone until it is taken up (or its rental ends).
+    let (index, parcel) = {
+        let scene = cy.world().resource::<WorldScene>();
+        let (index, parcel) = scene
+            .welcome
+            .world
+            .parcels
+            .iter()
+            .enumerate()
+            .find(|(_, parcel)| parcel.holder == Some(cy_address))
+            .expect("cy holds a parcel of the square");
+        (u16::try_from(index).unwrap(), parcel.clone())
+    };
+    let spot = [
         (parcel.min[0] + parcel.max[0]) / 2.0,
-        0.0,
         (parcel.min[1] + parcel.max[1]) / 2.0,
+    ];
+    assert_eq!(
+        world::land::parcel_at(cy.world().resource::<WorldScene>(), Vec2::from_array(spot)),
+        Some(usize::from(index))
     );
     assert_eq!(
-        world::wear::parcel_at(
-            cy.world().resource::<WorldScene>(),
-            Vec2::new(spot.x, spot.z)
-        ),
-        Some(0)
-    );
-    assert_eq!(
-        world::wear::parcel_at(cy.world().resource::<WorldScene>(), Vec2::new(1e4, 1e4)),
+        world::land::parcel_at(cy.world().resource::<WorldScene>(), Vec2::new(1e4, 1e4)),
         None
     );
-    cy.world_mut()
-        .resource_mut::<Placements>()
-        .0
-        .insert(card.listing.asset, spot);
+    let item = plaza_client::land::PlacedItem::new(card.listing.asset, spot, 0);
+    with(&mut cy, |marketplace, client| {
+        marketplace.arrange(client, index, vec![item])
+    })
+    .unwrap();
     let placed = |app: &mut App| {
         let world = app.world_mut();
         world
             .query::<(&Placed, &Transform)>()
             .iter(world)
-            .map(|(placed, at)| (placed.0, at.translation.x, at.translation.z))
+            .map(|(placed, at)| (placed.item.asset, at.translation.x, at.translation.z))
             .collect::<Vec<_>>()
     };
+    // Bo, in the same world, sees it as Cy does.
     settle(&mut cy, "the rented thing to be placed", |app| {
         !placed(app).is_empty()
     });
-    assert_eq!(placed(&mut cy), vec![(card.listing.asset, spot.x, spot.z)]);
-    cy.world_mut().resource_mut::<Placements>().0.clear();
-    cy.update();
-    cy.update();
-    assert!(placed(&mut cy).is_empty());
+    assert_eq!(
+        placed(&mut cy),
+        vec![(card.listing.asset, spot[0], spot[1])]
+    );
+    settle(&mut bo, "cy's thing on her parcel", |app| {
+        !placed(app).is_empty()
+    });
+    assert_eq!(
+        placed(&mut bo),
+        vec![(card.listing.asset, spot[0], spot[1])]
+    );
+    // Bo holds no parcel here: the marketplace refuses before asking.
+    let refused = with(&mut bo, |marketplace, client| {
+        marketplace.arrange(client, index, Vec::new())
+    });
+    assert!(refused.unwrap_err().0.contains("do not hold"));
+    with(&mut cy, |marketplace, client| {
+        marketplace.arrange(client, index, Vec::new())
+    })
+    .unwrap();
+    settle(&mut cy, "the rented thing taken up", |app| {
+        placed(app).is_empty()
+    });
+    settle(&mut bo, "cy's thing gone", |app| placed(app).is_empty());
 
     // A rented wearable sits on the avatar while the rental lasts, and
     // goes when it ends (here: returned early).

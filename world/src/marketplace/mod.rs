@@ -11,11 +11,13 @@
 
 mod appearance;
 mod browse;
+mod land;
 mod people;
 mod quotes;
 mod trades;
 mod transactions;
 
+pub use land::{LandView, with_item, without_item};
 pub use people::{People, people_file};
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -84,6 +86,8 @@ enum Asked {
     Block,
     /// Blocking again, at a new host or in a new run, what was blocked.
     BlockAgain,
+    /// Putting things down on a parcel, or taking them up.
+    Arrange,
 }
 
 /// Where an action stands.
@@ -240,6 +244,8 @@ pub struct Marketplace {
     /// Wearables the host would not put on: not asked for again until
     /// the account changes.
     wear_refused: HashSet<AssetId>,
+    /// What the player put down on its parcels.
+    pub land: LandView,
 }
 
 /// Why the marketplace refused something before asking the host.
@@ -267,6 +273,7 @@ impl Marketplace {
             block_time: None,
             cache: None,
             wear_refused: HashSet::new(),
+            land: LandView::default(),
         }
     }
 
@@ -290,6 +297,7 @@ impl Marketplace {
     /// host).
     pub fn host_changed(&mut self) {
         self.asked.clear();
+        self.land.waiting = false;
         // Blocks asked again of the old host are asked of the new one.
         self.people.reasking = 0;
         if let Some(first) = self.actions.front_mut() {
@@ -477,6 +485,14 @@ impl Marketplace {
             }
             (Some(Asked::BlockAgain), ServerMessage::Blocked { accounts, .. }) => {
                 self.people.blocked_again(accounts);
+            }
+            // The session keeps what stands on each parcel.
+            (Some(Asked::Arrange), ServerMessage::Arranged { .. }) => {
+                self.land.waiting = false;
+            }
+            (Some(Asked::Arrange), ServerMessage::Error { message, .. }) => {
+                self.land.waiting = false;
+                self.land.problem = Some(message);
             }
             (Some(Asked::BlockAgain), ServerMessage::Error { message, .. }) => {
                 warn!(%message, "the host would not block again");
