@@ -10,6 +10,7 @@ use plaza_client::protocol::{Browse, Card};
 use crate::AppSystems;
 use crate::WorldScene;
 use crate::marketplace::Marketplace;
+use crate::stalls::Spot;
 use crate::ui::{self, CardFocus, Highlight, Panels};
 
 /// Hits per page.
@@ -69,12 +70,18 @@ impl SearchForm {
     }
 }
 
-/// The stall of `world` that shows `card`, if one does.
-pub fn stall_of(card: &Card, world: &str) -> Option<u16> {
+/// The stall or parcel of `world` that shows `card`, if one does.
+pub fn spot_of(card: &Card, world: &str) -> Option<Spot> {
     card.shown
         .iter()
-        .find(|shown| shown.stall && shown.world == world)
-        .map(|shown| shown.index)
+        .find(|shown| shown.world == world)
+        .map(|shown| {
+            if shown.stall {
+                Spot::Stall(shown.index)
+            } else {
+                Spot::Parcel(shown.index)
+            }
+        })
 }
 
 /// The catalogue panel and the beacon over the stall it points out.
@@ -208,7 +215,7 @@ fn catalogue_panel(
                 }
             });
             if let Some(hit) = opened {
-                highlight.0 = stall_of(&hit, &world);
+                highlight.0 = spot_of(&hit, &world);
                 marketplace.want_manifest(client, hit.listing.asset);
                 card.0 = Some(hit);
             }
@@ -246,16 +253,13 @@ fn beacon(
     if !highlight.is_changed() {
         return;
     }
-    let stall = highlight
-        .0
-        .and_then(|index| scene.welcome.world.stalls.get(usize::from(index)));
-    let Some(stall) = stall else {
+    let Some([x, z]) = highlight.0.and_then(|spot| spot.position(&scene)) else {
         for (entity, _) in &beacons {
             commands.entity(entity).despawn();
         }
         return;
     };
-    let at = Vec3::new(stall.position[0], 6.0, stall.position[1]);
+    let at = Vec3::new(x, 6.0, z);
     if let Ok((_, mut transform)) = beacons.single_mut() {
         transform.translation = at;
         return;

@@ -74,15 +74,17 @@ fn minimap(
                 0.0,
                 egui::Color32::from_rgba_unmultiplied(60, 70, 55, 220),
             );
+            let me = scene.account.parse::<ledger::Address>().ok();
             for parcel in &world.parcels {
                 let area = egui::Rect::from_two_pos(
                     point(parcel.min[0], parcel.min[1]),
                     point(parcel.max[0], parcel.max[1]),
                 );
-                let tone = if parcel.holder.is_some() {
-                    egui::Color32::from_rgb(120, 95, 60)
-                } else {
-                    egui::Color32::from_rgb(80, 120, 70)
+                // The player's own land, someone else's, nobody's.
+                let tone = match parcel.holder {
+                    Some(holder) if Some(holder) == me => egui::Color32::from_rgb(70, 130, 170),
+                    Some(_) => egui::Color32::from_rgb(120, 95, 60),
+                    None => egui::Color32::from_rgb(80, 120, 70),
                 };
                 painter.rect_filled(area, 1.0, tone);
             }

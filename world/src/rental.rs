@@ -76,7 +76,7 @@ fn open_clicked(
     marketplace
         .manifests
         .insert(item.card.listing.asset, item.manifest.clone());
-    highlight.0 = Some(item.stall);
+    highlight.0 = Some(item.spot);
     card.0 = Some(item.card.clone());
 }
 

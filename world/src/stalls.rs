@@ -26,6 +26,8 @@ use crate::pick::{Pickable, Target};
 
 /// Models shown on one stall's counter at most.
 pub const PER_STALL: usize = 3;
+/// Models shown in a row on one parcel at most (its holder's listings).
+pub const PER_PARCEL: usize = 6;
 /// The counters' height, metres.
 const COUNTER_TOP: f32 = 1.0;
 /// Catalogue pages read to find them.
@@ -34,12 +36,44 @@ const PAGES: usize = 8;
 /// change them.
 pub const RESTOCK_EVERY: Duration = Duration::from_secs(5);
 
-/// One model on a stall.
+/// Where a listing is shown in the world: on a stall's counter, or in
+/// a row on the parcel of its lister (who holds that parcel).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Spot {
+    /// The stall at this index of the world's stalls.
+    Stall(u16),
+    /// The parcel at this index of the world's parcels.
+    Parcel(u16),
+}
+
+impl Spot {
+    /// Where it is (x, z): a stall's middle, a parcel's centre.
+    pub fn position(self, scene: &WorldScene) -> Option<[f32; 2]> {
+        let world = &scene.welcome.world;
+        match self {
+            Spot::Stall(index) => world.stalls.get(usize::from(index)).map(|s| s.position),
+            Spot::Parcel(index) => world
+                .parcels
+                .get(usize::from(index))
+                .map(|p| [0, 1].map(|axis| (p.min[axis] + p.max[axis]) / 2.0)),
+        }
+    }
+
+    /// Models it shows at most.
+    pub fn room(self) -> usize {
+        match self {
+            Spot::Stall(_) => PER_STALL,
+            Spot::Parcel(_) => PER_PARCEL,
+        }
+    }
+}
+
+/// One model on a stall, or on a parcel.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StallItem {
-    /// The stall's index in the world.
-    pub stall: u16,
-    /// Its place on the counter, 0 to [`PER_STALL`] - 1.
+    /// The stall or parcel.
+    pub spot: Spot,
+    /// Its place there, 0 to the spot's [`Spot::room`] - 1.
     pub slot: usize,
     /// The model's file, relative to the cache.
     pub file: String,
@@ -60,18 +94,24 @@ pub struct StallItem {
 pub struct StallItems(pub Vec<StallItem>);
 
 /// Which listings go where: the first [`PER_STALL`] cards each stall of
-/// `world` shows, in the catalogue's order, as (stall, slot, card).
-pub fn place<'a>(world: &str, cards: &'a [Card]) -> Vec<(u16, usize, &'a Card)> {
-    let mut filled: std::collections::HashMap<u16, usize> = std::collections::HashMap::new();
+/// `world` shows and the first [`PER_PARCEL`] each parcel does, in the
+/// catalogue's order, as (spot, slot, card).
+pub fn place<'a>(world: &str, cards: &'a [Card]) -> Vec<(Spot, usize, &'a Card)> {
+    let mut filled: std::collections::HashMap<Spot, usize> = std::collections::HashMap::new();
     let mut placed = Vec::new();
     for card in cards {
         for shown in &card.shown {
-            if shown.world != world || !shown.stall {
+            if shown.world != world {
                 continue;
             }
-            let slot = filled.entry(shown.index).or_default();
-            if *slot < PER_STALL {
-                placed.push((shown.index, *slot, card));
+            let spot = if shown.stall {
+                Spot::Stall(shown.index)
+            } else {
+                Spot::Parcel(shown.index)
+            };
+            let slot = filled.entry(spot).or_default();
+            if *slot < spot.room() {
+                placed.push((spot, *slot, card));
                 *slot += 1;
             }
         }
@@ -93,7 +133,7 @@ enum Want {
 /// One placed listing on its way to the counter.
 #[derive(Clone, Debug)]
 struct Placing {
-    stall: u16,
+    spot: Spot,
     slot: usize,
     card: Card,
     manifest: Option<Manifest>,
@@ -284,15 +324,15 @@ impl Loader {
     }
 
     fn place_all(&mut self, client: &mut Session<'_>) {
-        let placed: Vec<(u16, usize, Card)> = place(&self.world, &self.cards)
+        let placed: Vec<(Spot, usize, Card)> = place(&self.world, &self.cards)
             .into_iter()
-            .map(|(stall, slot, card)| (stall, slot, card.clone()))
+            .map(|(spot, slot, card)| (spot, slot, card.clone()))
             .collect();
         self.cards.clear();
-        for (n, (stall, slot, card)) in placed.into_iter().enumerate() {
+        for (n, (spot, slot, card)) in placed.into_iter().enumerate() {
             let asset = card.listing.asset;
             self.placing.push(Placing {
-                stall,
+                spot,
                 slot,
                 card,
                 manifest: None,
@@ -318,7 +358,7 @@ impl Loader {
                 let manifest = placing.manifest?;
                 let size = manifest.bounds.size();
                 Some(StallItem {
-                    stall: placing.stall,
+                    spot: placing.spot,
                     slot: placing.slot,
                     file: format!("{}.glb", manifest.model),
                     size: size.map(|side| side * manifest.scale),
@@ -435,6 +475,12 @@ fn along(slot: usize) -> f32 {
     (slot as f32 - (PER_STALL as f32 - 1.0) / 2.0) * 1.25
 }
 
+/// Where item `slot` stands in a parcel's row (x from its centre),
+/// metres.
+fn along_parcel(slot: usize) -> f32 {
+    (slot as f32 - (PER_PARCEL as f32 - 1.0) / 2.0) * 1.6
+}
+
 fn show_items(
     mut commands: Commands,
     stock: Res<StallItems>,
@@ -446,17 +492,17 @@ fn show_items(
         commands.entity(entity).despawn();
     }
     for (index, item) in stock.0.iter().enumerate() {
-        let Some(stall) = scene.welcome.world.stalls.get(usize::from(item.stall)) else {
+        let Some([x, z]) = item.spot.position(&scene) else {
             continue;
         };
         // Big things are shrunk to fit a 1.2 m slot; small ones stay.
         let largest = item.size.iter().copied().fold(0.0_f32, f32::max);
         let fit = if largest > 1.2 { 1.2 / largest } else { 1.0 };
-        let at = Vec3::new(
-            stall.position[0] + along(item.slot),
-            COUNTER_TOP - item.bottom * fit,
-            stall.position[1],
-        );
+        // On a stall's counter, or in a row across a parcel's middle.
+        let at = match item.spot {
+            Spot::Stall(_) => Vec3::new(x + along(item.slot), COUNTER_TOP - item.bottom * fit, z),
+            Spot::Parcel(_) => Vec3::new(x + along_parcel(item.slot), -item.bottom * fit, z),
+        };
         let mut model = commands.spawn((
             StallModel,
             Transform::from_translation(at).with_scale(Vec3::splat(fit)),
@@ -536,11 +582,21 @@ mod tests {
             .chain([card(9, vec![at("Plaza Square", false, 0)])])
             .collect();
         let placed = place("Plaza Square", &cards);
-        let seen: Vec<(u16, usize, u64)> = placed
+        let seen: Vec<(Spot, usize, u64)> = placed
             .iter()
-            .map(|(stall, slot, card)| (*stall, *slot, card.listing.id.0))
+            .map(|(spot, slot, card)| (*spot, *slot, card.listing.id.0))
             .collect();
-        assert_eq!(seen, vec![(0, 0, 0), (0, 1, 1), (0, 2, 2)]);
+        // The stall's first three; the parcel's holder's one, in its row.
+        assert_eq!(
+            seen,
+            vec![
+                (Spot::Stall(0), 0, 0),
+                (Spot::Stall(0), 1, 1),
+                (Spot::Stall(0), 2, 2),
+                (Spot::Parcel(0), 0, 9)
+            ]
+        );
         assert!((along(0) + along(2)).abs() < 1e-6);
+        assert!((along_parcel(0) + along_parcel(PER_PARCEL - 1)).abs() < 1e-6);
     }
 }

@@ -31,9 +31,9 @@ impl Default for Panels {
 #[derive(Resource, Debug, Clone, Default)]
 pub struct CardFocus(pub Option<Card>);
 
-/// The stall to point out, by index in the world.
+/// The stall or parcel to point out.
 #[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Highlight(pub Option<u16>);
+pub struct Highlight(pub Option<crate::stalls::Spot>);
 
 /// egui, the shared panel state, and the focus the world reads.
 pub struct UiPlugin;

@@ -25,7 +25,7 @@ use world::marketplace::Marketplace;
 use world::net::{RemoteAvatar, Remotes};
 use world::pick::{Pickable, Target};
 use world::scene::SceneEntity;
-use world::stalls::{Loader, StallItems, StallModel};
+use world::stalls::{Loader, Spot, StallItems, StallModel};
 use world::trade::TradeState;
 use world::ui::{CardFocus, Highlight, Panels};
 use world::{WorldPlugin, WorldScene};
@@ -157,13 +157,13 @@ fn the_whole_client_loads_the_stalls_opens_what_is_clicked_and_offers_a_trade() 
     let items = cy.world().resource::<StallItems>().0.clone();
     assert!(!items.is_empty(), "no stall shows anything");
     cy.update();
-    let stalls = cy
-        .world()
-        .resource::<WorldScene>()
-        .welcome
-        .world
-        .stalls
-        .clone();
+    let scene = cy.world().resource::<WorldScene>().clone();
+    // The founder's deeds for rent and sale stand on the parcel it holds.
+    assert!(
+        items.iter().any(|item| matches!(item.spot, Spot::Parcel(_))
+            && item.card.kind.as_deref() == Some("parcel")),
+        "no parcel shows its holder's listings"
+    );
     let world = cy.world_mut();
     let mut models = world.query_filtered::<(&Pickable, &Transform, &Name), With<StallModel>>();
     let models: Vec<(Target, Vec3, String)> = models
@@ -177,11 +177,15 @@ fn the_whole_client_loads_the_stalls_opens_what_is_clicked_and_offers_a_trade() 
         };
         let item = &items[index];
         assert_eq!(*name, item.name);
-        let stall = &stalls[usize::from(item.stall)];
-        assert_eq!(at.z, stall.position[1], "{name} is not on its stall");
+        let [x, z] = item.spot.position(&scene).unwrap();
+        assert_eq!(at.z, z, "{name} is not on its stall or parcel");
+        let reach = match item.spot {
+            Spot::Stall(_) => 1.3,
+            Spot::Parcel(_) => 4.1,
+        };
         assert!(
-            (at.x - stall.position[0]).abs() <= 1.3,
-            "{name} is off its counter"
+            (at.x - x).abs() <= reach,
+            "{name} is off its counter or its parcel's row"
         );
     }
 
@@ -235,7 +239,7 @@ fn the_whole_client_loads_the_stalls_opens_what_is_clicked_and_offers_a_trade() 
         .clone()
         .expect("no card opened");
     assert_eq!(card.listing.id, item.card.listing.id);
-    assert_eq!(cy.world().resource::<Highlight>().0, Some(item.stall));
+    assert_eq!(cy.world().resource::<Highlight>().0, Some(item.spot));
     cy.world_mut().resource_mut::<Drawn>().0.clear();
     for _ in 0..3 {
         cy.update();

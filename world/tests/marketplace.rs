@@ -875,11 +875,15 @@ fn the_stalls_are_restocked_when_a_listing_they_show_is_cancelled() {
     });
     // A listing a stall shows is cancelled by its lister, another player
     // of the world.
-    let (listing, lister) = shown(&ada)[0];
-    let key = server_less::home::DEMO_ACCOUNTS
-        .iter()
-        .map(|name| embedded.home().load_demo_key(name).unwrap())
-        .find(|key| key.address() == lister)
+    let (listing, key) = shown(&ada)
+        .into_iter()
+        .find_map(|(listing, lister)| {
+            server_less::home::DEMO_ACCOUNTS
+                .iter()
+                .map(|name| embedded.home().load_demo_key(name).unwrap())
+                .find(|key| key.address() == lister)
+                .map(|key| (listing, key))
+        })
         .expect("a demo account lists what the stalls show");
     let mut other = plaza_client::Client::connect(embedded.join_addr(), &key, WAIT).unwrap();
     other.enter("Plaza Square", WAIT).unwrap();
