@@ -111,6 +111,13 @@ pub enum MarketError {
         /// The slot asked for.
         slot: crate::wear::Slot,
     },
+    /// A parcel arranged under a tenure that is over: it changed hands
+    /// since.
+    #[error("{asset} has changed hands since: arrange it again as its holder now")]
+    OtherTenure {
+        /// The parcel's deed.
+        asset: AssetId,
+    },
     /// A parcel put down on a parcel.
     #[error("{asset} is a parcel of land, which cannot be put down on another")]
     NotPlaceable {

@@ -86,6 +86,44 @@ pub fn may_wear(
     holds(asset, who, now)
 }
 
+/// One holding of an asset: its owner's since the title last changed
+/// hands (the asset's owner sequence), or one rental. What a holder does
+/// with a parcel (its arrangement) belongs to one tenure, so it is void
+/// once the parcel has changed hands, even back to the same account.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
+pub enum Tenure {
+    /// The owner's, at this owner sequence, while not rented out.
+    Owner(u64),
+    /// A renter's, for this rental.
+    Renter(ledger::RentalId),
+}
+
+/// Who holds `asset` now (its renter during a rental, else its owner),
+/// and under which tenure.
+pub fn holding(asset: &Asset) -> (Address, Tenure) {
+    match asset.rental {
+        Some(rental) => (rental.renter, Tenure::Renter(rental.id)),
+        None => (asset.owner, Tenure::Owner(asset.owner_seq)),
+    }
+}
+
+/// Whether `who` holds the parcel `deed` now, under `tenure`: the one
+/// tenure an arrangement of it is good for.
+pub fn holds_parcel(
+    deed: &Asset,
+    who: &Address,
+    tenure: Tenure,
+    now: Timestamp,
+) -> Result<(), MarketError> {
+    holds(deed, who, now)?;
+    if holding(deed).1 != tenure {
+        return Err(MarketError::OtherTenure { asset: deed.id });
+    }
+    Ok(())
+}
+
 /// Whether `who` may put `asset` (of `kind`) down on a parcel it holds
 /// at `now`: anything it has the use of but land.
 pub fn may_place(
@@ -232,5 +270,17 @@ mod tests {
             Err(MarketError::NotPlaceable { .. })
         ));
         assert_eq!(may_place(&plot, AssetKind::Furniture, &owner, 10), Ok(()));
+        // Its owner holds it under the tenure of its owner sequence, and
+        // the renter under its rental's.
+        assert_eq!(holds_parcel(&plot, &owner, Tenure::Owner(0), 10), Ok(()));
+        assert!(matches!(
+            holds_parcel(&plot, &owner, Tenure::Owner(1), 10),
+            Err(MarketError::OtherTenure { .. })
+        ));
+        assert_eq!(
+            holds_parcel(&lamp, &renter, Tenure::Renter(RentalId(4)), 50),
+            Ok(())
+        );
+        assert!(holds_parcel(&lamp, &owner, Tenure::Owner(0), 50).is_err());
     }
 }

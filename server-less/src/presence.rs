@@ -7,8 +7,9 @@
 //! that moves faster than the world allows is cut short, and every worn
 //! item is checked against its own ledger before anyone sees it (see
 //! `sessions::presence`). Parcels' arrangements ride along, each signed
-//! by its parcel's holder and checked the same way (`sessions::land`). A host speaks for an account only with that
-//! player's [`Pass`], signed by the account for the host.
+//! by its parcel's holder and checked the same way (`sessions::land`). A
+//! host speaks for an account only with that player's [`Pass`], signed by
+//! the account for the host.
 
 use std::collections::HashMap;
 
@@ -326,7 +327,7 @@ pub fn unix_millis() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plaza_client::land::{MAX_PLACED, PlacedItem};
+    use plaza_client::land::{MAX_PLACED, PlacedItem, Tenure};
     use plaza_client::protocol::{Gait, Slot};
 
     fn presence(host: &Keypair) -> Presence {
@@ -363,7 +364,10 @@ mod tests {
             arranged: vec![Arrangement::sign(
                 &player,
                 &chain,
-                ledger::AssetId(assets::ContentId::of(assets::Codec::Json, b"pier")),
+                (
+                    ledger::AssetId(assets::ContentId::of(assets::Codec::Json, b"pier")),
+                    Tenure::Owner(2),
+                ),
                 7,
                 vec![PlacedItem::new(
                     ledger::AssetId(assets::ContentId::of(assets::Codec::Json, b"lamp")),
@@ -509,7 +513,8 @@ mod tests {
                     let items = (0..MAX_PLACED)
                         .map(|item| PlacedItem::new(id(100 + item), [-1e6, 1e6], u8::MAX))
                         .collect();
-                    Arrangement::sign(&player, &chain, id(n), u64::MAX, items)
+                    let deed = (id(n), Tenure::Renter(ledger::RentalId(u64::MAX)));
+                    Arrangement::sign(&player, &chain, deed, u64::MAX, items)
                 })
                 .collect(),
         };

@@ -42,6 +42,7 @@ fn world(
                     name: (*name).to_owned(),
                     holder: None,
                     deed: None,
+                    tenure: None,
                 })
                 .collect(),
         },
@@ -65,14 +66,15 @@ fn world(
                     min: *min,
                     max: *max,
                     deed: None,
+                    tenure: None,
                 })
                 .collect(),
         },
     }
 }
 
-/// `world` with its parcels' deeds and holders as `lands` (the
-/// catalogue's layouts, by world name) has them.
+/// `world` with its parcels' deeds, holders and tenures as `lands` (the
+/// catalogue's layouts, by world name) has them, for its players.
 pub fn with_lands(mut world: World, lands: &[WorldLayout]) -> World {
     let Some(layout) = lands.iter().find(|layout| layout.name == world.info.name) else {
         return world;
@@ -80,10 +82,7 @@ pub fn with_lands(mut world: World, lands: &[WorldLayout]) -> World {
     for (info, parcel) in world.info.parcels.iter_mut().zip(&layout.parcels) {
         info.deed = parcel.deed;
         info.holder = parcel.holder;
-    }
-    for (slot, parcel) in world.layout.parcels.iter_mut().zip(&layout.parcels) {
-        slot.deed = parcel.deed;
-        slot.holder = parcel.holder;
+        info.tenure = parcel.tenure;
     }
     world
 }

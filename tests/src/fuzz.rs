@@ -212,16 +212,13 @@ pub fn run(
     outcomes
 }
 
-/// A seed's bytes. These values are small and always encode; one that
-/// did not would seed the run with an empty input, which is still one a
-/// decoder must refuse without panicking.
 /// A parcel's arrangement of two things, signed by `key`.
 fn arrangement(key: &ledger::Keypair) -> plaza_client::land::Arrangement {
     let id = |tag: &[u8]| ledger::AssetId(assets::ContentId::of(assets::Codec::Json, tag));
     plaza_client::land::Arrangement::sign(
         key,
         &ledger::testkit::chain_id(),
-        id(b"a pier"),
+        (id(b"a pier"), plaza_client::land::Tenure::Owner(1)),
         1_800_000_000_000,
         vec![
             plaza_client::land::PlacedItem::new(id(b"a lamp"), [1.0, 2.0], 3),
@@ -230,6 +227,9 @@ fn arrangement(key: &ledger::Keypair) -> plaza_client::land::Arrangement {
     )
 }
 
+/// A seed's bytes. These values are small and always encode; one that
+/// did not would seed the run with an empty input, which is still one a
+/// decoder must refuse without panicking.
 fn seed<T: borsh::BorshSerialize>(value: &T) -> Vec<u8> {
     plaza_client::protocol::encode(value).unwrap_or_default()
 }
@@ -469,6 +469,17 @@ pub fn targets() -> Vec<Target> {
                         protocol::Slot::Back,
                         ledger::AssetId(assets::ContentId::of(assets::Codec::Json, b"wings")),
                     )],
+                }),
+                seed(&ServerMessage::Parcel {
+                    parcel: 2,
+                    deed: Some(arrangement(&key).deed),
+                    holder: Some(key.address()),
+                    tenure: Some(plaza_client::land::Tenure::Renter(ledger::RentalId(7))),
+                }),
+                seed(&ServerMessage::Arranged {
+                    request: Some(4),
+                    parcel: 1,
+                    placed: arrangement(&key).items,
                 }),
             ],
             feed: Box::new(|bytes| ServerMessage::decode(bytes).is_ok()),

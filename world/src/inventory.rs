@@ -207,6 +207,14 @@ fn inventory_panel(
     let placed_here: Vec<PlacedItem> = here
         .and_then(|(parcel, ..)| client.placed().get(&parcel).cloned())
         .unwrap_or_default();
+    // Things standing on any parcel of the world: not put down twice.
+    let standing: Vec<AssetId> = client
+        .placed()
+        .values()
+        .flatten()
+        .map(|item| item.asset)
+        .collect();
+    let waiting = marketplace.land.waiting;
     let mut arranging: Option<(u16, Vec<PlacedItem>)> = None;
     let put_down = |ui: &mut egui::Ui,
                     marketplace: &Marketplace,
@@ -219,10 +227,11 @@ fn inventory_panel(
             .manifests
             .get(&asset)
             .is_none_or(|manifest| manifest.kind == assets::AssetKind::Parcel);
-        if land || placed_here.iter().any(|item| item.asset == asset) {
+        if land || standing.contains(&asset) {
             return;
         }
-        if ui.small_button("Put down here").clicked() {
+        let button = ui.add_enabled(!waiting, egui::Button::new("Put down here").small());
+        if button.clicked() {
             let item = PlacedItem::new(asset, spot, turn);
             *arranging = Some((parcel, with_item(&placed_here, item)));
         }
@@ -243,12 +252,13 @@ fn inventory_panel(
                 for item in &placed_here {
                     ui.horizontal(|ui| {
                         ui.label(marketplace.asset_name(&item.asset));
-                        if ui.small_button("Take up").clicked() {
+                        let button = ui.add_enabled(!waiting, egui::Button::new("Take up").small());
+                        if button.clicked() {
                             arranging = Some((parcel, without_item(&placed_here, &item.asset)));
                         }
                     });
                 }
-                if marketplace.land.waiting {
+                if waiting {
                     ui.small("the host is checking it...");
                 }
                 if let Some(why) = &marketplace.land.problem {

@@ -98,7 +98,9 @@ fn follow_holders(
         .iter()
         .zip(&scene.welcome.world.parcels)
         .enumerate()
-        .filter(|(_, (now, shown))| now.holder != shown.holder || now.deed != shown.deed)
+        .filter(|(_, (now, shown))| {
+            (now.holder, now.deed, now.tenure) != (shown.holder, shown.deed, shown.tenure)
+        })
         .map(|(index, _)| index)
         .collect();
     if changed.is_empty() {
@@ -112,6 +114,7 @@ fn follow_holders(
         let shown = &mut scene.welcome.world.parcels[index];
         shown.holder = now.holder;
         shown.deed = now.deed;
+        shown.tenure = now.tenure;
         let Some(materials) = materials.as_mut() else {
             continue;
         };
@@ -170,12 +173,7 @@ fn draw_placed(
             continue;
         };
         let size = manifest.bounds.size().map(|side| side * manifest.scale);
-        let largest = size.iter().copied().fold(0.0_f32, f32::max).max(0.01);
-        let fit = if largest > 2.0 * PLACED_SIZE {
-            2.0 * PLACED_SIZE / largest
-        } else {
-            1.0
-        };
+        let fit = crate::stalls::fit(size, 2.0 * PLACED_SIZE);
         let bottom = manifest.bounds.min[1] * manifest.scale * fit;
         let [x, z] = placed.item.at();
         let turn = f32::from(placed.item.turn) / 256.0 * std::f32::consts::TAU;
@@ -190,7 +188,8 @@ fn draw_placed(
         if let Some(assets) = &assets {
             thing.insert(model_scene(assets, file));
         }
-        debug!(%asset, name = %manifest.name, parcel = placed.parcel, "drawing a thing on a parcel");
+        let parcel = placed.parcel;
+        debug!(%asset, name = %manifest.name, parcel, "drawing a thing on a parcel");
     }
 }
 
@@ -210,11 +209,8 @@ fn tags(
     let eye = &GlobalTransform::from(*eye);
     if let Some(scene) = &scene {
         for parcel in &scene.welcome.world.parcels {
-            let centre = Vec3::new(
-                (parcel.min[0] + parcel.max[0]) / 2.0,
-                0.8,
-                (parcel.min[1] + parcel.max[1]) / 2.0,
-            );
+            let [x, z] = parcel.centre();
+            let centre = Vec3::new(x, 0.8, z);
             if centre.distance(eye_at) > TAG_DISTANCE {
                 continue;
             }

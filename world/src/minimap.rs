@@ -49,6 +49,7 @@ fn minimap(
     scene: Res<WorldScene>,
     me: Query<(&Transform, &LocalAvatar)>,
     others: Query<&Transform, With<RemoteAvatar>>,
+    marketplace: Option<Res<crate::marketplace::Marketplace>>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let world = &scene.welcome.world;
@@ -74,7 +75,7 @@ fn minimap(
                 0.0,
                 egui::Color32::from_rgba_unmultiplied(60, 70, 55, 220),
             );
-            let me = scene.account.parse::<ledger::Address>().ok();
+            let me = marketplace.as_ref().map(|marketplace| marketplace.me);
             for parcel in &world.parcels {
                 let area = egui::Rect::from_two_pos(
                     point(parcel.min[0], parcel.min[1]),

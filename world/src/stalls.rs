@@ -52,10 +52,7 @@ impl Spot {
         let world = &scene.welcome.world;
         match self {
             Spot::Stall(index) => world.stalls.get(usize::from(index)).map(|s| s.position),
-            Spot::Parcel(index) => world
-                .parcels
-                .get(usize::from(index))
-                .map(|p| [0, 1].map(|axis| (p.min[axis] + p.max[axis]) / 2.0)),
+            Spot::Parcel(index) => world.parcels.get(usize::from(index)).map(|p| p.centre()),
         }
     }
 
@@ -470,6 +467,17 @@ fn loading_screen(
     Ok(())
 }
 
+/// The scale a model of `size` (metres) is drawn at to be no wider than
+/// `widest`: big things are shrunk, small ones stay.
+pub fn fit(size: [f32; 3], widest: f32) -> f32 {
+    let largest = size.iter().copied().fold(0.0_f32, f32::max);
+    if largest > widest {
+        widest / largest
+    } else {
+        1.0
+    }
+}
+
 /// Where item `slot` stands on a counter, along it, metres.
 fn along(slot: usize) -> f32 {
     (slot as f32 - (PER_STALL as f32 - 1.0) / 2.0) * 1.25
@@ -496,8 +504,7 @@ fn show_items(
             continue;
         };
         // Big things are shrunk to fit a 1.2 m slot; small ones stay.
-        let largest = item.size.iter().copied().fold(0.0_f32, f32::max);
-        let fit = if largest > 1.2 { 1.2 / largest } else { 1.0 };
+        let fit = fit(item.size, 1.2);
         // On a stall's counter, or in a row across a parcel's middle.
         let at = match item.spot {
             Spot::Stall(_) => Vec3::new(x + along(item.slot), COUNTER_TOP - item.bottom * fit, z),

@@ -164,6 +164,7 @@ fn the_scene_builds_the_ground_walls_stalls_parcels_and_sun_the_host_described()
             min: [10.0, 10.0],
             max: [18.0, 14.0],
             deed: None,
+            tenure: None,
         },
         ParcelInfo {
             name: "Empty Lot".into(),
@@ -171,6 +172,7 @@ fn the_scene_builds_the_ground_walls_stalls_parcels_and_sun_the_host_described()
             min: [-18.0, 10.0],
             max: [-10.0, 14.0],
             deed: None,
+            tenure: None,
         },
     ];
     let mut app = App::new();

@@ -360,6 +360,7 @@ fn plaza() -> WorldLayout {
                 name: format!("parcel {i}"),
                 holder: Some(person(i * 7)),
                 deed: None,
+                tenure: None,
             })
             .collect(),
     }
@@ -522,6 +523,7 @@ fn main() -> Result<(), MarketError> {
             time: world.time,
             listings: &listings,
             assets: &assets,
+            height: None,
         };
         let started = Instant::now();
         catalogue.apply(changes, &world.manifests)?;

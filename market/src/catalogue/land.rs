@@ -7,17 +7,20 @@
 //! id within one block), so every host reading one ledger agrees.
 //!
 //! A parcel's holder is its deed's renter while a rental runs, else its
-//! owner: the holder's listings are shown on the parcel, and it is the
-//! holder who places things there. Holders change only with blocks (a
-//! rental settled or returned, a sale, a trade, a transfer).
+//! owner (`wear::holding`, with the tenure it holds it under): the
+//! holder's listings are shown on the parcel, and it is the holder who
+//! places things there. Holders change only with blocks (a rental begun,
+//! settled or returned, a sale, a trade, a transfer).
 
 use std::collections::BTreeMap;
 
 use assets::{AssetKind, AttributeValue, Manifest};
 use ledger::{Address, Asset, AssetId, Height};
 
+use crate::wear::{Tenure, holding};
+
+use super::world::Placer;
 use super::{Catalogue, Manifests};
-use crate::error::MarketError;
 
 /// The manifest trait naming the world of a deed's parcel.
 pub const WORLD_TRAIT: &str = "world";
@@ -36,6 +39,8 @@ pub struct ParcelChange {
     pub deed: Option<AssetId>,
     /// Its holder now.
     pub holder: Option<Address>,
+    /// Under which tenure it holds it.
+    pub tenure: Option<Tenure>,
 }
 
 /// The world and parcel a manifest is the deed of, if it is one: an
@@ -57,28 +62,49 @@ pub fn deed_of(manifest: &Manifest) -> Option<(&str, &str)> {
     Some((text(WORLD_TRAIT)?, text(PARCEL_TRAIT)?))
 }
 
-/// Who holds an asset: its renter during a rental, else its owner.
-pub fn holder_of(asset: &Asset) -> Address {
-    asset
-        .rental
-        .map(|rental| rental.renter)
-        .unwrap_or(asset.owner)
-}
-
 /// One of the founder's deeds.
 #[derive(Clone, Debug)]
 struct Deed {
     minted_at: Height,
     world: String,
     parcel: String,
-    holder: Address,
+    /// Its holder now, and under which tenure.
+    holding: (Address, Tenure),
 }
 
-/// The founder and every deed it minted.
+/// The founder and its deeds: the first minted of each parcel (by world
+/// and parcel name) and no other, so it holds one deed a name at most.
 #[derive(Clone, Debug)]
 pub(super) struct Land {
     founder: Address,
     deeds: BTreeMap<AssetId, Deed>,
+    /// The deed of each parcel, by world and parcel name.
+    first: BTreeMap<String, BTreeMap<String, AssetId>>,
+}
+
+impl Land {
+    /// Takes `id` as the deed of its parcel unless an earlier one is.
+    fn offer(&mut self, id: AssetId, deed: Deed) {
+        let parcels = self.first.entry(deed.world.clone()).or_default();
+        if let Some(held) = parcels.get(&deed.parcel).copied() {
+            let earlier = self
+                .deeds
+                .get(&held)
+                .is_some_and(|other| (other.minted_at, held) <= (deed.minted_at, id));
+            if earlier {
+                return;
+            }
+            self.deeds.remove(&held);
+        }
+        parcels.insert(deed.parcel.clone(), id);
+        self.deeds.insert(id, deed);
+    }
+
+    /// The deed of `parcel` of `world`, and its holding.
+    fn deed_of(&self, world: &str, parcel: &str) -> Option<(AssetId, (Address, Tenure))> {
+        let id = *self.first.get(world)?.get(parcel)?;
+        Some((id, self.deeds.get(&id)?.holding))
+    }
 }
 
 impl Catalogue {
@@ -86,18 +112,14 @@ impl Catalogue {
     /// worlds, and reads them from `assets` (every asset the ledger
     /// holds: only the founder's are looked at). The parcels' holders
     /// follow the deeds from then on, block by block.
-    pub fn set_founder(
-        &mut self,
-        founder: Address,
-        assets: &[Asset],
-        manifests: &impl Manifests,
-    ) -> Result<(), MarketError> {
+    pub fn set_founder(&mut self, founder: Address, assets: &[Asset], manifests: &impl Manifests) {
         self.land = Some(Land {
             founder,
             deeds: BTreeMap::new(),
+            first: BTreeMap::new(),
         });
-        self.learn_deeds(assets, manifests);
-        self.settle_land()
+        self.learn_deeds(assets, None, manifests);
+        self.settle_land();
     }
 
     /// The parcels whose deed or holder changed since the last call, in
@@ -114,13 +136,20 @@ impl Catalogue {
                     parcel,
                     deed: slot.deed,
                     holder: slot.holder,
+                    tenure: slot.tenure,
                 })
             })
             .collect()
     }
 
-    /// Notes the founder's deeds among `assets`, new or changed.
-    fn learn_deeds(&mut self, assets: &[Asset], manifests: &impl Manifests) {
+    /// Notes the founder's deeds among `assets`: each one's holding, and
+    /// new ones (among those minted at `minted`, or among all).
+    fn learn_deeds(
+        &mut self,
+        assets: &[Asset],
+        minted: Option<Height>,
+        manifests: &impl Manifests,
+    ) {
         let Some(land) = self.land.as_mut() else {
             return;
         };
@@ -129,7 +158,10 @@ impl Catalogue {
                 continue;
             }
             if let Some(deed) = land.deeds.get_mut(&asset.id) {
-                deed.holder = holder_of(asset);
+                deed.holding = holding(asset);
+                continue;
+            }
+            if minted.is_some_and(|height| asset.minted_at != height) {
                 continue;
             }
             // A deed's manifest came in the block that minted it, so it
@@ -138,78 +170,73 @@ impl Catalogue {
                 continue;
             };
             if let Some((world, parcel)) = deed_of(&manifest) {
-                land.deeds.insert(
-                    asset.id,
-                    Deed {
-                        minted_at: asset.minted_at,
-                        world: world.to_owned(),
-                        parcel: parcel.to_owned(),
-                        holder: holder_of(asset),
-                    },
-                );
+                let deed = Deed {
+                    minted_at: asset.minted_at,
+                    world: world.to_owned(),
+                    parcel: parcel.to_owned(),
+                    holding: holding(asset),
+                };
+                land.offer(asset.id, deed);
             }
         }
     }
 
     /// Brings every parcel's deed and holder in line with the deeds
-    /// known, moving listings whose lister gained or lost a parcel.
-    pub(super) fn settle_land(&mut self) -> Result<(), MarketError> {
+    /// known, moving the listings of each account that gained or lost a
+    /// parcel.
+    pub(super) fn settle_land(&mut self) {
         let Some(land) = self.land.as_ref() else {
-            return Ok(());
+            return;
         };
-        // The first deed minted of each parcel, by world and parcel name.
-        let mut first: BTreeMap<(&str, &str), (Height, AssetId, Address)> = BTreeMap::new();
-        for (id, deed) in &land.deeds {
-            let candidate = (deed.minted_at, *id, deed.holder);
-            first
-                .entry((deed.world.as_str(), deed.parcel.as_str()))
-                .and_modify(|best| {
-                    if (candidate.0, candidate.1) < (best.0, best.1) {
-                        *best = candidate;
-                    }
-                })
-                .or_insert(candidate);
-        }
-        let mut changes = Vec::new();
-        for (world_index, layout) in self.worlds.iter().enumerate() {
-            for (parcel_index, parcel) in layout.parcels.iter().enumerate() {
-                let now = first
-                    .get(&(layout.name.as_str(), parcel.name.as_str()))
-                    .map(|(_, id, holder)| (*id, *holder));
-                if now != parcel.deed.zip(parcel.holder) {
-                    changes.push((world_index, parcel_index, now));
+        let mut movers: Vec<Address> = Vec::new();
+        let mut touched: Vec<usize> = Vec::new();
+        for (world, layout) in self.worlds.iter_mut().enumerate() {
+            for (index, parcel) in layout.parcels.iter_mut().enumerate() {
+                let now = land.deed_of(&layout.name, &parcel.name);
+                let was = parcel.deed.zip(parcel.holder.zip(parcel.tenure));
+                if now == was {
+                    continue;
                 }
+                movers.extend(parcel.holder);
+                movers.extend(now.map(|(_, (holder, _))| holder));
+                parcel.deed = now.map(|(deed, _)| deed);
+                parcel.holder = now.map(|(_, (holder, _))| holder);
+                parcel.tenure = now.map(|(_, (_, tenure))| tenure);
+                if let (Ok(world), Ok(index)) = (u16::try_from(world), u16::try_from(index)) {
+                    self.changed_parcels.push((world, index));
+                }
+                touched.push(world);
             }
         }
-        for (world, parcel, now) in changes {
-            let name = self.worlds[world].name.clone();
-            let (Ok(world), Ok(parcel)) = (u16::try_from(world), u16::try_from(parcel)) else {
-                continue;
-            };
-            self.worlds[usize::from(world)].parcels[usize::from(parcel)].deed =
-                now.map(|(id, _)| id);
-            if !self.changed_parcels.contains(&(world, parcel)) {
-                self.changed_parcels.push((world, parcel));
-            }
-            self.changed_parcels.sort_unstable();
-            self.set_parcel_holder(&name, parcel, now.map(|(_, holder)| holder))?;
+        self.changed_parcels.sort_unstable();
+        self.changed_parcels.dedup();
+        touched.dedup();
+        for world in touched {
+            self.placers[world] = Placer::new(&self.worlds[world]);
         }
-        Ok(())
+        if movers.is_empty() {
+            return;
+        }
+        movers.sort_unstable();
+        movers.dedup();
+        self.replace_all(|record| movers.binary_search(&record.listing.lister).is_ok());
     }
 
-    /// After a block: the founder's assets it changed, deeds among them.
+    /// After a block (at `height`): the founder's assets it changed,
+    /// deeds among them.
     pub(super) fn update_land(
         &mut self,
         assets: &[Asset],
+        height: Option<Height>,
         manifests: &impl Manifests,
-    ) -> Result<(), MarketError> {
+    ) {
         let Some(founder) = self.land.as_ref().map(|land| land.founder) else {
-            return Ok(());
+            return;
         };
         if !assets.iter().any(|asset| asset.creator == founder) {
-            return Ok(());
+            return;
         }
-        self.learn_deeds(assets, manifests);
-        self.settle_land()
+        self.learn_deeds(assets, height, manifests);
+        self.settle_land();
     }
 }

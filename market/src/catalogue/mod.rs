@@ -18,13 +18,13 @@ use std::sync::Arc;
 use assets::{AssetKind, AttributeValue, Manifest};
 use foldhash::HashMap;
 use ledger::{
-    Address, Amount, Asset, AssetId, CommittedBlock, Listing, ListingId, ListingStatus,
+    Address, Amount, Asset, AssetId, CommittedBlock, Height, Listing, ListingId, ListingStatus,
     ListingTerms, Timestamp,
 };
 
 use crate::error::MarketError;
 
-pub use land::{PARCEL_TRAIT, ParcelChange, WORLD_TRAIT, deed_of, holder_of};
+pub use land::{PARCEL_TRAIT, ParcelChange, WORLD_TRAIT, deed_of};
 pub use query::{
     Availability, Cursor, Hit, MAX_PAGE, MAX_PREFIX_WORDS, Page, PriceBasis, PriceRange, Query,
     Range, Side, Sort,
@@ -71,6 +71,9 @@ pub struct Changes<'a> {
     /// listing in `listings` that the catalogue does not hold yet must be
     /// here; the ledger changes an asset whenever it lists it.
     pub assets: &'a [Asset],
+    /// The block's height: only assets minted at it can be new deeds
+    /// (`None`: any of `assets`, as when a catalogue is built).
+    pub height: Option<Height>,
 }
 
 impl<'a> From<&'a CommittedBlock> for Changes<'a> {
@@ -79,6 +82,7 @@ impl<'a> From<&'a CommittedBlock> for Changes<'a> {
             time: block.time,
             listings: &block.listings,
             assets: &block.assets,
+            height: Some(block.height),
         }
     }
 }
@@ -372,6 +376,7 @@ impl Catalogue {
                 time,
                 listings,
                 assets,
+                height: None,
             },
             manifests,
         )?;
@@ -488,7 +493,8 @@ impl Catalogue {
             }
         }
         self.purge_expired();
-        self.update_land(changes.assets, manifests)
+        self.update_land(changes.assets, changes.height, manifests);
+        Ok(())
     }
 
     /// Whether a listing belongs in the catalogue at `time`.
@@ -751,7 +757,8 @@ impl Catalogue {
         self.placers.push(Placer::new(&layout));
         self.worlds.push(layout);
         self.replace_all(|_| true);
-        self.settle_land()
+        self.settle_land();
+        Ok(())
     }
 
     /// The worlds, in the order they were added.
@@ -773,8 +780,9 @@ impl Catalogue {
             .collect()
     }
 
-    /// Gives a parcel to `holder` (or to nobody): the listings of its old
-    /// and new holder move accordingly.
+    /// Gives a parcel with no deed to `holder` (or to nobody): the
+    /// listings of its old and new holder move accordingly. A parcel with
+    /// a deed is its deed's holder's (see [`Catalogue::set_founder`]).
     pub fn set_parcel_holder(
         &mut self,
         world: &str,
@@ -789,6 +797,15 @@ impl Catalogue {
                 place: Place::Parcel(parcel),
             });
         };
+        if slot.deed.is_some() {
+            return Err(MarketError::BadWorld {
+                world: world.to_string(),
+                reason: format!(
+                    "{} has a deed on the ledger: its holder is the deed's",
+                    slot.name
+                ),
+            });
+        }
         let old = std::mem::replace(&mut slot.holder, holder);
         self.placers[usize::from(index)] = Placer::new(layout);
         let movers: Vec<Address> = old.into_iter().chain(holder).collect();

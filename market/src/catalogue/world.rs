@@ -51,6 +51,8 @@ pub struct Parcel {
     /// The ledger asset that is the parcel (see the catalogue's `land`),
     /// once its deed is known.
     pub deed: Option<AssetId>,
+    /// The tenure its holder holds the deed under, with a deed.
+    pub tenure: Option<crate::wear::Tenure>,
 }
 
 /// A place in a world where listings are shown.
@@ -227,6 +229,7 @@ mod tests {
                 name: "Pier".into(),
                 holder: Some(Address::from_bytes([7; 32])),
                 deed: None,
+                tenure: None,
             }],
         }
     }

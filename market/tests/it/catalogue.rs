@@ -65,11 +65,13 @@ fn harbour() -> WorldLayout {
                 name: "Pier".into(),
                 holder: None,
                 deed: None,
+                tenure: None,
             },
             Parcel {
                 name: "Lighthouse".into(),
                 holder: None,
                 deed: None,
+                tenure: None,
             },
         ],
     }

@@ -6,6 +6,7 @@ use assets::{AssetKind, Attribute, AttributeValue, Manifest};
 use ledger::{Address, AssetId, Operation};
 use market::Catalogue;
 use market::catalogue::{PARCEL_TRAIT, ParcelChange, Place, Query, WORLD_TRAIT, WorldLayout};
+use market::wear::Tenure;
 
 use crate::common::{Net, hourly, manifest};
 
@@ -21,6 +22,7 @@ fn harbour() -> WorldLayout {
                 name: name.into(),
                 holder: None,
                 deed: None,
+                tenure: None,
             })
             .to_vec(),
     }
@@ -36,6 +38,22 @@ fn deed(world: &str, parcel: &str, colour: &str) -> Manifest {
         });
     }
     deed
+}
+
+/// The pier's change: its deed `deed` held by `holder` under `tenure`.
+fn pier_is(deed: AssetId, holder: Address, tenure: Tenure) -> Vec<ParcelChange> {
+    vec![ParcelChange {
+        world: "harbour".into(),
+        parcel: 0,
+        deed: Some(deed),
+        holder: Some(holder),
+        tenure: Some(tenure),
+    }]
+}
+
+/// The tenure the ledger holds `asset` under now.
+fn tenure(net: &Net, asset: &AssetId) -> Tenure {
+    market::wear::holding(&net.ledger.asset(asset).unwrap().unwrap()).1
 }
 
 fn holders(catalogue: &Catalogue) -> Vec<(Option<AssetId>, Option<Address>)> {
@@ -70,13 +88,11 @@ fn a_parcel_is_held_by_its_deeds_holder_and_shows_the_holders_listings() {
         net.players[4].clone(),
         net.players[3].clone(),
     );
-    net.catalogue
-        .set_founder(
-            founder.address(),
-            &net.ledger.assets().unwrap(),
-            &net.manifests,
-        )
-        .unwrap();
+    net.catalogue.set_founder(
+        founder.address(),
+        &net.ledger.assets().unwrap(),
+        &net.manifests,
+    );
     assert_eq!(holders(&net.catalogue), [(None, None), (None, None)]);
 
     // Somebody else's deed to the lighthouse is no deed; the founder's to
@@ -86,13 +102,14 @@ fn a_parcel_is_held_by_its_deeds_holder_and_shows_the_holders_listings() {
     let pier = net.mint(&founder, deed("harbour", "Pier", "grey"));
     assert_eq!(
         net.catalogue.take_changed_parcels(),
-        [ParcelChange {
-            world: "harbour".into(),
-            parcel: 0,
-            deed: Some(pier),
-            holder: Some(founder.address()),
-        }]
+        pier_is(pier, founder.address(), Tenure::Owner(0))
     );
+    // Any other asset of the founder's is no deed.
+    net.mint(
+        &founder,
+        manifest("Brass lamp", AssetKind::Lighting, "", "red"),
+    );
+    assert!(net.catalogue.take_changed_parcels().is_empty());
     // A second deed to the same parcel, minted later, changes nothing.
     let second = net.mint(&founder, deed("harbour", "Pier", "red"));
     assert_ne!(second, pier);
@@ -110,7 +127,7 @@ fn a_parcel_is_held_by_its_deeds_holder_and_shows_the_holders_listings() {
     let lamp_listing = net.list_for_sale(&alice, lamp, 30, net.time + 50_000);
     assert_eq!(shown_at(&net, Place::Stall(0)), [lamp_listing.0]);
 
-    // The founder sells the pier's use to Bob, who lets it for an hour.
+    // The founder gives the pier to Bob, who lets it for an hour.
     net.run(
         &founder,
         Operation::TransferAsset {
@@ -124,7 +141,8 @@ fn a_parcel_is_held_by_its_deeds_holder_and_shows_the_holders_listings() {
         (Some(pier), Some(bob.address()))
     );
     let to_let = net.list_for_rent(&bob, pier, hourly(7), net.time + 50_000);
-    // The deed's own listing is shown on the land it names.
+    // The deed's listing is shown on Bob's parcel, as all his are: the
+    // pier itself.
     assert_eq!(shown_at(&net, Place::Parcel(0)), [to_let.0]);
     net.catalogue.take_changed_parcels();
     net.catalogue.take_changed_worlds();
@@ -136,14 +154,11 @@ fn a_parcel_is_held_by_its_deeds_holder_and_shows_the_holders_listings() {
         },
     )
     .unwrap();
+    let rented = tenure(&net, &pier);
+    assert!(matches!(rented, Tenure::Renter(_)), "{rented:?}");
     assert_eq!(
         net.catalogue.take_changed_parcels(),
-        [ParcelChange {
-            world: "harbour".into(),
-            parcel: 0,
-            deed: Some(pier),
-            holder: Some(alice.address()),
-        }]
+        pier_is(pier, alice.address(), rented)
     );
     // Alice's lamp is on her parcel now, and off the stall.
     assert_eq!(shown_at(&net, Place::Parcel(0)), [lamp_listing.0]);
@@ -158,13 +173,11 @@ fn a_parcel_is_held_by_its_deeds_holder_and_shows_the_holders_listings() {
         &net.manifests,
     )
     .unwrap();
-    fresh
-        .set_founder(
-            founder.address(),
-            &net.ledger.assets().unwrap(),
-            &net.manifests,
-        )
-        .unwrap();
+    fresh.set_founder(
+        founder.address(),
+        &net.ledger.assets().unwrap(),
+        &net.manifests,
+    );
     fresh.add_world(harbour()).unwrap();
     assert_eq!(holders(&fresh), holders(&net.catalogue));
 
@@ -180,14 +193,69 @@ fn a_parcel_is_held_by_its_deeds_holder_and_shows_the_holders_listings() {
         .ends_at;
     net.commit_at(ends, Vec::new());
     assert!(net.ledger.asset(&pier).unwrap().unwrap().rental.is_none());
+    let back = tenure(&net, &pier);
+    assert!(matches!(back, Tenure::Owner(_)), "{back:?}");
     assert_eq!(
         net.catalogue.take_changed_parcels(),
-        [ParcelChange {
-            world: "harbour".into(),
-            parcel: 0,
-            deed: Some(pier),
-            holder: Some(bob.address()),
-        }]
+        pier_is(pier, bob.address(), back)
+    );
+    // A holder is the deed's: it is not given by hand.
+    assert!(
+        net.catalogue
+            .set_parcel_holder("harbour", 0, Some(alice.address()))
+            .is_err()
     );
     assert_eq!(shown_at(&net, Place::Stall(0)), [lamp_listing.0]);
+}
+
+#[test]
+fn of_two_deeds_to_one_parcel_the_first_minted_counts_and_a_world_added_later_finds_its_own() {
+    let mut net = Net::new(100);
+    let founder = net.players[0].clone();
+    // The founder is named before any world is known.
+    net.catalogue.set_founder(
+        founder.address(),
+        &net.ledger.assets().unwrap(),
+        &net.manifests,
+    );
+    // Two deeds to the lighthouse in one block: the lower id counts.
+    let mut txs = Vec::new();
+    let mut ids = Vec::new();
+    for colour in ["white", "black"] {
+        let mut manifest = deed("harbour", "Lighthouse", colour);
+        manifest.creator = founder.address().to_string();
+        let bytes = manifest.to_json().unwrap();
+        let id = AssetId(assets::ContentId::of(assets::Codec::Json, &bytes));
+        net.manifests.insert(id, std::sync::Arc::new(manifest));
+        let nonce = net.ledger.account(&founder.address()).unwrap().nonce + ids.len() as u64;
+        txs.push(
+            ledger::Transaction {
+                chain_id: ledger::testkit::chain_id(),
+                signer: founder.address(),
+                nonce,
+                valid_until: u64::MAX,
+                op: Operation::Mint {
+                    manifest: ledger::ManifestBytes(bytes),
+                    royalty_bps: 0,
+                },
+            }
+            .sign(&founder),
+        );
+        ids.push(id);
+    }
+    let block = net.commit_at(net.time + 1, txs);
+    assert!(block.results.iter().all(|result| result.outcome.is_ok()));
+    let first = *ids.iter().min().unwrap();
+    // The world comes later, and finds its deed.
+    net.catalogue.add_world(harbour()).unwrap();
+    assert_eq!(
+        holders(&net.catalogue),
+        [(None, None), (Some(first), Some(founder.address()))]
+    );
+    // A third deed minted later changes nothing.
+    net.mint(&founder, deed("harbour", "Lighthouse", "red"));
+    assert_eq!(
+        holders(&net.catalogue)[1],
+        (Some(first), Some(founder.address()))
+    );
 }

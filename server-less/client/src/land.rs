@@ -1,12 +1,16 @@
 //! What a parcel's holder puts down on it. The holder signs the whole
-//! arrangement (the deed, the things and where each stands, and when it
-//! was made), so any host of the world can carry it to any other and
-//! none can change it: every host checks it against its own ledger (the
-//! signer holds the parcel's deed, and holds each thing, now) before
-//! showing it, and the newest arrangement of a parcel wins.
+//! arrangement (the deed and the tenure it holds it under, the things and
+//! where each stands, and when it was made), so any host of the world can
+//! carry it to any other and none can change it: every host checks it
+//! against its own ledger (the signer holds the parcel's deed under that
+//! tenure, and holds each thing, now) before showing it, and the newest
+//! arrangement of a parcel wins. Once the parcel changes hands (even back
+//! to the same account) the tenure is another, and no old arrangement
+//! can be shown again.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use ledger::{Address, AssetId, ChainId, Keypair, Signature};
+pub use market::wear::Tenure;
 
 use crate::join::signed_by;
 use crate::protocol::{ErrorCode, ProtocolError};
@@ -57,6 +61,8 @@ pub struct Arrangement {
     pub deed: AssetId,
     /// Its holder, who signed this.
     pub holder: Address,
+    /// The tenure the holder holds the deed under.
+    pub tenure: Tenure,
     /// When the holder made it, by its clock (Unix milliseconds).
     pub made_at: u64,
     /// The things, at most [`MAX_PLACED`], each asset once.
@@ -67,36 +73,40 @@ pub struct Arrangement {
 
 impl Arrangement {
     /// What the holder signs: a domain, then the borsh encoding of the
-    /// network's name, the deed, the holder, the time and the things.
+    /// network's name, the deed, the holder, the tenure, the time and the
+    /// things.
     pub fn message(
         chain_id: &ChainId,
         deed: &AssetId,
         holder: &Address,
+        tenure: &Tenure,
         made_at: u64,
         items: &[PlacedItem],
     ) -> Vec<u8> {
         let mut out = DOMAIN.to_vec();
         // Borsh of plain fields cannot fail.
-        let fields = (chain_id.as_str(), deed, holder, made_at, items);
+        let fields = (chain_id.as_str(), deed, holder, tenure, made_at, items);
         out.extend(borsh::to_vec(&fields).unwrap_or_default());
         out
     }
 
-    /// `key`'s arrangement of the parcel `deed` on network `chain_id`.
+    /// `key`'s arrangement of the parcel `deed`, held under `tenure`, on
+    /// network `chain_id`.
     pub fn sign(
         key: &Keypair,
         chain_id: &ChainId,
-        deed: AssetId,
+        (deed, tenure): (AssetId, Tenure),
         made_at: u64,
         items: Vec<PlacedItem>,
     ) -> Arrangement {
         let holder = key.address();
         let signature = key.sign(&Arrangement::message(
-            chain_id, &deed, &holder, made_at, &items,
+            chain_id, &deed, &holder, &tenure, made_at, &items,
         ));
         Arrangement {
             deed,
             holder,
+            tenure,
             made_at,
             items,
             signature,
@@ -113,6 +123,7 @@ impl Arrangement {
             chain_id,
             &self.deed,
             &self.holder,
+            &self.tenure,
             self.made_at,
             &self.items,
         );
@@ -165,7 +176,7 @@ mod tests {
     fn an_arrangement_is_its_holders_for_one_network_and_cannot_be_changed() {
         let key = Keypair::from_seed([9; 32]);
         let chain = ChainId::new("plaza-test").unwrap();
-        let deed = item(200, [0.0; 2]).asset;
+        let deed = (item(200, [0.0; 2]).asset, Tenure::Owner(3));
         let signed = Arrangement::sign(&key, &chain, deed, 1_000, vec![item(1, [3.0, 4.0])]);
         assert_eq!(signed.check(&chain), Ok(()));
         // Another network, another place, another holder: refused.
@@ -177,6 +188,10 @@ mod tests {
         let mut claimed = signed.clone();
         claimed.holder = Keypair::from_seed([8; 32]).address();
         assert!(claimed.check(&chain).is_err());
+        // Nor does it hold for another tenure of the same parcel.
+        let mut later = signed.clone();
+        later.tenure = Tenure::Owner(4);
+        assert!(later.check(&chain).is_err());
         assert_eq!(signed.items[0].at(), [3.0, 4.0]);
         // Too many, or twice: refused before any signature.
         let many = (0..=MAX_PLACED as u8).map(|n| item(n, [0.0; 2])).collect();

@@ -11,7 +11,7 @@ use ledger::{
     TxId, Validator,
 };
 use market::TradeWindow;
-use market::catalogue::{Page, Query, WorldLayout};
+use market::catalogue::{Page, Query};
 use market::trade::Action;
 use market::wear::Slot;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -48,7 +48,7 @@ pub struct HostHandle {
     pub(super) accepted: broadcast::Sender<SignedTransaction>,
     pub(super) work: watch::Receiver<Backlog>,
     /// The worlds' layouts with their parcels' deeds and holders.
-    pub(super) lands: watch::Receiver<Arc<Vec<WorldLayout>>>,
+    pub(super) lands: watch::Receiver<Arc<super::Lands>>,
     pub(super) now: Arc<dyn crate::clock::Clock>,
     pub(super) misbehaviour: Arc<std::sync::Mutex<VecDeque<Misbehaviour>>>,
     pub(super) verifier: ledger::Verifier,
@@ -58,9 +58,9 @@ pub struct HostHandle {
 }
 
 impl HostHandle {
-    /// The worlds' layouts as of the last block: each parcel with its
-    /// deed and holder.
-    pub fn lands(&self) -> Arc<Vec<WorldLayout>> {
+    /// The worlds' layouts as of the last block that changed one: each
+    /// parcel with its deed, holder and tenure.
+    pub fn lands(&self) -> Arc<super::Lands> {
         self.lands.borrow().clone()
     }
 
@@ -178,14 +178,11 @@ impl HostHandle {
             .await?
     }
 
-    /// Whether `who` may put each of `assets` down on a parcel it holds,
-    /// by the ledger's state (`market::wear::may_place`).
-    pub async fn placeable(
-        &self,
-        who: Address,
-        assets: Vec<AssetId>,
-    ) -> Result<super::Placeable, HostError> {
-        self.request(|reply| Command::Placeable(who, assets, reply))
+    /// Whether a holder holds a parcel under a tenure and may put each of
+    /// some things down on it, by the ledger's state
+    /// (`market::wear::holds_parcel`, `market::wear::may_place`).
+    pub async fn placeable(&self, ask: super::PlaceableAsk) -> Result<super::Placeable, HostError> {
+        self.request(|reply| Command::Placeable(Box::new(ask), reply))
             .await?
     }
 

@@ -106,14 +106,40 @@ pub struct BlockEvent {
     pub parcels: Vec<ParcelChange>,
 }
 
-/// Whether a holder may put each of some things down on a parcel, by the
-/// ledger's state at `height`: `None` where it may, else why not.
+/// Whether `holder` may put `things` down on the parcel `deed`, held
+/// under `tenure`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlaceableAsk {
+    /// Who puts them down.
+    pub holder: Address,
+    /// The parcel's deed.
+    pub deed: AssetId,
+    /// The tenure the holder says it holds the deed under.
+    pub tenure: market::wear::Tenure,
+    /// The things.
+    pub things: Vec<AssetId>,
+}
+
+/// The ledger's word on a [`PlaceableAsk`] at `height`: `None` where the
+/// holder may, else why not.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placeable {
     /// The state checked against.
     pub height: Height,
+    /// Whether the holder holds the parcel under that tenure.
+    pub parcel: Option<String>,
     /// One verdict per thing asked about, in order.
     pub verdicts: Vec<Option<String>>,
+}
+
+/// The worlds' layouts as of a block: each parcel with its deed, holder
+/// and tenure.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Lands {
+    /// The block.
+    pub height: Height,
+    /// The layouts, world by world.
+    pub worlds: Vec<WorldLayout>,
 }
 
 /// Where a transaction is.
@@ -202,8 +228,7 @@ enum Command {
         oneshot::Sender<Result<Height, HostError>>,
     ),
     Placeable(
-        Address,
-        Vec<AssetId>,
+        Box<PlaceableAsk>,
         oneshot::Sender<Result<Placeable, HostError>>,
     ),
     Quote(Address, QuoteAsk, oneshot::Sender<Result<Quote, HostError>>),
@@ -249,7 +274,10 @@ pub(crate) fn start(
     let (events, _) = broadcast::channel(EVENT_QUEUE);
     let (accepted, _) = broadcast::channel(ACCEPTED_QUEUE);
     let (work, work_rx) = watch::channel(Backlog::default());
-    let (lands, lands_rx) = watch::channel(Arc::new(catalogue.worlds().to_vec()));
+    let (lands, lands_rx) = watch::channel(Arc::new(Lands {
+        height: ledger.height(),
+        worlds: catalogue.worlds().to_vec(),
+    }));
     let mut node = Node {
         ledger,
         blobs,

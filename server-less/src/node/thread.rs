@@ -34,7 +34,6 @@ impl Manifests for StoredManifests<'_> {
 }
 
 /// The catalogue of the ledger's committed state, placing listings in
-/// `worlds`.
 /// `worlds`, with the parcels `founder`'s deeds make them.
 pub(super) fn catalogue_of(
     ledger: &Ledger,
@@ -53,7 +52,7 @@ pub(super) fn catalogue_of(
         catalogue.add_world(world.clone())?;
     }
     if let Some(founder) = founder {
-        catalogue.set_founder(founder, &assets, &StoredManifests(blobs))?;
+        catalogue.set_founder(founder, &assets, &StoredManifests(blobs));
     }
     // Placing what was there is no change: a world's players read its
     // stalls and parcels when they enter.
@@ -130,8 +129,8 @@ pub(super) struct Node {
     /// The earliest end of an active rental, as of the last commit.
     pub(super) next_due: Option<Timestamp>,
     /// The worlds' layouts with their parcels' deeds and holders, as of
-    /// the last commit.
-    pub(super) lands: watch::Sender<Arc<Vec<WorldLayout>>>,
+    /// the last block that changed one.
+    pub(super) lands: watch::Sender<Arc<super::Lands>>,
 }
 
 /// Every parcel of `worlds`, as it is: for players to read all again.
@@ -149,6 +148,7 @@ fn every_parcel(worlds: &[WorldLayout]) -> Vec<ParcelChange> {
                         parcel: u16::try_from(index).ok()?,
                         deed: parcel.deed,
                         holder: parcel.holder,
+                        tenure: parcel.tenure,
                     })
                 })
         })
@@ -213,18 +213,19 @@ impl Node {
                 let now = self.clock.now().max(self.ledger.chain().time);
                 let _ = reply.send(self.may_wear(&who, &asset, slot, now));
             }
-            Command::Placeable(who, assets, reply) => {
+            Command::Placeable(ask, reply) => {
                 let now = self.clock.now().max(self.ledger.chain().time);
-                let verdicts = assets
+                let verdict =
+                    |checked: Result<(), HostError>| checked.err().map(|err| err.for_player());
+                let parcel = verdict(self.holds_parcel(&ask, now));
+                let verdicts = ask
+                    .things
                     .iter()
-                    .map(|asset| {
-                        self.may_place(&who, asset, now)
-                            .err()
-                            .map(|err| err.for_player())
-                    })
+                    .map(|asset| verdict(self.may_place(&ask.holder, asset, now)))
                     .collect();
                 let _ = reply.send(Ok(super::Placeable {
                     height: self.ledger.chain().height,
+                    parcel,
                     verdicts,
                 }));
             }
@@ -306,6 +307,16 @@ impl Node {
 
     /// Whether `who` may wear `id` in `slot` at `now`: the asset's record
     /// on the ledger and its kind from its manifest; the height checked at.
+    /// An asset and its kind (from its manifest).
+    fn asset_and_kind(&self, id: &AssetId) -> Result<(Asset, assets::AssetKind), HostError> {
+        let asset = self
+            .ledger
+            .asset(id)?
+            .ok_or(LedgerError::AssetNotFound(*id))?;
+        let manifest = Manifest::from_json(&self.blobs.get(&id.0)?)?;
+        Ok((asset, manifest.kind))
+    }
+
     pub(super) fn may_wear(
         &self,
         who: &Address,
@@ -313,27 +324,23 @@ impl Node {
         slot: Slot,
         now: Timestamp,
     ) -> Result<Height, HostError> {
-        let asset = self
-            .ledger
-            .asset(id)?
-            .ok_or(LedgerError::AssetNotFound(*id))?;
-        let manifest = Manifest::from_json(&self.blobs.get(&id.0)?)?;
-        market::wear::may_wear(&asset, manifest.kind, who, slot, now)?;
+        let (asset, kind) = self.asset_and_kind(id)?;
+        market::wear::may_wear(&asset, kind, who, slot, now)?;
         Ok(self.ledger.chain().height)
     }
 
-    pub(super) fn may_place(
-        &self,
-        who: &Address,
-        id: &AssetId,
-        now: Timestamp,
-    ) -> Result<(), HostError> {
-        let asset = self
+    fn holds_parcel(&self, ask: &super::PlaceableAsk, now: Timestamp) -> Result<(), HostError> {
+        let deed = self
             .ledger
-            .asset(id)?
-            .ok_or(LedgerError::AssetNotFound(*id))?;
-        let manifest = Manifest::from_json(&self.blobs.get(&id.0)?)?;
-        market::wear::may_place(&asset, manifest.kind, who, now)?;
+            .asset(&ask.deed)?
+            .ok_or(LedgerError::AssetNotFound(ask.deed))?;
+        market::wear::holds_parcel(&deed, &ask.holder, ask.tenure, now)?;
+        Ok(())
+    }
+
+    fn may_place(&self, who: &Address, id: &AssetId, now: Timestamp) -> Result<(), HostError> {
+        let (asset, kind) = self.asset_and_kind(id)?;
+        market::wear::may_place(&asset, kind, who, now)?;
         Ok(())
     }
 
@@ -494,8 +501,10 @@ impl Node {
             }
         };
         if !parcels.is_empty() {
-            self.lands
-                .send_replace(Arc::new(self.catalogue.worlds().to_vec()));
+            self.lands.send_replace(Arc::new(super::Lands {
+                height,
+                worlds: self.catalogue.worlds().to_vec(),
+            }));
         }
         self.holdings.update(&committed.assets);
         let dropped = self

@@ -1,24 +1,27 @@
 //! Parcels: each is a ledger asset (its deed), held by the deed's renter
-//! during a rental and else by its owner (`market::catalogue` follows
-//! them block by block). The holder puts things it holds down on its
-//! parcel with an arrangement it signs ([`Arrangement`]); this host
-//! checks it against the ledger (the signer holds the parcel, and each
+//! during a rental and else by its owner, under a tenure
+//! (`market::wear::holding`; `market::catalogue` follows them block by
+//! block). The holder puts things it holds down on its parcel with an
+//! arrangement it signs ([`Arrangement`]); this host checks it against
+//! the ledger (the signer holds the parcel under that tenure, and each
 //! thing, now) before anyone sees it, tells everyone in the world, and
 //! passes it on to the world's other hosts, which check it again against
 //! their own ledgers. The newest arrangement of a parcel wins. A block
-//! that gives the parcel to someone else clears it; one that takes a
-//! thing from the holder (its rental ended, it was sold) takes it off the
-//! parcel, for every observer, before the next tick sends anything.
+//! that gives the parcel to someone else (or to the same account under
+//! another tenure) clears it; one that takes a thing from the holder (its
+//! rental ended, it was sold) takes it off the parcel, for every
+//! observer, before the next tick sends anything.
 
 use std::collections::HashMap;
 
 use ledger::{Asset, AssetId};
 use renet::ClientId;
+use tracing::debug;
 
 use super::replies::{Reply, deliver};
-use super::server::{Server, error, refused};
+use super::server::{Server, WorldState, error, refused};
 use crate::error::HostError;
-use crate::node::{BlockEvent, Placeable};
+use crate::node::{BlockEvent, Placeable, PlaceableAsk};
 use crate::presence::MAX_ARRANGED;
 use market::catalogue::ParcelChange;
 use plaza_client::land::{ARRANGEMENT_SKEW_MS, Arrangement, PlacedItem};
@@ -34,14 +37,15 @@ pub(super) struct Plot {
 }
 
 /// Who asked for an arrangement to be checked: a player of this host
-/// (its client and request), or another host of the world.
+/// (its client and request), or nobody (another host's word, or one
+/// shown checked again).
 pub(super) type Asker = Option<(ClientId, u32)>;
 
-impl super::server::WorldState {
+impl WorldState {
     /// What to pass on to the world's other hosts in the next presence
-    /// message, at most [`MAX_ARRANGED`]: the arrangements taken lately,
-    /// and (each `keyframe`, once a second) one shown, parcel by parcel in
-    /// turn, for hosts that came later.
+    /// message, at most [`MAX_ARRANGED`]: the arrangements this host's
+    /// players made lately, and (each `keyframe`, once a second) one
+    /// shown, parcel by parcel in turn, for hosts that came later.
     pub(super) fn arrangements_to_announce(&mut self, keyframe: bool) -> Vec<Arrangement> {
         let mut out: Vec<Arrangement> = Vec::new();
         while out.len() < MAX_ARRANGED {
@@ -70,18 +74,27 @@ impl Server {
     /// `client` puts things down on a parcel it holds: checked here, then
     /// against the ledger.
     pub(super) fn arrange(&mut self, client: ClientId, request: u32, arrangement: Arrangement) {
-        let Some(session) = self.sessions.get(&client) else {
+        let Some(session) = self.sessions.get_mut(&client) else {
             return;
         };
         let (world, account) = (session.world, session.account);
-        if arrangement.holder != account {
-            let err = ProtocolError::new(
+        let refusal = if !session.arrangements.take() {
+            Some(ProtocolError::new(
+                ErrorCode::RateLimited,
+                "one arrangement a second: wait a moment",
+            ))
+        } else if arrangement.holder != account {
+            Some(ProtocolError::new(
                 ErrorCode::Invalid,
                 format!(
                     "an arrangement signed by {}, not by you ({account})",
                     arrangement.holder
                 ),
-            );
+            ))
+        } else {
+            arrangement.check(&self.chain_id).err()
+        };
+        if let Some(err) = refusal {
             self.send(client, &error(Some(request), &err));
             return;
         }
@@ -93,38 +106,42 @@ impl Server {
         }
     }
 
-    /// Another host's word on a parcel of `world`: taken, once checked,
-    /// if it fits and is newer than what is shown.
+    /// Another host's word on a parcel of `world` (its signature already
+    /// checked with the presence that carried it): taken, once checked,
+    /// if it fits and is news.
     pub(super) fn arrangement_heard(&mut self, world: usize, arrangement: Arrangement) {
-        let same = |plot: &Plot| {
-            plot.arrangement.as_ref().is_some_and(|shown| {
-                shown.holder == arrangement.holder && shown.made_at == arrangement.made_at
-            })
-        };
-        let known = self
-            .worlds
-            .get(world)
-            .is_some_and(|state| state.plots.iter().any(same));
+        let known = self.worlds.get(world).is_some_and(|state| {
+            state
+                .plots
+                .iter()
+                .any(|plot| plot.arrangement.as_ref() == Some(&arrangement))
+        });
         // Passed on again and again: only news is checked.
         if known {
             return;
         }
-        if let Ok(parcel) = self.arrangement_fits(world, &arrangement) {
-            self.check_arrangement(world, parcel, arrangement, None);
+        match self.arrangement_fits(world, &arrangement) {
+            Ok(parcel) => {
+                self.check_arrangement(world, parcel, arrangement, None);
+            }
+            Err(err) => debug!(
+                deed = %arrangement.deed,
+                reason = %err.message,
+                "another host's arrangement of a parcel not taken"
+            ),
         }
     }
 
     /// The parcel of `world` that `arrangement` is for, by its index, if
-    /// it may go there now: signed by its holder for this network, for a
-    /// parcel whose deed it names and which its signer holds, every thing
-    /// on the parcel, dated no later than a little past now and after
-    /// the arrangement shown there.
+    /// it may go there now: for a parcel whose deed it names, which its
+    /// signer holds under the tenure it names, every thing on the parcel
+    /// and on no other, dated no later than a little past now, and the
+    /// arrangement shown there or newer.
     fn arrangement_fits(
         &self,
         world: usize,
         arrangement: &Arrangement,
     ) -> Result<u16, ProtocolError> {
-        arrangement.check(&self.chain_id)?;
         let Some(state) = self.worlds.get(world) else {
             return Err(ProtocolError::new(ErrorCode::NotFound, "no such world"));
         };
@@ -153,6 +170,15 @@ impl Server {
                 ),
             ));
         }
+        if parcel.tenure != Some(arrangement.tenure) {
+            return Err(ProtocolError::new(
+                ErrorCode::Refused,
+                format!(
+                    "{} has changed hands since this was arranged: arrange it again",
+                    parcel.name
+                ),
+            ));
+        }
         if let Some(item) = arrangement
             .items
             .iter()
@@ -167,6 +193,12 @@ impl Server {
                 ),
             ));
         }
+        if let Some((asset, elsewhere)) = self.standing_elsewhere(arrangement) {
+            return Err(ProtocolError::new(
+                ErrorCode::Refused,
+                format!("{asset} stands on {elsewhere} already: take it up there first"),
+            ));
+        }
         let now = crate::presence::unix_millis();
         if arrangement.made_at > now.saturating_add(ARRANGEMENT_SKEW_MS) {
             return Err(ProtocolError::new(
@@ -174,11 +206,12 @@ impl Server {
                 "an arrangement dated in the future: check your clock",
             ));
         }
+        // The one shown may be checked again (blocks were missed).
         let newer = state
             .plots
             .get(index)
             .and_then(|plot| plot.arrangement.as_ref())
-            .is_none_or(|shown| shown.made_at < arrangement.made_at);
+            .is_none_or(|shown| shown.made_at < arrangement.made_at || shown == arrangement);
         if !newer {
             return Err(ProtocolError::new(
                 ErrorCode::Refused,
@@ -192,9 +225,29 @@ impl Server {
             .map_err(|_| ProtocolError::new(ErrorCode::NotFound, "a parcel past the last"))
     }
 
-    /// Asks the ledger thread whether the holder holds each thing;
-    /// `false` if it cannot be asked now (too many checks for other
-    /// hosts in flight, or the player gone).
+    /// A thing of `arrangement` that this host shows on another parcel
+    /// (of any world), and that parcel's name.
+    fn standing_elsewhere(&self, arrangement: &Arrangement) -> Option<(AssetId, String)> {
+        for state in &self.worlds {
+            for (plot, info) in state.plots.iter().zip(&state.world.info.parcels) {
+                if info.deed == Some(arrangement.deed) {
+                    continue;
+                }
+                if let Some(item) = arrangement
+                    .items
+                    .iter()
+                    .find(|item| plot.shown.iter().any(|shown| shown.asset == item.asset))
+                {
+                    return Some((item.asset, info.name.clone()));
+                }
+            }
+        }
+        None
+    }
+
+    /// Asks the ledger thread whether the holder holds the parcel and each
+    /// thing; `false` if it cannot be asked now (too many checks for
+    /// other hosts in flight, or the player gone).
     fn check_arrangement(
         &mut self,
         world: usize,
@@ -218,12 +271,14 @@ impl Server {
         }
         let handle = self.handle.clone();
         let replies = self.replies.clone();
-        let (holder, assets) = (
-            arrangement.holder,
-            arrangement.items.iter().map(|item| item.asset).collect(),
-        );
+        let ask = PlaceableAsk {
+            holder: arrangement.holder,
+            deed: arrangement.deed,
+            tenure: arrangement.tenure,
+            things: arrangement.items.iter().map(|item| item.asset).collect(),
+        };
         self.runtime.spawn(async move {
-            let checked = handle.placeable(holder, assets).await;
+            let checked = handle.placeable(ask).await;
             deliver(
                 &replies,
                 Reply::Arrange(world, parcel, Box::new(arrangement), asker, checked),
@@ -235,7 +290,8 @@ impl Server {
     /// The ledger thread's word on an arrangement: shown and told to all
     /// (the things its holder holds; a player of this host is refused the
     /// whole of it for one it does not), checked again if a block came
-    /// since the state it was checked against.
+    /// since the state it was checked against. One shown that no longer
+    /// passes is taken away.
     pub(super) fn arrangement_checked(
         &mut self,
         world: usize,
@@ -249,9 +305,14 @@ impl Server {
             None => self.remote_checks = self.remote_checks.saturating_sub(1),
         }
         let refuse = |server: &mut Server, code: ErrorCode, message: String| {
-            if let Some((client, request)) = asker {
-                server.send(client, &refused(Some(request), code, message));
+            match asker {
+                Some((client, request)) => {
+                    server.send(client, &refused(Some(request), code, message));
+                }
+                None => debug!(deed = %arrangement.deed, %message, "an arrangement not shown"),
             }
+            // One shown that fails its check again goes.
+            server.take_away(world, parcel, &arrangement);
         };
         let placeable = match checked {
             Ok(placeable) => placeable,
@@ -266,19 +327,38 @@ impl Server {
             }
         };
         if placeable.height < self.height {
-            if !self.check_arrangement(world, parcel, arrangement, asker) {
-                self.clear_unchecked(world, parcel);
+            if !self.check_arrangement(world, parcel, arrangement.clone(), asker) {
+                let busy = "the host is busy checking other parcels: try again".to_owned();
+                refuse(self, ErrorCode::Busy, busy);
             }
+            return;
+        }
+        if let Some((client, _)) = asker
+            && self
+                .sessions
+                .get(&client)
+                .is_none_or(|session| session.world != world)
+        {
+            let gone = "you left that world before it was checked".to_owned();
+            refuse(self, ErrorCode::Refused, gone);
             return;
         }
         // The parcel may have changed hands while the ledger looked.
         match self.arrangement_fits(world, &arrangement) {
             Ok(now) if now == parcel => {}
-            Ok(_) => return,
+            Ok(_) => {
+                let moved = "the parcel is not where it was".to_owned();
+                refuse(self, ErrorCode::Refused, moved);
+                return;
+            }
             Err(err) => {
                 refuse(self, err.code, err.message);
                 return;
             }
+        }
+        if let Some(why) = placeable.parcel {
+            refuse(self, ErrorCode::Refused, why);
+            return;
         }
         let mut shown = Vec::new();
         for (item, verdict) in arrangement.items.iter().zip(&placeable.verdicts) {
@@ -297,19 +377,44 @@ impl Server {
         let Some(plot) = state.plots.get_mut(usize::from(parcel)) else {
             return;
         };
+        let again = plot.arrangement.as_ref() == Some(&arrangement) && plot.shown == shown;
         *plot = Plot {
             arrangement: Some(arrangement.clone()),
             shown,
         };
-        // Passed on to the world's other hosts.
-        state
-            .to_announce
-            .retain(|queued| queued.deed != arrangement.deed);
-        state.to_announce.push_back(arrangement);
-        if state.to_announce.len() > state.plots.len() {
-            state.to_announce.pop_front();
+        if asker.is_some() {
+            // Passed on to the world's other hosts.
+            state
+                .to_announce
+                .retain(|queued| queued.deed != arrangement.deed);
+            state.to_announce.push_back(arrangement);
+            if state.to_announce.len() > state.plots.len() {
+                state.to_announce.pop_front();
+            }
         }
-        self.tell_arranged(world, parcel, asker);
+        if !again || asker.is_some() {
+            self.tell_arranged(world, parcel, asker);
+        }
+    }
+
+    /// Takes `arrangement` off `parcel` of `world` if it is the one there
+    /// (it failed its check again), telling everyone in the world.
+    fn take_away(&mut self, world: usize, parcel: u16, arrangement: &Arrangement) {
+        let Some(plot) = self
+            .worlds
+            .get_mut(world)
+            .and_then(|state| state.plots.get_mut(usize::from(parcel)))
+        else {
+            return;
+        };
+        if plot.arrangement.as_ref() != Some(arrangement) {
+            return;
+        }
+        let shown = !plot.shown.is_empty();
+        *plot = Plot::default();
+        if shown {
+            self.tell_arranged(world, parcel, None);
+        }
     }
 
     /// Tells everyone in `world` what stands on `parcel` now (answering
@@ -334,22 +439,6 @@ impl Server {
                     request,
                     parcel,
                     placed: placed.clone(),
-                },
-            );
-        }
-        if let Some((client, request)) = asker
-            && self
-                .sessions
-                .get(&client)
-                .is_none_or(|session| session.world != world)
-        {
-            // Gone to another world meanwhile: answered all the same.
-            self.send(
-                client,
-                &ServerMessage::Arranged {
-                    request: Some(request),
-                    parcel,
-                    placed,
                 },
             );
         }
@@ -380,19 +469,26 @@ impl Server {
         }
     }
 
-    /// After a block: a parcel with another deed or holder is cleared and
-    /// everyone in its world told; a thing the block took from a parcel's
-    /// holder leaves the parcel.
-    pub(super) fn settle_parcels(&mut self, event: &BlockEvent) {
-        for change in &event.parcels {
-            self.parcel_changed(change);
-        }
+    /// After a block: a parcel with another deed, holder or tenure is
+    /// cleared and everyone in its world told; a thing the block took
+    /// from a parcel's holder (`changed`: the block's assets by id) leaves
+    /// the parcel.
+    pub(super) fn settle_parcels(
+        &mut self,
+        event: &BlockEvent,
+        changed: &HashMap<AssetId, &Asset>,
+    ) {
         let block = &event.block;
-        if block.assets.is_empty() {
+        // The worlds show the holders of a later block already.
+        if block.height > self.parcels_at {
+            self.parcels_at = block.height;
+            for change in &event.parcels {
+                self.parcel_changed(change);
+            }
+        }
+        if changed.is_empty() {
             return;
         }
-        let changed: HashMap<AssetId, &Asset> =
-            block.assets.iter().map(|asset| (asset.id, asset)).collect();
         for world in 0..self.worlds.len() {
             let mut taken = Vec::new();
             for (index, plot) in self.worlds[world].plots.iter_mut().enumerate() {
@@ -417,8 +513,8 @@ impl Server {
         }
     }
 
-    /// A parcel's new deed or holder: what stood on it is gone, and its
-    /// world is told.
+    /// A parcel's new deed, holder or tenure: what stood on it is gone,
+    /// and its world is told.
     fn parcel_changed(&mut self, change: &ParcelChange) {
         let Some(world) = self
             .worlds
@@ -432,11 +528,14 @@ impl Server {
         let Some(info) = state.world.info.parcels.get_mut(index) else {
             return;
         };
-        if info.deed == change.deed && info.holder == change.holder {
+        let now = (change.deed, change.holder, change.tenure);
+        if (info.deed, info.holder, info.tenure) == now {
             return;
         }
-        info.deed = change.deed;
-        info.holder = change.holder;
+        if let Some(deed) = info.deed {
+            state.to_announce.retain(|queued| queued.deed != deed);
+        }
+        (info.deed, info.holder, info.tenure) = now;
         if let Some(plot) = state.plots.get_mut(index) {
             *plot = Plot::default();
         }
@@ -445,66 +544,70 @@ impl Server {
             parcel: change.parcel,
             deed: change.deed,
             holder: change.holder,
+            tenure: change.tenure,
         };
         for client in clients {
             self.send(client, &news);
         }
     }
 
-    /// Blocks were missed: every parcel's deed and holder is read again,
-    /// and every arrangement shown is checked again against the ledger.
+    /// Blocks were missed: every parcel's deed, holder and tenure is read
+    /// again, and what stands on the parcels is hidden until it has been
+    /// checked again against the ledger (as checks are free, a few each
+    /// tick).
     pub(super) fn resettle_parcels(&mut self) {
         let lands = self.handle.lands();
-        let changes: Vec<ParcelChange> = lands
-            .iter()
-            .flat_map(|layout| {
-                layout
-                    .parcels
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(index, parcel)| {
-                        Some(ParcelChange {
-                            world: layout.name.clone(),
-                            parcel: u16::try_from(index).ok()?,
-                            deed: parcel.deed,
-                            holder: parcel.holder,
-                        })
-                    })
-            })
-            .collect();
-        for change in &changes {
-            self.parcel_changed(change);
+        for layout in &lands.worlds {
+            for (index, parcel) in layout.parcels.iter().enumerate() {
+                let Ok(index) = u16::try_from(index) else {
+                    continue;
+                };
+                self.parcel_changed(&ParcelChange {
+                    world: layout.name.clone(),
+                    parcel: index,
+                    deed: parcel.deed,
+                    holder: parcel.holder,
+                    tenure: parcel.tenure,
+                });
+            }
         }
+        self.parcels_at = self.parcels_at.max(lands.height);
+        self.rechecks.clear();
         for world in 0..self.worlds.len() {
-            let shown: Vec<(u16, Arrangement)> = self.worlds[world]
-                .plots
-                .iter_mut()
-                .enumerate()
-                .filter_map(|(index, plot)| {
-                    Some((u16::try_from(index).ok()?, plot.arrangement.take()?))
-                })
-                .collect();
-            for (parcel, arrangement) in shown {
-                if !self.check_arrangement(world, parcel, arrangement, None) {
-                    self.clear_unchecked(world, parcel);
+            let mut hidden = Vec::new();
+            for (index, plot) in self.worlds[world].plots.iter_mut().enumerate() {
+                let Ok(index) = u16::try_from(index) else {
+                    continue;
+                };
+                if plot.arrangement.is_some() {
+                    self.rechecks.push_back((world, index));
+                    if !plot.shown.is_empty() {
+                        plot.shown.clear();
+                        hidden.push(index);
+                    }
                 }
+            }
+            for parcel in hidden {
+                self.tell_arranged(world, parcel, None);
             }
         }
     }
 
-    /// A parcel whose arrangement cannot be checked again shows nothing
-    /// rather than what the ledger may no longer allow.
-    fn clear_unchecked(&mut self, world: usize, parcel: u16) {
-        let Some(plot) = self
-            .worlds
-            .get_mut(world)
-            .and_then(|state| state.plots.get_mut(usize::from(parcel)))
-        else {
-            return;
-        };
-        if plot.arrangement.is_none() && !plot.shown.is_empty() {
-            plot.shown.clear();
-            self.tell_arranged(world, parcel, None);
+    /// Checks again the arrangements waiting for it, as many as checks
+    /// are free.
+    pub(super) fn recheck_parcels(&mut self) {
+        while self.remote_checks < super::presence::MAX_REMOTE_CHECKS {
+            let Some((world, parcel)) = self.rechecks.pop_front() else {
+                return;
+            };
+            let arrangement = self
+                .worlds
+                .get(world)
+                .and_then(|state| state.plots.get(usize::from(parcel)))
+                .and_then(|plot| plot.arrangement.clone());
+            if let Some(arrangement) = arrangement {
+                self.check_arrangement(world, parcel, arrangement, None);
+            }
         }
     }
 }
@@ -516,9 +619,10 @@ mod tests {
     use crate::sessions::fixture::{Fixture, SQUARE, code};
     use assets::{AssetKind, Manifest};
     use ledger::{Address, Keypair, Operation};
+    use plaza_client::land::Tenure;
     use plaza_client::protocol::{ClientMessage, ParcelInfo};
 
-    /// The square's parcel `name` holds, by index, as the welcome said.
+    /// The square's parcel `holder` holds, by index, as `welcome` said.
     fn held_parcel(welcome: &ServerMessage, holder: &Address) -> (u16, ParcelInfo) {
         let ServerMessage::Welcome { world, .. } = welcome else {
             panic!("not a welcome: {welcome:?}");
@@ -530,6 +634,11 @@ mod tests {
             .find(|(_, parcel)| parcel.holder == Some(*holder))
             .map(|(index, parcel)| (u16::try_from(index).unwrap(), parcel.clone()))
             .expect("the demo account holds a parcel of the square")
+    }
+
+    /// The deed of `parcel` and the tenure its holder holds it under.
+    fn deed_of(parcel: &ParcelInfo) -> (AssetId, Tenure) {
+        (parcel.deed.unwrap(), parcel.tenure.unwrap())
     }
 
     /// Things `who` holds (owns, not rented out) that may be put down.
@@ -548,16 +657,16 @@ mod tests {
             .collect()
     }
 
-    fn middle(parcel: &ParcelInfo) -> [f32; 2] {
-        [0, 1].map(|axis| (parcel.min[axis] + parcel.max[axis]) / 2.0)
-    }
-
     fn arrange(
         fixture: &mut Fixture,
         client: ClientId,
         request: u32,
         arrangement: Arrangement,
     ) -> ServerMessage {
+        // One a second is the rate: the tests' own are spaced by it.
+        if let Some(session) = fixture.server.sessions.get_mut(&client) {
+            session.arrangements.refill(1.0);
+        }
         fixture.send(
             client,
             &ClientMessage::Arrange {
@@ -577,6 +686,14 @@ mod tests {
         }
     }
 
+    /// `client` signs and sends `op`, and waits until it applied.
+    fn applied(fixture: &mut Fixture, client: ClientId, key: &Keypair, op: Operation) {
+        let tx = fixture.sign(client, key, op);
+        let id = tx.id();
+        fixture.send(client, &ClientMessage::Submit { request: 900, tx });
+        fixture.wait_applied(client, id);
+    }
+
     #[test]
     fn a_holder_puts_things_down_for_everyone_and_the_ledger_takes_them_away() {
         let mut fixture = Fixture::new();
@@ -584,11 +701,11 @@ mod tests {
         let cy = fixture.connect(&cy_key);
         let welcome = fixture.welcomed(cy, SQUARE);
         let (index, parcel) = held_parcel(&welcome, &cy_key.address());
-        let deed = parcel.deed.expect("a held parcel has its deed");
+        let deed = deed_of(&parcel);
         let (ada, _) = fixture.enter("ada", SQUARE);
         let things = placeable(&fixture, &cy_key.address());
         assert!(things.len() >= 2, "cy holds {} things", things.len());
-        let at = middle(&parcel);
+        let at = parcel.centre();
         let items = vec![
             PlacedItem::new(things[0], at, 0),
             PlacedItem::new(things[1], [at[0] + 2.0, at[1]], 64),
@@ -598,29 +715,18 @@ mod tests {
         let mine = Arrangement::sign(&cy_key, &chain, deed, now, items.clone());
 
         // Refused, each with why: another's parcel, a thing off it, a
-        // thing not held, an arrangement signed by someone else.
+        // thing not held, an arrangement signed by someone else, one for
+        // a tenure that is not the parcel's.
         let theirs = Arrangement::sign(&ada_key, &chain, deed, now, items.clone());
         let answer = arrange(&mut fixture, ada, 1, theirs);
         assert_eq!(code(&answer), Some(ErrorCode::Refused), "{answer:?}");
-        let off = Arrangement::sign(
-            &cy_key,
-            &chain,
-            deed,
-            now,
-            vec![PlacedItem::new(things[0], [1e4, 1e4], 0)],
-        );
-        assert_eq!(
-            code(&arrange(&mut fixture, cy, 2, off)),
-            Some(ErrorCode::Invalid)
-        );
+        let off = vec![PlacedItem::new(things[0], [1e4, 1e4], 0)];
+        let off = Arrangement::sign(&cy_key, &chain, deed, now, off);
+        let answer = arrange(&mut fixture, cy, 2, off);
+        assert_eq!(code(&answer), Some(ErrorCode::Invalid), "{answer:?}");
         let ada_thing = placeable(&fixture, &ada_key.address())[0];
-        let not_hers = Arrangement::sign(
-            &cy_key,
-            &chain,
-            deed,
-            now,
-            vec![PlacedItem::new(ada_thing, at, 0)],
-        );
+        let not_hers = vec![PlacedItem::new(ada_thing, at, 0)];
+        let not_hers = Arrangement::sign(&cy_key, &chain, deed, now, not_hers);
         let answer = arrange(&mut fixture, cy, 3, not_hers);
         assert_eq!(code(&answer), Some(ErrorCode::Refused), "{answer:?}");
         let ServerMessage::Error { message, .. } = &answer else {
@@ -629,6 +735,10 @@ mod tests {
         assert!(message.contains("does not hold"), "{message}");
         let answer = arrange(&mut fixture, ada, 4, mine.clone());
         assert_eq!(code(&answer), Some(ErrorCode::Invalid), "{answer:?}");
+        let stale = (deed.0, Tenure::Owner(99));
+        let stale = Arrangement::sign(&cy_key, &chain, stale, now, items.clone());
+        let answer = arrange(&mut fixture, cy, 5, stale);
+        assert_eq!(code(&answer), Some(ErrorCode::Refused), "{answer:?}");
         assert!(
             !fixture
                 .heard(ada)
@@ -638,7 +748,7 @@ mod tests {
         );
 
         // Cy's own: shown to her and to Ada.
-        let answer = arrange(&mut fixture, cy, 5, mine.clone());
+        let answer = arrange(&mut fixture, cy, 6, mine.clone());
         assert_eq!(placed_of(&answer), items);
         let news = fixture.until(
             ada,
@@ -646,9 +756,27 @@ mod tests {
             |message| matches!(message, ServerMessage::Arranged { parcel, .. } if *parcel == index),
         );
         assert_eq!(placed_of(&news), items);
-        // The same again, or an older one: refused.
-        let answer = arrange(&mut fixture, cy, 6, mine);
+        // An older one: refused. Two at once: the second waits its turn.
+        let older = Arrangement::sign(&cy_key, &chain, deed, now - 1, Vec::new());
+        let answer = arrange(&mut fixture, cy, 7, older);
         assert_eq!(code(&answer), Some(ErrorCode::Refused), "{answer:?}");
+        fixture.server.sessions.get_mut(&cy).unwrap().arrangements =
+            crate::rate::Bucket::new(1.0, 1.0);
+        let (first, second) = (
+            Arrangement::sign(&cy_key, &chain, deed, now + 1, items.clone()),
+            Arrangement::sign(&cy_key, &chain, deed, now + 2, items.clone()),
+        );
+        for (request, arrangement) in [(8, first), (9, second)] {
+            fixture.send(
+                cy,
+                &ClientMessage::Arrange {
+                    request,
+                    arrangement,
+                },
+            );
+        }
+        let answer = fixture.until(cy, "the second's answer", |m| m.request() == Some(9));
+        assert_eq!(code(&answer), Some(ErrorCode::RateLimited), "{answer:?}");
         // Someone entering later is told.
         let (bo, _) = fixture.enter("bo", SQUARE);
         let told = fixture.until(
@@ -663,10 +791,7 @@ mod tests {
             asset: things[0],
             to: ada_key.address(),
         };
-        let tx = fixture.sign(cy, &cy_key, gift);
-        let id = tx.id();
-        fixture.send(cy, &ClientMessage::Submit { request: 7, tx });
-        fixture.wait_applied(cy, id);
+        applied(&mut fixture, cy, &cy_key, gift);
         let news = fixture.until(ada, "the thing taken away", |message| {
             matches!(message, ServerMessage::Arranged { parcel, placed, .. }
                 if *parcel == index && placed.len() == 1)
@@ -676,29 +801,24 @@ mod tests {
         // Cy gives the parcel to Dee: its new holder is told to all, and
         // what Cy put down is gone.
         let dee = fixture.key("dee").address();
-        let tx = fixture.sign(
-            cy,
-            &cy_key,
-            Operation::TransferAsset {
-                asset: deed,
-                to: dee,
-            },
-        );
-        let id = tx.id();
-        fixture.send(cy, &ClientMessage::Submit { request: 8, tx });
-        fixture.wait_applied(cy, id);
+        let give = Operation::TransferAsset {
+            asset: deed.0,
+            to: dee,
+        };
+        applied(&mut fixture, cy, &cy_key, give);
         let news = fixture.until(
             bo,
             "the parcel's new holder",
             |message| matches!(message, ServerMessage::Parcel { parcel, .. } if *parcel == index),
         );
-        assert_eq!(
-            news,
-            ServerMessage::Parcel {
-                parcel: index,
-                deed: Some(deed),
-                holder: Some(dee),
-            }
+        let ServerMessage::Parcel { holder, tenure, .. } = news else {
+            unreachable!()
+        };
+        assert_eq!(holder, Some(dee));
+        assert_ne!(
+            tenure,
+            Some(deed.1),
+            "a new owner holds it under a new tenure"
         );
         let world = &fixture.server.worlds[0];
         assert_eq!(
@@ -709,13 +829,156 @@ mod tests {
     }
 
     #[test]
+    fn a_renter_holds_the_parcel_until_the_rental_ends_and_what_it_put_down_goes_with_it() {
+        let mut fixture = Fixture::new();
+        let bo_key = fixture.key("bo");
+        let bo = fixture.connect(&bo_key);
+        let welcome = fixture.welcomed(bo, SQUARE);
+        let (cy, _) = fixture.enter("cy", SQUARE);
+        // A parcel of the square let by the hour.
+        let ServerMessage::Welcome { world, .. } = &welcome else {
+            unreachable!()
+        };
+        let inventory = |fixture: &Fixture, who: Address| {
+            fixture
+                .block_on(fixture.server.handle.inventory(who))
+                .unwrap()
+        };
+        let founder = world.parcels[0].holder.unwrap();
+        let (index, listing) = world
+            .parcels
+            .iter()
+            .enumerate()
+            .find_map(|(index, parcel)| {
+                let deed = parcel.deed?;
+                let held = inventory(&fixture, founder);
+                let asset = held.owned.iter().find(|asset| asset.id == deed)?;
+                Some((u16::try_from(index).unwrap(), asset.listing?))
+            })
+            .expect("a parcel of the square is let");
+        applied(
+            &mut fixture,
+            bo,
+            &bo_key,
+            Operation::Rent {
+                listing,
+                periods: 1,
+            },
+        );
+        let news = fixture.until(
+            cy,
+            "the parcel let",
+            |message| matches!(message, ServerMessage::Parcel { parcel, .. } if *parcel == index),
+        );
+        let ServerMessage::Parcel {
+            holder,
+            tenure,
+            deed,
+            ..
+        } = news
+        else {
+            unreachable!()
+        };
+        assert_eq!(holder, Some(bo_key.address()));
+        let rented = (deed.unwrap(), tenure.unwrap());
+        assert!(matches!(rented.1, Tenure::Renter(_)), "{rented:?}");
+        // Bo puts a thing of his down on it.
+        let parcel = fixture.server.worlds[0].world.info.parcels[usize::from(index)].clone();
+        let thing = placeable(&fixture, &bo_key.address())[0];
+        let items = vec![PlacedItem::new(thing, parcel.centre(), 0)];
+        let chain = fixture.chain_id.clone();
+        let mine = Arrangement::sign(
+            &bo_key,
+            &chain,
+            rented,
+            crate::presence::unix_millis(),
+            items.clone(),
+        );
+        assert_eq!(placed_of(&arrange(&mut fixture, bo, 1, mine)), items);
+        fixture.until(cy, "bo's thing", |message| {
+            matches!(message, ServerMessage::Arranged { parcel, placed, .. }
+                if *parcel == index && !placed.is_empty())
+        });
+        // He hands the parcel back early: it is the founder's again, and
+        // his thing is gone from it for everyone.
+        let rental = inventory(&fixture, bo_key.address())
+            .renting
+            .iter()
+            .find(|asset| asset.id == rented.0)
+            .and_then(|asset| asset.rental)
+            .unwrap()
+            .id;
+        applied(
+            &mut fixture,
+            bo,
+            &bo_key,
+            Operation::ReturnRental { rental },
+        );
+        let news = fixture.until(
+            cy,
+            "the parcel back",
+            |message| matches!(message, ServerMessage::Parcel { parcel, .. } if *parcel == index),
+        );
+        assert!(matches!(news, ServerMessage::Parcel { holder: Some(h), .. } if h == founder));
+        assert!(
+            fixture.server.worlds[0].plots[usize::from(index)]
+                .arrangement
+                .is_none()
+        );
+        assert!(
+            fixture.server.worlds[0].plots[usize::from(index)]
+                .shown
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn blocks_missed_hide_what_stands_on_the_parcels_until_it_is_checked_again() {
+        let mut fixture = Fixture::new();
+        let cy_key = fixture.key("cy");
+        let cy = fixture.connect(&cy_key);
+        let welcome = fixture.welcomed(cy, SQUARE);
+        let (index, parcel) = held_parcel(&welcome, &cy_key.address());
+        let (ada, _) = fixture.enter("ada", SQUARE);
+        let thing = placeable(&fixture, &cy_key.address())[0];
+        let items = vec![PlacedItem::new(thing, parcel.centre(), 0)];
+        let chain = fixture.chain_id.clone();
+        let mine = Arrangement::sign(
+            &cy_key,
+            &chain,
+            deed_of(&parcel),
+            crate::presence::unix_millis(),
+            items.clone(),
+        );
+        arrange(&mut fixture, cy, 1, mine);
+        fixture.until(ada, "cy's thing", |message| {
+            matches!(message, ServerMessage::Arranged { placed, .. } if !placed.is_empty())
+        });
+        // As when the session server falls behind the ledger's blocks.
+        fixture.server.resettle_parcels();
+        let hidden = fixture.until(
+            ada,
+            "the thing hidden",
+            |message| matches!(message, ServerMessage::Arranged { parcel, .. } if *parcel == index),
+        );
+        assert!(placed_of(&hidden).is_empty());
+        let back = fixture.until(
+            ada,
+            "the thing back once checked",
+            |message| matches!(message, ServerMessage::Arranged { parcel, .. } if *parcel == index),
+        );
+        assert_eq!(placed_of(&back), items);
+        assert_eq!(fixture.server.remote_checks, 0);
+    }
+
+    #[test]
     fn an_arrangement_goes_to_the_other_hosts_and_theirs_is_shown_once_checked() {
         let mut fixture = Fixture::new();
         let cy_key = fixture.key("cy");
         let cy = fixture.connect(&cy_key);
         let welcome = fixture.welcomed(cy, SQUARE);
         let (index, parcel) = held_parcel(&welcome, &cy_key.address());
-        let deed = parcel.deed.unwrap();
+        let deed = deed_of(&parcel);
         let (ada, _) = fixture.enter("ada", SQUARE);
         let things = placeable(&fixture, &cy_key.address());
         let chain = fixture.chain_id.clone();
@@ -724,7 +987,7 @@ mod tests {
             &chain,
             deed,
             crate::presence::unix_millis(),
-            vec![PlacedItem::new(things[0], middle(&parcel), 0)],
+            vec![PlacedItem::new(things[0], parcel.centre(), 0)],
         );
         arrange(&mut fixture, cy, 1, first.clone());
         // This host passes it on.
@@ -739,23 +1002,32 @@ mod tests {
             }
         }
 
-        // Another host passes on a newer one cy made there: shown here
-        // once checked against this host's ledger. One made by someone who
-        // does not hold the parcel, or an older one, is not.
+        // Another host passes on one made by somebody who does not hold
+        // the parcel, one older than the one shown, and a newer one Cy
+        // made there: only the last is shown, once checked against this
+        // host's ledger.
         let host = Keypair::from_seed([42; 32]);
-        let newer_items = vec![PlacedItem::new(things[1], middle(&parcel), 128)];
-        let newer = Arrangement::sign(
-            &cy_key,
-            &chain,
-            deed,
-            first.made_at + 1,
-            newer_items.clone(),
-        );
+        let at = parcel.centre();
         let squatter = Arrangement::sign(
             &fixture.key("bo"),
             &chain,
             deed,
             first.made_at + 2,
+            vec![PlacedItem::new(things[2], at, 1)],
+        );
+        let older = Arrangement::sign(
+            &cy_key,
+            &chain,
+            deed,
+            first.made_at - 1,
+            vec![PlacedItem::new(things[3], at, 2)],
+        );
+        let newer_items = vec![PlacedItem::new(things[1], at, 128)];
+        let newer = Arrangement::sign(
+            &cy_key,
+            &chain,
+            deed,
+            first.made_at + 1,
             newer_items.clone(),
         );
         let presence = |seq: u64, arranged: Vec<Arrangement>| Presence {
@@ -773,25 +1045,30 @@ mod tests {
         };
         // What Ada heard of the first is read.
         fixture.heard(ada);
-        fixture
-            .relay
-            .incoming
-            .try_send(presence(1, vec![squatter, first.clone()]))
-            .unwrap();
-        fixture
-            .relay
-            .incoming
-            .try_send(presence(2, vec![newer]))
-            .unwrap();
+        for (seq, arranged) in [(1, vec![squatter, older]), (2, vec![newer.clone()])] {
+            fixture
+                .relay
+                .incoming
+                .try_send(presence(seq, arranged))
+                .unwrap();
+        }
         let news = fixture.until(ada, "the other host's arrangement", |message| {
             matches!(message, ServerMessage::Arranged { request: None, parcel, .. }
                 if *parcel == index)
         });
         assert_eq!(placed_of(&news), newer_items);
+        while fixture.server.remote_checks > 0 {
+            fixture.step();
+        }
         let plot = &fixture.server.worlds[0].plots[usize::from(index)];
-        assert_eq!(
-            plot.arrangement.as_ref().unwrap().made_at,
-            first.made_at + 1
+        assert_eq!(plot.arrangement.as_ref(), Some(&newer));
+        assert_eq!(plot.shown, newer_items);
+        assert!(
+            !fixture
+                .heard(ada)
+                .iter()
+                .any(|message| matches!(message, ServerMessage::Arranged { .. })),
+            "nothing else was shown"
         );
     }
 }

@@ -48,6 +48,8 @@ pub(super) struct Session {
     pub(super) messages: Bucket,
     pub(super) moves: Bucket,
     pub(super) chats: Bucket,
+    /// Parcel arrangements: one a second.
+    pub(super) arrangements: Bucket,
     /// Protocol breaches lately; decays by one a second.
     pub(super) strikes: f32,
     /// When the last rate-limit notice was sent.
@@ -88,6 +90,7 @@ impl Session {
             messages: Bucket::new(rate, rate * 2.0),
             moves: Bucket::new(per_tick * 1.5, per_tick),
             chats: Bucket::new(1.0, 5.0),
+            arrangements: Bucket::new(1.0, 2.0),
             strikes: 0.0,
             noticed: None,
         }
@@ -118,6 +121,7 @@ impl Session {
         self.messages.refill(seconds);
         self.moves.refill(seconds);
         self.chats.refill(seconds);
+        self.arrangements.refill(seconds);
         self.stride.refill(seconds);
         self.strikes = (self.strikes - seconds).max(0.0);
     }

@@ -266,7 +266,9 @@ impl Parts {
             worlds: self
                 .worlds
                 .iter()
-                .map(|world| WorldState::new(crate::worlds::with_lands(world.clone(), &lands)))
+                .map(|world| {
+                    WorldState::new(crate::worlds::with_lands(world.clone(), &lands.worlds))
+                })
                 .collect(),
             sessions: HashMap::new(),
             watched: HashMap::new(),
@@ -289,6 +291,8 @@ impl Parts {
             passes: HashMap::new(),
             worlds_told: Vec::new(),
             remote_checks: 0,
+            parcels_at: lands.height,
+            rechecks: std::collections::VecDeque::new(),
             gauges: self.gauges.clone(),
             leaving: Vec::new(),
         })

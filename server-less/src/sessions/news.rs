@@ -16,8 +16,12 @@ impl Server {
         self.keep_minted_files(event);
         let block = &event.block;
         self.height = self.height.max(block.height);
-        self.undress(block);
-        self.settle_parcels(event);
+        // What the block changed, for what its players wear and what
+        // stands on its parcels.
+        let changed: HashMap<ledger::AssetId, &ledger::Asset> =
+            block.assets.iter().map(|asset| (asset.id, asset)).collect();
+        self.undress(block, &changed);
+        self.settle_parcels(event, &changed);
         let mut news: HashMap<Address, Vec<Event>> = HashMap::new();
         for listing in &block.listings {
             news.entry(listing.lister)

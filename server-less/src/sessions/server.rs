@@ -60,11 +60,11 @@ pub(super) struct WorldState {
     pub(super) last_seen: HashMap<Address, ([f32; 3], Instant)>,
     /// What stands on each parcel, by parcel.
     pub(super) plots: Vec<super::land::Plot>,
-    /// Arrangements to pass on to the world's other hosts, oldest first:
-    /// each one taken, and one shown every second in turn (for hosts that
-    /// came later).
+    /// Arrangements this host's players made, to pass on to the world's
+    /// other hosts, oldest first.
     pub(super) to_announce: std::collections::VecDeque<plaza_client::land::Arrangement>,
-    /// The parcel whose arrangement is passed on next in turn.
+    /// The parcel whose arrangement is passed on next: one a second in
+    /// turn, for hosts that came later.
     pub(super) announce_next: usize,
 }
 
@@ -176,8 +176,15 @@ pub(super) struct Server {
     pub(super) passes: HashMap<Address, u64>,
     /// The world list this host's players were last told.
     pub(super) worlds_told: Vec<protocol::WorldEntry>,
-    /// Checks of what other hosts' players wear, in flight.
+    /// Ledger checks for other hosts' words (what their players wear,
+    /// their parcels' arrangements) and of arrangements shown, in flight.
     pub(super) remote_checks: usize,
+    /// The block whose parcels' holders the worlds show: a block event at
+    /// or below it changes no holder again.
+    pub(super) parcels_at: Height,
+    /// Parcels (world, parcel) whose arrangement is to be checked again
+    /// against the ledger (blocks were missed), as checks are free.
+    pub(super) rechecks: std::collections::VecDeque<(usize, u16)>,
     pub(super) gauges: Arc<Gauges>,
     /// Clients to drop at the next tick, once what was last sent to them
     /// (why they are dropped) has gone out.
@@ -320,6 +327,7 @@ impl Server {
         }
         self.drain_replies();
         self.drain_blocks();
+        self.recheck_parcels();
         self.drain_presence();
         self.drain_calls();
         self.expire_remotes();

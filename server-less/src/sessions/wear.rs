@@ -158,13 +158,12 @@ impl Server {
     }
 
     /// Takes off what `block` took from its wearers: an asset the block
-    /// changed that its wearer no longer holds at the block's time.
-    pub(super) fn undress(&mut self, block: &CommittedBlock) {
-        if block.assets.is_empty() {
+    /// changed (`changed`, by id) that its wearer no longer holds at the
+    /// block's time.
+    pub(super) fn undress(&mut self, block: &CommittedBlock, changed: &HashMap<AssetId, &Asset>) {
+        if changed.is_empty() {
             return;
         }
-        let changed: HashMap<AssetId, &Asset> =
-            block.assets.iter().map(|asset| (asset.id, asset)).collect();
         let losing: Vec<(ClientId, Vec<AssetId>)> = self
             .sessions
             .iter()

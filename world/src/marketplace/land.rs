@@ -44,9 +44,9 @@ impl Marketplace {
                 info.name
             )));
         }
-        let deed = info
-            .deed
-            .ok_or_else(|| Refusal(format!("{} has no deed on the ledger", info.name)))?;
+        let (Some(deed), Some(tenure)) = (info.deed, info.tenure) else {
+            return Err(Refusal(format!("{} has no deed on the ledger", info.name)));
+        };
         if items.len() > MAX_PLACED {
             return Err(Refusal(format!(
                 "{} holds {MAX_PLACED} things at most: take one up first",
@@ -56,7 +56,13 @@ impl Marketplace {
         let now = u64::try_from(plaza_client::time::unix_time().as_millis()).unwrap_or(u64::MAX);
         let made_at = now.max(self.land.last_made.saturating_add(1));
         self.land.last_made = made_at;
-        let arrangement = Arrangement::sign(client.key(), &welcome.chain_id, deed, made_at, items);
+        let arrangement = Arrangement::sign(
+            client.key(),
+            &welcome.chain_id,
+            (deed, tenure),
+            made_at,
+            items,
+        );
         self.land.problem = None;
         self.land.waiting = true;
         self.ask(client, Asked::Arrange, |request| ClientMessage::Arrange {

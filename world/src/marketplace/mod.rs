@@ -244,7 +244,7 @@ pub struct Marketplace {
     /// Wearables the host would not put on: not asked for again until
     /// the account changes.
     wear_refused: HashSet<AssetId>,
-    /// What the player put down on its parcels.
+    /// Where the player's arrangements of its parcels stand.
     pub land: LandView,
 }
 

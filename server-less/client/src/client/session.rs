@@ -345,17 +345,19 @@ impl SessionState {
                 parcel,
                 deed,
                 holder,
+                tenure,
             } => {
                 if let Some(slot) = self
                     .welcome
                     .as_mut()
                     .and_then(|welcome| welcome.world.parcels.get_mut(usize::from(parcel)))
                 {
-                    if slot.deed != deed || slot.holder != holder {
+                    if (slot.deed, slot.holder, slot.tenure) != (deed, holder, tenure) {
                         self.placed.remove(&parcel);
                     }
                     slot.deed = deed;
                     slot.holder = holder;
+                    slot.tenure = tenure;
                 }
                 self.keep(message);
             }

@@ -56,8 +56,8 @@ use renet::{ChannelConfig, ConnectionConfig, SendType};
 /// welcome says where the player is, and a block's event whether the
 /// world's stalls show other listings. Version 10: parcels have deeds
 /// and holders ([`ParcelInfo::deed`], [`ServerMessage::Parcel`]) and show
-/// what their holder put down ([`ParcelInfo::placed`],
-/// [`ClientMessage::Arrange`], [`ServerMessage::Arranged`]).
+/// what their holder put down ([`ClientMessage::Arrange`],
+/// [`ServerMessage::Arranged`]).
 pub const VERSION: u16 = 10;
 
 /// Avatar updates per second, both ways.

@@ -54,9 +54,17 @@ pub struct ParcelInfo {
     /// What its holder put down on it follows the welcome, as
     /// [`ServerMessage::Arranged`] messages.
     pub deed: Option<AssetId>,
+    /// The tenure its holder holds the deed under: an arrangement is for
+    /// one tenure.
+    pub tenure: Option<crate::land::Tenure>,
 }
 
 impl ParcelInfo {
+    /// Its middle (x, z).
+    pub fn centre(&self) -> [f32; 2] {
+        [0, 1].map(|axis| (self.min[axis] + self.max[axis]) / 2.0)
+    }
+
     /// Whether `at` (x, z) is on the parcel, edges included.
     pub fn contains(&self, at: [f32; 2]) -> bool {
         (0..2).all(|axis| {
@@ -378,8 +386,9 @@ pub enum ServerMessage {
         /// The worlds.
         worlds: Vec<WorldEntry>,
     },
-    /// A parcel of your world has another deed or holder (a block sold,
-    /// let, traded or took it back): what was put down on it is gone.
+    /// A parcel of your world has another deed, holder or tenure (a block
+    /// sold, let, traded or took it back): what was put down on it is
+    /// gone.
     Parcel {
         /// The parcel, by its index in the world's parcels.
         parcel: u16,
@@ -387,6 +396,8 @@ pub enum ServerMessage {
         deed: Option<AssetId>,
         /// Its holder now.
         holder: Option<Address>,
+        /// The tenure it holds the deed under.
+        tenure: Option<crate::land::Tenure>,
     },
     /// What a parcel of your world shows now, as the host checked it
     /// against the ledger: the answer to your own
