@@ -89,6 +89,10 @@ impl Host {
     ) -> Result<Host, HostError> {
         let key = home.load_host_key()?;
         let blobs = Arc::new(home.open_blobs()?);
+        // The worlds' own things (trees, lamps), for players to fetch.
+        for glb in crate::worlds::prop_files() {
+            blobs.put(assets::Codec::Raw, glb)?;
+        }
         let uploads = Arc::new(Uploads::open(&home.uploads(), UploadLimits::default())?);
         let (handle, ledger_thread) = node::start(
             &home.ledger(),

@@ -111,7 +111,8 @@ fn follow_holders(
     for index in changed {
         let now = &welcome.world.parcels[index];
         info!(parcel = %now.name, holder = ?now.holder, "a parcel changed hands");
-        let shown = &mut scene.welcome.world.parcels[index];
+        // Changed in place: the scene is not built again for it.
+        let shown = &mut scene.bypass_change_detection().welcome.world.parcels[index];
         shown.holder = now.holder;
         shown.deed = now.deed;
         shown.tenure = now.tenure;

@@ -24,6 +24,7 @@ pub mod minimap;
 pub mod motion;
 pub mod net;
 pub mod pick;
+pub mod props;
 pub mod rental;
 pub mod scene;
 pub mod shot;
@@ -108,7 +109,7 @@ impl Plugin for WorldPlugin {
             inventory::InventoryPlugin,
             trade::TradePlugin,
             wear::WearPlugin,
-            land::LandPlugin,
+            (land::LandPlugin, props::PropsPlugin),
         ));
     }
 }
@@ -129,18 +130,27 @@ pub struct WorldScene {
 impl WorldScene {
     /// The scene of `welcome` for `account`, served by `host`.
     pub fn new(welcome: Welcome, account: String, host: String) -> Self {
-        let obstacles = welcome
+        let stalls = welcome.world.stalls.iter().map(|stall| {
+            let centre = Vec2::new(stall.position[0], stall.position[1]);
+            Obstacle {
+                min: centre - scene::STALL_HALF,
+                max: centre + scene::STALL_HALF,
+            }
+        });
+        // The world's trees, lamps and fountain stand in the way too.
+        let props = welcome
             .world
-            .stalls
+            .props
             .iter()
-            .map(|stall| {
-                let centre = Vec2::new(stall.position[0], stall.position[1]);
+            .filter(|prop| prop.blocks > 0.0 && prop.blocks.is_finite())
+            .map(|prop| {
+                let centre = Vec2::from_array(prop.at);
                 Obstacle {
-                    min: centre - scene::STALL_HALF,
-                    max: centre + scene::STALL_HALF,
+                    min: centre - Vec2::splat(prop.blocks),
+                    max: centre + Vec2::splat(prop.blocks),
                 }
-            })
-            .collect();
+            });
+        let obstacles = stalls.chain(props).collect();
         WorldScene {
             welcome,
             account,

@@ -1,5 +1,6 @@
-//! The scene: ground, the world's edge, stalls, parcels, sun and sky,
-//! built from the world the host describes.
+//! The scene: ground, the world's edge, paths, stalls, parcels, sun and
+//! sky, built from the world the host describes (its own things, trees
+//! and lamps, are drawn by `props`).
 
 use bevy::prelude::*;
 
@@ -79,6 +80,26 @@ fn build_scene(
             Mesh3d(meshes.add(Cuboid::new(w, 0.8, d))),
             MeshMaterial3d(wall.clone()),
             Transform::from_xyz(x, 0.4, z),
+            SceneEntity,
+        ));
+    }
+
+    // Paved paths, a shade lighter than the square.
+    let paving = materials.add(matte(Color::srgb(0.7, 0.66, 0.58)));
+    for path in &world.paths {
+        let (from, to) = (Vec2::from_array(path.from), Vec2::from_array(path.to));
+        let along = to - from;
+        let length = along.length();
+        if !(length.is_finite() && length > 0.0 && path.width.is_finite() && path.width > 0.0) {
+            continue;
+        }
+        let middle = (from + to) / 2.0;
+        commands.spawn((
+            Mesh3d(meshes.add(Cuboid::new(path.width, 0.02, length + path.width))),
+            MeshMaterial3d(paving.clone()),
+            Transform::from_xyz(middle.x, 0.01, middle.y)
+                .with_rotation(Quat::from_rotation_y(along.x.atan2(along.y))),
+            Name::new("path"),
             SceneEntity,
         ));
     }

@@ -24,6 +24,7 @@ use world::embedded::Embedded;
 use world::marketplace::Marketplace;
 use world::net::{RemoteAvatar, Remotes};
 use world::pick::{Pickable, Target};
+use world::props::PropModel;
 use world::scene::SceneEntity;
 use world::stalls::{Loader, Spot, StallItems, StallModel};
 use world::trade::TradeState;
@@ -189,6 +190,20 @@ fn the_whole_client_loads_the_stalls_opens_what_is_clicked_and_offers_a_trade() 
         );
     }
 
+    // The world's own things (trees, lamps, a fountain) stand where the
+    // host's layout puts them, drawn from the models it serves.
+    let props = scene.welcome.world.props.clone();
+    assert!(!props.is_empty(), "the square has no trees or lamps");
+    update_until(&mut [&mut cy], "the world's own things", |app| {
+        let world = app.world_mut();
+        world.query::<&PropModel>().iter(world).count() == props.len()
+    });
+    let world = cy.world_mut();
+    for (prop, at) in world.query::<(&PropModel, &Transform)>().iter(world) {
+        let [x, z] = props[prop.0].at;
+        assert_eq!((at.translation.x, at.translation.z), (x, z));
+    }
+
     // The status panel and the catalogue, with what the host answered.
     update_until(&mut [&mut cy], "the balance and the catalogue", |app| {
         let marketplace = app.world().resource::<Marketplace>();
@@ -318,7 +333,17 @@ fn the_whole_client_loads_the_stalls_opens_what_is_clicked_and_offers_a_trade() 
             .map(|name| name.to_string())
             .collect::<Vec<_>>()
     };
-    let square_stalls = stall_names(&mut cy);
+    // The square's stalls and parcels (its trees and lamps are the
+    // harbour's kind too).
+    let square = cy.world().resource::<WorldScene>().welcome.world.clone();
+    let square_stalls: Vec<String> = stall_names(&mut cy)
+        .into_iter()
+        .filter(|name| {
+            square.stalls.iter().any(|stall| stall.name == *name)
+                || square.parcels.iter().any(|parcel| parcel.name == *name)
+        })
+        .collect();
+    assert!(!square_stalls.is_empty());
     assert!(!bo.world().resource::<Remotes>().names.is_empty());
     with(&mut cy, |_, client| {
         world::net::travel(client, "Harbour Market")

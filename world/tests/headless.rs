@@ -38,6 +38,8 @@ fn scene() -> WorldScene {
                 position: [0.0, -10.0],
             }],
             parcels: Vec::new(),
+            paths: Vec::new(),
+            props: Vec::new(),
         },
         at: [0.0, 0.0, 0.0],
         worlds: vec!["Test Square".into()],

@@ -396,6 +396,20 @@ pub fn sample_models() -> Vec<SampleModel> {
         .collect()
 }
 
+/// The model of the pack called `slug`, built alone.
+pub fn sample_model(slug: &str) -> Option<SampleModel> {
+    MODELS.iter().find(|model| model.0 == slug).map(
+        |&(slug, name, kind, style, description, build)| SampleModel {
+            slug,
+            name,
+            description,
+            kind,
+            style,
+            glb: glb::write(name, &build()),
+        },
+    )
+}
+
 /// Builds the pack and imports every model into `store`, credited to
 /// `creator`.
 #[cfg(feature = "store")]

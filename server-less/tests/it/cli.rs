@@ -56,7 +56,9 @@ fn init_run_kill_and_status_from_the_command_line() {
     );
     let said = String::from_utf8_lossy(&status.stdout);
     assert!(said.contains("chain      plaza-cli"), "{said}");
-    assert!(said.contains("height     2"), "{said}");
+    // Genesis, the sample pack minted and listed, the deeds minted and
+    // dealt.
+    assert!(said.contains("height     4"), "{said}");
     assert!(said.contains("balance 1000000"), "{said}");
 
     // No home: a message that says what to do.
@@ -114,9 +116,9 @@ fn the_host_unstakes_and_stakes_from_the_command_line_and_status_shows_the_valid
     assert!(status.status.success());
     assert!(said.contains("power 99000  (this host)"), "{said}");
     assert!(said.contains("staked     99000"), "{said}");
-    // 1,000 left of its stake, and the fees of the 39 sample mints, which
-    // the host proposed.
-    assert!(said.contains("host balance 4900\n"), "{said}");
+    // 1,000 left of its stake, and the fees of the 39 sample mints and the
+    // 7 deeds, which the host proposed.
+    assert!(said.contains("host balance 5600\n"), "{said}");
 }
 
 /// Points the home's session endpoints at free loopback ports; the join

@@ -206,6 +206,8 @@ fn world_scene(stalls: usize, players: u16) -> WorldScene {
                 })
                 .collect(),
             parcels: Vec::new(),
+            paths: Vec::new(),
+            props: Vec::new(),
         },
         at: [0.0, 0.0, 0.0],
         worlds: vec!["Bench Square".into()],

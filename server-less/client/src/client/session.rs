@@ -592,6 +592,8 @@ mod tests {
                 spawn: [0.0, 0.0, 0.0],
                 stalls: Vec::new(),
                 parcels: Vec::new(),
+                paths: Vec::new(),
+                props: Vec::new(),
             },
             at: [1.0, 0.0, 1.0],
             worlds: vec!["Plaza Square".into()],

@@ -29,8 +29,8 @@ use std::time::Duration;
 
 pub use self::avatar::{AvatarState, Avatars, Gait, Move, heading_towards};
 pub use self::replies::{
-    Card, Event, Holding, MAX_WORN, ParcelInfo, PlayerInfo, ServerMessage, Shown, StallInfo,
-    TradeView, TxState, WorldEntry, WorldInfo, Worn,
+    Card, Event, Holding, MAX_WORN, ParcelInfo, PathInfo, PlayerInfo, Prop, ServerMessage, Shown,
+    StallInfo, TradeView, TxState, WorldEntry, WorldInfo, Worn,
 };
 pub use self::requests::{Browse, ClientMessage, Quote, QuoteAsk, Upload, check_line};
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -57,7 +57,8 @@ use renet::{ChannelConfig, ConnectionConfig, SendType};
 /// world's stalls show other listings. Version 10: parcels have deeds
 /// and holders ([`ParcelInfo::deed`], [`ServerMessage::Parcel`]) and show
 /// what their holder put down ([`ClientMessage::Arrange`],
-/// [`ServerMessage::Arranged`]).
+/// [`ServerMessage::Arranged`]); a world has paths and things of its own
+/// ([`WorldInfo::paths`], [`WorldInfo::props`]).
 pub const VERSION: u16 = 10;
 
 /// Avatar updates per second, both ways.

@@ -90,6 +90,39 @@ pub struct WorldInfo {
     pub stalls: Vec<StallInfo>,
     /// Parcels.
     pub parcels: Vec<ParcelInfo>,
+    /// Paved paths.
+    pub paths: Vec<PathInfo>,
+    /// The world's own things: trees, lamps, benches, signs.
+    pub props: Vec<Prop>,
+}
+
+/// A paved path: a straight strip between two points.
+#[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+pub struct PathInfo {
+    /// One end (x, z), metres.
+    pub from: [f32; 2],
+    /// The other end.
+    pub to: [f32; 2],
+    /// Its width, metres.
+    pub width: f32,
+}
+
+/// One of a world's own things, drawn from its model: it belongs to the
+/// world, not to anyone.
+#[derive(Clone, Debug, PartialEq, BorshSerialize, BorshDeserialize)]
+pub struct Prop {
+    /// What it is ("Olive tree").
+    pub name: String,
+    /// The content id (bytes) of its glTF binary model, fetched as any
+    /// model is.
+    pub model: Vec<u8>,
+    /// Where it stands (x, z), metres.
+    pub at: [f32; 2],
+    /// Which way it faces, in 256ths of a turn.
+    pub turn: u8,
+    /// Half the side of the square walkers keep out of, metres (0: they
+    /// walk through).
+    pub blocks: f32,
 }
 
 /// Where a listing is shown: world name, stall or parcel, index.
