@@ -38,9 +38,12 @@ const PROP_MODELS: [&str; 6] = [
     "barrel",
 ];
 
-/// The prop models, built once: slug → (name, content id, glTF bytes).
-fn prop_models() -> &'static HashMap<&'static str, (String, ContentId, Vec<u8>)> {
-    static MODELS: OnceLock<HashMap<&'static str, (String, ContentId, Vec<u8>)>> = OnceLock::new();
+/// A prop model: its name, content id and glTF bytes.
+type PropModel = (String, ContentId, Vec<u8>);
+
+/// The prop models, built once, by slug.
+fn prop_models() -> &'static HashMap<&'static str, PropModel> {
+    static MODELS: OnceLock<HashMap<&'static str, PropModel>> = OnceLock::new();
     MODELS.get_or_init(|| {
         PROP_MODELS
             .iter()
