@@ -89,7 +89,10 @@ pub fn may_wear(
 /// One holding of an asset: its owner's since the title last changed
 /// hands (the asset's owner sequence), or one rental. What a holder does
 /// with a parcel (its arrangement) belongs to one tenure, so it is void
-/// once the parcel has changed hands, even back to the same account.
+/// once the parcel has changed hands, even back to the same account. An
+/// owner's tenure does not change with a rental of the asset: hosts also
+/// refuse an arrangement made before the parcel last came back to its
+/// holder.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
 )]
@@ -103,10 +106,11 @@ pub enum Tenure {
 /// Who holds `asset` now (its renter during a rental, else its owner),
 /// and under which tenure.
 pub fn holding(asset: &Asset) -> (Address, Tenure) {
-    match asset.rental {
-        Some(rental) => (rental.renter, Tenure::Renter(rental.id)),
-        None => (asset.owner, Tenure::Owner(asset.owner_seq)),
-    }
+    let tenure = match asset.rental {
+        Some(rental) => Tenure::Renter(rental.id),
+        None => Tenure::Owner(asset.owner_seq),
+    };
+    (asset.user(), tenure)
 }
 
 /// Whether `who` holds the parcel `deed` now, under `tenure`: the one

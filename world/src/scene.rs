@@ -93,7 +93,7 @@ fn build_scene(
         if !(length.is_finite() && length > 0.0 && path.width.is_finite() && path.width > 0.0) {
             continue;
         }
-        let middle = (from + to) / 2.0;
+        let middle = from + along / 2.0;
         commands.spawn((
             Mesh3d(meshes.add(Cuboid::new(path.width, 0.02, length + path.width))),
             MeshMaterial3d(paving.clone()),
@@ -142,10 +142,8 @@ fn build_scene(
     // someone else, nobody).
     let me = scene.account.parse::<ledger::Address>().ok();
     for (index, parcel) in world.parcels.iter().enumerate() {
-        let min = Vec2::from(parcel.min);
-        let max = Vec2::from(parcel.max);
-        let size = (max - min).abs();
-        let centre = (min + max) / 2.0;
+        let size = (Vec2::from(parcel.max) - Vec2::from(parcel.min)).abs();
+        let centre = Vec2::from(parcel.centre());
         let tone = crate::land::floor_colour(parcel.holder.as_ref(), me.as_ref());
         commands.spawn((
             Mesh3d(meshes.add(Cuboid::new(size.x, 0.06, size.y))),

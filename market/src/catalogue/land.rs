@@ -27,7 +27,7 @@ pub const WORLD_TRAIT: &str = "world";
 /// The manifest trait naming a deed's parcel in its world.
 pub const PARCEL_TRAIT: &str = "parcel";
 
-/// A parcel whose deed or holder changed: see
+/// A parcel whose deed, holder or tenure changed: see
 /// [`Catalogue::take_changed_parcels`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParcelChange {
@@ -122,8 +122,8 @@ impl Catalogue {
         self.settle_land();
     }
 
-    /// The parcels whose deed or holder changed since the last call, in
-    /// world and parcel order; players in those worlds are told.
+    /// The parcels whose deed, holder or tenure changed since the last
+    /// call, in world and parcel order; players in those worlds are told.
     pub fn take_changed_parcels(&mut self) -> Vec<ParcelChange> {
         let changed = std::mem::take(&mut self.changed_parcels);
         changed
@@ -181,8 +181,8 @@ impl Catalogue {
         }
     }
 
-    /// Brings every parcel's deed and holder in line with the deeds
-    /// known, moving the listings of each account that gained or lost a
+    /// Brings every parcel's deed, holder and tenure in line with the
+    /// deeds known, moving the listings of each account that gained or lost a
     /// parcel.
     pub(super) fn settle_land(&mut self) {
         let Some(land) = self.land.as_ref() else {

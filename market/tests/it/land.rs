@@ -56,6 +56,22 @@ fn tenure(net: &Net, asset: &AssetId) -> Tenure {
     market::wear::holding(&net.ledger.asset(asset).unwrap().unwrap()).1
 }
 
+/// A deed of `founder`'s to `parcel` of the harbour whose id is lower
+/// than `than`.
+fn lower_deed(founder: &ledger::Keypair, parcel: &str, than: AssetId) -> Manifest {
+    (0..64)
+        .map(|n| {
+            let mut manifest = deed("harbour", parcel, &format!("shade {n}"));
+            manifest.creator = founder.address().to_string();
+            manifest
+        })
+        .find(|manifest| {
+            let bytes = manifest.to_json().unwrap();
+            AssetId(assets::ContentId::of(assets::Codec::Json, &bytes)) < than
+        })
+        .expect("one of 64 ids is lower")
+}
+
 fn holders(catalogue: &Catalogue) -> Vec<(Option<AssetId>, Option<Address>)> {
     catalogue.worlds()[0]
         .parcels
@@ -110,9 +126,11 @@ fn a_parcel_is_held_by_its_deeds_holder_and_shows_the_holders_listings() {
         manifest("Brass lamp", AssetKind::Lighting, "", "red"),
     );
     assert!(net.catalogue.take_changed_parcels().is_empty());
-    // A second deed to the same parcel, minted later, changes nothing.
-    let second = net.mint(&founder, deed("harbour", "Pier", "red"));
-    assert_ne!(second, pier);
+    // A second deed to the same parcel, minted later, changes nothing,
+    // though its id is the lower.
+    let second = lower_deed(&founder, "Pier", pier);
+    let second = net.mint(&founder, second);
+    assert!(second < pier);
     assert!(net.catalogue.take_changed_parcels().is_empty());
     assert_eq!(
         holders(&net.catalogue),
@@ -252,8 +270,10 @@ fn of_two_deeds_to_one_parcel_the_first_minted_counts_and_a_world_added_later_fi
         holders(&net.catalogue),
         [(None, None), (Some(first), Some(founder.address()))]
     );
-    // A third deed minted later changes nothing.
-    net.mint(&founder, deed("harbour", "Lighthouse", "red"));
+    // A third deed minted later changes nothing, though its id is the
+    // lower.
+    let third = lower_deed(&founder, "Lighthouse", first);
+    assert!(net.mint(&founder, third) < first);
     assert_eq!(
         holders(&net.catalogue)[1],
         (Some(first), Some(founder.address()))

@@ -5,8 +5,10 @@
 //! against its own ledger (the signer holds the parcel's deed under that
 //! tenure, and holds each thing, now) before showing it, and the newest
 //! arrangement of a parcel wins. Once the parcel changes hands (even back
-//! to the same account) the tenure is another, and no old arrangement
-//! can be shown again.
+//! to the same account) the tenure is another, so an old arrangement is
+//! not shown again; and as an owner's tenure outlasts a rental of its
+//! parcel, hosts also refuse one made before the parcel last came back to
+//! its holder (less [`ARRANGEMENT_SKEW_MS`]).
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use ledger::{Address, AssetId, ChainId, Keypair, Signature};

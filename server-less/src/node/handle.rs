@@ -47,7 +47,7 @@ pub struct HostHandle {
     pub(super) events: broadcast::Sender<Arc<BlockEvent>>,
     pub(super) accepted: broadcast::Sender<SignedTransaction>,
     pub(super) work: watch::Receiver<Backlog>,
-    /// The worlds' layouts with their parcels' deeds and holders.
+    /// The worlds' layouts with their parcels' deeds, holders and tenures.
     pub(super) lands: watch::Receiver<Arc<super::Lands>>,
     pub(super) now: Arc<dyn crate::clock::Clock>,
     pub(super) misbehaviour: Arc<std::sync::Mutex<VecDeque<Misbehaviour>>>,

@@ -138,8 +138,33 @@ pub struct Placeable {
 pub struct Lands {
     /// The block.
     pub height: Height,
+    /// Its time.
+    pub time: Timestamp,
     /// The layouts, world by world.
     pub worlds: Vec<WorldLayout>,
+}
+
+/// Every parcel of `worlds` as it is (deed, holder and tenure): for
+/// players to read all again.
+pub(crate) fn parcels_of(worlds: &[WorldLayout]) -> Vec<ParcelChange> {
+    worlds
+        .iter()
+        .flat_map(|layout| {
+            layout
+                .parcels
+                .iter()
+                .enumerate()
+                .filter_map(|(index, parcel)| {
+                    Some(ParcelChange {
+                        world: layout.name.clone(),
+                        parcel: u16::try_from(index).ok()?,
+                        deed: parcel.deed,
+                        holder: parcel.holder,
+                        tenure: parcel.tenure,
+                    })
+                })
+        })
+        .collect()
 }
 
 /// Where a transaction is.
@@ -276,6 +301,7 @@ pub(crate) fn start(
     let (work, work_rx) = watch::channel(Backlog::default());
     let (lands, lands_rx) = watch::channel(Arc::new(Lands {
         height: ledger.height(),
+        time: ledger.chain().time,
         worlds: catalogue.worlds().to_vec(),
     }));
     let mut node = Node {

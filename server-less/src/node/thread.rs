@@ -11,7 +11,7 @@ use ledger::{
     ListingId, MAX_BLOCK_BYTES, ManifestBytes, Operation, SignedTransaction, Timestamp, TxId,
 };
 use market::Catalogue;
-use market::catalogue::{Changes, Manifests, ParcelChange, WorldLayout};
+use market::catalogue::{Changes, Manifests, WorldLayout};
 use market::wear::Slot;
 use tokio::sync::{broadcast, watch};
 use tracing::{debug, warn};
@@ -128,31 +128,9 @@ pub(super) struct Node {
     pub(super) prepared: Vec<ledger::PreparedBlock>,
     /// The earliest end of an active rental, as of the last commit.
     pub(super) next_due: Option<Timestamp>,
-    /// The worlds' layouts with their parcels' deeds and holders, as of
-    /// the last block that changed one.
+    /// The worlds' layouts with their parcels' deeds, holders and
+    /// tenures, as of the last block that changed one.
     pub(super) lands: watch::Sender<Arc<super::Lands>>,
-}
-
-/// Every parcel of `worlds`, as it is: for players to read all again.
-fn every_parcel(worlds: &[WorldLayout]) -> Vec<ParcelChange> {
-    worlds
-        .iter()
-        .flat_map(|layout| {
-            layout
-                .parcels
-                .iter()
-                .enumerate()
-                .filter_map(|(index, parcel)| {
-                    Some(ParcelChange {
-                        world: layout.name.clone(),
-                        parcel: u16::try_from(index).ok()?,
-                        deed: parcel.deed,
-                        holder: parcel.holder,
-                        tenure: parcel.tenure,
-                    })
-                })
-        })
-        .collect()
 }
 
 impl Node {
@@ -305,9 +283,7 @@ impl Node {
         })
     }
 
-    /// Whether `who` may wear `id` in `slot` at `now`: the asset's record
-    /// on the ledger and its kind from its manifest; the height checked at.
-    /// An asset and its kind (from its manifest).
+    /// An asset's record on the ledger and its kind (from its manifest).
     fn asset_and_kind(&self, id: &AssetId) -> Result<(Asset, assets::AssetKind), HostError> {
         let asset = self
             .ledger
@@ -317,6 +293,8 @@ impl Node {
         Ok((asset, manifest.kind))
     }
 
+    /// Whether `who` may wear `id` in `slot` at `now`; the height checked
+    /// at.
     pub(super) fn may_wear(
         &self,
         who: &Address,
@@ -496,13 +474,14 @@ impl Node {
                 )?;
                 (
                     self.worlds.iter().map(|world| world.name.clone()).collect(),
-                    every_parcel(self.catalogue.worlds()),
+                    super::parcels_of(self.catalogue.worlds()),
                 )
             }
         };
         if !parcels.is_empty() {
             self.lands.send_replace(Arc::new(super::Lands {
                 height,
+                time: committed.time,
                 worlds: self.catalogue.worlds().to_vec(),
             }));
         }

@@ -13,6 +13,7 @@
 //! observer, before the next tick sends anything.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use ledger::{Asset, AssetId};
 use renet::ClientId;
@@ -34,7 +35,18 @@ pub(super) struct Plot {
     pub(super) arrangement: Option<Arrangement>,
     /// What of it is shown: the things its holder still holds.
     pub(super) shown: Vec<PlacedItem>,
+    /// When its holder got it, as far as this host knows (Unix
+    /// milliseconds, by the block's time): no arrangement made before,
+    /// less [`ARRANGEMENT_SKEW_MS`], is taken.
+    pub(super) since_ms: u64,
+    /// When another host last passed on a new arrangement of it: one a
+    /// second is taken.
+    pub(super) heard_at: Option<Instant>,
 }
+
+/// Another host's new arrangements of one parcel, one in this long at
+/// most.
+const HEARD_EVERY: Duration = Duration::from_secs(1);
 
 /// Who asked for an arrangement to be checked: a player of this host
 /// (its client and request), or nobody (another host's word, or one
@@ -98,7 +110,7 @@ impl Server {
             self.send(client, &error(Some(request), &err));
             return;
         }
-        match self.arrangement_fits(world, &arrangement) {
+        match self.arrangement_fits(world, &arrangement, true) {
             Ok(parcel) => {
                 self.check_arrangement(world, parcel, arrangement, Some((client, request)));
             }
@@ -120,8 +132,22 @@ impl Server {
         if known {
             return;
         }
-        match self.arrangement_fits(world, &arrangement) {
+        match self.arrangement_fits(world, &arrangement, false) {
             Ok(parcel) => {
+                // One a second of each parcel: a holder signing many at
+                // once costs the ledger no more than a player may.
+                let now = Instant::now();
+                let Some(plot) = self.worlds[world].plots.get_mut(usize::from(parcel)) else {
+                    return;
+                };
+                if plot
+                    .heard_at
+                    .is_some_and(|heard| now.saturating_duration_since(heard) < HEARD_EVERY)
+                {
+                    debug!(deed = %arrangement.deed, "another host's arrangements come too fast");
+                    return;
+                }
+                plot.heard_at = Some(now);
                 self.check_arrangement(world, parcel, arrangement, None);
             }
             Err(err) => debug!(
@@ -135,12 +161,15 @@ impl Server {
     /// The parcel of `world` that `arrangement` is for, by its index, if
     /// it may go there now: for a parcel whose deed it names, which its
     /// signer holds under the tenure it names, every thing on the parcel
-    /// and on no other, dated no later than a little past now, and the
+    /// (and, for this host's own player, `local`, on no other parcel: a
+    /// stale word from elsewhere is not refused for it), dated after the
+    /// holder got the parcel and no later than a little past now, and the
     /// arrangement shown there or newer.
     fn arrangement_fits(
         &self,
         world: usize,
         arrangement: &Arrangement,
+        local: bool,
     ) -> Result<u16, ProtocolError> {
         let Some(state) = self.worlds.get(world) else {
             return Err(ProtocolError::new(ErrorCode::NotFound, "no such world"));
@@ -193,7 +222,7 @@ impl Server {
                 ),
             ));
         }
-        if let Some((asset, elsewhere)) = self.standing_elsewhere(arrangement) {
+        if let Some((asset, elsewhere)) = self.standing_elsewhere(arrangement).filter(|_| local) {
             return Err(ProtocolError::new(
                 ErrorCode::Refused,
                 format!("{asset} stands on {elsewhere} already: take it up there first"),
@@ -206,10 +235,19 @@ impl Server {
                 "an arrangement dated in the future: check your clock",
             ));
         }
+        let plot = state.plots.get(index);
+        let since = plot.map_or(0, |plot| plot.since_ms);
+        if arrangement.made_at.saturating_add(ARRANGEMENT_SKEW_MS) < since {
+            return Err(ProtocolError::new(
+                ErrorCode::Refused,
+                format!(
+                    "an arrangement made before {} last came to its holder",
+                    parcel.name
+                ),
+            ));
+        }
         // The one shown may be checked again (blocks were missed).
-        let newer = state
-            .plots
-            .get(index)
+        let newer = plot
             .and_then(|plot| plot.arrangement.as_ref())
             .is_none_or(|shown| shown.made_at < arrangement.made_at || shown == arrangement);
         if !newer {
@@ -312,7 +350,9 @@ impl Server {
                 None => debug!(deed = %arrangement.deed, %message, "an arrangement not shown"),
             }
             // One shown that fails its check again goes.
-            server.take_away(world, parcel, &arrangement);
+            if asker.is_none() {
+                server.take_away(world, parcel, &arrangement);
+            }
         };
         let placeable = match checked {
             Ok(placeable) => placeable,
@@ -328,8 +368,8 @@ impl Server {
         };
         if placeable.height < self.height {
             if !self.check_arrangement(world, parcel, arrangement.clone(), asker) {
-                let busy = "the host is busy checking other parcels: try again".to_owned();
-                refuse(self, ErrorCode::Busy, busy);
+                let unchecked = "it could not be checked again".to_owned();
+                refuse(self, ErrorCode::Unavailable, unchecked);
             }
             return;
         }
@@ -344,17 +384,9 @@ impl Server {
             return;
         }
         // The parcel may have changed hands while the ledger looked.
-        match self.arrangement_fits(world, &arrangement) {
-            Ok(now) if now == parcel => {}
-            Ok(_) => {
-                let moved = "the parcel is not where it was".to_owned();
-                refuse(self, ErrorCode::Refused, moved);
-                return;
-            }
-            Err(err) => {
-                refuse(self, err.code, err.message);
-                return;
-            }
+        if let Err(err) = self.arrangement_fits(world, &arrangement, asker.is_some()) {
+            refuse(self, err.code, err.message);
+            return;
         }
         if let Some(why) = placeable.parcel {
             refuse(self, ErrorCode::Refused, why);
@@ -378,19 +410,14 @@ impl Server {
             return;
         };
         let again = plot.arrangement.as_ref() == Some(&arrangement) && plot.shown == shown;
-        *plot = Plot {
-            arrangement: Some(arrangement.clone()),
-            shown,
-        };
+        plot.arrangement = Some(arrangement.clone());
+        plot.shown = shown;
         if asker.is_some() {
-            // Passed on to the world's other hosts.
+            // Passed on to the world's other hosts: one a parcel at most.
             state
                 .to_announce
                 .retain(|queued| queued.deed != arrangement.deed);
             state.to_announce.push_back(arrangement);
-            if state.to_announce.len() > state.plots.len() {
-                state.to_announce.pop_front();
-            }
         }
         if !again || asker.is_some() {
             self.tell_arranged(world, parcel, asker);
@@ -411,7 +438,8 @@ impl Server {
             return;
         }
         let shown = !plot.shown.is_empty();
-        *plot = Plot::default();
+        plot.arrangement = None;
+        plot.shown.clear();
         if shown {
             self.tell_arranged(world, parcel, None);
         }
@@ -482,8 +510,9 @@ impl Server {
         // The worlds show the holders of a later block already.
         if block.height > self.parcels_at {
             self.parcels_at = block.height;
+            let since = block.time.saturating_mul(1_000);
             for change in &event.parcels {
-                self.parcel_changed(change);
+                self.parcel_changed(change, since);
             }
         }
         if changed.is_empty() {
@@ -513,9 +542,9 @@ impl Server {
         }
     }
 
-    /// A parcel's new deed, holder or tenure: what stood on it is gone,
-    /// and its world is told.
-    fn parcel_changed(&mut self, change: &ParcelChange) {
+    /// A parcel's new deed, holder or tenure, since `since_ms` (the
+    /// block's time): what stood on it is gone, and its world is told.
+    fn parcel_changed(&mut self, change: &ParcelChange, since_ms: u64) {
         let Some(world) = self
             .worlds
             .iter()
@@ -537,7 +566,10 @@ impl Server {
         }
         (info.deed, info.holder, info.tenure) = now;
         if let Some(plot) = state.plots.get_mut(index) {
-            *plot = Plot::default();
+            *plot = Plot {
+                since_ms,
+                ..Plot::default()
+            };
         }
         let clients: Vec<ClientId> = state.clients().collect();
         let news = ServerMessage::Parcel {
@@ -557,19 +589,9 @@ impl Server {
     /// tick).
     pub(super) fn resettle_parcels(&mut self) {
         let lands = self.handle.lands();
-        for layout in &lands.worlds {
-            for (index, parcel) in layout.parcels.iter().enumerate() {
-                let Ok(index) = u16::try_from(index) else {
-                    continue;
-                };
-                self.parcel_changed(&ParcelChange {
-                    world: layout.name.clone(),
-                    parcel: index,
-                    deed: parcel.deed,
-                    holder: parcel.holder,
-                    tenure: parcel.tenure,
-                });
-            }
+        let since = lands.time.saturating_mul(1_000);
+        for change in crate::node::parcels_of(&lands.worlds) {
+            self.parcel_changed(&change, since);
         }
         self.parcels_at = self.parcels_at.max(lands.height);
         self.rechecks.clear();
@@ -760,13 +782,11 @@ mod tests {
         let older = Arrangement::sign(&cy_key, &chain, deed, now - 1, Vec::new());
         let answer = arrange(&mut fixture, cy, 7, older);
         assert_eq!(code(&answer), Some(ErrorCode::Refused), "{answer:?}");
-        fixture.server.sessions.get_mut(&cy).unwrap().arrangements =
-            crate::rate::Bucket::new(1.0, 1.0);
-        let (first, second) = (
-            Arrangement::sign(&cy_key, &chain, deed, now + 1, items.clone()),
-            Arrangement::sign(&cy_key, &chain, deed, now + 2, items.clone()),
-        );
-        for (request, arrangement) in [(8, first), (9, second)] {
+        // One a second, two at once: a third at once is refused.
+        let session = fixture.server.sessions.get_mut(&cy).unwrap();
+        session.arrangements = crate::rate::Bucket::new(1.0, 2.0);
+        for (request, step) in [(8, 1), (9, 2), (10, 3)] {
+            let arrangement = Arrangement::sign(&cy_key, &chain, deed, now + step, items.clone());
             fixture.send(
                 cy,
                 &ClientMessage::Arrange {
@@ -775,7 +795,7 @@ mod tests {
                 },
             );
         }
-        let answer = fixture.until(cy, "the second's answer", |m| m.request() == Some(9));
+        let answer = fixture.until(cy, "the third's answer", |m| m.request() == Some(10));
         assert_eq!(code(&answer), Some(ErrorCode::RateLimited), "{answer:?}");
         // Someone entering later is told.
         let (bo, _) = fixture.enter("bo", SQUARE);
@@ -1070,5 +1090,52 @@ mod tests {
                 .any(|message| matches!(message, ServerMessage::Arranged { .. })),
             "nothing else was shown"
         );
+    }
+
+    #[test]
+    fn a_block_at_or_below_the_holders_the_world_shows_changes_no_holder() {
+        let mut fixture = Fixture::new();
+        let (cy, _) = fixture.enter("cy", SQUARE);
+        let before = fixture.server.worlds[0].world.info.parcels[1].clone();
+        assert!(before.holder.is_some());
+        let event = |height: ledger::Height| BlockEvent {
+            block: ledger::CommittedBlock {
+                height,
+                hash: ledger::BlockHash([0; 32]),
+                state_root: ledger::StateRoot([0; 32]),
+                results: Vec::new(),
+                time: 0,
+                settlements: Vec::new(),
+                accounts: Vec::new(),
+                assets: Vec::new(),
+                listings: Vec::new(),
+                rentals: Vec::new(),
+            },
+            dropped: Vec::new(),
+            restock: Vec::new(),
+            parcels: vec![ParcelChange {
+                world: SQUARE.into(),
+                parcel: 1,
+                deed: None,
+                holder: None,
+                tenure: None,
+            }],
+        };
+        // News older than what the world shows (heard again after the
+        // session server fell behind): nothing changes.
+        let shown = fixture.server.parcels_at;
+        fixture
+            .server
+            .settle_parcels(&event(shown), &HashMap::new());
+        assert_eq!(fixture.server.worlds[0].world.info.parcels[1], before);
+        // A later block's word is taken, and told.
+        fixture
+            .server
+            .settle_parcels(&event(shown + 1), &HashMap::new());
+        assert_eq!(fixture.server.worlds[0].world.info.parcels[1].holder, None);
+        let news = fixture.until(cy, "the parcel's news", |message| {
+            matches!(message, ServerMessage::Parcel { parcel: 1, .. })
+        });
+        assert!(matches!(news, ServerMessage::Parcel { holder: None, .. }));
     }
 }

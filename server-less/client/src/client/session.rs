@@ -286,7 +286,7 @@ impl SessionState {
                             chain_id,
                             height,
                             time,
-                            world: world.clone(),
+                            world: world.clone().sanitized(),
                             at,
                             worlds: worlds.clone(),
                             players: players.clone(),

@@ -29,8 +29,8 @@ use std::time::Duration;
 
 pub use self::avatar::{AvatarState, Avatars, Gait, Move, heading_towards};
 pub use self::replies::{
-    Card, Event, Holding, MAX_WORN, ParcelInfo, PathInfo, PlayerInfo, Prop, ServerMessage, Shown,
-    StallInfo, TradeView, TxState, WorldEntry, WorldInfo, Worn,
+    Card, Event, Holding, MAX_PROP_BLOCKS, MAX_SCENERY, MAX_WORN, ParcelInfo, PathInfo, PlayerInfo,
+    Prop, ServerMessage, Shown, StallInfo, TradeView, TxState, WorldEntry, WorldInfo, Worn,
 };
 pub use self::requests::{Browse, ClientMessage, Quote, QuoteAsk, Upload, check_line};
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -384,5 +384,64 @@ mod tests {
         let a = protocol_id(&ChainId::new("plaza-a").unwrap_or_else(|_| unreachable!()));
         let b = protocol_id(&ChainId::new("plaza-b").unwrap_or_else(|_| unreachable!()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_hostile_hosts_world_is_drawn_only_finite_and_on_the_world() {
+        let prop = |at: [f32; 2], blocks: f32| Prop {
+            name: "tree".into(),
+            model: vec![1, 2],
+            at,
+            turn: 0,
+            blocks,
+        };
+        let world = WorldInfo {
+            name: "Nowhere".into(),
+            half_size: f32::INFINITY,
+            spawn: [f32::NAN, 0.0, 1e30],
+            stalls: vec![StallInfo {
+                name: "a".into(),
+                kinds: Vec::new(),
+                position: [f32::NAN, 5.0],
+            }],
+            parcels: vec![ParcelInfo {
+                name: "b".into(),
+                holder: None,
+                min: [f32::NEG_INFINITY, 0.0],
+                max: [3e38, 2e38],
+                deed: None,
+                tenure: None,
+            }],
+            paths: vec![
+                PathInfo {
+                    from: [0.0, 0.0],
+                    to: [f32::NAN, 1.0],
+                    width: 2.0,
+                },
+                PathInfo {
+                    from: [0.0, 0.0],
+                    to: [10.0, 0.0],
+                    width: 1e9,
+                },
+            ],
+            props: vec![
+                prop([f32::NAN, 0.0], 1.0),
+                prop([1.0, 1.0], 1e9),
+                prop([1e9, 0.0], 0.0),
+            ],
+        }
+        .sanitized();
+        let half = world.half_size;
+        assert!(half.is_finite());
+        let fine = |v: f32| v.is_finite() && v.abs() <= half;
+        assert!(world.spawn.iter().all(|v| fine(*v)));
+        assert!(world.stalls[0].position.iter().all(|v| fine(*v)));
+        let parcel = &world.parcels[0];
+        assert!(parcel.min.iter().chain(&parcel.max).all(|v| fine(*v)));
+        assert!(parcel.centre().iter().all(|v| fine(*v)));
+        assert_eq!(world.paths.len(), 1);
+        assert!(world.paths[0].width <= half);
+        assert_eq!(world.props.len(), 1);
+        assert_eq!(world.props[0].blocks, MAX_PROP_BLOCKS);
     }
 }

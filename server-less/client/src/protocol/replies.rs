@@ -62,7 +62,7 @@ pub struct ParcelInfo {
 impl ParcelInfo {
     /// Its middle (x, z).
     pub fn centre(&self) -> [f32; 2] {
-        [0, 1].map(|axis| (self.min[axis] + self.max[axis]) / 2.0)
+        [0, 1].map(|axis| self.min[axis] + (self.max[axis] - self.min[axis]) / 2.0)
     }
 
     /// Whether `at` (x, z) is on the parcel, edges included.
@@ -94,6 +94,61 @@ pub struct WorldInfo {
     pub paths: Vec<PathInfo>,
     /// The world's own things: trees, lamps, benches, signs.
     pub props: Vec<Prop>,
+}
+
+/// Most paths, and most props, a client draws of a world.
+pub const MAX_SCENERY: usize = 512;
+
+/// The most a prop keeps walkers off, metres.
+pub const MAX_PROP_BLOCKS: f32 = 5.0;
+
+impl WorldInfo {
+    /// The world as a client may draw it, whatever the host sent: its
+    /// size and spawn point finite, every stall and parcel corner on the
+    /// world (a number that is none put at its middle, so that stalls and
+    /// parcels keep their places in the lists), paths and props that are
+    /// not on the world dropped, at most [`MAX_SCENERY`] of each, a path's
+    /// width and a prop's reach bounded.
+    pub fn sanitized(mut self) -> WorldInfo {
+        let half = if self.half_size.is_finite() {
+            self.half_size.clamp(1.0, 100_000.0)
+        } else {
+            100.0
+        };
+        self.half_size = half;
+        let onto = |v: f32| {
+            if v.is_finite() {
+                v.clamp(-half, half)
+            } else {
+                0.0
+            }
+        };
+        self.spawn = self.spawn.map(onto);
+        for stall in &mut self.stalls {
+            stall.position = stall.position.map(onto);
+        }
+        for parcel in &mut self.parcels {
+            parcel.min = parcel.min.map(onto);
+            parcel.max = parcel.max.map(onto);
+        }
+        let on_world = |at: &[f32; 2]| at.iter().all(|v| v.is_finite() && v.abs() <= half);
+        self.paths
+            .retain(|path| on_world(&path.from) && on_world(&path.to) && path.width.is_finite());
+        self.paths.truncate(MAX_SCENERY);
+        for path in &mut self.paths {
+            path.width = path.width.clamp(0.1, half);
+        }
+        self.props.retain(|prop| on_world(&prop.at));
+        self.props.truncate(MAX_SCENERY);
+        for prop in &mut self.props {
+            prop.blocks = if prop.blocks.is_finite() {
+                prop.blocks.clamp(0.0, MAX_PROP_BLOCKS)
+            } else {
+                0.0
+            };
+        }
+        self
+    }
 }
 
 /// A paved path: a straight strip between two points.
