@@ -65,6 +65,7 @@ impl Plugin for LandPlugin {
             Update,
             (
                 follow_holders,
+                restore,
                 draw_placed,
                 tags.after(crate::net::place_tags),
             )
@@ -126,6 +127,14 @@ fn follow_holders(
                 material.base_color = floor_colour(now.holder.as_ref(), me.as_ref());
             }
         }
+    }
+}
+
+/// Gives the host again what the player put down on its parcels, where
+/// the host shows nothing (`Marketplace::restore_land`).
+fn restore(marketplace: Option<ResMut<Marketplace>>, mut connection: crate::net::Connection) {
+    if let (Some(mut marketplace), Some(mut session)) = (marketplace, connection.get()) {
+        marketplace.restore_land(&mut session);
     }
 }
 

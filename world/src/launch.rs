@@ -50,6 +50,8 @@ pub struct Launched {
     cache: PathBuf,
     /// Where the player's blocks and mutes are kept.
     people: PathBuf,
+    /// Where the player's arrangements of its parcels are kept.
+    land: PathBuf,
     loader: stalls::Loader,
     screenshot: Option<PathBuf>,
 }
@@ -108,6 +110,7 @@ pub fn prepare(cli: Options) -> anyhow::Result<Launched> {
     let cache = data.join("cache").join("models");
     let loader = stalls::Loader::start(&mut client.session(), &welcome.world.name, &cache)?;
     let people = crate::marketplace::people_file(&data, &key.address());
+    let land = crate::marketplace::land_file(&data, &key.address());
 
     Ok(Launched {
         #[cfg(feature = "embedded-host")]
@@ -118,6 +121,7 @@ pub fn prepare(cli: Options) -> anyhow::Result<Launched> {
         host,
         cache,
         people,
+        land,
         loader,
         screenshot: cli.screenshot,
     })
@@ -148,6 +152,7 @@ impl Launched {
             host,
             cache,
             people,
+            land,
             loader,
             screenshot,
             ..
@@ -179,7 +184,8 @@ impl Launched {
         .insert_resource(
             Marketplace::new(key.address())
                 .with_cache(cache.clone())
-                .with_people(people),
+                .with_people(people)
+                .with_land(land),
         );
         insert_session(&mut app, client);
         app.add_plugins(WorldPlugin);

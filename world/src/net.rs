@@ -293,6 +293,7 @@ pub(crate) fn arrived(
     let Some(marketplace) = arrival.marketplace.as_mut() else {
         return;
     };
+    marketplace.arrived_in_world();
     if new_host.is_some() {
         marketplace.host_changed();
         marketplace.block_again(client);

@@ -1036,3 +1036,81 @@ fn blocks_and_mutes_outlive_the_client_and_a_muted_players_lines_are_not_shown()
     drop((bo, cy, ada, dee));
     embedded.stop().unwrap();
 }
+
+#[test]
+fn what_a_holder_put_down_outlives_its_host_restarting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, cache) = (dir.path().join("host"), dir.path().join("cache"));
+    std::fs::create_dir_all(&cache).unwrap();
+    let land = dir.path().join("land").join("cy.txt");
+    let embedded = Embedded::start(&home, true).unwrap();
+    let mut cy = player(&embedded, "cy", &cache);
+    let me = cy.world().resource::<Marketplace>().me;
+    cy.insert_resource(
+        Marketplace::new(me)
+            .with_cache(cache.clone())
+            .with_land(land.clone()),
+    );
+    let (index, parcel) = {
+        let scene = cy.world().resource::<WorldScene>();
+        let (index, parcel) = scene
+            .welcome
+            .world
+            .parcels
+            .iter()
+            .enumerate()
+            .find(|(_, parcel)| parcel.holder == Some(me))
+            .expect("cy holds a parcel of the square");
+        (u16::try_from(index).unwrap(), parcel.clone())
+    };
+    with(&mut cy, |marketplace, client| marketplace.refresh(client));
+    until(&mut [&mut cy], "cy's holdings", |marketplace| {
+        marketplace.holdings.is_some()
+    });
+    let thing = cy
+        .world()
+        .resource::<Marketplace>()
+        .holdings
+        .as_ref()
+        .unwrap()
+        .owned
+        .iter()
+        .map(|holding| holding.asset)
+        .find(|asset| Some(*asset) != parcel.deed)
+        .expect("cy owns a thing");
+    let item = plaza_client::land::PlacedItem::new(thing, parcel.centre(), 32);
+    with(&mut cy, |marketplace, client| {
+        marketplace.arrange(client, index, vec![item])
+    })
+    .unwrap();
+    let placed = |app: &mut App| {
+        let world = app.world_mut();
+        world
+            .query::<&Placed>()
+            .iter(world)
+            .map(|placed| placed.item)
+            .collect::<Vec<_>>()
+    };
+    settle(&mut cy, "cy's thing on her parcel", |app| {
+        !placed(app).is_empty()
+    });
+    until(&mut [&mut cy], "the arrangement kept", |marketplace| {
+        !marketplace.land.waiting
+    });
+    assert!(std::fs::read_to_string(&land).unwrap().lines().count() == 1);
+
+    // The host stops and starts again, knowing nothing of it: cy's client
+    // gives it again, and it stands there once more.
+    drop(cy);
+    embedded.stop().unwrap();
+    let embedded = Embedded::start(&home, true).unwrap();
+    let mut cy = player(&embedded, "cy", &cache);
+    cy.insert_resource(
+        Marketplace::new(me)
+            .with_cache(cache.clone())
+            .with_land(land),
+    );
+    settle(&mut cy, "cy's thing put back", |app| {
+        placed(app) == vec![item]
+    });
+}

@@ -60,6 +60,7 @@ fn init_run_kill_and_status_from_the_command_line() {
     // dealt.
     assert!(said.contains("height     4"), "{said}");
     assert!(said.contains("balance 1000000"), "{said}");
+    assert!(said.contains("founder    plaza1"), "{said}");
 
     // No home: a message that says what to do.
     let missing = plaza_host(&dir.path().join("nowhere"))

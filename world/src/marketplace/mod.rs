@@ -17,7 +17,7 @@ mod quotes;
 mod trades;
 mod transactions;
 
-pub use land::{LandView, with_item, without_item};
+pub use land::{LandView, land_file, with_item, without_item};
 pub use people::{People, people_file};
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -88,6 +88,8 @@ enum Asked {
     BlockAgain,
     /// Putting things down on a parcel, or taking them up.
     Arrange,
+    /// Giving a host again what the player put down on a parcel.
+    Restore,
 }
 
 /// Where an action stands.
@@ -487,12 +489,14 @@ impl Marketplace {
                 self.people.blocked_again(accounts);
             }
             // The session keeps what stands on each parcel.
-            (Some(Asked::Arrange), ServerMessage::Arranged { .. }) => {
-                self.land.waiting = false;
-            }
+            (Some(Asked::Arrange), ServerMessage::Arranged { .. }) => self.land.taken(),
             (Some(Asked::Arrange), ServerMessage::Error { message, .. }) => {
-                self.land.waiting = false;
-                self.land.problem = Some(message);
+                self.land.refused(message);
+            }
+            (Some(Asked::Restore), ServerMessage::Arranged { .. }) => {}
+            // The host had a newer one, or the parcel changed hands.
+            (Some(Asked::Restore), ServerMessage::Error { message, .. }) => {
+                tracing::debug!(%message, "a kept arrangement was not taken again");
             }
             (Some(Asked::BlockAgain), ServerMessage::Error { message, .. }) => {
                 warn!(%message, "the host would not block again");

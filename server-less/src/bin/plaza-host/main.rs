@@ -540,6 +540,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 );
             }
+            if let Some(founder) = &config.founder {
+                // Every host of the network must name the same one.
+                println!("founder    {founder}  (the worlds' parcels are its deeds)");
+            }
             for name in home::DEMO_ACCOUNTS {
                 if let Ok(key) = home.load_demo_key(name) {
                     let account = ledger.account(&key.address())?;
