@@ -77,6 +77,20 @@ fn quoted(app: &mut App, ask: QuoteAsk) -> plaza_client::protocol::Quote {
     }
 }
 
+/// The parcel of the square `me` holds, by index, as `app`'s scene has it.
+fn own_parcel(app: &App, me: ledger::Address) -> (u16, plaza_client::protocol::ParcelInfo) {
+    let scene = app.world().resource::<WorldScene>();
+    let (index, parcel) = scene
+        .welcome
+        .world
+        .parcels
+        .iter()
+        .enumerate()
+        .find(|(_, parcel)| parcel.holder == Some(me))
+        .expect("the player holds a parcel of the square");
+    (u16::try_from(index).unwrap(), parcel.clone())
+}
+
 fn last_done(marketplace: &Marketplace) -> Option<TxProgress> {
     marketplace.done.back().map(|action| action.stage.clone())
 }
@@ -238,18 +252,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
 
     // Cy holds a parcel of the square: a rented thing put down there
     // stands there for everyone until it is taken up (or its rental ends).
-    let (index, parcel) = {
-        let scene = cy.world().resource::<WorldScene>();
-        let (index, parcel) = scene
-            .welcome
-            .world
-            .parcels
-            .iter()
-            .enumerate()
-            .find(|(_, parcel)| parcel.holder == Some(cy_address))
-            .expect("cy holds a parcel of the square");
-        (u16::try_from(index).unwrap(), parcel.clone())
-    };
+    let (index, parcel) = own_parcel(&cy, cy_address);
     let spot = [
         (parcel.min[0] + parcel.max[0]) / 2.0,
         (parcel.min[1] + parcel.max[1]) / 2.0,
@@ -1051,18 +1054,7 @@ fn what_a_holder_put_down_outlives_its_host_restarting() {
             .with_cache(cache.clone())
             .with_land(land.clone()),
     );
-    let (index, parcel) = {
-        let scene = cy.world().resource::<WorldScene>();
-        let (index, parcel) = scene
-            .welcome
-            .world
-            .parcels
-            .iter()
-            .enumerate()
-            .find(|(_, parcel)| parcel.holder == Some(me))
-            .expect("cy holds a parcel of the square");
-        (u16::try_from(index).unwrap(), parcel.clone())
-    };
+    let (index, parcel) = own_parcel(&cy, me);
     with(&mut cy, |marketplace, client| marketplace.refresh(client));
     until(&mut [&mut cy], "cy's holdings", |marketplace| {
         marketplace.holdings.is_some()

@@ -381,33 +381,33 @@ const MODELS: &[(&str, &str, AssetKind, &str, &str, Build)] = {
 
 /// Builds every model of the pack.
 pub fn sample_models() -> Vec<SampleModel> {
-    MODELS
-        .iter()
-        .map(
-            |&(slug, name, kind, style, description, build)| SampleModel {
-                slug,
-                name,
-                description,
-                kind,
-                style,
-                glb: glb::write(name, &build()),
-            },
-        )
-        .collect()
+    MODELS.iter().map(build_model).collect()
+}
+
+/// Builds one entry of [`MODELS`].
+fn build_model(
+    &(slug, name, kind, style, description, build): &(
+        &'static str,
+        &'static str,
+        AssetKind,
+        &'static str,
+        &'static str,
+        Build,
+    ),
+) -> SampleModel {
+    SampleModel {
+        slug,
+        name,
+        description,
+        kind,
+        style,
+        glb: glb::write(name, &build()),
+    }
 }
 
 /// The model of the pack called `slug`, built alone.
 pub fn sample_model(slug: &str) -> Option<SampleModel> {
-    MODELS.iter().find(|model| model.0 == slug).map(
-        |&(slug, name, kind, style, description, build)| SampleModel {
-            slug,
-            name,
-            description,
-            kind,
-            style,
-            glb: glb::write(name, &build()),
-        },
-    )
+    MODELS.iter().find(|model| model.0 == slug).map(build_model)
 }
 
 /// Builds the pack and imports every model into `store`, credited to

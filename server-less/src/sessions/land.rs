@@ -658,6 +658,19 @@ mod tests {
             .expect("the demo account holds a parcel of the square")
     }
 
+    /// Cy (who holds a parcel of the square) and Ada in the square: the
+    /// fixture, Cy's client and key, her parcel (index and what the
+    /// welcome said of it), and Ada's client.
+    fn cy_and_ada() -> (Fixture, ClientId, Keypair, (u16, ParcelInfo), ClientId) {
+        let mut fixture = Fixture::new();
+        let cy_key = fixture.key("cy");
+        let cy = fixture.connect(&cy_key);
+        let welcome = fixture.welcomed(cy, SQUARE);
+        let parcel = held_parcel(&welcome, &cy_key.address());
+        let (ada, _) = fixture.enter("ada", SQUARE);
+        (fixture, cy, cy_key, parcel, ada)
+    }
+
     /// The deed of `parcel` and the tenure its holder holds it under.
     fn deed_of(parcel: &ParcelInfo) -> (AssetId, Tenure) {
         (parcel.deed.unwrap(), parcel.tenure.unwrap())
@@ -718,13 +731,9 @@ mod tests {
 
     #[test]
     fn a_holder_puts_things_down_for_everyone_and_the_ledger_takes_them_away() {
-        let mut fixture = Fixture::new();
-        let (cy_key, ada_key) = (fixture.key("cy"), fixture.key("ada"));
-        let cy = fixture.connect(&cy_key);
-        let welcome = fixture.welcomed(cy, SQUARE);
-        let (index, parcel) = held_parcel(&welcome, &cy_key.address());
+        let (mut fixture, cy, cy_key, (index, parcel), ada) = cy_and_ada();
+        let ada_key = fixture.key("ada");
         let deed = deed_of(&parcel);
-        let (ada, _) = fixture.enter("ada", SQUARE);
         let things = placeable(&fixture, &cy_key.address());
         assert!(things.len() >= 2, "cy holds {} things", things.len());
         let at = parcel.centre();
@@ -954,12 +963,7 @@ mod tests {
 
     #[test]
     fn blocks_missed_hide_what_stands_on_the_parcels_until_it_is_checked_again() {
-        let mut fixture = Fixture::new();
-        let cy_key = fixture.key("cy");
-        let cy = fixture.connect(&cy_key);
-        let welcome = fixture.welcomed(cy, SQUARE);
-        let (index, parcel) = held_parcel(&welcome, &cy_key.address());
-        let (ada, _) = fixture.enter("ada", SQUARE);
+        let (mut fixture, cy, cy_key, (index, parcel), ada) = cy_and_ada();
         let thing = placeable(&fixture, &cy_key.address())[0];
         let items = vec![PlacedItem::new(thing, parcel.centre(), 0)];
         let chain = fixture.chain_id.clone();
@@ -993,13 +997,8 @@ mod tests {
 
     #[test]
     fn an_arrangement_goes_to_the_other_hosts_and_theirs_is_shown_once_checked() {
-        let mut fixture = Fixture::new();
-        let cy_key = fixture.key("cy");
-        let cy = fixture.connect(&cy_key);
-        let welcome = fixture.welcomed(cy, SQUARE);
-        let (index, parcel) = held_parcel(&welcome, &cy_key.address());
+        let (mut fixture, cy, cy_key, (index, parcel), ada) = cy_and_ada();
         let deed = deed_of(&parcel);
-        let (ada, _) = fixture.enter("ada", SQUARE);
         let things = placeable(&fixture, &cy_key.address());
         let chain = fixture.chain_id.clone();
         let first = Arrangement::sign(

@@ -7,7 +7,6 @@
 //! outlives every host of the world restarting.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -17,7 +16,7 @@ use plaza_client::land::{Arrangement, MAX_PLACED, PlacedItem};
 use plaza_client::protocol::{ClientMessage, decode, encode};
 use tracing::warn;
 
-use super::{Asked, Marketplace, Refusal};
+use super::{Asked, Marketplace, Refusal, kept};
 
 /// Arrangements a player keeps, at most (one a parcel it holds).
 const MAX_KEPT: usize = 32;
@@ -52,29 +51,18 @@ impl LandView {
     /// each one's borsh bytes; one that does not read is skipped).
     pub fn kept_in(file: PathBuf) -> LandView {
         let mut view = LandView::default();
-        match std::fs::File::open(&file) {
-            Ok(opened) => {
-                let mut text = String::new();
-                if let Err(err) = opened.take(MAX_FILE_BYTES).read_to_string(&mut text) {
-                    // Not written over either.
-                    warn!(file = %file.display(), %err, "arrangements could not be read");
-                    return view;
-                }
-                for line in text.lines().filter(|line| !line.trim().is_empty()) {
-                    match unhex(line.trim())
-                        .and_then(|bytes| decode(&bytes, MAX_FILE_BYTES as usize).ok())
-                    {
-                        Some(arrangement) => view.remember(arrangement),
-                        None => {
-                            warn!(file = %file.display(), "an arrangement that does not read: skipped")
-                        }
-                    }
-                }
+        let Ok(text) = kept::read(&file, MAX_FILE_BYTES, "arrangements") else {
+            // Not written over either.
+            return view;
+        };
+        for line in text.iter().flat_map(|text| text.lines()) {
+            if line.trim().is_empty() {
+                continue;
             }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => {
-                warn!(file = %file.display(), %err, "arrangements could not be read");
-                return view;
+            match unhex(line.trim()).and_then(|bytes| decode(&bytes, MAX_FILE_BYTES as usize).ok())
+            {
+                Some(arrangement) => view.remember(arrangement),
+                None => warn!(file = %file.display(), "an arrangement that does not read: skipped"),
             }
         }
         view.file = Some(file);
@@ -117,18 +105,7 @@ impl LandView {
             .map(|bytes| hex(&bytes))
             .collect();
         lines.sort();
-        let text = lines.join("\n") + "\n";
-        let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
-            return;
-        };
-        let written = std::fs::create_dir_all(dir)
-            .map_err(anyhow::Error::from)
-            .and_then(|()| {
-                crate::stalls::write_whole(dir, &name.to_string_lossy(), text.as_bytes())
-            });
-        if let Err(err) = written {
-            warn!(file = %file.display(), %err, "arrangements could not be kept");
-        }
+        kept::write(file, &lines, "arrangements");
     }
 
     /// The host took the arrangement sent: kept.

@@ -11,6 +11,7 @@
 
 mod appearance;
 mod browse;
+mod kept;
 mod land;
 mod people;
 mod quotes;

@@ -6,7 +6,6 @@
 //! the host again.
 
 use std::collections::HashSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use ledger::Address;
@@ -14,7 +13,7 @@ use plaza_client::client::Session;
 use plaza_client::protocol::{ClientMessage, MAX_CHAT_BYTES, check_line};
 use tracing::warn;
 
-use super::{Asked, Marketplace, Refusal};
+use super::{Asked, Marketplace, Refusal, kept};
 
 /// The most of a people file that is read, bytes: a line per account,
 /// well over the host's 256 blocks and as many mutes.
@@ -45,35 +44,25 @@ impl People {
     /// up.
     pub fn kept_in(file: PathBuf) -> People {
         let mut people = People::default();
-        match std::fs::File::open(&file) {
-            Ok(opened) => {
-                let mut text = String::new();
-                if let Err(err) = opened.take(MAX_FILE_BYTES).read_to_string(&mut text) {
-                    // Not written over either: it stays as the player left it.
-                    warn!(file = %file.display(), %err, "blocks and mutes could not be read");
-                    return people;
-                }
-                for line in text.lines().filter(|line| !line.trim().is_empty()) {
-                    let mut words = line.split_whitespace();
-                    let what = words.next();
-                    let account = words.next().and_then(|word| word.parse::<Address>().ok());
-                    match (what, account) {
-                        (Some("block"), Some(account)) => {
-                            people.blocked.insert(account);
-                        }
-                        (Some("mute"), Some(account)) => {
-                            people.muted.insert(account);
-                        }
-                        _ => {
-                            warn!(file = %file.display(), %line, "a line that does not read: skipped")
-                        }
-                    }
-                }
+        let Ok(text) = kept::read(&file, MAX_FILE_BYTES, "blocks and mutes") else {
+            // Not written over either: it stays as the player left it.
+            return people;
+        };
+        for line in text.iter().flat_map(|text| text.lines()) {
+            if line.trim().is_empty() {
+                continue;
             }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => {
-                warn!(file = %file.display(), %err, "blocks and mutes could not be read");
-                return people;
+            let mut words = line.split_whitespace();
+            let what = words.next();
+            let account = words.next().and_then(|word| word.parse::<Address>().ok());
+            match (what, account) {
+                (Some("block"), Some(account)) => {
+                    people.blocked.insert(account);
+                }
+                (Some("mute"), Some(account)) => {
+                    people.muted.insert(account);
+                }
+                _ => warn!(file = %file.display(), %line, "a line that does not read: skipped"),
             }
         }
         people.to_ask = !people.blocked.is_empty();
@@ -93,18 +82,7 @@ impl People {
             .chain(self.muted.iter().map(|account| format!("mute {account}")))
             .collect();
         lines.sort();
-        let text = lines.join("\n") + "\n";
-        let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
-            return;
-        };
-        let written = std::fs::create_dir_all(dir)
-            .map_err(anyhow::Error::from)
-            .and_then(|()| {
-                crate::stalls::write_whole(dir, &name.to_string_lossy(), text.as_bytes())
-            });
-        if let Err(err) = written {
-            warn!(file = %file.display(), %err, "blocks and mutes could not be kept");
-        }
+        kept::write(file, &lines, "blocks and mutes");
     }
 
     /// The host's word on what this player blocks now: kept.
