@@ -11,6 +11,27 @@ use crate::node::BlockEvent;
 use plaza_client::protocol::{Event, ServerMessage, SessionState, TxState};
 
 impl Server {
+    /// Tells every player in a world that its stalls and parcels may show
+    /// other listings (blocks were missed, so which ones is not known),
+    /// at the last height heard of: their clients read them again.
+    pub(super) fn restock_all(&mut self) {
+        let work = *self.handle.backlog().borrow();
+        let news = ServerMessage::Event(Event::Block {
+            height: self.height.max(work.height),
+            time: work.time,
+            restock: true,
+        });
+        let clients: Vec<ClientId> = self
+            .sessions
+            .iter()
+            .filter(|(_, session)| session.state == SessionState::InWorld)
+            .map(|(client, _)| *client)
+            .collect();
+        for client in clients {
+            self.send(client, &news);
+        }
+    }
+
     /// Tells each player what `event` changed for them.
     pub(super) fn block(&mut self, event: &BlockEvent) {
         self.keep_minted_files(event);
@@ -121,6 +142,28 @@ impl Server {
 mod tests {
     use super::*;
     use crate::sessions::fixture::{Fixture, SQUARE};
+
+    #[test]
+    fn blocks_missed_have_every_worlds_stalls_read_again() {
+        let mut fixture = Fixture::new();
+        let (ada, _) = fixture.enter("ada", SQUARE);
+        let bo = fixture.connect(&fixture.key("bo"));
+        fixture.server.restock_all();
+        fixture.until(ada, "a restock", |message| {
+            matches!(
+                message,
+                ServerMessage::Event(Event::Block { restock: true, .. })
+            )
+        });
+        // Only players in a world are told.
+        fixture.step();
+        assert!(
+            !fixture
+                .heard(bo)
+                .iter()
+                .any(|message| matches!(message, ServerMessage::Event(_)))
+        );
+    }
 
     #[test]
     fn a_block_tells_its_players_the_height_and_the_balances_it_changed() {

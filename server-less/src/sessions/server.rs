@@ -545,6 +545,9 @@ impl Server {
                     // again once checked; so are the parcels' things.
                     self.undress_all();
                     self.resettle_parcels();
+                    // Nor is which stalls show other listings now: every
+                    // world's are read again.
+                    self.restock_all();
                 }
                 Err(_) => break,
             }
