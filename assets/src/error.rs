@@ -133,6 +133,11 @@ pub enum AssetError {
     /// A glTF version other than 2.
     #[error("glTF version {0} is not supported; Plaza reads glTF 2.0")]
     GltfVersion(u32),
+    /// A model offered as an avatar that has no skeleton to animate.
+    #[error(
+        "an avatar must be a rigged model: this one has no skin (a mesh bound to joints), so a world could not animate it"
+    )]
+    AvatarNotRigged,
     /// A glTF binary whose content is invalid.
     #[error("the model is not valid glTF 2.0: {0}")]
     InvalidGltf(String),

@@ -85,6 +85,8 @@ pub struct ModelFacts {
     pub textures: u64,
     /// Meshes in the file.
     pub meshes: u64,
+    /// Skins (skeletons a mesh is rigged to) in the file.
+    pub skins: u64,
 }
 
 /// The outcome of an import: everything is in the store.
@@ -119,6 +121,10 @@ pub fn prepare(
     limits: &ImportLimits,
 ) -> Result<Prepared, AssetError> {
     let model = Model::read(glb, limits)?;
+    // A world animates an avatar by its skeleton.
+    if request.kind == AssetKind::Avatar && model.facts.skins == 0 {
+        return Err(AssetError::AvatarNotRigged);
+    }
     let preview = model.preview_png()?;
     let manifest = Manifest {
         name: request.name.clone(),
@@ -302,6 +308,7 @@ impl Model {
                 triangles,
                 textures,
                 meshes: document.meshes().count() as u64,
+                skins: document.skins().count() as u64,
             },
         })
     }

@@ -52,11 +52,14 @@ pub enum AssetKind {
     Structure,
     /// A piece of land in a world.
     Parcel,
+    /// A figure a player appears as: a rigged model with walk and idle
+    /// animations.
+    Avatar,
 }
 
 impl AssetKind {
     /// Every kind.
-    pub const ALL: [AssetKind; 9] = [
+    pub const ALL: [AssetKind; 10] = [
         AssetKind::Wearable,
         AssetKind::Furniture,
         AssetKind::Vehicle,
@@ -66,6 +69,7 @@ impl AssetKind {
         AssetKind::Plant,
         AssetKind::Structure,
         AssetKind::Parcel,
+        AssetKind::Avatar,
     ];
 
     /// The lower-case name used in manifests.
@@ -80,6 +84,7 @@ impl AssetKind {
             AssetKind::Plant => "plant",
             AssetKind::Structure => "structure",
             AssetKind::Parcel => "parcel",
+            AssetKind::Avatar => "avatar",
         }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
 
-use assets::pack::{sample_models, store_sample_pack};
+use assets::pack::{plain_figure, sample_models, store_sample_pack};
 use assets::{
     AssetKind, BlobStore, Codec, ContentId, ImportLimits, Manifest, StoreLimits, check_model,
 };
@@ -75,7 +75,7 @@ fn the_pack_is_the_same_bytes_everywhere() {
     }
     assert_eq!(
         all.finalize().to_hex().as_str(),
-        "c6afe0d97bd9a93cf6b653e5a89fcdb90d7ed38fc50932fd72ea50fa9bac093f"
+        "ca98f8a46c9d45b398d7155f10e645bd4e5a7ebae57951d95fbddc4751645e37"
     );
 }
 
@@ -120,6 +120,8 @@ fn every_model_passes_the_khronos_validator() {
     for model in &models {
         std::fs::write(dir.path().join(format!("{}.glb", model.slug)), &model.glb).unwrap();
     }
+    // And the plain figure worlds draw for a player with no avatar.
+    std::fs::write(dir.path().join("plain-figure.glb"), plain_figure()).unwrap();
     let output = Command::new("node")
         .arg(tool.join("validate.mjs"))
         .arg(dir.path())
@@ -134,7 +136,76 @@ fn every_model_passes_the_khronos_validator() {
     let summary = report.lines().last().unwrap_or_default();
     assert_eq!(
         summary,
-        format!(r#"{{"files":{},"failed":0}}"#, models.len()),
+        format!(r#"{{"files":{},"failed":0}}"#, models.len() + 1),
         "{report}"
     );
+}
+
+/// Each avatar (and the plain figure) is a skinned figure a world can
+/// animate and dress: every vertex moves wholly with one joint, the
+/// sockets for the four slots are there, and it has idle and walk
+/// clips in which the walk swings the legs.
+#[test]
+fn the_avatars_are_rigged_with_sockets_and_walk_and_idle_clips() {
+    let avatars: Vec<(String, Vec<u8>)> = sample_models()
+        .into_iter()
+        .filter(|model| model.kind == AssetKind::Avatar)
+        .map(|model| (model.slug.to_owned(), model.glb))
+        .chain([("plain figure".to_owned(), plain_figure())])
+        .collect();
+    assert_eq!(avatars.len(), 4);
+    for (slug, glb) in &avatars {
+        let facts = check_model(glb, &ImportLimits::default()).unwrap();
+        let height = facts.bounds.size()[1];
+        assert!((1.6..1.95).contains(&height), "{slug} is {height} m tall");
+        let gltf = gltf::Gltf::from_slice(glb).unwrap();
+        let blob = gltf.blob.as_deref().unwrap();
+        let skin = gltf.skins().next().expect("a skin");
+        let joints = skin.joints().count();
+        assert_eq!(joints, 17, "{slug}");
+        let names: HashSet<&str> = gltf.nodes().filter_map(|node| node.name()).collect();
+        for socket in ["slot.head", "slot.body", "slot.hand", "slot.back"] {
+            assert!(names.contains(socket), "{slug} has no {socket}");
+        }
+        for primitive in gltf.meshes().flat_map(|mesh| mesh.primitives()) {
+            let reader = primitive.reader(|_| Some(blob));
+            let bones: Vec<[u16; 4]> = reader.read_joints(0).unwrap().into_u16().collect();
+            let weights: Vec<[f32; 4]> = reader.read_weights(0).unwrap().into_f32().collect();
+            assert_eq!(bones.len(), weights.len());
+            for (bone, weight) in bones.iter().zip(&weights) {
+                assert!(usize::from(bone[0]) < joints);
+                assert!((weight.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+            }
+        }
+        let clips: HashSet<&str> = gltf.animations().filter_map(|clip| clip.name()).collect();
+        assert_eq!(clips, HashSet::from(["idle", "walk"]), "{slug}");
+        let walk = gltf
+            .animations()
+            .find(|clip| clip.name() == Some("walk"))
+            .unwrap();
+        // The largest turn of the left thigh over the walk, radians.
+        let swing = walk
+            .channels()
+            .filter(|channel| channel.target().node().name() == Some("UpperLeg.L"))
+            .flat_map(
+                |channel| match channel.reader(|_| Some(blob)).read_outputs().unwrap() {
+                    gltf::animation::util::ReadOutputs::Rotations(rotations) => rotations
+                        .into_f32()
+                        .map(|[x, _, _, w]| 2.0 * x.atan2(w).abs())
+                        .collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                },
+            )
+            .fold(0.0f32, f32::max);
+        assert!(swing > 0.4, "{slug}'s walk swings its leg {swing} rad");
+    }
+    // A still model offered as an avatar is refused: nothing could
+    // animate it.
+    let chair = &sample_models()[0];
+    let mut request = chair.request("plaza1creator");
+    request.kind = AssetKind::Avatar;
+    assert!(matches!(
+        assets::prepare(&chair.glb, &request, &ImportLimits::default()),
+        Err(assets::AssetError::AvatarNotRigged)
+    ));
 }

@@ -26,11 +26,13 @@ pub enum Slot {
     Hand,
     /// On the back: backpacks, wings.
     Back,
+    /// The figure itself: the avatar model the player appears as.
+    Avatar,
 }
 
 impl Slot {
     /// Every slot, head first.
-    pub const ALL: [Slot; 4] = [Slot::Head, Slot::Body, Slot::Hand, Slot::Back];
+    pub const ALL: [Slot; 5] = [Slot::Head, Slot::Body, Slot::Hand, Slot::Back, Slot::Avatar];
 
     /// The slot's name.
     pub fn name(self) -> &'static str {
@@ -39,6 +41,7 @@ impl Slot {
             Slot::Body => "body",
             Slot::Hand => "hand",
             Slot::Back => "back",
+            Slot::Avatar => "avatar",
         }
     }
 }
@@ -51,11 +54,13 @@ impl fmt::Display for Slot {
 
 /// The slots an asset of `kind` may be worn in, the one it goes in
 /// unless the player chooses first: wearables on the head, body or back;
-/// a lamp or a plant carried in the hand; nothing else.
+/// a lamp or a plant carried in the hand; an avatar model as the figure
+/// itself; nothing else.
 pub fn slots(kind: AssetKind) -> &'static [Slot] {
     match kind {
         AssetKind::Wearable => &[Slot::Head, Slot::Body, Slot::Back],
         AssetKind::Lighting | AssetKind::Plant => &[Slot::Hand],
+        AssetKind::Avatar => &[Slot::Avatar],
         AssetKind::Furniture
         | AssetKind::Vehicle
         | AssetKind::Art
@@ -246,6 +251,26 @@ mod tests {
             Ok(())
         );
         assert_eq!(slots(AssetKind::Wearable)[0], Slot::Head);
+        // An avatar model is the figure itself, and only an avatar is.
+        assert_eq!(
+            may_wear(&hat, AssetKind::Avatar, &owner, Slot::Avatar, 10),
+            Ok(())
+        );
+        assert!(matches!(
+            may_wear(&hat, AssetKind::Avatar, &owner, Slot::Head, 10),
+            Err(MarketError::WrongSlot { .. })
+        ));
+        assert!(matches!(
+            may_wear(&hat, AssetKind::Wearable, &owner, Slot::Avatar, 10),
+            Err(MarketError::WrongSlot {
+                slot: Slot::Avatar,
+                ..
+            })
+        ));
+        assert!(matches!(
+            may_wear(&rented, AssetKind::Avatar, &renter, Slot::Avatar, 100),
+            Err(MarketError::RentalOver { .. })
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use plaza_client::protocol::Gait;
 use crate::AppSystems;
 use crate::WorldScene;
 use crate::camera::CameraRig;
+use crate::figure::FEET;
 use crate::motion::{self, Intent};
 use crate::pick::UiFocus;
 
@@ -39,36 +40,17 @@ impl Plugin for AvatarPlugin {
     }
 }
 
-/// An avatar's body: a capsule on the ground.
-pub fn body_mesh() -> Capsule3d {
-    Capsule3d::new(motion::AVATAR_RADIUS, 1.0)
-}
-
-fn spawn_avatar(
-    mut commands: Commands,
-    scene: Res<WorldScene>,
-    meshes: Option<ResMut<Assets<Mesh>>>,
-    materials: Option<ResMut<Assets<StandardMaterial>>>,
-) {
+fn spawn_avatar(mut commands: Commands, scene: Res<WorldScene>) {
     let at = scene.welcome.at;
-    let mut avatar = commands.spawn((
+    // Drawn as its figure (see `figure`).
+    commands.spawn((
         LocalAvatar {
             facing: 0.0,
             gait: Gait::Idle,
         },
-        Transform::from_xyz(at[0], 0.9, at[2]),
+        Transform::from_xyz(at[0], FEET, at[2]),
         Visibility::default(),
     ));
-    // Drawn only where there is a renderer (not in headless tests).
-    if let (Some(mut meshes), Some(mut materials)) = (meshes, materials) {
-        avatar.insert((
-            Mesh3d(meshes.add(body_mesh())),
-            MeshMaterial3d(materials.add(StandardMaterial {
-                base_color: Color::srgb(0.2, 0.45, 0.85),
-                ..default()
-            })),
-        ));
-    }
 }
 
 /// Puts the avatar where the player entered the world it is in (when it
@@ -76,7 +58,7 @@ fn spawn_avatar(
 fn to_entry(scene: Res<WorldScene>, mut avatar: Query<&mut Transform, With<LocalAvatar>>) {
     let at = scene.welcome.at;
     for mut transform in &mut avatar {
-        transform.translation = Vec3::new(at[0], 0.9, at[2]);
+        transform.translation = Vec3::new(at[0], FEET, at[2]);
     }
 }
 

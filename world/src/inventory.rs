@@ -315,10 +315,13 @@ fn inventory_panel(
                                         .iter()
                                         .find(|slot| !worn.iter().any(|(taken, _)| taken == *slot))
                                         .or(slots.first());
+                                    let label = match slot {
+                                        Some(Slot::Avatar) => "Appear as".to_owned(),
+                                        Some(slot) => format!("Wear ({})", slot.name()),
+                                        None => String::new(),
+                                    };
                                     if let Some(slot) = slot
-                                        && ui
-                                            .small_button(format!("Wear ({})", slot.name()))
-                                            .clicked()
+                                        && ui.small_button(label).clicked()
                                     {
                                         dressing = Some((*slot, Some(holding.asset)));
                                     }

@@ -14,6 +14,7 @@ pub mod catalogue;
 #[cfg(feature = "embedded-host")]
 pub mod embedded;
 pub mod failover;
+pub mod figure;
 pub mod hud;
 pub mod interp;
 pub mod inventory;
@@ -108,7 +109,7 @@ impl Plugin for WorldPlugin {
             rental::RentalPlugin,
             inventory::InventoryPlugin,
             trade::TradePlugin,
-            wear::WearPlugin,
+            (wear::WearPlugin, figure::FigurePlugin),
             (land::LandPlugin, props::PropsPlugin),
         ));
     }

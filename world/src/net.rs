@@ -16,11 +16,13 @@ use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_renet::{RenetClient, RenetClientPlugin, RenetReceive, RenetSend};
 use plaza_client::client::{Client, Session, SessionState, Welcome};
-use plaza_client::protocol::{self, AvatarState, ClientMessage, Event, PlayerInfo, ServerMessage};
+use plaza_client::protocol::{
+    self, AvatarState, ClientMessage, Event, Gait, PlayerInfo, ServerMessage,
+};
 use plaza_client::transport::ClientTransport;
 
 use crate::AppSystems;
-use crate::avatar::{LocalAvatar, body_mesh};
+use crate::avatar::LocalAvatar;
 use crate::interp::Track;
 use crate::marketplace::Marketplace;
 use crate::stalls::{Loader, Restock};
@@ -83,6 +85,8 @@ pub struct Remotes {
     pub tracks: HashMap<u16, Track>,
     /// When each was last heard of.
     heard: HashMap<u16, Instant>,
+    /// How each moved when last heard of.
+    gaits: HashMap<u16, Gait>,
     /// Players' names (their account, shortened), by number.
     pub names: HashMap<u16, String>,
 }
@@ -96,6 +100,7 @@ impl Remotes {
             me,
             tracks: HashMap::new(),
             heard: HashMap::new(),
+            gaits: HashMap::new(),
             names: players
                 .iter()
                 .map(|info| (info.player, short(&info.account.to_string())))
@@ -124,6 +129,7 @@ impl Remotes {
                 continue;
             }
             self.heard.insert(*player, *at);
+            self.gaits.insert(*player, state.gait);
             let p = state.position();
             let time = self.seconds(*at);
             self.tracks.entry(*player).or_default().push(
@@ -134,6 +140,12 @@ impl Remotes {
         }
         self.tracks.retain(|player, _| avatars.contains_key(player));
         self.heard.retain(|player, _| avatars.contains_key(player));
+        self.gaits.retain(|player, _| avatars.contains_key(player));
+    }
+
+    /// How `player`'s avatar moves, as last heard (standing if unheard).
+    pub fn gait(&self, player: u16) -> Gait {
+        self.gaits.get(&player).copied().unwrap_or(Gait::Idle)
     }
 }
 
@@ -461,13 +473,12 @@ fn send_move(
     }
 }
 
-/// Spawns, moves and removes other players' avatars from their tracks.
+/// Spawns, moves and removes other players' avatars from their tracks
+/// (each is drawn as its figure: see [`crate::figure`]).
 pub fn draw_remotes(
     mut commands: Commands,
     remotes: Res<Remotes>,
     mut drawn: Query<(Entity, &RemoteAvatar, &mut Transform)>,
-    meshes: Option<ResMut<Assets<Mesh>>>,
-    materials: Option<ResMut<Assets<StandardMaterial>>>,
 ) {
     let now = remotes.seconds(Instant::now());
     let mut present = std::collections::HashSet::new();
@@ -485,37 +496,18 @@ pub fn draw_remotes(
             None => commands.entity(entity).despawn(),
         }
     }
-    let missing: Vec<u16> = remotes
-        .tracks
-        .keys()
-        .filter(|player| !present.contains(*player))
-        .copied()
-        .collect();
-    if missing.is_empty() {
-        return;
-    }
-    let look = match (meshes, materials) {
-        (Some(mut meshes), Some(mut materials)) => Some((
-            meshes.add(body_mesh()),
-            materials.add(StandardMaterial {
-                base_color: Color::srgb(0.85, 0.45, 0.25),
-                ..default()
-            }),
-        )),
-        _ => None,
-    };
-    for player in missing {
-        let Some((position, yaw)) = remotes.tracks[&player].sample(now) else {
+    for (player, track) in &remotes.tracks {
+        if present.contains(player) {
+            continue;
+        }
+        let Some((position, yaw)) = track.sample(now) else {
             continue;
         };
-        let mut avatar = commands.spawn((
-            RemoteAvatar(player),
+        commands.spawn((
+            RemoteAvatar(*player),
             Transform::from_translation(position).with_rotation(Quat::from_rotation_y(yaw)),
             Visibility::default(),
         ));
-        if let Some((mesh, material)) = &look {
-            avatar.insert((Mesh3d(mesh.clone()), MeshMaterial3d(material.clone())));
-        }
     }
 }
 

@@ -2,9 +2,15 @@
 //! sky, built from the world the host describes (its own things, trees
 //! and lamps, are drawn by `props`).
 
+use bevy::light::NotShadowCaster;
+use bevy::mesh::VertexAttributeValues;
 use bevy::prelude::*;
 
 use crate::WorldScene;
+
+/// The sky dome's radius, metres: beyond every world, inside the
+/// camera's far plane.
+const SKY_RADIUS: f32 = 600.0;
 
 /// Half a stall's footprint (x, z), metres.
 pub const STALL_HALF: Vec2 = Vec2::new(2.0, 1.0);
@@ -27,6 +33,7 @@ impl Plugin for ScenePlugin {
                 brightness: 160.0,
                 ..default()
             })
+            .add_systems(Startup, spawn_sky)
             .add_systems(
                 Update,
                 // After the session's messages (a welcome elsewhere).
@@ -35,6 +42,50 @@ impl Plugin for ScenePlugin {
                     .in_set(crate::AppSystems::Input),
             );
     }
+}
+
+/// The sky's colour `up` of the way from the horizon to the zenith (0
+/// to 1; below the horizon, the haze of the horizon).
+pub fn sky_colour(up: f32) -> [f32; 4] {
+    let horizon = Vec3::new(0.86, 0.91, 0.96);
+    let zenith = Vec3::new(0.27, 0.5, 0.86);
+    // Most of the change near the horizon, as a clear sky has it.
+    let t = up.clamp(0.0, 1.0).sqrt();
+    let colour = horizon.lerp(zenith, t);
+    [colour.x, colour.y, colour.z, 1.0]
+}
+
+/// A dome round the world, shaded from a pale horizon to a deep blue
+/// overhead (unlit: it is the sky, not a thing the sun shines on).
+fn spawn_sky(
+    mut commands: Commands,
+    meshes: Option<ResMut<Assets<Mesh>>>,
+    materials: Option<ResMut<Assets<StandardMaterial>>>,
+) {
+    let (Some(mut meshes), Some(mut materials)) = (meshes, materials) else {
+        return;
+    };
+    let mut dome = Sphere::new(SKY_RADIUS).mesh().uv(48, 24);
+    let colours: Vec<[f32; 4]> = match dome.attribute(Mesh::ATTRIBUTE_POSITION) {
+        Some(VertexAttributeValues::Float32x3(positions)) => positions
+            .iter()
+            .map(|p| sky_colour(p[1] / SKY_RADIUS))
+            .collect(),
+        _ => return,
+    };
+    dome.insert_attribute(Mesh::ATTRIBUTE_COLOR, colours);
+    commands.spawn((
+        Mesh3d(meshes.add(dome)),
+        MeshMaterial3d(materials.add(StandardMaterial {
+            base_color: Color::WHITE,
+            unlit: true,
+            cull_mode: None,
+            fog_enabled: false,
+            ..default()
+        })),
+        Transform::default(),
+        NotShadowCaster,
+    ));
 }
 
 fn build_scene(

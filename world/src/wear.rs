@@ -4,8 +4,11 @@
 //! ledger and tells everyone in the world, and every avatar (this
 //! player's and the others') is drawn with what the host says it wears.
 //! When the ledger ends the rental (settled at its end, or returned) the
-//! host takes it off for everyone. (Things are put down on parcels in
-//! `land`.)
+//! host takes it off for everyone. A worn thing rides on the socket of
+//! its slot on the avatar's figure (`slot.head`, `slot.body`, ...: see
+//! [`crate::figure`]) once the figure's model has loaded, so it moves
+//! with the head or hand as the figure walks. (Things are put down on
+//! parcels in `land`.)
 
 use std::collections::{HashMap, HashSet};
 
@@ -32,14 +35,17 @@ const HEAD_TOP: f32 = 0.5 + AVATAR_RADIUS;
 pub struct Worn {
     /// The wearer's player number.
     pub player: u16,
+    /// The wearer's avatar entity.
+    pub avatar: Entity,
     /// Where on the avatar.
     pub slot: Slot,
     /// What.
     pub asset: AssetId,
 }
 
-/// The wearables the player rents now whose manifests are known: asset,
-/// manifest. (A rented lamp or plant is put down on a parcel instead.)
+/// The wearables and avatars the player rents now whose manifests are
+/// known: asset, manifest. (A rented lamp or plant is put down on a
+/// parcel instead.)
 pub fn rented_wearables(marketplace: &Marketplace) -> Vec<(AssetId, Manifest)> {
     let Some(held) = &marketplace.holdings else {
         return Vec::new();
@@ -48,7 +54,8 @@ pub fn rented_wearables(marketplace: &Marketplace) -> Vec<(AssetId, Manifest)> {
         .iter()
         .filter_map(|holding| {
             let manifest = marketplace.manifests.get(&holding.asset)?;
-            (manifest.kind == AssetKind::Wearable).then(|| (holding.asset, manifest.clone()))
+            matches!(manifest.kind, AssetKind::Wearable | AssetKind::Avatar)
+                .then(|| (holding.asset, manifest.clone()))
         })
         .collect()
 }
@@ -70,9 +77,43 @@ pub fn worn_at(slot: Slot, manifest: &Manifest) -> Transform {
         Slot::Hand => Vec3::new(-(AVATAR_RADIUS + 0.15), -0.1 - centre_y, 0.0),
         // On the back (the avatar faces -z).
         Slot::Back => Vec3::new(0.0, 0.3 - centre_y, AVATAR_RADIUS + 0.12),
+        // The figure itself, drawn by `figure`.
+        Slot::Avatar => Vec3::ZERO,
     };
     Transform::from_translation(at).with_scale(Vec3::splat(fit))
 }
+
+/// The widest a thing worn in `slot` is drawn on a figure's socket,
+/// metres.
+fn socket_size(slot: Slot) -> f32 {
+    match slot {
+        Slot::Head => 0.3,
+        Slot::Hand => 0.3,
+        Slot::Body | Slot::Back | Slot::Avatar => 0.45,
+    }
+}
+
+/// Where a model worn in `slot` sits on its socket, for a model of
+/// `manifest`'s bounds: standing on the head's socket, centred on the
+/// others. (Sockets are in the figure's own frame, which faces +z as
+/// models do.)
+pub fn on_socket(slot: Slot, manifest: &Manifest) -> Transform {
+    let size = manifest.bounds.size().map(|side| side * manifest.scale);
+    let largest = size.iter().copied().fold(0.0_f32, f32::max).max(0.01);
+    let fit = socket_size(slot) / largest;
+    let scaled = |value: f32| value * manifest.scale * fit;
+    let [min, max] = [manifest.bounds.min, manifest.bounds.max];
+    let centre = |axis: usize| -scaled((min[axis] + max[axis]) / 2.0);
+    let at = match slot {
+        Slot::Head => Vec3::new(centre(0), -scaled(min[1]), centre(2)),
+        _ => Vec3::new(centre(0), centre(1), centre(2)),
+    };
+    Transform::from_translation(at).with_scale(Vec3::splat(fit))
+}
+
+/// A worn thing now riding on its figure's socket.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct Seated;
 
 /// Puts rented wearables on (through the host) and draws what every
 /// avatar wears.
@@ -82,7 +123,13 @@ impl Plugin for WearPlugin {
     fn build(&self, app: &mut App) {
         crate::ordered(app);
         app.add_systems(Update, dress.in_set(AppSystems::React))
-            .add_systems(Update, draw_worn.in_set(AppSystems::Draw));
+            .add_systems(
+                Update,
+                (draw_worn, seat_worn)
+                    .chain()
+                    .in_set(AppSystems::Draw)
+                    .after(crate::figure::FigureSystems),
+            );
     }
 }
 
@@ -121,7 +168,7 @@ fn draw_worn(
     mut connection: crate::net::Connection,
     local: Query<Entity, With<LocalAvatar>>,
     remotes: Query<(Entity, &RemoteAvatar)>,
-    drawn: Query<(Entity, &Worn, &ChildOf)>,
+    drawn: Query<(Entity, &Worn)>,
     assets: Option<Res<AssetServer>>,
 ) {
     let Some(mut session) = connection.get() else {
@@ -148,21 +195,22 @@ fn draw_worn(
         .collect();
     // What is drawn already, on which avatar.
     let mut shown: HashSet<(Entity, Slot, AssetId)> = HashSet::new();
-    for (entity, worn, parent) in &drawn {
-        let still = avatars.get(&worn.player) == Some(&parent.parent())
+    for (entity, worn) in &drawn {
+        let still = avatars.get(&worn.player) == Some(&worn.avatar)
             && client
                 .appearances()
                 .get(&worn.player)
                 .is_some_and(|on| on.contains(&(worn.slot, worn.asset)));
         if still {
-            shown.insert((parent.parent(), worn.slot, worn.asset));
+            shown.insert((worn.avatar, worn.slot, worn.asset));
         } else {
             commands.entity(entity).despawn();
         }
     }
     for (player, avatar, worn) in wearing {
         for (slot, asset) in worn {
-            if shown.contains(&(avatar, slot, asset)) {
+            // The avatar model is the figure itself.
+            if slot == Slot::Avatar || shown.contains(&(avatar, slot, asset)) {
                 continue;
             }
             let Some(manifest) = marketplace.manifests.get(&asset).cloned() else {
@@ -176,6 +224,7 @@ fn draw_worn(
             let mut on = commands.spawn((
                 Worn {
                     player,
+                    avatar,
                     slot,
                     asset,
                 },
@@ -188,5 +237,34 @@ fn draw_worn(
             }
             debug!(player, %asset, %slot, name = %manifest.name, "drawing what an avatar wears");
         }
+    }
+}
+
+/// Moves each worn thing not yet on a socket onto its slot's socket on
+/// the wearer's figure, once the figure's model is there. Until then (or
+/// for a model without that socket) it stays where a plain figure would
+/// hold it.
+fn seat_worn(
+    mut commands: Commands,
+    marketplace: Res<Marketplace>,
+    unseated: Query<(Entity, &Worn), Without<Seated>>,
+    children: Query<&Children>,
+    names: Query<&Name>,
+) {
+    for (entity, worn) in &unseated {
+        let socket_name = format!("slot.{}", worn.slot.name());
+        let Some(socket) = children.iter_descendants(worn.avatar).find(|node| {
+            names
+                .get(*node)
+                .is_ok_and(|name| name.as_str() == socket_name)
+        }) else {
+            continue;
+        };
+        let Some(manifest) = marketplace.manifests.get(&worn.asset) else {
+            continue;
+        };
+        commands
+            .entity(entity)
+            .insert((Seated, on_socket(worn.slot, manifest), ChildOf(socket)));
     }
 }

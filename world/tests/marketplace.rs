@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 use ledger::{ListingTerms, Operation};
 use market::trade::Action;
-use plaza_client::protocol::{Browse, QuoteAsk};
+use plaza_client::protocol::{Browse, QuoteAsk, Slot};
 use world::WorldScene;
 use world::avatar::{AvatarPlugin, LocalAvatar};
 use world::camera::CameraPlugin;
 use world::embedded::Embedded;
+use world::figure::{Figure, FigurePlugin};
 use world::inventory::ListForm;
 use world::land::{LandPlugin, Placed};
 use world::marketplace::{Marketplace, MarketplacePlugin, TxProgress};
@@ -50,7 +51,7 @@ fn player(embedded: &Embedded, name: &str, cache: &Path) -> App {
         MarketplacePlugin,
         CameraPlugin,
         AvatarPlugin,
-        WearPlugin,
+        (WearPlugin, FigurePlugin),
         LandPlugin,
     ));
     app.update();
@@ -793,15 +794,14 @@ fn a_line_said_to_one_player_lands_in_its_chat_until_it_blocks_the_speaker() {
     embedded.stop().unwrap();
 }
 
-#[test]
-fn an_owned_wearable_goes_on_and_comes_off_as_the_inventory_asks() {
-    let (_dir, embedded, cache) = embedded_host();
-    let mut cy = player(&embedded, "cy", &cache);
-    until(&mut [&mut cy], "the account", |marketplace| {
+/// An asset of `kind` that the player of `app` owns and has not rented
+/// out, once its manifest is fetched (as the inventory panel fetches each
+/// held asset's).
+fn owned_of_kind(app: &mut App, kind: assets::AssetKind) -> ledger::AssetId {
+    until(&mut [&mut *app], "the account", |marketplace| {
         marketplace.holdings.is_some()
     });
-    // The inventory panel fetches each held asset's manifest.
-    let owned: Vec<ledger::AssetId> = cy
+    let owned: Vec<ledger::AssetId> = app
         .world()
         .resource::<Marketplace>()
         .holdings
@@ -812,7 +812,7 @@ fn an_owned_wearable_goes_on_and_comes_off_as_the_inventory_asks() {
         .filter(|holding| holding.rented.is_none())
         .map(|holding| holding.asset)
         .collect();
-    update_until(&mut [&mut cy], "the manifests", |app| {
+    update_until(&mut [&mut *app], "the manifests", |app| {
         with(app, |marketplace, client| {
             for asset in &owned {
                 marketplace.want_manifest(client, *asset);
@@ -822,35 +822,135 @@ fn an_owned_wearable_goes_on_and_comes_off_as_the_inventory_asks() {
                 .all(|asset| marketplace.manifests.contains_key(asset))
         })
     });
-    let (hat, slot) = {
-        let marketplace = cy.world().resource::<Marketplace>();
-        owned
-            .iter()
-            .find_map(|asset| {
-                let kind = marketplace.manifests[asset].kind;
-                (kind == assets::AssetKind::Wearable)
-                    .then(|| (*asset, market::wear::slots(kind)[0]))
-            })
-            .expect("cy owns a wearable")
-    };
-    let worn = |app: &App| {
-        let session = &app.world().resource::<HostSession>().0;
-        let me = session.welcome().unwrap().player;
-        session.appearances().get(&me).cloned().unwrap_or_default()
-    };
+    let marketplace = app.world().resource::<Marketplace>();
+    owned
+        .into_iter()
+        .find(|asset| marketplace.manifests[asset].kind == kind)
+        .unwrap_or_else(|| panic!("the player owns no {kind}"))
+}
+
+/// What the host says the player of `app` wears.
+fn own_worn(app: &App) -> plaza_client::protocol::Worn {
+    let session = &app.world().resource::<HostSession>().0;
+    let me = session.welcome().unwrap().player;
+    session.appearances().get(&me).cloned().unwrap_or_default()
+}
+
+#[test]
+fn an_owned_wearable_goes_on_and_comes_off_as_the_inventory_asks() {
+    let (_dir, embedded, cache) = embedded_host();
+    let mut cy = player(&embedded, "cy", &cache);
+    let hat = owned_of_kind(&mut cy, assets::AssetKind::Wearable);
+    let slot = market::wear::slots(assets::AssetKind::Wearable)[0];
     with(&mut cy, |marketplace, client| {
         marketplace.wear(client, slot, hat)
     });
     update_until(&mut [&mut cy], "the wearable to go on", |app| {
-        worn(app) == vec![(slot, hat)]
+        own_worn(app) == vec![(slot, hat)]
     });
     with(&mut cy, |marketplace, client| {
         marketplace.take_off(client, slot)
     });
     update_until(&mut [&mut cy], "the wearable to come off", |app| {
-        worn(app).is_empty()
+        own_worn(app).is_empty()
     });
     drop(cy);
+    embedded.stop().unwrap();
+}
+
+/// The figure each avatar entity of `app` is drawn with: (avatar entity,
+/// avatar asset shown, model file).
+fn figures(app: &mut App) -> Vec<(Entity, Option<ledger::AssetId>, String)> {
+    let world = app.world_mut();
+    world
+        .query::<&Figure>()
+        .iter(world)
+        .map(|figure| (figure.avatar, figure.asset, figure.file.clone()))
+        .collect()
+}
+
+#[test]
+fn a_player_appears_as_the_avatar_it_owns_to_everyone_and_plain_once_it_takes_it_off() {
+    let (_dir, embedded, cache) = embedded_host();
+    let mut bo = player(&embedded, "bo", &cache);
+    let mut cy = player(&embedded, "cy", &cache);
+    let owl = owned_of_kind(&mut bo, assets::AssetKind::Avatar);
+    let bo_avatar = {
+        let world = bo.world_mut();
+        world
+            .query_filtered::<Entity, With<LocalAvatar>>()
+            .single(world)
+            .unwrap()
+    };
+    // Until it chooses, bo is drawn as the plain figure, whose model the
+    // client wrote into its cache.
+    let own = |app: &mut App| {
+        figures(app)
+            .into_iter()
+            .filter(|(avatar, ..)| *avatar == bo_avatar)
+            .collect::<Vec<_>>()
+    };
+    update_until(&mut [&mut bo, &mut cy], "bo's plain figure", |app| {
+        !own(app).is_empty()
+    });
+    let plain = own(&mut bo);
+    assert_eq!(plain.len(), 1);
+    assert_eq!(plain[0].1, None);
+    assert!(cache.join(&plain[0].2).exists());
+
+    // A wearable is no avatar: the host refuses it in the avatar slot.
+    let hat = owned_of_kind(&mut bo, assets::AssetKind::Wearable);
+    with(&mut bo, |marketplace, client| {
+        marketplace.wear(client, Slot::Avatar, hat)
+    });
+    update_until(&mut [&mut bo], "the hat to be refused", |app| {
+        app.world().resource::<Marketplace>().refused_to_wear(&hat)
+    });
+    assert!(own_worn(&bo).is_empty());
+
+    // "Appear as": the host checks the ledger and tells everyone; bo's
+    // client and cy's fetch the model and draw bo as it.
+    with(&mut bo, |marketplace, client| {
+        marketplace.wear(client, Slot::Avatar, owl)
+    });
+    update_until(&mut [&mut bo, &mut cy], "bo to appear as the owl", |app| {
+        figures(app)
+            .iter()
+            .any(|(avatar, asset, _)| *avatar == bo_avatar && *asset == Some(owl))
+    });
+    let bo_player = bo.world().resource::<WorldScene>().welcome.player;
+    let bo_in_cy = |cy: &mut App| {
+        let world = cy.world_mut();
+        world
+            .query::<(Entity, &RemoteAvatar)>()
+            .iter(world)
+            .find(|(_, remote)| remote.0 == bo_player)
+            .map(|(entity, _)| entity)
+    };
+    update_until(&mut [&mut cy, &mut bo], "cy to see bo as the owl", |app| {
+        let Some(seen) = bo_in_cy(app) else {
+            return false;
+        };
+        figures(app).iter().any(|(avatar, asset, file)| {
+            *avatar == seen && *asset == Some(owl) && cache.join(file).exists()
+        })
+    });
+    // One figure per avatar: the plain one was replaced.
+    assert_eq!(own(&mut bo).len(), 1);
+
+    // Taken off: plain again, in cyth views.
+    with(&mut bo, |marketplace, client| {
+        marketplace.take_off(client, Slot::Avatar)
+    });
+    update_until(&mut [&mut bo, &mut cy], "bo to be plain again", |app| {
+        let all = figures(app);
+        !all.is_empty() && all.iter().all(|(_, asset, _)| asset.is_none())
+    });
+    update_until(&mut [&mut cy, &mut bo], "cy to see bo plain again", |app| {
+        let all = figures(app);
+        all.len() == 2 && all.iter().all(|(_, asset, _)| asset.is_none())
+    });
+    drop((bo, cy));
     embedded.stop().unwrap();
 }
 

@@ -7,6 +7,7 @@ mod art;
 mod glb;
 mod mesh;
 mod models;
+mod rig;
 
 #[cfg(feature = "store")]
 use crate::error::AssetError;
@@ -379,9 +380,67 @@ const MODELS: &[(&str, &str, AssetKind, &str, &str, Build)] = {
     ]
 };
 
-/// Builds every model of the pack.
+type Figure = fn() -> rig::Avatar;
+
+/// The pack's rigged avatars: slug, name, style, description, figure.
+const AVATARS: &[(&str, &str, &str, &str, Figure)] = &[
+    (
+        "avatar-runner",
+        "Runner",
+        "sport",
+        "A runner in a sky-blue top and navy trousers; walks and idles.",
+        rig::runner,
+    ),
+    (
+        "avatar-stallholder",
+        "Stallholder",
+        "market",
+        "A stallholder in a terracotta jacket, hair to the collar; walks and idles.",
+        rig::stallholder,
+    ),
+    (
+        "avatar-night-owl",
+        "Night owl",
+        "streetwear",
+        "A charcoal hoodie, black jeans and red trainers; walks and idles.",
+        rig::night_owl,
+    ),
+];
+
+/// Builds every model of the pack: the still models, then the avatars.
 pub fn sample_models() -> Vec<SampleModel> {
-    MODELS.iter().map(build_model).collect()
+    MODELS
+        .iter()
+        .map(build_model)
+        .chain(AVATARS.iter().map(build_avatar))
+        .collect()
+}
+
+/// Builds one entry of [`AVATARS`].
+fn build_avatar(
+    &(slug, name, style, description, figure): &(
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        Figure,
+    ),
+) -> SampleModel {
+    SampleModel {
+        slug,
+        name,
+        description,
+        kind: AssetKind::Avatar,
+        style,
+        glb: glb::write_avatar(name, &figure()),
+    }
+}
+
+/// The `.glb` bytes of the plain figure a world draws for a player who
+/// has chosen no avatar: rigged and animated like the pack's avatars, in
+/// neutral greys. It is no asset: nobody owns it.
+pub fn plain_figure() -> Vec<u8> {
+    glb::write_avatar("Plain figure", &rig::plain())
 }
 
 /// Builds one entry of [`MODELS`].
@@ -407,7 +466,13 @@ fn build_model(
 
 /// The model of the pack called `slug`, built alone.
 pub fn sample_model(slug: &str) -> Option<SampleModel> {
-    MODELS.iter().find(|model| model.0 == slug).map(build_model)
+    match MODELS.iter().find(|model| model.0 == slug) {
+        Some(model) => Some(build_model(model)),
+        None => AVATARS
+            .iter()
+            .find(|avatar| avatar.0 == slug)
+            .map(build_avatar),
+    }
 }
 
 /// Builds the pack and imports every model into `store`, credited to

@@ -33,6 +33,12 @@ impl Marketplace {
         });
     }
 
+    /// Whether the host lately refused to put `asset` on (the client does
+    /// not ask again until the ledger moves on).
+    pub fn refused_to_wear(&self, asset: &AssetId) -> bool {
+        self.wear_refused.contains(asset)
+    }
+
     /// The host would not put `asset` on, for `reason`.
     pub(super) fn wear_refused(&mut self, asset: AssetId, reason: String) {
         if self.wear_refused.len() >= REFUSED_KEPT {

@@ -58,8 +58,9 @@ use renet::{ChannelConfig, ConnectionConfig, SendType};
 /// and holders ([`ParcelInfo::deed`], [`ServerMessage::Parcel`]) and show
 /// what their holder put down ([`ClientMessage::Arrange`],
 /// [`ServerMessage::Arranged`]); a world has paths and things of its own
-/// ([`WorldInfo::paths`], [`WorldInfo::props`]).
-pub const VERSION: u16 = 10;
+/// ([`WorldInfo::paths`], [`WorldInfo::props`]). Version 11: a player
+/// appears as an avatar model it holds, worn in [`Slot::Avatar`].
+pub const VERSION: u16 = 11;
 
 /// Avatar updates per second, both ways.
 pub const TICK_HZ: u32 = 20;
