@@ -511,6 +511,23 @@ pub fn draw_remotes(
     }
 }
 
+/// Each avatar drawn, by player number: the others', and this player's
+/// own (`me`) once it is in a world.
+pub fn avatars_by_player(
+    me: Option<u16>,
+    local: &Query<Entity, With<LocalAvatar>>,
+    remotes: &Query<(Entity, &RemoteAvatar)>,
+) -> HashMap<u16, Entity> {
+    let mut avatars: HashMap<u16, Entity> = remotes
+        .iter()
+        .map(|(entity, remote)| (remote.0, entity))
+        .collect();
+    if let (Some(me), Ok(entity)) = (me, local.single()) {
+        avatars.insert(me, entity);
+    }
+    avatars
+}
+
 /// Where other players' name tags go this frame.
 pub fn place_tags(
     remotes: Res<Remotes>,

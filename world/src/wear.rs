@@ -20,6 +20,7 @@ use assets::{AssetKind, Manifest};
 
 use crate::AppSystems;
 use crate::avatar::LocalAvatar;
+use crate::figure::{Figure, Rig};
 use crate::marketplace::Marketplace;
 use crate::motion::AVATAR_RADIUS;
 use crate::net::RemoteAvatar;
@@ -60,12 +61,18 @@ pub fn rented_wearables(marketplace: &Marketplace) -> Vec<(AssetId, Manifest)> {
         .collect()
 }
 
+/// The scale that draws a model of `manifest` at most `widest` metres
+/// wide, deep or tall.
+fn fit(manifest: &Manifest, widest: f32) -> f32 {
+    let size = manifest.bounds.size().map(|side| side * manifest.scale);
+    let largest = size.iter().copied().fold(0.0_f32, f32::max).max(0.01);
+    widest / largest
+}
+
 /// Where a model worn in `slot` sits on an avatar (from its centre) and
 /// how it is scaled, for a model of `manifest`'s bounds.
 pub fn worn_at(slot: Slot, manifest: &Manifest) -> Transform {
-    let size = manifest.bounds.size().map(|side| side * manifest.scale);
-    let largest = size.iter().copied().fold(0.0_f32, f32::max).max(0.01);
-    let fit = WORN_SIZE / largest;
+    let fit = fit(manifest, WORN_SIZE);
     let bottom = manifest.bounds.min[1] * manifest.scale * fit;
     let centre_y = (manifest.bounds.min[1] + manifest.bounds.max[1]) / 2.0 * manifest.scale * fit;
     let at = match slot {
@@ -98,9 +105,7 @@ fn socket_size(slot: Slot) -> f32 {
 /// others. (Sockets are in the figure's own frame, which faces +z as
 /// models do.)
 pub fn on_socket(slot: Slot, manifest: &Manifest) -> Transform {
-    let size = manifest.bounds.size().map(|side| side * manifest.scale);
-    let largest = size.iter().copied().fold(0.0_f32, f32::max).max(0.01);
-    let fit = socket_size(slot) / largest;
+    let fit = fit(manifest, socket_size(slot));
     let scaled = |value: f32| value * manifest.scale * fit;
     let [min, max] = [manifest.bounds.min, manifest.bounds.max];
     let centre = |axis: usize| -scaled((min[axis] + max[axis]) / 2.0);
@@ -179,13 +184,7 @@ fn draw_worn(
         return;
     };
     // Each avatar drawn, by player, with what the host says it wears.
-    let mut avatars: HashMap<u16, Entity> = remotes
-        .iter()
-        .map(|(entity, remote)| (remote.0, entity))
-        .collect();
-    if let Ok(entity) = local.single() {
-        avatars.insert(me, entity);
-    }
+    let avatars = crate::net::avatars_by_player(Some(me), &local, &remotes);
     let wearing: Vec<(u16, Entity, plaza_client::protocol::Worn)> = avatars
         .iter()
         .filter_map(|(player, avatar)| {
@@ -241,23 +240,26 @@ fn draw_worn(
 }
 
 /// Moves each worn thing not yet on a socket onto its slot's socket on
-/// the wearer's figure, once the figure's model is there. Until then (or
-/// for a model without that socket) it stays where a plain figure would
-/// hold it.
+/// the wearer's figure, once the figure's model is spawned. For a model
+/// without that socket it stays where [`worn_at`] puts it.
 fn seat_worn(
     mut commands: Commands,
     marketplace: Res<Marketplace>,
     unseated: Query<(Entity, &Worn), Without<Seated>>,
-    children: Query<&Children>,
-    names: Query<&Name>,
+    figures: Query<(&Figure, &Rig)>,
 ) {
+    if unseated.is_empty() {
+        return;
+    }
+    let sockets: HashMap<Entity, &Rig> = figures
+        .iter()
+        .map(|(figure, rig)| (figure.avatar, rig))
+        .collect();
     for (entity, worn) in &unseated {
-        let socket_name = format!("slot.{}", worn.slot.name());
-        let Some(socket) = children.iter_descendants(worn.avatar).find(|node| {
-            names
-                .get(*node)
-                .is_ok_and(|name| name.as_str() == socket_name)
-        }) else {
+        let Some(socket) = sockets
+            .get(&worn.avatar)
+            .and_then(|rig| rig.sockets.get(&worn.slot))
+        else {
             continue;
         };
         let Some(manifest) = marketplace.manifests.get(&worn.asset) else {
@@ -265,6 +267,6 @@ fn seat_worn(
         };
         commands
             .entity(entity)
-            .insert((Seated, on_socket(worn.slot, manifest), ChildOf(socket)));
+            .insert((Seated, on_socket(worn.slot, manifest), ChildOf(*socket)));
     }
 }

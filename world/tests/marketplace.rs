@@ -873,7 +873,10 @@ fn figures(app: &mut App) -> Vec<(Entity, Option<ledger::AssetId>, String)> {
 fn a_player_appears_as_the_avatar_it_owns_to_everyone_and_plain_once_it_takes_it_off() {
     let (_dir, embedded, cache) = embedded_host();
     let mut bo = player(&embedded, "bo", &cache);
-    let mut cy = player(&embedded, "cy", &cache);
+    // Cy's client has a cache of its own: it fetches the owl itself.
+    let cy_cache = cache.join("cy");
+    std::fs::create_dir_all(&cy_cache).unwrap();
+    let mut cy = player(&embedded, "cy", &cy_cache);
     let owl = owned_of_kind(&mut bo, assets::AssetKind::Avatar);
     let bo_avatar = {
         let world = bo.world_mut();
@@ -932,13 +935,13 @@ fn a_player_appears_as_the_avatar_it_owns_to_everyone_and_plain_once_it_takes_it
             return false;
         };
         figures(app).iter().any(|(avatar, asset, file)| {
-            *avatar == seen && *asset == Some(owl) && cache.join(file).exists()
+            *avatar == seen && *asset == Some(owl) && cy_cache.join(file).exists()
         })
     });
     // One figure per avatar: the plain one was replaced.
     assert_eq!(own(&mut bo).len(), 1);
 
-    // Taken off: plain again, in cyth views.
+    // Taken off: plain again, in both views.
     with(&mut bo, |marketplace, client| {
         marketplace.take_off(client, Slot::Avatar)
     });

@@ -312,18 +312,7 @@ pub(crate) fn write_avatar(name: &str, avatar: &Avatar) -> Vec<u8> {
             ]
         })
         .collect();
-    let bytes: Vec<u8> = inverse_binds
-        .iter()
-        .flatten()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
-    let view = writer.view(&bytes, None);
-    let inverse_binds = writer.accessor(json!({
-        "bufferView": view,
-        "componentType": FLOAT,
-        "count": avatar.joints.len(),
-        "type": "MAT4",
-    }));
+    let inverse_binds = writer.data(&inverse_binds, "MAT4", false);
     let animations: Vec<Value> = avatar
         .clips
         .iter()

@@ -266,6 +266,13 @@ fn idle(hips: f32) -> Clip {
             }),
             track(LOWER_ARM_L, |_| about_x(-0.15)),
             track(LOWER_ARM_R, |_| about_x(-0.15)),
+            // Legs straight: a clip moves every joint the other moves, so
+            // that switching from one to the other leaves none where the
+            // other left it.
+            track(UPPER_LEG_L, |_| about_x(0.0)),
+            track(UPPER_LEG_R, |_| about_x(0.0)),
+            track(LOWER_LEG_L, |_| about_x(0.0)),
+            track(LOWER_LEG_R, |_| about_x(0.0)),
         ],
         bob: Bob { times, heights },
     }
@@ -307,6 +314,7 @@ fn walk(hips: f32) -> Clip {
             track(LOWER_ARM_L, &|_| about_x(-0.35)),
             track(LOWER_ARM_R, &|_| about_x(-0.35)),
             track(CHEST, &|phase| about_y(0.12 * phase.sin_exact())),
+            track(HEAD, &|_| about_x(0.0)),
         ],
         bob: Bob { times, heights },
     }
