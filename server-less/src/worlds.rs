@@ -176,7 +176,7 @@ pub fn builtin() -> Vec<World> {
             Plan {
                 spawn: [0.0, 0.0, 0.0],
                 stalls: &[
-                    ("Hats & Wearables", &[Wearable], [-24.0, -12.0]),
+                    ("Wearables & Avatars", &[Wearable, Avatar], [-24.0, -12.0]),
                     ("Furniture", &[Furniture], [-8.0, -12.0]),
                     ("Wheels", &[Vehicle], [8.0, -12.0]),
                     ("Gallery", &[Art], [24.0, -12.0]),
@@ -236,7 +236,7 @@ pub fn builtin() -> Vec<World> {
                         [-20.0, 0.0],
                     ),
                     ("Boathouse", &[Vehicle, Structure, Parcel], [0.0, 0.0]),
-                    ("Sailmaker", &[Wearable, Art, Plant], [20.0, 0.0]),
+                    ("Sailmaker", &[Wearable, Avatar, Art, Plant], [20.0, 0.0]),
                 ],
                 parcels: &[
                     ("Pier 1", [-60.0, -60.0], [-30.0, -30.0]),
