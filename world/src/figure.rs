@@ -162,8 +162,10 @@ fn draw_figures(
     remotes: Query<(Entity, &RemoteAvatar)>,
     figures: Query<(Entity, &Figure)>,
     assets: Option<Res<AssetServer>>,
+    gltfs: Option<Res<Assets<Gltf>>>,
     mut broken: Local<HashSet<AssetId>>,
 ) {
+    let gltf_loads = gltfs.is_some();
     let Some(mut session) = connection.get() else {
         return;
     };
@@ -224,8 +226,11 @@ fn draw_figures(
         if let Some((old, _)) = current {
             commands.entity(*old).despawn();
         }
+        // Where glTF files load at all (not in an app without the glTF
+        // plugin).
         let gltf = assets
             .as_ref()
+            .filter(|_| gltf_loads)
             .map(|assets| assets.load::<Gltf>(file.clone()));
         let mut figure = commands.spawn((
             Figure {
