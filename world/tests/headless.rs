@@ -210,10 +210,11 @@ fn the_scene_builds_the_ground_walls_stalls_parcels_and_sun_the_host_described()
     let tone = |handle: &Handle<StandardMaterial>| materials.get(handle).unwrap().base_color;
     assert_ne!(tone(&held), tone(&free));
 
-    // Paving and grass, four walls, a counter, four posts and an awning
-    // for the stall, two parcels: one mesh each; and one sun.
+    // The sky's dome, paving and grass, four walls, a counter, four
+    // posts and an awning for the stall, two parcels: one mesh each; and
+    // one sun.
     let meshes = world.query::<&Mesh3d>().iter(world).count();
-    assert_eq!(meshes, 2 + 4 + 6 + 2);
+    assert_eq!(meshes, 1 + 2 + 4 + 6 + 2);
     assert_eq!(world.query::<&DirectionalLight>().iter(world).count(), 1);
     // The walls stand at the world's edge.
     let edge = scene_half_size(world);
