@@ -344,13 +344,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         last_done(cy.world().resource::<Marketplace>()),
         Some(TxProgress::Applied { .. })
     ));
-    let avatar = {
-        let world = cy.world_mut();
-        world
-            .query_filtered::<Entity, With<LocalAvatar>>()
-            .single(world)
-            .unwrap()
-    };
+    let avatar = local_avatar(&mut cy);
     let worn = |app: &mut App| {
         let world = app.world_mut();
         world
@@ -371,15 +365,7 @@ fn the_panels_rent_list_refuse_and_trade_through_a_real_host() {
         !worn(app).is_empty()
     });
     let seen = worn(&mut bo);
-    let cy_in_bo = {
-        let world = bo.world_mut();
-        world
-            .query::<(Entity, &RemoteAvatar)>()
-            .iter(world)
-            .find(|(_, remote)| remote.0 == cy_player)
-            .map(|(entity, _)| entity)
-            .expect("cy's avatar in bo's world")
-    };
+    let cy_in_bo = remote_avatar(&mut bo, cy_player).expect("cy's avatar in bo's world");
     assert_eq!(seen, vec![(cy_player, hat.listing.asset, cy_in_bo)]);
     let hat_rental = cy
         .world()
@@ -794,6 +780,25 @@ fn a_line_said_to_one_player_lands_in_its_chat_until_it_blocks_the_speaker() {
     embedded.stop().unwrap();
 }
 
+/// The entity of the player's own avatar in `app`.
+fn local_avatar(app: &mut App) -> Entity {
+    let world = app.world_mut();
+    world
+        .query_filtered::<Entity, With<LocalAvatar>>()
+        .single(world)
+        .unwrap()
+}
+
+/// The entity of `player`'s avatar as `app` draws it, if it does.
+fn remote_avatar(app: &mut App, player: u16) -> Option<Entity> {
+    let world = app.world_mut();
+    world
+        .query::<(Entity, &RemoteAvatar)>()
+        .iter(world)
+        .find(|(_, remote)| remote.0 == player)
+        .map(|(entity, _)| entity)
+}
+
 /// An asset of `kind` that the player of `app` owns and has not rented
 /// out, once its manifest is fetched (as the inventory panel fetches each
 /// held asset's).
@@ -878,13 +883,7 @@ fn a_player_appears_as_the_avatar_it_owns_to_everyone_and_plain_once_it_takes_it
     std::fs::create_dir_all(&cy_cache).unwrap();
     let mut cy = player(&embedded, "cy", &cy_cache);
     let owl = owned_of_kind(&mut bo, assets::AssetKind::Avatar);
-    let bo_avatar = {
-        let world = bo.world_mut();
-        world
-            .query_filtered::<Entity, With<LocalAvatar>>()
-            .single(world)
-            .unwrap()
-    };
+    let bo_avatar = local_avatar(&mut bo);
     // Until it chooses, bo is drawn as the plain figure, whose model the
     // client wrote into its cache.
     let own = |app: &mut App| {
@@ -922,16 +921,8 @@ fn a_player_appears_as_the_avatar_it_owns_to_everyone_and_plain_once_it_takes_it
             .any(|(avatar, asset, _)| *avatar == bo_avatar && *asset == Some(owl))
     });
     let bo_player = bo.world().resource::<WorldScene>().welcome.player;
-    let bo_in_cy = |cy: &mut App| {
-        let world = cy.world_mut();
-        world
-            .query::<(Entity, &RemoteAvatar)>()
-            .iter(world)
-            .find(|(_, remote)| remote.0 == bo_player)
-            .map(|(entity, _)| entity)
-    };
     update_until(&mut [&mut cy, &mut bo], "cy to see bo as the owl", |app| {
-        let Some(seen) = bo_in_cy(app) else {
+        let Some(seen) = remote_avatar(app, bo_player) else {
             return false;
         };
         figures(app).iter().any(|(avatar, asset, file)| {
