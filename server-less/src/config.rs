@@ -109,6 +109,12 @@ pub struct NetworkAddresses {
 pub struct SessionsConfig {
     /// The address both endpoints listen on.
     pub bind: IpAddr,
+    /// The addresses players and other hosts reach this host at, where
+    /// they are not `bind`: the machine's public address behind NAT, or
+    /// the ones to name when bound to every interface. Empty, each is told
+    /// the address it reached the join endpoint at.
+    #[serde(default)]
+    pub public: Vec<IpAddr>,
     /// TCP port of the join endpoint.
     pub join_port: u16,
     /// UDP port of the sessions.
@@ -162,6 +168,7 @@ impl Config {
             },
             sessions: SessionsConfig {
                 bind: sessions.bind,
+                public: Vec::new(),
                 join_port: DEFAULT_JOIN_PORT,
                 udp_port: DEFAULT_JOIN_PORT + 1,
                 max_players: sessions.max_players,
@@ -202,6 +209,11 @@ max_per_account = {per_account}
 # The address players connect to: "127.0.0.1" for this machine only,
 # "0.0.0.0" (or "::") for every network the machine is on.
 bind = "{bind}"
+# The addresses players and other hosts reach this host at, where they are
+# not `bind`: the public address of a host behind NAT, or the ones to name
+# when bound to every interface, e.g. ["203.0.113.7"]. Empty, each one is
+# told the address it reached the join endpoint at.
+public = {public}
 # TCP port where players prove their account and get a session token.
 join_port = {join_port}
 # UDP port of the world sessions.
@@ -215,6 +227,15 @@ view_radius = {view_radius:?}
 messages_per_sec = {messages_per_sec:?}
 "#,
             bind = self.sessions.bind,
+            public = {
+                let quoted: Vec<String> = self
+                    .sessions
+                    .public
+                    .iter()
+                    .map(|ip| format!("\"{ip}\""))
+                    .collect();
+                format!("[{}]", quoted.join(", "))
+            },
             join_port = self.sessions.join_port,
             udp_port = self.sessions.udp_port,
             max_players = self.sessions.max_players,
@@ -355,6 +376,7 @@ mdns = {mdns}
     pub fn session_settings(&self) -> SessionSettings {
         SessionSettings {
             bind: self.sessions.bind,
+            public: self.sessions.public.clone(),
             udp_port: self.sessions.udp_port,
             join_port: self.sessions.join_port,
             max_players: self.sessions.max_players,

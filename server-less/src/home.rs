@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use assets::{BlobStore, ImportLimits, StoreLimits};
 use ledger::{
-    Address, Amount, AssetId, ChainId, Genesis, Keypair, Ledger, ManifestBytes, Nonce, Operation,
-    RentTerms, SignedTransaction, Timestamp, Transaction, Validator,
+    Address, Amount, AssetId, Block, ChainId, Genesis, Keypair, Ledger, ManifestBytes, Nonce,
+    Operation, RentTerms, SignedTransaction, Timestamp, Transaction, Validator,
 };
 use rand::rngs::OsRng;
 use tracing::info;
@@ -35,6 +35,17 @@ pub enum HomeError {
     /// There is no host in the given directory.
     #[error("no host at {0}: run `plaza-host init --home {0}` first")]
     NotInitialised(PathBuf),
+    /// A network's genesis file is unreadable or not a genesis.
+    #[error("genesis {path}: {reason}")]
+    Genesis {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Joining a network failed; nothing was kept.
+    #[error("joining the network: {0}")]
+    Join(String),
     /// A key file is not 32 bytes of hex.
     #[error("key file {path} is malformed: {reason}")]
     KeyFile {
@@ -101,6 +112,12 @@ impl Home {
     /// Players' uploads waiting to be minted.
     pub fn uploads(&self) -> PathBuf {
         self.root.join("uploads")
+    }
+
+    /// The network's genesis: what hosts that join it are given
+    /// (see [`crate::genesis`]).
+    pub fn genesis(&self) -> PathBuf {
+        self.root.join("genesis.plaza")
     }
 
     /// The demo accounts' keys.
@@ -369,7 +386,7 @@ pub fn init_network(
         owned.push((creator, asset));
     }
     blobs.sync()?;
-    commit_all(&mut ledger, time, host.address(), mints)?;
+    let mut blocks = vec![commit_all(&mut ledger, time, host.address(), mints)?];
 
     // Some for rent, some for sale, some given to the other demo accounts
     // to hold, and the rest kept unlisted.
@@ -407,7 +424,7 @@ pub fn init_network(
         }
         market.push(signer.sign(&keys[owner], op, valid_until));
     }
-    commit_all(&mut ledger, time, host.address(), market)?;
+    blocks.push(commit_all(&mut ledger, time, host.address(), market)?);
 
     // The worlds' land: a deed for each parcel, minted by the founder;
     // some let, some for sale, some given to players to hold, the rest
@@ -434,7 +451,7 @@ pub fn init_network(
         }
     }
     blobs.sync()?;
-    commit_all(&mut ledger, time, host.address(), deeds)?;
+    blocks.push(commit_all(&mut ledger, time, host.address(), deeds)?);
     let mut dealt = Vec::new();
     for (index, deed) in land.iter().enumerate() {
         let op = match index % 4 {
@@ -463,8 +480,14 @@ pub fn init_network(
         };
         dealt.push(signer.sign(&founder, op, valid_until));
     }
-    commit_all(&mut ledger, time, host.address(), dealt)?;
+    blocks.push(commit_all(&mut ledger, time, host.address(), dealt)?);
     drop(ledger);
+    crate::genesis::NetworkGenesis {
+        genesis,
+        blocks,
+        founder: Some(founder.address()),
+    }
+    .write(&home.genesis())?;
 
     // Written last: a home with a configuration is a complete one.
     let mut config = Config::new(chain_id.as_str());
@@ -555,19 +578,20 @@ impl Signer {
     }
 }
 
-/// Commits `txs` in one block and insists that every one applied.
+/// Commits `txs` in one block and insists that every one applied; the
+/// block.
 fn commit_all(
     ledger: &mut Ledger,
     time: Timestamp,
     proposer: Address,
     txs: Vec<SignedTransaction>,
-) -> Result<(), HostError> {
+) -> Result<Block, HostError> {
     let block = ledger.next_block(time, proposer, txs);
-    let committed = ledger.commit_block(block)?;
+    let committed = ledger.commit_block(block.clone())?;
     for result in committed.results {
         result.outcome?;
     }
-    Ok(())
+    Ok(block)
 }
 
 /// Writes a key's seed as hex, readable by its owner only.

@@ -15,10 +15,12 @@ pub mod config;
 pub mod consensus;
 pub mod engine;
 mod error;
+pub mod genesis;
 pub mod home;
 mod host;
 #[cfg(feature = "tools")]
 pub mod hostile;
+pub mod joining;
 pub mod link;
 pub mod mempool;
 pub mod node;

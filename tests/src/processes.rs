@@ -118,6 +118,8 @@ struct Running {
 pub struct Network {
     dir: tempfile::TempDir,
     base: u16,
+    /// Each host's join endpoint.
+    joins: Vec<SocketAddr>,
     hosts: Vec<Option<Running>>,
     /// Every line each host has logged, over all its runs.
     logs: Vec<Arc<Mutex<Vec<String>>>>,
@@ -147,6 +149,9 @@ impl Network {
         Network {
             dir,
             base,
+            joins: (0..count)
+                .map(|index| SocketAddr::from(([127, 0, 0, 1], base + 10 * index as u16)))
+                .collect(),
             hosts: (0..count).map(|_| None).collect(),
             logs: (0..count)
                 .map(|_| Arc::new(Mutex::new(Vec::new())))
@@ -161,7 +166,67 @@ impl Network {
 
     /// Host `n`'s join endpoint.
     pub fn join(&self, n: usize) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.base + 10 * (n as u16 - 1)))
+        self.joins[n - 1]
+    }
+
+    /// Makes the next host as a stranger on another machine would: with
+    /// `plaza-host init --join` through host `through`'s join endpoint,
+    /// trusting the genesis hash `genesis`, listening on `ip` (another
+    /// loopback address stands for another machine). Its number, or what
+    /// `init` said when it refused.
+    pub fn join_network(
+        &mut self,
+        through: usize,
+        genesis: &str,
+        ip: std::net::IpAddr,
+    ) -> Result<usize, String> {
+        let n = self.hosts.len() + 1;
+        // The testnet's block of ports has room after its hosts'.
+        let port = self.base + 40;
+        let made = plaza_host(&self.home(n))
+            .args(["init", "--join", &self.join(through).to_string()])
+            .args(["--genesis", genesis])
+            .args(["--bind", &ip.to_string()])
+            .args(["--port", &port.to_string()])
+            .output()
+            .unwrap();
+        if !made.status.success() {
+            return Err(String::from_utf8_lossy(&made.stderr).into_owned());
+        }
+        self.hosts.push(None);
+        self.logs.push(Arc::new(Mutex::new(Vec::new())));
+        self.joins.push(SocketAddr::new(ip, port));
+        Ok(n)
+    }
+
+    /// `plaza-host status --json` of host `n`, running or not.
+    pub fn status(&self, n: usize) -> serde_json::Value {
+        let out = plaza_host(&self.home(n))
+            .args(["status", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "status of host {n}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Runs `plaza-host --home <host n> <args>`; its standard output, or
+    /// its error.
+    pub fn command(&self, n: usize, args: &[&str]) -> Result<String, String> {
+        let out = plaza_host(&self.home(n)).args(args).output().unwrap();
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// The directory the hosts' homes are in.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// Host `n`'s consensus WAL.

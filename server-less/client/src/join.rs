@@ -73,6 +73,17 @@ pub enum JoinRequest {
         /// The player's word that it plays at this host from now on.
         pass: Pass,
     },
+    /// A host (or its operator) asks what network this is: answered with
+    /// [`JoinReply::Network`] (see [`crate::network`]).
+    Network {
+        /// The asker's network protocol version.
+        version: u16,
+    },
+    /// After [`JoinReply::Network`]: one part of the network's genesis.
+    GenesisPart {
+        /// The part's number, from 0.
+        part: u32,
+    },
 }
 
 /// How far a pass's date may be from the host's clock when the player
@@ -166,6 +177,15 @@ pub enum JoinReply {
         /// The connect token as netcode writes it, sealed with
         /// [`Transcript::token_key`]: a 24-byte nonce, then the ciphertext.
         sealed: Vec<u8>,
+    },
+    /// What network this host belongs to, and where its hosts are.
+    Network(crate::network::NetworkInfo),
+    /// One part of the network's genesis.
+    GenesisPart {
+        /// The part's number.
+        part: u32,
+        /// Its bytes.
+        bytes: Vec<u8>,
     },
     /// Not joined, and why.
     Refused {
@@ -313,9 +333,14 @@ pub fn open(key: &[u8; 32], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, Protoco
 
 /// A frame's bytes: a 2-byte big-endian length, then `bytes`.
 pub fn frame(bytes: &[u8]) -> Result<Vec<u8>, ProtocolError> {
+    frame_of_at_most(bytes, MAX_JOIN_FRAME_BYTES)
+}
+
+/// [`frame`] for a frame of at most `max` bytes (at most 65,535).
+pub fn frame_of_at_most(bytes: &[u8], max: usize) -> Result<Vec<u8>, ProtocolError> {
     let len = u16::try_from(bytes.len())
         .ok()
-        .filter(|len| usize::from(*len) <= MAX_JOIN_FRAME_BYTES)
+        .filter(|len| usize::from(*len) <= max)
         .ok_or_else(|| {
             ProtocolError::new(
                 ErrorCode::TooLarge,
@@ -330,11 +355,16 @@ pub fn frame(bytes: &[u8]) -> Result<Vec<u8>, ProtocolError> {
 
 /// The length a frame header announces, if it is within the limit.
 pub fn frame_len(header: [u8; 2]) -> Result<usize, ProtocolError> {
+    frame_len_at_most(header, MAX_JOIN_FRAME_BYTES)
+}
+
+/// [`frame_len`] for a frame of at most `max` bytes.
+pub fn frame_len_at_most(header: [u8; 2], max: usize) -> Result<usize, ProtocolError> {
     let len = usize::from(u16::from_be_bytes(header));
-    if len > MAX_JOIN_FRAME_BYTES {
+    if len > max {
         return Err(ProtocolError::new(
             ErrorCode::TooLarge,
-            format!("a join frame of {len} bytes, the most is {MAX_JOIN_FRAME_BYTES}"),
+            format!("a join frame of {len} bytes, the most is {max}"),
         ));
     }
     Ok(len)
@@ -355,16 +385,24 @@ pub fn send_frame<T: BorshSerialize>(
 pub fn receive_frame<T: BorshDeserialize>(
     stream: &mut std::net::TcpStream,
 ) -> Result<T, ClientError> {
+    receive_frame_of_at_most(stream, MAX_JOIN_FRAME_BYTES)
+}
+
+/// [`receive_frame`] for a frame of at most `max` bytes.
+pub fn receive_frame_of_at_most<T: BorshDeserialize>(
+    stream: &mut std::net::TcpStream,
+    max: usize,
+) -> Result<T, ClientError> {
     use std::io::Read;
     let mut header = [0u8; 2];
     stream
         .read_exact(&mut header)
         .map_err(|err| ClientError::net("reading a join frame", err))?;
-    let mut frame = vec![0u8; frame_len(header)?];
+    let mut frame = vec![0u8; frame_len_at_most(header, max)?];
     stream
         .read_exact(&mut frame)
         .map_err(|err| ClientError::net("reading a join frame", err))?;
-    Ok(protocol::decode(&frame, MAX_JOIN_FRAME_BYTES)?)
+    Ok(protocol::decode(&frame, max)?)
 }
 
 /// A join done from the player's side. Its `Debug` output leaves out the

@@ -18,6 +18,7 @@ pub mod client;
 mod error;
 pub mod join;
 pub mod land;
+pub mod network;
 pub mod protocol;
 pub mod text;
 pub mod time;

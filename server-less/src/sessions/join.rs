@@ -162,6 +162,9 @@ pub(super) struct Issuer {
     pub(super) identity: Keypair,
     /// The worlds this host serves, the first being the default.
     pub(super) worlds: Vec<String>,
+    /// What hosts that join the network are told and given; `None` for a
+    /// host that cannot be joined.
+    pub(super) network: Option<Arc<super::network::NetworkOffer>>,
 }
 
 impl Issuer {
@@ -287,7 +290,8 @@ pub(super) async fn serve(listener: TcpListener, issuer: Arc<Issuer>, limits: Jo
         tokio::spawn(async move {
             let outcome = tokio::time::timeout(limits.timeout, join(stream, &issuer)).await;
             match outcome {
-                Ok(Ok(account)) => debug!(%peer, %account, "joined"),
+                Ok(Ok(Some(account))) => debug!(%peer, %account, "joined"),
+                Ok(Ok(None)) => debug!(%peer, "told of the network"),
                 Ok(Err(err)) => debug!(%peer, %err, "join refused"),
                 Err(_) => debug!(%peer, "join timed out"),
             }
@@ -296,7 +300,9 @@ pub(super) async fn serve(listener: TcpListener, issuer: Arc<Issuer>, limits: Jo
     }
 }
 
-async fn read_frame<T: BorshDeserialize>(stream: &mut TcpStream) -> Result<T, HostError> {
+pub(super) async fn read_frame<T: BorshDeserialize>(
+    stream: &mut TcpStream,
+) -> Result<T, HostError> {
     let mut header = [0u8; 2];
     stream
         .read_exact(&mut header)
@@ -330,15 +336,16 @@ async fn refuse(stream: &mut TcpStream, err: ProtocolError) -> HostError {
 
 /// One join at the endpoint; a player whose request is at fault is told
 /// why before the connection closes.
-async fn join(mut stream: TcpStream, issuer: &Issuer) -> Result<Address, HostError> {
+async fn join(mut stream: TcpStream, issuer: &Issuer) -> Result<Option<Address>, HostError> {
     match exchange(&mut stream, issuer).await {
         Err(HostError::Protocol(err)) => Err(refuse(&mut stream, err).await),
         done => done,
     }
 }
 
-/// The host's side of a join: hello, challenge, proof, token.
-async fn exchange(stream: &mut TcpStream, issuer: &Issuer) -> Result<Address, HostError> {
+/// The host's side of a join: hello, challenge, proof, token; the
+/// account joined, or `None` where the network was asked about instead.
+async fn exchange(stream: &mut TcpStream, issuer: &Issuer) -> Result<Option<Address>, HostError> {
     // A client that says nothing at once gives its place back soon.
     let hello = tokio::time::timeout(HELLO_WAIT, read_frame::<JoinRequest>(stream))
         .await
@@ -364,6 +371,17 @@ async fn exchange(stream: &mut TcpStream, issuer: &Issuer) -> Result<Address, Ho
         }
         JoinRequest::Prove { .. } => {
             return Err(ProtocolError::new(ErrorCode::WrongState, "a proof before hello").into());
+        }
+        JoinRequest::Network { version } => {
+            super::network::answer(stream, issuer.network.as_deref(), version).await?;
+            return Ok(None);
+        }
+        JoinRequest::GenesisPart { .. } => {
+            return Err(ProtocolError::new(
+                ErrorCode::WrongState,
+                "a genesis part before the network was asked",
+            )
+            .into());
         }
     };
     let world = match world {
@@ -429,7 +447,7 @@ async fn exchange(stream: &mut TcpStream, issuer: &Issuer) -> Result<Address, Ho
     let (client_id, token) = issuer.token(&account, &pass)?;
     let sealed = seal(&transcript.token_key(&shared), &token)?;
     write_frame(stream, &JoinReply::Token { client_id, sealed }).await?;
-    Ok(account)
+    Ok(Some(account))
 }
 
 #[cfg(test)]

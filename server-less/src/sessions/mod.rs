@@ -29,6 +29,7 @@ mod fixture;
 mod join;
 mod land;
 mod limits;
+mod network;
 mod news;
 mod presence;
 mod queries;
@@ -89,6 +90,13 @@ pub async fn serve(
 ) -> Result<(crate::Host, Sessions), HostError> {
     let host = crate::Host::start(home, clock)?;
     let mut settings = host.config().session_settings();
+    settings.network = match network::offer_of(home, host.config(), host.handle()) {
+        Ok(offer) => offer,
+        Err(err) => {
+            host.stop().await?;
+            return Err(err);
+        }
+    };
     adjust(&mut settings);
     let started = match home.load_host_key() {
         Ok(identity) => {
@@ -153,6 +161,13 @@ pub struct SessionSettings {
     pub messages_per_sec: f32,
     /// Bounds on the join endpoint.
     pub joins: JoinLimits,
+    /// The addresses players and hosts reach this host at, where they
+    /// differ from `bind` (a host bound to every interface, or behind NAT);
+    /// empty, the address each one reached the join endpoint at.
+    pub public: Vec<IpAddr>,
+    /// What hosts that join the network are told and given; `None` for a
+    /// host that cannot be joined.
+    pub network: Option<Arc<network::NetworkOffer>>,
 }
 
 impl Default for SessionSettings {
@@ -165,6 +180,8 @@ impl Default for SessionSettings {
             view_radius: 48.0,
             messages_per_sec: 30.0,
             joins: JoinLimits::default(),
+            public: Vec::new(),
+            network: None,
         }
     }
 }
@@ -417,6 +434,7 @@ impl Sessions {
             next_client: AtomicU64::new(1),
             identity: identity.clone(),
             worlds: worlds.iter().map(|world| world.info.name.clone()).collect(),
+            network: settings.network.clone(),
         });
         let joins = settings.joins;
 

@@ -13,6 +13,7 @@ mod faults;
 mod fuzz;
 mod host;
 mod hostile;
+mod joining;
 mod network;
 mod peers;
 mod player;

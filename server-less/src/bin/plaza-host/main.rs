@@ -33,12 +33,37 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Make a new network in --home: host key, demo accounts with money,
-    /// the sample pack minted and partly listed, and config.toml.
+    /// the sample pack minted and partly listed, and config.toml. With
+    /// --join, make a host of an existing network instead.
     Init {
         /// The network's name (1 to 32 of a-z, 0-9 and '-'); a random one
         /// if left out.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "join")]
         chain_id: Option<String>,
+        /// Join the network of the host whose join endpoint (the address
+        /// players use, host:port) this is: its genesis is fetched and
+        /// checked against --genesis, its hosts recorded to start from,
+        /// and a key made for this host.
+        #[arg(long, requires = "genesis")]
+        join: Option<String>,
+        /// The genesis hash of the network to join, as `plaza-host status`
+        /// prints it on any host of that network. A host offering another
+        /// is refused.
+        #[arg(long, requires = "join")]
+        genesis: Option<server_less::genesis::NetworkHash>,
+        /// With --join: the address to listen on (0.0.0.0 for every
+        /// interface).
+        #[arg(long, default_value = "0.0.0.0", requires = "join")]
+        bind: std::net::IpAddr,
+        /// With --join: an address players and hosts reach this host at,
+        /// where it is not --bind (a public address behind NAT); repeat for
+        /// several.
+        #[arg(long, requires = "join")]
+        public: Vec<std::net::IpAddr>,
+        /// With --join: the join port; sessions use the next (UDP), the
+        /// peer network the one after (TCP and QUIC), consensus the next.
+        #[arg(long, default_value_t = server_less::config::DEFAULT_JOIN_PORT, requires = "join")]
+        port: u16,
     },
     /// Run the host: open the ledger, make blocks and serve players (the
     /// join and session ports are in config.toml) until Ctrl-C.
@@ -69,9 +94,14 @@ enum Command {
         #[arg(long, default_value_t = 7500)]
         base_port: u16,
     },
-    /// Show the host's chain, height, state root, validators and demo
-    /// accounts.
-    Status,
+    /// Show the host's network, genesis hash, height, state root,
+    /// validators and demo accounts; while the host runs, what it says at
+    /// its join endpoint.
+    Status {
+        /// Print one JSON object instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Stake tokens of the host's own account (its key is the validator
     /// key): from two blocks on, the host is a validator with that much
     /// more voting power. Talks to the host running in --home.
@@ -223,7 +253,52 @@ fn data_dir(what: &str) -> anyhow::Result<PathBuf> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let home = Home::new(cli.home.map_or_else(|| data_dir("host"), Ok)?);
     match cli.command {
-        Command::Init { chain_id } => {
+        Command::Init {
+            join: Some(from),
+            genesis: Some(trusted),
+            bind,
+            public,
+            port,
+            ..
+        } => {
+            use std::net::ToSocketAddrs as _;
+            let from = from
+                .to_socket_addrs()
+                .map_err(|err| anyhow::anyhow!("--join {from}: {err}"))?
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("--join {from}: no address"))?;
+            let options = server_less::joining::JoinOptions {
+                bind,
+                public,
+                base_port: port,
+            };
+            let joined =
+                server_less::joining::join(&home, from, trusted, &options, |got, total| {
+                    eprint!("\rgenesis: {got} of {total} bytes");
+                    if got == total {
+                        eprintln!();
+                    }
+                })?;
+            println!(
+                "joined network {} in {}: the ledger starts at block {} of the network's {}",
+                joined.chain_id,
+                home.root().display(),
+                joined.start_height,
+                joined.network_height
+            );
+            println!(
+                "host {} (not a validator; `plaza-host stake` makes it one)",
+                joined.host
+            );
+            println!(
+                "{} peer address(es) and {} validator address(es) recorded; start it with: \
+                 plaza-host --home {} run",
+                joined.bootstrap,
+                joined.consensus_peers,
+                home.root().display()
+            );
+        }
+        Command::Init { chain_id, .. } => {
             let made = home::init(&home, chain_id.as_deref(), SystemClock.now())?;
             println!(
                 "network {} made in {}",
@@ -494,21 +569,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Unstake { amount } => {
             stake(&home, ledger::Operation::Unstake { amount }, "unstaked")?;
         }
-        Command::Status => {
+        Command::Status { json } => {
             let config = home.load_config()?;
             let ledger = match ledger::Ledger::open(home.ledger()) {
                 Ok(ledger) => ledger,
-                Err(err) if err.is_locked() => {
-                    anyhow::bail!(
-                        "a host is running in {}; its log shows its blocks as they are made",
-                        home.root().display()
-                    )
-                }
+                Err(err) if err.is_locked() => return running_status(&home, &config, json),
                 Err(err) => return Err(err.into()),
             };
             let host = home.load_host_key()?.address();
             let chain = ledger.chain();
+            let genesis = genesis_hash(&home)?;
+            if json {
+                let validators: Vec<serde_json::Value> = ledger
+                    .validators()?
+                    .iter()
+                    .map(
+                        |v| serde_json::json!({"address": v.address.to_string(), "power": v.power}),
+                    )
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "chain": config.chain_id,
+                        "genesis": genesis,
+                        "host": host.to_string(),
+                        "height": chain.height,
+                        "block_time": chain.time,
+                        "state_root": ledger.state_root().to_string(),
+                        "validators": validators,
+                        "running": false,
+                    })
+                );
+                return Ok(());
+            }
             println!("chain      {}", config.chain_id);
+            match &genesis {
+                Some(hash) => println!("genesis    {hash}  (hosts join with --genesis {hash})"),
+                None => {
+                    println!("genesis    (not kept: this home was made before hosts could join)")
+                }
+            }
             println!("host       {host}");
             println!("height     {}", chain.height);
             println!("block time {}", chain.time);
@@ -559,13 +659,95 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The genesis hash of the network of `home`, if its genesis is kept.
+fn genesis_hash(home: &Home) -> anyhow::Result<Option<String>> {
+    if !home.genesis().exists() {
+        return Ok(None);
+    }
+    let genesis = server_less::genesis::NetworkGenesis::load(&home.genesis())?;
+    Ok(Some(genesis.hash().to_string()))
+}
+
+/// The join endpoint of the host configured by `config`, from this
+/// machine.
+fn local_join(config: &server_less::config::Config) -> std::net::SocketAddr {
+    let bind = config.sessions.bind;
+    let ip = if bind.is_unspecified() {
+        match bind {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        }
+    } else {
+        bind
+    };
+    std::net::SocketAddr::new(ip, config.sessions.join_port)
+}
+
+/// `status` of a host that is running: what it says at its join endpoint.
+fn running_status(
+    home: &Home,
+    config: &server_less::config::Config,
+    json: bool,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let join = local_join(config);
+    let asked = plaza_client::network::NetworkAsk::ask(join, player::WAIT).with_context(|| {
+        format!(
+            "a host is running in {} but did not answer at {join}",
+            home.root().display()
+        )
+    })?;
+    let info = asked.info;
+    let genesis = server_less::genesis::NetworkHash(info.genesis).to_string();
+    if json {
+        let validators: Vec<serde_json::Value> = info
+            .validators
+            .iter()
+            .map(|(address, power)| serde_json::json!({"address": address.to_string(), "power": power}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "chain": info.chain_id,
+                "genesis": genesis,
+                "host": info.host.to_string(),
+                "height": info.height,
+                "block_time": info.block_time,
+                "validators": validators,
+                "peers": info.peers,
+                "consensus": info.consensus,
+                "running": true,
+            })
+        );
+        return Ok(());
+    }
+    println!("chain      {}  (running)", info.chain_id);
+    println!("genesis    {genesis}  (hosts join with --genesis {genesis})");
+    println!("host       {}", info.host);
+    println!("height     {}", info.height);
+    println!("block time {}", info.block_time);
+    for (address, power) in &info.validators {
+        let me = if *address == info.host {
+            "  (this host)"
+        } else {
+            ""
+        };
+        println!("validator  {address}  power {power}{me}");
+    }
+    for address in &info.peers {
+        println!("peers at   {address}");
+    }
+    println!("join at    {join}");
+    Ok(())
+}
+
 /// Signs `op` with the host's key and has the host running in `home` put
 /// it in a block.
 fn stake(home: &Home, op: ledger::Operation, done: &str) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let config = home.load_config()?;
     let key = home.load_host_key()?;
-    let join = std::net::SocketAddr::from(([127, 0, 0, 1], config.sessions.join_port));
+    let join = local_join(&config);
     let mut client = Client::connect(join, &key, player::WAIT).with_context(|| {
         format!(
             "joining the host at {join} (is `plaza-host --home {} run` running?)",

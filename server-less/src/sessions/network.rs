@@ -1,0 +1,297 @@
+//! The host's answer when another host, or `plaza-host status`, asks at
+//! the join endpoint what network this is (see [`plaza_client::network`]):
+//! the network's name and genesis hash, the height, the validators, where
+//! this host's peer network and the validators' consensus listen, and the
+//! genesis itself in parts.
+//!
+//! Addresses bound to every interface (`0.0.0.0`, `::`) name no place
+//! another machine can reach; they are given with the host's public
+//! addresses instead, or, with none configured, the address the asker
+//! reached this host at.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use libp2p::Multiaddr;
+use libp2p::multiaddr::Protocol;
+use plaza_client::join::{JoinReply, JoinRequest};
+use plaza_client::network::{
+    MAX_ADDRESSES, MAX_NETWORK_FRAME_BYTES, MAX_VALIDATORS, NETWORK_VERSION, NetworkInfo,
+    genesis_part,
+};
+use plaza_client::protocol::{self, ErrorCode, ProtocolError};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::error::HostError;
+use crate::node::HostHandle;
+
+/// What a host offers hosts that join its network.
+pub struct NetworkOffer {
+    /// The genesis file's bytes.
+    genesis: Arc<Vec<u8>>,
+    /// Its hash.
+    hash: [u8; 32],
+    handle: HostHandle,
+    /// Where the peer network listens, each ending in `/p2p/<peer id>`.
+    peers: Vec<Multiaddr>,
+    /// This host's consensus address first (a validator's, or a
+    /// follower's), then the validators it dials.
+    consensus: Vec<Multiaddr>,
+    /// The addresses the host is reached at, when configured.
+    public: Vec<IpAddr>,
+}
+
+impl NetworkOffer {
+    /// The offer of the host behind `handle`, whose genesis is `genesis`
+    /// (bytes and hash), whose peer network listens at `peers` (with the
+    /// peer id) and whose consensus network at `consensus`.
+    pub fn new(
+        genesis: Vec<u8>,
+        hash: [u8; 32],
+        handle: HostHandle,
+        peers: Vec<Multiaddr>,
+        consensus: Vec<Multiaddr>,
+        public: Vec<IpAddr>,
+    ) -> Self {
+        NetworkOffer {
+            genesis: Arc::new(genesis),
+            hash,
+            handle,
+            peers,
+            consensus,
+            public,
+        }
+    }
+
+    /// What is said to an asker that reached the host at `local`.
+    async fn info(&self, local: IpAddr) -> Result<NetworkInfo, HostError> {
+        let status = self.handle.status().await?;
+        let validators = self.handle.validators().await?;
+        let reachable = |addresses: &[Multiaddr]| -> Vec<String> {
+            addresses
+                .iter()
+                .flat_map(|address| reachable(address, &self.public, local))
+                .map(|address| address.to_string())
+                .filter(|text| text.len() <= plaza_client::network::MAX_ADDRESS_BYTES)
+                .take(MAX_ADDRESSES)
+                .collect()
+        };
+        Ok(NetworkInfo {
+            chain_id: status.chain_id.to_string(),
+            genesis: self.hash,
+            genesis_bytes: u32::try_from(self.genesis.len()).unwrap_or(u32::MAX),
+            height: status.height,
+            block_time: status.time,
+            host: status.address,
+            peers: reachable(&self.peers),
+            consensus: reachable(&self.consensus),
+            validators: validators
+                .iter()
+                .take(MAX_VALIDATORS)
+                .map(|validator| (validator.address, validator.power))
+                .collect(),
+        })
+    }
+}
+
+impl std::fmt::Debug for NetworkOffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetworkOffer")
+            .field("genesis_bytes", &self.genesis.len())
+            .field("peers", &self.peers)
+            .field("consensus", &self.consensus)
+            .field("public", &self.public)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the host in `home`, configured by `config` and running behind
+/// `handle`, offers hosts that join its network: nothing for a network of
+/// one, or a home made before its genesis was kept.
+pub(super) fn offer_of(
+    home: &crate::home::Home,
+    config: &crate::config::Config,
+    handle: HostHandle,
+) -> Result<Option<Arc<NetworkOffer>>, HostError> {
+    let Some(network) = &config.network else {
+        return Ok(None);
+    };
+    let path = home.genesis();
+    if !path.exists() {
+        tracing::warn!(
+            path = %path.display(),
+            "this home has no genesis file (it was made before hosts could join): other hosts \
+             cannot join the network through this one"
+        );
+        return Ok(None);
+    }
+    let genesis = crate::genesis::NetworkGenesis::load(&path)?;
+    if genesis.genesis.chain_id.as_str() != config.chain_id {
+        return Err(crate::home::HomeError::Genesis {
+            path,
+            reason: format!(
+                "it is network {}'s, where this host's is {}",
+                genesis.genesis.chain_id, config.chain_id
+            ),
+        }
+        .into());
+    }
+    let addresses = network
+        .addresses()
+        .map_err(|reason| crate::home::HomeError::Config {
+            path: home.config(),
+            reason,
+        })?;
+    let peer = crate::peers::identity(home.load_host_key()?.seed())?
+        .public()
+        .to_peer_id();
+    let peers = addresses
+        .peers_listen
+        .iter()
+        .map(|address| address.clone().with(Protocol::P2p(peer)))
+        .collect();
+    let consensus = std::iter::once(addresses.consensus_listen)
+        .chain(addresses.consensus_peers)
+        .collect();
+    Ok(Some(Arc::new(NetworkOffer::new(
+        genesis.to_bytes(),
+        genesis.hash().0,
+        handle,
+        peers,
+        consensus,
+        config.sessions.public.clone(),
+    ))))
+}
+
+/// `address` as others reach it: with an unspecified IP, once for each of
+/// `public` of its family, or for `local` where none is configured.
+pub(super) fn reachable(address: &Multiaddr, public: &[IpAddr], local: IpAddr) -> Vec<Multiaddr> {
+    let unspecified = match address.iter().next() {
+        Some(Protocol::Ip4(ip)) => ip.is_unspecified().then_some(true),
+        Some(Protocol::Ip6(ip)) => ip.is_unspecified().then_some(false),
+        _ => None,
+    };
+    let Some(v4) = unspecified else {
+        return vec![address.clone()];
+    };
+    let ips: Vec<IpAddr> = if public.is_empty() {
+        vec![local]
+    } else {
+        public.to_vec()
+    };
+    ips.into_iter()
+        .filter(|ip| ip.is_ipv4() == v4)
+        .map(|ip| {
+            address
+                .iter()
+                .enumerate()
+                .map(|(index, part)| match (index, ip) {
+                    (0, IpAddr::V4(ip)) => Protocol::Ip4(ip),
+                    (0, IpAddr::V6(ip)) => Protocol::Ip6(ip),
+                    _ => part,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Answers a [`JoinRequest::Network`] and the genesis parts asked for after
+/// it, until the asker closes the connection or asks for something else.
+pub(super) async fn answer(
+    stream: &mut TcpStream,
+    offer: Option<&NetworkOffer>,
+    version: u16,
+) -> Result<(), HostError> {
+    if version != NETWORK_VERSION {
+        return Err(ProtocolError::new(
+            ErrorCode::WrongVersion,
+            format!("this host speaks network protocol {NETWORK_VERSION}, the asker {version}"),
+        )
+        .into());
+    }
+    let Some(offer) = offer else {
+        return Err(ProtocolError::new(
+            ErrorCode::Unavailable,
+            "this host cannot be joined: it runs a network of one (no [network] in its \
+             config.toml), or its home has no genesis file",
+        )
+        .into());
+    };
+    let local = stream
+        .local_addr()
+        .map_err(|err| HostError::net("reading the join connection's address", err))?
+        .ip();
+    let info = offer.info(local).await?;
+    write(stream, &JoinReply::Network(info)).await?;
+    loop {
+        let part = match super::join::read_frame::<JoinRequest>(stream).await {
+            Ok(JoinRequest::GenesisPart { part }) => part,
+            Ok(_) => {
+                return Err(ProtocolError::new(
+                    ErrorCode::WrongState,
+                    "only genesis parts are answered after the network",
+                )
+                .into());
+            }
+            // The asker has what it wanted and closed the connection.
+            Err(HostError::Net { .. }) => return Ok(()),
+            Err(err) => return Err(err),
+        };
+        let Some(bytes) = genesis_part(&offer.genesis, part) else {
+            return Err(ProtocolError::new(
+                ErrorCode::NotFound,
+                format!("the genesis has no part {part}"),
+            )
+            .into());
+        };
+        write(
+            stream,
+            &JoinReply::GenesisPart {
+                part,
+                bytes: bytes.to_vec(),
+            },
+        )
+        .await?;
+    }
+}
+
+async fn write(stream: &mut TcpStream, reply: &JoinReply) -> Result<(), HostError> {
+    let bytes =
+        plaza_client::join::frame_of_at_most(&protocol::encode(reply)?, MAX_NETWORK_FRAME_BYTES)?;
+    stream
+        .write_all(&bytes)
+        .await
+        .map_err(|err| HostError::net("writing a network frame", err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_on_every_interface_is_named_by_where_it_is_reached() {
+        let any: Multiaddr =
+            "/ip4/0.0.0.0/tcp/7482/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
+                .parse()
+                .unwrap();
+        let local: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(
+            reachable(&any, &[], local)[0].to_string(),
+            "/ip4/192.0.2.7/tcp/7482/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
+        );
+        let public: Vec<IpAddr> = vec![
+            "203.0.113.9".parse().unwrap(),
+            "2001:db8::1".parse().unwrap(),
+        ];
+        let named = reachable(&any, &public, local);
+        assert_eq!(named.len(), 1, "only the IPv4 public address: {named:?}");
+        assert!(
+            named[0]
+                .to_string()
+                .starts_with("/ip4/203.0.113.9/tcp/7482")
+        );
+        let fixed: Multiaddr = "/ip4/127.0.0.2/tcp/1".parse().unwrap();
+        assert_eq!(reachable(&fixed, &public, local), vec![fixed]);
+    }
+}

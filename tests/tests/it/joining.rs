@@ -1,0 +1,163 @@
+//! A stranger's host joins a running network from another machine (another
+//! loopback address) with nothing but one host's join address and the
+//! genesis hash: `plaza-host init --join`, then `run`. It follows the
+//! chain, stakes and votes, and unstakes; a wrong genesis hash is refused
+//! and leaves nothing behind.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use ledger::{Keypair, Operation, Transaction};
+use plaza_client::client::Client;
+use plaza_client::protocol::TxState;
+use server_less::home::read_key;
+
+use plaza_tests::processes::Network;
+
+/// A player at the host joined at `join`, once it has caught up enough to
+/// take players.
+fn player_at(join: SocketAddr, key: &Keypair) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let entered = Client::connect(join, key, Duration::from_secs(10)).and_then(|mut client| {
+            client.enter("Plaza Square", Duration::from_secs(10))?;
+            Ok(client)
+        });
+        match entered {
+            Ok(client) => return client,
+            Err(err) => assert!(
+                Instant::now() < deadline,
+                "no session at {join} in 90 s: {err}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// `key` pays `amount` to `to` at the host of `client`, final.
+fn pay(client: &mut Client, key: &Keypair, to: ledger::Address, amount: u64) {
+    let wait = Duration::from_secs(60);
+    let (account, _) = client.account_now(wait).unwrap();
+    let tx = Transaction {
+        chain_id: client.welcome().unwrap().chain_id.clone(),
+        signer: key.address(),
+        nonce: account.nonce,
+        valid_until: u64::MAX,
+        op: Operation::Pay { to, amount },
+    }
+    .sign(key);
+    let state = client.submit_final(tx, wait).unwrap();
+    assert!(matches!(state, TxState::Applied { .. }), "{state:?}");
+}
+
+/// Waits until `check` holds of host `n`'s status, asked of the running
+/// host.
+fn status_until(net: &Network, n: usize, what: &str, check: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = net.status(n);
+        if check(&status) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "host {n} never showed {what}: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn power_of(status: &serde_json::Value, address: &str) -> u64 {
+    status["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|validator| validator["address"] == address)
+        .map_or(0, |validator| validator["power"].as_u64().unwrap())
+}
+
+#[test]
+fn a_host_on_another_machine_joins_with_a_genesis_hash_follows_stakes_votes_and_unstakes() {
+    let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
+    let mut net = Network::make(4, 0, "plaza-join");
+    for n in 1..=4 {
+        net.start(n);
+    }
+    // The operator reads the genesis hash off a running host of the
+    // network.
+    let status = net.status(1);
+    assert_eq!(status["running"], true, "{status}");
+    let genesis = status["genesis"].as_str().unwrap().to_owned();
+    assert_eq!(genesis.len(), 64);
+    let elsewhere: IpAddr = [127, 0, 0, 5].into();
+
+    // A wrong hash is refused, and nothing is left behind.
+    let mut wrong = genesis.clone().into_bytes();
+    wrong[0] = if wrong[0] == b'0' { b'1' } else { b'0' };
+    let err = net
+        .join_network(1, std::str::from_utf8(&wrong).unwrap(), elsewhere)
+        .unwrap_err();
+    assert!(
+        err.contains("not ") && err.contains("the one you trust"),
+        "{err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(net.dir())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.') || name == "host-5")
+        .collect();
+    assert!(left.is_empty(), "a refused join left {left:?}");
+
+    // The right one makes a home that starts and follows the chain.
+    let joined = net.join_network(1, &genesis, elsewhere).unwrap();
+    assert_eq!(joined, 5);
+    assert_eq!(net.status(joined)["genesis"], genesis.as_str());
+    net.start(joined);
+    let home1 = net.home(1);
+    let ada = read_key(&home1.join("demo/ada.key")).unwrap();
+    let cy = read_key(&home1.join("demo/cy.key")).unwrap();
+    let newcomer = read_key(&net.home(joined).join("host.key")).unwrap();
+    let mut payer = player_at(net.join(1), &ada);
+    pay(&mut payer, &ada, newcomer.address(), 100_000);
+    // Cy, playing at the new host, sees what was paid at host 1.
+    let mut watcher = player_at(net.join(joined), &cy);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut at_new = Client::connect(net.join(joined), &newcomer, Duration::from_secs(10)).unwrap();
+    at_new
+        .enter("Plaza Square", Duration::from_secs(10))
+        .unwrap();
+    loop {
+        let (account, _) = at_new.account_now(Duration::from_secs(10)).unwrap();
+        if account.balance == 100_000 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new host never showed the payment to it"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(at_new);
+
+    // It stakes and becomes a validator, as a testnet host does.
+    let staked = net.command(joined, &["stake", "60000"]).unwrap();
+    assert!(staked.contains("in force from block"), "{staked}");
+    let me = newcomer.address().to_string();
+    status_until(&net, 1, "the new validator", |status| {
+        power_of(status, &me) == 60_000
+    });
+    // With one genesis validator gone, the three left hold 300,000 of
+    // 460,000: under two thirds. A payment is final only with the new
+    // host's votes.
+    net.kill(4);
+    pay(&mut watcher, &cy, ada.address(), 3);
+    net.start(4);
+
+    // It unstakes, and the set is as before.
+    let unstaked = net.command(joined, &["unstake", "60000"]).unwrap();
+    assert!(unstaked.contains("in force from block"), "{unstaked}");
+    status_until(&net, 1, "the new host out of the set", |status| {
+        power_of(status, &me) == 0 && status["validators"].as_array().unwrap().len() == 4
+    });
+    pay(&mut payer, &ada, cy.address(), 1);
+}
