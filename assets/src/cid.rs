@@ -91,6 +91,21 @@ impl ContentId {
         self.cid().to_bytes()
     }
 
+    /// The multihash alone (code, length, digest), as IPFS and the
+    /// Kademlia implementations key provider records: the same content
+    /// under either codec has one key.
+    pub fn multihash(&self) -> Vec<u8> {
+        self.cid().hash().to_bytes()
+    }
+
+    /// Whether `bytes` are a multihash as [`ContentId::multihash`] writes
+    /// it: blake3, 32 bytes, nothing more.
+    pub fn is_multihash(bytes: &[u8]) -> bool {
+        Multihash::<64>::from_bytes(bytes)
+            .is_ok_and(|hash| hash.code() == BLAKE3 && usize::from(hash.size()) == DIGEST_LEN)
+            && bytes.len() == 2 + DIGEST_LEN
+    }
+
     /// Reads the binary form. Trailing bytes, non-minimal varints and CIDs
     /// that are not CIDv1 + blake3-256 with a known codec are rejected.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, AssetError> {
@@ -182,6 +197,24 @@ mod tests {
         assert_eq!(text.parse::<ContentId>().unwrap(), id);
         assert_eq!(ContentId::from_bytes(&id.to_bytes()).unwrap(), id);
         assert_eq!(id.codec(), Codec::Json);
+    }
+
+    #[test]
+    fn the_multihash_is_the_cid_without_version_and_codec() {
+        let json = ContentId::of(Codec::Json, b"plaza");
+        let raw = ContentId::of(Codec::Raw, b"plaza");
+        let hash = json.multihash();
+        // blake3 (0x1e), 32 bytes, the digest: one key for both codecs.
+        assert_eq!(hash[..2], [0x1e, 0x20]);
+        assert_eq!(hash[2..], json.digest());
+        assert_eq!(hash, raw.multihash());
+        assert!(json.to_bytes().ends_with(&hash));
+        assert!(ContentId::is_multihash(&hash));
+        assert!(!ContentId::is_multihash(&json.to_bytes()));
+        assert!(!ContentId::is_multihash(&hash[..33]));
+        let mut sha = hash.clone();
+        sha[0] = 0x12;
+        assert!(!ContentId::is_multihash(&sha));
     }
 
     #[test]

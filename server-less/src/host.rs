@@ -116,7 +116,13 @@ impl Host {
                     path: home.config(),
                     reason,
                 })?;
+                let external = addresses
+                    .peers_listen
+                    .iter()
+                    .flat_map(|address| peers::reachable(address, &config.sessions.public, None))
+                    .collect();
                 let peers = PeerConfig {
+                    external,
                     listen: addresses.peers_listen,
                     bootstrap: addresses.bootstrap,
                     mdns: network.mdns,

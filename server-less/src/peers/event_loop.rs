@@ -36,6 +36,9 @@ use super::swarm::{Behaviour, BehaviourEvent, peer_of};
 
 pub(super) type VerdictWait = Pin<Box<dyn Future<Output = (MessageId, PeerId, Verdict)> + Send>>;
 
+/// The longest agent version kept of a peer.
+const MAX_AGENT_CHARS: usize = 96;
+
 pub(super) struct EventLoop {
     pub(super) swarm: Swarm<Behaviour>,
     pub(super) topic: IdentTopic,
@@ -56,6 +59,9 @@ pub(super) struct EventLoop {
     pub(super) limits: PeerLimits,
     pub(super) banned: HashSet<PeerId>,
     pub(super) listening: Vec<Multiaddr>,
+    /// What each connected peer calls itself (identify's agent version,
+    /// cut to [`MAX_AGENT_CHARS`]).
+    pub(super) agents: HashMap<PeerId, String>,
     /// This network's Kademlia protocol.
     pub(super) kad_protocol: StreamProtocol,
     /// Others' provider records taken this hour: in all, per peer, and
@@ -169,6 +175,11 @@ impl EventLoop {
                 }
                 let _ = reply.send(PeerStatus {
                     listening: self.listening.clone(),
+                    agents: self
+                        .agents
+                        .iter()
+                        .map(|(peer, agent)| (*peer, agent.clone()))
+                        .collect(),
                     connected: self.swarm.connected_peers().copied().collect(),
                     known,
                     banned: self.banned.iter().copied().collect(),
@@ -182,7 +193,7 @@ impl EventLoop {
                     .swarm
                     .behaviour_mut()
                     .kad
-                    .start_providing(RecordKey::new(&blob.to_bytes()))
+                    .start_providing(RecordKey::new(&blob.multihash()))
                     .map(|_| ())
                     .map_err(|err| HostError::peer(format!("cannot announce {blob}: {err:?}")));
                 let _ = reply.send(result);
@@ -192,7 +203,7 @@ impl EventLoop {
                     .swarm
                     .behaviour_mut()
                     .kad
-                    .get_providers(RecordKey::new(&blob.to_bytes()));
+                    .get_providers(RecordKey::new(&blob.multihash()));
                 self.providers.insert(query, (HashSet::new(), reply));
             }
             Command::Request(peer, request, reply) => {
@@ -260,8 +271,16 @@ impl EventLoop {
                     let _ = self.swarm.behaviour_mut().kad.bootstrap();
                 }
             }
-            SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                cause,
+                num_established,
+                ..
+            } => {
                 debug!(peer = %peer_id, ?cause, "disconnected");
+                if num_established == 0 {
+                    self.agents.remove(&peer_id);
+                }
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 debug!(peer = ?peer_id, %error, "could not connect");
@@ -273,6 +292,10 @@ impl EventLoop {
     pub(super) fn behaviour(&mut self, event: BehaviourEvent) {
         match event {
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                if self.swarm.is_connected(&peer_id) {
+                    let agent: String = info.agent_version.chars().take(MAX_AGENT_CHARS).collect();
+                    self.agents.insert(peer_id, agent);
+                }
                 self.identified(peer_id, info);
             }
             BehaviourEvent::Kad(kad::Event::InboundRequest { request }) => {
@@ -405,9 +428,10 @@ impl EventLoop {
         }
     }
 
-    /// Another host's provider record or value: kept only if it names a
-    /// content id (the only thing this network announces), within the
-    /// hour's bounds per peer and in all. Values are never kept: this
+    /// Another host's provider record or value: kept only if it is keyed by
+    /// a blake3 multihash (content is announced as IPFS announces it, by
+    /// the multihash rather than the whole CID, and nothing else is), within
+    /// the hour's bounds per peer and in all. Values are never kept: this
     /// network stores none.
     pub(super) fn kad_inbound(&mut self, request: kad::InboundRequest) {
         let kad::InboundRequest::AddProvider {
@@ -423,8 +447,8 @@ impl EventLoop {
             *since = tokio::time::Instant::now();
         }
         let peer = record.provider;
-        if ContentId::from_bytes(record.key.as_ref()).is_err() {
-            debug!(%peer, "a provider record for something that is not a content id was dropped");
+        if !ContentId::is_multihash(record.key.as_ref()) {
+            debug!(%peer, "a provider record for something that is not a blake3 multihash was dropped");
             return;
         }
         let mine = per_peer.entry(peer).or_default();

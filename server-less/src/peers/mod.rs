@@ -170,6 +170,10 @@ pub struct PeerConfig {
     pub mdns: bool,
     /// Bounds on what peers can make this host hold.
     pub limits: PeerLimits,
+    /// The addresses other hosts reach this one at, told to peers (by
+    /// identify) and named in its provider records; listen addresses on
+    /// one IP are told as they are.
+    pub external: Vec<Multiaddr>,
 }
 
 /// Bounds on what peers can make a host hold.
@@ -222,8 +226,48 @@ impl PeerConfig {
             bootstrap: Vec::new(),
             mdns: false,
             limits: PeerLimits::default(),
+            external: Vec::new(),
         }
     }
+}
+
+/// `address` as others reach it: with an unspecified IP, once for each of
+/// `public` of its family, or for `local` (the address an asker reached
+/// this host at) where none is configured; nothing where neither is known.
+pub fn reachable(
+    address: &Multiaddr,
+    public: &[std::net::IpAddr],
+    local: Option<std::net::IpAddr>,
+) -> Vec<Multiaddr> {
+    use libp2p::multiaddr::Protocol;
+    use std::net::IpAddr;
+    let unspecified = match address.iter().next() {
+        Some(Protocol::Ip4(ip)) => ip.is_unspecified().then_some(true),
+        Some(Protocol::Ip6(ip)) => ip.is_unspecified().then_some(false),
+        _ => None,
+    };
+    let Some(v4) = unspecified else {
+        return vec![address.clone()];
+    };
+    let ips: Vec<IpAddr> = if public.is_empty() {
+        local.into_iter().collect()
+    } else {
+        public.to_vec()
+    };
+    ips.into_iter()
+        .filter(|ip| ip.is_ipv4() == v4)
+        .map(|ip| {
+            address
+                .iter()
+                .enumerate()
+                .map(|(index, part)| match (index, ip) {
+                    (0, IpAddr::V4(ip)) => Protocol::Ip4(ip),
+                    (0, IpAddr::V6(ip)) => Protocol::Ip6(ip),
+                    _ => part,
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// What the host makes of a gossiped transaction.
@@ -292,6 +336,8 @@ pub struct PeerStatus {
     pub known: Vec<PeerId>,
     /// Peers dropped for misbehaving.
     pub banned: Vec<PeerId>,
+    /// What each connected peer calls itself (identify's agent version).
+    pub agents: Vec<(PeerId, String)>,
 }
 
 /// Starts the peer network of a host of network `chain` with identity
@@ -320,6 +366,12 @@ pub async fn start(
     }
     let listening = wait_for_listeners(&mut swarm, config.listen.len()).await?;
     info!(peer = %id, addresses = ?listening, "peer network listening");
+    for address in &config.external {
+        swarm.add_external_address(address.clone());
+    }
+    if !config.external.is_empty() {
+        info!(addresses = ?config.external, "peer network: told others as reachable at");
+    }
     for address in &config.bootstrap {
         match peer_of(address) {
             Some(peer) if peer != id => {
@@ -368,6 +420,7 @@ pub async fn start(
         called: None,
         answering: FuturesUnordered::new(),
         callers: HashMap::new(),
+        agents: HashMap::new(),
     };
     tokio::spawn(event_loop.run(command_rx, served_rx));
     Ok((

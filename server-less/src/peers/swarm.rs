@@ -50,6 +50,11 @@ pub fn peer_of(address: &Multiaddr) -> Option<PeerId> {
     })
 }
 
+/// What this host calls itself to peers (identify's agent version).
+pub(super) fn agent_version() -> String {
+    format!("plaza-host/{}", env!("CARGO_PKG_VERSION"))
+}
+
 pub(super) fn build_swarm(
     key: Keypair,
     network: &str,
@@ -99,10 +104,10 @@ pub(super) fn build_swarm(
                         .with_max_established_per_peer(Some(limits.max_connections_per_peer))
                         .with_max_pending_incoming(Some(limits.max_connections / 4 + 1)),
                 ),
-                identify: identify::Behaviour::new(identify::Config::new(
-                    identify_version,
-                    key.public(),
-                )),
+                identify: identify::Behaviour::new(
+                    identify::Config::new(identify_version, key.public())
+                        .with_agent_version(agent_version()),
+                ),
                 ping: ping::Behaviour::default(),
                 kad: kad::Behaviour::with_config(
                     id,

@@ -97,6 +97,7 @@ impl Fixture {
             settings,
             socket,
             udp_addr,
+            reach: vec![udp_addr.ip()],
             private_key: Zeroizing::new([7; 32]),
             identity: home.load_host_key().unwrap(),
             advertised: Some("127.0.0.1:7480".parse().unwrap()),

@@ -157,6 +157,9 @@ pub(super) struct Issuer {
     /// Netcode's key for connect tokens.
     pub(super) private_key: Zeroizing<[u8; 32]>,
     pub(super) udp_addr: SocketAddr,
+    /// The addresses players reach the sessions at (see
+    /// [`super::network::reach`]).
+    pub(super) reach: Vec<IpAddr>,
     pub(super) next_client: AtomicU64,
     /// The host's key: it signs challenges and is what proofs must name.
     pub(super) identity: Keypair,
@@ -172,6 +175,7 @@ impl Issuer {
         &self,
         account: &Address,
         pass: &Pass,
+        local: IpAddr,
     ) -> Result<(u64, Zeroizing<Vec<u8>>), ProtocolError> {
         let client_id = self.next_client.fetch_add(1, Ordering::Relaxed);
         let user_data = user_data(account, pass);
@@ -185,7 +189,7 @@ impl Issuer {
             TOKEN_SECS,
             client_id,
             TIMEOUT_SECS,
-            vec![self.udp_addr],
+            super::network::token_addresses(local, &self.reach, self.udp_addr.port(), 32),
             Some(&user_data),
             &self.private_key,
         )
@@ -444,7 +448,11 @@ async fn exchange(stream: &mut TcpStream, issuer: &Issuer) -> Result<Option<Addr
         &account,
         unix_time(),
     )?;
-    let (client_id, token) = issuer.token(&account, &pass)?;
+    let local = stream
+        .local_addr()
+        .map_err(|err| HostError::net("reading the join connection's address", err))?
+        .ip();
+    let (client_id, token) = issuer.token(&account, &pass, local)?;
     let sealed = seal(&transcript.token_key(&shared), &token)?;
     write_frame(stream, &JoinReply::Token { client_id, sealed }).await?;
     Ok(Some(account))

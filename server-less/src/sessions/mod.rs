@@ -235,6 +235,8 @@ struct Parts {
     private_key: Zeroizing<[u8; 32]>,
     /// The host's key, which signs its players' presence.
     identity: Keypair,
+    /// The addresses players reach the sessions at.
+    reach: Vec<IpAddr>,
     /// Where players join this host, as other hosts tell their players
     /// (none when bound to every interface: the address others reach it
     /// at is not known here).
@@ -258,7 +260,11 @@ impl Parts {
                 current_time: unix_time(),
                 max_clients: self.settings.max_players.clamp(1, 1024),
                 protocol_id: self.protocol_id,
-                public_addresses: vec![self.udp_addr],
+                public_addresses: self
+                    .reach
+                    .iter()
+                    .map(|ip| SocketAddr::new(*ip, self.udp_addr.port()))
+                    .collect(),
                 authentication: ServerAuthentication::Secure {
                     private_key: *self.private_key,
                 },
@@ -426,11 +432,13 @@ impl Sessions {
             .map_err(|err| HostError::net("reading the join address", err))?;
         let join = TcpListener::from_std(join)
             .map_err(|err| HostError::net("setting up the join port", err))?;
+        let reach = network::reach(settings.bind, &settings.public);
         let issuer = Arc::new(Issuer {
             chain_id: chain_id.clone(),
             protocol_id,
             private_key: private_key.clone(),
             udp_addr,
+            reach: reach.clone(),
             next_client: AtomicU64::new(1),
             identity: identity.clone(),
             worlds: worlds.iter().map(|world| world.info.name.clone()).collect(),
@@ -438,6 +446,13 @@ impl Sessions {
         });
         let joins = settings.joins;
 
+        // Where other hosts' players are sent to join this one: its first
+        // public address, or the one it is bound to.
+        let advertised = settings
+            .public
+            .first()
+            .map(|ip| SocketAddr::new(*ip, join_addr.port()))
+            .or_else(|| (!join_addr.ip().is_unspecified()).then_some(join_addr));
         let gauges = Arc::new(Gauges::default());
         let parts = Parts {
             handle,
@@ -452,7 +467,8 @@ impl Sessions {
             protocol_id,
             private_key,
             identity,
-            advertised: (!join_addr.ip().is_unspecified()).then_some(join_addr),
+            advertised,
+            reach,
             link: link.map(presence::LinkIo::from),
             gauges: gauges.clone(),
         };

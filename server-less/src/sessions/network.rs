@@ -71,7 +71,7 @@ impl NetworkOffer {
         let reachable = |addresses: &[Multiaddr]| -> Vec<String> {
             addresses
                 .iter()
-                .flat_map(|address| reachable(address, &self.public, local))
+                .flat_map(|address| crate::peers::reachable(address, &self.public, Some(local)))
                 .map(|address| address.to_string())
                 .filter(|text| text.len() <= plaza_client::network::MAX_ADDRESS_BYTES)
                 .take(MAX_ADDRESSES)
@@ -164,35 +164,61 @@ pub(super) fn offer_of(
     ))))
 }
 
-/// `address` as others reach it: with an unspecified IP, once for each of
-/// `public` of its family, or for `local` where none is configured.
-pub(super) fn reachable(address: &Multiaddr, public: &[IpAddr], local: IpAddr) -> Vec<Multiaddr> {
-    let unspecified = match address.iter().next() {
-        Some(Protocol::Ip4(ip)) => ip.is_unspecified().then_some(true),
-        Some(Protocol::Ip6(ip)) => ip.is_unspecified().then_some(false),
-        _ => None,
-    };
-    let Some(v4) = unspecified else {
-        return vec![address.clone()];
-    };
-    let ips: Vec<IpAddr> = if public.is_empty() {
-        vec![local]
-    } else {
-        public.to_vec()
-    };
-    ips.into_iter()
-        .filter(|ip| ip.is_ipv4() == v4)
-        .map(|ip| {
-            address
-                .iter()
-                .enumerate()
-                .map(|(index, part)| match (index, ip) {
-                    (0, IpAddr::V4(ip)) => Protocol::Ip4(ip),
-                    (0, IpAddr::V6(ip)) => Protocol::Ip6(ip),
-                    _ => part,
-                })
-                .collect()
-        })
+/// The addresses players reach a host bound to `bind` at, for netcode to
+/// take tokens naming them: the configured `public` ones (and `bind`
+/// itself when it is one address: players on its own network reach it
+/// there); with none configured, `bind`, or when bound to every interface,
+/// each address of the machine's interfaces (of both families for `::`).
+pub(super) fn reach(bind: IpAddr, public: &[IpAddr]) -> Vec<IpAddr> {
+    let mut reach: Vec<IpAddr> = public.to_vec();
+    if !bind.is_unspecified() {
+        if !reach.contains(&bind) {
+            reach.insert(0, bind);
+        }
+        return reach;
+    }
+    if !reach.is_empty() {
+        return reach;
+    }
+    match if_addrs::get_if_addrs() {
+        Ok(interfaces) => {
+            for interface in interfaces {
+                let ip = interface.ip();
+                if (bind.is_ipv6() || ip.is_ipv4()) && !reach.contains(&ip) {
+                    reach.push(ip);
+                }
+            }
+        }
+        Err(err) => tracing::warn!(
+            %err,
+            "the machine's addresses could not be read: players are told the loopback address \
+             only; set sessions.public in config.toml"
+        ),
+    }
+    if reach.is_empty() {
+        reach.push(match bind {
+            IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    reach
+}
+
+/// The session addresses a connect token names for a player that reached
+/// the join endpoint at `local`: that address first where netcode takes
+/// it, then the rest of `reach`, at most `max`.
+pub(super) fn token_addresses(
+    local: IpAddr,
+    reach: &[IpAddr],
+    udp_port: u16,
+    max: usize,
+) -> Vec<std::net::SocketAddr> {
+    let first = reach.iter().filter(|ip| **ip == local);
+    let rest = reach.iter().filter(|ip| **ip != local);
+    first
+        .chain(rest)
+        .take(max)
+        .map(|ip| std::net::SocketAddr::new(*ip, udp_port))
         .collect()
 }
 
@@ -268,6 +294,33 @@ async fn write(stream: &mut TcpStream, reply: &JoinReply) -> Result<(), HostErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::peers::reachable;
+
+    #[test]
+    fn players_are_told_session_addresses_they_can_reach() {
+        let any: IpAddr = "0.0.0.0".parse().unwrap();
+        let machine = reach(any, &[]);
+        assert!(!machine.is_empty());
+        assert!(
+            machine
+                .iter()
+                .all(|ip| ip.is_ipv4() && !ip.is_unspecified())
+        );
+        assert!(
+            machine.contains(&"127.0.0.1".parse().unwrap()),
+            "{machine:?}"
+        );
+        let public: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(reach(any, &[public]), vec![public]);
+        let lan: IpAddr = "192.168.1.5".parse().unwrap();
+        assert_eq!(reach(lan, &[public]), vec![lan, public]);
+        // The address the player came in at comes first.
+        let told = token_addresses(public, &[lan, public], 7481, 32);
+        assert_eq!(told[0], "203.0.113.9:7481".parse().unwrap());
+        assert_eq!(told.len(), 2);
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(token_addresses(stranger, &[lan, public], 7481, 1).len(), 1);
+    }
 
     #[test]
     fn an_address_on_every_interface_is_named_by_where_it_is_reached() {
@@ -277,14 +330,15 @@ mod tests {
                 .unwrap();
         let local: IpAddr = "192.0.2.7".parse().unwrap();
         assert_eq!(
-            reachable(&any, &[], local)[0].to_string(),
+            reachable(&any, &[], Some(local))[0].to_string(),
             "/ip4/192.0.2.7/tcp/7482/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
         );
         let public: Vec<IpAddr> = vec![
             "203.0.113.9".parse().unwrap(),
             "2001:db8::1".parse().unwrap(),
         ];
-        let named = reachable(&any, &public, local);
+        let named = reachable(&any, &public, Some(local));
+        assert!(reachable(&any, &[], None).is_empty());
         assert_eq!(named.len(), 1, "only the IPv4 public address: {named:?}");
         assert!(
             named[0]
@@ -292,6 +346,6 @@ mod tests {
                 .starts_with("/ip4/203.0.113.9/tcp/7482")
         );
         let fixed: Multiaddr = "/ip4/127.0.0.2/tcp/1".parse().unwrap();
-        assert_eq!(reachable(&fixed, &public, local), vec![fixed]);
+        assert_eq!(reachable(&fixed, &public, Some(local)), vec![fixed]);
     }
 }

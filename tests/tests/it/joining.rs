@@ -161,3 +161,55 @@ fn a_host_on_another_machine_joins_with_a_genesis_hash_follows_stakes_votes_and_
     });
     pay(&mut payer, &ada, cy.address(), 1);
 }
+
+/// A host bound to every interface tells each player the address it
+/// reached the host at, so players on other machines play there: through
+/// loopback, and through the machine's own network address as another
+/// machine would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn players_play_at_a_host_bound_to_every_interface_through_any_of_its_addresses() {
+    use server_less::clock::SystemClock;
+    use server_less::home::{self, Home};
+
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path().join("host"));
+    home::init(
+        &home,
+        Some("plaza-any"),
+        server_less::clock::Clock::now(&SystemClock),
+    )
+    .unwrap();
+    let (host, sessions) =
+        server_less::sessions::serve(&home, std::sync::Arc::new(SystemClock), |settings| {
+            settings.bind = IpAddr::from([0, 0, 0, 0]);
+        })
+        .await
+        .unwrap();
+    let port = sessions.join_addr().port();
+    assert!(sessions.join_addr().ip().is_unspecified());
+    // The machine's own addresses other than loopback stand for where
+    // another machine reaches it (a machine with none has loopback only).
+    let mut through: Vec<IpAddr> = vec![[127, 0, 0, 1].into()];
+    through.extend(
+        if_addrs::get_if_addrs()
+            .unwrap()
+            .into_iter()
+            .map(|interface| interface.ip())
+            .filter(|ip| ip.is_ipv4() && !ip.is_loopback())
+            .take(1),
+    );
+    let ada = home.load_demo_key("ada").unwrap();
+    tokio::task::spawn_blocking(move || {
+        for ip in through {
+            let join = SocketAddr::new(ip, port);
+            let mut player = player_at(join, &ada);
+            let (account, _) = player.account_now(Duration::from_secs(10)).unwrap();
+            assert!(account.balance > 0, "through {ip}");
+            player.disconnect();
+        }
+    })
+    .await
+    .unwrap();
+    sessions.stop().await;
+    host.stop().await.unwrap();
+}

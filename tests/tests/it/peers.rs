@@ -126,6 +126,14 @@ async fn hosts_find_each_other_through_one_bootstrap_host_and_spread_transaction
         b.status().await.unwrap().known.contains(&c.id())
     })
     .await;
+    // Each names itself as Plaza's host, with its version.
+    let agents = a.status().await.unwrap().agents;
+    let b_agent = agents.iter().find(|(peer, _)| *peer == b.id());
+    assert_eq!(
+        b_agent.map(|(_, agent)| agent.as_str()),
+        Some(concat!("plaza-host/", env!("CARGO_PKG_VERSION"))),
+        "{agents:?}"
+    );
 
     // A transaction B gossips reaches A and C, once each.
     let tx = payment(0);
