@@ -1,5 +1,6 @@
 //! Calls between hosts on the wire (see [`crate::calls`]): one frame
-//! each way, a 4-byte big-endian length and a borsh body of at most
+//! each way, framed as the file protocol frames (an unsigned varint
+//! length, see `docs/file-protocol.md`) around a borsh body of at most
 //! [`MAX_CALL_BYTES`]; a longer frame is refused before it is read.
 //! Who calls is the peer the connection authenticated, whose key is the
 //! calling host's key.
@@ -13,7 +14,7 @@ use std::io;
 use std::pin::Pin;
 use std::time::Duration;
 
-use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use futures::{AsyncRead, AsyncWrite};
 use ledger::Address;
 use libp2p::request_response::{self, ResponseChannel};
 use libp2p::{PeerId, StreamProtocol};
@@ -30,7 +31,7 @@ use crate::calls::{CallAnswer, HostCall, InCall, MAX_CALL_BYTES, decode, encode}
 
 /// The protocol's name on a network.
 pub(crate) fn protocol(network: &str) -> Result<StreamProtocol, String> {
-    StreamProtocol::try_from_owned(format!("/plaza/{network}/calls/1"))
+    StreamProtocol::try_from_owned(format!("/plaza/{network}/calls/2"))
         .map_err(|err| format!("bad protocol name for network {network:?}: {err}"))
 }
 
@@ -62,25 +63,11 @@ fn invalid(message: String) -> io::Error {
 }
 
 async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
-    let mut length = [0u8; 4];
-    io.read_exact(&mut length).await?;
-    let length = u32::from_be_bytes(length) as usize;
-    if length > MAX_CALL_BYTES {
-        return Err(invalid(format!(
-            "a call of {length} bytes; at most {MAX_CALL_BYTES} are taken"
-        )));
-    }
-    let mut body = vec![0u8; length];
-    io.read_exact(&mut body).await?;
-    Ok(body)
+    super::files::read_frame(io, MAX_CALL_BYTES).await
 }
 
 async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, body: &[u8]) -> io::Result<()> {
-    let length = u32::try_from(body.len())
-        .map_err(|_| invalid(format!("a call of {} bytes is too long", body.len())))?;
-    io.write_all(&length.to_be_bytes()).await?;
-    io.write_all(body).await?;
-    io.close().await
+    super::files::write_frame(io, body).await
 }
 
 #[async_trait::async_trait]

@@ -2,8 +2,11 @@
 //! one by one, each checked by the fetcher against the list (and the list
 //! against the blob's content id) before it is stored.
 //!
-//! Every frame is a 4-byte big-endian length and a body; a frame longer
-//! than its kind allows is refused before it is read.
+//! Every frame is its body's length as an unsigned varint (as libp2p's
+//! length-prefixed protocols write it) and the body; a frame longer than
+//! its kind allows is refused before it is read. Every fixed-size integer
+//! is little-endian. `docs/file-protocol.md` describes the protocol for
+//! other implementations, with test vectors this module's tests check.
 //!
 //! The event loop answers requests from the blob store off its own task,
 //! so many at once and fewer for one peer, and offers whole blobs only.
@@ -58,7 +61,7 @@ pub enum FileResponse {
 /// The protocol's name on a network: hosts of different networks do not
 /// talk files.
 pub(crate) fn protocol(network: &str) -> Result<StreamProtocol, String> {
-    StreamProtocol::try_from_owned(format!("/plaza/{network}/files/1"))
+    StreamProtocol::try_from_owned(format!("/plaza/{network}/files/2"))
         .map_err(|err| format!("bad protocol name for network {network:?}: {err}"))
 }
 
@@ -88,7 +91,7 @@ impl FileRequest {
             }
             FileRequest::Piece { blob, index } => {
                 let mut out = vec![REQUEST_PIECE];
-                out.extend(index.to_be_bytes());
+                out.extend(index.to_le_bytes());
                 out.extend(blob.to_bytes());
                 out
             }
@@ -108,7 +111,7 @@ impl FileRequest {
                 number.copy_from_slice(index);
                 Ok(FileRequest::Piece {
                     blob: cid(blob)?,
-                    index: u64::from_be_bytes(number),
+                    index: u64::from_le_bytes(number),
                 })
             }
             Some((tag, _)) => Err(invalid(format!("file request of unknown kind {tag}"))),
@@ -158,25 +161,64 @@ impl FileResponse {
     }
 }
 
+/// The longest varint a frame's length is written in: enough for any
+/// length a frame may have.
+const MAX_VARINT_BYTES: usize = 5;
+
+/// `length` as an unsigned varint: seven bits a byte, least significant
+/// first, the high bit set on every byte but the last.
+fn varint(mut length: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MAX_VARINT_BYTES);
+    loop {
+        let low = (length & 0x7f) as u8;
+        length >>= 7;
+        if length == 0 {
+            out.push(low);
+            return out;
+        }
+        out.push(low | 0x80);
+    }
+}
+
 /// Reads one frame of at most `max` bytes.
-async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io::Result<Vec<u8>> {
-    let mut length = [0u8; 4];
-    io.read_exact(&mut length).await?;
-    let length = u32::from_be_bytes(length) as usize;
-    if length > max {
-        return Err(invalid(format!(
-            "a frame of {length} bytes; at most {max} are taken"
-        )));
+pub(super) async fn read_frame<T: AsyncRead + Unpin + Send>(
+    io: &mut T,
+    max: usize,
+) -> io::Result<Vec<u8>> {
+    let mut length: usize = 0;
+    for index in 0..=MAX_VARINT_BYTES {
+        if index == MAX_VARINT_BYTES {
+            return Err(invalid(
+                "a frame length longer than its varint may be".into(),
+            ));
+        }
+        let mut byte = [0u8; 1];
+        io.read_exact(&mut byte).await?;
+        let low = usize::from(byte[0] & 0x7f);
+        if index > 0 && byte[0] == 0 {
+            return Err(invalid("a frame length not in its shortest varint".into()));
+        }
+        length |= low << (7 * index);
+        if length > max {
+            return Err(invalid(format!(
+                "a frame of more than {max} bytes; at most {max} are taken"
+            )));
+        }
+        if byte[0] & 0x80 == 0 {
+            break;
+        }
     }
     let mut body = vec![0u8; length];
     io.read_exact(&mut body).await?;
     Ok(body)
 }
 
-async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, body: &[u8]) -> io::Result<()> {
-    let length = u32::try_from(body.len())
-        .map_err(|_| invalid(format!("a frame of {} bytes is too long", body.len())))?;
-    io.write_all(&length.to_be_bytes()).await?;
+/// Writes `body` as one frame and closes the stream for writing.
+pub(super) async fn write_frame<T: AsyncWrite + Unpin + Send>(
+    io: &mut T,
+    body: &[u8],
+) -> io::Result<()> {
+    io.write_all(&varint(body.len())).await?;
     io.write_all(body).await?;
     io.close().await
 }
@@ -313,6 +355,7 @@ pub(super) fn answer(store: &BlobStore, request: &FileRequest) -> FileResponse {
 mod tests {
     use super::*;
     use assets::Codec;
+    use std::collections::HashMap;
 
     #[test]
     fn requests_and_responses_read_back_as_written_and_bad_ones_are_refused() {
@@ -345,13 +388,95 @@ mod tests {
         assert!(FileResponse::from_bytes(vec![RESPONSE_INFO, 1, 2, 3]).is_err());
     }
 
+    fn read(bytes: Vec<u8>, max: usize) -> io::Result<Vec<u8>> {
+        let mut io = futures::io::Cursor::new(bytes);
+        futures::executor::block_on(read_frame(&mut io, max))
+    }
+
     #[test]
     fn a_frame_longer_than_allowed_is_refused_before_it_is_read() {
-        let mut frame = ((MAX_REQUEST_BYTES + 1) as u32).to_be_bytes().to_vec();
+        let mut frame = varint(MAX_REQUEST_BYTES + 1);
         frame.extend(vec![0u8; MAX_REQUEST_BYTES + 1]);
-        let mut io = futures::io::Cursor::new(frame);
-        let err = futures::executor::block_on(read_frame(&mut io, MAX_REQUEST_BYTES)).unwrap_err();
+        let err = read(frame, MAX_REQUEST_BYTES).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(err.to_string().contains("at most 256"));
+        // A length that never ends, or is not in its shortest form.
+        assert!(read(vec![0xff; 12], usize::MAX).is_err());
+        assert!(read(vec![0x81, 0x00, 1], MAX_REQUEST_BYTES).is_err());
+        // Lengths across a varint byte read back.
+        for length in [0, 1, 127, 128, 300, MAX_RESPONSE_BYTES] {
+            let mut frame = varint(length);
+            frame.extend(vec![7u8; length]);
+            assert_eq!(read(frame, MAX_RESPONSE_BYTES).unwrap().len(), length);
+        }
+    }
+
+    /// Every vector in `docs/file-protocol.md`: the code block after a
+    /// line naming it, each line's leading hex bytes.
+    fn vectors() -> HashMap<String, Vec<u8>> {
+        let doc = include_str!("../../../docs/file-protocol.md");
+        let mut found = HashMap::new();
+        let mut lines = doc.lines();
+        while let Some(line) = lines.next() {
+            let Some(name) = line
+                .strip_prefix("Vector `")
+                .and_then(|rest| rest.split('`').next())
+            else {
+                continue;
+            };
+            let mut hex = String::new();
+            for line in lines.by_ref() {
+                if line.starts_with("```") && !hex.is_empty() {
+                    break;
+                }
+                if !line.starts_with("```") {
+                    // Bytes, then words of comment.
+                    for token in line.split_whitespace().take_while(|token| {
+                        token.len() == 2 && token.chars().all(|c| c.is_ascii_hexdigit())
+                    }) {
+                        hex.push_str(token);
+                    }
+                }
+            }
+            let bytes = (0..hex.len())
+                .step_by(2)
+                .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
+                .collect();
+            found.insert(name.to_owned(), bytes);
+        }
+        found
+    }
+
+    fn framed(body: &[u8]) -> Vec<u8> {
+        let mut out = varint(body.len());
+        out.extend_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn the_documented_test_vectors_are_what_a_host_sends() {
+        let vectors = vectors();
+        let blob = ContentId::of(Codec::Raw, b"plaza");
+        let info_request = framed(&FileRequest::Info(blob).to_bytes());
+        let piece_request = framed(&FileRequest::Piece { blob, index: 1 }.to_bytes());
+        let info = framed(&FileResponse::Info(BlobInfo::of(Codec::Raw, b"plaza")).to_bytes());
+        let piece = framed(&FileResponse::Piece(b"plaza".to_vec()).to_bytes());
+        let wrong = [
+            ("info request", &info_request),
+            ("piece request", &piece_request),
+            ("info response", &info),
+            ("piece response", &piece),
+            ("missing", &framed(&FileResponse::Missing.to_bytes())),
+            ("busy", &framed(&FileResponse::Busy.to_bytes())),
+        ]
+        .into_iter()
+        .filter(|(name, bytes)| vectors.get(*name) != Some(*bytes))
+        .map(|(name, bytes)| {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            format!("vector {name:?} is {hex}")
+        })
+        .collect::<Vec<_>>();
+        assert!(wrong.is_empty(), "the document differs: {wrong:#?}");
+        assert_eq!(vectors.len(), 6, "{:?}", vectors.keys());
     }
 }

@@ -34,9 +34,12 @@ fn player_at(join: SocketAddr, key: &Keypair) -> Client {
     }
 }
 
-/// `key` pays `amount` to `to` at the host of `client`, final.
-fn pay(client: &mut Client, key: &Keypair, to: ledger::Address, amount: u64) {
+/// `key` pays `amount` to `to` at the host whose join endpoint is `join`,
+/// final. (A client idle for long loses its session, so each payment
+/// joins afresh.)
+fn pay(join: SocketAddr, key: &Keypair, to: ledger::Address, amount: u64) {
     let wait = Duration::from_secs(60);
+    let client = &mut player_at(join, key);
     let (account, _) = client.account_now(wait).unwrap();
     let tx = Transaction {
         chain_id: client.welcome().unwrap().chain_id.clone(),
@@ -117,10 +120,9 @@ fn a_host_on_another_machine_joins_with_a_genesis_hash_follows_stakes_votes_and_
     let ada = read_key(&home1.join("demo/ada.key")).unwrap();
     let cy = read_key(&home1.join("demo/cy.key")).unwrap();
     let newcomer = read_key(&net.home(joined).join("host.key")).unwrap();
-    let mut payer = player_at(net.join(1), &ada);
-    pay(&mut payer, &ada, newcomer.address(), 100_000);
-    // Cy, playing at the new host, sees what was paid at host 1.
-    let mut watcher = player_at(net.join(joined), &cy);
+    pay(net.join(1), &ada, newcomer.address(), 100_000);
+    // The new host's own account, seen at the new host, shows what was
+    // paid at host 1.
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut at_new = Client::connect(net.join(joined), &newcomer, Duration::from_secs(10)).unwrap();
     at_new
@@ -150,7 +152,7 @@ fn a_host_on_another_machine_joins_with_a_genesis_hash_follows_stakes_votes_and_
     // 460,000: under two thirds. A payment is final only with the new
     // host's votes.
     net.kill(4);
-    pay(&mut watcher, &cy, ada.address(), 3);
+    pay(net.join(joined), &cy, ada.address(), 3);
     net.start(4);
 
     // It unstakes, and the set is as before.
@@ -159,7 +161,7 @@ fn a_host_on_another_machine_joins_with_a_genesis_hash_follows_stakes_votes_and_
     status_until(&net, 1, "the new host out of the set", |status| {
         power_of(status, &me) == 0 && status["validators"].as_array().unwrap().len() == 4
     });
-    pay(&mut payer, &ada, cy.address(), 1);
+    pay(net.join(1), &ada, cy.address(), 1);
 }
 
 /// A host bound to every interface tells each player the address it
