@@ -35,11 +35,25 @@ pub struct Config {
     pub mempool: MempoolConfig,
     /// World sessions.
     pub sessions: SessionsConfig,
+    /// The operator's port: metrics and the status page. Absent, off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<OperatorConfig>,
     /// The network of hosts. Absent, the host is a network of one
     /// validator that makes its own blocks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkConfig>,
 }
+
+/// The operator's port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// Where `/metrics` and the status page are served (HTTP).
+    pub listen: std::net::SocketAddr,
+}
+
+/// The operator's port unless configured: the join port's fourth after.
+pub const DEFAULT_OPERATOR_PORT: u16 = DEFAULT_JOIN_PORT + 4;
 
 /// How a host takes part in a network of hosts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +189,9 @@ impl Config {
                 view_radius: sessions.view_radius,
                 messages_per_sec: sessions.messages_per_sec,
             },
+            operator: Some(OperatorConfig {
+                listen: std::net::SocketAddr::from(([127, 0, 0, 1], DEFAULT_OPERATOR_PORT)),
+            }),
             network: None,
         }
     }
@@ -249,7 +266,25 @@ messages_per_sec = {messages_per_sec:?}
             mempool_txs = self.mempool.max_txs,
             mempool_bytes = self.mempool.max_bytes,
             per_account = self.mempool.max_per_account,
-        ) + &self.network_toml()
+        ) + &self.operator_toml()
+            + &self.network_toml()
+    }
+
+    fn operator_toml(&self) -> String {
+        let Some(operator) = &self.operator else {
+            return String::new();
+        };
+        format!(
+            r#"
+[operator]
+# Where the operator's port serves /metrics (Prometheus text format),
+# /status.json and a status page, over HTTP. Keep it on loopback, or behind
+# a firewall: anyone who reaches it sees the host's figures. Remove the
+# section to turn it off.
+listen = "{listen}"
+"#,
+            listen = operator.listen
+        )
     }
 
     fn founder_toml(&self) -> String {

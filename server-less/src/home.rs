@@ -228,8 +228,9 @@ pub fn testnet(
 
 /// Gives each home of a [`testnet`] its own ports on this machine and
 /// the others' addresses: host `i` (from 0) uses ports `base + 10 i` (join),
-/// `+1` (sessions), `+2` (peer network, TCP and QUIC) and `+3`
-/// (consensus). The first `validators` homes are the validators; every
+/// `+1` (sessions), `+2` (peer network, TCP and QUIC), `+3`
+/// (consensus), and `+4` for the operator's port (metrics and the status
+/// page). The first `validators` homes are the validators; every
 /// host joins the peer network through the first.
 pub fn connect_testnet(homes: &[Home], validators: usize, base_port: u16) -> Result<(), HostError> {
     let port = |index: usize, offset: u16| -> Result<u16, HostError> {
@@ -256,6 +257,9 @@ pub fn connect_testnet(homes: &[Home], validators: usize, base_port: u16) -> Res
         config.sessions.bind = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
         config.sessions.join_port = port(index, 0)?;
         config.sessions.udp_port = port(index, 1)?;
+        config.operator = Some(crate::config::OperatorConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], port(index, 4)?)),
+        });
         let peers = port(index, 2)?;
         config.network = Some(crate::config::NetworkConfig {
             consensus_listen: consensus(index)?,

@@ -39,6 +39,8 @@ pub struct Host {
     engine_fault: watch::Receiver<Option<String>>,
     /// The session server's end of the peer network, until taken.
     link: std::sync::Mutex<Option<WorldLink>>,
+    /// What the host's parts measure, for the operator.
+    meters: Arc<crate::operator::Meters>,
 }
 
 impl Host {
@@ -108,6 +110,7 @@ impl Host {
         let chain = handle.backlog().borrow().height;
         info!(home = %home.root().display(), height = chain, "host started");
         let (stop, stop_rx) = watch::channel(false);
+        let meters = Arc::new(crate::operator::Meters::default());
         let mut link = None;
         let network = match &config.network {
             None => None,
@@ -137,6 +140,7 @@ impl Host {
                     peers,
                     blobs.clone(),
                     relayed,
+                    meters.clone(),
                     stop_rx.clone(),
                 )))
             }
@@ -168,6 +172,7 @@ impl Host {
             config: config.clone(),
             engine_fault,
             link: std::sync::Mutex::new(link),
+            meters,
         })
     }
 
@@ -191,6 +196,11 @@ impl Host {
     /// A handle for sessions, tools and tests.
     pub fn handle(&self) -> HostHandle {
         self.handle.clone()
+    }
+
+    /// What the host's parts measure as they run, for the operator.
+    pub fn meters(&self) -> Arc<crate::operator::Meters> {
+        self.meters.clone()
     }
 
     /// The configuration it was started with.
@@ -279,6 +289,21 @@ const MAX_FETCHED_MODEL: u64 = 32 << 20;
 /// hosts that have it.
 const FILE_BYTES_PER_HOUR: u64 = 2 << 30;
 
+/// Keeps the count of connected peers in `meters`, every two seconds.
+async fn count_peers(peers: peers::PeerHandle, meters: Arc<crate::operator::Meters>) {
+    let mut every = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        every.tick().await;
+        match peers.status().await {
+            Ok(status) => meters.peers.store(
+                status.connected.len() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            ),
+            Err(_) => return,
+        }
+    }
+}
+
 /// Runs the host's peer network: transactions other hosts gossip go to the
 /// mempool, which gives each its verdict, and transactions this host's
 /// players submit are gossiped to the others. Every asset minted in a
@@ -292,6 +317,7 @@ async fn relay(
     config: PeerConfig,
     blobs: Arc<BlobStore>,
     relay: WorldRelay,
+    meters: Arc<crate::operator::Meters>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), HostError> {
     let (peers, mut inbound) = match peers::start(key, &chain, config, Some(blobs.clone())).await {
@@ -316,6 +342,7 @@ async fn relay(
     }
     let (want, wanted) = mpsc::channel(WANTED_FILES);
     let _files = AbortOnDrop(tokio::spawn(share_files(peers.clone(), blobs, wanted)));
+    let _count = AbortOnDrop(tokio::spawn(count_peers(peers.clone(), meters)));
     let mut blocks = handle.subscribe();
     let mut accepted = handle.accepted();
     // Transactions no peer listened for yet (the network still forming),

@@ -41,7 +41,8 @@ pub struct JoinOptions {
     /// The addresses players and hosts reach it at, where not `bind`.
     pub public: Vec<IpAddr>,
     /// Its ports: this one for players' joins, the next for sessions
-    /// (UDP), then the peer network (TCP and QUIC), then consensus.
+    /// (UDP), then the peer network (TCP and QUIC), then consensus, then
+    /// the operator's port (metrics and the status page).
     pub base_port: u16,
 }
 
@@ -147,6 +148,16 @@ pub fn join(
     config.sessions.public = options.public.clone();
     config.sessions.join_port = ports.join;
     config.sessions.udp_port = ports.sessions;
+    // The operator's port stays on this machine unless bound to one
+    // address.
+    let operator_ip = if options.bind.is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        options.bind
+    };
+    config.operator = Some(crate::config::OperatorConfig {
+        listen: SocketAddr::new(operator_ip, ports.operator),
+    });
     config.network = Some(NetworkConfig {
         consensus_listen: own_consensus,
         consensus_peers: consensus_peers.clone(),
@@ -187,6 +198,7 @@ struct Ports {
     sessions: u16,
     peers: u16,
     consensus: u16,
+    operator: u16,
 }
 
 impl Ports {
@@ -194,7 +206,7 @@ impl Ports {
         let at = |offset: u16| {
             base.checked_add(offset).ok_or_else(|| {
                 HostError::from(HomeError::Join(format!(
-                    "port {base} leaves no room for the host's four ports"
+                    "port {base} leaves no room for the host's five ports"
                 )))
             })
         };
@@ -203,6 +215,7 @@ impl Ports {
             sessions: at(1)?,
             peers: at(2)?,
             consensus: at(3)?,
+            operator: at(4)?,
         })
     }
 }

@@ -24,6 +24,7 @@ pub mod joining;
 pub mod link;
 pub mod mempool;
 pub mod node;
+pub mod operator;
 pub mod peers;
 pub mod presence;
 mod rate;

@@ -50,9 +50,12 @@ pub fn use_free_ports(home: &Path) -> SocketAddr {
     drop((tcp, udp));
     let path = home.join("config.toml");
     let config = std::fs::read_to_string(&path).unwrap();
+    let operator = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let operator = operator.local_addr().unwrap().port();
     let config = config
         .replace("join_port = 7480", &format!("join_port = {join}"))
-        .replace("udp_port = 7481", &format!("udp_port = {session}"));
+        .replace("udp_port = 7481", &format!("udp_port = {session}"))
+        .replace("127.0.0.1:7484", &format!("127.0.0.1:{operator}"));
     std::fs::write(&path, config).unwrap();
     SocketAddr::from(([127, 0, 0, 1], join))
 }
@@ -120,6 +123,8 @@ pub struct Network {
     base: u16,
     /// Each host's join endpoint.
     joins: Vec<SocketAddr>,
+    /// Each host's operator's port.
+    operators: Vec<SocketAddr>,
     hosts: Vec<Option<Running>>,
     /// Every line each host has logged, over all its runs.
     logs: Vec<Arc<Mutex<Vec<String>>>>,
@@ -152,6 +157,9 @@ impl Network {
             joins: (0..count)
                 .map(|index| SocketAddr::from(([127, 0, 0, 1], base + 10 * index as u16)))
                 .collect(),
+            operators: (0..count)
+                .map(|index| SocketAddr::from(([127, 0, 0, 1], base + 10 * index as u16 + 4)))
+                .collect(),
             hosts: (0..count).map(|_| None).collect(),
             logs: (0..count)
                 .map(|_| Arc::new(Mutex::new(Vec::new())))
@@ -167,6 +175,11 @@ impl Network {
     /// Host `n`'s join endpoint.
     pub fn join(&self, n: usize) -> SocketAddr {
         self.joins[n - 1]
+    }
+
+    /// Host `n`'s operator's port (metrics and the status page).
+    pub fn operator(&self, n: usize) -> SocketAddr {
+        self.operators[n - 1]
     }
 
     /// Makes the next host as a stranger on another machine would: with
@@ -196,6 +209,12 @@ impl Network {
         self.hosts.push(None);
         self.logs.push(Arc::new(Mutex::new(Vec::new())));
         self.joins.push(SocketAddr::new(ip, port));
+        let operator_ip = if ip.is_unspecified() {
+            [127, 0, 0, 1].into()
+        } else {
+            ip
+        };
+        self.operators.push(SocketAddr::new(operator_ip, port + 4));
         Ok(n)
     }
 
@@ -332,11 +351,21 @@ impl Network {
 
     /// Stops host `n` with Ctrl-C (SIGINT) and waits for it to exit.
     pub fn interrupt(&mut self, n: usize) -> ExitStatus {
+        self.stop_with(n, "INT")
+    }
+
+    /// Stops host `n` as a service manager does (SIGTERM) and waits for it
+    /// to exit.
+    pub fn terminate(&mut self, n: usize) -> ExitStatus {
+        self.stop_with(n, "TERM")
+    }
+
+    fn stop_with(&mut self, n: usize, name: &str) -> ExitStatus {
         let running = self.hosts[n - 1].take().unwrap();
         let mut child = running.child;
         assert!(
-            signal(&child, "INT"),
-            "Ctrl-C could not be sent to host {n}"
+            signal(&child, name),
+            "SIG{name} could not be sent to host {n}"
         );
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -345,7 +374,7 @@ impl Network {
             }
             if Instant::now() >= deadline {
                 let _ = child.kill();
-                panic!("host {n} did not stop within 30 s of Ctrl-C");
+                panic!("host {n} did not stop within 30 s of SIG{name}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -252,7 +252,7 @@ pub fn headless(cli: &Options) -> anyhow::Result<()> {
     embedded.serve_until_interrupted(|| {
         tracing::info!(join = %embedded.join_addr(), home = %dir.display(), "players can join");
     })?;
-    tracing::info!("Ctrl-C: stopping");
+    tracing::info!("asked to stop (Ctrl-C or SIGTERM): stopping");
     embedded.stop()?;
     Ok(())
 }

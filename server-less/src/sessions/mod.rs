@@ -90,6 +90,7 @@ pub async fn serve(
 ) -> Result<(crate::Host, Sessions), HostError> {
     let host = crate::Host::start(home, clock)?;
     let mut settings = host.config().session_settings();
+    settings.meters = host.meters();
     settings.network = match network::offer_of(home, host.config(), host.handle()) {
         Ok(offer) => offer,
         Err(err) => {
@@ -122,7 +123,8 @@ pub async fn serve(
     }
 }
 
-/// Calls `ready` once Ctrl-C (SIGINT) is listened for, then waits for it;
+/// Calls `ready` once Ctrl-C (SIGINT) and SIGTERM (what service managers
+/// send) are listened for, then waits for either;
 /// or, should `host`'s block engine stop on its own first, returns why:
 /// a host that no longer follows the chain stops serving rather than
 /// answer players from a frozen height (`plaza-host run` then exits
@@ -130,10 +132,13 @@ pub async fn serve(
 pub async fn until_interrupted(host: &crate::Host, ready: impl FnOnce()) -> Result<(), HostError> {
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(|err| HostError::io("Ctrl-C handler", err))?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|err| HostError::io("SIGTERM handler", err))?;
     let mut fault = host.engine_fault();
     ready();
     tokio::select! {
         _ = interrupt.recv() => Ok(()),
+        _ = terminate.recv() => Ok(()),
         Ok(cause) = fault.wait_for(Option::is_some) => Err(HostError::Consensus(format!(
             "consensus has stopped ({}): this host no longer follows the chain, so it stops \
              serving rather than answer players from a frozen height; fix the cause named \
@@ -168,6 +173,8 @@ pub struct SessionSettings {
     /// What hosts that join the network are told and given; `None` for a
     /// host that cannot be joined.
     pub network: Option<Arc<network::NetworkOffer>>,
+    /// Where the server keeps its live figures for the operator.
+    pub meters: Arc<crate::operator::Meters>,
 }
 
 impl Default for SessionSettings {
@@ -182,6 +189,7 @@ impl Default for SessionSettings {
             joins: JoinLimits::default(),
             public: Vec::new(),
             network: None,
+            meters: Arc::default(),
         }
     }
 }

@@ -219,6 +219,7 @@ impl Server {
         let mut second = Instant::now();
         let mut last_tick = last;
         let mut cpu = super::cpu::ThreadCpu::open();
+        let mut slowest = Duration::ZERO;
         while !stop.load(Ordering::Acquire) {
             if self.gauges.halt.load(Ordering::Acquire) {
                 // Dead, as a killed host is: nobody is told.
@@ -231,6 +232,7 @@ impl Server {
             last_tick = started;
             self.tick(elapsed, since_tick);
             let took = started.elapsed();
+            slowest = slowest.max(took);
             {
                 let mut ticks = self.gauges.ticks.lock().unwrap_or_else(|p| p.into_inner());
                 if ticks.len() < TICK_HISTORY {
@@ -250,6 +252,8 @@ impl Server {
             if second.elapsed() >= Duration::from_secs(1) {
                 second = Instant::now();
                 self.sample_traffic();
+                self.meter(slowest);
+                slowest = Duration::ZERO;
             }
             // Between ticks the socket is read every few milliseconds so
             // that its queue never overflows; what arrives waits in renet
@@ -272,6 +276,30 @@ impl Server {
             }
         }
         self.transport.disconnect_all(&mut self.renet);
+    }
+
+    /// The live figures for the operator, once a second: players, the
+    /// slowest tick of the second, and bytes a second each way.
+    fn meter(&self, slowest: Duration) {
+        let meters = &self.settings.meters;
+        let (mut out, mut inbound) = (0.0, 0.0);
+        for client in self.renet.clients_id_iter() {
+            out += self.renet.bytes_sent_per_sec(client);
+            inbound += self.renet.bytes_received_per_sec(client);
+        }
+        meters
+            .players
+            .store(self.sessions.len() as u64, Ordering::Relaxed);
+        meters.tick_max_us.store(
+            u64::try_from(slowest.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        meters
+            .session_bytes_out
+            .store(out as u64, Ordering::Relaxed);
+        meters
+            .session_bytes_in
+            .store(inbound as u64, Ordering::Relaxed);
     }
 
     pub(super) fn sample_traffic(&mut self) {

@@ -15,6 +15,7 @@ mod host;
 mod hostile;
 mod joining;
 mod network;
+mod operator;
 mod peers;
 mod player;
 mod restart;

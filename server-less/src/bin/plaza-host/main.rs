@@ -66,7 +66,8 @@ enum Command {
         port: u16,
     },
     /// Run the host: open the ledger, make blocks and serve players (the
-    /// join and session ports are in config.toml) until Ctrl-C.
+    /// join and session ports are in config.toml) until Ctrl-C or SIGTERM,
+    /// which finish the block being written and stop cleanly.
     Run {
         /// Make a new network first (as `init` does) if --home holds none.
         #[arg(long)]
@@ -362,6 +363,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(async {
                 let (host, sessions) =
                     sessions::serve(&home, Arc::new(SystemClock), |_| {}).await?;
+                let _operator = match host.config().operator {
+                    Some(operator) => start_operator(&home, &host, operator.listen).await,
+                    None => None,
+                };
                 let served = sessions::until_interrupted(&host, || {
                     tracing::info!(
                         join = %sessions.join_addr(),
@@ -371,7 +376,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 })
                 .await;
                 match &served {
-                    Ok(()) => tracing::info!("Ctrl-C: stopping"),
+                    Ok(()) => tracing::info!("asked to stop (Ctrl-C or SIGTERM): stopping"),
                     Err(err) => tracing::error!(%err, "stopping"),
                 }
                 sessions.stop().await;
@@ -657,6 +662,47 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Serves the operator's port at `listen` for `host` until dropped; a port
+/// that cannot be bound leaves the host running without it, and says so.
+async fn start_operator(
+    home: &Home,
+    host: &server_less::Host,
+    listen: std::net::SocketAddr,
+) -> Option<AbortOnDrop> {
+    let listener = match server_less::operator::bind(listen).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::error!(%err, "metrics and the status page are off");
+            return None;
+        }
+    };
+    let genesis = genesis_hash(home).ok().flatten();
+    let view = server_less::operator::OperatorView::new(
+        host.handle(),
+        host.meters(),
+        home.root(),
+        genesis,
+        server_less::worlds::builtin()
+            .into_iter()
+            .map(|world| world.info.name)
+            .collect(),
+    );
+    tracing::info!(page = %format!("http://{listen}/"), metrics = %format!("http://{listen}/metrics"), "operator's port");
+    Some(AbortOnDrop(tokio::spawn(server_less::operator::serve(
+        listener,
+        Arc::new(view),
+    ))))
+}
+
+/// A task that ends when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The genesis hash of the network of `home`, if its genesis is kept.
