@@ -12,6 +12,9 @@ use crate::mempool::MempoolLimits;
 use crate::node::NodeSettings;
 use crate::sessions::SessionSettings;
 
+/// The most public addresses a host names.
+pub const MAX_PUBLIC_ADDRESSES: usize = 16;
+
 /// The join endpoint's port unless configured; sessions use the next.
 pub const DEFAULT_JOIN_PORT: u16 = 7480;
 
@@ -392,6 +395,21 @@ mdns = {mdns}
         }
         if let Some(network) = &self.network {
             network.addresses()?;
+        }
+        if sessions.public.len() > MAX_PUBLIC_ADDRESSES {
+            return Err(format!(
+                "sessions.public lists {} addresses; at most {MAX_PUBLIC_ADDRESSES}",
+                sessions.public.len()
+            ));
+        }
+        if let Some(ip) = sessions
+            .public
+            .iter()
+            .find(|ip| ip.is_unspecified() || ip.is_multicast())
+        {
+            return Err(format!(
+                "sessions.public: {ip} is no address a player can reach; list the host's own"
+            ));
         }
         if let Some(founder) = &self.founder {
             founder

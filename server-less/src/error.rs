@@ -71,6 +71,15 @@ pub enum HostError {
 }
 
 impl HostError {
+    /// Whether a join failed only because the host to join through could
+    /// not be asked (another of its addresses may answer).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            HostError::Home(crate::home::HomeError::Unreachable(_))
+        )
+    }
+
     /// Whether this is the host's own failure (storage, files, network,
     /// configuration) rather than a refusal of what was asked: its text
     /// names the host's insides and is for the host's log, not a player.

@@ -139,9 +139,10 @@ impl NetworkGenesis {
     }
 
     /// Makes the ledger at `path` from it: block 0, then every block
-    /// replayed with its signatures and rules checked. The head reached
-    /// must be the one [`NetworkGenesis::hash`] names, or nothing is kept
-    /// and the reason is given.
+    /// replayed with its signatures and rules checked, each following the
+    /// last (so the head reached is the one [`NetworkGenesis::hash`]
+    /// covers). On an error the reason is given; what was written at
+    /// `path` is the caller's to remove.
     pub fn replay(&self, path: &Path) -> Result<Ledger, HostError> {
         self.genesis.validate()?;
         let mut ledger = Ledger::create(path, &self.genesis)?;

@@ -46,6 +46,9 @@ pub enum HomeError {
     /// Joining a network failed; nothing was kept.
     #[error("joining the network: {0}")]
     Join(String),
+    /// The host to join through could not be asked; nothing was kept.
+    #[error("joining the network: {0}")]
+    Unreachable(String),
     /// A key file is not 32 bytes of hex.
     #[error("key file {path} is malformed: {reason}")]
     KeyFile {

@@ -83,16 +83,25 @@ pub fn join(
         return Err(HomeError::AlreadyInitialised(root.to_owned()).into());
     }
     let refused = |reason: String| HostError::from(HomeError::Join(reason));
-    let ask = NetworkAsk::ask(from, WAIT)
-        .map_err(|err| refused(format!("asking the host at {from}: {err}")))?;
+    let ask = NetworkAsk::ask(from, WAIT).map_err(|err| {
+        HostError::from(HomeError::Unreachable(format!(
+            "asking the host at {from}: {err}"
+        )))
+    })?;
     let info = ask.info.clone();
     if info.genesis != trusted.0 {
         return Err(refused(format!(
-            "the host at {from} is on network {} whose genesis hash is {}, not {trusted}, the \
+            "the host at {from} is on network {:?} whose genesis hash is {}, not {trusted}, the \
              one you trust: check the hash (`plaza-host status` on a host of the network you \
              mean prints it) and the address",
             info.chain_id,
             NetworkHash(info.genesis)
+        )));
+    }
+    if info.genesis_bytes == 0 {
+        return Err(refused(format!(
+            "the host at {from} cannot be joined: it runs a network of one host, or keeps no \
+             genesis; join through another host of the network"
         )));
     }
     let total = info.genesis_bytes as usize;
@@ -110,7 +119,7 @@ pub fn join(
     }
     if genesis.genesis.chain_id.as_str() != info.chain_id {
         return Err(refused(format!(
-            "the host at {from} says network {} but its genesis is network {}'s",
+            "the host at {from} says network {:?} but its genesis is network {}'s",
             info.chain_id, genesis.genesis.chain_id
         )));
     }
@@ -148,15 +157,9 @@ pub fn join(
     config.sessions.public = options.public.clone();
     config.sessions.join_port = ports.join;
     config.sessions.udp_port = ports.sessions;
-    // The operator's port stays on this machine unless bound to one
-    // address.
-    let operator_ip = if options.bind.is_unspecified() {
-        IpAddr::from([127, 0, 0, 1])
-    } else {
-        options.bind
-    };
+    // The operator's port stays on this machine.
     config.operator = Some(crate::config::OperatorConfig {
-        listen: SocketAddr::new(operator_ip, ports.operator),
+        listen: SocketAddr::new(IpAddr::from([127, 0, 0, 1]), ports.operator),
     });
     config.network = Some(NetworkConfig {
         consensus_listen: own_consensus,

@@ -4,8 +4,11 @@
 //!
 //! It is plain HTTP/1.1 on its own port (`[operator]` in config.toml,
 //! loopback by default): one request a connection, a request head of at
-//! most [`MAX_REQUEST_BYTES`] read within [`REQUEST_WAIT`], a few
-//! connections at once, GET and HEAD only. Nothing on it changes the host.
+//! most [`MAX_REQUEST_BYTES`], the whole answer within [`REQUEST_WAIT`], a
+//! few connections at once, GET and HEAD only, and only for a `Host` that
+//! is an IP address or `localhost` (a web page elsewhere cannot read it
+//! through a name it points at this machine). Nothing on it changes the
+//! host.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,8 +25,8 @@ use crate::node::HostHandle;
 
 /// The longest request head read.
 pub const MAX_REQUEST_BYTES: usize = 8 * 1024;
-/// How long a client has to send its request.
-pub const REQUEST_WAIT: Duration = Duration::from_secs(5);
+/// How long a request may take, from connection to the answer's end.
+pub const REQUEST_WAIT: Duration = Duration::from_secs(10);
 /// Requests served at once.
 const AT_ONCE: usize = 16;
 /// Recent blocks shown.
@@ -79,19 +82,25 @@ impl OperatorView {
     }
 
     /// Bytes the home takes on disk, measured at most every
-    /// [`STORE_SIZE_EVERY`].
-    fn store_bytes(&self) -> u64 {
-        let mut cached = self
+    /// [`STORE_SIZE_EVERY`], off the async threads.
+    async fn store_bytes(&self) -> u64 {
+        let cached = *self
             .store_size
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((at, bytes)) = *cached
+        if let Some((at, bytes)) = cached
             && at.elapsed() < STORE_SIZE_EVERY
         {
             return bytes;
         }
-        let bytes = dir_bytes(&self.home, 0);
-        *cached = Some((Instant::now(), bytes));
+        let home = self.home.clone();
+        let bytes = tokio::task::spawn_blocking(move || dir_bytes(&home, 0))
+            .await
+            .unwrap_or(0);
+        *self
+            .store_size
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((Instant::now(), bytes));
         bytes
     }
 
@@ -132,7 +141,7 @@ impl OperatorView {
             tick_max_us: load(&self.meters.tick_max_us),
             bytes_out: load(&self.meters.session_bytes_out),
             bytes_in: load(&self.meters.session_bytes_in),
-            store_bytes: self.store_bytes(),
+            store_bytes: self.store_bytes().await,
             uptime: self.started.elapsed().as_secs(),
             recent,
         })
@@ -311,8 +320,10 @@ pub async fn serve(listener: TcpListener, view: Arc<OperatorView>) {
         };
         let view = view.clone();
         tokio::spawn(async move {
-            if let Err(err) = answer(stream, &view).await {
-                debug!(%peer, %err, "operator request failed");
+            match tokio::time::timeout(REQUEST_WAIT, answer(stream, &view)).await {
+                Ok(Err(err)) => debug!(%peer, %err, "operator request failed"),
+                Err(_) => debug!(%peer, "operator request timed out"),
+                Ok(Ok(())) => {}
             }
             drop(permit);
         });
@@ -321,20 +332,15 @@ pub async fn serve(listener: TcpListener, view: Arc<OperatorView>) {
 
 /// Reads one request and answers it.
 async fn answer(mut stream: TcpStream, view: &OperatorView) -> std::io::Result<()> {
-    let head = match tokio::time::timeout(REQUEST_WAIT, read_head(&mut stream)).await {
-        Ok(Ok(Some(head))) => head,
-        Ok(Ok(None)) => {
-            return respond(
-                &mut stream,
-                431,
-                "text/plain",
-                b"request head too large\n",
-                false,
-            )
-            .await;
-        }
-        Ok(Err(err)) => return Err(err),
-        Err(_) => return Ok(()),
+    let Some(head) = read_head(&mut stream).await? else {
+        return respond(
+            &mut stream,
+            431,
+            "text/plain",
+            b"request head too large\n",
+            false,
+        )
+        .await;
     };
     let line = head.lines().next().unwrap_or_default();
     let mut parts = line.split(' ');
@@ -342,6 +348,16 @@ async fn answer(mut stream: TcpStream, view: &OperatorView) -> std::io::Result<(
     let head_only = method == "HEAD";
     if method != "GET" && !head_only {
         return respond(&mut stream, 405, "text/plain", b"GET or HEAD only\n", false).await;
+    }
+    if !host_is_address(&head) {
+        return respond(
+            &mut stream,
+            421,
+            "text/plain",
+            b"ask for this host by its address (or localhost)\n",
+            head_only,
+        )
+        .await;
     }
     let path = target.split('?').next().unwrap_or("");
     match path {
@@ -389,6 +405,27 @@ async fn answer(mut stream: TcpStream, view: &OperatorView) -> std::io::Result<(
     }
 }
 
+/// Whether the request names its host as an IP address or `localhost`
+/// (with or without a port), as a browser does for this port reached by
+/// address; a name is what a page elsewhere would use to reach it.
+fn host_is_address(head: &str) -> bool {
+    let Some(host) = head.lines().skip(1).find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("host")
+            .then(|| value.trim())
+    }) else {
+        // HTTP/1.0 without one: no browser.
+        return true;
+    };
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split_once(']').map_or("", |(name, _)| name)
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
+}
+
 /// The request head (up to the blank line), or `None` past the bound.
 async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<String>> {
     let mut head = Vec::with_capacity(1024);
@@ -420,6 +457,7 @@ async fn respond(
         204 => "No Content",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        421 => "Misdirected Request",
         431 => "Request Header Fields Too Large",
         _ => "Service Unavailable",
     };
@@ -528,6 +566,24 @@ setInterval(refresh, 1000);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_requests_for_an_address_or_localhost_are_answered() {
+        let head = |host: &str| format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        for host in [
+            "127.0.0.1:7484",
+            "localhost:7484",
+            "[::1]:7484",
+            "192.0.2.2",
+            "LOCALHOST",
+        ] {
+            assert!(host_is_address(&head(host)), "{host}");
+        }
+        for host in ["evil.example:7484", "attacker.test", "[::1", ""] {
+            assert!(!host_is_address(&head(host)), "{host}");
+        }
+        assert!(host_is_address("GET / HTTP/1.0\r\n\r\n"));
+    }
 
     #[test]
     fn the_store_size_counts_what_files_take_on_disk() {

@@ -343,6 +343,10 @@ pub fn targets() -> Vec<Target> {
                 signature: key.sign(b"y"),
             },
         }),
+        seed(&JoinRequest::Network {
+            version: plaza_client::network::NETWORK_VERSION,
+        }),
+        seed(&JoinRequest::GenesisPart { part: 3 }),
     ];
     let replies = vec![
         seed(&JoinReply::Challenge {
@@ -356,6 +360,24 @@ pub fn targets() -> Vec<Target> {
         seed(&JoinReply::Token {
             client_id: 9,
             sealed: vec![3; 1_100],
+        }),
+        seed(&JoinReply::Network(plaza_client::network::NetworkInfo {
+            chain_id: "plaza-test".into(),
+            genesis: [4; 32],
+            genesis_bytes: 57_000,
+            height: 12,
+            block_time: 1_800_000_000,
+            host: key.address(),
+            peers: vec![
+                "/ip4/192.0.2.7/tcp/7482/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
+                    .into(),
+            ],
+            consensus: vec!["/ip4/192.0.2.7/tcp/7483".into()],
+            validators: vec![(key.address(), 100_000)],
+        })),
+        seed(&JoinReply::GenesisPart {
+            part: 0,
+            bytes: vec![6; 2_000],
         }),
     ];
     let glb = assets::pack::sample_models()
@@ -503,7 +525,13 @@ pub fn targets() -> Vec<Target> {
             name: "join reply",
             seeds: replies,
             feed: Box::new(|bytes| {
-                protocol::decode::<JoinReply>(bytes, protocol::MAX_JOIN_FRAME_BYTES).is_ok()
+                // A joining host reads the network's replies up to their
+                // own bound.
+                protocol::decode::<JoinReply>(bytes, plaza_client::network::MAX_NETWORK_FRAME_BYTES)
+                    .is_ok_and(|reply| match reply {
+                        JoinReply::Network(info) => info.check().is_ok(),
+                        _ => true,
+                    })
             }),
         },
         Target {

@@ -209,12 +209,9 @@ impl Network {
         self.hosts.push(None);
         self.logs.push(Arc::new(Mutex::new(Vec::new())));
         self.joins.push(SocketAddr::new(ip, port));
-        let operator_ip = if ip.is_unspecified() {
-            [127, 0, 0, 1].into()
-        } else {
-            ip
-        };
-        self.operators.push(SocketAddr::new(operator_ip, port + 4));
+        // The operator's port stays on loopback.
+        self.operators
+            .push(SocketAddr::from(([127, 0, 0, 1], port + 4)));
         Ok(n)
     }
 

@@ -52,7 +52,9 @@ pub struct NetworkInfo {
     /// The hash naming the network's start, which a joining host checks
     /// against the one its operator trusts.
     pub genesis: [u8; 32],
-    /// The genesis's length in bytes.
+    /// The genesis's length in bytes; 0 for a host that cannot be joined
+    /// (a network of one, or a home that keeps no genesis; then
+    /// `genesis` is zeros where the host does not know it).
     pub genesis_bytes: u32,
     /// The host's last committed height.
     pub height: u64,
@@ -79,9 +81,9 @@ impl NetworkInfo {
     /// Whether every field is within bounds.
     pub fn check(&self) -> Result<(), ProtocolError> {
         let invalid = |what: String| Err(ProtocolError::new(ErrorCode::Invalid, what));
-        if self.genesis_bytes == 0 || self.genesis_bytes > MAX_GENESIS_BYTES {
+        if self.genesis_bytes > MAX_GENESIS_BYTES {
             return invalid(format!(
-                "a genesis of {} bytes (1 to {MAX_GENESIS_BYTES})",
+                "a genesis of {} bytes (at most {MAX_GENESIS_BYTES})",
                 self.genesis_bytes
             ));
         }
@@ -221,8 +223,8 @@ mod tests {
         let mut long = info.clone();
         long.peers = vec!["x".repeat(MAX_ADDRESS_BYTES + 1)];
         assert!(long.check().is_err());
-        let mut empty = info;
-        empty.genesis_bytes = 0;
-        assert!(empty.check().is_err());
+        let mut huge = info;
+        huge.genesis_bytes = MAX_GENESIS_BYTES + 1;
+        assert!(huge.check().is_err());
     }
 }

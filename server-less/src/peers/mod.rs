@@ -52,7 +52,7 @@ use ledger::{ChainId, LedgerError, MAX_TX_BYTES, SignedTransaction, Verifier};
 use libp2p::gossipsub::IdentTopic;
 use libp2p::identity::Keypair;
 use libp2p::kad::{self};
-use libp2p::{Multiaddr, PeerId, StreamProtocol};
+use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
@@ -231,9 +231,10 @@ impl PeerConfig {
     }
 }
 
-/// `address` as others reach it: with an unspecified IP, once for each of
-/// `public` of its family, or for `local` (the address an asker reached
-/// this host at) where none is configured; nothing where neither is known.
+/// `address` as others reach it: once for each of `public` of its family,
+/// then as it is when it names one IP; with an unspecified IP and no
+/// `public` address, for `local` (the address an asker reached this host
+/// at); nothing where none is known.
 pub fn reachable(
     address: &Multiaddr,
     public: &[std::net::IpAddr],
@@ -246,15 +247,20 @@ pub fn reachable(
         Some(Protocol::Ip6(ip)) => ip.is_unspecified().then_some(false),
         _ => None,
     };
-    let Some(v4) = unspecified else {
-        return vec![address.clone()];
+    let v4 = match (unspecified, address.iter().next()) {
+        (Some(v4), _) => v4,
+        (None, Some(Protocol::Ip4(_))) => true,
+        (None, Some(Protocol::Ip6(_))) => false,
+        // A name, or no address at all: as it is.
+        _ => return vec![address.clone()],
     };
-    let ips: Vec<IpAddr> = if public.is_empty() {
-        local.into_iter().collect()
+    let ips: Vec<IpAddr> = if public.is_empty() && unspecified.is_some() {
+        local.into_iter().map(|ip| ip.to_canonical()).collect()
     } else {
         public.to_vec()
     };
-    ips.into_iter()
+    let mut named: Vec<Multiaddr> = ips
+        .into_iter()
         .filter(|ip| ip.is_ipv4() == v4)
         .map(|ip| {
             address
@@ -267,7 +273,11 @@ pub fn reachable(
                 })
                 .collect()
         })
-        .collect()
+        .collect();
+    if unspecified.is_none() && !named.contains(address) {
+        named.push(address.clone());
+    }
+    named
 }
 
 /// What the host makes of a gossiped transaction.
@@ -412,8 +422,7 @@ pub async fn start(
         limits: config.limits,
         banned: HashSet::new(),
         listening: listening.clone(),
-        kad_protocol: StreamProtocol::try_from_owned(format!("/plaza/{network}/kad/1"))
-            .map_err(|err| HostError::peer(format!("Kademlia protocol name: {err}")))?,
+        kad_protocol: swarm::kad_protocol(network)?,
         provided_by_others: (0, HashMap::new(), tokio::time::Instant::now()),
         ignored: HashMap::new(),
         calls: HashMap::new(),

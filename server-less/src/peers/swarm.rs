@@ -50,6 +50,12 @@ pub fn peer_of(address: &Multiaddr) -> Option<PeerId> {
     })
 }
 
+/// The network's Kademlia protocol: provider records keyed by multihash.
+pub(super) fn kad_protocol(network: &str) -> Result<StreamProtocol, HostError> {
+    StreamProtocol::try_from_owned(format!("/plaza/{network}/kad/2"))
+        .map_err(|err| HostError::peer(format!("Kademlia protocol name: {err}")))
+}
+
 /// What this host calls itself to peers (identify's agent version).
 pub(super) fn agent_version() -> String {
     format!("plaza-host/{}", env!("CARGO_PKG_VERSION"))
@@ -62,8 +68,7 @@ pub(super) fn build_swarm(
 ) -> Result<Swarm<Behaviour>, HostError> {
     let failed =
         |what: &str, err: &dyn std::fmt::Display| HostError::peer(format!("{what}: {err}"));
-    let kad_protocol = StreamProtocol::try_from_owned(format!("/plaza/{network}/kad/1"))
-        .map_err(|err| failed("Kademlia protocol name", &err))?;
+    let kad_protocol = kad_protocol(network)?;
     let files_protocol = files::protocol(network).map_err(HostError::peer)?;
     let calls_protocol = super::calls::protocol(network).map_err(HostError::peer)?;
     let identify_version = format!("/plaza/{network}/1");

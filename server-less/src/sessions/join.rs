@@ -292,12 +292,10 @@ pub(super) async fn serve(listener: TcpListener, issuer: Arc<Issuer>, limits: Jo
         };
         let issuer = issuer.clone();
         tokio::spawn(async move {
-            let outcome = tokio::time::timeout(limits.timeout, join(stream, &issuer)).await;
-            match outcome {
-                Ok(Ok(Some(account))) => debug!(%peer, %account, "joined"),
-                Ok(Ok(None)) => debug!(%peer, "told of the network"),
-                Ok(Err(err)) => debug!(%peer, %err, "join refused"),
-                Err(_) => debug!(%peer, "join timed out"),
+            match join(stream, &issuer, limits.timeout).await {
+                Ok(Some(account)) => debug!(%peer, %account, "joined"),
+                Ok(None) => debug!(%peer, "told of the network"),
+                Err(err) => debug!(%peer, %err, "join refused"),
             }
             drop((permit, pass));
         });
@@ -338,25 +336,58 @@ async fn refuse(stream: &mut TcpStream, err: ProtocolError) -> HostError {
     err.into()
 }
 
-/// One join at the endpoint; a player whose request is at fault is told
-/// why before the connection closes.
-async fn join(mut stream: TcpStream, issuer: &Issuer) -> Result<Option<Address>, HostError> {
-    match exchange(&mut stream, issuer).await {
+/// One connection at the endpoint: a player's join, done within
+/// `timeout`, or a host asking about the network, within the time the
+/// genesis takes to send (see [`super::network::wait`]). The account
+/// joined, or `None` for a question about the network. Whoever is at fault
+/// is told why before the connection closes.
+async fn join(
+    mut stream: TcpStream,
+    issuer: &Issuer,
+    timeout: Duration,
+) -> Result<Option<Address>, HostError> {
+    // A client that says nothing at once gives its place back soon.
+    let hello = tokio::time::timeout(HELLO_WAIT, read_frame::<JoinRequest>(&mut stream))
+        .await
+        .map_err(|_| HostError::Timeout {
+            what: "a joining client's hello",
+            secs: HELLO_WAIT.as_secs(),
+        })
+        .and_then(|read| read);
+    let done = match hello {
+        Ok(JoinRequest::Network { version }) => {
+            let offer = issuer.network.as_deref();
+            let wait = super::network::wait(offer);
+            tokio::time::timeout(wait, super::network::answer(&mut stream, offer, version))
+                .await
+                .unwrap_or(Err(HostError::Timeout {
+                    what: "a host fetching the genesis",
+                    secs: wait.as_secs(),
+                }))
+                .map(|()| None)
+        }
+        Ok(hello) => tokio::time::timeout(timeout, exchange(&mut stream, issuer, hello))
+            .await
+            .unwrap_or(Err(HostError::Timeout {
+                what: "a join",
+                secs: timeout.as_secs(),
+            }))
+            .map(Some),
+        Err(err) => Err(err),
+    };
+    match done {
         Err(HostError::Protocol(err)) => Err(refuse(&mut stream, err).await),
         done => done,
     }
 }
 
-/// The host's side of a join: hello, challenge, proof, token; the
-/// account joined, or `None` where the network was asked about instead.
-async fn exchange(stream: &mut TcpStream, issuer: &Issuer) -> Result<Option<Address>, HostError> {
-    // A client that says nothing at once gives its place back soon.
-    let hello = tokio::time::timeout(HELLO_WAIT, read_frame::<JoinRequest>(stream))
-        .await
-        .map_err(|_| HostError::Timeout {
-            what: "a joining client's hello",
-            secs: HELLO_WAIT.as_secs(),
-        })??;
+/// The host's side of a player's join after its `hello`: challenge,
+/// proof, token; the account joined.
+async fn exchange(
+    stream: &mut TcpStream,
+    issuer: &Issuer,
+    hello: JoinRequest,
+) -> Result<Address, HostError> {
     let (account, world, player_share) = match hello {
         JoinRequest::Hello {
             version,
@@ -376,11 +407,7 @@ async fn exchange(stream: &mut TcpStream, issuer: &Issuer) -> Result<Option<Addr
         JoinRequest::Prove { .. } => {
             return Err(ProtocolError::new(ErrorCode::WrongState, "a proof before hello").into());
         }
-        JoinRequest::Network { version } => {
-            super::network::answer(stream, issuer.network.as_deref(), version).await?;
-            return Ok(None);
-        }
-        JoinRequest::GenesisPart { .. } => {
+        JoinRequest::Network { .. } | JoinRequest::GenesisPart { .. } => {
             return Err(ProtocolError::new(
                 ErrorCode::WrongState,
                 "a genesis part before the network was asked",
@@ -451,11 +478,12 @@ async fn exchange(stream: &mut TcpStream, issuer: &Issuer) -> Result<Option<Addr
     let local = stream
         .local_addr()
         .map_err(|err| HostError::net("reading the join connection's address", err))?
-        .ip();
+        .ip()
+        .to_canonical();
     let (client_id, token) = issuer.token(&account, &pass, local)?;
     let sealed = seal(&transcript.token_key(&shared), &token)?;
     write_frame(stream, &JoinReply::Token { client_id, sealed }).await?;
-    Ok(Some(account))
+    Ok(account)
 }
 
 #[cfg(test)]

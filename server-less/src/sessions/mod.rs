@@ -92,7 +92,7 @@ pub async fn serve(
     let mut settings = host.config().session_settings();
     settings.meters = host.meters();
     settings.network = match network::offer_of(home, host.config(), host.handle()) {
-        Ok(offer) => offer,
+        Ok(offer) => Some(offer),
         Err(err) => {
             host.stop().await?;
             return Err(err);
@@ -123,29 +123,56 @@ pub async fn serve(
     }
 }
 
-/// Calls `ready` once Ctrl-C (SIGINT) and SIGTERM (what service managers
-/// send) are listened for, then waits for either;
-/// or, should `host`'s block engine stop on its own first, returns why:
-/// a host that no longer follows the chain stops serving rather than
-/// answer players from a frozen height (`plaza-host run` then exits
-/// non-zero with the cause).
-pub async fn until_interrupted(host: &crate::Host, ready: impl FnOnce()) -> Result<(), HostError> {
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|err| HostError::io("Ctrl-C handler", err))?;
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|err| HostError::io("SIGTERM handler", err))?;
-    let mut fault = host.engine_fault();
-    ready();
-    tokio::select! {
-        _ = interrupt.recv() => Ok(()),
-        _ = terminate.recv() => Ok(()),
-        Ok(cause) = fault.wait_for(Option::is_some) => Err(HostError::Consensus(format!(
-            "consensus has stopped ({}): this host no longer follows the chain, so it stops \
-             serving rather than answer players from a frozen height; fix the cause named \
-             above and start it again",
-            cause.as_deref().unwrap_or("no cause given")
-        ))),
+/// Ctrl-C (SIGINT) and SIGTERM (what service managers send), listened for
+/// from when this is made: a signal that comes while the host starts waits
+/// here instead of killing the process mid-write.
+pub struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Listens for both from now on. Must be called inside a Tokio
+    /// runtime.
+    pub fn listen() -> Result<StopSignals, HostError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())
+                .map_err(|err| HostError::io("Ctrl-C handler", err))?,
+            terminate: signal(SignalKind::terminate())
+                .map_err(|err| HostError::io("SIGTERM handler", err))?,
+        })
     }
+
+    /// Calls `ready`, then waits for either signal (one that came before
+    /// counts); or, should `host`'s block engine stop on its own first,
+    /// returns why: a host that no longer follows the chain stops serving
+    /// rather than answer players from a frozen height (`plaza-host run`
+    /// then exits non-zero with the cause).
+    pub async fn until(
+        mut self,
+        host: &crate::Host,
+        ready: impl FnOnce(),
+    ) -> Result<(), HostError> {
+        let mut fault = host.engine_fault();
+        ready();
+        tokio::select! {
+            _ = self.interrupt.recv() => Ok(()),
+            _ = self.terminate.recv() => Ok(()),
+            Ok(cause) = fault.wait_for(Option::is_some) => Err(HostError::Consensus(format!(
+                "consensus has stopped ({}): this host no longer follows the chain, so it stops \
+                 serving rather than answer players from a frozen height; fix the cause named \
+                 above and start it again",
+                cause.as_deref().unwrap_or("no cause given")
+            ))),
+        }
+    }
+}
+
+/// Calls `ready` once Ctrl-C (SIGINT) and SIGTERM are listened for, then
+/// waits for either, as [`StopSignals::until`] does.
+pub async fn until_interrupted(host: &crate::Host, ready: impl FnOnce()) -> Result<(), HostError> {
+    StopSignals::listen()?.until(host, ready).await
 }
 
 /// How the world server is set up.

@@ -26,11 +26,12 @@ use tokio::net::TcpStream;
 use crate::error::HostError;
 use crate::node::HostHandle;
 
-/// What a host offers hosts that join its network.
+/// What a host tells of its network, and offers hosts that join it.
 pub struct NetworkOffer {
-    /// The genesis file's bytes.
-    genesis: Arc<Vec<u8>>,
-    /// Its hash.
+    /// The genesis file's bytes, for a host that can be joined (one of a
+    /// network of hosts, whose genesis is kept).
+    genesis: Option<Arc<Vec<u8>>>,
+    /// Its hash; zeros where the genesis is not kept.
     hash: [u8; 32],
     handle: HostHandle,
     /// Where the peer network listens, each ending in `/p2p/<peer id>`.
@@ -44,10 +45,11 @@ pub struct NetworkOffer {
 
 impl NetworkOffer {
     /// The offer of the host behind `handle`, whose genesis is `genesis`
-    /// (bytes and hash), whose peer network listens at `peers` (with the
-    /// peer id) and whose consensus network at `consensus`.
+    /// (bytes, where it can be joined, and hash), whose peer network
+    /// listens at `peers` (with the peer id) and whose consensus network at
+    /// `consensus`.
     pub fn new(
-        genesis: Vec<u8>,
+        genesis: Option<Vec<u8>>,
         hash: [u8; 32],
         handle: HostHandle,
         peers: Vec<Multiaddr>,
@@ -55,7 +57,7 @@ impl NetworkOffer {
         public: Vec<IpAddr>,
     ) -> Self {
         NetworkOffer {
-            genesis: Arc::new(genesis),
+            genesis: genesis.map(Arc::new),
             hash,
             handle,
             peers,
@@ -80,7 +82,9 @@ impl NetworkOffer {
         Ok(NetworkInfo {
             chain_id: status.chain_id.to_string(),
             genesis: self.hash,
-            genesis_bytes: u32::try_from(self.genesis.len()).unwrap_or(u32::MAX),
+            genesis_bytes: self.genesis.as_ref().map_or(0, |genesis| {
+                u32::try_from(genesis.len()).unwrap_or(u32::MAX)
+            }),
             height: status.height,
             block_time: status.time,
             host: status.address,
@@ -98,7 +102,10 @@ impl NetworkOffer {
 impl std::fmt::Debug for NetworkOffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NetworkOffer")
-            .field("genesis_bytes", &self.genesis.len())
+            .field(
+                "genesis_bytes",
+                &self.genesis.as_ref().map(|genesis| genesis.len()),
+            )
             .field("peers", &self.peers)
             .field("consensus", &self.consensus)
             .field("public", &self.public)
@@ -107,26 +114,45 @@ impl std::fmt::Debug for NetworkOffer {
 }
 
 /// What the host in `home`, configured by `config` and running behind
-/// `handle`, offers hosts that join its network: nothing for a network of
-/// one, or a home made before its genesis was kept.
+/// `handle`, tells of its network and offers hosts that join it: a network
+/// of one, or a home made before its genesis was kept, cannot be joined.
 pub(super) fn offer_of(
     home: &crate::home::Home,
     config: &crate::config::Config,
     handle: HostHandle,
-) -> Result<Option<Arc<NetworkOffer>>, HostError> {
-    let Some(network) = &config.network else {
-        return Ok(None);
-    };
+) -> Result<Arc<NetworkOffer>, HostError> {
     let path = home.genesis();
-    if !path.exists() {
+    let genesis = if path.exists() {
+        Some(crate::genesis::NetworkGenesis::load(&path)?)
+    } else {
+        None
+    };
+    let hash = genesis.as_ref().map_or([0; 32], |genesis| genesis.hash().0);
+    let Some(network) = &config.network else {
+        return Ok(Arc::new(NetworkOffer::new(
+            None,
+            hash,
+            handle,
+            Vec::new(),
+            Vec::new(),
+            config.sessions.public.clone(),
+        )));
+    };
+    let Some(genesis) = genesis else {
         tracing::warn!(
             path = %path.display(),
             "this home has no genesis file (it was made before hosts could join): other hosts \
              cannot join the network through this one"
         );
-        return Ok(None);
-    }
-    let genesis = crate::genesis::NetworkGenesis::load(&path)?;
+        return Ok(Arc::new(NetworkOffer::new(
+            None,
+            hash,
+            handle,
+            Vec::new(),
+            Vec::new(),
+            config.sessions.public.clone(),
+        )));
+    };
     if genesis.genesis.chain_id.as_str() != config.chain_id {
         return Err(crate::home::HomeError::Genesis {
             path,
@@ -154,30 +180,36 @@ pub(super) fn offer_of(
     let consensus = std::iter::once(addresses.consensus_listen)
         .chain(addresses.consensus_peers)
         .collect();
-    Ok(Some(Arc::new(NetworkOffer::new(
-        genesis.to_bytes(),
-        genesis.hash().0,
+    Ok(Arc::new(NetworkOffer::new(
+        Some(genesis.to_bytes()),
+        hash,
         handle,
         peers,
         consensus,
         config.sessions.public.clone(),
-    ))))
+    )))
+}
+
+/// How long a host asking about the network has to take the genesis:
+/// ten seconds, and two more for each MiB.
+pub(super) fn wait(offer: Option<&NetworkOffer>) -> std::time::Duration {
+    let bytes = offer
+        .and_then(|offer| offer.genesis.as_ref())
+        .map_or(0, |genesis| genesis.len() as u64);
+    std::time::Duration::from_secs(10 + 2 * bytes.div_ceil(1 << 20))
 }
 
 /// The addresses players reach a host bound to `bind` at, for netcode to
-/// take tokens naming them: the configured `public` ones (and `bind`
-/// itself when it is one address: players on its own network reach it
-/// there); with none configured, `bind`, or when bound to every interface,
-/// each address of the machine's interfaces (of both families for `::`).
+/// take tokens naming them: the configured `public` ones, and the ones of
+/// this machine players on its own networks (or on itself) reach it at:
+/// `bind` when it is one address, or when bound to every interface, each
+/// address of the machine's interfaces (of both families for `::`).
 pub(super) fn reach(bind: IpAddr, public: &[IpAddr]) -> Vec<IpAddr> {
     let mut reach: Vec<IpAddr> = public.to_vec();
     if !bind.is_unspecified() {
         if !reach.contains(&bind) {
-            reach.insert(0, bind);
+            reach.push(bind);
         }
-        return reach;
-    }
-    if !reach.is_empty() {
         return reach;
     }
     match if_addrs::get_if_addrs() {
@@ -239,17 +271,20 @@ pub(super) async fn answer(
     let Some(offer) = offer else {
         return Err(ProtocolError::new(
             ErrorCode::Unavailable,
-            "this host cannot be joined: it runs a network of one (no [network] in its \
-             config.toml), or its home has no genesis file",
+            "this host does not tell of its network",
         )
         .into());
     };
     let local = stream
         .local_addr()
         .map_err(|err| HostError::net("reading the join connection's address", err))?
-        .ip();
+        .ip()
+        .to_canonical();
     let info = offer.info(local).await?;
     write(stream, &JoinReply::Network(info)).await?;
+    // Each part once, in order: a connection is sent the genesis at most
+    // once.
+    let mut next = 0u32;
     loop {
         let part = match super::join::read_frame::<JoinRequest>(stream).await {
             Ok(JoinRequest::GenesisPart { part }) => part,
@@ -264,13 +299,29 @@ pub(super) async fn answer(
             Err(HostError::Net { .. }) => return Ok(()),
             Err(err) => return Err(err),
         };
-        let Some(bytes) = genesis_part(&offer.genesis, part) else {
+        let Some(genesis) = &offer.genesis else {
+            return Err(ProtocolError::new(
+                ErrorCode::Unavailable,
+                "this host cannot be joined: it runs a network of one (no [network] in its \
+                 config.toml), or its home keeps no genesis",
+            )
+            .into());
+        };
+        if part != next {
+            return Err(ProtocolError::new(
+                ErrorCode::WrongState,
+                format!("part {part} asked where part {next} is next: each once, in order"),
+            )
+            .into());
+        }
+        let Some(bytes) = genesis_part(genesis, part) else {
             return Err(ProtocolError::new(
                 ErrorCode::NotFound,
                 format!("the genesis has no part {part}"),
             )
             .into());
         };
+        next = next.saturating_add(1);
         write(
             stream,
             &JoinReply::GenesisPart {
@@ -311,9 +362,13 @@ mod tests {
             "{machine:?}"
         );
         let public: IpAddr = "203.0.113.9".parse().unwrap();
-        assert_eq!(reach(any, &[public]), vec![public]);
+        // Behind NAT and bound to every interface: the public address, and
+        // the machine's own for players on its networks.
+        let both = reach(any, &[public]);
+        assert_eq!(both[0], public);
+        assert!(both.contains(&"127.0.0.1".parse().unwrap()), "{both:?}");
         let lan: IpAddr = "192.168.1.5".parse().unwrap();
-        assert_eq!(reach(lan, &[public]), vec![lan, public]);
+        assert_eq!(reach(lan, &[public]), vec![public, lan]);
         // The address the player came in at comes first.
         let told = token_addresses(public, &[lan, public], 7481, 32);
         assert_eq!(told[0], "203.0.113.9:7481".parse().unwrap());
@@ -346,6 +401,19 @@ mod tests {
                 .starts_with("/ip4/203.0.113.9/tcp/7482")
         );
         let fixed: Multiaddr = "/ip4/127.0.0.2/tcp/1".parse().unwrap();
-        assert_eq!(reachable(&fixed, &public, Some(local)), vec![fixed]);
+        assert_eq!(reachable(&fixed, &[], Some(local)), vec![fixed.clone()]);
+        // Public addresses are named first, the bound one after.
+        let both = reachable(&fixed, &public, Some(local));
+        assert_eq!(both.len(), 2, "{both:?}");
+        assert!(both[0].to_string().starts_with("/ip4/203.0.113.9/tcp/1"));
+        assert_eq!(both[1], fixed);
+        // An IPv4 asker at a host bound to `::` is seen as an IPv4-mapped
+        // address: it is named as IPv4.
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert!(
+            reachable(&any, &[], Some(mapped))[0]
+                .to_string()
+                .starts_with("/ip4/192.0.2.7/")
+        );
     }
 }

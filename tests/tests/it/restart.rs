@@ -74,5 +74,33 @@ fn a_host_killed_mid_activity_comes_back_with_every_block_and_players_reconnect(
     let (after, _, _) = client.inventory(wait).unwrap();
     assert_eq!(after.nonce, account.nonce + 5 + landed);
     assert_eq!(after.balance, account.balance - 5 - landed);
+
+    // `status` asks the running host, a network of one, which says so.
+    let status = plaza_host(&home)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["running"], true);
+    assert_eq!(status["joinable"], false);
+    assert_eq!(status["chain"], "plaza-kill");
+    assert!(status["height"].as_u64().unwrap() >= 5);
+    // A host cannot join through it, and is told why; nothing is made.
+    let genesis = status["genesis"].as_str().unwrap();
+    let joiner = dir.path().join("joiner");
+    let refused = plaza_host(&joiner)
+        .args(["init", "--join", &join.to_string(), "--genesis", genesis])
+        .args(["--bind", "127.0.0.1", "--port", "1"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("network of one"), "{said}");
+    assert!(!joiner.exists());
     run.kill();
 }

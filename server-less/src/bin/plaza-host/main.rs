@@ -61,7 +61,9 @@ enum Command {
         #[arg(long, requires = "join")]
         public: Vec<std::net::IpAddr>,
         /// With --join: the join port; sessions use the next (UDP), the
-        /// peer network the one after (TCP and QUIC), consensus the next.
+        /// peer network the one after (TCP and QUIC), consensus the next,
+        /// the operator's port (metrics, status page; on 127.0.0.1) the
+        /// next.
         #[arg(long, default_value_t = server_less::config::DEFAULT_JOIN_PORT, requires = "join")]
         port: u16,
     },
@@ -263,23 +265,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ..
         } => {
             use std::net::ToSocketAddrs as _;
-            let from = from
+            let addresses: Vec<std::net::SocketAddr> = from
                 .to_socket_addrs()
                 .map_err(|err| anyhow::anyhow!("--join {from}: {err}"))?
-                .next()
-                .ok_or_else(|| anyhow::anyhow!("--join {from}: no address"))?;
+                .collect();
             let options = server_less::joining::JoinOptions {
                 bind,
                 public,
                 base_port: port,
             };
-            let joined =
-                server_less::joining::join(&home, from, trusted, &options, |got, total| {
-                    eprint!("\rgenesis: {got} of {total} bytes");
-                    if got == total {
-                        eprintln!();
+            // Each address the name has, in turn, until one answers.
+            let mut joined = None;
+            for (index, address) in addresses.iter().enumerate() {
+                let outcome =
+                    server_less::joining::join(&home, *address, trusted, &options, |got, total| {
+                        eprint!("\rgenesis: {got} of {total} bytes");
+                        if got == total {
+                            eprintln!();
+                        }
+                    });
+                match outcome {
+                    Ok(made) => {
+                        joined = Some(made);
+                        break;
                     }
-                })?;
+                    Err(err) if index + 1 < addresses.len() && err.is_unreachable() => {
+                        eprintln!("plaza-host: {err}; trying the next address");
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            let Some(joined) = joined else {
+                anyhow::bail!("--join {from}: the name has no address");
+            };
             println!(
                 "joined network {} in {}: the ledger starts at block {} of the network's {}",
                 joined.chain_id,
@@ -361,20 +379,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
+                // From here on Ctrl-C and SIGTERM stop the host cleanly,
+                // even while it starts.
+                let signals = sessions::StopSignals::listen()?;
                 let (host, sessions) =
                     sessions::serve(&home, Arc::new(SystemClock), |_| {}).await?;
                 let _operator = match host.config().operator {
                     Some(operator) => start_operator(&home, &host, operator.listen).await,
                     None => None,
                 };
-                let served = sessions::until_interrupted(&host, || {
-                    tracing::info!(
-                        join = %sessions.join_addr(),
-                        sessions = %sessions.udp_addr(),
-                        "players can join"
-                    );
-                })
-                .await;
+                let served = signals
+                    .until(&host, || {
+                        tracing::info!(
+                            join = %sessions.join_addr(),
+                            sessions = %sessions.udp_addr(),
+                            "players can join"
+                        );
+                    })
+                    .await;
                 match &served {
                     Ok(()) => tracing::info!("asked to stop (Ctrl-C or SIGTERM): stopping"),
                     Err(err) => tracing::error!(%err, "stopping"),
@@ -597,6 +619,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     serde_json::json!({
                         "chain": config.chain_id,
                         "genesis": genesis,
+                        "joinable": config.network.is_some() && genesis.is_some(),
                         "host": host.to_string(),
                         "height": chain.height,
                         "block_time": chain.time,
@@ -744,7 +767,11 @@ fn running_status(
         )
     })?;
     let info = asked.info;
-    let genesis = server_less::genesis::NetworkHash(info.genesis).to_string();
+    // The network's name and addresses are the host's words: printed
+    // escaped.
+    let chain = info.chain_id.escape_debug().to_string();
+    let genesis = (info.genesis != [0; 32])
+        .then(|| server_less::genesis::NetworkHash(info.genesis).to_string());
     if json {
         let validators: Vec<serde_json::Value> = info
             .validators
@@ -756,6 +783,7 @@ fn running_status(
             serde_json::json!({
                 "chain": info.chain_id,
                 "genesis": genesis,
+                "joinable": info.genesis_bytes > 0,
                 "host": info.host.to_string(),
                 "height": info.height,
                 "block_time": info.block_time,
@@ -767,8 +795,14 @@ fn running_status(
         );
         return Ok(());
     }
-    println!("chain      {}  (running)", info.chain_id);
-    println!("genesis    {genesis}  (hosts join with --genesis {genesis})");
+    println!("chain      {chain}  (running)");
+    match &genesis {
+        Some(hash) if info.genesis_bytes > 0 => {
+            println!("genesis    {hash}  (hosts join with --genesis {hash})")
+        }
+        Some(hash) => println!("genesis    {hash}  (a network of one: not joinable)"),
+        None => println!("genesis    (not kept: this home was made before hosts could join)"),
+    }
     println!("host       {}", info.host);
     println!("height     {}", info.height);
     println!("block time {}", info.block_time);
@@ -781,7 +815,7 @@ fn running_status(
         println!("validator  {address}  power {power}{me}");
     }
     for address in &info.peers {
-        println!("peers at   {address}");
+        println!("peers at   {}", address.escape_debug());
     }
     println!("join at    {join}");
     Ok(())
