@@ -291,6 +291,20 @@ pub fn connect_testnet(homes: &[Home], validators: usize, base_port: u16) -> Res
     Ok(())
 }
 
+/// An error if `root` is a directory that holds anything: a new home is
+/// made only where there is none.
+pub(crate) fn refuse_occupied(root: &Path) -> Result<(), HostError> {
+    if root.exists()
+        && std::fs::read_dir(root)
+            .map_err(|err| HostError::io(root, err))?
+            .next()
+            .is_some()
+    {
+        return Err(HomeError::AlreadyInitialised(root.to_owned()).into());
+    }
+    Ok(())
+}
+
 /// Copies the directory `from` to `to`, which must not exist.
 fn copy_tree(from: &Path, to: &Path) -> Result<(), HostError> {
     std::fs::create_dir_all(to).map_err(|err| HostError::io(to, err))?;
@@ -322,14 +336,7 @@ pub fn init_network(
         return Err(HostError::Consensus("a network needs a validator".into()));
     };
     let root = home.root();
-    if root.exists()
-        && std::fs::read_dir(root)
-            .map_err(|err| HostError::io(root, err))?
-            .next()
-            .is_some()
-    {
-        return Err(HomeError::AlreadyInitialised(root.to_owned()).into());
-    }
+    refuse_occupied(root)?;
     std::fs::create_dir_all(root.join("demo")).map_err(|err| HostError::io(root, err))?;
     let chain_id = match chain_id {
         Some(name) => ChainId::new(name)?,

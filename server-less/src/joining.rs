@@ -74,14 +74,7 @@ pub fn join(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Joined, HostError> {
     let root = home.root();
-    if root.exists()
-        && std::fs::read_dir(root)
-            .map_err(|err| HostError::io(root, err))?
-            .next()
-            .is_some()
-    {
-        return Err(HomeError::AlreadyInitialised(root.to_owned()).into());
-    }
+    crate::home::refuse_occupied(root)?;
     let refused = |reason: String| HostError::from(HomeError::Join(reason));
     let ask = NetworkAsk::ask(from, WAIT).map_err(|err| {
         HostError::from(HomeError::Unreachable(format!(

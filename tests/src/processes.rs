@@ -60,6 +60,21 @@ pub fn use_free_ports(home: &Path) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], join))
 }
 
+/// `plaza-host status --json` of the host in `home`, running or not.
+pub fn status(home: &Path) -> serde_json::Value {
+    let out = plaza_host(home)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "status of {}: {}",
+        home.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// A host process on its own home, killed when dropped.
 pub struct HostProcess(Child);
 
@@ -217,16 +232,7 @@ impl Network {
 
     /// `plaza-host status --json` of host `n`, running or not.
     pub fn status(&self, n: usize) -> serde_json::Value {
-        let out = plaza_host(&self.home(n))
-            .args(["status", "--json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "status of host {n}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        status(&self.home(n))
     }
 
     /// Runs `plaza-host --home <host n> <args>`; its standard output, or

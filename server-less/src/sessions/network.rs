@@ -128,15 +128,18 @@ pub(super) fn offer_of(
         None
     };
     let hash = genesis.as_ref().map_or([0; 32], |genesis| genesis.hash().0);
-    let Some(network) = &config.network else {
-        return Ok(Arc::new(NetworkOffer::new(
+    let unjoinable = || {
+        Arc::new(NetworkOffer::new(
             None,
             hash,
-            handle,
+            handle.clone(),
             Vec::new(),
             Vec::new(),
             config.sessions.public.clone(),
-        )));
+        ))
+    };
+    let Some(network) = &config.network else {
+        return Ok(unjoinable());
     };
     let Some(genesis) = genesis else {
         tracing::warn!(
@@ -144,14 +147,7 @@ pub(super) fn offer_of(
             "this home has no genesis file (it was made before hosts could join): other hosts \
              cannot join the network through this one"
         );
-        return Ok(Arc::new(NetworkOffer::new(
-            None,
-            hash,
-            handle,
-            Vec::new(),
-            Vec::new(),
-            config.sessions.public.clone(),
-        )));
+        return Ok(unjoinable());
     };
     if genesis.genesis.chain_id.as_str() != config.chain_id {
         return Err(crate::home::HomeError::Genesis {

@@ -36,15 +36,17 @@ fn init_run_kill_and_status_from_the_command_line() {
 
     use_free_ports(&home);
     // Run, then kill it without warning.
-    let mut run = start(&home, "host started");
-    // While it runs, status says so rather than failing obscurely.
+    let mut run = start(&home, "players can join");
+    // While it runs, status asks it (the store is the running host's).
     let busy = plaza_host(&home).arg("status").output().unwrap();
-    assert!(!busy.status.success());
     assert!(
-        String::from_utf8_lossy(&busy.stderr).contains("a host is running"),
+        busy.status.success(),
         "{}",
         String::from_utf8_lossy(&busy.stderr)
     );
+    let said = String::from_utf8_lossy(&busy.stdout);
+    assert!(said.contains("chain      plaza-cli  (running)"), "{said}");
+    assert!(said.contains("a network of one: not joinable"), "{said}");
     run.kill().unwrap();
     run.wait().unwrap();
 
@@ -140,9 +142,12 @@ pub(crate) fn use_free_ports(home: &std::path::Path) -> std::net::SocketAddr {
     drop((tcp, udp));
     let path = home.join("config.toml");
     let config = std::fs::read_to_string(&path).unwrap();
+    let operator = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let operator = operator.local_addr().unwrap().port();
     let config = config
         .replace("join_port = 7480", &format!("join_port = {join}"))
-        .replace("udp_port = 7481", &format!("udp_port = {session}"));
+        .replace("udp_port = 7481", &format!("udp_port = {session}"))
+        .replace("127.0.0.1:7484", &format!("127.0.0.1:{operator}"));
     std::fs::write(&path, config).unwrap();
     std::net::SocketAddr::from(([127, 0, 0, 1], join))
 }

@@ -76,16 +76,7 @@ fn a_host_killed_mid_activity_comes_back_with_every_block_and_players_reconnect(
     assert_eq!(after.balance, account.balance - 5 - landed);
 
     // `status` asks the running host, a network of one, which says so.
-    let status = plaza_host(&home)
-        .args(["status", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let status = plaza_tests::processes::status(&home);
     assert_eq!(status["running"], true);
     assert_eq!(status["joinable"], false);
     assert_eq!(status["chain"], "plaza-kill");
