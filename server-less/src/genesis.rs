@@ -87,6 +87,19 @@ impl NetworkGenesis {
         network_hash(head, self.founder.as_ref())
     }
 
+    /// The manifests of the assets its blocks mint: a host that joined the
+    /// network fetches their files from the others.
+    pub fn minted(&self) -> Vec<assets::ContentId> {
+        self.blocks
+            .iter()
+            .flat_map(|block| &block.txs)
+            .filter_map(|tx| match &tx.tx.op {
+                ledger::Operation::Mint { manifest, .. } => Some(manifest.asset_id().content_id()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Its bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let encoded = Encoded {

@@ -141,6 +141,7 @@ impl Host {
                     blobs.clone(),
                     relayed,
                     meters.clone(),
+                    genesis_minted(home),
                     stop_rx.clone(),
                 )))
             }
@@ -289,6 +290,21 @@ const MAX_FETCHED_MODEL: u64 = 32 << 20;
 /// hosts that have it.
 const FILE_BYTES_PER_HOUR: u64 = 2 << 30;
 
+/// The manifests of what the network's genesis minted, as the home keeps
+/// it (none for a home made before the genesis was kept).
+fn genesis_minted(home: &Home) -> Vec<ContentId> {
+    if !home.genesis().exists() {
+        return Vec::new();
+    }
+    match crate::genesis::NetworkGenesis::load(&home.genesis()) {
+        Ok(genesis) => genesis.minted(),
+        Err(err) => {
+            warn!(%err, "the genesis could not be read; its assets' files are not fetched");
+            Vec::new()
+        }
+    }
+}
+
 /// Keeps the count of connected peers in `meters`, every two seconds.
 async fn count_peers(peers: peers::PeerHandle, meters: Arc<crate::operator::Meters>) {
     let mut every = tokio::time::interval(Duration::from_secs(2));
@@ -318,6 +334,7 @@ async fn relay(
     blobs: Arc<BlobStore>,
     relay: WorldRelay,
     meters: Arc<crate::operator::Meters>,
+    minted_at_genesis: Vec<ContentId>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), HostError> {
     let (peers, mut inbound) = match peers::start(key, &chain, config, Some(blobs.clone())).await {
@@ -341,6 +358,20 @@ async fn relay(
         warn!(%err, "players here cannot trade with players of other hosts");
     }
     let (want, wanted) = mpsc::channel(WANTED_FILES);
+    // What the network's genesis minted, where this host lacks it (a host
+    // that joined the network): fetched like any new asset's files.
+    let lacking: Vec<ContentId> = minted_at_genesis
+        .into_iter()
+        .filter(|manifest| !matches!(blobs.status(manifest), Ok(assets::BlobStatus::Complete)))
+        .collect();
+    let backfill = want.clone();
+    let _backfill = AbortOnDrop(tokio::spawn(async move {
+        for manifest in lacking {
+            if backfill.send(manifest).await.is_err() {
+                return;
+            }
+        }
+    }));
     let _files = AbortOnDrop(tokio::spawn(share_files(peers.clone(), blobs, wanted)));
     let _count = AbortOnDrop(tokio::spawn(count_peers(peers.clone(), meters)));
     let mut blocks = handle.subscribe();

@@ -141,6 +141,36 @@ fn a_host_on_another_machine_joins_with_a_genesis_hash_follows_stakes_votes_and_
     }
     drop(at_new);
 
+    // What the genesis minted (the sample pack, the deeds) has its files at
+    // the new host too, fetched from the others: a player there loads a
+    // sample model.
+    let genesis =
+        server_less::genesis::NetworkGenesis::load(&net.home(joined).join("genesis.plaza"))
+            .unwrap();
+    let manifest = genesis.minted()[0];
+    let mut viewer = player_at(net.join(joined), &cy);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let model = loop {
+        let fetched = viewer
+            .fetch(&manifest, Duration::from_secs(10))
+            .and_then(|bytes| {
+                let model = assets::Manifest::from_json(&bytes).unwrap().model;
+                viewer
+                    .fetch(&model, Duration::from_secs(10))
+                    .map(|glb| (model, glb))
+            });
+        match fetched {
+            Ok(found) => break found,
+            Err(err) => assert!(
+                Instant::now() < deadline,
+                "the new host never had the genesis's files: {err}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(model.0.matches(&model.1));
+    drop(viewer);
+
     // It stakes and becomes a validator, as a testnet host does.
     let staked = net.command(joined, &["stake", "60000"]).unwrap();
     assert!(staked.contains("in force from block"), "{staked}");
