@@ -305,6 +305,22 @@ fn genesis_minted(home: &Home) -> Vec<ContentId> {
     }
 }
 
+/// Whether `blobs` holds the asset whose manifest is `manifest` whole:
+/// the manifest, its preview and its model.
+fn holds_whole(blobs: &BlobStore, manifest: ContentId) -> bool {
+    let complete = |id: &ContentId| matches!(blobs.status(id), Ok(assets::BlobStatus::Complete));
+    if !complete(&manifest) {
+        return false;
+    }
+    match blobs
+        .get(&manifest)
+        .map(|bytes| Manifest::from_json(&bytes))
+    {
+        Ok(Ok(read)) => complete(&read.preview) && complete(&read.model),
+        _ => false,
+    }
+}
+
 /// Keeps the count of connected peers in `meters`, every two seconds.
 async fn count_peers(peers: peers::PeerHandle, meters: Arc<crate::operator::Meters>) {
     let mut every = tokio::time::interval(Duration::from_secs(2));
@@ -358,15 +374,20 @@ async fn relay(
         warn!(%err, "players here cannot trade with players of other hosts");
     }
     let (want, wanted) = mpsc::channel(WANTED_FILES);
-    // What the network's genesis minted, where this host lacks it (a host
-    // that joined the network): fetched like any new asset's files.
-    let lacking: Vec<ContentId> = minted_at_genesis
-        .into_iter()
-        .filter(|manifest| !matches!(blobs.status(manifest), Ok(assets::BlobStatus::Complete)))
-        .collect();
+    // What the network's genesis minted, where this host lacks any of its
+    // files (a host that joined the network, or one stopped while it
+    // fetched them): fetched like any new asset's files.
     let backfill = want.clone();
+    let store = blobs.clone();
     let _backfill = AbortOnDrop(tokio::spawn(async move {
-        for manifest in lacking {
+        for manifest in minted_at_genesis {
+            let held = store.clone();
+            if matches!(
+                peers::blocking(move || Ok(holds_whole(&held, manifest))).await,
+                Ok(true)
+            ) {
+                continue;
+            }
             if backfill.send(manifest).await.is_err() {
                 return;
             }
