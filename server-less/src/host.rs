@@ -41,6 +41,9 @@ pub struct Host {
     link: std::sync::Mutex<Option<WorldLink>>,
     /// What the host's parts measure, for the operator.
     meters: Arc<crate::operator::Meters>,
+    /// The network's genesis, as the home keeps it (none in a home made
+    /// before it was kept).
+    genesis: Option<Arc<crate::genesis::NetworkGenesis>>,
 }
 
 impl Host {
@@ -90,6 +93,15 @@ impl Host {
         engine: Box<dyn Engine>,
     ) -> Result<Host, HostError> {
         let key = home.load_host_key()?;
+        // Read once: what other hosts are offered, and what this one
+        // fetches of the genesis's files.
+        let genesis = if home.genesis().exists() {
+            Some(Arc::new(crate::genesis::NetworkGenesis::load(
+                &home.genesis(),
+            )?))
+        } else {
+            None
+        };
         let blobs = Arc::new(home.open_blobs()?);
         // The worlds' own things (trees, lamps), for players to fetch.
         for glb in crate::worlds::prop_files() {
@@ -141,7 +153,10 @@ impl Host {
                     blobs.clone(),
                     relayed,
                     meters.clone(),
-                    genesis_minted(home),
+                    genesis
+                        .as_ref()
+                        .map(|genesis| genesis.minted())
+                        .unwrap_or_default(),
                     stop_rx.clone(),
                 )))
             }
@@ -174,6 +189,7 @@ impl Host {
             engine_fault,
             link: std::sync::Mutex::new(link),
             meters,
+            genesis,
         })
     }
 
@@ -197,6 +213,11 @@ impl Host {
     /// A handle for sessions, tools and tests.
     pub fn handle(&self) -> HostHandle {
         self.handle.clone()
+    }
+
+    /// The network's genesis, as the home keeps it.
+    pub fn genesis(&self) -> Option<&crate::genesis::NetworkGenesis> {
+        self.genesis.as_deref()
     }
 
     /// What the host's parts measure as they run, for the operator.
@@ -289,21 +310,6 @@ const MAX_FETCHED_MODEL: u64 = 32 << 20;
 /// must not fill this host's disk. A file left out is still served by the
 /// hosts that have it.
 const FILE_BYTES_PER_HOUR: u64 = 2 << 30;
-
-/// The manifests of what the network's genesis minted, as the home keeps
-/// it (none for a home made before the genesis was kept).
-fn genesis_minted(home: &Home) -> Vec<ContentId> {
-    if !home.genesis().exists() {
-        return Vec::new();
-    }
-    match crate::genesis::NetworkGenesis::load(&home.genesis()) {
-        Ok(genesis) => genesis.minted(),
-        Err(err) => {
-            warn!(%err, "the genesis could not be read; its assets' files are not fetched");
-            Vec::new()
-        }
-    }
-}
 
 /// Whether `blobs` holds the asset whose manifest is `manifest` whole:
 /// the manifest, its preview and its model.

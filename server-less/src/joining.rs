@@ -129,7 +129,7 @@ pub fn join(
         )));
     }
     let ports = Ports::from(options.base_port)?;
-    let own_consensus = listen_address(options.bind, "tcp", ports.consensus);
+    let own_consensus = tcp_address(options.bind, ports.consensus);
     let consensus_peers: Vec<String> = info
         .consensus
         .iter()
@@ -157,10 +157,11 @@ pub fn join(
     config.network = Some(NetworkConfig {
         consensus_listen: own_consensus,
         consensus_peers: consensus_peers.clone(),
-        peers_listen: vec![
-            listen_address(options.bind, "tcp", ports.peers),
-            listen_address(options.bind, "udp", ports.peers) + "/quic-v1",
-        ],
+        peers_listen: crate::peers::PeerConfig::on(options.bind, ports.peers)
+            .listen
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
         bootstrap: bootstrap.clone(),
         mdns: false,
     });
@@ -216,11 +217,11 @@ impl Ports {
     }
 }
 
-/// `/ip4/<ip>/<transport>/<port>` (or `/ip6/…`).
-fn listen_address(ip: IpAddr, transport: &str, port: u16) -> String {
+/// `/ip4/<ip>/tcp/<port>` (or `/ip6/…`).
+fn tcp_address(ip: IpAddr, port: u16) -> String {
     match ip {
-        IpAddr::V4(ip) => format!("/ip4/{ip}/{transport}/{port}"),
-        IpAddr::V6(ip) => format!("/ip6/{ip}/{transport}/{port}"),
+        IpAddr::V4(ip) => format!("/ip4/{ip}/tcp/{port}"),
+        IpAddr::V6(ip) => format!("/ip6/{ip}/tcp/{port}"),
     }
 }
 
@@ -285,9 +286,6 @@ mod tests {
         staging.finish(&root).unwrap();
         assert!(root.join("x").is_file());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        assert_eq!(
-            listen_address("::".parse().unwrap(), "udp", 7482),
-            "/ip6/::/udp/7482"
-        );
+        assert_eq!(tcp_address("::".parse().unwrap(), 7483), "/ip6/::/tcp/7483");
     }
 }

@@ -91,7 +91,7 @@ pub async fn serve(
     let host = crate::Host::start(home, clock)?;
     let mut settings = host.config().session_settings();
     settings.meters = host.meters();
-    settings.network = match network::offer_of(home, host.config(), host.handle()) {
+    settings.network = match network::offer_of(home, &host) {
         Ok(offer) => Some(offer),
         Err(err) => {
             host.stop().await?;

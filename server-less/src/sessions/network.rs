@@ -113,20 +113,15 @@ impl std::fmt::Debug for NetworkOffer {
     }
 }
 
-/// What the host in `home`, configured by `config` and running behind
-/// `handle`, tells of its network and offers hosts that join it: a network
-/// of one, or a home made before its genesis was kept, cannot be joined.
+/// What `host`, running in `home`, tells of its network and offers hosts
+/// that join it: a network of one, or a home made before its genesis was
+/// kept, cannot be joined.
 pub(super) fn offer_of(
     home: &crate::home::Home,
-    config: &crate::config::Config,
-    handle: HostHandle,
+    host: &crate::Host,
 ) -> Result<Arc<NetworkOffer>, HostError> {
+    let (config, handle, genesis) = (host.config(), host.handle(), host.genesis());
     let path = home.genesis();
-    let genesis = if path.exists() {
-        Some(crate::genesis::NetworkGenesis::load(&path)?)
-    } else {
-        None
-    };
     let hash = genesis.as_ref().map_or([0; 32], |genesis| genesis.hash().0);
     let unjoinable = || {
         Arc::new(NetworkOffer::new(

@@ -701,7 +701,7 @@ async fn start_operator(
             return None;
         }
     };
-    let genesis = genesis_hash(home).ok().flatten();
+    let genesis = host.genesis().map(|genesis| genesis.hash().to_string());
     let view = server_less::operator::OperatorView::new(
         host.handle(),
         host.meters(),
