@@ -2,13 +2,13 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
-use crate::codec::{self, BLOCK_DOMAIN, TX_LIST_DOMAIN, tagged_hash};
+use crate::codec::{self, BLOCK_DOMAIN, TX_LIST_DOMAIN, VALIDATOR_SET_DOMAIN, tagged_hash};
 use crate::error::LedgerError;
 use crate::execute::TxResult;
-use crate::ids::{BlockHash, ChainId, Height, StateRoot, Timestamp, TxId};
+use crate::ids::{BlockHash, ChainId, Height, StateRoot, Timestamp, TxId, ValidatorSetHash};
 use crate::keys::Address;
 use crate::settle::Settlement;
-use crate::state::{Account, Asset, Listing, Rental};
+use crate::state::{Account, Asset, Listing, Rental, Validator};
 use crate::tx::SignedTransaction;
 
 /// Most transactions one block may carry.
@@ -33,6 +33,39 @@ pub struct BlockHeader {
     pub parent: BlockHash,
     /// Hash of the ids of the block's transactions, in order.
     pub tx_root: [u8; 32],
+    /// What the chain was when the block was proposed.
+    pub commitments: Commitments,
+}
+
+/// What a header commits to of the chain before its block, so that a
+/// certified header vouches for a state and for who certifies the next
+/// header, without its transactions being replayed: a state snapshot is
+/// checked against `state_root`, and a light client follows the
+/// validator sets from one certified header to the next.
+///
+/// Block 0 commits to nothing before it: all zeros.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Commitments {
+    /// The state root after the parent block.
+    pub state_root: StateRoot,
+    /// The hash of the validators that certify this block.
+    pub validators: ValidatorSetHash,
+    /// The hash of the validators that certify the next block.
+    pub next_validators: ValidatorSetHash,
+}
+
+/// The hash of a validator set: each validator's address and power, in
+/// address order (the order does not depend on how the set was listed).
+pub fn validator_set_hash(validators: &[Validator]) -> ValidatorSetHash {
+    let mut sorted: Vec<&Validator> = validators.iter().collect();
+    sorted.sort_by_key(|validator| validator.address);
+    let mut bytes = Vec::with_capacity(8 + sorted.len() * 40);
+    bytes.extend_from_slice(&(sorted.len() as u64).to_le_bytes());
+    for validator in sorted {
+        bytes.extend_from_slice(validator.address.as_bytes());
+        bytes.extend_from_slice(&validator.power.to_le_bytes());
+    }
+    ValidatorSetHash(tagged_hash(VALIDATOR_SET_DOMAIN, &[&bytes]))
 }
 
 impl BlockHeader {
@@ -59,6 +92,7 @@ impl Block {
         time: Timestamp,
         proposer: Address,
         parent: BlockHash,
+        commitments: Commitments,
         txs: Vec<SignedTransaction>,
     ) -> Self {
         let tx_root = tx_list_hash(txs.iter().map(SignedTransaction::id));
@@ -70,6 +104,7 @@ impl Block {
                 proposer,
                 parent,
                 tx_root,
+                commitments,
             },
             txs,
         }
@@ -174,6 +209,7 @@ mod tests {
             10,
             keypair.address(),
             BlockHash([1; 32]),
+            Commitments::default(),
             vec![tx],
         )
     }
@@ -187,6 +223,34 @@ mod tests {
         let mut later = block.clone();
         later.header.time += 1;
         assert_ne!(later.hash(), block.hash());
+    }
+
+    #[test]
+    fn headers_commit_to_the_state_and_the_validator_sets() {
+        let block = block();
+        let mut other_root = block.clone();
+        other_root.header.commitments.state_root = StateRoot([3; 32]);
+        assert_ne!(other_root.hash(), block.hash());
+        let mut other_set = block.clone();
+        other_set.header.commitments.next_validators = ValidatorSetHash([3; 32]);
+        assert_ne!(other_set.hash(), block.hash());
+
+        let a = Validator {
+            address: Address::from_bytes([1; 32]),
+            power: 10,
+        };
+        let b = Validator {
+            address: Address::from_bytes([2; 32]),
+            power: 20,
+        };
+        // The order a set is listed in does not matter; powers do.
+        assert_eq!(validator_set_hash(&[a, b]), validator_set_hash(&[b, a]));
+        let heavier = Validator { power: 21, ..b };
+        assert_ne!(
+            validator_set_hash(&[a, b]),
+            validator_set_hash(&[a, heavier])
+        );
+        assert_ne!(validator_set_hash(&[a]), validator_set_hash(&[a, b]));
     }
 
     #[test]

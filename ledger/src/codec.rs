@@ -15,8 +15,11 @@ pub(crate) const TX_DOMAIN: &[u8] = b"plaza/tx/v1";
 pub(crate) const TRADE_DOMAIN: &[u8] = b"plaza/trade/v1";
 /// Domain of the hash of a trade's two offers.
 pub(crate) const TRADE_OFFERS_DOMAIN: &[u8] = b"plaza/trade-offers/v1";
-/// Domain tag of a block hash.
-pub(crate) const BLOCK_DOMAIN: &[u8] = b"plaza/block/v1";
+/// Domain tag of a block hash. Version 2: headers commit to the state
+/// root after their parent and to the validator sets.
+pub(crate) const BLOCK_DOMAIN: &[u8] = b"plaza/block/v2";
+/// Domain of a validator set's hash.
+pub(crate) const VALIDATOR_SET_DOMAIN: &[u8] = b"plaza/validator-set/v1";
 /// Domain tag of a block's transaction-list hash.
 pub(crate) const TX_LIST_DOMAIN: &[u8] = b"plaza/tx-list/v1";
 /// Domain tag of a state record's key in the state tree.

@@ -6,7 +6,7 @@
 use thiserror::Error;
 
 use crate::ids::{
-    Amount, AssetId, BlockHash, ChainId, Height, ListingId, Nonce, RentalId, Timestamp,
+    Amount, AssetId, BlockHash, ChainId, Height, ListingId, Nonce, RentalId, StateRoot, Timestamp,
 };
 use crate::keys::Address;
 
@@ -463,6 +463,26 @@ pub enum LedgerError {
         /// The block's height.
         height: Height,
     },
+    /// The header commits to another state than the one it follows.
+    #[error(
+        "block {height} commits to state root {got}, but the state it follows has root {expected}"
+    )]
+    StateRootMismatch {
+        /// The block's height.
+        height: Height,
+        /// The root after its parent.
+        expected: StateRoot,
+        /// The root its header names.
+        got: StateRoot,
+    },
+    /// The header commits to another validator set than the chain's.
+    #[error("block {height} commits to other validators for {which} height than the chain names")]
+    ValidatorSetMismatch {
+        /// The block's height.
+        height: Height,
+        /// Which of its two sets differs.
+        which: &'static str,
+    },
     /// The block's signatures were checked for a different chain.
     #[error("block was verified for chain {verified_for}, this is chain {expected}")]
     VerifiedForOtherChain {
@@ -509,6 +529,33 @@ pub enum LedgerError {
         found: u32,
         /// The format this build reads.
         expected: u32,
+    },
+    /// A snapshot that cannot be restored as it is.
+    #[error("bad snapshot: {0}")]
+    BadSnapshot(String),
+    /// A snapshot chunk whose bytes are not those its manifest names.
+    #[error("snapshot chunk {index} does not match its hash in the manifest")]
+    ChunkMismatch {
+        /// The chunk's number.
+        index: u32,
+    },
+    /// A restored state whose root is not the one trusted.
+    #[error(
+        "the snapshot of height {height} rebuilds state root {got}, not the trusted {expected}"
+    )]
+    SnapshotRootMismatch {
+        /// The snapshot's height.
+        height: Height,
+        /// The root trusted for that height.
+        expected: StateRoot,
+        /// The root of the state the chunks hold.
+        got: StateRoot,
+    },
+    /// Finishing a restore that lacks chunks.
+    #[error("the restore lacks {missing} of the snapshot's chunks")]
+    RestoreIncomplete {
+        /// How many chunks are missing.
+        missing: usize,
     },
     /// Opening a store that was never initialised.
     #[error("no ledger at {0}: create it from a genesis first")]

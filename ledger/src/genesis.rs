@@ -5,7 +5,7 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
-use crate::block::Block;
+use crate::block::{Block, Commitments};
 use crate::codec::{self, GENESIS_DOMAIN, tagged_hash};
 use crate::error::LedgerError;
 use crate::execute::{BlockEffects, MAX_VALIDATORS};
@@ -125,6 +125,7 @@ impl Genesis {
             self.time,
             Address::from_bytes([0; 32]),
             self.hash(),
+            Commitments::default(),
             Vec::new(),
         )
     }

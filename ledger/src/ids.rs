@@ -200,6 +200,11 @@ hash_type!(
     /// The root of the state tree after a block.
     StateRoot
 );
+hash_type!(
+    /// The hash of a validator set: every validator's address and power,
+    /// in address order ([`crate::validator_set_hash`]).
+    ValidatorSetHash
+);
 
 /// Defines a sequential id newtype.
 macro_rules! seq_id {

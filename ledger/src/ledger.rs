@@ -1,16 +1,18 @@
 //! The ledger handle: a store, the chain's head, and a signature verifier.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use tracing::{debug, info};
 
-use crate::block::{Block, CommittedBlock};
+use crate::block::{Block, Commitments, CommittedBlock, validator_set_hash};
 use crate::error::LedgerError;
 use crate::execute::{self, BlockEffects, StateReader};
 use crate::genesis::Genesis;
 use crate::ids::{AssetId, BlockHash, Height, ListingId, RentalId, StateRoot, Timestamp, TxId};
 use crate::keys::Address;
 use crate::proof::AssetProof;
+use crate::snapshot::{self, Chunker, SnapshotManifest};
 use crate::state::{
     Account, Asset, ChainState, Listing, Rental, Validator, ValidatorChange, powers_after,
 };
@@ -124,15 +126,62 @@ impl Ledger {
         time: Timestamp,
         proposer: Address,
         txs: Vec<SignedTransaction>,
-    ) -> Block {
-        Block::new(
+    ) -> Result<Block, LedgerError> {
+        Ok(Block::new(
             self.chain.chain_id.clone(),
             self.chain.height.saturating_add(1),
             time,
             proposer,
             self.chain.last_block,
+            self.next_commitments()?,
             txs,
-        )
+        ))
+    }
+
+    /// What the next block's header must commit to: the state root now
+    /// and the validators of its height and of the one after.
+    pub fn next_commitments(&self) -> Result<Commitments, LedgerError> {
+        let height = self.chain.height.saturating_add(1);
+        Ok(Commitments {
+            state_root: self.state_root,
+            validators: validator_set_hash(&self.validators_at(height)?),
+            next_validators: validator_set_hash(&self.validators_at(height.saturating_add(1))?),
+        })
+    }
+
+    /// An error if `block` follows the last block but its header commits
+    /// to another state or other validators than this ledger's; a block
+    /// that does not follow it is left to [`execute::apply_block`] to
+    /// refuse.
+    fn check_commitments(&self, block: &Block) -> Result<(), LedgerError> {
+        let header = &block.header;
+        if Some(header.height) != self.chain.height.checked_add(1)
+            || header.parent != self.chain.last_block
+        {
+            return Ok(());
+        }
+        let expected = self.next_commitments()?;
+        let got = header.commitments;
+        if got.state_root != expected.state_root {
+            return Err(LedgerError::StateRootMismatch {
+                height: header.height,
+                expected: expected.state_root,
+                got: got.state_root,
+            });
+        }
+        if got.validators != expected.validators {
+            return Err(LedgerError::ValidatorSetMismatch {
+                height: header.height,
+                which: "its own",
+            });
+        }
+        if got.next_validators != expected.next_validators {
+            return Err(LedgerError::ValidatorSetMismatch {
+                height: header.height,
+                which: "the next height's",
+            });
+        }
+        Ok(())
     }
 
     /// Verifies, applies and durably commits `block`.
@@ -166,6 +215,7 @@ impl Ledger {
     /// writing anything: whether it is valid, and its effects ready for
     /// [`Ledger::commit_prepared`].
     pub fn prepare(&self, block: Block) -> Result<PreparedBlock, LedgerError> {
+        self.check_commitments(&block)?;
         let verified = self.verifier.verify_block(block)?;
         let effects = execute::apply_block(&self.store, &self.chain, &verified)?;
         Ok(PreparedBlock {
@@ -199,6 +249,7 @@ impl Ledger {
         verified: VerifiedBlock,
         certificate: Option<&[u8]>,
     ) -> Result<CommittedBlock, LedgerError> {
+        self.check_commitments(verified.block())?;
         let effects = execute::apply_block(&self.store, &self.chain, &verified)?;
         self.write(verified, effects, certificate)
     }
@@ -345,6 +396,23 @@ impl Ledger {
         self.store.transaction(id)
     }
 
+    /// Cuts the state after the last committed block into chunks of about
+    /// `chunk_bytes` (at most [`snapshot::CHUNK_BYTES`]), handing each to
+    /// `sink` with its number, and returns the snapshot's manifest.
+    pub fn snapshot(
+        &self,
+        chunk_bytes: usize,
+        sink: impl FnMut(u32, Vec<u8>) -> Result<(), LedgerError>,
+    ) -> Result<SnapshotManifest, LedgerError> {
+        let mut chunker = Chunker::new(chunk_bytes, sink);
+        self.store.snapshot(&mut chunker)?;
+        chunker.finish(
+            self.chain.chain_id.clone(),
+            self.chain.height,
+            self.state_root,
+        )
+    }
+
     /// The state root after block `height`.
     pub fn state_root_at(&self, height: Height) -> Result<StateRoot, LedgerError> {
         if height > self.chain.height {
@@ -407,5 +475,76 @@ impl StateReader for Ledger {
 
     fn rentals_due(&self, time: Timestamp) -> Result<Vec<(Timestamp, RentalId)>, LedgerError> {
         StateReader::rentals_due(&self.store, time)
+    }
+}
+
+/// A ledger being rebuilt from a snapshot, chunk by chunk, in a directory
+/// of its own. Dropped before it is finished, it can be taken up again
+/// with [`Restore::begin`] on the same directory and manifest: the chunks
+/// already in stay.
+pub struct Restore {
+    store: Store,
+    manifest: SnapshotManifest,
+    done: BTreeSet<u32>,
+}
+
+impl Restore {
+    /// Starts restoring the snapshot `manifest` describes into `path`, or
+    /// takes up the restore of it already there. The manifest's root must
+    /// be one the caller trusts (a certified header commits to it): the
+    /// restored state is checked against it.
+    pub fn begin(path: impl AsRef<Path>, manifest: SnapshotManifest) -> Result<Self, LedgerError> {
+        manifest.check()?;
+        let store = Store::open(path.as_ref())?;
+        let done = store.begin_restore(&manifest)?;
+        Ok(Restore {
+            store,
+            manifest,
+            done,
+        })
+    }
+
+    /// The snapshot being restored.
+    pub fn manifest(&self) -> &SnapshotManifest {
+        &self.manifest
+    }
+
+    /// The chunks still to add, by number.
+    pub fn missing(&self) -> Vec<u32> {
+        (0..self.manifest.chunks.len() as u32)
+            .filter(|index| !self.done.contains(index))
+            .collect()
+    }
+
+    /// Checks chunk `index` against the manifest and writes its records.
+    /// A chunk that does not match changes nothing.
+    pub fn add(&mut self, index: u32, bytes: &[u8]) -> Result<(), LedgerError> {
+        let entries = snapshot::read_chunk(&self.manifest, index, bytes)?;
+        if self.done.contains(&index) {
+            return Ok(());
+        }
+        self.store
+            .restore_chunk(self.manifest.height, index, entries)?;
+        self.done.insert(index);
+        Ok(())
+    }
+
+    /// With every chunk in, builds the state tree and, if its root is the
+    /// manifest's, opens the restored ledger: at the snapshot's height,
+    /// ready for the blocks after it. `genesis` is the network's block 0
+    /// hash, which the ledger keeps to refuse another network's blocks.
+    pub fn finish(mut self, genesis: BlockHash) -> Result<Ledger, LedgerError> {
+        let missing = self.missing().len();
+        if missing > 0 {
+            return Err(LedgerError::RestoreIncomplete { missing });
+        }
+        self.store.finish_restore(&self.manifest, genesis)?;
+        info!(
+            chain = %self.manifest.chain_id,
+            height = self.manifest.height,
+            entries = self.manifest.entries,
+            "ledger restored from a snapshot"
+        );
+        Ledger::from_store(self.store)
     }
 }

@@ -22,6 +22,7 @@ mod ledger;
 mod proof;
 mod rules;
 mod settle;
+pub mod snapshot;
 mod state;
 #[cfg(feature = "store")]
 mod store;
@@ -33,7 +34,9 @@ mod verify;
 pub mod testkit;
 
 pub use crate::block::CommittedBlock;
-pub use crate::block::{Block, BlockHeader, MAX_BLOCK_BYTES, MAX_BLOCK_TXS};
+pub use crate::block::{
+    Block, BlockHeader, Commitments, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, validator_set_hash,
+};
 pub use crate::codec::{decode, encode};
 pub use crate::error::LedgerError;
 pub use crate::execute::{
@@ -43,11 +46,11 @@ pub use crate::execute::{
 pub use crate::genesis::{Genesis, MAX_SUPPLY};
 pub use crate::ids::{
     Amount, AssetId, BPS_DENOMINATOR, BasisPoints, BlockHash, ChainId, Height, ListingId, Nonce,
-    RentalId, StateRoot, Timestamp, TxId,
+    RentalId, StateRoot, Timestamp, TxId, ValidatorSetHash,
 };
 pub use crate::keys::{Address, Keypair, Signature};
 #[cfg(feature = "store")]
-pub use crate::ledger::{Ledger, PreparedBlock};
+pub use crate::ledger::{Ledger, PreparedBlock, Restore};
 pub use crate::proof::{AssetProof, Holding, verify_asset, verify_holding};
 pub use crate::rules::{
     RentCosts, check_asset_fillable, check_listing_fillable, check_open, check_owned_and_free,

@@ -27,11 +27,11 @@ use ed25519_dalek::VerifyingKey;
 #[cfg(feature = "parallel")]
 use rayon::prelude::*;
 
-use crate::block::{Block, tx_list_hash};
+use crate::block::{Block, Commitments, tx_list_hash};
 use crate::codec::{self, TX_DOMAIN};
 use crate::error::LedgerError;
 use crate::hashing::FastMap;
-use crate::ids::{ChainId, TxId};
+use crate::ids::{BlockHash, ChainId, TxId};
 use crate::keys::{Address, Signature};
 use crate::tx::{MAX_TX_BYTES, Operation, SignedTransaction, signed_tx_id};
 
@@ -65,6 +65,17 @@ impl VerifiedBlock {
     /// Each transaction's id and signature verdict, in block order.
     pub fn checks(&self) -> impl Iterator<Item = &(TxId, Result<(), LedgerError>)> {
         self.checks.iter()
+    }
+
+    /// The same transactions in a block on `parent`, its header committing
+    /// to `commitments`: for blocks whose signatures are checked before
+    /// the block they follow is committed. The checks stay, since they
+    /// cover only the transactions; the ledger checks the header when the
+    /// block is committed.
+    pub fn on(mut self, parent: BlockHash, commitments: Commitments) -> Self {
+        self.block.header.parent = parent;
+        self.block.header.commitments = commitments;
+        self
     }
 
     /// Gives the block back.
@@ -441,7 +452,15 @@ mod tests {
         for bad in [3usize, 17, 18, 39] {
             txs[bad].signature.0[40] ^= 1;
         }
-        let block = Block::new(chain(), 1, 1, txs[0].tx.signer, BlockHash::default(), txs);
+        let block = Block::new(
+            chain(),
+            1,
+            1,
+            txs[0].tx.signer,
+            BlockHash::default(),
+            Commitments::default(),
+            txs,
+        );
         let verified = Verifier::new(chain()).verify_block(block).unwrap();
         for (index, (_, verdict)) in verified.checks().enumerate() {
             if [3, 17, 18, 39].contains(&index) {
@@ -469,13 +488,22 @@ mod tests {
             1,
             forged[0].tx.signer,
             BlockHash::default(),
+            Commitments::default(),
             forged,
         );
         verifier.verify_block(block).unwrap();
         assert_eq!(verifier.cached_keys(), 0);
         let mut txs: Vec<SignedTransaction> = (31..=40).map(|seed| pay(seed, 0)).collect();
         txs[2].signature.0[40] ^= 1;
-        let block = Block::new(chain(), 1, 1, txs[0].tx.signer, BlockHash::default(), txs);
+        let block = Block::new(
+            chain(),
+            1,
+            1,
+            txs[0].tx.signer,
+            BlockHash::default(),
+            Commitments::default(),
+            txs,
+        );
         verifier.verify_block(block).unwrap();
         assert_eq!(verifier.cached_keys(), 9);
         verifier.verify_transaction(&pay(50, 0)).unwrap();

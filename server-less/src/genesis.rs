@@ -253,7 +253,7 @@ mod tests {
             },
         }
         .sign(&ada);
-        let block = ledger.next_block(0, host.address(), vec![pay]);
+        let block = ledger.next_block(0, host.address(), vec![pay]).unwrap();
         ledger.commit_block(block.clone()).unwrap();
         (
             NetworkGenesis {

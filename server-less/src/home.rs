@@ -600,7 +600,7 @@ fn commit_all(
     proposer: Address,
     txs: Vec<SignedTransaction>,
 ) -> Result<Block, HostError> {
-    let block = ledger.next_block(time, proposer, txs);
+    let block = ledger.next_block(time, proposer, txs)?;
     let committed = ledger.commit_block(block.clone())?;
     for result in committed.results {
         result.outcome?;

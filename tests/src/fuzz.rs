@@ -263,6 +263,7 @@ pub fn targets() -> Vec<Target> {
         1_000,
         key.address(),
         ledger::BlockHash([1; 32]),
+        ledger::Commitments::default(),
         txs.clone(),
     );
     let client_messages = vec![

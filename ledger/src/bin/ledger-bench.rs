@@ -15,7 +15,7 @@ use ed25519_dalek::VerifyingKey;
 use rayon::prelude::*;
 
 use ledger::testkit::{Mix, Workload};
-use ledger::{BATCH_TXS, Block, Ledger, Operation, SignedTransaction};
+use ledger::{BATCH_TXS, Block, BlockHash, Commitments, Ledger, Operation, SignedTransaction};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -51,7 +51,7 @@ fn main() -> Result<()> {
     let proposer = workload.proposer();
     while !workload.minted() {
         let (time, txs) = workload.next_block(BLOCK_TXS);
-        let block = ledger.next_block(time, proposer, txs);
+        let block = ledger.next_block(time, proposer, txs)?;
         let committed = ledger.commit_block(block)?;
         if let Some(bad) = committed.results.iter().find(|r| r.outcome.is_err()) {
             bail!("setup transaction rejected: {:?}", bad.outcome);
@@ -106,18 +106,19 @@ fn main() -> Result<()> {
     //    thread (itself using every core) while the ledger applies and
     //    commits the current one.
     let chain_height = ledger.height();
-    let mut parent = ledger.chain().last_block;
     let mut prepared = Vec::with_capacity(blocks);
     for (i, (time, txs)) in generated.into_iter().enumerate() {
+        // Parent and commitments are set when the block before is
+        // committed; its signatures are checked meanwhile.
         let block = Block::new(
             ledger.chain().chain_id.clone(),
             chain_height + 1 + i as u64,
             time,
             proposer,
-            parent,
+            BlockHash::default(),
+            Commitments::default(),
             txs,
         );
-        parent = block.hash();
         prepared.push(block);
     }
     //    The verifying threads run at the lowest priority, so that they take
@@ -145,7 +146,8 @@ fn main() -> Result<()> {
     let mut applied = 0usize;
     let mut settled = 0usize;
     for verified in receiver {
-        let committed = ledger.commit_verified(verified?)?;
+        let verified = verified?.on(ledger.chain().last_block, ledger.next_commitments()?);
+        let committed = ledger.commit_verified(verified)?;
         if let Some(bad) = committed.results.iter().find(|r| r.outcome.is_err()) {
             bail!("benchmark transaction rejected: {:?}", bad.outcome);
         }

@@ -39,7 +39,7 @@ fn main() -> Result<()> {
             return Ok(());
         }
         let (time, txs) = workload.next_block(SOAK_BLOCK_TXS);
-        let block = ledger.next_block(time, workload.proposer(), txs);
+        let block = ledger.next_block(time, workload.proposer(), txs)?;
         let committed = ledger.commit_block(block)?;
         if let Some(bad) = committed.results.iter().find(|r| r.outcome.is_err()) {
             bail!(

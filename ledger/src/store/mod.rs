@@ -9,6 +9,7 @@
 //! also means a block writes each changed record once.
 
 mod cache;
+mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -82,9 +83,10 @@ const META_FORMAT: &[u8] = b"format";
 /// The layout of the records this build writes. A store written with
 /// another (before validator staking, records carried no stake; before
 /// mints carried their manifest and validators could be slashed, blocks
-/// and validator changes read differently) is refused with a clear error
-/// rather than misread.
-pub const STORE_FORMAT: u32 = 3;
+/// and validator changes read differently; before headers committed to
+/// the state root and the validator sets, blocks hashed differently) is
+/// refused with a clear error rather than misread.
+pub const STORE_FORMAT: u32 = 4;
 /// Largest stored record read back; anything larger is corruption.
 const MAX_RECORD_BYTES: usize = 1 << 16;
 /// Largest stored block record.

@@ -1,7 +1,10 @@
 //! Blocks that do not follow the chain are refused whole.
 
 use ledger::testkit::{chain_id, keypair};
-use ledger::{Block, BlockHash, ChainId, LedgerError, MAX_BLOCK_TXS, Operation};
+use ledger::{
+    Block, BlockHash, ChainId, Commitments, LedgerError, MAX_BLOCK_TXS, Operation, StateRoot,
+    ValidatorSetHash,
+};
 
 use crate::common::Net;
 
@@ -25,6 +28,7 @@ fn a_block_must_follow_the_last_one() {
         net.time + 1,
         proposer,
         head.last_block,
+        Commitments::default(),
         vec![tx.clone()],
     );
     assert_eq!(
@@ -40,6 +44,7 @@ fn a_block_must_follow_the_last_one() {
         net.time + 1,
         proposer,
         BlockHash([7; 32]),
+        Commitments::default(),
         vec![tx.clone()],
     );
     assert_eq!(
@@ -60,7 +65,8 @@ fn a_block_must_follow_the_last_one() {
     let stranger = keypair(3, 3).address();
     let usurped = net
         .ledger
-        .next_block(net.time + 1, stranger, vec![tx.clone()]);
+        .next_block(net.time + 1, stranger, vec![tx.clone()])
+        .unwrap();
     assert_eq!(
         net.ledger.commit_block(usurped),
         Err(LedgerError::UnknownProposer(stranger))
@@ -72,6 +78,7 @@ fn a_block_must_follow_the_last_one() {
         net.time + 1,
         proposer,
         head.last_block,
+        net.ledger.next_commitments().unwrap(),
         vec![tx.clone()],
     );
     assert_eq!(
@@ -88,6 +95,44 @@ fn a_block_must_follow_the_last_one() {
         Err(LedgerError::TxRootMismatch { height: 1 })
     );
 
+    // A header that commits to another state, or to other validators.
+    let mut forged_root = net.block_at(net.time + 1, vec![tx.clone()]);
+    forged_root.header.commitments.state_root = StateRoot([5; 32]);
+    assert_eq!(
+        net.ledger.commit_block(forged_root.clone()),
+        Err(LedgerError::StateRootMismatch {
+            height: 1,
+            expected: root,
+            got: StateRoot([5; 32])
+        })
+    );
+    assert_eq!(
+        net.ledger.prepare(forged_root).err(),
+        Some(LedgerError::StateRootMismatch {
+            height: 1,
+            expected: root,
+            got: StateRoot([5; 32])
+        })
+    );
+    let mut forged_set = net.block_at(net.time + 1, vec![tx.clone()]);
+    forged_set.header.commitments.validators = ValidatorSetHash([6; 32]);
+    assert_eq!(
+        net.ledger.commit_block(forged_set),
+        Err(LedgerError::ValidatorSetMismatch {
+            height: 1,
+            which: "its own"
+        })
+    );
+    let mut forged_next = net.block_at(net.time + 1, vec![tx.clone()]);
+    forged_next.header.commitments.next_validators = ValidatorSetHash([6; 32]);
+    assert_eq!(
+        net.ledger.commit_block(forged_next),
+        Err(LedgerError::ValidatorSetMismatch {
+            height: 1,
+            which: "the next height's"
+        })
+    );
+
     // Nothing moved.
     assert_eq!(net.ledger.height(), 0);
     assert_eq!(net.ledger.state_root(), root);
@@ -95,6 +140,7 @@ fn a_block_must_follow_the_last_one() {
 
     // The same transaction in a proper block goes through; equal time is fine.
     let good = net.block_at(net.time, vec![tx]);
+    assert_eq!(good.header.commitments.state_root, root);
     let committed = net.ledger.commit_block(good).unwrap();
     assert_eq!(committed.results[0].outcome, Ok(()));
     assert_eq!(net.ledger.height(), 1);

@@ -78,7 +78,9 @@ impl Net {
 
     /// The next block at `time`, proposed by the validator.
     pub(crate) fn block_at(&self, time: u64, txs: Vec<SignedTransaction>) -> Block {
-        self.ledger.next_block(time, self.validator.address(), txs)
+        self.ledger
+            .next_block(time, self.validator.address(), txs)
+            .unwrap()
     }
 
     /// Commits `txs` in a block `secs` after the last one.

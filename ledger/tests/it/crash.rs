@@ -71,7 +71,9 @@ fn killed_at_random(kills: usize) {
         );
         while replay.height() < height {
             let (time, txs) = replay_workload.next_block(SOAK_BLOCK_TXS);
-            let block = replay.next_block(time, replay_workload.proposer(), txs);
+            let block = replay
+                .next_block(time, replay_workload.proposer(), txs)
+                .unwrap();
             replay.commit_block(block).unwrap();
         }
         assert_eq!(

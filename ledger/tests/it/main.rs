@@ -13,6 +13,7 @@ mod proofs;
 mod properties;
 mod rentals;
 mod security;
+mod snapshot;
 mod staking;
 mod storage;
 mod trades;

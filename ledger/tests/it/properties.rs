@@ -363,7 +363,8 @@ impl World {
         self.time += after;
         let block = self
             .ledger
-            .next_block(self.time, self.validator.address(), txs);
+            .next_block(self.time, self.validator.address(), txs)
+            .unwrap();
         self.ledger.commit_block(block).unwrap()
     }
 }

@@ -79,7 +79,8 @@ fn a_stake_is_in_force_two_blocks_on_and_an_unstake_returns_the_tokens_then() {
     assert_eq!(powers(&net), vec![genesis]);
     let early = net
         .ledger
-        .next_block(net.time + 1, net.alice.address(), Vec::new());
+        .next_block(net.time + 1, net.alice.address(), Vec::new())
+        .unwrap();
     assert!(matches!(
         net.ledger.commit_block(early),
         Err(LedgerError::UnknownProposer(who)) if who == net.alice.address()
@@ -96,7 +97,8 @@ fn a_stake_is_in_force_two_blocks_on_and_an_unstake_returns_the_tokens_then() {
     // Now alice may propose.
     let block = net
         .ledger
-        .next_block(net.time + 1, net.alice.address(), Vec::new());
+        .next_block(net.time + 1, net.alice.address(), Vec::new())
+        .unwrap();
     net.time += 1;
     net.ledger.commit_block(block).unwrap();
 
@@ -197,7 +199,8 @@ fn stakes_that_break_a_rule_are_refused_and_change_nothing() {
     ));
     let block = net
         .ledger
-        .next_block(net.time + 1, net.bob.address(), Vec::new());
+        .next_block(net.time + 1, net.bob.address(), Vec::new())
+        .unwrap();
     net.ledger.commit_block(block).unwrap();
 }
 
@@ -234,7 +237,7 @@ fn validator_changes_waiting_at_once_are_bounded() {
             .sign(key)
         })
         .collect();
-    let block = ledger.next_block(T0 + 1, validator.address(), txs);
+    let block = ledger.next_block(T0 + 1, validator.address(), txs).unwrap();
     let committed = ledger.commit_block(block).unwrap();
     let (last, first) = committed.results.split_last().unwrap();
     assert!(first.iter().all(|result| result.outcome.is_ok()));
@@ -243,7 +246,9 @@ fn validator_changes_waiting_at_once_are_bounded() {
         ledger.chain().validator_changes.len(),
         MAX_VALIDATOR_CHANGES
     );
-    let block = ledger.next_block(T0 + 2, validator.address(), Vec::new());
+    let block = ledger
+        .next_block(T0 + 2, validator.address(), Vec::new())
+        .unwrap();
     ledger.commit_block(block).unwrap();
     assert_eq!(
         ledger.validators().unwrap().len(),
@@ -280,11 +285,13 @@ fn a_full_validator_set_takes_no_newcomer_but_its_members_may_add_stake() {
         }
         .sign(key)
     };
-    let block = ledger.next_block(
-        T0 + 1,
-        members[0].address(),
-        vec![stake(&newcomer, 0), stake(&members[1], 0)],
-    );
+    let block = ledger
+        .next_block(
+            T0 + 1,
+            members[0].address(),
+            vec![stake(&newcomer, 0), stake(&members[1], 0)],
+        )
+        .unwrap();
     let committed = ledger.commit_block(block).unwrap();
     assert_eq!(
         committed.results[0].outcome,

@@ -138,7 +138,9 @@ fn a_host_that_cannot_read_its_state_refuses_the_block_instead_of_skipping_a_tra
     damage_newest_account(dir.path(), &alice.address());
     let mut ledger = Ledger::open(dir.path()).unwrap();
     let root = ledger.state_root();
-    let block = ledger.next_block(time + 1, validator.address(), vec![pay]);
+    let block = ledger
+        .next_block(time + 1, validator.address(), vec![pay])
+        .unwrap();
     // Another host would apply the payment; this one must not record it as
     // rejected, so the block is refused and nothing is committed.
     assert!(matches!(

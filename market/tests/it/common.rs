@@ -85,7 +85,10 @@ impl Net {
     /// date with it.
     pub(crate) fn commit_at(&mut self, time: u64, txs: Vec<SignedTransaction>) -> CommittedBlock {
         self.time = time;
-        let block = self.ledger.next_block(time, self.validator.address(), txs);
+        let block = self
+            .ledger
+            .next_block(time, self.validator.address(), txs)
+            .unwrap();
         let committed = self.ledger.commit_block(block).unwrap();
         self.catalogue
             .apply((&committed).into(), &self.manifests)

@@ -86,7 +86,7 @@ proptest! {
                 let end = quote.ends_at;
                 prop_assert!(return_quote(&rental, &params, &renter.address(), end).is_err());
                 net.time = end;
-                let block = net.ledger.next_block(end, net.validator.address(), Vec::new());
+                let block = net.ledger.next_block(end, net.validator.address(), Vec::new()).unwrap();
                 net.ledger.commit_block(block).unwrap();
                 let moved = delta(net.balances(), before);
                 prop_assert_eq!(moved[2], i128::from(quote.deposit));

@@ -159,6 +159,7 @@ mod tests {
             time,
             keypair(1, 0).address(),
             ledger::BlockHash([7; 32]),
+            ledger::Commitments::default(),
             Vec::new(),
         )
     }

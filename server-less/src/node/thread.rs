@@ -233,7 +233,11 @@ impl Node {
                 let txs = self
                     .mempool
                     .propose(self.settings.block_max_txs, MAX_BLOCK_BYTES / 2);
-                let _ = reply.send(Ok(self.ledger.next_block(time, self.address, txs)));
+                let _ = reply.send(
+                    self.ledger
+                        .next_block(time, self.address, txs)
+                        .map_err(Into::into),
+                );
             }
             Command::Check(block, reply) => {
                 let _ = reply.send(self.check(*block));
