@@ -530,6 +530,9 @@ pub enum LedgerError {
         /// The format this build reads.
         expected: u32,
     },
+    /// A header certificate, or a chain of them, that does not hold.
+    #[error("not certified: {0}")]
+    BadCertificate(String),
     /// A snapshot that cannot be restored as it is.
     #[error("bad snapshot: {0}")]
     BadSnapshot(String),

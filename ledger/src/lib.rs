@@ -19,6 +19,7 @@ mod ids;
 mod keys;
 #[cfg(feature = "store")]
 mod ledger;
+pub mod light;
 mod proof;
 mod rules;
 mod settle;

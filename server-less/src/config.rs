@@ -73,6 +73,24 @@ pub struct NetworkConfig {
     pub bootstrap: Vec<String>,
     /// Whether to find hosts on the local network by mDNS.
     pub mdns: bool,
+    /// A snapshot of the state is taken after every this many blocks, for
+    /// joining hosts to start from; 0 takes none.
+    #[serde(default = "default_snapshot_every")]
+    pub snapshot_every: u64,
+    /// How many of the latest snapshots are kept (1 to 16).
+    #[serde(default = "default_snapshots_kept")]
+    pub snapshots_kept: usize,
+}
+
+/// Blocks between two snapshots unless configured.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 1_000;
+
+fn default_snapshot_every() -> u64 {
+    DEFAULT_SNAPSHOT_EVERY
+}
+
+fn default_snapshots_kept() -> usize {
+    2
 }
 
 impl NetworkConfig {
@@ -328,12 +346,20 @@ peers_listen = {peers_listen}
 bootstrap = {bootstrap}
 # Find hosts on the local network by mDNS.
 mdns = {mdns}
+# Take a snapshot of the ledger's state after every this many blocks (0 for
+# none): a host joining the network starts from the latest instead of
+# replaying every block. Each takes about the state's size on disk.
+snapshot_every = {snapshot_every}
+# How many of the latest snapshots to keep (1 to 16).
+snapshots_kept = {snapshots_kept}
 "#,
             consensus_listen = network.consensus_listen,
             consensus_peers = list(&network.consensus_peers),
             peers_listen = list(&network.peers_listen),
             bootstrap = list(&network.bootstrap),
             mdns = network.mdns,
+            snapshot_every = network.snapshot_every,
+            snapshots_kept = network.snapshots_kept,
         )
     }
 
@@ -395,6 +421,12 @@ mdns = {mdns}
         }
         if let Some(network) = &self.network {
             network.addresses()?;
+            if !(1..=16).contains(&network.snapshots_kept) {
+                return Err(format!(
+                    "network.snapshots_kept is {}; use 1 to 16",
+                    network.snapshots_kept
+                ));
+            }
         }
         if sessions.public.len() > MAX_PUBLIC_ADDRESSES {
             return Err(format!(
@@ -452,6 +484,7 @@ mdns = {mdns}
                 .founder
                 .as_deref()
                 .and_then(|founder| founder.parse().ok()),
+            snapshots: None,
         }
     }
 }
@@ -494,6 +527,8 @@ mod tests {
             peers_listen: vec!["/ip4/127.0.0.1/tcp/7482".into()],
             bootstrap: Vec::new(),
             mdns: false,
+            snapshot_every: crate::config::DEFAULT_SNAPSHOT_EVERY,
+            snapshots_kept: 2,
         });
         let back: Config = toml::from_str(&networked.to_toml()).expect("parses");
         assert_eq!(back, networked);

@@ -123,6 +123,12 @@ impl Home {
         self.root.join("genesis.plaza")
     }
 
+    /// The state snapshots this host takes for hosts that join, and the
+    /// validator-set changes that prove them (see [`crate::snapshots`]).
+    pub fn snapshots(&self) -> PathBuf {
+        self.root.join("snapshots")
+    }
+
     /// The demo accounts' keys.
     pub fn demo_key(&self, name: &str) -> PathBuf {
         self.root.join("demo").join(format!("{name}.key"))
@@ -280,6 +286,8 @@ pub fn connect_testnet(homes: &[Home], validators: usize, base_port: u16) -> Res
                 vec![bootstrap.clone()]
             },
             mdns: false,
+            snapshot_every: crate::config::DEFAULT_SNAPSHOT_EVERY,
+            snapshots_kept: 2,
         });
         config.check().map_err(|reason| HomeError::Config {
             path: home.config(),

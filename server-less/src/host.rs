@@ -108,6 +108,20 @@ impl Host {
             blobs.put(assets::Codec::Raw, glb)?;
         }
         let uploads = Arc::new(Uploads::open(&home.uploads(), UploadLimits::default())?);
+        let mut settings = config.node_settings();
+        // Only a host that can be joined (one of a network of hosts, that
+        // keeps the genesis) takes snapshots for joining hosts.
+        settings.snapshots = config
+            .network
+            .as_ref()
+            .filter(|network| network.snapshot_every > 0 && genesis.is_some())
+            .map(|network| {
+                (
+                    home.snapshots(),
+                    network.snapshot_every,
+                    network.snapshots_kept,
+                )
+            });
         let (handle, ledger_thread) = node::start(
             &home.ledger(),
             blobs.clone(),
@@ -116,7 +130,7 @@ impl Host {
                 .map(|world| world.layout)
                 .collect(),
             key.address(),
-            config.node_settings(),
+            settings,
             clock,
         )?;
         let chain = handle.backlog().borrow().height;
@@ -385,8 +399,22 @@ async fn relay(
     // fetched them): fetched like any new asset's files.
     let backfill = want.clone();
     let store = blobs.clone();
+    let ledger = handle.clone();
     let _backfill = AbortOnDrop(tokio::spawn(async move {
-        for manifest in minted_at_genesis {
+        // A host that started from a snapshot has none of the files of
+        // what was minted before it: those too.
+        let restored = match ledger.unfetched_assets().await {
+            Ok(restored) => restored,
+            Err(err) => {
+                warn!(%err, "the ledger's assets cannot be read: the files of what was minted before this host's snapshot are not fetched");
+                Vec::new()
+            }
+        };
+        let mut seen = std::collections::HashSet::new();
+        for manifest in minted_at_genesis.into_iter().chain(restored) {
+            if !seen.insert(manifest) {
+                continue;
+            }
             let held = store.clone();
             if matches!(
                 peers::blocking(move || Ok(holds_whole(&held, manifest))).await,

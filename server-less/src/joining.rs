@@ -11,16 +11,27 @@
 //! are only where to look for peers, and the blocks after the genesis
 //! come certified by the validators when the new host runs.
 //!
+//! Where the host offers a state snapshot, the new ledger starts from it
+//! rather than from the genesis (unless `--full-replay`): the snapshot's
+//! root must be the one a header names that the validators certified, the
+//! validators being followed from those the genesis leaves through every
+//! change of the set, each certified by the set before it. The chunks
+//! come on several connections at once, each checked against the
+//! snapshot's manifest, and the state they make against the root.
+//!
 //! The home is made in a directory beside it and moved into place only
 //! when it is whole: a failed join leaves nothing behind.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use ledger::{Address, Keypair};
+use ledger::light::CertifiedState;
+use ledger::snapshot::SnapshotManifest;
+use ledger::{Address, Keypair, Ledger, Restore};
 use libp2p::Multiaddr;
-use plaza_client::network::NetworkAsk;
+use plaza_client::network::{NetworkAsk, SnapshotHead, SnapshotOffer};
 use rand::rngs::OsRng;
 use tracing::info;
 
@@ -31,6 +42,33 @@ use crate::home::{Home, HomeError, write_key};
 
 /// How long to wait for each answer of the host joined through.
 const WAIT: Duration = Duration::from_secs(10);
+/// How many connections fetch a snapshot's chunks at once.
+const CHUNK_FETCHERS: usize = 3;
+
+/// How far a join has come, for a progress bar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Bytes of the genesis fetched, of all.
+    Genesis {
+        /// Fetched so far.
+        got: u64,
+        /// In all.
+        total: u64,
+    },
+    /// Bytes of the snapshot's chunks fetched and checked, of all.
+    Snapshot {
+        /// The height the snapshot's state is after.
+        height: u64,
+        /// Bytes fetched so far.
+        got: u64,
+        /// In all.
+        total: u64,
+        /// Chunks fetched so far.
+        chunks: usize,
+        /// Chunks in all.
+        of: usize,
+    },
+}
 
 /// Where the joining host listens on its own machine.
 #[derive(Clone, Debug)]
@@ -44,6 +82,9 @@ pub struct JoinOptions {
     /// (UDP), then the peer network (TCP and QUIC), then consensus, then
     /// the operator's port (metrics and the status page).
     pub base_port: u16,
+    /// Replay every block from the genesis rather than start from a
+    /// snapshot the host offers.
+    pub full_replay: bool,
 }
 
 /// What a join made.
@@ -55,6 +96,8 @@ pub struct Joined {
     pub host: Address,
     /// The height its ledger starts at; the rest comes when it runs.
     pub start_height: u64,
+    /// Whether it starts from a snapshot (at `start_height`).
+    pub from_snapshot: bool,
     /// The network's height, as the host joined through said.
     pub network_height: u64,
     /// Peer addresses recorded to join the peer network through.
@@ -65,13 +108,13 @@ pub struct Joined {
 
 /// Makes a home in `home` for a host of the network that the host whose
 /// join endpoint is `from` belongs to, if its genesis is the one `trusted`
-/// names. `progress` hears the genesis bytes fetched so far and the whole.
+/// names. `progress` hears how far the join has come.
 pub fn join(
     home: &Home,
     from: SocketAddr,
     trusted: NetworkHash,
     options: &JoinOptions,
-    mut progress: impl FnMut(usize, usize),
+    mut progress: impl FnMut(Progress),
 ) -> Result<Joined, HostError> {
     let root = home.root();
     crate::home::refuse_occupied(root)?;
@@ -97,9 +140,14 @@ pub fn join(
              genesis; join through another host of the network"
         )));
     }
-    let total = info.genesis_bytes as usize;
+    let total = u64::from(info.genesis_bytes);
     let bytes = ask
-        .genesis(|got| progress(got, total))
+        .genesis(|got| {
+            progress(Progress::Genesis {
+                got: got as u64,
+                total,
+            })
+        })
         .map_err(|err| refused(format!("fetching the genesis from {from}: {err}")))?;
     let genesis = NetworkGenesis::from_bytes(&bytes)
         .map_err(|reason| refused(format!("the genesis {from} sent is malformed: {reason}")))?;
@@ -142,6 +190,13 @@ pub fn join(
     let made = Home::new(staging.path());
     genesis.replay(&made.ledger())?;
     genesis.write(&made.genesis())?;
+    let mut start_height = genesis.blocks.len() as u64;
+    let snapshot = info
+        .snapshot
+        .filter(|offer| !options.full_replay && offer.height > start_height);
+    if let Some(offer) = snapshot {
+        start_height = restore(from, &info.chain_id, offer, &made, &mut progress)?;
+    }
     let key = Keypair::generate(&mut OsRng);
     write_key(&made.host_key(), &key)?;
     let mut config = Config::new(genesis.genesis.chain_id.as_str());
@@ -164,6 +219,8 @@ pub fn join(
             .collect(),
         bootstrap: bootstrap.clone(),
         mdns: false,
+        snapshot_every: crate::config::DEFAULT_SNAPSHOT_EVERY,
+        snapshots_kept: 2,
     });
     config.check().map_err(|reason| HomeError::Config {
         path: home.config(),
@@ -171,7 +228,6 @@ pub fn join(
     })?;
     crate::home::write_file(&made.config(), config.to_toml().as_bytes(), false)?;
     staging.finish(root)?;
-    let start_height = genesis.blocks.len() as u64;
     info!(
         chain = %genesis.genesis.chain_id,
         %from,
@@ -183,10 +239,158 @@ pub fn join(
         chain_id: info.chain_id,
         host: key.address(),
         start_height,
+        from_snapshot: snapshot.is_some(),
         network_height: info.height,
         bootstrap: bootstrap.len(),
         consensus_peers: consensus_peers.len(),
     })
+}
+
+/// Replaces the ledger `made` holds (the genesis replayed) with the
+/// snapshot `offer` names, fetched from the host at `from` and checked
+/// against what the genesis trusts; returns its height.
+fn restore(
+    from: SocketAddr,
+    chain: &str,
+    offer: SnapshotOffer,
+    made: &Home,
+    progress: &mut impl FnMut(Progress),
+) -> Result<u64, HostError> {
+    let refused = |reason: String| HostError::from(HomeError::Join(reason));
+    let height = offer.height;
+    let fetch_failed = |err: plaza_client::ClientError| {
+        refused(format!("fetching snapshot {height} from {from}: {err}"))
+    };
+    let head = NetworkAsk::ask(from, WAIT)
+        .and_then(|mut ask| ask.snapshot_item(height, 0, offer.head_bytes as usize))
+        .map_err(fetch_failed)?;
+    let head = SnapshotHead::from_bytes(&head)
+        .map_err(|err| refused(format!("snapshot {height} from {from}: {err}")))?;
+    let malformed = |err: ledger::LedgerError| {
+        refused(format!("snapshot {height} from {from} is malformed: {err}"))
+    };
+    let manifest = SnapshotManifest::from_bytes(&head.manifest).map_err(malformed)?;
+    let certified = CertifiedState::from_bytes(&head.certified).map_err(malformed)?;
+    if head.chunk_lengths.len() != manifest.chunks.len() {
+        return Err(refused(format!(
+            "snapshot {height} from {from} names {} chunk lengths for {} chunks",
+            head.chunk_lengths.len(),
+            manifest.chunks.len()
+        )));
+    }
+
+    // What the genesis leaves is trusted: its state, and the validators of
+    // the first height consensus decided.
+    let (trusted, genesis_height, genesis_block) = {
+        let replayed = Ledger::open(made.ledger())?;
+        let after = replayed.height();
+        (
+            replayed.validators_at(after + 1)?,
+            after,
+            replayed.block(0)?.block.hash(),
+        )
+    };
+    let root = certified
+        .verify(&manifest.chain_id, &trusted, genesis_height)
+        .map_err(|err| refused(format!("snapshot {height} from {from}: {err}")))?;
+    if manifest.chain_id.as_str() != chain
+        || manifest.height != height
+        || certified.state_height() != height
+        || root != manifest.state_root
+    {
+        return Err(refused(format!(
+            "snapshot {height} from {from} is not the state the validators certified: its \
+             manifest names {} at height {}, root {}; the certified header names root {root} \
+             after height {}",
+            manifest.chain_id,
+            manifest.height,
+            manifest.state_root,
+            certified.state_height()
+        )));
+    }
+
+    let ledger_dir = made.ledger();
+    std::fs::remove_dir_all(&ledger_dir).map_err(|err| HostError::io(&ledger_dir, err))?;
+    let mut restore = Restore::begin(&ledger_dir, manifest)?;
+    let lengths = head.chunk_lengths;
+    let total: u64 = lengths.iter().map(|length| u64::from(*length)).sum();
+    let of = lengths.len();
+    let queue = Mutex::new(restore.missing());
+    let (sender, received) = std::sync::mpsc::sync_channel(CHUNK_FETCHERS);
+    std::thread::scope(|scope| -> Result<(), HostError> {
+        for _ in 0..CHUNK_FETCHERS.min(of) {
+            let sender = sender.clone();
+            let (queue, lengths) = (&queue, &lengths);
+            scope.spawn(move || {
+                let mut ask = match NetworkAsk::ask(from, WAIT) {
+                    Ok(ask) => ask,
+                    Err(err) => {
+                        let _ = sender.send(Err(err));
+                        return;
+                    }
+                };
+                loop {
+                    let next = queue.lock().map(|mut queue| queue.pop()).unwrap_or(None);
+                    let Some(index) = next else { return };
+                    let Some(&length) = lengths.get(index as usize) else {
+                        return;
+                    };
+                    let fetched = ask
+                        .snapshot_item(height, index + 1, length as usize)
+                        .map(|bytes| (index, bytes));
+                    let failed = fetched.is_err();
+                    // The receiver gone (a failure elsewhere) stops this one.
+                    if sender.send(fetched).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        let mut got = 0u64;
+        let mut chunks = 0usize;
+        let outcome = (|| {
+            for fetched in &received {
+                let (index, bytes) = fetched.map_err(fetch_failed)?;
+                restore.add(index, &bytes).map_err(|err| {
+                    refused(format!(
+                        "chunk {index} of snapshot {height} from {from}: {err}"
+                    ))
+                })?;
+                got += bytes.len() as u64;
+                chunks += 1;
+                progress(Progress::Snapshot {
+                    height,
+                    got,
+                    total,
+                    chunks,
+                    of,
+                });
+            }
+            Ok(())
+        })();
+        // Stops the fetchers still at work.
+        if let Ok(mut queue) = queue.lock() {
+            queue.clear();
+        }
+        drop(received);
+        outcome
+    })?;
+    let missing = restore.missing().len();
+    if missing > 0 {
+        return Err(refused(format!(
+            "snapshot {height} from {from}: {missing} chunks never came"
+        )));
+    }
+    drop(restore.finish(genesis_block)?);
+    crate::snapshots::write_changes(&made.snapshots(), &certified.changes)?;
+    info!(
+        height,
+        chunks = of,
+        bytes = total,
+        "ledger restored from a snapshot"
+    );
+    Ok(height)
 }
 
 /// A host's ports from its first.

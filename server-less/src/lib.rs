@@ -30,6 +30,7 @@ pub mod presence;
 mod rate;
 mod room;
 pub mod sessions;
+pub mod snapshots;
 pub mod uploads;
 pub mod worlds;
 

@@ -348,6 +348,11 @@ pub fn targets() -> Vec<Target> {
             version: plaza_client::network::NETWORK_VERSION,
         }),
         seed(&JoinRequest::GenesisPart { part: 3 }),
+        seed(&JoinRequest::SnapshotPart {
+            height: 10,
+            item: 0,
+            part: 1,
+        }),
     ];
     let replies = vec![
         seed(&JoinReply::Challenge {
@@ -375,10 +380,20 @@ pub fn targets() -> Vec<Target> {
             ],
             consensus: vec!["/ip4/192.0.2.7/tcp/7483".into()],
             validators: vec![(key.address(), 100_000)],
+            snapshot: Some(plaza_client::network::SnapshotOffer {
+                height: 10,
+                head_bytes: 3_000,
+            }),
         })),
         seed(&JoinReply::GenesisPart {
             part: 0,
             bytes: vec![6; 2_000],
+        }),
+        seed(&JoinReply::SnapshotPart {
+            height: 10,
+            item: 1,
+            part: 2,
+            bytes: vec![7; 2_000],
         }),
     ];
     let glb = assets::pack::sample_models()

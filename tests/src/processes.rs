@@ -208,6 +208,19 @@ impl Network {
         genesis: &str,
         ip: std::net::IpAddr,
     ) -> Result<usize, String> {
+        self.join_network_with(through, genesis, ip, &[])
+            .map(|(n, _)| n)
+    }
+
+    /// As [`Network::join_network`], with more arguments to `init`; the
+    /// host's number and what `init` printed.
+    pub fn join_network_with(
+        &mut self,
+        through: usize,
+        genesis: &str,
+        ip: std::net::IpAddr,
+        more: &[&str],
+    ) -> Result<(usize, String), String> {
         let n = self.hosts.len() + 1;
         // The testnet's block of ports has room after its hosts'.
         let port = self.base + 40;
@@ -216,6 +229,7 @@ impl Network {
             .args(["--genesis", genesis])
             .args(["--bind", &ip.to_string()])
             .args(["--port", &port.to_string()])
+            .args(more)
             .output()
             .unwrap();
         if !made.status.success() {
@@ -227,7 +241,7 @@ impl Network {
         // The operator's port stays on loopback.
         self.operators
             .push(SocketAddr::from(([127, 0, 0, 1], port + 4)));
-        Ok(n)
+        Ok((n, String::from_utf8_lossy(&made.stdout).into_owned()))
     }
 
     /// `plaza-host status --json` of host `n`, running or not.

@@ -84,6 +84,16 @@ pub enum JoinRequest {
         /// The part's number, from 0.
         part: u32,
     },
+    /// After [`JoinReply::Network`]: one part of an item of the snapshot
+    /// it offers (see [`crate::network::SnapshotOffer`]).
+    SnapshotPart {
+        /// The snapshot's height.
+        height: u64,
+        /// 0 for its head, `i + 1` for chunk `i`.
+        item: u32,
+        /// The part's number, from 0.
+        part: u32,
+    },
 }
 
 /// How far a pass's date may be from the host's clock when the player
@@ -193,6 +203,17 @@ pub enum JoinReply {
         code: ErrorCode,
         /// In words.
         message: String,
+    },
+    /// One part of an item of a snapshot.
+    SnapshotPart {
+        /// The snapshot's height.
+        height: u64,
+        /// The item: 0 for the head, `i + 1` for chunk `i`.
+        item: u32,
+        /// The part's number.
+        part: u32,
+        /// Its bytes.
+        bytes: Vec<u8>,
     },
 }
 

@@ -23,8 +23,8 @@ use crate::error::ClientError;
 use crate::join::{JoinReply, JoinRequest, receive_frame_of_at_most, send_frame};
 use crate::protocol::{ErrorCode, ProtocolError};
 
-/// The version of this exchange.
-pub const NETWORK_VERSION: u16 = 1;
+/// The version of this exchange. Version 2: hosts offer state snapshots.
+pub const NETWORK_VERSION: u16 = 2;
 
 /// The longest reply frame.
 pub const MAX_NETWORK_FRAME_BYTES: usize = 60 * 1024;
@@ -43,6 +43,61 @@ pub const MAX_ADDRESS_BYTES: usize = 256;
 
 /// The most validators a reply lists.
 pub const MAX_VALIDATORS: usize = 256;
+
+/// The longest snapshot head: its manifest, the proof of its root and
+/// its chunks' lengths.
+pub const MAX_SNAPSHOT_HEAD_BYTES: u32 = (ledger::snapshot::MAX_MANIFEST_BYTES
+    + ledger::light::MAX_CERTIFIED_STATE_BYTES
+    + ledger::snapshot::MAX_CHUNKS * 4
+    + 64) as u32;
+
+/// A state snapshot a host offers to hosts that join.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SnapshotOffer {
+    /// The height the state is after.
+    pub height: u64,
+    /// The length of its head ([`SnapshotHead`]), fetched as item 0.
+    pub head_bytes: u32,
+}
+
+/// What a joining host fetches first of a snapshot: the manifest, the
+/// proof that its root is the chain's, and how long each chunk is (chunk
+/// `i` is fetched as item `i + 1`).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SnapshotHead {
+    /// The encoded [`ledger::snapshot::SnapshotManifest`].
+    pub manifest: Vec<u8>,
+    /// The encoded [`ledger::light::CertifiedState`].
+    pub certified: Vec<u8>,
+    /// Each chunk's length, in order.
+    pub chunk_lengths: Vec<u32>,
+}
+
+impl SnapshotHead {
+    /// Reads a head, checking its bounds.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        if bytes.len() > MAX_SNAPSHOT_HEAD_BYTES as usize {
+            return Err(ProtocolError::new(
+                ErrorCode::Invalid,
+                format!("a snapshot head of {} bytes", bytes.len()),
+            ));
+        }
+        let head: SnapshotHead = borsh::from_slice(bytes).map_err(|err| {
+            ProtocolError::new(ErrorCode::Malformed, format!("snapshot head: {err}"))
+        })?;
+        if let Some(long) = head
+            .chunk_lengths
+            .iter()
+            .find(|length| **length as usize > ledger::snapshot::MAX_CHUNK_BYTES)
+        {
+            return Err(ProtocolError::new(
+                ErrorCode::Invalid,
+                format!("a snapshot chunk of {long} bytes"),
+            ));
+        }
+        Ok(head)
+    }
+}
 
 /// What a host says of its network.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -70,6 +125,8 @@ pub struct NetworkInfo {
     pub consensus: Vec<String>,
     /// The validators and their voting power.
     pub validators: Vec<(Address, u64)>,
+    /// The latest state snapshot the host offers, if any.
+    pub snapshot: Option<SnapshotOffer>,
 }
 
 impl NetworkInfo {
@@ -97,6 +154,11 @@ impl NetworkInfo {
         }
         if self.validators.len() > MAX_VALIDATORS {
             return invalid(format!("{} validators", self.validators.len()));
+        }
+        if let Some(snapshot) = &self.snapshot
+            && snapshot.head_bytes > MAX_SNAPSHOT_HEAD_BYTES
+        {
+            return invalid(format!("a snapshot head of {} bytes", snapshot.head_bytes));
         }
         Ok(())
     }
@@ -172,6 +234,52 @@ impl NetworkAsk {
         }
         Ok(bytes)
     }
+
+    /// Fetches item `item` (0 for the head, `i + 1` for chunk `i`) of the
+    /// snapshot of `height`, `length` bytes long, part by part.
+    pub fn snapshot_item(
+        &mut self,
+        height: u64,
+        item: u32,
+        length: usize,
+    ) -> Result<Vec<u8>, ClientError> {
+        let mut bytes = Vec::with_capacity(length);
+        let parts = length.div_ceil(GENESIS_PART_BYTES) as u32;
+        for part in 0..parts {
+            send_frame(
+                &mut self.stream,
+                &JoinRequest::SnapshotPart { height, item, part },
+            )?;
+            let JoinReply::SnapshotPart {
+                height: got_height,
+                item: got_item,
+                part: got,
+                bytes: piece,
+            } = read(&mut self.stream)?
+            else {
+                return Err(ProtocolError::new(
+                    ErrorCode::Malformed,
+                    format!("expected part {part} of item {item} of snapshot {height}"),
+                )
+                .into());
+            };
+            let expected = GENESIS_PART_BYTES.min(length - bytes.len());
+            if (got_height, got_item, got) != (height, item, part) || piece.len() != expected {
+                return Err(ProtocolError::new(
+                    ErrorCode::Malformed,
+                    format!(
+                        "part {got} of item {got_item} of snapshot {got_height}, {} bytes, \
+                         where part {part} of item {item} of snapshot {height}, {expected} \
+                         bytes, was asked",
+                        piece.len()
+                    ),
+                )
+                .into());
+            }
+            bytes.extend_from_slice(&piece);
+        }
+        Ok(bytes)
+    }
 }
 
 /// The host's next reply, a refusal as an error.
@@ -182,8 +290,8 @@ fn read(stream: &mut TcpStream) -> Result<JoinReply, ClientError> {
     }
 }
 
-/// The bytes of part `part` of `genesis`, as a host sends them; `None`
-/// past the last.
+/// The bytes of part `part` of `genesis` (or of any item sent in parts),
+/// as a host sends them; `None` past the last.
 pub fn genesis_part(genesis: &[u8], part: u32) -> Option<&[u8]> {
     let start = (part as usize).checked_mul(GENESIS_PART_BYTES)?;
     if start >= genesis.len() {
@@ -211,6 +319,7 @@ mod tests {
             peers: Vec::new(),
             consensus: Vec::new(),
             validators: Vec::new(),
+            snapshot: None,
         };
         assert_eq!(info.parts(), 3);
         let joined: Vec<u8> = (0..info.parts())

@@ -22,7 +22,7 @@ mod wal_check;
 
 pub use app::{Bft, MAX_CLOCK_SKEW_SECS};
 pub use codec::{
-    MAX_PART_BYTES, PlazaCodec, decode_certificate, decode_each, encode_certificate,
+    MAX_PART_BYTES, PlazaCodec, decode_certificate, decode_each, encode_certificate, light_commit,
     sample_messages,
 };
 pub use settings::{BftSettings, Faults, local_timeouts};

@@ -278,6 +278,13 @@ impl HostHandle {
         self.ask(Command::Validators).await?
     }
 
+    /// Every asset's manifest id where the ledger started from a snapshot
+    /// (the blocks that minted them, and their files, never came here);
+    /// none otherwise.
+    pub async fn unfetched_assets(&self) -> Result<Vec<assets::ContentId>, HostError> {
+        self.request(Command::UnfetchedAssets).await?
+    }
+
     /// The validators of `height`: the next height or the one after.
     pub async fn validators_at(&self, height: Height) -> Result<Vec<Validator>, HostError> {
         self.ask(|reply| Command::ValidatorsAt(height, reply))

@@ -53,7 +53,7 @@ const PREPARED_KEPT: usize = 4;
 const MISBEHAVIOUR_KEPT: usize = 64;
 
 /// How the ledger thread is set up.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct NodeSettings {
     /// Mempool bounds.
     pub mempool: MempoolLimits,
@@ -61,6 +61,9 @@ pub struct NodeSettings {
     pub block_max_txs: usize,
     /// The network's founder, whose deeds are the worlds' parcels.
     pub founder: Option<Address>,
+    /// Where to keep state snapshots for joining hosts, after every how
+    /// many blocks, and how many; none for a host that cannot be joined.
+    pub snapshots: Option<(std::path::PathBuf, u64, usize)>,
 }
 
 impl Default for NodeSettings {
@@ -69,6 +72,7 @@ impl Default for NodeSettings {
             mempool: MempoolLimits::default(),
             block_max_txs: MAX_BLOCK_TXS,
             founder: None,
+            snapshots: None,
         }
     }
 }
@@ -272,6 +276,10 @@ enum Command {
     ),
     Certificate(Height, oneshot::Sender<Result<Option<Vec<u8>>, HostError>>),
     Validators(oneshot::Sender<Result<Vec<Validator>, HostError>>),
+    /// Every asset's manifest id, where the ledger started from a
+    /// snapshot (it holds no block 1): the blocks that minted them never
+    /// came here, nor did their files.
+    UnfetchedAssets(oneshot::Sender<Result<Vec<assets::ContentId>, HostError>>),
     ValidatorsAt(Height, oneshot::Sender<Result<Vec<Validator>, HostError>>),
     Block(Height, oneshot::Sender<Result<Block, HostError>>),
     StateRoot(Height, oneshot::Sender<Result<StateRoot, HostError>>),
@@ -294,6 +302,11 @@ pub(crate) fn start(
     let catalogue = catalogue_of(&ledger, &blobs, &worlds, settings.founder)?;
     let holdings = Holdings::of(&ledger.assets()?);
     let mempool = Mempool::new(settings.mempool, ledger.verifier());
+    let snapshots = settings
+        .snapshots
+        .clone()
+        .map(|(dir, every, keep)| crate::snapshots::Snapshots::open(dir, every, keep))
+        .transpose()?;
     let (commands, mut inbox) = mpsc::channel(COMMAND_QUEUE);
     let (requests, mut requested) = mpsc::channel(REQUEST_QUEUE);
     let (events, _) = broadcast::channel(EVENT_QUEUE);
@@ -320,6 +333,7 @@ pub(crate) fn start(
         prepared: Vec::new(),
         next_due: None,
         lands,
+        snapshots,
     };
     node.publish_work(true);
     let verifier = node.ledger.verifier();

@@ -131,6 +131,8 @@ pub(super) struct Node {
     /// The worlds' layouts with their parcels' deeds, holders and
     /// tenures, as of the last block that changed one.
     pub(super) lands: watch::Sender<Arc<super::Lands>>,
+    /// The state snapshots taken for joining hosts, if any.
+    pub(super) snapshots: Option<crate::snapshots::Snapshots>,
 }
 
 impl Node {
@@ -250,6 +252,17 @@ impl Node {
             }
             Command::Validators(reply) => {
                 let _ = reply.send(self.ledger.validators().map_err(Into::into));
+            }
+            Command::UnfetchedAssets(reply) => {
+                let restored = self.ledger.height() > 0 && self.ledger.block(1).is_err();
+                let _ = reply.send(if restored {
+                    self.ledger
+                        .assets()
+                        .map(|assets| assets.iter().map(|asset| asset.id.0).collect())
+                        .map_err(Into::into)
+                } else {
+                    Ok(Vec::new())
+                });
             }
             Command::Block(height, reply) => {
                 let _ = reply.send(
@@ -455,8 +468,12 @@ impl Node {
                 _ => None,
             })
             .collect();
+        let header = prepared.block().header.clone();
         let committed = self.ledger.commit_prepared(prepared, certificate)?;
         let height = committed.height;
+        if let Some(snapshots) = &mut self.snapshots {
+            snapshots.committed(&self.ledger, &header, certificate);
+        }
         self.keep_manifests(&committed, manifests);
         let (restock, parcels) = match self
             .catalogue

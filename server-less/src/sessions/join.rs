@@ -357,7 +357,7 @@ async fn join(
     let done = match hello {
         Ok(JoinRequest::Network { version }) => {
             let offer = issuer.network.as_deref();
-            let wait = super::network::wait(offer);
+            let wait = super::network::wait(offer).await;
             tokio::time::timeout(wait, super::network::answer(&mut stream, offer, version))
                 .await
                 .unwrap_or(Err(HostError::Timeout {
@@ -407,7 +407,9 @@ async fn exchange(
         JoinRequest::Prove { .. } => {
             return Err(ProtocolError::new(ErrorCode::WrongState, "a proof before hello").into());
         }
-        JoinRequest::Network { .. } | JoinRequest::GenesisPart { .. } => {
+        JoinRequest::Network { .. }
+        | JoinRequest::GenesisPart { .. }
+        | JoinRequest::SnapshotPart { .. } => {
             return Err(ProtocolError::new(
                 ErrorCode::WrongState,
                 "a genesis part before the network was asked",

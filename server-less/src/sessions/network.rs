@@ -16,8 +16,8 @@ use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
 use plaza_client::join::{JoinReply, JoinRequest};
 use plaza_client::network::{
-    MAX_ADDRESSES, MAX_NETWORK_FRAME_BYTES, MAX_VALIDATORS, NETWORK_VERSION, NetworkInfo,
-    genesis_part,
+    GENESIS_PART_BYTES, MAX_ADDRESSES, MAX_NETWORK_FRAME_BYTES, MAX_VALIDATORS, NETWORK_VERSION,
+    NetworkInfo, SnapshotOffer, genesis_part,
 };
 use plaza_client::protocol::{self, ErrorCode, ProtocolError};
 use tokio::io::AsyncWriteExt;
@@ -25,6 +25,7 @@ use tokio::net::TcpStream;
 
 use crate::error::HostError;
 use crate::node::HostHandle;
+use crate::snapshots::Offered;
 
 /// What a host tells of its network, and offers hosts that join it.
 pub struct NetworkOffer {
@@ -41,6 +42,8 @@ pub struct NetworkOffer {
     consensus: Vec<Multiaddr>,
     /// The addresses the host is reached at, when configured.
     public: Vec<IpAddr>,
+    /// Where the host keeps the state snapshots it offers, if it takes any.
+    snapshots: Option<std::path::PathBuf>,
 }
 
 impl NetworkOffer {
@@ -63,7 +66,25 @@ impl NetworkOffer {
             peers,
             consensus,
             public,
+            snapshots: None,
         }
+    }
+
+    /// The same offer, with the snapshots kept in `dir`.
+    pub fn with_snapshots(mut self, dir: std::path::PathBuf) -> Self {
+        self.snapshots = Some(dir);
+        self
+    }
+
+    /// The latest snapshot offered, read from disk off the async threads.
+    async fn snapshot(&self) -> Result<Option<Arc<Offered>>, HostError> {
+        let Some(dir) = self.snapshots.clone() else {
+            return Ok(None);
+        };
+        tokio::task::spawn_blocking(move || crate::snapshots::latest(&dir))
+            .await
+            .map_err(|_| HostError::Stopped)?
+            .map(|offered| offered.map(Arc::new))
     }
 
     /// What is said to an asker that reached the host at `local`.
@@ -95,6 +116,16 @@ impl NetworkOffer {
                 .take(MAX_VALIDATORS)
                 .map(|validator| (validator.address, validator.power))
                 .collect(),
+            snapshot: match self.snapshot().await {
+                Ok(offered) => offered.map(|offered| SnapshotOffer {
+                    height: offered.height,
+                    head_bytes: u32::try_from(offered.head.len()).unwrap_or(u32::MAX),
+                }),
+                Err(err) => {
+                    tracing::warn!(%err, "the latest snapshot cannot be read; none is offered");
+                    None
+                }
+            },
         })
     }
 }
@@ -171,22 +202,32 @@ pub(super) fn offer_of(
     let consensus = std::iter::once(addresses.consensus_listen)
         .chain(addresses.consensus_peers)
         .collect();
-    Ok(Arc::new(NetworkOffer::new(
+    let offer = NetworkOffer::new(
         Some(genesis.to_bytes()),
         hash,
         handle,
         peers,
         consensus,
         config.sessions.public.clone(),
-    )))
+    );
+    Ok(Arc::new(if network.snapshot_every > 0 {
+        offer.with_snapshots(home.snapshots())
+    } else {
+        offer
+    }))
 }
 
-/// How long a host asking about the network has to take the genesis:
-/// ten seconds, and two more for each MiB.
-pub(super) fn wait(offer: Option<&NetworkOffer>) -> std::time::Duration {
-    let bytes = offer
+/// How long a host asking about the network has to take the genesis and
+/// the latest snapshot: ten seconds, and two more for each MiB.
+pub(super) async fn wait(offer: Option<&NetworkOffer>) -> std::time::Duration {
+    let mut bytes = offer
         .and_then(|offer| offer.genesis.as_ref())
         .map_or(0, |genesis| genesis.len() as u64);
+    if let Some(offer) = offer
+        && let Ok(Some(snapshot)) = offer.snapshot().await
+    {
+        bytes += snapshot.bytes();
+    }
     std::time::Duration::from_secs(10 + 2 * bytes.div_ceil(1 << 20))
 }
 
@@ -273,22 +314,69 @@ pub(super) async fn answer(
         .to_canonical();
     let info = offer.info(local).await?;
     write(stream, &JoinReply::Network(info)).await?;
-    // Each part once, in order: a connection is sent the genesis at most
-    // once.
+    // Each genesis part once, in order: a connection is sent the genesis
+    // at most once. Snapshot parts in any order (a joining host fetches
+    // chunks on several connections), but no more bytes than the snapshot
+    // holds.
     let mut next = 0u32;
+    let mut snapshot: Option<Arc<Offered>> = None;
+    let mut snapshot_sent: u64 = 0;
     loop {
-        let part = match super::join::read_frame::<JoinRequest>(stream).await {
-            Ok(JoinRequest::GenesisPart { part }) => part,
+        let request = match super::join::read_frame::<JoinRequest>(stream).await {
+            Ok(request @ (JoinRequest::GenesisPart { .. } | JoinRequest::SnapshotPart { .. })) => {
+                request
+            }
             Ok(_) => {
                 return Err(ProtocolError::new(
                     ErrorCode::WrongState,
-                    "only genesis parts are answered after the network",
+                    "only genesis and snapshot parts are answered after the network",
                 )
                 .into());
             }
             // The asker has what it wanted and closed the connection.
             Err(HostError::Net { .. }) => return Ok(()),
             Err(err) => return Err(err),
+        };
+        if let JoinRequest::SnapshotPart { height, item, part } = request {
+            if snapshot
+                .as_ref()
+                .is_none_or(|offered| offered.height != height)
+            {
+                snapshot = offer
+                    .snapshot()
+                    .await?
+                    .filter(|offered| offered.height == height);
+            }
+            let Some(offered) = &snapshot else {
+                return Err(ProtocolError::new(
+                    ErrorCode::NotFound,
+                    format!("this host offers no snapshot of height {height} (any more)"),
+                )
+                .into());
+            };
+            let bytes = snapshot_part(offered, item, part).await?;
+            snapshot_sent = snapshot_sent.saturating_add(bytes.len() as u64);
+            if snapshot_sent > offered.bytes() {
+                return Err(ProtocolError::new(
+                    ErrorCode::WrongState,
+                    "more of the snapshot asked than it holds: each part once",
+                )
+                .into());
+            }
+            write(
+                stream,
+                &JoinReply::SnapshotPart {
+                    height,
+                    item,
+                    part,
+                    bytes,
+                },
+            )
+            .await?;
+            continue;
+        }
+        let JoinRequest::GenesisPart { part } = request else {
+            continue;
         };
         let Some(genesis) = &offer.genesis else {
             return Err(ProtocolError::new(
@@ -322,6 +410,49 @@ pub(super) async fn answer(
         )
         .await?;
     }
+}
+
+/// Part `part` of item `item` of `offered`: of its head (item 0) or of
+/// chunk `item - 1`, read from its file.
+async fn snapshot_part(offered: &Offered, item: u32, part: u32) -> Result<Vec<u8>, HostError> {
+    let missing = || -> HostError {
+        ProtocolError::new(
+            ErrorCode::NotFound,
+            format!(
+                "snapshot {} has no part {part} of item {item}",
+                offered.height
+            ),
+        )
+        .into()
+    };
+    if item == 0 {
+        return genesis_part(&offered.head, part)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(missing);
+    }
+    let index = item - 1;
+    let length = *offered
+        .chunk_lengths
+        .get(index as usize)
+        .ok_or_else(missing)? as u64;
+    let start = u64::from(part) * GENESIS_PART_BYTES as u64;
+    if start >= length {
+        return Err(missing());
+    }
+    let take = (length - start).min(GENESIS_PART_BYTES as u64) as usize;
+    let path = crate::snapshots::chunk_path(&offered.dir, index);
+    tokio::task::spawn_blocking(move || -> Result<Vec<u8>, HostError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = std::fs::File::open(&path).map_err(|err| HostError::io(&path, err))?;
+        file.seek(SeekFrom::Start(start))
+            .map_err(|err| HostError::io(&path, err))?;
+        let mut bytes = vec![0; take];
+        file.read_exact(&mut bytes)
+            .map_err(|err| HostError::io(&path, err))?;
+        Ok(bytes)
+    })
+    .await
+    .map_err(|_| HostError::Stopped)?
 }
 
 async fn write(stream: &mut TcpStream, reply: &JoinReply) -> Result<(), HostError> {

@@ -1,8 +1,10 @@
 //! A stranger's host joins a running network from another machine (another
 //! loopback address) with nothing but one host's join address and the
-//! genesis hash: `plaza-host init --join`, then `run`. It follows the
-//! chain, stakes and votes, and unstakes; a wrong genesis hash is refused
-//! and leaves nothing behind.
+//! genesis hash: `plaza-host init --join`, then `run`. It starts from the
+//! state snapshot the host offers (certified by the validators), follows
+//! the chain, stakes and votes, and unstakes; a wrong genesis hash is
+//! refused and leaves nothing behind; `--full-replay` starts from the
+//! genesis instead.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -83,6 +85,15 @@ fn power_of(status: &serde_json::Value, address: &str) -> u64 {
 fn a_host_on_another_machine_joins_with_a_genesis_hash_follows_stakes_votes_and_unstakes() {
     let _turn = plaza_tests::WHOLE_NETWORK.blocking_lock();
     let mut net = Network::make(4, 0, "plaza-join");
+    // Host 1 takes a snapshot every 3 blocks.
+    let config = net.home(1).join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("snapshot_every = 1000"), "{text}");
+    std::fs::write(
+        &config,
+        text.replace("snapshot_every = 1000", "snapshot_every = 3"),
+    )
+    .unwrap();
     for n in 1..=4 {
         net.start(n);
     }
@@ -92,6 +103,7 @@ fn a_host_on_another_machine_joins_with_a_genesis_hash_follows_stakes_votes_and_
     assert_eq!(status["running"], true, "{status}");
     let genesis = status["genesis"].as_str().unwrap().to_owned();
     assert_eq!(genesis.len(), 64);
+    let trusted = genesis.clone();
     let elsewhere: IpAddr = [127, 0, 0, 5].into();
 
     // A wrong hash is refused, and nothing is left behind.
@@ -111,14 +123,31 @@ fn a_host_on_another_machine_joins_with_a_genesis_hash_follows_stakes_votes_and_
         .collect();
     assert!(left.is_empty(), "a refused join left {left:?}");
 
-    // The right one makes a home that starts and follows the chain.
-    let joined = net.join_network(1, &genesis, elsewhere).unwrap();
-    assert_eq!(joined, 5);
-    assert_eq!(net.status(joined)["genesis"], genesis.as_str());
-    net.start(joined);
+    // Blocks are made until host 1 offers a snapshot.
     let home1 = net.home(1);
     let ada = read_key(&home1.join("demo/ada.key")).unwrap();
     let cy = read_key(&home1.join("demo/cy.key")).unwrap();
+    let mut snapshot = None;
+    for _ in 0..12 {
+        pay(net.join(1), &ada, cy.address(), 1);
+        if let Some(height) = net.status(1)["snapshot"].as_u64() {
+            snapshot = Some(height);
+            break;
+        }
+    }
+    let snapshot = snapshot.expect("host 1 never offered a snapshot");
+    assert_eq!(snapshot % 3, 0);
+
+    // The right one makes a home that starts from the snapshot and follows
+    // the chain.
+    let (joined, said) = net.join_network_with(1, &genesis, elsewhere, &[]).unwrap();
+    assert_eq!(joined, 5);
+    assert!(said.contains("from a snapshot"), "{said}");
+    let offline = net.status(joined);
+    assert_eq!(offline["genesis"], genesis.as_str());
+    let start = offline["height"].as_u64().unwrap();
+    assert!(start >= snapshot, "{offline}");
+    net.start(joined);
     let newcomer = read_key(&net.home(joined).join("host.key")).unwrap();
     pay(net.join(1), &ada, newcomer.address(), 100_000);
     // The new host's own account, seen at the new host, shows what was
@@ -192,6 +221,37 @@ fn a_host_on_another_machine_joins_with_a_genesis_hash_follows_stakes_votes_and_
         power_of(status, &me) == 0 && status["validators"].as_array().unwrap().len() == 4
     });
     pay(net.join(1), &ada, cy.address(), 1);
+
+    // A host joining now starts from a snapshot taken after the set
+    // changed twice: it follows the validators through both changes, each
+    // certified by the set before it.
+    let changed = net.status(1)["height"].as_u64().unwrap();
+    let mut later = None;
+    for _ in 0..12 {
+        if let Some(height) = net.status(1)["snapshot"].as_u64().filter(|h| *h > changed) {
+            later = Some(height);
+            break;
+        }
+        pay(net.join(1), &ada, cy.address(), 1);
+    }
+    let later = later.expect("host 1 never offered a snapshot after the set changed");
+    let (second, said) = net
+        .join_network_with(1, &trusted, [127, 0, 0, 7].into(), &[])
+        .unwrap();
+    assert!(said.contains("from a snapshot"), "{said}");
+    assert!(net.status(second)["height"].as_u64().unwrap() >= later);
+
+    // A host that wants to check everything replays from the genesis.
+    let (replayed, said) = net
+        .join_network_with(1, &trusted, [127, 0, 0, 6].into(), &["--full-replay"])
+        .unwrap();
+    assert!(!said.contains("from a snapshot"), "{said}");
+    let genesis_blocks =
+        server_less::genesis::NetworkGenesis::load(&net.home(replayed).join("genesis.plaza"))
+            .unwrap()
+            .blocks
+            .len() as u64;
+    assert_eq!(net.status(replayed)["height"], genesis_blocks);
 }
 
 /// A host bound to every interface tells each player the address it

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod player;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +67,11 @@ enum Command {
         /// next.
         #[arg(long, default_value_t = server_less::config::DEFAULT_JOIN_PORT, requires = "join")]
         port: u16,
+        /// With --join: replay every block from the genesis instead of
+        /// starting from the latest state snapshot the host offers (which
+        /// is checked against the validators' signatures either way).
+        #[arg(long, requires = "join")]
+        full_replay: bool,
     },
     /// Run the host: open the ledger, make blocks and serve players (the
     /// join and session ports are in config.toml) until Ctrl-C or SIGTERM,
@@ -262,6 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             bind,
             public,
             port,
+            full_replay,
             ..
         } => {
             use std::net::ToSocketAddrs as _;
@@ -273,17 +280,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 bind,
                 public,
                 base_port: port,
+                full_replay,
             };
             // Each address the name has, in turn, until one answers.
             let mut joined = None;
             for (index, address) in addresses.iter().enumerate() {
+                let mut bars = progress::JoinBars::default();
                 let outcome =
-                    server_less::joining::join(&home, *address, trusted, &options, |got, total| {
-                        eprint!("\rgenesis: {got} of {total} bytes");
-                        if got == total {
-                            eprintln!();
-                        }
+                    server_less::joining::join(&home, *address, trusted, &options, |step| {
+                        bars.show(step)
                     });
+                bars.finish();
                 match outcome {
                     Ok(made) => {
                         joined = Some(made);
@@ -299,11 +306,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("--join {from}: the name has no address");
             };
             println!(
-                "joined network {} in {}: the ledger starts at block {} of the network's {}",
+                "joined network {} in {}: the ledger starts at block {} of the network's {}{}",
                 joined.chain_id,
                 home.root().display(),
                 joined.start_height,
-                joined.network_height
+                joined.network_height,
+                if joined.from_snapshot {
+                    " (from a snapshot certified by the validators)"
+                } else {
+                    ""
+                }
             );
             println!(
                 "host {} (not a validator; `plaza-host stake` makes it one)",
@@ -790,6 +802,7 @@ fn running_status(
                 "validators": validators,
                 "peers": info.peers,
                 "consensus": info.consensus,
+                "snapshot": info.snapshot.map(|snapshot| snapshot.height),
                 "running": true,
             })
         );
@@ -806,6 +819,12 @@ fn running_status(
     println!("host       {}", info.host);
     println!("height     {}", info.height);
     println!("block time {}", info.block_time);
+    if let Some(snapshot) = info.snapshot {
+        println!(
+            "snapshot   after block {} (joining hosts start from it)",
+            snapshot.height
+        );
+    }
     for (address, power) in &info.validators {
         let me = if *address == info.host {
             "  (this host)"

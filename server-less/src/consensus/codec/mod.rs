@@ -72,6 +72,26 @@ pub fn decode_certificate(bytes: &[u8]) -> Result<CommitCertificate<Plaza>, Host
     reader.done(certificate)
 }
 
+/// A stored commit certificate as the ledger's light client reads it.
+pub fn light_commit(bytes: &[u8]) -> Result<ledger::light::Commit, HostError> {
+    let certificate = decode_certificate(bytes)?;
+    Ok(ledger::light::Commit {
+        height: certificate.height.0,
+        round: certificate.round.as_i64(),
+        block: ledger::BlockHash(certificate.value_id.0),
+        signatures: certificate
+            .commit_signatures
+            .iter()
+            .map(|signature| {
+                (
+                    signature.address.0,
+                    ledger::Signature(signature.signature.to_bytes()),
+                )
+            })
+            .collect(),
+    })
+}
+
 macro_rules! codec {
     ($ty:ty, $what:literal, |$w:ident, $msg:ident| $write:block, |$r:ident| $read:block) => {
         impl Codec<$ty> for PlazaCodec {
