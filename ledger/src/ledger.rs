@@ -52,6 +52,12 @@ impl Ledger {
     pub fn create(path: impl AsRef<Path>, genesis: &Genesis) -> Result<Self, LedgerError> {
         let path = path.as_ref();
         let mut store = Store::open(path)?;
+        if store.restoring()? {
+            return Err(LedgerError::BadSnapshot(format!(
+                "{} holds a snapshot being restored, not a ledger: finish the restore or remove it",
+                path.display()
+            )));
+        }
         let block = genesis.block();
         match store.genesis_hash()? {
             Some(found) if found == block.hash() => return Self::from_store(store),

@@ -5,9 +5,9 @@
 //! A snapshot's [`SnapshotManifest`] names its height, the state root it
 //! rebuilds and each chunk's hash. A host fetching one checks each chunk
 //! against the manifest as it arrives (a bad chunk is caught at once, and
-//! fetched again elsewhere) and the rebuilt state against a root it trusts
-//! (one a certified header commits to): a manifest that lies is caught
-//! there, before the state is used.
+//! changes nothing) and the rebuilt state against a root it trusts (one a
+//! certified header commits to): a manifest that lies is caught there,
+//! before the state is used.
 //!
 //! A chunk is the borsh encoding of a `Vec<Entry>`: each record exactly as
 //! the store keeps it, tagged with its kind.

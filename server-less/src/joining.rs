@@ -271,11 +271,14 @@ fn restore(
     };
     let manifest = SnapshotManifest::from_bytes(&head.manifest).map_err(malformed)?;
     let certified = CertifiedState::from_bytes(&head.certified).map_err(malformed)?;
-    if head.chunk_lengths.len() != manifest.chunks.len() {
+    let named: u64 = head.chunk_lengths.iter().map(|l| u64::from(*l)).sum();
+    if head.chunk_lengths.len() != manifest.chunks.len() || named != manifest.bytes {
         return Err(refused(format!(
-            "snapshot {height} from {from} names {} chunk lengths for {} chunks",
+            "snapshot {height} from {from} names {} chunk lengths ({named} bytes) for {} chunks \
+             ({} bytes)",
             head.chunk_lengths.len(),
-            manifest.chunks.len()
+            manifest.chunks.len(),
+            manifest.bytes
         )));
     }
 

@@ -46,11 +46,50 @@ pub fn chunk_path(snapshot: &Path, index: u32) -> PathBuf {
     snapshot.join(format!("chunk-{index:05}"))
 }
 
-/// Writes `bytes` to `path` whole or not at all.
+/// Writes `bytes` to `path`, on disk before this returns.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), HostError> {
+    use std::io::Write as _;
+    let mut file = std::fs::File::create(path).map_err(|err| HostError::io(path, err))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|err| HostError::io(path, err))
+}
+
+/// Makes a rename in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<(), HostError> {
+    std::fs::File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|err| HostError::io(dir, err))
+}
+
+/// Writes `bytes` to `path` whole or not at all, durably.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), HostError> {
     let partial = path.with_extension("partial");
-    std::fs::write(&partial, bytes).map_err(|err| HostError::io(&partial, err))?;
-    std::fs::rename(&partial, path).map_err(|err| HostError::io(path, err))
+    write_synced(&partial, bytes)?;
+    std::fs::rename(&partial, path).map_err(|err| HostError::io(path, err))?;
+    sync_dir(path.parent().unwrap_or_else(|| Path::new(".")))
+}
+
+/// An error unless each change's next set is the set the following one
+/// (and then `header`) is certified by: a change lost (a crash between
+/// the block's commit and its record) breaks the chain.
+fn check_chain(changes: &[SetChange], header: &BlockHeader) -> Result<(), HostError> {
+    let certifiers = changes
+        .iter()
+        .skip(1)
+        .map(|change| &change.certified.header)
+        .chain(std::iter::once(header));
+    for (change, next) in changes.iter().zip(certifiers) {
+        if ledger::validator_set_hash(&change.next) != next.commitments.validators {
+            return Err(ledger::LedgerError::Corrupt(format!(
+                "the record of validator-set changes misses one between blocks {} and {}: \
+                 snapshots cannot be proved and are not offered",
+                change.certified.header.height, next.height
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The validator-set changes recorded in `dir`; none if there is no file.
@@ -100,6 +139,17 @@ impl Snapshots {
     /// latest `keep` kept.
     pub fn open(dir: PathBuf, every: u64, keep: usize) -> Result<Self, HostError> {
         std::fs::create_dir_all(&dir).map_err(|err| HostError::io(&dir, err))?;
+        // A snapshot being written when the host stopped is of no use.
+        for entry in std::fs::read_dir(&dir)
+            .map_err(|err| HostError::io(&dir, err))?
+            .flatten()
+        {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') && name.ends_with(".partial") {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
         let changes = read_changes(&dir)?;
         Ok(Snapshots {
             dir,
@@ -157,8 +207,18 @@ impl Snapshots {
                         .collect(),
                     header: certified,
                 };
+                check_chain(&state.changes, header)?;
+                let bytes = state.to_bytes();
+                if bytes.len() > ledger::light::MAX_CERTIFIED_STATE_BYTES {
+                    return Err(ledger::LedgerError::TooLarge {
+                        what: "proof of a snapshot (too many validator-set changes)",
+                        size: bytes.len(),
+                        max: ledger::light::MAX_CERTIFIED_STATE_BYTES,
+                    }
+                    .into());
+                }
                 let dir = snapshot_dir(&self.dir, height - 1);
-                write_atomic(&dir.join(CERTIFIED), &state.to_bytes())?;
+                write_atomic(&dir.join(CERTIFIED), &bytes)?;
                 info!(height = height - 1, "snapshot offered");
                 self.prune()?;
             }
@@ -178,13 +238,13 @@ impl Snapshots {
         std::fs::create_dir_all(&partial).map_err(|err| HostError::io(&partial, err))?;
         let manifest = ledger.snapshot(CHUNK_BYTES, |index, bytes| {
             let path = chunk_path(&partial, index);
-            std::fs::write(&path, bytes)
-                .map_err(|err| ledger::LedgerError::Storage(format!("{}: {err}", path.display())))
+            write_synced(&path, &bytes).map_err(|err| ledger::LedgerError::Storage(err.to_string()))
         })?;
-        std::fs::write(partial.join(MANIFEST), manifest.to_bytes())
-            .map_err(|err| HostError::io(&partial, err))?;
+        write_synced(&partial.join(MANIFEST), &manifest.to_bytes())?;
+        sync_dir(&partial)?;
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::rename(&partial, &dir).map_err(|err| HostError::io(&dir, err))?;
+        sync_dir(&self.dir)?;
         info!(
             height,
             entries = manifest.entries,
@@ -261,40 +321,106 @@ impl Offered {
     }
 }
 
-/// The latest offered snapshot in `dir`, if any.
-pub fn latest(dir: &Path) -> Result<Option<Offered>, HostError> {
+/// The height of the latest offered snapshot in `dir` (one whose proof is
+/// written), if any.
+pub fn newest(dir: &Path) -> Result<Option<Height>, HostError> {
     let mut heights = heights(dir)?;
     heights.sort_unstable();
-    for height in heights.into_iter().rev() {
-        let snapshot = snapshot_dir(dir, height);
-        let certified = match std::fs::read(snapshot.join(CERTIFIED)) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(err) => return Err(HostError::io(&snapshot, err)),
-        };
-        let manifest_path = snapshot.join(MANIFEST);
-        let manifest_bytes =
-            std::fs::read(&manifest_path).map_err(|err| HostError::io(&manifest_path, err))?;
-        let manifest = SnapshotManifest::from_bytes(&manifest_bytes)?;
-        let mut chunk_lengths = Vec::with_capacity(manifest.chunks.len());
-        for index in 0..manifest.chunks.len() as u32 {
-            let path = chunk_path(&snapshot, index);
-            let length = std::fs::metadata(&path)
-                .map_err(|err| HostError::io(&path, err))?
-                .len();
-            chunk_lengths.push(u32::try_from(length).unwrap_or(u32::MAX));
-        }
-        let head = SnapshotHead {
-            manifest: manifest_bytes,
-            certified,
-            chunk_lengths: chunk_lengths.clone(),
-        };
-        return Ok(Some(Offered {
-            height,
-            head: borsh::to_vec(&head).unwrap_or_default(),
-            dir: snapshot,
-            chunk_lengths,
-        }));
+    Ok(heights
+        .into_iter()
+        .rev()
+        .find(|height| snapshot_dir(dir, *height).join(CERTIFIED).is_file()))
+}
+
+/// The latest offered snapshot in `dir`, if any (and if its head is not
+/// too large to send).
+pub fn latest(dir: &Path) -> Result<Option<Offered>, HostError> {
+    let Some(height) = newest(dir)? else {
+        return Ok(None);
+    };
+    let snapshot = snapshot_dir(dir, height);
+    let read = |name: &str| {
+        let path = snapshot.join(name);
+        std::fs::read(&path).map_err(|err| HostError::io(&path, err))
+    };
+    let certified = read(CERTIFIED)?;
+    let manifest_bytes = read(MANIFEST)?;
+    let manifest = SnapshotManifest::from_bytes(&manifest_bytes)?;
+    let mut chunk_lengths = Vec::with_capacity(manifest.chunks.len());
+    for index in 0..manifest.chunks.len() as u32 {
+        let path = chunk_path(&snapshot, index);
+        let length = std::fs::metadata(&path)
+            .map_err(|err| HostError::io(&path, err))?
+            .len();
+        chunk_lengths.push(u32::try_from(length).unwrap_or(u32::MAX));
     }
-    Ok(None)
+    let head = SnapshotHead {
+        manifest: manifest_bytes,
+        certified,
+        chunk_lengths: chunk_lengths.clone(),
+    };
+    let head = borsh::to_vec(&head).unwrap_or_default();
+    if head.len() > plaza_client::network::MAX_SNAPSHOT_HEAD_BYTES as usize {
+        warn!(
+            height,
+            bytes = head.len(),
+            "a snapshot's head is too large to offer"
+        );
+        return Ok(None);
+    }
+    Ok(Some(Offered {
+        height,
+        head,
+        dir: snapshot,
+        chunk_lengths,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn make(dir: &Path, height: Height, offered: bool) {
+        let snapshot = snapshot_dir(dir, height);
+        std::fs::create_dir_all(&snapshot).unwrap();
+        let manifest = SnapshotManifest {
+            chain_id: ledger::ChainId::new("plaza-test").unwrap(),
+            height,
+            state_root: ledger::StateRoot([1; 32]),
+            entries: 1,
+            bytes: 10,
+            chunks: vec![[2; 32]],
+        };
+        std::fs::write(snapshot.join(MANIFEST), manifest.to_bytes()).unwrap();
+        std::fs::write(chunk_path(&snapshot, 0), [3; 10]).unwrap();
+        if offered {
+            std::fs::write(snapshot.join(CERTIFIED), b"proof").unwrap();
+        }
+    }
+
+    #[test]
+    fn the_latest_offered_snapshot_is_served_and_older_ones_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("snapshots");
+        std::fs::create_dir_all(root.join(".00000000000000000015.partial")).unwrap();
+        for (height, offered) in [(3, true), (6, true), (9, true), (12, false)] {
+            make(&root, height, offered);
+        }
+        let snapshots = Snapshots::open(root.clone(), 3, 2).unwrap();
+        // What a host stopped while writing is gone.
+        assert!(!root.join(".00000000000000000015.partial").exists());
+
+        let latest = latest(&root).unwrap().unwrap();
+        assert_eq!(latest.height, 9);
+        assert_eq!(latest.chunk_lengths, vec![10]);
+        let head = SnapshotHead::from_bytes(&latest.head).unwrap();
+        assert_eq!(head.certified, b"proof");
+        assert_eq!(latest.bytes(), latest.head.len() as u64 + 10);
+
+        snapshots.prune().unwrap();
+        let mut left = heights(&root).unwrap();
+        left.sort_unstable();
+        assert_eq!(left, vec![6, 9, 12]);
+        assert!(read_changes(&root).unwrap().is_empty());
+    }
 }

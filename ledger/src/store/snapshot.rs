@@ -40,6 +40,14 @@ const FAMILIES: [(&str, u8); 5] = [
 const CHAIN_TAG: u8 = 5;
 
 impl Store {
+    /// Whether a restore is under way here (begun, not finished).
+    pub(crate) fn restoring(&self) -> Result<bool, LedgerError> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(cf::META), META_RESTORE)?
+            .is_some())
+    }
+
     /// Calls `each` with the natural key and stored bytes of the newest
     /// version of every record in `family`, in key order.
     fn each_newest(

@@ -117,8 +117,18 @@ fn bad_chunks_and_lying_manifests_are_caught_and_a_restore_resumes() {
     ));
     restore.add(0, &chunks[0]).unwrap();
     restore.add(1, &chunks[1]).unwrap();
-    // Interrupted: taken up again, only the rest is missing.
+    // Interrupted: taken up again, only the rest is missing. Meanwhile the
+    // directory is no ledger to make from a genesis.
     drop(restore);
+    let genesis_spec = {
+        let mut spec = ledger::Genesis::new(ledger::testkit::chain_id(), Vec::new(), Vec::new());
+        spec.time = 1;
+        spec
+    };
+    assert!(matches!(
+        Ledger::create(&path, &genesis_spec),
+        Err(LedgerError::BadSnapshot(reason)) if reason.contains("being restored")
+    ));
     let mut restore = Restore::begin(&path, manifest.clone()).unwrap();
     assert_eq!(
         restore.missing(),

@@ -155,11 +155,6 @@ impl NetworkInfo {
         if self.validators.len() > MAX_VALIDATORS {
             return invalid(format!("{} validators", self.validators.len()));
         }
-        if let Some(snapshot) = &self.snapshot
-            && snapshot.head_bytes > MAX_SNAPSHOT_HEAD_BYTES
-        {
-            return invalid(format!("a snapshot head of {} bytes", snapshot.head_bytes));
-        }
         Ok(())
     }
 }
@@ -198,6 +193,11 @@ impl NetworkAsk {
             }
         };
         info.check()?;
+        let mut info = info;
+        // A snapshot too large to take is no snapshot: the genesis still is.
+        info.snapshot = info
+            .snapshot
+            .filter(|snapshot| snapshot.head_bytes <= MAX_SNAPSHOT_HEAD_BYTES);
         Ok(NetworkAsk { stream, info })
     }
 

@@ -1,17 +1,20 @@
 //! The host's benchmarks, behind the `tools` feature: `finality` (how
 //! long a rent takes from a player's client to final, under a steady load,
 //! on a solo host), `world` (the host's tick under a crowd of walking
-//! bots), `network` (validators finalising a steady load) and `hostile`
-//! (honest players while every attack a host must withstand runs in turn).
+//! bots), `network` (validators finalising a steady load), `hostile`
+//! (honest players while every attack a host must withstand runs in turn)
+//! and `sync` (a new host's start from a snapshot against a full replay).
 
 mod finality;
 mod hostile;
 mod network;
+mod sync;
 mod world;
 
 pub use self::finality::{FinalityOptions, FinalityReport, finality};
 pub use self::hostile::{AttackReport, HostileOptions, HostileReport, hostile};
 pub use self::network::{NetworkOptions, NetworkReport, network};
+pub use self::sync::{SyncOptions, SyncReport, sync};
 pub use self::world::{WorldOptions, WorldReport, world};
 
 use std::time::Duration;

@@ -302,11 +302,13 @@ pub(crate) fn start(
     let catalogue = catalogue_of(&ledger, &blobs, &worlds, settings.founder)?;
     let holdings = Holdings::of(&ledger.assets()?);
     let mempool = Mempool::new(settings.mempool, ledger.verifier());
-    let snapshots = settings
-        .snapshots
-        .clone()
-        .map(|(dir, every, keep)| crate::snapshots::Snapshots::open(dir, every, keep))
-        .transpose()?;
+    // Snapshots are for others: one that cannot be kept stops none of
+    // this host's own work.
+    let snapshots = settings.snapshots.clone().and_then(|(dir, every, keep)| {
+        crate::snapshots::Snapshots::open(dir, every, keep)
+            .map_err(|err| tracing::error!(%err, "no snapshots are taken for joining hosts"))
+            .ok()
+    });
     let (commands, mut inbox) = mpsc::channel(COMMAND_QUEUE);
     let (requests, mut requested) = mpsc::channel(REQUEST_QUEUE);
     let (events, _) = broadcast::channel(EVENT_QUEUE);

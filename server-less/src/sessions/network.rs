@@ -27,6 +27,10 @@ use crate::error::HostError;
 use crate::node::HostHandle;
 use crate::snapshots::Offered;
 
+/// Longest wait for the next request of a host fetching the genesis or a
+/// snapshot.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What a host tells of its network, and offers hosts that join it.
 pub struct NetworkOffer {
     /// The genesis file's bytes, for a host that can be joined (one of a
@@ -44,6 +48,8 @@ pub struct NetworkOffer {
     public: Vec<IpAddr>,
     /// Where the host keeps the state snapshots it offers, if it takes any.
     snapshots: Option<std::path::PathBuf>,
+    /// The latest snapshot as last read, while it is the latest.
+    offered: std::sync::Mutex<Option<Arc<Offered>>>,
 }
 
 impl NetworkOffer {
@@ -67,6 +73,7 @@ impl NetworkOffer {
             consensus,
             public,
             snapshots: None,
+            offered: std::sync::Mutex::new(None),
         }
     }
 
@@ -76,15 +83,26 @@ impl NetworkOffer {
         self
     }
 
-    /// The latest snapshot offered, read from disk off the async threads.
+    /// The latest snapshot offered, read from disk (off the async threads)
+    /// when a newer one than last read is there.
     async fn snapshot(&self) -> Result<Option<Arc<Offered>>, HostError> {
         let Some(dir) = self.snapshots.clone() else {
             return Ok(None);
         };
-        tokio::task::spawn_blocking(move || crate::snapshots::latest(&dir))
-            .await
-            .map_err(|_| HostError::Stopped)?
-            .map(|offered| offered.map(Arc::new))
+        let cached = self.offered.lock().ok().and_then(|cached| cached.clone());
+        let read = tokio::task::spawn_blocking(move || {
+            let newest = crate::snapshots::newest(&dir)?;
+            match cached {
+                Some(cached) if Some(cached.height) == newest => Ok(Some(cached)),
+                _ => crate::snapshots::latest(&dir).map(|offered| offered.map(Arc::new)),
+            }
+        })
+        .await
+        .map_err(|_| HostError::Stopped)??;
+        if let Ok(mut cached) = self.offered.lock() {
+            cached.clone_from(&read);
+        }
+        Ok(read)
     }
 
     /// What is said to an asker that reached the host at `local`.
@@ -322,7 +340,15 @@ pub(super) async fn answer(
     let mut snapshot: Option<Arc<Offered>> = None;
     let mut snapshot_sent: u64 = 0;
     loop {
-        let request = match super::join::read_frame::<JoinRequest>(stream).await {
+        let next_request =
+            tokio::time::timeout(IDLE, super::join::read_frame::<JoinRequest>(stream));
+        let Ok(next_request) = next_request.await else {
+            return Err(HostError::Timeout {
+                what: "the next request of a host fetching the network",
+                secs: IDLE.as_secs(),
+            });
+        };
+        let request = match next_request {
             Ok(request @ (JoinRequest::GenesisPart { .. } | JoinRequest::SnapshotPart { .. })) => {
                 request
             }
