@@ -156,6 +156,9 @@ pub struct NetStatus {
     pub height: u64,
     /// Why the session ended, if it has.
     pub ended: Option<String>,
+    /// What the host last said unasked (why it is about to end the
+    /// session, when it stops).
+    pub host_said: Option<String>,
     /// The latest chat lines.
     pub chat: Vec<String>,
 }
@@ -247,6 +250,11 @@ fn send_datagrams(
 }
 
 fn end(status: &mut NetStatus, ended: &mut MessageWriter<SessionEnded>, reason: String) {
+    // The host's own words say more than the transport's.
+    let reason = match status.host_said.take() {
+        Some(said) => format!("{said} ({reason})"),
+        None => reason,
+    };
     warn!("the session ended: {reason}");
     status.ended = Some(reason.clone());
     ended.write(SessionEnded { reason });
@@ -386,6 +394,15 @@ pub(crate) fn pump(
                 if let Some(welcome) = client.welcome().cloned() {
                     arrived(&mut arrival, client, welcome, None);
                 }
+            }
+            // Unasked: the host says why it is about to end the session.
+            ServerMessage::Error {
+                request: None,
+                code: plaza_client::protocol::ErrorCode::Unavailable,
+                message,
+            } => {
+                arrival.status.hear(format!("host: {message}"));
+                arrival.status.host_said = Some(message);
             }
             // A muted player's lines are not shown.
             ServerMessage::Chat {

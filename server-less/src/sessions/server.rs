@@ -199,6 +199,12 @@ pub(super) fn error(request: Option<u32>, err: &ProtocolError) -> ServerMessage 
     }
 }
 
+/// What players are told when the host stops.
+pub(crate) const SHUTTING_DOWN: &str = "the host is shutting down (its operator stopped it): join again when it is back, or join another host of the network";
+
+/// How long the goodbye has to leave before the disconnection follows.
+const GOODBYE_WAIT: Duration = Duration::from_millis(100);
+
 pub(super) fn refused(
     request: Option<u32>,
     code: ErrorCode,
@@ -275,7 +281,24 @@ impl Server {
                 next = now + period;
             }
         }
+        self.say_goodbye();
         self.transport.disconnect_all(&mut self.renet);
+    }
+
+    /// Tells every player why the session is about to end (the host is
+    /// stopping), and gives those words a moment to leave before the
+    /// disconnection does.
+    fn say_goodbye(&mut self) {
+        let goodbye = refused(None, ErrorCode::Unavailable, SHUTTING_DOWN);
+        let clients: Vec<ClientId> = self.sessions.keys().copied().collect();
+        if clients.is_empty() {
+            return;
+        }
+        for client in clients {
+            self.send(client, &goodbye);
+        }
+        self.transport.send_packets(&mut self.renet);
+        std::thread::sleep(GOODBYE_WAIT);
     }
 
     /// The live figures for the operator, once a second: players, the

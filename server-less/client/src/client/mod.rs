@@ -208,6 +208,8 @@ impl Client {
         self.last = now;
         self.renet.update(elapsed);
         if let Err(reason) = self.transport.update(elapsed, &mut self.renet) {
+            // What came before the end (the host's reason, say) is kept.
+            let _ = self.session().receive();
             return Err(ClientError::Disconnected(reason));
         }
         self.session().receive()?;
