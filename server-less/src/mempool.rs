@@ -119,6 +119,8 @@ struct Pending {
     bytes: usize,
     /// Arrival order.
     seq: u64,
+    /// When it arrived here.
+    arrived: std::time::Instant,
 }
 
 /// The waiting transactions.
@@ -129,6 +131,7 @@ pub struct Mempool {
     ids: HashMap<TxId, (Address, Nonce)>,
     bytes: usize,
     seq: u64,
+    last_finality: Option<std::time::Duration>,
 }
 
 impl Mempool {
@@ -141,6 +144,7 @@ impl Mempool {
             ids: HashMap::default(),
             bytes: 0,
             seq: 0,
+            last_finality: None,
         }
     }
 
@@ -251,6 +255,7 @@ impl Mempool {
                 id,
                 bytes,
                 seq: self.seq,
+                arrived: std::time::Instant::now(),
             },
         );
         debug!(%id, %signer, nonce, waiting = self.ids.len(), "transaction accepted");
@@ -309,8 +314,16 @@ impl Mempool {
         time: Timestamp,
         state: &impl Committed,
     ) -> Vec<(TxId, LedgerError)> {
+        let now = std::time::Instant::now();
+        let mut waited: Vec<std::time::Duration> = Vec::new();
         for result in results {
-            self.remove(&result.id);
+            if let Some(arrived) = self.remove(&result.id) {
+                waited.push(now.saturating_duration_since(arrived));
+            }
+        }
+        if !waited.is_empty() {
+            waited.sort_unstable();
+            self.last_finality = Some(waited[waited.len() / 2]);
         }
         let mut dropped = Vec::new();
         let addresses: Vec<Address> = self.accounts.keys().copied().collect();
@@ -362,18 +375,25 @@ impl Mempool {
         dropped
     }
 
-    fn remove(&mut self, id: &TxId) {
-        let Some((address, nonce)) = self.ids.remove(id) else {
-            return;
-        };
-        if let Some(queue) = self.accounts.get_mut(&address) {
-            if let Some(pending) = queue.remove(&nonce) {
-                self.bytes -= pending.bytes;
-            }
-            if queue.is_empty() {
-                self.accounts.remove(&address);
-            }
+    /// Forgets `id`; when it arrived, if it was waiting.
+    fn remove(&mut self, id: &TxId) -> Option<std::time::Instant> {
+        let (address, nonce) = self.ids.remove(id)?;
+        let queue = self.accounts.get_mut(&address)?;
+        let arrived = queue.remove(&nonce).map(|pending| {
+            self.bytes -= pending.bytes;
+            pending.arrived
+        });
+        if queue.is_empty() {
+            self.accounts.remove(&address);
         }
+        arrived
+    }
+
+    /// The median time the last block's transactions that waited here
+    /// took from their arrival to that block's commit: the finality a
+    /// player of this host saw.
+    pub fn last_finality(&self) -> Option<std::time::Duration> {
+        self.last_finality
     }
 }
 

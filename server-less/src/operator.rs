@@ -143,6 +143,7 @@ impl OperatorView {
             bytes_in: load(&self.meters.session_bytes_in),
             store_bytes: self.store_bytes().await,
             uptime: self.started.elapsed().as_secs(),
+            finality: status.finality.map_or(0.0, |waited| waited.as_secs_f64()),
             recent,
         })
     }
@@ -166,6 +167,9 @@ struct Figures {
     bytes_in: u64,
     store_bytes: u64,
     uptime: u64,
+    /// Seconds from arrival to commit, median of the last block's
+    /// transactions that arrived here; 0 before any did.
+    finality: f64,
     recent: Vec<serde_json::Value>,
 }
 
@@ -173,7 +177,7 @@ impl Figures {
     /// Prometheus text format (version 0.0.4).
     fn metrics(&self) -> String {
         let power: u64 = self.validators.iter().map(|(_, power)| power).sum();
-        let gauges: [(&str, &str, f64); 14] = [
+        let gauges: [(&str, &str, f64); 15] = [
             (
                 "plaza_height",
                 "The last committed block's height.",
@@ -244,6 +248,11 @@ impl Figures {
                 "Bytes the host's home takes on disk (ledger, files, logs).",
                 self.store_bytes as f64,
             ),
+            (
+                "plaza_finality_seconds",
+                "From a transaction's arrival at this host to its block's commit: the median of the last block's (0 before any).",
+                self.finality,
+            ),
         ];
         let mut out = String::new();
         for (name, help, value) in gauges {
@@ -276,6 +285,7 @@ impl Figures {
             "session_bytes_in_per_second": self.bytes_in,
             "store_bytes": self.store_bytes,
             "uptime_seconds": self.uptime,
+            "finality_seconds": self.finality,
             "validators": self.validators.iter().map(|(address, power)| {
                 serde_json::json!({"address": address, "power": power})
             }).collect::<Vec<_>>(),

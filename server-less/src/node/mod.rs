@@ -204,6 +204,9 @@ pub struct NodeStatus {
     pub pending: usize,
     /// Open listings in the catalogue.
     pub listings: usize,
+    /// The median time the last block's transactions that arrived here
+    /// took to be final (from arrival to commit), if any did.
+    pub finality: Option<std::time::Duration>,
 }
 
 /// A validator found signing two different proposals or votes for one

@@ -184,6 +184,7 @@ impl Node {
                     state_root: self.ledger.state_root(),
                     pending: self.mempool.len(),
                     listings: self.catalogue.len(),
+                    finality: self.mempool.last_finality(),
                 });
             }
             Command::Account(address, reply) => {

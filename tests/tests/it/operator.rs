@@ -83,6 +83,7 @@ fn the_operator_sees_live_figures_in_prometheus_json_and_a_browser_and_sigterm_s
         "plaza_session_bytes_out_per_second",
         "plaza_session_bytes_in_per_second",
         "plaza_uptime_seconds",
+        "plaza_finality_seconds",
     ] {
         metric(&metrics, name);
         assert!(metrics.contains(&format!("# TYPE {name} ")), "{name}");
@@ -161,6 +162,23 @@ fn the_operator_sees_live_figures_in_prometheus_json_and_a_browser_and_sigterm_s
     player
         .enter("Plaza Square", Duration::from_secs(10))
         .unwrap();
+    // A payment made here shows how long it took to be final.
+    let bo = server_less::home::read_key(&net.home(1).join("demo/bo.key")).unwrap();
+    let (account, _) = player.account_now(Duration::from_secs(10)).unwrap();
+    let pay = ledger::Transaction {
+        chain_id: player.welcome().unwrap().chain_id.clone(),
+        signer: ada.address(),
+        nonce: account.nonce,
+        valid_until: u64::MAX,
+        op: ledger::Operation::Pay {
+            to: bo.address(),
+            amount: 1,
+        },
+    }
+    .sign(&ada);
+    player.submit_final(pay, Duration::from_secs(30)).unwrap();
+    let finality = metric(&get(operator, "/metrics").1, "plaza_finality_seconds");
+    assert!(finality > 0.0 && finality < 30.0, "{finality}");
     let listening = std::thread::spawn(move || {
         player.wait_for(
             "the host's goodbye",
