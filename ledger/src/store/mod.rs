@@ -308,9 +308,27 @@ impl Store {
         what: &'static str,
     ) -> Result<Vec<(Vec<u8>, T)>, LedgerError> {
         let mut out: Vec<(Vec<u8>, T)> = Vec::new();
+        self.each_newest(family, |natural, value| {
+            out.push((
+                natural.to_vec(),
+                Self::decode(family, what, value, MAX_RECORD_BYTES)?,
+            ));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `each` with the natural key and stored bytes of the newest
+    /// version of every record in `family`, in key order.
+    fn each_newest(
+        &self,
+        family: &str,
+        mut each: impl FnMut(&[u8], &[u8]) -> Result<(), LedgerError>,
+    ) -> Result<(), LedgerError> {
         let mut read = ReadOptions::default();
-        // Every key, across prefixes.
         read.set_total_order_seek(true);
+        let mut last: Vec<u8> = Vec::new();
+        let mut first = true;
         for item in self
             .db
             .iterator_cf_opt(self.cf(family), read, IteratorMode::Start)
@@ -323,18 +341,15 @@ impl Store {
             };
             let natural = &key[..split];
             // Versions of one record are adjacent, newest first.
-            if out
-                .last()
-                .is_some_and(|(last, _)| last.as_slice() == natural)
-            {
+            if !first && last.as_slice() == natural {
                 continue;
             }
-            out.push((
-                natural.to_vec(),
-                Self::decode(family, what, &value, MAX_RECORD_BYTES)?,
-            ));
+            first = false;
+            last.clear();
+            last.extend_from_slice(natural);
+            each(natural, &value)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The chain record of the last committed block, if the store has one.

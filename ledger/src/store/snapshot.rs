@@ -10,9 +10,7 @@ use std::collections::BTreeSet;
 
 use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch, WriteOptions};
 
-use super::{
-    META_CHAIN, META_FORMAT, META_GENESIS, Record, STORE_FORMAT, Store, VERSION_BYTES, cf, due_key,
-};
+use super::{META_CHAIN, META_FORMAT, META_GENESIS, Record, STORE_FORMAT, Store, cf, due_key};
 use crate::codec;
 use crate::error::LedgerError;
 use crate::ids::{BlockHash, Height, ListingId, RentalId, StateRoot};
@@ -46,40 +44,6 @@ impl Store {
             .db
             .get_pinned_cf(self.cf(cf::META), META_RESTORE)?
             .is_some())
-    }
-
-    /// Calls `each` with the natural key and stored bytes of the newest
-    /// version of every record in `family`, in key order.
-    fn each_newest(
-        &self,
-        family: &str,
-        mut each: impl FnMut(&[u8], &[u8]) -> Result<(), LedgerError>,
-    ) -> Result<(), LedgerError> {
-        let mut read = ReadOptions::default();
-        read.set_total_order_seek(true);
-        let mut last: Vec<u8> = Vec::new();
-        let mut first = true;
-        for item in self
-            .db
-            .iterator_cf_opt(self.cf(family), read, IteratorMode::Start)
-        {
-            let (key, value) = item?;
-            let Some(split) = key.len().checked_sub(VERSION_BYTES) else {
-                return Err(LedgerError::Corrupt(format!(
-                    "{family}: key without a version"
-                )));
-            };
-            let natural = &key[..split];
-            // Versions of one record are adjacent, newest first.
-            if !first && last.as_slice() == natural {
-                continue;
-            }
-            first = false;
-            last.clear();
-            last.extend_from_slice(natural);
-            each(natural, &value)?;
-        }
-        Ok(())
     }
 
     /// Hands every record in force to `chunker`: accounts, assets,

@@ -202,37 +202,18 @@ impl NetworkAsk {
     }
 
     /// Fetches the genesis, part by part; `progress` hears the bytes so far.
-    pub fn genesis(mut self, mut progress: impl FnMut(usize)) -> Result<Vec<u8>, ClientError> {
+    pub fn genesis(mut self, progress: impl FnMut(usize)) -> Result<Vec<u8>, ClientError> {
         let total = self.info.genesis_bytes as usize;
-        let mut bytes = Vec::with_capacity(total);
-        for part in 0..self.info.parts() {
-            send_frame(&mut self.stream, &JoinRequest::GenesisPart { part })?;
-            let JoinReply::GenesisPart {
-                part: got,
-                bytes: piece,
-            } = read(&mut self.stream)?
-            else {
-                return Err(ProtocolError::new(
-                    ErrorCode::Malformed,
-                    format!("expected part {part} of the genesis"),
-                )
-                .into());
-            };
-            let expected = GENESIS_PART_BYTES.min(total - bytes.len());
-            if got != part || piece.len() != expected {
-                return Err(ProtocolError::new(
-                    ErrorCode::Malformed,
-                    format!(
-                        "part {got} of {} bytes where part {part} of {expected} bytes was asked",
-                        piece.len()
-                    ),
-                )
-                .into());
-            }
-            bytes.extend_from_slice(&piece);
-            progress(bytes.len());
-        }
-        Ok(bytes)
+        self.fetch_parts(
+            total,
+            "the genesis",
+            |part| JoinRequest::GenesisPart { part },
+            |reply| match reply {
+                JoinReply::GenesisPart { part, bytes } => Some((part, bytes)),
+                _ => None,
+            },
+            progress,
+        )
     }
 
     /// Fetches item `item` (0 for the head, `i + 1` for chunk `i`) of the
@@ -243,40 +224,59 @@ impl NetworkAsk {
         item: u32,
         length: usize,
     ) -> Result<Vec<u8>, ClientError> {
+        self.fetch_parts(
+            length,
+            &format!("item {item} of snapshot {height}"),
+            |part| JoinRequest::SnapshotPart { height, item, part },
+            |reply| match reply {
+                JoinReply::SnapshotPart {
+                    height: got_height,
+                    item: got_item,
+                    part,
+                    bytes,
+                } if (got_height, got_item) == (height, item) => Some((part, bytes)),
+                _ => None,
+            },
+            |_| {},
+        )
+    }
+
+    /// Fetches `length` bytes of `what` in parts of [`GENESIS_PART_BYTES`]
+    /// (the last shorter): `ask` makes the request for a part, `part_of`
+    /// reads a reply's part number and bytes if it is a part of `what`.
+    /// Each part must be the one asked, and as long as it must be.
+    fn fetch_parts(
+        &mut self,
+        length: usize,
+        what: &str,
+        ask: impl Fn(u32) -> JoinRequest,
+        part_of: impl Fn(JoinReply) -> Option<(u32, Vec<u8>)>,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Vec<u8>, ClientError> {
         let mut bytes = Vec::with_capacity(length);
-        let parts = length.div_ceil(GENESIS_PART_BYTES) as u32;
-        for part in 0..parts {
-            send_frame(
-                &mut self.stream,
-                &JoinRequest::SnapshotPart { height, item, part },
-            )?;
-            let JoinReply::SnapshotPart {
-                height: got_height,
-                item: got_item,
-                part: got,
-                bytes: piece,
-            } = read(&mut self.stream)?
-            else {
+        for part in 0..length.div_ceil(GENESIS_PART_BYTES) as u32 {
+            send_frame(&mut self.stream, &ask(part))?;
+            let Some((got, piece)) = part_of(read(&mut self.stream)?) else {
                 return Err(ProtocolError::new(
                     ErrorCode::Malformed,
-                    format!("expected part {part} of item {item} of snapshot {height}"),
+                    format!("expected part {part} of {what}"),
                 )
                 .into());
             };
             let expected = GENESIS_PART_BYTES.min(length - bytes.len());
-            if (got_height, got_item, got) != (height, item, part) || piece.len() != expected {
+            if got != part || piece.len() != expected {
                 return Err(ProtocolError::new(
                     ErrorCode::Malformed,
                     format!(
-                        "part {got} of item {got_item} of snapshot {got_height}, {} bytes, \
-                         where part {part} of item {item} of snapshot {height}, {expected} \
-                         bytes, was asked",
+                        "part {got} of {what}, {} bytes, where part {part} of {expected} bytes \
+                         was asked",
                         piece.len()
                     ),
                 )
                 .into());
             }
             bytes.extend_from_slice(&piece);
+            progress(bytes.len());
         }
         Ok(bytes)
     }
